@@ -1,0 +1,72 @@
+"""Packaging for the service-hall system: hall server, kiosk clients, devices and printers."""
+
+from setuptools import find_packages, setup
+
+CORE = [
+    "fastapi>=0.110",
+    "uvicorn[standard]>=0.29",
+    "SQLAlchemy>=2.0.25",
+    "alembic>=1.13",
+    "pydantic>=2.6",
+    "requests>=2.31",
+    "websockets>=12",
+    "zeroconf>=0.131",
+    "cryptography>=42",
+    "openpyxl>=3.1",
+    "python-multipart>=0.0.9",
+]
+KIOSK = [
+    "PySide6-Essentials>=6.6",
+]
+DEVICES = [
+    "pyserial>=3.5",
+    "pyscard>=2.0.7",
+    "python-escpos>=3.1",
+    "opencv-python-headless>=4.8,<5",
+    "Pillow>=10.2",
+    "qrcode>=7.4",
+    "numpy>=1.26",
+]
+POSTGRES = [
+    "psycopg[binary]>=3.1.18",
+]
+DEV = [
+    "pytest>=8.0",
+    "pytest-qt>=4.3",
+    "pytest-timeout>=2.2",
+    "hypothesis>=6.98",
+    "httpx>=0.27",
+    "playwright>=1.42",
+    "ruff>=0.4",
+]
+
+setup(
+    name="hall-system",
+    version="0.1.0",
+    description="Self-service kiosks and service-hall management for government service halls",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=["queueing*", "hall_server*", "devices*", "printers*", "kiosk*", "assets*"]),
+    include_package_data=True,
+    package_data={
+        "assets": ["**/*"],
+        "hall_server": ["migrations/*", "migrations/**/*", "web/**/*", "alembic.ini"],
+    },
+    install_requires=CORE,
+    extras_require={
+        "kiosk": KIOSK + DEVICES,
+        "devices": DEVICES,
+        "postgres": POSTGRES,
+        "dev": DEV,
+        "all": KIOSK + DEVICES + POSTGRES + DEV,
+    },
+    entry_points={
+        "console_scripts": [
+            "hall-server=hall_server.cli:main",
+            "hall-kiosk=kiosk.cli:main",
+            "hall-sim=devices.sim.cli:main",
+        ],
+    },
+)
