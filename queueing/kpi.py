@@ -1,0 +1,194 @@
+"""Indicator arithmetic for ratings (好差评) and waiting/service times; pure, see docs/indicators.md."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# Levels 5..1: 非常满意, 满意, 基本满意, 不满意, 非常不满意. 3..5 count as satisfied (好评), 1..2 as 差评.
+GOOD_MIN_LEVEL = 3
+BAD_MAX_LEVEL = 2
+LEVEL_NAMES_ZH = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+LEVEL_NAMES_EN = {
+    5: "very satisfied",
+    4: "satisfied",
+    3: "fairly satisfied",
+    2: "dissatisfied",
+    1: "very dissatisfied",
+}
+
+# Follow-up case steps, in order (a case may only move forward one step at a time).
+CASE_STEPS: tuple[str, ...] = ("open", "verified", "answered", "fixed", "revisited", "closed")
+
+
+def is_good(level: int) -> bool:
+    """A satisfied rating (好评: 非常满意, 满意, 基本满意)."""
+    return level >= GOOD_MIN_LEVEL
+
+
+def is_bad(level: int) -> bool:
+    """A bad rating (差评: 不满意, 非常不满意)."""
+    return level <= BAD_MAX_LEVEL
+
+
+def ratio(num: int, den: int) -> float | None:
+    """num/den, or None when there is nothing to divide (shown as "—", never as 0 %)."""
+    return None if den == 0 else num / den
+
+
+@dataclass(frozen=True)
+class RatingFact:
+    """One rating as the indicators need it."""
+
+    level: int
+    prompted: bool
+
+
+@dataclass(frozen=True)
+class CaseFact:
+    """One bad rating's follow-up case: how far it got, and what the rater said at the return visit."""
+
+    step: str
+    revisit_satisfied: bool | None = None
+
+    def reached(self, step: str) -> bool:
+        """True when the case is at `step` or beyond."""
+        return CASE_STEPS.index(self.step) >= CASE_STEPS.index(step)
+
+
+@dataclass(frozen=True)
+class RatingIndicators:
+    """The six 好差评 indicators with their counts; rates are None when undefined."""
+
+    finished: int
+    rated: int
+    good: int
+    bad: int
+    unprompted: int
+    unprompted_good: int
+    unrated: int
+    cases: int
+    answered: int
+    fixed_revisited: int
+    revisit_satisfied: int
+    good_rate: float | None
+    unprompted_good_rate: float | None
+    unrated_rate: float | None
+    bad_reply_rate: float | None
+    revisit_fix_rate: float | None
+    revisit_satisfaction_rate: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return asdict(self)
+
+
+def rating_indicators(
+    ratings: Iterable[RatingFact],
+    finished_tickets: int,
+    rated_finished_tickets: int,
+    cases: Iterable[CaseFact],
+) -> RatingIndicators:
+    """Compute the indicators exactly as docs/indicators.md defines them.
+
+    finished_tickets: tickets finished in the scope; rated_finished_tickets: how many of them carry a rating.
+    """
+    rated = good = bad = unprompted = unprompted_good = 0
+    for r in ratings:
+        if not 1 <= r.level <= 5:
+            raise ValueError(f"rating level out of range: {r.level}")
+        rated += 1
+        g = is_good(r.level)
+        good += g
+        bad += is_bad(r.level)
+        if not r.prompted:
+            unprompted += 1
+            unprompted_good += g
+    if rated_finished_tickets > finished_tickets:
+        raise ValueError("more rated finished tickets than finished tickets")
+    unrated = finished_tickets - rated_finished_tickets
+    n_cases = answered = fixed_revisited = satisfied = 0
+    for c in cases:
+        n_cases += 1
+        answered += c.reached("answered")
+        if c.reached("revisited"):
+            fixed_revisited += 1
+            satisfied += bool(c.revisit_satisfied)
+    return RatingIndicators(
+        finished=finished_tickets,
+        rated=rated,
+        good=good,
+        bad=bad,
+        unprompted=unprompted,
+        unprompted_good=unprompted_good,
+        unrated=unrated,
+        cases=n_cases,
+        answered=answered,
+        fixed_revisited=fixed_revisited,
+        revisit_satisfied=satisfied,
+        good_rate=ratio(good, rated),
+        unprompted_good_rate=ratio(unprompted_good, unprompted),
+        unrated_rate=ratio(unrated, finished_tickets),
+        bad_reply_rate=ratio(answered, n_cases),
+        revisit_fix_rate=ratio(fixed_revisited, n_cases),
+        revisit_satisfaction_rate=ratio(satisfied, fixed_revisited),
+    )
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100) of already sorted values; None when empty."""
+    if not sorted_values:
+        return None
+    if not 0 < q <= 100:
+        raise ValueError("q must be in (0, 100]")
+    rank = math.ceil(q / 100 * len(sorted_values))
+    return float(sorted_values[max(rank, 1) - 1])
+
+
+@dataclass(frozen=True)
+class DurationStats:
+    """Average, 90th percentile and share above a target, in seconds."""
+
+    count: int
+    average: float | None
+    p90: float | None
+    above_target: int
+    above_target_share: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return asdict(self)
+
+
+def duration_stats(seconds: Iterable[float], target_seconds: float | None) -> DurationStats:
+    """Statistics of durations (waits or services); values above target_seconds count as over."""
+    values = sorted(float(s) for s in seconds if s is not None and s >= 0)
+    n = len(values)
+    above = 0 if target_seconds is None else sum(1 for v in values if v > target_seconds)
+    return DurationStats(
+        count=n,
+        average=(sum(values) / n) if n else None,
+        p90=percentile(values, 90),
+        above_target=above,
+        above_target_share=ratio(above, n) if target_seconds is not None else None,
+    )
+
+
+def visits_per_matter(visit_counts: Iterable[int]) -> dict[str, Any]:
+    """'最多跑一次': share of matters done in at most one visit, average visits, and the histogram."""
+    counts = [c for c in visit_counts if c > 0]
+    hist: dict[int, int] = {}
+    for c in counts:
+        hist[c] = hist.get(c, 0) + 1
+    return {
+        "matters": len(counts),
+        "at_most_once": sum(1 for c in counts if c <= 1),
+        "at_most_once_rate": ratio(sum(1 for c in counts if c <= 1), len(counts)),
+        "average_visits": (sum(counts) / len(counts)) if counts else None,
+        "histogram": dict(sorted(hist.items())),
+    }
