@@ -1,0 +1,132 @@
+"""Per-machine configuration from a TOML/JSON file and command-line flags."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from kiosk import const
+from kiosk.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PrinterSettings:
+    """How this machine prints: kind network|usb|serial|cups|file|dummy|virtual|none."""
+
+    kind: str = "none"
+    target: str = ""
+    mode: str = "raster"
+    width_mm: int = 80
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """Offline announcements: espeak-ng voice, repeats, and where the audio goes."""
+
+    enabled: bool = True
+    repeats: int = const.VOICE_REPEATS_DEFAULT
+    voice: str = const.ESPEAK_VOICE
+    speed: int = const.ESPEAK_SPEED
+    chime: bool = True
+    # auto: a player found on PATH (pw-play, paplay, aplay); none: silent; dir:PATH writes WAV files.
+    speaker: str = "auto"
+
+
+@dataclass(frozen=True)
+class KioskConfig:
+    """Everything one machine needs to know: its role, hall, server and devices."""
+
+    role: str = "visitor"
+    hall: str = ""
+    window_id: int | None = None
+    # "zeroconf" browses the LAN for _hall._tcp.local.; otherwise http://host:port
+    server: str = "zeroconf"
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    # serial:///dev/ttyUSB0?baud=115200, pcsc://, sim (built-in simulator) or "" (none)
+    id_reader: str = ""
+    camera: str = ""
+    printer: PrinterSettings = field(default_factory=PrinterSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    elderly_mode: bool = False
+    idle_timeout_s: int = const.IDLE_TIMEOUT_S
+    data_dir: str = "kiosk-data"
+    device_id: str = ""
+    language: str = "zh_CN"
+
+    def __post_init__(self) -> None:
+        if self.role not in const.ROLES:
+            raise ConfigError(f"未知的终端角色：{self.role}", f"unknown role {self.role!r}")
+        if self.role in ("clerk", "rating") and self.window_id is None and self.username is None:
+            # A rating terminal is bound to a window; a clerk may pick one at log-in.
+            if self.role == "rating":
+                raise ConfigError("评价器必须绑定窗口（window_id）", "a rating terminal needs window_id")
+        if self.printer.mode not in ("text", "raster"):
+            raise ConfigError("打印模式只能是 text 或 raster", "printer mode must be text or raster")
+        if self.printer.width_mm not in (58, 80):
+            raise ConfigError("纸宽只能是 58 或 80 毫米", "printer width must be 58 or 80")
+        if self.idle_timeout_s < 5:
+            raise ConfigError("空闲超时不能少于 5 秒", "idle timeout must be at least 5 s")
+
+    @property
+    def effective_device_id(self) -> str:
+        """A stable id for heartbeats: configured, else role@hostname."""
+        return self.device_id or f"{self.role}@{socket.gethostname()}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for saving or showing)."""
+        return asdict(self)
+
+
+def _from_dict(data: dict[str, Any]) -> KioskConfig:
+    known = {f.name for f in fields(KioskConfig)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"配置文件中有未知项：{', '.join(sorted(unknown))}", f"unknown keys {sorted(unknown)}")
+    data = dict(data)
+    try:
+        if isinstance(data.get("printer"), dict):
+            data["printer"] = PrinterSettings(**data["printer"])
+        if isinstance(data.get("voice"), dict):
+            data["voice"] = VoiceSettings(**data["voice"])
+        return KioskConfig(**data)
+    except TypeError as exc:
+        raise ConfigError("配置文件格式有误", str(exc)) from exc
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> KioskConfig:
+    """Read the file (TOML or JSON by suffix), then apply flag overrides (None values ignored)."""
+    data: dict[str, Any] = {}
+    if path:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"找不到配置文件：{p}", f"config file not found: {p}")
+        try:
+            if p.suffix.lower() == ".json":
+                data = json.loads(p.read_text(encoding="utf-8"))
+            else:
+                data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (ValueError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"配置文件无法解析：{p}", str(exc)) from exc
+    cfg = _from_dict(data)
+    if overrides:
+        flat = {k: v for k, v in overrides.items() if v is not None}
+        printer = {k[8:]: flat.pop(k) for k in list(flat) if k.startswith("printer_")}
+        voice = {k[6:]: flat.pop(k) for k in list(flat) if k.startswith("voice_")}
+        try:
+            if printer:
+                flat["printer"] = replace(cfg.printer, **printer)
+            if voice:
+                flat["voice"] = replace(cfg.voice, **voice)
+            cfg = replace(cfg, **flat)
+        except TypeError as exc:
+            raise ConfigError("命令行参数有误", str(exc)) from exc
+    return cfg

@@ -1,0 +1,102 @@
+"""Constants of the kiosk clients: roles, fonts, sizes, timeouts, rating vocabulary."""
+
+from __future__ import annotations
+
+ROLES = ("visitor", "clerk", "display", "rating", "village")
+ROLE_NAMES_ZH = {
+    "visitor": "自助取号机",
+    "clerk": "窗口叫号终端",
+    "display": "大厅综合屏",
+    "rating": "评价器",
+    "village": "村级便民服务一体机",
+}
+
+API_PATH = "/api/v1"
+ZEROCONF_TYPE = "_hall._tcp.local."
+ZEROCONF_TIMEOUT_S = 3.0
+
+# HTTP: (connect, read) timeouts; reads are short because a kiosk must not hang a visitor.
+HTTP_TIMEOUT = (3.0, 8.0)
+HTTP_RETRIES = 2
+HTTP_RETRY_BACKOFF_S = 0.3
+RETRY_STATUSES = (502, 503, 504)
+
+# Event channel back-off (seconds), doubled after every failed attempt.
+WS_BACKOFF_START_S = 0.3
+WS_BACKOFF_MAX_S = 5.0
+WS_OPEN_TIMEOUT_S = 3.0
+
+# Fonts: pick the CJK family explicitly; the fallbacks cover machines without Noto.
+FONT_FAMILIES = ["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "Microsoft YaHei", "sans-serif"]
+BASE_POINT_SIZE = 20
+ELDERLY_SCALE = 1.35
+DESIGN_WIDTH = 1920
+DESIGN_HEIGHT = 1080
+
+# Colours: high contrast for elderly visitors (WCAG AA or better on every pair).
+COLOR_PRIMARY = "#0b4f9c"
+COLOR_PRIMARY_DARK = "#083b75"
+COLOR_ACCENT = "#c8102e"
+COLOR_GREEN = "#0a7d3b"
+COLOR_BG = "#f3f6fa"
+COLOR_TEXT = "#111111"
+COLOR_MUTED = "#444444"
+COLOR_WARN_BG = "#fff3cd"
+COLOR_WARN_TEXT = "#5c4400"
+COLOR_DISPLAY_BG = "#06162e"
+COLOR_DISPLAY_TEXT = "#ffffff"
+COLOR_DISPLAY_HIGHLIGHT = "#ffd400"
+
+IDLE_TIMEOUT_S = 60
+RATING_THANKS_S = 5
+RATING_IDLE_S = 60
+TICKET_PAGE_S = 30
+
+RATING_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+RATING_LEVELS_EN = {5: "Very satisfied", 4: "Satisfied", 3: "Fair", 2: "Dissatisfied", 1: "Very dissatisfied"}
+BAD_RATING_MAX = 2
+RATING_REASONS = ("服务效率", "服务水平", "服务态度", "办事结果")
+
+GREEN_REASON_ZH = {"elderly": "老年人", "disabled": "残疾人", "serviceman": "军人", "pregnant": "孕妇"}
+STATUS_ZH = {
+    "waiting": "等候中",
+    "called": "已叫号",
+    "serving": "办理中",
+    "suspended": "已挂起",
+    "finished": "已办结",
+    "no_show": "已过号",
+    "cancelled": "已取消",
+}
+WINDOW_STATUS_ZH = {"open": "开放", "paused": "暂停", "closed": "关闭"}
+
+TICKET_NOTE = "过号无效，请您重新取号"
+ELDERLY_AGE_DEFAULT = 70
+
+# Voice.
+VOICE_REPEATS_DEFAULT = 2
+VOICE_GAP_S = 0.6
+ESPEAK_VOICE = "cmn"
+ESPEAK_SPEED = 140
+PLAYERS = ("pw-play", "paplay", "aplay")
+
+# Clerk shortcuts: operation -> (key, label zh, label en).
+CLERK_OPS = {
+    "call_next": ("F1", "叫号", "Call next"),
+    "recall": ("F2", "重呼", "Recall"),
+    "no_show": ("F3", "过号", "No-show"),
+    "start": ("F4", "开始办理", "Start"),
+    "finish": ("F5", "办结", "Finish"),
+    "transfer": ("F6", "转移", "Transfer"),
+    "suspend": ("F7", "挂起", "Suspend"),
+    "call_back": ("F8", "回呼", "Call back"),
+    "call_chosen": ("F9", "选号呼叫", "Call chosen"),
+    "pause": ("F10", "暂停/恢复", "Pause/Resume"),
+    "read_id": ("F11", "读身份证", "Read ID card"),
+    "photo": ("F12", "拍摄材料", "Photo"),
+}
+
+DEVICE_KIND_PRINTER = "printer"
+FAULT_PAPER_OUT = "printer.paper_out"
+FAULT_OFFLINE = "printer.offline"
+FAULT_COVER_OPEN = "printer.cover_open"
+FAULT_PRINTER = "printer.error"

@@ -1,0 +1,164 @@
+"""Reconnecting WebSocket event channel with replay from the last sequence number."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from kiosk import const
+
+logger = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+Listener = Callable[[Event], None]
+StateListener = Callable[[bool], None]
+
+
+class EventChannel:
+    """Follows a hall's event stream in a thread; reconnects with back-off and asks for ?since=last_seq.
+
+    Events reach listeners in sequence order exactly once: anything at or below the last
+    delivered seq is dropped (the replay after a reconnect may overlap what was seen).
+    """
+
+    def __init__(
+        self,
+        ws_url: str,
+        token: str | None = None,
+        since: int = 0,
+        *,
+        backoff_start: float = const.WS_BACKOFF_START_S,
+        backoff_max: float = const.WS_BACKOFF_MAX_S,
+    ) -> None:
+        self.ws_url = ws_url
+        self.token = token
+        self.last_seq = since
+        self.online = False
+        self.connects = 0
+        self._backoff_start = backoff_start
+        self._backoff_max = backoff_max
+        self._listeners: list[Listener] = []
+        self._state_listeners: list[StateListener] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ws: Any = None
+
+    def subscribe(self, fn: Listener) -> Callable[[], None]:
+        """Add an event listener; returns the function that removes it."""
+        with self._lock:
+            self._listeners.append(fn)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if fn in self._listeners:
+                    self._listeners.remove(fn)
+
+        return unsubscribe
+
+    def on_state(self, fn: StateListener) -> Callable[[], None]:
+        """Add an online/offline listener; returns the function that removes it."""
+        with self._lock:
+            self._state_listeners.append(fn)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if fn in self._state_listeners:
+                    self._state_listeners.remove(fn)
+
+        return unsubscribe
+
+    def start(self) -> None:
+        """Start following in a daemon thread."""
+        if self._thread and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="hall-events", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop and wait for the thread to end."""
+        self._stop.set()
+        ws = self._ws
+        if ws is not None:
+            try:
+                ws.close()
+            except Exception:  # closing a broken socket may raise; we are leaving anyway
+                logger.debug("close failed", exc_info=True)
+        if self._thread:
+            self._thread.join(timeout)
+        self._set_online(False)
+
+    def _url(self) -> str:
+        params: dict[str, Any] = {"since": self.last_seq}
+        if self.token:
+            params["token"] = self.token
+        sep = "&" if "?" in self.ws_url else "?"
+        return f"{self.ws_url}{sep}{urlencode(params)}"
+
+    def _run(self) -> None:
+        from websockets.sync.client import connect
+
+        delay = self._backoff_start
+        while not self._stop.is_set():
+            try:
+                with connect(
+                    self._url(), open_timeout=const.WS_OPEN_TIMEOUT_S, close_timeout=1, max_size=None
+                ) as ws:
+                    self._ws = ws
+                    self.connects += 1
+                    self._set_online(True)
+                    delay = self._backoff_start
+                    for message in ws:
+                        if self._stop.is_set():
+                            break
+                        self._handle(message)
+            except Exception as exc:  # any failure means offline; the loop reconnects
+                logger.info("event channel down: %s", exc)
+            finally:
+                self._ws = None
+            self._set_online(False)
+            if self._stop.wait(delay):
+                break
+            delay = min(delay * 2, self._backoff_max)
+
+    def _handle(self, message: str | bytes) -> None:
+        try:
+            data = json.loads(message)
+        except ValueError:
+            logger.warning("event channel: not JSON, ignored")
+            return
+        items = data if isinstance(data, list) else [data]
+        for ev in items:
+            if not isinstance(ev, dict) or not isinstance(ev.get("seq"), int):
+                continue  # pings and hellos carry no seq
+            if ev["seq"] <= self.last_seq:
+                continue
+            self.last_seq = ev["seq"]
+            self.deliver(ev)
+
+    def deliver(self, ev: Event) -> None:
+        """Hand one event to every listener; a failing listener does not stop the others."""
+        with self._lock:
+            listeners = list(self._listeners)
+        for fn in listeners:
+            try:
+                fn(ev)
+            except Exception:
+                logger.exception("event listener failed")
+
+    def _set_online(self, online: bool) -> None:
+        if online == self.online:
+            return
+        self.online = online
+        with self._lock:
+            listeners = list(self._state_listeners)
+        for fn in listeners:
+            try:
+                fn(online)
+            except Exception:
+                logger.exception("state listener failed")

@@ -1,0 +1,1 @@
+"""Offline Mandarin announcements: words, espeak-ng synthesis, a chime, a Speaker seam, a queue."""

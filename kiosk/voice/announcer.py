@@ -1,0 +1,112 @@
+"""Queues call announcements so they never cut each other off; each is chimed and repeated."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kiosk import const
+from kiosk.voice.chime import chime_wav
+from kiosk.voice.speaker import Speaker
+from kiosk.voice.tts import EspeakSynthesizer
+from kiosk.voice.wav import silence_wav
+from kiosk.voice.words import call_words
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """One thing to say: the words fed to the synthesizer and the text shown."""
+
+    words: str
+    text: str
+
+
+class Announcer:
+    """One playback thread drains a FIFO: chime, then the speech `repeats` times with a gap."""
+
+    def __init__(
+        self,
+        speaker: Speaker,
+        synthesizer: EspeakSynthesizer | None = None,
+        *,
+        repeats: int = const.VOICE_REPEATS_DEFAULT,
+        chime: bool = True,
+        gap_s: float = const.VOICE_GAP_S,
+        on_spoken: Callable[[Announcement], None] | None = None,
+    ) -> None:
+        self.speaker = speaker
+        self.synth = synthesizer or EspeakSynthesizer()
+        self.repeats = max(1, repeats)
+        self.chime = chime
+        self.gap = silence_wav(gap_s) if gap_s > 0 else b""
+        self.on_spoken = on_spoken
+        self.spoken: list[Announcement] = []
+        self._q: queue.Queue[Announcement | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="announcer", daemon=True)
+        self._idle = threading.Event()
+        self._idle.set()
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._thread.start()
+
+    def announce_call(self, number: str, window_number: int | str) -> Announcement:
+        """Queue '请A001号到3号窗口办理'."""
+        a = Announcement(call_words(number, window_number), f"请{number}号到{window_number}号窗口办理")
+        self.say(a)
+        return a
+
+    def say(self, announcement: Announcement) -> None:
+        """Queue an announcement behind those already waiting."""
+        with self._lock:
+            self._pending += 1
+            self._idle.clear()
+        self._q.put(announcement)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until everything queued has been played."""
+        return self._idle.wait(timeout)
+
+    @property
+    def backlog(self) -> int:
+        """Announcements not yet started."""
+        return self._q.qsize()
+
+    def close(self) -> None:
+        """Finish the current announcement and stop."""
+        self._q.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                self._idle.set()
+                return
+            try:
+                self._speak(item)
+            except Exception:
+                logger.exception("announcement failed: %s", item.text)
+            with self._lock:
+                self._pending -= 1
+                if self._pending == 0:
+                    self._idle.set()
+
+    def _speak(self, a: Announcement) -> None:
+        speech = self.synth.synthesize(a.words) if self.synth.available else None
+        if self.chime:
+            self.speaker.play(chime_wav())
+        if speech is None:
+            logger.warning("no synthesizer; only the chime for %s", a.text)
+        else:
+            for i in range(self.repeats):
+                if i and self.gap:
+                    self.speaker.play(self.gap)
+                self.speaker.play(speech)
+        self.spoken.append(a)
+        if self.on_spoken:
+            self.on_spoken(a)
