@@ -1,0 +1,48 @@
+"""Wait-time estimates from recent service durations."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+
+from . import const
+
+logger = logging.getLogger(__name__)
+
+
+def typical_service_seconds(
+    recent_service_seconds: Iterable[float],
+    *,
+    sample_size: int = const.ESTIMATE_SAMPLE_SIZE,
+    trim: float = const.ESTIMATE_TRIM_FRACTION,
+    default: float = const.DEFAULT_SERVICE_SECONDS,
+) -> float:
+    """Trimmed mean of the newest `sample_size` plausible durations (oldest first); `default` if none."""
+    values = [
+        float(v)
+        for v in recent_service_seconds
+        if v is not None and math.isfinite(v) and const.MIN_SERVICE_SECONDS <= v <= const.MAX_SERVICE_SECONDS
+    ][-sample_size:]
+    if not values:
+        return default
+    values.sort()
+    cut = int(len(values) * trim)
+    kept = values[cut : len(values) - cut] or values
+    return sum(kept) / len(kept)
+
+
+def estimate_wait_minutes(
+    people_ahead: int,
+    recent_service_seconds: Iterable[float],
+    serving_windows: int,
+    *,
+    default_seconds: float = const.DEFAULT_SERVICE_SECONDS,
+) -> int:
+    """Whole minutes until a ticket is likely called: people ahead x typical duration / open windows."""
+    if people_ahead <= 0:
+        return 0
+    per_person = typical_service_seconds(recent_service_seconds, default=default_seconds)
+    # A group nobody serves right now still gets an estimate as if one window served it.
+    windows = max(1, serving_windows)
+    return math.ceil(people_ahead * per_person / windows / 60.0)
