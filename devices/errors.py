@@ -78,3 +78,15 @@ class CameraError(DeviceError):
     """A camera or frame source failed to open or deliver a frame."""
 
     code = "camera.error"
+
+
+class InvalidCardData(DeviceError):
+    """A card's data was read intact but makes no sense (bad date, wrong lengths, invalid ID number in strict mode)."""
+
+    code = "card.invalid_data"
+
+
+class PhotoDecoderMissing(DeviceError):
+    """No vendor plug-in is installed that can decode the card's WLT photo."""
+
+    code = "photo.no_decoder"

@@ -1,0 +1,9 @@
+"""ID-card and social-security-card readers: the IdCard result, the drivers and open_reader(url)."""
+
+from __future__ import annotations
+
+from devices.idcard.model import CardType, IdCard
+from devices.idcard.reader import CardReader
+from devices.idcard.serial_reader import SamSerialReader
+
+__all__ = ["CardReader", "CardType", "IdCard", "SamSerialReader"]
