@@ -22,6 +22,7 @@ DEVICES = [
     "pyserial>=3.5",
     "pyscard>=2.0.7",
     "python-escpos>=3.1",
+    "pyusb>=1.2",  # USB receipt printers (python-escpos Usb)
     "opencv-python-headless>=4.8,<5",
     "Pillow>=10.2",
     "qrcode>=7.4",

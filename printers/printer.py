@@ -1,0 +1,96 @@
+"""TicketPrinter: check status, refuse to start on paper-out or cover-open, send a whole job, re-check."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from printers.blocks import layout_blocks
+from printers.config import PrinterConfig
+from printers.connection import open_device, read_status_byte, send
+from printers.escpos_out import compose
+from printers.layout import GuideSlip, ReceiptLayout, TicketLayout
+from printers.status import PrinterStatus, decode_status, status_request, valid_status_byte
+
+logger = logging.getLogger(__name__)
+
+Layout = TicketLayout | GuideSlip | ReceiptLayout
+
+
+class TicketPrinter:
+    """One configured receipt printer; every call opens the link, does one job and closes it."""
+
+    def __init__(self, config: PrinterConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self.last_status = PrinterStatus()
+        self.last_job: bytes = b""
+
+    def render(self, layout: Layout) -> bytes:
+        """The ESC/POS bytes for a layout in this printer's mode and width (nothing is sent)."""
+        blocks = layout_blocks(layout, self.config.width_mm)
+        return compose(blocks, self.config.width_mm, self.config.mode, self.config.native_qr)
+
+    def _query(self, device: Any) -> PrinterStatus:
+        answers: dict[int, int | None] = {}
+        for n in (1, 2, 4):
+            byte = read_status_byte(device, self.config, status_request(n))
+            if byte is not None and not valid_status_byte(byte):
+                logger.warning("printer answered DLE EOT %d with a malformed byte 0x%02x", n, byte)
+                byte = None
+            answers[n] = byte
+            if n == 1 and byte is None:
+                break  # a printer that ignores status requests: don't wait for each of them
+        status = decode_status(answers.get(1), answers.get(2), answers.get(4))
+        self.last_status = status
+        return status
+
+    def status(self) -> PrinterStatus:
+        """Ask the printer how it is (PrinterOffline when it cannot be reached)."""
+        with self._lock:
+            device = open_device(self.config)
+            try:
+                return self._query(device)
+            finally:
+                _close(device)
+
+    def _print(self, layout: Layout) -> PrinterStatus:
+        job = self.render(layout)  # render first: a layout problem never leaves half a ticket
+        with self._lock:
+            device = open_device(self.config)
+            try:
+                before = self._query(device)
+                before.raise_if_not_ready()
+                send(device, self.config, job)
+                self.last_job = job
+                after = self._query(device)
+            finally:
+                _close(device)
+        if after.paper_low or after.paper_out:
+            logger.warning("printer %s after printing: %s", self.config.target, after.message_zh)
+        return after
+
+    def print_ticket(self, layout: TicketLayout) -> PrinterStatus:
+        """Print a queue ticket; returns the status after printing (raises PaperOut etc. before)."""
+        return self._print(layout)
+
+    def print_guide(self, slip: GuideSlip) -> PrinterStatus:
+        """Print a service guide slip."""
+        return self._print(slip)
+
+    def print_receipt(self, receipt: ReceiptLayout) -> PrinterStatus:
+        """Print a plain receipt."""
+        return self._print(receipt)
+
+
+def _close(device: Any) -> None:
+    try:
+        device.close()
+    except Exception:  # closing a dead link must not hide the real outcome
+        logger.debug("closing the printer link failed", exc_info=True)
+
+
+def open_printer(config: PrinterConfig) -> TicketPrinter:
+    """A TicketPrinter for a configuration (the link is opened per job)."""
+    return TicketPrinter(config)
