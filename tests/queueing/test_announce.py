@@ -1,0 +1,60 @@
+"""Call announcements."""
+
+from __future__ import annotations
+
+import pytest
+
+from queueing.announce import (
+    call_clips,
+    call_text,
+    call_text_en,
+    call_words,
+    cardinal_zh,
+    display_text,
+    number_words,
+)
+from queueing.errors import InvalidConfiguration
+
+
+def test_call_text_and_display_variant() -> None:
+    assert call_text("A001", 3) == "请A001号到3号窗口办理"
+    assert display_text("A001", 3) == "请A001号到第3窗口办理业务"
+    assert call_text_en("B012", 12) == "Ticket B012, please go to window 12"
+
+
+def test_call_words_for_a_synthesizer() -> None:
+    assert call_words("A001", 3) == "请 A 零零一 号 到 三号窗口 办理"
+    assert call_words("B120", 12) == "请 B 一二零 号 到 十二号窗口 办理"
+    assert call_words("A1000", 20) == "请 A 一零零零 号 到 二十号窗口 办理"
+    assert number_words("VP007") == "V P 零零七"
+
+
+@pytest.mark.parametrize(
+    ("n", "zh"),
+    [
+        (0, "零"), (1, "一"), (3, "三"), (10, "十"), (11, "十一"), (12, "十二"), (20, "二十"),
+        (21, "二十一"), (99, "九十九"), (100, "一百"), (101, "一百零一"), (105, "一百零五"),
+        (110, "一百一十"), (115, "一百一十五"), (200, "二百"), (1000, "一千"), (1005, "一千零五"),
+        (1010, "一千零一十"), (1100, "一千一百"), (2019, "二千零一十九"), (9999, "九千九百九十九"),
+    ],
+)  # fmt: skip
+def test_cardinals(n: int, zh: str) -> None:
+    assert cardinal_zh(n) == zh
+
+
+def test_clips_for_prerecorded_voice_packs() -> None:
+    assert call_clips("A001", 12) == [
+        "chime", "请", "A", "零", "零", "一", "号", "到", "十", "二", "号", "窗口", "办理",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("window", [0, -1, 10_000, True, "3"])
+def test_bad_window_numbers_are_refused(window: object) -> None:
+    with pytest.raises(InvalidConfiguration):
+        call_text("A001", window)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("number", ["", "001", "A-1", "请A001"])
+def test_bad_ticket_numbers_are_refused(number: str) -> None:
+    with pytest.raises(InvalidConfiguration):
+        call_words(number, 1)
