@@ -1,0 +1,209 @@
+"""Small helpers for the benchmarks: a lean keep-alive HTTP/1.1 client, percentiles, seed files."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+
+class HttpError(RuntimeError):
+    """The connection broke or the answer was not HTTP/1.1 we understand."""
+
+
+class RawHttp:
+    """One keep-alive HTTP/1.1 connection on asyncio streams.
+
+    The load client shares two cores with the server, so it must cost little CPU per
+    request: requests/httpx spend several times more Python per call than this does.
+    """
+
+    def __init__(self, host: str, port: int, token: str | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.token = token
+        self._r: asyncio.StreamReader | None = None
+        self._w: asyncio.StreamWriter | None = None
+
+    async def connect(self) -> RawHttp:
+        self._r, self._w = await asyncio.open_connection(self.host, self.port)
+        return self
+
+    async def close(self) -> None:
+        if self._w is not None:
+            self._w.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await self._w.wait_closed()
+            self._w = None
+
+    async def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        """Send one request and read its whole answer: (status, body bytes)."""
+        if self._w is None:
+            await self.connect()
+        assert self._r is not None and self._w is not None
+        payload = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            f"Content-Length: {len(payload)}",
+        ]
+        if payload:
+            lines.append("Content-Type: application/json")
+        if self.token:
+            lines.append(f"Authorization: Bearer {self.token}")
+        for k, v in (headers or {}).items():
+            lines.append(f"{k}: {v}")
+        self._w.write(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
+        try:
+            head = await self._r.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            await self.close()
+            raise HttpError(f"connection lost: {exc!r}") from exc
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        status = int(status_line.split(" ", 2)[1])
+        length = None
+        chunked = False
+        close = False
+        for line in header_lines:
+            if not line:
+                continue
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding" and "chunked" in value.lower():
+                chunked = True
+            elif name == "connection" and "close" in value.lower():
+                close = True
+        if chunked:
+            data = bytearray()
+            while True:
+                size = int((await self._r.readuntil(b"\r\n")).split(b";")[0], 16)
+                chunk = await self._r.readexactly(size + 2)
+                if size == 0:
+                    break
+                data += chunk[:-2]
+            data_b = bytes(data)
+        elif length is not None:
+            data_b = await self._r.readexactly(length)
+        else:
+            data_b = await self._r.read()
+            close = True
+        if close:
+            await self.close()
+        return status, data_b
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0..100) by nearest rank; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def ms(seconds: float | None) -> float | None:
+    """Seconds to milliseconds rounded to 0.01 ms."""
+    return None if seconds is None else round(seconds * 1000.0, 2)
+
+
+def latency_summary(samples: list[float]) -> dict[str, Any]:
+    """p50/p90/p99/max of a list of latencies in seconds, in ms."""
+    return {
+        "n": len(samples),
+        "p50_ms": ms(percentile(samples, 50)),
+        "p90_ms": ms(percentile(samples, 90)),
+        "p99_ms": ms(percentile(samples, 99)),
+        "max_ms": ms(max(samples) if samples else None),
+    }
+
+
+BENCH_HALL = "bench-hall"
+BENCH_PREFIXES = ("A", "B", "C")
+
+
+def bench_seed(windows: int, password: str = "bench-pass") -> dict[str, Any]:
+    """A seed document with one hall of `windows` windows (each serving A, B, C) and as many clerks."""
+    services = []
+    groups = []
+    for i, prefix in enumerate(BENCH_PREFIXES):
+        code = f"BENCH-{i + 1:03d}"
+        services.append(
+            {
+                "code": code,
+                "name": f"压测事项{prefix}",
+                "sub_name": "",
+                "category": "压测",
+                "department": "压测部门",
+                "legal_basis": "",
+                "time_limit_days": 0,
+                "promise_days": 0,
+                "materials": [{"name": "居民身份证", "copies": 1, "original": True, "note": ""}],
+                "forms": [],
+                "steps": ["取号", "办理"],
+                "fee": "不收费",
+                "online_url": "",
+            }
+        )
+        groups.append({"prefix": prefix, "name": f"压测{prefix}组", "services": [code]})
+    return {
+        "city": "压测市",
+        "timezone": "Asia/Shanghai",
+        "demo_open_all_day": True,
+        "services": services,
+        "halls": [
+            {
+                "id": BENCH_HALL,
+                "name": "压测政务服务中心",
+                "short_name": "压测中心",
+                "level": "city",
+                "parent": None,
+                "address": "",
+                "phone": "",
+                "notices": [],
+                "policy": {
+                    "green_mode": "ratio",
+                    "green_ratio": [1, 2],
+                    "recall_cap": 5,
+                    "elderly_age": 70,
+                    "per_person_daily_limit": 1000000,
+                    "daily_cap_per_group": 1000000,
+                    "target_wait_minutes": 30,
+                    "allow_anonymous": True,
+                },
+                "opening_hours": [["00:00", "23:59"]],
+                "groups": groups,
+                "windows": [
+                    {
+                        "number": n,
+                        "name": "综合受理窗口",
+                        "kind": "comprehensive",
+                        "groups": dict.fromkeys(BENCH_PREFIXES, 1),
+                    }
+                    for n in range(1, windows + 1)
+                ],
+                "clerks": [
+                    {"username": f"bench{n:03d}", "name": f"压测员{n}", "password": password}
+                    for n in range(1, windows + 1)
+                ],
+            }
+        ],
+        "managers": [
+            {"username": "bench-manager", "name": "压测经理", "password": password, "hall": BENCH_HALL}
+        ],
+        "admins": [{"username": "bench-admin", "password": password}],
+    }

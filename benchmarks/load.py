@@ -1,0 +1,479 @@
+"""Load benchmark of the real hall server on SQLite and PostgreSQL; prints one JSON document.
+
+Run: .venv/bin/python benchmarks/load.py [--quick] [--backends sqlite,postgres]
+
+Phases per backend, each against one `hall-server serve` process (uvicorn, one worker) on
+loopback, seeded with one hall of 50 windows and 50 clerks:
+  issue      16 concurrent kiosks issue tickets (keep-alive connections)
+  call_next  50 concurrent windows call the queue empty
+  ws_fanout  200 WebSocket subscribers; paced calls; delay from sending call-next until
+             each subscriber has the ticket.called event
+and integrity counters: duplicate numbers and tickets called twice (both must be 0).
+The client runs on the same two cores as the server; it is a lean asyncio HTTP/1.1 client
+and the WebSocket subscribers live in a separate process so they do not slow the callers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import multiprocessing as mp
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from contextlib import ExitStack, suppress
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._util import (
+    BENCH_HALL,
+    HttpError,
+    RawHttp,
+    bench_seed,
+    latency_summary,
+)
+from tests.fixtures.postgres import PgCluster, sqlite_url
+from tests.fixtures.server import HOST, HallServer, hall_servers
+
+logger = logging.getLogger(__name__)
+
+API = "/api/v1"
+BENCH_PASSWORD = "bench-pass"
+KIOSKS = 16
+WINDOWS = 50
+SUBSCRIBERS = 200
+TARGETS = {
+    "issue_per_s": 1000,
+    "call_next_per_s": 1000,
+    "issue_p99_ms": 20,
+    "call_next_p99_ms": 20,
+    "ws_fanout_p99_ms": 100,
+}
+SIZES = {
+    # tickets per kiosk, ws-phase calls, pause between ws calls (s)
+    "quick": {"per_kiosk": 30, "ws_calls": 20, "ws_interval": 0.05},
+    "full": {"per_kiosk": 250, "ws_calls": 100, "ws_interval": 0.05},
+}
+SERVICE_CODES = ("BENCH-001", "BENCH-002", "BENCH-003")
+PHASE_TIMEOUT_S = 240.0
+
+
+# --- CPU accounting: where does the time go -------------------------------------------
+def _proc_cpu(pid: int) -> float:
+    """User+system CPU seconds of one process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_of(ppid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == ppid:
+            out.append(int(entry))
+    return out
+
+
+class CpuMeter:
+    """CPU seconds spent by the client, the server process and (if any) the PostgreSQL cluster."""
+
+    def __init__(self, server: HallServer, pg: PgCluster | None) -> None:
+        self.server_pid = server.proc.pid if server.proc else 0
+        self.pg_pid = 0
+        if pg is not None:
+            self.pg_pid = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
+
+    def _sample(self) -> dict[str, float]:
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        ruc = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server = _proc_cpu(self.server_pid) + sum(_proc_cpu(p) for p in _children_of(self.server_pid))
+        pg = 0.0
+        if self.pg_pid:
+            pg = _proc_cpu(self.pg_pid) + sum(_proc_cpu(p) for p in _children_of(self.pg_pid))
+        return {
+            "client": ru.ru_utime + ru.ru_stime,
+            "server": server,
+            "postgres": pg,
+            "subscriber_procs": ruc.ru_utime + ruc.ru_stime,
+        }
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        self._s0 = self._sample()
+
+    def stop(self) -> dict[str, float]:
+        wall = time.monotonic() - self._t0
+        s1 = self._sample()
+        out = {f"{k}_cpu_s": round(s1[k] - self._s0[k], 2) for k in s1}
+        out["wall_s"] = round(wall, 2)
+        if not self.pg_pid:
+            out.pop("postgres_cpu_s", None)
+        return out
+
+
+# --- phase 1: issue ---------------------------------------------------------------------
+async def _issue_phase(server: HallServer, token: str, per_kiosk: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    tickets: list[dict[str, Any]] = []
+    errors: Counter[str] = Counter()
+
+    async def kiosk(k: int) -> None:
+        conn = await RawHttp(HOST, server.port, token).connect()
+        try:
+            for i in range(per_kiosk):
+                code = SERVICE_CODES[(k + i) % len(SERVICE_CODES)]
+                t0 = time.perf_counter()
+                try:
+                    status, body = await conn.request(
+                        "POST",
+                        f"{API}/halls/{BENCH_HALL}/tickets",
+                        {"service_code": code, "channel": "kiosk"},
+                        {"Idempotency-Key": uuid.uuid4().hex},
+                    )
+                except HttpError as exc:
+                    errors[f"connection: {exc}"] += 1
+                    continue
+                latencies.append(time.perf_counter() - t0)
+                if status == 201:
+                    tickets.append(json.loads(body))
+                else:
+                    errors[f"HTTP {status}: {body[:120].decode(errors='replace')}"] += 1
+        finally:
+            await conn.close()
+
+    t0 = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(kiosk(k) for k in range(KIOSKS))), PHASE_TIMEOUT_S)
+    wall = time.perf_counter() - t0
+    return {"wall": wall, "latencies": latencies, "tickets": tickets, "errors": errors}
+
+
+# --- phase 2: call-next -----------------------------------------------------------------
+async def _call_phase(server: HallServer, clerks: dict[int, str]) -> dict[str, Any]:
+    latencies: list[float] = []
+    called: list[tuple[int, dict[str, Any]]] = []
+    errors: Counter[str] = Counter()
+
+    async def window(wid: int, token: str) -> None:
+        conn = await RawHttp(HOST, server.port, token).connect()
+        try:
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    status, body = await conn.request("POST", f"{API}/windows/{wid}/call-next")
+                except HttpError as exc:
+                    errors[f"connection: {exc}"] += 1
+                    return
+                latencies.append(time.perf_counter() - t0)
+                if status == 200:
+                    called.append((wid, json.loads(body)))
+                    continue
+                try:
+                    code = json.loads(body)["error"]["code"]
+                except (ValueError, KeyError, TypeError):
+                    code = f"HTTP {status}"
+                if code == "queue.empty":
+                    latencies.pop()  # an empty answer is not a call
+                    return
+                errors[f"{code}: {body[:120].decode(errors='replace')}"] += 1
+                return
+        finally:
+            await conn.close()
+
+    t0 = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(window(w, t) for w, t in clerks.items())), PHASE_TIMEOUT_S)
+    wall = time.perf_counter() - t0
+    return {"wall": wall, "latencies": latencies, "called": called, "errors": errors}
+
+
+# --- phase 3: WebSocket fan-out ---------------------------------------------------------
+def _subscriber_main(url: str, count: int, conn: Any) -> None:
+    """Child process: hold `count` WebSocket subscriptions and time each ticket.called event."""
+    asyncio.run(_subscribe(url, count, conn))
+
+
+async def _subscribe(url: str, count: int, conn: Any) -> None:
+    import websockets
+
+    receipts: dict[int, list[float]] = defaultdict(list)
+    connected = 0
+    failures: Counter[str] = Counter()
+    all_connected = asyncio.Event()
+
+    async def one() -> None:
+        nonlocal connected
+        try:
+            async with websockets.connect(url, open_timeout=60, max_queue=None, ping_interval=None) as ws:
+                connected += 1
+                if connected == count:
+                    all_connected.set()
+                async for raw in ws:
+                    t = time.monotonic()  # CLOCK_MONOTONIC: comparable with the parent process
+                    data = json.loads(raw)
+                    for ev in data if isinstance(data, list) else [data]:
+                        if isinstance(ev, dict) and ev.get("type") == "ticket.called":
+                            receipts[int(ev["payload"]["ticket"]["id"])].append(t)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures[repr(exc)[:160]] += 1
+            if connected + sum(failures.values()) >= count:
+                all_connected.set()
+
+    tasks = [asyncio.create_task(one()) for _ in range(count)]
+    with suppress(TimeoutError):
+        await asyncio.wait_for(all_connected.wait(), 90)
+    conn.send({"ready": connected, "failures": dict(failures)})
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, conn.recv)  # the parent says stop
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    conn.send(
+        {"receipts": {k: v for k, v in receipts.items()}, "failures": dict(failures), "connected": connected}
+    )
+
+
+async def _paced_calls(
+    server: HallServer, clerks: dict[int, str], calls: int, interval: float
+) -> tuple[dict[int, float], list[tuple[int, dict[str, Any]]], Counter[str]]:
+    sent_at: dict[int, float] = {}
+    called: list[tuple[int, dict[str, Any]]] = []
+    errors: Counter[str] = Counter()
+    conns = {w: await RawHttp(HOST, server.port, t).connect() for w, t in list(clerks.items())[:10]}
+    try:
+        wids = list(conns)
+        for i in range(calls):
+            wid = wids[i % len(wids)]
+            t0 = time.monotonic()
+            status, body = await conns[wid].request("POST", f"{API}/windows/{wid}/call-next")
+            if status == 200:
+                ticket = json.loads(body)
+                sent_at[int(ticket["id"])] = t0
+                called.append((wid, ticket))
+            else:
+                errors[f"HTTP {status}: {body[:120].decode(errors='replace')}"] += 1
+            await asyncio.sleep(interval)
+    finally:
+        for c in conns.values():
+            await c.close()
+    return sent_at, called, errors
+
+
+def _ws_phase(
+    server: HallServer, display_token: str, last_seq: int, clerks: dict[int, str], calls: int, interval: float
+) -> dict[str, Any]:
+    url = (
+        f"ws://{HOST}:{server.port}{API}/halls/{BENCH_HALL}/events/ws?since={last_seq}&token={display_token}"
+    )
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_subscriber_main, args=(url, SUBSCRIBERS, child), daemon=True)
+    proc.start()
+    try:
+        if not parent.poll(120):
+            raise RuntimeError("WebSocket subscribers did not connect in 120 s")
+        hello = parent.recv()
+        sent_at, called, errors = asyncio.run(_paced_calls(server, clerks, calls, interval))
+        time.sleep(2.0)  # let the last events reach every subscriber
+        parent.send("stop")
+        if not parent.poll(60):
+            raise RuntimeError("subscriber process did not report")
+        report = parent.recv()
+    finally:
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
+    receipts: dict[int, list[float]] = report["receipts"]
+    per_delivery: list[float] = []
+    to_all: list[float] = []
+    missing = 0
+    for tid, t0 in sent_at.items():
+        got = [t - t0 for t in receipts.get(tid, [])]
+        per_delivery.extend(got)
+        missing += max(0, hello["ready"] - len(got))
+        if len(got) >= hello["ready"] and got:
+            to_all.append(max(got))
+    return {
+        "subscribers_connected": hello["ready"],
+        "subscriber_failures": report["failures"],
+        "calls": len(sent_at),
+        "call_errors": dict(errors),
+        "deliveries": len(per_delivery),
+        "missing_deliveries": missing,
+        "delay_per_subscriber": latency_summary(per_delivery),
+        "delay_until_all_have_it": latency_summary(to_all),
+        "called": called,
+    }
+
+
+# --- one backend ------------------------------------------------------------------------
+def _login_clerks(server: HallServer, manager_token: str) -> dict[int, str]:
+    hall = server.hall(BENCH_HALL, manager_token)
+    by_number = {int(w["number"]): int(w["id"]) for w in hall["windows"]}
+    clerks: dict[int, str] = {}
+    for n in range(1, WINDOWS + 1):
+        wid = by_number[n]
+        clerks[wid] = server.login(f"bench{n:03d}", BENCH_PASSWORD, window_id=wid)["token"]
+    return clerks
+
+
+def run_backend(
+    name: str, db_url: str, work: Path, size: dict[str, Any], pg: PgCluster | None
+) -> dict[str, Any]:
+    """All phases against one fresh database; returns the backend's JSON section."""
+    seed_path = work / "bench_seed.json"
+    seed_path.write_text(
+        json.dumps(bench_seed(WINDOWS, BENCH_PASSWORD), ensure_ascii=False), encoding="utf-8"
+    )
+    out: dict[str, Any] = {"db": name}
+    with hall_servers() as start:
+        server = start(db_url, work / "data", seed_file=seed_path)
+        kiosk_token = server.create_token("kiosk", BENCH_HALL)
+        display_token = server.create_token("display", BENCH_HALL)
+        manager_token = server.login("bench-manager", BENCH_PASSWORD)["token"]
+        clerks = _login_clerks(server, manager_token)
+        meter = CpuMeter(server, pg)
+
+        # Warm-up (not measured): imports, caches, connection pools.
+        asyncio.run(_issue_phase(server, kiosk_token, 3))
+
+        meter.start()
+        issue = asyncio.run(_issue_phase(server, kiosk_token, size["per_kiosk"]))
+        cpu_issue = meter.stop()
+        n_issued = len(issue["tickets"])
+        out["issue"] = {
+            "kiosks": KIOSKS,
+            "tickets": n_issued,
+            "per_s": round(n_issued / issue["wall"], 1),
+            **latency_summary(issue["latencies"]),
+            "errors": dict(issue["errors"]),
+            "cpu": cpu_issue,
+        }
+
+        meter.start()
+        calls = asyncio.run(_call_phase(server, clerks))
+        cpu_call = meter.stop()
+        out["call_next"] = {
+            "windows": len(clerks),
+            "calls": len(calls["called"]),
+            "per_s": round(len(calls["called"]) / calls["wall"], 1),
+            **latency_summary(calls["latencies"]),
+            "errors": dict(calls["errors"]),
+            "cpu": cpu_call,
+        }
+
+        # Tickets for the fan-out phase, then the hall's current seq so subscribers start there.
+        extra = asyncio.run(_issue_phase(server, kiosk_token, max(1, size["ws_calls"] // KIOSKS + 1)))
+        snap = server.session(manager_token).get(f"{server.api}/halls/{BENCH_HALL}/snapshot", timeout=30)
+        snap.raise_for_status()
+        meter.start()
+        ws = _ws_phase(
+            server,
+            display_token,
+            int(snap.json().get("last_seq", 0)),
+            clerks,
+            size["ws_calls"],
+            size["ws_interval"],
+        )
+        ws["cpu"] = meter.stop()
+        ws_called = ws.pop("called")
+        out["ws_fanout"] = ws
+
+        # Integrity: numbers never repeat, no ticket is called twice.
+        all_tickets = issue["tickets"] + extra["tickets"]
+        numbers = Counter(t["number"] for t in all_tickets)
+        ids_called = Counter(int(t["id"]) for _w, t in calls["called"] + ws_called)
+        out["integrity"] = {
+            "tickets_issued": len(all_tickets),
+            "duplicate_numbers": sum(c - 1 for c in numbers.values() if c > 1),
+            "double_calls": sum(c - 1 for c in ids_called.values() if c > 1),
+            "called_but_never_issued": len(set(ids_called) - {int(t["id"]) for t in all_tickets}),
+        }
+        server.stop()
+        out["server_log_tail"] = [ln for ln in server.log_tail(1500).splitlines() if "ERROR" in ln][-5:]
+    return out
+
+
+def _verdict(result: dict[str, Any]) -> dict[str, bool]:
+    issue, call, ws = result["issue"], result["call_next"], result["ws_fanout"]
+    return {
+        "issue_per_s": issue["per_s"] >= TARGETS["issue_per_s"],
+        "issue_p99_ms": (issue["p99_ms"] or 1e9) < TARGETS["issue_p99_ms"],
+        "call_next_per_s": call["per_s"] >= TARGETS["call_next_per_s"],
+        "call_next_p99_ms": (call["p99_ms"] or 1e9) < TARGETS["call_next_p99_ms"],
+        "ws_fanout_p99_ms": (ws["delay_per_subscriber"]["p99_ms"] or 1e9) < TARGETS["ws_fanout_p99_ms"],
+        "no_duplicates": result["integrity"]["duplicate_numbers"] == 0
+        and result["integrity"]["double_calls"] == 0,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small run (about a minute)")
+    parser.add_argument("--backends", default="sqlite,postgres", help="comma list of sqlite, postgres")
+    parser.add_argument("--max-seconds", type=float, default=900.0, help="give up after this long")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    size = SIZES["quick" if args.quick else "full"]
+    started = time.monotonic()
+    doc: dict[str, Any] = {
+        "benchmark": "hall_server_load",
+        "size": "quick" if args.quick else "full",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "client": (
+            "one asyncio process with raw keep-alive HTTP/1.1 connections (16 kiosks, 50 windows); "
+            "200 WebSocket subscribers (websockets) in a second process; all on the server's two cores"
+        ),
+        "targets": TARGETS,
+        "backends": {},
+    }
+    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        if time.monotonic() - started > args.max_seconds:
+            doc["backends"][backend] = {"skipped": "time budget spent"}
+            continue
+        with ExitStack() as stack:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"hall-load-{backend}-")))
+            pg = None
+            if backend == "sqlite":
+                url = sqlite_url(work)
+            elif backend == "postgres":
+                pg = stack.enter_context(PgCluster())
+                url = pg.url(pg.create_database("load"))
+            else:
+                parser.error(f"unknown backend {backend}")
+            try:
+                result = run_backend(backend, url, work, size, pg)
+                result["meets_targets"] = _verdict(result)
+            except Exception as exc:
+                logger.exception("backend %s failed", backend)
+                result = {"failed": repr(exc)[:2000]}
+            doc["backends"][backend] = result
+    doc["seconds"] = round(time.monotonic() - started, 1)
+    print(json.dumps(doc, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
