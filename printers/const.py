@@ -5,6 +5,10 @@ from __future__ import annotations
 # Printable dots across the paper at 203 dpi: 58 mm rolls print 48 mm, 80 mm rolls 72 mm.
 DOTS_BY_WIDTH_MM: dict[int, int] = {58: 384, 80: 576}
 
+# Whole paper width in dots (the PNG of a virtual page shows the unprinted margins too).
+PAPER_DOTS_BY_WIDTH_MM: dict[int, int] = {58: 464, 80: 640}
+PAGE_TOP_MARGIN = 16
+
 # Font A of almost every ESC/POS printer: 12x24 dots per half-width cell, 24x24 per CJK cell.
 CELL_W = 12
 CELL_H = 24

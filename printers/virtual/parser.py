@@ -21,25 +21,12 @@ NEED_MORE = 0
 
 # Code pages selected with ESC t n, as Python codecs (the common Epson table).
 CODEPAGES: dict[int, str] = {
-    0: "cp437",
-    2: "cp850",
-    3: "cp860",
-    4: "cp863",
-    5: "cp865",
-    16: "cp1252",
-    17: "cp866",
-    18: "cp852",
-    19: "cp858",
-    40: "iso8859_15",
-    45: "cp1250",
-    46: "cp1251",
-    47: "cp1253",
-    48: "cp1254",
-    49: "cp1255",
-    50: "cp1256",
-    51: "cp1257",
-    52: "cp1258",
-}
+    0: "cp437", 2: "cp850", 3: "cp860", 4: "cp863", 5: "cp865", 13: "cp857", 14: "cp737",
+    15: "iso8859_7", 16: "cp1252", 17: "cp866", 18: "cp852", 19: "cp858", 21: "cp874", 32: "cp720",
+    33: "cp775", 34: "cp855", 35: "cp861", 36: "cp862", 37: "cp864", 38: "cp869", 39: "iso8859_2",
+    40: "iso8859_15", 44: "cp1125", 45: "cp1250", 46: "cp1251", 47: "cp1253", 48: "cp1254",
+    49: "cp1255", 50: "cp1256", 51: "cp1257", 52: "cp1258", 53: "kz1048",
+}  # fmt: skip
 ALIGN = {0: "left", 48: "left", 1: "center", 49: "center", 2: "right", 50: "right"}
 QR_EC = {48: "L", 49: "M", 50: "Q", 51: "H"}
 # Commands with one parameter byte (3 bytes in all), and with two (4 bytes).
@@ -480,7 +467,7 @@ class EscPosParser:
         total = 5 + length
         if not self._need(pos, total):
             return NEED_MORE
-        body = bytes(self.buf[pos + 5 : total])
+        body = bytes(self.buf[pos + 5 : pos + total])
         if fn == "k" and len(body) >= 2 and body[0] == 49:
             self._qr(body[1], body[2:])
         elif fn == "L" and len(body) >= 2:
@@ -540,7 +527,7 @@ class EscPosParser:
             total = 4 + self.buf[pos + 3]
             if not self._need(pos, total):
                 return NEED_MORE
-            data = bytes(self.buf[pos + 4 : total])
+            data = bytes(self.buf[pos + 4 : pos + total])
         self._flush_line()
         for ch in f"|||| {data.decode('latin-1')} ||||":
             self._char(ch)

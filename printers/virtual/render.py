@@ -5,7 +5,7 @@ from __future__ import annotations
 import qrcode
 from PIL import Image, ImageDraw
 
-from printers.const import CELL_H
+from printers.const import CELL_H, DOTS_BY_WIDTH_MM, PAGE_TOP_MARGIN, PAPER_DOTS_BY_WIDTH_MM
 from printers.raster import aligned_x, draw_cells, line_advance, text_width_dots
 from printers.virtual.model import Bitmap, Feed, Page, QrCode, TextLine
 
@@ -73,4 +73,21 @@ def render_page(page: Page, paper: int) -> Image.Image:
     for strip in strips:
         out.paste(strip, (0, y))
         y += strip.height
+    return out
+
+
+def paper_margins(printable: int) -> tuple[int, int]:
+    """(left, top) offset of the printable area inside the paper image."""
+    for mm, dots in DOTS_BY_WIDTH_MM.items():
+        if dots == printable:
+            return (PAPER_DOTS_BY_WIDTH_MM[mm] - dots) // 2, PAGE_TOP_MARGIN
+    return 0, PAGE_TOP_MARGIN
+
+
+def paper_image(printed: Image.Image) -> Image.Image:
+    """The printed area on a strip of paper with its unprinted margins and a faint edge (greyscale)."""
+    left, top = paper_margins(printed.width)
+    out = Image.new("L", (printed.width + 2 * left, printed.height + top), 255)
+    out.paste(printed.convert("L"), (left, top))
+    ImageDraw.Draw(out).rectangle((0, 0, out.width - 1, out.height - 1), outline=200)
     return out

@@ -20,7 +20,7 @@ from printers.const import (
 )
 from printers.virtual.model import Page
 from printers.virtual.parser import EscPosParser
-from printers.virtual.render import render_page
+from printers.virtual.render import paper_image, render_page
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ class VirtualPrinter:
         """Render completed pages to numbered PNGs (caller holds the lock)."""
         for page in pages:
             path = self.out_dir / f"{len(self.pages) + 1:04d}.png"
-            render_page(page, self.width_dots).save(path)
+            paper_image(render_page(page, self.width_dots)).save(path)
             self.documents.append(page)
             self.pages.append(path)
             logger.info("virtual printer printed %s (%d text lines)", path, len(page.text_lines))
