@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -98,27 +98,45 @@ def rating_indicators(
 
     finished_tickets: tickets finished in the scope; rated_finished_tickets: how many of them carry a rating.
     """
-    rated = good = bad = unprompted = unprompted_good = 0
+    level_counts: dict[tuple[int, bool], int] = {}
     for r in ratings:
-        if not 1 <= r.level <= 5:
-            raise ValueError(f"rating level out of range: {r.level}")
-        rated += 1
-        g = is_good(r.level)
-        good += g
-        bad += is_bad(r.level)
-        if not r.prompted:
-            unprompted += 1
-            unprompted_good += g
+        level_counts[(r.level, r.prompted)] = level_counts.get((r.level, r.prompted), 0) + 1
+    case_counts: dict[tuple[str, bool | None], int] = {}
+    for c in cases:
+        key = (c.step, c.revisit_satisfied)
+        case_counts[key] = case_counts.get(key, 0) + 1
+    return indicators_from_counts(level_counts, finished_tickets, rated_finished_tickets, case_counts)
+
+
+def indicators_from_counts(
+    level_counts: Mapping[tuple[int, bool], int],
+    finished_tickets: int,
+    rated_finished_tickets: int,
+    case_counts: Mapping[tuple[str, bool | None], int],
+) -> RatingIndicators:
+    """The same indicators from aggregated counts: {(level, prompted): n} and {(step, satisfied): n}."""
+    rated = good = bad = unprompted = unprompted_good = 0
+    for (level, prompted), n in level_counts.items():
+        if not 1 <= level <= 5:
+            raise ValueError(f"rating level out of range: {level}")
+        rated += n
+        g = is_good(level)
+        good += n if g else 0
+        bad += n if is_bad(level) else 0
+        if not prompted:
+            unprompted += n
+            unprompted_good += n if g else 0
     if rated_finished_tickets > finished_tickets:
         raise ValueError("more rated finished tickets than finished tickets")
     unrated = finished_tickets - rated_finished_tickets
     n_cases = answered = fixed_revisited = satisfied = 0
-    for c in cases:
-        n_cases += 1
-        answered += c.reached("answered")
-        if c.reached("revisited"):
-            fixed_revisited += 1
-            satisfied += bool(c.revisit_satisfied)
+    for (step, sat), n in case_counts.items():
+        fact = CaseFact(step, sat)
+        n_cases += n
+        answered += n if fact.reached("answered") else 0
+        if fact.reached("revisited"):
+            fixed_revisited += n
+            satisfied += n if sat else 0
     return RatingIndicators(
         finished=finished_tickets,
         rated=rated,
@@ -138,6 +156,22 @@ def rating_indicators(
         revisit_fix_rate=ratio(fixed_revisited, n_cases),
         revisit_satisfaction_rate=ratio(satisfied, fixed_revisited),
     )
+
+
+def percentile_from_counts(counts: Mapping[int, int], q: float) -> float | None:
+    """Nearest-rank percentile from a {value: count} histogram (exact for integer values)."""
+    total = sum(counts.values())
+    if total == 0:
+        return None
+    if not 0 < q <= 100:
+        raise ValueError("q must be in (0, 100]")
+    rank = max(math.ceil(q / 100 * total), 1)
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen >= rank:
+            return float(value)
+    return float(max(counts))
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:

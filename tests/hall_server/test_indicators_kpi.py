@@ -60,3 +60,15 @@ def test_visits_per_matter() -> None:
     assert v["matters"] == 5 and v["at_most_once"] == 3
     assert v["at_most_once_rate"] == pytest.approx(0.6)
     assert v["histogram"] == {1: 3, 2: 1, 3: 1}
+
+
+def test_counts_path_equals_fact_path_and_histogram_percentile() -> None:
+    from queueing.kpi import indicators_from_counts, percentile_from_counts
+
+    ind = indicators_from_counts({(5, True): 3, (1, False): 1}, 5, 4, {("revisited", False): 1})
+    assert ind.good_rate == pytest.approx(3 / 4) and ind.unprompted_good_rate == 0.0
+    assert ind.revisit_fix_rate == 1.0 and ind.revisit_satisfaction_rate == 0.0
+    values = [60, 120, 180, 240, 300, 360, 420, 480, 540, 1200]
+    hist = {v: 1 for v in values}
+    assert percentile_from_counts(hist, 90) == percentile(sorted(values), 90) == 540.0
+    assert percentile_from_counts({7: 10}, 90) == 7.0 and percentile_from_counts({}, 90) is None

@@ -1,0 +1,461 @@
+"""Appointments (网上预约): slots, booking, cancelling, no-show blocking and the kiosk check-in."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from hall_server.crypto import DataProtector
+from hall_server.db.models import Hall, HallService, ServiceItem
+from hall_server.db.models_ext import Appointment, AppointmentSlot
+from hall_server.errors import ApiError
+from hall_server.events import Actor, append_event
+from hall_server.services import notify
+from hall_server.services.calendars import calendar_for_hall
+from hall_server.services.ext_const import (
+    APPOINTMENT_CODE_LEN,
+    DEFAULT_SLOT_CAPACITY,
+    EV_APPOINTMENT_BOOKED,
+    EV_APPOINTMENT_CANCELLED,
+    EV_APPOINTMENT_CHECKED_IN,
+    EV_APPOINTMENT_NO_SHOW,
+    POLICY_BOOKING,
+)
+from hall_server.services.ext_errors import ext_error
+from queueing.calendar import (
+    BookingRules,
+    bookable_days,
+    can_cancel,
+    checkin_state,
+    day_slots,
+    noshow_block_until,
+)
+from queueing.idnumber import mask_id_number, mask_name, mask_phone, parse_id_number
+
+logger = logging.getLogger(__name__)
+
+PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+# Unambiguous characters for booking codes read aloud or typed on a phone.
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+# issue(session, hall_id, service_code, id_number, appointment_id|None, now) -> Ticket dict
+IssueFn = Callable[[Session, str, str, str, "int | None", datetime], dict[str, Any]]
+
+
+def aware(dt: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def hall_of(session: Session, hall_id: str) -> Hall:
+    """The hall row or hall.unknown."""
+    hall = session.get(Hall, hall_id)
+    if hall is None:
+        raise ApiError("hall.unknown", hall_id=hall_id)
+    return hall
+
+
+def rules_of(hall: Hall) -> BookingRules:
+    """The hall's booking rules (policy["booking"]) over the defaults."""
+    return BookingRules.from_dict((hall.policy or {}).get(POLICY_BOOKING))
+
+
+def zone_of(hall: Hall) -> ZoneInfo:
+    """The hall's time zone."""
+    return ZoneInfo(hall.timezone or "Asia/Shanghai")
+
+
+def opening_hours(hall: Hall) -> list[tuple[time, time]]:
+    """The hall's opening hours as time pairs (default 09:00-12:00, 13:30-17:30)."""
+    raw = hall.opening_hours or [["09:00", "12:00"], ["13:30", "17:30"]]
+    return [(time.fromisoformat(a), time.fromisoformat(b)) for a, b in raw]
+
+
+def capacity_of(hall: Hall, service_code: str) -> int:
+    """Bookings per slot for a service: booking.capacity_by_service[code], else booking.capacity."""
+    cfg = (hall.policy or {}).get(POLICY_BOOKING) or {}
+    by_service = cfg.get("capacity_by_service") or {}
+    return int(by_service.get(service_code, cfg.get("capacity", DEFAULT_SLOT_CAPACITY)))
+
+
+def _service(session: Session, hall_id: str, service_code: str) -> ServiceItem:
+    claimed = session.get(HallService, (hall_id, service_code))
+    item = session.get(ServiceItem, service_code)
+    if claimed is None or item is None:
+        raise ext_error("booking.service_not_bookable", service_code=service_code)
+    return item
+
+
+def ensure_slots(session: Session, hall: Hall, service_code: str, day: date) -> list[AppointmentSlot]:
+    """The slots of a day, created from opening hours and capacity on first use (idempotent)."""
+    rules = rules_of(hall)
+    wanted = day_slots(opening_hours(hall), rules.slot_minutes)
+    capacity = capacity_of(hall, service_code)
+    table = AppointmentSlot.__table__
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    rows = [
+        {
+            "hall_id": hall.id,
+            "service_code": service_code,
+            "day": day,
+            "start": a.strftime("%H:%M"),
+            "end": b.strftime("%H:%M"),
+            "capacity": capacity,
+            "booked": 0,
+        }
+        for a, b in wanted
+    ]
+    if rows:
+        session.execute(
+            module.insert(table).on_conflict_do_nothing(
+                index_elements=["hall_id", "service_code", "day", "start"]
+            ),
+            rows,
+        )
+    return list(
+        session.scalars(
+            select(AppointmentSlot)
+            .where(
+                AppointmentSlot.hall_id == hall.id,
+                AppointmentSlot.service_code == service_code,
+                AppointmentSlot.day == day,
+            )
+            .order_by(AppointmentSlot.start)
+        )
+    )
+
+
+def slot_start_at(hall: Hall, day: date, hhmm: str) -> datetime:
+    """A slot's start as an aware UTC datetime."""
+    return datetime.combine(day, time.fromisoformat(hhmm), tzinfo=zone_of(hall)).astimezone(UTC)
+
+
+def availability(session: Session, hall_id: str, service_code: str, now: datetime) -> dict[str, Any]:
+    """Bookable days and their slots with free places, from `now` in the hall's time zone."""
+    hall = hall_of(session, hall_id)
+    item = _service(session, hall_id, service_code)
+    rules = rules_of(hall)
+    cal = calendar_for_hall(session, hall_id)
+    today = now.astimezone(zone_of(hall)).date()
+    days = []
+    for day in bookable_days(today, cal, rules):
+        slots = ensure_slots(session, hall, service_code, day)
+        days.append(
+            {
+                "day": day.isoformat(),
+                "weekday": day.isoweekday(),
+                "slots": [
+                    {
+                        "id": s.id,
+                        "start": s.start,
+                        "end": s.end,
+                        "capacity": s.capacity,
+                        "available": max(0, s.capacity - s.booked),
+                    }
+                    for s in slots
+                ],
+            }
+        )
+    return {
+        "hall_id": hall_id,
+        "service_code": service_code,
+        "service_name": item.name,
+        "rules": {
+            "min_days_ahead": rules.min_days_ahead,
+            "max_working_days_ahead": rules.max_working_days_ahead,
+            "cancel_min_hours": rules.cancel_min_hours,
+            "checkin_before_minutes": rules.checkin_before_minutes,
+            "checkin_after_minutes": rules.checkin_after_minutes,
+        },
+        "days": days,
+    }
+
+
+def _noshow_days(session: Session, id_hmac: str) -> list[date]:
+    return list(
+        session.scalars(
+            select(Appointment.day).where(Appointment.id_hmac == id_hmac, Appointment.status == "no_show")
+        )
+    )
+
+
+def _new_code(session: Session) -> str:
+    for _ in range(20):
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(APPOINTMENT_CODE_LEN))
+        if session.scalar(select(Appointment.id).where(Appointment.code == code)) is None:
+            return code
+    raise RuntimeError("could not draw a free booking code")
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """What a visitor gives to book."""
+
+    service_code: str
+    day: date
+    start: str
+    id_number: str
+    phone: str
+    name: str | None = None
+    channel: str = "api"
+
+
+def book(
+    session: Session, protector: DataProtector, hall_id: str, req: BookingRequest, now: datetime
+) -> Appointment:
+    """Book a slot, enforcing the hall's rules; raises a typed ApiError and changes nothing on refusal."""
+    hall = hall_of(session, hall_id)
+    _service(session, hall_id, req.service_code)
+    idn = parse_id_number(req.id_number)  # InvalidIdNumber -> 422 id.invalid
+    phone = re.sub(r"[\s-]", "", req.phone or "")
+    if not PHONE_RE.match(phone):
+        raise ext_error("booking.phone_invalid")
+    rules = rules_of(hall)
+    zone = zone_of(hall)
+    today = now.astimezone(zone).date()
+    cal = calendar_for_hall(session, hall_id)
+    if req.day not in bookable_days(today, cal, rules):
+        raise ext_error("booking.day_not_bookable", day=req.day.isoformat())
+    id_hmac = protector.lookup_hash(idn.number)
+    until = noshow_block_until(_noshow_days(session, id_hmac), today, rules)
+    if until is not None:
+        raise ext_error("booking.blocked", until=until.isoformat())
+    same_day = session.scalar(
+        select(func.count(Appointment.id)).where(
+            Appointment.id_hmac == id_hmac,
+            Appointment.day == req.day,
+            Appointment.status.in_(("booked", "checked_in")),
+        )
+    )
+    if (same_day or 0) >= rules.per_person_per_day:
+        raise ext_error("booking.person_day_limit", day=req.day.isoformat())
+    slots = {s.start: s for s in ensure_slots(session, hall, req.service_code, req.day)}
+    slot = slots.get(req.start)
+    if slot is None:
+        raise ext_error("booking.slot_unknown", start=req.start)
+    # The conditional update is the capacity guard: atomic on SQLite and PostgreSQL alike.
+    taken = session.execute(
+        update(AppointmentSlot)
+        .where(AppointmentSlot.id == slot.id, AppointmentSlot.booked < AppointmentSlot.capacity)
+        .values(booked=AppointmentSlot.booked + 1)
+    ).rowcount
+    if taken != 1:
+        raise ext_error("booking.slot_full", start=req.start)
+    name = (req.name or "").strip() or None
+    appt = Appointment(
+        code=_new_code(session),
+        hall_id=hall_id,
+        service_code=req.service_code,
+        slot_id=slot.id,
+        day=req.day,
+        start_at=slot_start_at(hall, req.day, slot.start),
+        end_at=slot_start_at(hall, req.day, slot.end),
+        status="booked",
+        channel=req.channel,
+        id_hmac=id_hmac,
+        id_enc=protector.encrypt(idn.number, "appointment.id_number"),
+        id_masked=mask_id_number(idn.number),
+        name_enc=protector.encrypt(name, "appointment.name") if name else None,
+        name_masked=mask_name(name) if name else None,
+        phone_enc=protector.encrypt(phone, "appointment.phone"),
+        phone_masked=mask_phone(phone),
+        created_at=now,
+    )
+    session.add(appt)
+    session.flush()
+    append_event(session, hall_id, EV_APPOINTMENT_BOOKED, public_view(appt), Actor("visitor", None))
+    local_start = aware(appt.start_at).astimezone(zone)
+    notify.enqueue(
+        session,
+        protector,
+        dedupe_key=f"booked:{appt.id}",
+        kind="appointment.booked",
+        hall_id=hall_id,
+        phone=phone,
+        text=f"【{hall.short_name or hall.name}】您已预约{local_start:%m月%d日 %H:%M}办理业务，预约号{appt.code}。请按时携带身份证到大厅自助机签到。",
+        payload={"appointment_id": appt.id},
+        due=now,
+        now=now,
+    )
+    notify.enqueue(
+        session,
+        protector,
+        dedupe_key=f"remind:{appt.id}",
+        kind="appointment.reminder",
+        hall_id=hall_id,
+        phone=phone,
+        text=f"【{hall.short_name or hall.name}】提醒：您预约的业务将于{local_start:%m月%d日 %H:%M}开始，请提前到大厅签到。预约号{appt.code}。",
+        payload={"appointment_id": appt.id},
+        due=max(now, aware(appt.start_at) - timedelta(hours=24)),
+        now=now,
+    )
+    return appt
+
+
+def _find(session: Session, protector: DataProtector, code: str, id_number: str) -> Appointment:
+    appt = session.scalar(select(Appointment).where(Appointment.code == code.strip().upper()))
+    try:
+        id_hmac = protector.lookup_hash(parse_id_number(id_number).number)
+    except Exception:
+        id_hmac = ""
+    # The same answer for a wrong code and a wrong ID number: codes cannot be probed.
+    if appt is None or appt.id_hmac != id_hmac:
+        raise ext_error("booking.not_found")
+    return appt
+
+
+def cancel(
+    session: Session, protector: DataProtector, code: str, id_number: str, now: datetime
+) -> Appointment:
+    """Cancel a booking at least cancel_min_hours before its slot; frees the place."""
+    appt = _find(session, protector, code, id_number)
+    if appt.status != "booked":
+        raise ext_error("booking.not_active", status=appt.status)
+    hall = hall_of(session, appt.hall_id)
+    rules = rules_of(hall)
+    if not can_cancel(now, aware(appt.start_at), rules):
+        raise ext_error("booking.cancel_too_late", hours=rules.cancel_min_hours)
+    appt.status = "cancelled"
+    appt.cancelled_at = now
+    session.execute(
+        update(AppointmentSlot)
+        .where(AppointmentSlot.id == appt.slot_id)
+        .values(booked=AppointmentSlot.booked - 1)
+    )
+    notify.drop_pending(session, f"remind:{appt.id}")
+    append_event(session, appt.hall_id, EV_APPOINTMENT_CANCELLED, public_view(appt), Actor("visitor", None))
+    return appt
+
+
+def get_by_code(session: Session, protector: DataProtector, code: str, id_number: str) -> Appointment:
+    """A booking by its code, proven with the holder's ID number."""
+    return _find(session, protector, code, id_number)
+
+
+def for_person(session: Session, protector: DataProtector, id_number: str, since: date) -> list[Appointment]:
+    """A person's bookings from `since` on (kiosk look-up by ID card)."""
+    id_hmac = protector.lookup_hash(parse_id_number(id_number).number)
+    return list(
+        session.scalars(
+            select(Appointment)
+            .where(Appointment.id_hmac == id_hmac, Appointment.day >= since)
+            .order_by(Appointment.day, Appointment.start_at)
+        )
+    )
+
+
+def checkin(
+    session: Session,
+    protector: DataProtector,
+    hall_id: str,
+    id_number: str,
+    now: datetime,
+    issue: IssueFn,
+    *,
+    fallback_normal: bool = False,
+) -> dict[str, Any]:
+    """Check a booking in within its tolerance and issue a priority ticket (or a normal one if allowed)."""
+    hall = hall_of(session, hall_id)
+    idn = parse_id_number(id_number)
+    id_hmac = protector.lookup_hash(idn.number)
+    rules = rules_of(hall)
+    today = now.astimezone(zone_of(hall)).date()
+    candidates = list(
+        session.scalars(
+            select(Appointment)
+            .where(
+                Appointment.hall_id == hall_id,
+                Appointment.id_hmac == id_hmac,
+                Appointment.day == today,
+                Appointment.status == "booked",
+            )
+            .order_by(Appointment.start_at)
+        )
+    )
+    if not candidates:
+        raise ext_error("checkin.none")
+    # The booking whose slot is nearest to now decides.
+    appt = min(candidates, key=lambda a: abs((aware(a.start_at) - now).total_seconds()))
+    state = checkin_state(now, aware(appt.start_at), rules)
+    if state != "ok":
+        code = "checkin.too_early" if state == "early" else "checkin.too_late"
+        local = aware(appt.start_at).astimezone(zone_of(hall))
+        err = ext_error(
+            code,
+            start=local.strftime("%H:%M"),
+            appointment_code=appt.code,
+            normal_ticket_allowed=rules.fallback_normal_ticket,
+        )
+        if not (fallback_normal and rules.fallback_normal_ticket):
+            raise err
+        ticket = issue(session, hall_id, appt.service_code, idn.number, None, now)
+        ticket["checkin"] = {
+            "status": state,
+            "code": err.code,
+            "message": err.message,
+            "message_en": err.message_en,
+        }
+        return ticket
+    ticket = issue(session, hall_id, appt.service_code, idn.number, appt.id, now)
+    appt.status = "checked_in"
+    appt.checked_in_at = now
+    appt.ticket_id = int(ticket["id"])
+    notify.drop_pending(session, f"remind:{appt.id}")
+    append_event(
+        session,
+        hall_id,
+        EV_APPOINTMENT_CHECKED_IN,
+        {**public_view(appt), "ticket_id": appt.ticket_id},
+        Actor("kiosk", None),
+    )
+    ticket["checkin"] = {"status": "ok", "appointment_code": appt.code}
+    return ticket
+
+
+def sweep_no_shows(session: Session, now: datetime) -> int:
+    """Mark bookings whose check-in window has passed as no-shows (recorded, counted for blocking)."""
+    count = 0
+    late = list(
+        session.scalars(select(Appointment).where(Appointment.status == "booked", Appointment.start_at < now))
+    )
+    halls: dict[str, BookingRules] = {}
+    for appt in late:
+        if appt.hall_id not in halls:
+            halls[appt.hall_id] = rules_of(hall_of(session, appt.hall_id))
+        rules = halls[appt.hall_id]
+        if now <= aware(appt.start_at) + timedelta(minutes=rules.checkin_after_minutes):
+            continue
+        appt.status = "no_show"
+        count += 1
+        append_event(session, appt.hall_id, EV_APPOINTMENT_NO_SHOW, public_view(appt), Actor("system", None))
+    if count:
+        logger.info("marked %d appointments as no-show", count)
+    return count
+
+
+def public_view(a: Appointment, service_name: str | None = None) -> dict[str, Any]:
+    """The wire form of a booking: masked personal data only."""
+    return {
+        "id": a.id,
+        "code": a.code,
+        "hall_id": a.hall_id,
+        "service_code": a.service_code,
+        "service_name": service_name,
+        "day": a.day.isoformat(),
+        "start_at": aware(a.start_at).isoformat(),
+        "end_at": aware(a.end_at).isoformat(),
+        "status": a.status,
+        "channel": a.channel,
+        "ticket_id": a.ticket_id,
+        "holder": {"id_masked": a.id_masked, "name_masked": a.name_masked, "phone_masked": a.phone_masked},
+    }

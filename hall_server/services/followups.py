@@ -1,0 +1,177 @@
+"""Follow-up of bad ratings (差评整改): one case per bad rating, a working-day deadline, recorded steps."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hall_server.db.models import Hall, Rating, ServiceItem, Window
+from hall_server.db.models_ext import FollowupCase, FollowupStep
+from hall_server.events import Actor, append_event
+from hall_server.services.calendars import calendar_for_hall
+from hall_server.services.ext_const import (
+    BAD_LEVEL_MAX,
+    DEFAULT_FOLLOWUP_WORKING_DAYS,
+    EV_FOLLOWUP_OPENED,
+    EV_FOLLOWUP_STEP,
+    FOLLOWUP_STEP_ZH,
+    FOLLOWUP_STEPS,
+    POLICY_FOLLOWUP_DAYS,
+)
+from hall_server.services.ext_errors import ext_error
+
+logger = logging.getLogger(__name__)
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def open_missing_cases(session: Session, now: datetime, hall_ids: list[str] | None = None) -> int:
+    """Open a case for every bad rating that has none yet (idempotent; run before reading cases)."""
+    stmt = (
+        select(Rating)
+        .outerjoin(FollowupCase, FollowupCase.rating_id == Rating.id)
+        .where(Rating.level <= BAD_LEVEL_MAX, FollowupCase.id.is_(None))
+        .order_by(Rating.id)
+    )
+    if hall_ids is not None:
+        stmt = stmt.where(Rating.hall_id.in_(hall_ids))
+    opened = 0
+    halls: dict[str, Hall] = {}
+    for rating in session.scalars(stmt):
+        hall = halls.get(rating.hall_id) or session.get(Hall, rating.hall_id)
+        if hall is None:
+            continue
+        halls[hall.id] = hall
+        zone = ZoneInfo(hall.timezone or "Asia/Shanghai")
+        opened_on = _aware(rating.created_at).astimezone(zone).date()
+        n_days = int((hall.policy or {}).get(POLICY_FOLLOWUP_DAYS, DEFAULT_FOLLOWUP_WORKING_DAYS))
+        deadline = calendar_for_hall(session, hall.id).add_working_days(opened_on, n_days)
+        case = FollowupCase(
+            hall_id=rating.hall_id,
+            rating_id=rating.id,
+            ticket_id=rating.ticket_id,
+            window_id=rating.window_id,
+            clerk_id=rating.clerk_id,
+            service_code=rating.service_code,
+            level=rating.level,
+            opened_on=opened_on,
+            deadline=deadline,
+            step="open",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(case)
+        session.flush()
+        session.add(
+            FollowupStep(case_id=case.id, step="open", user_id=None, user_name="系统", note="", at=now)
+        )
+        append_event(
+            session, case.hall_id, EV_FOLLOWUP_OPENED, view(session, case, today=opened_on), Actor("system")
+        )
+        opened += 1
+    if opened:
+        logger.info("opened %d follow-up cases", opened)
+    return opened
+
+
+def advance(
+    session: Session,
+    case_id: int,
+    step: str,
+    *,
+    user_id: int | None,
+    user_name: str,
+    note: str,
+    satisfied: bool | None,
+    now: datetime,
+    allowed_halls: set[str] | None,
+) -> FollowupCase:
+    """Move a case one step forward, recorded with the manager's name; the revisit needs `satisfied`."""
+    case = session.get(FollowupCase, case_id)
+    if case is None or (allowed_halls is not None and case.hall_id not in allowed_halls):
+        raise ext_error("followup.unknown", case_id=case_id)
+    if step not in FOLLOWUP_STEPS or FOLLOWUP_STEPS.index(step) != FOLLOWUP_STEPS.index(case.step) + 1:
+        raise ext_error("followup.bad_step", current=case.step, wanted=step)
+    if step == "revisited":
+        if satisfied is None:
+            raise ext_error("followup.satisfied_required")
+        case.revisit_satisfied = bool(satisfied)
+    case.step = step
+    case.updated_at = now
+    if step == "closed":
+        case.closed_at = now
+    session.add(
+        FollowupStep(case_id=case.id, step=step, user_id=user_id, user_name=user_name, note=note, at=now)
+    )
+    session.flush()
+    append_event(
+        session,
+        case.hall_id,
+        EV_FOLLOWUP_STEP,
+        {"case_id": case.id, "step": step, "by": user_name, "note": note, "satisfied": satisfied},
+        Actor("manager", str(user_id) if user_id is not None else None),
+    )
+    return case
+
+
+def list_cases(
+    session: Session, hall_ids: list[str], *, open_only: bool = False, today: date | None = None
+) -> list[dict[str, Any]]:
+    """Cases of the given halls, oldest deadline first."""
+    stmt = (
+        select(FollowupCase)
+        .where(FollowupCase.hall_id.in_(hall_ids))
+        .order_by(FollowupCase.deadline, FollowupCase.id)
+    )
+    if open_only:
+        stmt = stmt.where(FollowupCase.step != "closed")
+    return [view(session, c, today=today) for c in session.scalars(stmt)]
+
+
+def steps_of(session: Session, case_id: int) -> list[dict[str, Any]]:
+    """The recorded steps of a case."""
+    rows = session.scalars(
+        select(FollowupStep).where(FollowupStep.case_id == case_id).order_by(FollowupStep.id)
+    )
+    return [
+        {
+            "step": s.step,
+            "step_zh": FOLLOWUP_STEP_ZH.get(s.step, s.step),
+            "by": s.user_name,
+            "note": s.note,
+            "at": _aware(s.at).isoformat(),
+        }
+        for s in rows
+    ]
+
+
+def view(session: Session, c: FollowupCase, *, today: date | None = None) -> dict[str, Any]:
+    """The wire form of a case; overdue when not closed and today is past the deadline."""
+    window = session.get(Window, c.window_id) if c.window_id else None
+    item = session.get(ServiceItem, c.service_code)
+    today = today or datetime.now(UTC).date()
+    return {
+        "id": c.id,
+        "hall_id": c.hall_id,
+        "rating_id": c.rating_id,
+        "ticket_id": c.ticket_id,
+        "window_id": c.window_id,
+        "window_number": window.number if window else None,
+        "clerk_id": c.clerk_id,
+        "service_code": c.service_code,
+        "service_name": item.name if item else None,
+        "level": c.level,
+        "opened_on": c.opened_on.isoformat(),
+        "deadline": c.deadline.isoformat(),
+        "step": c.step,
+        "step_zh": FOLLOWUP_STEP_ZH.get(c.step, c.step),
+        "revisit_satisfied": c.revisit_satisfied,
+        "overdue": c.step != "closed" and today > c.deadline,
+    }

@@ -1,0 +1,155 @@
+"""Device health from the heartbeats the core records, and the hall's live alerts for the dashboard."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hall_server.db.models import Device, Hall, QueueGroup, Ticket, Window
+from hall_server.services.ext_const import (
+    DEFAULT_ALERT_QUEUE_LENGTH,
+    DEVICE_STALE_SECONDS,
+    POLICY_ALERT_QUEUE,
+    POLICY_ALERT_WAIT,
+    POLICY_TARGET_WAIT,
+)
+from queueing.const import DEFAULT_TARGET_WAIT_MINUTES
+
+logger = logging.getLogger(__name__)
+
+FAULT_ZH = {
+    "paper_out": "打印机缺纸",
+    "paper_low": "打印纸将尽",
+    "cover_open": "打印机盖未合上",
+    "printer_offline": "打印机离线",
+    "reader_gone": "身份证读卡器未连接",
+    "reader.not_found": "身份证读卡器未连接",
+    "reader.disconnected": "身份证读卡器已断开",
+    "camera_gone": "摄像头未连接",
+}
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def devices(session: Session, hall_id: str, now: datetime) -> list[dict[str, Any]]:
+    """Every device of a hall: ok, faulty (faults reported) or stale (no heartbeat lately)."""
+    out = []
+    for d in session.scalars(select(Device).where(Device.hall_id == hall_id).order_by(Device.device_id)):
+        last = _aware(d.last_seen)
+        stale = now - last > timedelta(seconds=DEVICE_STALE_SECONDS)
+        faults = [
+            {**f, "message": f.get("message") or FAULT_ZH.get(str(f.get("code")), str(f.get("code")))}
+            if isinstance(f, dict)
+            else {"code": str(f), "message": FAULT_ZH.get(str(f), str(f))}
+            for f in (d.faults or [])
+        ]
+        out.append(
+            {
+                "device_id": d.device_id,
+                "kind": d.kind,
+                "status": d.status,
+                "faults": faults,
+                "last_seen": last.isoformat(),
+                "stale": stale,
+                "ok": not stale and not faults and d.status in ("ok", "online", "ready", "idle", "busy"),
+            }
+        )
+    return out
+
+
+def alerts(session: Session, hall_id: str, now: datetime) -> list[dict[str, Any]]:
+    """Alerts now: long waits, long queues, windows idle while people wait, failing devices."""
+    hall = session.get(Hall, hall_id)
+    if hall is None:
+        return []
+    policy = hall.policy or {}
+    wait_limit = float(
+        policy.get(POLICY_ALERT_WAIT, policy.get(POLICY_TARGET_WAIT, DEFAULT_TARGET_WAIT_MINUTES))
+    )
+    queue_limit = int(policy.get(POLICY_ALERT_QUEUE, DEFAULT_ALERT_QUEUE_LENGTH))
+    out: list[dict[str, Any]] = []
+    names = dict(
+        session.execute(select(QueueGroup.prefix, QueueGroup.name).where(QueueGroup.hall_id == hall_id)).all()
+    )
+    rows = session.execute(
+        select(Ticket.group_prefix, func.count(), func.min(Ticket.issued_at))
+        .where(Ticket.hall_id == hall_id, Ticket.status == "waiting")
+        .group_by(Ticket.group_prefix)
+    ).all()
+    waiting_groups: dict[str, int] = {}
+    for prefix, n, oldest in rows:
+        waiting_groups[prefix] = int(n)
+        label = f"{prefix}（{names.get(prefix, '')}）"
+        if n >= queue_limit:
+            out.append(
+                _alert(
+                    "queue.long",
+                    "warning",
+                    f"{label}等候{n}人，超过{queue_limit}人",
+                    f"{n} waiting in {prefix}",
+                    group=prefix,
+                    waiting=int(n),
+                )
+            )
+        if oldest is not None:
+            minutes = (now - _aware(oldest)).total_seconds() / 60.0
+            if minutes > wait_limit:
+                out.append(
+                    _alert(
+                        "wait.long",
+                        "critical",
+                        f"{label}最长已等候{minutes:.0f}分钟，超过{wait_limit:.0f}分钟",
+                        f"longest wait in {prefix} is {minutes:.0f} min",
+                        group=prefix,
+                        minutes=round(minutes, 1),
+                    )
+                )
+    for w in session.scalars(select(Window).where(Window.hall_id == hall_id).order_by(Window.number)):
+        serves = [p for p in (w.groups or {}) if waiting_groups.get(p)]
+        if w.status == "open" and w.current_ticket_id is None and serves:
+            people = sum(waiting_groups[p] for p in serves)
+            out.append(
+                _alert(
+                    "window.idle",
+                    "warning",
+                    f"{w.number}号窗口空闲，但有{people}人在等候",
+                    f"window {w.number} idle while {people} wait",
+                    window_id=w.id,
+                    waiting=people,
+                )
+            )
+    for d in devices(session, hall_id, now):
+        if d["ok"]:
+            continue
+        if d["stale"]:
+            out.append(
+                _alert(
+                    "device.offline",
+                    "critical",
+                    f"设备{d['device_id']}已离线",
+                    f"device {d['device_id']} offline",
+                    device_id=d["device_id"],
+                )
+            )
+        for f in d["faults"]:
+            out.append(
+                _alert(
+                    "device.fault",
+                    "critical",
+                    f"设备{d['device_id']}故障：{f['message']}",
+                    f"device {d['device_id']} fault: {f.get('code')}",
+                    device_id=d["device_id"],
+                    fault=f.get("code"),
+                )
+            )
+    return out
+
+
+def _alert(code: str, level: str, zh: str, en: str, **detail: Any) -> dict[str, Any]:
+    return {"code": code, "level": level, "message": zh, "message_en": en, "detail": detail}

@@ -1,0 +1,248 @@
+"""Notifications through an outbox: reminders and "your turn is near", sent once, retried, never lost."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from hall_server.crypto import DataProtector
+from hall_server.db.models import Event, Hall, Ticket
+from hall_server.db.models_ext import Appointment, NotifyCursor, OutboxMessage
+from hall_server.services.ext_const import (
+    DEFAULT_NEAR_AHEAD,
+    NOTIFIER_ENV,
+    OUTBOX_BACKOFF_S,
+    OUTBOX_MAX_ATTEMPTS,
+    POLICY_NEAR_AHEAD,
+)
+from queueing.idnumber import mask_phone
+
+logger = logging.getLogger(__name__)
+
+PHONE_CONTEXT = "outbox.phone"
+
+
+class Notifier(Protocol):
+    """Sends one message; raises on failure (the outbox retries). An SMS gateway is a plug-in."""
+
+    def send(self, phone: str | None, text: str, kind: str, payload: dict[str, Any]) -> None:
+        """Deliver or raise."""
+
+
+class LogNotifier:
+    """The default notifier: writes each message to the log (phone masked)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str | None, str, str]] = []
+
+    def send(self, phone: str | None, text: str, kind: str, payload: dict[str, Any]) -> None:
+        """Log the message."""
+        logger.info("notify %s to %s: %s", kind, mask_phone(phone) if phone else "-", text)
+        self.sent.append((phone, text, kind))
+
+
+def load_notifier(spec: str | None = None) -> Notifier:
+    """The notifier named by HALL_NOTIFIER ("package.module:Class"), else LogNotifier."""
+    spec = spec if spec is not None else os.environ.get(NOTIFIER_ENV, "")
+    if not spec:
+        return LogNotifier()
+    module, _, attr = spec.partition(":")
+    cls = getattr(importlib.import_module(module), attr or "Notifier")
+    return cls()
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return None if dt is None else (dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt)
+
+
+def enqueue(
+    session: Session,
+    protector: DataProtector | None,
+    *,
+    dedupe_key: str,
+    kind: str,
+    hall_id: str,
+    phone: str | None,
+    text: str,
+    payload: dict[str, Any],
+    due: datetime,
+    now: datetime,
+) -> bool:
+    """Add a message unless one with the same dedupe_key exists; True when added."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = module.insert(OutboxMessage.__table__).values(
+        dedupe_key=dedupe_key,
+        kind=kind,
+        hall_id=hall_id,
+        phone_enc=protector.encrypt(phone, PHONE_CONTEXT) if (phone and protector) else None,
+        phone_masked=mask_phone(phone) if phone else None,
+        text=text,
+        payload=payload,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=due,
+    )
+    result = session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    return bool(result.rowcount)
+
+
+def drop_pending(session: Session, dedupe_key: str) -> None:
+    """Forget an unsent message (a cancelled booking's reminder); sent ones stay as the record."""
+    session.execute(
+        delete(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key, OutboxMessage.sent_at.is_(None))
+    )
+
+
+def flush(
+    session: Session, protector: DataProtector | None, notifier: Notifier, now: datetime, limit: int = 200
+) -> dict[str, int]:
+    """Send due messages; each success is stamped sent_at, each failure counted and retried later.
+
+    Run inside a write transaction: rows are claimed by it, so two flushers never send one twice
+    (SQLite serialises writers; PostgreSQL skips rows another flusher holds).
+    """
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.attempts < OUTBOX_MAX_ATTEMPTS,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    sent = failed = 0
+    for msg in session.scalars(stmt):
+        phone = protector.decrypt(msg.phone_enc, PHONE_CONTEXT) if (msg.phone_enc and protector) else None
+        msg.attempts += 1
+        try:
+            notifier.send(phone, msg.text, msg.kind, dict(msg.payload or {}))
+        except Exception as exc:  # any gateway failure: keep the row and retry later
+            failed += 1
+            msg.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            backoff = OUTBOX_BACKOFF_S[min(msg.attempts - 1, len(OUTBOX_BACKOFF_S) - 1)]
+            msg.next_attempt_at = now + timedelta(seconds=backoff)
+            logger.warning("notify %s failed (attempt %d): %s", msg.dedupe_key, msg.attempts, exc)
+            continue
+        msg.sent_at = now
+        msg.last_error = None
+        sent += 1
+    # The session does not autoflush: write now so a later query in this transaction sees it.
+    session.flush()
+    return {"sent": sent, "failed": failed}
+
+
+def scan_events(session: Session, protector: DataProtector | None, now: datetime) -> int:
+    """Read new call events of every hall and queue "your turn is near" for booked visitors.
+
+    A waiting appointment ticket with at most N people ahead (hall policy notify_people_ahead,
+    default 3) gets one message; the dedupe key makes a re-scan harmless.
+    """
+    added = 0
+    halls = {h.id: h for h in session.scalars(select(Hall))}
+    cursors = {c.hall_id: c for c in session.scalars(select(NotifyCursor))}
+    for hall_id, hall in halls.items():
+        cursor = cursors.get(hall_id)
+        if cursor is None:
+            cursor = NotifyCursor(hall_id=hall_id, last_seq=0)
+            session.add(cursor)
+        rows = session.execute(
+            select(Event.seq, Event.type, Event.payload)
+            .where(Event.hall_id == hall_id, Event.seq > cursor.last_seq)
+            .order_by(Event.seq)
+            .limit(5000)
+        ).all()
+        if not rows:
+            continue
+        groups: set[str] = set()
+        for row in rows:
+            if row.type in ("ticket.called", "ticket.issued", "ticket.no_show", "ticket.cancelled"):
+                try:
+                    ticket = json.loads(row.payload).get("ticket") or {}
+                except ValueError:
+                    ticket = {}
+                if ticket.get("prefix"):
+                    groups.add(str(ticket["prefix"]))
+        cursor.last_seq = int(rows[-1].seq)
+        ahead_limit = int((hall.policy or {}).get(POLICY_NEAR_AHEAD, DEFAULT_NEAR_AHEAD))
+        for prefix in groups:
+            added += _near_for_group(session, protector, hall, prefix, ahead_limit, now)
+    return added
+
+
+def _near_for_group(
+    session: Session,
+    protector: DataProtector | None,
+    hall: Hall,
+    prefix: str,
+    ahead_limit: int,
+    now: datetime,
+) -> int:
+    # The order a window would serve: priority tickets first, then issue order.
+    waiting = session.execute(
+        select(Ticket.id, Ticket.number, Ticket.appointment_id)
+        .where(Ticket.hall_id == hall.id, Ticket.status == "waiting", Ticket.group_prefix == prefix)
+        .order_by(Ticket.priority.desc(), Ticket.issued_at, Ticket.id)
+        .limit(ahead_limit + 1)
+    ).all()
+    added = 0
+    for ahead, t in enumerate(waiting):
+        if not t.appointment_id:
+            continue
+        appt = session.get(Appointment, int(t.appointment_id)) if str(t.appointment_id).isdigit() else None
+        if appt is None or appt.phone_enc is None or protector is None:
+            continue
+        phone = protector.decrypt(appt.phone_enc, "appointment.phone")
+        text = (
+            f"【{hall.short_name or hall.name}】您的{t.number}号前面还有{ahead}人，请到等候区留意叫号。"
+            if ahead
+            else f"【{hall.short_name or hall.name}】下一位就是您（{t.number}号），请留意叫号。"
+        )
+        added += enqueue(
+            session,
+            protector,
+            dedupe_key=f"near:{t.id}",
+            kind="ticket.near",
+            hall_id=hall.id,
+            phone=phone,
+            text=text,
+            payload={"ticket_id": t.id, "people_ahead": ahead},
+            due=now,
+            now=now,
+        )
+    return added
+
+
+def pending(session: Session) -> list[OutboxMessage]:
+    """Messages not sent yet (for the dashboard and tests)."""
+    return list(
+        session.scalars(
+            select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id)
+        )
+    )
+
+
+def view(msg: OutboxMessage) -> dict[str, Any]:
+    """The wire form of an outbox row (phone masked)."""
+    return {
+        "id": msg.id,
+        "dedupe_key": msg.dedupe_key,
+        "kind": msg.kind,
+        "hall_id": msg.hall_id,
+        "phone_masked": msg.phone_masked,
+        "text": msg.text,
+        "attempts": msg.attempts,
+        "last_error": msg.last_error,
+        "next_attempt_at": _aware(msg.next_attempt_at).isoformat() if msg.next_attempt_at else None,
+        "sent_at": _aware(msg.sent_at).isoformat() if msg.sent_at else None,
+    }

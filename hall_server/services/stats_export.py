@@ -1,0 +1,136 @@
+"""Statistics exports: CSV (UTF-8 with BOM so Excel opens Chinese correctly) and an Excel workbook."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hall_server.services.stats import Scope, breakdown, summary
+
+logger = logging.getLogger(__name__)
+
+HEADERS_ZH = [
+    "分组",
+    "名称",
+    "取号数",
+    "办结数",
+    "过号数",
+    "转移次数",
+    "预约号数",
+    "平均等候(分钟)",
+    "90%等候(分钟)",
+    "等候超时占比",
+    "平均办理(分钟)",
+    "90%办理(分钟)",
+    "评价数",
+    "好评率",
+    "主动评价好评率",
+    "未评率",
+    "差评数",
+    "差评回复率",
+    "回访整改率",
+    "回访整改满意率",
+]
+SHEETS = (
+    ("service", "按事项"),
+    ("window", "按窗口"),
+    ("clerk", "按工作人员"),
+    ("hall", "按大厅"),
+    ("day", "按日"),
+    ("hour", "按小时"),
+)
+
+
+def _minutes(sec: float | None) -> float | None:
+    return None if sec is None else round(sec / 60.0, 2)
+
+
+def _pct(x: float | None) -> float | None:
+    return None if x is None else round(x * 100.0, 2)
+
+
+def row_values(item: dict[str, Any]) -> list[Any]:
+    """One breakdown row as spreadsheet cells (percentages as numbers 0..100)."""
+    r = item.get("ratings") or {}
+    return [
+        item["key"],
+        item["label"],
+        item["issued"],
+        item["served"],
+        item["no_show"],
+        item["transferred"],
+        item["appointment_tickets"],
+        _minutes(item["wait"]["average"]),
+        _minutes(item["wait"]["p90"]),
+        _pct(item["wait"]["above_target_share"]),
+        _minutes(item["service"]["average"]),
+        _minutes(item["service"]["p90"]),
+        r.get("rated", 0),
+        _pct(r.get("good_rate")),
+        _pct(r.get("unprompted_good_rate")),
+        _pct(r.get("unrated_rate")),
+        r.get("bad", 0),
+        _pct(r.get("bad_reply_rate")),
+        _pct(r.get("revisit_fix_rate")),
+        _pct(r.get("revisit_satisfaction_rate")),
+    ]
+
+
+def to_csv(session: Session, scope: Scope, by: str) -> str:
+    """The breakdown by `by` as CSV text with a BOM and a header row in Chinese."""
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    w = csv.writer(buf)
+    w.writerow(HEADERS_ZH)
+    for item in breakdown(session, scope, by):
+        w.writerow(["" if v is None else v for v in row_values(item)])
+    return buf.getvalue()
+
+
+def to_xlsx(session: Session, scope: Scope) -> bytes:
+    """A workbook: 汇总 (totals and indicators), then one sheet per grouping."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    s = summary(session, scope)
+    ws = wb.create_sheet("汇总")
+    t = s["totals"]
+    ind = s["ratings"]["indicators"]
+    rows: list[list[Any]] = [
+        ["大厅", "、".join(s["hall_ids"])],
+        ["期间", f"{s['from']} 至 {s['to']}"],
+        ["取号数", t["issued"]],
+        ["办结数", t["served"]],
+        ["过号数", t["no_show"]],
+        ["转移次数", t["transferred"]],
+        ["平均等候(分钟)", _minutes(t["wait"]["average"])],
+        ["90%等候(分钟)", _minutes(t["wait"]["p90"])],
+        ["等候超时占比(%)", _pct(t["wait"]["above_target_share"])],
+        ["平均办理(分钟)", _minutes(t["service"]["average"])],
+        ["预约数", t["appointments_booked"]],
+        ["预约到场", t["appointments_kept"]],
+        ["预约爽约", t["appointments_missed"]],
+        ["好评率(%)", _pct(ind["good_rate"])],
+        ["主动评价好评率(%)", _pct(ind["unprompted_good_rate"])],
+        ["未评率(%)", _pct(ind["unrated_rate"])],
+        ["差评回复率(%)", _pct(ind["bad_reply_rate"])],
+        ["回访整改率(%)", _pct(ind["revisit_fix_rate"])],
+        ["回访整改满意率(%)", _pct(ind["revisit_satisfaction_rate"])],
+        ["办件数", s["visits"]["matters"]],
+        ["最多跑一次率(%)", _pct(s["visits"]["at_most_once_rate"])],
+        ["平均跑动次数", s["visits"]["average_visits"]],
+    ]
+    for r in rows:
+        ws.append(r)
+    for by, title in SHEETS:
+        sheet = wb.create_sheet(title)
+        sheet.append(HEADERS_ZH)
+        for item in breakdown(session, scope, by):
+            sheet.append(row_values(item))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

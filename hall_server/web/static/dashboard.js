@@ -1,0 +1,226 @@
+// The managers' dashboard: hall tree, live hall view over the event WebSocket, charts, exports.
+"use strict";
+const state = { halls: [], hall: null, lastSeq: 0, ws: null, wsRetry: 0, refreshTimer: null, snapshot: null };
+const $ = id => document.getElementById(id);
+
+const STATUS_ZH = { open: "开放", paused: "暂停", closed: "关闭" };
+const EVENT_ZH = {
+  "ticket.issued": "取号", "ticket.called": "叫号", "ticket.recalled": "重呼", "ticket.no_show": "过号",
+  "ticket.started": "开始办理", "ticket.finished": "办结", "ticket.transferred": "转移", "ticket.suspended": "挂起",
+  "ticket.called_back": "回呼", "ticket.cancelled": "取消", "window.updated": "窗口变更", "clerk.logged_in": "登录",
+  "clerk.logged_out": "退出", "rating.requested": "请求评价", "rating.recorded": "评价", "device.heartbeat": "设备心跳",
+  "device.fault": "设备故障", "followup.opened": "差评立案",
+};
+
+async function start() {
+  $("from").value = todayIso(); $("to").value = todayIso();
+  $("login-form").addEventListener("submit", onLogin);
+  $("logout").addEventListener("click", onLogout);
+  $("reload-stats").addEventListener("click", () => loadStats());
+  $("export-csv").addEventListener("click", () => download("csv"));
+  $("export-xlsx").addEventListener("click", () => download("xlsx"));
+  if (!authToken()) return showLogin();
+  try { await api("/auth/me"); await showApp(); } catch (e) { showLogin(); }
+}
+
+function showLogin() { $("login").hidden = false; $("app").hidden = true; $("logout").hidden = true; }
+
+async function onLogin(ev) {
+  ev.preventDefault();
+  $("login-error").textContent = "";
+  try {
+    const r = await api("/auth/login", { method: "POST", body: { username: $("username").value, password: $("password").value }, noAuth: true });
+    sessionStorage.setItem("hall_token", r.token);
+    await showApp();
+  } catch (e) { $("login-error").textContent = e.message; }
+}
+
+async function onLogout() {
+  try { await api("/auth/logout", { method: "POST" }); } catch (e) { /* token may be gone already */ }
+  sessionStorage.removeItem("hall_token");
+  if (state.ws) state.ws.close();
+  showLogin();
+}
+
+async function showApp() {
+  $("login").hidden = true; $("app").hidden = false; $("logout").hidden = false;
+  const me = await api("/auth/me");
+  $("who").textContent = (me.clerk && (me.clerk.name || me.clerk.username)) || me.role || "";
+  state.halls = await api("/dashboard/halls");
+  renderTree();
+  const wanted = new URLSearchParams(location.search).get("hall") || (state.halls.length === 1 ? state.halls[0].id : null);
+  if (wanted) openHall(wanted);
+}
+
+function renderTree() {
+  const byParent = {};
+  const ids = new Set(state.halls.map(h => h.id));
+  for (const h of state.halls) {
+    const p = h.parent_id && ids.has(h.parent_id) ? h.parent_id : "";
+    (byParent[p] = byParent[p] || []).push(h);
+  }
+  const build = parent => (byParent[parent] || []).map(h =>
+    el("li", {}, el("a", { "data-hall": h.id, onclick: () => openHall(h.id) }, h.name),
+      byParent[h.id] ? el("ul", {}, build(h.id)) : null));
+  const root = $("tree-root"); root.replaceChildren(...build(""));
+}
+
+async function openHall(hallId) {
+  state.hall = hallId; state.lastSeq = 0;
+  document.querySelectorAll("#tree a").forEach(a => a.classList.toggle("active", a.dataset.hall === hallId));
+  $("hall-empty").hidden = true; $("hall-view").hidden = false;
+  $("feed").replaceChildren();
+  history.replaceState(null, "", "?hall=" + encodeURIComponent(hallId));
+  await refreshLive();
+  connectWs();
+  loadStats(); loadFollowups();
+}
+
+async function refreshLive() {
+  const hallId = state.hall;
+  const [snap, devices, alerts] = await Promise.all([
+    api(`/halls/${hallId}/snapshot`), api(`/halls/${hallId}/devices`).catch(() => []), api(`/halls/${hallId}/alerts`).catch(() => []),
+  ]);
+  if (hallId !== state.hall) return;
+  state.snapshot = snap;
+  if (!state.lastSeq) state.lastSeq = snap.last_seq || 0;
+  const hall = snap.hall || {};
+  $("hall-title").textContent = hall.name || hallId;
+  $("hall-meta").textContent = `${hallId} · 最新事件序号 seq ${state.lastSeq}`;
+  const last = (snap.recent_calls || [])[0];
+  if (last && !$("last-call").dataset.fromWs) $("last-call").textContent = callText(last);
+  renderGroups(snap.groups || []); renderWindows(snap.windows || []); renderDevices(devices); renderAlerts(alerts);
+}
+
+function callText(c) {
+  if (!c) return "—";
+  if (c.text) return c.text;
+  const t = c.ticket || c; const w = c.window || {};
+  return `请${t.number}号到${w.number || t.window_number}号窗口办理`;
+}
+
+function renderGroups(groups) {
+  $("groups").replaceChildren(el("tr", {}, el("th", {}, "队列"), el("th", {}, "名称"), el("th", {}, "等候人数"), el("th", {}, "预计等候")),
+    ...groups.map(g => el("tr", { "data-group": g.prefix }, el("td", {}, g.prefix), el("td", {}, g.name || ""),
+      el("td", { class: "waiting" }, String(g.waiting)), el("td", {}, g.estimated_wait_minutes == null ? "—" : g.estimated_wait_minutes + " 分钟"))));
+}
+
+function renderWindows(windows) {
+  const rows = windows.map(w => {
+    const groups = w.groups || {};
+    const gtext = Array.isArray(groups) ? groups.map(g => `${g.prefix}×${g.weight}`).join(" ") : Object.entries(groups).map(([p, wt]) => `${p}×${wt}`).join(" ");
+    const cur = w.current ? (w.current.number || "") : "—";
+    const clerk = w.clerk ? (w.clerk.name || w.clerk.username || "") : "—";
+    return el("tr", { "data-window": w.id },
+      el("td", {}, `${w.number}号`), el("td", {}, w.name || ""), el("td", {}, clerk),
+      el("td", { class: "status-" + w.status }, STATUS_ZH[w.status] || w.status), el("td", { class: "current" }, cur),
+      el("td", {}, gtext),
+      el("td", {},
+        el("button", { onclick: () => windowOp(w.id, "open"), disabled: w.status === "open" }, "开放"),
+        el("button", { onclick: () => windowOp(w.id, "pause"), disabled: w.status !== "open" }, "暂停"),
+        el("button", { onclick: () => windowOp(w.id, "close"), disabled: w.status === "closed" }, "关闭"),
+        el("button", { onclick: () => editGroups(w, gtext) }, "分配队列")));
+  });
+  $("windows").replaceChildren(el("tr", {}, ...["窗口", "名称", "工作人员", "状态", "当前号", "队列×权重", "操作"].map(h => el("th", {}, h))), ...rows);
+}
+
+async function windowOp(id, op) {
+  $("win-msg").textContent = "";
+  try { await api(`/windows/${id}/${op}`, { method: "POST" }); await refreshLive(); } catch (e) { $("win-msg").textContent = e.message; }
+}
+
+async function editGroups(w, current) {
+  const text = prompt("队列与权重，例如 A×2 B×1（空格分隔）/ groups and weights, e.g. A×2 B×1", current.replace(/×/g, ":"));
+  if (text === null) return;
+  const groups = {};
+  for (const part of text.trim().split(/\s+/).filter(Boolean)) {
+    const [p, wt] = part.split(/[:×x*]/);
+    groups[p.toUpperCase()] = parseInt(wt || "1", 10);
+  }
+  $("win-msg").textContent = "";
+  try { await api(`/windows/${w.id}/groups`, { method: "PUT", body: { groups } }); await refreshLive(); } catch (e) { $("win-msg").textContent = e.message; }
+}
+
+function renderDevices(devices) {
+  $("devices").replaceChildren(el("tr", {}, ...["设备", "类型", "状态", "故障", "最后心跳"].map(h => el("th", {}, h))),
+    ...devices.map(d => el("tr", { "data-device": d.device_id, class: d.ok ? "" : "error" },
+      el("td", {}, d.device_id), el("td", {}, d.kind), el("td", {}, d.ok ? "正常" : (d.stale ? "离线" : "故障")),
+      el("td", {}, (d.faults || []).map(f => f.message || f.code).join("；")), el("td", {}, hhmm(d.last_seen)))));
+}
+
+function renderAlerts(alerts) {
+  if (!alerts.length) { $("alerts").replaceChildren(el("span", { class: "muted" }, "无告警 / none")); return; }
+  $("alerts").replaceChildren(...alerts.map(a => el("div", { class: "alert " + (a.level || ""), "data-code": a.code }, a.message, el("span", { class: "muted" }, "  " + (a.message_en || "")))));
+}
+
+function connectWs() {
+  if (state.ws) { state.ws.onclose = null; state.ws.close(); }
+  const hallId = state.hall;
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const url = `${proto}://${location.host}${API}/halls/${encodeURIComponent(hallId)}/events/ws?since=${state.lastSeq}&token=${encodeURIComponent(authToken())}`;
+  const ws = new WebSocket(url);
+  state.ws = ws;
+  ws.onopen = () => { state.wsRetry = 0; $("live").textContent = "● 实时 / live"; };
+  ws.onmessage = m => { let ev; try { ev = JSON.parse(m.data); } catch (e) { return; } onEvent(ev); };
+  ws.onclose = () => {
+    $("live").textContent = "● 重连中 / reconnecting";
+    if (hallId !== state.hall) return;
+    const delay = Math.min(10000, 500 * 2 ** state.wsRetry++);
+    setTimeout(() => { if (hallId === state.hall) connectWs(); }, delay);
+  };
+}
+
+function onEvent(ev) {
+  if (!ev || typeof ev.seq !== "number") return;
+  if (ev.seq <= state.lastSeq) return;
+  state.lastSeq = ev.seq;
+  const p = ev.payload || {};
+  if (ev.type === "ticket.called" || ev.type === "ticket.recalled") {
+    $("last-call").textContent = callText(p); $("last-call").dataset.fromWs = "1";
+  }
+  const num = p.ticket ? p.ticket.number : (p.number || "");
+  const feed = $("feed");
+  feed.insertBefore(el("li", { "data-type": ev.type }, `${hhmm(ev.at)} ${EVENT_ZH[ev.type] || ev.type} ${num} ${p.text || ""}`), feed.firstChild);
+  while (feed.children.length > 30) feed.removeChild(feed.lastChild);
+  clearTimeout(state.refreshTimer);
+  state.refreshTimer = setTimeout(() => refreshLive().catch(() => {}), 300);
+}
+
+function period() { return `from=${$("from").value}&to=${$("to").value}`; }
+
+async function loadStats() {
+  const hallId = state.hall;
+  try {
+    const s = await api(`/halls/${hallId}/stats?${period()}`);
+    const t = s.totals;
+    $("stats-summary").replaceChildren(el("p", {},
+      `取号 ${t.issued} · 办结 ${t.served} · 过号 ${t.no_show} · 转移 ${t.transferred} · 平均等候 ${mins(t.wait.average)} · 90%等候 ${mins(t.wait.p90)} · 超时占比 ${pct(t.wait.above_target_share)} · 预约到场 ${t.appointments_kept} / 爽约 ${t.appointments_missed}`));
+    $("chart-hour").replaceChildren(barChart(s.per_hour.map(h => ({ label: String(h.hour), value: h.issued })), { title: "每小时取号 / tickets per hour" }));
+    $("chart-wait").replaceChildren(barChart(s.wait_histogram.map(b => ({ label: b.label, value: b.count, color: "#b26a00" })), { title: "等候时长分布 / waiting time" }));
+    $("chart-rating").replaceChildren(barChart(s.ratings.levels.map(l => ({ label: l.name, value: l.count, color: l.level <= 2 ? "#c62828" : "#2e7d32" })), { title: "评价 / ratings" }));
+    const ind = s.ratings.indicators;
+    $("indicators").replaceChildren(el("table", {},
+      el("tr", {}, ...["好评率", "主动评价好评率", "未评率", "差评回复率", "回访整改率", "回访整改满意率", "最多跑一次"].map(h => el("th", {}, h))),
+      el("tr", {}, ...[ind.good_rate, ind.unprompted_good_rate, ind.unrated_rate, ind.bad_reply_rate, ind.revisit_fix_rate, ind.revisit_satisfaction_rate, s.visits.at_most_once_rate].map(v => el("td", {}, pct(v))))));
+  } catch (e) { $("stats-summary").replaceChildren(el("p", { class: "error" }, e.message)); }
+}
+
+async function loadFollowups() {
+  try {
+    const cases = await api(`/halls/${state.hall}/followups`);
+    $("followups").replaceChildren(el("tr", {}, ...["编号", "评价", "窗口", "事项", "期限", "状态"].map(h => el("th", {}, h))),
+      ...cases.map(c => el("tr", { class: c.overdue ? "error" : "" }, el("td", {}, String(c.id)), el("td", {}, String(c.level)),
+        el("td", {}, c.window_number ? c.window_number + "号" : "—"), el("td", {}, c.service_name || c.service_code || ""),
+        el("td", {}, c.deadline + (c.overdue ? "（已超期）" : "")), el("td", {}, c.step_zh || c.step))));
+  } catch (e) { $("followups").replaceChildren(el("tr", {}, el("td", { class: "error" }, e.message))); }
+}
+
+async function download(kind) {
+  const res = await fetch(`${API}/halls/${state.hall}/stats/export.${kind}?${period()}`, { headers: { Authorization: "Bearer " + authToken() } });
+  if (!res.ok) { $("stats-summary").prepend(el("p", { class: "error" }, "导出失败 / export failed: " + res.status)); return; }
+  const blob = await res.blob();
+  const a = el("a", { href: URL.createObjectURL(blob), download: `stats-${state.hall}-${$("from").value}-${$("to").value}.${kind}` });
+  document.body.appendChild(a); a.click(); a.remove();
+}
+
+start();
