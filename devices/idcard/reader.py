@@ -60,12 +60,12 @@ class CardReader(ABC):
             if self.probe():
                 return True
             now = time.monotonic()
-            if deadline is not None and now >= deadline:
+            next_poll = started + self.poll_interval
+            if deadline is not None and next_poll > deadline:
+                # No room for another poll at the allowed rate: wait out the timeout, don't poll early.
+                cancel.wait(max(0.0, deadline - now))
                 return False
-            pause = started + self.poll_interval - now
-            if deadline is not None:
-                pause = min(pause, deadline - now)
-            if pause > 0 and cancel.wait(pause):
+            if cancel.wait(max(0.0, next_poll - now)):
                 break
         return False
 

@@ -76,6 +76,7 @@ class SamSerialReader(CardReader):
         fingerprint: bool = False,
         strict: bool = False,
         check_sam: bool = True,
+        retries: int = 2,
     ) -> None:
         super().__init__(poll_interval=poll_interval)
         if transport is None:
@@ -88,6 +89,7 @@ class SamSerialReader(CardReader):
         self.fingerprint = fingerprint
         self.strict = strict
         self.check_sam = check_sam
+        self.retries = retries
         self.card_serial: bytes | None = None
         self._parser = FrameParser()
         self._selected = False
@@ -213,7 +215,8 @@ class SamSerialReader(CardReader):
             raise NoCard("no card on the reader", message_zh="请放置身份证")
         try:
             frame = self._exchange(cmd, timeout=self.read_timeout, sizes=sizes)
-        except (ReaderTimeout, FrameError) as exc:
+        except ReaderTimeout as exc:
+            # A reply cut off (or never sent) most often means the card was pulled away.
             if self._card_gone():
                 raise CardRemoved("the card left the reader during the read", message_zh="读卡中身份证被移开") from exc
             raise
@@ -227,11 +230,20 @@ class SamSerialReader(CardReader):
         raise ReadFailed(f"read answered {frame.sw3:02X}", message_zh="读卡失败")
 
     def read(self) -> IdCard:
-        """Read the card's base message (with fingerprints if configured) into an IdCard."""
-        if self.fingerprint:
-            frame = self._read_frame(CMD_READ_FINGERPRINT, _FP_SIZES)
-        else:
-            frame = self._read_frame(CMD_READ_BASE, _BASE_SIZES)
+        """Read the card's base message (with fingerprints if configured) into an IdCard.
+
+        A reply damaged on the line is read again (`retries` times): the card stays selected, and
+        after a read the reader will not find it again until it leaves the field.
+        """
+        cmd, sizes = (CMD_READ_FINGERPRINT, _FP_SIZES) if self.fingerprint else (CMD_READ_BASE, _BASE_SIZES)
+        for attempt in range(self.retries + 1):
+            try:
+                frame = self._read_frame(cmd, sizes)
+                break
+            except FrameError:
+                if attempt == self.retries:
+                    raise
+                logger.info("reply damaged on the line; reading again")
         card = parse_base_message(frame.data, with_fingerprint=self.fingerprint)
         if self.strict and card.id_problem is not None:
             raise InvalidCardData(str(card.id_problem), message_zh=card.id_problem.message_zh)

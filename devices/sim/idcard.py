@@ -87,6 +87,7 @@ class IdCardSimulator:
         self._lock = threading.Lock()
         self._placed: _Placed | None = None
         self._corrupt = 0
+        self._corrupt_only: tuple[int, int] | None = None
         self._pull_mode: str | None = None
         self._master = -1
         self._slave = -1
@@ -159,10 +160,11 @@ class IdCardSimulator:
         """True while a card lies on the reader."""
         return self._placed is not None
 
-    def corrupt_next(self, count: int = 1) -> None:
-        """Flip the checksum of the next `count` replies."""
+    def corrupt_next(self, count: int = 1, command: tuple[int, int] | None = None) -> None:
+        """Flip the checksum of the next `count` replies (only replies to `command` if given)."""
         with self._lock:
             self._corrupt += count
+            self._corrupt_only = command
 
     def remove_mid_read(self, mode: str = "truncate") -> None:
         """On the next card read the card leaves: 'truncate' cuts the reply off, 'status' answers 41."""
@@ -208,7 +210,7 @@ class IdCardSimulator:
         if self.delay and self._stop.wait(self.delay):
             return
         with self._lock:
-            if self._corrupt:
+            if self._corrupt and self._corrupt_only in (None, (cmd, para)):
                 self._corrupt -= 1
                 reply = reply[:-1] + bytes([reply[-1] ^ 0xFF])
         self._send(reply if cut is None else reply[:cut])
