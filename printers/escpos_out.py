@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from escpos.capabilities import Profile
+from escpos.capabilities import Profile, get_profile
 from escpos.constants import QR_ECLEVEL_M
 from escpos.printer import Dummy
 
@@ -19,7 +19,9 @@ FS_CHINESE_ON = b"\x1c&"
 
 def make_profile(width_mm: int) -> Profile:
     """A generic python-escpos profile that knows the paper's printable width (for centring images)."""
-    profile = Profile()
+    # escpos' user `Profile` starts with no features at all (cut() would then send no cut):
+    # give it the generic profile's features.
+    profile = Profile(features=dict(get_profile("default").features))
     data = {**profile.profile_data}
     data["media"] = {"dpi": 203, "width": {"mm": width_mm, "pixels": DOTS_BY_WIDTH_MM[width_mm]}}
     profile.profile_data = data  # instance copy: the class-level dict is shared by every printer

@@ -9,6 +9,7 @@ from typing import Any
 from printers.blocks import layout_blocks
 from printers.config import PrinterConfig
 from printers.connection import open_device, read_status_byte, send
+from printers.errors import PrinterOffline
 from printers.escpos_out import compose
 from printers.layout import GuideSlip, ReceiptLayout, TicketLayout
 from printers.status import PrinterStatus, decode_status, status_request, valid_status_byte
@@ -37,8 +38,13 @@ class TicketPrinter:
         for n in (1, 2, 4):
             byte = read_status_byte(device, self.config, status_request(n))
             if byte is not None and not valid_status_byte(byte):
-                logger.warning("printer answered DLE EOT %d with a malformed byte 0x%02x", n, byte)
-                byte = None
+                # Whatever listens there is no ESC/POS printer (a web server, a wrong port): never
+                # report a ticket as printed into it.
+                raise PrinterOffline(
+                    f"The device at {self.config.kind}:{self.config.target} answered DLE EOT {n} with "
+                    f"0x{byte:02x}; it does not behave like an ESC/POS printer",
+                    message_zh=f"打印机（{self.config.target}）应答异常，不是可用的小票打印机，请联系工作人员",
+                )
             answers[n] = byte
             if n == 1 and byte is None:
                 break  # a printer that ignores status requests: don't wait for each of them

@@ -38,6 +38,7 @@ def test_text_mode_ticket_prints_chinese_text_and_a_scannable_qr(
     assert after.answered and after.ready
     [png] = vp.wait_for_pages(1)
     page = vp.documents[0]
+    assert page.cut  # the job ends with a paper cut, not just a dropped connection
     lines = page.text_lines
     text = "\n".join(lines)
     assert "巴中市政务服务中心" in lines
