@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -15,12 +14,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from hall_server.auth import Principal
+from hall_server.context import ServerContext
 from hall_server.crypto import DataProtector
 from hall_server.db.models import Hall, HallService, ServiceItem
 from hall_server.db.models_ext import Appointment, AppointmentSlot
 from hall_server.errors import ApiError
 from hall_server.events import Actor, append_event
-from hall_server.services import notify
+from hall_server.services import notify, tickets
 from hall_server.services.calendars import calendar_for_hall
 from hall_server.services.ext_const import (
     APPOINTMENT_CODE_LEN,
@@ -47,10 +48,6 @@ logger = logging.getLogger(__name__)
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 # Unambiguous characters for booking codes read aloud or typed on a phone.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
-# issue(session, hall_id, service_code, id_number, appointment_id|None, now) -> Ticket dict
-IssueFn = Callable[[Session, str, str, str, "int | None", datetime], dict[str, Any]]
-
 
 def aware(dt: datetime) -> datetime:
     """SQLite hands back naive datetimes; every stored time is UTC."""
@@ -355,69 +352,91 @@ def for_person(session: Session, protector: DataProtector, id_number: str, since
 
 
 def checkin(
-    session: Session,
-    protector: DataProtector,
+    ctx: ServerContext,
+    p: Principal,
     hall_id: str,
     id_number: str,
     now: datetime,
-    issue: IssueFn,
     *,
     fallback_normal: bool = False,
 ) -> dict[str, Any]:
-    """Check a booking in within its tolerance and issue a priority ticket (or a normal one if allowed)."""
-    hall = hall_of(session, hall_id)
+    """Check a booking in within its tolerance and issue a priority ticket through the core's issue service.
+
+    Outside the tolerance: a typed error (checkin.too_early / checkin.too_late) whose detail says whether
+    the hall allows a normal ticket; with fallback_normal and the hall allowing it, a normal ticket instead.
+    Both issues carry an Idempotency-Key derived from the booking, so a repeated check-in (double tap,
+    retry after a dropped answer) returns the same ticket.
+    """
     idn = parse_id_number(id_number)
-    id_hmac = protector.lookup_hash(idn.number)
-    rules = rules_of(hall)
-    today = now.astimezone(zone_of(hall)).date()
-    candidates = list(
-        session.scalars(
-            select(Appointment)
-            .where(
-                Appointment.hall_id == hall_id,
-                Appointment.id_hmac == id_hmac,
-                Appointment.day == today,
-                Appointment.status == "booked",
+    with ctx.db.read() as s:
+        hall = hall_of(s, hall_id)
+        rules = rules_of(hall)
+        zone = zone_of(hall)
+        id_hmac = ctx.protector.lookup_hash(idn.number)
+        today = now.astimezone(zone).date()
+        candidates = list(
+            s.scalars(
+                select(Appointment)
+                .where(
+                    Appointment.hall_id == hall_id,
+                    Appointment.id_hmac == id_hmac,
+                    Appointment.day == today,
+                    Appointment.status.in_(("booked", "checked_in")),
+                )
+                .order_by(Appointment.start_at)
             )
-            .order_by(Appointment.start_at)
         )
-    )
     if not candidates:
         raise ext_error("checkin.none")
     # The booking whose slot is nearest to now decides.
     appt = min(candidates, key=lambda a: abs((aware(a.start_at) - now).total_seconds()))
-    state = checkin_state(now, aware(appt.start_at), rules)
+    state = "ok" if appt.status == "checked_in" else checkin_state(now, aware(appt.start_at), rules)
     if state != "ok":
         code = "checkin.too_early" if state == "early" else "checkin.too_late"
-        local = aware(appt.start_at).astimezone(zone_of(hall))
         err = ext_error(
             code,
-            start=local.strftime("%H:%M"),
+            start=aware(appt.start_at).astimezone(zone).strftime("%H:%M"),
             appointment_code=appt.code,
             normal_ticket_allowed=rules.fallback_normal_ticket,
         )
         if not (fallback_normal and rules.fallback_normal_ticket):
             raise err
-        ticket = issue(session, hall_id, appt.service_code, idn.number, None, now)
-        ticket["checkin"] = {
-            "status": state,
-            "code": err.code,
-            "message": err.message,
-            "message_en": err.message_en,
-        }
+        ticket, _created = tickets.issue_ticket(
+            ctx,
+            p,
+            hall_id,
+            tickets.IssueInput(
+                service_code=appt.service_code,
+                channel="kiosk",
+                id_number=idn.number,
+                idempotency_key=f"appointment-{appt.id}-normal",
+            ),
+        )
+        ticket["checkin"] = {"status": state, "code": err.code, "message": err.message, "message_en": err.message_en}
         return ticket
-    ticket = issue(session, hall_id, appt.service_code, idn.number, appt.id, now)
-    appt.status = "checked_in"
-    appt.checked_in_at = now
-    appt.ticket_id = int(ticket["id"])
-    notify.drop_pending(session, f"remind:{appt.id}")
-    append_event(
-        session,
+    ticket, _created = tickets.issue_ticket(
+        ctx,
+        p,
         hall_id,
-        EV_APPOINTMENT_CHECKED_IN,
-        {**public_view(appt), "ticket_id": appt.ticket_id},
-        Actor("kiosk", None),
+        tickets.IssueInput(
+            service_code=appt.service_code,
+            channel="kiosk",
+            id_number=idn.number,
+            appointment_id=str(appt.id),
+            idempotency_key=f"appointment-{appt.id}",
+        ),
     )
+    with ctx.db.write() as s:
+        changed = s.execute(
+            update(Appointment)
+            .where(Appointment.id == appt.id, Appointment.status == "booked")
+            .values(status="checked_in", checked_in_at=now, ticket_id=int(ticket["id"]))
+        ).rowcount
+        if changed:
+            notify.drop_pending(s, f"remind:{appt.id}")
+            fresh = s.get(Appointment, appt.id)
+            assert fresh is not None
+            append_event(s, hall_id, EV_APPOINTMENT_CHECKED_IN, public_view(fresh), p.actor)
     ticket["checkin"] = {"status": "ok", "appointment_code": appt.code}
     return ticket
 

@@ -1,0 +1,72 @@
+"""Advertise the server on the LAN with zeroconf (_hall._tcp.local.) so kiosks find it."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+from hall_server.const import API_PREFIX, VERSION, ZEROCONF_TYPE
+
+logger = logging.getLogger(__name__)
+
+
+def _addresses(host: str) -> list[str]:
+    if host in ("0.0.0.0", "", "::"):
+        addrs: set[str] = set()
+        try:
+            for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+                addrs.add(str(info[4][0]))
+        except OSError:
+            pass
+        return sorted(addrs) or ["127.0.0.1"]
+    return [host]
+
+
+class Advertiser:
+    """Registers one service while the server runs."""
+
+    def __init__(self, *, hall_id: str | None, hall_name: str, host: str, port: int, interfaces: Any = None) -> None:
+        self.hall_id = hall_id or ""
+        self.hall_name = hall_name or "hall-server"
+        self.host = host
+        self.port = port
+        self.interfaces = interfaces
+        self._zc: Any = None
+        self._info: Any = None
+
+    def start(self) -> None:
+        """Register the service (failures are logged, never fatal)."""
+        try:
+            from zeroconf import ServiceInfo, Zeroconf
+        except ImportError:
+            logger.warning("zeroconf is not installed (pip install zeroconf); not advertising")
+            return
+        addresses = _addresses(self.host)
+        name = f"{self.hall_name} ({self.hall_id or 'hall'}:{self.port}).{ZEROCONF_TYPE}"
+        self._info = ServiceInfo(
+            ZEROCONF_TYPE,
+            name,
+            addresses=[socket.inet_aton(a) for a in addresses],
+            port=self.port,
+            properties={"hall": self.hall_id, "hall_id": self.hall_id, "api": API_PREFIX, "version": VERSION},
+            server=f"{socket.gethostname()}.local.",
+        )
+        try:
+            self._zc = Zeroconf(interfaces=self.interfaces) if self.interfaces else Zeroconf()
+            self._zc.register_service(self._info, allow_name_change=True)
+            logger.info("advertised %s on %s:%s", name, addresses, self.port)
+        except Exception:
+            logger.warning("zeroconf advertisement failed", exc_info=True)
+            self.stop()
+
+    def stop(self) -> None:
+        """Unregister and close."""
+        if self._zc is not None:
+            try:
+                if self._info is not None:
+                    self._zc.unregister_service(self._info)
+            except Exception:
+                logger.debug("unregister failed", exc_info=True)
+            self._zc.close()
+            self._zc = None

@@ -1,0 +1,20 @@
+"""HTTP routers; create_app mounts every router of ROUTERS under /api/v1.
+
+Other modules add theirs with `ROUTERS.append(router)` at import time (before create_app).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from hall_server.api import devices, events, halls, ratings, system, tickets, windows
+
+ROUTERS: list[APIRouter] = [
+    system.router,
+    halls.router,
+    tickets.router,
+    windows.router,
+    ratings.router,
+    events.router,
+    devices.router,
+]

@@ -1,0 +1,144 @@
+"""The event stream of a hall: GET since=N, and a WebSocket that replays then goes live."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from hall_server.api.deps import Creds, get_ctx, lookup, principal_of
+from hall_server.api.schemas import ErrorOut, EventOut
+from hall_server.auth import can_access_hall
+from hall_server.const import (
+    EVENTS_PAGE_DEFAULT,
+    EVENTS_PAGE_MAX,
+    WS_CLOSE_FORBIDDEN,
+    WS_CLOSE_LAGGING,
+    WS_CLOSE_NOT_FOUND,
+    WS_CLOSE_UNAUTHORISED,
+)
+from hall_server.context import ServerContext
+from hall_server.errors import ApiError
+from hall_server.events import dumps
+from hall_server.services import halls
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["events"], responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
+
+
+@router.get("/halls/{hall_id}/events", response_model=list[EventOut])
+def list_events(
+    hall_id: str,
+    request: Request,
+    creds: Creds,
+    since: int = Query(default=0, ge=0),
+    limit: int = Query(default=EVENTS_PAGE_DEFAULT, ge=1, le=EVENTS_PAGE_MAX),
+) -> list[dict]:
+    """Events after `since`, in order (the audit trail and the catch-up for clients)."""
+    ctx = get_ctx(request)
+    return halls.events_since(ctx, principal_of(ctx, creds), hall_id, since, limit)
+
+
+async def _refuse(ws: WebSocket, code: int, err: ApiError) -> None:
+    await ws.send_text(dumps(err.body()))
+    await ws.close(code=code)
+
+
+def _ws_token(ws: WebSocket, token: str | None) -> str | None:
+    if token:
+        return token
+    header = ws.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _fetch(ctx: ServerContext, hall_id: str, since: int, limit: int) -> list[dict]:
+    from hall_server.events import read_events
+
+    with ctx.db.read() as s:
+        return read_events(s, hall_id, since, limit)
+
+
+@router.websocket("/halls/{hall_id}/events/ws")
+async def event_socket(
+    ws: WebSocket,
+    hall_id: str,
+    since: int | None = Query(default=None, ge=0),
+    token: str | None = Query(default=None),
+) -> None:
+    """Everything after `since` from the database, then live events, in order, no gaps or repeats."""
+    ctx: ServerContext = ws.app.state.ctx
+    await ws.accept()
+    raw = _ws_token(ws, token)
+    if raw is None:
+        await _refuse(ws, WS_CLOSE_UNAUTHORISED, ApiError("auth.required"))
+        return
+    try:
+        principal = await run_in_threadpool(lookup, ctx, raw)
+        ctx.catalog.hall(hall_id)
+    except ApiError as err:
+        await _refuse(ws, WS_CLOSE_NOT_FOUND if err.status == 404 else WS_CLOSE_UNAUTHORISED, err)
+        return
+    if not can_access_hall(principal, hall_id, ctx.catalog):
+        await _refuse(ws, WS_CLOSE_FORBIDDEN, ApiError("auth.wrong_hall", hall_id=hall_id))
+        return
+
+    # Subscribe before replaying: anything committed during the replay is queued, not lost;
+    # duplicates between the two are dropped by seq below.
+    sub = await ctx.bus.subscribe(hall_id)
+    closed = asyncio.Event()
+
+    async def watch_client() -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while True:
+                msg = await ws.receive()
+                if msg.get("type") == "websocket.disconnect":
+                    break
+        closed.set()
+
+    watcher = asyncio.ensure_future(watch_client())
+    try:
+        last = since
+        if since is not None:
+            last = await _replay(ctx, ws, hall_id, since)
+        while not closed.is_set():
+            getter = asyncio.ensure_future(sub.queue.get())
+            stopper = asyncio.ensure_future(closed.wait())
+            done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                break
+            stopper.cancel()
+            seq, text = getter.result()
+            if seq < 0:
+                await ws.close(code=WS_CLOSE_LAGGING)
+                break
+            if last is not None and seq <= last:
+                continue
+            if last is not None and seq > last + 1:
+                # Should not happen (the stream is gap-free); repair from the database anyway.
+                last = await _replay(ctx, ws, hall_id, last, upto=seq - 1)
+            await ws.send_text(text)
+            last = seq
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        sub.close()
+        watcher.cancel()
+
+
+async def _replay(ctx: ServerContext, ws: WebSocket, hall_id: str, since: int, upto: int | None = None) -> int:
+    last = since
+    while True:
+        rows = await run_in_threadpool(_fetch, ctx, hall_id, last, EVENTS_PAGE_MAX)
+        for ev in rows:
+            if upto is not None and ev["seq"] > upto:
+                return last
+            await ws.send_text(dumps(ev))
+            last = ev["seq"]
+        if len(rows) < EVENTS_PAGE_MAX:
+            return last

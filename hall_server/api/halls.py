@@ -1,0 +1,46 @@
+"""Halls, service items and the live snapshot."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Query, Request
+
+from hall_server.api.deps import Creds, get_ctx, principal_of
+from hall_server.api.schemas import ErrorOut, HallOut, ServiceOut, SnapshotOut
+from hall_server.services import halls
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["halls"], responses={404: {"model": ErrorOut}})
+
+
+@router.get("/halls", response_model=list[HallOut])
+def list_halls(request: Request) -> list[dict]:
+    """Every hall of the city (public)."""
+    return halls.list_halls(get_ctx(request))
+
+
+@router.get("/halls/{hall_id}")
+def get_hall(hall_id: str, request: Request) -> dict:
+    """One hall with groups, windows and policy (public)."""
+    return halls.get_hall(get_ctx(request), hall_id)
+
+
+@router.get("/halls/{hall_id}/services", response_model=list[ServiceOut])
+def list_services(hall_id: str, request: Request, q: str | None = Query(default=None, max_length=100)) -> list[dict]:
+    """Service items handled in a hall, with their queue prefix (public)."""
+    return halls.list_services(get_ctx(request), hall_id, q)
+
+
+@router.get("/services/{code}", response_model=ServiceOut)
+def get_service(code: str, request: Request) -> dict:
+    """A service item with its full guide (public)."""
+    return halls.get_service(get_ctx(request), code)
+
+
+@router.get("/halls/{hall_id}/snapshot", response_model=SnapshotOut, responses={403: {"model": ErrorOut}})
+def snapshot(hall_id: str, request: Request, creds: Creds) -> dict:
+    """Live queue state of a hall."""
+    ctx = get_ctx(request)
+    return halls.snapshot(ctx, principal_of(ctx, creds), hall_id)

@@ -1,0 +1,45 @@
+"""Health and identity of the server."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+
+from hall_server.api.deps import Creds, get_ctx, principal_of
+from hall_server.api.schemas import HealthOut, LoginIn, LoginOut
+from hall_server.const import VERSION
+from hall_server.services import sessions
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health", response_model=HealthOut)
+async def health(request: Request) -> dict:
+    """Liveness: status, version and the main hall served here."""
+    from hall_server.app import main_hall
+
+    hall_id = request.app.state.main_hall_id or main_hall(get_ctx(request))
+    return {"status": "ok", "version": VERSION, "hall_id": hall_id}
+
+
+@router.post("/auth/login", response_model=LoginOut, tags=["auth"])
+def login(body: LoginIn, request: Request) -> dict:
+    """Staff log-in; clerks give the window they sit at."""
+    return sessions.login(get_ctx(request), body.username, body.password, body.window_id)
+
+
+@router.post("/auth/logout", status_code=204, tags=["auth"])
+def logout(request: Request, creds: Creds) -> None:
+    """End this token (a clerk leaves the window)."""
+    ctx = get_ctx(request)
+    sessions.logout(ctx, principal_of(ctx, creds))
+
+
+@router.get("/auth/me", tags=["auth"])
+def me(request: Request, creds: Creds) -> dict:
+    """Who this token belongs to."""
+    ctx = get_ctx(request)
+    return sessions.me(ctx, principal_of(ctx, creds))

@@ -1,0 +1,88 @@
+"""Tickets: issue, read, list, cancel, track."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from hall_server.api.deps import Creds, get_ctx, principal_of
+from hall_server.api.schemas import ErrorOut, IssueIn, TicketOut
+from hall_server.services import tickets
+from hall_server.services.tickets import IssueInput
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["tickets"], responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
+
+
+@router.post(
+    "/halls/{hall_id}/tickets",
+    response_model=TicketOut,
+    status_code=201,
+    responses={200: {"model": TicketOut, "description": "the same Idempotency-Key again"}, 404: {"model": ErrorOut}},
+)
+def issue(
+    hall_id: str,
+    body: IssueIn,
+    request: Request,
+    response: Response,
+    creds: Creds,
+    idempotency_key: str | None = Header(default=None, max_length=100),
+) -> dict:
+    """Issue a ticket; with Idempotency-Key a retry returns the same ticket (200)."""
+    ctx = get_ctx(request)
+    p = principal_of(ctx, creds)
+    identity = body.identity
+    ticket, created = tickets.issue_ticket(
+        ctx,
+        p,
+        hall_id,
+        IssueInput(
+            service_code=body.service_code,
+            channel=body.channel,
+            id_number=identity.id_number if identity else None,
+            name=identity.name if identity else None,
+            card_type=identity.card_type if identity else None,
+            green_reason=body.green_reason,
+            appointment_id=body.appointment_id,
+            idempotency_key=idempotency_key,
+        ),
+    )
+    if not created:
+        response.status_code = 200
+    return ticket
+
+
+@router.get("/tickets/{ticket_id}", response_model=TicketOut)
+def get_ticket(ticket_id: int, request: Request, creds: Creds) -> dict:
+    """One ticket with its position."""
+    ctx = get_ctx(request)
+    return tickets.get_ticket(ctx, principal_of(ctx, creds), ticket_id)
+
+
+@router.get("/halls/{hall_id}/tickets", response_model=list[TicketOut])
+def list_tickets(
+    hall_id: str,
+    request: Request,
+    creds: Creds,
+    status: str | None = Query(default=None, max_length=20),
+    group: str | None = Query(default=None, max_length=4),
+    window_id: int | None = None,
+) -> list[dict]:
+    """Today's tickets of a hall."""
+    ctx = get_ctx(request)
+    return tickets.list_tickets(ctx, principal_of(ctx, creds), hall_id, status=status, group=group, window_id=window_id)
+
+
+@router.post("/tickets/{ticket_id}/cancel", response_model=TicketOut)
+def cancel(ticket_id: int, request: Request, creds: Creds) -> dict:
+    """Cancel a waiting or suspended ticket."""
+    ctx = get_ctx(request)
+    return tickets.cancel_ticket(ctx, principal_of(ctx, creds), ticket_id)
+
+
+@router.get("/track/{track_token}", response_model=TicketOut)
+def track(track_token: str, request: Request) -> dict:
+    """A ticket by the token in its QR code (public; personal data masked)."""
+    return tickets.track_ticket(get_ctx(request), track_token)

@@ -1,0 +1,240 @@
+"""The event bus: delivers each hall's events to WebSocket subscribers in seq order, no gaps.
+
+Writers in this process hand over their committed events directly; other processes are
+heard through PostgreSQL LISTEN/NOTIFY or, on SQLite, a cheap poll of the seq counters.
+Either way a hall stream fills any gap by reading the rows from the database, so delivery
+is always the database's order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hall_server.const import EVENTS_PAGE_MAX, SUBSCRIBER_QUEUE_MAX
+from hall_server.events import dumps
+
+logger = logging.getLogger(__name__)
+
+# A gap left by an in-process writer closes within microseconds; wait this long before
+# asking the database (the event came from another process, or a publish was lost).
+GAP_GRACE_S = 0.02
+
+Fetcher = Callable[[str, int, int], list[dict[str, Any]]]
+SeqReader = Callable[[str], int]
+
+
+class Subscription:
+    """One subscriber's queue of (seq, serialized event)."""
+
+    def __init__(self, stream: HallStream) -> None:
+        self.stream = stream
+        self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE_MAX)
+        self.lagging = False
+
+    def close(self) -> None:
+        """Stop receiving events."""
+        self.stream.subscribers.discard(self)
+
+
+class HallStream:
+    """The ordered live event stream of one hall inside this process."""
+
+    def __init__(self, bus: EventBus, hall_id: str) -> None:
+        self.bus = bus
+        self.hall_id = hall_id
+        # Until the start seq is read from the database the stream only buffers.
+        self.ready = False
+        self.last_seq = 0
+        self.known_max = 0
+        self.pending: dict[int, str] = {}
+        self.subscribers: set[Subscription] = set()
+        self._filling = False
+
+    def start_at(self, seq: int) -> None:
+        """Begin live delivery after seq (everything up to seq is committed)."""
+        self.last_seq = seq
+        self.known_max = max(self.known_max, seq)
+        self.ready = True
+        for stale in [s for s in self.pending if s <= seq]:
+            del self.pending[stale]
+
+    def offer(self, events: list[tuple[int, str]]) -> None:
+        """Take events (seq, text) from a writer of this process."""
+        for seq, text in events:
+            if seq > self.last_seq or not self.ready:
+                self.pending[seq] = text
+                self.known_max = max(self.known_max, seq)
+        self._advance()
+
+    def hint(self, seq: int) -> None:
+        """Another process committed up to seq."""
+        if seq > self.known_max:
+            self.known_max = seq
+        self._advance()
+
+    def _advance(self) -> None:
+        if not self.ready:
+            return
+        if not self.subscribers:
+            # Nobody listens: skip ahead; a new subscriber replays from the database.
+            self.last_seq = max(self.last_seq, self.known_max)
+            self.pending.clear()
+            return
+        while self.last_seq + 1 in self.pending:
+            seq = self.last_seq + 1
+            self._broadcast(seq, self.pending.pop(seq))
+        if self.known_max > self.last_seq and not self._filling:
+            self._filling = True
+            self.bus.spawn(self._fill_gap())
+
+    def kick(self) -> None:
+        """Deliver what can be delivered now (after a subscriber joined)."""
+        self._advance()
+
+    def _broadcast(self, seq: int, text: str) -> None:
+        self.last_seq = seq
+        for sub in list(self.subscribers):
+            try:
+                sub.queue.put_nowait((seq, text))
+            except asyncio.QueueFull:
+                logger.warning("subscriber of %s lags behind; dropping it", self.hall_id)
+                sub.lagging = True
+                sub.close()
+                # Wake the subscriber so it notices it was dropped.
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    sub.queue.get_nowait()
+                sub.queue.put_nowait((-1, ""))
+
+    async def _fill_gap(self) -> None:
+        try:
+            await asyncio.sleep(GAP_GRACE_S)
+            while self.known_max > self.last_seq and self.subscribers:
+                if self.last_seq + 1 in self.pending:
+                    self._advance_pending_only()
+                    continue
+                rows = await asyncio.to_thread(self.bus.fetch, self.hall_id, self.last_seq, EVENTS_PAGE_MAX)
+                if not rows:
+                    # Not visible yet (or never will be: a rolled-back notify); try again shortly.
+                    await asyncio.sleep(GAP_GRACE_S * 5)
+                    rows = await asyncio.to_thread(self.bus.fetch, self.hall_id, self.last_seq, EVENTS_PAGE_MAX)
+                    if not rows:
+                        logger.warning("hall %s: seq %s announced but not readable", self.hall_id, self.known_max)
+                        self.known_max = self.last_seq
+                        break
+                for ev in rows:
+                    if ev["seq"] == self.last_seq + 1:
+                        self._broadcast(ev["seq"], dumps(ev))
+                        self.pending.pop(ev["seq"], None)
+                self._advance_pending_only()
+        except Exception:
+            logger.exception("gap fill of hall %s failed", self.hall_id)
+        finally:
+            self._filling = False
+        if not self.subscribers:
+            self._advance()
+
+    def _advance_pending_only(self) -> None:
+        while self.last_seq + 1 in self.pending:
+            seq = self.last_seq + 1
+            self._broadcast(seq, self.pending.pop(seq))
+        for seq in [s for s in self.pending if s <= self.last_seq]:
+            del self.pending[seq]
+
+
+class EventBus:
+    """Per-process fan-out of hall events to asyncio subscribers."""
+
+    def __init__(self, fetch: Fetcher, read_seq: SeqReader) -> None:
+        self.fetch = fetch
+        self.read_seq = read_seq
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.streams: dict[str, HallStream] = {}
+        self._init_locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._lock = threading.Lock()
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bind to the event loop that serves WebSockets."""
+        self.loop = loop
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        """Run a background task on the bus loop, keeping a reference."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- thread-safe entry points -------------------------------------------------------
+    def publish(self, events: list[dict[str, Any]]) -> None:
+        """Hand committed events of this process to the streams (called from any thread)."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        # A stream is registered before it reads its start seq, so an event committed after
+        # that read always finds its stream here; earlier ones come from the database.
+        streams = self.streams
+        by_hall: dict[str, list[tuple[int, str]]] = {}
+        for ev in events:
+            if ev["hall_id"] in streams:
+                by_hall.setdefault(ev["hall_id"], []).append((ev["seq"], dumps(ev)))
+        if not by_hall:
+            return
+        if by_hall:
+            with contextlib.suppress(RuntimeError):  # loop closing at shutdown
+                loop.call_soon_threadsafe(self._offer, by_hall)
+
+    def hint(self, hall_id: str, seq: int) -> None:
+        """Another process committed events of hall up to seq (called from any thread)."""
+        loop = self.loop
+        if loop is None or loop.is_closed() or hall_id not in self.streams:
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._hint, hall_id, seq)
+
+    def _offer(self, by_hall: dict[str, list[tuple[int, str]]]) -> None:
+        for hall_id, items in by_hall.items():
+            stream = self.streams.get(hall_id)
+            if stream is not None:
+                stream.offer(items)
+
+    def _hint(self, hall_id: str, seq: int) -> None:
+        stream = self.streams.get(hall_id)
+        if stream is not None:
+            stream.hint(seq)
+
+    # --- subscribers (on the loop) ------------------------------------------------------
+    async def subscribe(self, hall_id: str) -> Subscription:
+        """Start receiving live events of a hall (everything after the stream's last_seq)."""
+        stream = self.streams.get(hall_id)
+        if stream is None:
+            lock = self._init_locks.setdefault(hall_id, asyncio.Lock())
+            async with lock:
+                stream = self.streams.get(hall_id)
+                if stream is None:
+                    # Register first so nothing published meanwhile is lost, then read the start.
+                    stream = HallStream(self, hall_id)
+                    self.streams[hall_id] = stream
+                    try:
+                        seq = await asyncio.to_thread(self.read_seq, hall_id)
+                    except BaseException:
+                        del self.streams[hall_id]
+                        raise
+                    stream.start_at(seq)
+        sub = Subscription(stream)
+        stream.subscribers.add(sub)
+        stream.kick()
+        return sub
+
+    def watched_halls(self) -> list[str]:
+        """Halls that have a stream in this process."""
+        return list(self.streams)
+
+    async def close(self) -> None:
+        """Cancel background tasks."""
+        for task in list(self._tasks):
+            task.cancel()
+        self.streams.clear()

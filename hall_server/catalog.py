@@ -1,0 +1,190 @@
+"""In-process cache of static hall configuration (halls, groups, service items, policies)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from hall_server.db.engine import Database
+from hall_server.db.models import Hall, HallService, QueueGroup, ServiceItem, Window
+from hall_server.errors import ApiError
+from queueing.hierarchy import is_in_subtree
+from queueing.model import HallPolicy
+
+logger = logging.getLogger(__name__)
+
+# Other processes may change configuration (a seed); they cannot tell us, so entries expire.
+CACHE_TTL_S = 30.0
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """A service item's names for tickets and lists."""
+
+    code: str
+    name: str
+    sub_name: str
+    category: str
+    department: str
+
+
+@dataclass(frozen=True)
+class WindowInfo:
+    """The static part of a window: where it is and what visitors see."""
+
+    id: int
+    hall_id: str
+    number: int
+    name: str
+
+    def brief(self) -> dict[str, Any]:
+        """{id, number, name} as events carry it."""
+        return {"id": self.id, "number": self.number, "name": self.name}
+
+
+@dataclass
+class HallConfig:
+    """Everything static about one hall that the hot paths need."""
+
+    id: str
+    name: str
+    short_name: str
+    level: str
+    parent_id: str | None
+    timezone: str
+    policy: HallPolicy
+    groups: dict[str, str] = field(default_factory=dict)
+    service_prefix: dict[str, str] = field(default_factory=dict)
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+
+
+@dataclass
+class _Snapshot:
+    halls: dict[str, HallConfig]
+    services: dict[str, ServiceInfo]
+    parents: dict[str, str | None]
+    windows: dict[int, WindowInfo]
+    loaded_at: float
+
+
+class Catalog:
+    """Loads all halls and service items at once and serves them from memory."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._snap: _Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        """Forget the cache (after this process changed configuration)."""
+        self._snap = None
+
+    def _snapshot(self) -> _Snapshot:
+        snap = self._snap
+        if snap is not None and time.monotonic() - snap.loaded_at < CACHE_TTL_S:
+            return snap
+        with self._lock:
+            snap = self._snap
+            if snap is None or time.monotonic() - snap.loaded_at >= CACHE_TTL_S:
+                snap = self._load()
+                self._snap = snap
+        return snap
+
+    def _load(self) -> _Snapshot:
+        with self.db.read() as s:
+            halls_rows = s.execute(select(Hall.__table__)).all()
+            group_rows = s.execute(select(QueueGroup.__table__)).all()
+            hs_rows = s.execute(select(HallService.__table__)).all()
+            svc_rows = s.execute(
+                select(
+                    ServiceItem.code,
+                    ServiceItem.name,
+                    ServiceItem.sub_name,
+                    ServiceItem.category,
+                    ServiceItem.department,
+                )
+            ).all()
+            win_rows = s.execute(select(Window.id, Window.hall_id, Window.number, Window.name)).all()
+        halls: dict[str, HallConfig] = {}
+        for h in halls_rows:
+            policy_data: dict[str, Any] = dict(h.policy or {})
+            policy_data.setdefault("opening_hours", h.opening_hours or [])
+            try:
+                policy = HallPolicy.from_dict(policy_data)
+            except Exception:
+                logger.exception("hall %s has an invalid policy; using defaults", h.id)
+                policy = HallPolicy()
+            halls[h.id] = HallConfig(
+                id=h.id,
+                name=h.name,
+                short_name=h.short_name or h.name,
+                level=h.level,
+                parent_id=h.parent_id,
+                timezone=h.timezone,
+                policy=policy,
+                zone=ZoneInfo(h.timezone),
+            )
+        for g in group_rows:
+            if g.hall_id in halls:
+                halls[g.hall_id].groups[g.prefix] = g.name
+        for r in hs_rows:
+            if r.hall_id in halls:
+                halls[r.hall_id].service_prefix[r.service_code] = r.prefix
+        services = {r.code: ServiceInfo(r.code, r.name, r.sub_name, r.category, r.department) for r in svc_rows}
+        parents = {h.id: h.parent_id for h in halls.values()}
+        windows = {w.id: WindowInfo(w.id, w.hall_id, w.number, w.name) for w in win_rows}
+        return _Snapshot(halls, services, parents, windows, time.monotonic())
+
+    # --- look-ups ------------------------------------------------------------------------
+    def hall(self, hall_id: str) -> HallConfig:
+        """The hall's configuration or ApiError hall.unknown."""
+        hall = self._snapshot().halls.get(hall_id)
+        if hall is None:
+            raise ApiError("hall.unknown", hall_id=hall_id)
+        return hall
+
+    def halls(self) -> list[HallConfig]:
+        """All halls."""
+        return list(self._snapshot().halls.values())
+
+    def service(self, code: str) -> ServiceInfo:
+        """A service item's names or ApiError service.unknown."""
+        info = self._snapshot().services.get(code)
+        if info is None:
+            raise ApiError("service.unknown", service_code=code)
+        return info
+
+    def service_name(self, code: str) -> str:
+        """The service item's name, or its code if unknown."""
+        info = self._snapshot().services.get(code)
+        return info.name if info else code
+
+    def prefix_for(self, hall: HallConfig, code: str) -> str:
+        """The queue group a hall puts a service item in, or ApiError service.unknown."""
+        prefix = hall.service_prefix.get(code)
+        if prefix is None:
+            raise ApiError("service.unknown", service_code=code, hall_id=hall.id)
+        return prefix
+
+    def window(self, window_id: int) -> WindowInfo | None:
+        """A window's static info, or None."""
+        info = self._snapshot().windows.get(window_id)
+        if info is None:
+            # A window created since the last load (another process seeded): reload once.
+            self.invalidate()
+            info = self._snapshot().windows.get(window_id)
+        return info
+
+    def parents(self) -> dict[str, str | None]:
+        """hall id -> parent id for the whole city."""
+        return self._snapshot().parents
+
+    def in_subtree(self, hall_id: str, root_id: str) -> bool:
+        """True if hall_id is root_id or below it."""
+        return is_in_subtree(hall_id, root_id, self._snapshot().parents)

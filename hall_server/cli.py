@@ -1,0 +1,244 @@
+"""The `hall-server` command: serve, migrate, token, seed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hall_server.config import Settings
+from hall_server.const import DEFAULT_DATA_DIR, DEFAULT_PORT, DEMO_DB_FILE_NAME, DEMO_TOKENS_FILE, ROLES
+
+logger = logging.getLogger(__name__)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    s = Settings(data_dir=Path(args.data_dir), db_url=args.db or os.environ.get("HALL_DB_URL") or None)
+    for name in ("host", "port", "public_url"):
+        if getattr(args, name, None) is not None:
+            setattr(s, name, getattr(args, name))
+    return s
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", help="database URL (default: SQLite file in the data folder)")
+    p.add_argument("--data-dir", default=os.environ.get("HALL_DATA_DIR", DEFAULT_DATA_DIR), help="data folder")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of hall-server."""
+    parser = argparse.ArgumentParser(prog="hall-server", description="政务服务大厅排队叫号服务 / service-hall server")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server")
+    _add_common(serve)
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--no-zeroconf", action="store_true", help="do not advertise on the LAN")
+    serve.add_argument("--demo", action="store_true", help="fresh SQLite demo city with printed tokens")
+    serve.add_argument("--public-url", help="URL phones use for ticket QR codes")
+    serve.add_argument("--city-file", help="city data file for --demo (default assets/demo_city.json)")
+
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    _add_common(migrate)
+
+    seed = sub.add_parser("seed", help="load a city data file")
+    _add_common(seed)
+    seed.add_argument("file", nargs="?", help="city data file (default assets/demo_city.json)")
+
+    token = sub.add_parser("token", help="device and staff tokens")
+    tsub = token.add_subparsers(dest="token_command", required=True)
+    create = tsub.add_parser("create", help="create a token and print it once")
+    _add_common(create)
+    create.add_argument("--role", required=True, choices=[r for r in ROLES if r != "clerk"])
+    create.add_argument("--hall")
+    create.add_argument("--window", type=int, help="window id (rating devices)")
+    create.add_argument("--label", default="")
+    lst = tsub.add_parser("list", help="list tokens (without secrets)")
+    _add_common(lst)
+    revoke = tsub.add_parser("revoke", help="revoke a token by id")
+    _add_common(revoke)
+    revoke.add_argument("token_id", type=int)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of hall-server."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    from hall_server.errors import ApiError
+
+    try:
+        if args.command == "serve":
+            return cmd_serve(args)
+        if args.command == "migrate":
+            return cmd_migrate(args)
+        if args.command == "seed":
+            return cmd_seed(args)
+        if args.command == "token":
+            return cmd_token(args)
+    except ApiError as err:
+        print(f"错误 / error: {err.message} / {err.message_en} {err.detail or ''}", file=sys.stderr)
+        return 2
+    return 1
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """hall-server migrate."""
+    from hall_server.migrate import current_revision, upgrade
+
+    s = _settings(args)
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(s.database_url)
+    print(f"schema at revision {current_revision(s.database_url)}")
+    return 0
+
+
+def _open_db(s: Settings) -> Any:
+    from hall_server.db.engine import Database
+    from hall_server.migrate import upgrade
+
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(s.database_url)
+    return Database(s.database_url, pool_size=2)
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """hall-server seed [FILE]."""
+    from hall_server.seed import demo_city_path, seed_file
+
+    db = _open_db(_settings(args))
+    try:
+        counts = seed_file(db, args.file or demo_city_path())
+    finally:
+        db.dispose()
+    print(json.dumps(counts, ensure_ascii=False))
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """hall-server token create|list|revoke."""
+    from hall_server.auth import create_token, list_tokens, revoke_token
+
+    db = _open_db(_settings(args))
+    try:
+        if args.token_command == "create":
+            if args.hall is not None:
+                _check_hall(db, args.hall)
+            with db.write() as s:
+                token_id, token = create_token(
+                    s, args.role, hall_id=args.hall, window_id=args.window, label=args.label
+                )
+            print(json.dumps({"id": token_id, "role": args.role, "hall_id": args.hall, "window_id": args.window,
+                              "token": token}, ensure_ascii=False))
+        elif args.token_command == "list":
+            with db.read() as s:
+                for row in list_tokens(s):
+                    print(json.dumps(row, ensure_ascii=False))
+        elif args.token_command == "revoke":
+            with db.write() as s:
+                ok = revoke_token(s, args.token_id)
+            if not ok:
+                print(f"令牌 {args.token_id} 不存在或已注销 / token {args.token_id} unknown or already revoked",
+                      file=sys.stderr)
+                return 1
+            print(f"revoked {args.token_id}")
+    finally:
+        db.dispose()
+    return 0
+
+
+def _check_hall(db: Any, hall_id: str) -> None:
+    from sqlalchemy import select
+
+    from hall_server.db.models import Hall
+    from hall_server.errors import ApiError
+
+    with db.read() as s:
+        if s.execute(select(Hall.id).where(Hall.id == hall_id)).first() is None:
+            raise ApiError("hall.unknown", hall_id=hall_id)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """hall-server serve."""
+    import uvicorn
+
+    from hall_server.migrate import upgrade
+
+    s = _settings(args)
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.demo:
+        if args.db:
+            print("--demo uses its own SQLite file; --db is ignored", file=sys.stderr)
+        demo_db = s.data_dir / DEMO_DB_FILE_NAME
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(demo_db) + suffix).unlink(missing_ok=True)
+        s.db_url = f"sqlite:///{demo_db.resolve()}"
+    upgrade(s.database_url)
+    if args.demo:
+        from hall_server.demo import prepare_demo
+
+        tokens = prepare_demo(s, args.city_file)
+        path = s.data_dir / DEMO_TOKENS_FILE
+        path.write_text(json.dumps(tokens, ensure_ascii=False, indent=2), encoding="utf-8")
+        os.chmod(path, 0o600)
+        print(json.dumps(tokens, ensure_ascii=False, indent=2))
+        print(f"demo tokens written to {path}", flush=True)
+
+    advertiser = None
+    if not args.no_zeroconf:
+        advertiser = _advertise(s)
+    os.environ.update(s.to_env())
+    try:
+        if args.workers > 1:
+            uvicorn.run(
+                "hall_server.app:create_app_from_env",
+                factory=True,
+                host=s.host,
+                port=s.port,
+                workers=args.workers,
+                log_level="info" if args.verbose else "warning",
+            )
+        else:
+            from hall_server.app import create_app
+
+            app = create_app(s, migrate=False)
+            uvicorn.run(app, host=s.host, port=s.port, log_level="info" if args.verbose else "warning")
+    finally:
+        if advertiser is not None:
+            advertiser.stop()
+    return 0
+
+
+def _advertise(s: Settings) -> Any:
+    from hall_server.advertise import Advertiser
+    from hall_server.catalog import Catalog
+    from hall_server.db.engine import Database
+
+    db = Database(s.database_url, pool_size=1)
+    try:
+        roots = sorted((h for h in Catalog(db).halls() if h.parent_id is None), key=lambda h: h.id)
+    finally:
+        db.dispose()
+    hall = roots[0] if roots else None
+    adv = Advertiser(
+        hall_id=hall.id if hall else None, hall_name=hall.short_name if hall else "hall-server",
+        host=s.host, port=s.port,
+    )
+    adv.start()
+    return adv
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""The server's long-lived parts in one object: database, catalog, data protector, event bus."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from hall_server.bus import EventBus
+from hall_server.catalog import Catalog
+from hall_server.config import Settings
+from hall_server.crypto import DataProtector, load_or_create_key
+from hall_server.db.engine import Database
+from hall_server.events import last_seq, read_events
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ServerContext:
+    """Everything a request handler needs besides the request."""
+
+    settings: Settings
+    db: Database
+    catalog: Catalog
+    protector: DataProtector
+    bus: EventBus
+
+    @classmethod
+    def create(cls, settings: Settings) -> ServerContext:
+        """Open the database and key; the bus is attached to a loop at app start-up."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.database_url, pool_size=settings.pool_size)
+        protector = DataProtector(load_or_create_key(settings.data_dir))
+
+        def fetch(hall_id: str, since: int, limit: int) -> list[dict]:
+            with db.read() as s:
+                return read_events(s, hall_id, since, limit)
+
+        def read_seq(hall_id: str) -> int:
+            with db.read() as s:
+                return last_seq(s, hall_id)
+
+        bus = EventBus(fetch, read_seq)
+        db.after_commit.append(bus.publish)
+        return cls(settings=settings, db=db, catalog=Catalog(db), protector=protector, bus=bus)
+
+    def close(self) -> None:
+        """Release the database."""
+        self.db.dispose()

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 models, engines and the one transaction helper."""

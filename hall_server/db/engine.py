@@ -1,0 +1,129 @@
+"""Engines and the one transaction helper: SQLite (WAL, BEGIN IMMEDIATE writers) or PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from hall_server.const import SQLITE_BUSY_TIMEOUT_MS
+from hall_server.errors import ApiError
+
+logger = logging.getLogger(__name__)
+
+IMMEDIATE = "hall_immediate"
+
+
+def normalise_url(url: str) -> str:
+    """Accept postgres:// and postgresql:// and use the psycopg 3 driver."""
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
+def make_engine(url: str, *, pool_size: int = 20) -> Engine:
+    """An Engine tuned for the hall server on SQLite or PostgreSQL."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_size=pool_size,
+            max_overflow=pool_size,
+        )
+        _tune_sqlite(engine)
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # The driver must not open transactions itself: we issue BEGIN [IMMEDIATE] below.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # NORMAL is durable across application crashes in WAL mode; only power loss may drop
+        # the last commits, which is the usual trade for a kiosk hall.
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers take the write lock up front so two writers never deadlock on upgrade.
+        immediate = conn.get_execution_options().get(IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """Owns the engine; `write()` and `read()` give a Session in one transaction each."""
+
+    def __init__(self, url: str, *, pool_size: int = 20) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url, pool_size=pool_size)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        self._write_engine = self.engine.execution_options(**{IMMEDIATE: True}) if self.is_sqlite else self.engine
+        # One writer at a time inside this process: SQLite would serialise them anyway, and
+        # queueing on a lock is fairer and cheaper than SQLite's sleeping busy handler.
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+        self.after_commit: list[Callable[[list[dict[str, Any]]], None]] = []
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One use case = one writing transaction; events appended are published after commit."""
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            session = Session(self._write_engine, expire_on_commit=False, autoflush=False)
+            try:
+                with session.begin():
+                    yield session
+            except OperationalError as exc:
+                if _is_busy(exc):
+                    logger.warning("database busy: %s", exc)
+                    raise ApiError("server.busy") from exc
+                raise
+            finally:
+                published = session.info.pop("events", None)
+                session.close()
+        finally:
+            if lock is not None:
+                lock.release()
+        if published:
+            for hook in self.after_commit:
+                try:
+                    hook(published)
+                except Exception:
+                    logger.exception("after-commit hook failed")
+
+    @contextmanager
+    def read(self, *, consistent: bool = False) -> Iterator[Session]:
+        """A read-only transaction; `consistent` makes every statement see one snapshot."""
+        session = Session(self.engine, expire_on_commit=False, autoflush=False)
+        try:
+            with session.begin():
+                if consistent and self.is_postgres:
+                    session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+                yield session
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text

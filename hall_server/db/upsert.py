@@ -1,0 +1,25 @@
+"""INSERT ... ON CONFLICT DO UPDATE ... RETURNING for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def upsert_returning(
+    session: Session,
+    table: Table,
+    values: dict[str, Any],
+    *,
+    index_elements: list[str],
+    set_: dict[str, Any],
+    returning: Any,
+) -> Any:
+    """An upsert statement for the session's dialect that returns `returning`."""
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(table).values(**values)
+    return stmt.on_conflict_do_update(index_elements=index_elements, set_=set_).returning(returning)

@@ -1,0 +1,130 @@
+"""The event log: append_event() writes one row per state change with a gap-free per-hall seq."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from hall_server.const import PG_NOTIFY_CHANNEL
+from hall_server.db.models import Event, HallSeq
+from hall_server.db.upsert import upsert_returning
+
+logger = logging.getLogger(__name__)
+
+_EVENTS = Event.__table__
+_SEQ = HallSeq.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who caused an event: kind (clerk, manager, admin, device, system) and an id."""
+
+    kind: str
+    id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The wire form {kind, id}."""
+        return {"kind": self.kind, "id": self.id}
+
+
+SYSTEM = Actor("system", None)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON with Chinese kept readable."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def next_seq(session: Session, hall_id: str) -> int:
+    """Take the next event seq of a hall from its counter row (locks it until commit)."""
+    return int(
+        session.execute(
+            upsert_returning(
+                session,
+                _SEQ,
+                {"hall_id": hall_id, "last_seq": 1},
+                index_elements=["hall_id"],
+                set_={"last_seq": _SEQ.c.last_seq + 1},
+                returning=_SEQ.c.last_seq,
+            )
+        ).scalar_one()
+    )
+
+
+def append_event(
+    session: Session,
+    hall_id: str,
+    type: str,
+    payload: dict[str, Any],
+    actor: Actor | dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Append an event in the caller's transaction; it is published to subscribers after commit."""
+    if actor is None:
+        actor = SYSTEM
+    elif isinstance(actor, dict):
+        actor = Actor(str(actor.get("kind", "system")), _opt_str(actor.get("id")))
+    seq = next_seq(session, hall_id)
+    at = datetime.now(UTC)
+    session.execute(
+        insert(_EVENTS).values(
+            hall_id=hall_id,
+            seq=seq,
+            type=type,
+            at=at,
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            payload=dumps(payload),
+        )
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Delivered at commit, in commit order; listeners read the rows themselves.
+        session.execute(select(func.pg_notify(PG_NOTIFY_CHANNEL, f"{hall_id}:{seq}")))
+    event = {
+        "seq": seq,
+        "hall_id": hall_id,
+        "type": type,
+        "at": at.isoformat(),
+        "actor": actor.as_dict(),
+        "payload": payload,
+    }
+    session.info.setdefault("events", []).append(event)
+    return event
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def row_to_event(row: Any) -> dict[str, Any]:
+    """The wire form of an events row."""
+    at = row.at
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return {
+        "seq": int(row.seq),
+        "hall_id": row.hall_id,
+        "type": row.type,
+        "at": at.isoformat() if at else None,
+        "actor": {"kind": row.actor_kind, "id": row.actor_id},
+        "payload": json.loads(row.payload),
+    }
+
+
+def read_events(session: Session, hall_id: str, since: int, limit: int) -> list[dict[str, Any]]:
+    """Events of a hall with seq > since, in order, at most limit."""
+    rows = session.execute(
+        select(_EVENTS).where(_EVENTS.c.hall_id == hall_id, _EVENTS.c.seq > since).order_by(_EVENTS.c.seq).limit(limit)
+    ).all()
+    return [row_to_event(r) for r in rows]
+
+
+def last_seq(session: Session, hall_id: str) -> int:
+    """The last event seq of a hall (0 if none)."""
+    value = session.execute(select(_SEQ.c.last_seq).where(_SEQ.c.hall_id == hall_id)).scalar()
+    return int(value or 0)

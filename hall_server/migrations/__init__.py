@@ -1,0 +1,1 @@
+"""Alembic migrations of the hall server (run with `hall-server migrate`)."""

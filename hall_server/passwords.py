@@ -1,0 +1,51 @@
+"""Password hashing with hashlib.scrypt and a random salt; bearer tokens hashed with SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+
+from hall_server.const import SCRYPT_DKLEN, SCRYPT_N, SCRYPT_P, SCRYPT_R, TOKEN_BYTES
+
+_SCHEME = "scrypt"
+
+
+def hash_password(password: str) -> str:
+    """`scrypt$n$r$p$salt_hex$hash_hex` of password with a fresh salt."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=SCRYPT_DKLEN
+    )
+    return f"{_SCHEME}${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """True if password matches a hash made by hash_password (constant-time compare)."""
+    try:
+        scheme, n, r, p, salt_hex, hash_hex = stored.split("$")
+        if scheme != _SCHEME:
+            return False
+        expected = bytes.fromhex(hash_hex)
+        digest = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=bytes.fromhex(salt_hex),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(digest, expected)
+
+
+def new_token() -> str:
+    """A fresh random bearer token."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a bearer token (tokens are random, so a plain SHA-256 suffices)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -1,0 +1,1 @@
+"""Use cases of the hall server: one use case = one transaction."""

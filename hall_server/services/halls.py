@@ -1,0 +1,171 @@
+"""Read use cases of the catalogue: halls, service items, the live queue snapshot, events."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from hall_server.auth import Principal, require_hall
+from hall_server.const import CALL_EVENTS, RECENT_CALLS
+from hall_server.context import ServerContext
+from hall_server.db.models import Event, Hall, HallService, QueueGroup, ServiceItem, Window
+from hall_server.errors import ApiError
+from hall_server.events import last_seq, read_events, row_to_event
+from hall_server.services.queue import QueueEstimator
+from hall_server.services.tickets import hall_day
+from hall_server.services.windows import window_out
+
+logger = logging.getLogger(__name__)
+
+H = Hall.__table__
+S = ServiceItem.__table__
+HS = HallService.__table__
+G = QueueGroup.__table__
+W = Window.__table__
+E = Event.__table__
+
+
+def hall_view(row: Any) -> dict[str, Any]:
+    """The `Hall` of the wire (flat)."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "short_name": row.short_name,
+        "level": row.level,
+        "parent_id": row.parent_id,
+        "address": row.address,
+        "phone": row.phone,
+        "timezone": row.timezone,
+        "notices": list(row.notices or []),
+        "opening_hours": list(row.opening_hours or []),
+    }
+
+
+def list_halls(ctx: ServerContext) -> list[dict[str, Any]]:
+    """Every hall of the city, flat, with parent_id and level."""
+    with ctx.db.read() as s:
+        return [hall_view(r) for r in s.execute(select(H).order_by(H.c.id)).all()]
+
+
+def get_hall(ctx: ServerContext, hall_id: str) -> dict[str, Any]:
+    """One hall with its groups, windows and policy."""
+    hall = ctx.catalog.hall(hall_id)
+    with ctx.db.read() as s:
+        row = s.execute(select(H).where(H.c.id == hall_id)).first()
+        if row is None:
+            raise ApiError("hall.unknown", hall_id=hall_id)
+        out = hall_view(row)
+        groups: dict[str, dict[str, Any]] = {
+            g.prefix: {"prefix": g.prefix, "name": g.name, "services": []}
+            for g in s.execute(select(G).where(G.c.hall_id == hall_id).order_by(G.c.prefix)).all()
+        }
+        for hs in s.execute(select(HS).where(HS.c.hall_id == hall_id).order_by(HS.c.service_code)).all():
+            if hs.prefix in groups:
+                groups[hs.prefix]["services"].append(hs.service_code)
+        out["groups"] = list(groups.values())
+        out["windows"] = [
+            {
+                "id": w.id,
+                "number": w.number,
+                "name": w.name,
+                "kind": w.kind,
+                "status": w.status,
+                "groups": dict(w.groups or {}),
+            }
+            for w in s.execute(select(W).where(W.c.hall_id == hall_id).order_by(W.c.number)).all()
+        ]
+        out["policy"] = hall.policy.to_dict()
+        return out
+
+
+def service_view(row: Any, prefix: str | None = None, *, full_guide: bool = True) -> dict[str, Any]:
+    """The `ServiceItem` of the wire."""
+    guide = dict(row.guide or {})
+    if not full_guide:
+        guide = {k: guide[k] for k in ("time_limit_days", "promise_days", "fee") if k in guide}
+    return {
+        "code": row.code,
+        "name": row.name,
+        "sub_name": row.sub_name,
+        "category": row.category,
+        "department": row.department,
+        "prefix": prefix,
+        "guide": guide,
+    }
+
+
+def list_services(ctx: ServerContext, hall_id: str, q: str | None = None) -> list[dict[str, Any]]:
+    """The service items a hall handles, with their queue prefix; `q` searches names and codes."""
+    ctx.catalog.hall(hall_id)
+    with ctx.db.read() as s:
+        stmt = (
+            select(S, HS.c.prefix)
+            .join(HS, HS.c.service_code == S.c.code)
+            .where(HS.c.hall_id == hall_id)
+            .order_by(S.c.category, S.c.code)
+        )
+        if q:
+            like = f"%{q.strip()}%"
+            stmt = stmt.where(
+                or_(S.c.name.like(like), S.c.sub_name.like(like), S.c.code.like(like), S.c.category.like(like))
+            )
+        return [service_view(r, r.prefix) for r in s.execute(stmt).all()]
+
+
+def get_service(ctx: ServerContext, code: str) -> dict[str, Any]:
+    """One service item with its full guide."""
+    with ctx.db.read() as s:
+        row = s.execute(select(S).where(S.c.code == code)).first()
+        if row is None:
+            raise ApiError("service.unknown", service_code=code)
+        return service_view(row)
+
+
+def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
+    """The live state of a hall: waiting per group, windows and what they serve, recent calls."""
+    hall = ctx.catalog.hall(hall_id)
+    require_hall(p, hall_id, ctx.catalog)
+    # One snapshot: the state shown is exactly the state after event `last_seq`.
+    with ctx.db.read(consistent=True) as s:
+        seq = last_seq(s, hall_id)
+        est = QueueEstimator(s, hall, hall_day(hall))
+        groups = []
+        for prefix, name in sorted(hall.groups.items()):
+            waiting = est.waiting_in(prefix)
+            groups.append(
+                {
+                    "prefix": prefix,
+                    "name": name,
+                    "waiting": waiting,
+                    "estimated_wait_minutes": est.wait_minutes(prefix, waiting),
+                }
+            )
+        windows = [
+            window_out(ctx, s, w)
+            for w in s.execute(select(W).where(W.c.hall_id == hall_id).order_by(W.c.number)).all()
+        ]
+        calls = s.execute(
+            select(E)
+            .where(E.c.hall_id == hall_id, E.c.type.in_(CALL_EVENTS), E.c.seq <= seq)
+            .order_by(E.c.seq.desc())
+            .limit(RECENT_CALLS)
+        ).all()
+        recent = [row_to_event(r) for r in calls]
+        return {
+            "hall": {"id": hall.id, "name": hall.name, "short_name": hall.short_name},
+            "business_day": est.day.isoformat(),
+            "groups": groups,
+            "windows": windows,
+            "recent_calls": recent,
+            "last_seq": seq,
+        }
+
+
+def events_since(ctx: ServerContext, p: Principal, hall_id: str, since: int, limit: int) -> list[dict[str, Any]]:
+    """Events of a hall after since, in order."""
+    ctx.catalog.hall(hall_id)
+    require_hall(p, hall_id, ctx.catalog)
+    with ctx.db.read() as s:
+        return read_events(s, hall_id, since, limit)

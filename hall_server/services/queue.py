@@ -1,0 +1,129 @@
+"""Read helpers for the queue: waiting candidates, positions and wait estimates."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from hall_server.catalog import HallConfig
+from hall_server.const import RECENT_SERVICE_SAMPLE
+from hall_server.db.models import Ticket, Window
+from queueing.estimate import estimate_wait_minutes
+from queueing.policy import Candidate, expected_order
+
+logger = logging.getLogger(__name__)
+
+T = Ticket.__table__
+W = Window.__table__
+
+_CAND_COLS = (T.c.id, T.c.group_prefix, T.c.priority, T.c.appointment_id, T.c.bound_window_id)
+
+
+def to_candidate(row: Any, hall_id: str) -> Candidate:
+    """A ticket row as the calling policy sees it (issued order = the hall-wide insert order)."""
+    return Candidate(
+        ticket_id=row.id,
+        group=row.group_prefix,
+        issued_order=row.id,
+        priority=bool(row.priority),
+        appointment=row.appointment_id is not None,
+        bound_window_id=row.bound_window_id,
+        hall_id=hall_id,
+    )
+
+
+def waiting_candidates(
+    session: Session,
+    hall_id: str,
+    day: date,
+    *,
+    groups: list[str] | None = None,
+    window_id: int | None = None,
+) -> list[Candidate]:
+    """Today's waiting tickets of a hall, optionally only those a window could call."""
+    stmt = select(*_CAND_COLS).where(T.c.hall_id == hall_id, T.c.status == "waiting", T.c.business_day == day)
+    if groups is not None:
+        cond = T.c.group_prefix.in_(groups)
+        if window_id is not None:
+            cond = or_(cond, T.c.bound_window_id == window_id)
+        stmt = stmt.where(cond)
+    return [to_candidate(r, hall_id) for r in session.execute(stmt).all()]
+
+
+def recent_service_seconds(session: Session, hall_id: str, day: date, group: str) -> list[float]:
+    """Durations (start to finish) of the group's latest finished tickets today, oldest first."""
+    rows = session.execute(
+        select(T.c.started_at, T.c.finished_at)
+        .where(
+            T.c.hall_id == hall_id,
+            T.c.business_day == day,
+            T.c.group_prefix == group,
+            T.c.status == "finished",
+        )
+        .order_by(T.c.id.desc())
+        .limit(RECENT_SERVICE_SAMPLE)
+    ).all()
+    out = [(r.finished_at - r.started_at).total_seconds() for r in rows if r.started_at and r.finished_at]
+    out.reverse()
+    return out
+
+
+def serving_windows(session: Session, hall_id: str) -> dict[str, int]:
+    """How many open windows serve each group of a hall."""
+    counts: dict[str, int] = {}
+    for groups, status in session.execute(select(W.c.groups, W.c.status).where(W.c.hall_id == hall_id)).all():
+        if status == "open":
+            for prefix in groups or {}:
+                counts[prefix] = counts.get(prefix, 0) + 1
+    return counts
+
+
+class QueueEstimator:
+    """Positions and wait estimates for many tickets of one hall from one set of reads."""
+
+    def __init__(self, session: Session, hall: HallConfig, day: date) -> None:
+        self.session = session
+        self.hall = hall
+        self.day = day
+        self.candidates = waiting_candidates(session, hall.id, day)
+        self._orders: dict[str, dict[int, int]] = {}
+        self._recent: dict[str, list[float]] = {}
+        self._windows: dict[str, int] | None = None
+
+    def people_ahead(self, ticket_id: int, group: str, bound_window_id: int | None) -> int:
+        """Waiting tickets expected before this one."""
+        if bound_window_id is not None:
+            return sum(1 for c in self.candidates if c.bound_window_id == bound_window_id and c.ticket_id < ticket_id)
+        order = self._orders.get(group)
+        if order is None:
+            seq = expected_order(self.candidates, group, self.hall.policy)
+            order = {c.ticket_id: i for i, c in enumerate(seq)}
+            self._orders[group] = order
+        return order.get(ticket_id, 0)
+
+    def waiting_in(self, group: str) -> int:
+        """Unbound waiting tickets of a group."""
+        return sum(1 for c in self.candidates if c.group == group and c.bound_window_id is None)
+
+    def wait_minutes(self, group: str, ahead: int) -> int:
+        """Estimated minutes for someone with `ahead` people before them in group."""
+        if ahead <= 0:
+            return 0
+        if self._windows is None:
+            self._windows = serving_windows(self.session, self.hall.id)
+        recent = self._recent.get(group)
+        if recent is None:
+            recent = recent_service_seconds(self.session, self.hall.id, self.day, group)
+            self._recent[group] = recent
+        return estimate_wait_minutes(ahead, recent, self._windows.get(group, 0))
+
+    def position(self, row: Any) -> tuple[int | None, int | None]:
+        """(people_ahead, estimated_wait_minutes) of a ticket row; (None, None) unless waiting today."""
+        if row.status != "waiting" or row.business_day != self.day:
+            return None, None
+        ahead = self.people_ahead(row.id, row.group_prefix, row.bound_window_id)
+        return ahead, self.wait_minutes(row.group_prefix, ahead)

@@ -1,0 +1,268 @@
+"""Ticket use cases: issue (numbered in the same transaction), read, list, cancel, track."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hall_server.auth import Principal, require_hall, require_roles
+from hall_server.catalog import HallConfig
+from hall_server.const import EV_TICKET_CANCELLED, EV_TICKET_ISSUED, TRACK_TOKEN_BYTES
+from hall_server.context import ServerContext
+from hall_server.db.models import NumberCounter, Ticket
+from hall_server.db.upsert import upsert_returning
+from hall_server.errors import ApiError
+from hall_server.events import append_event
+from hall_server.services.queue import QueueEstimator
+from hall_server.services.views import may_reveal, ticket_view
+from queueing.idnumber import IdNumber, mask_id_number, mask_name, parse_id_number
+from queueing.model import HallPolicy
+from queueing.numbering import business_day, format_number
+from queueing.rules import check_can_issue, green_reason_for
+from queueing.tickets import TicketOp, next_status
+
+logger = logging.getLogger(__name__)
+
+T = Ticket.__table__
+C = NumberCounter.__table__
+
+ISSUER_ROLES = ("kiosk", "clerk", "manager", "admin")
+
+
+@dataclass(frozen=True)
+class IssueInput:
+    """What a kiosk or clerk asks for."""
+
+    service_code: str
+    channel: str
+    id_number: str | None = None
+    name: str | None = None
+    card_type: str | None = None
+    green_reason: str | None = None
+    appointment_id: str | None = None
+    idempotency_key: str | None = None
+
+
+def hall_day(hall: HallConfig, now: datetime | None = None) -> date:
+    """The hall's business day now."""
+    return business_day(now or datetime.now(UTC), hall.zone)
+
+
+def issue_ticket(ctx: ServerContext, p: Principal, hall_id: str, req: IssueInput) -> tuple[dict[str, Any], bool]:
+    """Issue a ticket; returns (ticket, created). A repeated idempotency key returns the first one."""
+    hall = ctx.catalog.hall(hall_id)
+    require_roles(p, *ISSUER_ROLES)
+    require_hall(p, hall_id, ctx.catalog)
+    ctx.catalog.service(req.service_code)
+    prefix = ctx.catalog.prefix_for(hall, req.service_code)
+    policy = hall.policy
+    now = datetime.now(UTC)
+    day = business_day(now, hall.zone)
+    holder: IdNumber | None = None
+    if req.id_number is not None:
+        # Refused before anything is written: an invalid number never reaches the database.
+        holder = parse_id_number(req.id_number, today=day)
+    green = green_reason_for(policy, holder, req.green_reason, day)
+
+    if req.idempotency_key:
+        existing = _find_idempotent(ctx, hall_id, req)
+        if existing is not None:
+            return existing, False
+    try:
+        return _insert_ticket(ctx, p, hall, prefix, policy, now, day, holder, green, req), True
+    except IntegrityError:
+        # Another process inserted the same idempotency key between our look-up and insert.
+        if req.idempotency_key:
+            existing = _find_idempotent(ctx, hall_id, req)
+            if existing is not None:
+                return existing, False
+        raise
+
+
+def _find_idempotent(ctx: ServerContext, hall_id: str, req: IssueInput) -> dict[str, Any] | None:
+    with ctx.db.read() as s:
+        row = s.execute(
+            select(T).where(T.c.hall_id == hall_id, T.c.idempotency_key == req.idempotency_key)
+        ).first()
+        if row is None:
+            return None
+        if row.service_code != req.service_code:
+            raise ApiError("idempotency.conflict", ticket_id=row.id)
+        hall = ctx.catalog.hall(hall_id)
+        est = QueueEstimator(s, hall, row.business_day)
+        ahead, minutes = est.position(row)
+        return ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes)
+
+
+def _insert_ticket(
+    ctx: ServerContext,
+    p: Principal,
+    hall: HallConfig,
+    prefix: str,
+    policy: HallPolicy,
+    now: datetime,
+    day: date,
+    holder: IdNumber | None,
+    green: Any,
+    req: IssueInput,
+) -> dict[str, Any]:
+    protector = ctx.protector
+    id_hmac = protector.lookup_hash(holder.number) if holder else None
+    with ctx.db.write() as s:
+        issued_in_group = 0
+        if policy.daily_cap_per_group is not None:
+            issued_in_group = _counter_value(s, hall.id, prefix, day)
+        per_person: int | None = None
+        if holder is not None:
+            per_person = int(
+                s.execute(
+                    select(func.count())
+                    .select_from(T)
+                    .where(T.c.id_hmac == id_hmac, T.c.business_day == day, T.c.hall_id == hall.id)
+                ).scalar_one()
+            )
+        check_can_issue(policy, now.astimezone(hall.zone), issued_in_group, per_person)
+        seq = int(
+            s.execute(
+                upsert_returning(
+                    s,
+                    C,
+                    {"hall_id": hall.id, "prefix": prefix, "business_day": day, "value": 1},
+                    index_elements=["hall_id", "prefix", "business_day"],
+                    set_={"value": C.c.value + 1},
+                    returning=C.c.value,
+                )
+            ).scalar_one()
+        )
+        values: dict[str, Any] = {
+            "hall_id": hall.id,
+            "business_day": day,
+            "prefix": prefix,
+            "seq": seq,
+            "number": format_number(prefix, seq, policy.number_width, policy.wrap_at),
+            "group_prefix": prefix,
+            "service_code": req.service_code,
+            "status": "waiting",
+            "priority": green is not None,
+            "green_reason": green.value if green is not None else None,
+            "appointment_id": req.appointment_id,
+            "channel": req.channel,
+            "issued_at": now,
+            "recall_count": 0,
+            "transfer_count": 0,
+            "track_token": secrets.token_urlsafe(TRACK_TOKEN_BYTES),
+            "idempotency_key": req.idempotency_key or None,
+        }
+        if holder is not None:
+            values.update(
+                id_enc=protector.encrypt(holder.number, "id_number"),
+                id_hmac=id_hmac,
+                id_masked=mask_id_number(holder.number),
+                card_type=req.card_type,
+            )
+        if req.name:
+            values.update(name_enc=protector.encrypt(req.name, "name"), name_masked=mask_name(req.name))
+        row = s.execute(insert(T).values(**values).returning(T)).one()
+        est = QueueEstimator(s, hall, day)
+        ahead, minutes = est.position(row)
+        view = ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes)
+        append_event(s, hall.id, EV_TICKET_ISSUED, {"ticket": view}, p.actor)
+    return view
+
+
+def _counter_value(s: Session, hall_id: str, prefix: str, day: date) -> int:
+    value = s.execute(
+        select(C.c.value).where(C.c.hall_id == hall_id, C.c.prefix == prefix, C.c.business_day == day)
+    ).scalar()
+    return int(value or 0)
+
+
+def load_ticket(s: Session, ticket_id: int, *, lock: bool = False) -> Any:
+    """A ticket row or ApiError ticket.unknown; `lock` takes a row lock (PostgreSQL)."""
+    stmt = select(T).where(T.c.id == ticket_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = s.execute(stmt).first()
+    if row is None:
+        raise ApiError("ticket.unknown", ticket_id=ticket_id)
+    return row
+
+
+def get_ticket(ctx: ServerContext, p: Principal, ticket_id: int) -> dict[str, Any]:
+    """One ticket with its position in the queue."""
+    with ctx.db.read() as s:
+        row = load_ticket(s, ticket_id)
+        require_hall(p, row.hall_id, ctx.catalog)
+        hall = ctx.catalog.hall(row.hall_id)
+        ahead, minutes = QueueEstimator(s, hall, hall_day(hall)).position(row)
+        return ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, reveal=may_reveal(p, row))
+
+
+def track_ticket(ctx: ServerContext, track_token: str) -> dict[str, Any]:
+    """A ticket by its tracking token (the phone page); personal data always masked."""
+    with ctx.db.read() as s:
+        row = s.execute(select(T).where(T.c.track_token == track_token)).first()
+        if row is None:
+            raise ApiError("ticket.unknown")
+        hall = ctx.catalog.hall(row.hall_id)
+        ahead, minutes = QueueEstimator(s, hall, hall_day(hall)).position(row)
+        view = ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes)
+        view["hall_name"] = hall.name
+        return view
+
+
+def list_tickets(
+    ctx: ServerContext,
+    p: Principal,
+    hall_id: str,
+    *,
+    status: str | None = None,
+    group: str | None = None,
+    window_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Today's tickets of a hall, oldest first."""
+    hall = ctx.catalog.hall(hall_id)
+    require_hall(p, hall_id, ctx.catalog)
+    day = hall_day(hall)
+    with ctx.db.read() as s:
+        stmt = select(T).where(T.c.hall_id == hall_id, T.c.business_day == day)
+        if status:
+            stmt = stmt.where(T.c.status == status)
+        if group:
+            stmt = stmt.where(T.c.group_prefix == group)
+        if window_id is not None:
+            stmt = stmt.where(T.c.window_id == window_id)
+        rows = s.execute(stmt.order_by(T.c.id)).all()
+        est = QueueEstimator(s, hall, day)
+        out = []
+        for row in rows:
+            ahead, minutes = est.position(row)
+            out.append(
+                ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, reveal=may_reveal(p, row))
+            )
+        return out
+
+
+def cancel_ticket(ctx: ServerContext, p: Principal, ticket_id: int) -> dict[str, Any]:
+    """Cancel a waiting or suspended ticket (kiosk, clerk, manager of its hall)."""
+    require_roles(p, *ISSUER_ROLES)
+    with ctx.db.write() as s:
+        row = load_ticket(s, ticket_id, lock=True)
+        require_hall(p, row.hall_id, ctx.catalog)
+        new_status = next_status(row.status, TicketOp.CANCEL)
+        updated = s.execute(
+            update(T)
+            .where(T.c.id == ticket_id, T.c.status == row.status)
+            .values(status=new_status.value, window_id=None, bound_window_id=None)
+            .returning(T)
+        ).one()
+        view = ticket_view(ctx, updated)
+        append_event(s, row.hall_id, EV_TICKET_CANCELLED, {"ticket": view}, p.actor)
+    return view
