@@ -54,6 +54,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     install_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    from hall_server.api import PAGE_ROUTERS
+
+    for router in PAGE_ROUTERS:
+        app.include_router(router)
     return app
 
 

@@ -18,3 +18,10 @@ ROUTERS: list[APIRouter] = [
     events.router,
     devices.router,
 ]
+
+# Issue 5: appointments, follow-ups, matters, statistics and the dashboard's API.
+from hall_server.api import appointments, dashboard, followups, matters, stats, web  # noqa: E402
+
+ROUTERS += [appointments.router, followups.router, matters.router, stats.router, dashboard.router]
+# Web pages live at the root (/dashboard, /t/{token}, /book/{hall}), not under /api/v1.
+PAGE_ROUTERS: list[APIRouter] = [web.router]

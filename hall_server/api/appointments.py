@@ -85,7 +85,9 @@ def slots(hall_id: str, request: Request, service_code: str = Query(max_length=6
 def book(hall_id: str, body: BookIn, request: Request) -> dict[str, Any]:
     """Book a slot (public: a provincial portal, a phone app or the booking page)."""
     ctx = get_ctx(request)
-    req = svc.BookingRequest(body.service_code, body.day, body.start, body.id_number, body.phone, body.name, body.channel)
+    req = svc.BookingRequest(
+        body.service_code, body.day, body.start, body.id_number, body.phone, body.name, body.channel
+    )
     with ctx.db.write() as s:
         appt = svc.book(s, ctx.protector, hall_id, req, ext_common.utcnow())
         return _names(ctx, [appt])[0]
@@ -120,7 +122,9 @@ def by_person(body: ProofIn, request: Request, creds: Creds) -> list[dict[str, A
 
 
 @router.get("/halls/{hall_id}/appointments")
-def list_for_hall(hall_id: str, request: Request, creds: Creds, day: date | None = None) -> list[dict[str, Any]]:
+def list_for_hall(
+    hall_id: str, request: Request, creds: Creds, day: date | None = None
+) -> list[dict[str, Any]]:
     """A hall's bookings of a day (manager), masked."""
     ctx = get_ctx(request)
     p = principal_of(ctx, creds)
@@ -129,7 +133,9 @@ def list_for_hall(hall_id: str, request: Request, creds: Creds, day: date | None
     with ctx.db.read() as s:
         rows = list(
             s.scalars(
-                select(Appointment).where(Appointment.hall_id == hall_id, Appointment.day == day).order_by(Appointment.start_at)
+                select(Appointment)
+                .where(Appointment.hall_id == hall_id, Appointment.day == day)
+                .order_by(Appointment.start_at)
             )
         )
         return _names(ctx, rows)
@@ -143,7 +149,9 @@ def checkin(hall_id: str, body: CheckinIn, request: Request, creds: Creds) -> di
     require_roles(p, "kiosk", "manager", "admin")
     ctx.catalog.hall(hall_id)
     require_hall(p, hall_id, ctx.catalog)
-    return svc.checkin(ctx, p, hall_id, body.id_number, ext_common.utcnow(), fallback_normal=body.fallback_normal)
+    return svc.checkin(
+        ctx, p, hall_id, body.id_number, ext_common.utcnow(), fallback_normal=body.fallback_normal
+    )
 
 
 @router.post("/appointments/sweep")

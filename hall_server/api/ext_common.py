@@ -6,6 +6,8 @@ import logging
 from datetime import UTC, datetime
 
 from hall_server.auth import Principal, require_hall, require_roles
+
+__all__ = ["MANAGER_ROLES", "manager_scope", "require_roles", "utcnow", "visible_halls"]
 from hall_server.context import ServerContext
 from queueing.hierarchy import subtree
 

@@ -7,6 +7,7 @@ import logging
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from hall_server.db import models_ext  # noqa: F401  (the issue-5 tables of migration 0002)
 from hall_server.db.models import Base
 
 logger = logging.getLogger(__name__)

@@ -49,6 +49,7 @@ PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 # Unambiguous characters for booking codes read aloud or typed on a phone.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
+
 def aware(dt: datetime) -> datetime:
     """SQLite hands back naive datetimes; every stored time is UTC."""
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
@@ -412,7 +413,12 @@ def checkin(
                 idempotency_key=f"appointment-{appt.id}-normal",
             ),
         )
-        ticket["checkin"] = {"status": state, "code": err.code, "message": err.message, "message_en": err.message_en}
+        ticket["checkin"] = {
+            "status": state,
+            "code": err.code,
+            "message": err.message,
+            "message_en": err.message_en,
+        }
         return ticket
     ticket, _created = tickets.issue_ticket(
         ctx,
