@@ -190,7 +190,12 @@ class HallClient:
         return self.get(f"/tickets/{ticket_id}")
 
     def tickets(
-        self, hall_id: str, *, status: str | None = None, group: str | None = None, window_id: int | None = None
+        self,
+        hall_id: str,
+        *,
+        status: str | None = None,
+        group: str | None = None,
+        window_id: int | None = None,
     ) -> list[JSON]:
         """GET /halls/{hall}/tickets (today)."""
         return self.get(f"/halls/{hall_id}/tickets", status=status, group=group, window_id=window_id)
@@ -263,7 +268,9 @@ class HallClient:
         """Call a suspended ticket back."""
         return self.window_op(window_id, "call-back", {"ticket_id": ticket_id})
 
-    def transfer(self, window_id: int, service_code: str | None = None, to_window_id: int | None = None) -> JSON:
+    def transfer(
+        self, window_id: int, service_code: str | None = None, to_window_id: int | None = None
+    ) -> JSON:
         """Transfer the current ticket to another service or window."""
         body: dict[str, Any] = {}
         if service_code:
@@ -285,7 +292,9 @@ class HallClient:
         """GET /halls/{hall}/events?since=N."""
         return self.get(f"/halls/{hall_id}/events", since=since, limit=limit)
 
-    def heartbeat(self, device_id: str, kind: str, status: str, faults: list[dict[str, str]] | None = None) -> None:
+    def heartbeat(
+        self, device_id: str, kind: str, status: str, faults: list[dict[str, str]] | None = None
+    ) -> None:
         """POST /devices/heartbeat (a fault list reports printer paper-out and the like)."""
         body = {"device_id": device_id, "kind": kind, "status": status, "faults": faults or []}
         self.post("/devices/heartbeat", body, idempotent=True)

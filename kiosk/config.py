@@ -49,6 +49,8 @@ class KioskConfig:
     # "zeroconf" browses the LAN for _hall._tcp.local.; otherwise http://host:port
     server: str = "zeroconf"
     token: str | None = None
+    # Per-role tokens for a village station (one machine, several roles): {"rating": "..."}.
+    tokens: dict[str, str] = field(default_factory=dict)
     username: str | None = None
     password: str | None = None
     # serial:///dev/ttyUSB0?baud=115200, pcsc://, sim (built-in simulator) or "" (none)
@@ -65,10 +67,6 @@ class KioskConfig:
     def __post_init__(self) -> None:
         if self.role not in const.ROLES:
             raise ConfigError(f"未知的终端角色：{self.role}", f"unknown role {self.role!r}")
-        if self.role in ("clerk", "rating") and self.window_id is None and self.username is None:
-            # A rating terminal is bound to a window; a clerk may pick one at log-in.
-            if self.role == "rating":
-                raise ConfigError("评价器必须绑定窗口（window_id）", "a rating terminal needs window_id")
         if self.printer.mode not in ("text", "raster"):
             raise ConfigError("打印模式只能是 text 或 raster", "printer mode must be text or raster")
         if self.printer.width_mm not in (58, 80):
@@ -90,7 +88,9 @@ def _from_dict(data: dict[str, Any]) -> KioskConfig:
     known = {f.name for f in fields(KioskConfig)}
     unknown = set(data) - known
     if unknown:
-        raise ConfigError(f"配置文件中有未知项：{', '.join(sorted(unknown))}", f"unknown keys {sorted(unknown)}")
+        raise ConfigError(
+            f"配置文件中有未知项：{', '.join(sorted(unknown))}", f"unknown keys {sorted(unknown)}"
+        )
     data = dict(data)
     try:
         if isinstance(data.get("printer"), dict):

@@ -27,7 +27,13 @@ WS_BACKOFF_MAX_S = 5.0
 WS_OPEN_TIMEOUT_S = 3.0
 
 # Fonts: pick the CJK family explicitly; the fallbacks cover machines without Noto.
-FONT_FAMILIES = ["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "Microsoft YaHei", "sans-serif"]
+FONT_FAMILIES = [
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "sans-serif",
+]
 BASE_POINT_SIZE = 20
 ELDERLY_SCALE = 1.35
 DESIGN_WIDTH = 1920

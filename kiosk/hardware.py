@@ -1,0 +1,263 @@
+"""Bridges to devices/ and printers/: the ID reader in a thread, the printer and camera as blocking calls.
+
+UI code never calls these directly; it goes through signals (reader) or the TaskRunner (printer, camera).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from kiosk import const
+from kiosk.config import PrinterSettings
+from kiosk.errors import KioskError, PrintFailed
+
+logger = logging.getLogger(__name__)
+
+
+class DeviceUnavailable(KioskError):
+    """A device is not configured or its driver is missing."""
+
+    code = "device.unavailable"
+    default_zh = "设备未配置或不可用"
+    default_en = "Device not configured or unavailable"
+
+
+class IdReaderService(QObject):
+    """Watches an ID card reader in a thread and reports each card (or error) once by signal."""
+
+    card_read = Signal(object)  # devices.idcard.IdCard
+    read_error = Signal(object)  # devices.errors.DeviceError
+    state_changed = Signal(str)  # "ready" | "offline"
+
+    def __init__(self, url: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.url = url
+        self.state = "offline"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Open the reader and start watching (re-opening with back-off if it goes away)."""
+        if not self.url or (self._thread and self._thread.is_alive()):
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="id-reader", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching and close the reader."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.state_changed.emit(state)
+
+    def _run(self) -> None:
+        try:
+            from devices.idcard import open_reader
+        except ImportError as exc:
+            logger.error("devices.idcard not available: %s", exc)
+            self.read_error.emit(DeviceUnavailable("身份证阅读器驱动未安装", str(exc)))
+            return
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                with open_reader(self.url) as reader:
+                    self._set_state("ready")
+                    delay = 0.5
+                    reader.watch(self.card_read.emit, self._on_error, self._stop)
+            except Exception as exc:  # a reader that vanished is re-opened after a pause
+                logger.warning("ID reader %s: %s", self.url, exc)
+                self._set_state("offline")
+                self._on_error(exc)
+            if self._stop.wait(delay):
+                break
+            delay = min(delay * 2, 5.0)
+        self._set_state("offline")
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.read_error.emit(exc)
+
+
+def id_error_zh(exc: BaseException) -> str:
+    """The Chinese message a visitor sees for a reader error."""
+    code = getattr(exc, "code", "")
+    if code == "card.removed":
+        return "读卡过程中身份证被移开，请将身份证重新放回感应区"
+    if code in ("frame.malformed", "frame.checksum", "card.read_failed"):
+        return "读卡失败，请将身份证重新放置在感应区"
+    if code in ("reader.not_found", "reader.disconnected"):
+        return "身份证阅读器未连接，请联系工作人员"
+    if code == "reader.timeout":
+        return "身份证阅读器无响应，请稍后重试"
+    return getattr(exc, "message_zh", None) or "读卡失败，请重试"
+
+
+def identity_of(card: Any) -> dict[str, Any]:
+    """The identity block sent with a ticket (the server stores it encrypted)."""
+    card_type = getattr(card, "card_type", None)
+    return {
+        "id_number": card.id_number,
+        "name": card.name,
+        "card_type": getattr(card_type, "value", card_type) or "resident",
+    }
+
+
+class TicketPrinter:
+    """Prints tickets and guides with printers/; every failure becomes PrintFailed with the fault code."""
+
+    def __init__(self, settings: PrinterSettings) -> None:
+        self.settings = settings
+        self._printer: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def configured(self) -> bool:
+        """Whether this machine has a printer at all."""
+        return self.settings.kind not in ("", "none")
+
+    def _open(self) -> Any:
+        if self._printer is None:
+            try:
+                from printers import PrinterConfig, open_printer
+            except ImportError as exc:
+                raise PrintFailed("打印模块未安装", str(exc), code=const.FAULT_PRINTER) from exc
+            kind = "network" if self.settings.kind == "virtual" else self.settings.kind
+            cfg = PrinterConfig(
+                kind=kind,
+                target=self.settings.target,
+                mode=self.settings.mode,
+                width_mm=self.settings.width_mm,
+            )
+            self._printer = open_printer(cfg)
+        return self._printer
+
+    def _do(self, what: str, fn_name: str, layout: Any) -> None:
+        if not self.configured:
+            raise PrintFailed("本机未配置打印机", "no printer configured", code=const.FAULT_OFFLINE)
+        with self._lock:
+            try:
+                getattr(self._open(), fn_name)(layout)
+            except PrintFailed:
+                raise
+            except Exception as exc:
+                code = getattr(exc, "code", const.FAULT_PRINTER)
+                zh = getattr(exc, "message_zh", None) or "打印机故障"
+                logger.warning("printing %s failed: %s", what, exc)
+                # Drop the connection: the next attempt reconnects (the printer may be back).
+                self._printer = None
+                raise PrintFailed(f"{zh}。号码已显示在屏幕上，请记下或拍照", str(exc), code=code) from exc
+
+    def print_ticket(self, ticket: dict[str, Any], hall_name: str) -> None:
+        """Print a ticket from the server's Ticket JSON."""
+        from printers.layout import TicketLayout
+
+        holder = ticket.get("holder") or {}
+        green = ticket.get("green_reason")
+        layout = TicketLayout(
+            hall_name=hall_name,
+            number=ticket["number"],
+            service_name=ticket.get("service_name") or ticket.get("service_code", ""),
+            people_ahead=int(ticket.get("people_ahead") or 0),
+            estimated_wait_minutes=ticket.get("estimated_wait_minutes"),
+            issued_at=_parse_time(ticket.get("issued_at")),
+            qr_url=ticket.get("track_url"),
+            notes=[const.TICKET_NOTE],
+            priority_label=("绿色通道·" + const.GREEN_REASON_ZH.get(green, green)) if green else None,
+            holder_masked=holder.get("name_masked") or holder.get("id_masked"),
+        )
+        self._do("ticket", "print_ticket", layout)
+
+    def print_guide(self, service: dict[str, Any], hall_name: str) -> None:
+        """Print a service guide slip with the materials list."""
+        from printers.layout import GuideSlip
+
+        guide = service.get("guide") or {}
+        slip = GuideSlip(
+            hall_name=hall_name,
+            service_name=service.get("name", ""),
+            materials=[material_text(m) for m in guide.get("materials") or service.get("materials") or []],
+            steps=[str(s) for s in guide.get("steps") or []],
+            time_limit=time_limit_text(service),
+            notes=[],
+        )
+        self._do("guide", "print_guide", slip)
+
+    def status(self) -> Any:
+        """The printer's status (online, paper_out...)."""
+        with self._lock:
+            return self._open().status()
+
+
+def material_text(m: Any) -> str:
+    """One materials line: '身份证 原件1份 复印件1份（备注）'."""
+    if isinstance(m, str):
+        return m
+    parts = [str(m.get("name", ""))]
+    if m.get("original", True):
+        parts.append("原件")
+    copies = m.get("copies")
+    if copies:
+        parts.append(f"复印件{copies}份")
+    text = " ".join(parts)
+    if m.get("note"):
+        text += f"（{m['note']}）"
+    return text
+
+
+def time_limit_text(service: dict[str, Any]) -> str:
+    """'法定时限 20 个工作日，承诺 5 个工作日'."""
+    guide = service.get("guide") or {}
+    legal = guide.get("time_limit_days", service.get("time_limit_days"))
+    promise = guide.get("promise_days", service.get("promise_days"))
+    parts = []
+    if legal is not None:
+        parts.append(f"法定时限 {legal} 个工作日")
+    if promise is not None:
+        parts.append(f"承诺 {promise} 个工作日" if promise else "即办")
+    return "，".join(parts)
+
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    return datetime.now()
+
+
+class Camera:
+    """Takes a document photo with devices.camera (blocking: run it in the TaskRunner)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @property
+    def configured(self) -> bool:
+        """Whether a camera is configured."""
+        return bool(self.url)
+
+    def capture_jpeg(self) -> bytes:
+        """One JPEG frame."""
+        if not self.url:
+            raise DeviceUnavailable("本机未配置摄像头", "no camera configured")
+        try:
+            from devices.camera import open_camera
+        except ImportError as exc:
+            raise DeviceUnavailable("摄像头驱动未安装", str(exc)) from exc
+        cam = open_camera(self.url)
+        try:
+            return cam.capture_jpeg()
+        except Exception as exc:
+            raise DeviceUnavailable(getattr(exc, "message_zh", "拍摄失败，请重试"), str(exc)) from exc
+        finally:
+            cam.close()

@@ -1,0 +1,77 @@
+"""The frame shared by every role screen: header with clock and connection badge, body, message line."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from kiosk.ui.context import AppContext
+from kiosk.ui.widgets import ConnectionBadge, MessageLine, header_bar, label
+
+logger = logging.getLogger(__name__)
+
+WEEKDAYS = "一二三四五六日"
+
+
+class RoleScreen(QWidget):
+    """Base of the role screens; `ready` fires once the first data has loaded (or failed to)."""
+
+    ready = Signal()
+
+    def __init__(self, ctx: AppContext, title: str, subtitle: str = "", *, header: bool = True) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.setObjectName("root")
+        self.is_ready = False
+        self.root = QVBoxLayout(self)
+        self.root.setContentsMargins(0, 0, 0, 0)
+        self.root.setSpacing(0)
+        self.badge = ConnectionBadge()
+        self.clock = label("", None)
+        self.header_title = None
+        if header:
+            frame, right, self.header_title = header_bar(title, subtitle)
+            self.header_right = right
+            right.addWidget(self.clock)
+            right.addWidget(self.badge)
+            self.root.addWidget(frame)
+        self.body = QVBoxLayout()
+        self.body.setContentsMargins(28, 20, 28, 20)
+        self.body.setSpacing(16)
+        self.root.addLayout(self.body, 1)
+        self.message = MessageLine()
+        self.root.addWidget(self.message)
+        self._clock_timer = QTimer(self)
+        self._clock_timer.timeout.connect(self._tick)
+        self._clock_timer.start(1000)
+        self._tick()
+        ctx.events.online_changed.connect(self.badge.set_online)
+        self.badge.set_online(ctx.events.online, first=not ctx.events.online)
+
+    def _tick(self) -> None:
+        now = datetime.now()
+        self.clock.setText(f"{now:%Y年%m月%d日} 星期{WEEKDAYS[now.weekday()]} {now:%H:%M}")
+
+    def mark_ready(self) -> None:
+        """Say the first screen is complete (used by --screenshot and tests)."""
+        if not self.is_ready:
+            self.is_ready = True
+            self.ready.emit()
+
+    def run(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Run blocking work in the background; errors go to the message line unless handled."""
+        self.ctx.runner.run(fn, on_done, on_error or self.message.show_error)
+
+    def handles_devices(self) -> bool:
+        """Only the visible screen reacts to the shared ID reader (a village station has several)."""
+        return self.isVisible()

@@ -1,0 +1,528 @@
+"""Clerk terminal: log in at a window, operate tickets with shortcut keys, see the waiting list live."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk import const
+from kiosk.api import HallClient
+from kiosk.hardware import id_error_zh
+from kiosk.ui.base import RoleScreen
+from kiosk.ui.context import AppContext
+from kiosk.ui.widgets import button, card, label
+
+logger = logging.getLogger(__name__)
+
+
+class ClerkTerminal(RoleScreen):
+    """One window's terminal. Every operation disables the buttons until the server answers."""
+
+    op_finished = Signal(str, object)  # op name, Ticket/Window JSON or the exception
+    logged_in = Signal(dict)
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__(ctx, "窗口叫号终端", "Clerk terminal")
+        self.window: dict[str, Any] = {}
+        self.clerk: dict[str, Any] = {}
+        self.current: dict[str, Any] | None = None
+        self.busy = False
+        self.waiting: list[dict[str, Any]] = []
+        self.suspended: list[dict[str, Any]] = []
+        self.last_card: Any = None
+        self.photo: bytes | None = None
+        # The clerk's own client: its token comes from log-in, never the device's.
+        self.client = HallClient(ctx.client.base_url)
+        self.pages = QStackedWidget()
+        self.body.addWidget(self.pages, 1)
+        self.login_page = self._build_login()
+        self.work_page = self._build_work()
+        self.pages.addWidget(self.login_page)
+        self.pages.addWidget(self.work_page)
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(200)
+        self._reload_timer.timeout.connect(self.reload_queue)
+        ctx.events.event.connect(self._on_event)
+        ctx.events.online_changed.connect(self._on_online)
+        if ctx.reader:
+            ctx.reader.card_read.connect(self._on_card)
+            ctx.reader.read_error.connect(self._on_card_error)
+        self._load_windows()
+
+    # -- login ----------------------------------------------------------------------------------
+    def _build_login(self) -> QWidget:
+        page = QWidget()
+        outer = QHBoxLayout(page)
+        outer.addStretch(1)
+        box = card()
+        box.setFixedWidth(820)
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(50, 40, 50, 40)
+        lay.setSpacing(22)
+        lay.addWidget(label("工作人员登录", "title", align=Qt.AlignmentFlag.AlignCenter))
+        lay.addWidget(label("Clerk log-in", "en", align=Qt.AlignmentFlag.AlignCenter))
+        self.user_edit = QLineEdit(self.ctx.config.username or "")
+        self.user_edit.setPlaceholderText("工号 / 用户名")
+        self.user_edit.setObjectName("username")
+        self.pass_edit = QLineEdit(self.ctx.config.password or "")
+        self.pass_edit.setPlaceholderText("密码")
+        self.pass_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.pass_edit.setObjectName("password")
+        self.pass_edit.returnPressed.connect(self.login)
+        self.window_combo = QComboBox()
+        self.window_combo.setObjectName("window")
+        lay.addWidget(label("用户名", None))
+        lay.addWidget(self.user_edit)
+        lay.addWidget(label("密码", None))
+        lay.addWidget(self.pass_edit)
+        lay.addWidget(label("窗口", None))
+        lay.addWidget(self.window_combo)
+        self.login_btn = button("登录 Log in", self.login, "primary", name="login")
+        lay.addWidget(self.login_btn)
+        self.login_error = label("", "subtitle", wrap=True)
+        lay.addWidget(self.login_error)
+        outer.addWidget(box)
+        outer.addStretch(1)
+        return page
+
+    def _load_windows(self) -> None:
+        def done(hall: dict[str, Any]) -> None:
+            self.ctx.hall.update(hall)
+            self.window_combo.clear()
+            for w in hall.get("windows", []):
+                self.window_combo.addItem(f"{w['number']}号窗口 {w.get('name', '')}", w["id"])
+            if self.ctx.config.window_id is not None:
+                idx = self.window_combo.findData(self.ctx.config.window_id)
+                if idx >= 0:
+                    self.window_combo.setCurrentIndex(idx)
+            if not self.is_ready and self.pages.currentWidget() is self.login_page:
+                self.mark_ready()
+
+        def failed(exc: BaseException) -> None:
+            if self.ctx.config.window_id is not None:
+                self.window_combo.addItem(f"窗口 {self.ctx.config.window_id}", self.ctx.config.window_id)
+            self.login_error.setText(getattr(exc, "message_zh", "无法加载窗口列表"))
+            self.mark_ready()
+
+        self.run(lambda: self.ctx.client.hall(self.ctx.hall_id), done, failed)
+
+    def login(self) -> None:
+        """Log in at the chosen window."""
+        if self.busy:
+            return
+        user, pw = self.user_edit.text().strip(), self.pass_edit.text()
+        window_id = self.window_combo.currentData()
+        if not user or not pw:
+            self.login_error.setText("请输入用户名和密码")
+            return
+        self.busy = True
+        self.login_btn.setEnabled(False)
+        client = self.client
+        hall = self.ctx.hall_id
+
+        def call() -> tuple[dict, dict]:
+            ans = client.login(user, pw, window_id)
+            snap = client.snapshot(hall)
+            return ans, snap
+
+        def done(res: tuple[dict, dict]) -> None:
+            ans, snap = res
+            self.busy = False
+            self.login_btn.setEnabled(True)
+            self.clerk = ans.get("clerk") or {"name": user}
+            self.window = ans.get("window") or {"id": window_id}
+            self.pass_edit.clear()
+            self._apply_snapshot(snap)
+            if self.ctx.events.channel is None or not self.ctx.config.token:
+                self.ctx.start_events(int(snap.get("last_seq", 0)), client.token)
+            self.pages.setCurrentWidget(self.work_page)
+            self._update_header()
+            self.reload_queue()
+            self.logged_in.emit(ans)
+            self.mark_ready()
+
+        def failed(exc: BaseException) -> None:
+            self.busy = False
+            self.login_btn.setEnabled(True)
+            self.login_error.setText(getattr(exc, "message_zh", "登录失败"))
+
+        self.run(call, done, failed)
+
+    def logout(self) -> None:
+        """Log out and go back to the log-in page."""
+        client = self.client
+        if not self.ctx.config.token:
+            self.ctx.events.detach()
+        self.run(client.logout, lambda _r: None, lambda _e: None)
+        self.current = None
+        self.pages.setCurrentWidget(self.login_page)
+
+    # -- work page --------------------------------------------------------------------------------
+    def _build_work(self) -> QWidget:
+        page = QWidget()
+        lay = QHBoxLayout(page)
+        lay.setSpacing(24)
+        left = QVBoxLayout()
+        left.setSpacing(16)
+        self.who = label("", "big")
+        left.addWidget(self.who)
+        cur = card()
+        cl = QVBoxLayout(cur)
+        cl.setContentsMargins(30, 20, 30, 20)
+        cl.addWidget(label("当前号码 Current", "subtitle"))
+        self.cur_number = label("—", "huge")
+        self.cur_number.setObjectName("current-number")
+        cl.addWidget(self.cur_number)
+        self.cur_info = label("暂无办理中的号码，按 F1 叫号", "big", wrap=True)
+        self.cur_info.setObjectName("current-info")
+        cl.addWidget(self.cur_info)
+        self.cur_holder = label("", "subtitle", wrap=True)
+        self.cur_holder.setObjectName("current-holder")
+        cl.addWidget(self.cur_holder)
+        left.addWidget(cur)
+        grid = QGridLayout()
+        grid.setSpacing(12)
+        self.op_buttons: dict[str, QPushButton] = {}
+        handlers: dict[str, Callable[[], None]] = {
+            "call_next": lambda: self.do_op("call_next"),
+            "recall": lambda: self.do_op("recall"),
+            "no_show": lambda: self.do_op("no_show"),
+            "start": lambda: self.do_op("start"),
+            "finish": lambda: self.do_op("finish"),
+            "transfer": self.open_transfer,
+            "suspend": lambda: self.do_op("suspend"),
+            "call_back": self.call_back_selected,
+            "call_chosen": self.call_selected,
+            "pause": self.toggle_pause,
+            "read_id": self.read_id_hint,
+            "photo": self.take_photo,
+        }
+        for i, (op, (key, zh, _en)) in enumerate(const.CLERK_OPS.items()):
+            role = "primary" if op in ("call_next", "start", "finish") else None
+            b = button(f"{zh}\n{key}", handlers[op], role, name=f"op-{op}")
+            self.op_buttons[op] = b
+            grid.addWidget(b, i // 4, i % 4)
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(handlers[op])
+        left.addLayout(grid)
+        side = QHBoxLayout()
+        self.id_panel = label("身份证：未读取", "subtitle", wrap=True)
+        self.id_panel.setObjectName("id-panel")
+        side.addWidget(self.id_panel, 1)
+        self.photo_label = label("", None)
+        self.photo_label.setFixedSize(200, 150)
+        side.addWidget(self.photo_label)
+        left.addLayout(side)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(button("退出登录 Log out", self.logout, name="logout"))
+        left.addLayout(row)
+        lay.addLayout(left, 3)
+
+        right = QVBoxLayout()
+        self.wait_title = label("等候队列", "big")
+        right.addWidget(self.wait_title)
+        self.wait_table = self._table(["号码", "事项", "取号时间", "优先"])
+        self.wait_table.setObjectName("waiting")
+        right.addWidget(self.wait_table, 3)
+        right.addWidget(label("挂起 Suspended", "big"))
+        self.susp_table = self._table(["号码", "事项", "窗口"])
+        self.susp_table.setObjectName("suspended")
+        right.addWidget(self.susp_table, 1)
+        lay.addLayout(right, 2)
+        return page
+
+    @staticmethod
+    def _table(headers: list[str]) -> QTableWidget:
+        t = QTableWidget(0, len(headers))
+        t.setHorizontalHeaderLabels(headers)
+        t.verticalHeader().setVisible(False)
+        t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        t.verticalHeader().setDefaultSectionSize(54)
+        return t
+
+    def _update_header(self) -> None:
+        w = self.window
+        status = const.WINDOW_STATUS_ZH.get(w.get("status", ""), w.get("status", ""))
+        self.who.setText(
+            f"{w.get('number', '?')}号窗口 {w.get('name', '')} · {self.clerk.get('name', '')} · {status}"
+        )
+        if self.header_title is not None:
+            self.header_title.setText(f"{self.ctx.hall_name} · {w.get('number', '?')}号窗口")
+
+    # -- operations -------------------------------------------------------------------------------
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        for b in self.op_buttons.values():
+            b.setEnabled(not busy)
+
+    def do_op(self, op: str, body: dict[str, Any] | None = None) -> None:
+        """Run one window operation; ignored while another is in flight (no double call)."""
+        if self.busy or not self.window.get("id"):
+            return
+        self._set_busy(True)
+        wid = self.window["id"]
+        client = self.client
+        path = {"call_next": "call-next", "call_chosen": "call"}.get(op, op.replace("_", "-"))
+
+        def done(res: dict[str, Any]) -> None:
+            self._set_busy(False)
+            if op in ("pause", "resume"):
+                self.window.update(res or {})
+                self._update_header()
+            else:
+                self._show_current(res)
+                if op == "call_next" and res:
+                    self.message.show_ok(f"已呼叫 {res.get('number')}")
+            self.op_finished.emit(op, res)
+            self._reload_timer.start()
+
+        def failed(exc: BaseException) -> None:
+            self._set_busy(False)
+            self.message.show_error(exc)
+            self.op_finished.emit(op, exc)
+
+        self.run(lambda: client.window_op(wid, path, body), done, failed)
+
+    def _show_current(self, t: dict[str, Any] | None) -> None:
+        if t and t.get("status") in ("finished", "no_show", "cancelled", "waiting", "suspended"):
+            # The ticket left this window (finished, transferred, suspended).
+            self.current = None
+            self.cur_number.setText("—")
+            status = const.STATUS_ZH.get(t["status"], t["status"])
+            self.cur_info.setText(f"{t.get('number')} {status}；按 F1 叫下一位")
+            self.cur_holder.setText("")
+            return
+        self.current = t
+        if not t:
+            self.cur_number.setText("—")
+            self.cur_info.setText("暂无办理中的号码，按 F1 叫号")
+            self.cur_holder.setText("")
+            return
+        self.cur_number.setText(t.get("number", ""))
+        status = const.STATUS_ZH.get(t.get("status", ""), t.get("status", ""))
+        info = f"{t.get('service_name', '')} · {status}"
+        if t.get("recall_count"):
+            info += f" · 已重呼 {t['recall_count']} 次"
+        if t.get("priority"):
+            info += " · 绿色通道"
+        self.cur_info.setText(info)
+        holder = t.get("holder") or {}
+        # Masked on screen even when the server sends the full value to this clerk.
+        from kiosk.masking import mask_id, mask_name
+
+        parts = []
+        if holder.get("name_masked") or holder.get("name"):
+            parts.append(mask_name(holder.get("name") or holder.get("name_masked")))
+        if holder.get("id_masked") or holder.get("id_number"):
+            parts.append(mask_id(holder.get("id_number") or holder.get("id_masked")))
+        self.cur_holder.setText("办事人：" + "  ".join(parts) if parts else "办事人：未登记身份证")
+
+    def _selected(self, table: QTableWidget, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        r = table.currentRow()
+        if 0 <= r < len(rows):
+            return rows[r]
+        return None
+
+    def call_selected(self) -> None:
+        """Call the ticket selected in the waiting list."""
+        t = self._selected(self.wait_table, self.waiting)
+        if not t:
+            self.message.show_error("请先在右侧等候队列中选中一个号码")
+            return
+        self.do_op("call_chosen", {"ticket_id": t["id"]})
+
+    def call_back_selected(self) -> None:
+        """Call back the suspended ticket selected (or the only one)."""
+        t = self._selected(self.susp_table, self.suspended)
+        if not t and len(self.suspended) == 1:
+            t = self.suspended[0]
+        if not t:
+            self.message.show_error("请先在挂起列表中选中一个号码")
+            return
+        self.do_op("call_back", {"ticket_id": t["id"]})
+
+    def toggle_pause(self) -> None:
+        """Pause or resume the window."""
+        self.do_op("resume" if self.window.get("status") == "paused" else "pause")
+
+    def open_transfer(self) -> None:
+        """Choose a service to transfer the current ticket to."""
+        if self.busy or not self.current:
+            self.message.show_error("当前没有可转移的号码")
+            return
+
+        def done(services: list[dict[str, Any]]) -> None:
+            dlg = TransferDialog(services, self)
+            if dlg.exec() and dlg.chosen:
+                self.do_op("transfer", {"service_code": dlg.chosen})
+
+        self.run(lambda: self.client.services(self.ctx.hall_id), done)
+
+    # -- queue ------------------------------------------------------------------------------------
+    def _groups(self) -> set[str]:
+        g = self.window.get("groups") or {}
+        return set(g) if isinstance(g, dict) else {x if isinstance(x, str) else x.get("prefix") for x in g}
+
+    def _apply_snapshot(self, snap: dict[str, Any]) -> None:
+        wid = self.window.get("id")
+        for w in snap.get("windows", []):
+            if w.get("id") == wid:
+                self.window.update({k: v for k, v in w.items() if k != "current"})
+                if w.get("current"):
+                    self._show_current(w["current"])
+        self._update_header()
+
+    def reload_queue(self) -> None:
+        """Reload the window's waiting and suspended lists."""
+        if not self.window.get("id"):
+            return
+        client, hall = self.client, self.ctx.hall_id
+
+        def fetch() -> tuple[list, list]:
+            return client.tickets(hall, status="waiting"), client.tickets(hall, status="suspended")
+
+        def done(res: tuple[list, list]) -> None:
+            waiting, suspended = res
+            groups = self._groups()
+            wid = self.window.get("id")
+            self.waiting = [
+                t
+                for t in waiting
+                if (not groups or t.get("prefix") in groups) and t.get("window_id") in (None, wid)
+            ]
+            self.waiting.sort(key=lambda t: (not t.get("priority"), t.get("issued_at") or "", t["id"]))
+            self.suspended = [t for t in suspended if t.get("window_id") in (None, wid)]
+            self._fill(self.wait_table, [self._wait_row(t) for t in self.waiting])
+            self._fill(
+                self.susp_table, [[t["number"], t.get("service_name", ""), ""] for t in self.suspended]
+            )
+            self.wait_title.setText(f"等候队列（{len(self.waiting)} 人）")
+
+        self.run(fetch, done, lambda e: logger.info("queue reload failed: %s", e))
+
+    @staticmethod
+    def _wait_row(t: dict[str, Any]) -> list[str]:
+        issued = str(t.get("issued_at") or "")
+        hhmm = issued[11:16] if len(issued) >= 16 else issued
+        return [t["number"], t.get("service_name", ""), hhmm, "绿色通道" if t.get("priority") else ""]
+
+    @staticmethod
+    def _fill(table: QTableWidget, rows: list[list[str]]) -> None:
+        table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, v in enumerate(row):
+                table.setItem(r, c, QTableWidgetItem(str(v)))
+
+    def _on_event(self, ev: dict[str, Any]) -> None:
+        etype = str(ev.get("type", ""))
+        if etype.startswith("ticket."):
+            self._reload_timer.start()
+        if etype == "window.updated":
+            w = (ev.get("payload") or {}).get("window") or ev.get("payload") or {}
+            if w.get("id") == self.window.get("id"):
+                self.window.update({k: v for k, v in w.items() if k in ("status", "groups", "name")})
+                self._update_header()
+
+    def _on_online(self, online: bool) -> None:
+        if online and self.window.get("id"):
+            self._reload_timer.start()
+
+    # -- ID card and camera -----------------------------------------------------------------------
+    def read_id_hint(self) -> None:
+        """Remind the clerk to place the card (reading itself is automatic)."""
+        if not self.ctx.reader:
+            self.message.show_error("本窗口未配置身份证阅读器")
+            return
+        self.id_panel.setText("请将身份证放在阅读器上…")
+
+    def _on_card(self, card: Any) -> None:
+        if not self.handles_devices() or self.pages.currentWidget() is not self.work_page:
+            return
+        self.last_card = card
+        self.id_panel.setText(f"身份证：{card.masked_name}  {card.masked_id}")
+
+    def _on_card_error(self, exc: BaseException) -> None:
+        if not self.handles_devices() or self.pages.currentWidget() is not self.work_page:
+            return
+        self.id_panel.setText(id_error_zh(exc))
+
+    def take_photo(self) -> None:
+        """Photograph a document with the camera."""
+        cam = self.ctx.camera
+        if not cam or not cam.configured:
+            self.message.show_error("本窗口未配置高拍仪/摄像头")
+            return
+        self.op_buttons["photo"].setEnabled(False)
+
+        def done(jpeg: bytes) -> None:
+            self.op_buttons["photo"].setEnabled(not self.busy)
+            self.photo = jpeg
+            pm = QPixmap()
+            pm.loadFromData(jpeg, "JPG")
+            self.photo_label.setPixmap(
+                pm.scaled(
+                    200, 150, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                )
+            )
+            self.message.show_ok("材料已拍摄")
+
+        def failed(exc: BaseException) -> None:
+            self.op_buttons["photo"].setEnabled(not self.busy)
+            self.message.show_error(exc)
+
+        self.run(cam.capture_jpeg, done, failed)
+
+
+class TransferDialog(QDialog):
+    """Pick the service a ticket is transferred to."""
+
+    def __init__(self, services: list[dict[str, Any]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("转移到其他事项")
+        self.chosen: str | None = None
+        lay = QVBoxLayout(self)
+        lay.addWidget(label("请选择要转移到的事项", "big"))
+        self.list = QListWidget()
+        for s in services:
+            item = QListWidgetItem(f"{s['name']}（{s.get('prefix', '')}）")
+            item.setData(Qt.ItemDataRole.UserRole, s["code"])
+            self.list.addItem(item)
+        lay.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        row.addWidget(button("取消", self.reject))
+        row.addWidget(button("确定转移", self._ok, "primary"))
+        lay.addLayout(row)
+        self.resize(900, 700)
+
+    def _ok(self) -> None:
+        item = self.list.currentItem()
+        if item:
+            self.chosen = item.data(Qt.ItemDataRole.UserRole)
+            self.accept()

@@ -1,0 +1,254 @@
+"""Hall display: the current call large, recent calls, windows, waiting counts, notices; calls spoken."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout
+
+from kiosk import const
+from kiosk.ui.base import RoleScreen
+from kiosk.ui.context import AppContext
+from kiosk.ui.icons import badge_pixmap
+from kiosk.ui.theme import display_stylesheet
+from kiosk.ui.widgets import label
+from kiosk.voice.announcer import Announcer
+
+logger = logging.getLogger(__name__)
+
+RECENT_ROWS = 6
+
+
+def _panel() -> QFrame:
+    f = QFrame()
+    f.setObjectName("panel")
+    return f
+
+
+class HallDisplay(RoleScreen):
+    """Follows the hall's events; every ticket.called / ticket.recalled is shown and queued for voice."""
+
+    call_shown = Signal(dict)
+
+    def __init__(self, ctx: AppContext, announcer: Announcer | None = None) -> None:
+        super().__init__(ctx, "", header=False)
+        self.setObjectName("display")
+        self.setStyleSheet(display_stylesheet(1.0))
+        self.announcer = announcer
+        self.recent: list[dict[str, Any]] = []
+        self.windows: dict[int, dict[str, Any]] = {}
+        self.groups: list[dict[str, Any]] = []
+        self.notices: list[str] = []
+        self.shown_calls: list[str] = []
+        self._build()
+        self._snap_timer = QTimer(self)
+        self._snap_timer.setSingleShot(True)
+        self._snap_timer.setInterval(400)
+        self._snap_timer.timeout.connect(self.refresh)
+        self._marquee = QTimer(self)
+        self._marquee.timeout.connect(self._scroll_notice)
+        self._marquee.start(250)
+        self._marquee_pos = 0
+        ctx.events.event.connect(self.on_event)
+        ctx.events.online_changed.connect(self._on_online)
+        self.load()
+
+    def _build(self) -> None:
+        top = QHBoxLayout()
+        top.setContentsMargins(30, 18, 30, 8)
+        self.title = label(self.ctx.hall_name or "政务服务大厅", "title")
+        top.addWidget(self.title, 1)
+        top.addWidget(self.clock)
+        top.addWidget(self.badge)
+        self.root.insertLayout(0, top)
+
+        main = QHBoxLayout()
+        main.setSpacing(24)
+        left = QVBoxLayout()
+        left.setSpacing(20)
+        call = _panel()
+        cl = QVBoxLayout(call)
+        cl.setContentsMargins(30, 24, 30, 24)
+        cl.addWidget(label("正在呼叫 Now calling", "section"))
+        self.call_label = label("请耐心等候叫号", "call", align=Qt.AlignmentFlag.AlignCenter, wrap=True)
+        self.call_label.setObjectName("current-call")
+        cl.addWidget(self.call_label, 1)
+        self.call_sub = label("Please wait for your number", "callsub", align=Qt.AlignmentFlag.AlignCenter)
+        cl.addWidget(self.call_sub)
+        left.addWidget(call, 3)
+        rec = _panel()
+        rl = QVBoxLayout(rec)
+        rl.setContentsMargins(30, 18, 30, 18)
+        rl.addWidget(label("最近叫号 Recent calls", "section"))
+        self.recent_grid = QGridLayout()
+        self.recent_cells: list[tuple[QLabel, QLabel]] = []
+        for i in range(RECENT_ROWS):
+            num, win = label("", "cellnum"), label("", "cell")
+            self.recent_grid.addWidget(num, i // 2, (i % 2) * 2)
+            self.recent_grid.addWidget(win, i // 2, (i % 2) * 2 + 1)
+            self.recent_cells.append((num, win))
+        rl.addLayout(self.recent_grid)
+        left.addWidget(rec, 2)
+        main.addLayout(left, 3)
+
+        right = QVBoxLayout()
+        right.setSpacing(20)
+        wp = _panel()
+        wl = QVBoxLayout(wp)
+        wl.setContentsMargins(24, 18, 24, 18)
+        wl.addWidget(label("窗口 Windows", "section"))
+        self.win_grid = QGridLayout()
+        self.win_grid.setVerticalSpacing(6)
+        wl.addLayout(self.win_grid)
+        wl.addStretch(1)
+        right.addWidget(wp, 3)
+        gp = _panel()
+        gl = QVBoxLayout(gp)
+        gl.setContentsMargins(24, 18, 24, 18)
+        gl.addWidget(label("等候人数 Waiting", "section"))
+        self.group_grid = QGridLayout()
+        gl.addLayout(self.group_grid)
+        gl.addStretch(1)
+        right.addWidget(gp, 2)
+        main.addLayout(right, 2)
+        self.body.addLayout(main, 1)
+        row = QHBoxLayout()
+        row.setSpacing(0)
+        tag = label("", None)
+        tag.setPixmap(badge_pixmap("公告", 52))
+        row.addWidget(tag)
+        self.notice = label("", "notice")
+        self.notice.setObjectName("notice")
+        row.addWidget(self.notice, 1)
+        self.body.addLayout(row)
+
+    # -- data ---------------------------------------------------------------------------------
+    def load(self) -> None:
+        """Hall info and snapshot, then follow events from the snapshot's sequence number."""
+        client, hall = self.ctx.client, self.ctx.hall_id
+
+        def fetch() -> tuple[dict, dict]:
+            return client.hall(hall), client.snapshot(hall)
+
+        def done(res: tuple[dict, dict]) -> None:
+            info, snap = res
+            self.ctx.hall.update(info)
+            self.title.setText(f"{self.ctx.hall_name} · 叫号信息")
+            self.notices = [str(n) for n in info.get("notices") or []]
+            self.apply_snapshot(snap)
+            if self.ctx.events.channel is None:
+                self.ctx.start_events(int(snap.get("last_seq", 0)))
+            self.mark_ready()
+
+        def failed(exc: BaseException) -> None:
+            self.message.show_error(exc)
+            self.mark_ready()
+            QTimer.singleShot(3000, self.load)  # keep trying: a display has nobody to press retry
+
+        self.run(fetch, done, failed)
+
+    def refresh(self) -> None:
+        """Re-read the snapshot (waiting counts, windows)."""
+        self.run(lambda: self.ctx.client.snapshot(self.ctx.hall_id), self.apply_snapshot, lambda e: None)
+
+    def apply_snapshot(self, snap: dict[str, Any]) -> None:
+        """Show windows, groups and recent calls from a snapshot."""
+        self.groups = snap.get("groups", [])
+        self.windows = {w["id"]: w for w in snap.get("windows", [])}
+        if not self.recent:
+            for c in snap.get("recent_calls", [])[:RECENT_ROWS]:
+                info = self._call_info(c)
+                if info:
+                    self.recent.append(info)
+            if self.recent:
+                self._show_current(self.recent[0])
+        self._render()
+
+    def _on_online(self, online: bool) -> None:
+        if online:
+            self._snap_timer.start()
+
+    @staticmethod
+    def _call_info(c: dict[str, Any]) -> dict[str, Any] | None:
+        payload = c.get("payload", c)
+        t = payload.get("ticket") or {}
+        w = payload.get("window") or {}
+        number = t.get("number") or payload.get("number")
+        win_no = w.get("number") or t.get("window_number") or payload.get("window_number")
+        if not number or win_no is None:
+            return None
+        return {"number": number, "window_number": win_no, "window_name": w.get("name", "")}
+
+    def on_event(self, ev: dict[str, Any]) -> None:
+        """Calls are shown and announced; other changes refresh the counts."""
+        etype = ev.get("type", "")
+        if etype in ("ticket.called", "ticket.recalled", "ticket.called_back"):
+            info = self._call_info(ev)
+            if info:
+                self.show_call(info)
+        if str(etype).startswith(("ticket.", "window.", "clerk.")):
+            self._snap_timer.start()
+
+    def show_call(self, info: dict[str, Any]) -> None:
+        """Put a call on top, keep the recent list, queue the announcement."""
+        self.recent = [r for r in self.recent if r["number"] != info["number"]]
+        self.recent.insert(0, info)
+        del self.recent[RECENT_ROWS:]
+        self._show_current(info)
+        self.shown_calls.append(info["number"])
+        self._render()
+        if self.announcer:
+            self.announcer.announce_call(info["number"], info["window_number"])
+        self.call_shown.emit(info)
+
+    def _show_current(self, info: dict[str, Any]) -> None:
+        self.call_label.setText(f"请 {info['number']} 号\n到 {info['window_number']} 号窗口办理")
+        self.call_sub.setText(f"No. {info['number']}, please go to window {info['window_number']}")
+
+    def _render(self) -> None:
+        for i, (num, win) in enumerate(self.recent_cells):
+            if i < len(self.recent):
+                r = self.recent[i]
+                num.setText(r["number"])
+                win.setText(f"→ {r['window_number']}号窗口")
+            else:
+                num.setText("")
+                win.setText("")
+        self._clear(self.win_grid)
+        for row, w in enumerate(sorted(self.windows.values(), key=lambda w: w.get("number", 0))):
+            cur = w.get("current") or {}
+            status = w.get("status", "")
+            state = cur.get("number") or (
+                const.WINDOW_STATUS_ZH.get(status, "") if status != "open" else "空闲"
+            )
+            self.win_grid.addWidget(label(f"{w.get('number')}号", "cellnum"), row, 0)
+            self.win_grid.addWidget(label(str(w.get("name", "")), "cell"), row, 1)
+            self.win_grid.addWidget(label(state, "cellnum" if cur.get("number") else "cell"), row, 2)
+        self._clear(self.group_grid)
+        for row, g in enumerate(self.groups):
+            self.group_grid.addWidget(label(f"{g.get('prefix')}  {g.get('name', '')}", "cell"), row, 0)
+            self.group_grid.addWidget(label(f"{g.get('waiting', 0)} 人", "cellnum"), row, 1)
+            wait = g.get("estimated_wait_minutes")
+            self.group_grid.addWidget(label(f"约 {wait} 分钟" if wait is not None else "", "cell"), row, 2)
+
+    @staticmethod
+    def _clear(grid: QGridLayout) -> None:
+        while grid.count():
+            item = grid.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+
+    def _scroll_notice(self) -> None:
+        text = (
+            "　　".join(self.notices)
+            if self.notices
+            else "欢迎来到政务服务大厅，请留意叫号信息，过号无效请重新取号。"
+        )
+        if len(text) <= 60:
+            self.notice.setText(text)
+            return
+        padded = text + "　　　　"
+        self._marquee_pos = (self._marquee_pos + 1) % len(padded)
+        self.notice.setText((padded[self._marquee_pos :] + padded[: self._marquee_pos])[:60])

@@ -1,0 +1,703 @@
+"""Visitor kiosk: services by category with search, ID card identification, ticket, guide, lookup, check-in."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QGridLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QListWidget,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk import const
+from kiosk.errors import FeatureUnavailable, KioskError, PrintFailed
+from kiosk.hardware import id_error_zh, identity_of, material_text, time_limit_text
+from kiosk.ui.base import RoleScreen
+from kiosk.ui.context import AppContext
+from kiosk.ui.icons import id_card_pixmap
+from kiosk.ui.widgets import button, card, label, qr_pixmap, restyle
+
+logger = logging.getLogger(__name__)
+
+ALL = "全部事项"
+
+
+class IdleWatcher(QObject):
+    """Restarts a timer on every touch, click or key anywhere in the application."""
+
+    def __init__(self, timer: QTimer) -> None:
+        super().__init__()
+        self.timer = timer
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() in (
+            QEvent.Type.MouseButtonPress,
+            QEvent.Type.KeyPress,
+            QEvent.Type.TouchBegin,
+        ):
+            self.timer.start()
+        return False
+
+
+class VisitorKiosk(RoleScreen):
+    """The self-service kiosk: pick a service, identify, get a ticket (printed or on screen)."""
+
+    ticket_issued = Signal(dict)
+    print_finished = Signal(bool)  # True printed, False failed (ticket stays on screen)
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__(ctx, f"{ctx.hall_name or '政务服务大厅'} · 自助取号", "Self-service ticket kiosk")
+        self.services: list[dict[str, Any]] = []
+        self.waiting: dict[str, int] = {}
+        self.policy: dict[str, Any] = {}
+        self.category = ALL
+        self.current_service: dict[str, Any] | None = None
+        self.ticket: dict[str, Any] | None = None
+        self.idem_key: str | None = None
+        self.issuing = False
+        self.elderly = ctx.config.elderly_mode
+        self.last_error: str = ""
+
+        self.elderly_btn = button("长者模式 大字", self.toggle_elderly, "header", name="elderly")
+        self.elderly_btn.setCheckable(True)
+        self.elderly_btn.setChecked(self.elderly)
+        self.header_right.insertWidget(0, self.elderly_btn)
+
+        self.pages = QStackedWidget()
+        self.body.addWidget(self.pages, 1)
+        self.home = self._build_home()
+        self.identify = self._build_identify()
+        self.ticket_page = self._build_ticket()
+        self.guide_page = self._build_guide()
+        self.lookup_page = self._build_lookup()
+        self.checkin_page = self._build_checkin()
+        for page in (
+            self.home,
+            self.identify,
+            self.ticket_page,
+            self.guide_page,
+            self.lookup_page,
+            self.checkin_page,
+        ):
+            self.pages.addWidget(page)
+
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setSingleShot(True)
+        self.idle_timer.setInterval(ctx.config.idle_timeout_s * 1000)
+        self.idle_timer.timeout.connect(self.go_home)
+        self._idle_watcher = IdleWatcher(self.idle_timer)
+        QApplication.instance().installEventFilter(self._idle_watcher)
+
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(300)
+        self._refresh_timer.timeout.connect(self.refresh_waiting)
+        ctx.events.event.connect(self._on_event)
+        ctx.events.online_changed.connect(lambda online: online and self.load())
+        if ctx.reader:
+            ctx.reader.card_read.connect(self._on_card)
+            ctx.reader.read_error.connect(self._on_card_error)
+        self.apply_scale()
+        self.load()
+
+    # -- loading -----------------------------------------------------------------------------
+    def load(self) -> None:
+        """Load hall, services and waiting counts in the background."""
+        hall_id = self.ctx.hall_id
+        client = self.ctx.client
+
+        def fetch() -> tuple[dict, list, dict]:
+            hall = client.hall(hall_id)
+            services = client.services(hall_id)
+            snap = client.snapshot(hall_id)
+            return hall, services, snap
+
+        def done(res: tuple[dict, list, dict]) -> None:
+            hall, services, snap = res
+            self.ctx.hall.update(hall)
+            if self.header_title is not None:
+                self.header_title.setText(f"{self.ctx.hall_name} · 自助取号")
+            self.policy = hall.get("policy") or {}
+            self.services = services
+            self._apply_snapshot(snap)
+            self._render_categories()
+            self._render_services()
+            self.anon_btn.setVisible(self.policy.get("allow_anonymous", True))
+            self.mark_ready()
+
+        def failed(exc: BaseException) -> None:
+            self.message.show_error(exc)
+            self.mark_ready()
+
+        self.run(fetch, done, failed)
+
+    def refresh_waiting(self) -> None:
+        """Re-read the waiting counts per group."""
+        self.run(lambda: self.ctx.client.snapshot(self.ctx.hall_id), self._apply_snapshot, lambda e: None)
+
+    def _apply_snapshot(self, snap: dict[str, Any]) -> None:
+        self.waiting = {g["prefix"]: int(g.get("waiting", 0)) for g in snap.get("groups", [])}
+        self._render_services()
+
+    def _on_event(self, ev: dict[str, Any]) -> None:
+        if str(ev.get("type", "")).startswith("ticket."):
+            self._refresh_timer.start()
+
+    # -- home ---------------------------------------------------------------------------------
+    def _build_home(self) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.setSpacing(18)
+        search_row = QHBoxLayout()
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("输入事项名称搜索，如：不动产、社保、营业执照")
+        self.search.textChanged.connect(lambda _t: self._render_services())
+        search_row.addWidget(self.search, 1)
+        search_row.addWidget(button("清空", lambda: self.search.clear()))
+        lay.addLayout(search_row)
+
+        mid = QHBoxLayout()
+        mid.setSpacing(20)
+        self.cat_box = QVBoxLayout()
+        self.cat_box.setSpacing(10)
+        cat_panel = QWidget()
+        cat_panel.setLayout(self.cat_box)
+        cat_scroll = QScrollArea()
+        cat_scroll.setWidgetResizable(True)
+        cat_scroll.setWidget(cat_panel)
+        cat_scroll.setFixedWidth(360)
+        mid.addWidget(cat_scroll)
+        self.svc_grid = QGridLayout()
+        self.svc_grid.setSpacing(16)
+        svc_panel = QWidget()
+        svc_panel.setLayout(self.svc_grid)
+        svc_scroll = QScrollArea()
+        svc_scroll.setWidgetResizable(True)
+        svc_scroll.setWidget(svc_panel)
+        mid.addWidget(svc_scroll, 1)
+        lay.addLayout(mid, 1)
+
+        actions = QHBoxLayout()
+        actions.setSpacing(20)
+        actions.addWidget(
+            button("预约签到\nAppointment check-in", self.open_checkin, "primary", name="checkin")
+        )
+        actions.addWidget(
+            button("查询排队进度\nWhere is my ticket", self.open_lookup, "primary", name="lookup")
+        )
+        self.hint = label("请选择您要办理的事项，点击后按提示刷身份证取号", "subtitle", wrap=True)
+        actions.addWidget(self.hint, 1)
+        lay.addLayout(actions)
+        return page
+
+    def _render_categories(self) -> None:
+        while self.cat_box.count():
+            item = self.cat_box.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        cats = [ALL]
+        for s in self.services:
+            c = s.get("category") or "其他"
+            if c not in cats:
+                cats.append(c)
+        self.cat_buttons = {}
+        for c in cats:
+            b = button(c, lambda c=c: self.choose_category(c), "category")
+            b.setCheckable(True)
+            b.setChecked(c == self.category)
+            self.cat_buttons[c] = b
+            self.cat_box.addWidget(b)
+        self.cat_box.addStretch(1)
+
+    def choose_category(self, category: str) -> None:
+        """Show one category's services."""
+        self.category = category
+        for c, b in getattr(self, "cat_buttons", {}).items():
+            b.setChecked(c == category)
+        self._render_services()
+
+    def visible_services(self) -> list[dict[str, Any]]:
+        """Services of the chosen category matching the search text."""
+        q = self.search.text().strip().lower()
+        out = []
+        for s in self.services:
+            if self.category != ALL and (s.get("category") or "其他") != self.category:
+                continue
+            hay = " ".join(
+                str(s.get(k) or "") for k in ("name", "sub_name", "code", "category", "department")
+            )
+            if q and q not in hay.lower():
+                continue
+            out.append(s)
+        return out
+
+    def _render_services(self) -> None:
+        if not hasattr(self, "svc_grid"):
+            return
+        while self.svc_grid.count():
+            item = self.svc_grid.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        services = self.visible_services()
+        cols = 2 if self.elderly else 3
+        self.service_buttons: dict[str, Any] = {}
+        for i, s in enumerate(services):
+            waiting = self.waiting.get(s.get("prefix", ""), 0)
+            text = f"{s['name']}\n等候 {waiting} 人"
+            b = button(text, lambda s=s: self.choose_service(s), "service", name=f"svc-{s['code']}")
+            self.service_buttons[s["code"]] = b
+            self.svc_grid.addWidget(b, i // cols, i % cols)
+        if not services:
+            msg = "没有找到相关事项，请换个关键词或咨询服务台" if self.services else "正在加载事项…"
+            self.svc_grid.addWidget(label(msg, "subtitle"), 0, 0)
+        self.svc_grid.setRowStretch(max(1, (len(services) + cols - 1) // cols), 1)
+
+    def toggle_elderly(self) -> None:
+        """Larger text and fewer, bigger buttons."""
+        self.elderly = not self.elderly
+        self.elderly_btn.setChecked(self.elderly)
+        self.apply_scale()
+        self._render_services()
+
+    def apply_scale(self) -> None:
+        """Scale fonts of this screen for elderly mode."""
+        from kiosk.ui.theme import cjk_family, stylesheet
+
+        scale = const.ELDERLY_SCALE if self.elderly else 1.0
+        self.setStyleSheet(stylesheet(scale, cjk_family()) if self.elderly else "")
+
+    # -- identify and issue -------------------------------------------------------------------
+    def _build_identify(self) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.setSpacing(24)
+        self.id_service = label("", "title", align=Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(self.id_service)
+        box = card()
+        bl = QVBoxLayout(box)
+        bl.setContentsMargins(40, 40, 40, 40)
+        icon = label("", None, align=Qt.AlignmentFlag.AlignCenter)
+        icon.setPixmap(id_card_pixmap(380))
+        bl.addWidget(icon)
+        self.id_prompt = label(
+            "请将身份证放在下方感应区\nPlease place your ID card on the reader",
+            "big",
+            align=Qt.AlignmentFlag.AlignCenter,
+        )
+        bl.addWidget(self.id_prompt)
+        self.id_status = label("", "subtitle", wrap=True, align=Qt.AlignmentFlag.AlignCenter)
+        bl.addWidget(self.id_status)
+        lay.addWidget(box, 1)
+        row = QHBoxLayout()
+        row.addWidget(button("返回首页\nBack", self.go_home, name="back"))
+        row.addWidget(button("办事指南\nService guide", self.open_guide, name="guide"))
+        self.retry_btn = button("重新取号\nTry again", self.retry_issue, "primary", name="retry")
+        self.retry_btn.hide()
+        row.addWidget(self.retry_btn)
+        self.anon_btn = button(
+            "未带身份证，直接取号\nContinue without ID card",
+            self.issue_anonymous,
+            "primary",
+            name="anonymous",
+        )
+        row.addWidget(self.anon_btn)
+        lay.addLayout(row)
+        return page
+
+    def choose_service(self, service: dict[str, Any]) -> None:
+        """Go to identification for this service; a new visit gets a new idempotency key."""
+        self.current_service = service
+        self.idem_key = uuid.uuid4().hex
+        self.id_service.setText(service["name"])
+        self.id_status.setText("")
+        self.retry_btn.hide()
+        self._set_issuing(False)
+        self.pages.setCurrentWidget(self.identify)
+
+    def _set_issuing(self, busy: bool) -> None:
+        self.issuing = busy
+        self.anon_btn.setEnabled(not busy)
+        self.retry_btn.setEnabled(not busy)
+        if busy:
+            self.id_status.setText("正在取号，请稍候…")
+
+    def issue_anonymous(self) -> None:
+        """Ticket without an ID card (where the hall allows it)."""
+        self._issue(None)
+
+    def retry_issue(self) -> None:
+        """Repeat the last attempt with the same idempotency key (never two tickets)."""
+        self._issue(getattr(self, "_last_identity", None))
+
+    def _issue(self, identity: dict[str, Any] | None, green_reason: str | None = None) -> None:
+        if self.issuing or not self.current_service:
+            return  # a double tap while the first request runs must not draw a second number
+        self._set_issuing(True)
+        self._last_identity = identity
+        svc = self.current_service
+        key = self.idem_key or uuid.uuid4().hex
+        self.idem_key = key
+        client, hall = self.ctx.client, self.ctx.hall_id
+
+        def call() -> dict[str, Any]:
+            return client.issue_ticket(
+                hall, svc["code"], identity=identity, green_reason=green_reason, idempotency_key=key
+            )
+
+        def failed(exc: BaseException) -> None:
+            self._set_issuing(False)
+            msg = getattr(exc, "message_zh", None) or "取号失败，请重试"
+            self.id_status.setText(msg)
+            self.last_error = msg
+            self.retry_btn.show()  # the retry reuses the idempotency key: never two tickets
+            self.message.show_error(exc)
+
+        self.run(call, self._issued, failed)
+
+    def _issued(self, ticket: dict[str, Any]) -> None:
+        self._set_issuing(False)
+        self.idem_key = None
+        self.ticket = ticket
+        self.show_ticket(ticket)
+        self.ticket_issued.emit(ticket)
+        self._print(ticket)
+
+    def _on_card(self, card: Any) -> None:
+        if not self.handles_devices():
+            return
+        page = self.pages.currentWidget()
+        if page is self.checkin_page:
+            self._checkin(card)
+            return
+        if page is not self.identify:
+            self.hint.setText("已识别身份证，请先选择要办理的事项")
+            return
+        green = None
+        try:
+            age = card.age_on(date.today())
+        except Exception:
+            age = 0
+        elderly_age = int(self.policy.get("elderly_age", const.ELDERLY_AGE_DEFAULT))
+        if age >= elderly_age:
+            green = "elderly"  # the server applies it too; saying so keeps older servers right
+        self.id_status.setText(f"已读取：{card.masked_name}  {card.masked_id}")
+        self._issue(identity_of(card), green)
+
+    def _on_card_error(self, exc: BaseException) -> None:
+        if not self.handles_devices():
+            return
+        msg = id_error_zh(exc)
+        self.last_error = msg
+        page = self.pages.currentWidget()
+        if page is self.identify:
+            self.id_status.setText(msg)
+        elif page is self.checkin_page:
+            self.checkin_status.setText(msg)
+        else:
+            return
+        self.message.show_error(msg)
+
+    # -- ticket -------------------------------------------------------------------------------
+    def _build_ticket(self) -> QWidget:
+        page = QWidget()
+        lay = QHBoxLayout(page)
+        lay.setSpacing(30)
+        left = card()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(40, 30, 40, 30)
+        ll.addWidget(label("您的号码 Your number", "subtitle", align=Qt.AlignmentFlag.AlignCenter))
+        self.t_number = label("", "huge", align=Qt.AlignmentFlag.AlignCenter)
+        self.t_number.setObjectName("ticket-number")
+        ll.addWidget(self.t_number)
+        self.t_service = label("", "big", align=Qt.AlignmentFlag.AlignCenter, wrap=True)
+        ll.addWidget(self.t_service)
+        self.t_green = label("", "ok", align=Qt.AlignmentFlag.AlignCenter)
+        ll.addWidget(self.t_green)
+        self.t_ahead = label("", "big", align=Qt.AlignmentFlag.AlignCenter)
+        ll.addWidget(self.t_ahead)
+        self.t_holder = label("", "subtitle", align=Qt.AlignmentFlag.AlignCenter)
+        ll.addWidget(self.t_holder)
+        ll.addWidget(label(const.TICKET_NOTE, "subtitle", align=Qt.AlignmentFlag.AlignCenter))
+        lay.addWidget(left, 3)
+        right = QVBoxLayout()
+        right.setSpacing(20)
+        qr_card = card()
+        ql = QVBoxLayout(qr_card)
+        self.t_qr = label("", None, align=Qt.AlignmentFlag.AlignCenter)
+        ql.addWidget(self.t_qr)
+        ql.addWidget(label("手机扫码查看排队进度", "subtitle", align=Qt.AlignmentFlag.AlignCenter))
+        right.addWidget(qr_card)
+        self.print_status = label("", "subtitle", wrap=True, align=Qt.AlignmentFlag.AlignCenter)
+        self.print_status.setObjectName("print-status")
+        right.addWidget(self.print_status)
+        right.addStretch(1)
+        right.addWidget(button("完成 Done", self.go_home, "primary", name="done"))
+        lay.addLayout(right, 2)
+        return page
+
+    def show_ticket(self, t: dict[str, Any]) -> None:
+        """Fill the ticket page and show it (it stays until Done or idle timeout)."""
+        self.t_number.setText(t["number"])
+        self.t_service.setText(t.get("service_name") or "")
+        green = t.get("green_reason")
+        self.t_green.setVisible(bool(t.get("priority") or green))
+        self.t_green.setText(f"绿色通道 · {const.GREEN_REASON_ZH.get(green, '优先办理')}")
+        wait = t.get("estimated_wait_minutes")
+        ahead = f"前面还有 {t.get('people_ahead', 0)} 人等候"
+        if wait is not None:
+            ahead += f"，预计等待约 {wait} 分钟"
+        self.t_ahead.setText(ahead)
+        holder = t.get("holder") or {}
+        self.t_holder.setText(" ".join(x for x in (holder.get("name_masked"), holder.get("id_masked")) if x))
+        if t.get("track_url"):
+            self.t_qr.setPixmap(qr_pixmap(t["track_url"], 300))
+        self.print_status.setText("正在打印号票…" if self.ctx.printer and self.ctx.printer.configured else "")
+        restyle(self.print_status, "subtitle")
+        self.pages.setCurrentWidget(self.ticket_page)
+        self.idle_timer.start()
+
+    def _print(self, ticket: dict[str, Any]) -> None:
+        printer = self.ctx.printer
+        if not printer or not printer.configured:
+            self.print_status.setText("本机不出纸，请记下号码或扫码查看")
+            self.print_finished.emit(False)
+            return
+
+        def ok(_res: Any) -> None:
+            self.print_status.setText("请取走您的号票\nPlease take your ticket")
+            restyle(self.print_status, "ok")
+            self.print_finished.emit(True)
+            if self.ctx.extras.get("printer_fault"):
+                self.ctx.extras["printer_fault"] = None
+                self._heartbeat("ok", [])
+
+        def failed(exc: BaseException) -> None:
+            zh = getattr(exc, "message_zh", "打印失败")
+            self.print_status.setText(f"{zh}\n请拍照或记下您的号码 {ticket['number']}，或扫描二维码")
+            restyle(self.print_status, "error")
+            code = getattr(exc, "code", const.FAULT_PRINTER)
+            self.ctx.extras["printer_fault"] = code
+            self._heartbeat("fault", [{"code": code, "message": zh}])
+            self.print_finished.emit(False)
+
+        hall_name = self.ctx.hall_name
+        self.run(lambda: printer.print_ticket(ticket, hall_name), ok, failed)
+
+    def _heartbeat(self, status: str, faults: list[dict[str, str]]) -> None:
+        dev = self.ctx.config.effective_device_id
+        client = self.ctx.client
+        self.run(
+            lambda: client.heartbeat(dev, const.DEVICE_KIND_PRINTER, status, faults),
+            None,
+            lambda e: logger.warning("heartbeat not delivered: %s", e),
+        )
+
+    # -- guide --------------------------------------------------------------------------------
+    def _build_guide(self) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        self.g_title = label("", "title")
+        lay.addWidget(self.g_title)
+        self.g_limit = label("", "subtitle", wrap=True)
+        lay.addWidget(self.g_limit)
+        lay.addWidget(label("所需材料 Materials", "big"))
+        self.g_materials = QListWidget()
+        self.g_materials.setObjectName("materials")
+        lay.addWidget(self.g_materials, 1)
+        self.g_steps = label("", None, wrap=True)
+        lay.addWidget(self.g_steps)
+        row = QHBoxLayout()
+        row.addWidget(button("返回 Back", self._back_from_guide, name="guide-back"))
+        self.g_print = button("打印办事指南\nPrint guide", self.print_guide, "primary", name="print-guide")
+        row.addWidget(self.g_print)
+        lay.addLayout(row)
+        return page
+
+    def open_guide(self) -> None:
+        """Show the current service's guide (fetched in full)."""
+        svc = self.current_service
+        if not svc:
+            return
+        self.g_title.setText(f"办事指南：{svc['name']}")
+        self.g_materials.clear()
+        self.g_limit.setText("正在加载…")
+        self.pages.setCurrentWidget(self.guide_page)
+
+        def done(full: dict[str, Any]) -> None:
+            self.current_service = {**svc, **full}
+            guide = full.get("guide") or {}
+            self.g_limit.setText(time_limit_text(full) or "")
+            for m in guide.get("materials") or full.get("materials") or []:
+                self.g_materials.addItem("• " + material_text(m))
+            steps = guide.get("steps") or []
+            self.g_steps.setText("办理流程：" + " → ".join(str(s) for s in steps) if steps else "")
+
+        self.run(lambda: self.ctx.client.service(svc["code"]), done)
+
+    def _back_from_guide(self) -> None:
+        self.pages.setCurrentWidget(self.identify)
+
+    def print_guide(self) -> None:
+        """Print the materials list."""
+        svc = self.current_service
+        printer = self.ctx.printer
+        if not svc or not printer:
+            self.message.show_error(PrintFailed("本机未配置打印机", "no printer"))
+            return
+        self.g_print.setEnabled(False)
+
+        def finish(_r: Any = None) -> None:
+            self.g_print.setEnabled(True)
+            self.message.show_ok("办事指南已打印，请取走")
+
+        def failed(exc: BaseException) -> None:
+            self.g_print.setEnabled(True)
+            self.message.show_error(exc)
+
+        hall_name = self.ctx.hall_name
+        self.run(lambda: printer.print_guide(svc, hall_name), finish, failed)
+
+    # -- lookup -------------------------------------------------------------------------------
+    def _build_lookup(self) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.addWidget(label("查询排队进度 · 请输入号码", "title"))
+        self.lookup_edit = QLineEdit()
+        self.lookup_edit.setObjectName("lookup-number")
+        self.lookup_edit.setPlaceholderText("例如 A001")
+        self.lookup_edit.returnPressed.connect(self.do_lookup)
+        lay.addWidget(self.lookup_edit)
+        keys = QGridLayout()
+        for i, k in enumerate("ABCDEFGH1234567890"):
+            keys.addWidget(button(k, lambda k=k: self.lookup_edit.insert(k), "key"), i // 9, i % 9)
+        lay.addLayout(keys)
+        self.lookup_result = label("", "big", wrap=True)
+        self.lookup_result.setObjectName("lookup-result")
+        lay.addWidget(self.lookup_result, 1)
+        row = QHBoxLayout()
+        row.addWidget(button("返回首页 Back", self.go_home))
+        row.addWidget(button("删除 ⌫", lambda: self.lookup_edit.backspace()))
+        row.addWidget(button("查询 Search", self.do_lookup, "primary", name="do-lookup"))
+        lay.addLayout(row)
+        return page
+
+    def open_lookup(self) -> None:
+        """Show the lookup page."""
+        self.lookup_edit.clear()
+        self.lookup_result.setText("")
+        self.pages.setCurrentWidget(self.lookup_page)
+
+    def do_lookup(self) -> None:
+        """Find today's ticket by number and show its place in the queue."""
+        number = self.lookup_edit.text().strip().upper()
+        if not number:
+            return
+        client, hall = self.ctx.client, self.ctx.hall_id
+
+        def find() -> dict[str, Any]:
+            t = client.find_ticket_by_number(hall, number)
+            try:
+                return client.ticket(t["id"])  # fresh people_ahead
+            except KioskError:
+                return t
+
+        def done(t: dict[str, Any]) -> None:
+            status = const.STATUS_ZH.get(t.get("status", ""), t.get("status", ""))
+            text = f"{t['number']}  {t.get('service_name', '')}\n状态：{status}"
+            if t.get("status") == "waiting":
+                text += f"\n前面还有 {t.get('people_ahead', 0)} 人"
+                if t.get("estimated_wait_minutes") is not None:
+                    text += f"，预计约 {t['estimated_wait_minutes']} 分钟"
+            elif t.get("window_number"):
+                text += f"\n请到 {t['window_number']} 号窗口"
+            self.lookup_result.setText(text)
+
+        def failed(exc: BaseException) -> None:
+            self.lookup_result.setText(getattr(exc, "message_zh", "查询失败"))
+
+        self.run(find, done, failed)
+
+    # -- appointment check-in -------------------------------------------------------------------
+    def _build_checkin(self) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.addWidget(label("预约签到 Appointment check-in", "title"))
+        box = card()
+        bl = QVBoxLayout(box)
+        icon = label("", None, align=Qt.AlignmentFlag.AlignCenter)
+        icon.setPixmap(id_card_pixmap(380))
+        bl.addWidget(icon)
+        bl.addWidget(
+            label(
+                "请将预约人的身份证放在感应区\nPlace the ID card used for the booking",
+                "big",
+                align=Qt.AlignmentFlag.AlignCenter,
+            )
+        )
+        self.checkin_status = label("", "subtitle", wrap=True, align=Qt.AlignmentFlag.AlignCenter)
+        self.checkin_status.setObjectName("checkin-status")
+        bl.addWidget(self.checkin_status)
+        lay.addWidget(box, 1)
+        lay.addWidget(button("返回首页 Back", self.go_home))
+        return page
+
+    def open_checkin(self) -> None:
+        """Show the check-in page."""
+        self.checkin_status.setText("")
+        self.pages.setCurrentWidget(self.checkin_page)
+
+    def _checkin(self, card: Any) -> None:
+        if self.issuing:
+            return
+        self.issuing = True
+        self.checkin_status.setText("正在签到，请稍候…")
+        client, hall = self.ctx.client, self.ctx.hall_id
+        identity = identity_of(card)
+
+        def done(res: dict[str, Any]) -> None:
+            self.issuing = False
+            ticket = res.get("ticket") if isinstance(res, dict) and "ticket" in res else res
+            if isinstance(ticket, dict) and ticket.get("number"):
+                self.ticket = ticket
+                self.show_ticket(ticket)
+                self.ticket_issued.emit(ticket)
+                self._print(ticket)
+            else:
+                self.checkin_status.setText("签到成功，请留意叫号")
+
+        def failed(exc: BaseException) -> None:
+            self.issuing = False
+            if isinstance(exc, FeatureUnavailable):
+                self.checkin_status.setText(
+                    "本大厅暂未开通自助预约签到，请直接选择事项取号或到服务台签到\n"
+                    "Check-in is not available here yet"
+                )
+            else:
+                self.checkin_status.setText(getattr(exc, "message_zh", "签到失败，请重试"))
+
+        self.run(lambda: client.checkin(hall, identity), done, failed)
+
+    # -- navigation ---------------------------------------------------------------------------
+    def go_home(self) -> None:
+        """Back to the start screen (also after idle)."""
+        self.current_service = None
+        self.search.clear()
+        self.hint.setText("请选择您要办理的事项，点击后按提示刷身份证取号")
+        if self.elderly != self.ctx.config.elderly_mode:
+            self.toggle_elderly()
+        self.pages.setCurrentWidget(self.home)
+
+    def closeEvent(self, event: Any) -> None:
+        QApplication.instance().removeEventFilter(self._idle_watcher)
+        super().closeEvent(event)
