@@ -155,12 +155,13 @@ def test_something_that_is_not_a_printer_is_refused(ticket: TicketLayout) -> Non
 
 
 @pytest.fixture
-def silent_printer() -> Iterator[tuple[int, list[bytes]]]:
+def silent_printer() -> Iterator[tuple[int, list[bytes], threading.Event]]:
     """A TCP printer that swallows everything and never answers status requests."""
     srv = socket.create_server(("127.0.0.1", 0))
     srv.settimeout(0.2)
     received: list[bytes] = []
     stop = threading.Event()
+    closed = threading.Event()  # set each time a client connection ends
 
     def run() -> None:
         while not stop.is_set():
@@ -175,23 +176,27 @@ def silent_printer() -> Iterator[tuple[int, list[bytes]]]:
                         received.append(chunk)
                 except OSError:
                     pass
+            closed.set()
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
-    yield srv.getsockname()[1], received
+    yield srv.getsockname()[1], received, closed
     stop.set()
     t.join(5)
     srv.close()
 
 
 def test_printer_that_never_answers_status_still_prints(
-    silent_printer: tuple[int, list[bytes]], ticket: TicketLayout
+    silent_printer: tuple[int, list[bytes], threading.Event], ticket: TicketLayout
 ) -> None:
-    port, received = silent_printer
+    port, received, closed = silent_printer
     printer = open_printer(PrinterConfig("network", f"127.0.0.1:{port}", status_timeout=0.3))
     status = printer.status()
     assert not status.answered and status.ready
+    assert closed.wait(5)
+    closed.clear()
     printer.print_ticket(ticket)
+    assert closed.wait(5)
     parser = EscPosParser(576)
     pages = parser.feed(b"".join(received)).pages
     assert len(pages) == 1 and "A012" in pages[0].text_lines
