@@ -17,7 +17,7 @@ from hall_server.api.deps import Creds, get_ctx, principal_of
 from hall_server.api.schemas import ErrorOut
 from hall_server.context import ServerContext
 from hall_server.db.models import Hall
-from hall_server.services import appointments, followups, health, notify
+from hall_server.services import appointments, followups, hall_settings, health, notify
 
 logger = logging.getLogger(__name__)
 
@@ -125,3 +125,21 @@ def flush(request: Request, creds: Creds) -> dict[str, int]:
     notifier = getattr(request.app.state, "notifier", None) or notify.load_notifier()
     request.app.state.notifier = notifier
     return run_worker_pass(ctx, notifier)
+
+
+@router.get("/halls/{hall_id}/ext-settings")
+def get_settings(hall_id: str, request: Request, creds: Creds) -> dict[str, Any]:
+    """The hall's booking rules, follow-up days and alert thresholds (manager)."""
+    ctx = get_ctx(request)
+    ext_common.manager_scope(ctx, principal_of(ctx, creds), hall_id, include_subtree=False)
+    with ctx.db.read() as s:
+        return hall_settings.settings_of(s, hall_id)
+
+
+@router.put("/halls/{hall_id}/ext-settings")
+def put_settings(hall_id: str, body: dict[str, Any], request: Request, creds: Creds) -> dict[str, Any]:
+    """Change some of those settings (keys not given stay); unknown keys are refused."""
+    ctx = get_ctx(request)
+    ext_common.manager_scope(ctx, principal_of(ctx, creds), hall_id, include_subtree=False)
+    with ctx.db.write() as s:
+        return hall_settings.update_settings(s, hall_id, body, ext_common.utcnow())

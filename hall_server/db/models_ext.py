@@ -184,3 +184,13 @@ class NotifyCursor(Base):
 
     hall_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HallExtSettings(Base):
+    """A hall's settings for bookings, follow-ups, alerts and notices (kept apart from the core's policy)."""
+
+    __tablename__ = "hall_ext_settings"
+
+    hall_id: Mapped[str] = mapped_column(String(64), ForeignKey("halls.id"), primary_key=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

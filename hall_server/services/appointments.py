@@ -25,7 +25,6 @@ from hall_server.services import notify, tickets
 from hall_server.services.calendars import calendar_for_hall
 from hall_server.services.ext_const import (
     APPOINTMENT_CODE_LEN,
-    DEFAULT_SLOT_CAPACITY,
     EV_APPOINTMENT_BOOKED,
     EV_APPOINTMENT_CANCELLED,
     EV_APPOINTMENT_CHECKED_IN,
@@ -33,6 +32,7 @@ from hall_server.services.ext_const import (
     POLICY_BOOKING,
 )
 from hall_server.services.ext_errors import ext_error
+from hall_server.services.hall_settings import settings_of
 from queueing.calendar import (
     BookingRules,
     bookable_days,
@@ -63,9 +63,9 @@ def hall_of(session: Session, hall_id: str) -> Hall:
     return hall
 
 
-def rules_of(hall: Hall) -> BookingRules:
-    """The hall's booking rules (policy["booking"]) over the defaults."""
-    return BookingRules.from_dict((hall.policy or {}).get(POLICY_BOOKING))
+def rules_of(session: Session, hall: Hall) -> BookingRules:
+    """The hall's booking rules (its settings' "booking") over the defaults."""
+    return BookingRules.from_dict(settings_of(session, hall.id)[POLICY_BOOKING])
 
 
 def zone_of(hall: Hall) -> ZoneInfo:
@@ -79,11 +79,11 @@ def opening_hours(hall: Hall) -> list[tuple[time, time]]:
     return [(time.fromisoformat(a), time.fromisoformat(b)) for a, b in raw]
 
 
-def capacity_of(hall: Hall, service_code: str) -> int:
+def capacity_of(session: Session, hall: Hall, service_code: str) -> int:
     """Bookings per slot for a service: booking.capacity_by_service[code], else booking.capacity."""
-    cfg = (hall.policy or {}).get(POLICY_BOOKING) or {}
+    cfg = settings_of(session, hall.id)[POLICY_BOOKING]
     by_service = cfg.get("capacity_by_service") or {}
-    return int(by_service.get(service_code, cfg.get("capacity", DEFAULT_SLOT_CAPACITY)))
+    return int(by_service.get(service_code, cfg["capacity"]))
 
 
 def _service(session: Session, hall_id: str, service_code: str) -> ServiceItem:
@@ -96,9 +96,9 @@ def _service(session: Session, hall_id: str, service_code: str) -> ServiceItem:
 
 def ensure_slots(session: Session, hall: Hall, service_code: str, day: date) -> list[AppointmentSlot]:
     """The slots of a day, created from opening hours and capacity on first use (idempotent)."""
-    rules = rules_of(hall)
+    rules = rules_of(session, hall)
     wanted = day_slots(opening_hours(hall), rules.slot_minutes)
-    capacity = capacity_of(hall, service_code)
+    capacity = capacity_of(session, hall, service_code)
     table = AppointmentSlot.__table__
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     rows = [
@@ -142,7 +142,7 @@ def availability(session: Session, hall_id: str, service_code: str, now: datetim
     """Bookable days and their slots with free places, from `now` in the hall's time zone."""
     hall = hall_of(session, hall_id)
     item = _service(session, hall_id, service_code)
-    rules = rules_of(hall)
+    rules = rules_of(session, hall)
     cal = calendar_for_hall(session, hall_id)
     today = now.astimezone(zone_of(hall)).date()
     days = []
@@ -218,7 +218,7 @@ def book(
     phone = re.sub(r"[\s-]", "", req.phone or "")
     if not PHONE_RE.match(phone):
         raise ext_error("booking.phone_invalid")
-    rules = rules_of(hall)
+    rules = rules_of(session, hall)
     zone = zone_of(hall)
     today = now.astimezone(zone).date()
     cal = calendar_for_hall(session, hall_id)
@@ -320,7 +320,7 @@ def cancel(
     if appt.status != "booked":
         raise ext_error("booking.not_active", status=appt.status)
     hall = hall_of(session, appt.hall_id)
-    rules = rules_of(hall)
+    rules = rules_of(session, hall)
     if not can_cancel(now, aware(appt.start_at), rules):
         raise ext_error("booking.cancel_too_late", hours=rules.cancel_min_hours)
     appt.status = "cancelled"
@@ -371,7 +371,7 @@ def checkin(
     idn = parse_id_number(id_number)
     with ctx.db.read() as s:
         hall = hall_of(s, hall_id)
-        rules = rules_of(hall)
+        rules = rules_of(s, hall)
         zone = zone_of(hall)
         id_hmac = ctx.protector.lookup_hash(idn.number)
         today = now.astimezone(zone).date()
@@ -456,7 +456,7 @@ def sweep_no_shows(session: Session, now: datetime) -> int:
     halls: dict[str, BookingRules] = {}
     for appt in late:
         if appt.hall_id not in halls:
-            halls[appt.hall_id] = rules_of(hall_of(session, appt.hall_id))
+            halls[appt.hall_id] = rules_of(session, hall_of(session, appt.hall_id))
         rules = halls[appt.hall_id]
         if now <= aware(appt.start_at) + timedelta(minutes=rules.checkin_after_minutes):
             continue

@@ -16,7 +16,6 @@ from hall_server.events import Actor, append_event
 from hall_server.services.calendars import calendar_for_hall
 from hall_server.services.ext_const import (
     BAD_LEVEL_MAX,
-    DEFAULT_FOLLOWUP_WORKING_DAYS,
     EV_FOLLOWUP_OPENED,
     EV_FOLLOWUP_STEP,
     FOLLOWUP_STEP_ZH,
@@ -24,6 +23,7 @@ from hall_server.services.ext_const import (
     POLICY_FOLLOWUP_DAYS,
 )
 from hall_server.services.ext_errors import ext_error
+from hall_server.services.hall_settings import settings_of
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def open_missing_cases(session: Session, now: datetime, hall_ids: list[str] | No
         halls[hall.id] = hall
         zone = ZoneInfo(hall.timezone or "Asia/Shanghai")
         opened_on = _aware(rating.created_at).astimezone(zone).date()
-        n_days = int((hall.policy or {}).get(POLICY_FOLLOWUP_DAYS, DEFAULT_FOLLOWUP_WORKING_DAYS))
+        n_days = int(settings_of(session, hall.id)[POLICY_FOLLOWUP_DAYS])
         deadline = calendar_for_hall(session, hall.id).add_working_days(opened_on, n_days)
         case = FollowupCase(
             hall_id=rating.hall_id,

@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 
 from hall_server.db.models import Device, Hall, QueueGroup, Ticket, Window
 from hall_server.services.ext_const import (
-    DEFAULT_ALERT_QUEUE_LENGTH,
     DEVICE_STALE_SECONDS,
     POLICY_ALERT_QUEUE,
     POLICY_ALERT_WAIT,
     POLICY_TARGET_WAIT,
 )
+from hall_server.services.hall_settings import settings_of
 from queueing.const import DEFAULT_TARGET_WAIT_MINUTES
 
 logger = logging.getLogger(__name__)
@@ -69,10 +69,11 @@ def alerts(session: Session, hall_id: str, now: datetime) -> list[dict[str, Any]
     if hall is None:
         return []
     policy = hall.policy or {}
+    ext = settings_of(session, hall_id)
     wait_limit = float(
-        policy.get(POLICY_ALERT_WAIT, policy.get(POLICY_TARGET_WAIT, DEFAULT_TARGET_WAIT_MINUTES))
+        ext[POLICY_ALERT_WAIT] or policy.get(POLICY_TARGET_WAIT) or DEFAULT_TARGET_WAIT_MINUTES
     )
-    queue_limit = int(policy.get(POLICY_ALERT_QUEUE, DEFAULT_ALERT_QUEUE_LENGTH))
+    queue_limit = int(ext[POLICY_ALERT_QUEUE])
     out: list[dict[str, Any]] = []
     names = dict(
         session.execute(select(QueueGroup.prefix, QueueGroup.name).where(QueueGroup.hall_id == hall_id)).all()

@@ -17,12 +17,12 @@ from hall_server.crypto import DataProtector
 from hall_server.db.models import Event, Hall, Ticket
 from hall_server.db.models_ext import Appointment, NotifyCursor, OutboxMessage
 from hall_server.services.ext_const import (
-    DEFAULT_NEAR_AHEAD,
     NOTIFIER_ENV,
     OUTBOX_BACKOFF_S,
     OUTBOX_MAX_ATTEMPTS,
     POLICY_NEAR_AHEAD,
 )
+from hall_server.services.hall_settings import settings_of
 from queueing.idnumber import mask_phone
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def flush(
 def scan_events(session: Session, protector: DataProtector | None, now: datetime) -> int:
     """Read new call events of every hall and queue "your turn is near" for booked visitors.
 
-    A waiting appointment ticket with at most N people ahead (hall policy notify_people_ahead,
+    A waiting appointment ticket with at most N people ahead (hall setting notify_people_ahead,
     default 3) gets one message; the dedupe key makes a re-scan harmless.
     """
     added = 0
@@ -174,7 +174,7 @@ def scan_events(session: Session, protector: DataProtector | None, now: datetime
                 if ticket.get("prefix"):
                     groups.add(str(ticket["prefix"]))
         cursor.last_seq = int(rows[-1].seq)
-        ahead_limit = int((hall.policy or {}).get(POLICY_NEAR_AHEAD, DEFAULT_NEAR_AHEAD))
+        ahead_limit = int(settings_of(session, hall_id)[POLICY_NEAR_AHEAD])
         for prefix in groups:
             added += _near_for_group(session, protector, hall, prefix, ahead_limit, now)
     return added

@@ -1,8 +1,8 @@
-"""Issue 5 tables: appointment slots and bookings, follow-up cases, matters, the notification outbox.
+"""Issue 5 tables: appointment slots and bookings, follow-up cases, matters, outbox, hall settings.
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 22:58:49.439575
+Create Date: 2026-11-26 22:59:48.024459
 """
 
 from __future__ import annotations
@@ -76,6 +76,13 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['hall_id'], ['halls.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('hall_id', 'service_code', 'day', 'start', name='uq_appointment_slots')
+    )
+    op.create_table('hall_ext_settings',
+    sa.Column('hall_id', sa.String(length=64), nullable=False),
+    sa.Column('settings', sa.JSON(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['hall_id'], ['halls.id'], ),
+    sa.PrimaryKeyConstraint('hall_id')
     )
     op.create_table('matter_steps',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -196,6 +203,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_matter_steps_matter_id'))
 
     op.drop_table('matter_steps')
+    op.drop_table('hall_ext_settings')
     op.drop_table('appointment_slots')
     with op.batch_alter_table('notify_outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_notify_outbox_pending')
