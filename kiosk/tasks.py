@@ -22,14 +22,19 @@ class TaskRunner(QObject):
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kiosk-task")
         self._closure.connect(self._run_closure)
         self.pending = 0
+        self.closed = False
 
     def run(
         self,
         fn: Callable[[], Any],
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
-    ) -> Future:
+    ) -> Future | None:
         """Run fn() in the pool; on_done(result) or on_error(exc) runs later on the Qt thread."""
+        if self.closed:
+            # A timer of a closing screen may still fire; there is nobody left to answer.
+            logger.debug("task runner closed; task dropped")
+            return None
         self.pending += 1
         fut = self._pool.submit(fn)
 
@@ -50,6 +55,8 @@ class TaskRunner(QObject):
         on_error: Callable[[BaseException], None] | None,
     ) -> None:
         self.pending -= 1
+        if self.closed:
+            return
         exc = fut.exception()
         if exc is not None:
             if on_error:
@@ -68,4 +75,5 @@ class TaskRunner(QObject):
 
     def shutdown(self) -> None:
         """Stop accepting work; running tasks finish in the background."""
+        self.closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -134,6 +134,8 @@ class VisitorKiosk(RoleScreen):
             self._render_categories()
             self._render_services()
             self.anon_btn.setVisible(self.policy.get("allow_anonymous", True))
+            if self.ctx.events.channel is None:
+                self.ctx.start_events(int(snap.get("last_seq", 0)))
             self.mark_ready()
 
         def failed(exc: BaseException) -> None:
@@ -177,6 +179,7 @@ class VisitorKiosk(RoleScreen):
         cat_scroll.setWidgetResizable(True)
         cat_scroll.setWidget(cat_panel)
         cat_scroll.setFixedWidth(360)
+        cat_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         mid.addWidget(cat_scroll)
         self.svc_grid = QGridLayout()
         self.svc_grid.setSpacing(16)
@@ -185,6 +188,7 @@ class VisitorKiosk(RoleScreen):
         svc_scroll = QScrollArea()
         svc_scroll.setWidgetResizable(True)
         svc_scroll.setWidget(svc_panel)
+        svc_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         mid.addWidget(svc_scroll, 1)
         lay.addLayout(mid, 1)
 

@@ -1,0 +1,117 @@
+"""Every role against a real hall server and the device simulators: ID card -> printed ticket ->
+clerk calls -> display shows and speaks -> rating recorded; the server's events show each step."""
+
+from __future__ import annotations
+
+import pytest
+
+from PySide6.QtCore import Qt
+
+from kiosk.config import PrinterSettings
+from kiosk.voice.chime import chime_wav
+from kiosk.voice.wav import wav_info
+from tests.kiosk.helpers import Role, events, make_config, ticket_events
+
+pytestmark = pytest.mark.timeout(240)
+LEFT = Qt.MouseButton.LeftButton
+
+
+def test_id_card_to_ticket_to_call_to_rating(qtbot, themed_qapp, kserver, id_sim, vprinter, speaker, tmp_path):
+    from devices.sim.cards import sample_card
+
+    url = kserver.url
+    win = kserver.windows[1]  # 社保医保窗口, group A
+    start_seq = events(url, kserver.display_token)[-1]["seq"]
+    visitor = Role(
+        qtbot,
+        make_config(
+            "visitor",
+            url,
+            tmp_path / "v",
+            token=kserver.kiosk_token,
+            id_reader=f"serial://{id_sim.port}",
+            printer=PrinterSettings("network", f"127.0.0.1:{vprinter.port}", "text", 80),
+        ),
+    )
+    clerk = Role(qtbot, make_config("clerk", url, tmp_path / "c", window_id=win["id"]))
+    display = Role(qtbot, make_config("display", url, tmp_path / "d", token=kserver.display_token), speaker=speaker)
+    rating = Role(
+        qtbot,
+        make_config("rating", url, tmp_path / "r", token=kserver.rating_tokens[1], window_id=win["id"]),
+    )
+    try:
+        for r in (visitor, clerk, display, rating):
+            r.wait_ready(qtbot)
+        v, c, d, rt = visitor.widget, clerk.widget, display.widget, rating.widget
+        assert "王芳" in rt.clerk_label.text() or "暂无" in rt.clerk_label.text()
+
+        # -- visitor: choose a service, read the ID card, get a ticket, printed
+        qtbot.waitUntil(lambda: "T-001" in v.service_buttons, timeout=10000)
+        qtbot.mouseClick(v.service_buttons["T-001"], LEFT)
+        assert v.pages.currentWidget() is v.identify
+        with qtbot.waitSignal(v.ticket_issued, timeout=20000) as issued:
+            id_sim.place(sample_card("resident"))
+        ticket = issued.args[0]
+        assert ticket["number"].startswith("A")
+        assert v.pages.currentWidget() is v.ticket_page
+        assert v.t_number.text() == ticket["number"]
+        holder = ticket.get("holder") or {}
+        assert "*" in (holder.get("id_masked") or "*")  # the kiosk never sees the full number
+        qtbot.waitUntil(lambda: "取走" in v.print_status.text(), timeout=20000)
+        pages = vprinter.wait_for_pages(1, timeout=20)
+        assert pages[-1].exists() and pages[-1].stat().st_size > 1000
+        printed = "\n".join(vprinter.documents[-1].text_lines)
+        assert ticket["number"] in printed
+        assert "社会保障卡申领" in printed
+
+        # -- clerk: log in, sees the ticket waiting, calls it (double press calls once)
+        c.user_edit.setText("clerk1")
+        c.pass_edit.setText("test-pass-1")
+        with qtbot.waitSignal(c.logged_in, timeout=20000):
+            qtbot.mouseClick(c.login_btn, LEFT)
+        qtbot.waitUntil(lambda: any(t["id"] == ticket["id"] for t in c.waiting), timeout=10000)
+        with qtbot.waitSignal(c.op_finished, timeout=20000) as called:
+            c.do_op("call_next")
+            c.do_op("call_next")  # a double press while the first is in flight is ignored
+            assert not c.op_buttons["call_next"].isEnabled()
+        assert called.args[1]["id"] == ticket["id"]
+        assert c.cur_number.text() == ticket["number"]
+        assert "*" in c.cur_holder.text()  # identity masked on the clerk's screen too
+
+        # -- display: shows it large and speaks it (chime + twice)
+        qtbot.waitUntil(lambda: ticket["number"] in d.shown_calls, timeout=20000)
+        assert ticket["number"] in d.call_label.text()
+        assert f"{win['number']} 号窗口" in d.call_label.text()
+        announcer = display.ctx.extras["announcer"]
+        assert announcer.wait_idle(60)
+        wavs = [w for _s, _e, w in speaker.played]
+        assert wavs[0] == chime_wav()
+        speech = [w for w in wavs if w != chime_wav() and wav_info(w).rms > 0]
+        assert len(speech) == 2 and speech[0] == speech[1]
+        assert 1.5 < wav_info(speech[0]).duration_s < 15
+        assert announcer.spoken[-1].text == f"请{ticket['number']}号到{win['number']}号窗口办理"
+
+        # -- clerk starts and finishes; the rating terminal asks; the visitor rates
+        for op in ("start", "finish"):
+            with qtbot.waitSignal(c.op_finished, timeout=20000) as done:
+                c.do_op(op)
+            assert not isinstance(done.args[1], Exception), done.args[1]
+        qtbot.waitUntil(lambda: rt.pages.currentWidget() is rt.rate_page, timeout=20000)
+        assert ticket["number"] in rt.rate_title.text()
+        with qtbot.waitSignal(rt.delivered, timeout=20000):
+            qtbot.mouseClick(rt.level_buttons[5], LEFT)
+        assert rt.pages.currentWidget() is rt.thanks_page
+        assert rt.outbox.pending() == []
+
+        # -- the server saw every step, in order
+        evs = events(url, kserver.display_token, start_seq)
+        kinds = ticket_events(evs, ticket["id"])
+        for step in ("ticket.issued", "ticket.called", "ticket.started", "ticket.finished", "rating.recorded"):
+            assert step in kinds, (step, kinds)
+        assert kinds.count("ticket.called") == 1
+        assert kinds.index("ticket.issued") < kinds.index("ticket.called") < kinds.index("ticket.finished")
+        rec = next(e for e in evs if e["type"] == "rating.recorded")
+        assert (rec["payload"].get("rating") or rec["payload"]).get("level") == 5
+    finally:
+        for r in (visitor, clerk, display, rating):
+            r.close()
