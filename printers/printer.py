@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from printers.blocks import layout_blocks
@@ -27,6 +28,7 @@ class TicketPrinter:
         self._lock = threading.Lock()
         self.last_status = PrinterStatus()
         self.last_job: bytes = b""
+        self.last_sent_at = 0.0  # time.monotonic() when the last job's final byte was handed to the link
 
     def render(self, layout: Layout) -> bytes:
         """The ESC/POS bytes for a layout in this printer's mode and width (nothing is sent)."""
@@ -69,6 +71,7 @@ class TicketPrinter:
                 before = self._query(device)
                 before.raise_if_not_ready()
                 send(device, self.config, job)
+                self.last_sent_at = time.monotonic()
                 self.last_job = job
                 after = self._query(device)
             finally:

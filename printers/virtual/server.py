@@ -48,6 +48,7 @@ class VirtualPrinter:
         self.cover_open = False
         self.pages: list[Path] = []
         self.documents: list[Page] = []
+        self.page_times: list[float] = []  # time.monotonic() when each PNG was written
         self.received_bytes = 0
         self.discarded_bytes = 0
         self.connections = 0
@@ -175,6 +176,7 @@ class VirtualPrinter:
             path = self.out_dir / f"{len(self.pages) + 1:04d}.png"
             paper_image(render_page(page, self.width_dots)).save(path)
             self.documents.append(page)
+            self.page_times.append(time.monotonic())
             self.pages.append(path)
             logger.info("virtual printer printed %s (%d text lines)", path, len(page.text_lines))
         if pages:
