@@ -21,6 +21,18 @@ _DOMAIN_STATUS = {
     "issue.daily_cap": 409,
     "issue.closed_hours": 409,
     "issue.person_limit": 409,
+    "issue.green_not_eligible": 422,
+    "issue.identity_required": 422,
+    "rating.reason_required": 422,
+    "rating.invalid_level": 422,
+    "rating.unknown_reason": 422,
+    "rating.text_too_long": 422,
+    "rating.invalid_channel": 422,
+    "window.invalid_weight": 422,
+    "group.invalid_prefix": 422,
+    "ticket.transfer_target": 422,
+    "ticket.transfer_same": 422,
+    "ticket.window_required": 422,
 }
 
 
@@ -62,7 +74,9 @@ def from_domain(exc: DomainError) -> ApiError:
         status = 404
     else:
         status = _DOMAIN_STATUS.get(exc.code, ERRORS.get(exc.code, (409,))[0])
-    return ApiError(exc.code, status=status, message=exc.message_zh, message_en=exc.message_en, **exc.detail)
+    err = ApiError(exc.code, status=status, message=exc.message_zh, message_en=exc.message_en)
+    err.detail = dict(exc.detail)
+    return err
 
 
 def error_response(err: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -48,7 +48,13 @@ def record_heartbeat(ctx: ServerContext, p: Principal, hb: Heartbeat) -> dict[st
     emitted: list[str] = []
     with ctx.db.write() as s:
         prev = s.execute(select(D).where(D.c.device_id == hb.device_id).with_for_update()).first()
-        values = {"hall_id": hall_id, "kind": hb.kind, "status": hb.status, "faults": faults, "last_seen": now}
+        values = {
+            "hall_id": hall_id,
+            "kind": hb.kind,
+            "status": hb.status,
+            "faults": faults,
+            "last_seen": now,
+        }
         if prev is None:
             s.execute(insert(D).values(device_id=hb.device_id, **values))
         else:

@@ -109,7 +109,9 @@ def list_services(ctx: ServerContext, hall_id: str, q: str | None = None) -> lis
         if q:
             like = f"%{q.strip()}%"
             stmt = stmt.where(
-                or_(S.c.name.like(like), S.c.sub_name.like(like), S.c.code.like(like), S.c.category.like(like))
+                or_(
+                    S.c.name.like(like), S.c.sub_name.like(like), S.c.code.like(like), S.c.category.like(like)
+                )
             )
         return [service_view(r, r.prefix) for r in s.execute(stmt).all()]
 
@@ -163,7 +165,9 @@ def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
         }
 
 
-def events_since(ctx: ServerContext, p: Principal, hall_id: str, since: int, limit: int) -> list[dict[str, Any]]:
+def events_since(
+    ctx: ServerContext, p: Principal, hall_id: str, since: int, limit: int
+) -> list[dict[str, Any]]:
     """Events of a hall after since, in order."""
     ctx.catalog.hall(hall_id)
     require_hall(p, hall_id, ctx.catalog)

@@ -97,7 +97,9 @@ class QueueEstimator:
     def people_ahead(self, ticket_id: int, group: str, bound_window_id: int | None) -> int:
         """Waiting tickets expected before this one."""
         if bound_window_id is not None:
-            return sum(1 for c in self.candidates if c.bound_window_id == bound_window_id and c.ticket_id < ticket_id)
+            return sum(
+                1 for c in self.candidates if c.bound_window_id == bound_window_id and c.ticket_id < ticket_id
+            )
         order = self._orders.get(group)
         if order is None:
             seq = expected_order(self.candidates, group, self.hall.policy)

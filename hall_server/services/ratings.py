@@ -94,7 +94,7 @@ def record_rating(
             if p is not None and p.role == "rating" and p.window_id != ticket.window_id:
                 raise ApiError("rating.wrong_window", ticket_id=req.ticket_id, window_id=p.window_id)
             if ticket.status not in RATED_STATUSES:
-                raise ApiError("rating.not_served", ticket_id=req.ticket_id, status=ticket.status)
+                raise ApiError("rating.not_served", ticket_id=req.ticket_id, ticket_status=ticket.status)
             if s.execute(select(R.c.id).where(R.c.ticket_id == req.ticket_id)).first() is not None:
                 raise ApiError("rating.duplicate", ticket_id=req.ticket_id)
             row = s.execute(
@@ -116,7 +116,13 @@ def record_rating(
                 .returning(R)
             ).one()
             view = rating_view(ctx, row)
-            append_event(s, ticket.hall_id, EV_RATING_RECORDED, {"rating": view, "number": ticket.number}, p.actor if p else VISITOR)
+            append_event(
+                s,
+                ticket.hall_id,
+                EV_RATING_RECORDED,
+                {"rating": view, "number": ticket.number},
+                p.actor if p else VISITOR,
+            )
             return view, True
     except IntegrityError:
         # A concurrent duplicate (same client_id, or the same ticket rated twice at once).

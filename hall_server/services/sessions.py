@@ -28,7 +28,13 @@ _DUMMY_HASH = "scrypt$16384$8$1$00000000000000000000000000000000$" + "00" * 32
 
 def user_view(row: Any) -> dict[str, Any]:
     """A staff member without secrets."""
-    return {"id": row.id, "username": row.username, "name": row.name, "role": row.role, "hall_id": row.hall_id}
+    return {
+        "id": row.id,
+        "username": row.username,
+        "name": row.name,
+        "role": row.role,
+        "hall_id": row.hall_id,
+    }
 
 
 def login(ctx: ServerContext, username: str, password: str, window_id: int | None) -> dict[str, Any]:
@@ -58,7 +64,12 @@ def login(ctx: ServerContext, username: str, password: str, window_id: int | Non
             s.execute(update(W).where(W.c.id == window_id).values(clerk_id=user.id))
             win = s.execute(select(W).where(W.c.id == window_id)).one()
             token_id, token = create_token(
-                s, "clerk", hall_id=user.hall_id, window_id=window_id, user_id=user.id, label=f"login {username}"
+                s,
+                "clerk",
+                hall_id=user.hall_id,
+                window_id=window_id,
+                user_id=user.id,
+                label=f"login {username}",
             )
             window = window_out(ctx, s, win)
             append_event(
@@ -72,7 +83,13 @@ def login(ctx: ServerContext, username: str, password: str, window_id: int | Non
             token_id, token = create_token(
                 s, user.role, hall_id=user.hall_id, user_id=user.id, label=f"login {username}"
             )
-    return {"token": token, "token_id": token_id, "role": user.role, "clerk": user_view(user), "window": window}
+    return {
+        "token": token,
+        "token_id": token_id,
+        "role": user.role,
+        "clerk": user_view(user),
+        "window": window,
+    }
 
 
 def logout(ctx: ServerContext, p: Principal) -> None:

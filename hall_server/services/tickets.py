@@ -55,7 +55,9 @@ def hall_day(hall: HallConfig, now: datetime | None = None) -> date:
     return business_day(now or datetime.now(UTC), hall.zone)
 
 
-def issue_ticket(ctx: ServerContext, p: Principal, hall_id: str, req: IssueInput) -> tuple[dict[str, Any], bool]:
+def issue_ticket(
+    ctx: ServerContext, p: Principal, hall_id: str, req: IssueInput
+) -> tuple[dict[str, Any], bool]:
     """Issue a ticket; returns (ticket, created). A repeated idempotency key returns the first one."""
     hall = ctx.catalog.hall(hall_id)
     require_roles(p, *ISSUER_ROLES)
@@ -202,7 +204,9 @@ def get_ticket(ctx: ServerContext, p: Principal, ticket_id: int) -> dict[str, An
         require_hall(p, row.hall_id, ctx.catalog)
         hall = ctx.catalog.hall(row.hall_id)
         ahead, minutes = QueueEstimator(s, hall, hall_day(hall)).position(row)
-        return ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, reveal=may_reveal(p, row))
+        return ticket_view(
+            ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, reveal=may_reveal(p, row)
+        )
 
 
 def track_ticket(ctx: ServerContext, track_token: str) -> dict[str, Any]:
@@ -245,7 +249,9 @@ def list_tickets(
         for row in rows:
             ahead, minutes = est.position(row)
             out.append(
-                ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, reveal=may_reveal(p, row))
+                ticket_view(
+                    ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, reveal=may_reveal(p, row)
+                )
             )
         return out
 

@@ -87,7 +87,9 @@ def may_reveal(principal: Any, row: Any) -> bool:
     )
 
 
-def window_view(ctx: ServerContext, row: Any, *, clerk_name: str | None, current: dict | None) -> dict[str, Any]:
+def window_view(
+    ctx: ServerContext, row: Any, *, clerk_name: str | None, current: dict | None
+) -> dict[str, Any]:
     """The `Window` of the wire."""
     return {
         "id": row.id,

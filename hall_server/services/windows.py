@@ -352,7 +352,9 @@ def _rating_request_payload(op: _Op, row: Any) -> dict[str, Any]:
         "number": row.number,
         "service_code": row.service_code,
         "service_name": op.ctx.catalog.service_name(row.service_code),
-        "clerk": {"id": op.win.clerk_id, "name": _clerk_name(op.s, op.win.clerk_id)} if op.win.clerk_id else None,
+        "clerk": {"id": op.win.clerk_id, "name": _clerk_name(op.s, op.win.clerk_id)}
+        if op.win.clerk_id
+        else None,
     }
 
 
@@ -382,7 +384,7 @@ def set_status(ctx: ServerContext, p: Principal, window_id: int, move: str) -> d
     with ctx.db.write() as s:
         op = _Op(ctx, s, p, window_id)
         if op.win.status not in allowed_from:
-            raise ApiError("window.illegal_transition", window_id=window_id, status=op.win.status, op=move)
+            raise ApiError("window.illegal_transition", window_id=window_id, window_status=op.win.status, op=move)
         if move == "close":
             op.require_free()
         op.set_window(status=target)
