@@ -210,7 +210,7 @@ def receipt_blocks(r: ReceiptLayout, width_mm: int) -> list[Block]:
     for line in r.footer:
         out += _texts(line, cols)
     if r.printed_at:
-        out += _row("打印时间 Printed", _time(r.printed_at), cols)
+        out += _row("打印时间", _time(r.printed_at), cols)
     return out
 
 
