@@ -56,6 +56,16 @@ def list_readers() -> list[str]:
         raise ReaderNotFound(f"PC/SC service unavailable: {exc}", message_zh="智能卡服务（pcscd）未运行") from exc
 
 
+def _release(conn: Any) -> None:
+    """Disconnect and release the PC/SC context now, not in a finaliser that may run after pcscd is gone."""
+    if conn is None:
+        return
+    try:
+        conn.release()
+    except Exception:  # a vanished card or service may fail the release; nothing is left to free
+        logger.debug("releasing the card connection failed", exc_info=True)
+
+
 class PcscReader(CardReader):
     """A PC/SC reader holding a social security card; `name` picks a reader (exact or substring)."""
 
@@ -98,10 +108,7 @@ class PcscReader(CardReader):
     def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
-                conn.disconnect()
-            except Exception:  # a vanished card or reader may fail the disconnect
-                logger.debug("disconnect failed", exc_info=True)
+            _release(conn)
 
     def probe(self) -> bool:
         """Connect to the card if one is in the reader."""
@@ -109,13 +116,20 @@ class PcscReader(CardReader):
             raise ReaderDisconnected("PC/SC reader is not open", message_zh="读卡器未打开")
         sc = _smartcard()
         self._disconnect()
+        conn = None
         try:
             conn = self._reader.createConnection()
             conn.connect()
         except sc.Exceptions.NoCardException:
+            _release(conn)
             return False
         except sc.Exceptions.CardConnectionException as exc:
-            if self.reader_name not in list_readers():
+            _release(conn)
+            try:
+                still_there = self.reader_name in list_readers()
+            except ReaderNotFound:
+                still_there = False  # pcscd itself went away
+            if not still_there:
                 raise ReaderDisconnected(f"{self.reader_name} went away", message_zh="读卡器已断开连接") from exc
             # A card still being inserted, or mute; try again on the next poll.
             logger.debug("card not ready: %s", exc)

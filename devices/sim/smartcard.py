@@ -33,6 +33,11 @@ logger = logging.getLogger(__name__)
 # A T=0 ATR without interface bytes: TS 3B, T0 0A (ten historical bytes), no TCK needed.
 DEFAULT_ATR = bytes([0x3B, 0x0A]) + b"SSCARD-SX1"
 
+# pcscd polls a reader about every 400 ms; a card pulled and put back between two polls is never
+# seen leaving, and pcscd then refuses it. A hand cannot do that either, so insert() waits this long.
+MIN_ABSENCE = 0.9
+_last_removed: dict[tuple[str, int], float] = {}
+
 SW_OK = b"\x90\x00"
 SW_NOT_FOUND = b"\x6a\x82"
 SW_RECORD_NOT_FOUND = b"\x6a\x83"
@@ -103,6 +108,9 @@ class SocialSecurityCardSim:
         """Connect to vpcd (retrying until pcscd listens, up to `timeout`)."""
         if self._sock is not None:
             return
+        since = time.monotonic() - _last_removed.get((self.host, self.port), float("-inf"))
+        if since < MIN_ABSENCE:
+            time.sleep(MIN_ABSENCE - since)
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -128,6 +136,7 @@ class SocialSecurityCardSim:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
+            _last_removed[(self.host, self.port)] = time.monotonic()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         self._thread = None
@@ -171,6 +180,7 @@ class SocialSecurityCardSim:
                 if payload is None:
                     break
                 if len(payload) == 1:
+                    logger.debug("vpcd control %d", payload[0])
                     if payload[0] == VPCD_GET_ATR:
                         self._send(sock, self.atr)
                     else:
