@@ -212,13 +212,23 @@ class HallClient:
                 return t
         raise NotFound(404, "ticket.not_found", f"今天没有 {number} 号", f"No ticket {number} today")
 
-    def checkin(self, hall_id: str, identity: dict[str, Any], idempotency_key: str | None = None) -> JSON:
-        """POST /halls/{hall}/checkin; FeatureUnavailable while the server has no such route."""
+    def checkin(
+        self,
+        hall_id: str,
+        id_number: str,
+        *,
+        fallback_normal: bool = False,
+        idempotency_key: str | None = None,
+    ) -> JSON:
+        """POST /halls/{hall}/checkin with the ID number read from the card -> the priority Ticket.
+
+        FeatureUnavailable while the server has no such route (older servers).
+        """
         key = idempotency_key or uuid.uuid4().hex
         try:
             return self.post(
                 f"/halls/{hall_id}/checkin",
-                {"identity": identity},
+                {"id_number": id_number, "fallback_normal": fallback_normal},
                 headers={"Idempotency-Key": key},
                 idempotent=True,
             )

@@ -653,21 +653,36 @@ class VisitorKiosk(RoleScreen):
         self.checkin_status.setObjectName("checkin-status")
         bl.addWidget(self.checkin_status)
         lay.addWidget(box, 1)
-        lay.addWidget(button("返回首页 Back", self.go_home))
+        row = QHBoxLayout()
+        row.addWidget(button("返回首页 Back", self.go_home))
+        self.normal_btn = button(
+            "改取普通号 Take a normal ticket", self._checkin_normal, "primary", name="normal"
+        )
+        self.normal_btn.hide()
+        row.addWidget(self.normal_btn)
+        lay.addLayout(row)
         return page
 
     def open_checkin(self) -> None:
         """Show the check-in page."""
         self.checkin_status.setText("")
+        self.normal_btn.hide()
         self.pages.setCurrentWidget(self.checkin_page)
 
-    def _checkin(self, card: Any) -> None:
+    def _checkin_normal(self) -> None:
+        card = getattr(self, "_checkin_card", None)
+        if card is not None:
+            self._checkin(card, fallback_normal=True)
+
+    def _checkin(self, card: Any, fallback_normal: bool = False) -> None:
         if self.issuing:
             return
         self.issuing = True
+        self._checkin_card = card
+        self.normal_btn.hide()
         self.checkin_status.setText("正在签到，请稍候…")
         client, hall = self.ctx.client, self.ctx.hall_id
-        identity = identity_of(card)
+        id_number = card.id_number
 
         def done(res: dict[str, Any]) -> None:
             self.issuing = False
@@ -689,8 +704,10 @@ class VisitorKiosk(RoleScreen):
                 )
             else:
                 self.checkin_status.setText(getattr(exc, "message_zh", "签到失败，请重试"))
+                if (getattr(exc, "detail", None) or {}).get("normal_ticket_allowed"):
+                    self.normal_btn.show()
 
-        self.run(lambda: client.checkin(hall, identity), done, failed)
+        self.run(lambda: client.checkin(hall, id_number, fallback_normal=fallback_normal), done, failed)
 
     # -- navigation ---------------------------------------------------------------------------
     def go_home(self) -> None:

@@ -17,13 +17,17 @@ def make_config(role: str, url: str, data_dir: Path, **kw: Any) -> KioskConfig:
     """A machine configuration pointing at the test server (no zeroconf)."""
     printer = kw.pop("printer", PrinterSettings())
     voice = kw.pop("voice", VoiceSettings(repeats=2, speaker="none"))
-    return KioskConfig(role=role, hall=HALL, server=url, data_dir=str(data_dir), printer=printer, voice=voice, **kw)
+    return KioskConfig(
+        role=role, hall=HALL, server=url, data_dir=str(data_dir), printer=printer, voice=voice, **kw
+    )
 
 
 class Role:
     """One role's context and widget; close() stops its threads."""
 
-    def __init__(self, qtbot: Any, cfg: KioskConfig, speaker: Any = None, size: tuple[int, int] = (1920, 1080)):
+    def __init__(
+        self, qtbot: Any, cfg: KioskConfig, speaker: Any = None, size: tuple[int, int] = (1920, 1080)
+    ):
         self.ctx = build_context(cfg)
         self.widget = create_screen(self.ctx, speaker=speaker)
         qtbot.addWidget(self.widget)
@@ -61,7 +65,11 @@ def ticket_events(evs: list[dict[str, Any]], ticket_id: int) -> list[str]:
     out = []
     for e in evs:
         p = e.get("payload") or {}
-        tid = (p.get("ticket") or {}).get("id") or p.get("ticket_id") or (p.get("rating") or {}).get("ticket_id")
+        tid = (
+            (p.get("ticket") or {}).get("id")
+            or p.get("ticket_id")
+            or (p.get("rating") or {}).get("ticket_id")
+        )
         if tid == ticket_id:
             out.append(e["type"])
     return out

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.timeout(240)
 LEFT = Qt.MouseButton.LeftButton
 
 
-def test_id_card_to_ticket_to_call_to_rating(qtbot, themed_qapp, kserver, id_sim, vprinter, speaker, tmp_path):
+def test_id_card_to_ticket_to_call_to_rating(
+    qtbot, themed_qapp, kserver, id_sim, vprinter, speaker, tmp_path
+):
     from devices.sim.cards import sample_card
 
     url = kserver.url
@@ -34,7 +36,9 @@ def test_id_card_to_ticket_to_call_to_rating(qtbot, themed_qapp, kserver, id_sim
         ),
     )
     clerk = Role(qtbot, make_config("clerk", url, tmp_path / "c", window_id=win["id"]))
-    display = Role(qtbot, make_config("display", url, tmp_path / "d", token=kserver.display_token), speaker=speaker)
+    display = Role(
+        qtbot, make_config("display", url, tmp_path / "d", token=kserver.display_token), speaker=speaker
+    )
     rating = Role(
         qtbot,
         make_config("rating", url, tmp_path / "r", token=kserver.rating_tokens[1], window_id=win["id"]),
@@ -106,7 +110,13 @@ def test_id_card_to_ticket_to_call_to_rating(qtbot, themed_qapp, kserver, id_sim
         # -- the server saw every step, in order
         evs = events(url, kserver.display_token, start_seq)
         kinds = ticket_events(evs, ticket["id"])
-        for step in ("ticket.issued", "ticket.called", "ticket.started", "ticket.finished", "rating.recorded"):
+        for step in (
+            "ticket.issued",
+            "ticket.called",
+            "ticket.started",
+            "ticket.finished",
+            "rating.recorded",
+        ):
             assert step in kinds, (step, kinds)
         assert kinds.count("ticket.called") == 1
         assert kinds.index("ticket.issued") < kinds.index("ticket.called") < kinds.index("ticket.finished")
@@ -115,3 +125,144 @@ def test_id_card_to_ticket_to_call_to_rating(qtbot, themed_qapp, kserver, id_sim
     finally:
         for r in (visitor, clerk, display, rating):
             r.close()
+
+
+def test_paper_out_keeps_ticket_on_screen_and_reports_fault(
+    qtbot, themed_qapp, kserver, id_sim, vprinter, tmp_path
+):
+    from devices.sim.cards import sample_card
+
+    url = kserver.url
+    start_seq = events(url, kserver.display_token)[-1]["seq"]
+    visitor = Role(
+        qtbot,
+        make_config(
+            "visitor",
+            url,
+            tmp_path / "v",
+            token=kserver.kiosk_token,
+            id_reader=f"serial://{id_sim.port}",
+            printer=PrinterSettings("network", f"127.0.0.1:{vprinter.port}", "text", 80),
+            device_id="kiosk-test-1",
+        ),
+    )
+    try:
+        visitor.wait_ready(qtbot)
+        v = visitor.widget
+        qtbot.waitUntil(lambda: "T-003" in v.service_buttons, timeout=10000)
+        vprinter.paper_out = True
+        qtbot.mouseClick(v.service_buttons["T-003"], LEFT)
+        with qtbot.waitSignal(v.print_finished, timeout=30000) as printed:
+            id_sim.place(sample_card("resident"))
+        assert printed.args == [False]
+        # The ticket stays on screen with its number and QR code, and the fault is explained.
+        assert v.pages.currentWidget() is v.ticket_page
+        number = v.ticket["number"]
+        assert v.t_number.text() == number and number.startswith("B")
+        assert v.t_qr.pixmap() is not None and not v.t_qr.pixmap().isNull()
+        assert "缺纸" in v.print_status.text() and number in v.print_status.text()
+        assert vprinter.pages == []
+
+        # The server heard about it.
+        def fault_seen() -> bool:
+            evs = events(url, kserver.display_token, start_seq)
+            return any(
+                e["type"] in ("device.fault", "device.heartbeat") and "paper_out" in str(e["payload"])
+                for e in evs
+            )
+
+        qtbot.waitUntil(fault_seen, timeout=15000)
+        # Paper back: the next visitor's ticket prints, the kiosk was never stuck.
+        vprinter.paper_out = False
+        qtbot.mouseClick(v.findChild(type(v.anon_btn), "done"), LEFT)
+        assert v.pages.currentWidget() is v.home
+        qtbot.mouseClick(v.service_buttons["T-003"], LEFT)
+        with qtbot.waitSignal(v.print_finished, timeout=30000) as printed:
+            qtbot.mouseClick(v.anon_btn, LEFT)
+        assert printed.args == [True]
+        assert v.ticket["number"] in "\n".join(vprinter.documents[-1].text_lines)
+    finally:
+        visitor.close()
+
+
+def test_card_pulled_mid_read_then_next_read_issues_one_ticket(qtbot, themed_qapp, kserver, id_sim, tmp_path):
+    from devices.sim.cards import sample_card
+
+    visitor = Role(
+        qtbot,
+        make_config(
+            "visitor",
+            kserver.url,
+            tmp_path / "v",
+            token=kserver.kiosk_token,
+            id_reader=f"serial://{id_sim.port}",
+        ),
+    )
+    try:
+        visitor.wait_ready(qtbot)
+        v = visitor.widget
+        qtbot.waitUntil(lambda: "T-002" in v.service_buttons, timeout=10000)
+        qtbot.mouseClick(v.service_buttons["T-002"], LEFT)
+        issued = []
+        v.ticket_issued.connect(issued.append)
+        id_sim.remove_mid_read("truncate")
+        id_sim.place(sample_card("elderly"))
+        qtbot.waitUntil(lambda: "重新" in v.id_status.text(), timeout=15000)
+        assert v.pages.currentWidget() is v.identify  # still waiting for the card, nothing issued
+        assert issued == []
+        id_sim.remove()
+        qtbot.wait(800)
+        id_sim.place(sample_card("elderly"))
+        qtbot.waitUntil(lambda: len(issued) == 1, timeout=15000)
+        t = issued[0]
+        # 陈桂兰 is 70+: the green channel is applied from the card's birth date.
+        assert t["priority"] is True and t.get("green_reason") == "elderly"
+        assert "绿色通道" in v.t_green.text() and v.t_green.isVisible()
+        qtbot.wait(500)
+        assert len(issued) == 1  # the card lying on the reader is not read twice
+    finally:
+        visitor.close()
+
+
+def test_checkin_without_booking_and_lookup(qtbot, themed_qapp, kserver, id_sim, tmp_path):
+    from devices.sim.cards import sample_card
+
+    visitor = Role(
+        qtbot,
+        make_config(
+            "visitor",
+            kserver.url,
+            tmp_path / "v",
+            token=kserver.kiosk_token,
+            id_reader=f"serial://{id_sim.port}",
+        ),
+    )
+    try:
+        visitor.wait_ready(qtbot)
+        v = visitor.widget
+        qtbot.mouseClick(v.findChild(type(v.anon_btn), "checkin"), LEFT)
+        id_sim.place(sample_card("hmt"))
+        qtbot.waitUntil(
+            lambda: "预约" in v.checkin_status.text() and "正在" not in v.checkin_status.text(), timeout=15000
+        )
+        assert v.pages.currentWidget() is v.checkin_page
+        assert "未找到您今天在本大厅的预约" in v.checkin_status.text()  # the server's own zh message
+        # Look a ticket up by number.
+        qtbot.waitUntil(lambda: "T-001" in v.service_buttons, timeout=10000)
+        v.go_home()
+        qtbot.mouseClick(v.service_buttons["T-001"], LEFT)
+        with qtbot.waitSignal(v.ticket_issued, timeout=20000) as got:
+            qtbot.mouseClick(v.anon_btn, LEFT)
+        number = got.args[0]["number"]
+        v.go_home()
+        v.open_lookup()
+        v.lookup_edit.setText(number.lower())
+        v.do_lookup()
+        qtbot.waitUntil(lambda: number in v.lookup_result.text(), timeout=15000)
+        assert "等候中" in v.lookup_result.text() and "前面还有" in v.lookup_result.text()
+        v.lookup_edit.setText("Z999")
+        v.do_lookup()
+        qtbot.waitUntil(lambda: "Z999" in v.lookup_result.text(), timeout=15000)
+        assert "没有" in v.lookup_result.text()
+    finally:
+        visitor.close()
