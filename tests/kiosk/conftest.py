@@ -24,12 +24,19 @@ class KioskServer:
     server: HallServer
     kiosk_token: str
     display_token: str
-    rating_tokens: dict[int, str]
     windows: dict[int, dict[str, Any]]  # window number -> Window
+    _rating: dict[int, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return self.server.base_url
+
+    def rating_token(self, window_number: int) -> str:
+        """A rating-device token bound to the window (made on first use: each CLI call costs seconds)."""
+        if window_number not in self._rating:
+            wid = self.windows[window_number]["id"]
+            self._rating[window_number] = self.server.create_token("rating", HALL, wid)
+        return self._rating[window_number]
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +49,7 @@ def kserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KioskServer]:
         display = srv.create_token("display", HALL)
         hall = srv.hall(HALL, kiosk)
         windows = {w["number"]: w for w in hall["windows"]}
-        rating = {n: srv.create_token("rating", HALL, w["id"]) for n, w in windows.items()}
-        yield KioskServer(srv, kiosk, display, rating, windows)
+        yield KioskServer(srv, kiosk, display, windows)
 
 
 @dataclass

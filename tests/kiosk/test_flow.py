@@ -4,7 +4,6 @@ clerk calls -> display shows and speaks -> rating recorded; the server's events 
 from __future__ import annotations
 
 import pytest
-
 from PySide6.QtCore import Qt
 
 from kiosk.config import PrinterSettings
@@ -41,7 +40,7 @@ def test_id_card_to_ticket_to_call_to_rating(
     )
     rating = Role(
         qtbot,
-        make_config("rating", url, tmp_path / "r", token=kserver.rating_tokens[1], window_id=win["id"]),
+        make_config("rating", url, tmp_path / "r", token=kserver.rating_token(1), window_id=win["id"]),
     )
     try:
         for r in (visitor, clerk, display, rating):
