@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import shlex
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from devices.sim.cards import KINDS, SAMPLE_LATEST_ADDRESS, sample_card
@@ -61,16 +62,16 @@ def run_idcard(args: argparse.Namespace, stdin: TextIO) -> int:
 
     sim = IdCardSimulator(delay=args.delay, pace_baud=args.pace).start()
     stop = threading.Event()
-    _install_sigterm(stop)
     print(sim.port, flush=True)
     _say(f"身份证阅读器模拟器已启动：{sim.port}（115200 8N1）", f"ID-card reader simulator on {sim.port}")
     if args.card:
         sim.place(sample_card(args.card), latest_address=SAMPLE_LATEST_ADDRESS)
     try:
-        for line in _command_lines(args.script, stdin):
-            if stop.is_set() or not _idcard_command(sim, line):
-                return 0
-        _wait_forever(stop)
+        with _sigterm_stops(stop):
+            for line in _command_lines(args.script, stdin):
+                if stop.is_set() or not _idcard_command(sim, line):
+                    return 0
+            _wait_forever(stop)
     except KeyboardInterrupt:
         pass
     finally:
@@ -128,7 +129,6 @@ def run_smartcard(args: argparse.Namespace, stdin: TextIO) -> int:
 
     sim = SocialSecurityCardSim(sample_card("social_security"), host=args.host, port=args.port)
     stop = threading.Event()
-    _install_sigterm(stop)
     try:
         sim.insert(timeout=args.connect_timeout)
     except OSError as exc:
@@ -140,23 +140,24 @@ def run_smartcard(args: argparse.Namespace, stdin: TextIO) -> int:
         return 2
     _say(f"社保卡已插入虚拟读卡器 {args.host}:{args.port}", f"social security card inserted at {args.host}:{args.port}")
     try:
-        for line in stdin:
-            words = shlex.split(line, comments=True)
-            if not words:
-                continue
-            if words[0] == "quit" or stop.is_set():
-                return 0
-            if words[0] == "insert":
-                sim.insert(timeout=args.connect_timeout)
-                _say("社保卡已插入", "card inserted")
-            elif words[0] == "remove":
-                sim.remove()
-                _say("社保卡已拔出", "card removed")
-            elif words[0] == "help":
-                print(SMARTCARD_HELP, flush=True)
-            else:
-                _say(f"未知命令：{words[0]}", f"unknown command {words[0]!r} (try help)", err=True)
-        _wait_forever(stop)
+        with _sigterm_stops(stop):
+            for line in stdin:
+                words = shlex.split(line, comments=True)
+                if not words:
+                    continue
+                if words[0] == "quit" or stop.is_set():
+                    return 0
+                if words[0] == "insert":
+                    sim.insert(timeout=args.connect_timeout)
+                    _say("社保卡已插入", "card inserted")
+                elif words[0] == "remove":
+                    sim.remove()
+                    _say("社保卡已拔出", "card removed")
+                elif words[0] == "help":
+                    print(SMARTCARD_HELP, flush=True)
+                else:
+                    _say(f"未知命令：{words[0]}", f"unknown command {words[0]!r} (try help)", err=True)
+            _wait_forever(stop)
     except KeyboardInterrupt:
         pass
     finally:
@@ -164,9 +165,22 @@ def run_smartcard(args: argparse.Namespace, stdin: TextIO) -> int:
     return 0
 
 
-def _install_sigterm(stop: threading.Event) -> None:
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: (stop.set(), sys.stdin.close()))
+@contextlib.contextmanager
+def _sigterm_stops(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM ends the session like Ctrl-C; the previous handler comes back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(_signum: int, _frame: object) -> None:
+        stop.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:
