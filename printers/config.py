@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
@@ -32,6 +33,10 @@ class PrinterConfig:
             raise ValueError(f"printer mode must be 'text' or 'raster', not {self.mode!r}")
         if self.width_mm not in DOTS_BY_WIDTH_MM:
             raise ValueError(f"paper width must be 58 or 80 mm, not {self.width_mm}")
+        if self.kind == "usb" and not re.fullmatch(r"[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}", self.target):
+            raise ValueError(
+                f"a USB printer target is vendor:product in hex (e.g. 0416:5011), not {self.target!r}"
+            )
 
     @property
     def dots(self) -> int:

@@ -57,7 +57,14 @@ def make_device(cfg: PrinterConfig) -> Any:
             return printers.CupsPrinter(cfg.target, profile=profile)
         if shutil.which("lp"):
             return printers.LP(cfg.target, profile=profile)
-        raise DependencyMissing("pycups", "devices")
+        err = DependencyMissing("pycups", "devices")
+        err.args = (
+            "printing through CUPS needs pycups (pip install pycups) or the lp command (apt install cups-client)",
+        )
+        err.message_zh = (
+            "通过 CUPS 打印需要 pycups（pip install pycups）或 lp 命令（apt install cups-client）"
+        )
+        raise err
     if cfg.kind == "file":
         return printers.File(cfg.target, profile=profile)
     return printers.Dummy(profile=profile)

@@ -35,7 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run until interrupted; SIGUSR1 toggles paper-out, SIGUSR2 toggles cover-open."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    printer = VirtualPrinter(args.host, args.port, args.out, args.width, not args.no_chinese_default)
+    printer = VirtualPrinter(
+        args.host, args.port, args.out, args.width, not args.no_chinese_default, keep_documents=20
+    )
     printer.paper_out, printer.paper_low, printer.cover_open = args.paper_out, args.paper_low, args.cover_open
     try:
         printer.start()

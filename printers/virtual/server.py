@@ -38,6 +38,7 @@ class VirtualPrinter:
         out_dir: str | Path | None = None,
         width_mm: int = 80,
         chinese_default: bool = True,
+        keep_documents: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -47,7 +48,8 @@ class VirtualPrinter:
         self.paper_low = False
         self.cover_open = False
         self.pages: list[Path] = []
-        self.documents: list[Page] = []
+        self.documents: list[Page] = []  # parsed pages; only the newest `keep_documents` if set
+        self.keep_documents = keep_documents
         self.page_times: list[float] = []  # time.monotonic() when each PNG was written
         self.received_bytes = 0
         self.discarded_bytes = 0
@@ -176,6 +178,8 @@ class VirtualPrinter:
             path = self.out_dir / f"{len(self.pages) + 1:04d}.png"
             paper_image(render_page(page, self.width_dots)).save(path)
             self.documents.append(page)
+            if self.keep_documents is not None and len(self.documents) > self.keep_documents:
+                del self.documents[0]  # a long-running simulator must not grow without bound
             self.page_times.append(time.monotonic())
             self.pages.append(path)
             logger.info("virtual printer printed %s (%d text lines)", path, len(page.text_lines))

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from escpos.printer import Network
 
+from devices.errors import DependencyMissing
 from printers import (
     CoverOpen,
     PaperOut,
@@ -273,3 +274,18 @@ def test_missing_file_device_is_offline(ticket: TicketLayout, tmp_path) -> None:
     printer = open_printer(PrinterConfig("file", str(tmp_path / "no" / "such" / "lp0")))
     with pytest.raises(PrinterOffline):
         printer.print_ticket(ticket)
+
+
+def test_usb_printer_that_is_not_plugged_in_is_offline(ticket: TicketLayout) -> None:
+    with pytest.raises(PrinterOffline) as err:
+        open_printer(PrinterConfig("usb", "0416:5011")).print_ticket(ticket)
+    assert "usb:0416:5011" in err.value.message_zh
+    with pytest.raises(ValueError, match="vendor:product"):
+        PrinterConfig("usb", "printer-1")
+
+
+def test_cups_without_pycups_or_lp_names_what_to_install(ticket: TicketLayout, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # no `lp` command reachable
+    with pytest.raises(DependencyMissing) as err:
+        open_printer(PrinterConfig("cups", "kiosk")).print_ticket(ticket)
+    assert "pycups" in str(err.value) and "cups-client" in err.value.message_zh
