@@ -23,6 +23,9 @@ import multiprocessing as mp
 import os
 import platform
 import resource
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,13 +71,16 @@ PHASE_TIMEOUT_S = 240.0
 
 
 # --- CPU accounting: where does the time go -------------------------------------------
-def _proc_cpu(pid: int) -> float:
-    """User+system CPU seconds of one process (0 if it is gone)."""
+def _proc_cpu(pid: int, reaped: bool = False) -> float:
+    """User+system CPU seconds of one process (0 if it is gone), plus its reaped children's."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _children_of(ppid: int) -> list[int]:
@@ -106,7 +112,8 @@ class CpuMeter:
         server = _proc_cpu(self.server_pid) + sum(_proc_cpu(p) for p in _children_of(self.server_pid))
         pg = 0.0
         if self.pg_pid:
-            pg = _proc_cpu(self.pg_pid) + sum(_proc_cpu(p) for p in _children_of(self.pg_pid))
+            # Backends come and go: the postmaster's reaped-children time keeps the total growing.
+            pg = _proc_cpu(self.pg_pid, reaped=True) + sum(_proc_cpu(p) for p in _children_of(self.pg_pid))
         return {
             "client": ru.ru_utime + ru.ru_stime,
             "server": server,
@@ -126,6 +133,87 @@ class CpuMeter:
         if not self.pg_pid:
             out.pop("postgres_cpu_s", None)
         return out
+
+
+# --- optional profile of the server process with py-spy -------------------------------
+class Profiler:
+    """Samples the server with `py-spy record` during one phase and summarises where time goes."""
+
+    def __init__(self, out_dir: Path | None, server: HallServer, label: str) -> None:
+        self.out_dir = out_dir
+        self.server = server
+        self.label = label
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.path: Path | None = None
+
+    def __enter__(self) -> Profiler:
+        if self.out_dir is None or self.server.proc is None:
+            return self
+        exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if not Path(exe).exists():
+            raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.out_dir / f"{self.label}.txt"
+        self.proc = subprocess.Popen(
+            [
+                exe,
+                "record",
+                "--pid",
+                str(self.server.proc.pid),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--gil",
+                "-o",
+                str(self.path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.5)  # py-spy attaches
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def summary(self, top: int = 25) -> dict[str, Any] | None:
+        """Share of samples per function (inclusive and self), from py-spy's collapsed stacks."""
+        if self.path is None or not self.path.exists():
+            return None
+        inclusive: Counter[str] = Counter()
+        own: Counter[str] = Counter()
+        total = 0
+        for line in self.path.read_text(errors="replace").splitlines():
+            stack, _, count_s = line.rpartition(" ")
+            if not count_s.isdigit():
+                continue
+            n = int(count_s)
+            frames = stack.split(";")
+            total += n
+            for f in set(frames):
+                inclusive[f] += n
+            own[frames[-1]] += n
+        if not total:
+            return None
+
+        def pct(c: int) -> float:
+            return round(100.0 * c / total, 1)
+
+        return {
+            "file": str(self.path),
+            "samples": total,
+            "inclusive_pct": {f: pct(c) for f, c in inclusive.most_common(top)},
+            "self_pct": {f: pct(c) for f, c in own.most_common(top)},
+        }
 
 
 # --- phase 1: issue ---------------------------------------------------------------------
@@ -167,6 +255,7 @@ async def _issue_phase(server: HallServer, token: str, per_kiosk: int) -> dict[s
 # --- phase 2: call-next -----------------------------------------------------------------
 async def _call_phase(server: HallServer, clerks: dict[int, str]) -> dict[str, Any]:
     latencies: list[float] = []
+    free_latencies: list[float] = []
     called: list[tuple[int, dict[str, Any]]] = []
     errors: Counter[str] = Counter()
 
@@ -183,6 +272,18 @@ async def _call_phase(server: HallServer, clerks: dict[int, str]) -> dict[str, A
                 latencies.append(time.perf_counter() - t0)
                 if status == 200:
                     called.append((wid, json.loads(body)))
+                    # The window must be free before it may call again (window.busy otherwise):
+                    # mark the visitor absent, the cheapest way to free it (one request).
+                    t1 = time.perf_counter()
+                    try:
+                        st2, body2 = await conn.request("POST", f"{API}/windows/{wid}/no-show")
+                    except HttpError as exc:
+                        errors[f"connection: {exc}"] += 1
+                        return
+                    free_latencies.append(time.perf_counter() - t1)
+                    if st2 != 200:
+                        errors[f"no-show HTTP {st2}: {body2[:120].decode(errors='replace')}"] += 1
+                        return
                     continue
                 try:
                     code = json.loads(body)["error"]["code"]
@@ -199,7 +300,13 @@ async def _call_phase(server: HallServer, clerks: dict[int, str]) -> dict[str, A
     t0 = time.perf_counter()
     await asyncio.wait_for(asyncio.gather(*(window(w, t) for w, t in clerks.items())), PHASE_TIMEOUT_S)
     wall = time.perf_counter() - t0
-    return {"wall": wall, "latencies": latencies, "called": called, "errors": errors}
+    return {
+        "wall": wall,
+        "latencies": latencies,
+        "free_latencies": free_latencies,
+        "called": called,
+        "errors": errors,
+    }
 
 
 # --- phase 3: WebSocket fan-out ---------------------------------------------------------
@@ -256,17 +363,23 @@ async def _paced_calls(
     sent_at: dict[int, float] = {}
     called: list[tuple[int, dict[str, Any]]] = []
     errors: Counter[str] = Counter()
-    conns = {w: await RawHttp(HOST, server.port, t).connect() for w, t in list(clerks.items())[:10]}
+    conns = {w: await RawHttp(HOST, server.port, t).connect() for w, t in clerks.items()}
+    busy: set[int] = set()
     try:
         wids = list(conns)
         for i in range(calls):
             wid = wids[i % len(wids)]
+            if wid in busy:
+                # Free the window called one round ago (its event went out long before).
+                await conns[wid].request("POST", f"{API}/windows/{wid}/no-show")
+                busy.discard(wid)
             t0 = time.monotonic()
             status, body = await conns[wid].request("POST", f"{API}/windows/{wid}/call-next")
             if status == 200:
                 ticket = json.loads(body)
                 sent_at[int(ticket["id"])] = t0
                 called.append((wid, ticket))
+                busy.add(wid)
             else:
                 errors[f"HTTP {status}: {body[:120].decode(errors='replace')}"] += 1
             await asyncio.sleep(interval)
@@ -336,7 +449,12 @@ def _login_clerks(server: HallServer, manager_token: str) -> dict[int, str]:
 
 
 def run_backend(
-    name: str, db_url: str, work: Path, size: dict[str, Any], pg: PgCluster | None
+    name: str,
+    db_url: str,
+    work: Path,
+    size: dict[str, Any],
+    pg: PgCluster | None,
+    profile_dir: Path | None = None,
 ) -> dict[str, Any]:
     """All phases against one fresh database; returns the backend's JSON section."""
     seed_path = work / "bench_seed.json"
@@ -353,10 +471,11 @@ def run_backend(
         meter = CpuMeter(server, pg)
 
         # Warm-up (not measured): imports, caches, connection pools.
-        asyncio.run(_issue_phase(server, kiosk_token, 3))
+        warm = asyncio.run(_issue_phase(server, kiosk_token, 3))
 
         meter.start()
-        issue = asyncio.run(_issue_phase(server, kiosk_token, size["per_kiosk"]))
+        with Profiler(profile_dir, server, f"{name}-issue") as prof_issue:
+            issue = asyncio.run(_issue_phase(server, kiosk_token, size["per_kiosk"]))
         cpu_issue = meter.stop()
         n_issued = len(issue["tickets"])
         out["issue"] = {
@@ -366,18 +485,32 @@ def run_backend(
             **latency_summary(issue["latencies"]),
             "errors": dict(issue["errors"]),
             "cpu": cpu_issue,
+            # Independent of how busy the machine is: what one request costs the server.
+            "server_cpu_ms_per_request": round(
+                1000 * cpu_issue["server_cpu_s"] / max(1, len(issue["latencies"])), 2
+            ),
         }
 
         meter.start()
-        calls = asyncio.run(_call_phase(server, clerks))
+        with Profiler(profile_dir, server, f"{name}-call") as prof_call:
+            calls = asyncio.run(_call_phase(server, clerks))
         cpu_call = meter.stop()
         out["call_next"] = {
             "windows": len(clerks),
             "calls": len(calls["called"]),
             "per_s": round(len(calls["called"]) / calls["wall"], 1),
+            "note": "each window does call-next then no-show (a window must be free to call); "
+            "per_s counts calls over the wall time of both requests",
             **latency_summary(calls["latencies"]),
+            "no_show_latency": latency_summary(calls["free_latencies"]),
             "errors": dict(calls["errors"]),
             "cpu": cpu_call,
+            "server_cpu_ms_per_request": round(
+                1000
+                * cpu_call["server_cpu_s"]
+                / max(1, len(calls["latencies"]) + len(calls["free_latencies"])),
+                2,
+            ),
         }
 
         # Tickets for the fan-out phase, then the hall's current seq so subscribers start there.
@@ -385,20 +518,27 @@ def run_backend(
         snap = server.session(manager_token).get(f"{server.api}/halls/{BENCH_HALL}/snapshot", timeout=30)
         snap.raise_for_status()
         meter.start()
-        ws = _ws_phase(
-            server,
-            display_token,
-            int(snap.json().get("last_seq", 0)),
-            clerks,
-            size["ws_calls"],
-            size["ws_interval"],
-        )
+        with Profiler(profile_dir, server, f"{name}-ws") as prof_ws:
+            ws = _ws_phase(
+                server,
+                display_token,
+                int(snap.json().get("last_seq", 0)),
+                clerks,
+                size["ws_calls"],
+                size["ws_interval"],
+            )
         ws["cpu"] = meter.stop()
+        if profile_dir is not None:
+            out["profile"] = {
+                "issue": prof_issue.summary(),
+                "call_next": prof_call.summary(),
+                "ws_fanout": prof_ws.summary(),
+            }
         ws_called = ws.pop("called")
         out["ws_fanout"] = ws
 
         # Integrity: numbers never repeat, no ticket is called twice.
-        all_tickets = issue["tickets"] + extra["tickets"]
+        all_tickets = warm["tickets"] + issue["tickets"] + extra["tickets"]
         numbers = Counter(t["number"] for t in all_tickets)
         ids_called = Counter(int(t["id"]) for _w, t in calls["called"] + ws_called)
         out["integrity"] = {
@@ -429,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small run (about a minute)")
     parser.add_argument("--backends", default="sqlite,postgres", help="comma list of sqlite, postgres")
+    parser.add_argument("--profile", type=Path, help="sample the server with py-spy into this folder")
     parser.add_argument("--max-seconds", type=float, default=900.0, help="give up after this long")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -464,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 parser.error(f"unknown backend {backend}")
             try:
-                result = run_backend(backend, url, work, size, pg)
+                result = run_backend(backend, url, work, size, pg, args.profile)
                 result["meets_targets"] = _verdict(result)
             except Exception as exc:
                 logger.exception("backend %s failed", backend)
