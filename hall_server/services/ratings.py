@@ -91,10 +91,10 @@ def record_rating(
                     raise ApiError("auth.invalid")
             else:
                 require_hall(p, ticket.hall_id, ctx.catalog)
-            if p is not None and p.role == "rating" and p.window_id != ticket.window_id:
-                raise ApiError("rating.wrong_window", ticket_id=req.ticket_id, window_id=p.window_id)
             if ticket.status not in RATED_STATUSES:
                 raise ApiError("rating.not_served", ticket_id=req.ticket_id, ticket_status=ticket.status)
+            if p is not None and p.role == "rating" and p.window_id != ticket.window_id:
+                raise ApiError("rating.wrong_window", ticket_id=req.ticket_id, window_id=p.window_id)
             if s.execute(select(R.c.id).where(R.c.ticket_id == req.ticket_id)).first() is not None:
                 raise ApiError("rating.duplicate", ticket_id=req.ticket_id)
             row = s.execute(
