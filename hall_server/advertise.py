@@ -26,7 +26,9 @@ def _addresses(host: str) -> list[str]:
 class Advertiser:
     """Registers one service while the server runs."""
 
-    def __init__(self, *, hall_id: str | None, hall_name: str, host: str, port: int, interfaces: Any = None) -> None:
+    def __init__(
+        self, *, hall_id: str | None, hall_name: str, host: str, port: int, interfaces: Any = None
+    ) -> None:
         self.hall_id = hall_id or ""
         self.hall_name = hall_name or "hall-server"
         self.host = host

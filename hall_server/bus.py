@@ -121,9 +121,13 @@ class HallStream:
                 if not rows:
                     # Not visible yet (or never will be: a rolled-back notify); try again shortly.
                     await asyncio.sleep(GAP_GRACE_S * 5)
-                    rows = await asyncio.to_thread(self.bus.fetch, self.hall_id, self.last_seq, EVENTS_PAGE_MAX)
+                    rows = await asyncio.to_thread(
+                        self.bus.fetch, self.hall_id, self.last_seq, EVENTS_PAGE_MAX
+                    )
                     if not rows:
-                        logger.warning("hall %s: seq %s announced but not readable", self.hall_id, self.known_max)
+                        logger.warning(
+                            "hall %s: seq %s announced but not readable", self.hall_id, self.known_max
+                        )
                         self.known_max = self.last_seq
                         break
                 for ev in rows:

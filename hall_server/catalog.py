@@ -136,7 +136,9 @@ class Catalog:
         for r in hs_rows:
             if r.hall_id in halls:
                 halls[r.hall_id].service_prefix[r.service_code] = r.prefix
-        services = {r.code: ServiceInfo(r.code, r.name, r.sub_name, r.category, r.department) for r in svc_rows}
+        services = {
+            r.code: ServiceInfo(r.code, r.name, r.sub_name, r.category, r.department) for r in svc_rows
+        }
         parents = {h.id: h.parent_id for h in halls.values()}
         windows = {w.id: WindowInfo(w.id, w.hall_id, w.number, w.name) for w in win_rows}
         return _Snapshot(halls, services, parents, windows, time.monotonic())

@@ -26,12 +26,16 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="database URL (default: SQLite file in the data folder)")
-    p.add_argument("--data-dir", default=os.environ.get("HALL_DATA_DIR", DEFAULT_DATA_DIR), help="data folder")
+    p.add_argument(
+        "--data-dir", default=os.environ.get("HALL_DATA_DIR", DEFAULT_DATA_DIR), help="data folder"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of hall-server."""
-    parser = argparse.ArgumentParser(prog="hall-server", description="政务服务大厅排队叫号服务 / service-hall server")
+    parser = argparse.ArgumentParser(
+        prog="hall-server", description="政务服务大厅排队叫号服务 / service-hall server"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -140,8 +144,18 @@ def cmd_token(args: argparse.Namespace) -> int:
                 token_id, token = create_token(
                     s, args.role, hall_id=args.hall, window_id=args.window, label=args.label
                 )
-            print(json.dumps({"id": token_id, "role": args.role, "hall_id": args.hall, "window_id": args.window,
-                              "token": token}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "id": token_id,
+                        "role": args.role,
+                        "hall_id": args.hall,
+                        "window_id": args.window,
+                        "token": token,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         elif args.token_command == "list":
             with db.read() as s:
                 for row in list_tokens(s):
@@ -150,8 +164,10 @@ def cmd_token(args: argparse.Namespace) -> int:
             with db.write() as s:
                 ok = revoke_token(s, args.token_id)
             if not ok:
-                print(f"令牌 {args.token_id} 不存在或已注销 / token {args.token_id} unknown or already revoked",
-                      file=sys.stderr)
+                print(
+                    f"令牌 {args.token_id} 不存在或已注销 / token {args.token_id} unknown or already revoked",
+                    file=sys.stderr,
+                )
                 return 1
             print(f"revoked {args.token_id}")
     finally:
@@ -233,8 +249,10 @@ def _advertise(s: Settings) -> Any:
         db.dispose()
     hall = roots[0] if roots else None
     adv = Advertiser(
-        hall_id=hall.id if hall else None, hall_name=hall.short_name if hall else "hall-server",
-        host=s.host, port=s.port,
+        hall_id=hall.id if hall else None,
+        hall_name=hall.short_name if hall else "hall-server",
+        host=s.host,
+        port=s.port,
     )
     adv.start()
     return adv

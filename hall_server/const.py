@@ -105,7 +105,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "ticket.other_hall": (409, "该号票不属于本大厅", "The ticket belongs to another hall"),
     "ticket.not_waiting": (409, "该号票不在等候中", "The ticket is not waiting"),
     "queue.empty": (404, "当前没有等候的号", "Nobody is waiting for this window"),
-    "transfer.target_required": (422, "请选择转移到的事项或窗口", "Give a service or a window to transfer to"),
+    "transfer.target_required": (
+        422,
+        "请选择转移到的事项或窗口",
+        "Give a service or a window to transfer to",
+    ),
     "transfer.same_window": (422, "不能转移到本窗口", "Cannot transfer to the same window"),
     "green.unverified": (422, "老年人绿色通道须读取身份证", "The elderly channel needs an ID card"),
     "rating.unknown_ticket": (404, "评价的号票不存在", "No such ticket to rate"),

@@ -79,7 +79,9 @@ class DataProtector:
 
     def decrypt(self, blob: bytes, context: str = "") -> str:
         """The plaintext of a blob made by encrypt()."""
-        return self._aead.decrypt(blob[:_NONCE_LEN], blob[_NONCE_LEN:], context.encode("utf-8")).decode("utf-8")
+        return self._aead.decrypt(blob[:_NONCE_LEN], blob[_NONCE_LEN:], context.encode("utf-8")).decode(
+            "utf-8"
+        )
 
     def lookup_hash(self, value: str) -> str:
         """A keyed hash of value for equality look-ups (per-person limits, check-in)."""

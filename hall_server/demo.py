@@ -26,10 +26,14 @@ def prepare_demo(settings: Settings, city_file: str | None = None) -> dict[str, 
         with db.write() as s:
             for h in data["halls"]:
                 first = s.execute(
-                    select(Window.id, Window.number).where(Window.hall_id == h["id"]).order_by(Window.number).limit(1)
+                    select(Window.id, Window.number)
+                    .where(Window.hall_id == h["id"])
+                    .order_by(Window.number)
+                    .limit(1)
                 ).first()
                 numbers = {
-                    w.number: w.id for w in s.execute(select(Window.id, Window.number).where(Window.hall_id == h["id"]))
+                    w.number: w.id
+                    for w in s.execute(select(Window.id, Window.number).where(Window.hall_id == h["id"]))
                 }
                 entry: dict[str, Any] = {"name": h["name"]}
                 for role in ("kiosk", "display"):
@@ -59,7 +63,9 @@ def prepare_demo(settings: Settings, city_file: str | None = None) -> dict[str, 
                 {"username": m["username"], "password": m["password"], "hall": m.get("hall")}
                 for m in data.get("managers", [])
             ],
-            "admins": [{"username": a["username"], "password": a["password"]} for a in data.get("admins", [])],
+            "admins": [
+                {"username": a["username"], "password": a["password"]} for a in data.get("admins", [])
+            ],
             "admin_token": admin_token,
         }
     finally:

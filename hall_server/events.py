@@ -119,7 +119,10 @@ def row_to_event(row: Any) -> dict[str, Any]:
 def read_events(session: Session, hall_id: str, since: int, limit: int) -> list[dict[str, Any]]:
     """Events of a hall with seq > since, in order, at most limit."""
     rows = session.execute(
-        select(_EVENTS).where(_EVENTS.c.hall_id == hall_id, _EVENTS.c.seq > since).order_by(_EVENTS.c.seq).limit(limit)
+        select(_EVENTS)
+        .where(_EVENTS.c.hall_id == hall_id, _EVENTS.c.seq > since)
+        .order_by(_EVENTS.c.seq)
+        .limit(limit)
     ).all()
     return [row_to_event(r) for r in rows]
 

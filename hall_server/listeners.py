@@ -46,7 +46,9 @@ class CrossProcessListener:
                 continue
             try:
                 with self.db.read() as s:
-                    rows = s.execute(select(table.c.hall_id, table.c.last_seq).where(table.c.hall_id.in_(halls))).all()
+                    rows = s.execute(
+                        select(table.c.hall_id, table.c.last_seq).where(table.c.hall_id.in_(halls))
+                    ).all()
             except Exception:
                 logger.warning("event poll failed", exc_info=True)
                 continue

@@ -136,10 +136,14 @@ def seed(db: Database, data: dict[str, Any]) -> dict[str, int]:
     # Hash passwords before taking the write lock: scrypt is slow on purpose.
     staff = _staff(data)
     with db.read() as s:
-        known = {r.username: r.password_hash for r in s.execute(select(U.c.username, U.c.password_hash)).all()}
+        known = {
+            r.username: r.password_hash for r in s.execute(select(U.c.username, U.c.password_hash)).all()
+        }
     for person in staff:
         old = known.get(person["username"])
-        person["hash"] = old if old and verify_password(person["password"], old) else hash_password(person["password"])
+        person["hash"] = (
+            old if old and verify_password(person["password"], old) else hash_password(person["password"])
+        )
     with db.write() as s:
         for svc in data.get("services", []):
             _upsert(
@@ -217,8 +221,11 @@ def _seed_hall(s: Session, h: dict[str, Any], data: dict[str, Any], tz: str, cou
             s,
             W,
             {"hall_id": hall_id, "number": w["number"]},
-            {"name": w.get("name", f"{w['number']}号窗口"), "kind": w.get("kind", "comprehensive"),
-             "groups": check_weights(w.get("groups", {}))},
+            {
+                "name": w.get("name", f"{w['number']}号窗口"),
+                "kind": w.get("kind", "comprehensive"),
+                "groups": check_weights(w.get("groups", {})),
+            },
             insert_only={"status": w.get("status", "open"), "call_history": []},
         )
         counts["windows"] += 1
@@ -226,7 +233,11 @@ def _seed_hall(s: Session, h: dict[str, Any], data: dict[str, Any], tz: str, cou
 
 
 def _upsert(
-    s: Session, table: Any, key: dict[str, Any], values: dict[str, Any], insert_only: dict[str, Any] | None = None
+    s: Session,
+    table: Any,
+    key: dict[str, Any],
+    values: dict[str, Any],
+    insert_only: dict[str, Any] | None = None,
 ) -> None:
     cond = [table.c[k] == v for k, v in key.items()]
     if s.execute(select(*[table.c[k] for k in key]).where(*cond)).first() is None:

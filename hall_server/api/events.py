@@ -131,7 +131,9 @@ async def event_socket(
         watcher.cancel()
 
 
-async def _replay(ctx: ServerContext, ws: WebSocket, hall_id: str, since: int, upto: int | None = None) -> int:
+async def _replay(
+    ctx: ServerContext, ws: WebSocket, hall_id: str, since: int, upto: int | None = None
+) -> int:
     last = since
     while True:
         rows = await run_in_threadpool(_fetch, ctx, hall_id, last, EVENTS_PAGE_MAX)

@@ -28,7 +28,9 @@ def get_hall(hall_id: str, request: Request) -> dict:
 
 
 @router.get("/halls/{hall_id}/services", response_model=list[ServiceOut])
-def list_services(hall_id: str, request: Request, q: str | None = Query(default=None, max_length=100)) -> list[dict]:
+def list_services(
+    hall_id: str, request: Request, q: str | None = Query(default=None, max_length=100)
+) -> list[dict]:
     """Service items handled in a hall, with their queue prefix (public)."""
     return halls.list_services(get_ctx(request), hall_id, q)
 

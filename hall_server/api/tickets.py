@@ -20,7 +20,10 @@ router = APIRouter(tags=["tickets"], responses={401: {"model": ErrorOut}, 403: {
     "/halls/{hall_id}/tickets",
     response_model=TicketOut,
     status_code=201,
-    responses={200: {"model": TicketOut, "description": "the same Idempotency-Key again"}, 404: {"model": ErrorOut}},
+    responses={
+        200: {"model": TicketOut, "description": "the same Idempotency-Key again"},
+        404: {"model": ErrorOut},
+    },
 )
 def issue(
     hall_id: str,
@@ -72,7 +75,9 @@ def list_tickets(
 ) -> list[dict]:
     """Today's tickets of a hall."""
     ctx = get_ctx(request)
-    return tickets.list_tickets(ctx, principal_of(ctx, creds), hall_id, status=status, group=group, window_id=window_id)
+    return tickets.list_tickets(
+        ctx, principal_of(ctx, creds), hall_id, status=status, group=group, window_id=window_id
+    )
 
 
 @router.post("/tickets/{ticket_id}/cancel", response_model=TicketOut)

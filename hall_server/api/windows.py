@@ -17,7 +17,12 @@ logger = logging.getLogger(__name__)
 router = APIRouter(
     prefix="/windows",
     tags=["windows"],
-    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    responses={
+        401: {"model": ErrorOut},
+        403: {"model": ErrorOut},
+        404: {"model": ErrorOut},
+        409: {"model": ErrorOut},
+    },
 )
 
 
@@ -78,7 +83,12 @@ def suspend(window_id: int, request: Request, creds: Creds) -> dict:
 def transfer(window_id: int, body: TransferIn, request: Request, creds: Creds) -> dict:
     """Transfer the current ticket to another service's queue or another window."""
     return _run(
-        request, creds, windows.transfer, window_id, service_code=body.service_code, target_window_id=body.window_id
+        request,
+        creds,
+        windows.transfer,
+        window_id,
+        service_code=body.service_code,
+        target_window_id=body.window_id,
     )
 
 

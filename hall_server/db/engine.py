@@ -72,7 +72,9 @@ class Database:
         self.engine = make_engine(self.url, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.is_postgres = self.engine.dialect.name == "postgresql"
-        self._write_engine = self.engine.execution_options(**{IMMEDIATE: True}) if self.is_sqlite else self.engine
+        self._write_engine = (
+            self.engine.execution_options(**{IMMEDIATE: True}) if self.is_sqlite else self.engine
+        )
         # One writer at a time inside this process: SQLite would serialise them anyway, and
         # queueing on a lock is fairer and cheaper than SQLite's sleeping busy handler.
         self._write_lock = threading.Lock() if self.is_sqlite else None

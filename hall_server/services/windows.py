@@ -384,7 +384,9 @@ def set_status(ctx: ServerContext, p: Principal, window_id: int, move: str) -> d
     with ctx.db.write() as s:
         op = _Op(ctx, s, p, window_id)
         if op.win.status not in allowed_from:
-            raise ApiError("window.illegal_transition", window_id=window_id, window_status=op.win.status, op=move)
+            raise ApiError(
+                "window.illegal_transition", window_id=window_id, window_status=op.win.status, op=move
+            )
         if move == "close":
             op.require_free()
         op.set_window(status=target)

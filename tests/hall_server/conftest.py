@@ -57,7 +57,10 @@ def _build_template(url: str, data_dir: Path) -> Template:
         from hall_server.db.models import Window
 
         with ctx.db.read() as s:
-            windows = {(r.hall_id, r.number): r.id for r in s.execute(select(Window.hall_id, Window.number, Window.id))}
+            windows = {
+                (r.hall_id, r.number): r.id
+                for r in s.execute(select(Window.hall_id, Window.number, Window.id))
+            }
         tokens: dict[str, str] = {}
         with ctx.db.write() as s:
             for hall in (CITY, COUNTY):
@@ -146,7 +149,9 @@ class Hall:
         key = body.pop("idempotency_key", None)
         if key:
             headers["Idempotency-Key"] = key
-        return self.client.post(f"{API}/halls/{hall}/tickets", json={"service_code": service, **body}, headers=headers)
+        return self.client.post(
+            f"{API}/halls/{hall}/tickets", json={"service_code": service, **body}, headers=headers
+        )
 
     def ok_issue(self, service: str = "S-A1", **kw: Any) -> dict[str, Any]:
         """Issue and assert success."""
@@ -157,7 +162,9 @@ class Hall:
     def op(self, number: int, action: str, who: str | None = None, hall: str = CITY, **body: Any) -> Any:
         """POST /windows/{id}/{action} as the window's clerk (or `who`)."""
         who = who or f"clerk:{hall}:{number}"
-        return self.client.post(f"{API}/windows/{self.wid(number, hall)}/{action}", json=body, headers=self.auth(who))
+        return self.client.post(
+            f"{API}/windows/{self.wid(number, hall)}/{action}", json=body, headers=self.auth(who)
+        )
 
     def ok(self, number: int, action: str, **kw: Any) -> dict[str, Any]:
         """A window operation that must succeed."""
@@ -167,7 +174,9 @@ class Hall:
 
     def events(self, since: int = 0, hall: str = CITY) -> list[dict[str, Any]]:
         """The hall's events after since."""
-        r = self.client.get(f"{API}/halls/{hall}/events", params={"since": since, "limit": 1000}, headers=self.auth("admin"))
+        r = self.client.get(
+            f"{API}/halls/{hall}/events", params={"since": since, "limit": 1000}, headers=self.auth("admin")
+        )
         assert r.status_code == 200, r.text
         return r.json()
 

@@ -58,10 +58,16 @@ def test_login_logout_and_me(hall: Hall) -> None:
     assert r.status_code == 403 and error_code(r) == "auth.wrong_hall"
     seq = hall.last_seq()
     # c2 takes over window 3: c3's session there ends (one clerk per window).
-    r = hall.client.post(f"{API}/auth/login", json={"username": "c2", "password": PASSWORD, "window_id": hall.wid(3)})
+    r = hall.client.post(
+        f"{API}/auth/login", json={"username": "c2", "password": PASSWORD, "window_id": hall.wid(3)}
+    )
     assert r.status_code == 200
     body = r.json()
-    assert body["role"] == "clerk" and body["window"]["number"] == 3 and body["window"]["clerk"]["name"] == "李四"
+    assert (
+        body["role"] == "clerk"
+        and body["window"]["number"] == 3
+        and body["window"]["clerk"]["name"] == "李四"
+    )
     assert "password" not in json.dumps(body) and "hash" not in json.dumps(body)
     new = {"Authorization": f"Bearer {body['token']}"}
     r = hall.op(3, "call-next", who=f"clerk:{CITY}:3")
@@ -94,7 +100,9 @@ def test_token_cli_create_list_revoke(hall: Hall, capsys) -> None:
     r = hall.client.post(f"{API}/halls/{COUNTY}/tickets", json={"service_code": "S-A1"}, headers=headers)
     assert r.status_code == 201
     assert cli_main(["token", "list", *args]) == 0
-    listed = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines() if line.startswith("{")]
+    listed = [
+        json.loads(line) for line in capsys.readouterr().out.strip().splitlines() if line.startswith("{")
+    ]
     mine = [t for t in listed if t["id"] == created["id"]]
     assert mine and mine[0]["revoked"] is False and "token" not in mine[0]
     assert created["token"] not in json.dumps(listed)

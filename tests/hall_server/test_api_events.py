@@ -31,7 +31,9 @@ def test_seq_is_per_hall_and_gap_free(hall: Hall) -> None:
     assert [e["seq"] for e in hall.events(county0, COUNTY)] == [county0 + 1]
     all_city = [e["seq"] for e in hall.events(0)]
     assert all_city == list(range(1, len(all_city) + 1))
-    r = hall.client.get(f"{API}/halls/{CITY}/events", params={"since": city0, "limit": 1}, headers=hall.auth("admin"))
+    r = hall.client.get(
+        f"{API}/halls/{CITY}/events", params={"since": city0, "limit": 1}, headers=hall.auth("admin")
+    )
     assert [e["seq"] for e in r.json()] == [city0 + 1]
     ev = hall.events(city0)[0]
     assert set(ev) == {"seq", "hall_id", "type", "at", "actor", "payload"}

@@ -37,8 +37,7 @@ def test_counter_is_keyed_by_business_day(hall: Hall) -> None:
     with hall.ctx.db.write() as s:
         s.execute(
             text(
-                "INSERT INTO number_counters (hall_id, prefix, business_day, value) "
-                "VALUES (:h, 'A', :d, 57)"
+                "INSERT INTO number_counters (hall_id, prefix, business_day, value) VALUES (:h, 'A', :d, 57)"
             ),
             {"h": CITY, "d": _yesterday(day)},
         )
@@ -94,14 +93,18 @@ def test_invalid_id_number_is_refused_and_nothing_written(hall: Hall) -> None:
 
 def test_validation_errors_have_a_chinese_message(hall: Hall) -> None:
     r = hall.client.post(
-        f"{API}/halls/{CITY}/tickets", json={"service_code": "S-A1", "channel": "fax"}, headers=hall.auth(f"kiosk:{CITY}")
+        f"{API}/halls/{CITY}/tickets",
+        json={"service_code": "S-A1", "channel": "fax"},
+        headers=hall.auth(f"kiosk:{CITY}"),
     )
     assert r.status_code == 422
     err = r.json()["error"]
     assert err["code"] == "request.invalid"
     assert err["message"] == "请求内容不正确"
     assert any("channel" in p["loc"] for p in err["detail"]["errors"])
-    r = hall.client.post(f"{API}/halls/{CITY}/tickets", content=b"{not json", headers=hall.auth(f"kiosk:{CITY}"))
+    r = hall.client.post(
+        f"{API}/halls/{CITY}/tickets", content=b"{not json", headers=hall.auth(f"kiosk:{CITY}")
+    )
     assert r.status_code == 422 and error_code(r) == "request.invalid"
 
 
@@ -110,8 +113,13 @@ def test_elderly_identity_gets_the_green_channel(hall: Hall) -> None:
     young = hall.ok_issue("S-A1", identity={"id_number": ID_YOUNG, "name": "李四"})
     assert old["priority"] is True and old["green_reason"] == "elderly"
     assert young["priority"] is False and young["green_reason"] is None
-    assert old["holder"] == {"id_masked": "1101**********1239", "name_masked": "欧阳**", "card_type": None,
-                             "id_number": None, "name": None}
+    assert old["holder"] == {
+        "id_masked": "1101**********1239",
+        "name_masked": "欧阳**",
+        "card_type": None,
+        "id_number": None,
+        "name": None,
+    }
     # Claiming the elderly channel without a qualifying card is refused.
     r = hall.issue("S-A1", identity={"id_number": ID_YOUNG_2}, green_reason="elderly")
     assert r.status_code == 422 and error_code(r) == "issue.green_not_eligible"
@@ -181,8 +189,12 @@ def test_list_tickets_today(hall: Hall) -> None:
     hall.ok_issue("S-A1")
     hall.ok_issue("S-B1")
     hall.ok_issue("S-A2")
-    r = hall.client.get(f"{API}/halls/{CITY}/tickets", params={"group": "A"}, headers=hall.auth(f"display:{CITY}"))
+    r = hall.client.get(
+        f"{API}/halls/{CITY}/tickets", params={"group": "A"}, headers=hall.auth(f"display:{CITY}")
+    )
     assert r.status_code == 200
     assert [(t["number"], t["people_ahead"]) for t in r.json()] == [("A001", 0), ("A002", 1)]
-    r = hall.client.get(f"{API}/halls/{CITY}/tickets", params={"status": "called"}, headers=hall.auth("admin"))
+    r = hall.client.get(
+        f"{API}/halls/{CITY}/tickets", params={"status": "called"}, headers=hall.auth("admin")
+    )
     assert r.json() == []

@@ -72,7 +72,9 @@ def test_double_call_next_is_refused_while_busy(hall: Hall) -> None:
     r = hall.op(1, "call-next")
     assert r.status_code == 409 and error_code(r) == "window.busy"
     assert hall.last_seq() == seq
-    waiting = hall.client.get(f"{API}/halls/{CITY}/tickets", params={"status": "waiting"}, headers=hall.auth("admin"))
+    waiting = hall.client.get(
+        f"{API}/halls/{CITY}/tickets", params={"status": "waiting"}, headers=hall.auth("admin")
+    )
     assert [t["number"] for t in waiting.json()] == ["A002"]
     assert first["number"] == "A001"
 
