@@ -73,7 +73,8 @@ class TicketPrinter:
                 send(device, self.config, job)
                 self.last_sent_at = time.monotonic()
                 self.last_job = job
-                after = self._query(device)
+                # A printer that ignored the first request will ignore this one too: don't wait again.
+                after = self._query(device) if before.answered else before
             finally:
                 _close(device)
         if after.paper_low or after.paper_out:

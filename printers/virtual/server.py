@@ -56,6 +56,7 @@ class VirtualPrinter:
         self.connections = 0
         self._parser = EscPosParser(self.width_dots, chinese_default, status=self.status_byte)
         self._lock = threading.Lock()
+        self._job_lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._sock: socket.socket | None = None
@@ -140,6 +141,17 @@ class VirtualPrinter:
             self._spawn(self._serve, f"virtual-printer-{peer[1]}", conn)
 
     def _serve(self, conn: socket.socket) -> None:
+        # Like a real port-9100 printer, one connection is served at a time; others wait their turn.
+        while not self._job_lock.acquire(timeout=POLL_S):
+            if self._stop.is_set():
+                conn.close()
+                return
+        try:
+            self._serve_one(conn)
+        finally:
+            self._job_lock.release()
+
+    def _serve_one(self, conn: socket.socket) -> None:
         conn.settimeout(POLL_S)
         with conn:
             while not self._stop.is_set():

@@ -160,3 +160,69 @@ def test_other_image_commands_render_the_same_picture(
         stacked.paste(b.crop((0, 0, 96, b.height)), (0, y))
         y += b.height
     assert np.array_equal(np.asarray(stacked.crop((0, 0, 96, 48))), np.asarray(picture))
+
+
+def test_two_kiosks_printing_at_once_get_whole_tickets(
+    virtual_printer: Callable[..., VirtualPrinter], ticket: TicketLayout
+) -> None:
+    import dataclasses
+    import threading
+
+    vp = virtual_printer(80)
+    errors: list[BaseException] = []
+
+    def kiosk(prefix: str) -> None:
+        printer = open_printer(network_config(vp, "text", 80))
+        try:
+            for i in range(4):
+                printer.print_ticket(dataclasses.replace(ticket, number=f"{prefix}{i:03d}"))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=kiosk, args=(p,)) for p in "AB"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    vp.wait_for_pages(8)
+    numbers = []
+    for doc in vp.documents:
+        lines = doc.text_lines
+        assert lines[0] == ticket.hall_name and "过号无效，请您重新取号" in lines  # never interleaved
+        numbers += [line for line in lines if line[:1] in "AB" and line[1:].isdigit()]
+    assert sorted(numbers) == [f"{p}{i:03d}" for p in "AB" for i in range(4)]
+
+
+def test_connections_are_served_one_at_a_time_like_a_real_printer(
+    virtual_printer: Callable[..., VirtualPrinter], ticket: TicketLayout
+) -> None:
+    """Two clients trickling their jobs at the same moment still get two clean pages."""
+    import dataclasses
+    import socket
+    import threading
+    import time
+
+    vp = virtual_printer(80)
+    jobs = {
+        n: open_printer(network_config(vp, "text", 80)).render(dataclasses.replace(ticket, number=n))
+        for n in ("A001", "B001")
+    }
+    go = threading.Barrier(2)
+
+    def trickle(job: bytes) -> None:
+        with socket.create_connection(("127.0.0.1", vp.port), timeout=10) as s:
+            go.wait(5)
+            for i in range(0, len(job), 512):
+                s.sendall(job[i : i + 512])
+                time.sleep(0.002)
+
+    threads = [threading.Thread(target=trickle, args=(job,)) for job in jobs.values()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    vp.wait_for_pages(2)
+    for doc in vp.documents:
+        numbers = [line for line in doc.text_lines if line in jobs]
+        assert len(numbers) == 1 and doc.text_lines[0] == ticket.hall_name
