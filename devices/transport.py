@@ -46,7 +46,9 @@ class Transport(ABC):
         self.open()
         return self
 
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
@@ -87,7 +89,9 @@ class SerialTransport(Transport):
                 timeout=0,
             )
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise ReaderNotFound(f"cannot open {self.port}: {exc}", message_zh=f"无法打开读卡器端口 {self.port}") from exc
+            raise ReaderNotFound(
+                f"cannot open {self.port}: {exc}", message_zh=f"无法打开读卡器端口 {self.port}"
+            ) from exc
         self._timeout = 0
         logger.info("opened %s at %d 8N1", self.port, self.baudrate)
 

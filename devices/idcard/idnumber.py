@@ -38,14 +38,28 @@ def check_card_number(number: str, *, kind: str, birth: date | None, sex_code: s
         return IdNumberProblem(f"id.{exc.detail.get('check', 'invalid')}", exc.message_zh, exc.message_en)
     if kind == "hmt" and parsed.province not in HMT_PROVINCES:
         return IdNumberProblem(
-            "id.region", "港澳台居民居住证号码应以81/82/83开头", "a residence permit number starts with 81, 82 or 83"
+            "id.region",
+            "港澳台居民居住证号码应以81/82/83开头",
+            "a residence permit number starts with 81, 82 or 83",
         )
     if kind == "foreigner" and not parsed.is_foreigner:
-        return IdNumberProblem("id.region", "外国人永久居留身份证号码应以9开头", "a permanent residence card number starts with 9")
+        return IdNumberProblem(
+            "id.region",
+            "外国人永久居留身份证号码应以9开头",
+            "a permanent residence card number starts with 9",
+        )
     if kind == "resident" and (parsed.is_foreigner or parsed.is_hmt_permit):
-        return IdNumberProblem("id.region", "居民身份证号码的地区码无效", "not a resident ID card region code")
+        return IdNumberProblem(
+            "id.region", "居民身份证号码的地区码无效", "not a resident ID card region code"
+        )
     if birth is not None and parsed.birth_date != birth:
-        return IdNumberProblem("id.birth_mismatch", "身份号码与卡上出生日期不符", "the number does not match the card's birth date")
+        return IdNumberProblem(
+            "id.birth_mismatch",
+            "身份号码与卡上出生日期不符",
+            "the number does not match the card's birth date",
+        )
     if sex_code in ("1", "2") and parsed.sex != ("M" if sex_code == "1" else "F"):
-        return IdNumberProblem("id.sex_mismatch", "身份号码与卡上性别不符", "the number does not match the card's sex")
+        return IdNumberProblem(
+            "id.sex_mismatch", "身份号码与卡上性别不符", "the number does not match the card's sex"
+        )
     return None

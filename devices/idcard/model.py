@@ -100,7 +100,11 @@ class IdCard:
 
     def identity(self) -> dict[str, str]:
         """The identity part the hall server's ticket request takes."""
-        return {"id_number": self.id_number, "name": self.name or self.name_en, "card_type": str(self.card_type)}
+        return {
+            "id_number": self.id_number,
+            "name": self.name or self.name_en,
+            "card_type": str(self.card_type),
+        }
 
     def __repr__(self) -> str:
         # Personal data never lands in logs through repr().

@@ -66,7 +66,9 @@ def card_type_of(text: bytes) -> CardType:
 def parse_text(text: bytes, photo: bytes = b"", fingerprint: bytes | None = None) -> IdCard:
     """Parse the 256-byte text block (plus photo and fingerprint bytes) into an IdCard."""
     if len(text) != TEXT_LEN:
-        raise FrameError(f"text block is {len(text)} bytes, expected {TEXT_LEN}", message_zh="卡片文字信息长度错误")
+        raise FrameError(
+            f"text block is {len(text)} bytes, expected {TEXT_LEN}", message_zh="卡片文字信息长度错误"
+        )
     kind = card_type_of(text)
     if kind is CardType.FOREIGNER:
         f = {k: _field(text, spec) for k, spec in FOREIGNER_FIELDS.items()}

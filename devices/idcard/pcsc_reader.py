@@ -53,7 +53,9 @@ def list_readers() -> list[str]:
     try:
         return [str(r) for r in sc.System.readers()]
     except Exception as exc:  # pyscard raises several unrelated types when pcscd is absent
-        raise ReaderNotFound(f"PC/SC service unavailable: {exc}", message_zh="智能卡服务（pcscd）未运行") from exc
+        raise ReaderNotFound(
+            f"PC/SC service unavailable: {exc}", message_zh="智能卡服务（pcscd）未运行"
+        ) from exc
 
 
 def _release(conn: Any) -> None:
@@ -69,7 +71,9 @@ def _release(conn: Any) -> None:
 class PcscReader(CardReader):
     """A PC/SC reader holding a social security card; `name` picks a reader (exact or substring)."""
 
-    def __init__(self, name: str | None = None, *, poll_interval: float = MIN_POLL_INTERVAL, strict: bool = False):
+    def __init__(
+        self, name: str | None = None, *, poll_interval: float = MIN_POLL_INTERVAL, strict: bool = False
+    ):
         super().__init__(poll_interval=poll_interval)
         self.name = name
         self.strict = strict
@@ -83,7 +87,9 @@ class PcscReader(CardReader):
         try:
             found = sc.System.readers()
         except Exception as exc:
-            raise ReaderNotFound(f"PC/SC service unavailable: {exc}", message_zh="智能卡服务（pcscd）未运行") from exc
+            raise ReaderNotFound(
+                f"PC/SC service unavailable: {exc}", message_zh="智能卡服务（pcscd）未运行"
+            ) from exc
         names = [str(r) for r in found]
         pick = None
         if not self.name:
@@ -130,7 +136,9 @@ class PcscReader(CardReader):
             except ReaderNotFound:
                 still_there = False  # pcscd itself went away
             if not still_there:
-                raise ReaderDisconnected(f"{self.reader_name} went away", message_zh="读卡器已断开连接") from exc
+                raise ReaderDisconnected(
+                    f"{self.reader_name} went away", message_zh="读卡器已断开连接"
+                ) from exc
             # A card still being inserted, or mute; try again on the next poll.
             logger.debug("card not ready: %s", exc)
             return False
@@ -143,7 +151,9 @@ class PcscReader(CardReader):
             data, sw1, sw2 = self._conn.transmit(list(apdu))
         except sc.Exceptions.CardConnectionException as exc:
             self._disconnect()
-            raise CardRemoved("the card left the reader during the read", message_zh="读卡中社保卡被移开") from exc
+            raise CardRemoved(
+                "the card left the reader during the read", message_zh="读卡中社保卡被移开"
+            ) from exc
         return bytes(data), sw1, sw2
 
     def _apdu(self, apdu: bytes, what: str) -> bytes:

@@ -44,7 +44,9 @@ def photo_decoder(module: str | None = None) -> Decoder | None:
 def decode_photo(raw: bytes, module: str | None = None) -> bytes:
     """Decode the 1024 WLT bytes to an image; PhotoDecoderMissing without a vendor plug-in."""
     if len(raw) != PHOTO_LEN:
-        raise InvalidCardData(f"a card photo is {PHOTO_LEN} bytes, got {len(raw)}", message_zh="证件照片数据长度错误")
+        raise InvalidCardData(
+            f"a card photo is {PHOTO_LEN} bytes, got {len(raw)}", message_zh="证件照片数据长度错误"
+        )
     decoder = photo_decoder(module)
     if decoder is None:
         raise PhotoDecoderMissing(

@@ -48,7 +48,9 @@ class CardReader(ABC):
         self.open()
         return self
 
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def wait_for_card(self, timeout: float | None, cancel: threading.Event | None = None) -> bool:

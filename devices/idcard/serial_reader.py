@@ -132,7 +132,9 @@ class SamSerialReader(CardReader):
                     raise FrameError("reply shorter than its status bytes", message_zh="读卡器应答过短")
                 if len(frame.data) == 0 or sizes is None or len(frame.data) in sizes:
                     return frame
-                logger.debug("skipping a reply of %d data bytes that does not fit %02X%02X", len(frame.data), *cmd)
+                logger.debug(
+                    "skipping a reply of %d data bytes that does not fit %02X%02X", len(frame.data), *cmd
+                )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 partial = self._parser.in_frame()
@@ -218,7 +220,9 @@ class SamSerialReader(CardReader):
         except ReaderTimeout as exc:
             # A reply cut off (or never sent) most often means the card was pulled away.
             if self._card_gone():
-                raise CardRemoved("the card left the reader during the read", message_zh="读卡中身份证被移开") from exc
+                raise CardRemoved(
+                    "the card left the reader during the read", message_zh="读卡中身份证被移开"
+                ) from exc
             raise
         if frame.sw3 == SW_SUCCESS:
             return frame

@@ -12,7 +12,9 @@ def parse_tlv(record: bytes, tag: int) -> bytes:
     if len(record) < 2:
         raise FrameError(f"record {tag:02X} too short", message_zh="社保卡记录过短")
     if record[0] != tag:
-        raise FrameError(f"record carries tag {record[0]:02X}, expected {tag:02X}", message_zh="社保卡记录标签错误")
+        raise FrameError(
+            f"record carries tag {record[0]:02X}, expected {tag:02X}", message_zh="社保卡记录标签错误"
+        )
     length = record[1]
     if len(record) < 2 + length:
         raise FrameError(f"record {tag:02X} is cut short", message_zh="社保卡记录不完整")

@@ -138,7 +138,10 @@ def run_smartcard(args: argparse.Namespace, stdin: TextIO) -> int:
             err=True,
         )
         return 2
-    _say(f"社保卡已插入虚拟读卡器 {args.host}:{args.port}", f"social security card inserted at {args.host}:{args.port}")
+    _say(
+        f"社保卡已插入虚拟读卡器 {args.host}:{args.port}",
+        f"social security card inserted at {args.host}:{args.port}",
+    )
     try:
         with _sigterm_stops(stop):
             for line in stdin:
@@ -201,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     idc.add_argument("--card", choices=SERIAL_KINDS, help="place this sample card at start")
     idc.add_argument("--script", help="run commands from this file first, then from stdin")
     idc.add_argument("--delay", type=float, default=0.0, help="seconds before each reply")
-    idc.add_argument("--pace", action="store_true", help="pace reply bytes at the wire speed of the baud rate")
+    idc.add_argument(
+        "--pace", action="store_true", help="pace reply bytes at the wire speed of the baud rate"
+    )
     sc = sub.add_parser(
         "smartcard",
         help="社保卡（vsmartcard vpcd） / social security card for pcscd's vpcd reader",
@@ -224,11 +229,17 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
         try:
             target = importlib.import_module(module)
         except ImportError as exc:
-            _say(f"模拟器 {argv[0]} 不可用：{exc}", f"the {argv[0]} simulator is not available: {exc}", err=True)
+            _say(
+                f"模拟器 {argv[0]} 不可用：{exc}",
+                f"the {argv[0]} simulator is not available: {exc}",
+                err=True,
+            )
             return 2
         return int(target.main(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(asctime)s %(message)s"
+    )
     stdin = stdin or sys.stdin
     if args.command == "idcard":
         return run_idcard(args, stdin)

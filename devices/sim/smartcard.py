@@ -84,7 +84,12 @@ class SocialSecurityCardSim:
     """insert() connects the card to vpcd; remove() pulls it; answers APDUs per the card's files."""
 
     def __init__(
-        self, card: IdCard | None = None, *, host: str = VPCD_HOST, port: int = VPCD_PORT, atr: bytes = DEFAULT_ATR
+        self,
+        card: IdCard | None = None,
+        *,
+        host: str = VPCD_HOST,
+        port: int = VPCD_PORT,
+        atr: bytes = DEFAULT_ATR,
     ) -> None:
         self.card = card or sample_card("social_security")
         self.host = host

@@ -127,7 +127,9 @@ def test_printer_subcommand_is_delegated() -> None:
     assert "hall-sim printer" in done.stdout
 
 
-def test_a_missing_delegate_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_delegate_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setitem(cli.DELEGATES, "camera", "devices.no_such_camera_module")
     assert cli.main(["camera", "--help"]) == 2
     assert "不可用" in capsys.readouterr().err

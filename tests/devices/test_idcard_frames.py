@@ -135,7 +135,9 @@ valid_frames = st.builds(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(st.binary(max_size=40), valid_frames, st.just(HEADER)), max_size=12), st.data())
-def test_fuzz_random_and_truncated_frames_only_raise_typed_errors(chunks: list[bytes], data: st.DataObject) -> None:
+def test_fuzz_random_and_truncated_frames_only_raise_typed_errors(
+    chunks: list[bytes], data: st.DataObject
+) -> None:
     stream = b"".join(chunks)
     if stream:
         # Truncate, and flip a few bytes somewhere.
@@ -156,7 +158,9 @@ def test_fuzz_random_and_truncated_frames_only_raise_typed_errors(chunks: list[b
 
 @settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=60), st.integers(0, 255), st.binary(max_size=100), st.binary(max_size=60))
-def test_fuzz_a_valid_frame_between_garbage_is_recovered(pre: bytes, sw3: int, payload: bytes, post: bytes) -> None:
+def test_fuzz_a_valid_frame_between_garbage_is_recovered(
+    pre: bytes, sw3: int, payload: bytes, post: bytes
+) -> None:
     # Garbage that happens to contain a header could swallow the frame as its "body"; keep garbage header-free.
     pre = pre.replace(b"\xaa", b"\x00")
     p = FrameParser()

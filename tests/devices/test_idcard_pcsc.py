@@ -24,7 +24,9 @@ def _reader(pcscd: Pcscd) -> PcscReader:
     return PcscReader(pcscd.reader, poll_interval=POLL)
 
 
-def test_social_security_card_is_read_field_by_field(pcscd: Pcscd, socsec_card: SocialSecurityCardSim) -> None:
+def test_social_security_card_is_read_field_by_field(
+    pcscd: Pcscd, socsec_card: SocialSecurityCardSim
+) -> None:
     with _reader(pcscd) as r:
         assert r.wait_for_card(5.0)
         card = r.read()
@@ -47,7 +49,9 @@ def test_social_security_card_is_read_field_by_field(pcscd: Pcscd, socsec_card: 
 
 def test_wrong_le_is_corrected_by_the_driver(pcscd: Pcscd, socsec_card: SocialSecurityCardSim) -> None:
     # Make the name record longer than the driver expects: the card answers 6Cxx and the driver asks again.
-    socsec_card.files[bytes.fromhex("EF06")][0x09] = bytes([0x09, 32]) + "李秀英".encode("gbk").ljust(32, b"\x00")
+    socsec_card.files[bytes.fromhex("EF06")][0x09] = bytes([0x09, 32]) + "李秀英".encode("gbk").ljust(
+        32, b"\x00"
+    )
     with _reader(pcscd) as r:
         assert r.wait_for_card(5.0)
         assert r.read().name == "李秀英"

@@ -69,7 +69,9 @@ def test_rare_characters_survive_the_ucs2_block(sim: IdCardSimulator, reader: Sa
     assert card.nation == "彝族"
 
 
-def test_foreigners_permanent_residence_card_uses_its_own_layout(sim: IdCardSimulator, reader: SamSerialReader) -> None:
+def test_foreigners_permanent_residence_card_uses_its_own_layout(
+    sim: IdCardSimulator, reader: SamSerialReader
+) -> None:
     card = _read(sim, reader, "foreigner")
     assert card.card_type is CardType.FOREIGNER
     assert card.name_en == "SMITH, JOHN WILLIAM"
@@ -83,7 +85,9 @@ def test_foreigners_permanent_residence_card_uses_its_own_layout(sim: IdCardSimu
     assert card.id_valid
 
 
-def test_hmt_residence_permit_has_permit_number_and_issue_count(sim: IdCardSimulator, reader: SamSerialReader) -> None:
+def test_hmt_residence_permit_has_permit_number_and_issue_count(
+    sim: IdCardSimulator, reader: SamSerialReader
+) -> None:
     card = _read(sim, reader, "hmt")
     assert card.card_type is CardType.HMT
     assert card.name == "陈家豪"
@@ -153,7 +157,9 @@ def test_set_baud_rate_switches_both_ends(sim: IdCardSimulator, reader: SamSeria
         reader.set_baud_rate(12345)
 
 
-def test_a_card_must_leave_the_field_before_it_is_found_again(sim: IdCardSimulator, reader: SamSerialReader) -> None:
+def test_a_card_must_leave_the_field_before_it_is_found_again(
+    sim: IdCardSimulator, reader: SamSerialReader
+) -> None:
     _read(sim, reader, "resident")
     assert reader.wait_for_card(0.15) is False
     sim.remove()
@@ -193,7 +199,9 @@ def test_checksum_errors_beyond_the_retries_are_typed_and_the_card_stays_readabl
     assert reader.read().name == "王建国"
 
 
-def test_replies_split_into_single_bytes_are_reassembled(sim: IdCardSimulator, reader: SamSerialReader) -> None:
+def test_replies_split_into_single_bytes_are_reassembled(
+    sim: IdCardSimulator, reader: SamSerialReader
+) -> None:
     sim.place(sample_card("hmt"))
     assert reader.wait_for_card(2.0)
     sim.byte_delay = 0.00005
@@ -202,7 +210,9 @@ def test_replies_split_into_single_bytes_are_reassembled(sim: IdCardSimulator, r
 
 
 @pytest.mark.parametrize("mode", ["truncate", "status"])
-def test_card_pulled_mid_read_is_card_removed(sim: IdCardSimulator, reader: SamSerialReader, mode: str) -> None:
+def test_card_pulled_mid_read_is_card_removed(
+    sim: IdCardSimulator, reader: SamSerialReader, mode: str
+) -> None:
     sim.place(sample_card("resident"))
     assert reader.wait_for_card(2.0)
     sim.remove_mid_read(mode)
@@ -262,7 +272,9 @@ def test_open_errors_are_reader_not_found(tmp_path: object) -> None:
         os.close(slave)
 
 
-def _watch(reader: SamSerialReader) -> tuple[list[IdCard], list[DeviceError], threading.Event, threading.Thread]:
+def _watch(
+    reader: SamSerialReader,
+) -> tuple[list[IdCard], list[DeviceError], threading.Event, threading.Thread]:
     cards: list[IdCard] = []
     errors: list[DeviceError] = []
     stop = threading.Event()
@@ -301,7 +313,9 @@ def test_watch_reports_each_placement_once(sim: IdCardSimulator, reader: SamSeri
     assert not t.is_alive()
 
 
-def test_watch_survives_a_corrupt_frame_and_still_reports_once(sim: IdCardSimulator, reader: SamSerialReader) -> None:
+def test_watch_survives_a_corrupt_frame_and_still_reports_once(
+    sim: IdCardSimulator, reader: SamSerialReader
+) -> None:
     cards, errors, stop, t = _watch(reader)
     try:
         sim.corrupt_next(command=(0x30, 0x01))
@@ -316,7 +330,9 @@ def test_watch_survives_a_corrupt_frame_and_still_reports_once(sim: IdCardSimula
         t.join(timeout=5)
 
 
-def test_watch_reports_a_pulled_card_and_an_unplugged_reader_once(sim: IdCardSimulator, reader: SamSerialReader) -> None:
+def test_watch_reports_a_pulled_card_and_an_unplugged_reader_once(
+    sim: IdCardSimulator, reader: SamSerialReader
+) -> None:
     cards, errors, stop, t = _watch(reader)
     try:
         sim.remove_mid_read("status")
