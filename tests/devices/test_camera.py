@@ -13,6 +13,7 @@ import pytest
 from devices.camera import (
     CameraNotFound,
     EndOfStream,
+    FrameSource,
     FrameUnreadable,
     check_face,
     open_camera,
@@ -117,21 +118,37 @@ def test_frames_are_bounded_by_max_fps() -> None:
     assert 1 <= count <= 10 * elapsed + 1
 
 
+class Clock(FrameSource):
+    """A source whose frame is the moment it was captured."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def read(self) -> np.ndarray:
+        self.reads += 1
+        return np.array([time.monotonic()])
+
+
 def test_preview_drops_frames_for_a_slow_consumer() -> None:
-    received: list[int] = []
+    stale: list[float] = []
+    delivered: list[float] = []
+    last_done = [0.0]
 
     def slow(frame: np.ndarray) -> None:
-        received.append(frame.shape[1])
-        time.sleep(0.2)  # far slower than the 30 fps asked for
+        # A queued frame would have been captured before the previous callback returned.
+        if frame[0] < last_done[0]:
+            stale.append(last_done[0] - frame[0])
+        delivered.append(frame[0])
+        time.sleep(0.15)  # far slower than the 30 fps asked for
+        last_done[0] = time.monotonic()
 
-    start = time.monotonic()
-    preview = open_camera("synthetic:blank").preview(slow, max_fps=30)
+    source = Clock()
+    preview = source.preview(slow, max_fps=30)
     time.sleep(1.0)
     preview.stop()
-    elapsed = time.monotonic() - start
-    # Frames are paced by the consumer, never piled up: no more than one per 0.2 s callback (+1).
-    assert 1 <= len(received) <= elapsed / 0.2 + 1
-    assert preview.delivered == len(received)
+    assert stale == []
+    assert 2 <= len(delivered) == preview.delivered
+    assert source.reads <= len(delivered) + 1  # nothing is read ahead into a queue
 
 
 def test_preview_reports_the_end_of_a_video(face_video: Path) -> None:
