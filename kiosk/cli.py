@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             from kiosk.demo_server import DemoServer
 
             demo = DemoServer.start_temporary()
+            demo.populate(demo.overrides_for(args.role or "visitor", args.hall)["hall"])
             overrides = {
                 **demo.overrides_for(args.role or "visitor", args.hall),
                 **{k: v for k, v in overrides.items() if v is not None},
@@ -138,8 +139,6 @@ def run(cfg: Any, args: argparse.Namespace, demo: Any = None) -> int:
         if args.screenshot:
             widget.resize(w, h)
             widget.show()
-            if demo is not None:
-                demo.prepare_screen(widget, cfg.role, args.page)
             wait_ready(widget)
             if demo is not None or args.page:
                 from kiosk.demo_server import show_page

@@ -35,7 +35,7 @@ class RoleScreen(QWidget):
         self.clock = label("", None)
         self.header_title = None
         if header:
-            frame, right, self.header_title = header_bar(title, subtitle)
+            frame, right, self.header_title = header_bar(title, subtitle, bool(ctx.extras.get("compact")))
             self.header_right = right
             right.addWidget(self.clock)
             right.addWidget(self.badge)

@@ -117,7 +117,9 @@ class ClerkTerminal(RoleScreen):
                 idx = self.window_combo.findData(self.ctx.config.window_id)
                 if idx >= 0:
                     self.window_combo.setCurrentIndex(idx)
-            if not self.is_ready and self.pages.currentWidget() is self.login_page:
+            if self.ctx.config.username and self.ctx.config.password:
+                self.login()  # unattended demo machines log in by themselves
+            elif not self.is_ready and self.pages.currentWidget() is self.login_page:
                 self.mark_ready()
 
         def failed(exc: BaseException) -> None:
@@ -182,17 +184,22 @@ class ClerkTerminal(RoleScreen):
     # -- work page --------------------------------------------------------------------------------
     def _build_work(self) -> QWidget:
         page = QWidget()
+        # Denser than the visitor screens: a clerk sits close to a desk monitor.
+        page.setStyleSheet(
+            'QPushButton { min-height: 64px; font-size: 26px; } QLabel[role="number"] { font-size: 96px; }'
+        )
         lay = QHBoxLayout(page)
         lay.setSpacing(24)
         left = QVBoxLayout()
-        left.setSpacing(16)
+        left.setSpacing(10)
         self.who = label("", "big")
         left.addWidget(self.who)
         cur = card()
         cl = QVBoxLayout(cur)
-        cl.setContentsMargins(30, 20, 30, 20)
+        cl.setContentsMargins(30, 12, 30, 12)
+        cl.setSpacing(4)
         cl.addWidget(label("当前号码 Current", "subtitle"))
-        self.cur_number = label("—", "huge")
+        self.cur_number = label("—", "number")
         self.cur_number.setObjectName("current-number")
         cl.addWidget(self.cur_number)
         self.cur_info = label("暂无办理中的号码，按 F1 叫号", "big", wrap=True)
@@ -233,13 +240,10 @@ class ClerkTerminal(RoleScreen):
         self.id_panel.setObjectName("id-panel")
         side.addWidget(self.id_panel, 1)
         self.photo_label = label("", None)
-        self.photo_label.setFixedSize(200, 150)
+        self.photo_label.setFixedSize(134, 100)
         side.addWidget(self.photo_label)
+        side.addWidget(button("退出登录 Log out", self.logout, name="logout"))
         left.addLayout(side)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(button("退出登录 Log out", self.logout, name="logout"))
-        left.addLayout(row)
         lay.addLayout(left, 3)
 
         right = QVBoxLayout()
@@ -263,7 +267,8 @@ class ClerkTerminal(RoleScreen):
         t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        t.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         t.verticalHeader().setDefaultSectionSize(54)
         return t
 

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
 
 from kiosk import const
 from kiosk.ui.base import RoleScreen
@@ -56,6 +56,8 @@ class HallDisplay(RoleScreen):
         self.load()
 
     def _build(self) -> None:
+        self.body.setContentsMargins(24, 6, 24, 10)
+        self.body.setSpacing(12)
         top = QHBoxLayout()
         top.setContentsMargins(30, 18, 30, 8)
         self.title = label(self.ctx.hall_name or "政务服务大厅", "title")
@@ -72,7 +74,7 @@ class HallDisplay(RoleScreen):
         cl = QVBoxLayout(call)
         cl.setContentsMargins(30, 24, 30, 24)
         cl.addWidget(label("正在呼叫 Now calling", "section"))
-        self.call_label = label("请耐心等候叫号", "call", align=Qt.AlignmentFlag.AlignCenter, wrap=True)
+        self.call_label = label("请耐心等候叫号", "call", align=Qt.AlignmentFlag.AlignCenter)
         self.call_label.setObjectName("current-call")
         cl.addWidget(self.call_label, 1)
         self.call_sub = label("Please wait for your number", "callsub", align=Qt.AlignmentFlag.AlignCenter)
@@ -121,6 +123,7 @@ class HallDisplay(RoleScreen):
         row.addWidget(tag)
         self.notice = label("", "notice")
         self.notice.setObjectName("notice")
+        self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row.addWidget(self.notice, 1)
         self.body.addLayout(row)
 
@@ -217,21 +220,27 @@ class HallDisplay(RoleScreen):
                 num.setText("")
                 win.setText("")
         self._clear(self.win_grid)
-        for row, w in enumerate(sorted(self.windows.values(), key=lambda w: w.get("number", 0))):
+        wins = sorted(self.windows.values(), key=lambda w: w.get("number", 0))
+        cols = 3 if len(wins) > 12 else 2 if len(wins) > 5 else 1
+        for i, w in enumerate(wins):
             cur = w.get("current") or {}
             status = w.get("status", "")
+            busy = bool(cur.get("number"))
             state = cur.get("number") or (
                 const.WINDOW_STATUS_ZH.get(status, "") if status != "open" else "空闲"
             )
-            self.win_grid.addWidget(label(f"{w.get('number')}号", "cellnum"), row, 0)
-            self.win_grid.addWidget(label(str(w.get("name", "")), "cell"), row, 1)
-            self.win_grid.addWidget(label(state, "cellnum" if cur.get("number") else "cell"), row, 2)
+            tile = label(f"{w.get('number')}号  {state}", "tilebusy" if busy else "tile")
+            tile.setToolTip(str(w.get("name", "")))
+            self.win_grid.addWidget(tile, i // cols, i % cols)
         self._clear(self.group_grid)
-        for row, g in enumerate(self.groups):
-            self.group_grid.addWidget(label(f"{g.get('prefix')}  {g.get('name', '')}", "cell"), row, 0)
-            self.group_grid.addWidget(label(f"{g.get('waiting', 0)} 人", "cellnum"), row, 1)
+        gcols = 2 if len(self.groups) > 5 else 1
+        for i, g in enumerate(self.groups):
             wait = g.get("estimated_wait_minutes")
-            self.group_grid.addWidget(label(f"约 {wait} 分钟" if wait is not None else "", "cell"), row, 2)
+            text = f"{g.get('prefix')} {g.get('name', '')}"
+            row, col = i // gcols, (i % gcols) * 2
+            self.group_grid.addWidget(label(text, "tile"), row, col)
+            count = label(f"{g.get('waiting', 0)}人" + (f" 约{wait}分" if wait else ""), "tilebusy")
+            self.group_grid.addWidget(count, row, col + 1)
 
     @staticmethod
     def _clear(grid: QGridLayout) -> None:

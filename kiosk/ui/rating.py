@@ -10,8 +10,10 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QGridLayout,
     QHBoxLayout,
+    QSizePolicy,
     QStackedWidget,
     QTextEdit,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -99,19 +101,18 @@ class RatingTerminal(RoleScreen):
         row.setSpacing(20)
         self.level_buttons = {}
         for level in (5, 4, 3, 2, 1):
-            b = button(
-                f"{const.RATING_LEVELS[level]}\n{const.RATING_LEVELS_EN[level]}",
-                lambda level=level: self.choose_level(level),
-                name=f"level-{level}",
-            )
-            b.setMinimumHeight(360)
-            b.setIcon(face_icon(level, 140))
-            b.setIconSize(QSize(140, 140))
-            b.setStyleSheet(
-                f"QPushButton {{ background: {LEVEL_COLORS[level]}; color: #ffffff; border: none;"
-                f" font-size: 40px; font-weight: bold; border-radius: 20px; }}"
-                f" QPushButton:disabled {{ background: #9aa5b1; }}"
-            )
+            b = QToolButton()
+            b.setObjectName(f"level-{level}")
+            b.setProperty("role", "level")
+            b.setText(f"{const.RATING_LEVELS[level]}\n{const.RATING_LEVELS_EN[level]}")
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+            b.setIcon(face_icon(level, 160))
+            b.setIconSize(QSize(160, 160))
+            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+            b.setMinimumSize(200, 360)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.setStyleSheet(f"QToolButton {{ background: {LEVEL_COLORS[level]}; }}")
+            b.clicked.connect(lambda _c=False, level=level: self.choose_level(level))
             self.level_buttons[level] = b
             row.addWidget(b)
         lay.addLayout(row, 1)

@@ -48,6 +48,7 @@ QLabel {{ font-size: {px(26, s)}px; }}
 QLabel[role="title"] {{ font-size: {px(44, s)}px; font-weight: bold; color: {const.COLOR_PRIMARY_DARK}; }}
 QLabel[role="subtitle"] {{ font-size: {px(30, s)}px; color: {const.COLOR_MUTED}; }}
 QLabel[role="en"] {{ font-size: {px(20, s)}px; color: {const.COLOR_MUTED}; }}
+QLabel[role="number"] {{ font-size: {px(110, s)}px; font-weight: bold; color: {const.COLOR_PRIMARY}; }}
 QLabel[role="huge"] {{ font-size: {px(150, s)}px; font-weight: bold; color: {const.COLOR_PRIMARY}; }}
 QLabel[role="big"] {{ font-size: {px(40, s)}px; font-weight: bold; }}
 QLabel[role="error"] {{ font-size: {px(28, s)}px; color: {const.COLOR_WARN_TEXT}; background: {const.COLOR_WARN_BG};
@@ -77,6 +78,9 @@ QPushButton[role="service"] {{ font-size: {px(32, s)}px; min-height: {px(130, s)
 QPushButton[role="header"] {{ background: transparent; color: #ffffff; border: 2px solid #ffffff;
   min-height: {px(60, s)}px; font-size: {px(26, s)}px; }}
 QPushButton[role="header"]:checked {{ background: #ffffff; color: {const.COLOR_PRIMARY_DARK}; }}
+QToolButton[role="level"] {{ font-size: {px(34, s)}px; font-weight: bold; color: #ffffff; border: none;
+  border-radius: {px(20, s)}px; padding: {px(16, s)}px; }}
+QToolButton[role="level"]:disabled {{ background: #9aa5b1; }}
 QPushButton[role="key"] {{ font-size: {px(40, s)}px; min-width: {px(96, s)}px; min-height: {px(90, s)}px; }}
 QLineEdit, QComboBox, QSpinBox {{ font-size: {px(30, s)}px; min-height: {px(72, s)}px; padding: 0 {px(14, s)}px;
   border: 3px solid {const.COLOR_PRIMARY}; border-radius: {px(12, s)}px; background: #ffffff; }}
@@ -106,6 +110,9 @@ QWidget#display QLabel[role="callsub"] {{ font-size: {px(44, s)}px; color: #ffff
 QWidget#display QLabel[role="section"] {{ font-size: {px(36, s)}px; font-weight: bold; color: #9fd3ff; }}
 QWidget#display QLabel[role="cell"] {{ font-size: {px(38, s)}px; }}
 QWidget#display QLabel[role="cellnum"] {{ font-size: {px(42, s)}px; font-weight: bold; color: {const.COLOR_DISPLAY_HIGHLIGHT}; }}
+QWidget#display QLabel[role="tile"] {{ font-size: {px(28, s)}px; padding: {px(2, s)}px {px(6, s)}px; }}
+QWidget#display QLabel[role="tilebusy"] {{ font-size: {px(28, s)}px; font-weight: bold; color: {const.COLOR_DISPLAY_HIGHLIGHT};
+  padding: {px(2, s)}px {px(6, s)}px; }}
 QWidget#display QLabel[role="notice"] {{ font-size: {px(32, s)}px; color: #ffffff; background: #0d2c57;
   padding: {px(10, s)}px; }}
 QWidget#display QLabel[role="error"] {{ color: {const.COLOR_WARN_TEXT}; font-size: {px(26, s)}px; }}

@@ -25,7 +25,9 @@ class VillageStation(QWidget):
         self.ctx = ctx
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        ctx.extras["compact"] = True  # three roles share one 1080p screen under a tab bar
         self.tabs = QTabWidget()
+        self.tabs.setStyleSheet("QTabBar::tab { min-height: 52px; }")
         self.tabs.setObjectName("village-tabs")
         self.visitor = VisitorKiosk(ctx)
         self.clerk = ClerkTerminal(ctx)

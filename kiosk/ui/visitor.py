@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -260,6 +261,7 @@ class VisitorKiosk(RoleScreen):
             waiting = self.waiting.get(s.get("prefix", ""), 0)
             text = f"{s['name']}\n等候 {waiting} 人"
             b = button(text, lambda s=s: self.choose_service(s), "service", name=f"svc-{s['code']}")
+            b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.service_buttons[s["code"]] = b
             self.svc_grid.addWidget(b, i // cols, i % cols)
         if not services:

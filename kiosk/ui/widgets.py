@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from kiosk.errors import KioskError
 
@@ -129,14 +129,19 @@ def qr_pixmap(data: str, size: int) -> QPixmap:
     )
 
 
-def header_bar(title: str, subtitle: str = "") -> tuple[QFrame, QHBoxLayout, QLabel]:
+def header_bar(title: str, subtitle: str = "", compact: bool = False) -> tuple[QFrame, QHBoxLayout, QLabel]:
     """The blue header: title on the left, room on the right; returns (frame, right layout, title label)."""
     frame = QFrame()
     frame.setObjectName("header")
     lay = QHBoxLayout(frame)
-    lay.setContentsMargins(28, 14, 28, 14)
+    lay.setContentsMargins(28, 4 if compact else 14, 28, 4 if compact else 14)
+    if compact:
+        subtitle = ""
     col = QVBoxLayout()
     title_lab = label(title, "title")
+    # A long hall name may shrink (clip) rather than push the screen wider than the kiosk.
+    title_lab.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    title_lab.setMinimumWidth(200)
     col.addWidget(title_lab)
     if subtitle:
         col.addWidget(label(subtitle, "en"))
