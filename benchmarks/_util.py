@@ -35,9 +35,11 @@ class RawHttp:
         self.token = token
         self._r: asyncio.StreamReader | None = None
         self._w: asyncio.StreamWriter | None = None
+        self._fresh = True
 
     async def connect(self) -> RawHttp:
         self._r, self._w = await asyncio.open_connection(self.host, self.port)
+        self._fresh = True
         return self
 
     async def close(self) -> None:
@@ -66,12 +68,28 @@ class RawHttp:
             lines.append(f"Authorization: Bearer {self.token}")
         for k, v in (headers or {}).items():
             lines.append(f"{k}: {v}")
-        self._w.write(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
+        raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+        reused = self._fresh is False
+        self._fresh = False
+        self._w.write(raw)
         try:
             head = await self._r.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             await self.close()
-            raise HttpError(f"connection lost: {exc!r}") from exc
+            stale = isinstance(exc, ConnectionError) or not exc.partial
+            if not (reused and stale):
+                raise HttpError(f"connection lost: {exc!r}") from exc
+            # The server closed an idle keep-alive connection before reading our request
+            # (uvicorn's keep-alive timeout): nothing was processed, so send it again once.
+            await self.connect()
+            assert self._r is not None and self._w is not None
+            self._fresh = False
+            self._w.write(raw)
+            try:
+                head = await self._r.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError) as exc2:
+                await self.close()
+                raise HttpError(f"connection lost: {exc2!r}") from exc2
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         status = int(status_line.split(" ", 2)[1])
         length = None
