@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--size", default=f"{const.DESIGN_WIDTH}x{const.DESIGN_HEIGHT}", help="window size WxH")
     p.add_argument("--fullscreen", action="store_true")
+    p.add_argument(
+        "--bench", action="store_true", help=argparse.SUPPRESS
+    )  # benchmarks: JSON when ready, exit
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -136,6 +139,15 @@ def run(cfg: Any, args: argparse.Namespace, demo: Any = None) -> int:
     widget = create_screen(ctx)
     w, h = (int(x) for x in args.size.lower().split("x"))
     try:
+        if args.bench:
+            import json
+            import time
+
+            widget.resize(w, h)
+            widget.show()
+            ok = wait_ready(widget, settle_s=0.0)
+            print(json.dumps({"role": cfg.role, "ready": ok, "ready_at": time.time(), "rss_kb": _rss_kb()}))
+            return 0
         if args.screenshot:
             widget.resize(w, h)
             widget.show()
@@ -159,6 +171,18 @@ def run(cfg: Any, args: argparse.Namespace, demo: Any = None) -> int:
     finally:
         widget.close()
         close_context(ctx)
+
+
+def _rss_kb() -> int:
+    """Resident memory of this process (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
 
 
 if __name__ == "__main__":

@@ -197,9 +197,14 @@ def _play_visitor(roles: dict[str, tuple[Any, Any]], sims: Any) -> None:
         rating.choose_level(4)
     clerk.do_op("call_chosen", {"ticket_id": ticket["id"]})
     if wait(lambda: ticket["number"] in display.shown_calls, 20):
-        print(f"演示：{clerk.window.get('number')}号窗口呼叫 {ticket['number']}，综合屏已显示并播报", flush=True)
+        print(
+            f"演示：{clerk.window.get('number')}号窗口呼叫 {ticket['number']}，综合屏已显示并播报", flush=True
+        )
     else:
-        print(f"演示：呼叫 {ticket['number']} 未在综合屏出现 (call not shown: {clerk.message.text()})", flush=True)
+        print(
+            f"演示：呼叫 {ticket['number']} 未在综合屏出现 (call not shown: {clerk.message.text()})",
+            flush=True,
+        )
     for op in ("start", "finish"):
         wait(lambda: not clerk.busy, 10)
         clerk.do_op(op)
