@@ -135,7 +135,8 @@ def apply(
                 ticket_id=ticket.id,
                 bound_window_id=ticket.bound_window_id,
             )
-        return replace(ticket, status=status, window_id=window_id, recall_count=0)
+        # Once called, a transfer-to-window binding is fulfilled.
+        return replace(ticket, status=status, window_id=window_id, bound_window_id=None, recall_count=0)
     if op is TicketOp.CANCEL:
         return replace(ticket, status=status, window_id=None, bound_window_id=None)
     _check_same_window(ticket, op, window_id)
