@@ -83,6 +83,7 @@ SEX_NAMES: dict[str, str] = {"1": "男", "2": "女", "0": "未知", "9": "未说
 # Readers must not be polled faster than this in production.
 MIN_POLL_INTERVAL = 0.3
 DEFAULT_TIMEOUT = 1.0
+WRITE_TIMEOUT = 1.0
 # The SAM needs time to read the card itself before the reply starts.
 DEFAULT_READ_TIMEOUT = 3.0
 # Bytes on the wire per byte of data at 8N1: start + 8 data + stop.

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import termios
 from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Any
 
-from devices.const import DEFAULT_BAUD
-from devices.errors import DependencyMissing, ReaderDisconnected, ReaderNotFound
+from devices.const import DEFAULT_BAUD, WRITE_TIMEOUT
+from devices.errors import DependencyMissing, ReaderDisconnected, ReaderNotFound, ReaderTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +86,8 @@ class SerialTransport(Transport):
                 parity=serial.PARITY_NONE,
                 stopbits=serial.STOPBITS_ONE,
                 timeout=0,
+                # A wedged line must not block a write for ever.
+                write_timeout=WRITE_TIMEOUT,
             )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise ReaderNotFound(
@@ -116,10 +117,13 @@ class SerialTransport(Transport):
     def write(self, data: bytes) -> None:
         """Send all bytes or raise ReaderDisconnected."""
         ser = self._port()
+        serial = _pyserial()
         try:
             ser.write(data)
             ser.flush()
-        except (_pyserial().SerialException, OSError, termios.error) as exc:
+        except serial.SerialTimeoutException as exc:
+            raise ReaderTimeout(f"write to {self.port} timed out", message_zh="向读卡器发送数据超时") from exc
+        except (serial.SerialException, OSError, termios.error) as exc:
             raise self._gone(exc) from exc
 
     def read(self, n: int, timeout: float) -> bytes:
@@ -154,7 +158,3 @@ class SerialTransport(Transport):
             raise self._gone(exc) from exc
         self.baudrate = baud
 
-
-def port_exists(port: str) -> bool:
-    """True if a device path exists (URLs such as loop:// count as existing)."""
-    return "://" in port or os.path.exists(port)

@@ -41,6 +41,7 @@ def _smartcard() -> Any:
     """Import pyscard lazily: kiosks without a PC/SC reader need not install it."""
     try:
         import smartcard.Exceptions
+        import smartcard.scard
         import smartcard.System
     except ImportError as exc:
         raise DependencyMissing("pyscard", "devices") from exc
@@ -80,6 +81,7 @@ class PcscReader(CardReader):
         self.reader_name = ""
         self._reader: Any = None
         self._conn: Any = None
+        self._hcontext: Any = None
 
     def open(self) -> None:
         """Find the reader in pcscd's list."""
@@ -107,40 +109,61 @@ class PcscReader(CardReader):
         logger.info("using PC/SC reader %s", self.reader_name)
 
     def close(self) -> None:
-        """Drop the card connection."""
+        """Drop the card connection and the status context."""
         self._disconnect()
         self._reader = None
+        ctx, self._hcontext = self._hcontext, None
+        if ctx is not None:
+            scard = _smartcard().scard
+            scard.SCardReleaseContext(ctx)
 
     def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             _release(conn)
 
+    def _card_state(self) -> int:
+        """The reader's state bits from pcscd (no command reaches the card)."""
+        scard = _smartcard().scard
+        if self._hcontext is None:
+            hresult, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+            if hresult != scard.SCARD_S_SUCCESS:
+                raise ReaderDisconnected("PC/SC service went away", message_zh="智能卡服务（pcscd）已停止")
+            self._hcontext = ctx
+        hresult, states = scard.SCardGetStatusChange(
+            self._hcontext, 0, [(self.reader_name, scard.SCARD_STATE_UNAWARE)]
+        )
+        if hresult in (scard.SCARD_S_SUCCESS, scard.SCARD_E_TIMEOUT) and states:
+            return int(states[0][1])
+        # Unknown reader, service stopped, stale context: the reader is gone for us.
+        scard.SCardReleaseContext(self._hcontext)
+        self._hcontext = None
+        raise ReaderDisconnected(
+            f"{self.reader_name} went away: {scard.SCardGetErrorMessage(hresult)}",
+            message_zh="读卡器已断开连接",
+        )
+
     def probe(self) -> bool:
-        """Connect to the card if one is in the reader."""
+        """True when a card sits in the reader (connecting to it once, without power-cycling it)."""
         if self._reader is None:
             raise ReaderDisconnected("PC/SC reader is not open", message_zh="读卡器未打开")
         sc = _smartcard()
-        self._disconnect()
+        state = self._card_state()
+        # Polling asks pcscd for the reader's state instead of connecting: connecting on every poll
+        # power-cycles the card, and races pcscd's own presence polling.
+        if not state & sc.scard.SCARD_STATE_PRESENT or state & sc.scard.SCARD_STATE_MUTE:
+            self._disconnect()
+            return False
+        if self._conn is not None:
+            return True
         conn = None
         try:
             conn = self._reader.createConnection()
-            conn.connect()
-        except sc.Exceptions.NoCardException:
-            _release(conn)
-            return False
-        except sc.Exceptions.CardConnectionException as exc:
-            _release(conn)
-            try:
-                still_there = self.reader_name in list_readers()
-            except ReaderNotFound:
-                still_there = False  # pcscd itself went away
-            if not still_there:
-                raise ReaderDisconnected(
-                    f"{self.reader_name} went away", message_zh="读卡器已断开连接"
-                ) from exc
-            # A card still being inserted, or mute; try again on the next poll.
+            conn.connect(disposition=sc.scard.SCARD_LEAVE_CARD)
+        except (sc.Exceptions.NoCardException, sc.Exceptions.CardConnectionException) as exc:
+            # Still being inserted, or mute: try again on the next poll.
             logger.debug("card not ready: %s", exc)
+            _release(conn)
             return False
         self._conn = conn
         return True
@@ -180,12 +203,10 @@ class PcscReader(CardReader):
         """Select the social security application, read EF05 and EF06, return an IdCard."""
         if self._conn is None and not self.probe():
             raise NoCard("no card in the reader", message_zh="请插入社保卡")
-        try:
-            self._apdu(APDU_SELECT_AID_HEAD + bytes([len(SOCSEC_AID)]) + SOCSEC_AID, "select application")
-            card = self._records(EF_CARD, EF05_TAGS)
-            holder = self._records(EF_HOLDER, EF06_TAGS)
-        finally:
-            self._disconnect()
+        # The connection stays open while the card stays in; probe() drops it once the card leaves.
+        self._apdu(APDU_SELECT_AID_HEAD + bytes([len(SOCSEC_AID)]) + SOCSEC_AID, "select application")
+        card = self._records(EF_CARD, EF05_TAGS)
+        holder = self._records(EF_HOLDER, EF06_TAGS)
         return self._build(card, holder)
 
     def _build(self, card: dict[int, bytes], holder: dict[int, bytes]) -> IdCard:

@@ -88,7 +88,8 @@ class CardReader(ABC):
         """Report each placement once until `stop` is set; faults go to on_error, never out of the loop.
 
         A card is reported again only after a poll found the field empty, so a card left lying on
-        the reader is read once. A reader that goes away is reported once, then reopened quietly.
+        the reader is read once, and a card pulled mid-read (CardRemoved) must be put back. A reader
+        that goes away is reported once, then reopened quietly.
         """
         stop = stop or threading.Event()
         on_error = on_error or (lambda exc: logger.warning("reader fault: %s", exc))
@@ -115,7 +116,9 @@ class CardReader(ABC):
                     on_error(exc)
                 interval = max(interval, REOPEN_INTERVAL)
             except CardRemoved as exc:
-                armed = True
+                # Report the next card only after a poll saw the field empty: a reader's own view of
+                # the field may lag (pcscd polls), and a half-read card must be put back anyway.
+                armed = False
                 on_error(exc)
             except DeviceError as exc:
                 if disconnected:

@@ -96,7 +96,8 @@ def test_hall_sim_idcard_runs_a_script(tmp_path: Path) -> None:
 
 
 @pytest.mark.pcsc
-def test_hall_sim_smartcard_is_read_through_pcscd(pcscd: Pcscd) -> None:
+def test_hall_sim_smartcard_is_read_through_pcscd(vpcd_empty: Pcscd) -> None:
+    pcscd = vpcd_empty
     proc = subprocess.Popen(
         [*_hall_sim(), "smartcard", "--port", str(pcscd.port)],
         stdin=subprocess.PIPE,

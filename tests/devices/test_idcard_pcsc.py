@@ -14,7 +14,7 @@ from devices.idcard import CardType, IdCard, open_reader
 from devices.idcard.pcsc_reader import PcscReader, list_readers
 from devices.sim.cards import sample_card
 from devices.sim.smartcard import SocialSecurityCardSim
-from tests.fixtures.pcsc import Pcscd
+from tests.fixtures.pcsc import Pcscd, wait_reader_empty
 
 pytestmark = pytest.mark.pcsc
 POLL = 0.05
@@ -58,14 +58,16 @@ def test_wrong_le_is_corrected_by_the_driver(pcscd: Pcscd, socsec_card: SocialSe
     assert any(a[:4] == bytes.fromhex("00B20900") and a[4] == 34 for a in socsec_card.apdus)
 
 
-def test_no_card_in_the_reader(pcscd: Pcscd) -> None:
+def test_no_card_in_the_reader(vpcd_empty: Pcscd) -> None:
+    pcscd = vpcd_empty
     with _reader(pcscd) as r:
         assert r.wait_for_card(0.2) is False
         with pytest.raises(NoCard):
             r.read()
 
 
-def test_card_pulled_mid_read_is_card_removed(pcscd: Pcscd) -> None:
+def test_card_pulled_mid_read_is_card_removed(vpcd_empty: Pcscd) -> None:
+    pcscd = vpcd_empty
     card = SocialSecurityCardSim(port=pcscd.port)
     card.insert()
     try:
@@ -79,7 +81,8 @@ def test_card_pulled_mid_read_is_card_removed(pcscd: Pcscd) -> None:
         card.remove()
 
 
-def test_a_card_that_is_not_a_social_security_card_is_read_failed(pcscd: Pcscd) -> None:
+def test_a_card_that_is_not_a_social_security_card_is_read_failed(vpcd_empty: Pcscd) -> None:
+    pcscd = vpcd_empty
     card = SocialSecurityCardSim(port=pcscd.port)
     card.insert()
     try:
@@ -93,7 +96,8 @@ def test_a_card_that_is_not_a_social_security_card_is_read_failed(pcscd: Pcscd) 
         card.remove()
 
 
-def test_watch_reports_each_insertion_once(pcscd: Pcscd) -> None:
+def test_watch_reports_each_insertion_once(vpcd_empty: Pcscd) -> None:
+    pcscd = vpcd_empty
     card = SocialSecurityCardSim(port=pcscd.port)
     cards: list[IdCard] = []
     errors: list[DeviceError] = []
@@ -107,7 +111,7 @@ def test_watch_reports_each_insertion_once(pcscd: Pcscd) -> None:
             time.sleep(10 * POLL)  # the card stays in: no second report
             assert len(cards) == 1
             card.remove()
-            time.sleep(10 * POLL)
+            assert wait_reader_empty(pcscd.reader)
             card.insert()
             assert _until(lambda: len(cards) == 2)
             assert errors == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import threading
 import time
 from datetime import date
@@ -13,6 +14,7 @@ import pytest
 from devices.errors import (
     CardRemoved,
     ChecksumError,
+    DependencyMissing,
     DeviceError,
     InvalidCardData,
     NoCard,
@@ -373,3 +375,12 @@ def test_open_reader_url(sim: IdCardSimulator) -> None:
         open_reader("usb://whatever")
     with pytest.raises(ValueError):
         open_reader("serial://")
+
+
+def test_missing_pyserial_is_dependency_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m == "serial" or m.startswith("serial.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "serial", None)
+    with pytest.raises(DependencyMissing) as info:
+        make_reader("/dev/ttyUSB0").open()
+    assert "pyserial" in str(info.value) and "hall-system[devices]" in str(info.value)
