@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from hall_server.catalog import Catalog
@@ -48,21 +48,24 @@ class Principal:
         return self.role in DEVICE_ROLES
 
 
-def resolve_token(session: Session, token: str) -> Principal | None:
+_RESOLVE = (
+    select(
+        _TOKENS.c.id,
+        _TOKENS.c.role,
+        _TOKENS.c.hall_id,
+        _TOKENS.c.window_id,
+        _TOKENS.c.user_id,
+        _USERS.c.username,
+        _USERS.c.name,
+    )
+    .select_from(_TOKENS.outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id))
+    .where(_TOKENS.c.token_hash == bindparam("h"), _TOKENS.c.revoked_at.is_(None))
+)
+
+
+def resolve_token(session: Session | Connection, token: str) -> Principal | None:
     """The principal of a live token, or None."""
-    row = session.execute(
-        select(
-            _TOKENS.c.id,
-            _TOKENS.c.role,
-            _TOKENS.c.hall_id,
-            _TOKENS.c.window_id,
-            _TOKENS.c.user_id,
-            _USERS.c.username,
-            _USERS.c.name,
-        )
-        .select_from(_TOKENS.outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id))
-        .where(_TOKENS.c.token_hash == token_hash(token), _TOKENS.c.revoked_at.is_(None))
-    ).first()
+    row = session.execute(_RESOLVE, {"h": token_hash(token)}).first()
     if row is None:
         return None
     return Principal(

@@ -173,7 +173,7 @@ class EventBus:
         task.add_done_callback(self._tasks.discard)
 
     # --- thread-safe entry points -------------------------------------------------------
-    def publish(self, events: list[dict[str, Any]]) -> None:
+    def publish(self, events: list[tuple[dict[str, Any], str]]) -> None:
         """Hand committed events of this process to the streams (called from any thread)."""
         loop = self.loop
         if loop is None or loop.is_closed():
@@ -182,9 +182,9 @@ class EventBus:
         # that read always finds its stream here; earlier ones come from the database.
         streams = self.streams
         by_hall: dict[str, list[tuple[int, str]]] = {}
-        for ev in events:
+        for ev, wire in events:
             if ev["hall_id"] in streams:
-                by_hall.setdefault(ev["hall_id"], []).append((ev["seq"], dumps(ev)))
+                by_hall.setdefault(ev["hall_id"], []).append((ev["seq"], wire))
         if not by_hall:
             return
         if by_hall:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hall_server.bus import EventBus
 from hall_server.catalog import Catalog
@@ -11,6 +11,7 @@ from hall_server.config import Settings
 from hall_server.crypto import DataProtector, load_or_create_key
 from hall_server.db.engine import Database
 from hall_server.events import last_seq, read_events
+from hall_server.services.queue import EstimateCache
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class ServerContext:
     catalog: Catalog
     protector: DataProtector
     bus: EventBus
+    estimates: EstimateCache = field(default_factory=EstimateCache)
 
     @classmethod
     def create(cls, settings: Settings) -> ServerContext:

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from hall_server.const import PG_NOTIFY_CHANNEL
 from hall_server.db.models import Event, HallSeq
-from hall_server.db.upsert import upsert_returning
+from hall_server.db.upsert import upsert_statement
 
 logger = logging.getLogger(__name__)
 
@@ -41,20 +41,38 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+_INSERT_EVENT = insert(_EVENTS).values(
+    hall_id=bindparam("hall_id"),
+    seq=bindparam("seq"),
+    type=bindparam("type"),
+    at=bindparam("at"),
+    actor_kind=bindparam("actor_kind"),
+    actor_id=bindparam("actor_id"),
+    payload=bindparam("payload"),
+)
+_NOTIFY = select(func.pg_notify(PG_NOTIFY_CHANNEL, bindparam("note")))
+_SEQ_UPSERT: dict[str, Any] = {}
+
+
+def _seq_upsert(dialect: str) -> Any:
+    stmt = _SEQ_UPSERT.get(dialect)
+    if stmt is None:
+        stmt = upsert_statement(
+            dialect,
+            _SEQ,
+            {"hall_id": bindparam("hall_id"), "last_seq": 1},
+            index_elements=["hall_id"],
+            set_={"last_seq": _SEQ.c.last_seq + 1},
+            returning=_SEQ.c.last_seq,
+        )
+        _SEQ_UPSERT[dialect] = stmt
+    return stmt
+
+
 def next_seq(session: Session, hall_id: str) -> int:
     """Take the next event seq of a hall from its counter row (locks it until commit)."""
-    return int(
-        session.execute(
-            upsert_returning(
-                session,
-                _SEQ,
-                {"hall_id": hall_id, "last_seq": 1},
-                index_elements=["hall_id"],
-                set_={"last_seq": _SEQ.c.last_seq + 1},
-                returning=_SEQ.c.last_seq,
-            )
-        ).scalar_one()
-    )
+    dialect = session.get_bind().dialect.name
+    return int(session.execute(_seq_upsert(dialect), {"hall_id": hall_id}).scalar_one())
 
 
 def append_event(
@@ -69,22 +87,26 @@ def append_event(
         actor = SYSTEM
     elif isinstance(actor, dict):
         actor = Actor(str(actor.get("kind", "system")), _opt_str(actor.get("id")))
-    seq = next_seq(session, hall_id)
+    conn = session.connection()
+    dialect = conn.dialect.name
+    seq = int(conn.execute(_seq_upsert(dialect), {"hall_id": hall_id}).scalar_one())
     at = datetime.now(UTC)
-    session.execute(
-        insert(_EVENTS).values(
-            hall_id=hall_id,
-            seq=seq,
-            type=type,
-            at=at,
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            payload=dumps(payload),
-        )
+    payload_json = dumps(payload)
+    conn.execute(
+        _INSERT_EVENT,
+        {
+            "hall_id": hall_id,
+            "seq": seq,
+            "type": type,
+            "at": at,
+            "actor_kind": actor.kind,
+            "actor_id": actor.id,
+            "payload": payload_json,
+        },
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         # Delivered at commit, in commit order; listeners read the rows themselves.
-        session.execute(select(func.pg_notify(PG_NOTIFY_CHANNEL, f"{hall_id}:{seq}")))
+        conn.execute(_NOTIFY, {"note": f"{hall_id}:{seq}"})
     event = {
         "seq": seq,
         "hall_id": hall_id,
@@ -93,7 +115,10 @@ def append_event(
         "actor": actor.as_dict(),
         "payload": payload,
     }
-    session.info.setdefault("events", []).append(event)
+    # The wire text is built once here, around the payload JSON already made for the row.
+    head = dumps({k: event[k] for k in ("seq", "hall_id", "type", "at", "actor")})
+    wire = head[:-1] + ',"payload":' + payload_json + "}"
+    session.info.setdefault("events", []).append((event, wire))
     return event
 
 

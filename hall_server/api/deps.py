@@ -33,8 +33,8 @@ def bearer_token(request: Request) -> str | None:
 
 def lookup(ctx: ServerContext, token: str) -> Principal:
     """The principal of a token or 401 auth.invalid."""
-    with ctx.db.read() as s:
-        principal = resolve_token(s, token)
+    with ctx.db.read_conn() as conn:
+        principal = resolve_token(conn, token)
     if principal is None:
         raise ApiError("auth.invalid")
     return principal

@@ -72,24 +72,32 @@ async def event_socket(
 ) -> None:
     """Everything after `since` from the database, then live events, in order, no gaps or repeats."""
     ctx: ServerContext = ws.app.state.ctx
-    await ws.accept()
     raw = _ws_token(ws, token)
+    refusal: tuple[int, ApiError] | None = None
     if raw is None:
-        await _refuse(ws, WS_CLOSE_UNAUTHORISED, ApiError("auth.required"))
-        return
-    try:
-        principal = await run_in_threadpool(lookup, ctx, raw)
-        ctx.catalog.hall(hall_id)
-    except ApiError as err:
-        await _refuse(ws, WS_CLOSE_NOT_FOUND if err.status == 404 else WS_CLOSE_UNAUTHORISED, err)
-        return
-    if not can_access_hall(principal, hall_id, ctx.catalog):
-        await _refuse(ws, WS_CLOSE_FORBIDDEN, ApiError("auth.wrong_hall", hall_id=hall_id))
+        refusal = (WS_CLOSE_UNAUTHORISED, ApiError("auth.required"))
+    else:
+        try:
+            principal = await run_in_threadpool(lookup, ctx, raw)
+            ctx.catalog.hall(hall_id)
+            if not can_access_hall(principal, hall_id, ctx.catalog):
+                refusal = (WS_CLOSE_FORBIDDEN, ApiError("auth.wrong_hall", hall_id=hall_id))
+        except ApiError as err:
+            refusal = (WS_CLOSE_NOT_FOUND if err.status == 404 else WS_CLOSE_UNAUTHORISED, err)
+    if refusal is not None:
+        await ws.accept()
+        await _refuse(ws, *refusal)
         return
 
-    # Subscribe before replaying: anything committed during the replay is queued, not lost;
+    # Subscribe before accepting and before replaying: once the client sees the connection
+    # open, every later event reaches it; events committed during the replay are queued, and
     # duplicates between the two are dropped by seq below.
     sub = await ctx.bus.subscribe(hall_id)
+    try:
+        await ws.accept()
+    except BaseException:
+        sub.close()
+        raise
     closed = asyncio.Event()
 
     async def watch_client() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -78,7 +78,8 @@ class Database:
         # One writer at a time inside this process: SQLite would serialise them anyway, and
         # queueing on a lock is fairer and cheaper than SQLite's sleeping busy handler.
         self._write_lock = threading.Lock() if self.is_sqlite else None
-        self.after_commit: list[Callable[[list[dict[str, Any]]], None]] = []
+        # Hooks get [(event, wire_text), ...] of each committed transaction.
+        self.after_commit: list[Callable[[list[tuple[dict[str, Any], str]]], None]] = []
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -120,6 +121,12 @@ class Database:
                 yield session
         finally:
             session.close()
+
+    @contextmanager
+    def read_conn(self) -> Iterator[Connection]:
+        """A bare Connection for hot read paths (no ORM session); rolled back at the end."""
+        with self.engine.connect() as conn:
+            yield conn
 
     def dispose(self) -> None:
         """Close every pooled connection."""

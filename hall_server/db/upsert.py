@@ -23,3 +23,18 @@ def upsert_returning(
     module = postgresql if dialect == "postgresql" else sqlite
     stmt = module.insert(table).values(**values)
     return stmt.on_conflict_do_update(index_elements=index_elements, set_=set_).returning(returning)
+
+
+def upsert_statement(
+    dialect: str,
+    table: Table,
+    values: dict[str, Any],
+    *,
+    index_elements: list[str],
+    set_: dict[str, Any],
+    returning: Any,
+) -> Any:
+    """The same upsert for a dialect name, to build once and reuse with bind parameters."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(table).values(**values)
+    return stmt.on_conflict_do_update(index_elements=index_elements, set_=set_).returning(returning)

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from hall_server.catalog import HallConfig
 from hall_server.const import RECENT_SERVICE_SAMPLE
 from hall_server.db.models import Ticket, Window
 from queueing.estimate import estimate_wait_minutes
+from queueing.model import HallPolicy
 from queueing.policy import Candidate, expected_order
+
+# Wait estimates may lag this much behind finished tickets and window changes.
+ESTIMATE_TTL_S = 5.0
+# Calling policies for which the head of each (group, class, binding) is all choose_next needs.
+HEAD_POLICIES = frozenset({"default", "fifo"})
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +63,136 @@ def waiting_candidates(
     return [to_candidate(r, hall_id) for r in session.execute(stmt).all()]
 
 
+_APPOINTED = T.c.appointment_id.is_not(None)
+_HEADS = (
+    select(
+        func.min(T.c.id).label("id"),
+        T.c.group_prefix,
+        T.c.priority,
+        _APPOINTED.label("appointed"),
+        T.c.bound_window_id,
+    )
+    .where(
+        T.c.hall_id == bindparam("hall_id"),
+        T.c.status == "waiting",
+        T.c.business_day == bindparam("day"),
+        or_(
+            and_(T.c.group_prefix.in_(bindparam("groups", expanding=True)), T.c.bound_window_id.is_(None)),
+            T.c.bound_window_id == bindparam("window_id"),
+        ),
+        T.c.id.not_in(bindparam("skip", expanding=True)),
+    )
+    .group_by(T.c.group_prefix, T.c.priority, _APPOINTED, T.c.bound_window_id)
+)
+
+
+def head_candidates(
+    session: Session,
+    hall_id: str,
+    day: date,
+    groups: list[str],
+    window_id: int,
+    skip: Iterable[int] = (),
+) -> list[Candidate]:
+    """The earliest waiting ticket of each (group, priority, appointment, binding) class a window may call.
+
+    The built-in calling policies choose by class and then by arrival, so these heads give the
+    same choice as the whole queue, in one aggregate query instead of loading every ticket.
+    """
+    rows = session.execute(
+        _HEADS,
+        {"hall_id": hall_id, "day": day, "groups": groups or [""], "window_id": window_id, "skip": list(skip) or [0]},
+    ).all()
+    return [
+        Candidate(
+            ticket_id=r.id,
+            group=r.group_prefix,
+            issued_order=r.id,
+            priority=bool(r.priority),
+            appointment=bool(r.appointed),
+            bound_window_id=r.bound_window_id,
+            hall_id=hall_id,
+        )
+        for r in rows
+    ]
+
+
+_CLASS_COUNTS = (
+    select(T.c.priority, _APPOINTED.label("appointed"), func.count().label("n"))
+    .where(
+        T.c.hall_id == bindparam("hall_id"),
+        T.c.status == "waiting",
+        T.c.business_day == bindparam("day"),
+        T.c.group_prefix == bindparam("group"),
+        T.c.bound_window_id.is_(None),
+        T.c.id < bindparam("before"),
+    )
+    .group_by(T.c.priority, _APPOINTED)
+)
+
+
+def new_ticket_ahead(
+    session: Session, hall_id: str, day: date, row: Any, policy: HallPolicy
+) -> int | None:
+    """People ahead of a just-issued ticket from four counts, or None if the policy needs the queue.
+
+    Mirrors queueing.policy.DefaultCallingPolicy.group_order for the newest arrival (a property
+    test keeps the two in step): within its class (green or normal) it comes after everyone
+    (after every appointment holder when it holds one itself and appointments go first), and
+    the classes interleave as the hall's green mode says.
+    """
+    if policy.calling_policy != "default" or row.bound_window_id is not None:
+        return None
+    counts = {
+        (bool(r.priority), bool(r.appointed)): int(r.n)
+        for r in session.execute(
+            _CLASS_COUNTS, {"hall_id": hall_id, "day": day, "group": row.group_prefix, "before": row.id}
+        ).all()
+    }
+    return ahead_from_counts(counts, bool(row.priority), row.appointment_id is not None, policy)
+
+
+def ahead_from_counts(
+    counts: dict[tuple[bool, bool], int], priority: bool, appointment: bool, policy: HallPolicy
+) -> int:
+    """Position of the newest ticket of class (priority, appointment) given earlier counts per class."""
+    same = counts.get((priority, True), 0) + counts.get((priority, False), 0)
+    k = counts.get((priority, True), 0) if (appointment and policy.appointment_first) else same
+    other = counts.get((not priority, True), 0) + counts.get((not priority, False), 0)
+    if policy.green_mode == "absolute":
+        return k + (0 if priority else other)
+    p, n = policy.green_ratio
+    if priority:
+        return k + min(other, (k // p) * n)
+    return k + min(other, (k // n + 1) * p)
+
+
+class EstimateCache:
+    """Recent service durations and serving windows per (hall, group), refreshed every few seconds."""
+
+    def __init__(self) -> None:
+        self._data: dict[tuple[str, date, str], tuple[float, list[float], int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, hall_id: str, day: date, group: str) -> tuple[list[float], int]:
+        """(recent service seconds, open windows serving the group)."""
+        key = (hall_id, day, group)
+        hit = self._data.get(key)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < ESTIMATE_TTL_S:
+            return hit[1], hit[2]
+        recent = recent_service_seconds(session, hall_id, day, group)
+        windows = serving_windows(session, hall_id).get(group, 0)
+        with self._lock:
+            self._data[key] = (now, recent, windows)
+        return recent, windows
+
+    def clear(self) -> None:
+        """Forget everything (tests, configuration changes)."""
+        with self._lock:
+            self._data.clear()
+
+
 def recent_service_seconds(session: Session, hall_id: str, day: date, group: str) -> list[float]:
     """Durations (start to finish) of the group's latest finished tickets today, oldest first."""
     rows = session.execute(
@@ -85,10 +224,11 @@ def serving_windows(session: Session, hall_id: str) -> dict[str, int]:
 class QueueEstimator:
     """Positions and wait estimates for many tickets of one hall from one set of reads."""
 
-    def __init__(self, session: Session, hall: HallConfig, day: date) -> None:
+    def __init__(self, session: Session, hall: HallConfig, day: date, cache: EstimateCache | None = None) -> None:
         self.session = session
         self.hall = hall
         self.day = day
+        self.cache = cache
         self.candidates = waiting_candidates(session, hall.id, day)
         self._orders: dict[str, dict[int, int]] = {}
         self._recent: dict[str, list[float]] = {}
@@ -115,6 +255,9 @@ class QueueEstimator:
         """Estimated minutes for someone with `ahead` people before them in group."""
         if ahead <= 0:
             return 0
+        if self.cache is not None:
+            recent, windows = self.cache.get(self.session, self.hall.id, self.day, group)
+            return estimate_wait_minutes(ahead, recent, windows)
         if self._windows is None:
             self._windows = serving_windows(self.session, self.hall.id)
         recent = self._recent.get(group)

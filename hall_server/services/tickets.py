@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,11 +17,12 @@ from hall_server.catalog import HallConfig
 from hall_server.const import EV_TICKET_CANCELLED, EV_TICKET_ISSUED, TRACK_TOKEN_BYTES
 from hall_server.context import ServerContext
 from hall_server.db.models import NumberCounter, Ticket
-from hall_server.db.upsert import upsert_returning
+from hall_server.db.upsert import upsert_statement
 from hall_server.errors import ApiError
 from hall_server.events import append_event
-from hall_server.services.queue import QueueEstimator
+from hall_server.services.queue import QueueEstimator, new_ticket_ahead
 from hall_server.services.views import may_reveal, ticket_view
+from queueing.estimate import estimate_wait_minutes
 from queueing.idnumber import IdNumber, mask_id_number, mask_name, parse_id_number
 from queueing.model import HallPolicy
 from queueing.numbering import business_day, format_number
@@ -98,7 +99,7 @@ def _find_idempotent(ctx: ServerContext, hall_id: str, req: IssueInput) -> dict[
         if row.service_code != req.service_code:
             raise ApiError("idempotency.conflict", ticket_id=row.id)
         hall = ctx.catalog.hall(hall_id)
-        est = QueueEstimator(s, hall, row.business_day)
+        est = QueueEstimator(s, hall, row.business_day, ctx.estimates)
         ahead, minutes = est.position(row)
         return ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes)
 
@@ -118,31 +119,21 @@ def _insert_ticket(
     protector = ctx.protector
     id_hmac = protector.lookup_hash(holder.number) if holder else None
     with ctx.db.write() as s:
-        issued_in_group = 0
-        if policy.daily_cap_per_group is not None:
-            issued_in_group = _counter_value(s, hall.id, prefix, day)
+        conn = s.connection()
+        dialect = conn.dialect.name
         per_person: int | None = None
         if holder is not None:
             per_person = int(
-                s.execute(
-                    select(func.count())
-                    .select_from(T)
-                    .where(T.c.id_hmac == id_hmac, T.c.business_day == day, T.c.hall_id == hall.id)
-                ).scalar_one()
+                conn.execute(_PERSON_COUNT, {"h": id_hmac, "day": day, "hall_id": hall.id}).scalar_one()
             )
-        check_can_issue(policy, now.astimezone(hall.zone), issued_in_group, per_person)
+        # Draw the number first: the counter row is the group's issued count, and a refusal
+        # below rolls the draw back with everything else.
         seq = int(
-            s.execute(
-                upsert_returning(
-                    s,
-                    C,
-                    {"hall_id": hall.id, "prefix": prefix, "business_day": day, "value": 1},
-                    index_elements=["hall_id", "prefix", "business_day"],
-                    set_={"value": C.c.value + 1},
-                    returning=C.c.value,
-                )
+            conn.execute(
+                _counter_upsert(dialect), {"hall_id": hall.id, "prefix": prefix, "day": day}
             ).scalar_one()
         )
+        check_can_issue(policy, now.astimezone(hall.zone), seq - 1, per_person)
         values: dict[str, Any] = {
             "hall_id": hall.id,
             "business_day": day,
@@ -171,27 +162,49 @@ def _insert_ticket(
             )
         if req.name:
             values.update(name_enc=protector.encrypt(req.name, "name"), name_masked=mask_name(req.name))
-        row = s.execute(insert(T).values(**values).returning(T)).one()
-        est = QueueEstimator(s, hall, day)
-        ahead, minutes = est.position(row)
+        row = conn.execute(_INSERT_TICKET, values).one()
+        ahead = new_ticket_ahead(conn, hall.id, day, row, policy)
+        if ahead is None:
+            ahead, minutes = QueueEstimator(s, hall, day, ctx.estimates).position(row)
+        else:
+            recent, windows = ctx.estimates.get(s, hall.id, day, prefix)
+            minutes = estimate_wait_minutes(ahead, recent, windows)
         view = ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes)
         append_event(s, hall.id, EV_TICKET_ISSUED, {"ticket": view}, p.actor)
     return view
 
 
-def _counter_value(s: Session, hall_id: str, prefix: str, day: date) -> int:
-    value = s.execute(
-        select(C.c.value).where(C.c.hall_id == hall_id, C.c.prefix == prefix, C.c.business_day == day)
-    ).scalar()
-    return int(value or 0)
+_INSERT_TICKET = insert(T).returning(T)
+_PERSON_COUNT = (
+    select(func.count())
+    .select_from(T)
+    .where(T.c.id_hmac == bindparam("h"), T.c.business_day == bindparam("day"), T.c.hall_id == bindparam("hall_id"))
+)
+_COUNTER_UPSERT: dict[str, Any] = {}
+
+
+def _counter_upsert(dialect: str) -> Any:
+    stmt = _COUNTER_UPSERT.get(dialect)
+    if stmt is None:
+        stmt = upsert_statement(
+            dialect,
+            C,
+            {"hall_id": bindparam("hall_id"), "prefix": bindparam("prefix"), "business_day": bindparam("day"), "value": 1},
+            index_elements=["hall_id", "prefix", "business_day"],
+            set_={"value": C.c.value + 1},
+            returning=C.c.value,
+        )
+        _COUNTER_UPSERT[dialect] = stmt
+    return stmt
+
+
+_LOAD_TICKET = select(T).where(T.c.id == bindparam("b_id"))
+_LOCK_TICKET = _LOAD_TICKET.with_for_update()
 
 
 def load_ticket(s: Session, ticket_id: int, *, lock: bool = False) -> Any:
     """A ticket row or ApiError ticket.unknown; `lock` takes a row lock (PostgreSQL)."""
-    stmt = select(T).where(T.c.id == ticket_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = s.execute(stmt).first()
+    row = s.connection().execute(_LOCK_TICKET if lock else _LOAD_TICKET, {"b_id": ticket_id}).first()
     if row is None:
         raise ApiError("ticket.unknown", ticket_id=ticket_id)
     return row
@@ -203,7 +216,7 @@ def get_ticket(ctx: ServerContext, p: Principal, ticket_id: int) -> dict[str, An
         row = load_ticket(s, ticket_id)
         require_hall(p, row.hall_id, ctx.catalog)
         hall = ctx.catalog.hall(row.hall_id)
-        ahead, minutes = QueueEstimator(s, hall, hall_day(hall)).position(row)
+        ahead, minutes = QueueEstimator(s, hall, hall_day(hall), ctx.estimates).position(row)
         return ticket_view(
             ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, reveal=may_reveal(p, row)
         )
@@ -216,7 +229,7 @@ def track_ticket(ctx: ServerContext, track_token: str) -> dict[str, Any]:
         if row is None:
             raise ApiError("ticket.unknown")
         hall = ctx.catalog.hall(row.hall_id)
-        ahead, minutes = QueueEstimator(s, hall, hall_day(hall)).position(row)
+        ahead, minutes = QueueEstimator(s, hall, hall_day(hall), ctx.estimates).position(row)
         view = ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes)
         view["hall_name"] = hall.name
         return view
@@ -244,7 +257,7 @@ def list_tickets(
         if window_id is not None:
             stmt = stmt.where(T.c.window_id == window_id)
         rows = s.execute(stmt.order_by(T.c.id)).all()
-        est = QueueEstimator(s, hall, day)
+        est = QueueEstimator(s, hall, day, ctx.estimates)
         out = []
         for row in rows:
             ahead, minutes = est.position(row)

@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from hall_server.auth import Principal, require_roles, require_window_operator
@@ -27,7 +27,7 @@ from hall_server.context import ServerContext
 from hall_server.db.models import QueueGroup, Ticket, User, Window
 from hall_server.errors import ApiError
 from hall_server.events import append_event
-from hall_server.services.queue import to_candidate, waiting_candidates
+from hall_server.services.queue import HEAD_POLICIES, head_candidates, to_candidate, waiting_candidates
 from hall_server.services.tickets import hall_day, load_ticket
 from hall_server.services.views import may_reveal, ticket_view, window_view
 from queueing.announce import call_text, call_words
@@ -48,9 +48,16 @@ HISTORY_KEEP = 60
 
 
 # --- loading and mapping ------------------------------------------------------------------
+_LOCK_WINDOW = select(W).where(W.c.id == bindparam("b_id")).with_for_update()
+_UPDATE_WINDOW = update(W).where(W.c.id == bindparam("b_id")).returning(W)
+_UPDATE_TICKET = update(T).where(T.c.id == bindparam("b_id"), T.c.status == bindparam("b_status")).returning(T)
+_CLAIM = select(T).where(T.c.id == bindparam("b_id"), T.c.status == "waiting")
+_CLAIM_PG = _CLAIM.with_for_update(skip_locked=True)
+
+
 def lock_window(s: Session, window_id: int) -> Any:
     """The window row, locked for this transaction (PostgreSQL), or ApiError window.unknown."""
-    row = s.execute(select(W).where(W.c.id == window_id).with_for_update()).first()
+    row = s.connection().execute(_LOCK_WINDOW, {"b_id": window_id}).first()
     if row is None:
         raise ApiError("window.unknown", window_id=window_id)
     return row
@@ -135,16 +142,13 @@ class _Op:
             "transfer_count": new.transfer_count,
             **extra,
         }
-        row = self.s.execute(
-            update(T).where(T.c.id == old.id, T.c.status == old.status).values(**values).returning(T)
-        ).first()
+        row = self.s.connection().execute(_UPDATE_TICKET, {"b_id": old.id, "b_status": old.status, **values}).first()
         if row is None:  # changed under us: another process won the race
             raise ApiError("ticket.not_waiting", ticket_id=old.id)
         return row
 
     def set_window(self, **values: Any) -> None:
-        self.s.execute(update(W).where(W.c.id == self.win.id).values(**values))
-        self.win = self.s.execute(select(W).where(W.c.id == self.win.id)).one()
+        self.win = self.s.connection().execute(_UPDATE_WINDOW, {"b_id": self.win.id, **values}).one()
 
     def view(self, row: Any) -> dict[str, Any]:
         return ticket_view(self.ctx, row)
@@ -176,18 +180,28 @@ def call_next(ctx: ServerContext, p: Principal, window_id: int) -> dict[str, Any
         op.require_free()
         groups = list((op.win.groups or {}).keys())
         day = hall_day(op.hall)
-        candidates = waiting_candidates(s, op.hall.id, day, groups=groups, window_id=window_id)
+        policy = op.hall.policy
+        heads_only = policy.calling_policy in HEAD_POLICIES
         serving = WindowServing(window_id=window_id, weights=dict(op.win.groups or {}), hall_id=op.hall.id)
         history = CallHistory.of(tuple(x) for x in (op.win.call_history or []))
+        skipped: list[int] = []
         while True:
-            chosen = choose_next(candidates, serving, history, op.hall.policy)
+            if heads_only:
+                candidates = head_candidates(s, op.hall.id, day, groups, window_id, skipped)
+            else:
+                candidates = [
+                    c
+                    for c in waiting_candidates(s, op.hall.id, day, groups=groups, window_id=window_id)
+                    if c.ticket_id not in skipped
+                ]
+            chosen = choose_next(candidates, serving, history, policy)
             if chosen is None:
                 raise ApiError("queue.empty", window_id=window_id)
             row = _claim(s, chosen.ticket_id)
             if row is not None:
                 break
-            # Taken by another process meanwhile: choose again without it.
-            candidates = [c for c in candidates if c.ticket_id != chosen.ticket_id]
+            # Being claimed by another window right now (PostgreSQL): choose again without it.
+            skipped.append(chosen.ticket_id)
         row = _mark_called(op, row, history)
         op.emit(EV_TICKET_CALLED, op.call_payload(row))
         return op.answer(row)
@@ -195,10 +209,9 @@ def call_next(ctx: ServerContext, p: Principal, window_id: int) -> dict[str, Any
 
 def _claim(s: Session, ticket_id: int) -> Any:
     """Lock a still-waiting ticket, skipping one another transaction holds (PostgreSQL)."""
-    stmt = select(T).where(T.c.id == ticket_id, T.c.status == "waiting")
-    if s.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return s.execute(stmt).first()
+    conn = s.connection()
+    stmt = _CLAIM_PG if conn.dialect.name == "postgresql" else _CLAIM
+    return conn.execute(stmt, {"b_id": ticket_id}).first()
 
 
 def _mark_called(op: _Op, row: Any, history: CallHistory) -> Any:

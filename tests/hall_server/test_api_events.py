@@ -12,6 +12,9 @@ from starlette.websockets import WebSocketDisconnect
 from tests.hall_server.conftest import API, Hall
 from tests.hall_server.hs_city import CITY, COUNTY
 
+# A WebSocket read has no timeout of its own: never let a lost event hang the suite.
+pytestmark = pytest.mark.timeout(90)
+
 
 def _ws_url(hall_id: str, token: str, since: int | None = None) -> str:
     url = f"{API}/halls/{hall_id}/events/ws?token={token}"
