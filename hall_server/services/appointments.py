@@ -318,7 +318,7 @@ def cancel(
     """Cancel a booking at least cancel_min_hours before its slot; frees the place."""
     appt = _find(session, protector, code, id_number)
     if appt.status != "booked":
-        raise ext_error("booking.not_active", status=appt.status)
+        raise ext_error("booking.not_active", booking_status=appt.status)
     hall = hall_of(session, appt.hall_id)
     rules = rules_of(session, hall)
     if not can_cancel(now, aware(appt.start_at), rules):

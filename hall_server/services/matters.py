@@ -57,7 +57,7 @@ def record(
     if ticket.status not in ("called", "serving", "finished") or (
         window_id is not None and ticket.window_id != window_id
     ):
-        raise ext_error("matter.not_served", ticket_id=ticket_id, status=ticket.status)
+        raise ext_error("matter.not_served", ticket_id=ticket_id, ticket_status=ticket.status)
     hall = session.get(Hall, ticket.hall_id)
     assert hall is not None
     code = service_code or ticket.service_code

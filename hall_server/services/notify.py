@@ -9,7 +9,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,10 @@ from hall_server.services.ext_const import (
     POLICY_NEAR_AHEAD,
 )
 from hall_server.services.hall_settings import settings_of
+from hall_server.services.queue import waiting_candidates
 from queueing.idnumber import mask_phone
+from queueing.model import HallPolicy
+from queueing.policy import expected_order
 
 logger = logging.getLogger(__name__)
 
@@ -188,25 +191,28 @@ def _near_for_group(
     ahead_limit: int,
     now: datetime,
 ) -> int:
-    # The order a window would serve: priority tickets first, then issue order.
-    waiting = session.execute(
-        select(Ticket.id, Ticket.number, Ticket.appointment_id)
-        .where(Ticket.hall_id == hall.id, Ticket.status == "waiting", Ticket.group_prefix == prefix)
-        .order_by(Ticket.priority.desc(), Ticket.issued_at, Ticket.id)
-        .limit(ahead_limit + 1)
-    ).all()
+    # The order the hall's calling policy will serve the group in (the core's own domain function).
+    day = session.scalar(
+        select(func.max(Ticket.business_day)).where(Ticket.hall_id == hall.id, Ticket.status == "waiting")
+    )
+    if day is None:
+        return 0
+    policy = HallPolicy.from_dict(hall.policy or {})
+    order = expected_order(waiting_candidates(session, hall.id, day), prefix, policy)
     added = 0
-    for ahead, t in enumerate(waiting):
-        if not t.appointment_id:
+    for ahead, cand in enumerate(order[: ahead_limit + 1]):
+        t = session.get(Ticket, cand.ticket_id)
+        if t is None or not t.appointment_id or not str(t.appointment_id).isdigit():
             continue
-        appt = session.get(Appointment, int(t.appointment_id)) if str(t.appointment_id).isdigit() else None
+        appt = session.get(Appointment, int(t.appointment_id))
         if appt is None or appt.phone_enc is None or protector is None:
             continue
         phone = protector.decrypt(appt.phone_enc, "appointment.phone")
+        name = hall.short_name or hall.name
         text = (
-            f"【{hall.short_name or hall.name}】您的{t.number}号前面还有{ahead}人，请到等候区留意叫号。"
+            f"【{name}】您的{t.number}号前面还有{ahead}人，请到等候区留意叫号。"
             if ahead
-            else f"【{hall.short_name or hall.name}】下一位就是您（{t.number}号），请留意叫号。"
+            else f"【{name}】下一位就是您（{t.number}号），请留意叫号。"
         )
         added += enqueue(
             session,

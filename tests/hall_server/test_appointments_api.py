@@ -1,0 +1,262 @@
+"""Booking rules, cancelling, no-show blocking, kiosk check-in tolerance and notices, through the API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from hall_server.db.models import Event
+from hall_server.db.models_ext import Appointment, OutboxMessage
+from hall_server.services import notify
+from tests.hall_server.ext_app import API, ID_A, ID_B, ID_C, PHONE, Env, env  # noqa: F401
+
+TUE = date(2026, 3, 10)
+
+
+def book(env: Env, day: date = TUE, start: str = "09:00", id_number: str = ID_A, **extra: object):
+    body = {
+        "service_code": "S-001",
+        "day": day.isoformat(),
+        "start": start,
+        "id_number": id_number,
+        "phone": PHONE,
+        "name": "张三",
+        **extra,
+    }
+    return env.client.post(f"{API}/halls/x-city/appointments", json=body)
+
+
+def code_of(r) -> str:
+    return r.json()["error"]["code"]
+
+
+def test_availability_skips_weekend_and_holidays(env: Env) -> None:
+    r = env.client.get(f"{API}/halls/x-city/appointment-slots", params={"service_code": "S-001"})
+    assert r.status_code == 200
+    days = [d["day"] for d in r.json()["days"]]
+    # From Monday 03-09: Tue..Fri and the next Monday (5 working days, weekend skipped).
+    assert days == ["2026-03-10", "2026-03-11", "2026-03-12", "2026-03-13", "2026-03-16"]
+    first = r.json()["days"][0]["slots"]
+    # 09:00-12:00 and 13:30-17:30 in 30-minute slots.
+    assert [s["start"] for s in first][:2] == ["09:00", "09:30"] and len(first) == 14
+    assert first[0]["available"] == 4
+    # Before National Day: Wed 2026-09-30 offers only days after the holiday (10-08 ...).
+    env.clock.set_local(date(2026, 9, 30), "10:00")
+    r = env.client.get(f"{API}/halls/x-city/appointment-slots", params={"service_code": "S-001"})
+    assert [d["day"] for d in r.json()["days"]][0] == "2026-10-08"
+    r = env.client.get(f"{API}/halls/x-city/appointment-slots", params={"service_code": "NOPE"})
+    assert r.status_code == 404 and code_of(r) == "booking.service_not_bookable"
+
+
+def test_book_masks_person_and_queues_confirmation(env: Env) -> None:
+    r = book(env)
+    assert r.status_code == 201, r.text
+    a = r.json()
+    assert a["status"] == "booked" and a["day"] == "2026-03-10" and a["service_name"] == "社会保障卡申领"
+    assert a["holder"] == {
+        "id_masked": "1101**********4514",
+        "name_masked": "张*",
+        "phone_masked": "138****8000",
+    }
+    assert ID_A not in r.text and PHONE not in r.text
+    with env.ctx.db.read() as s:
+        row = s.scalar(select(Appointment))
+        assert ID_A.encode() not in row.id_enc and row.id_masked == "1101**********4514"
+        keys = sorted(m.dedupe_key for m in s.scalars(select(OutboxMessage)))
+        assert keys == [f"booked:{a['id']}", f"remind:{a['id']}"]
+        assert s.scalar(select(Event.type).where(Event.type == "appointment.booked")) is not None
+    # The place is taken.
+    slots = env.client.get(f"{API}/halls/x-city/appointment-slots", params={"service_code": "S-001"}).json()
+    assert slots["days"][0]["slots"][0]["available"] == 3
+
+
+def test_booking_rules_refuse_with_typed_errors_and_change_nothing(env: Env) -> None:
+    assert book(env).status_code == 201
+    r = book(env, start="10:00")  # same person, same day
+    assert r.status_code == 409 and code_of(r) == "booking.person_day_limit"
+    assert r.json()["error"]["message"].startswith("同一人")
+    assert book(env, day=date(2026, 3, 11)).status_code == 201  # another day is fine
+    r = book(env, day=date(2026, 3, 9), id_number=ID_B)  # today: too soon
+    assert r.status_code == 409 and code_of(r) == "booking.day_not_bookable"
+    r = book(env, day=date(2026, 3, 17), id_number=ID_B)  # 6th working day ahead
+    assert code_of(r) == "booking.day_not_bookable"
+    r = book(env, day=date(2026, 3, 14), id_number=ID_B)  # Saturday
+    assert code_of(r) == "booking.day_not_bookable"
+    r = book(env, start="12:00", id_number=ID_B)  # lunch break: no such slot
+    assert r.status_code == 404 and code_of(r) == "booking.slot_unknown"
+    r = book(env, id_number="110101199003074515")  # bad check digit
+    assert r.status_code == 422 and code_of(r) == "id.invalid"
+    r = book(env, id_number=ID_B, phone="12345")
+    assert r.status_code == 422 and code_of(r) == "booking.phone_invalid"
+    with env.ctx.db.read() as s:
+        assert len(list(s.scalars(select(Appointment)))) == 2
+
+
+def test_slot_capacity_is_enforced(env: Env) -> None:
+    r = env.client.put(
+        f"{API}/halls/x-city/ext-settings", json={"booking": {"capacity": 1}}, headers=env.h("m-city")
+    )
+    assert r.status_code == 200 and r.json()["booking"]["capacity"] == 1
+    assert book(env, start="14:00").status_code == 201
+    r = book(env, start="14:00", id_number=ID_B)
+    assert r.status_code == 409 and code_of(r) == "booking.slot_full"
+    # A manager of another subtree may not change this hall's rules; bad keys are refused.
+    assert (
+        env.client.put(
+            f"{API}/halls/x-city/ext-settings", json={"booking": {"capacity": 9}}, headers=env.h("m-y")
+        ).status_code
+        == 403
+    )
+    r = env.client.put(f"{API}/halls/x-city/ext-settings", json={"bogus": 1}, headers=env.h("m-city"))
+    assert r.status_code == 422
+
+
+def test_cancel_two_hours_ahead_frees_the_place(env: Env) -> None:
+    a = book(env).json()
+    wrong = env.client.post(f"{API}/appointments/{a['code']}/cancel", json={"id_number": ID_B})
+    assert wrong.status_code == 404 and code_of(wrong) == "booking.not_found"
+    env.clock.set_local(TUE, "07:01")  # 1 h 59 min before 09:00
+    late = env.client.post(f"{API}/appointments/{a['code']}/cancel", json={"id_number": ID_A})
+    assert late.status_code == 409 and code_of(late) == "booking.cancel_too_late"
+    env.clock.set_local(TUE, "07:00")
+    ok = env.client.post(f"{API}/appointments/{a['code']}/cancel", json={"id_number": ID_A})
+    assert ok.status_code == 200 and ok.json()["status"] == "cancelled"
+    again = env.client.post(f"{API}/appointments/{a['code']}/cancel", json={"id_number": ID_A})
+    assert again.status_code == 409 and code_of(again) == "booking.not_active"
+    with env.ctx.db.read() as s:  # the unsent reminder is dropped, the confirmation kept
+        assert [m.dedupe_key for m in s.scalars(select(OutboxMessage))] == [f"booked:{a['id']}"]
+    env.clock.set_local(date(2026, 3, 9), "10:00")
+    slots = env.client.get(f"{API}/halls/x-city/appointment-slots", params={"service_code": "S-001"}).json()
+    assert slots["days"][0]["slots"][0]["available"] == 4
+    # Same-day limit no longer counts the cancelled booking.
+    assert book(env, start="10:00").status_code == 201
+
+
+def test_three_no_shows_in_90_days_block_booking_for_30_days(env: Env) -> None:
+    days = [date(2026, 3, 10), date(2026, 3, 11), date(2026, 3, 12)]
+    for d in days:
+        assert book(env, day=d).status_code == 201
+    env.clock.set_local(date(2026, 3, 13), "10:00")  # all three slots lapsed
+    r = env.client.post(f"{API}/appointments/sweep", headers=env.h("admin"))
+    assert r.json() == {"no_shows": 3}
+    r = book(env, day=date(2026, 3, 16))
+    assert r.status_code == 409 and code_of(r) == "booking.blocked"
+    assert r.json()["error"]["detail"]["until"] == "2026-04-11"
+    assert "2026-04-11" in r.json()["error"]["message"]
+    assert book(env, day=date(2026, 3, 16), id_number=ID_B).status_code == 201  # others unaffected
+    env.clock.set_local(date(2026, 4, 10), "10:00")  # Friday: still blocked (until 04-11)
+    assert code_of(book(env, day=date(2026, 4, 13))) == "booking.blocked"
+    env.clock.set_local(date(2026, 4, 13), "10:00")  # Monday: the block is over
+    assert book(env, day=date(2026, 4, 14)).status_code == 201
+
+
+def test_checkin_tolerance_gives_priority_ticket_once(env: Env) -> None:
+    a = book(env, start="09:00").json()
+    kiosk = env.h("kiosk:x-city")
+    env.clock.set_local(TUE, "08:29")
+    r = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_A}, headers=kiosk)
+    assert r.status_code == 409 and code_of(r) == "checkin.too_early"
+    assert r.json()["error"]["detail"]["normal_ticket_allowed"] is True
+    assert "09:00" in r.json()["error"]["message"]
+    env.clock.set_local(TUE, "08:31")
+    r = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_A}, headers=kiosk)
+    assert r.status_code == 201, r.text
+    t = r.json()
+    assert t["priority"] is True or t["appointment_id"] == str(a["id"])
+    assert t["appointment_id"] == str(a["id"]) and t["holder"]["id_masked"] == "1101**********4514"
+    assert t["checkin"]["status"] == "ok"
+    # A double tap returns the same ticket, not a second one.
+    again = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_A}, headers=kiosk)
+    assert again.status_code == 201 and again.json()["id"] == t["id"]
+    with env.ctx.db.read() as s:
+        row = s.get(Appointment, a["id"])
+        assert row.status == "checked_in" and row.ticket_id == t["id"]
+    # Check-in needs a kiosk of that hall.
+    other = env.client.post(
+        f"{API}/halls/x-city/checkin", json={"id_number": ID_A}, headers=env.h("kiosk:y-city")
+    )
+    assert other.status_code == 403
+
+
+def test_checkin_too_late_offers_a_normal_ticket(env: Env) -> None:
+    book(env, start="09:00")
+    kiosk = env.h("kiosk:x-city")
+    env.clock.set_local(TUE, "09:16")
+    r = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_A}, headers=kiosk)
+    assert r.status_code == 409 and code_of(r) == "checkin.too_late"
+    r = env.client.post(
+        f"{API}/halls/x-city/checkin", json={"id_number": ID_A, "fallback_normal": True}, headers=kiosk
+    )
+    assert r.status_code == 201
+    assert r.json()["appointment_id"] is None and r.json()["priority"] is False
+    assert r.json()["checkin"]["code"] == "checkin.too_late"
+    # No booking at all: a clear message.
+    r = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_C}, headers=kiosk)
+    assert r.status_code == 404 and code_of(r) == "checkin.none"
+    # A hall that does not allow the fallback says so.
+    env.client.put(
+        f"{API}/halls/x-city/ext-settings",
+        json={"booking": {"fallback_normal_ticket": False}},
+        headers=env.h("m-city"),
+    )
+    r = env.client.post(
+        f"{API}/halls/x-city/checkin", json={"id_number": ID_A, "fallback_normal": True}, headers=kiosk
+    )
+    assert r.status_code == 409 and r.json()["error"]["detail"]["normal_ticket_allowed"] is False
+
+
+def test_near_turn_notice_sent_once(env: Env) -> None:
+    book(env, start="09:00")
+    book(env, start="09:00", id_number=ID_B)
+    env.issue("x-city")  # a normal ticket already waiting
+    env.clock.set_local(TUE, "08:50")
+    kiosk = env.h("kiosk:x-city")
+    first = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_A}, headers=kiosk).json()
+    second = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_B}, headers=kiosk).json()
+    called = env.serve_next("x-city", 1, finish=False)  # appointments first: ID_A's ticket is called
+    assert called["id"] == first["id"]
+    r = env.client.post(f"{API}/notify/flush", headers=env.h("m-city"))
+    assert r.status_code == 200 and r.json()["near_queued"] == 1
+    r2 = env.client.post(f"{API}/notify/flush", headers=env.h("m-city")).json()
+    assert r2["near_queued"] == 0 and r2["sent"] == 0
+    with env.ctx.db.read() as s:
+        near = list(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ticket.near")))
+        assert len(near) == 1 and near[0].payload["ticket_id"] == second["id"] and near[0].sent_at is not None
+        assert second["number"] in near[0].text and "下一位就是您" in near[0].text
+
+
+class FlakyGateway:
+    """An SMS gateway that fails the first time."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.delivered: list[str] = []
+
+    def send(self, phone: str | None, text: str, kind: str, payload: dict) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("gateway down")
+        self.delivered.append(text)
+
+
+def test_outbox_retries_and_never_sends_twice(env: Env) -> None:
+    a = book(env).json()
+    gw = FlakyGateway()
+    now = env.clock.now
+    with env.ctx.db.write() as s:
+        first = notify.flush(s, env.ctx.protector, gw, now)
+    assert first == {
+        "sent": 1,
+        "failed": 1,
+    }  # confirmation: first try failed, the reminder (due now) went out
+    with env.ctx.db.write() as s:
+        assert notify.flush(s, env.ctx.protector, gw, now) == {"sent": 0, "failed": 0}  # backing off
+    with env.ctx.db.write() as s:
+        assert notify.flush(s, env.ctx.protector, gw, now + timedelta(minutes=1)) == {"sent": 1, "failed": 0}
+    with env.ctx.db.write() as s:
+        assert notify.flush(s, env.ctx.protector, gw, now + timedelta(days=1)) == {"sent": 0, "failed": 0}
+        rows = {m.dedupe_key: m for m in s.scalars(select(OutboxMessage))}
+    assert len(gw.delivered) == 2 and rows[f"booked:{a['id']}"].attempts == 2
+    assert all(m.sent_at is not None for m in rows.values())
+    assert isinstance(rows[f"booked:{a['id']}"].created_at, datetime)
