@@ -552,8 +552,34 @@ def run_backend(
             "called_but_never_issued": len(set(ids_called) - {int(t["id"]) for t in all_tickets}),
         }
         server.stop()
-        out["server_log_tail"] = [ln for ln in server.log_tail(1500).splitlines() if "ERROR" in ln][-5:]
+        out["server_errors"] = _server_errors(server)
     return out
+
+
+def _server_errors(server: HallServer, keep: int = 5) -> dict[str, Any]:
+    """ERROR lines and the last line of each traceback in the server's log."""
+    try:
+        lines = server.log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return {}
+    errors = [ln[:300] for ln in lines if " ERROR " in ln]
+    causes: Counter[str] = Counter()
+    in_tb = False
+    for i, ln in enumerate(lines):
+        if ln.startswith("Traceback"):
+            in_tb = True
+            continue
+        last_of_block = i + 1 == len(lines) or not lines[i + 1].startswith(" ")
+        if (
+            in_tb
+            and ln
+            and not ln.startswith((" ", "\t"))
+            and last_of_block
+            and ("Error" in ln or "Exception" in ln)
+        ):
+            causes[ln[:300]] += 1
+            in_tb = False
+    return {"error_lines": len(errors), "first": errors[:keep], "exceptions": dict(causes.most_common(keep))}
 
 
 def _verdict(result: dict[str, Any]) -> dict[str, bool]:

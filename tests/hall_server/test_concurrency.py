@@ -43,7 +43,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def two_servers(hall_server_proc: Any, db_url: str, tmp_path: Path) -> tuple[HallServer, HallServer]:
+def two_servers(db_url: str, hall_server_proc: Any, tmp_path: Path) -> tuple[HallServer, HallServer]:
     """Two hall-server processes sharing one database and one data folder (one key)."""
     data_dir = tmp_path / "data"
     first = hall_server_proc(db_url, data_dir, seed_file=SMALL_SEED)

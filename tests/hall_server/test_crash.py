@@ -97,7 +97,7 @@ def _wait_for(pred: Any, timeout: float) -> bool:
 
 
 def test_kill9_mid_load_loses_no_acknowledged_ticket(
-    hall_server_proc: Any, db_url: str, tmp_path: Path
+    db_url: str, hall_server_proc: Any, tmp_path: Path
 ) -> None:
     """Two kill -9 during issuing; after restart every acknowledged ticket is there and numbers stay unique."""
     server = hall_server_proc(db_url, tmp_path / "data", seed_file=SMALL_SEED)
