@@ -1,0 +1,101 @@
+"""Zeroconf discovery on the LAN, the clerk's document photo, and the rating terminal's return to idle."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from kiosk.discovery import discover
+from kiosk.errors import DiscoveryFailed
+from tests.kiosk.helpers import Role, make_config
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_discover_finds_an_advertised_hall_server():
+    from zeroconf import ServiceInfo, Zeroconf
+
+    port = 48123
+    info = ServiceInfo(
+        "_hall._tcp.local.",
+        "test-hall-kiosk._hall._tcp.local.",
+        addresses=[socket.inet_aton("127.0.0.1")],
+        port=port,
+        properties={"hall": "t-hall-zc", "api": "/api/v1", "version": "test"},
+        server="test-hall-kiosk.local.",
+    )
+    try:
+        zc = Zeroconf(interfaces=["127.0.0.1"])
+    except OSError as exc:  # no multicast on this machine
+        pytest.skip(f"multicast not available: {exc}")
+    try:
+        zc.register_service(info)
+        found = discover("t-hall-zc", timeout=5)
+        assert found.base_url == f"http://127.0.0.1:{port}"
+        assert found.hall_id == "t-hall-zc" and found.api_path == "/api/v1"
+        with pytest.raises(DiscoveryFailed) as err:
+            discover("another-hall", timeout=1.5)
+        assert "局域网" in err.value.message_zh
+    finally:
+        zc.unregister_all_services()
+        zc.close()
+
+
+def test_clerk_photographs_a_document(qtbot, themed_qapp, kserver, tmp_path):
+    clerk = Role(
+        qtbot,
+        make_config(
+            "clerk",
+            kserver.url,
+            tmp_path / "c",
+            window_id=kserver.windows[3]["id"],
+            username="clerk3",
+            password="test-pass-3",
+            camera="synthetic:face",
+        ),
+    )
+    try:
+        c = clerk.widget
+        qtbot.waitUntil(lambda: c.pages.currentWidget() is c.work_page, timeout=20000)  # auto log-in
+        assert "F12" in c.op_buttons["photo"].text()
+        c.take_photo()
+        qtbot.waitUntil(lambda: c.photo is not None, timeout=20000)
+        assert c.photo[:2] == b"\xff\xd8"  # a JPEG
+        assert c.photo_label.pixmap() is not None and not c.photo_label.pixmap().isNull()
+    finally:
+        clerk.close()
+
+
+def test_clerk_without_camera_says_so(qtbot, themed_qapp, kserver, tmp_path):
+    clerk = Role(qtbot, make_config("clerk", kserver.url, tmp_path / "c", window_id=kserver.windows[3]["id"]))
+    try:
+        clerk.wait_ready(qtbot)
+        clerk.widget.take_photo()
+        assert "摄像头" in clerk.widget.message.text()
+    finally:
+        clerk.close()
+
+
+def test_rating_thanks_then_back_to_idle(qtbot, themed_qapp, kserver, tmp_path):
+    win = kserver.windows[4]
+    rating = Role(
+        qtbot,
+        make_config(
+            "rating", kserver.url, tmp_path / "r", token=kserver.rating_token(4), window_id=win["id"]
+        ),
+    )
+    try:
+        rating.wait_ready(qtbot)
+        rt = rating.widget
+        assert f"{win['number']}号窗口" in rt.window_label.text()
+        rt.ask({"id": 999999, "number": "A999"})  # a ticket the server does not know
+        rt.choose_level(5)
+        assert rt.pages.currentWidget() is rt.thanks_page
+        # The server refuses it for good: it leaves the outbox as "rejected" with the reason, not silently.
+        qtbot.waitUntil(lambda: rt.outbox.pending() == [], timeout=20000)
+        assert rt.outbox.rejected() and rt.outbox.rejected()[0]["error"]["code"]
+        rt.back_timer.start(200)  # the thanks page's timeout, shortened
+        qtbot.waitUntil(lambda: rt.pages.currentWidget() is rt.idle_page, timeout=5000)
+    finally:
+        rating.close()
