@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from devices.const import (
     BAUD_PARAS,
@@ -31,7 +31,9 @@ from devices.const import (
     SW_FIND_FAILED,
     SW_READ_FAILED,
     SW_SAM_FAILED,
+    SW_SELECT_FAILED,
     SW_SUCCESS,
+    SW_UNKNOWN_COMMAND,
     TEXT_LEN,
 )
 from devices.errors import (
@@ -55,6 +57,11 @@ logger = logging.getLogger(__name__)
 _BASE_SIZES = (4 + TEXT_LEN + PHOTO_LEN, 4 + TEXT_LEN)
 _FP_SIZES = tuple(s + 2 + extra for s in _BASE_SIZES for extra in (0, FINGERPRINT_LEN))
 _CHUNK = 4096
+# SW3 -> data lengths each command may answer with.
+_STATUS_ONLY = {SW_SUCCESS: (0,), SW_SAM_FAILED: (0,)}
+_SET_BAUD = {SW_SUCCESS: (0,), SW_SAM_FAILED: (0,), SW_UNKNOWN_COMMAND: (0,)}
+_FIND = {SW_CARD_FOUND: (FIND_CARD_DATA_LEN,), SW_FIND_FAILED: (0,)}
+_SELECT = {SW_SUCCESS: (CARD_SERIAL_LEN,), SW_SELECT_FAILED: (0,)}
 
 
 class SamSerialReader(CardReader):
@@ -116,11 +123,17 @@ class SamSerialReader(CardReader):
         self.transport.close()
 
     def _exchange(
-        self, cmd: tuple[int, int], *, timeout: float, sizes: Collection[int] | None = None, data: bytes = b""
+        self,
+        cmd: tuple[int, int],
+        *,
+        timeout: float,
+        accept: Mapping[int, Collection[int]],
+        data: bytes = b"",
     ) -> Frame:
         """Send one request and return its reply; stale replies of earlier commands are skipped.
 
-        `sizes` lists the data lengths a success reply may have; a status-only reply always counts.
+        `accept` maps each SW3 this command can answer to the data lengths that go with it; any
+        other frame is a late reply to an earlier command (after a timeout) and is skipped.
         """
         self.transport.reset_input()
         self._parser.reset()
@@ -130,10 +143,13 @@ class SamSerialReader(CardReader):
             while (frame := self._parser.next_frame()) is not None:
                 if len(frame.body) < 3:
                     raise FrameError("reply shorter than its status bytes", message_zh="读卡器应答过短")
-                if len(frame.data) == 0 or sizes is None or len(frame.data) in sizes:
+                if len(frame.data) in accept.get(frame.sw3, ()):
                     return frame
                 logger.debug(
-                    "skipping a reply of %d data bytes that does not fit %02X%02X", len(frame.data), *cmd
+                    "skipping a reply (SW3 %02X, %d bytes) that does not fit %02X%02X",
+                    frame.sw3,
+                    len(frame.data),
+                    *cmd,
                 )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -151,21 +167,23 @@ class SamSerialReader(CardReader):
     # -- SAM --------------------------------------------------------------------------------------
     def sam_status(self) -> bool:
         """True if the SAM passes its self-test (90), False if it reports 60."""
-        frame = self._exchange(CMD_SAM_STATUS, timeout=self.timeout, sizes=(0,))
+        frame = self._exchange(CMD_SAM_STATUS, timeout=self.timeout, accept=_STATUS_ONLY)
         if frame.sw3 not in (SW_SUCCESS, SW_SAM_FAILED):
             raise ReadFailed(f"SAM status answered {frame.sw3:02X}", message_zh="安全模块状态异常")
         return frame.sw3 == SW_SUCCESS
 
     def sam_id(self) -> str:
         """The SAM's 16-byte id as upper-case hex."""
-        frame = self._exchange(CMD_SAM_ID, timeout=self.timeout, sizes=(SAM_ID_LEN,))
+        frame = self._exchange(
+            CMD_SAM_ID, timeout=self.timeout, accept={SW_SUCCESS: (SAM_ID_LEN,), SW_SAM_FAILED: (0,)}
+        )
         if frame.sw3 != SW_SUCCESS or len(frame.data) != SAM_ID_LEN:
             raise ReadFailed(f"SAM id answered {frame.sw3:02X}", message_zh="读取安全模块号失败")
         return frame.data.hex().upper()
 
     def reset_sam(self) -> None:
         """Reset the SAM."""
-        frame = self._exchange(CMD_RESET_SAM, timeout=self.timeout, sizes=(0,))
+        frame = self._exchange(CMD_RESET_SAM, timeout=self.timeout, accept=_STATUS_ONLY)
         self._selected = False
         if frame.sw3 != SW_SUCCESS:
             raise ReadFailed(f"SAM reset answered {frame.sw3:02X}", message_zh="安全模块复位失败")
@@ -174,7 +192,7 @@ class SamSerialReader(CardReader):
         """Ask the reader to change speed, then follow it on our side."""
         if baud not in BAUD_PARAS:
             raise ValueError(f"unsupported baud rate {baud}; choose one of {sorted(BAUD_PARAS)}")
-        frame = self._exchange((CMD_SET_BAUD, BAUD_PARAS[baud]), timeout=self.timeout, sizes=(0,))
+        frame = self._exchange((CMD_SET_BAUD, BAUD_PARAS[baud]), timeout=self.timeout, accept=_SET_BAUD)
         if frame.sw3 != SW_SUCCESS:
             raise ReadFailed(f"set baud answered {frame.sw3:02X}", message_zh="设置波特率失败")
         self.transport.set_baudrate(baud)
@@ -183,7 +201,7 @@ class SamSerialReader(CardReader):
     def find_card(self) -> bool:
         """Find card (20 01): True if a card is in the field."""
         self._selected = False
-        frame = self._exchange(CMD_FIND_CARD, timeout=self.timeout, sizes=(FIND_CARD_DATA_LEN,))
+        frame = self._exchange(CMD_FIND_CARD, timeout=self.timeout, accept=_FIND)
         if frame.sw3 == SW_CARD_FOUND:
             return True
         if frame.sw3 == SW_FIND_FAILED:
@@ -192,7 +210,7 @@ class SamSerialReader(CardReader):
 
     def select_card(self) -> bool:
         """Select card (20 02): True and `card_serial` set on success."""
-        frame = self._exchange(CMD_SELECT_CARD, timeout=self.timeout, sizes=(CARD_SERIAL_LEN,))
+        frame = self._exchange(CMD_SELECT_CARD, timeout=self.timeout, accept=_SELECT)
         if frame.sw3 == SW_SUCCESS and len(frame.data) == CARD_SERIAL_LEN:
             self.card_serial = frame.data
             self._selected = True
@@ -216,7 +234,11 @@ class SamSerialReader(CardReader):
         if not self._selected and not self.probe():
             raise NoCard("no card on the reader", message_zh="请放置身份证")
         try:
-            frame = self._exchange(cmd, timeout=self.read_timeout, sizes=sizes)
+            frame = self._exchange(
+                cmd,
+                timeout=self.read_timeout,
+                accept={SW_SUCCESS: sizes, SW_READ_FAILED: (0,), SW_SELECT_FAILED: (0,)},
+            )
         except ReaderTimeout as exc:
             # A reply cut off (or never sent) most often means the card was pulled away.
             if self._card_gone():
