@@ -1,0 +1,92 @@
+"""Bad ratings open follow-up cases with a working-day deadline; steps in order, by a named manager."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+
+from hall_server.db.models import Event
+from tests.hall_server.ext_app import API, Env, env  # noqa: F401
+
+
+def rated_ticket(env: Env, level: int, prompted: bool = True) -> dict:
+    env.issue("x-city")
+    t = env.serve_next("x-city", 1)
+    return env.rate(t["id"], level, prompted)
+
+
+def test_bad_rating_opens_case_with_deadline_across_national_day(env: Env) -> None:
+    good = rated_ticket(env, 5)
+    bad = rated_ticket(env, 1)
+    # The rating was given on Friday 2026-09-25 (中秋 holiday): 15 working days skip 中秋 and 国庆,
+    # count the Saturday make-up day 10-10, and end on Thursday 10-22 (a plain count would say 10-16).
+    env.backdate_rating(bad["id"], datetime(2026, 9, 25, 3, 0, tzinfo=UTC))
+    env.clock.set_local(date(2026, 9, 28), "10:00")
+    r = env.client.get(f"{API}/halls/x-city/followups", headers=env.h("m-city"))
+    assert r.status_code == 200, r.text
+    cases = r.json()
+    assert len(cases) == 1 and good["id"] not in [c["rating_id"] for c in cases]
+    case = cases[0]
+    assert case["rating_id"] == bad["id"] and case["level"] == 1 and case["step"] == "open"
+    assert case["opened_on"] == "2026-09-25" and case["deadline"] == "2026-10-22"
+    assert case["window_number"] == 1 and case["service_name"] == "社会保障卡申领" and case["overdue"] is False
+    # Listing again opens nothing new.
+    assert len(env.client.get(f"{API}/halls/x-city/followups", headers=env.h("m-city")).json()) == 1
+    env.clock.set_local(date(2026, 10, 23), "09:00")
+    late = env.client.get(f"{API}/halls/x-city/followups", headers=env.h("m-city")).json()[0]
+    assert late["overdue"] is True
+
+
+def test_deadline_counts_per_hall_setting(env: Env) -> None:
+    env.client.put(f"{API}/halls/x-city/ext-settings", json={"followup_working_days": 5}, headers=env.h("m-city"))
+    bad = rated_ticket(env, 2)
+    env.backdate_rating(bad["id"], datetime(2026, 2, 13, 2, 0, tzinfo=UTC))  # Friday before 春节
+    case = env.client.get(f"{API}/halls/x-city/followups", headers=env.h("m-city")).json()[0]
+    # 02-14 (Saturday make-up), then 02-24, 02-25, 02-26, 02-27 after the Spring Festival.
+    assert case["deadline"] == "2026-02-27"
+
+
+def test_steps_in_order_by_named_manager_and_recorded(env: Env) -> None:
+    rated_ticket(env, 1)
+    case = env.client.get(f"{API}/halls/x-city/followups", headers=env.h("m-city")).json()[0]
+    url = f"{API}/followups/{case['id']}/steps"
+    h = env.h("m-city")
+    skip = env.client.post(url, json={"step": "answered"}, headers=h)
+    assert skip.status_code == 409 and skip.json()["error"]["code"] == "followup.bad_step"
+    for step in ("verified", "answered", "fixed"):
+        r = env.client.post(url, json={"step": step, "note": f"{step} 说明"}, headers=h)
+        assert r.status_code == 200 and r.json()["step"] == step
+    r = env.client.post(url, json={"step": "revisited"}, headers=h)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "followup.satisfied_required"
+    r = env.client.post(url, json={"step": "revisited", "satisfied": True, "note": "电话回访，群众满意"}, headers=h)
+    assert r.json()["revisit_satisfied"] is True
+    r = env.client.post(url, json={"step": "closed"}, headers=h)
+    body = r.json()
+    assert body["step"] == "closed" and body["step_zh"] == "已办结"
+    assert [s["step"] for s in body["steps"]] == ["open", "verified", "answered", "fixed", "revisited", "closed"]
+    assert {s["by"] for s in body["steps"][1:]} == {"陈静"}
+    again = env.client.post(url, json={"step": "closed"}, headers=h)
+    assert again.status_code == 409
+    with env.ctx.db.read() as s:
+        types = list(s.scalars(select(Event.type).where(Event.type.like("followup.%")).order_by(Event.seq)))
+    assert types == ["followup.opened"] + ["followup.step"] * 5
+    closed = env.client.get(f"{API}/halls/x-city/followups?open_only=true", headers=h).json()
+    assert closed == []
+
+
+def test_managers_see_only_their_subtree(env: Env) -> None:
+    rated_ticket(env, 1)
+    case = env.client.get(f"{API}/halls/x-city/followups", headers=env.h("m-city")).json()[0]
+    # The county manager is below the city hall: no access to the city's cases.
+    r = env.client.get(f"{API}/halls/x-city/followups", headers=env.h("m-county"))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "auth.wrong_hall"
+    r = env.client.post(f"{API}/followups/{case['id']}/steps", json={"step": "verified"}, headers=env.h("m-y"))
+    assert r.status_code == 404
+    r = env.client.get(f"{API}/followups/{case['id']}", headers=env.h("m-county"))
+    assert r.status_code == 404
+    # A clerk or a kiosk is not a manager.
+    r = env.client.get(f"{API}/halls/x-city/followups", headers=env.h("kiosk:x-city"))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "auth.forbidden"
+    # The city manager sees the county's cases too (subtree).
+    assert env.client.get(f"{API}/halls/x-county/followups", headers=env.h("m-city")).status_code == 200
