@@ -55,7 +55,11 @@ class Advertiser:
             server=f"{socket.gethostname()}.local.",
         )
         try:
-            self._zc = Zeroconf(interfaces=self.interfaces) if self.interfaces else Zeroconf()
+            interfaces = self.interfaces
+            if interfaces is None and self.host not in ("0.0.0.0", "", "::"):
+                # Bound to one address: announce there only (loopback for a station's own kiosk).
+                interfaces = [self.host]
+            self._zc = Zeroconf(interfaces=interfaces) if interfaces else Zeroconf()
             self._zc.register_service(self._info, allow_name_change=True)
             logger.info("advertised %s on %s:%s", name, addresses, self.port)
         except Exception:

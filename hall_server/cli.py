@@ -194,9 +194,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     s.data_dir.mkdir(parents=True, exist_ok=True)
-    if args.demo:
-        if args.db:
-            print("--demo uses its own SQLite file; --db is ignored", file=sys.stderr)
+    if args.demo and not args.db:
+        # A fresh SQLite file each time; an explicit --db is used (and seeded) as given.
         demo_db = s.data_dir / DEMO_DB_FILE_NAME
         for suffix in ("", "-wal", "-shm"):
             Path(str(demo_db) + suffix).unlink(missing_ok=True)

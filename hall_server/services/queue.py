@@ -101,7 +101,13 @@ def head_candidates(
     """
     rows = session.execute(
         _HEADS,
-        {"hall_id": hall_id, "day": day, "groups": groups or [""], "window_id": window_id, "skip": list(skip) or [0]},
+        {
+            "hall_id": hall_id,
+            "day": day,
+            "groups": groups or [""],
+            "window_id": window_id,
+            "skip": list(skip) or [0],
+        },
     ).all()
     return [
         Candidate(
@@ -131,9 +137,7 @@ _CLASS_COUNTS = (
 )
 
 
-def new_ticket_ahead(
-    session: Session, hall_id: str, day: date, row: Any, policy: HallPolicy
-) -> int | None:
+def new_ticket_ahead(session: Session, hall_id: str, day: date, row: Any, policy: HallPolicy) -> int | None:
     """People ahead of a just-issued ticket from four counts, or None if the policy needs the queue.
 
     Mirrors queueing.policy.DefaultCallingPolicy.group_order for the newest arrival (a property
@@ -224,7 +228,9 @@ def serving_windows(session: Session, hall_id: str) -> dict[str, int]:
 class QueueEstimator:
     """Positions and wait estimates for many tickets of one hall from one set of reads."""
 
-    def __init__(self, session: Session, hall: HallConfig, day: date, cache: EstimateCache | None = None) -> None:
+    def __init__(
+        self, session: Session, hall: HallConfig, day: date, cache: EstimateCache | None = None
+    ) -> None:
         self.session = session
         self.hall = hall
         self.day = day

@@ -178,7 +178,11 @@ _INSERT_TICKET = insert(T).returning(T)
 _PERSON_COUNT = (
     select(func.count())
     .select_from(T)
-    .where(T.c.id_hmac == bindparam("h"), T.c.business_day == bindparam("day"), T.c.hall_id == bindparam("hall_id"))
+    .where(
+        T.c.id_hmac == bindparam("h"),
+        T.c.business_day == bindparam("day"),
+        T.c.hall_id == bindparam("hall_id"),
+    )
 )
 _COUNTER_UPSERT: dict[str, Any] = {}
 
@@ -189,7 +193,12 @@ def _counter_upsert(dialect: str) -> Any:
         stmt = upsert_statement(
             dialect,
             C,
-            {"hall_id": bindparam("hall_id"), "prefix": bindparam("prefix"), "business_day": bindparam("day"), "value": 1},
+            {
+                "hall_id": bindparam("hall_id"),
+                "prefix": bindparam("prefix"),
+                "business_day": bindparam("day"),
+                "value": 1,
+            },
             index_elements=["hall_id", "prefix", "business_day"],
             set_={"value": C.c.value + 1},
             returning=C.c.value,

@@ -50,7 +50,9 @@ HISTORY_KEEP = 60
 # --- loading and mapping ------------------------------------------------------------------
 _LOCK_WINDOW = select(W).where(W.c.id == bindparam("b_id")).with_for_update()
 _UPDATE_WINDOW = update(W).where(W.c.id == bindparam("b_id")).returning(W)
-_UPDATE_TICKET = update(T).where(T.c.id == bindparam("b_id"), T.c.status == bindparam("b_status")).returning(T)
+_UPDATE_TICKET = (
+    update(T).where(T.c.id == bindparam("b_id"), T.c.status == bindparam("b_status")).returning(T)
+)
 _CLAIM = select(T).where(T.c.id == bindparam("b_id"), T.c.status == "waiting")
 _CLAIM_PG = _CLAIM.with_for_update(skip_locked=True)
 
@@ -142,7 +144,11 @@ class _Op:
             "transfer_count": new.transfer_count,
             **extra,
         }
-        row = self.s.connection().execute(_UPDATE_TICKET, {"b_id": old.id, "b_status": old.status, **values}).first()
+        row = (
+            self.s.connection()
+            .execute(_UPDATE_TICKET, {"b_id": old.id, "b_status": old.status, **values})
+            .first()
+        )
         if row is None:  # changed under us: another process won the race
             raise ApiError("ticket.not_waiting", ticket_id=old.id)
         return row

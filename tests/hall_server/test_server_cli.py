@@ -1,0 +1,202 @@
+"""The hall-server command line: migrations, seeding, `serve --demo` in a real process, zeroconf."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from hall_server.cli import main as cli_main
+from hall_server.db import models
+from hall_server.migrate import current_revision, upgrade
+
+REPO = Path(__file__).resolve().parents[2]
+CORE_TABLES = {
+    m.__tablename__ for m in vars(models).values() if isinstance(m, type) and hasattr(m, "__tablename__")
+}
+
+
+def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+    upgrade(url)
+    upgrade(url)  # idempotent
+    assert current_revision(url) is not None
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), models.Base.metadata)
+    engine.dispose()
+    # Only the core tables: other modules ship their own migrations for theirs.
+    mine = [d for d in diffs if _table_of(d) in CORE_TABLES]
+    assert mine == []
+
+
+def _table_of(diff: object) -> str | None:
+    item = diff[0] if isinstance(diff, list) else diff
+    for part in item[1:] if isinstance(item, tuple) else ():
+        name = getattr(part, "name", None)
+        table = getattr(part, "table", None)
+        if table is not None:
+            return table.name
+        if isinstance(part, str) and part in CORE_TABLES:
+            return part
+        if name in CORE_TABLES:
+            return name
+    return None
+
+
+def test_migrate_and_seed_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    assert cli_main(["migrate", "--data-dir", str(data)]) == 0
+    assert (data / "hall.sqlite3").exists()
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "halls": [
+                    {
+                        "id": "x",
+                        "name": "x",
+                        "level": "city",
+                        "groups": [{"prefix": "A", "name": "a", "services": ["NOPE"]}],
+                    }
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    assert cli_main(["seed", str(bad), "--data-dir", str(data)]) == 2
+    assert "NOPE" in capsys.readouterr().err
+    from tests.hall_server.hs_city import tiny_city
+
+    good = tmp_path / "city.json"
+    good.write_text(json.dumps(tiny_city(), ensure_ascii=False), encoding="utf-8")
+    assert cli_main(["seed", str(good), "--data-dir", str(data)]) == 0
+    counts = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert counts == {"services": 4, "halls": 2, "groups": 3, "windows": 4, "users": 7}
+    assert cli_main(["seed", str(good), "--data-dir", str(data)]) == 0  # again: updates, no duplicates
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.timeout(180)
+def test_serve_demo_prints_tokens_and_advertises(tmp_path: Path) -> None:
+    port = _free_port()
+    data = tmp_path / "data"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("HALL_DB_URL", None)
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hall_server.cli",
+            "serve",
+            "--demo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text(errors="replace")
+            try:
+                if requests.get(base + "/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.2)
+        tokens_file = data / "demo-tokens.json"
+        assert stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
+        assert stat.S_IMODE((data / "data.key").stat().st_mode) == 0o600
+        tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
+        printed = (tmp_path / "serve.log").read_text(errors="replace")
+        city = tokens["halls"]["bz-city"]
+        assert city["kiosk"] in printed and city["display"] and city["rating"]["token"]
+        assert {"bz-city", "bz-tj-nsh-qs"} <= set(tokens["halls"]) and tokens["admins"] and tokens["managers"]
+        # The demo hall takes tickets at any hour and a demo clerk can call them.
+        kiosk = {"Authorization": f"Bearer {city['kiosk']}"}
+        services = requests.get(f"{base}/halls/bz-city/services", timeout=10).json()
+        r = requests.post(
+            f"{base}/halls/bz-city/tickets",
+            json={"service_code": services[0]["code"]},
+            headers=kiosk,
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+        clerk = next(c for c in city["clerks"] if c["window_id"])
+        login = requests.post(
+            f"{base}/auth/login",
+            json={
+                "username": clerk["username"],
+                "password": clerk["password"],
+                "window_id": clerk["window_id"],
+            },
+            timeout=30,
+        )
+        assert login.status_code == 200
+        _browse_for(port)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+def _browse_for(port: int) -> None:
+    from zeroconf import ServiceBrowser, ServiceListener, Zeroconf
+
+    found: list[dict[str, str]] = []
+
+    class Listener(ServiceListener):
+        def add_service(self, zc: Zeroconf, type_: str, name: str) -> None:
+            info = zc.get_service_info(type_, name, timeout=3000)
+            if info is not None and info.port == port:
+                found.append({k.decode(): (v or b"").decode() for k, v in info.properties.items()})
+
+        def update_service(self, zc: Zeroconf, type_: str, name: str) -> None:
+            pass
+
+        def remove_service(self, zc: Zeroconf, type_: str, name: str) -> None:
+            pass
+
+    zc = Zeroconf(interfaces=["127.0.0.1"])
+    try:
+        browser = ServiceBrowser(zc, "_hall._tcp.local.", Listener())
+        deadline = time.monotonic() + 20
+        while not found and time.monotonic() < deadline:
+            time.sleep(0.1)
+        browser.cancel()
+    finally:
+        zc.close()
+    assert found, "the server was not found by zeroconf on loopback"
+    assert found[0]["hall"] == "bz-city" and found[0]["api"] == "/api/v1" and found[0]["version"]
