@@ -27,6 +27,7 @@ class CardReader(ABC):
             raise ValueError("poll_interval must be positive")
         # Hardware wants >= 0.3 s between polls; tests against simulators may go faster.
         self.poll_interval = poll_interval
+        self.reopen_interval = REOPEN_INTERVAL
 
     @abstractmethod
     def open(self) -> None:
@@ -114,7 +115,7 @@ class CardReader(ABC):
                     disconnected = True
                     self.close()
                     on_error(exc)
-                interval = max(interval, REOPEN_INTERVAL)
+                interval = max(interval, self.reopen_interval)
             except CardRemoved as exc:
                 # Report the next card only after a poll saw the field empty: a reader's own view of
                 # the field may lag (pcscd polls), and a half-read card must be put back anyway.
@@ -123,7 +124,7 @@ class CardReader(ABC):
             except DeviceError as exc:
                 if disconnected:
                     # Still unplugged: reopening keeps failing quietly.
-                    interval = max(interval, REOPEN_INTERVAL)
+                    interval = max(interval, self.reopen_interval)
                 else:
                     on_error(exc)
             stop.wait(max(0.0, started + interval - time.monotonic()))

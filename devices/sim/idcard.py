@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 _BAUDS = {para: baud for baud, para in BAUD_PARAS.items()}
 _PACE_CHUNK = 32
+MAX_REQUEST_LOG = 10_000
 
 
 @dataclass
@@ -88,6 +89,7 @@ class IdCardSimulator:
         self._placed: _Placed | None = None
         self._corrupt = 0
         self._corrupt_only: tuple[int, int] | None = None
+        self._noise = b""
         self._pull_mode: str | None = None
         self._master = -1
         self._slave = -1
@@ -204,7 +206,15 @@ class IdCardSimulator:
         except Exception:
             logger.exception("ID-card simulator crashed")
 
+    def inject_noise(self, noise: bytes) -> None:
+        """Send these bytes (line noise) just before the next reply."""
+        with self._lock:
+            self._noise += noise
+
     def _answer(self, cmd: int, para: int) -> None:
+        if len(self.requests) >= MAX_REQUEST_LOG:
+            # A long hall-sim session polls for hours; keep the recent half.
+            del self.requests[: MAX_REQUEST_LOG // 2]
         self.requests.append(Request(time.monotonic(), cmd, para))
         reply, cut, after = self._respond(cmd, para)
         if self.delay and self._stop.wait(self.delay):
@@ -213,6 +223,9 @@ class IdCardSimulator:
             if self._corrupt and self._corrupt_only in (None, (cmd, para)):
                 self._corrupt -= 1
                 reply = reply[:-1] + bytes([reply[-1] ^ 0xFF])
+            noise, self._noise = self._noise, b""
+        if noise:
+            self._send(noise)
         self._send(reply if cut is None else reply[:cut])
         if after is not None:
             after()

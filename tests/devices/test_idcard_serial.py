@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -385,3 +386,45 @@ def test_missing_pyserial_is_dependency_missing(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(DependencyMissing) as info:
         make_reader("/dev/ttyUSB0").open()
     assert "pyserial" in str(info.value) and "hall-system[devices]" in str(info.value)
+
+
+def test_line_noise_before_a_reply_is_skipped(sim: IdCardSimulator, reader: SamSerialReader) -> None:
+    sim.place(sample_card("resident"))
+    assert reader.wait_for_card(2.0)
+    sim.inject_noise(b"\x00\xff\xaa\xaa\x13\x96\x69garbage")
+    assert reader.read().name == "王建国"
+
+
+def test_watch_reopens_a_reader_that_comes_back(tmp_path: Path) -> None:
+    # A stable device name (like a udev symlink) that first points at one reader, then at a new one.
+    link = tmp_path / "ttyIDCARD"
+    first = IdCardSimulator().start()
+    second = IdCardSimulator()
+    link.symlink_to(first.port)
+    reader = make_reader(str(link))
+    reader.reopen_interval = 0.05
+    cards: list[IdCard] = []
+    errors: list[DeviceError] = []
+    stop = threading.Event()
+    t = threading.Thread(target=reader.watch, args=(cards.append, errors.append, stop), daemon=True)
+    try:
+        reader.open()
+        t.start()
+        first.place(sample_card("resident"))
+        assert _until(lambda: len(cards) == 1)
+        first.unplug()
+        assert _until(lambda: len(errors) == 1)
+        assert isinstance(errors[0], ReaderDisconnected)
+        second.start()
+        link.unlink()
+        link.symlink_to(second.port)
+        second.place(sample_card("elderly"))
+        assert _until(lambda: len(cards) == 2)
+        assert cards[1].name == "陈桂兰" and len(errors) == 1
+    finally:
+        stop.set()
+        if t.is_alive():
+            t.join(timeout=5)
+        reader.close()
+        first.stop()
+        second.stop()
