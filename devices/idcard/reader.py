@@ -103,6 +103,8 @@ class CardReader(ABC):
                 if disconnected:
                     self.open()
                     disconnected = False
+                    # A reader that comes back starts with a fresh field.
+                    armed = True
                     logger.info("reader is back")
                 if not self.probe():
                     armed = True
