@@ -30,7 +30,9 @@ def test_bad_rating_opens_case_with_deadline_across_national_day(env: Env) -> No
     case = cases[0]
     assert case["rating_id"] == bad["id"] and case["level"] == 1 and case["step"] == "open"
     assert case["opened_on"] == "2026-09-25" and case["deadline"] == "2026-10-22"
-    assert case["window_number"] == 1 and case["service_name"] == "社会保障卡申领" and case["overdue"] is False
+    assert (
+        case["window_number"] == 1 and case["service_name"] == "社会保障卡申领" and case["overdue"] is False
+    )
     # Listing again opens nothing new.
     assert len(env.client.get(f"{API}/halls/x-city/followups", headers=env.h("m-city")).json()) == 1
     env.clock.set_local(date(2026, 10, 23), "09:00")
@@ -39,7 +41,9 @@ def test_bad_rating_opens_case_with_deadline_across_national_day(env: Env) -> No
 
 
 def test_deadline_counts_per_hall_setting(env: Env) -> None:
-    env.client.put(f"{API}/halls/x-city/ext-settings", json={"followup_working_days": 5}, headers=env.h("m-city"))
+    env.client.put(
+        f"{API}/halls/x-city/ext-settings", json={"followup_working_days": 5}, headers=env.h("m-city")
+    )
     bad = rated_ticket(env, 2)
     env.backdate_rating(bad["id"], datetime(2026, 2, 13, 2, 0, tzinfo=UTC))  # Friday before 春节
     case = env.client.get(f"{API}/halls/x-city/followups", headers=env.h("m-city")).json()[0]
@@ -59,12 +63,21 @@ def test_steps_in_order_by_named_manager_and_recorded(env: Env) -> None:
         assert r.status_code == 200 and r.json()["step"] == step
     r = env.client.post(url, json={"step": "revisited"}, headers=h)
     assert r.status_code == 422 and r.json()["error"]["code"] == "followup.satisfied_required"
-    r = env.client.post(url, json={"step": "revisited", "satisfied": True, "note": "电话回访，群众满意"}, headers=h)
+    r = env.client.post(
+        url, json={"step": "revisited", "satisfied": True, "note": "电话回访，群众满意"}, headers=h
+    )
     assert r.json()["revisit_satisfied"] is True
     r = env.client.post(url, json={"step": "closed"}, headers=h)
     body = r.json()
     assert body["step"] == "closed" and body["step_zh"] == "已办结"
-    assert [s["step"] for s in body["steps"]] == ["open", "verified", "answered", "fixed", "revisited", "closed"]
+    assert [s["step"] for s in body["steps"]] == [
+        "open",
+        "verified",
+        "answered",
+        "fixed",
+        "revisited",
+        "closed",
+    ]
     assert {s["by"] for s in body["steps"][1:]} == {"陈静"}
     again = env.client.post(url, json={"step": "closed"}, headers=h)
     assert again.status_code == 409
@@ -81,7 +94,9 @@ def test_managers_see_only_their_subtree(env: Env) -> None:
     # The county manager is below the city hall: no access to the city's cases.
     r = env.client.get(f"{API}/halls/x-city/followups", headers=env.h("m-county"))
     assert r.status_code == 403 and r.json()["error"]["code"] == "auth.wrong_hall"
-    r = env.client.post(f"{API}/followups/{case['id']}/steps", json={"step": "verified"}, headers=env.h("m-y"))
+    r = env.client.post(
+        f"{API}/followups/{case['id']}/steps", json={"step": "verified"}, headers=env.h("m-y")
+    )
     assert r.status_code == 404
     r = env.client.get(f"{API}/followups/{case['id']}", headers=env.h("m-county"))
     assert r.status_code == 404

@@ -24,7 +24,10 @@ def test_record_advance_and_kiosk_lookup(env: Env) -> None:
     bad = env.client.post(url, json={"step": "decided"}, headers=env.h("m-city"))
     assert bad.status_code == 409 and bad.json()["error"]["code"] == "matter.bad_step"
     for step in ("under_review", "decided"):
-        assert env.client.post(url, json={"step": step, "note": "审查"}, headers=env.h("m-city")).status_code == 200
+        assert (
+            env.client.post(url, json={"step": step, "note": "审查"}, headers=env.h("m-city")).status_code
+            == 200
+        )
     # The visitor puts the card on the kiosk: the matter and where it stands, masked.
     r = env.client.post(f"{API}/matters/query", json={"id_number": ID_A}, headers=env.h("kiosk:x-city"))
     assert r.status_code == 200
@@ -32,7 +35,12 @@ def test_record_advance_and_kiosk_lookup(env: Env) -> None:
     assert found["case_no"] == m["case_no"] and found["step"] == "decided" and found["step_index"] == 3
     assert [h["step"] for h in found["history"]] == ["accepted", "under_review", "decided"]
     assert ID_A not in r.text
-    assert env.client.post(f"{API}/matters/query", json={"id_number": ID_B}, headers=env.h("kiosk:x-city")).json() == []
+    assert (
+        env.client.post(
+            f"{API}/matters/query", json={"id_number": ID_B}, headers=env.h("kiosk:x-city")
+        ).json()
+        == []
+    )
     r = env.client.post(f"{API}/matters/query", json={"id_number": "123"}, headers=env.h("kiosk:x-city"))
     assert r.status_code == 422
     # A rating device may not read personal matters.
@@ -43,7 +51,9 @@ def test_record_advance_and_kiosk_lookup(env: Env) -> None:
 def test_second_visit_counts_for_zui_duo_pao_yi_ci(env: Env) -> None:
     t1 = serve_person(env, ID_A, finish=False)
     clerk = env.h("clerk:x-city:1")
-    m = env.client.post(f"{API}/tickets/{t1['id']}/matters", json={"case_no": "BZ-2026-0001"}, headers=clerk).json()
+    m = env.client.post(
+        f"{API}/tickets/{t1['id']}/matters", json={"case_no": "BZ-2026-0001"}, headers=clerk
+    ).json()
     env.client.post(f"{API}/windows/{t1['window_id']}/finish", headers=clerk)
     t2 = serve_person(env, ID_A)  # the visitor comes back for a missing paper
     r = env.client.post(f"{API}/tickets/{t2['id']}/matters", json={"case_no": "BZ-2026-0001"}, headers=clerk)
@@ -53,7 +63,9 @@ def test_second_visit_counts_for_zui_duo_pao_yi_ci(env: Env) -> None:
     t3 = serve_person(env, ID_B)
     r = env.client.post(f"{API}/tickets/{t3['id']}/matters", json={"case_no": "BZ-2026-0001"}, headers=clerk)
     assert r.status_code == 409 and r.json()["error"]["code"] == "matter.other_person"
-    stats = env.client.get(f"{API}/halls/x-city/stats", params={"from": t1["business_day"]}, headers=env.h("m-city")).json()
+    stats = env.client.get(
+        f"{API}/halls/x-city/stats", params={"from": t1["business_day"]}, headers=env.h("m-city")
+    ).json()
     assert stats["visits"]["matters"] == 1 and stats["visits"]["average_visits"] == 2.0
     assert stats["visits"]["at_most_once_rate"] == 0.0
 

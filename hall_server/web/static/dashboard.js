@@ -79,7 +79,7 @@ async function openHall(hallId) {
 async function refreshLive() {
   const hallId = state.hall;
   const [snap, devices, alerts] = await Promise.all([
-    api(`/halls/${hallId}/snapshot`), api(`/halls/${hallId}/devices`).catch(() => []), api(`/halls/${hallId}/alerts`).catch(() => []),
+    api(`/halls/${hallId}/snapshot`), api(`/halls/${hallId}/device-health`).catch(() => []), api(`/halls/${hallId}/alerts`).catch(() => []),
   ]);
   if (hallId !== state.hall) return;
   state.snapshot = snap;
