@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -19,6 +20,20 @@ from kiosk.voice.announcer import Announcer
 logger = logging.getLogger(__name__)
 
 RECENT_ROWS = 6
+STALE_CALL_S = 120
+
+
+def _stale(at: Any) -> bool:
+    """True for an event older than STALE_CALL_S (clock skew between machines is tolerated)."""
+    if not isinstance(at, str):
+        return False
+    try:
+        when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - when).total_seconds() > STALE_CALL_S
 
 
 def _panel() -> QFrame:
@@ -190,11 +205,12 @@ class HallDisplay(RoleScreen):
         if etype in ("ticket.called", "ticket.recalled", "ticket.called_back"):
             info = self._call_info(ev)
             if info:
-                self.show_call(info)
+                # Calls replayed after an outage are shown but not spoken: nobody waits for them any more.
+                self.show_call(info, speak=not _stale(ev.get("at")))
         if str(etype).startswith(("ticket.", "window.", "clerk.")):
             self._snap_timer.start()
 
-    def show_call(self, info: dict[str, Any]) -> None:
+    def show_call(self, info: dict[str, Any], speak: bool = True) -> None:
         """Put a call on top, keep the recent list, queue the announcement."""
         self.recent = [r for r in self.recent if r["number"] != info["number"]]
         self.recent.insert(0, info)
@@ -202,7 +218,7 @@ class HallDisplay(RoleScreen):
         self._show_current(info)
         self.shown_calls.append(info["number"])
         self._render()
-        if self.announcer:
+        if self.announcer and speak:
             self.announcer.announce_call(info["number"], info["window_number"])
         self.call_shown.emit(info)
 

@@ -305,6 +305,16 @@ class VisitorKiosk(RoleScreen):
         self.id_status = label("", "subtitle", wrap=True, align=Qt.AlignmentFlag.AlignCenter)
         bl.addWidget(self.id_status)
         lay.addWidget(box, 1)
+        green_row = QHBoxLayout()
+        green_row.addWidget(label("绿色通道（需向工作人员出示证件）：", "subtitle"))
+        self.green_buttons: dict[str, Any] = {}
+        for reason in ("disabled", "serviceman", "pregnant"):
+            b = button(const.GREEN_REASON_ZH[reason], lambda r=reason: self._toggle_green(r), name=f"green-{reason}")
+            b.setCheckable(True)
+            self.green_buttons[reason] = b
+            green_row.addWidget(b)
+        green_row.addStretch(1)
+        lay.addLayout(green_row)
         row = QHBoxLayout()
         row.addWidget(button("返回首页\nBack", self.go_home, name="back"))
         row.addWidget(button("办事指南\nService guide", self.open_guide, name="guide"))
@@ -328,8 +338,18 @@ class VisitorKiosk(RoleScreen):
         self.id_service.setText(service["name"])
         self.id_status.setText("")
         self.retry_btn.hide()
+        self.declared_green = None
+        for b in self.green_buttons.values():
+            b.setChecked(False)
         self._set_issuing(False)
         self.pages.setCurrentWidget(self.identify)
+
+    def _toggle_green(self, reason: str) -> None:
+        """One declared green-channel reason at a time (the clerk checks the certificate)."""
+        on = self.green_buttons[reason].isChecked()
+        for r, b in self.green_buttons.items():
+            b.setChecked(on and r == reason)
+        self.declared_green = reason if on else None
 
     def _set_issuing(self, busy: bool) -> None:
         self.issuing = busy
@@ -340,17 +360,18 @@ class VisitorKiosk(RoleScreen):
 
     def issue_anonymous(self) -> None:
         """Ticket without an ID card (where the hall allows it)."""
-        self._issue(None)
+        self._issue(None, getattr(self, "declared_green", None))
 
     def retry_issue(self) -> None:
         """Repeat the last attempt with the same idempotency key (never two tickets)."""
-        self._issue(getattr(self, "_last_identity", None))
+        self._issue(getattr(self, "_last_identity", None), getattr(self, "_last_green", None))
 
     def _issue(self, identity: dict[str, Any] | None, green_reason: str | None = None) -> None:
         if self.issuing or not self.current_service:
             return  # a double tap while the first request runs must not draw a second number
         self._set_issuing(True)
         self._last_identity = identity
+        self._last_green = green_reason
         svc = self.current_service
         key = self.idem_key or uuid.uuid4().hex
         self.idem_key = key
@@ -389,7 +410,11 @@ class VisitorKiosk(RoleScreen):
         if page is not self.identify:
             self.hint.setText("已识别身份证，请先选择要办理的事项")
             return
-        green = None
+        if getattr(card, "id_valid", True) is False:
+            # A number failing its check digit is refused here; nothing is sent to the server.
+            self.id_status.setText("身份证号码校验未通过，请到服务台人工办理\nThe ID number on this card is not valid")
+            return
+        green = getattr(self, "declared_green", None)
         try:
             age = card.age_on(date.today())
         except Exception:

@@ -265,3 +265,39 @@ def test_checkin_without_booking_and_lookup(qtbot, themed_qapp, kserver, id_sim,
         assert "没有" in v.lookup_result.text()
     finally:
         visitor.close()
+
+
+def test_guide_printed_and_declared_green_channel(qtbot, themed_qapp, kserver, vprinter, tmp_path):
+    visitor = Role(
+        qtbot,
+        make_config(
+            "visitor",
+            kserver.url,
+            tmp_path / "v",
+            token=kserver.kiosk_token,
+            printer=PrinterSettings("network", f"127.0.0.1:{vprinter.port}", "text", 80),
+        ),
+    )
+    try:
+        visitor.wait_ready(qtbot)
+        v = visitor.widget
+        qtbot.waitUntil(lambda: "T-003" in v.service_buttons, timeout=10000)
+        qtbot.mouseClick(v.service_buttons["T-003"], LEFT)
+        qtbot.mouseClick(v.findChild(type(v.anon_btn), "guide"), LEFT)
+        qtbot.waitUntil(lambda: v.g_materials.count() > 0, timeout=15000)
+        assert "查询人身份证明" in v.g_materials.item(0).text()
+        qtbot.mouseClick(v.g_print, LEFT)
+        pages = vprinter.wait_for_pages(1, timeout=20)
+        assert pages
+        text = "\n".join(vprinter.documents[-1].text_lines)
+        assert "不动产登记资料查询" in text and "查询人身份证明" in text
+        # A visitor declares the green channel (certificate shown to the clerk later).
+        qtbot.mouseClick(v.findChild(type(v.anon_btn), "guide-back"), LEFT)
+        qtbot.mouseClick(v.green_buttons["serviceman"], LEFT)
+        with qtbot.waitSignal(v.ticket_issued, timeout=20000) as got:
+            qtbot.mouseClick(v.anon_btn, LEFT)
+        t = got.args[0]
+        assert t["priority"] is True and t["green_reason"] == "serviceman"
+        assert "军人" in v.t_green.text()
+    finally:
+        visitor.close()
