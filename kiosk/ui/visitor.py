@@ -309,7 +309,9 @@ class VisitorKiosk(RoleScreen):
         green_row.addWidget(label("绿色通道（需向工作人员出示证件）：", "subtitle"))
         self.green_buttons: dict[str, Any] = {}
         for reason in ("disabled", "serviceman", "pregnant"):
-            b = button(const.GREEN_REASON_ZH[reason], lambda r=reason: self._toggle_green(r), name=f"green-{reason}")
+            b = button(
+                const.GREEN_REASON_ZH[reason], lambda r=reason: self._toggle_green(r), name=f"green-{reason}"
+            )
             b.setCheckable(True)
             self.green_buttons[reason] = b
             green_row.addWidget(b)
@@ -412,7 +414,9 @@ class VisitorKiosk(RoleScreen):
             return
         if getattr(card, "id_valid", True) is False:
             # A number failing its check digit is refused here; nothing is sent to the server.
-            self.id_status.setText("身份证号码校验未通过，请到服务台人工办理\nThe ID number on this card is not valid")
+            self.id_status.setText(
+                "身份证号码校验未通过，请到服务台人工办理\nThe ID number on this card is not valid"
+            )
             return
         green = getattr(self, "declared_green", None)
         try:

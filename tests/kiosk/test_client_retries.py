@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -13,21 +14,23 @@ from kiosk.errors import ServerError
 
 
 class _Busy(BaseHTTPRequestHandler):
-    hits: list[tuple[str, str, str | None]] = []
+    hits: ClassVar[list[tuple[str, str, str | None]]] = []
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
         _Busy.hits.append((self.command, self.path, self.headers.get("Idempotency-Key")))
-        body = json.dumps({"error": {"code": "server.busy", "message": "服务器繁忙", "message_en": "busy"}}).encode()
+        body = json.dumps(
+            {"error": {"code": "server.busy", "message": "服务器繁忙", "message_en": "busy"}}
+        ).encode()
         self.send_response(503)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
-    do_GET = do_POST = _answer  # noqa: N815 (http.server names)
+    do_GET = do_POST = _answer
 
     def log_message(self, *args: object) -> None:
         pass
