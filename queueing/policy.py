@@ -121,18 +121,30 @@ def priority_due(history: CallHistory, policy: HallPolicy) -> bool:
 
 
 def pick_group(groups: Iterable[str], weights: Mapping[str, int], history: CallHistory) -> str:
-    """Weighted round-robin from the history: the group whose next call keeps shares closest to weights."""
-    calls = history.recent()
+    """Weighted round-robin from the history: the group furthest behind its weight in the current round.
+
+    A round is the last (sum of weights - 1) calls: in a busy steady state exactly one group is
+    one call short, so every run of sum-of-weights calls holds each group exactly `weight` times
+    and shares never drift. A group that was empty catches up by at most its weight.
+    """
+    period = sum(weights.values()) or 1
+    calls = history.recent(period - 1)
     counts: dict[str, int] = {}
     last_seen: dict[str, int] = {}
-    for i, (g, _) in enumerate(calls):
-        counts[g] = counts.get(g, 0) + 1
+    for i, (g, _) in enumerate(history.recent()):
         last_seen[g] = i
+    for g, _ in calls:
+        counts[g] = counts.get(g, 0) + 1
 
-    def key(g: str) -> tuple[Fraction, int, int, str]:
+    done = len(calls)
+
+    def key(g: str) -> tuple[bool, Fraction, int, int, str]:
         weight = weights.get(g, 1)
-        # Virtual finish time (calls + 1) / weight; ties: heavier, then longest since last call.
-        return (Fraction(counts.get(g, 0) + 1, weight), -weight, last_seen.get(g, -1), g)
+        count = counts.get(g, 0)
+        # Behind its weight in this round first; then furthest behind its ideal share after the
+        # next call (a smooth interleave like A A B A C A A for 5:1:1); then heavier, then oldest.
+        lag = Fraction((done + 1) * weight, period) - count
+        return (count >= weight, -lag, -weight, last_seen.get(g, -1), g)
 
     return min(sorted(set(groups)), key=key)
 
