@@ -211,13 +211,11 @@ def make_env(db_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> It
         yield env
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    """The in-process server on a fresh SQLite file."""
+def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """The in-process server on a fresh SQLite file (wrap it in a fixture named env)."""
     yield from make_env(f"sqlite:///{tmp_path}/hall.sqlite3", tmp_path / "data", monkeypatch)
 
 
-@pytest.fixture
-def pg_env(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+def postgres_env(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     """The in-process server on a fresh PostgreSQL database."""
     yield from make_env(pg_url, tmp_path / "data", monkeypatch)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from hall_server.db.models import Event
 from hall_server.db.models_ext import Appointment, OutboxMessage
 from hall_server.services import notify
-from tests.hall_server.ext_app import API, ID_A, ID_B, ID_C, PHONE, Env, env  # noqa: F401
+from tests.hall_server.ext_app import API, ID_A, ID_B, ID_C, PHONE, Env, sqlite_env
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """The in-process hall server on SQLite with a movable clock."""
+    yield from sqlite_env(tmp_path, monkeypatch)
+
 
 TUE = date(2026, 3, 10)
 
@@ -44,7 +54,7 @@ def test_availability_skips_weekend_and_holidays(env: Env) -> None:
     # Before National Day: Wed 2026-09-30 offers only days after the holiday (10-08 ...).
     env.clock.set_local(date(2026, 9, 30), "10:00")
     r = env.client.get(f"{API}/halls/x-city/appointment-slots", params={"service_code": "S-001"})
-    assert [d["day"] for d in r.json()["days"]][0] == "2026-10-08"
+    assert next(d["day"] for d in r.json()["days"]) == "2026-10-08"
     r = env.client.get(f"{API}/halls/x-city/appointment-slots", params={"service_code": "NOPE"})
     assert r.status_code == 404 and code_of(r) == "booking.service_not_bookable"
 

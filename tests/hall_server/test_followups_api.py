@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from hall_server.db.models import Event
-from tests.hall_server.ext_app import API, Env, env  # noqa: F401
+from tests.hall_server.ext_app import API, Env, sqlite_env
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """The in-process hall server on SQLite with a movable clock."""
+    yield from sqlite_env(tmp_path, monkeypatch)
 
 
 def rated_ticket(env: Env, level: int, prompted: bool = True) -> dict:

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from tests.hall_server.ext_app import API, ID_A, ID_B, Env, env  # noqa: F401
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.hall_server.ext_app import API, ID_A, ID_B, Env, sqlite_env
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """The in-process hall server on SQLite with a movable clock."""
+    yield from sqlite_env(tmp_path, monkeypatch)
 
 
 def serve_person(env: Env, id_number: str, finish: bool = False) -> dict:

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from hall_server.db.models import User
-from tests.hall_server.ext_app import API, ID_A, ID_B, Env, env, pg_env  # noqa: F401
+from tests.hall_server.ext_app import API, ID_A, ID_B, Env, postgres_env, sqlite_env
 from tests.hall_server.ext_rows import add_rating, add_ticket
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """The in-process hall server on SQLite with a movable clock."""
+    yield from sqlite_env(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def pg_env(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """The same on a fresh PostgreSQL database."""
+    yield from postgres_env(pg_url, tmp_path, monkeypatch)
+
 
 MON = date(2026, 3, 9)
 TUE = date(2026, 3, 10)
