@@ -163,6 +163,14 @@ class SimHall:
         self._log("clerk.logged_in", None, window_id)
         return w
 
+    def logout(self, window_id: int) -> Window:
+        """The clerk logs out; the window closes (refused while it holds a ticket)."""
+        self.set_status(window_id, WindowStatus.CLOSED)
+        w = replace(self.window(window_id), clerk_id=None)
+        self._set_window(w)
+        self._log("clerk.logged_out", None, window_id)
+        return w
+
     def set_status(self, window_id: int, status: WindowStatus) -> Window:
         """Pause, resume, open or close a window (closing needs the window to be free)."""
         status = WindowStatus(status)
