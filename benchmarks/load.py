@@ -631,7 +631,15 @@ def main(argv: list[str] | None = None) -> int:
             if backend == "sqlite":
                 url = sqlite_url(work)
             elif backend == "postgres":
-                pg = stack.enter_context(PgCluster())
+                settings = {}
+                if args.profile:
+                    # With --profile, statements slower than 20 ms land in the cluster's log.
+                    settings = {
+                        "log_min_duration_statement": "20",
+                        "log_lock_waits": "on",
+                        "deadlock_timeout": "50ms",
+                    }
+                pg = stack.enter_context(PgCluster(extra_settings=settings))
                 url = pg.url(pg.create_database("load"))
             else:
                 parser.error(f"unknown backend {backend}")
@@ -641,6 +649,9 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:
                 logger.exception("backend %s failed", backend)
                 result = {"failed": repr(exc)[:2000]}
+            if pg is not None and args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                shutil.copy(pg.log_file, args.profile / "postgres.log")
             doc["backends"][backend] = result
     doc["seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(doc, ensure_ascii=False, indent=2))
