@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from . import const
 
@@ -32,17 +32,30 @@ def typical_service_seconds(
     return sum(kept) / len(kept)
 
 
+def effective_windows(group: str, window_weights: Iterable[Mapping[str, int]]) -> float:
+    """How many windows' worth of capacity a group gets: a window's share is its weight / total."""
+    total = 0.0
+    for weights in window_weights:
+        whole = sum(weights.values())
+        if whole > 0 and weights.get(group, 0) > 0:
+            total += weights[group] / whole
+    return total
+
+
 def estimate_wait_minutes(
     people_ahead: int,
     recent_service_seconds: Iterable[float],
-    serving_windows: int,
+    serving_windows: float,
     *,
     default_seconds: float = const.DEFAULT_SERVICE_SECONDS,
 ) -> int:
-    """Whole minutes until a ticket is likely called: people ahead x typical duration / open windows."""
+    """Whole minutes until a ticket is likely called: people ahead x typical duration / open windows.
+
+    `serving_windows` may be a count or effective_windows() (a shared window counts partly).
+    """
     if people_ahead <= 0:
         return 0
     per_person = typical_service_seconds(recent_service_seconds, default=default_seconds)
     # A group nobody serves right now still gets an estimate as if one window served it.
-    windows = max(1, serving_windows)
+    windows = float(serving_windows) if serving_windows > 0 else 1.0
     return math.ceil(people_ahead * per_person / windows / 60.0)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from .errors import CallRefused, NotFound
-from .estimate import estimate_wait_minutes
+from .estimate import effective_windows, estimate_wait_minutes
 from .idnumber import parse_id_number
 from .model import GreenReason, HallPolicy, QueueGroup, Ticket, TicketStatus, Window, WindowStatus
 from .model import check_window_can_call as _check_window_can_call
@@ -331,7 +331,7 @@ class SimHall:
     def estimated_wait_minutes(self, ticket_id: int) -> int:
         """Minutes until the ticket is likely called."""
         ticket = self.ticket(ticket_id)
-        serving = sum(1 for w in self.windows if w.can_call and ticket.prefix in w.groups)
+        serving = effective_windows(ticket.prefix, (w.groups for w in self.windows if w.can_call))
         return estimate_wait_minutes(
             self.people_ahead(ticket_id), self.durations.get(ticket.prefix, []), serving
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from queueing.const import DEFAULT_SERVICE_SECONDS
-from queueing.estimate import estimate_wait_minutes, typical_service_seconds
+from queueing.estimate import effective_windows, estimate_wait_minutes, typical_service_seconds
 
 
 def test_nobody_ahead_means_no_wait() -> None:
@@ -41,3 +41,12 @@ def test_more_people_never_means_less_wait() -> None:
     history = [100.0, 400.0, 250.0, 320.0]
     waits = [estimate_wait_minutes(n, history, 3) for n in range(50)]
     assert waits == sorted(waits)
+
+
+def test_shared_windows_count_by_their_weight_share() -> None:
+    windows = [{"A": 2, "B": 1}, {"B": 1}, {"C": 4}]
+    assert effective_windows("B", windows) == pytest.approx(1 + 1 / 3)
+    assert effective_windows("A", windows) == pytest.approx(2 / 3)
+    assert effective_windows("Z", windows) == 0
+    # 2 ahead x 300 s over 2/3 of a window = 15 minutes.
+    assert estimate_wait_minutes(2, [300] * 5, effective_windows("A", windows)) == 15

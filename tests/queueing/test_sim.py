@@ -163,14 +163,17 @@ def test_recall_cap_then_no_show(hall: SimHall) -> None:
 
 def test_estimates_learn_from_finished_services(hall: SimHall) -> None:
     tickets = [hall.issue("SB-001") for _ in range(6)]
-    assert hall.estimated_wait_minutes(tickets[-1].id) == 13  # 5 ahead x 300 s default / 2 windows
+    # Window 2 serves only B, window 1 gives B a third of its calls (A:2, B:1): 4/3 windows.
+    assert hall.estimated_wait_minutes(tickets[-1].id) == 19  # 5 ahead x 300 s default / (4/3)
     for _ in range(2):
         hall.call_next(2)
         hall.start(2)
         hall.advance(600)
         hall.finish(2)
-    # 3 ahead x 600 s / 2 windows (1 and 2 both serve B) = 15 minutes.
+    # 3 ahead x 600 s / (4/3) windows = 22.5 -> 23 minutes.
     assert hall.people_ahead(tickets[-1].id) == 3
-    assert hall.estimated_wait_minutes(tickets[-1].id) == 15
+    assert hall.estimated_wait_minutes(tickets[-1].id) == 23
+    hall.set_status(1, WindowStatus.PAUSED)
+    assert hall.estimated_wait_minutes(tickets[-1].id) == 30  # only window 2 left
     finished = [e for e in hall.events if e.type == "ticket.finished"]
     assert len(finished) == 2
