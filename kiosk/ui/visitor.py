@@ -34,6 +34,15 @@ logger = logging.getLogger(__name__)
 ALL = "全部事项"
 
 
+def _wrap(text: str, width: int) -> str:
+    """Break a long service name over lines (a QPushButton does not wrap by itself)."""
+    if len(text) <= width:
+        return text
+    lines = (len(text) + width - 1) // width
+    per = (len(text) + lines - 1) // lines  # balanced lines, not one long and one short
+    return "\n".join(text[i : i + per] for i in range(0, len(text), per))
+
+
 class IdleWatcher(QObject):
     """Restarts a timer on every touch, click or key anywhere in the application."""
 
@@ -259,7 +268,7 @@ class VisitorKiosk(RoleScreen):
         self.service_buttons: dict[str, Any] = {}
         for i, s in enumerate(services):
             waiting = self.waiting.get(s.get("prefix", ""), 0)
-            text = f"{s['name']}\n等候 {waiting} 人"
+            text = f"{_wrap(s['name'], 12 if self.elderly else 11)}\n等候 {waiting} 人"
             b = button(text, lambda s=s: self.choose_service(s), "service", name=f"svc-{s['code']}")
             b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.service_buttons[s["code"]] = b
@@ -292,9 +301,9 @@ class VisitorKiosk(RoleScreen):
         lay.addWidget(self.id_service)
         box = card()
         bl = QVBoxLayout(box)
-        bl.setContentsMargins(40, 40, 40, 40)
+        bl.setContentsMargins(30, 20, 30, 20)
         icon = label("", None, align=Qt.AlignmentFlag.AlignCenter)
-        icon.setPixmap(id_card_pixmap(380))
+        icon.setPixmap(id_card_pixmap(300))
         bl.addWidget(icon)
         self.id_prompt = label(
             "请将身份证放在下方感应区\nPlease place your ID card on the reader",
@@ -304,19 +313,26 @@ class VisitorKiosk(RoleScreen):
         bl.addWidget(self.id_prompt)
         self.id_status = label("", "subtitle", wrap=True, align=Qt.AlignmentFlag.AlignCenter)
         bl.addWidget(self.id_status)
-        lay.addWidget(box, 1)
-        green_row = QHBoxLayout()
-        green_row.addWidget(label("绿色通道（需向工作人员出示证件）：", "subtitle"))
+        mid = QHBoxLayout()
+        mid.setSpacing(20)
+        mid.addWidget(box, 3)
+        green_box = card()
+        gl = QVBoxLayout(green_box)
+        gl.setContentsMargins(24, 20, 24, 20)
+        gl.addWidget(label("绿色通道 Priority", "big"))
+        gl.addWidget(label("请向工作人员出示相关证件", "subtitle", wrap=True))
         self.green_buttons: dict[str, Any] = {}
         for reason in ("disabled", "serviceman", "pregnant"):
             b = button(
                 const.GREEN_REASON_ZH[reason], lambda r=reason: self._toggle_green(r), name=f"green-{reason}"
             )
             b.setCheckable(True)
+            b.setProperty("role", "category")
             self.green_buttons[reason] = b
-            green_row.addWidget(b)
-        green_row.addStretch(1)
-        lay.addLayout(green_row)
+            gl.addWidget(b)
+        gl.addStretch(1)
+        mid.addWidget(green_box, 1)
+        lay.addLayout(mid, 1)
         row = QHBoxLayout()
         row.addWidget(button("返回首页\nBack", self.go_home, name="back"))
         row.addWidget(button("办事指南\nService guide", self.open_guide, name="guide"))
