@@ -156,7 +156,12 @@ class HallPolicy:
             raise bad("number_width", "应在1到6之间", "must be between 1 and 6")
         if self.wrap_at is not None and self.wrap_at < 1:
             raise bad("wrap_at", "应为正整数或不回绕", "must be a positive integer or None")
-        hours = tuple((start, end) for start, end in self.opening_hours)
+        try:
+            hours = tuple((_as_time(start), _as_time(end)) for start, end in self.opening_hours)
+        except (TypeError, ValueError):
+            raise bad(
+                "opening_hours", "应为（开始, 结束）时间段列表", "must be (start, end) time pairs"
+            ) from None
         for start, end in hours:
             if not (isinstance(start, time) and isinstance(end, time) and start < end):
                 raise bad(
@@ -212,6 +217,7 @@ class HallPolicy:
 
 
 def _as_time(value: time | str) -> time:
+    """A time from a time or "HH:MM"."""
     return value if isinstance(value, time) else time.fromisoformat(value)
 
 
@@ -239,6 +245,12 @@ class ServiceGuide:
     steps: tuple[str, ...] = ()
     fee: str = "不收费"
     notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Lists from JSON become tuples so a guide stays immutable and hashable.
+        for name in ("legal_basis", "materials", "forms", "steps", "notes"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
 
 
 @dataclass(frozen=True)
@@ -281,7 +293,7 @@ class Window:
     hall_id: str
     number: int
     name: str = ""
-    groups: Mapping[str, int] = field(default_factory=dict)
+    groups: Mapping[str, int] = field(default_factory=dict, hash=False)
     status: WindowStatus = WindowStatus.CLOSED
     clerk_id: str | None = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol, runtime_checkable
 
@@ -34,7 +34,7 @@ class WindowServing:
     """A window as the policy sees it: its id and its weight per queue-group prefix."""
 
     window_id: int
-    weights: Mapping[str, int]
+    weights: Mapping[str, int] = field(hash=False)
     hall_id: str | None = None
 
     def __post_init__(self) -> None:

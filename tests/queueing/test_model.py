@@ -108,3 +108,15 @@ def test_service_item_guide_and_group() -> None:
 def test_enum_labels() -> None:
     assert TicketStatus.FINISHED.label_zh == "已办结"
     assert HallLevel.VILLAGE.depth == 3 and HallLevel.CITY.label_zh == "市级"
+
+
+def test_policy_accepts_hh_mm_strings_and_objects_stay_hashable() -> None:
+    p = HallPolicy(opening_hours=[("09:00", "12:00")], green_ratio=[1, 3])
+    assert p.opening_hours == ((time(9), time(12)),) and p.green_ratio == (1, 3)
+    assert p.is_open_at(time(11, 59)) and not p.is_open_at(time(12))
+    with pytest.raises(InvalidConfiguration):
+        HallPolicy(opening_hours=[("nine", "ten")])
+    w = Window(id=1, hall_id="h", number=1, groups={"A": 1})
+    guide = ServiceGuide(main_item="x", materials=["身份证"], steps="申请")
+    assert guide.materials == ("身份证",) and guide.steps == ("申请",)
+    assert len({w, w, p, guide}) == 3
