@@ -6,7 +6,7 @@ import logging
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from hall_server.api.deps import Creds, get_ctx, principal_of
+from hall_server.api.deps import Creds, get_ctx, json_response, principal_of, run_authed
 from hall_server.api.schemas import ErrorOut, IssueIn, TicketOut
 from hall_server.services import tickets
 from hall_server.services.tickets import IssueInput
@@ -25,21 +25,19 @@ router = APIRouter(tags=["tickets"], responses={401: {"model": ErrorOut}, 403: {
         404: {"model": ErrorOut},
     },
 )
-def issue(
+async def issue(
     hall_id: str,
     body: IssueIn,
     request: Request,
-    response: Response,
     creds: Creds,
     idempotency_key: str | None = Header(default=None, max_length=100),
-) -> dict:
+) -> Response:
     """Issue a ticket; with Idempotency-Key a retry returns the same ticket (200)."""
-    ctx = get_ctx(request)
-    p = principal_of(ctx, creds)
     identity = body.identity
-    ticket, created = tickets.issue_ticket(
-        ctx,
-        p,
+    ticket, created = await run_authed(
+        request,
+        creds,
+        tickets.issue_ticket,
         hall_id,
         IssueInput(
             service_code=body.service_code,
@@ -52,16 +50,13 @@ def issue(
             idempotency_key=idempotency_key,
         ),
     )
-    if not created:
-        response.status_code = 200
-    return ticket
+    return json_response(ticket, 201 if created else 200)
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
-def get_ticket(ticket_id: int, request: Request, creds: Creds) -> dict:
+async def get_ticket(ticket_id: int, request: Request, creds: Creds) -> Response:
     """One ticket with its position."""
-    ctx = get_ctx(request)
-    return tickets.get_ticket(ctx, principal_of(ctx, creds), ticket_id)
+    return json_response(await run_authed(request, creds, tickets.get_ticket, ticket_id))
 
 
 @router.get("/halls/{hall_id}/tickets", response_model=list[TicketOut])

@@ -40,7 +40,13 @@ def ticket_view(
     win = ctx.catalog.window(row.window_id) if row.window_id is not None else None
     holder: dict[str, Any] | None = None
     if row.id_masked or row.name_masked:
-        holder = {"id_masked": row.id_masked, "name_masked": row.name_masked, "card_type": row.card_type}
+        holder = {
+            "id_masked": row.id_masked,
+            "name_masked": row.name_masked,
+            "card_type": row.card_type,
+            "id_number": None,
+            "name": None,
+        }
         if reveal:
             p = ctx.protector
             holder["id_number"] = p.decrypt(row.id_enc, "id_number") if row.id_enc else None
