@@ -13,7 +13,6 @@ const EVENT_ZH = {
 };
 
 async function start() {
-  $("from").value = todayIso(); $("to").value = todayIso();
   $("login-form").addEventListener("submit", onLogin);
   $("logout").addEventListener("click", onLogout);
   $("reload-stats").addEventListener("click", () => loadStats());
@@ -45,7 +44,8 @@ async function onLogout() {
 async function showApp() {
   $("login").hidden = true; $("app").hidden = false; $("logout").hidden = false;
   const me = await api("/auth/me");
-  $("who").textContent = (me.clerk && (me.clerk.name || me.clerk.username)) || me.role || "";
+  const user = me.user || me.clerk || {};
+  $("who").textContent = `${user.name || user.username || ""}（${me.role === "admin" ? "管理员" : "大厅管理"}）`;
   state.halls = await api("/dashboard/halls");
   renderTree();
   const wanted = new URLSearchParams(location.search).get("hall") || (state.halls.length === 1 ? state.halls[0].id : null);
@@ -186,12 +186,20 @@ function onEvent(ev) {
   state.refreshTimer = setTimeout(() => refreshLive().catch(() => {}), 300);
 }
 
-function period() { return `from=${$("from").value}&to=${$("to").value}`; }
+// Empty dates mean the hall's business day today (the server decides, in the hall's time zone).
+function period() {
+  const q = [];
+  if ($("from").value) q.push(`from=${$("from").value}`);
+  if ($("to").value) q.push(`to=${$("to").value}`);
+  return q.join("&");
+}
 
 async function loadStats() {
   const hallId = state.hall;
   try {
     const s = await api(`/halls/${hallId}/stats?${period()}`);
+    if (!$("from").value) $("from").value = s.from;
+    if (!$("to").value) $("to").value = s.to;
     const t = s.totals;
     $("stats-summary").replaceChildren(el("p", {},
       `取号 ${t.issued} · 办结 ${t.served} · 过号 ${t.no_show} · 转移 ${t.transferred} · 平均等候 ${mins(t.wait.average)} · 90%等候 ${mins(t.wait.p90)} · 超时占比 ${pct(t.wait.above_target_share)} · 预约到场 ${t.appointments_kept} / 爽约 ${t.appointments_missed}`));

@@ -1,0 +1,241 @@
+"""The dashboard, the phone ticket page and the booking page in a real browser against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.fixtures.server import HallServer
+from tests.hall_server.ext_app import ID_A, PASSWORD, SEED
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+TIMEOUT_MS = 15000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
+    """One real hall-server process (SQLite) with the issue-5 test city."""
+    from tests.fixtures.server import hall_servers
+
+    tmp = tmp_path_factory.mktemp("web")
+    seed = tmp / "city.json"
+    seed.write_text(json.dumps(SEED, ensure_ascii=False), encoding="utf-8")
+    with hall_servers() as factory:
+        yield factory(
+            f"sqlite:///{tmp}/hall.sqlite3",
+            tmp / "data",
+            seed_file=seed,
+            env={"HALL_EXT_WORKER_SECONDS": "1"},
+        )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, headless, driven by Playwright."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class Api:
+    """requests against the server with a token."""
+
+    def __init__(self, server: HallServer, token: str) -> None:
+        self.s = server.session(token)
+        self.base = server.api
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Any:
+        r = self.s.post(self.base + path, json=body, timeout=30, **kw)
+        assert r.status_code < 300, r.text
+        return r.json() if r.content else None
+
+    def get(self, path: str, **kw: Any) -> Any:
+        r = self.s.get(self.base + path, timeout=30, **kw)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+def window_id(server: HallServer, hall: str, number: int) -> int:
+    return next(w["id"] for w in server.hall(hall)["windows"] if w["number"] == number)
+
+
+def login(page: Any, server: HallServer, user: str) -> None:
+    page.goto(server.base_url + "/dashboard")
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#tree a", timeout=TIMEOUT_MS)
+
+
+def test_dashboard_live_call_alerts_and_exports(server: HallServer, browser: Any, tmp_path: Path) -> None:
+    kiosk = Api(server, server.create_token("kiosk", "x-city"))
+    w1 = window_id(server, "x-city", 1)
+    clerk = Api(server, server.login("x-city-c1", "test-pass-1", w1)["token"])
+    for _ in range(3):
+        kiosk.post("/halls/x-city/tickets", {"service_code": "S-001", "channel": "kiosk"})
+    kiosk.post(
+        "/devices/heartbeat",
+        {
+            "device_id": "kiosk-01",
+            "kind": "kiosk",
+            "status": "fault",
+            "faults": [{"code": "paper_out", "message": "打印机缺纸"}],
+        },
+    )
+    page = browser.new_page(
+        viewport={"width": 1400, "height": 1000}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page.set_default_timeout(TIMEOUT_MS)
+    login(page, server, "m-city")
+    # The city manager's tree: the city, the county and the township; never the other city.
+    halls = page.eval_on_selector_all("#tree a", "els => els.map(e => e.dataset.hall)")
+    assert halls == ["x-city", "x-county", "x-town"]
+    page.click("#tree a[data-hall=x-city]")
+    page.wait_for_selector("#groups tr[data-group=A] .waiting")
+    assert page.inner_text("#groups tr[data-group=A] .waiting") == "3"
+    page.wait_for_selector("#alerts .alert[data-code='device.fault']")
+    assert "打印机缺纸" in page.inner_text("#alerts")
+    page.wait_for_function("document.getElementById('live').textContent.includes('实时')")
+    # A call made through the API appears without a reload.
+    called = clerk.post(f"/windows/{w1}/call-next")
+    page.wait_for_function(
+        "t => document.getElementById('last-call').textContent.includes(t)", arg=called["number"]
+    )
+    assert page.inner_text("#last-call") == f"请{called['number']}号到1号窗口办理"
+    page.wait_for_function("document.querySelector('#groups tr[data-group=A] .waiting').textContent === '2'")
+    assert page.inner_text(f"#windows tr[data-window='{w1}'] .current") == called["number"]
+    assert page.locator("#feed li[data-type='ticket.called']").count() >= 1
+    # Charts of the day.
+    page.click("#reload-stats")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#chart-hour svg rect')].some(r => +r.getAttribute('height') > 0)"
+    )
+    assert "取号 3" in page.inner_text("#stats-summary")
+    page.screenshot(path=str(SHOTS / "web-dashboard.png"), full_page=True)
+    # Exports download as files.
+    with page.expect_download() as dl:
+        page.click("#export-xlsx")
+    path = tmp_path / "stats.xlsx"
+    dl.value.save_as(path)
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    summary = {row[0]: row[1] for row in wb["汇总"].iter_rows(values_only=True)}
+    assert summary["取号数"] == 3
+    with page.expect_download() as dl:
+        page.click("#export-csv")
+    text = Path(dl.value.path()).read_bytes().decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("分组,名称,取号数")
+    # Window assignment: pause window 2 from the page; the change is live for everyone.
+    w2 = window_id(server, "x-city", 2)
+    page.click(f"#windows tr[data-window='{w2}'] button:has-text('暂停')")
+    page.wait_for_function(
+        f"document.querySelector(\"#windows tr[data-window='{w2}'] .status-paused\") !== null"
+    )
+    assert server.hall("x-city")  # still healthy
+    page.close()
+
+
+def test_county_manager_cannot_open_the_city(server: HallServer, browser: Any) -> None:
+    page = browser.new_page(locale="zh-CN", timezone_id="Asia/Shanghai")
+    page.set_default_timeout(TIMEOUT_MS)
+    login(page, server, "m-county")
+    assert page.eval_on_selector_all("#tree a", "els => els.map(e => e.dataset.hall)") == [
+        "x-county",
+        "x-town",
+    ]
+    token = page.evaluate("sessionStorage.getItem('hall_token')")
+    r = requests.get(
+        f"{server.api}/halls/x-city/stats", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert r.status_code == 403
+    page.close()
+
+
+def test_phone_ticket_page_follows_the_call(server: HallServer, browser: Any) -> None:
+    kiosk = Api(server, server.create_token("kiosk", "x-county"))
+    w1 = window_id(server, "x-county", 1)
+    clerk = Api(server, server.login("x-county-c1", "test-pass-1", w1)["token"])
+    kiosk.post("/halls/x-county/tickets", {"service_code": "S-001", "channel": "kiosk"})
+    mine = kiosk.post("/halls/x-county/tickets", {"service_code": "S-002", "channel": "kiosk"})
+    page = browser.new_page(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{server.base_url}/t/{mine['track_token']}")
+    page.wait_for_function("t => document.getElementById('number').textContent === t", arg=mine["number"])
+    page.wait_for_function("document.getElementById('ahead').textContent === '1 人'")
+    assert "等候中" in page.inner_text("#status-line")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(SHOTS / "web-ticket-waiting.png"))
+    clerk.post(f"/windows/{w1}/call-next")
+    page.wait_for_function("document.getElementById('ahead').textContent === '0 人'")
+    clerk.post(f"/windows/{w1}/no-show")
+    clerk.post(f"/windows/{w1}/call-next")  # now this ticket: the page says where to go
+    page.wait_for_function("document.getElementById('status-line').textContent.includes('1号窗口')")
+    page.screenshot(path=str(SHOTS / "web-ticket-called.png"))
+    page.goto(f"{server.base_url}/t/no-such-token")
+    page.wait_for_function("document.getElementById('error').textContent.includes('未找到')")
+    page.close()
+
+
+def test_booking_page_at_phone_width(server: HallServer, browser: Any) -> None:
+    page = browser.new_page(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{server.base_url}/book/x-city")
+    page.wait_for_selector("#days button:not([disabled])")
+    assert "测试市政务服务中心" in page.inner_text("#hall-name")
+    page.click("#days button:not([disabled]) >> nth=0")
+    page.click("#slots button:not([disabled]) >> nth=0")
+    page.fill("#id_number", ID_A)
+    page.fill("#name", "张三")
+    page.fill("#phone", "13800138000")
+    page.screenshot(path=str(SHOTS / "web-book-form.png"), full_page=True)
+    page.click("#submit")
+    page.wait_for_selector("#done:not([hidden])")
+    code = page.inner_text("#code")
+    assert len(code) == 8 and "1101**********4514" in page.inner_text("#summary")
+    assert ID_A not in page.inner_text("#summary")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(SHOTS / "web-book-done.png"), full_page=True)
+    # Booking twice on the same day is refused with the zh message.
+    page.goto(f"{server.base_url}/book/x-city")
+    page.wait_for_selector("#days button:not([disabled])")
+    page.click("#days button:not([disabled]) >> nth=0")
+    page.click("#slots button:not([disabled]) >> nth=1")
+    page.fill("#id_number", ID_A)
+    page.fill("#phone", "13800138000")
+    page.click("#submit")
+    page.wait_for_function("document.getElementById('error').textContent.includes('同一人每天只能预约一次')")
+    # The first booking is there for the portal API, and can be cancelled from the page flow.
+    r = requests.post(f"{server.api}/appointments/lookup", json={"code": code, "id_number": ID_A}, timeout=30)
+    assert r.status_code == 200 and r.json()["status"] == "booked"
+    page.close()
