@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from hall_server.catalog import HallConfig
 from hall_server.const import RECENT_SERVICE_SAMPLE
 from hall_server.db.models import Ticket, Window
-from queueing.estimate import estimate_wait_minutes
+from queueing.estimate import effective_windows, estimate_wait_minutes
 from queueing.model import HallPolicy
 from queueing.policy import Candidate, expected_order
 
@@ -175,10 +175,10 @@ class EstimateCache:
     """Recent service durations and serving windows per (hall, group), refreshed every few seconds."""
 
     def __init__(self) -> None:
-        self._data: dict[tuple[str, date, str], tuple[float, list[float], int]] = {}
+        self._data: dict[tuple[str, date, str], tuple[float, list[float], float]] = {}
         self._lock = threading.Lock()
 
-    def get(self, session: Session, hall_id: str, day: date, group: str) -> tuple[list[float], int]:
+    def get(self, session: Session, hall_id: str, day: date, group: str) -> tuple[list[float], float]:
         """(recent service seconds, open windows serving the group)."""
         key = (hall_id, day, group)
         hit = self._data.get(key)
@@ -215,14 +215,15 @@ def recent_service_seconds(session: Session, hall_id: str, day: date, group: str
     return out
 
 
-def serving_windows(session: Session, hall_id: str) -> dict[str, int]:
-    """How many open windows serve each group of a hall."""
-    counts: dict[str, int] = {}
-    for groups, status in session.execute(select(W.c.groups, W.c.status).where(W.c.hall_id == hall_id)).all():
-        if status == "open":
-            for prefix in groups or {}:
-                counts[prefix] = counts.get(prefix, 0) + 1
-    return counts
+def serving_windows(session: Session, hall_id: str) -> dict[str, float]:
+    """Open windows' capacity per group of a hall (a shared window counts by its weight share)."""
+    weights = [
+        dict(groups or {})
+        for groups, status in session.execute(select(W.c.groups, W.c.status).where(W.c.hall_id == hall_id)).all()
+        if status == "open"
+    ]
+    prefixes = {p for w in weights for p in w}
+    return {p: effective_windows(p, weights) for p in prefixes}
 
 
 class QueueEstimator:
@@ -238,7 +239,7 @@ class QueueEstimator:
         self.candidates = waiting_candidates(session, hall.id, day)
         self._orders: dict[str, dict[int, int]] = {}
         self._recent: dict[str, list[float]] = {}
-        self._windows: dict[str, int] | None = None
+        self._windows: dict[str, float] | None = None
 
     def people_ahead(self, ticket_id: int, group: str, bound_window_id: int | None) -> int:
         """Waiting tickets expected before this one."""
