@@ -69,6 +69,7 @@ class VisitorKiosk(RoleScreen):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__(ctx, f"{ctx.hall_name or '政务服务大厅'} · 自助取号", "Self-service ticket kiosk")
         self.services: list[dict[str, Any]] = []
+        self.service_buttons: dict[str, Any] = {}
         self.waiting: dict[str, int] = {}
         self.policy: dict[str, Any] = {}
         self.category = ALL
@@ -151,6 +152,8 @@ class VisitorKiosk(RoleScreen):
         def failed(exc: BaseException) -> None:
             self.message.show_error(exc)
             self.mark_ready()
+            if not self.services:
+                QTimer.singleShot(3000, self.load)  # nobody at a kiosk presses "retry": keep trying
 
         self.run(fetch, done, failed)
 

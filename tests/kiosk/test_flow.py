@@ -49,7 +49,7 @@ def test_id_card_to_ticket_to_call_to_rating(
         assert "王芳" in rt.clerk_label.text() or "暂无" in rt.clerk_label.text()
 
         # -- visitor: choose a service, read the ID card, get a ticket, printed
-        qtbot.waitUntil(lambda: "T-001" in v.service_buttons, timeout=10000)
+        qtbot.waitUntil(lambda: "T-001" in v.service_buttons, timeout=30000)
         qtbot.mouseClick(v.service_buttons["T-001"], LEFT)
         assert v.pages.currentWidget() is v.identify
         with qtbot.waitSignal(v.ticket_issued, timeout=20000) as issued:
@@ -148,7 +148,7 @@ def test_paper_out_keeps_ticket_on_screen_and_reports_fault(
     try:
         visitor.wait_ready(qtbot)
         v = visitor.widget
-        qtbot.waitUntil(lambda: "T-003" in v.service_buttons, timeout=10000)
+        qtbot.waitUntil(lambda: "T-003" in v.service_buttons, timeout=30000)
         vprinter.paper_out = True
         qtbot.mouseClick(v.service_buttons["T-003"], LEFT)
         with qtbot.waitSignal(v.print_finished, timeout=30000) as printed:
@@ -200,7 +200,7 @@ def test_card_pulled_mid_read_then_next_read_issues_one_ticket(qtbot, themed_qap
     try:
         visitor.wait_ready(qtbot)
         v = visitor.widget
-        qtbot.waitUntil(lambda: "T-002" in v.service_buttons, timeout=10000)
+        qtbot.waitUntil(lambda: "T-002" in v.service_buttons, timeout=30000)
         qtbot.mouseClick(v.service_buttons["T-002"], LEFT)
         issued = []
         v.ticket_issued.connect(issued.append)
@@ -247,7 +247,7 @@ def test_checkin_without_booking_and_lookup(qtbot, themed_qapp, kserver, id_sim,
         assert v.pages.currentWidget() is v.checkin_page
         assert "未找到您今天在本大厅的预约" in v.checkin_status.text()  # the server's own zh message
         # Look a ticket up by number.
-        qtbot.waitUntil(lambda: "T-001" in v.service_buttons, timeout=10000)
+        qtbot.waitUntil(lambda: "T-001" in v.service_buttons, timeout=30000)
         v.go_home()
         qtbot.mouseClick(v.service_buttons["T-001"], LEFT)
         with qtbot.waitSignal(v.ticket_issued, timeout=20000) as got:
@@ -281,7 +281,7 @@ def test_guide_printed_and_declared_green_channel(qtbot, themed_qapp, kserver, v
     try:
         visitor.wait_ready(qtbot)
         v = visitor.widget
-        qtbot.waitUntil(lambda: "T-003" in v.service_buttons, timeout=10000)
+        qtbot.waitUntil(lambda: "T-003" in v.service_buttons, timeout=30000)
         qtbot.mouseClick(v.service_buttons["T-003"], LEFT)
         qtbot.mouseClick(v.findChild(type(v.anon_btn), "guide"), LEFT)
         qtbot.waitUntil(lambda: v.g_materials.count() > 0, timeout=15000)

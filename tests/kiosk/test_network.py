@@ -118,7 +118,7 @@ def test_server_down_and_back_every_screen_recovers_nothing_lost(
         with qtbot.waitSignal(c.logged_in, timeout=20000):
             c.login()
         # Serve one visitor up to the rating prompt.
-        qtbot.waitUntil(lambda: "T-001" in v.service_buttons, timeout=10000)
+        qtbot.waitUntil(lambda: "T-001" in v.service_buttons, timeout=30000)
         v.choose_service(v.services[0])
         with qtbot.waitSignal(v.ticket_issued, timeout=20000) as got:
             v.issue_anonymous()

@@ -209,7 +209,7 @@ def test_village_station_shares_one_reader_and_brings_rating_forward(
         qtbot.wait(800)
         # Kiosk tab: the same reader now issues a ticket.
         s.show_tab("visitor")
-        qtbot.waitUntil(lambda: "T-001" in s.visitor.service_buttons, timeout=10000)
+        qtbot.waitUntil(lambda: "T-001" in s.visitor.service_buttons, timeout=30000)
         s.visitor.choose_service(next(x for x in s.visitor.services if x["code"] == "T-001"))
         id_sim.place(sample_card("resident"))
         qtbot.waitUntil(lambda: len(issued) == 1, timeout=15000)
