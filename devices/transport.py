@@ -157,4 +157,3 @@ class SerialTransport(Transport):
         except (_pyserial().SerialException, OSError, termios.error, ValueError) as exc:
             raise self._gone(exc) from exc
         self.baudrate = baud
-
