@@ -1,5 +1,7 @@
 """Packaging for the service-hall system: hall server, kiosk clients, devices and printers."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 CORE = [
@@ -45,7 +47,7 @@ setup(
     name="hall-system",
     version="0.1.0",
     description="Self-service kiosks and service-hall management for government service halls",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
