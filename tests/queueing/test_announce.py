@@ -58,3 +58,25 @@ def test_bad_window_numbers_are_refused(window: object) -> None:
 def test_bad_ticket_numbers_are_refused(number: str) -> None:
     with pytest.raises(InvalidConfiguration):
         call_words(number, 1)
+
+
+def _parse_zh(text: str) -> int:
+    """An independent reader of Chinese cardinals below 10000, to check cardinal_zh both ways."""
+    digits = {ch: i for i, ch in enumerate("零一二三四五六七八九")}
+    units = {"十": 10, "百": 100, "千": 1000}
+    total, pending = 0, None
+    for ch in text:
+        if ch in digits:
+            pending = digits[ch]
+        else:
+            total += (1 if pending is None else pending) * units[ch]
+            pending = None
+    return total + (pending or 0)
+
+
+def test_every_window_number_reads_back_and_follows_the_rules() -> None:
+    for n in range(1, 10_000):
+        zh = cardinal_zh(n)
+        assert _parse_zh(zh) == n, (n, zh)
+        assert "零零" not in zh and not zh.endswith("零") and not zh.startswith("一十"), (n, zh)
+        assert "两" not in zh

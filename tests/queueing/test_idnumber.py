@@ -147,3 +147,12 @@ def test_masking_of_ids_names_and_phones() -> None:
     assert mask_phone("13812345678") == "138****5678"
     assert mask_phone("138-1234-5678") == "138****5678"
     assert mask_phone("12345") == "1***5"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="0123456789X", min_size=9, max_size=20))
+def test_masked_ids_keep_length_and_hide_the_middle(raw: str) -> None:
+    masked = mask_id_number(raw)
+    assert len(masked) == len(raw)
+    assert masked[:4] == raw[:4] and masked[-4:] == raw[-4:]
+    assert set(masked[4:-4]) <= {"*"}
