@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 # Other processes may change configuration (a seed); they cannot tell us, so entries expire.
 CACHE_TTL_S = 30.0
+MISS_RELOAD_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -144,9 +145,19 @@ class Catalog:
         return _Snapshot(halls, services, parents, windows, time.monotonic())
 
     # --- look-ups ------------------------------------------------------------------------
+    def _reload_on_miss(self) -> bool:
+        """Reload after a miss (another process may have seeded), at most once a second."""
+        snap = self._snap
+        if snap is not None and time.monotonic() - snap.loaded_at < MISS_RELOAD_S:
+            return False
+        self.invalidate()
+        return True
+
     def hall(self, hall_id: str) -> HallConfig:
         """The hall's configuration or ApiError hall.unknown."""
         hall = self._snapshot().halls.get(hall_id)
+        if hall is None and self._reload_on_miss():
+            hall = self._snapshot().halls.get(hall_id)
         if hall is None:
             raise ApiError("hall.unknown", hall_id=hall_id)
         return hall
@@ -158,6 +169,8 @@ class Catalog:
     def service(self, code: str) -> ServiceInfo:
         """A service item's names or ApiError service.unknown."""
         info = self._snapshot().services.get(code)
+        if info is None and self._reload_on_miss():
+            info = self._snapshot().services.get(code)
         if info is None:
             raise ApiError("service.unknown", service_code=code)
         return info
@@ -177,9 +190,7 @@ class Catalog:
     def window(self, window_id: int) -> WindowInfo | None:
         """A window's static info, or None."""
         info = self._snapshot().windows.get(window_id)
-        if info is None:
-            # A window created since the last load (another process seeded): reload once.
-            self.invalidate()
+        if info is None and self._reload_on_miss():
             info = self._snapshot().windows.get(window_id)
         return info
 

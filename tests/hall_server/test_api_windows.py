@@ -239,3 +239,34 @@ def test_rating_request_on_demand(hall: Hall) -> None:
     r = hall.op(1, "rating-request")
     assert r.status_code == 204
     assert hall.events(hall.last_seq() - 1)[-1]["type"] == "rating.requested"
+
+
+def test_windows_calling_at_once_never_share_a_ticket(hall: Hall) -> None:
+    import threading
+
+    for _ in range(24):
+        hall.ok_issue("S-A1")
+    called: dict[int, list[str]] = {1: [], 2: []}
+    errors: list[str] = []
+
+    def clerk(number: int) -> None:
+        while True:
+            r = hall.op(number, "call-next")
+            if r.status_code == 404:
+                return
+            if r.status_code != 200:
+                errors.append(r.text)
+                return
+            called[number].append(r.json()["number"])
+            if hall.op(number, "no-show").status_code != 200:
+                errors.append("no-show failed")
+                return
+
+    threads = [threading.Thread(target=clerk, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    everything = called[1] + called[2]
+    assert sorted(everything) == [f"A{i:03d}" for i in range(1, 25)]  # each exactly once
