@@ -15,6 +15,7 @@ CORE = [
     "zeroconf>=0.131",
     "cryptography>=42",
     "openpyxl>=3.1",
+    "numpy>=1.26",  # statistics: vectorised grouping of a year of tickets
     "python-multipart>=0.0.9",
 ]
 KIOSK = [

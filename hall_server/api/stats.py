@@ -90,11 +90,11 @@ def indicators(
     """The six 好差评 indicators in total and, with ?by=, per window, clerk, service item, hall or day."""
     ctx, scope = _scope(request, creds, hall_id, day_from, day_to, subtree)
     with ctx.db.read() as s:
-        zone = ctx.catalog.hall(hall_id).timezone
-        total = svc.rating_indicators(s, scope, None, zone).get("all")
+        facts = svc.load_facts(s, scope)
+        total = svc.rating_indicators(s, scope, None, facts).get("all")
         rows = []
         if by:
-            for item in svc.breakdown(s, scope, by):
+            for item in svc.breakdown(s, scope, by, facts):
                 rows.append({"key": item["key"], "label": item["label"], "indicators": item["ratings"]})
         return {
             "from": scope.day_from.isoformat(),

@@ -1,0 +1,220 @@
+"""One streaming pass over the scope's tickets (with their rating and case) into arrays, then every grouping
+is a handful of vectorised counts: a year of a city (millions of tickets) in seconds, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Integer, and_, case, func, literal, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from hall_server.db.models import Rating, Ticket
+from hall_server.db.models_ext import FollowupCase
+from queueing.kpi import CASE_STEPS, indicators_from_counts
+
+logger = logging.getLogger(__name__)
+
+T = Ticket.__table__
+R = Rating.__table__
+C = FollowupCase.__table__
+FINISHED, NO_SHOW = 1, 2
+FETCH_BATCH = 50_000
+
+
+@dataclass
+class Facts:
+    """Column arrays of one scope: one element per ticket."""
+
+    n: int
+    keys: dict[str, tuple[np.ndarray, list[Any]]]  # grouping -> (codes, labels)
+    status: np.ndarray  # 0 other, 1 finished, 2 no-show
+    transfers: np.ndarray
+    appointment: np.ndarray
+    wait: np.ndarray  # whole seconds, -1 when never called
+    serve: np.ndarray  # whole seconds, -1 unless started and finished
+    target: np.ndarray  # the hall's waiting target in seconds
+    level: np.ndarray  # 0 when unrated
+    prompted: np.ndarray
+    step: np.ndarray  # index in CASE_STEPS, -1 without a case
+    satisfied: np.ndarray  # -1 unknown, 0 no, 1 yes
+
+
+def _encode(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
+    lut: dict[Any, int] = {}
+    codes = np.fromiter((lut.setdefault(v, len(lut)) for v in values), dtype=np.int32, count=len(values))
+    return codes, list(lut)
+
+
+def load(
+    session: Session,
+    where: list[ColumnElement[bool]],
+    hour: ColumnElement[int],
+    wait_s: ColumnElement[int],
+    serve_s: ColumnElement[int],
+    targets: dict[str, float],
+    default_target: float,
+) -> Facts:
+    """Fetch the scope's tickets with rating and case in one query and turn them into arrays."""
+    step_code = case({s: i for i, s in enumerate(CASE_STEPS)}, value=C.c.step, else_=-1)
+    stmt = (
+        select(
+            T.c.hall_id,
+            T.c.business_day,
+            hour,
+            T.c.service_code,
+            T.c.group_prefix,
+            func.coalesce(T.c.window_id, -1),
+            func.coalesce(T.c.clerk_id, -1),
+            case((T.c.status == "finished", FINISHED), (T.c.status == "no_show", NO_SHOW), else_=0),
+            func.coalesce(T.c.transfer_count, 0),
+            case((T.c.appointment_id.is_not(None), 1), else_=0),
+            func.coalesce(case((T.c.called_at.is_not(None), wait_s)), -1),
+            func.coalesce(
+                case((and_(T.c.started_at.is_not(None), T.c.finished_at.is_not(None)), serve_s)), -1
+            ),
+            func.coalesce(R.c.level, 0),
+            case((R.c.prompted.is_(True), 1), else_=0),
+            func.coalesce(step_code, literal(-1, Integer)),
+            case((C.c.revisit_satisfied.is_(True), 1), (C.c.revisit_satisfied.is_(False), 0), else_=-1),
+        )
+        .select_from(T.outerjoin(R, R.c.ticket_id == T.c.id).outerjoin(C, C.c.rating_id == R.c.id))
+        .where(*where)
+    )
+    result = session.execute(stmt.execution_options(yield_per=FETCH_BATCH))
+    rows: list[Any] = []
+    for part in result.partitions():
+        rows.extend(part)
+    n = len(rows)
+    cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if n else [() for _ in range(16)]
+    del rows
+
+    def ints(i: int) -> np.ndarray:
+        return np.fromiter((int(v) for v in cols[i]), dtype=np.int64, count=n)
+
+    hall_codes, hall_labels = _encode(cols[0])
+    per_hall = np.array([float(targets.get(h, default_target)) for h in hall_labels] or [default_target])
+    keys = {
+        "hall": (hall_codes, hall_labels),
+        "day": _encode(cols[1]),
+        "hour": _encode([int(h) for h in cols[2]]),
+        "service": _encode(cols[3]),
+        "group": _encode(cols[4]),
+        "window": _encode([None if v == -1 else int(v) for v in cols[5]]),
+        "clerk": _encode([None if v == -1 else int(v) for v in cols[6]]),
+    }
+    return Facts(
+        n=n,
+        keys=keys,
+        status=ints(7),
+        transfers=ints(8),
+        appointment=ints(9),
+        wait=ints(10).astype(np.float64),
+        serve=ints(11).astype(np.float64),
+        target=per_hall[hall_codes] if n else np.zeros(0),
+        level=ints(12),
+        prompted=ints(13),
+        step=ints(14),
+        satisfied=ints(15),
+    )
+
+
+def _p90(groups: np.ndarray, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Nearest-rank 90th percentile per group (nan where a group has no value)."""
+    out = np.full(len(counts), np.nan)
+    if values.size == 0:
+        return out
+    order = np.lexsort((values, groups))
+    ordered = values[order]
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    rank = np.maximum(np.ceil(0.9 * counts).astype(np.int64), 1)
+    has = counts > 0
+    out[has] = ordered[(starts + rank - 1)[has]]
+    return out
+
+
+def aggregate(f: Facts, by: str | None) -> dict[Any, dict[str, Any]]:
+    """Per key of `by` (None: one key "all"): counts, times, 好差评 indicators and level counts."""
+    if by is None:
+        g = np.zeros(f.n, dtype=np.int32)
+        labels: list[Any] = ["all"]
+    else:
+        g, labels = f.keys[by]
+    k = len(labels)
+    if f.n == 0 or k == 0:
+        return {}
+
+    def count(mask: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+        gg = g if mask is None else g[mask]
+        w = weights if (mask is None or weights is None) else weights[mask]
+        return np.bincount(gg, weights=w, minlength=k)
+
+    issued = count()
+    served = count(f.status == FINISHED)
+    no_show = count(f.status == NO_SHOW)
+    transferred = count(weights=f.transfers.astype(np.float64))
+    appointment = count(f.appointment == 1)
+    wm = f.wait >= 0
+    wait_n = count(wm)
+    wait_sum = count(wm, f.wait)
+    wait_over = count(wm & (f.wait > f.target))
+    wait_p90 = _p90(g[wm], f.wait[wm], wait_n)
+    sm = f.serve >= 0
+    serve_n = count(sm)
+    serve_sum = count(sm, f.serve)
+    serve_p90 = _p90(g[sm], f.serve[sm], serve_n)
+    rated = f.level > 0
+    level_idx = g[rated] * 10 + (f.level[rated] - 1) * 2 + f.prompted[rated]
+    levels = np.bincount(level_idx, minlength=k * 10).reshape(k, 5, 2)
+    fin = f.status == FINISHED
+    finished = count(fin)
+    rated_finished = count(fin & rated)
+    has_case = f.step >= 0
+    case_idx = g[has_case] * 18 + f.step[has_case] * 3 + (f.satisfied[has_case] + 1)
+    cases = np.bincount(case_idx, minlength=k * 18).reshape(k, 6, 3)
+    out: dict[Any, dict[str, Any]] = {}
+    for i, key in enumerate(labels):
+        level_counts = {
+            (lv, bool(p)): int(levels[i, lv - 1, p])
+            for lv in range(1, 6)
+            for p in (0, 1)
+            if levels[i, lv - 1, p]
+        }
+        case_counts = {
+            (CASE_STEPS[s], None if sat == 0 else bool(sat - 1)): int(cases[i, s, sat])
+            for s in range(6)
+            for sat in range(3)
+            if cases[i, s, sat]
+        }
+        ind = indicators_from_counts(level_counts, int(finished[i]), int(rated_finished[i]), case_counts)
+        by_level: dict[str, int] = {}
+        for (lv, _p), n in sorted(level_counts.items()):
+            by_level[str(lv)] = by_level.get(str(lv), 0) + n
+        out[key] = {
+            "issued": int(issued[i]),
+            "served": int(served[i]),
+            "no_show": int(no_show[i]),
+            "transferred": int(transferred[i]),
+            "appointment_tickets": int(appointment[i]),
+            "wait_n": int(wait_n[i]),
+            "wait_avg": float(wait_sum[i] / wait_n[i]) if wait_n[i] else None,
+            "wait_over": int(wait_over[i]),
+            "wait_p90": None if np.isnan(wait_p90[i]) else float(wait_p90[i]),
+            "serve_n": int(serve_n[i]),
+            "serve_avg": float(serve_sum[i] / serve_n[i]) if serve_n[i] else None,
+            "serve_p90": None if np.isnan(serve_p90[i]) else float(serve_p90[i]),
+            "ratings": {**ind.as_dict(), "levels": by_level},
+        }
+    return out
+
+
+def wait_buckets(f: Facts, edges_minutes: Sequence[int]) -> list[int]:
+    """How many waits fall in [0, e1), [e1, e2), ... [e_last, inf) minutes."""
+    waits = f.wait[f.wait >= 0]
+    bounds = np.array([0, *[m * 60 for m in edges_minutes], np.inf])
+    counts, _ = np.histogram(waits, bins=bounds)
+    return [int(c) for c in counts]
