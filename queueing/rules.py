@@ -64,7 +64,14 @@ def green_reason_for(
     day: date,
 ) -> GreenReason | None:
     """The green-channel reason a ticket gets: elderly from the ID's birth date, others as declared."""
-    declared = GreenReason(declared) if declared is not None else None
+    try:
+        declared = GreenReason(declared) if declared is not None else None
+    except ValueError:
+        raise IssueRefused(
+            "issue.invalid_green_reason",
+            f"未知的绿色通道类别“{declared}”，可选：老年人、残疾人、军人、孕妇",
+            f"unknown green-channel reason {declared!r}; use elderly, disabled, serviceman or pregnant",
+        ) from None
     is_elderly = holder is not None and holder.age_on(day) >= policy.elderly_age
     if declared is GreenReason.ELDERLY and not is_elderly:
         raise IssueRefused(

@@ -55,16 +55,34 @@ TRANSITIONS: dict[tuple[TicketStatus, TicketOp], TicketStatus] = {
 }
 
 
-def allowed_ops(status: TicketStatus) -> tuple[TicketOp, ...]:
+def _status(value: TicketStatus | str) -> TicketStatus:
+    try:
+        return TicketStatus(value)
+    except ValueError:
+        raise InvalidConfiguration(
+            "ticket.unknown_status", f"未知的票号状态“{value}”", f"unknown ticket status {value!r}"
+        ) from None
+
+
+def _op(value: TicketOp | str) -> TicketOp:
+    try:
+        return TicketOp(value)
+    except ValueError:
+        raise InvalidConfiguration(
+            "ticket.unknown_op", f"未知的票号操作“{value}”", f"unknown ticket operation {value!r}"
+        ) from None
+
+
+def allowed_ops(status: TicketStatus | str) -> tuple[TicketOp, ...]:
     """The operations a ticket in `status` accepts, in a stable order (for clerk buttons)."""
-    status = TicketStatus(status)
+    status = _status(status)
     return tuple(op for op in TicketOp if (status, op) in TRANSITIONS)
 
 
 def next_status(status: TicketStatus | str, op: TicketOp | str) -> TicketStatus:
     """The status after `op`, or IllegalTransition naming the current status and the operation."""
-    status = TicketStatus(status)
-    op = TicketOp(op)
+    status = _status(status)
+    op = _op(op)
     try:
         return TRANSITIONS[(status, op)]
     except KeyError:
@@ -123,7 +141,7 @@ def apply(
     target_window_id: int | None = None,
 ) -> Ticket:
     """Return the ticket after `op` (pure); every rule of the state machine is checked here."""
-    op = TicketOp(op)
+    op = _op(op)
     status = next_status(ticket.status, op)
     if op in (TicketOp.CALL, TicketOp.CALL_BACK):
         window_id = _require_window(op, window_id)

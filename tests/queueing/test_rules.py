@@ -73,3 +73,9 @@ def test_elderly_green_channel_comes_from_the_id_card() -> None:
     born70 = parse_id_number("51010219561127001X")
     assert born70.age_on(day) == 70
     assert green_reason_for(policy, born70, None, day) is GreenReason.ELDERLY
+
+
+def test_unknown_green_reason_is_refused() -> None:
+    with pytest.raises(IssueRefused) as err:
+        green_reason_for(HallPolicy(), None, "vip", date(2026, 11, 27))
+    assert err.value.code == "issue.invalid_green_reason"

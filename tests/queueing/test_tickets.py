@@ -144,3 +144,12 @@ def test_suspend_then_call_back_then_cancel_refused() -> None:
         apply(back, Op.CANCEL, policy)
     assert err.value.message_zh == "票号当前状态为“已叫号”，不能执行“取消”"
     assert apply(s, Op.CANCEL, policy).status is S.CANCELLED
+
+
+def test_unknown_status_or_operation_is_a_typed_error() -> None:
+    with pytest.raises(InvalidConfiguration) as err:
+        next_status("lost", "call")
+    assert err.value.code == "ticket.unknown_status"
+    with pytest.raises(InvalidConfiguration) as err:
+        next_status("waiting", "teleport")
+    assert err.value.code == "ticket.unknown_op"
