@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -14,7 +15,14 @@ import pytest
 import requests
 
 from tests.fixtures.postgres import sqlite_url
-from tests.fixtures.server import SMALL_SEED, HallServer, error_code, fetch_events, number_seq
+from tests.fixtures.server import (
+    SMALL_SEED,
+    HallServer,
+    error_code,
+    fetch_events,
+    number_seq,
+    prepare_database,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +54,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def two_servers(db_url: str, hall_server_proc: Any, tmp_path: Path) -> tuple[HallServer, HallServer]:
     """Two hall-server processes sharing one database and one data folder (one key)."""
     data_dir = tmp_path / "data"
-    first = hall_server_proc(db_url, data_dir, seed_file=SMALL_SEED)
-    second = hall_server_proc(db_url, data_dir)
+    prepare_database(db_url, data_dir, SMALL_SEED)
+    # Both processes start at once (they share the data folder, hence the key).
+    first, second = hall_server_proc.start_many(2, db_url, data_dir)
     return first, second
 
 
@@ -265,3 +274,86 @@ def test_double_click_on_both_processes_gives_one_ticket(two_servers: tuple[Hall
     by_id = {r.json()["id"]: r.json()["number"] for r in results}
     assert len(by_id) == len(keys)
     assert sorted(number_seq(n, "A") for n in by_id.values()) == list(range(1, len(keys) + 1))
+
+
+class Subscriber(threading.Thread):
+    """A display listening on one server's WebSocket; keeps every event it receives, in order."""
+
+    def __init__(self, server: HallServer, token: str, since: int) -> None:
+        super().__init__(daemon=True, name=f"ws-{server.port}")
+        self.url = f"{server.ws_api}/halls/{HALL}/events/ws?since={since}&token={token}"
+        self.events: list[dict[str, Any]] = []
+        self.connected = threading.Event()
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from websockets.sync.client import connect
+
+        try:
+            with connect(self.url, open_timeout=30) as ws:
+                self.connected.set()
+                while not self.stop.is_set():
+                    try:
+                        raw = ws.recv(timeout=0.2)
+                    except TimeoutError:
+                        continue
+                    self.events.append(json.loads(raw))
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            self.error = exc
+            self.connected.set()
+
+    def seqs(self) -> list[int]:
+        return [int(e["seq"]) for e in list(self.events)]
+
+
+def test_events_reach_subscribers_of_both_processes_in_order(
+    two_servers: tuple[HallServer, HallServer],
+) -> None:
+    """A display on either process gets every event, whichever process wrote it: gap-free and in seq order."""
+    first, second = two_servers
+    kiosk = first.create_token("kiosk", HALL)
+    display = first.create_token("display", HALL)
+    window_id = _window_ids(first, display)[2]
+    clerk = second.login(*CLERKS[2], window_id=window_id)["token"]
+    subs = [Subscriber(first, display, 0), Subscriber(second, display, 0)]
+    for sub in subs:
+        sub.start()
+        assert sub.connected.wait(30)
+        assert sub.error is None, sub.error
+    expected_calls: list[int] = []
+    for i in range(20):
+        # Writers alternate: odd tickets through one process, even through the other.
+        srv = (first, second)[i % 2]
+        r = srv.session(kiosk).post(
+            f"{srv.api}/halls/{HALL}/tickets",
+            json={"service_code": SERVICES[i % 3], "channel": "kiosk"},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+            timeout=30,
+        )
+        assert r.status_code == 201, r.text
+        if i % 4 == 3:
+            c = (second, first)[i % 2].session(clerk)
+            srv2 = (second, first)[i % 2]
+            called = c.post(f"{srv2.api}/windows/{window_id}/call-next", timeout=30)
+            assert called.status_code == 200, called.text
+            expected_calls.append(called.json()["id"])
+            assert c.post(f"{srv2.api}/windows/{window_id}/no-show", timeout=30).status_code == 200
+    log = fetch_events(first, HALL, display)
+    last = int(log[-1]["seq"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any((s.seqs() or [0])[-1] < last for s in subs):
+        time.sleep(0.05)
+    for sub in subs:
+        sub.stop.set()
+        sub.join(10)
+        assert sub.error is None, sub.error
+        assert sub.seqs() == list(range(1, last + 1)), f"{sub.name}: events missing, repeated or out of order"
+        assert [e["type"] for e in sub.events] == [e["type"] for e in log]
+        calls = [e["payload"]["ticket"]["id"] for e in sub.events if e["type"] == "ticket.called"]
+        assert calls == expected_calls
+        assert all(
+            e["payload"]["text"].endswith("号到2号窗口办理")
+            for e in sub.events
+            if e["type"] == "ticket.called"
+        )
