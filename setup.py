@@ -42,6 +42,8 @@ DEV = [
     "httpx>=0.27",
     "playwright>=1.42",
     "ruff>=0.4",
+    # benchmarks/load.py --profile samples the server with it
+    "py-spy>=0.3",
 ]
 
 setup(
