@@ -12,7 +12,7 @@ from sqlalchemy import select
 from hall_server.db.models import Event
 from hall_server.db.models_ext import Appointment, OutboxMessage
 from hall_server.services import notify
-from tests.hall_server.ext_app import API, ID_A, ID_B, ID_C, PHONE, Env, sqlite_env
+from tests.hall_server.ext_app import API, ID_A, ID_B, ID_C, PHONE, Env, postgres_env, sqlite_env
 
 
 @pytest.fixture
@@ -270,3 +270,30 @@ def test_outbox_retries_and_never_sends_twice(env: Env) -> None:
     assert len(gw.delivered) == 2 and rows[f"booked:{a['id']}"].attempts == 2
     assert all(m.sent_at is not None for m in rows.values())
     assert isinstance(rows[f"booked:{a['id']}"].created_at, datetime)
+
+
+@pytest.fixture
+def pg_env(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """The same server on a fresh PostgreSQL database."""
+    yield from postgres_env(pg_url, tmp_path, monkeypatch)
+
+
+@pytest.mark.postgres
+def test_postgres_booking_rules(pg_env: Env) -> None:
+    """The same rules on PostgreSQL (upserts, conditional updates)."""
+    test_booking_rules_refuse_with_typed_errors_and_change_nothing(pg_env)
+
+
+@pytest.mark.postgres
+def test_postgres_cancel(pg_env: Env) -> None:
+    test_cancel_two_hours_ahead_frees_the_place(pg_env)
+
+
+@pytest.mark.postgres
+def test_postgres_checkin(pg_env: Env) -> None:
+    test_checkin_tolerance_gives_priority_ticket_once(pg_env)
+
+
+@pytest.mark.postgres
+def test_postgres_outbox(pg_env: Env) -> None:
+    test_outbox_retries_and_never_sends_twice(pg_env)
