@@ -39,8 +39,7 @@ class KioskServer:
         return self._rating[window_number]
 
 
-@pytest.fixture(scope="module")
-def kserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KioskServer]:
+def start_kserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KioskServer]:
     """hall-server on SQLite with the small seed hall (t-hall: groups A, B; windows 1-4)."""
     data = tmp_path_factory.mktemp("hall")
     with hall_servers() as factory:
@@ -50,6 +49,12 @@ def kserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KioskServer]:
         hall = srv.hall(HALL, kiosk)
         windows = {w["number"]: w for w in hall["windows"]}
         yield KioskServer(srv, kiosk, display, windows)
+
+
+@pytest.fixture(scope="session")
+def kserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KioskServer]:
+    """One server shared by the kiosk tests (test_network.py, which kills it, has its own)."""
+    yield from start_kserver(tmp_path_factory)
 
 
 @dataclass

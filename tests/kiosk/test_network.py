@@ -12,9 +12,18 @@ from PySide6.QtCore import Qt
 from kiosk.api import HallClient
 from kiosk.errors import ApiError, InvalidRequest, NotFound, QueueEmpty, ServerUnreachable, Unauthorized
 from kiosk.events import EventChannel
+from tests.kiosk.conftest import start_kserver
 from tests.kiosk.helpers import HALL, Role, events, make_config, ticket_events
 
 pytestmark = pytest.mark.timeout(280)
+
+
+@pytest.fixture(scope="module")
+def kserver(tmp_path_factory):
+    """This module kills and restarts its server, so it does not share the session's."""
+    yield from start_kserver(tmp_path_factory)
+
+
 LEFT = Qt.MouseButton.LeftButton
 
 
