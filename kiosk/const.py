@@ -102,6 +102,14 @@ CLERK_OPS = {
 }
 
 DEVICE_KIND_PRINTER = "printer"
+DEVICE_KINDS = {
+    "visitor": "kiosk",
+    "clerk": "clerk_terminal",
+    "display": "display",
+    "rating": "rating",
+    "village": "kiosk",
+}
+HEARTBEAT_S = 60
 FAULT_PAPER_OUT = "printer.paper_out"
 FAULT_OFFLINE = "printer.offline"
 FAULT_COVER_OPEN = "printer.cover_open"

@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from kiosk import const
 from kiosk.ui.context import AppContext
 from kiosk.ui.widgets import ConnectionBadge, MessageLine, header_bar, label
 
@@ -52,6 +53,10 @@ class RoleScreen(QWidget):
         self._tick()
         ctx.events.online_changed.connect(self.badge.set_online)
         self.badge.set_online(ctx.events.online, first=not ctx.events.online)
+        # One heartbeat a minute (and at once on a fault) so managers see the machine and its faults.
+        self._hb_timer = QTimer(self)
+        self._hb_timer.timeout.connect(self.report_health)
+        self._hb_timer.start(const.HEARTBEAT_S * 1000)
 
     def _tick(self) -> None:
         now = datetime.now()
@@ -71,6 +76,32 @@ class RoleScreen(QWidget):
     ) -> None:
         """Run blocking work in the background; errors go to the message line unless handled."""
         self.ctx.runner.run(fn, on_done, on_error or self.message.show_error)
+
+    def set_fault(self, code: str, message: str | None) -> None:
+        """Raise (message) or clear (None) a fault of this machine and tell the server now."""
+        faults: dict[str, str] = self.ctx.extras.setdefault("faults", {})
+        changed = (faults.get(code) != message) if message is not None else (code in faults)
+        if message is None:
+            faults.pop(code, None)
+        else:
+            faults[code] = message
+        if changed:
+            self.report_health()
+
+    def report_health(self) -> None:
+        """POST /devices/heartbeat with the machine's outstanding faults (failures only logged)."""
+        faults = self.ctx.extras.get("faults") or {}
+        cfg = self.ctx.config
+        client = getattr(self, "client", None) or self.ctx.client
+        if not client.token:
+            return
+        body = [{"code": c, "message": m} for c, m in faults.items()]
+        kind = const.DEVICE_KINDS.get(cfg.role, cfg.role)
+        self.ctx.runner.run(
+            lambda: client.heartbeat(cfg.effective_device_id, kind, "fault" if body else "ok", body),
+            None,
+            lambda e: logger.info("heartbeat not delivered: %s", e),
+        )
 
     def handles_devices(self) -> bool:
         """Only the visible screen reacts to the shared ID reader (a village station has several)."""

@@ -532,30 +532,20 @@ class VisitorKiosk(RoleScreen):
             self.print_status.setText("请取走您的号票\nPlease take your ticket")
             restyle(self.print_status, "ok")
             self.print_finished.emit(True)
-            if self.ctx.extras.get("printer_fault"):
-                self.ctx.extras["printer_fault"] = None
-                self._heartbeat("ok", [])
+            for code in list(self.ctx.extras.get("faults") or {}):
+                if code.startswith("printer."):
+                    self.set_fault(code, None)
 
         def failed(exc: BaseException) -> None:
             zh = getattr(exc, "message_zh", "打印失败")
             self.print_status.setText(f"{zh}\n请拍照或记下您的号码 {ticket['number']}，或扫描二维码")
             restyle(self.print_status, "error")
             code = getattr(exc, "code", const.FAULT_PRINTER)
-            self.ctx.extras["printer_fault"] = code
-            self._heartbeat("fault", [{"code": code, "message": zh}])
+            self.set_fault(code if code.startswith("printer.") else const.FAULT_PRINTER, zh)
             self.print_finished.emit(False)
 
         hall_name = self.ctx.hall_name
         self.run(lambda: printer.print_ticket(ticket, hall_name), ok, failed)
-
-    def _heartbeat(self, status: str, faults: list[dict[str, str]]) -> None:
-        dev = self.ctx.config.effective_device_id
-        client = self.ctx.client
-        self.run(
-            lambda: client.heartbeat(dev, const.DEVICE_KIND_PRINTER, status, faults),
-            None,
-            lambda e: logger.warning("heartbeat not delivered: %s", e),
-        )
 
     # -- guide --------------------------------------------------------------------------------
     def _build_guide(self) -> QWidget:

@@ -180,6 +180,13 @@ def test_paper_out_keeps_ticket_on_screen_and_reports_fault(
             qtbot.mouseClick(v.anon_btn, LEFT)
         assert printed.args == [True]
         assert v.ticket["number"] in "\n".join(vprinter.documents[-1].text_lines)
+
+        def fault_cleared() -> bool:
+            evs = events(url, kserver.display_token, start_seq)
+            dev = [e for e in evs if e["type"] == "device.heartbeat" and "kiosk-test-1" in str(e["payload"])]
+            return bool(dev) and dev[-1]["payload"]["device"]["status"] == "ok"
+
+        qtbot.waitUntil(fault_cleared, timeout=15000)  # the manager sees the printer back
     finally:
         visitor.close()
 
