@@ -18,6 +18,10 @@ Listener = Callable[[Event], None]
 StateListener = Callable[[bool], None]
 
 
+class _Gap(Exception):
+    """A sequence number was skipped: reconnect and ask for the missing ones."""
+
+
 class EventChannel:
     """Follows a hall's event stream in a thread; reconnects with back-off and asks for ?since=last_seq.
 
@@ -47,6 +51,8 @@ class EventChannel:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._ws: Any = None
+        self._gap_at: int | None = None
+        self.gaps = 0
 
     def subscribe(self, fn: Listener) -> Callable[[], None]:
         """Add an event listener; returns the function that removes it."""
@@ -117,6 +123,10 @@ class EventChannel:
                         if self._stop.is_set():
                             break
                         self._handle(message)
+            except _Gap:
+                # Not offline: resume at once from the last delivered event.
+                self._ws = None
+                continue
             except Exception as exc:  # any failure means offline; the loop reconnects
                 logger.info("event channel down: %s", exc)
             finally:
@@ -138,6 +148,13 @@ class EventChannel:
                 continue  # pings and hellos carry no seq
             if ev["seq"] <= self.last_seq:
                 continue
+            if ev["seq"] > self.last_seq + 1 and self._gap_at != self.last_seq:
+                # Something was lost in between: ask again once; if the server has no such events
+                # (pruned), the second answer is accepted as it is.
+                self._gap_at = self.last_seq
+                self.gaps += 1
+                logger.warning("event gap after seq %d (got %d); replaying", self.last_seq, ev["seq"])
+                raise _Gap()
             self.last_seq = ev["seq"]
             self.deliver(ev)
 

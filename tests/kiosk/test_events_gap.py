@@ -1,0 +1,56 @@
+"""The event channel asks again when a sequence number is skipped (a real WebSocket server on a socket)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from urllib.parse import parse_qs, urlsplit
+
+from kiosk.events import EventChannel
+
+
+def _until(cond, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_gap_triggers_replay_and_pruned_history_is_accepted():
+    from websockets.sync.server import serve
+
+    log = [{"seq": n, "type": "ticket.issued", "payload": {"n": n}} for n in range(1, 7)]
+    asked: list[int] = []
+
+    def handler(ws):
+        since = int(parse_qs(urlsplit(ws.request.path).query)["since"][0])
+        asked.append(since)
+        if len(asked) == 1:
+            out = [e for e in log if e["seq"] in (1, 2, 4)]  # 3 lost on the way
+        else:
+            out = [e for e in log if e["seq"] > since and e["seq"] != 5]  # 5 is gone for good (pruned)
+        for e in out:
+            ws.send(json.dumps(e))
+        with contextlib.suppress(Exception):
+            ws.recv(timeout=5)
+
+    server = serve(handler, "127.0.0.1", 0)
+    port = server.socket.getsockname()[1]
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    ch = EventChannel(f"ws://127.0.0.1:{port}/events", since=0, backoff_start=0.05)
+    got: list[int] = []
+    ch.subscribe(lambda e: got.append(e["seq"]))
+    ch.start()
+    try:
+        assert _until(lambda: got[-1:] == [6] if got else False)
+        assert asked[:3] == [0, 2, 4]  # asked again after 2 (3 missing), and after 4 (5 missing)
+        assert got == [1, 2, 3, 4, 6]  # 5 never existed any more: accepted, no endless loop
+        assert ch.gaps == 2
+    finally:
+        ch.stop()
+        server.shutdown()
