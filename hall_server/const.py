@@ -85,6 +85,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "request.method": (405, "不支持该请求方法", "Method not allowed"),
     "server.error": (500, "服务器内部错误，请稍后重试", "Internal server error, please retry"),
     "server.busy": (503, "系统繁忙，请稍后重试", "The server is busy, please retry"),
+    "server.unavailable": (503, "数据库暂时不可用，请稍后重试", "The database is unavailable, please retry"),
     "auth.required": (401, "请先登录或提供访问令牌", "Authentication required"),
     "auth.invalid": (401, "访问令牌无效或已注销", "The token is invalid or revoked"),
     "auth.bad_credentials": (401, "用户名或密码错误", "Wrong username or password"),

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hall_server.const import ERRORS
@@ -122,6 +123,14 @@ def install_handlers(app: FastAPI) -> None:
         else:
             err = ApiError(code)
         return error_response(err)
+
+    @app.exception_handler(OperationalError)
+    async def _database(_req: Request, exc: OperationalError) -> JSONResponse:
+        # The database went away or stayed locked: nothing was committed, the client may retry.
+        text = str(exc.orig).lower()
+        busy = "locked" in text or "busy" in text
+        logger.warning("database error: %s", exc.orig)
+        return error_response(ApiError("server.busy" if busy else "server.unavailable"), {"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception) -> JSONResponse:

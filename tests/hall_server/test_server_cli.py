@@ -200,3 +200,22 @@ def _browse_for(port: int) -> None:
         zc.close()
     assert found, "the server was not found by zeroconf on loopback"
     assert found[0]["hall"] == "bz-city" and found[0]["api"] == "/api/v1" and found[0]["version"]
+
+
+def test_database_down_answers_503_with_a_typed_error(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from hall_server.app import create_app
+    from hall_server.config import Settings
+
+    # Nothing listens on this port: every request finds the database unreachable.
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/nowhere"
+    app = create_app(Settings(data_dir=tmp_path / "data", db_url=url), migrate=False)
+    with TestClient(app) as client:
+        r = client.post(
+            "/api/v1/halls/x/tickets", json={"service_code": "S"}, headers={"Authorization": "Bearer t"}
+        )
+        assert r.status_code == 503
+        assert r.json()["error"]["code"] == "server.unavailable"
+        assert r.json()["error"]["message"] == "数据库暂时不可用，请稍后重试"
+        assert r.headers["retry-after"] == "1"
