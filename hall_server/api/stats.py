@@ -90,7 +90,7 @@ def indicators(
     """The six 好差评 indicators in total and, with ?by=, per window, clerk, service item, hall or day."""
     ctx, scope = _scope(request, creds, hall_id, day_from, day_to, subtree)
     with ctx.db.read() as s:
-        facts = svc.load_facts(s, scope)
+        facts = svc.load_facts(s, scope, (by,) if by else ())
         total = svc.rating_indicators(s, scope, None, facts).get("all")
         rows = []
         if by:

@@ -189,7 +189,7 @@ def _key_json(k: Any) -> Any:
     return k.isoformat() if isinstance(k, date) else k
 
 
-def load_facts(session: Session, scope: Scope) -> stats_facts.Facts:
+def load_facts(session: Session, scope: Scope, groupings: tuple[str, ...] = BY_KEYS) -> stats_facts.Facts:
     """The scope's tickets as arrays (one query); pass them to several groupings to scan once."""
     zone = _zone_name(session, scope.hall_ids)
     return stats_facts.load(
@@ -200,6 +200,7 @@ def load_facts(session: Session, scope: Scope) -> stats_facts.Facts:
         _whole_seconds(session, _seconds_between(session, T.c.started_at, T.c.finished_at)),
         _targets(session, scope.hall_ids),
         DEFAULT_TARGET_WAIT_MINUTES * 60.0,
+        groupings,
     )
 
 
@@ -232,7 +233,7 @@ def rating_indicators(
     """The six 好差评 indicators per key; ratings and cases belong to their ticket's scope."""
     if by is not None and by not in BY_KEYS:
         raise ext_error("stats.bad_group", by=by)
-    facts = facts if facts is not None else load_facts(session, scope)
+    facts = facts if facts is not None else load_facts(session, scope, (by,) if by else ())
     return {k: v["ratings"] for k, v in stats_facts.aggregate(facts, by).items()}
 
 
@@ -242,7 +243,7 @@ def breakdown(
     """Per-key rows for one grouping (service, window, clerk, hall, group, day, hour)."""
     if by not in BY_KEYS:
         raise ext_error("stats.bad_group", by=by)
-    facts = facts if facts is not None else load_facts(session, scope)
+    facts = facts if facts is not None else load_facts(session, scope, (by,))
     rows = stats_facts.aggregate(facts, by)
     labels = _labels(session, by, list(rows))
     out = []
@@ -256,7 +257,7 @@ def breakdown(
 
 def summary(session: Session, scope: Scope, facts: stats_facts.Facts | None = None) -> dict[str, Any]:
     """Totals, tickets per hour, the waiting-time distribution, ratings and 最多跑一次 for the dashboard."""
-    facts = facts if facts is not None else load_facts(session, scope)
+    facts = facts if facts is not None else load_facts(session, scope, ("hour",))
     total = stats_facts.aggregate(facts, None).get("all")
     empty_ind = {**indicators_from_counts({}, 0, 0, {}).as_dict(), "levels": {}}
     if total is None:

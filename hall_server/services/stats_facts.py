@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, and_, case, func, literal, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -50,6 +50,31 @@ def _encode(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     return codes, list(lut)
 
 
+def _flags() -> ColumnElement[int]:
+    """Small per-ticket facts packed into one integer, so a row is five Python objects, not twelve.
+
+    bits 0-1 status (1 finished, 2 no-show), 2 appointment, 3 prompted, 4-6 rating level (0 none),
+    7-9 case step + 1 (0 none), 10-11 revisit satisfied + 1, 12-15 transfers (capped at 15).
+    """
+    status = case((T.c.status == "finished", FINISHED), (T.c.status == "no_show", NO_SHOW), else_=0)
+    appointment = case((T.c.appointment_id.is_not(None), 4), else_=0)
+    prompted = case((R.c.prompted.is_(True), 8), else_=0)
+    level = func.coalesce(R.c.level, 0) * 16
+    step = case({s: (i + 1) * 128 for i, s in enumerate(CASE_STEPS)}, value=C.c.step, else_=0)
+    sat = case((C.c.revisit_satisfied.is_(True), 2048), (C.c.revisit_satisfied.is_(False), 1024), else_=0)
+    transfers = case((T.c.transfer_count > 15, 15), else_=func.coalesce(T.c.transfer_count, 0)) * 4096
+    return status + appointment + prompted + level + step + sat + transfers
+
+
+KEY_COLUMNS: dict[str, Any] = {
+    "day": T.c.business_day,
+    "service": T.c.service_code,
+    "group": T.c.group_prefix,
+    "window": func.coalesce(T.c.window_id, -1),
+    "clerk": func.coalesce(T.c.clerk_id, -1),
+}
+
+
 def load(
     session: Session,
     where: list[ColumnElement[bool]],
@@ -58,69 +83,75 @@ def load(
     serve_s: ColumnElement[int],
     targets: dict[str, float],
     default_target: float,
+    groupings: Sequence[str] = ("hall", "day", "hour", "service", "group", "window", "clerk"),
 ) -> Facts:
-    """Fetch the scope's tickets with rating and case in one query and turn them into arrays."""
-    step_code = case({s: i for i, s in enumerate(CASE_STEPS)}, value=C.c.step, else_=-1)
+    """Fetch the scope's tickets with rating and case in one query (only the groupings asked for)."""
+    extra = [g for g in groupings if g not in ("hall",)]
+    key_cols = [hour if g == "hour" else KEY_COLUMNS[g] for g in extra]
     stmt = (
         select(
             T.c.hall_id,
-            T.c.business_day,
-            hour,
-            T.c.service_code,
-            T.c.group_prefix,
-            func.coalesce(T.c.window_id, -1),
-            func.coalesce(T.c.clerk_id, -1),
-            case((T.c.status == "finished", FINISHED), (T.c.status == "no_show", NO_SHOW), else_=0),
-            func.coalesce(T.c.transfer_count, 0),
-            case((T.c.appointment_id.is_not(None), 1), else_=0),
+            _flags(),
             func.coalesce(case((T.c.called_at.is_not(None), wait_s)), -1),
             func.coalesce(
                 case((and_(T.c.started_at.is_not(None), T.c.finished_at.is_not(None)), serve_s)), -1
             ),
-            func.coalesce(R.c.level, 0),
-            case((R.c.prompted.is_(True), 1), else_=0),
-            func.coalesce(step_code, literal(-1, Integer)),
-            case((C.c.revisit_satisfied.is_(True), 1), (C.c.revisit_satisfied.is_(False), 0), else_=-1),
+            *key_cols,
         )
         .select_from(T.outerjoin(R, R.c.ticket_id == T.c.id).outerjoin(C, C.c.rating_id == R.c.id))
         .where(*where)
     )
-    result = session.execute(stmt.execution_options(yield_per=FETCH_BATCH))
-    rows: list[Any] = []
-    for part in result.partitions():
-        rows.extend(part)
+    rows = _fetch_raw(session, stmt)
     n = len(rows)
-    cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if n else [() for _ in range(16)]
+    cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if n else [() for _ in range(4 + len(extra))]
     del rows
-
-    def ints(i: int) -> np.ndarray:
-        return np.fromiter((int(v) for v in cols[i]), dtype=np.int64, count=n)
-
     hall_codes, hall_labels = _encode(cols[0])
+    flags = np.array(cols[1], dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
     per_hall = np.array([float(targets.get(h, default_target)) for h in hall_labels] or [default_target])
-    keys = {
-        "hall": (hall_codes, hall_labels),
-        "day": _encode(cols[1]),
-        "hour": _encode([int(h) for h in cols[2]]),
-        "service": _encode(cols[3]),
-        "group": _encode(cols[4]),
-        "window": _encode([None if v == -1 else int(v) for v in cols[5]]),
-        "clerk": _encode([None if v == -1 else int(v) for v in cols[6]]),
-    }
+    keys: dict[str, tuple[np.ndarray, list[Any]]] = {"hall": (hall_codes, hall_labels)}
+    for i, g in enumerate(extra):
+        values = cols[4 + i]
+        if g in ("window", "clerk"):
+            codes, labels = _encode(values)
+            keys[g] = (codes, [None if v == -1 else int(v) for v in labels])
+        elif g == "hour":
+            codes, labels = _encode(values)
+            keys[g] = (codes, [int(v) for v in labels])
+        else:
+            keys[g] = _encode(values)
     return Facts(
         n=n,
         keys=keys,
-        status=ints(7),
-        transfers=ints(8),
-        appointment=ints(9),
-        wait=ints(10).astype(np.float64),
-        serve=ints(11).astype(np.float64),
+        status=flags & 3,
+        transfers=(flags >> 12) & 15,
+        appointment=(flags >> 2) & 1,
+        wait=np.array(cols[2], dtype=np.float64) if n else np.zeros(0),
+        serve=np.array(cols[3], dtype=np.float64) if n else np.zeros(0),
         target=per_hall[hall_codes] if n else np.zeros(0),
-        level=ints(12),
-        prompted=ints(13),
-        step=ints(14),
-        satisfied=ints(15),
+        level=(flags >> 4) & 7,
+        prompted=(flags >> 3) & 1,
+        step=((flags >> 7) & 7) - 1,
+        satisfied=((flags >> 10) & 3) - 1,
     )
+
+
+def _fetch_raw(session: Session, stmt: Any) -> list[Any]:
+    """Run on the session's own DBAPI cursor (same transaction): plain tuples, no per-row processing."""
+    conn = session.connection()
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    args: Any = tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(compiled.string, args)
+        rows: list[Any] = []
+        while True:
+            chunk = cursor.fetchmany(FETCH_BATCH)
+            if not chunk:
+                return rows
+            rows.extend(chunk)
+    finally:
+        cursor.close()
 
 
 def _p90(groups: np.ndarray, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
