@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -116,7 +117,8 @@ def by_person(body: ProofIn, request: Request, creds: Creds) -> list[dict[str, A
     ctx = get_ctx(request)
     p = principal_of(ctx, creds)
     require_roles(p, "kiosk", "manager", "admin")
-    today = ext_common.utcnow().date()
+    zone = ctx.catalog.hall(p.hall_id).zone if p.hall_id else ZoneInfo("Asia/Shanghai")
+    today = ext_common.utcnow().astimezone(zone).date()
     with ctx.db.read() as s:
         return _names(ctx, svc.for_person(s, ctx.protector, body.id_number, today))
 

@@ -297,3 +297,16 @@ def test_postgres_checkin(pg_env: Env) -> None:
 @pytest.mark.postgres
 def test_postgres_outbox(pg_env: Env) -> None:
     test_outbox_retries_and_never_sends_twice(pg_env)
+
+
+def test_kiosk_lists_a_persons_bookings(env: Env) -> None:
+    a = book(env).json()
+    book(env, day=date(2026, 3, 11), start="14:00")
+    r = env.client.post(f"{API}/appointments/by-person", json={"id_number": ID_A}, headers=env.h("kiosk:x-city"))
+    assert r.status_code == 200
+    assert [(x["code"], x["day"]) for x in r.json()][0] == (a["code"], "2026-03-10") and len(r.json()) == 2
+    assert ID_A not in r.text
+    r = env.client.post(f"{API}/appointments/by-person", json={"id_number": ID_A})
+    assert r.status_code == 401
+    r = env.client.post(f"{API}/appointments/lookup", json={"code": a["code"], "id_number": ID_B})
+    assert r.status_code == 404
