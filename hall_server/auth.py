@@ -63,6 +63,30 @@ _RESOLVE = (
 )
 
 
+_RESOLVE_SQL = (
+    "SELECT t.id, t.role, t.hall_id, t.window_id, t.user_id, u.username, u.name "
+    "FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id "
+    "WHERE t.token_hash = ? AND t.revoked_at IS NULL"
+)
+
+
+def resolve_token_sqlite(raw_conn: Any, token: str) -> Principal | None:
+    """resolve_token on a plain sqlite3 connection (the hot path of every request on SQLite)."""
+    row = raw_conn.execute(_RESOLVE_SQL, (token_hash(token),)).fetchone()
+    if row is None:
+        return None
+    token_id, role, hall_id, window_id, user_id, username, name = row
+    return Principal(
+        role=role,
+        token_id=token_id,
+        hall_id=hall_id,
+        window_id=window_id,
+        user_id=user_id,
+        username=username,
+        name=name or "",
+    )
+
+
 def resolve_token(session: Session | Connection, token: str) -> Principal | None:
     """The principal of a live token, or None."""
     row = session.execute(_RESOLVE, {"h": token_hash(token)}).first()

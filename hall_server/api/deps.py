@@ -11,7 +11,7 @@ from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from hall_server.auth import Principal, resolve_token
+from hall_server.auth import Principal, resolve_token, resolve_token_sqlite
 from hall_server.context import ServerContext
 from hall_server.errors import ApiError
 from hall_server.events import dumps
@@ -37,8 +37,12 @@ def bearer_token(request: Request) -> str | None:
 
 def lookup(ctx: ServerContext, token: str) -> Principal:
     """The principal of a token or 401 auth.invalid."""
-    with ctx.db.read_conn() as conn:
-        principal = resolve_token(conn, token)
+    raw = ctx.db.raw_sqlite() if ctx.db.is_sqlite else None
+    if raw is not None:
+        principal = resolve_token_sqlite(raw, token)
+    else:
+        with ctx.db.read_conn() as conn:
+            principal = resolve_token(conn, token)
     if principal is None:
         raise ApiError("auth.invalid")
     return principal

@@ -156,8 +156,18 @@ class Ticket(Base):
     __table_args__ = (
         UniqueConstraint("hall_id", "business_day", "prefix", "seq", name="uq_tickets_number"),
         UniqueConstraint("hall_id", "idempotency_key", name="uq_tickets_idempotency"),
-        Index("ix_tickets_queue", "hall_id", "status", "group_prefix"),
-        Index("ix_tickets_day", "hall_id", "business_day", "group_prefix"),
+        # One index for the day's tickets of a group and, covering, for the queue reads (counts
+        # per class, head of each class), so those never touch table rows.
+        Index(
+            "ix_tickets_queue",
+            "hall_id",
+            "business_day",
+            "group_prefix",
+            "status",
+            "priority",
+            "bound_window_id",
+            "appointment_id",
+        ),
         Index("ix_tickets_person", "id_hmac", "business_day"),
     )
 

@@ -144,9 +144,12 @@ def upgrade() -> None:
     sa.UniqueConstraint('track_token')
     )
     with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.create_index('ix_tickets_day', ['hall_id', 'business_day', 'group_prefix'], unique=False)
         batch_op.create_index('ix_tickets_person', ['id_hmac', 'business_day'], unique=False)
-        batch_op.create_index('ix_tickets_queue', ['hall_id', 'status', 'group_prefix'], unique=False)
+        batch_op.create_index(
+            'ix_tickets_queue',
+            ['hall_id', 'business_day', 'group_prefix', 'status', 'priority', 'bound_window_id', 'appointment_id'],
+            unique=False,
+        )
 
     op.create_table('users',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -207,7 +210,6 @@ def downgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_queue')
         batch_op.drop_index('ix_tickets_person')
-        batch_op.drop_index('ix_tickets_day')
 
     op.drop_table('tickets')
     op.drop_table('queue_groups')
