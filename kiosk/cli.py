@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--size", default=f"{const.DESIGN_WIDTH}x{const.DESIGN_HEIGHT}", help="window size WxH")
     p.add_argument("--fullscreen", action="store_true")
+    p.add_argument("--scale", type=float, help="UI scale (default: fitted to the screen, 1.0 = 1920x1080)")
     p.add_argument(
         "--bench", action="store_true", help=argparse.SUPPRESS
     )  # benchmarks: JSON when ready, exit
@@ -134,10 +135,14 @@ def run(cfg: Any, args: argparse.Namespace, demo: Any = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("hall-kiosk")
-    apply_theme(app)
+    w, h = (int(x) for x in args.size.lower().split("x"))
+    if args.fullscreen and app.primaryScreen() is not None:
+        geo = app.primaryScreen().size()
+        w, h = geo.width(), geo.height()
+    scale = args.scale or max(0.5, min(2.0, w / const.DESIGN_WIDTH, h / const.DESIGN_HEIGHT))
+    apply_theme(app, scale)
     ctx = build_context(cfg)
     widget = create_screen(ctx)
-    w, h = (int(x) for x in args.size.lower().split("x"))
     try:
         if args.bench:
             import json

@@ -56,7 +56,6 @@ COLOR_DISPLAY_HIGHLIGHT = "#ffd400"
 IDLE_TIMEOUT_S = 60
 RATING_THANKS_S = 5
 RATING_IDLE_S = 60
-TICKET_PAGE_S = 30
 
 RATING_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 RATING_LEVELS_EN = {5: "Very satisfied", 4: "Satisfied", 3: "Fair", 2: "Dissatisfied", 1: "Very dissatisfied"}

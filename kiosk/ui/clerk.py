@@ -31,6 +31,7 @@ from kiosk.api import HallClient
 from kiosk.hardware import id_error_zh
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
+from kiosk.ui.theme import base_scale, px
 from kiosk.ui.widgets import button, card, label
 
 logger = logging.getLogger(__name__)
@@ -185,8 +186,10 @@ class ClerkTerminal(RoleScreen):
     def _build_work(self) -> QWidget:
         page = QWidget()
         # Denser than the visitor screens: a clerk sits close to a desk monitor.
+        k = base_scale()
         page.setStyleSheet(
-            'QPushButton { min-height: 64px; font-size: 26px; } QLabel[role="number"] { font-size: 96px; }'
+            f"QPushButton {{ min-height: {px(64, k)}px; font-size: {px(26, k)}px; }}"
+            f' QLabel[role="number"] {{ font-size: {px(96, k)}px; }}'
         )
         lay = QHBoxLayout(page)
         lay.setSpacing(24)
@@ -269,7 +272,8 @@ class ClerkTerminal(RoleScreen):
         t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         t.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        t.verticalHeader().setDefaultSectionSize(54)
+        t.verticalHeader().setDefaultSectionSize(px(54, base_scale()))
+        t.setMinimumHeight(px(120, base_scale()))  # the lists shrink before the screen overflows
         return t
 
     def _update_header(self) -> None:

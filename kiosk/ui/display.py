@@ -13,7 +13,7 @@ from kiosk import const
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
 from kiosk.ui.icons import badge_pixmap
-from kiosk.ui.theme import display_stylesheet
+from kiosk.ui.theme import base_scale, display_stylesheet
 from kiosk.ui.widgets import label
 from kiosk.voice.announcer import Announcer
 
@@ -50,7 +50,7 @@ class HallDisplay(RoleScreen):
     def __init__(self, ctx: AppContext, announcer: Announcer | None = None) -> None:
         super().__init__(ctx, "", header=False)
         self.setObjectName("display")
-        self.setStyleSheet(display_stylesheet(1.0))
+        self.setStyleSheet(display_stylesheet(base_scale()))
         self.announcer = announcer
         self.recent: list[dict[str, Any]] = []
         self.windows: dict[int, dict[str, Any]] = {}

@@ -11,6 +11,14 @@ from kiosk import const
 
 logger = logging.getLogger(__name__)
 
+# The scale the application was themed with (screens smaller or larger than the 1080p design).
+_base_scale = 1.0
+
+
+def base_scale() -> float:
+    """The scale passed to apply_theme (elderly mode multiplies it)."""
+    return _base_scale
+
 
 def cjk_family() -> str:
     """The first installed family of FONT_FAMILIES (explicit, so Chinese never falls back to boxes)."""
@@ -24,6 +32,8 @@ def cjk_family() -> str:
 
 def apply_theme(app: QApplication, scale: float = 1.0) -> str:
     """Set the application font and style sheet; returns the family used."""
+    global _base_scale
+    _base_scale = scale
     fam = cjk_family()
     font = QFont(fam)
     font.setFamilies([fam, *[f for f in const.FONT_FAMILIES if f != fam]])

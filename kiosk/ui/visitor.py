@@ -290,9 +290,9 @@ class VisitorKiosk(RoleScreen):
 
     def apply_scale(self) -> None:
         """Scale fonts of this screen for elderly mode."""
-        from kiosk.ui.theme import cjk_family, stylesheet
+        from kiosk.ui.theme import base_scale, cjk_family, stylesheet
 
-        scale = const.ELDERLY_SCALE if self.elderly else 1.0
+        scale = base_scale() * const.ELDERLY_SCALE
         self.setStyleSheet(stylesheet(scale, cjk_family()) if self.elderly else "")
 
     # -- identify and issue -------------------------------------------------------------------
