@@ -113,7 +113,8 @@ def alerts(session: Session, hall_id: str, now: datetime) -> list[dict[str, Any]
                 )
     for w in session.scalars(select(Window).where(Window.hall_id == hall_id).order_by(Window.number)):
         serves = [p for p in (w.groups or {}) if waiting_groups.get(p)]
-        if w.status == "open" and w.current_ticket_id is None and serves:
+        # Only a staffed window can be idle; an open window without a clerk is a staffing matter.
+        if w.status == "open" and w.clerk_id is not None and w.current_ticket_id is None and serves:
             people = sum(waiting_groups[p] for p in serves)
             out.append(
                 _alert(

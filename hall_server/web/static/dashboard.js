@@ -87,13 +87,15 @@ async function refreshLive() {
   const hall = snap.hall || {};
   $("hall-title").textContent = hall.name || hallId;
   $("hall-meta").textContent = `${hallId} · 最新事件序号 seq ${state.lastSeq}`;
-  const last = (snap.recent_calls || [])[0];
+  // recent_calls are call events; the newest (highest seq) is the one shown.
+  const last = (snap.recent_calls || []).reduce((a, b) => (!a || (b.seq || 0) > (a.seq || 0) ? b : a), null);
   if (last && !$("last-call").dataset.fromWs) $("last-call").textContent = callText(last);
   renderGroups(snap.groups || []); renderWindows(snap.windows || []); renderDevices(devices); renderAlerts(alerts);
 }
 
 function callText(c) {
   if (!c) return "—";
+  if (c.payload) c = c.payload;
   if (c.text) return c.text;
   const t = c.ticket || c; const w = c.window || {};
   return `请${t.number}号到${w.number || t.window_number}号窗口办理`;
