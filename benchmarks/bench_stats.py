@@ -64,12 +64,10 @@ def seed_static(db: Database) -> dict[str, Any]:
         for i, h in enumerate(halls):
             level = "city" if i == 0 else ("county" if i < 10 else "township")
             parent = None if i == 0 else ("c-city" if i < 10 else f"c-county-{(i - 10) % 9}")
+            ph = "?" if db.is_sqlite else "%s"
             conn.exec_driver_sql(
-                "INSERT INTO halls (id, name, short_name, level, parent_id, address, phone, timezone, notices, policy,"
-                " opening_hours) VALUES (%s)" % ",".join(["?"] * 11)
-                if db.is_sqlite
-                else "INSERT INTO halls (id, name, short_name, level, parent_id, address, phone, timezone, notices,"
-                " policy, opening_hours) VALUES (%s)" % ",".join(["%s"] * 11),
+                "INSERT INTO halls (id, name, short_name, level, parent_id, address, phone, timezone, notices,"
+                f" policy, opening_hours) VALUES ({','.join([ph] * 11)})",
                 (h, f"大厅{i}", f"大厅{i}", level, parent, "", "", "Asia/Shanghai", "[]",
                  '{"target_wait_minutes": 15}', '[["09:00","12:00"],["13:30","17:30"]]'),
             )  # fmt: skip
@@ -135,7 +133,11 @@ def generate(n_tickets: int, static: dict[str, Any], seed: int = 7) -> Iterator[
                 if status == "finished" and rnd.random() < 0.6:
                     rid += 1
                     level = LEVELS[rnd.randrange(len(LEVELS))]
-                    yield "r", (rid, h, tid, wid_, uid_, service, level, "[]", "", "device", rnd.random() < 0.7, finished)
+                    prompted = rnd.random() < 0.7
+                    yield (
+                        "r",
+                        (rid, h, tid, wid_, uid_, service, level, "[]", "", "device", prompted, finished),
+                    )
                     if level <= 2:
                         cid += 1
                         step = STEPS[rnd.randrange(len(STEPS))]

@@ -302,9 +302,12 @@ def test_postgres_outbox(pg_env: Env) -> None:
 def test_kiosk_lists_a_persons_bookings(env: Env) -> None:
     a = book(env).json()
     book(env, day=date(2026, 3, 11), start="14:00")
-    r = env.client.post(f"{API}/appointments/by-person", json={"id_number": ID_A}, headers=env.h("kiosk:x-city"))
+    r = env.client.post(
+        f"{API}/appointments/by-person", json={"id_number": ID_A}, headers=env.h("kiosk:x-city")
+    )
     assert r.status_code == 200
-    assert [(x["code"], x["day"]) for x in r.json()][0] == (a["code"], "2026-03-10") and len(r.json()) == 2
+    first = r.json()[0]
+    assert (first["code"], first["day"]) == (a["code"], "2026-03-10") and len(r.json()) == 2
     assert ID_A not in r.text
     r = env.client.post(f"{API}/appointments/by-person", json={"id_number": ID_A})
     assert r.status_code == 401
