@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLineEdit,
-    QListWidget,
     QScrollArea,
     QSizePolicy,
     QStackedWidget,
@@ -22,11 +21,13 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk import const
-from kiosk.errors import FeatureUnavailable, KioskError, PrintFailed
-from kiosk.hardware import id_error_zh, identity_of, material_text, time_limit_text
+from kiosk.errors import FeatureUnavailable
+from kiosk.hardware import id_error_zh, identity_of
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
+from kiosk.ui.guide import GuidePage
 from kiosk.ui.icons import id_card_pixmap
+from kiosk.ui.lookup import LookupPage
 from kiosk.ui.widgets import button, card, label, qr_pixmap, restyle
 
 logger = logging.getLogger(__name__)
@@ -90,8 +91,10 @@ class VisitorKiosk(RoleScreen):
         self.home = self._build_home()
         self.identify = self._build_identify()
         self.ticket_page = self._build_ticket()
-        self.guide_page = self._build_guide()
-        self.lookup_page = self._build_lookup()
+        self.guide_page = GuidePage(
+            ctx, self.run, self.message, lambda: self.pages.setCurrentWidget(self.identify)
+        )
+        self.lookup_page = LookupPage(ctx, self.run, self.go_home)
         self.checkin_page = self._build_checkin()
         for page in (
             self.home,
@@ -547,130 +550,17 @@ class VisitorKiosk(RoleScreen):
         hall_name = self.ctx.hall_name
         self.run(lambda: printer.print_ticket(ticket, hall_name), ok, failed)
 
-    # -- guide --------------------------------------------------------------------------------
-    def _build_guide(self) -> QWidget:
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        self.g_title = label("", "title")
-        lay.addWidget(self.g_title)
-        self.g_limit = label("", "subtitle", wrap=True)
-        lay.addWidget(self.g_limit)
-        lay.addWidget(label("所需材料 Materials", "big"))
-        self.g_materials = QListWidget()
-        self.g_materials.setObjectName("materials")
-        lay.addWidget(self.g_materials, 1)
-        self.g_steps = label("", None, wrap=True)
-        lay.addWidget(self.g_steps)
-        row = QHBoxLayout()
-        row.addWidget(button("返回 Back", self._back_from_guide, name="guide-back"))
-        self.g_print = button("打印办事指南\nPrint guide", self.print_guide, "primary", name="print-guide")
-        row.addWidget(self.g_print)
-        lay.addLayout(row)
-        return page
-
+    # -- guide and lookup (their own pages) -------------------------------------------------------
     def open_guide(self) -> None:
-        """Show the current service's guide (fetched in full)."""
-        svc = self.current_service
-        if not svc:
-            return
-        self.g_title.setText(f"办事指南：{svc['name']}")
-        self.g_materials.clear()
-        self.g_limit.setText("正在加载…")
-        self.pages.setCurrentWidget(self.guide_page)
-
-        def done(full: dict[str, Any]) -> None:
-            self.current_service = {**svc, **full}
-            guide = full.get("guide") or {}
-            self.g_limit.setText(time_limit_text(full) or "")
-            for m in guide.get("materials") or full.get("materials") or []:
-                self.g_materials.addItem("• " + material_text(m))
-            steps = guide.get("steps") or []
-            self.g_steps.setText("办理流程：" + " → ".join(str(s) for s in steps) if steps else "")
-
-        self.run(lambda: self.ctx.client.service(svc["code"]), done)
-
-    def _back_from_guide(self) -> None:
-        self.pages.setCurrentWidget(self.identify)
-
-    def print_guide(self) -> None:
-        """Print the materials list."""
-        svc = self.current_service
-        printer = self.ctx.printer
-        if not svc or not printer:
-            self.message.show_error(PrintFailed("本机未配置打印机", "no printer"))
-            return
-        self.g_print.setEnabled(False)
-
-        def finish(_r: Any = None) -> None:
-            self.g_print.setEnabled(True)
-            self.message.show_ok("办事指南已打印，请取走")
-
-        def failed(exc: BaseException) -> None:
-            self.g_print.setEnabled(True)
-            self.message.show_error(exc)
-
-        hall_name = self.ctx.hall_name
-        self.run(lambda: printer.print_guide(svc, hall_name), finish, failed)
-
-    # -- lookup -------------------------------------------------------------------------------
-    def _build_lookup(self) -> QWidget:
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.addWidget(label("查询排队进度 · 请输入号码", "title"))
-        self.lookup_edit = QLineEdit()
-        self.lookup_edit.setObjectName("lookup-number")
-        self.lookup_edit.setPlaceholderText("例如 A001")
-        self.lookup_edit.returnPressed.connect(self.do_lookup)
-        lay.addWidget(self.lookup_edit)
-        keys = QGridLayout()
-        for i, k in enumerate("ABCDEFGH1234567890"):
-            keys.addWidget(button(k, lambda k=k: self.lookup_edit.insert(k), "key"), i // 9, i % 9)
-        lay.addLayout(keys)
-        self.lookup_result = label("", "big", wrap=True)
-        self.lookup_result.setObjectName("lookup-result")
-        lay.addWidget(self.lookup_result, 1)
-        row = QHBoxLayout()
-        row.addWidget(button("返回首页 Back", self.go_home))
-        row.addWidget(button("删除 ⌫", lambda: self.lookup_edit.backspace()))
-        row.addWidget(button("查询 Search", self.do_lookup, "primary", name="do-lookup"))
-        lay.addLayout(row)
-        return page
+        """Show the current service's guide."""
+        if self.current_service:
+            self.guide_page.show_service(self.current_service)
+            self.pages.setCurrentWidget(self.guide_page)
 
     def open_lookup(self) -> None:
         """Show the lookup page."""
-        self.lookup_edit.clear()
-        self.lookup_result.setText("")
+        self.lookup_page.reset()
         self.pages.setCurrentWidget(self.lookup_page)
-
-    def do_lookup(self) -> None:
-        """Find today's ticket by number and show its place in the queue."""
-        number = self.lookup_edit.text().strip().upper()
-        if not number:
-            return
-        client, hall = self.ctx.client, self.ctx.hall_id
-
-        def find() -> dict[str, Any]:
-            t = client.find_ticket_by_number(hall, number)
-            try:
-                return client.ticket(t["id"])  # fresh people_ahead
-            except KioskError:
-                return t
-
-        def done(t: dict[str, Any]) -> None:
-            status = const.STATUS_ZH.get(t.get("status", ""), t.get("status", ""))
-            text = f"{t['number']}  {t.get('service_name', '')}\n状态：{status}"
-            if t.get("status") == "waiting":
-                text += f"\n前面还有 {t.get('people_ahead', 0)} 人"
-                if t.get("estimated_wait_minutes") is not None:
-                    text += f"，预计约 {t['estimated_wait_minutes']} 分钟"
-            elif t.get("window_number"):
-                text += f"\n请到 {t['window_number']} 号窗口"
-            self.lookup_result.setText(text)
-
-        def failed(exc: BaseException) -> None:
-            self.lookup_result.setText(getattr(exc, "message_zh", "查询失败"))
-
-        self.run(find, done, failed)
 
     # -- appointment check-in -------------------------------------------------------------------
     def _build_checkin(self) -> QWidget:

@@ -1,0 +1,89 @@
+"""The service guide page (办事指南): materials list, time limit, steps, and printing the guide slip."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtWidgets import QHBoxLayout, QListWidget, QVBoxLayout, QWidget
+
+from kiosk.errors import PrintFailed
+from kiosk.hardware import material_text, time_limit_text
+from kiosk.ui.context import AppContext
+from kiosk.ui.widgets import MessageLine, button, label
+
+logger = logging.getLogger(__name__)
+
+Runner = Callable[..., None]
+
+
+class GuidePage(QWidget):
+    """Shows one service's full guide (fetched in the background) and prints it on request."""
+
+    def __init__(
+        self, ctx: AppContext, run: Runner, message: MessageLine, on_back: Callable[[], None]
+    ) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.run = run
+        self.message = message
+        self.service: dict[str, Any] | None = None
+        lay = QVBoxLayout(self)
+        self.title = label("", "title")
+        lay.addWidget(self.title)
+        self.limit = label("", "subtitle", wrap=True)
+        lay.addWidget(self.limit)
+        lay.addWidget(label("所需材料 Materials", "big"))
+        self.materials = QListWidget()
+        self.materials.setObjectName("materials")
+        lay.addWidget(self.materials, 1)
+        self.steps = label("", None, wrap=True)
+        lay.addWidget(self.steps)
+        row = QHBoxLayout()
+        row.addWidget(button("返回 Back", on_back, name="guide-back"))
+        self.print_btn = button("打印办事指南\nPrint guide", self.print_guide, "primary", name="print-guide")
+        row.addWidget(self.print_btn)
+        lay.addLayout(row)
+
+    def show_service(self, svc: dict[str, Any]) -> None:
+        """Fill the page for this service (the full guide is fetched from the server)."""
+        self.service = svc
+        self.title.setText(f"办事指南：{svc['name']}")
+        self.materials.clear()
+        self.steps.setText("")
+        self.limit.setText("正在加载…")
+
+        def done(full: dict[str, Any]) -> None:
+            self.service = {**svc, **full}
+            guide = full.get("guide") or {}
+            self.limit.setText(time_limit_text(full) or "")
+            for m in guide.get("materials") or full.get("materials") or []:
+                self.materials.addItem("• " + material_text(m))
+            steps = guide.get("steps") or []
+            self.steps.setText("办理流程：" + " → ".join(str(s) for s in steps) if steps else "")
+
+        def failed(exc: BaseException) -> None:
+            self.limit.setText(getattr(exc, "message_zh", "办事指南加载失败"))
+
+        self.run(lambda: self.ctx.client.service(svc["code"]), done, failed)
+
+    def print_guide(self) -> None:
+        """Print the guide slip; the button is disabled while it prints (no double slips)."""
+        svc = self.service
+        printer = self.ctx.printer
+        if not svc or not printer or not printer.configured:
+            self.message.show_error(PrintFailed("本机未配置打印机，请拍照留存办事指南", "no printer"))
+            return
+        self.print_btn.setEnabled(False)
+
+        def finish(_r: Any = None) -> None:
+            self.print_btn.setEnabled(True)
+            self.message.show_ok("办事指南已打印，请取走")
+
+        def failed(exc: BaseException) -> None:
+            self.print_btn.setEnabled(True)
+            self.message.show_error(exc)
+
+        hall_name = self.ctx.hall_name
+        self.run(lambda: printer.print_guide(svc, hall_name), finish, failed)

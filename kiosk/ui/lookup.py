@@ -1,0 +1,83 @@
+"""Where is my ticket: find today's ticket by number (on-screen keypad) and show its place in the queue."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
+
+from kiosk import const
+from kiosk.errors import KioskError
+from kiosk.ui.context import AppContext
+from kiosk.ui.widgets import button, label
+
+logger = logging.getLogger(__name__)
+
+KEYS = "ABCDEFGH1234567890"
+
+
+class LookupPage(QWidget):
+    """Number entry with a touch keypad; the answer says the status, people ahead or the window."""
+
+    def __init__(self, ctx: AppContext, run: Callable[..., None], on_back: Callable[[], None]) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.run = run
+        lay = QVBoxLayout(self)
+        lay.addWidget(label("查询排队进度 · 请输入号码", "title"))
+        self.edit = QLineEdit()
+        self.edit.setObjectName("lookup-number")
+        self.edit.setPlaceholderText("例如 A001")
+        self.edit.returnPressed.connect(self.do_lookup)
+        lay.addWidget(self.edit)
+        keys = QGridLayout()
+        for i, k in enumerate(KEYS):
+            keys.addWidget(button(k, lambda k=k: self.edit.insert(k), "key"), i // 9, i % 9)
+        lay.addLayout(keys)
+        self.result = label("", "big", wrap=True)
+        self.result.setObjectName("lookup-result")
+        lay.addWidget(self.result, 1)
+        row = QHBoxLayout()
+        row.addWidget(button("返回首页 Back", on_back))
+        row.addWidget(button("删除 ⌫", self.edit.backspace))
+        row.addWidget(button("查询 Search", self.do_lookup, "primary", name="do-lookup"))
+        lay.addLayout(row)
+
+    def reset(self) -> None:
+        """Empty entry and answer."""
+        self.edit.clear()
+        self.result.setText("")
+
+    def do_lookup(self) -> None:
+        """Find today's ticket by number and show its place in the queue."""
+        number = self.edit.text().strip().upper()
+        if not number:
+            return
+        client, hall = self.ctx.client, self.ctx.hall_id
+
+        def find() -> dict[str, Any]:
+            t = client.find_ticket_by_number(hall, number)
+            try:
+                return client.ticket(t["id"])  # fresh people_ahead
+            except KioskError:
+                return t
+
+        def failed(exc: BaseException) -> None:
+            self.result.setText(getattr(exc, "message_zh", "查询失败"))
+
+        self.run(find, lambda t: self.result.setText(describe(t)), failed)
+
+
+def describe(t: dict[str, Any]) -> str:
+    """'A001 社会保障卡申领 / 状态：等候中 / 前面还有 2 人，预计约 6 分钟'."""
+    status = const.STATUS_ZH.get(t.get("status", ""), t.get("status", ""))
+    text = f"{t['number']}  {t.get('service_name', '')}\n状态：{status}"
+    if t.get("status") == "waiting":
+        text += f"\n前面还有 {t.get('people_ahead', 0)} 人"
+        if t.get("estimated_wait_minutes") is not None:
+            text += f"，预计约 {t['estimated_wait_minutes']} 分钟"
+    elif t.get("window_number"):
+        text += f"\n请到 {t['window_number']} 号窗口"
+    return text
