@@ -51,6 +51,7 @@ async function onBook(ev) {
       service_code: $("service").value, day: choice.day, start: choice.start, id_number: $("id_number").value.trim().toUpperCase(),
       phone: $("phone").value.trim(), name: $("name").value.trim() || null, channel: "web" } });
     $("book-form").hidden = true; $("done").hidden = false;
+    loadSlots().catch(() => {});  // show the place as taken
     $("code").textContent = booking.code;
     const start = new Date(booking.start_at);
     $("summary").replaceChildren(
