@@ -90,11 +90,20 @@ class Catalog:
         snap = self._snap
         if snap is not None and time.monotonic() - snap.loaded_at < CACHE_TTL_S:
             return snap
-        with self._lock:
+        # While one thread reloads, the others keep the expired snapshot instead of queueing:
+        # they usually hold a pooled connection inside a transaction, and if every one of them
+        # waited here the reload could not get a connection (pool exhausted, 30 s timeout, 500).
+        if snap is not None and not self._lock.acquire(blocking=False):
+            return snap
+        if snap is None:
+            self._lock.acquire()
+        try:
             snap = self._snap
             if snap is None or time.monotonic() - snap.loaded_at >= CACHE_TTL_S:
                 snap = self._load()
                 self._snap = snap
+        finally:
+            self._lock.release()
         return snap
 
     def _load(self) -> _Snapshot:

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
-from hall_server.const import PG_NOTIFY_CHANNEL
 from hall_server.db.models import Event, HallSeq
 from hall_server.db.upsert import upsert_statement
 
@@ -50,7 +49,12 @@ _INSERT_EVENT = insert(_EVENTS).values(
     actor_id=bindparam("actor_id"),
     payload=bindparam("payload"),
 )
-_NOTIFY = select(func.pg_notify(PG_NOTIFY_CHANNEL, bindparam("note")))
+_PG_APPEND = text(
+    "WITH s AS (INSERT INTO hall_seq (hall_id, last_seq) VALUES (:hall_id, 1) "
+    "ON CONFLICT (hall_id) DO UPDATE SET last_seq = hall_seq.last_seq + 1 RETURNING last_seq) "
+    "INSERT INTO events (hall_id, seq, type, at, actor_kind, actor_id, payload) "
+    "SELECT :hall_id, s.last_seq, :type, :at, :actor_kind, :actor_id, :payload FROM s RETURNING seq"
+)
 _SEQ_UPSERT: dict[str, Any] = {}
 
 
@@ -89,24 +93,22 @@ def append_event(
         actor = Actor(str(actor.get("kind", "system")), _opt_str(actor.get("id")))
     conn = session.connection()
     dialect = conn.dialect.name
-    seq = int(conn.execute(_seq_upsert(dialect), {"hall_id": hall_id}).scalar_one())
     at = datetime.now(UTC)
     payload_json = dumps(payload)
-    conn.execute(
-        _INSERT_EVENT,
-        {
-            "hall_id": hall_id,
-            "seq": seq,
-            "type": type,
-            "at": at,
-            "actor_kind": actor.kind,
-            "actor_id": actor.id,
-            "payload": payload_json,
-        },
-    )
+    params = {
+        "hall_id": hall_id,
+        "type": type,
+        "at": at,
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "payload": payload_json,
+    }
     if dialect == "postgresql":
-        # Delivered at commit, in commit order; listeners read the rows themselves.
-        conn.execute(_NOTIFY, {"note": f"{hall_id}:{seq}"})
+        # One round trip: draw the seq and insert the row; a trigger NOTIFYs at commit.
+        seq = int(conn.execute(_PG_APPEND, params).scalar_one())
+    else:
+        seq = int(conn.execute(_seq_upsert(dialect), {"hall_id": hall_id}).scalar_one())
+        conn.execute(_INSERT_EVENT, {**params, "seq": seq})
     event = {
         "seq": seq,
         "hall_id": hall_id,

@@ -64,6 +64,17 @@ def waiting_candidates(
 
 
 _APPOINTED = T.c.appointment_id.is_not(None)
+# Waiting today, and either in one of the window's groups unbound or transferred to the window.
+_CALLABLE = (
+    T.c.hall_id == bindparam("hall_id"),
+    T.c.status == "waiting",
+    T.c.business_day == bindparam("day"),
+    or_(
+        and_(T.c.group_prefix.in_(bindparam("groups", expanding=True)), T.c.bound_window_id.is_(None)),
+        T.c.bound_window_id == bindparam("window_id"),
+    ),
+    T.c.id.not_in(bindparam("skip", expanding=True)),
+)
 _HEADS = (
     select(
         func.min(T.c.id).label("id"),
@@ -72,18 +83,32 @@ _HEADS = (
         _APPOINTED.label("appointed"),
         T.c.bound_window_id,
     )
-    .where(
-        T.c.hall_id == bindparam("hall_id"),
-        T.c.status == "waiting",
-        T.c.business_day == bindparam("day"),
-        or_(
-            and_(T.c.group_prefix.in_(bindparam("groups", expanding=True)), T.c.bound_window_id.is_(None)),
-            T.c.bound_window_id == bindparam("window_id"),
-        ),
-        T.c.id.not_in(bindparam("skip", expanding=True)),
-    )
+    .where(*_CALLABLE)
     .group_by(T.c.group_prefix, T.c.priority, _APPOINTED, T.c.bound_window_id)
 )
+
+
+_CLASS = (T.c.group_prefix, T.c.priority, _APPOINTED, T.c.bound_window_id)
+_RANKED = (
+    select(
+        T.c.id,
+        T.c.group_prefix,
+        T.c.priority,
+        _APPOINTED.label("appointed"),
+        T.c.bound_window_id,
+        func.row_number().over(partition_by=_CLASS, order_by=T.c.id).label("rn"),
+    )
+    .where(*_CALLABLE)
+    .subquery()
+)
+_TOP = select(
+    _RANKED.c.id, _RANKED.c.group_prefix, _RANKED.c.priority, _RANKED.c.appointed, _RANKED.c.bound_window_id
+).where(_RANKED.c.rn <= bindparam("depth"))
+
+
+def class_of(c: Candidate) -> tuple[str, bool, bool, int | None]:
+    """The (group, priority, appointment, binding) class of a candidate."""
+    return (c.group, c.priority, c.appointment, c.bound_window_id)
 
 
 def head_candidates(
@@ -93,15 +118,18 @@ def head_candidates(
     groups: list[str],
     window_id: int,
     skip: Iterable[int] = (),
+    depth: int = 1,
 ) -> list[Candidate]:
-    """The earliest waiting ticket of each (group, priority, appointment, binding) class a window may call.
+    """The earliest `depth` waiting tickets of each (group, priority, appointment, binding) class.
 
     The built-in calling policies choose by class and then by arrival, so these heads give the
-    same choice as the whole queue, in one aggregate query instead of loading every ticket.
+    same choice as the whole queue, in one query instead of loading every ticket. A depth above
+    one lets call-next pass over tickets other windows are claiming without asking again.
     """
     rows = session.execute(
-        _HEADS,
+        _HEADS if depth <= 1 else _TOP,
         {
+            "depth": depth,
             "hall_id": hall_id,
             "day": day,
             "groups": groups or [""],
@@ -219,7 +247,9 @@ def serving_windows(session: Session, hall_id: str) -> dict[str, float]:
     """Open windows' capacity per group of a hall (a shared window counts by its weight share)."""
     weights = [
         dict(groups or {})
-        for groups, status in session.execute(select(W.c.groups, W.c.status).where(W.c.hall_id == hall_id)).all()
+        for groups, status in session.execute(
+            select(W.c.groups, W.c.status).where(W.c.hall_id == hall_id)
+        ).all()
         if status == "open"
     ]
     prefixes = {p for w in weights for p in w}

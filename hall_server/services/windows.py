@@ -27,7 +27,13 @@ from hall_server.context import ServerContext
 from hall_server.db.models import QueueGroup, Ticket, User, Window
 from hall_server.errors import ApiError
 from hall_server.events import append_event
-from hall_server.services.queue import HEAD_POLICIES, head_candidates, to_candidate, waiting_candidates
+from hall_server.services.queue import (
+    HEAD_POLICIES,
+    class_of,
+    head_candidates,
+    to_candidate,
+    waiting_candidates,
+)
 from hall_server.services.tickets import hall_day, load_ticket
 from hall_server.services.views import may_reveal, ticket_view, window_view
 from queueing.announce import call_text, call_words
@@ -45,6 +51,8 @@ U = User.__table__
 G = QueueGroup.__table__
 
 HISTORY_KEEP = 60
+# Tickets per class loaded by call-next on PostgreSQL (see call_next).
+CLAIM_DEPTH = 16
 
 
 # --- loading and mapping ------------------------------------------------------------------
@@ -190,27 +198,47 @@ def call_next(ctx: ServerContext, p: Principal, window_id: int) -> dict[str, Any
         heads_only = policy.calling_policy in HEAD_POLICIES
         serving = WindowServing(window_id=window_id, weights=dict(op.win.groups or {}), hall_id=op.hall.id)
         history = CallHistory.of(tuple(x) for x in (op.win.call_history or []))
+        # PostgreSQL: other windows may be claiming the same heads right now; load a few per
+        # class so a skipped one can be passed over without asking the database again.
+        depth = CLAIM_DEPTH if s.get_bind().dialect.name == "postgresql" else 1
         skipped: list[int] = []
+        candidates = _callable(s, op, day, groups, window_id, skipped, heads_only, depth)
         while True:
-            if heads_only:
-                candidates = head_candidates(s, op.hall.id, day, groups, window_id, skipped)
-            else:
-                candidates = [
-                    c
-                    for c in waiting_candidates(s, op.hall.id, day, groups=groups, window_id=window_id)
-                    if c.ticket_id not in skipped
-                ]
             chosen = choose_next(candidates, serving, history, policy)
             if chosen is None:
                 raise ApiError("queue.empty", window_id=window_id)
             row = _claim(s, chosen.ticket_id)
             if row is not None:
                 break
-            # Being claimed by another window right now (PostgreSQL): choose again without it.
+            # Being claimed by another window right now: choose again without it.
             skipped.append(chosen.ticket_id)
+            candidates = [c for c in candidates if c.ticket_id != chosen.ticket_id]
+            cls = class_of(chosen)
+            if heads_only and not any(class_of(c) == cls for c in candidates):
+                # That class ran out of loaded tickets; it may have more in the database.
+                candidates = _callable(s, op, day, groups, window_id, skipped, heads_only, depth)
         row = _mark_called(op, row, history)
         op.emit(EV_TICKET_CALLED, op.call_payload(row))
         return op.answer(row)
+
+
+def _callable(
+    s: Session,
+    op: _Op,
+    day: Any,
+    groups: list[str],
+    window_id: int,
+    skipped: list[int],
+    heads_only: bool,
+    depth: int,
+) -> list[Any]:
+    if heads_only:
+        return head_candidates(s, op.hall.id, day, groups, window_id, skipped, depth)
+    return [
+        c
+        for c in waiting_candidates(s, op.hall.id, day, groups=groups, window_id=window_id)
+        if c.ticket_id not in skipped
+    ]
 
 
 def _claim(s: Session, ticket_id: int) -> Any:
