@@ -27,6 +27,9 @@ from hall_server.services import halls
 
 logger = logging.getLogger(__name__)
 
+# Queue marker: the client went away (the bus uses -1 for "dropped for lagging").
+_CLIENT_GONE = -2
+
 router = APIRouter(tags=["events"], responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
 
 
@@ -98,30 +101,30 @@ async def event_socket(
     except BaseException:
         sub.close()
         raise
-    closed = asyncio.Event()
+    closed = False
 
     async def watch_client() -> None:
+        nonlocal closed
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             while True:
                 msg = await ws.receive()
                 if msg.get("type") == "websocket.disconnect":
                     break
-        closed.set()
+        closed = True
+        # Wake the sender; a full queue means it is busy sending and will notice on its own.
+        with contextlib.suppress(asyncio.QueueFull):
+            sub.queue.put_nowait((_CLIENT_GONE, ""))
 
     watcher = asyncio.ensure_future(watch_client())
     try:
         last = since
         if since is not None:
             last = await _replay(ctx, ws, hall_id, since)
-        while not closed.is_set():
-            getter = asyncio.ensure_future(sub.queue.get())
-            stopper = asyncio.ensure_future(closed.wait())
-            done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
+        while not closed:
+            # One plain await per event: this loop runs once per subscriber for every event.
+            seq, text = await sub.queue.get()
+            if seq == _CLIENT_GONE:
                 break
-            stopper.cancel()
-            seq, text = getter.result()
             if seq < 0:
                 await ws.close(code=WS_CLOSE_LAGGING)
                 break
