@@ -1,0 +1,191 @@
+"""CPU cost of the hall server's hot requests inside the app (no HTTP client, no network).
+
+Drives the real ASGI app directly (routing, auth, validation, one transaction, events,
+JSON) on a SQLite file, and reports CPU milliseconds per request for issuing a ticket,
+call-next and no-show at several queue lengths. These figures do not depend on how busy
+the machine is, unlike throughput; see load.py for the server under real HTTP load.
+
+Run: .venv/bin/python benchmarks/bench_server_core.py [--requests 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hall_server.app import create_app
+from hall_server.config import Settings
+from hall_server.seed import seed
+from hall_server.services import sessions
+
+logger = logging.getLogger(__name__)
+
+PASSWORD = "bench-pass"
+
+
+def _city() -> dict[str, Any]:
+    services = [
+        {"code": f"S-{i}", "name": f"事项{i}", "category": "综合", "department": "测试"} for i in range(4)
+    ]
+    return {
+        "city": "测试市",
+        "timezone": "Asia/Shanghai",
+        "services": services,
+        "halls": [
+            {
+                "id": "b-hall",
+                "name": "基准测试中心",
+                "level": "city",
+                "parent": None,
+                "policy": {"green_mode": "ratio", "green_ratio": [1, 2]},
+                "opening_hours": [],
+                "groups": [
+                    {"prefix": "A", "name": "A", "services": ["S-0", "S-1"]},
+                    {"prefix": "B", "name": "B", "services": ["S-2", "S-3"]},
+                ],
+                "windows": [{"number": 1, "name": "综合窗口", "groups": {"A": 2, "B": 1}}],
+                "clerks": [{"username": "b1", "name": "张三", "password": PASSWORD}],
+            }
+        ],
+        "managers": [],
+        "admins": [],
+    }
+
+
+class AsgiDriver:
+    """Calls the ASGI app with a prepared request and returns (status, body)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def request(self, method: str, path: str, token: str, body: bytes = b"") -> tuple[int, bytes]:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"bench"),
+                (b"content-type", b"application/json"),
+                (b"authorization", f"Bearer {token}".encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+            "state": {},
+        }
+        sent: list[dict[str, Any]] = []
+        given = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, send)
+        return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+async def _measure(n: int, fn: Any) -> dict[str, float]:
+    cpu = time.process_time()
+    wall = time.perf_counter()
+    for _ in range(n):
+        await fn()
+    return {
+        "requests": n,
+        "cpu_ms_per_request": round((time.process_time() - cpu) / n * 1000, 3),
+        "wall_ms_per_request": round((time.perf_counter() - wall) / n * 1000, 3),
+    }
+
+
+async def run(requests: int, root: Path) -> dict[str, Any]:
+    """All phases on one fresh database."""
+    data = root / "data"
+    app = create_app(Settings(data_dir=data, db_url=f"sqlite:///{root / 'bench.sqlite3'}"))
+    ctx = app.state.ctx
+    seed(ctx.db, _city())
+    ctx.catalog.invalidate()
+    from sqlalchemy import select
+
+    from hall_server.auth import create_token
+    from hall_server.db.models import Window
+
+    with ctx.db.write() as s:
+        kiosk = create_token(s, "kiosk", hall_id="b-hall")[1]
+    with ctx.db.read() as s:
+        wid = s.execute(select(Window.id).where(Window.hall_id == "b-hall")).scalar_one()
+    clerk = sessions.login(ctx, "b1", PASSWORD, wid)["token"]
+    drv = AsgiDriver(app)
+    out: dict[str, Any] = {}
+    async with app.router.lifespan_context(app):
+        body = json.dumps({"service_code": "S-0"}).encode()
+
+        async def issue() -> None:
+            status, text = await drv.request("POST", "/api/v1/halls/b-hall/tickets", kiosk, body)
+            assert status == 201, text
+
+        async def call_and_no_show() -> None:
+            status, text = await drv.request("POST", f"/api/v1/windows/{wid}/call-next", clerk)
+            assert status == 200, text
+            status, text = await drv.request("POST", f"/api/v1/windows/{wid}/no-show", clerk)
+            assert status == 200, text
+
+        for _ in range(20):  # warm caches and compiled statements
+            await issue()
+        out["issue"] = await _measure(requests, issue)
+        out["issue"]["queue_length_at_end"] = requests + 20
+        pairs = await _measure(requests // 2, call_and_no_show)
+        out["call_next_plus_no_show"] = {
+            **pairs,
+            "cpu_ms_per_request": round(pairs["cpu_ms_per_request"] / 2, 3),
+            "wall_ms_per_request": round(pairs["wall_ms_per_request"] / 2, 3),
+            "note": "per request, averaged over call-next and no-show",
+        }
+    return out
+
+
+def main() -> None:
+    """Print one JSON document."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    root = Path(tempfile.mkdtemp(prefix="hall-bench-"))
+    try:
+        result = asyncio.run(run(args.requests, root))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    import os
+
+    print(
+        json.dumps(
+            {"benchmark": "server_core", "db": "sqlite", "load_average": os.getloadavg(), **result},
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
