@@ -61,6 +61,7 @@ def login(ctx: ServerContext, username: str, password: str, window_id: int | Non
                     .where(TK.c.window_id == window_id, TK.c.role == "clerk", TK.c.revoked_at.is_(None))
                     .values(revoked_at=_now())
                 )
+            _leave_other_windows(ctx, s, user, window_id)
             s.execute(update(W).where(W.c.id == window_id).values(clerk_id=user.id))
             win = s.execute(select(W).where(W.c.id == window_id)).one()
             token_id, token = create_token(
@@ -90,6 +91,25 @@ def login(ctx: ServerContext, username: str, password: str, window_id: int | Non
         "clerk": user_view(user),
         "window": window,
     }
+
+
+def _leave_other_windows(ctx: ServerContext, s: Any, user: Any, window_id: int) -> None:
+    """A clerk sits at one window: logging in here ends the sessions at any other window."""
+    s.execute(
+        update(TK)
+        .where(TK.c.user_id == user.id, TK.c.role == "clerk", TK.c.revoked_at.is_(None))
+        .values(revoked_at=_now())
+    )
+    others = s.execute(select(W).where(W.c.clerk_id == user.id, W.c.id != window_id)).all()
+    for other in others:
+        win = s.execute(update(W).where(W.c.id == other.id).values(clerk_id=None).returning(W)).one()
+        append_event(
+            s,
+            win.hall_id,
+            EV_CLERK_LOGGED_OUT,
+            {"clerk": {"id": user.id, "name": user.name}, "window": window_out(ctx, s, win)},
+            Actor("clerk", user.username),
+        )
 
 
 def logout(ctx: ServerContext, p: Principal) -> None:

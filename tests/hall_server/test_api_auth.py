@@ -121,3 +121,17 @@ def test_tokens_are_stored_hashed(hall: Hall) -> None:
         stored = [r[0] for r in s.execute(text("SELECT token_hash FROM api_tokens"))]
     for token in hall.tokens.values():
         assert token not in stored
+
+
+def test_a_clerk_sits_at_one_window_only(hall: Hall) -> None:
+    old = hall.auth(f"clerk:{CITY}:1")  # c1 at window 1
+    r = hall.client.post(
+        f"{API}/auth/login", json={"username": "c1", "password": PASSWORD, "window_id": hall.wid(3)}
+    )
+    assert r.status_code == 200
+    # The session at window 1 ended; window 1 has no clerk now.
+    assert hall.client.get(f"{API}/auth/me", headers=old).status_code == 401
+    w1 = hall.client.get(f"{API}/windows/{hall.wid(1)}", headers=hall.auth("admin")).json()
+    assert w1["clerk"] is None
+    types = [e["type"] for e in hall.events(hall.last_seq() - 2)]
+    assert types == ["clerk.logged_out", "clerk.logged_in"]
