@@ -9,6 +9,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kiosk import const
 from kiosk.errors import ConfigError
@@ -63,6 +64,8 @@ class KioskConfig:
     data_dir: str = "kiosk-data"
     device_id: str = ""
     language: str = "zh_CN"
+    # The hall's clock: tickets carry the hall's local time, so the header must show the same.
+    timezone: str = const.HALL_TIMEZONE
 
     def __post_init__(self) -> None:
         if self.role not in const.ROLES:
@@ -71,6 +74,10 @@ class KioskConfig:
             raise ConfigError("打印模式只能是 text 或 raster", "printer mode must be text or raster")
         if self.printer.width_mm not in (58, 80):
             raise ConfigError("纸宽只能是 58 或 80 毫米", "printer width must be 58 or 80")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"未知的时区：{self.timezone}", f"unknown time zone {self.timezone!r}") from exc
         if self.idle_timeout_s < 5:
             raise ConfigError("空闲超时不能少于 5 秒", "idle timeout must be at least 5 s")
 

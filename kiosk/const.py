@@ -113,3 +113,6 @@ FAULT_PAPER_OUT = "printer.paper_out"
 FAULT_OFFLINE = "printer.offline"
 FAULT_COVER_OPEN = "printer.cover_open"
 FAULT_PRINTER = "printer.error"
+
+# Halls run on China Standard Time unless a machine's config says otherwise.
+HALL_TIMEZONE = "Asia/Shanghai"

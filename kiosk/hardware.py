@@ -73,7 +73,7 @@ class IdReaderService(QObject):
                 with open_reader(self.url) as reader:
                     self._set_state("ready")
                     delay = 0.5
-                    reader.watch(self.card_read.emit, self._on_error, self._stop)
+                    reader.watch(self.card_read.emit, self._on_error, self._stop, on_state=self._set_state)
             except Exception as exc:  # a reader that vanished is re-opened after a pause
                 logger.warning("ID reader %s: %s", self.url, exc)
                 self._set_state("offline")

@@ -85,8 +85,11 @@ class CardReader(ABC):
         on_card: Callable[[IdCard], None],
         on_error: Callable[[DeviceError], None] | None = None,
         stop: threading.Event | None = None,
+        on_state: Callable[[str], None] | None = None,
     ) -> None:
         """Report each placement once until `stop` is set; faults go to on_error, never out of the loop.
+
+        `on_state` hears "offline" when the reader goes away and "ready" when it is back.
 
         A card is reported again only after a poll found the field empty, so a card left lying on
         the reader is read once, and a card pulled mid-read (CardRemoved) must be put back. A reader
@@ -106,6 +109,8 @@ class CardReader(ABC):
                     # A reader that comes back starts with a fresh field.
                     armed = True
                     logger.info("reader is back")
+                    if on_state:
+                        on_state("ready")
                 if not self.probe():
                     armed = True
                 elif armed:
@@ -116,6 +121,8 @@ class CardReader(ABC):
                 if not disconnected:
                     disconnected = True
                     self.close()
+                    if on_state:
+                        on_state("offline")
                     on_error(exc)
                 interval = max(interval, self.reopen_interval)
             except CardRemoved as exc:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
@@ -59,7 +60,7 @@ class RoleScreen(QWidget):
         self._hb_timer.start(const.HEARTBEAT_S * 1000)
 
     def _tick(self) -> None:
-        now = datetime.now()
+        now = datetime.now(ZoneInfo(self.ctx.config.timezone))
         self.clock.setText(f"{now:%Y年%m月%d日} 星期{WEEKDAYS[now.weekday()]} {now:%H:%M}")
 
     def mark_ready(self) -> None:

@@ -405,8 +405,11 @@ def test_watch_reopens_a_reader_that_comes_back(tmp_path: Path) -> None:
     reader.reopen_interval = 0.05
     cards: list[IdCard] = []
     errors: list[DeviceError] = []
+    states: list[str] = []
     stop = threading.Event()
-    t = threading.Thread(target=reader.watch, args=(cards.append, errors.append, stop), daemon=True)
+    t = threading.Thread(
+        target=reader.watch, args=(cards.append, errors.append, stop, states.append), daemon=True
+    )
     try:
         reader.open()
         t.start()
@@ -415,12 +418,14 @@ def test_watch_reopens_a_reader_that_comes_back(tmp_path: Path) -> None:
         first.unplug()
         assert _until(lambda: len(errors) == 1)
         assert isinstance(errors[0], ReaderDisconnected)
+        assert states == ["offline"]
         second.start()
         link.unlink()
         link.symlink_to(second.port)
         second.place(sample_card("elderly"))
         assert _until(lambda: len(cards) == 2)
         assert cards[1].name == "陈桂兰" and len(errors) == 1
+        assert states == ["offline", "ready"]
     finally:
         stop.set()
         if t.is_alive():

@@ -45,8 +45,22 @@ def test_unreachable_reader_reports_instead_of_crashing(qtbot, tmp_path):
     svc.start()
     try:
         qtbot.waitUntil(lambda: len(errors) > 0, timeout=10000)
-        assert "阅读器" in id_error_zh(errors[0]) or id_error_zh(errors[0])
+        assert "阅读器" in id_error_zh(errors[0])
         assert svc.state == "offline"
+    finally:
+        svc.stop()
+
+
+def test_unplugged_reader_shows_offline(qtbot, id_sim):
+    svc = IdReaderService(f"serial://{id_sim.port}")
+    states = []
+    svc.state_changed.connect(states.append)
+    svc.start()
+    try:
+        qtbot.waitUntil(lambda: svc.state == "ready", timeout=10000)
+        id_sim.unplug()
+        qtbot.waitUntil(lambda: svc.state == "offline", timeout=10000)
+        assert states[-1] == "offline"
     finally:
         svc.stop()
 
