@@ -122,3 +122,19 @@ def test_bad_calendar_data_is_a_typed_error() -> None:
         )
     with pytest.raises(CalendarDataError):
         WorkCalendar.from_dict({"holidays": [{"name": "x", "days": ["2026-01-05/2026-01-01"]}]})
+
+
+def test_city_file_merges_over_the_national_calendar(tmp_path: Path) -> None:
+    from hall_server.services.calendars import load_calendar
+
+    (tmp_path / "CN-2026.json").write_text(
+        (ASSETS / "CN-2026.json").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    # A city adds a local holiday and turns one national holiday into a working day.
+    city = {"holidays": [{"name": "本地节日", "days": ["2026-03-10"]}], "workdays": ["2026-10-07"]}
+    (tmp_path / "bz-city-2026.json").write_text(json.dumps(city, ensure_ascii=False), encoding="utf-8")
+    national = load_calendar(None, tmp_path)
+    local = load_calendar("bz-city", tmp_path)
+    assert national.is_working_day(date(2026, 3, 10)) and not local.is_working_day(date(2026, 3, 10))
+    assert not national.is_working_day(date(2026, 10, 7)) and local.is_working_day(date(2026, 10, 7))
+    assert not local.is_working_day(date(2026, 10, 1))  # the rest of 国庆 stays

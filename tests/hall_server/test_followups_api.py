@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from hall_server.db.models import Event
-from tests.hall_server.ext_app import API, Env, sqlite_env
+from tests.hall_server.ext_app import API, Env, postgres_env, sqlite_env
 
 
 @pytest.fixture
@@ -114,3 +114,20 @@ def test_managers_see_only_their_subtree(env: Env) -> None:
     assert r.status_code == 403 and r.json()["error"]["code"] == "auth.forbidden"
     # The city manager sees the county's cases too (subtree).
     assert env.client.get(f"{API}/halls/x-county/followups", headers=env.h("m-city")).status_code == 200
+
+
+@pytest.fixture
+def pg_env(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """The same server on a fresh PostgreSQL database."""
+    yield from postgres_env(pg_url, tmp_path, monkeypatch)
+
+
+@pytest.mark.postgres
+def test_postgres_deadline_and_steps(pg_env: Env) -> None:
+    test_bad_rating_opens_case_with_deadline_across_national_day(pg_env)
+    pg_env.clock.set_local(date(2026, 9, 28), "10:00")
+    case = pg_env.client.get(f"{API}/halls/x-city/followups", headers=pg_env.h("m-city")).json()[0]
+    r = pg_env.client.post(
+        f"{API}/followups/{case['id']}/steps", json={"step": "verified"}, headers=pg_env.h("m-city")
+    )
+    assert r.status_code == 200 and [s["step"] for s in r.json()["steps"]] == ["open", "verified"]
