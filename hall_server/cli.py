@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from hall_server.config import Settings
-from hall_server.const import DEFAULT_DATA_DIR, DEFAULT_PORT, DEMO_DB_FILE_NAME, DEMO_TOKENS_FILE, ROLES
+from hall_server.const import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_PORT,
+    DEMO_DB_FILE_NAME,
+    DEMO_TOKENS_FILE,
+    ROLES,
+    WS_PROTOCOL,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -224,12 +231,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 port=s.port,
                 workers=args.workers,
                 log_level="info" if args.verbose else "warning",
+                ws=WS_PROTOCOL,
             )
         else:
             from hall_server.app import create_app
 
             app = create_app(s, migrate=False)
-            uvicorn.run(app, host=s.host, port=s.port, log_level="info" if args.verbose else "warning")
+            uvicorn.run(
+                app, host=s.host, port=s.port, log_level="info" if args.verbose else "warning", ws=WS_PROTOCOL
+            )
     finally:
         if advertiser is not None:
             advertiser.stop()

@@ -17,6 +17,8 @@ DATA_DIR_ENV = "HALL_DATA_DIR"
 PUBLIC_URL_ENV = "HALL_PUBLIC_URL"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_PORT = 8600
+# uvicorn's WebSocket implementation (override with HALL_WS_PROTOCOL for comparisons).
+WS_PROTOCOL = __import__("os").environ.get("HALL_WS_PROTOCOL", "websockets-sansio")
 
 # SQLite tuning: writers wait this long for the lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 15000
