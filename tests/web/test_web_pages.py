@@ -152,6 +152,26 @@ def test_dashboard_live_call_alerts_and_exports(server: HallServer, browser: Any
         page.click("#export-csv")
     text = Path(dl.value.path()).read_bytes().decode("utf-8-sig")
     assert text.splitlines()[0].startswith("分组,名称,取号数")
+    # A bad rating shows up as a follow-up case; the manager records the next step from the page.
+    clerk.post(f"/windows/{w1}/start")
+    clerk.post(f"/windows/{w1}/finish")
+    rating = Api(server, server.create_token("rating", "x-city", w1))
+    rating.post(
+        "/ratings",
+        {
+            "ticket_id": called["id"],
+            "level": 1,
+            "channel": "device",
+            "prompted": True,
+            "reasons": ["服务态度"],
+        },
+    )
+    page.wait_for_selector("#followups tr[data-case] .next-step")
+    page.on("dialog", lambda d: d.accept("已电话核实"))
+    page.click("#followups tr[data-case] .next-step")
+    page.wait_for_function(
+        "document.querySelector('#followups tr[data-case] .step').textContent === '已核实'"
+    )
     # Window assignment: pause window 2 from the page; the change is live for everyone.
     w2 = window_id(server, "x-city", 2)
     page.click(f"#windows tr[data-window='{w2}'] button:has-text('暂停')")

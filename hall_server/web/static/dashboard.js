@@ -184,6 +184,7 @@ function onEvent(ev) {
   const feed = $("feed");
   feed.insertBefore(el("li", { "data-type": ev.type }, `${hhmm(ev.at)} ${EVENT_ZH[ev.type] || ev.type} ${num} ${p.text || ""}`), feed.firstChild);
   while (feed.children.length > 30) feed.removeChild(feed.lastChild);
+  if (ev.type === "rating.recorded" || ev.type.startsWith("followup.")) setTimeout(loadFollowups, 500);
   clearTimeout(state.refreshTimer);
   state.refreshTimer = setTimeout(() => refreshLive().catch(() => {}), 300);
 }
@@ -215,14 +216,28 @@ async function loadStats() {
   } catch (e) { $("stats-summary").replaceChildren(el("p", { class: "error" }, e.message)); }
 }
 
+const NEXT_STEP = { open: ["verified", "核实"], verified: ["answered", "回复"], answered: ["fixed", "整改"],
+  fixed: ["revisited", "回访"], revisited: ["closed", "办结"] };
+
 async function loadFollowups() {
   try {
     const cases = await api(`/halls/${state.hall}/followups`);
-    $("followups").replaceChildren(el("tr", {}, ...["编号", "评价", "窗口", "事项", "期限", "状态"].map(h => el("th", {}, h))),
-      ...cases.map(c => el("tr", { class: c.overdue ? "error" : "" }, el("td", {}, String(c.id)), el("td", {}, String(c.level)),
+    $("followups").replaceChildren(el("tr", {}, ...["编号", "评价", "窗口", "事项", "期限", "状态", "处理"].map(h => el("th", {}, h))),
+      ...cases.map(c => el("tr", { class: c.overdue ? "error" : "", "data-case": c.id }, el("td", {}, String(c.id)), el("td", {}, String(c.level)),
         el("td", {}, c.window_number ? c.window_number + "号" : "—"), el("td", {}, c.service_name || c.service_code || ""),
-        el("td", {}, c.deadline + (c.overdue ? "（已超期）" : "")), el("td", {}, c.step_zh || c.step))));
+        el("td", {}, c.deadline + (c.overdue ? "（已超期）" : "")), el("td", { class: "step" }, c.step_zh || c.step),
+        el("td", {}, NEXT_STEP[c.step] ? el("button", { class: "next-step", onclick: () => advanceCase(c) }, NEXT_STEP[c.step][1]) : ""))));
   } catch (e) { $("followups").replaceChildren(el("tr", {}, el("td", { class: "error" }, e.message))); }
+}
+
+async function advanceCase(c) {
+  const [step, zh] = NEXT_STEP[c.step];
+  const note = prompt(`${zh}说明 / note`, "") ;
+  if (note === null) return;
+  const body = { step, note };
+  if (step === "revisited") body.satisfied = confirm("群众对整改是否满意？确定 = 满意 / OK = satisfied");
+  try { await api(`/followups/${c.id}/steps`, { method: "POST", body }); } catch (e) { alert(e.message); }
+  loadFollowups(); loadStats();
 }
 
 async function download(kind) {
