@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 
 from hall_server.api import ext_common
 from hall_server.api.deps import Creds, get_ctx, principal_of
@@ -38,8 +39,12 @@ def list_cases(hall_id: str, request: Request, creds: Creds, open_only: bool = F
     ctx = get_ctx(request)
     halls = ext_common.manager_scope(ctx, principal_of(ctx, creds), hall_id)
     now = ext_common.utcnow()
-    with ctx.db.write() as s:
-        svc.open_missing_cases(s, now, halls)
+    try:
+        with ctx.db.write() as s:
+            svc.open_missing_cases(s, now, halls)
+    except IntegrityError:
+        # Another server process opened the same case at the same moment: it is there now.
+        logger.info("follow-up cases opened concurrently elsewhere")
     with ctx.db.read() as s:
         return svc.list_cases(s, halls, open_only=open_only, today=_today(ctx, hall_id))
 

@@ -460,6 +460,14 @@ def sweep_no_shows(session: Session, now: datetime) -> int:
         rules = halls[appt.hall_id]
         if now <= aware(appt.start_at) + timedelta(minutes=rules.checkin_after_minutes):
             continue
+        # Conditional: another server process may be sweeping the same booking right now.
+        changed = session.execute(
+            update(Appointment)
+            .where(Appointment.id == appt.id, Appointment.status == "booked")
+            .values(status="no_show")
+        ).rowcount
+        if not changed:
+            continue
         appt.status = "no_show"
         count += 1
         append_event(session, appt.hall_id, EV_APPOINTMENT_NO_SHOW, public_view(appt), Actor("system", None))
