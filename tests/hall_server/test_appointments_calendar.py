@@ -7,6 +7,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from queueing.calendar import (
     BookingRules,
@@ -138,3 +140,19 @@ def test_city_file_merges_over_the_national_calendar(tmp_path: Path) -> None:
     assert national.is_working_day(date(2026, 3, 10)) and not local.is_working_day(date(2026, 3, 10))
     assert not national.is_working_day(date(2026, 10, 7)) and local.is_working_day(date(2026, 10, 7))
     assert not local.is_working_day(date(2026, 10, 1))  # the rest of 国庆 stays
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 11, 30)), n=st.integers(0, 40))
+def test_add_and_count_working_days_agree(start: date, n: int) -> None:
+    cal = _CAL
+    end = cal.add_working_days(start, n)
+    assert cal.is_working_day(end)
+    if n > 0:
+        assert cal.working_days_between(start, end) == n
+        assert end > start
+
+
+_CAL = WorkCalendar.from_dict(json.loads((ASSETS / "CN-2026.json").read_text(encoding="utf-8"))).merged(
+    WorkCalendar.from_dict(json.loads((ASSETS / "CN-2027.json").read_text(encoding="utf-8")))
+)

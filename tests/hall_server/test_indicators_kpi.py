@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from queueing.kpi import (
     CaseFact,
@@ -72,3 +74,15 @@ def test_counts_path_equals_fact_path_and_histogram_percentile() -> None:
     hist = {v: 1 for v in values}
     assert percentile_from_counts(hist, 90) == percentile(sorted(values), 90) == 540.0
     assert percentile_from_counts({7: 10}, 90) == 7.0 and percentile_from_counts({}, 90) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 5000), min_size=1, max_size=200))
+def test_histogram_percentile_equals_sorted_percentile(values: list[int]) -> None:
+    from queueing.kpi import percentile_from_counts
+
+    hist: dict[int, int] = {}
+    for v in values:
+        hist[v] = hist.get(v, 0) + 1
+    for q in (50, 90, 100):
+        assert percentile_from_counts(hist, q) == percentile(sorted(values), q)
