@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
@@ -54,19 +53,3 @@ def city_of(session: Session, hall_id: str) -> str | None:
 def calendar_for_hall(session: Session, hall_id: str) -> WorkCalendar:
     """The working-day calendar that applies to a hall."""
     return load_calendar(city_of(session, hall_id))
-
-
-def years_covered(directory: Path = CALENDAR_DIR) -> list[int]:
-    """Years with a national calendar file (for a warning when a booking reaches past them)."""
-    out = []
-    for p in directory.glob(f"{CALENDAR_COUNTRY}-*.json"):
-        try:
-            out.append(int(p.stem.split("-")[1]))
-        except (IndexError, ValueError):
-            continue
-    return sorted(out)
-
-
-def is_covered(day: date) -> bool:
-    """True when the national calendar has the day's year."""
-    return day.year in years_covered()
