@@ -81,30 +81,51 @@ class Catalog:
         self.db = db
         self._snap: _Snapshot | None = None
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
+        self._generation = 0
 
     def invalidate(self) -> None:
         """Forget the cache (after this process changed configuration)."""
-        self._snap = None
+        with self._lock:
+            self._generation += 1
+            self._snap = None
 
     def _snapshot(self) -> _Snapshot:
         snap = self._snap
-        if snap is not None and time.monotonic() - snap.loaded_at < CACHE_TTL_S:
-            return snap
-        # While one thread reloads, the others keep the expired snapshot instead of queueing:
-        # they usually hold a pooled connection inside a transaction, and if every one of them
-        # waited here the reload could not get a connection (pool exhausted, 30 s timeout, 500).
-        if snap is not None and not self._lock.acquire(blocking=False):
-            return snap
         if snap is None:
-            self._lock.acquire()
-        try:
-            snap = self._snap
-            if snap is None or time.monotonic() - snap.loaded_at >= CACHE_TTL_S:
-                snap = self._load()
-                self._snap = snap
-        finally:
-            self._lock.release()
+            with self._lock:
+                if self._snap is None:
+                    self._snap = self._load()
+                return self._snap
+        if time.monotonic() - snap.loaded_at >= CACHE_TTL_S:
+            self._refresh_in_background()
         return snap
+
+    def _refresh_in_background(self) -> None:
+        """Reload an expired snapshot in a thread of its own while callers keep the old one.
+
+        Callers sit inside a transaction holding a pooled connection, sometimes a row lock too
+        (the hall's event sequence). A reload there needs a second connection; under load every
+        other request holds one while queueing on that lock, so the pool runs dry: a 30 s stall
+        and a 500 each time the cache expired (seen with 50 windows on PostgreSQL).
+        """
+        if not self._refreshing.acquire(blocking=False):
+            return  # one refresh at a time
+        generation = self._generation
+
+        def run() -> None:
+            try:
+                fresh = self._load()
+                with self._lock:
+                    # An invalidate() meanwhile means this load may predate the change: drop it.
+                    if self._generation == generation and self._snap is not None:
+                        self._snap = fresh
+            except Exception:
+                logger.warning("catalog refresh failed; serving the previous one", exc_info=True)
+            finally:
+                self._refreshing.release()
+
+        threading.Thread(target=run, name="catalog-refresh", daemon=True).start()
 
     def _load(self) -> _Snapshot:
         with self.db.read() as s:

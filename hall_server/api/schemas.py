@@ -202,6 +202,7 @@ class HealthOut(BaseModel):
     status: str
     version: str
     hall_id: str | None
+    pid: int
 
 
 class HallOut(_Out):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from fastapi import APIRouter, Request
 
@@ -22,7 +23,8 @@ async def health(request: Request) -> dict:
     from hall_server.app import main_hall
 
     hall_id = request.app.state.main_hall_id or main_hall(get_ctx(request))
-    return {"status": "ok", "version": VERSION, "hall_id": hall_id}
+    # The worker's pid tells apart the processes behind one port (--workers N).
+    return {"status": "ok", "version": VERSION, "hall_id": hall_id, "pid": os.getpid()}
 
 
 @router.post("/auth/login", response_model=LoginOut, tags=["auth"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -219,3 +220,102 @@ def test_database_down_answers_503_with_a_typed_error(tmp_path: Path) -> None:
         assert r.json()["error"]["code"] == "server.unavailable"
         assert r.json()["error"]["message"] == "数据库暂时不可用，请稍后重试"
         assert r.headers["retry-after"] == "1"
+
+
+@pytest.mark.timeout(180)
+def test_serve_with_two_workers_shares_numbers_and_events(tmp_path: Path) -> None:
+    """`serve --workers 2` on SQLite: both processes answer, number without gaps, and a
+    subscriber of one process receives the events the other one wrote (the SQLite poll)."""
+    from tests.hall_server.hs_city import tiny_city
+
+    data = tmp_path / "data"
+    city = tmp_path / "city.json"
+    city.write_text(json.dumps(tiny_city(), ensure_ascii=False), encoding="utf-8")
+    assert cli_main(["seed", str(city), "--data-dir", str(data)]) == 0
+    assert cli_main(["token", "create", "--role", "kiosk", "--hall", "t-city", "--data-dir", str(data)]) == 0
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("HALL_DB_URL", None)
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hall_server.cli",
+            "serve",
+            "--workers",
+            "2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+            "--no-zeroconf",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        pids: set[int] = set()
+        deadline = time.monotonic() + 120
+        while len(pids) < 2:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text(errors="replace")
+            assert time.monotonic() < deadline, f"saw only workers {pids}"
+            try:
+                pids.add(requests.get(base + "/health", timeout=2).json()["pid"])
+            except requests.RequestException:
+                time.sleep(0.2)
+        token = _kiosk_token(data)
+        asyncio.run(_issue_while_subscribed(port, base, token))
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait(timeout=10)
+        log.close()
+
+
+def _kiosk_token(data: Path) -> str:
+    # Make a second kiosk token through the library (the CLI printed the first one to stdout).
+    from hall_server.auth import create_token
+    from hall_server.db.engine import Database
+
+    db = Database(f"sqlite:///{(data / 'hall.sqlite3').resolve()}", pool_size=1)
+    try:
+        with db.write() as s:
+            return create_token(s, "kiosk", hall_id="t-city")[1]
+    finally:
+        db.dispose()
+
+
+async def _issue_while_subscribed(port: int, base: str, token: str) -> None:
+    import websockets
+
+    url = f"ws://127.0.0.1:{port}/api/v1/halls/t-city/events/ws?token={token}&since=0"
+    async with websockets.connect(url, open_timeout=20) as ws:
+        # Fresh connections each time, so both workers take some of them.
+        numbers = []
+        for _ in range(12):
+            r = await asyncio.to_thread(
+                requests.post,
+                f"{base}/halls/t-city/tickets",
+                json={"service_code": "S-A1"},
+                headers={"Authorization": f"Bearer {token}", "Connection": "close"},
+                timeout=20,
+            )
+            assert r.status_code == 201, r.text
+            numbers.append(r.json()["number"])
+        assert numbers == [f"A{i:03d}" for i in range(1, 13)]
+        got: list[dict] = []
+        while len([e for e in got if e["type"] == "ticket.issued"]) < 12:
+            got.append(json.loads(await asyncio.wait_for(ws.recv(), timeout=20)))
+    seqs = [e["seq"] for e in got]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert [e["payload"]["ticket"]["number"] for e in got if e["type"] == "ticket.issued"] == numbers
