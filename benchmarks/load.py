@@ -45,7 +45,7 @@ from benchmarks._util import (
     latency_summary,
 )
 from tests.fixtures.postgres import PgCluster, sqlite_url
-from tests.fixtures.server import HOST, HallServer, hall_servers
+from tests.fixtures.server import HOST, REPO_ROOT, HallServer, hall_servers
 
 logger = logging.getLogger(__name__)
 
@@ -579,7 +579,20 @@ def _server_errors(server: HallServer, keep: int = 5) -> dict[str, Any]:
         ):
             causes[ln[:300]] += 1
             in_tb = False
-    return {"error_lines": len(errors), "first": errors[:keep], "exceptions": dict(causes.most_common(keep))}
+    first_tb: list[str] = []
+    if "Traceback (most recent call last):" in lines:
+        start = lines.index("Traceback (most recent call last):")
+        first_tb = [
+            ln
+            for ln in lines[start : start + 200]
+            if ln.startswith(f'  File "{REPO_ROOT}') or not ln.startswith(" ")
+        ][:60]
+    return {
+        "error_lines": len(errors),
+        "first": errors[:keep],
+        "exceptions": dict(causes.most_common(keep)),
+        "first_traceback": first_tb,
+    }
 
 
 def _verdict(result: dict[str, Any]) -> dict[str, bool]:
