@@ -22,7 +22,7 @@ from hall_server.const import (
 )
 from hall_server.context import ServerContext
 from hall_server.errors import ApiError
-from hall_server.events import dumps
+from hall_server.events import dumps, read_events
 from hall_server.services import halls
 
 logger = logging.getLogger(__name__)
@@ -60,8 +60,6 @@ def _ws_token(ws: WebSocket, token: str | None) -> str | None:
 
 
 def _fetch(ctx: ServerContext, hall_id: str, since: int, limit: int) -> list[dict]:
-    from hall_server.events import read_events
-
     with ctx.db.read() as s:
         return read_events(s, hall_id, since, limit)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from hall_server.auth import Principal
+from hall_server.auth import Principal, require_hall
 from hall_server.const import EV_DEVICE_FAULT, EV_DEVICE_HEARTBEAT
 from hall_server.context import ServerContext
 from hall_server.db.models import Device
@@ -36,8 +36,6 @@ def record_heartbeat(ctx: ServerContext, p: Principal, hb: Heartbeat) -> dict[st
     """Store the device's state; emit device.heartbeat on a status change, device.fault per new fault."""
     hall_id = p.hall_id
     if p.role in ("manager", "admin") and hb.hall_id:
-        from hall_server.auth import require_hall
-
         require_hall(p, hb.hall_id, ctx.catalog)
         hall_id = hb.hall_id
     if not hall_id:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from hall_server.auth import Principal, require_roles, require_window_operator
+from hall_server.auth import Principal, require_hall, require_roles, require_window_operator
 from hall_server.catalog import HallConfig
 from hall_server.const import (
     EV_RATING_REQUESTED,
@@ -459,8 +459,6 @@ def set_groups(ctx: ServerContext, p: Principal, window_id: int, groups: dict[st
 
 def get_window(ctx: ServerContext, p: Principal, window_id: int) -> dict[str, Any]:
     """A window as the wire shows it."""
-    from hall_server.auth import require_hall
-
     with ctx.db.read() as s:
         row = s.execute(select(W).where(W.c.id == window_id)).first()
         if row is None:
