@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,20 @@ from hall_server.const import (
     DEFAULT_PORT,
     PUBLIC_URL_ENV,
 )
+
+
+@functools.lru_cache(maxsize=1)
+def lan_address() -> str:
+    """This machine's address on its main network (what a visitor's phone can reach), else loopback."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            # A UDP "connect" sends nothing; it only makes the kernel pick the outgoing address.
+            s.connect(("10.255.255.255", 1))
+            return str(s.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
 
 
 @dataclass
@@ -43,7 +58,7 @@ class Settings:
         """The URL visitors' phones use (ticket QR codes)."""
         if self.public_url:
             return self.public_url.rstrip("/")
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        host = lan_address() if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
 
     @classmethod
