@@ -12,7 +12,12 @@ from kiosk.voice.chime import chime_wav
 from kiosk.voice.wav import wav_info
 from kiosk.voice.words import call_words
 
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+
+@pytest.fixture(autouse=True, scope="module")
+def _espeak_installed() -> None:
+    """The offline voice is a requirement, not an option: .ci/install puts espeak-ng there."""
+    if shutil.which("espeak-ng") is None:
+        pytest.fail("espeak-ng is missing: run .ci/install (it installs espeak-ng)")
 
 
 def test_words_are_fed_not_raw_strings():
