@@ -171,7 +171,6 @@ class HallClient:
         channel: str = "kiosk",
         identity: dict[str, Any] | None = None,
         green_reason: str | None = None,
-        appointment_id: Any = None,
         idempotency_key: str | None = None,
     ) -> JSON:
         """POST /halls/{hall}/tickets with an Idempotency-Key, so a retry never prints two tickets."""
@@ -180,8 +179,6 @@ class HallClient:
             body["identity"] = identity
         if green_reason:
             body["green_reason"] = green_reason
-        if appointment_id is not None:
-            body["appointment_id"] = appointment_id
         key = idempotency_key or uuid.uuid4().hex
         return self.post(f"/halls/{hall_id}/tickets", body, headers={"Idempotency-Key": key}, idempotent=True)
 

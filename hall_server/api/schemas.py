@@ -46,7 +46,8 @@ class IssueIn(BaseModel):
     channel: ChannelName = "kiosk"
     identity: Identity | None = None
     green_reason: GreenName | None = None
-    appointment_id: str | None = Field(default=None, max_length=64)
+    # No appointment_id here: appointment priority is given only by check-in
+    # (POST /halls/{hall}/checkin), which verifies the booking.
 
 
 class Holder(_Out):

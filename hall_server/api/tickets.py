@@ -46,7 +46,6 @@ async def issue(
             name=identity.name if identity else None,
             card_type=identity.card_type if identity else None,
             green_reason=body.green_reason,
-            appointment_id=body.appointment_id,
             idempotency_key=idempotency_key,
         ),
     )

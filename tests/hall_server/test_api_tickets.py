@@ -198,3 +198,11 @@ def test_list_tickets_today(hall: Hall) -> None:
         f"{API}/halls/{CITY}/tickets", params={"status": "called"}, headers=hall.auth("admin")
     )
     assert r.json() == []
+
+
+def test_appointment_priority_cannot_be_claimed_by_issuing(hall: Hall) -> None:
+    # Only check-in, which verifies the booking, may give an appointment ticket its priority.
+    before = _counts(hall)
+    r = hall.issue("S-A1", appointment_id="1")
+    assert r.status_code == 422 and error_code(r) == "request.invalid"
+    assert _counts(hall) == before
