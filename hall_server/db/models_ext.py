@@ -17,10 +17,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hall_server.db.models import Base
+
+# Bookings that hold a place (and count against the person's daily limit).
+ACTIVE_BOOKING_SQL = "status IN ('booked', 'checked_in')"
+PERSON_DAY_INDEX = "uq_appointments_person_day_active"
 
 
 class AppointmentSlot(Base):
@@ -48,6 +53,17 @@ class Appointment(Base):
     __table_args__ = (
         Index("ix_appointments_person_day", "id_hmac", "day"),
         Index("ix_appointments_hall_day", "hall_id", "day", "status"),
+        # The database's own guard of the per-person daily limit: two bookings racing past the
+        # rule check (PostgreSQL, several workers) cannot both hold the same place number.
+        Index(
+            PERSON_DAY_INDEX,
+            "id_hmac",
+            "day",
+            "person_seq",
+            unique=True,
+            sqlite_where=text(ACTIVE_BOOKING_SQL),
+            postgresql_where=text(ACTIVE_BOOKING_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -61,6 +77,8 @@ class Appointment(Base):
     status: Mapped[str] = mapped_column(String(20))  # booked, cancelled, checked_in, no_show
     channel: Mapped[str] = mapped_column(String(20), default="api")
     id_hmac: Mapped[str] = mapped_column(String(64))
+    # Which of the person's places of the day (1..booking.per_person_per_day) this booking holds.
+    person_seq: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     id_enc: Mapped[bytes] = mapped_column(LargeBinary)
     id_masked: Mapped[str] = mapped_column(String(40))
     name_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

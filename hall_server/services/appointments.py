@@ -10,15 +10,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hall_server.auth import Principal
 from hall_server.context import ServerContext
 from hall_server.crypto import DataProtector
 from hall_server.db.models import Hall, HallService, ServiceItem
-from hall_server.db.models_ext import Appointment, AppointmentSlot
+from hall_server.db.models_ext import PERSON_DAY_INDEX, Appointment, AppointmentSlot
 from hall_server.errors import ApiError
 from hall_server.events import Actor, append_event
 from hall_server.services import notify, tickets
@@ -48,6 +49,9 @@ logger = logging.getLogger(__name__)
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 # Unambiguous characters for booking codes read aloud or typed on a phone.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+ACTIVE_STATUSES = ("booked", "checked_in")
+# How SQLite names the partial unique index's columns in its violation message.
+_PERSON_DAY_SQLITE = "appointments.id_hmac, appointments.day, appointments.person_seq"
 
 
 def aware(dt: datetime) -> datetime:
@@ -228,14 +232,17 @@ def book(
     until = noshow_block_until(_noshow_days(session, id_hmac), today, rules)
     if until is not None:
         raise ext_error("booking.blocked", until=until.isoformat())
-    same_day = session.scalar(
-        select(func.count(Appointment.id)).where(
-            Appointment.id_hmac == id_hmac,
-            Appointment.day == req.day,
-            Appointment.status.in_(("booked", "checked_in")),
+    held = set(
+        session.scalars(
+            select(Appointment.person_seq).where(
+                Appointment.id_hmac == id_hmac,
+                Appointment.day == req.day,
+                Appointment.status.in_(ACTIVE_STATUSES),
+            )
         )
     )
-    if (same_day or 0) >= rules.per_person_per_day:
+    free = [n for n in range(1, max(1, rules.per_person_per_day) + 1) if n not in held]
+    if len(held) >= rules.per_person_per_day or not free:
         raise ext_error("booking.person_day_limit", day=req.day.isoformat())
     slots = {s.start: s for s in ensure_slots(session, hall, req.service_code, req.day)}
     slot = slots.get(req.start)
@@ -261,6 +268,7 @@ def book(
         status="booked",
         channel=req.channel,
         id_hmac=id_hmac,
+        person_seq=free[0],
         id_enc=protector.encrypt(idn.number, "appointment.id_number"),
         id_masked=mask_id_number(idn.number),
         name_enc=protector.encrypt(name, "appointment.name") if name else None,
@@ -270,7 +278,14 @@ def book(
         created_at=now,
     )
     session.add(appt)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # A concurrent booking of the same person took this place first (the rule check above
+        # could not see it yet): the same refusal as the rule, and the transaction rolls back.
+        if _is_person_day_violation(exc):
+            raise ext_error("booking.person_day_limit", day=req.day.isoformat()) from exc
+        raise
     append_event(session, hall_id, EV_APPOINTMENT_BOOKED, public_view(appt), Actor("visitor", None))
     local_start = aware(appt.start_at).astimezone(zone)
     notify.enqueue(
@@ -298,6 +313,11 @@ def book(
         now=now,
     )
     return appt
+
+
+def _is_person_day_violation(exc: IntegrityError) -> bool:
+    text = str(exc.orig)
+    return PERSON_DAY_INDEX in text or _PERSON_DAY_SQLITE in text
 
 
 def _find(session: Session, protector: DataProtector, code: str, id_number: str) -> Appointment:
@@ -382,7 +402,7 @@ def checkin(
                     Appointment.hall_id == hall_id,
                     Appointment.id_hmac == id_hmac,
                     Appointment.day == today,
-                    Appointment.status.in_(("booked", "checked_in")),
+                    Appointment.status.in_(ACTIVE_STATUSES),
                 )
                 .order_by(Appointment.start_at)
             )

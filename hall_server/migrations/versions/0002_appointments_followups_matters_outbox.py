@@ -121,6 +121,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
     sa.Column('id_hmac', sa.String(length=64), nullable=False),
+    sa.Column('person_seq', sa.Integer(), server_default='1', nullable=False),
     sa.Column('id_enc', sa.LargeBinary(), nullable=False),
     sa.Column('id_masked', sa.String(length=40), nullable=False),
     sa.Column('name_enc', sa.LargeBinary(), nullable=True),
@@ -139,6 +140,14 @@ def upgrade() -> None:
     with op.batch_alter_table('appointments', schema=None) as batch_op:
         batch_op.create_index('ix_appointments_hall_day', ['hall_id', 'day', 'status'], unique=False)
         batch_op.create_index('ix_appointments_person_day', ['id_hmac', 'day'], unique=False)
+        # One active booking per person and place number per day, enforced by the database.
+        batch_op.create_index(
+            'uq_appointments_person_day_active',
+            ['id_hmac', 'day', 'person_seq'],
+            unique=True,
+            sqlite_where=sa.text("status IN ('booked', 'checked_in')"),
+            postgresql_where=sa.text("status IN ('booked', 'checked_in')"),
+        )
 
     op.create_table('followup_cases',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -191,6 +200,7 @@ def downgrade() -> None:
 
     op.drop_table('followup_cases')
     with op.batch_alter_table('appointments', schema=None) as batch_op:
+        batch_op.drop_index('uq_appointments_person_day_active')
         batch_op.drop_index('ix_appointments_person_day')
         batch_op.drop_index('ix_appointments_hall_day')
 
