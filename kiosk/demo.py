@@ -20,6 +20,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from kiosk import const
+
 logger = logging.getLogger(__name__)
 
 ROLE_SHOTS = [
@@ -53,6 +55,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _quiet_offscreen_warnings() -> None:
+    """Drop the offscreen platform's one harmless warning, printed once per window, from the demo's output."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    previous = None
+
+    def handler(mode: Any, context: Any, message: str) -> None:
+        if "propagateSizeHints" in message:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            sys.stderr.write(message + "\n")
+
+    previous = qInstallMessageHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo."""
     args = parse_args(argv)
@@ -78,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     id_url = sims.start_idcard()
     printer_target = sims.start_printer(out / "printer", 80)
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    if headless():
+        _quiet_offscreen_warnings()
     apply_theme(app)
     roles: dict[str, tuple[Any, Any]] = {}
     try:
@@ -183,10 +204,9 @@ def _play_visitor(roles: dict[str, tuple[Any, Any]], sims: Any) -> None:
         print("演示：取号未完成 (ticket not issued)", flush=True)
         return
     ticket = issued[0]
-    print(
-        f"演示：刷身份证取号 {ticket['number']}（绿色通道：{ticket.get('green_reason')}），号票打印中",
-        flush=True,
-    )
+    green = ticket.get("green_reason")
+    channel = f"（绿色通道：{const.GREEN_REASON_ZH.get(green, green)}）" if green else ""
+    print(f"演示：刷身份证取号 {ticket['number']}{channel}，号票打印中", flush=True)
     wait(lambda: bool(sims.printer.pages), 15)
     sims.idcard.remove()
     wait(lambda: not clerk.busy, 10)
