@@ -40,6 +40,9 @@ _DOMAIN_STATUS = {
 class ApiError(Exception):
     """An error with a stable code; status and messages come from const.ERRORS unless given."""
 
+    # Extra response headers (Retry-After of a 429).
+    headers: dict[str, str] | None = None
+
     def __init__(
         self,
         code: str,
@@ -101,7 +104,7 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_req: Request, exc: ApiError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return error_response(exc, headers)
+        return error_response(exc, {**(exc.headers or {}), **(headers or {})} or None)
 
     @app.exception_handler(DomainError)
     async def _domain_error(_req: Request, exc: DomainError) -> JSONResponse:

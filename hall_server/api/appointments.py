@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from hall_server.api import ext_common
 from hall_server.api.deps import Creds, get_ctx, principal_of
+from hall_server.api.rate_limit import guard_of
 from hall_server.api.schemas import ErrorOut
 from hall_server.auth import require_hall, require_roles
 from hall_server.db.models import HallService, ServiceItem
@@ -21,7 +22,10 @@ from hall_server.services import appointments as svc
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["appointments"], responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}})
+router = APIRouter(
+    tags=["appointments"],
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 429: {"model": ErrorOut}},
+)
 
 
 class BookIn(BaseModel):
@@ -77,6 +81,7 @@ def bookable_services(hall_id: str, request: Request) -> list[dict[str, Any]]:
 @router.get("/halls/{hall_id}/appointment-slots")
 def slots(hall_id: str, request: Request, service_code: str = Query(max_length=64)) -> dict[str, Any]:
     """Bookable days and slots with free places (public)."""
+    guard_of(request).check(request, "slots")
     ctx = get_ctx(request)
     with ctx.db.write() as s:  # slots of a new day are created on first look
         return svc.availability(s, hall_id, service_code, ext_common.utcnow())
@@ -84,7 +89,8 @@ def slots(hall_id: str, request: Request, service_code: str = Query(max_length=6
 
 @router.post("/halls/{hall_id}/appointments", status_code=201)
 def book(hall_id: str, body: BookIn, request: Request) -> dict[str, Any]:
-    """Book a slot (public: a provincial portal, a phone app or the booking page)."""
+    """Book a slot (public: a provincial portal, a phone app or the booking page); rate-limited."""
+    guard_of(request).check(request, "book", body.id_number)
     ctx = get_ctx(request)
     req = svc.BookingRequest(
         body.service_code, body.day, body.start, body.id_number, body.phone, body.name, body.channel
@@ -96,7 +102,8 @@ def book(hall_id: str, body: BookIn, request: Request) -> dict[str, Any]:
 
 @router.post("/appointments/{code}/cancel")
 def cancel(code: str, body: ProofIn, request: Request) -> dict[str, Any]:
-    """Cancel a booking (public, proven with the holder's ID number)."""
+    """Cancel a booking (public, proven with the holder's ID number); rate-limited."""
+    guard_of(request).check(request, "lookup", body.id_number)
     ctx = get_ctx(request)
     with ctx.db.write() as s:
         appt = svc.cancel(s, ctx.protector, code, body.id_number, ext_common.utcnow())
@@ -105,7 +112,8 @@ def cancel(code: str, body: ProofIn, request: Request) -> dict[str, Any]:
 
 @router.post("/appointments/lookup")
 def lookup(body: LookupIn, request: Request) -> dict[str, Any]:
-    """One booking by code and ID number (public; POST keeps the ID number out of URLs and logs)."""
+    """One booking by code and ID number (public; POST keeps the ID number out of URLs and logs); rate-limited."""
+    guard_of(request).check(request, "lookup", body.id_number)
     ctx = get_ctx(request)
     with ctx.db.read() as s:
         return _names(ctx, [svc.get_by_code(s, ctx.protector, body.code, body.id_number)])[0]

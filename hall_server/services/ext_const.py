@@ -50,6 +50,20 @@ OUTBOX_MAX_ATTEMPTS = 8
 OUTBOX_BACKOFF_S = (10, 30, 60, 300, 900, 1800, 3600)
 NOTIFIER_ENV = "HALL_NOTIFIER"
 
+# Rate limits of the public booking endpoints (in-process token buckets): requests per minute,
+# which is also the burst. Each is overridable by its environment variable; 0 turns it off.
+# HALL_RATE_EXEMPT lists addresses or networks (a portal's gateway) that are never limited.
+RATE_LIMITS_DEFAULT: dict[str, int] = {
+    "book_per_address": 10,  # bookings from one address (a phone, a hall's Wi-Fi NAT)
+    "book_per_person": 5,  # bookings with one ID number, from anywhere
+    "lookup_per_address": 30,  # look-ups and cancellations: booking codes cannot be probed
+    "lookup_per_person": 10,
+    "slots_per_address": 60,  # slot listings (they create a new day's slots on first look)
+}
+RATE_ENV_PREFIX = "HALL_RATE_"  # HALL_RATE_BOOK_PER_ADDRESS=20 ...
+RATE_EXEMPT_ENV = "HALL_RATE_EXEMPT"
+RATE_MAX_KEYS = 50_000  # buckets kept before full ones are forgotten
+
 # Waiting-time histogram buckets (minutes) for the dashboard.
 WAIT_BUCKETS_MIN = (5, 10, 15, 20, 30, 45, 60, 90)
 
@@ -78,6 +92,7 @@ EXT_ERRORS: dict[str, tuple[int, str, str]] = {
     "booking.cancel_too_late": (409, "距预约时段开始不足2小时，不能取消", "Too late to cancel"),
     "booking.phone_invalid": (422, "手机号码格式不正确", "Invalid mobile phone number"),
     "booking.service_not_bookable": (404, "该事项不在本大厅办理", "The hall does not handle that service"),
+    "rate.limited": (429, "请求过于频繁，请{retry_after}秒后再试", "Too many requests; try again later"),
     "checkin.none": (404, "未找到您今天在本大厅的预约", "No booking today at this hall"),
     "checkin.too_early": (409, "未到签到时间，请于{start}前30分钟内签到", "Too early to check in"),
     "checkin.too_late": (409, "已超过签到时间，预约失效", "Too late to check in; the booking lapsed"),
