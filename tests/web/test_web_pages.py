@@ -184,6 +184,83 @@ def test_dashboard_live_call_alerts_and_exports(server: HallServer, browser: Any
     page.close()
 
 
+def weights_of(groups: Any) -> dict[str, int]:
+    """A window's {prefix: weight} from either wire shape ({A: 2} or [{prefix, weight}])."""
+    if isinstance(groups, list):
+        return {g["prefix"]: g["weight"] for g in groups}
+    return dict(groups)
+
+
+def window_weights(server: HallServer, hall: str, wid: int) -> dict[str, int]:
+    return weights_of(next(w for w in server.hall(hall)["windows"] if w["id"] == wid)["groups"])
+
+
+def test_manager_changes_window_groups_in_page_form(server: HallServer, browser: Any) -> None:
+    """The in-page form (no browser prompt) changes a window's queues and weights on the server,
+    and the window's clerk terminal gets the window.updated event with the new weights."""
+    from kiosk.api import HallClient
+
+    w2 = window_id(server, "x-town", 2)
+    clerk = HallClient(server.base_url, server.login("x-town-c2", PASSWORD, w2)["token"])
+    since = max([0, *(e["seq"] for e in clerk.events("x-town"))])
+    page = browser.new_page(
+        viewport={"width": 1400, "height": 1000}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page.set_default_timeout(TIMEOUT_MS)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    login(page, server, "m-city")
+    page.click("#tree a[data-hall=x-town]")
+    row = f"#windows tr[data-window='{w2}']"
+    page.wait_for_selector(f"{row} button.edit-groups")
+    assert "A×1 B×1" in page.inner_text(row)
+    page.click(f"{row} button.edit-groups")
+    form = page.locator("#groups-form")
+    form.wait_for(state="visible")
+    assert "2号窗口" in page.inner_text("#groups-form-title")
+    assert page.eval_on_selector_all(
+        "#groups-form-rows tr[data-group]", "rs => rs.map(r => r.dataset.group)"
+    ) == [
+        "A",
+        "B",
+    ]
+    assert "社保医保" in page.inner_text("#groups-form-rows tr[data-group=A]")
+    # A bad weight is refused in the form, in Chinese first, and nothing reaches the server.
+    page.fill("#groups-form-rows tr[data-group=A] input.weight", "0")
+    page.click("#groups-form-save")
+    assert page.inner_text("#groups-form-msg").startswith("队列A的权重须为1–99的整数")
+    assert window_weights(server, "x-town", w2) == {"A": 1, "B": 1}
+    # No queue at all is refused too.
+    page.uncheck("#groups-form-rows tr[data-group=A] input.serve")
+    page.uncheck("#groups-form-rows tr[data-group=B] input.serve")
+    page.click("#groups-form-save")
+    assert page.inner_text("#groups-form-msg").startswith("请至少选择一个队列")
+    # Serve A only, with weight 3: saved, the form closes and the table shows the new weights.
+    page.check("#groups-form-rows tr[data-group=A] input.serve")
+    page.fill("#groups-form-rows tr[data-group=A] input.weight", "3")
+    page.click("#groups-form-save")
+    form.wait_for(state="hidden")
+    page.wait_for_function(f"document.querySelector(\"{row}\").textContent.includes('A×3')")
+    assert "B×" not in page.inner_text(row)
+    assert dialogs == []  # no prompt(), alert() or confirm() on the way
+    assert window_weights(server, "x-town", w2) == {"A": 3}
+    # The clerk terminal of that window sees the change as an event.
+    updated = [e for e in clerk.events("x-town", since=since) if e["type"] == "window.updated"]
+    assert updated, "no window.updated event"
+    payload = updated[-1]["payload"]
+    assert payload["window"]["id"] == w2 and payload["change"] == "groups"
+    assert weights_of(payload["window"]["groups"]) == {"A": 3}
+    # Cancel leaves the window as it is.
+    page.click(f"{row} button.edit-groups")
+    page.fill("#groups-form-rows tr[data-group=A] input.weight", "7")
+    page.screenshot(path=str(SHOTS / "web-window-groups-form.png"))
+    page.click("#groups-form-cancel")
+    form.wait_for(state="hidden")
+    assert window_weights(server, "x-town", w2) == {"A": 3}
+    page.close()
+    clerk.close()
+
+
 def test_county_manager_cannot_open_the_city(server: HallServer, browser: Any) -> None:
     page = browser.new_page(locale="zh-CN", timezone_id="Asia/Shanghai")
     page.set_default_timeout(TIMEOUT_MS)

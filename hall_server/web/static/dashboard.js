@@ -18,6 +18,9 @@ async function start() {
   $("reload-stats").addEventListener("click", () => loadStats());
   $("export-csv").addEventListener("click", () => download("csv"));
   $("export-xlsx").addEventListener("click", () => download("xlsx"));
+  $("groups-form").addEventListener("submit", saveGroups);
+  $("groups-form-cancel").addEventListener("click", closeGroupsForm);
+  $("groups-form").addEventListener("keydown", ev => { if (ev.key === "Escape") closeGroupsForm(); });
   if (!authToken()) return showLogin();
   try { await api("/auth/me"); await showApp(); } catch (e) { showLogin(); }
 }
@@ -69,7 +72,7 @@ async function openHall(hallId) {
   state.hall = hallId; state.lastSeq = 0;
   document.querySelectorAll("#tree a").forEach(a => a.classList.toggle("active", a.dataset.hall === hallId));
   $("hall-empty").hidden = true; $("hall-view").hidden = false;
-  $("feed").replaceChildren();
+  $("feed").replaceChildren(); closeGroupsForm();
   history.replaceState(null, "", "?hall=" + encodeURIComponent(hallId));
   await refreshLive();
   connectWs();
@@ -121,7 +124,7 @@ function renderWindows(windows) {
         el("button", { onclick: () => windowOp(w.id, "open"), disabled: w.status === "open" }, "开放"),
         el("button", { onclick: () => windowOp(w.id, "pause"), disabled: w.status !== "open" }, "暂停"),
         el("button", { onclick: () => windowOp(w.id, "close"), disabled: w.status === "closed" }, "关闭"),
-        el("button", { onclick: () => editGroups(w, gtext) }, "分配队列")));
+        el("button", { class: "edit-groups", onclick: () => editGroups(w) }, "分配队列")));
   });
   $("windows").replaceChildren(el("tr", {}, ...["窗口", "名称", "工作人员", "状态", "当前号", "队列×权重", "操作"].map(h => el("th", {}, h))), ...rows);
 }
@@ -131,16 +134,64 @@ async function windowOp(id, op) {
   try { await api(`/windows/${id}/${op}`, { method: "POST" }); await refreshLive(); } catch (e) { $("win-msg").textContent = e.message; }
 }
 
-async function editGroups(w, current) {
-  const text = prompt("队列与权重，例如 A×2 B×1（空格分隔）/ groups and weights, e.g. A×2 B×1", current.replace(/×/g, ":"));
-  if (text === null) return;
+// The window's queues and weights are edited in a small form under the table (no browser prompt).
+const MAX_WEIGHT = 99;
+
+function weightsOf(w) {
+  const groups = w.groups || {};
+  if (Array.isArray(groups)) return Object.fromEntries(groups.map(g => [g.prefix, g.weight]));
+  return Object.assign({}, groups);
+}
+
+function editGroups(w) {
+  const form = $("groups-form");
+  const current = weightsOf(w);
+  const hallGroups = (state.snapshot && state.snapshot.groups) || [];
+  // Groups the window serves that the hall no longer lists still show, so nothing is dropped unseen.
+  const prefixes = [...new Set([...hallGroups.map(g => g.prefix), ...Object.keys(current)])];
+  const names = Object.fromEntries(hallGroups.map(g => [g.prefix, g.name || ""]));
+  form.dataset.window = String(w.id);
+  $("groups-form-title").replaceChildren(`分配队列：${w.number}号窗口 `, el("span", { class: "muted" }, `Queues and weights of window ${w.number}`));
+  $("groups-form-rows").replaceChildren(
+    el("tr", {}, ...["办理", "队列", "名称", "权重"].map(h => el("th", {}, h))),
+    ...prefixes.map(p => el("tr", { "data-group": p },
+      el("td", {}, el("input", { type: "checkbox", class: "serve", checked: p in current, "aria-label": `办理${p}队列` })),
+      el("td", {}, p), el("td", {}, names[p] || ""),
+      el("td", {}, el("input", { type: "number", class: "weight", min: "1", max: String(MAX_WEIGHT), step: "1",
+        value: String(current[p] || 1), "aria-label": `${p}队列权重` })))));
+  $("groups-form-msg").textContent = "";
+  form.hidden = false;
+  form.querySelector("input.serve").focus();
+}
+
+function closeGroupsForm() { $("groups-form").hidden = true; $("groups-form-msg").textContent = ""; }
+
+async function saveGroups(ev) {
+  ev.preventDefault();
+  const form = $("groups-form");
   const groups = {};
-  for (const part of text.trim().split(/\s+/).filter(Boolean)) {
-    const [p, wt] = part.split(/[:×x*]/);
-    groups[p.toUpperCase()] = parseInt(wt || "1", 10);
+  for (const row of form.querySelectorAll("#groups-form-rows tr[data-group]")) {
+    if (!row.querySelector("input.serve").checked) continue;
+    const raw = row.querySelector("input.weight").value.trim();
+    const weight = Number(raw);
+    if (!/^\d+$/.test(raw) || weight < 1 || weight > MAX_WEIGHT) {
+      $("groups-form-msg").textContent = `队列${row.dataset.group}的权重须为1–${MAX_WEIGHT}的整数 / weight must be a whole number 1–${MAX_WEIGHT}`;
+      return;
+    }
+    groups[row.dataset.group] = weight;
   }
-  $("win-msg").textContent = "";
-  try { await api(`/windows/${w.id}/groups`, { method: "PUT", body: { groups } }); await refreshLive(); } catch (e) { $("win-msg").textContent = e.message; }
+  if (!Object.keys(groups).length) {
+    $("groups-form-msg").textContent = "请至少选择一个队列（不办理时请暂停或关闭窗口）/ choose at least one queue";
+    return;
+  }
+  const save = $("groups-form-save");
+  save.disabled = true;  // a double click sends one request
+  try {
+    await api(`/windows/${form.dataset.window}/groups`, { method: "PUT", body: { groups } });
+    closeGroupsForm();
+    await refreshLive();
+  } catch (e) { $("groups-form-msg").textContent = e.message; }
+  finally { save.disabled = false; }
 }
 
 function renderDevices(devices) {
