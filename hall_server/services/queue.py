@@ -9,12 +9,12 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import bindparam, false, func, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from hall_server.catalog import HallConfig
 from hall_server.const import RECENT_SERVICE_SAMPLE
-from hall_server.db.models import Ticket, Window
+from hall_server.db.models import QueueGroup, Ticket, Window
 from queueing.estimate import effective_windows, estimate_wait_minutes
 from queueing.model import HallPolicy
 from queueing.policy import Candidate, expected_order
@@ -64,46 +64,78 @@ def waiting_candidates(
 
 
 _APPOINTED = T.c.appointment_id.is_not(None)
-# Waiting today, and either in one of the window's groups unbound or transferred to the window.
-_CALLABLE = (
-    T.c.hall_id == bindparam("hall_id"),
-    T.c.status == "waiting",
-    T.c.business_day == bindparam("day"),
-    or_(
-        and_(T.c.group_prefix.in_(bindparam("groups", expanding=True)), T.c.bound_window_id.is_(None)),
-        T.c.bound_window_id == bindparam("window_id"),
-    ),
-    T.c.id.not_in(bindparam("skip", expanding=True)),
-)
-_HEADS = (
-    select(
-        func.min(T.c.id).label("id"),
-        T.c.group_prefix,
-        T.c.priority,
-        _APPOINTED.label("appointed"),
-        T.c.bound_window_id,
-    )
-    .where(*_CALLABLE)
-    .group_by(T.c.group_prefix, T.c.priority, _APPOINTED, T.c.bound_window_id)
-)
+G = QueueGroup.__table__
+_CAND_OUT = (T.c.id, T.c.group_prefix, T.c.priority, _APPOINTED.label("appointed"), T.c.bound_window_id)
 
 
-_CLASS = (T.c.group_prefix, T.c.priority, _APPOINTED, T.c.bound_window_id)
-_RANKED = (
-    select(
-        T.c.id,
-        T.c.group_prefix,
-        T.c.priority,
-        _APPOINTED.label("appointed"),
-        T.c.bound_window_id,
-        func.row_number().over(partition_by=_CLASS, order_by=T.c.id).label("rn"),
+def _waiting_today() -> tuple[Any, ...]:
+    return (
+        T.c.hall_id == bindparam("hall_id"),
+        T.c.business_day == bindparam("day"),
+        T.c.status == "waiting",
     )
-    .where(*_CALLABLE)
-    .subquery()
-)
-_TOP = select(
-    _RANKED.c.id, _RANKED.c.group_prefix, _RANKED.c.priority, _RANKED.c.appointed, _RANKED.c.bound_window_id
-).where(_RANKED.c.rn <= bindparam("depth"))
+
+
+def _class_head(group_param: str, priority: bool, appointed: bool) -> Any:
+    """The first `depth` unbound waiting tickets of one (group, priority, appointment) class.
+
+    Every condition is an equality on ix_tickets_queue, whose entries then run in id order: a
+    seek and a few steps however long the queue is (the aggregate over the whole queue it
+    replaces grew with every waiting ticket).
+    """
+    inner = (
+        select(*_CAND_OUT)
+        .where(
+            *_waiting_today(),
+            T.c.group_prefix == bindparam(group_param),
+            T.c.priority == (true() if priority else false()),
+            T.c.bound_window_id.is_(None),
+            _APPOINTED if appointed else T.c.appointment_id.is_(None),
+        )
+        .order_by(T.c.id)
+        .limit(bindparam("depth"))
+        .subquery()
+    )
+    return select(*inner.c)
+
+
+def _bound_heads() -> Any:
+    """The first `depth` waiting tickets transferred to this window (they go before any class).
+
+    The hall's groups and both priorities are listed so the index is searched, not scanned;
+    groups are never deleted, so the list covers every ticket's group.
+    """
+    inner = (
+        select(*_CAND_OUT)
+        .where(
+            *_waiting_today(),
+            T.c.group_prefix.in_(select(G.c.prefix).where(G.c.hall_id == bindparam("hall_id"))),
+            T.c.priority.in_([false(), true()]),
+            T.c.bound_window_id == bindparam("window_id"),
+        )
+        .order_by(T.c.id)
+        .limit(bindparam("depth"))
+        .subquery()
+    )
+    return select(*inner.c)
+
+
+_HEADS: dict[int, Any] = {}
+
+
+def _heads_statement(n_groups: int) -> Any:
+    """One UNION ALL of the class heads of a window serving n_groups groups (built once per n)."""
+    stmt = _HEADS.get(n_groups)
+    if stmt is None:
+        parts = [
+            _class_head(f"g{i}", priority, appointed)
+            for i in range(n_groups)
+            for priority in (False, True)
+            for appointed in (False, True)
+        ]
+        stmt = union_all(*parts, _bound_heads())
+        _HEADS[n_groups] = stmt
+    return stmt
 
 
 def class_of(c: Candidate) -> tuple[str, bool, bool, int | None]:
@@ -126,17 +158,17 @@ def head_candidates(
     same choice as the whole queue, in one query instead of loading every ticket. A depth above
     one lets call-next pass over tickets other windows are claiming without asking again.
     """
-    rows = session.execute(
-        _HEADS if depth <= 1 else _TOP,
-        {
-            "depth": depth,
-            "hall_id": hall_id,
-            "day": day,
-            "groups": groups or [""],
-            "window_id": window_id,
-            "skip": list(skip) or [0],
-        },
-    ).all()
+    groups = list(dict.fromkeys(groups))
+    skipped = set(skip)
+    # Skipped tickets are dropped here; each class loads that many more so none runs short.
+    params: dict[str, Any] = {
+        "depth": max(1, depth) + len(skipped),
+        "hall_id": hall_id,
+        "day": day,
+        "window_id": window_id,
+    }
+    params.update({f"g{i}": g for i, g in enumerate(groups)})
+    rows = session.execute(_heads_statement(len(groups)), params).all()
     return [
         Candidate(
             ticket_id=r.id,
@@ -148,21 +180,30 @@ def head_candidates(
             hall_id=hall_id,
         )
         for r in rows
+        if r.id not in skipped
     ]
 
 
-_CLASS_COUNTS = (
-    select(T.c.priority, _APPOINTED.label("appointed"), func.count().label("n"))
-    .where(
-        T.c.hall_id == bindparam("hall_id"),
-        T.c.status == "waiting",
-        T.c.business_day == bindparam("day"),
-        T.c.group_prefix == bindparam("group"),
-        T.c.bound_window_id.is_(None),
-        T.c.id < bindparam("before"),
+def _class_count(priority: bool, appointed: bool) -> Any:
+    # All equalities on ix_tickets_queue: a count along one stretch of the index, no sorting.
+    return (
+        select(func.count())
+        .where(
+            T.c.hall_id == bindparam("hall_id"),
+            T.c.business_day == bindparam("day"),
+            T.c.group_prefix == bindparam("group"),
+            T.c.status == "waiting",
+            T.c.priority == (true() if priority else false()),
+            T.c.bound_window_id.is_(None),
+            _APPOINTED if appointed else T.c.appointment_id.is_(None),
+            T.c.id < bindparam("before"),
+        )
+        .scalar_subquery()
     )
-    .group_by(T.c.priority, _APPOINTED)
-)
+
+
+_CLASSES = ((False, False), (False, True), (True, False), (True, True))
+_CLASS_COUNTS = select(*(_class_count(p, a).label(f"n{i}") for i, (p, a) in enumerate(_CLASSES)))
 
 
 def new_ticket_ahead(session: Session, hall_id: str, day: date, row: Any, policy: HallPolicy) -> int | None:
@@ -175,12 +216,10 @@ def new_ticket_ahead(session: Session, hall_id: str, day: date, row: Any, policy
     """
     if policy.calling_policy != "default" or row.bound_window_id is not None:
         return None
-    counts = {
-        (bool(r.priority), bool(r.appointed)): int(r.n)
-        for r in session.execute(
-            _CLASS_COUNTS, {"hall_id": hall_id, "day": day, "group": row.group_prefix, "before": row.id}
-        ).all()
-    }
+    row_n = session.execute(
+        _CLASS_COUNTS, {"hall_id": hall_id, "day": day, "group": row.group_prefix, "before": row.id}
+    ).one()
+    counts = {cls: int(n) for cls, n in zip(_CLASSES, row_n, strict=True)}
     return ahead_from_counts(counts, bool(row.priority), row.appointment_id is not None, policy)
 
 
