@@ -131,7 +131,7 @@ def run(cfg: Any, args: argparse.Namespace, demo: Any = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from kiosk.app import build_context, close_context, create_screen, screenshot, wait_ready
-    from kiosk.ui.theme import apply_theme
+    from kiosk.ui.theme import apply_theme, fit_scale
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("hall-kiosk")
@@ -139,7 +139,7 @@ def run(cfg: Any, args: argparse.Namespace, demo: Any = None) -> int:
     if args.fullscreen and app.primaryScreen() is not None:
         geo = app.primaryScreen().size()
         w, h = geo.width(), geo.height()
-    scale = args.scale or max(0.5, min(2.0, w / const.DESIGN_WIDTH, h / const.DESIGN_HEIGHT))
+    scale = args.scale or fit_scale(w, h)
     apply_theme(app, scale)
     ctx = build_context(cfg)
     widget = create_screen(ctx)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk import const
 from kiosk.ui.context import AppContext
+from kiosk.ui.theme import sc
 from kiosk.ui.widgets import ConnectionBadge, MessageLine, header_bar, label
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,8 @@ class RoleScreen(QWidget):
             right.addWidget(self.badge)
             self.root.addWidget(frame)
         self.body = QVBoxLayout()
-        self.body.setContentsMargins(28, 20, 28, 20)
-        self.body.setSpacing(16)
+        self.body.setContentsMargins(sc(28), sc(20), sc(28), sc(20))
+        self.body.setSpacing(sc(16))
         self.root.addLayout(self.body, 1)
         self.message = MessageLine()
         self.root.addWidget(self.message)

@@ -31,7 +31,7 @@ from kiosk.api import HallClient
 from kiosk.hardware import id_error_zh
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
-from kiosk.ui.theme import base_scale, px
+from kiosk.ui.theme import base_scale, px, sc
 from kiosk.ui.widgets import button, card, label
 
 logger = logging.getLogger(__name__)
@@ -76,12 +76,13 @@ class ClerkTerminal(RoleScreen):
     def _build_login(self) -> QWidget:
         page = QWidget()
         outer = QHBoxLayout(page)
+        outer.setContentsMargins(0, 0, 0, 0)
         outer.addStretch(1)
         box = card()
-        box.setFixedWidth(820)
+        box.setFixedWidth(sc(820))
         lay = QVBoxLayout(box)
-        lay.setContentsMargins(50, 40, 50, 40)
-        lay.setSpacing(22)
+        lay.setContentsMargins(sc(50), sc(30), sc(50), sc(30))
+        lay.setSpacing(sc(12))
         lay.addWidget(label("工作人员登录", "title", align=Qt.AlignmentFlag.AlignCenter))
         lay.addWidget(label("Clerk log-in", "en", align=Qt.AlignmentFlag.AlignCenter))
         self.user_edit = QLineEdit(self.ctx.config.username or "")
@@ -188,19 +189,20 @@ class ClerkTerminal(RoleScreen):
         # Denser than the visitor screens: a clerk sits close to a desk monitor.
         k = base_scale()
         page.setStyleSheet(
-            f"QPushButton {{ min-height: {px(64, k)}px; font-size: {px(26, k)}px; }}"
+            f"QPushButton {{ min-height: {px(48, k)}px; font-size: {px(26, k)}px; }}"
             f' QLabel[role="number"] {{ font-size: {px(96, k)}px; }}'
         )
         lay = QHBoxLayout(page)
-        lay.setSpacing(24)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(sc(24))
         left = QVBoxLayout()
-        left.setSpacing(10)
+        left.setSpacing(sc(10))
         self.who = label("", "big")
         left.addWidget(self.who)
         cur = card()
         cl = QVBoxLayout(cur)
-        cl.setContentsMargins(30, 12, 30, 12)
-        cl.setSpacing(4)
+        cl.setContentsMargins(sc(30), sc(12), sc(30), sc(12))
+        cl.setSpacing(sc(4))
         cl.addWidget(label("当前号码 Current", "subtitle"))
         self.cur_number = label("—", "number")
         self.cur_number.setObjectName("current-number")
@@ -213,7 +215,7 @@ class ClerkTerminal(RoleScreen):
         cl.addWidget(self.cur_holder)
         left.addWidget(cur)
         grid = QGridLayout()
-        grid.setSpacing(12)
+        grid.setSpacing(sc(12))
         self.op_buttons: dict[str, QPushButton] = {}
         handlers: dict[str, Callable[[], None]] = {
             "call_next": lambda: self.do_op("call_next"),
@@ -231,19 +233,20 @@ class ClerkTerminal(RoleScreen):
         }
         for i, (op, (key, zh, _en)) in enumerate(const.CLERK_OPS.items()):
             role = "primary" if op in ("call_next", "start", "finish") else None
-            b = button(f"{zh}\n{key}", handlers[op], role, name=f"op-{op}")
+            # One line per button: three rows of two-line buttons pushed the screen past 720p.
+            b = button(f"{zh}  {key}", handlers[op], role, name=f"op-{op}")
             self.op_buttons[op] = b
             grid.addWidget(b, i // 4, i % 4)
-            sc = QShortcut(QKeySequence(key), self)
-            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            sc.activated.connect(handlers[op])
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(handlers[op])
         left.addLayout(grid)
         side = QHBoxLayout()
         self.id_panel = label("身份证：未读取", "subtitle", wrap=True)
         self.id_panel.setObjectName("id-panel")
         side.addWidget(self.id_panel, 1)
         self.photo_label = label("", None)
-        self.photo_label.setFixedSize(134, 100)
+        self.photo_label.setFixedSize(sc(134), sc(100))
         side.addWidget(self.photo_label)
         side.addWidget(button("退出登录 Log out", self.logout, name="logout"))
         left.addLayout(side)

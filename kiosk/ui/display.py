@@ -13,7 +13,7 @@ from kiosk import const
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
 from kiosk.ui.icons import badge_pixmap
-from kiosk.ui.theme import base_scale, display_stylesheet
+from kiosk.ui.theme import base_scale, display_stylesheet, sc
 from kiosk.ui.widgets import label
 from kiosk.voice.announcer import Announcer
 
@@ -71,10 +71,10 @@ class HallDisplay(RoleScreen):
         self.load()
 
     def _build(self) -> None:
-        self.body.setContentsMargins(24, 6, 24, 10)
-        self.body.setSpacing(12)
+        self.body.setContentsMargins(sc(24), sc(6), sc(24), sc(10))
+        self.body.setSpacing(sc(12))
         top = QHBoxLayout()
-        top.setContentsMargins(30, 18, 30, 8)
+        top.setContentsMargins(sc(30), sc(18), sc(30), sc(8))
         self.title = label(self.ctx.hall_name or "政务服务大厅", "title")
         top.addWidget(self.title, 1)
         top.addWidget(self.clock)
@@ -82,12 +82,12 @@ class HallDisplay(RoleScreen):
         self.root.insertLayout(0, top)
 
         main = QHBoxLayout()
-        main.setSpacing(24)
+        main.setSpacing(sc(24))
         left = QVBoxLayout()
-        left.setSpacing(20)
+        left.setSpacing(sc(20))
         call = _panel()
         cl = QVBoxLayout(call)
-        cl.setContentsMargins(30, 24, 30, 24)
+        cl.setContentsMargins(sc(30), sc(24), sc(30), sc(24))
         cl.addWidget(label("正在呼叫 Now calling", "section"))
         self.call_label = label("请耐心等候叫号", "call", align=Qt.AlignmentFlag.AlignCenter)
         self.call_label.setObjectName("current-call")
@@ -97,7 +97,7 @@ class HallDisplay(RoleScreen):
         left.addWidget(call, 3)
         rec = _panel()
         rl = QVBoxLayout(rec)
-        rl.setContentsMargins(30, 18, 30, 18)
+        rl.setContentsMargins(sc(30), sc(18), sc(30), sc(18))
         rl.addWidget(label("最近叫号 Recent calls", "section"))
         self.recent_grid = QGridLayout()
         self.recent_cells: list[tuple[QLabel, QLabel]] = []
@@ -111,19 +111,19 @@ class HallDisplay(RoleScreen):
         main.addLayout(left, 3)
 
         right = QVBoxLayout()
-        right.setSpacing(20)
+        right.setSpacing(sc(20))
         wp = _panel()
         wl = QVBoxLayout(wp)
-        wl.setContentsMargins(24, 18, 24, 18)
+        wl.setContentsMargins(sc(24), sc(18), sc(24), sc(18))
         wl.addWidget(label("窗口 Windows", "section"))
         self.win_grid = QGridLayout()
-        self.win_grid.setVerticalSpacing(6)
+        self.win_grid.setVerticalSpacing(sc(6))
         wl.addLayout(self.win_grid)
         wl.addStretch(1)
         right.addWidget(wp, 3)
         gp = _panel()
         gl = QVBoxLayout(gp)
-        gl.setContentsMargins(24, 18, 24, 18)
+        gl.setContentsMargins(sc(24), sc(18), sc(24), sc(18))
         gl.addWidget(label("等候人数 Waiting", "section"))
         self.group_grid = QGridLayout()
         gl.addLayout(self.group_grid)
@@ -134,7 +134,7 @@ class HallDisplay(RoleScreen):
         row = QHBoxLayout()
         row.setSpacing(0)
         tag = label("", None)
-        tag.setPixmap(badge_pixmap("公告", 52))
+        tag.setPixmap(badge_pixmap("公告", sc(52)))
         row.addWidget(tag)
         self.notice = label("", "notice")
         self.notice.setObjectName("notice")
@@ -237,7 +237,8 @@ class HallDisplay(RoleScreen):
                 win.setText("")
         self._clear(self.win_grid)
         wins = sorted(self.windows.values(), key=lambda w: w.get("number", 0))
-        cols = 3 if len(wins) > 12 else 2 if len(wins) > 5 else 1
+        # Four columns past twelve windows: three made a 22-window hall taller than a 720p display.
+        cols = 4 if len(wins) > 12 else 2 if len(wins) > 5 else 1
         for i, w in enumerate(wins):
             cur = w.get("current") or {}
             status = w.get("status", "")

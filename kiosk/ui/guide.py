@@ -30,6 +30,7 @@ class GuidePage(QWidget):
         self.message = message
         self.service: dict[str, Any] | None = None
         lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)  # the screen's body has the margins
         self.title = label("", "title")
         lay.addWidget(self.title)
         self.limit = label("", "subtitle", wrap=True)

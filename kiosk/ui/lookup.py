@@ -26,6 +26,7 @@ class LookupPage(QWidget):
         self.ctx = ctx
         self.run = run
         lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)  # the screen's body has the margins
         lay.addWidget(label("查询排队进度 · 请输入号码", "title"))
         self.edit = QLineEdit()
         self.edit.setObjectName("lookup-number")

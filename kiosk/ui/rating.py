@@ -23,6 +23,7 @@ from kiosk.outbox import RatingOutbox
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
 from kiosk.ui.icons import face_icon, person_pixmap
+from kiosk.ui.theme import sc
 from kiosk.ui.widgets import button, card, label
 
 logger = logging.getLogger(__name__)
@@ -68,11 +69,11 @@ class RatingTerminal(RoleScreen):
         lay = QVBoxLayout(page)
         box = card()
         bl = QVBoxLayout(box)
-        bl.setContentsMargins(60, 50, 60, 50)
+        bl.setContentsMargins(sc(60), sc(50), sc(60), sc(50))
         self.window_label = label("", "title", align=Qt.AlignmentFlag.AlignCenter)
         bl.addWidget(self.window_label)
         person = label("", None, align=Qt.AlignmentFlag.AlignCenter)
-        person.setPixmap(person_pixmap(220))
+        person.setPixmap(person_pixmap(sc(220)))
         bl.addWidget(person)
         self.clerk_label = label("", "big", align=Qt.AlignmentFlag.AlignCenter)
         self.clerk_label.setObjectName("clerk-on-duty")
@@ -93,12 +94,12 @@ class RatingTerminal(RoleScreen):
     def _build_rate(self) -> QWidget:
         page = QWidget()
         lay = QVBoxLayout(page)
-        lay.setSpacing(24)
+        lay.setSpacing(sc(24))
         self.rate_title = label("请对本次服务进行评价", "title", align=Qt.AlignmentFlag.AlignCenter)
         lay.addWidget(self.rate_title)
         lay.addWidget(label("Please rate this service", "en", align=Qt.AlignmentFlag.AlignCenter))
         row = QHBoxLayout()
-        row.setSpacing(20)
+        row.setSpacing(sc(20))
         self.level_buttons = {}
         for level in (5, 4, 3, 2, 1):
             b = QToolButton()
@@ -109,7 +110,7 @@ class RatingTerminal(RoleScreen):
             b.setIcon(face_icon(level, 160))
             b.setIconSize(QSize(160, 160))
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-            b.setMinimumSize(200, 360)
+            b.setMinimumSize(sc(200), sc(360))
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.setStyleSheet(f"QToolButton {{ background: {LEVEL_COLORS[level]}; }}")
             b.clicked.connect(lambda _c=False, level=level: self.choose_level(level))

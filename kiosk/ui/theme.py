@@ -30,6 +30,11 @@ def cjk_family() -> str:
     return const.FONT_FAMILIES[-1]
 
 
+def fit_scale(width: int, height: int) -> float:
+    """The UI scale that fits the 1080p design into a width x height screen (0.5 .. 2.0)."""
+    return max(0.5, min(2.0, width / const.DESIGN_WIDTH, height / const.DESIGN_HEIGHT))
+
+
 def apply_theme(app: QApplication, scale: float = 1.0) -> str:
     """Set the application font and style sheet; returns the family used."""
     global _base_scale
@@ -46,6 +51,15 @@ def apply_theme(app: QApplication, scale: float = 1.0) -> str:
 def px(value: float, scale: float) -> int:
     """A scaled pixel size."""
     return max(1, round(value * scale))
+
+
+def sc(value: float) -> int:
+    """A layout metric of the 1080p design (margin, spacing, fixed size) at the themed scale.
+
+    Fonts alone shrinking on a 720p screen is not enough: fixed margins and spacings then add up
+    to a screen taller than the display.
+    """
+    return px(value, _base_scale)
 
 
 def stylesheet(scale: float, family: str) -> str:
@@ -65,6 +79,7 @@ QLabel[role="error"] {{ font-size: {px(28, s)}px; color: {const.COLOR_WARN_TEXT}
   border: 2px solid #d39e00; border-radius: {px(10, s)}px; padding: {px(14, s)}px; }}
 QLabel[role="ok"] {{ font-size: {px(28, s)}px; color: #ffffff; background: {const.COLOR_GREEN};
   border-radius: {px(10, s)}px; padding: {px(14, s)}px; }}
+QLabel#message-line {{ padding: {px(6, s)}px {px(14, s)}px; }}
 QLabel[role="offline"] {{ font-size: {px(24, s)}px; color: #ffffff; background: {const.COLOR_ACCENT};
   padding: {px(8, s)}px {px(16, s)}px; border-radius: {px(8, s)}px; font-weight: bold; }}
 QLabel[role="online"] {{ font-size: {px(20, s)}px; color: #ffffff; background: {const.COLOR_GREEN};
@@ -91,7 +106,8 @@ QPushButton[role="header"]:checked {{ background: #ffffff; color: {const.COLOR_P
 QToolButton[role="level"] {{ font-size: {px(34, s)}px; font-weight: bold; color: #ffffff; border: none;
   border-radius: {px(20, s)}px; padding: {px(16, s)}px; }}
 QToolButton[role="level"]:disabled {{ background: #9aa5b1; }}
-QPushButton[role="key"] {{ font-size: {px(40, s)}px; min-width: {px(96, s)}px; min-height: {px(90, s)}px; }}
+QPushButton[role="key"] {{ font-size: {px(40, s)}px; min-width: {px(96, s)}px; min-height: {px(90, s)}px;
+  padding: {px(8, s)}px {px(8, s)}px; }}
 QLineEdit, QComboBox, QSpinBox {{ font-size: {px(30, s)}px; min-height: {px(72, s)}px; padding: 0 {px(14, s)}px;
   border: 3px solid {const.COLOR_PRIMARY}; border-radius: {px(12, s)}px; background: #ffffff; }}
 QTextEdit {{ font-size: {px(26, s)}px; border: 3px solid {const.COLOR_PRIMARY}; border-radius: {px(12, s)}px;

@@ -11,6 +11,7 @@ from kiosk.outbox import RatingOutbox
 from kiosk.ui.clerk import ClerkTerminal
 from kiosk.ui.context import AppContext
 from kiosk.ui.rating import RatingTerminal
+from kiosk.ui.theme import sc
 from kiosk.ui.visitor import VisitorKiosk
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ class VillageStation(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         ctx.extras["compact"] = True  # three roles share one 1080p screen under a tab bar
         self.tabs = QTabWidget()
-        self.tabs.setStyleSheet("QTabBar::tab { min-height: 52px; }")
+        self.tabs.setStyleSheet(f"QTabBar::tab {{ min-height: {sc(52)}px; }}")
         self.tabs.setObjectName("village-tabs")
         self.visitor = VisitorKiosk(ctx)
         self.clerk = ClerkTerminal(ctx)

@@ -28,6 +28,7 @@ from kiosk.ui.context import AppContext
 from kiosk.ui.guide import GuidePage
 from kiosk.ui.icons import id_card_pixmap
 from kiosk.ui.lookup import LookupPage
+from kiosk.ui.theme import sc
 from kiosk.ui.widgets import button, card, label, qr_pixmap, restyle
 
 logger = logging.getLogger(__name__)
@@ -176,7 +177,8 @@ class VisitorKiosk(RoleScreen):
     def _build_home(self) -> QWidget:
         page = QWidget()
         lay = QVBoxLayout(page)
-        lay.setSpacing(18)
+        lay.setContentsMargins(0, 0, 0, 0)  # the screen's body has the margins
+        lay.setSpacing(sc(18))
         search_row = QHBoxLayout()
         self.search = QLineEdit()
         self.search.setPlaceholderText("输入事项名称搜索，如：不动产、社保、营业执照")
@@ -186,19 +188,19 @@ class VisitorKiosk(RoleScreen):
         lay.addLayout(search_row)
 
         mid = QHBoxLayout()
-        mid.setSpacing(20)
+        mid.setSpacing(sc(20))
         self.cat_box = QVBoxLayout()
-        self.cat_box.setSpacing(10)
+        self.cat_box.setSpacing(sc(10))
         cat_panel = QWidget()
         cat_panel.setLayout(self.cat_box)
         cat_scroll = QScrollArea()
         cat_scroll.setWidgetResizable(True)
         cat_scroll.setWidget(cat_panel)
-        cat_scroll.setFixedWidth(360)
+        cat_scroll.setFixedWidth(sc(360))
         cat_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         mid.addWidget(cat_scroll)
         self.svc_grid = QGridLayout()
-        self.svc_grid.setSpacing(16)
+        self.svc_grid.setSpacing(sc(16))
         svc_panel = QWidget()
         svc_panel.setLayout(self.svc_grid)
         svc_scroll = QScrollArea()
@@ -209,7 +211,7 @@ class VisitorKiosk(RoleScreen):
         lay.addLayout(mid, 1)
 
         actions = QHBoxLayout()
-        actions.setSpacing(20)
+        actions.setSpacing(sc(20))
         actions.addWidget(
             button("预约签到\nAppointment check-in", self.open_checkin, "primary", name="checkin")
         )
@@ -293,23 +295,39 @@ class VisitorKiosk(RoleScreen):
 
     def apply_scale(self) -> None:
         """Scale fonts of this screen for elderly mode."""
-        from kiosk.ui.theme import base_scale, cjk_family, stylesheet
+        from kiosk.ui.theme import base_scale, cjk_family, px, stylesheet
 
+        if not self.elderly:
+            self.setStyleSheet("")
+            return
         scale = base_scale() * const.ELDERLY_SCALE
-        self.setStyleSheet(stylesheet(scale, cjk_family()) if self.elderly else "")
+        # The header and the ticket number keep their size: they are large already, and growing
+        # them too made elderly mode taller than a 720p screen.
+        k = base_scale()
+        keep = (
+            f'QLabel[role="huge"] {{ font-size: {px(150, k)}px; }}'
+            f"QFrame#header QLabel {{ font-size: {px(26, k)}px; }}"
+            f'QFrame#header QLabel[role="title"] {{ font-size: {px(44, k)}px; }}'
+            f'QFrame#header QLabel[role="en"] {{ font-size: {px(20, k)}px; }}'
+            f'QFrame#header QLabel[role="online"] {{ font-size: {px(20, k)}px; }}'
+            f'QFrame#header QLabel[role="offline"] {{ font-size: {px(24, k)}px; }}'
+            f'QFrame#header QPushButton[role="header"] {{ min-height: {px(60, k)}px; font-size: {px(26, k)}px; }}'
+        )
+        self.setStyleSheet(stylesheet(scale, cjk_family()) + keep)
 
     # -- identify and issue -------------------------------------------------------------------
     def _build_identify(self) -> QWidget:
         page = QWidget()
         lay = QVBoxLayout(page)
-        lay.setSpacing(24)
+        lay.setContentsMargins(0, 0, 0, 0)  # the screen's body has the margins
+        lay.setSpacing(sc(16))
         self.id_service = label("", "title", align=Qt.AlignmentFlag.AlignCenter)
         lay.addWidget(self.id_service)
         box = card()
         bl = QVBoxLayout(box)
-        bl.setContentsMargins(30, 20, 30, 20)
+        bl.setContentsMargins(sc(30), sc(20), sc(30), sc(20))
         icon = label("", None, align=Qt.AlignmentFlag.AlignCenter)
-        icon.setPixmap(id_card_pixmap(300))
+        icon.setPixmap(id_card_pixmap(sc(300)))
         bl.addWidget(icon)
         self.id_prompt = label(
             "请将身份证放在下方感应区\nPlease place your ID card on the reader",
@@ -320,11 +338,11 @@ class VisitorKiosk(RoleScreen):
         self.id_status = label("", "subtitle", wrap=True, align=Qt.AlignmentFlag.AlignCenter)
         bl.addWidget(self.id_status)
         mid = QHBoxLayout()
-        mid.setSpacing(20)
+        mid.setSpacing(sc(20))
         mid.addWidget(box, 3)
         green_box = card()
         gl = QVBoxLayout(green_box)
-        gl.setContentsMargins(24, 20, 24, 20)
+        gl.setContentsMargins(sc(24), sc(20), sc(24), sc(20))
         gl.addWidget(label("绿色通道 Priority", "big"))
         gl.addWidget(label("请向工作人员出示相关证件", "subtitle", wrap=True))
         self.green_buttons: dict[str, Any] = {}
@@ -469,10 +487,11 @@ class VisitorKiosk(RoleScreen):
     def _build_ticket(self) -> QWidget:
         page = QWidget()
         lay = QHBoxLayout(page)
-        lay.setSpacing(30)
+        lay.setContentsMargins(0, 0, 0, 0)  # the screen's body has the margins
+        lay.setSpacing(sc(30))
         left = card()
         ll = QVBoxLayout(left)
-        ll.setContentsMargins(40, 30, 40, 30)
+        ll.setContentsMargins(sc(40), sc(20), sc(40), sc(20))
         ll.addWidget(label("您的号码 Your number", "subtitle", align=Qt.AlignmentFlag.AlignCenter))
         self.t_number = label("", "huge", align=Qt.AlignmentFlag.AlignCenter)
         self.t_number.setObjectName("ticket-number")
@@ -488,7 +507,7 @@ class VisitorKiosk(RoleScreen):
         ll.addWidget(label(const.TICKET_NOTE, "subtitle", align=Qt.AlignmentFlag.AlignCenter))
         lay.addWidget(left, 3)
         right = QVBoxLayout()
-        right.setSpacing(20)
+        right.setSpacing(sc(20))
         qr_card = card()
         ql = QVBoxLayout(qr_card)
         self.t_qr = label("", None, align=Qt.AlignmentFlag.AlignCenter)
@@ -518,7 +537,7 @@ class VisitorKiosk(RoleScreen):
         holder = t.get("holder") or {}
         self.t_holder.setText(" ".join(x for x in (holder.get("name_masked"), holder.get("id_masked")) if x))
         if t.get("track_url"):
-            self.t_qr.setPixmap(qr_pixmap(t["track_url"], 300))
+            self.t_qr.setPixmap(qr_pixmap(t["track_url"], sc(300)))
         self.print_status.setText("正在打印号票…" if self.ctx.printer and self.ctx.printer.configured else "")
         restyle(self.print_status, "subtitle")
         self.pages.setCurrentWidget(self.ticket_page)
@@ -566,11 +585,12 @@ class VisitorKiosk(RoleScreen):
     def _build_checkin(self) -> QWidget:
         page = QWidget()
         lay = QVBoxLayout(page)
+        lay.setContentsMargins(0, 0, 0, 0)  # the screen's body has the margins
         lay.addWidget(label("预约签到 Appointment check-in", "title"))
         box = card()
         bl = QVBoxLayout(box)
         icon = label("", None, align=Qt.AlignmentFlag.AlignCenter)
-        icon.setPixmap(id_card_pixmap(380))
+        icon.setPixmap(id_card_pixmap(sc(300)))  # as on the identify page; 380 overflowed 720p
         bl.addWidget(icon)
         bl.addWidget(
             label(

@@ -6,11 +6,12 @@ import io
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from kiosk.errors import KioskError
+from kiosk.ui.theme import sc
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +82,23 @@ class MessageLine(QLabel):
 
     def __init__(self) -> None:
         super().__init__()
+        self.setObjectName("message-line")
         self.setWordWrap(True)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.clear_message)
         self.hide()
+
+    def minimumSizeHint(self) -> QSize:
+        """Two lines need two lines of height: Qt sizes a word-wrapped label for a narrow width, and
+        the wrapped English line then asked for a screen taller than the display."""
+        hint = super().minimumSizeHint()
+        window = self.window()
+        width = window.width() if window is not self else self.width()
+        if not self.text() or width <= hint.width():
+            return hint
+        return QSize(hint.width(), max(self.heightForWidth(width), 1))
 
     def show_error(self, exc: BaseException | str, seconds: float = 12) -> None:
         """Show a Chinese error (with the English line below)."""
@@ -134,19 +146,19 @@ def header_bar(title: str, subtitle: str = "", compact: bool = False) -> tuple[Q
     frame = QFrame()
     frame.setObjectName("header")
     lay = QHBoxLayout(frame)
-    lay.setContentsMargins(28, 4 if compact else 14, 28, 4 if compact else 14)
+    lay.setContentsMargins(sc(28), sc(4 if compact else 14), sc(28), sc(4 if compact else 14))
     if compact:
         subtitle = ""
     col = QVBoxLayout()
     title_lab = label(title, "title")
     # A long hall name may shrink (clip) rather than push the screen wider than the kiosk.
     title_lab.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-    title_lab.setMinimumWidth(200)
+    title_lab.setMinimumWidth(sc(200))
     col.addWidget(title_lab)
     if subtitle:
         col.addWidget(label(subtitle, "en"))
     lay.addLayout(col, 1)
     right = QHBoxLayout()
-    right.setSpacing(16)
+    right.setSpacing(sc(16))
     lay.addLayout(right)
     return frame, right, title_lab
