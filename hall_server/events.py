@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import BigInteger, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
+from hall_server.db.engine import Tx
 from hall_server.db.models import Event, HallSeq
+from hall_server.db.prepared import Prepared
 from hall_server.db.upsert import upsert_statement
 
 logger = logging.getLogger(__name__)
@@ -40,47 +42,53 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-_INSERT_EVENT = insert(_EVENTS).values(
-    hall_id=bindparam("hall_id"),
-    seq=bindparam("seq"),
-    type=bindparam("type"),
-    at=bindparam("at"),
-    actor_kind=bindparam("actor_kind"),
-    actor_id=bindparam("actor_id"),
-    payload=bindparam("payload"),
+_INSERT_EVENT = Prepared(
+    insert(_EVENTS).values(
+        hall_id=bindparam("hall_id"),
+        seq=bindparam("seq"),
+        type=bindparam("type"),
+        at=bindparam("at"),
+        actor_kind=bindparam("actor_kind"),
+        actor_id=bindparam("actor_id"),
+        payload=bindparam("payload"),
+    )
 )
-_PG_APPEND = text(
-    "WITH s AS (INSERT INTO hall_seq (hall_id, last_seq) VALUES (:hall_id, 1) "
-    "ON CONFLICT (hall_id) DO UPDATE SET last_seq = hall_seq.last_seq + 1 RETURNING last_seq) "
-    "INSERT INTO events (hall_id, seq, type, at, actor_kind, actor_id, payload) "
-    "SELECT :hall_id, s.last_seq, :type, :at, :actor_kind, :actor_id, :payload FROM s RETURNING seq"
+_PG_APPEND = Prepared(
+    text(
+        "WITH s AS (INSERT INTO hall_seq (hall_id, last_seq) VALUES (:hall_id, 1) "
+        "ON CONFLICT (hall_id) DO UPDATE SET last_seq = hall_seq.last_seq + 1 RETURNING last_seq) "
+        "INSERT INTO events (hall_id, seq, type, at, actor_kind, actor_id, payload) "
+        "SELECT :hall_id, s.last_seq, :type, :at, :actor_kind, :actor_id, :payload FROM s RETURNING seq"
+    ).columns(seq=BigInteger)
 )
-_SEQ_UPSERT: dict[str, Any] = {}
+_SEQ_UPSERT: dict[str, Prepared] = {}
 
 
-def _seq_upsert(dialect: str) -> Any:
+def _seq_upsert(dialect: str) -> Prepared:
     stmt = _SEQ_UPSERT.get(dialect)
     if stmt is None:
-        stmt = upsert_statement(
-            dialect,
-            _SEQ,
-            {"hall_id": bindparam("hall_id"), "last_seq": 1},
-            index_elements=["hall_id"],
-            set_={"last_seq": _SEQ.c.last_seq + 1},
-            returning=_SEQ.c.last_seq,
+        stmt = Prepared(
+            upsert_statement(
+                dialect,
+                _SEQ,
+                {"hall_id": bindparam("hall_id"), "last_seq": 1},
+                index_elements=["hall_id"],
+                set_={"last_seq": _SEQ.c.last_seq + 1},
+                returning=_SEQ.c.last_seq,
+            )
         )
         _SEQ_UPSERT[dialect] = stmt
     return stmt
 
 
-def next_seq(session: Session, hall_id: str) -> int:
+def next_seq(session: Session | Tx, hall_id: str) -> int:
     """Take the next event seq of a hall from its counter row (locks it until commit)."""
-    dialect = session.get_bind().dialect.name
-    return int(session.execute(_seq_upsert(dialect), {"hall_id": hall_id}).scalar_one())
+    conn = session.connection()
+    return int(_seq_upsert(conn.dialect.name).scalar(conn, {"hall_id": hall_id}))
 
 
 def append_event(
-    session: Session,
+    session: Session | Tx,
     hall_id: str,
     type: str,
     payload: dict[str, Any],
@@ -105,10 +113,10 @@ def append_event(
     }
     if dialect == "postgresql":
         # One round trip: draw the seq and insert the row; a trigger NOTIFYs at commit.
-        seq = int(conn.execute(_PG_APPEND, params).scalar_one())
+        seq = int(_PG_APPEND.scalar(conn, params))
     else:
-        seq = int(conn.execute(_seq_upsert(dialect), {"hall_id": hall_id}).scalar_one())
-        conn.execute(_INSERT_EVENT, {**params, "seq": seq})
+        seq = int(_seq_upsert(dialect).scalar(conn, {"hall_id": hall_id}))
+        _INSERT_EVENT.all(conn, {**params, "seq": seq})
     event = {
         "seq": seq,
         "hall_id": hall_id,

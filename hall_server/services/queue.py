@@ -9,12 +9,14 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, false, func, or_, select, true, union_all
+from sqlalchemy import Connection, bindparam, false, func, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from hall_server.catalog import HallConfig
 from hall_server.const import RECENT_SERVICE_SAMPLE
+from hall_server.db.engine import Tx
 from hall_server.db.models import QueueGroup, Ticket, Window
+from hall_server.db.prepared import Prepared
 from queueing.estimate import effective_windows, estimate_wait_minutes
 from queueing.model import HallPolicy
 from queueing.policy import Candidate, expected_order
@@ -120,10 +122,10 @@ def _bound_heads() -> Any:
     return select(*inner.c)
 
 
-_HEADS: dict[int, Any] = {}
+_HEADS: dict[int, Prepared] = {}
 
 
-def _heads_statement(n_groups: int) -> Any:
+def _heads_statement(n_groups: int) -> Prepared:
     """One UNION ALL of the class heads of a window serving n_groups groups (built once per n)."""
     stmt = _HEADS.get(n_groups)
     if stmt is None:
@@ -133,7 +135,7 @@ def _heads_statement(n_groups: int) -> Any:
             for priority in (False, True)
             for appointed in (False, True)
         ]
-        stmt = union_all(*parts, _bound_heads())
+        stmt = Prepared(union_all(*parts, _bound_heads()))
         _HEADS[n_groups] = stmt
     return stmt
 
@@ -143,8 +145,12 @@ def class_of(c: Candidate) -> tuple[str, bool, bool, int | None]:
     return (c.group, c.priority, c.appointment, c.bound_window_id)
 
 
+def _connection(session: Session | Tx | Connection) -> Connection:
+    return session if isinstance(session, Connection) else session.connection()
+
+
 def head_candidates(
-    session: Session,
+    session: Session | Tx | Connection,
     hall_id: str,
     day: date,
     groups: list[str],
@@ -168,7 +174,7 @@ def head_candidates(
         "window_id": window_id,
     }
     params.update({f"g{i}": g for i, g in enumerate(groups)})
-    rows = session.execute(_heads_statement(len(groups)), params).all()
+    rows = _heads_statement(len(groups)).all(_connection(session), params)
     return [
         Candidate(
             ticket_id=r.id,
@@ -203,10 +209,12 @@ def _class_count(priority: bool, appointed: bool) -> Any:
 
 
 _CLASSES = ((False, False), (False, True), (True, False), (True, True))
-_CLASS_COUNTS = select(*(_class_count(p, a).label(f"n{i}") for i, (p, a) in enumerate(_CLASSES)))
+_CLASS_COUNTS = Prepared(select(*(_class_count(p, a).label(f"n{i}") for i, (p, a) in enumerate(_CLASSES))))
 
 
-def new_ticket_ahead(session: Session, hall_id: str, day: date, row: Any, policy: HallPolicy) -> int | None:
+def new_ticket_ahead(
+    session: Session | Tx | Connection, hall_id: str, day: date, row: Any, policy: HallPolicy
+) -> int | None:
     """People ahead of a just-issued ticket from four counts, or None if the policy needs the queue.
 
     Mirrors queueing.policy.DefaultCallingPolicy.group_order for the newest arrival (a property
@@ -216,9 +224,9 @@ def new_ticket_ahead(session: Session, hall_id: str, day: date, row: Any, policy
     """
     if policy.calling_policy != "default" or row.bound_window_id is not None:
         return None
-    row_n = session.execute(
-        _CLASS_COUNTS, {"hall_id": hall_id, "day": day, "group": row.group_prefix, "before": row.id}
-    ).one()
+    row_n = _CLASS_COUNTS.one(
+        _connection(session), {"hall_id": hall_id, "day": day, "group": row.group_prefix, "before": row.id}
+    )
     counts = {cls: int(n) for cls, n in zip(_CLASSES, row_n, strict=True)}
     return ahead_from_counts(counts, bool(row.priority), row.appointment_id is not None, policy)
 

@@ -16,12 +16,15 @@ from hall_server.auth import Principal, require_hall, require_roles
 from hall_server.catalog import HallConfig
 from hall_server.const import EV_TICKET_CANCELLED, EV_TICKET_ISSUED, TRACK_TOKEN_BYTES
 from hall_server.context import ServerContext
+from hall_server.db.engine import Tx
 from hall_server.db.models import NumberCounter, Ticket
+from hall_server.db.prepared import Prepared
 from hall_server.db.upsert import upsert_statement
 from hall_server.errors import ApiError
 from hall_server.events import append_event
 from hall_server.services.queue import QueueEstimator, new_ticket_ahead
 from hall_server.services.views import may_reveal, ticket_view
+from queueing.errors import IssueRefused
 from queueing.estimate import estimate_wait_minutes
 from queueing.idnumber import IdNumber, mask_id_number, mask_name, parse_id_number
 from queueing.model import HallPolicy
@@ -74,14 +77,19 @@ def issue_ticket(
         holder = parse_id_number(req.id_number, today=day)
     green = green_reason_for(policy, holder, req.green_reason, day)
 
-    if req.idempotency_key:
-        existing = _find_idempotent(ctx, hall_id, req)
-        if existing is not None:
-            return existing, False
     try:
         return _insert_ticket(ctx, p, hall, prefix, policy, now, day, holder, green, req), True
     except IntegrityError:
-        # Another process inserted the same idempotency key between our look-up and insert.
+        # The unique (hall, idempotency key) refused a repeat: answer with the first ticket.
+        # Relying on the constraint spares every first attempt a look-up of its own.
+        if req.idempotency_key:
+            existing = _find_idempotent(ctx, hall_id, req)
+            if existing is not None:
+                return existing, False
+        raise
+    except (IssueRefused, ApiError):
+        # A refusal now (closed, daily cap, per-person limit) must not hide a ticket that was
+        # issued under this key before: a retry gets that ticket back.
         if req.idempotency_key:
             existing = _find_idempotent(ctx, hall_id, req)
             if existing is not None:
@@ -118,21 +126,15 @@ def _insert_ticket(
 ) -> dict[str, Any]:
     protector = ctx.protector
     id_hmac = protector.lookup_hash(holder.number) if holder else None
-    with ctx.db.write() as s:
+    with ctx.db.tx() as s:
         conn = s.connection()
         dialect = conn.dialect.name
         per_person: int | None = None
         if holder is not None:
-            per_person = int(
-                conn.execute(_PERSON_COUNT, {"h": id_hmac, "day": day, "hall_id": hall.id}).scalar_one()
-            )
+            per_person = int(_PERSON_COUNT.scalar(conn, {"h": id_hmac, "day": day, "hall_id": hall.id}))
         # Draw the number first: the counter row is the group's issued count, and a refusal
         # below rolls the draw back with everything else.
-        seq = int(
-            conn.execute(
-                _counter_upsert(dialect), {"hall_id": hall.id, "prefix": prefix, "day": day}
-            ).scalar_one()
-        )
+        seq = int(_counter_upsert(dialect).scalar(conn, {"hall_id": hall.id, "prefix": prefix, "day": day}))
         check_can_issue(policy, now.astimezone(hall.zone), seq - 1, per_person)
         values: dict[str, Any] = {
             "hall_id": hall.id,
@@ -162,7 +164,7 @@ def _insert_ticket(
             )
         if req.name:
             values.update(name_enc=protector.encrypt(req.name, "name"), name_masked=mask_name(req.name))
-        row = conn.execute(_INSERT_TICKET, values).one()
+        row = _INSERT_TICKET.one(conn, values)
         ahead = new_ticket_ahead(conn, hall.id, day, row, policy)
         if ahead is None:
             ahead, minutes = QueueEstimator(s, hall, day, ctx.estimates).position(row)
@@ -174,8 +176,8 @@ def _insert_ticket(
     return view
 
 
-_INSERT_TICKET = insert(T).returning(T)
-_PERSON_COUNT = (
+_INSERT_TICKET = Prepared(insert(T).returning(T))
+_PERSON_COUNT = Prepared(
     select(func.count())
     .select_from(T)
     .where(
@@ -184,36 +186,38 @@ _PERSON_COUNT = (
         T.c.hall_id == bindparam("hall_id"),
     )
 )
-_COUNTER_UPSERT: dict[str, Any] = {}
+_COUNTER_UPSERT: dict[str, Prepared] = {}
 
 
-def _counter_upsert(dialect: str) -> Any:
+def _counter_upsert(dialect: str) -> Prepared:
     stmt = _COUNTER_UPSERT.get(dialect)
     if stmt is None:
-        stmt = upsert_statement(
-            dialect,
-            C,
-            {
-                "hall_id": bindparam("hall_id"),
-                "prefix": bindparam("prefix"),
-                "business_day": bindparam("day"),
-                "value": 1,
-            },
-            index_elements=["hall_id", "prefix", "business_day"],
-            set_={"value": C.c.value + 1},
-            returning=C.c.value,
+        stmt = Prepared(
+            upsert_statement(
+                dialect,
+                C,
+                {
+                    "hall_id": bindparam("hall_id"),
+                    "prefix": bindparam("prefix"),
+                    "business_day": bindparam("day"),
+                    "value": 1,
+                },
+                index_elements=["hall_id", "prefix", "business_day"],
+                set_={"value": C.c.value + 1},
+                returning=C.c.value,
+            )
         )
         _COUNTER_UPSERT[dialect] = stmt
     return stmt
 
 
-_LOAD_TICKET = select(T).where(T.c.id == bindparam("b_id"))
-_LOCK_TICKET = _LOAD_TICKET.with_for_update()
+_LOAD_TICKET = Prepared(select(T).where(T.c.id == bindparam("b_id")))
+_LOCK_TICKET = Prepared(select(T).where(T.c.id == bindparam("b_id")).with_for_update())
 
 
-def load_ticket(s: Session, ticket_id: int, *, lock: bool = False) -> Any:
+def load_ticket(s: Session | Tx, ticket_id: int, *, lock: bool = False) -> Any:
     """A ticket row or ApiError ticket.unknown; `lock` takes a row lock (PostgreSQL)."""
-    row = s.connection().execute(_LOCK_TICKET if lock else _LOAD_TICKET, {"b_id": ticket_id}).first()
+    row = (_LOCK_TICKET if lock else _LOAD_TICKET).first(s.connection(), {"b_id": ticket_id})
     if row is None:
         raise ApiError("ticket.unknown", ticket_id=ticket_id)
     return row
@@ -281,7 +285,7 @@ def list_tickets(
 def cancel_ticket(ctx: ServerContext, p: Principal, ticket_id: int) -> dict[str, Any]:
     """Cancel a waiting or suspended ticket (kiosk, clerk, manager of its hall)."""
     require_roles(p, *ISSUER_ROLES)
-    with ctx.db.write() as s:
+    with ctx.db.tx() as s:
         row = load_ticket(s, ticket_id, lock=True)
         require_hall(p, row.hall_id, ctx.catalog)
         new_status = next_status(row.status, TicketOp.CANCEL)

@@ -24,7 +24,9 @@ from hall_server.const import (
     EV_WINDOW_UPDATED,
 )
 from hall_server.context import ServerContext
+from hall_server.db.engine import Tx
 from hall_server.db.models import QueueGroup, Ticket, User, Window
+from hall_server.db.prepared import Prepared
 from hall_server.errors import ApiError
 from hall_server.events import append_event
 from hall_server.services.queue import (
@@ -56,18 +58,20 @@ CLAIM_DEPTH = 16
 
 
 # --- loading and mapping ------------------------------------------------------------------
-_LOCK_WINDOW = select(W).where(W.c.id == bindparam("b_id")).with_for_update()
-_UPDATE_WINDOW = update(W).where(W.c.id == bindparam("b_id")).returning(W)
-_UPDATE_TICKET = (
+_LOCK_WINDOW = Prepared(select(W).where(W.c.id == bindparam("b_id")).with_for_update())
+_UPDATE_WINDOW = Prepared(update(W).where(W.c.id == bindparam("b_id")).returning(W))
+_UPDATE_TICKET = Prepared(
     update(T).where(T.c.id == bindparam("b_id"), T.c.status == bindparam("b_status")).returning(T)
 )
-_CLAIM = select(T).where(T.c.id == bindparam("b_id"), T.c.status == "waiting")
-_CLAIM_PG = _CLAIM.with_for_update(skip_locked=True)
+_CLAIM = Prepared(select(T).where(T.c.id == bindparam("b_id"), T.c.status == "waiting"))
+_CLAIM_PG = Prepared(
+    select(T).where(T.c.id == bindparam("b_id"), T.c.status == "waiting").with_for_update(skip_locked=True)
+)
 
 
-def lock_window(s: Session, window_id: int) -> Any:
+def lock_window(s: Session | Tx, window_id: int) -> Any:
     """The window row, locked for this transaction (PostgreSQL), or ApiError window.unknown."""
-    row = s.connection().execute(_LOCK_WINDOW, {"b_id": window_id}).first()
+    row = _LOCK_WINDOW.first(s.connection(), {"b_id": window_id})
     if row is None:
         raise ApiError("window.unknown", window_id=window_id)
     return row
@@ -105,13 +109,13 @@ def _domain_ticket(row: Any) -> DomainTicket:
     )
 
 
-def _clerk_name(s: Session, clerk_id: int | None) -> str | None:
+def _clerk_name(s: Session | Tx, clerk_id: int | None) -> str | None:
     if clerk_id is None:
         return None
     return s.execute(select(U.c.name).where(U.c.id == clerk_id)).scalar()
 
 
-def _window_out(ctx: ServerContext, s: Session, row: Any, p: Principal | None = None) -> dict[str, Any]:
+def _window_out(ctx: ServerContext, s: Session | Tx, row: Any, p: Principal | None = None) -> dict[str, Any]:
     current = None
     if row.current_ticket_id is not None:
         trow = s.execute(select(T).where(T.c.id == row.current_ticket_id)).first()
@@ -123,7 +127,7 @@ def _window_out(ctx: ServerContext, s: Session, row: Any, p: Principal | None = 
 class _Op:
     """Shared steps of a window operation inside one transaction."""
 
-    def __init__(self, ctx: ServerContext, s: Session, p: Principal, window_id: int) -> None:
+    def __init__(self, ctx: ServerContext, s: Session | Tx, p: Principal, window_id: int) -> None:
         self.ctx = ctx
         self.s = s
         self.p = p
@@ -152,17 +156,13 @@ class _Op:
             "transfer_count": new.transfer_count,
             **extra,
         }
-        row = (
-            self.s.connection()
-            .execute(_UPDATE_TICKET, {"b_id": old.id, "b_status": old.status, **values})
-            .first()
-        )
+        row = _UPDATE_TICKET.first(self.s.connection(), {"b_id": old.id, "b_status": old.status, **values})
         if row is None:  # changed under us: another process won the race
             raise ApiError("ticket.not_waiting", ticket_id=old.id)
         return row
 
     def set_window(self, **values: Any) -> None:
-        self.win = self.s.connection().execute(_UPDATE_WINDOW, {"b_id": self.win.id, **values}).one()
+        self.win = _UPDATE_WINDOW.one(self.s.connection(), {"b_id": self.win.id, **values})
 
     def view(self, row: Any) -> dict[str, Any]:
         return ticket_view(self.ctx, row)
@@ -188,7 +188,7 @@ class _Op:
 # --- calling ------------------------------------------------------------------------------
 def call_next(ctx: ServerContext, p: Principal, window_id: int) -> dict[str, Any]:
     """Claim exactly one waiting ticket for this window under the hall's calling policy."""
-    with ctx.db.write() as s:
+    with ctx.db.tx() as s:
         op = _Op(ctx, s, p, window_id)
         check_window_can_call(_domain_window(op.win))
         op.require_free()
@@ -223,7 +223,7 @@ def call_next(ctx: ServerContext, p: Principal, window_id: int) -> dict[str, Any
 
 
 def _callable(
-    s: Session,
+    s: Session | Tx,
     op: _Op,
     day: Any,
     groups: list[str],
@@ -241,11 +241,11 @@ def _callable(
     ]
 
 
-def _claim(s: Session, ticket_id: int) -> Any:
+def _claim(s: Session | Tx, ticket_id: int) -> Any:
     """Lock a still-waiting ticket, skipping one another transaction holds (PostgreSQL)."""
     conn = s.connection()
     stmt = _CLAIM_PG if conn.dialect.name == "postgresql" else _CLAIM
-    return conn.execute(stmt, {"b_id": ticket_id}).first()
+    return stmt.first(conn, {"b_id": ticket_id})
 
 
 def _mark_called(op: _Op, row: Any, history: CallHistory) -> Any:
@@ -258,7 +258,7 @@ def _mark_called(op: _Op, row: Any, history: CallHistory) -> Any:
 
 def call_chosen(ctx: ServerContext, p: Principal, window_id: int, ticket_id: int) -> dict[str, Any]:
     """Call one particular waiting ticket at this window."""
-    with ctx.db.write() as s:
+    with ctx.db.tx() as s:
         op = _Op(ctx, s, p, window_id)
         check_window_can_call(_domain_window(op.win))
         op.require_free()
@@ -275,7 +275,7 @@ def call_chosen(ctx: ServerContext, p: Principal, window_id: int, ticket_id: int
 
 def call_back(ctx: ServerContext, p: Principal, window_id: int, ticket_id: int) -> dict[str, Any]:
     """Call a suspended ticket back to this window."""
-    with ctx.db.write() as s:
+    with ctx.db.tx() as s:
         op = _Op(ctx, s, p, window_id)
         check_window_can_call(_domain_window(op.win))
         op.require_free()
@@ -292,7 +292,7 @@ def call_back(ctx: ServerContext, p: Principal, window_id: int, ticket_id: int) 
 # --- the current ticket -------------------------------------------------------------------
 def recall(ctx: ServerContext, p: Principal, window_id: int) -> dict[str, Any]:
     """Announce the current ticket again (up to the hall's recall cap)."""
-    with ctx.db.write() as s:
+    with ctx.db.tx() as s:
         op = _Op(ctx, s, p, window_id)
         row = op.current()
         new = apply(_domain_ticket(row), TicketOp.RECALL, op.hall.policy, window_id=window_id)
@@ -304,7 +304,7 @@ def recall(ctx: ServerContext, p: Principal, window_id: int) -> dict[str, Any]:
 def _simple(
     ctx: ServerContext, p: Principal, window_id: int, ticket_op: TicketOp, event: str, *, frees: bool
 ) -> dict[str, Any]:
-    with ctx.db.write() as s:
+    with ctx.db.tx() as s:
         op = _Op(ctx, s, p, window_id)
         row = op.current()
         new = apply(_domain_ticket(row), ticket_op, op.hall.policy, window_id=window_id)
@@ -353,7 +353,7 @@ def transfer(
     """Send the current ticket back to waiting in another service's group or to another window."""
     if service_code is None and target_window_id is None:
         raise ApiError("transfer.target_required")
-    with ctx.db.write() as s:
+    with ctx.db.tx() as s:
         op = _Op(ctx, s, p, window_id)
         row = op.current()
         target_prefix = None
@@ -407,7 +407,7 @@ def _rating_request_payload(op: _Op, row: Any) -> dict[str, Any]:
 
 def request_rating(ctx: ServerContext, p: Principal, window_id: int) -> None:
     """Ask the window's rating terminal to rate the ticket being served or the last one served."""
-    with ctx.db.write() as s:
+    with ctx.db.tx() as s:
         op = _Op(ctx, s, p, window_id)
         ticket_id = op.win.current_ticket_id or op.win.last_ticket_id
         row = load_ticket(s, ticket_id) if ticket_id is not None else None
@@ -428,7 +428,7 @@ _WINDOW_MOVES: dict[str, tuple[tuple[str, ...], str]] = {
 def set_status(ctx: ServerContext, p: Principal, window_id: int, move: str) -> dict[str, Any]:
     """Pause, resume, open or close a window."""
     allowed_from, target = _WINDOW_MOVES[move]
-    with ctx.db.write() as s:
+    with ctx.db.tx() as s:
         op = _Op(ctx, s, p, window_id)
         if op.win.status not in allowed_from:
             raise ApiError(
@@ -445,7 +445,7 @@ def set_status(ctx: ServerContext, p: Principal, window_id: int, move: str) -> d
 def set_groups(ctx: ServerContext, p: Principal, window_id: int, groups: dict[str, int]) -> dict[str, Any]:
     """Change which groups a window serves and their weights (managers and admins)."""
     require_roles(p, "manager", "admin")
-    with ctx.db.write() as s:
+    with ctx.db.tx() as s:
         op = _Op(ctx, s, p, window_id)
         weights = check_weights(groups)
         unknown = sorted(set(weights) - set(op.hall.groups))
