@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="fresh SQLite demo city with printed tokens")
     serve.add_argument("--public-url", help="URL phones use for ticket QR codes")
     serve.add_argument("--city-file", help="city data file for --demo (default assets/demo_city.json)")
+    serve.add_argument(
+        "--access-log", action="store_true", help="log every HTTP request (off by default: it costs CPU)"
+    )
 
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     _add_common(migrate)
@@ -222,24 +225,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_zeroconf:
         advertiser = _advertise(s)
     os.environ.update(s.to_env())
+    options: dict[str, Any] = {
+        "host": s.host,
+        "port": s.port,
+        "log_level": "info" if args.verbose or args.access_log else "warning",
+        "access_log": bool(args.access_log or args.verbose),
+        "ws": WS_PROTOCOL,
+        # uvicorn picks uvloop and httptools itself when they are installed (uvicorn[standard]).
+    }
     try:
         if args.workers > 1:
-            uvicorn.run(
-                "hall_server.app:create_app_from_env",
-                factory=True,
-                host=s.host,
-                port=s.port,
-                workers=args.workers,
-                log_level="info" if args.verbose else "warning",
-                ws=WS_PROTOCOL,
-            )
+            uvicorn.run("hall_server.app:create_app_from_env", factory=True, workers=args.workers, **options)
         else:
             from hall_server.app import create_app
 
-            app = create_app(s, migrate=False)
-            uvicorn.run(
-                app, host=s.host, port=s.port, log_level="info" if args.verbose else "warning", ws=WS_PROTOCOL
-            )
+            uvicorn.run(create_app(s, migrate=False), **options)
     finally:
         if advertiser is not None:
             advertiser.stop()
