@@ -137,3 +137,27 @@ def test_the_index_guards_sqlite_too(env: Env) -> None:
     with env.ctx.db.write() as s:
         again = svc.book(s, env.ctx.protector, "x-city", _request("10:00"), MONDAY_10)
     assert again.person_seq == 1 and [a.code for a in _active(env)] == [again.code]
+
+
+def test_two_a_day_when_the_hall_allows_it(env: Env) -> None:
+    """booking.per_person_per_day = 2: two places a day, the freed place is taken again."""
+    r = env.client.put(
+        f"{API}/halls/x-city/ext-settings",
+        json={"booking": {"per_person_per_day": 2}},
+        headers=env.h("m-city"),
+    )
+    assert r.status_code == 200, r.text
+    with env.ctx.db.write() as s:
+        first = svc.book(s, env.ctx.protector, "x-city", _request("09:00"), MONDAY_10)
+    with env.ctx.db.write() as s:
+        second = svc.book(s, env.ctx.protector, "x-city", _request("10:00"), MONDAY_10)
+    assert (first.person_seq, second.person_seq) == (1, 2)
+    with pytest.raises(ApiError) as caught, env.ctx.db.write() as s:
+        svc.book(s, env.ctx.protector, "x-city", _request("11:00"), MONDAY_10)
+    assert caught.value.code == "booking.person_day_limit"
+    r = env.client.post(f"{API}/appointments/{first.code}/cancel", json={"id_number": ID_A})
+    assert r.status_code == 200, r.text
+    with env.ctx.db.write() as s:
+        third = svc.book(s, env.ctx.protector, "x-city", _request("11:00"), MONDAY_10)
+    assert third.person_seq == 1
+    assert sorted(a.code for a in _active(env)) == sorted([second.code, third.code])
