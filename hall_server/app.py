@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -16,6 +17,20 @@ from hall_server.errors import install_handlers
 from hall_server.listeners import CrossProcessListener
 
 logger = logging.getLogger(__name__)
+
+
+class HallApp(FastAPI):
+    """FastAPI with a lean front for the hottest POSTs (see hall_server.api.fast)."""
+
+    hot: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        hot = self.hot
+        if hot is not None and scope["type"] == "http" and scope["method"] == "POST":
+            receive = await hot.handle(scope, receive, send)
+            if receive is None:
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
@@ -42,7 +57,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             await ctx.bus.close()
             ctx.close()
 
-    app = FastAPI(
+    app = HallApp(
         title="hall-server 政务服务大厅排队叫号服务",
         version=VERSION,
         description="Tickets, calling, windows, ratings and live events of government service halls.",
@@ -58,6 +73,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     for router in PAGE_ROUTERS:
         app.include_router(router)
+    if settings.hot_paths:
+        from hall_server.api.fast import HotPaths
+
+        app.hot = HotPaths(app)
     return app
 
 
