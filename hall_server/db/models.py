@@ -167,6 +167,8 @@ class Ticket(Base):
             "priority",
             "bound_window_id",
             "appointment_id",
+            # Last, so each class's waiting tickets come in id order (implicit on SQLite).
+            "id",
         ),
         Index("ix_tickets_person", "id_hmac", "business_day"),
     )

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, false, func, or_, select, true, union_all
+from sqlalchemy import Connection, and_, bindparam, false, func, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from hall_server.catalog import HallConfig
@@ -67,6 +67,16 @@ def waiting_candidates(
 
 _APPOINTED = T.c.appointment_id.is_not(None)
 G = QueueGroup.__table__
+_QUEUE_KEY = (
+    T.c.hall_id,
+    T.c.business_day,
+    T.c.group_prefix,
+    T.c.status,
+    T.c.priority,
+    T.c.bound_window_id,
+    T.c.appointment_id,
+    T.c.id,
+)
 _CAND_OUT = (T.c.id, T.c.group_prefix, T.c.priority, _APPOINTED.label("appointed"), T.c.bound_window_id)
 
 
@@ -79,13 +89,18 @@ def _waiting_today() -> tuple[Any, ...]:
 
 
 def _class_head(group_param: str, priority: bool, appointed: bool) -> Any:
-    """The first `depth` unbound waiting tickets of one (group, priority, appointment) class.
+    """The first `depth` unbound waiting tickets of one (group, priority) class without bookings.
+
+    With appointed=True: every waiting appointment holder of the class (a few per day), since
+    the index orders those by appointment before id.
 
     Every condition is an equality on ix_tickets_queue, whose entries then run in id order: a
     seek and a few steps however long the queue is (the aggregate over the whole queue it
-    replaces grew with every waiting ticket).
+    replaces grew with every waiting ticket). The ORDER BY is the index's whole key (all but
+    id fixed by the WHERE): an order only that index gives without sorting, so PostgreSQL uses
+    it whatever its statistics say (a table that grew faster than autovacuum analyses it).
     """
-    inner = (
+    stmt = (
         select(*_CAND_OUT)
         .where(
             *_waiting_today(),
@@ -94,10 +109,11 @@ def _class_head(group_param: str, priority: bool, appointed: bool) -> Any:
             T.c.bound_window_id.is_(None),
             _APPOINTED if appointed else T.c.appointment_id.is_(None),
         )
-        .order_by(T.c.id)
-        .limit(bindparam("depth"))
-        .subquery()
+        .order_by(*_QUEUE_KEY)
     )
+    if not appointed:
+        stmt = stmt.limit(bindparam("depth"))
+    inner = stmt.subquery()
     return select(*inner.c)
 
 
@@ -212,6 +228,30 @@ _CLASSES = ((False, False), (False, True), (True, False), (True, True))
 _CLASS_COUNTS = Prepared(select(*(_class_count(p, a).label(f"n{i}") for i, (p, a) in enumerate(_CLASSES))))
 
 
+def _class_filter(priority: bool, appointed: bool) -> Any:
+    return and_(
+        T.c.priority == (true() if priority else false()),
+        _APPOINTED if appointed else T.c.appointment_id.is_(None),
+    )
+
+
+# PostgreSQL: one pass over the group's waiting tickets with a count per class. Four separate
+# counts are four index scans, and on a table that grew faster than autovacuum analyses it
+# (a morning rush, a benchmark) the planner may pick a wider index for each of them.
+_CLASS_COUNTS_PG = Prepared(
+    select(
+        *(func.count().filter(_class_filter(p, a)).label(f"n{i}") for i, (p, a) in enumerate(_CLASSES))
+    ).where(
+        T.c.hall_id == bindparam("hall_id"),
+        T.c.business_day == bindparam("day"),
+        T.c.group_prefix == bindparam("group"),
+        T.c.status == "waiting",
+        T.c.bound_window_id.is_(None),
+        T.c.id < bindparam("before"),
+    )
+)
+
+
 def new_ticket_ahead(
     session: Session | Tx | Connection, hall_id: str, day: date, row: Any, policy: HallPolicy
 ) -> int | None:
@@ -224,8 +264,10 @@ def new_ticket_ahead(
     """
     if policy.calling_policy != "default" or row.bound_window_id is not None:
         return None
-    row_n = _CLASS_COUNTS.one(
-        _connection(session), {"hall_id": hall_id, "day": day, "group": row.group_prefix, "before": row.id}
+    conn = _connection(session)
+    counts_stmt = _CLASS_COUNTS_PG if conn.dialect.name == "postgresql" else _CLASS_COUNTS
+    row_n = counts_stmt.one(
+        conn, {"hall_id": hall_id, "day": day, "group": row.group_prefix, "before": row.id}
     )
     counts = {cls: int(n) for cls, n in zip(_CLASSES, row_n, strict=True)}
     return ahead_from_counts(counts, bool(row.priority), row.appointment_id is not None, policy)
