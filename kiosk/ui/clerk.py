@@ -33,8 +33,15 @@ from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
 from kiosk.ui.theme import base_scale, px, sc
 from kiosk.ui.widgets import button, card, label
+from queueing.errors import DomainError
+from queueing.tickets import allowed_ops
 
 logger = logging.getLogger(__name__)
+
+# Buttons that act on the ticket in hand, and those that need a free window (the server refuses
+# window.busy otherwise).
+TICKET_STEPS = ("recall", "no_show", "start", "finish", "transfer", "suspend")
+CALLING_OPS = ("call_next", "call_chosen", "call_back")
 
 
 class ClerkTerminal(RoleScreen):
@@ -180,7 +187,7 @@ class ClerkTerminal(RoleScreen):
         if not self.ctx.config.token:
             self.ctx.events.detach()
         self.run(client.logout, lambda _r: None, lambda _e: None)
-        self.current = None
+        self._show_current(None)
         self.pages.setCurrentWidget(self.login_page)
 
     # -- work page --------------------------------------------------------------------------------
@@ -239,8 +246,10 @@ class ClerkTerminal(RoleScreen):
             grid.addWidget(b, i // 4, i % 4)
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(handlers[op])
+            # A key does what its button does, and nothing while the button is off.
+            shortcut.activated.connect(lambda op=op: self.op_buttons[op].isEnabled() and handlers[op]())
         left.addLayout(grid)
+        self._refresh_ops()
         side = QHBoxLayout()
         self.id_panel = label("身份证：未读取", "subtitle", wrap=True)
         self.id_panel.setObjectName("id-panel")
@@ -291,8 +300,26 @@ class ClerkTerminal(RoleScreen):
     # -- operations -------------------------------------------------------------------------------
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
-        for b in self.op_buttons.values():
-            b.setEnabled(not busy)
+        self._refresh_ops()
+
+    def _refresh_ops(self) -> None:
+        """Offer only what the window can do now: steps the ticket in hand accepts, or calling when free."""
+        steps: set[str] = set()
+        if self.current:
+            try:
+                steps = {op.value for op in allowed_ops(self.current.get("status", ""))}
+            except DomainError:  # a status this client does not know: let the server decide
+                steps = set(TICKET_STEPS)
+        for op, b in self.op_buttons.items():
+            if self.busy:
+                enabled = False
+            elif op in TICKET_STEPS:
+                enabled = op in steps
+            elif op in CALLING_OPS:
+                enabled = self.current is None
+            else:
+                enabled = True
+            b.setEnabled(enabled)
 
     def do_op(self, op: str, body: dict[str, Any] | None = None) -> None:
         """Run one window operation; ignored while another is in flight (no double call)."""
@@ -330,8 +357,10 @@ class ClerkTerminal(RoleScreen):
             status = const.STATUS_ZH.get(t["status"], t["status"])
             self.cur_info.setText(f"{t.get('number')} {status}；按 F1 叫下一位")
             self.cur_holder.setText("")
+            self._refresh_ops()
             return
         self.current = t
+        self._refresh_ops()
         if not t:
             self.cur_number.setText("—")
             self.cur_info.setText("暂无办理中的号码，按 F1 叫号")

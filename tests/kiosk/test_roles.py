@@ -63,6 +63,13 @@ def test_clerk_operations_shortcuts_and_live_queue(qtbot, themed_qapp, kserver, 
         with qtbot.waitSignal(c.op_finished, timeout=20000) as sig:
             qtbot.keyClick(c, Qt.Key.Key_F1)
         assert sig.args[1]["id"] == t1["id"]
+        # with a called ticket in hand only its steps are offered; F1 does nothing
+        ops = c.op_buttons
+        assert not ops["call_next"].isEnabled() and not ops["finish"].isEnabled()
+        assert ops["start"].isEnabled() and ops["no_show"].isEnabled() and ops["recall"].isEnabled()
+        qtbot.keyClick(c, Qt.Key.Key_F1)
+        qtbot.wait(300)
+        assert c.current["id"] == t1["id"] and not c.busy
         assert _op(qtbot, c, "recall")["recall_count"] == 1
         assert _op(qtbot, c, "suspend")["status"] == "suspended"
         qtbot.waitUntil(lambda: any(t["id"] == t1["id"] for t in c.suspended), timeout=15000)
@@ -81,8 +88,10 @@ def test_clerk_operations_shortcuts_and_live_queue(qtbot, themed_qapp, kserver, 
             c.call_back_selected()
         assert sig.args[1]["id"] == t1["id"]
         assert _op(qtbot, c, "start")["status"] == "serving"
+        assert ops["finish"].isEnabled() and not ops["no_show"].isEnabled() and not ops["start"].isEnabled()
         assert _op(qtbot, c, "finish")["status"] == "finished"
         assert c.cur_number.text() == "—"
+        assert ops["call_next"].isEnabled() and not ops["recall"].isEnabled() and not ops["finish"].isEnabled()
         # an illegal step is refused with the server's Chinese message, nothing breaks
         res = _op(qtbot, c, "recall")
         assert isinstance(res, Exception) and c.message.text()
