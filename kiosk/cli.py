@@ -131,10 +131,12 @@ def run(cfg: Any, args: argparse.Namespace, demo: Any = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from kiosk.app import build_context, close_context, create_screen, screenshot, wait_ready
+    from kiosk.collect import MainThreadCollector
     from kiosk.ui.theme import apply_theme, fit_scale
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("hall-kiosk")
+    collector = MainThreadCollector(app)  # noqa: F841 - lives as long as the app runs
     w, h = (int(x) for x in args.size.lower().split("x"))
     if args.fullscreen and app.primaryScreen() is not None:
         geo = app.primaryScreen().size()

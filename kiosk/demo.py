@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from kiosk.app import Simulators, build_context, close_context, create_screen, screenshot, wait_ready
+    from kiosk.collect import MainThreadCollector
     from kiosk.config import KioskConfig, PrinterSettings, VoiceSettings
     from kiosk.demo_server import DemoServer, show_page
     from kiosk.ui.theme import apply_theme
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     id_url = sims.start_idcard()
     printer_target = sims.start_printer(out / "printer", 80)
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    collector = MainThreadCollector(app)  # noqa: F841 - lives as long as the app runs
     if headless():
         _quiet_offscreen_warnings()
     apply_theme(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,19 @@ from tests.fixtures.postgres import sqlite_url
 from tests.fixtures.server import SMALL_SEED, HallServer, hall_servers
 
 HALL = "t-hall"
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_qt_thread() -> Iterator[None]:
+    """No cyclic collection in a worker thread during a Qt test (it could free a widget off the
+    Qt thread and crash): collection is off during the test and runs here, on the main thread."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.enable()
 
 
 @dataclass
