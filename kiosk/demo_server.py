@@ -6,6 +6,7 @@ kiosk never imports hall_server: the server runs as its own process and is reach
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -35,6 +36,17 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # In the child before exec: if the demo (or a test run) dies, even by SIGKILL, the kernel
+    # stops its server too instead of leaving it listening.
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 class DemoServer:
     """One `hall-server serve --demo` process and the tokens it wrote."""
@@ -82,6 +94,7 @@ class DemoServer:
             stdin=subprocess.DEVNULL,
             env=env,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         srv = cls(data, port, proc)
         deadline = time.monotonic() + START_TIMEOUT_S
