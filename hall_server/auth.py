@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -73,8 +74,17 @@ _RESOLVE_SQL = (
 def resolve_token_sqlite(raw_conn: Any, token: str) -> Principal | None:
     """resolve_token on a plain sqlite3 connection (the hot path of every request on SQLite)."""
     row = raw_conn.execute(_RESOLVE_SQL, (token_hash(token),)).fetchone()
-    if row is None:
-        return None
+    return None if row is None else _principal(row)
+
+
+def resolve_token(session: Session | Connection, token: str) -> Principal | None:
+    """The principal of a live token, or None."""
+    row = session.execute(_RESOLVE, {"h": token_hash(token)}).first()
+    return None if row is None else _principal(row)
+
+
+def _principal(row: Sequence[Any]) -> Principal:
+    """A Principal from a row in the column order of _RESOLVE and _RESOLVE_SQL."""
     token_id, role, hall_id, window_id, user_id, username, name = row
     return Principal(
         role=role,
@@ -84,22 +94,6 @@ def resolve_token_sqlite(raw_conn: Any, token: str) -> Principal | None:
         user_id=user_id,
         username=username,
         name=name or "",
-    )
-
-
-def resolve_token(session: Session | Connection, token: str) -> Principal | None:
-    """The principal of a live token, or None."""
-    row = session.execute(_RESOLVE, {"h": token_hash(token)}).first()
-    if row is None:
-        return None
-    return Principal(
-        role=row.role,
-        token_id=row.id,
-        hall_id=row.hall_id,
-        window_id=row.window_id,
-        user_id=row.user_id,
-        username=row.username,
-        name=row.name or "",
     )
 
 
