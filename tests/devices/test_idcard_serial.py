@@ -153,6 +153,11 @@ def test_sam_commands(sim: IdCardSimulator, reader: SamSerialReader) -> None:
 
 def test_set_baud_rate_switches_both_ends(sim: IdCardSimulator, reader: SamSerialReader) -> None:
     reader.set_baud_rate(9600)
+    # The reader answers at the old speed and switches after the reply is on the wire, so the
+    # simulator's side may lag the reader's return by a moment.
+    deadline = time.monotonic() + 2.0
+    while sim.baudrate != 9600 and time.monotonic() < deadline:
+        time.sleep(0.005)
     assert sim.baudrate == 9600
     assert reader.transport.baudrate == 9600  # type: ignore[attr-defined]
     assert _read(sim, reader, "resident").name == "王建国"
