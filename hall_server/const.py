@@ -99,6 +99,16 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "service.unknown": (404, "该事项不存在或本大厅不办理", "No such service item in this hall"),
     "group.unknown": (422, "队列分组不存在", "No such queue group in this hall"),
     "window.unknown": (404, "窗口不存在", "No such window"),
+    "window.current_changed": (
+        409,
+        "窗口当前的号码已变化，请刷新后再操作",
+        "The window's ticket in hand has changed; refresh and try again",
+    ),
+    "window.bad_close": (
+        422,
+        "“下一位”只能办结或过号",
+        "next closes the ticket in hand by finish or no_show",
+    ),
     "window.busy": (409, "窗口当前仍有办理中的号", "The window still has a ticket in hand"),
     "window.idle": (409, "窗口当前没有正在呼叫或办理的号", "The window has no current ticket"),
     "window.not_open": (409, "窗口未开放，不能叫号", "The window is not open"),

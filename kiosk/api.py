@@ -267,6 +267,10 @@ class HallClient:
         """Call the next waiting ticket at this window."""
         return self.window_op(window_id, "call-next")
 
+    def next_ticket(self, window_id: int, ticket_id: int, close: str = "finish") -> JSON:
+        """下一位: close the ticket in hand (finish or no_show) and call the next, atomically."""
+        return self.window_op(window_id, "next", {"close": close, "ticket_id": ticket_id})
+
     def call_ticket(self, window_id: int, ticket_id: int) -> JSON:
         """Call a chosen ticket."""
         return self.window_op(window_id, "call", {"ticket_id": ticket_id})

@@ -100,6 +100,9 @@ CLERK_OPS = {
     "photo": ("F12", "拍摄材料", "Photo"),
 }
 
+# F1 while a ticket is being served: finish it and call the next (下一位).
+CLERK_NEXT_ZH = "办结并叫号"
+
 DEVICE_KIND_PRINTER = "printer"
 DEVICE_KINDS = {
     "visitor": "kiosk",

@@ -115,6 +115,20 @@ class CallIn(BaseModel):
     ticket_id: int
 
 
+class NextIn(BaseModel):
+    """下一位: how to close the ticket in hand (the one the clerk sees) before calling the next."""
+
+    close: Literal["finish", "no_show"]
+    ticket_id: int
+
+
+class NextOut(_Out):
+    """The ticket closed and the ticket called (null when nobody waits)."""
+
+    closed: TicketOut
+    called: TicketOut | None
+
+
 class TransferIn(BaseModel):
     """Where to transfer the current ticket: another service's queue and/or a window."""
 

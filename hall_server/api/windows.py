@@ -9,7 +9,16 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from hall_server.api.deps import Creds, json_response, run_authed
-from hall_server.api.schemas import CallIn, ErrorOut, GroupsIn, TicketOut, TransferIn, WindowOut
+from hall_server.api.schemas import (
+    CallIn,
+    ErrorOut,
+    GroupsIn,
+    NextIn,
+    NextOut,
+    TicketOut,
+    TransferIn,
+    WindowOut,
+)
 from hall_server.services import windows
 
 logger = logging.getLogger(__name__)
@@ -41,6 +50,14 @@ async def get_window(window_id: int, request: Request, creds: Creds) -> dict:
 async def call_next(window_id: int, request: Request, creds: Creds) -> dict:
     """Call the next ticket (error queue.empty when nobody waits)."""
     return await _run(request, creds, windows.call_next, window_id)
+
+
+@router.post("/{window_id}/next", response_model=NextOut)
+async def next_ticket(window_id: int, body: NextIn, request: Request, creds: Creds) -> dict:
+    """下一位: finish or no-show the ticket in hand, then call the next (one transaction)."""
+    return await _run(
+        request, creds, windows.next_ticket, window_id, close=body.close, ticket_id=body.ticket_id
+    )
 
 
 @router.post("/{window_id}/call", response_model=TicketOut)

@@ -192,34 +192,79 @@ def call_next(ctx: ServerContext, p: Principal, window_id: int) -> dict[str, Any
         op = _Op(ctx, s, p, window_id)
         check_window_can_call(_domain_window(op.win))
         op.require_free()
-        groups = list((op.win.groups or {}).keys())
-        day = hall_day(op.hall)
-        policy = op.hall.policy
-        heads_only = policy.calling_policy in HEAD_POLICIES
-        serving = WindowServing(window_id=window_id, weights=dict(op.win.groups or {}), hall_id=op.hall.id)
-        history = CallHistory.of(tuple(x) for x in (op.win.call_history or []))
-        # PostgreSQL: other windows may be claiming the same heads right now; load a few per
-        # class so a skipped one can be passed over without asking the database again.
-        depth = CLAIM_DEPTH if s.get_bind().dialect.name == "postgresql" else 1
-        skipped: list[int] = []
-        candidates = _callable(s, op, day, groups, window_id, skipped, heads_only, depth)
-        while True:
-            chosen = choose_next(candidates, serving, history, policy)
-            if chosen is None:
-                raise ApiError("queue.empty", window_id=window_id)
-            row = _claim(s, chosen.ticket_id)
-            if row is not None:
-                break
-            # Being claimed by another window right now: choose again without it.
-            skipped.append(chosen.ticket_id)
-            candidates = [c for c in candidates if c.ticket_id != chosen.ticket_id]
-            cls = class_of(chosen)
-            if heads_only and not any(class_of(c) == cls for c in candidates):
-                # That class ran out of loaded tickets; it may have more in the database.
-                candidates = _callable(s, op, day, groups, window_id, skipped, heads_only, depth)
-        row = _mark_called(op, row, history)
-        op.emit(EV_TICKET_CALLED, op.call_payload(row))
+        row = _call_next_in(op)
+        if row is None:
+            raise ApiError("queue.empty", window_id=window_id)
         return op.answer(row)
+
+
+# What "next" may do with the ticket in hand before calling: the op and its event.
+NEXT_CLOSES: dict[str, tuple[TicketOp, str]] = {
+    "finish": (TicketOp.FINISH, EV_TICKET_FINISHED),
+    "no_show": (TicketOp.NO_SHOW, EV_TICKET_NO_SHOW),
+}
+
+
+def next_ticket(
+    ctx: ServerContext, p: Principal, window_id: int, *, close: str, ticket_id: int
+) -> dict[str, Any]:
+    """下一位: finish (or no-show) the ticket in hand and call the next one, in one transaction.
+
+    `ticket_id` names the ticket the clerk sees in hand; if the window holds another one (a
+    double click already moved on) nothing happens and window.current_changed is answered, so
+    a second click can never close the ticket that the first click called. An empty queue
+    still closes the ticket in hand and answers `called: null`.
+    """
+    if close not in NEXT_CLOSES:
+        raise ApiError("window.bad_close", close=close)
+    ticket_op, event = NEXT_CLOSES[close]
+    with ctx.db.tx() as s:
+        op = _Op(ctx, s, p, window_id)
+        if op.win.current_ticket_id != ticket_id:
+            raise ApiError(
+                "window.current_changed",
+                window_id=window_id,
+                ticket_id=ticket_id,
+                current_ticket_id=op.win.current_ticket_id,
+            )
+        check_window_can_call(_domain_window(op.win))
+        closed = _close_current(op, ticket_op, event, frees=True)
+        called = _call_next_in(op)
+        return {"closed": op.answer(closed), "called": op.answer(called) if called is not None else None}
+
+
+def _call_next_in(op: _Op) -> Any:
+    """Claim, mark called and announce the next ticket for a free window; None if nobody waits."""
+    s = op.s
+    window_id = op.win.id
+    groups = list((op.win.groups or {}).keys())
+    day = hall_day(op.hall)
+    policy = op.hall.policy
+    heads_only = policy.calling_policy in HEAD_POLICIES
+    serving = WindowServing(window_id=window_id, weights=dict(op.win.groups or {}), hall_id=op.hall.id)
+    history = CallHistory.of(tuple(x) for x in (op.win.call_history or []))
+    # PostgreSQL: other windows may be claiming the same heads right now; load a few per
+    # class so a skipped one can be passed over without asking the database again.
+    depth = CLAIM_DEPTH if s.get_bind().dialect.name == "postgresql" else 1
+    skipped: list[int] = []
+    candidates = _callable(s, op, day, groups, window_id, skipped, heads_only, depth)
+    while True:
+        chosen = choose_next(candidates, serving, history, policy)
+        if chosen is None:
+            return None
+        row = _claim(s, chosen.ticket_id)
+        if row is not None:
+            break
+        # Being claimed by another window right now: choose again without it.
+        skipped.append(chosen.ticket_id)
+        candidates = [c for c in candidates if c.ticket_id != chosen.ticket_id]
+        cls = class_of(chosen)
+        if heads_only and not any(class_of(c) == cls for c in candidates):
+            # That class ran out of loaded tickets; it may have more in the database.
+            candidates = _callable(s, op, day, groups, window_id, skipped, heads_only, depth)
+    row = _mark_called(op, row, history)
+    op.emit(EV_TICKET_CALLED, op.call_payload(row))
+    return row
 
 
 def _callable(
@@ -306,20 +351,25 @@ def _simple(
 ) -> dict[str, Any]:
     with ctx.db.tx() as s:
         op = _Op(ctx, s, p, window_id)
-        row = op.current()
-        new = apply(_domain_ticket(row), ticket_op, op.hall.policy, window_id=window_id)
-        extra: dict[str, Any] = {}
-        if ticket_op is TicketOp.START:
-            extra["started_at"] = op.now
-        elif ticket_op is TicketOp.FINISH:
-            extra["finished_at"] = op.now
-        row = op.save_ticket(row, new, **extra)
-        if frees:
-            op.set_window(current_ticket_id=None, last_ticket_id=row.id)
-        op.emit(event, {"ticket": op.view(row), "window": op.win_brief()})
-        if ticket_op is TicketOp.FINISH:
-            op.emit(EV_RATING_REQUESTED, _rating_request_payload(op, row))
-        return op.answer(row)
+        return op.answer(_close_current(op, ticket_op, event, frees=frees))
+
+
+def _close_current(op: _Op, ticket_op: TicketOp, event: str, *, frees: bool) -> Any:
+    """Apply one step to the ticket in hand, write it, free the window if asked, announce it."""
+    row = op.current()
+    new = apply(_domain_ticket(row), ticket_op, op.hall.policy, window_id=op.win.id)
+    extra: dict[str, Any] = {}
+    if ticket_op is TicketOp.START:
+        extra["started_at"] = op.now
+    elif ticket_op is TicketOp.FINISH:
+        extra["finished_at"] = op.now
+    row = op.save_ticket(row, new, **extra)
+    if frees:
+        op.set_window(current_ticket_id=None, last_ticket_id=row.id)
+    op.emit(event, {"ticket": op.view(row), "window": op.win_brief()})
+    if ticket_op is TicketOp.FINISH:
+        op.emit(EV_RATING_REQUESTED, _rating_request_payload(op, row))
+    return row
 
 
 def no_show(ctx: ServerContext, p: Principal, window_id: int) -> dict[str, Any]:

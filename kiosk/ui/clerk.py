@@ -315,11 +315,20 @@ class ClerkTerminal(RoleScreen):
                 enabled = False
             elif op in TICKET_STEPS:
                 enabled = op in steps
+            elif op == "call_next":
+                # With a ticket being served F1 is 下一位: finish it and call the next in one step.
+                enabled = self.current is None or self._serving()
             elif op in CALLING_OPS:
                 enabled = self.current is None
             else:
                 enabled = True
             b.setEnabled(enabled)
+        key, zh, _en = const.CLERK_OPS["call_next"]
+        label_zh = const.CLERK_NEXT_ZH if self._serving() else zh
+        self.op_buttons["call_next"].setText(f"{label_zh}  {key}")
+
+    def _serving(self) -> bool:
+        return bool(self.current) and self.current.get("status") == "serving"  # type: ignore[union-attr]
 
     def do_op(self, op: str, body: dict[str, Any] | None = None) -> None:
         """Run one window operation; ignored while another is in flight (no double call)."""
@@ -329,12 +338,26 @@ class ClerkTerminal(RoleScreen):
         wid = self.window["id"]
         client = self.client
         path = {"call_next": "call-next", "call_chosen": "call"}.get(op, op.replace("_", "-"))
+        if op == "call_next" and self._serving():
+            # 下一位: the server finishes the ticket in hand (named, so a second press cannot
+            # close the one this press calls) and calls the next, atomically.
+            assert self.current is not None
+            path, body = "next", {"close": "finish", "ticket_id": self.current["id"]}
 
         def done(res: dict[str, Any]) -> None:
             self._set_busy(False)
             if op in ("pause", "resume"):
                 self.window.update(res or {})
                 self._update_header()
+            elif path == "next":
+                called = res.get("called")
+                self._show_current(called or res.get("closed"))
+                closed_no = (res.get("closed") or {}).get("number")
+                if called:
+                    self.message.show_ok(f"{closed_no} 已办结，已呼叫 {called.get('number')}")
+                else:
+                    self.message.show_ok(f"{closed_no} 已办结；当前没有等候的号码")
+                res = called or res.get("closed")
             else:
                 self._show_current(res)
                 if op == "call_next" and res:

@@ -270,3 +270,70 @@ def test_windows_calling_at_once_never_share_a_ticket(hall: Hall) -> None:
     assert not errors
     everything = called[1] + called[2]
     assert sorted(everything) == [f"A{i:03d}" for i in range(1, 25)]  # each exactly once
+
+
+# --- 下一位: close the ticket in hand and call the next in one step ---------------------------
+def test_next_finishes_the_ticket_in_hand_and_calls_the_next(hall: Hall) -> None:
+    a = hall.ok_issue("S-A1")
+    b = hall.ok_issue("S-A1")
+    hall.ok(1, "call-next")
+    hall.ok(1, "start")
+    seq0 = hall.last_seq()
+    out = hall.ok(1, "next", close="finish", ticket_id=a["id"])
+    assert out["closed"]["id"] == a["id"] and out["closed"]["status"] == "finished"
+    assert out["called"]["id"] == b["id"] and out["called"]["status"] == "called"
+    assert out["called"]["window_number"] == 1
+    evs = hall.events(seq0)
+    assert [e["type"] for e in evs] == ["ticket.finished", "rating.requested", "ticket.called"]
+    assert [e["seq"] for e in evs] == [seq0 + 1, seq0 + 2, seq0 + 3]
+    assert evs[2]["payload"]["text"] == "请A002号到1号窗口办理"
+    window = hall.client.get(f"{API}/windows/{hall.wid(1)}", headers=hall.auth("admin")).json()
+    assert window["current"]["id"] == b["id"]
+
+
+def test_next_with_no_show_and_an_empty_queue_frees_the_window(hall: Hall) -> None:
+    a = hall.ok_issue("S-A1")
+    hall.ok(1, "call-next")
+    out = hall.ok(1, "next", close="no_show", ticket_id=a["id"])
+    assert out["closed"]["status"] == "no_show" and out["called"] is None
+    window = hall.client.get(f"{API}/windows/{hall.wid(1)}", headers=hall.auth("admin")).json()
+    assert window["current"] is None
+    # The window is free: a ticket issued now is called by a plain call-next.
+    c = hall.ok_issue("S-A1")
+    assert hall.ok(1, "call-next")["id"] == c["id"]
+
+
+def test_a_double_click_on_next_never_closes_the_ticket_just_called(hall: Hall) -> None:
+    a = hall.ok_issue("S-A1")
+    b = hall.ok_issue("S-A1")
+    hall.ok_issue("S-A1")
+    hall.ok(1, "call-next")
+    hall.ok(1, "next", close="no_show", ticket_id=a["id"])
+    seq = hall.last_seq()
+    r = hall.op(1, "next", close="no_show", ticket_id=a["id"])  # the same click again
+    assert r.status_code == 409 and error_code(r) == "window.current_changed"
+    assert r.json()["error"]["detail"]["current_ticket_id"] == b["id"]
+    assert hall.last_seq() == seq
+    window = hall.client.get(f"{API}/windows/{hall.wid(1)}", headers=hall.auth("admin")).json()
+    assert window["current"]["id"] == b["id"] and window["current"]["status"] == "called"
+
+
+def test_next_refusals_write_nothing(hall: Hall) -> None:
+    a = hall.ok_issue("S-A1")
+    hall.ok_issue("S-A1")
+    r = hall.op(1, "next", close="finish", ticket_id=a["id"])  # window idle
+    assert r.status_code == 409 and error_code(r) == "window.current_changed"
+    hall.ok(1, "call-next")
+    seq = hall.last_seq()
+    r = hall.op(1, "next", close="finish", ticket_id=a["id"])  # called, never started
+    assert r.status_code == 409 and error_code(r) == "ticket.illegal_transition"
+    r = hall.op(1, "next", close="cancel", ticket_id=a["id"])
+    assert r.status_code == 422
+    r = hall.op(2, "next", close="no_show", ticket_id=a["id"], who=f"clerk:{CITY}:1")  # other window
+    assert r.status_code == 403
+    hall.ok(1, "pause")
+    r = hall.op(1, "next", close="no_show", ticket_id=a["id"])  # a paused window does not call
+    assert r.status_code == 409 and error_code(r) == "window.not_open"
+    assert [e["type"] for e in hall.events(seq)] == ["window.updated"]
+    window = hall.client.get(f"{API}/windows/{hall.wid(1)}", headers=hall.auth("admin")).json()
+    assert window["current"]["id"] == a["id"] and window["current"]["status"] == "called"

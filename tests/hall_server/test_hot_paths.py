@@ -168,6 +168,16 @@ def test_refusals_have_the_same_shape_with_and_without_the_lean_front(hall: Hall
         (f"{API}/windows/99999/call-next", {"headers": hall.auth("admin")}),
         (f"{API}/windows/abc/call-next", {"headers": hall.auth("admin")}),
         (f"{API}/windows/{hall.wid(1)}/call-next", {"headers": hall.auth(f"kiosk:{CITY}")}),
+        (f"{API}/windows/{hall.wid(1)}/next", {"headers": hall.auth(f"clerk:{CITY}:1")}),  # no body
+        (
+            f"{API}/windows/{hall.wid(1)}/next",
+            {"json": {"close": "cancel", "ticket_id": 1}, "headers": hall.auth(f"clerk:{CITY}:1")},
+        ),
+        (
+            f"{API}/windows/{hall.wid(1)}/next",  # the window holds nothing
+            {"json": {"close": "finish", "ticket_id": 1}, "headers": hall.auth(f"clerk:{CITY}:1")},
+        ),
+        (f"{API}/windows/{hall.wid(1)}/next", {"json": {"close": "finish", "ticket_id": 1}}),  # no token
     ]
     events = _event_count(hall)
     for path, kw in cases:
@@ -213,3 +223,23 @@ def test_the_lean_front_issues_and_calls_like_the_routes(hall: Hall, plain: Any)
         "ticket.finished",
         "rating.requested",
     ]
+
+
+def test_the_lean_front_answers_next_like_the_route(hall: Hall, plain: Any) -> None:
+    kiosk = hall.auth(f"kiosk:{CITY}")
+    tickets = [
+        hall.client.post(f"{API}/halls/{CITY}/tickets", json={"service_code": "S-A1"}, headers=kiosk).json()
+        for _ in range(3)
+    ]
+    clerk = hall.auth(f"clerk:{CITY}:1")
+    path = f"{API}/windows/{hall.wid(1)}/next"
+    hall.client.post(f"{API}/windows/{hall.wid(1)}/call-next", headers=clerk)
+    served = hall.client.app.hot.served
+    fast = hall.client.post(path, json={"close": "no_show", "ticket_id": tickets[0]["id"]}, headers=clerk)
+    assert hall.client.app.hot.served == served + 1
+    slow = plain.post(path, json={"close": "no_show", "ticket_id": tickets[1]["id"]}, headers=clerk)
+    assert fast.status_code == slow.status_code == 200
+    a, b = fast.json(), slow.json()
+    assert (a["closed"]["number"], a["called"]["number"]) == ("A001", "A002")
+    assert (b["closed"]["number"], b["called"]["number"]) == ("A002", "A003")
+    assert set(a["closed"]) == set(b["closed"]) and set(a["called"]) == set(b["called"])

@@ -103,6 +103,19 @@ def test_clerk_operations_shortcuts_and_live_queue(qtbot, themed_qapp, kserver, 
         with qtbot.waitSignal(c.op_finished, timeout=20000):
             c.toggle_pause()
         qtbot.waitUntil(lambda: c.window.get("status") == "open", timeout=10000)
+        # 下一位: with a ticket being served F1 finishes it and calls the next in one press
+        t3, t4 = _issue(kserver), _issue(kserver)
+        assert _op(qtbot, c, "call_next")["id"] == t3["id"]
+        assert "办结并叫号" not in ops["call_next"].text() and not ops["call_next"].isEnabled()
+        _op(qtbot, c, "start")
+        assert ops["call_next"].isEnabled() and "办结并叫号" in ops["call_next"].text()
+        with qtbot.waitSignal(c.op_finished, timeout=20000) as sig:
+            qtbot.keyClick(c, Qt.Key.Key_F1)
+        assert sig.args[1]["id"] == t4["id"] and c.current["id"] == t4["id"]
+        assert "已办结" in c.message.text() and t4["number"] in c.message.text()
+        assert "办结并叫号" not in ops["call_next"].text()
+        assert "ticket.finished" in ticket_events(events(kserver.url, kserver.display_token), t3["id"])
+        _op(qtbot, c, "no_show")
         kinds = ticket_events(events(kserver.url, kserver.display_token), t1["id"])
         for k in (
             "ticket.called",
