@@ -151,6 +151,18 @@ async def run(requests: int, root: Path) -> dict[str, Any]:
             status, text = await drv.request("POST", f"/api/v1/windows/{wid}/no-show", clerk)
             assert status == 200, text
 
+        holding: list[int] = []
+
+        async def next_no_show() -> None:
+            if not holding:
+                status, text = await drv.request("POST", f"/api/v1/windows/{wid}/call-next", clerk)
+                assert status == 200, text
+                holding.append(json.loads(text)["id"])
+            nxt = json.dumps({"close": "no_show", "ticket_id": holding[-1]}).encode()
+            status, text = await drv.request("POST", f"/api/v1/windows/{wid}/next", clerk, nxt)
+            assert status == 200, text
+            holding.append(json.loads(text)["called"]["id"])
+
         for _ in range(20):  # warm caches and compiled statements
             await issue()
         out["issue"] = await _measure(requests, issue)
@@ -162,6 +174,12 @@ async def run(requests: int, root: Path) -> dict[str, Any]:
             "wall_ms_per_request": round(pairs["wall_ms_per_request"] / 2, 3),
             "note": "per request, averaged over call-next and no-show",
         }
+        for _ in range(requests // 2 + 5):  # tickets for the next phase
+            await issue()
+        out["next"] = await _measure(requests // 2, next_no_show)
+        out["next"]["note"] = "下一位: no-show the ticket in hand and call the next, one request"
+        status, text = await drv.request("POST", f"/api/v1/windows/{wid}/no-show", clerk)
+        assert status == 200, text
     return out
 
 

@@ -92,4 +92,8 @@ def main_hall(ctx: ServerContext) -> str | None:
 
 def create_app_from_env() -> FastAPI:
     """Factory for uvicorn worker processes (settings from HALL_* variables; already migrated)."""
-    return create_app(Settings.from_env(), migrate=False)
+    from hall_server.heap import settle_heap
+
+    app = create_app(Settings.from_env(), migrate=False)
+    settle_heap()
+    return app

@@ -238,8 +238,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             uvicorn.run("hall_server.app:create_app_from_env", factory=True, workers=args.workers, **options)
         else:
             from hall_server.app import create_app
+            from hall_server.heap import settle_heap
 
-            uvicorn.run(create_app(s, migrate=False), **options)
+            app = create_app(s, migrate=False)
+            settle_heap()
+            uvicorn.run(app, **options)
     finally:
         if advertiser is not None:
             advertiser.stop()

@@ -228,12 +228,15 @@ def next_ticket(
                 current_ticket_id=op.win.current_ticket_id,
             )
         check_window_can_call(_domain_window(op.win))
-        closed = _close_current(op, ticket_op, event, frees=True)
-        called = _call_next_in(op)
+        # The window row is written once: by the call, or here when nobody waits.
+        closed = _close_current(op, ticket_op, event, frees=False)
+        called = _call_next_in(op, last_ticket_id=closed.id)
+        if called is None:
+            op.set_window(current_ticket_id=None, last_ticket_id=closed.id)
         return {"closed": op.answer(closed), "called": op.answer(called) if called is not None else None}
 
 
-def _call_next_in(op: _Op) -> Any:
+def _call_next_in(op: _Op, **window_values: Any) -> Any:
     """Claim, mark called and announce the next ticket for a free window; None if nobody waits."""
     s = op.s
     window_id = op.win.id
@@ -262,7 +265,7 @@ def _call_next_in(op: _Op) -> Any:
         if heads_only and not any(class_of(c) == cls for c in candidates):
             # That class ran out of loaded tickets; it may have more in the database.
             candidates = _callable(s, op, day, groups, window_id, skipped, heads_only, depth)
-    row = _mark_called(op, row, history)
+    row = _mark_called(op, row, history, **window_values)
     op.emit(EV_TICKET_CALLED, op.call_payload(row))
     return row
 
@@ -293,11 +296,13 @@ def _claim(s: Session | Tx, ticket_id: int) -> Any:
     return stmt.first(conn, {"b_id": ticket_id})
 
 
-def _mark_called(op: _Op, row: Any, history: CallHistory) -> Any:
+def _mark_called(op: _Op, row: Any, history: CallHistory, **window_values: Any) -> Any:
     new = apply(_domain_ticket(row), TicketOp.CALL, op.hall.policy, window_id=op.win.id)
     updated = op.save_ticket(row, new, called_at=op.now, clerk_id=op.win.clerk_id)
     history = history.with_call(new.prefix, bool(row.priority), keep=HISTORY_KEEP)
-    op.set_window(current_ticket_id=updated.id, call_history=[list(c) for c in history.calls])
+    op.set_window(
+        current_ticket_id=updated.id, call_history=[list(c) for c in history.calls], **window_values
+    )
     return updated
 
 

@@ -1,0 +1,29 @@
+"""Keep the garbage collector off the long-lived start-up heap of a serving process."""
+
+from __future__ import annotations
+
+import gc
+import logging
+
+logger = logging.getLogger(__name__)
+
+# Young-generation threshold while serving. A request allocates a few thousand short-lived
+# containers; at Python's default (700) the collector runs several times per request.
+GEN0_THRESHOLD = 20_000
+
+
+def settle_heap() -> None:
+    """Collect once, then move everything alive now out of the collector's sight.
+
+    After start-up the process holds hundreds of thousands of objects (SQLAlchemy metadata,
+    pydantic models, FastAPI routes, the catalogue) that live as long as it does. A full
+    collection walks all of them, a pause of tens of milliseconds every few hundred requests,
+    which lands straight in the p99. Frozen, they are never scanned; objects created while
+    serving are collected as usual. Only for a server process: a test run that builds many
+    apps in one interpreter should not freeze the garbage of the ones before.
+    """
+    gc.collect()
+    gc.freeze()
+    _gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GEN0_THRESHOLD, gen1, gen2)
+    logger.debug("heap settled: %d objects frozen", gc.get_freeze_count())
