@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import multiprocessing as mp
@@ -74,7 +75,7 @@ TARGETS = {
 SIZES = {
     # tickets per kiosk, ws-phase calls, pause between ws calls (s), seconds of each open-loop phase
     "quick": {"per_kiosk": 30, "ws_calls": 20, "ws_interval": 0.05, "rate_s": 0.5},
-    "full": {"per_kiosk": 250, "ws_calls": 100, "ws_interval": 0.05, "rate_s": 3.0},
+    "full": {"per_kiosk": 250, "ws_calls": 200, "ws_interval": 0.05, "rate_s": 3.0},
 }
 RATE = 1000  # requests/s of the open-loop phases: the aim
 SERVICE_CODES = ("BENCH-001", "BENCH-002", "BENCH-003")
@@ -415,6 +416,7 @@ async def _call_at_rate(
 # --- phase 3: WebSocket fan-out ---------------------------------------------------------
 def _subscriber_main(url: str, count: int, conn: Any) -> None:
     """Child process: hold `count` WebSocket subscriptions and time each ticket.called event."""
+    gc.disable()  # a collection here would be counted as delivery delay (see main)
     asyncio.run(_subscribe(url, count, conn))
 
 
@@ -730,7 +732,8 @@ def _verdict(result: dict[str, Any]) -> dict[str, bool]:
         "issue_p99_ms": p99_at_rate(result["issue_at_rate"]) < TARGETS["issue_p99_ms"],
         "call_next_per_s": call["per_s"] >= TARGETS["call_next_per_s"],
         "call_next_p99_ms": p99_at_rate(result["call_at_rate"]) < TARGETS["call_next_p99_ms"],
-        "ws_fanout_p99_ms": (ws.get("delay_per_subscriber", {}).get("p99_ms") or 1e9)
+        # The aim: from a call until all 200 subscribers have it.
+        "ws_fanout_p99_ms": (ws.get("delay_until_all_have_it", {}).get("p99_ms") or 1e9)
         < TARGETS["ws_fanout_p99_ms"],
         "no_duplicates": result["integrity"]["duplicate_numbers"] == 0
         and result["integrity"]["double_calls"] == 0,
@@ -745,6 +748,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=900.0, help="give up after this long")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # The measuring client never pauses for the cycle collector: a pause here would be booked
+    # as server latency. Its memory is bounded by the run (a few thousand tickets).
+    gc.disable()
     size = SIZES["quick" if args.quick else "full"]
     started = time.monotonic()
     doc: dict[str, Any] = {
