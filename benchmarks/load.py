@@ -719,6 +719,26 @@ def _server_errors(server: HallServer, keep: int = 5) -> dict[str, Any]:
     }
 
 
+def _dump_pg_statements(url: str, path: Path) -> None:
+    """The statements that cost PostgreSQL the most time (pg_stat_statements), as JSON."""
+    import psycopg
+
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            rows = conn.execute(
+                "SELECT calls, round(total_exec_time::numeric, 1), round(total_plan_time::numeric, 1), "
+                "rows, shared_blks_hit, left(query, 300) FROM pg_stat_statements "
+                "ORDER BY total_exec_time + total_plan_time DESC LIMIT 25"
+            ).fetchall()
+    except Exception as exc:  # the figures of the run matter more than this extra
+        logger.warning("pg_stat_statements not read: %s", exc)
+        return
+    keys = ("calls", "exec_ms", "plan_ms", "rows", "blocks_hit", "query")
+    path.write_text(json.dumps([dict(zip(keys, map(str, r), strict=True)) for r in rows], indent=1))
+
+
 def _verdict(result: dict[str, Any]) -> dict[str, bool]:
     issue, call, ws = result["issue"], result["call_next"], result["ws_fanout"]
 
@@ -785,6 +805,8 @@ def main(argv: list[str] | None = None) -> int:
                         "log_min_duration_statement": "20",
                         "log_lock_waits": "on",
                         "deadlock_timeout": "50ms",
+                        "shared_preload_libraries": "pg_stat_statements",
+                        "pg_stat_statements.track_planning": "on",
                     }
                 pg = stack.enter_context(PgCluster(extra_settings=settings))
                 url = pg.url(pg.create_database("load"))
@@ -799,6 +821,7 @@ def main(argv: list[str] | None = None) -> int:
             if pg is not None and args.profile:
                 args.profile.mkdir(parents=True, exist_ok=True)
                 shutil.copy(pg.log_file, args.profile / "postgres.log")
+                _dump_pg_statements(url, args.profile / "pg_statements.json")
             doc["backends"][backend] = result
     doc["seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(doc, ensure_ascii=False, indent=2))

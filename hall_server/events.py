@@ -81,6 +81,27 @@ def _seq_upsert(dialect: str) -> Prepared:
     return stmt
 
 
+_SEQ_TAKE: dict[str, Prepared] = {}
+
+
+def _seq_take(dialect: str) -> Prepared:
+    """Advance a hall's counter by :k in one statement, returning the last seq taken."""
+    stmt = _SEQ_TAKE.get(dialect)
+    if stmt is None:
+        stmt = Prepared(
+            upsert_statement(
+                dialect,
+                _SEQ,
+                {"hall_id": bindparam("hall_id"), "last_seq": bindparam("k")},
+                index_elements=["hall_id"],
+                set_={"last_seq": _SEQ.c.last_seq + bindparam("k")},
+                returning=_SEQ.c.last_seq,
+            )
+        )
+        _SEQ_TAKE[dialect] = stmt
+    return stmt
+
+
 def next_seq(session: Session | Tx, hall_id: str) -> int:
     """Take the next event seq of a hall from its counter row (locks it until commit)."""
     conn = session.connection()
@@ -93,15 +114,14 @@ def append_event(
     type: str,
     payload: dict[str, Any],
     actor: Actor | dict[str, Any] | None = None,
+    *,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     """Append an event in the caller's transaction; it is published to subscribers after commit."""
-    if actor is None:
-        actor = SYSTEM
-    elif isinstance(actor, dict):
-        actor = Actor(str(actor.get("kind", "system")), _opt_str(actor.get("id")))
+    actor = _actor(actor)
     conn = session.connection()
     dialect = conn.dialect.name
-    at = datetime.now(UTC)
+    at = at or datetime.now(UTC)
     payload_json = dumps(payload)
     params = {
         "hall_id": hall_id,
@@ -130,6 +150,98 @@ def append_event(
     wire = head[:-1] + ',"payload":' + payload_json + "}"
     session.info.setdefault("events", []).append((event, wire))
     return event
+
+
+def stage_event(
+    tx: Tx,
+    hall_id: str,
+    type: str,
+    payload: dict[str, Any],
+    actor: Actor | dict[str, Any] | None = None,
+) -> None:
+    """Like append_event, but written just before the transaction commits.
+
+    The hall's seq counter row is locked from the moment a seq is drawn until commit, and
+    every writer of the hall waits on it. Drawn at the end, with all of the transaction's
+    events in one go, it is held for one statement instead of the whole use case (on
+    PostgreSQL the windows of a hall otherwise queue behind each other's claims).
+    """
+    if not isinstance(tx, Tx):  # a Session has no before-commit step: write it now
+        append_event(tx, hall_id, type, payload, actor)
+        return
+    staged: list[tuple[str, str, dict[str, Any], Any, datetime]] | None = tx.info.get("staged_events")
+    if staged is None:
+        staged = tx.info["staged_events"] = []
+        tx.info.setdefault("before_commit", []).append(lambda: _flush_staged(tx))
+    staged.append((hall_id, type, payload, actor, datetime.now(UTC)))
+
+
+def _flush_staged(tx: Tx) -> None:
+    staged = tx.info.pop("staged_events", None) or []
+    i = 0
+    while i < len(staged):
+        # Consecutive events of one hall take their seqs together.
+        j = i
+        while j < len(staged) and staged[j][0] == staged[i][0]:
+            j += 1
+        batch = staged[i:j]
+        if len(batch) == 1:
+            hall_id, type_, payload, actor, at = batch[0]
+            append_event(tx, hall_id, type_, payload, actor, at=at)
+        else:
+            _append_batch(tx, batch)
+        i = j
+
+
+def _append_batch(tx: Tx, batch: list[tuple[str, str, dict[str, Any], Any, datetime]]) -> None:
+    conn = tx.connection()
+    hall_id = batch[0][0]
+    last = int(_seq_take(conn.dialect.name).scalar(conn, {"hall_id": hall_id, "k": len(batch)}))
+    rows = []
+    for n, (_hall, type_, payload, actor, at) in enumerate(batch):
+        seq = last - len(batch) + 1 + n
+        rows.append(_event_row(tx, hall_id, type_, payload, _actor(actor), at, seq))
+    _INSERT_EVENT.many(conn, rows)
+
+
+def _actor(actor: Actor | dict[str, Any] | None) -> Actor:
+    if actor is None:
+        return SYSTEM
+    if isinstance(actor, dict):
+        return Actor(str(actor.get("kind", "system")), _opt_str(actor.get("id")))
+    return actor
+
+
+def _event_row(
+    session: Session | Tx,
+    hall_id: str,
+    type: str,
+    payload: dict[str, Any],
+    actor: Actor,
+    at: datetime,
+    seq: int,
+) -> dict[str, Any]:
+    """The row's parameters; the event is queued for publication after commit."""
+    payload_json = dumps(payload)
+    event = {
+        "seq": seq,
+        "hall_id": hall_id,
+        "type": type,
+        "at": at.isoformat(),
+        "actor": actor.as_dict(),
+        "payload": payload,
+    }
+    head = dumps({k: event[k] for k in ("seq", "hall_id", "type", "at", "actor")})
+    session.info.setdefault("events", []).append((event, head[:-1] + ',"payload":' + payload_json + "}"))
+    return {
+        "hall_id": hall_id,
+        "seq": seq,
+        "type": type,
+        "at": at,
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "payload": payload_json,
+    }
 
 
 def _opt_str(value: Any) -> str | None:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -149,6 +150,9 @@ class HallSeq(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+BOUND_WAITING = "status = 'waiting' AND bound_window_id IS NOT NULL"
+
+
 class Ticket(Base):
     """A queue ticket; personal data only encrypted, with a keyed hash for look-ups."""
 
@@ -171,6 +175,15 @@ class Ticket(Base):
             "id",
         ),
         Index("ix_tickets_person", "id_hmac", "business_day"),
+        # Waiting tickets transferred to one window: read by every call-next of that window.
+        Index(
+            "ix_tickets_bound_waiting",
+            "bound_window_id",
+            "business_day",
+            "id",
+            postgresql_where=text(BOUND_WAITING),
+            sqlite_where=text(BOUND_WAITING),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -121,6 +121,26 @@ class Prepared:
             cursor.close()
         return plan.rows(raw)
 
+    def many(self, conn: Connection, rows: list[Mapping[str, Any]]) -> None:
+        """Run once per parameter set (the driver's executemany; no rows returned)."""
+        if not rows:
+            return
+        dialect = conn.dialect
+        plan = self._plan(dialect, rows[0])
+        if plan.row is not None:
+            raise ValueError("many() is for statements without RETURNING")
+        args = [plan.parameters(r) for r in rows]
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            try:
+                cursor.executemany(plan.sql, args)
+            except dialect.loaded_dbapi.Error as exc:
+                raise DBAPIError.instance(
+                    plan.sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect
+                ) from exc
+        finally:
+            cursor.close()
+
     def first(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
         """The first row or None."""
         rows = self.all(conn, params)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, false, func, or_, select, true, union_all
+from sqlalchemy import Connection, and_, bindparam, false, func, literal_column, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from hall_server.catalog import HallConfig
@@ -120,16 +120,16 @@ def _class_head(group_param: str, priority: bool, appointed: bool) -> Any:
 def _bound_heads() -> Any:
     """The first `depth` waiting tickets transferred to this window (they go before any class).
 
-    The hall's groups and both priorities are listed so the index is searched, not scanned;
-    groups are never deleted, so the list covers every ticket's group.
+    Written to match the partial index ix_tickets_bound_waiting: the status as a literal (a
+    bound parameter could not prove the index's condition), the window id first in its key.
     """
     inner = (
         select(*_CAND_OUT)
         .where(
-            *_waiting_today(),
-            T.c.group_prefix.in_(select(G.c.prefix).where(G.c.hall_id == bindparam("hall_id"))),
-            T.c.priority.in_([false(), true()]),
             T.c.bound_window_id == bindparam("window_id"),
+            T.c.business_day == bindparam("day"),
+            T.c.status == literal_column("'waiting'"),
+            T.c.hall_id == bindparam("hall_id"),
         )
         .order_by(T.c.id)
         .limit(bindparam("depth"))

@@ -28,7 +28,7 @@ from hall_server.db.engine import Tx
 from hall_server.db.models import QueueGroup, Ticket, User, Window
 from hall_server.db.prepared import Prepared
 from hall_server.errors import ApiError
-from hall_server.events import append_event
+from hall_server.events import stage_event
 from hall_server.services.queue import (
     HEAD_POLICIES,
     class_of,
@@ -171,7 +171,7 @@ class _Op:
         return {"id": self.win.id, "number": self.win.number, "name": self.win.name}
 
     def emit(self, type_: str, payload: dict[str, Any]) -> None:
-        append_event(self.s, self.hall.id, type_, payload, self.p.actor)
+        stage_event(self.s, self.hall.id, type_, payload, self.p.actor)
 
     def call_payload(self, row: Any) -> dict[str, Any]:
         return {
