@@ -805,8 +805,12 @@ def main(argv: list[str] | None = None) -> int:
                         "log_min_duration_statement": "20",
                         "log_lock_waits": "on",
                         "deadlock_timeout": "50ms",
-                        "shared_preload_libraries": "pg_stat_statements",
+                        "shared_preload_libraries": "pg_stat_statements,auto_explain",
                         "pg_stat_statements.track_planning": "on",
+                        # Plans of statements slower than 50 ms, into the cluster's log.
+                        "auto_explain.log_min_duration": "50",
+                        "auto_explain.log_buffers": "on",
+                        "auto_explain.log_analyze": "on",
                     }
                 pg = stack.enter_context(PgCluster(extra_settings=settings))
                 url = pg.url(pg.create_database("load"))

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from hall_server.config import Settings
 from hall_server.const import API_PREFIX, VERSION
 from hall_server.context import ServerContext
+from hall_server.db.analyze import StatsKeeper
 from hall_server.errors import install_handlers
 from hall_server.listeners import CrossProcessListener
 
@@ -49,9 +50,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         listener = CrossProcessListener(ctx.db, ctx.bus) if settings.listen_other_processes else None
         if listener is not None:
             listener.start()
+        keeper = StatsKeeper(ctx.db) if ctx.db.is_postgres else None
+        if keeper is not None:
+            keeper.start()
         try:
             yield
         finally:
+            if keeper is not None:
+                keeper.stop()
             if listener is not None:
                 listener.stop()
             await ctx.bus.close()
