@@ -175,15 +175,15 @@ class Ticket(Base):
             "id",
         ),
         Index("ix_tickets_person", "id_hmac", "business_day"),
-        # Waiting tickets transferred to one window: read by every call-next of that window.
+        # Waiting tickets transferred to one window, read by every call-next of that window
+        # (PostgreSQL; SQLite searches the queue index for them, see services/queue.py).
         Index(
             "ix_tickets_bound_waiting",
             "bound_window_id",
             "business_day",
             "id",
             postgresql_where=text(BOUND_WAITING),
-            sqlite_where=text(BOUND_WAITING),
-        ),
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

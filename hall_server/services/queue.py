@@ -117,33 +117,39 @@ def _class_head(group_param: str, priority: bool, appointed: bool) -> Any:
     return select(*inner.c)
 
 
-def _bound_heads() -> Any:
+def _bound_heads(postgres: bool) -> Any:
     """The first `depth` waiting tickets transferred to this window (they go before any class).
 
-    Written to match the partial index ix_tickets_bound_waiting: the status as a literal (a
-    bound parameter could not prove the index's condition), the window id first in its key.
+    PostgreSQL: written to match the partial index ix_tickets_bound_waiting (the status as a
+    literal, since a bound parameter could not prove the index's condition); through the queue
+    index it walked every waiting and dead entry of the day. SQLite has no dead entries and no
+    such index: the hall's groups and both priorities are listed so the queue index is
+    searched, not scanned (groups are never deleted, so the list covers every ticket's group).
     """
-    inner = (
-        select(*_CAND_OUT)
-        .where(
+    if postgres:
+        where = (
             T.c.bound_window_id == bindparam("window_id"),
             T.c.business_day == bindparam("day"),
             T.c.status == literal_column("'waiting'"),
             T.c.hall_id == bindparam("hall_id"),
         )
-        .order_by(T.c.id)
-        .limit(bindparam("depth"))
-        .subquery()
-    )
+    else:
+        where = (
+            *_waiting_today(),
+            T.c.group_prefix.in_(select(G.c.prefix).where(G.c.hall_id == bindparam("hall_id"))),
+            T.c.priority.in_([false(), true()]),
+            T.c.bound_window_id == bindparam("window_id"),
+        )
+    inner = select(*_CAND_OUT).where(*where).order_by(T.c.id).limit(bindparam("depth")).subquery()
     return select(*inner.c)
 
 
-_HEADS: dict[int, Prepared] = {}
+_HEADS: dict[tuple[int, bool], Prepared] = {}
 
 
-def _heads_statement(n_groups: int) -> Prepared:
+def _heads_statement(n_groups: int, postgres: bool = False) -> Prepared:
     """One UNION ALL of the class heads of a window serving n_groups groups (built once per n)."""
-    stmt = _HEADS.get(n_groups)
+    stmt = _HEADS.get((n_groups, postgres))
     if stmt is None:
         parts = [
             _class_head(f"g{i}", priority, appointed)
@@ -151,8 +157,8 @@ def _heads_statement(n_groups: int) -> Prepared:
             for priority in (False, True)
             for appointed in (False, True)
         ]
-        stmt = Prepared(union_all(*parts, _bound_heads()))
-        _HEADS[n_groups] = stmt
+        stmt = Prepared(union_all(*parts, _bound_heads(postgres)))
+        _HEADS[(n_groups, postgres)] = stmt
     return stmt
 
 
@@ -190,7 +196,8 @@ def head_candidates(
         "window_id": window_id,
     }
     params.update({f"g{i}": g for i, g in enumerate(groups)})
-    rows = _heads_statement(len(groups)).all(_connection(session), params)
+    conn = _connection(session)
+    rows = _heads_statement(len(groups), conn.dialect.name == "postgresql").all(conn, params)
     return [
         Candidate(
             ticket_id=r.id,

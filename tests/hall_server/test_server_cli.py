@@ -38,8 +38,19 @@ def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
         diffs = compare_metadata(MigrationContext.configure(conn), models.Base.metadata)
     engine.dispose()
     # Only the core tables: other modules ship their own migrations for theirs.
-    mine = [d for d in diffs if _table_of(d) in CORE_TABLES]
+    mine = [d for d in diffs if _table_of(d) in CORE_TABLES and not _other_dialect_only(d, "sqlite")]
     assert mine == []
+
+
+def _other_dialect_only(diff: object, dialect: str) -> bool:
+    """An index the models create only on another database (Index.ddl_if(dialect=...))."""
+    if not (isinstance(diff, tuple) and diff and diff[0] == "add_index"):
+        return False
+    # Autogenerate hands over a copy without the condition: look the model's index up by name.
+    table = models.Base.metadata.tables.get(diff[1].table.name)
+    index = next((i for i in (table.indexes if table is not None else ()) if i.name == diff[1].name), None)
+    cond = getattr(index, "_ddl_if", None)
+    return cond is not None and cond.dialect is not None and cond.dialect != dialect
 
 
 def _table_of(diff: object) -> str | None:
