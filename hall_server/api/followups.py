@@ -62,7 +62,7 @@ def get_case(case_id: int, request: Request, creds: Creds) -> dict[str, Any]:
         case = s.get(FollowupCase, case_id)
         if case is None or case.hall_id not in allowed:
             raise ext_error("followup.unknown", case_id=case_id)
-        out = svc.view(s, case, today=_today(ctx, case.hall_id))
+        out = svc.detail(s, case, today=_today(ctx, case.hall_id))
         out["steps"] = svc.steps_of(s, case_id)
         return out
 
@@ -86,6 +86,6 @@ def add_step(case_id: int, body: StepIn, request: Request, creds: Creds) -> dict
             now=ext_common.utcnow(),
             allowed_halls=allowed,
         )
-        out = svc.view(s, case, today=_today(ctx, case.hall_id))
+        out = svc.detail(s, case, today=_today(ctx, case.hall_id))
         out["steps"] = svc.steps_of(s, case_id)
         return out

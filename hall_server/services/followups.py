@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hall_server.db.models import Hall, Rating, ServiceItem, Window
+from hall_server.db.models import Hall, Rating, ServiceItem, User, Window
 from hall_server.db.models_ext import FollowupCase, FollowupStep
 from hall_server.events import Actor, append_event
 from hall_server.services.calendars import calendar_for_hall
@@ -24,6 +24,8 @@ from hall_server.services.ext_const import (
 )
 from hall_server.services.ext_errors import ext_error
 from hall_server.services.hall_settings import settings_of
+from queueing import const as qconst
+from queueing.calendar import WorkCalendar
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +134,13 @@ def list_cases(
     )
     if open_only:
         stmt = stmt.where(FollowupCase.step != "closed")
-    return [view(session, c, today=today) for c in session.scalars(stmt)]
+    calendars: dict[str, WorkCalendar] = {}
+    out = []
+    for c in session.scalars(stmt):
+        if c.hall_id not in calendars:
+            calendars[c.hall_id] = calendar_for_hall(session, c.hall_id)
+        out.append(detail(session, c, today=today, calendar=calendars[c.hall_id]))
+    return out
 
 
 def steps_of(session: Session, case_id: int) -> list[dict[str, Any]]:
@@ -175,3 +183,32 @@ def view(session: Session, c: FollowupCase, *, today: date | None = None) -> dic
         "revisit_satisfied": c.revisit_satisfied,
         "overdue": c.step != "closed" and today > c.deadline,
     }
+
+
+def detail(
+    session: Session, c: FollowupCase, *, today: date | None = None, calendar: WorkCalendar | None = None
+) -> dict[str, Any]:
+    """A case as its managers read it: the wire form plus the rating's reasons and text, the window's
+    and clerk's names and the working days left (never in events: the rater's text stays off the bus)."""
+    out = view(session, c, today=today)
+    today = today or datetime.now(UTC).date()
+    rating = session.get(Rating, c.rating_id)
+    window = session.get(Window, c.window_id) if c.window_id else None
+    clerk = session.get(User, c.clerk_id) if c.clerk_id else None
+    if c.step == "closed":
+        left = None
+    else:
+        cal = calendar or calendar_for_hall(session, c.hall_id)
+        # Counted like the deadline: working days after today up to the deadline; negative when late.
+        left = cal.working_days_between(today, c.deadline)
+    reasons = list(rating.reasons or []) if rating else []
+    out.update(
+        level_zh=qconst.RATING_LABELS.get(c.level, ("", ""))[0],
+        reasons=reasons,
+        reasons_zh=[qconst.RATING_REASONS.get(r, (r, r))[0] for r in reasons],
+        text=(rating.text or "") if rating else "",
+        window_name=window.name if window else None,
+        clerk_name=(clerk.name or clerk.username) if clerk else None,
+        working_days_left=left,
+    )
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from hall_server.db.models import Event
-from tests.hall_server.ext_app import API, Env, postgres_env, sqlite_env
+from tests.hall_server.ext_app import API, MONDAY_10, Env, postgres_env, sqlite_env
 
 
 @pytest.fixture
@@ -47,6 +48,38 @@ def test_bad_rating_opens_case_with_deadline_across_national_day(env: Env) -> No
     env.clock.set_local(date(2026, 10, 23), "09:00")
     late = env.client.get(f"{API}/halls/x-city/followups", headers=env.h("m-city")).json()[0]
     assert late["overdue"] is True
+
+
+def test_case_shows_rating_clerk_and_working_days_left(env: Env) -> None:
+    """What the dashboard's step form shows: the rater's reasons and text, window and clerk names,
+    working days left (negative once late, none once closed); the rater's text stays out of events."""
+    env.issue("x-city")
+    t = env.serve_next("x-city", 1)
+    body = {"ticket_id": t["id"], "level": 2, "channel": "device", "prompted": True}
+    body |= {"reasons": ["服务态度", "服务效率"], "text": "等了很久没人理"}
+    r = env.client.post(f"{API}/ratings", json=body, headers=env.h("rating:x-city:1"))
+    assert r.status_code == 201, r.text
+    env.backdate_rating(r.json()["id"], MONDAY_10)  # Monday 2026-03-09: deadline Monday 03-30
+    h = env.h("m-city")
+    case = env.client.get(f"{API}/halls/x-city/followups", headers=h).json()[0]
+    assert case["deadline"] == "2026-03-30" and case["working_days_left"] == 15
+    assert case["reasons"] == ["efficiency", "attitude"] and case["reasons_zh"] == ["服务效率", "服务态度"]
+    assert case["level_zh"] == "不满意" and case["text"] == "等了很久没人理"
+    assert case["window_name"] == "社保窗口" and case["clerk_name"] == "王芳"
+    env.clock.set_local(date(2026, 3, 27), "10:00")  # Friday: only Monday is left
+    assert env.client.get(f"{API}/followups/{case['id']}", headers=h).json()["working_days_left"] == 1
+    env.clock.set_local(date(2026, 3, 31), "10:00")
+    late = env.client.get(f"{API}/halls/x-city/followups", headers=h).json()[0]
+    assert late["working_days_left"] == -1 and late["overdue"] is True
+    url = f"{API}/followups/{case['id']}/steps"
+    for step in ("verified", "answered", "fixed"):
+        assert env.client.post(url, json={"step": step, "note": "说明"}, headers=h).status_code == 200
+    env.client.post(url, json={"step": "revisited", "satisfied": False, "note": "不满意"}, headers=h)
+    closed = env.client.post(url, json={"step": "closed", "note": "办结"}, headers=h).json()
+    assert closed["working_days_left"] is None and closed["text"] == "等了很久没人理"
+    with env.ctx.db.read() as s:
+        payloads = list(s.scalars(select(Event.payload).where(Event.type.like("followup.%"))))
+    assert payloads and all("等了很久没人理" not in json.dumps(p, ensure_ascii=False) for p in payloads)
 
 
 def test_deadline_counts_per_hall_setting(env: Env) -> None:
