@@ -54,6 +54,15 @@ RATING_LEVELS = (5, 4, 3, 2, 1)
 BAD_RATING_MAX = 2
 RATING_CHANNELS = ("device", "qr", "phone")
 
+# Document photos kept with a ticket (材料留存): JPEG only, at most this many bytes each.
+DOCUMENT_MAX_BYTES = 5 * 1024 * 1024
+DOCUMENT_LABEL_MAX = 100
+DOCUMENT_CONTENT_TYPE = "image/jpeg"
+# A photo queued on the clerk's machine while the link was down may arrive after the ticket left
+# the window; it is accepted if its taken_at lies in the ticket's time at the window (this slack
+# allows for the two clocks disagreeing).
+DOCUMENT_LATE_SLACK_S = 300
+
 # Zeroconf
 ZEROCONF_TYPE = "_hall._tcp.local."
 
@@ -76,6 +85,7 @@ EV_RATING_RECORDED = "rating.recorded"
 EV_DEVICE_HEARTBEAT = "device.heartbeat"
 EV_DEVICE_FAULT = "device.fault"
 EV_HALL_UPDATED = "hall.updated"
+EV_TICKET_DOCUMENT_ADDED = "ticket.document_added"
 # Events that change static hall configuration held in the per-process cache.
 CONFIG_EVENTS = frozenset({EV_HALL_UPDATED})
 CALL_EVENTS = (EV_TICKET_CALLED, EV_TICKET_RECALLED, EV_TICKET_CALLED_BACK)
@@ -130,6 +140,20 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "rating.duplicate": (409, "该号票已评价", "This ticket was already rated"),
     "rating.reasons_required": (422, "差评请选择原因", "A bad rating needs at least one reason"),
     "rating.wrong_window": (403, "评价器只能评价本窗口的办件", "A rating device rates its own window only"),
+    "document.empty": (422, "材料照片为空", "The document photo is empty"),
+    "document.not_jpeg": (415, "材料照片须为JPEG格式", "A document photo must be a JPEG"),
+    "document.too_large": (
+        413,
+        "材料照片超过5MB，请降低分辨率后重拍",
+        "The document photo is larger than 5 MB",
+    ),
+    "document.not_in_hand": (
+        409,
+        "只能为本窗口正在呼叫或办理的号留存材料",
+        "Documents are kept only for a ticket called or served at this window",
+    ),
+    "document.bad_taken_at": (422, "拍摄时间格式不正确", "taken_at must be an ISO 8601 time"),
+    "document.unknown": (404, "材料不存在", "No such document"),
     "device.unknown_hall": (422, "设备未绑定大厅", "The device is not bound to a hall"),
     "idempotency.conflict": (409, "重复请求的内容与首次不同", "Same idempotency key, different request"),
     "seed.invalid": (422, "城市数据文件不正确", "The city data file is invalid"),

@@ -83,6 +83,15 @@ class DataProtector:
             "utf-8"
         )
 
+    def encrypt_bytes(self, data: bytes, context: str = "") -> bytes:
+        """nonce || ciphertext of binary data (document photos), bound to context."""
+        nonce = os.urandom(_NONCE_LEN)
+        return nonce + self._aead.encrypt(nonce, data, context.encode("utf-8"))
+
+    def decrypt_bytes(self, blob: bytes, context: str = "") -> bytes:
+        """The plaintext of a blob made by encrypt_bytes()."""
+        return self._aead.decrypt(blob[:_NONCE_LEN], blob[_NONCE_LEN:], context.encode("utf-8"))
+
     def lookup_hash(self, value: str) -> str:
         """A keyed hash of value for equality look-ups (per-person limits, check-in)."""
         return hmac.new(self._mac_key, value.strip().upper().encode("utf-8"), hashlib.sha256).hexdigest()

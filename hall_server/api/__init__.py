@@ -25,3 +25,8 @@ from hall_server.api import appointments, dashboard, followups, matters, stats, 
 ROUTERS += [appointments.router, followups.router, matters.router, stats.router, dashboard.router]
 # Web pages live at the root (/dashboard, /t/{token}, /book/{hall}), not under /api/v1.
 PAGE_ROUTERS: list[APIRouter] = [web.router]
+
+# Document photos kept with a ticket (材料留存).
+from hall_server.api import documents  # noqa: E402
+
+ROUTERS.append(documents.router)

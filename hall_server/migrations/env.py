@@ -7,7 +7,10 @@ import logging
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from hall_server.db import models_ext  # noqa: F401  (the issue-5 tables of migration 0002)
+from hall_server.db import (
+    models_docs,  # noqa: F401  (document photos of migration 0005)
+    models_ext,  # noqa: F401  (the issue-5 tables of migration 0002)
+)
 from hall_server.db.models import Base
 
 logger = logging.getLogger(__name__)

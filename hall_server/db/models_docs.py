@@ -1,0 +1,33 @@
+"""The table of document photos a clerk keeps with a ticket (材料留存; migration 0005)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hall_server.db.models import Base
+
+
+class TicketDocument(Base):
+    """One JPEG of a document handed in with a ticket, stored encrypted; sha256 is of the plaintext."""
+
+    __tablename__ = "ticket_documents"
+    __table_args__ = (
+        # The same photo sent twice for one ticket (a retry after a dropped link) is one document.
+        UniqueConstraint("ticket_id", "sha256", name="uq_ticket_documents_content"),
+        Index("ix_ticket_documents_hall", "hall_id", "taken_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, ForeignKey("tickets.id"))
+    hall_id: Mapped[str] = mapped_column(String(64))
+    window_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    clerk_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(100), default="")
+    data_enc: Mapped[bytes] = mapped_column(LargeBinary)
