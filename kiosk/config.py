@@ -41,6 +41,13 @@ class VoiceSettings:
 
 
 @dataclass(frozen=True)
+class DisplaySettings:
+    """The hall display: how long each page of windows / waiting counts stays when not all fit."""
+
+    page_seconds: float = const.DISPLAY_PAGE_S
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     """Everything one machine needs to know: its role, hall, server and devices."""
 
@@ -59,6 +66,7 @@ class KioskConfig:
     camera: str = ""
     printer: PrinterSettings = field(default_factory=PrinterSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
+    display: DisplaySettings = field(default_factory=DisplaySettings)
     elderly_mode: bool = False
     idle_timeout_s: int = const.IDLE_TIMEOUT_S
     data_dir: str = "kiosk-data"
@@ -80,6 +88,13 @@ class KioskConfig:
             raise ConfigError(f"未知的时区：{self.timezone}", f"unknown time zone {self.timezone!r}") from exc
         if self.idle_timeout_s < 5:
             raise ConfigError("空闲超时不能少于 5 秒", "idle timeout must be at least 5 s")
+        lo, hi = const.DISPLAY_PAGE_MIN_S, const.DISPLAY_PAGE_MAX_S
+        page_s = getattr(self.display, "page_seconds", None)
+        if isinstance(page_s, bool) or not isinstance(page_s, int | float) or not lo <= page_s <= hi:
+            raise ConfigError(
+                f"综合屏翻页间隔须在 {lo:g} 到 {hi:g} 秒之间",
+                f"display page_seconds must be {lo:g}..{hi:g} s",
+            )
 
     @property
     def effective_device_id(self) -> str:
@@ -104,6 +119,8 @@ def _from_dict(data: dict[str, Any]) -> KioskConfig:
             data["printer"] = PrinterSettings(**data["printer"])
         if isinstance(data.get("voice"), dict):
             data["voice"] = VoiceSettings(**data["voice"])
+        if isinstance(data.get("display"), dict):
+            data["display"] = DisplaySettings(**data["display"])
         return KioskConfig(**data)
     except TypeError as exc:
         raise ConfigError("配置文件格式有误", str(exc)) from exc
@@ -128,11 +145,14 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         flat = {k: v for k, v in overrides.items() if v is not None}
         printer = {k[8:]: flat.pop(k) for k in list(flat) if k.startswith("printer_")}
         voice = {k[6:]: flat.pop(k) for k in list(flat) if k.startswith("voice_")}
+        display = {k[8:]: flat.pop(k) for k in list(flat) if k.startswith("display_")}
         try:
             if printer:
                 flat["printer"] = replace(cfg.printer, **printer)
             if voice:
                 flat["voice"] = replace(cfg.voice, **voice)
+            if display:
+                flat["display"] = replace(cfg.display, **display)
             cfg = replace(cfg, **flat)
         except TypeError as exc:
             raise ConfigError("命令行参数有误", str(exc)) from exc

@@ -20,6 +20,11 @@ HTTP_TIMEOUT = (3.0, 8.0)
 HTTP_RETRIES = 2
 HTTP_RETRY_BACKOFF_S = 0.3
 RETRY_STATUSES = (502, 503, 504)
+# Document photos (材料留存): a few MB over a village link needs a longer read.
+DOCUMENT_CONTENT_TYPE = "image/jpeg"
+DOCUMENT_HTTP_TIMEOUT = (3.0, 30.0)
+DOCUMENT_OUTBOX_DIR = "document-outbox"
+DOCUMENT_RETRY_S = 15
 
 # Event channel back-off (seconds), doubled after every failed attempt.
 WS_BACKOFF_START_S = 0.3
@@ -119,3 +124,14 @@ FAULT_PRINTER = "printer.error"
 
 # Halls run on China Standard Time unless a machine's config says otherwise.
 HALL_TIMEZONE = "Asia/Shanghai"
+
+# Hall display: windows and waiting counts that do not fit one screen turn pages (第1/3页).
+DISPLAY_PAGE_S = 8.0
+DISPLAY_PAGE_MIN_S = 2.0
+DISPLAY_PAGE_MAX_S = 120.0
+# The smallest type of the window and waiting tiles at any screen size: read from a few metres away,
+# a 720p hall screen must not shrink it further; a large hall pages instead.
+DISPLAY_MIN_TILE_PX = 18
+DISPLAY_TILE_PX = 28
+# The title and margins of a display panel, in tile rows, when the two right panels share the height.
+DISPLAY_PANEL_TITLE_ROWS = 2

@@ -13,7 +13,8 @@ from kiosk import const
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
 from kiosk.ui.icons import badge_pixmap
-from kiosk.ui.theme import base_scale, display_stylesheet, sc
+from kiosk.ui.paging import GridItem, PagedGrid
+from kiosk.ui.theme import base_scale, display_stylesheet, px, sc
 from kiosk.ui.widgets import label
 from kiosk.voice.announcer import Announcer
 
@@ -42,6 +43,16 @@ def _panel() -> QFrame:
     return f
 
 
+def _paging_stylesheet(scale: float) -> str:
+    """Tiles never below the readable minimum (a large hall pages instead); the page indicator."""
+    tile = max(px(const.DISPLAY_TILE_PX, scale), const.DISPLAY_MIN_TILE_PX)
+    return f"""
+QWidget#display QLabel[role="tile"] {{ font-size: {tile}px; }}
+QWidget#display QLabel[role="tilebusy"] {{ font-size: {tile}px; }}
+QWidget#display QLabel[role="pageinfo"] {{ font-size: {tile}px; color: #9fd3ff; }}
+"""
+
+
 class HallDisplay(RoleScreen):
     """Follows the hall's events; every ticket.called / ticket.recalled is shown and queued for voice."""
 
@@ -50,7 +61,7 @@ class HallDisplay(RoleScreen):
     def __init__(self, ctx: AppContext, announcer: Announcer | None = None) -> None:
         super().__init__(ctx, "", header=False)
         self.setObjectName("display")
-        self.setStyleSheet(display_stylesheet(base_scale()))
+        self.setStyleSheet(display_stylesheet(base_scale()) + _paging_stylesheet(base_scale()))
         self.announcer = announcer
         self.recent: list[dict[str, Any]] = []
         self.windows: dict[int, dict[str, Any]] = {}
@@ -108,28 +119,31 @@ class HallDisplay(RoleScreen):
             self.recent_cells.append((num, win))
         rl.addLayout(self.recent_grid)
         left.addWidget(rec, 2)
-        main.addLayout(left, 3)
+        main.addLayout(left, 4)
 
         right = QVBoxLayout()
         right.setSpacing(sc(20))
         wp = _panel()
         wl = QVBoxLayout(wp)
         wl.setContentsMargins(sc(24), sc(18), sc(24), sc(18))
-        wl.addWidget(label("窗口 Windows", "section"))
-        self.win_grid = QGridLayout()
-        self.win_grid.setVerticalSpacing(sc(6))
-        wl.addLayout(self.win_grid)
-        wl.addStretch(1)
+        page_ms = round(self.ctx.config.display.page_seconds * 1000)
+        self.win_grid = PagedGrid(page_ms, col_gap=sc(12), row_gap=sc(6), part_gap=0)
+        self.win_grid.setObjectName("window-grid")
+        wl.addLayout(self._section("窗口 Windows", self.win_grid))
+        wl.addWidget(self.win_grid, 1)
         right.addWidget(wp, 3)
         gp = _panel()
         gl = QVBoxLayout(gp)
         gl.setContentsMargins(sc(24), sc(18), sc(24), sc(18))
-        gl.addWidget(label("等候人数 Waiting", "section"))
-        self.group_grid = QGridLayout()
-        gl.addLayout(self.group_grid)
-        gl.addStretch(1)
+        self.group_grid = PagedGrid(page_ms, col_gap=sc(16), row_gap=sc(6), part_gap=sc(4))
+        self.group_grid.setObjectName("group-grid")
+        gl.addLayout(self._section("等候人数 Waiting", self.group_grid))
+        gl.addWidget(self.group_grid, 1)
         right.addWidget(gp, 2)
-        main.addLayout(right, 2)
+        self._right = right
+        self.win_grid.rows_wanted_changed.connect(self._share_height)
+        self.group_grid.rows_wanted_changed.connect(self._share_height)
+        main.addLayout(right, 3)
         self.body.addLayout(main, 1)
         row = QHBoxLayout()
         row.setSpacing(0)
@@ -141,6 +155,25 @@ class HallDisplay(RoleScreen):
         self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row.addWidget(self.notice, 1)
         self.body.addLayout(row)
+
+    def _share_height(self) -> None:
+        """Windows and waiting panels split the column by the rows each needs (plus its title), so
+        a hall with few groups gives its windows more room; both page when even that is not enough."""
+        rows = (self.win_grid.rows_wanted, self.group_grid.rows_wanted)
+        if 0 in rows:
+            return
+        for i, n in enumerate(rows):
+            want = max(n, 2) + const.DISPLAY_PANEL_TITLE_ROWS
+            if self._right.stretch(i) != want:
+                self._right.setStretch(i, want)
+
+    @staticmethod
+    def _section(title: str, grid: PagedGrid) -> QHBoxLayout:
+        """A panel's title with the grid's page indicator (第1/3页) on the right."""
+        row = QHBoxLayout()
+        row.addWidget(label(title, "section"), 1)
+        row.addWidget(grid.indicator)
+        return row
 
     # -- data ---------------------------------------------------------------------------------
     def load(self) -> None:
@@ -197,7 +230,13 @@ class HallDisplay(RoleScreen):
         win_no = w.get("number") or t.get("window_number") or payload.get("window_number")
         if not number or win_no is None:
             return None
-        return {"number": number, "window_number": win_no, "window_name": w.get("name", "")}
+        return {
+            "number": number,
+            "window_number": win_no,
+            "window_name": w.get("name", ""),
+            "window_id": w.get("id") or t.get("window_id"),
+            "ticket": t,
+        }
 
     def on_event(self, ev: dict[str, Any]) -> None:
         """Calls are shown and announced; other changes refresh the counts."""
@@ -216,6 +255,13 @@ class HallDisplay(RoleScreen):
         self.recent.insert(0, info)
         del self.recent[RECENT_ROWS:]
         self._show_current(info)
+        win = self._window_of(info)
+        if win is not None:
+            # The tile shows the new number now (the snapshot follows), and its page comes next
+            # if another page is on screen: the call itself is already in 正在呼叫 and 最近叫号.
+            if info.get("ticket", {}).get("number"):
+                win["current"] = info["ticket"]
+            self.win_grid.want(win["id"])
         self.shown_calls.append(info["number"])
         self._render()
         if self.announcer and speak:
@@ -235,36 +281,31 @@ class HallDisplay(RoleScreen):
             else:
                 num.setText("")
                 win.setText("")
-        self._clear(self.win_grid)
         wins = sorted(self.windows.values(), key=lambda w: w.get("number", 0))
-        # Four columns past twelve windows: three made a 22-window hall taller than a 720p display.
-        cols = 4 if len(wins) > 12 else 2 if len(wins) > 5 else 1
-        for i, w in enumerate(wins):
-            cur = w.get("current") or {}
-            status = w.get("status", "")
-            busy = bool(cur.get("number"))
-            state = cur.get("number") or (
-                const.WINDOW_STATUS_ZH.get(status, "") if status != "open" else "空闲"
-            )
-            tile = label(f"{w.get('number')}号  {state}", "tilebusy" if busy else "tile")
-            tile.setToolTip(str(w.get("name", "")))
-            self.win_grid.addWidget(tile, i // cols, i % cols)
-        self._clear(self.group_grid)
-        gcols = 2 if len(self.groups) > 5 else 1
-        for i, g in enumerate(self.groups):
-            wait = g.get("estimated_wait_minutes")
-            text = f"{g.get('prefix')} {g.get('name', '')}"
-            row, col = i // gcols, (i % gcols) * 2
-            self.group_grid.addWidget(label(text, "tile"), row, col)
-            count = label(f"{g.get('waiting', 0)}人" + (f" 约{wait}分" if wait else ""), "tilebusy")
-            self.group_grid.addWidget(count, row, col + 1)
+        self.win_grid.set_items([self._window_item(w) for w in wins])
+        self.group_grid.set_items([self._group_item(g) for g in self.groups])
+
+    def _window_of(self, info: dict[str, Any]) -> dict[str, Any] | None:
+        """The window of a call, by id, else by number."""
+        if info.get("window_id") in self.windows:
+            return self.windows[info["window_id"]]
+        return next((w for w in self.windows.values() if w.get("number") == info["window_number"]), None)
 
     @staticmethod
-    def _clear(grid: QGridLayout) -> None:
-        while grid.count():
-            item = grid.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+    def _window_item(w: dict[str, Any]) -> GridItem:
+        cur = w.get("current") or {}
+        status = w.get("status", "")
+        busy = bool(cur.get("number"))
+        state = cur.get("number") or (const.WINDOW_STATUS_ZH.get(status, "") if status != "open" else "空闲")
+        text = f"{w.get('number')}号  {state}"
+        return GridItem(w["id"], ((text, "tilebusy" if busy else "tile"),), str(w.get("name", "")))
+
+    @staticmethod
+    def _group_item(g: dict[str, Any]) -> GridItem:
+        wait = g.get("estimated_wait_minutes")
+        count = f"{g.get('waiting', 0)}人" + (f" 约{wait}分" if wait else "")
+        name = f"{g.get('prefix')} {g.get('name', '')}"
+        return GridItem(g.get("prefix"), ((name, "tile"), (count, "tilebusy")))
 
     def _scroll_notice(self) -> None:
         text = (
