@@ -69,6 +69,8 @@ class HallClient:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         idempotent: bool | None = None,
+        data: bytes | None = None,
+        timeout: tuple[float, float] | None = None,
     ) -> JSON:
         """Send one request and return the decoded JSON (None for 204); raise a typed KioskError.
 
@@ -89,7 +91,13 @@ class HallClient:
             attempt += 1
             try:
                 resp = self._session.request(
-                    method, url, json=json, params=params, headers=hdrs, timeout=self.timeout
+                    method,
+                    url,
+                    json=json,
+                    data=data,
+                    params=params,
+                    headers=hdrs,
+                    timeout=timeout or self.timeout,
                 )
             except requests.exceptions.ConnectTimeout as exc:
                 # Never connected: the server cannot have acted, so any request may be repeated.
@@ -294,6 +302,45 @@ class HallClient:
     def rate(self, rating: dict[str, Any]) -> JSON:
         """POST /ratings; the rating's client_id makes a resend idempotent."""
         return self.post("/ratings", rating, idempotent="client_id" in rating)
+
+    def upload_document(
+        self, ticket_id: int, jpeg: bytes, label: str | None = None, taken_at: str | None = None
+    ) -> JSON:
+        """POST /tickets/{id}/documents with the raw JPEG -> `Document`.
+
+        Retried like a GET: the server keeps one document per ticket and content, so a resend
+        after a dropped answer returns the first one. `taken_at` (ISO) lets a photo queued
+        offline still be accepted after the ticket left the window.
+        """
+        params = {k: v for k, v in (("label", label), ("taken_at", taken_at)) if v}
+        return self.request(
+            "POST",
+            f"/tickets/{ticket_id}/documents",
+            data=jpeg,
+            params=params,
+            headers={"Content-Type": const.DOCUMENT_CONTENT_TYPE},
+            idempotent=True,
+            timeout=const.DOCUMENT_HTTP_TIMEOUT,
+        )
+
+    def documents(self, ticket_id: int) -> list[JSON]:
+        """GET /tickets/{id}/documents: the ticket's kept documents (metadata), oldest first."""
+        return self.get(f"/tickets/{ticket_id}/documents")
+
+    def document(self, document_id: int) -> bytes:
+        """GET /documents/{id}: the JPEG bytes (typed errors as for every call)."""
+        hdrs = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            resp = self._session.get(
+                f"{self.api_url}/documents/{document_id}", headers=hdrs, timeout=const.DOCUMENT_HTTP_TIMEOUT
+            )
+        except requests.exceptions.Timeout as exc:
+            raise ServerTimeout() from exc
+        except requests.exceptions.RequestException as exc:
+            raise ServerUnreachable() from exc
+        if resp.status_code != 200:
+            self._decode(resp)  # raises the typed error of the body
+        return resp.content
 
     def snapshot(self, hall_id: str) -> JSON:
         """GET /halls/{hall}/snapshot."""

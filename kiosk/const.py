@@ -25,6 +25,9 @@ DOCUMENT_CONTENT_TYPE = "image/jpeg"
 DOCUMENT_HTTP_TIMEOUT = (3.0, 30.0)
 DOCUMENT_OUTBOX_DIR = "document-outbox"
 DOCUMENT_RETRY_S = 15
+DOCUMENT_NEEDS_TICKET_ZH = "拍摄的材料须属于一个号：请先叫号再拍摄（本张仅在屏幕上显示，未保存）"
+DOCUMENT_QUEUED_ZH = "材料暂存本机，网络恢复后自动上传"
+DOCUMENT_QUEUED_LOGIN_ZH = "材料暂存本机，重新登录后自动上传"
 
 # Event channel back-off (seconds), doubled after every failed attempt.
 WS_BACKOFF_START_S = 0.3

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -28,6 +30,8 @@ from PySide6.QtWidgets import (
 
 from kiosk import const
 from kiosk.api import HallClient
+from kiosk.document_outbox import DocumentOutbox, FlushReport
+from kiosk.errors import KioskError, Unauthorized
 from kiosk.hardware import id_error_zh
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
@@ -60,6 +64,11 @@ class ClerkTerminal(RoleScreen):
         self.suspended: list[dict[str, Any]] = []
         self.last_card: Any = None
         self.photo: bytes | None = None
+        # Photos taken with a ticket in hand wait here until the server has them (材料留存).
+        self.doc_outbox = DocumentOutbox(Path(ctx.config.data_dir) / const.DOCUMENT_OUTBOX_DIR)
+        self._doc_flushing = False
+        self._doc_flush_again = False
+        self._doc_fresh: set[str] = set()  # taken just now: their fate is told on the message line
         # The clerk's own client: its token comes from log-in, never the device's.
         self.client = HallClient(ctx.client.base_url)
         self.pages = QStackedWidget()
@@ -72,6 +81,10 @@ class ClerkTerminal(RoleScreen):
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(200)
         self._reload_timer.timeout.connect(self.reload_queue)
+        self._doc_timer = QTimer(self)
+        self._doc_timer.setInterval(const.DOCUMENT_RETRY_S * 1000)
+        self._doc_timer.timeout.connect(self.flush_documents)
+        self._doc_timer.start()
         ctx.events.event.connect(self._on_event)
         ctx.events.online_changed.connect(self._on_online)
         if ctx.reader:
@@ -173,6 +186,7 @@ class ClerkTerminal(RoleScreen):
             self.reload_queue()
             self.logged_in.emit(ans)
             self.mark_ready()
+            self.flush_documents()  # photos a previous session could not send
 
         def failed(exc: BaseException) -> None:
             self.busy = False
@@ -257,6 +271,9 @@ class ClerkTerminal(RoleScreen):
         self.photo_label = label("", None)
         self.photo_label.setFixedSize(sc(134), sc(100))
         side.addWidget(self.photo_label)
+        self.doc_pending_label = label("", "subtitle")
+        self.doc_pending_label.setObjectName("documents-pending")
+        side.addWidget(self.doc_pending_label)
         side.addWidget(button("退出登录 Log out", self.logout, name="logout"))
         left.addLayout(side)
         lay.addLayout(left, 3)
@@ -517,6 +534,7 @@ class ClerkTerminal(RoleScreen):
     def _on_online(self, online: bool) -> None:
         if online and self.window.get("id"):
             self._reload_timer.start()
+            self.flush_documents()
 
     # -- ID card and camera -----------------------------------------------------------------------
     def read_id_hint(self) -> None:
@@ -538,14 +556,26 @@ class ClerkTerminal(RoleScreen):
         self.id_panel.setText(id_error_zh(exc))
 
     def take_photo(self) -> None:
-        """Photograph a document with the camera."""
+        """Photograph a document; with a ticket in hand it is kept with that ticket on the server."""
         cam = self.ctx.camera
         if not cam or not cam.configured:
             self.message.show_error("本窗口未配置高拍仪/摄像头")
             return
+        # The photo belongs to the ticket in hand when the key is pressed, not when it is sent.
+        ticket = dict(self.current) if self.current else None
+        outbox = self.doc_outbox
         self.op_buttons["photo"].setEnabled(False)
 
-        def done(jpeg: bytes) -> None:
+        def work() -> tuple[bytes, dict[str, Any] | None]:
+            jpeg = cam.capture_jpeg()
+            if ticket is None:
+                return jpeg, None
+            taken = datetime.now(UTC).isoformat(timespec="seconds")
+            # Into the outbox first (sealed on disk): if the link is down the photo is still kept.
+            return jpeg, outbox.add(ticket["id"], jpeg, number=str(ticket.get("number", "")), taken_at=taken)
+
+        def done(res: tuple[bytes, dict[str, Any] | None]) -> None:
+            jpeg, entry = res
             self.op_buttons["photo"].setEnabled(not self.busy)
             self.photo = jpeg
             pm = QPixmap()
@@ -555,13 +585,90 @@ class ClerkTerminal(RoleScreen):
                     200, 150, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
                 )
             )
-            self.message.show_ok("材料已拍摄")
+            if entry is None:
+                self.message.show_error(const.DOCUMENT_NEEDS_TICKET_ZH)
+                return
+            self.message.show_ok(f"材料已拍摄，正在上传… {entry['number']}")
+            self._doc_fresh.add(entry["id"])
+            self.flush_documents()
 
         def failed(exc: BaseException) -> None:
             self.op_buttons["photo"].setEnabled(not self.busy)
             self.message.show_error(exc)
 
-        self.run(cam.capture_jpeg, done, failed)
+        self.run(work, done, failed)
+
+    def flush_documents(self) -> None:
+        """Send the photos waiting in the outbox, in the background and one flush at a time."""
+        if self._doc_flushing:
+            self._doc_flush_again = True
+            return
+        if not self.client.token or not self.doc_outbox.pending():
+            self._update_doc_pending()
+            return
+        self._doc_flushing = True
+        client = self.client
+
+        def send(entry: dict[str, Any], jpeg: bytes) -> dict[str, Any]:
+            doc = client.upload_document(
+                entry["ticket_id"], jpeg, entry.get("label") or None, entry.get("taken_at")
+            )
+            try:
+                ids = [d["id"] for d in client.documents(entry["ticket_id"])]
+                nth = ids.index(doc["id"]) + 1 if doc["id"] in ids else len(ids)
+            except KioskError:
+                nth = None  # kept on the server all the same; only the count is unknown
+            return {**doc, "nth": nth}
+
+        def done(report: FlushReport) -> None:
+            self._doc_flushing = False
+            self._tell_documents(report)
+            if self._doc_flush_again and report.stopped_by is None:
+                self._doc_flush_again = False
+                self.flush_documents()
+
+        def failed(exc: BaseException) -> None:
+            self._doc_flushing = False
+            logger.warning("document outbox flush failed: %r", exc)
+            self._update_doc_pending()
+
+        self.run(lambda: self.doc_outbox.flush(send), done, failed)
+
+    def _tell_documents(self, report: FlushReport) -> None:
+        """Say what became of the photos just taken; older ones delivered late are only counted."""
+        waiting = {e["id"] for e in self.doc_outbox.pending()}
+        fresh_waiting = self._doc_fresh & waiting
+        delivered_fresh = [(e, d) for e, d in report.delivered if e["id"] in self._doc_fresh]
+        late = len(report.delivered) - len(delivered_fresh)
+        if report.rejected:
+            entry, exc = report.rejected[-1]
+            self.message.show_error(
+                f"{entry.get('number', '')} 材料未能上传：{exc.message_zh}（照片已保留在本机）"
+            )
+        elif fresh_waiting and report.stopped_by is not None:
+            why = (
+                const.DOCUMENT_QUEUED_LOGIN_ZH
+                if isinstance(report.stopped_by, Unauthorized)
+                else const.DOCUMENT_QUEUED_ZH
+            )
+            self.message.show_error(why)
+            self._doc_fresh -= fresh_waiting  # said once; the timer retries quietly
+        elif delivered_fresh:
+            entry, doc = delivered_fresh[-1]
+            nth = doc.get("nth")
+            text = f"材料已上传（第{nth}份）" if nth else "材料已上传"
+            text += f" · {entry.get('number', '')}"
+            if late:
+                text += f"；另补传暂存材料 {late} 份"
+            self.message.show_ok(text)
+        elif late:
+            self.message.show_ok(f"网络已恢复，暂存材料已补传 {late} 份")
+        self._doc_fresh -= {e["id"] for e, _d in report.delivered} | {e["id"] for e, _x in report.rejected}
+        self._update_doc_pending()
+
+    def _update_doc_pending(self) -> None:
+        n = len(self.doc_outbox.pending())
+        self.doc_pending_label.setText(f"待上传材料 {n} 份" if n else "")
 
 
 class TransferDialog(QDialog):
