@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,86 +9,10 @@ import pytest
 import requests
 
 from tests.fixtures.server import HallServer
-from tests.hall_server.ext_app import ID_A, PASSWORD, SEED
+from tests.hall_server.ext_app import ID_A, PASSWORD
+from tests.web.support import PHONE, SHOTS, TIMEOUT_MS, Api, login, window_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# Screenshots go to a temporary folder; HALL_SCREENSHOTS_DIR=docs/screenshots refreshes the committed ones.
-SHOTS = Path(os.environ.get("HALL_SCREENSHOTS_DIR") or tempfile.mkdtemp(prefix="web-shots-"))
-PHONE = {"width": 390, "height": 844}
-TIMEOUT_MS = 15000
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
-    """One real hall-server process (SQLite) with the issue-5 test city."""
-    from tests.fixtures.server import hall_servers
-
-    tmp = tmp_path_factory.mktemp("web")
-    seed = tmp / "city.json"
-    seed.write_text(json.dumps(SEED, ensure_ascii=False), encoding="utf-8")
-    with hall_servers() as factory:
-        yield factory(
-            f"sqlite:///{tmp}/hall.sqlite3",
-            tmp / "data",
-            seed_file=seed,
-            env={"HALL_EXT_WORKER_SECONDS": "1"},
-        )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's chromium, headless, driven by Playwright."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is missing: run .ci/install (it installs chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-class Api:
-    """requests against the server with a token."""
-
-    def __init__(self, server: HallServer, token: str) -> None:
-        self.s = server.session(token)
-        self.base = server.api
-
-    def post(self, path: str, body: Any = None, **kw: Any) -> Any:
-        r = self.s.post(self.base + path, json=body, timeout=30, **kw)
-        assert r.status_code < 300, r.text
-        return r.json() if r.content else None
-
-    def get(self, path: str, **kw: Any) -> Any:
-        r = self.s.get(self.base + path, timeout=30, **kw)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-
-def window_id(server: HallServer, hall: str, number: int) -> int:
-    return next(w["id"] for w in server.hall(hall)["windows"] if w["number"] == number)
-
-
-def login(page: Any, server: HallServer, user: str) -> None:
-    page.goto(server.base_url + "/dashboard")
-    page.fill("#username", user)
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#tree a", timeout=TIMEOUT_MS)
 
 
 def test_dashboard_live_call_alerts_and_exports(server: HallServer, browser: Any, tmp_path: Path) -> None:
@@ -139,7 +59,6 @@ def test_dashboard_live_call_alerts_and_exports(server: HallServer, browser: Any
         "[...document.querySelectorAll('#chart-hour svg rect')].some(r => +r.getAttribute('height') > 0)"
     )
     assert "取号 3" in page.inner_text("#stats-summary")
-    page.screenshot(path=str(SHOTS / "web-dashboard.png"), full_page=True)
     # Exports download as files.
     with page.expect_download() as dl:
         page.click("#export-xlsx")
@@ -169,11 +88,15 @@ def test_dashboard_live_call_alerts_and_exports(server: HallServer, browser: Any
         },
     )
     page.wait_for_selector("#followups tr[data-case] .next-step")
-    page.on("dialog", lambda d: d.accept("已电话核实"))
     page.click("#followups tr[data-case] .next-step")
+    page.wait_for_selector("#case-dialog[open]")
+    page.fill("#case-note", "已电话核实")
+    page.click("#case-submit")
     page.wait_for_function(
         "document.querySelector('#followups tr[data-case] .step').textContent === '已核实'"
     )
+    page.wait_for_function("document.getElementById('followups-msg').textContent.includes('已核实')")
+    page.screenshot(path=str(SHOTS / "web-dashboard.png"), full_page=True)
     # Window assignment: pause window 2 from the page; the change is live for everyone.
     w2 = window_id(server, "x-city", 2)
     page.click(f"#windows tr[data-window='{w2}'] button:has-text('暂停')")

@@ -9,7 +9,7 @@ const EVENT_ZH = {
   "ticket.started": "开始办理", "ticket.finished": "办结", "ticket.transferred": "转移", "ticket.suspended": "挂起",
   "ticket.called_back": "回呼", "ticket.cancelled": "取消", "window.updated": "窗口变更", "clerk.logged_in": "登录",
   "clerk.logged_out": "退出", "rating.requested": "请求评价", "rating.recorded": "评价", "device.heartbeat": "设备心跳",
-  "device.fault": "设备故障", "followup.opened": "差评立案",
+  "device.fault": "设备故障", "followup.opened": "差评立案", "followup.step": "整改进度",
 };
 
 async function start() {
@@ -21,6 +21,10 @@ async function start() {
   $("groups-form").addEventListener("submit", saveGroups);
   $("groups-form-cancel").addEventListener("click", closeGroupsForm);
   $("groups-form").addEventListener("keydown", ev => { if (ev.key === "Escape") closeGroupsForm(); });
+  $("case-form").addEventListener("submit", submitCase);
+  $("case-form").addEventListener("keydown", onCaseKey);
+  $("case-cancel").addEventListener("click", closeCase);
+  $("case-dialog").addEventListener("close", onCaseClosed);
   if (!authToken()) return showLogin();
   try { await api("/auth/me"); await showApp(); } catch (e) { showLogin(); }
 }
@@ -72,7 +76,7 @@ async function openHall(hallId) {
   state.hall = hallId; state.lastSeq = 0;
   document.querySelectorAll("#tree a").forEach(a => a.classList.toggle("active", a.dataset.hall === hallId));
   $("hall-empty").hidden = true; $("hall-view").hidden = false;
-  $("feed").replaceChildren(); closeGroupsForm();
+  $("feed").replaceChildren(); closeGroupsForm(); closeCase(); $("followups-msg").textContent = "";
   history.replaceState(null, "", "?hall=" + encodeURIComponent(hallId));
   await refreshLive();
   connectWs();
@@ -267,28 +271,193 @@ async function loadStats() {
   } catch (e) { $("stats-summary").replaceChildren(el("p", { class: "error" }, e.message)); }
 }
 
-const NEXT_STEP = { open: ["verified", "核实"], verified: ["answered", "回复"], answered: ["fixed", "整改"],
-  fixed: ["revisited", "回访"], revisited: ["closed", "办结"] };
+// Follow-up cases of bad ratings: the list, and one step at a time in an in-page dialog.
+// The steps run in one line (open -> verified -> answered -> fixed -> revisited -> closed), so the
+// dialog offers exactly the next one; the server still checks order and scope.
+const NEXT_STEP = {
+  open: { step: "verified", zh: "核实", en: "Verify" },
+  verified: { step: "answered", zh: "回复", en: "Answer" },
+  answered: { step: "fixed", zh: "整改", en: "Fix" },
+  fixed: { step: "revisited", zh: "回访", en: "Return visit" },
+  revisited: { step: "closed", zh: "办结", en: "Close" },
+};
+const caseForm = { case: null, busy: false, opener: null };
+
+function daysLeftText(c) {
+  if (c.step === "closed") return "";
+  const n = c.working_days_left;
+  if (c.overdue) return typeof n === "number" && n < 0 ? `已超期${-n}个工作日` : "已超期";
+  if (typeof n !== "number") return "";
+  return n === 0 ? "今日到期" : `剩${n}个工作日`;
+}
+
+function satisfiedText(c) {
+  if (c.revisit_satisfied === true) return "（回访满意）";
+  if (c.revisit_satisfied === false) return "（回访不满意）";
+  return "";
+}
+
+function caseRow(c) {
+  const next = NEXT_STEP[c.step];
+  const left = daysLeftText(c);
+  const action = next
+    ? el("button", { class: "next-step", onclick: ev => openCase(c, ev.currentTarget), "aria-label": `工单${c.id}：${next.zh}` }, next.zh)
+    : el("button", { class: "view-case", onclick: ev => openCase(c, ev.currentTarget), "aria-label": `查看工单${c.id}` }, "查看");
+  return el("tr", { class: c.overdue ? "error" : "", "data-case": c.id },
+    el("td", {}, String(c.id)), el("td", {}, c.level_zh || String(c.level)),
+    el("td", {}, c.window_number ? c.window_number + "号" : "—"), el("td", {}, c.clerk_name || "—"),
+    el("td", {}, c.service_name || c.service_code || ""),
+    el("td", { class: "deadline" }, c.deadline, left ? el("span", { class: "days-left" }, left) : null),
+    el("td", { class: "step" }, (c.step_zh || c.step) + satisfiedText(c)), el("td", {}, action));
+}
 
 async function loadFollowups() {
+  const hallId = state.hall;
   try {
-    const cases = await api(`/halls/${state.hall}/followups`);
-    $("followups").replaceChildren(el("tr", {}, ...["编号", "评价", "窗口", "事项", "期限", "状态", "处理"].map(h => el("th", {}, h))),
-      ...cases.map(c => el("tr", { class: c.overdue ? "error" : "", "data-case": c.id }, el("td", {}, String(c.id)), el("td", {}, String(c.level)),
-        el("td", {}, c.window_number ? c.window_number + "号" : "—"), el("td", {}, c.service_name || c.service_code || ""),
-        el("td", {}, c.deadline + (c.overdue ? "（已超期）" : "")), el("td", { class: "step" }, c.step_zh || c.step),
-        el("td", {}, NEXT_STEP[c.step] ? el("button", { class: "next-step", onclick: () => advanceCase(c) }, NEXT_STEP[c.step][1]) : ""))));
+    const cases = await api(`/halls/${hallId}/followups`);
+    if (hallId !== state.hall) return;
+    $("followups").replaceChildren(el("tr", {}, ...["编号", "评价", "窗口", "工作人员", "事项", "期限", "状态", "处理"].map(h => el("th", {}, h))),
+      ...cases.map(caseRow));
+    if (!cases.length) $("followups").appendChild(el("tr", {}, el("td", { colspan: "8", class: "muted" }, "暂无差评工单 / no cases")));
   } catch (e) { $("followups").replaceChildren(el("tr", {}, el("td", { class: "error" }, e.message))); }
 }
 
-async function advanceCase(c) {
-  const [step, zh] = NEXT_STEP[c.step];
-  const note = prompt(`${zh}说明 / note`, "") ;
-  if (note === null) return;
-  const body = { step, note };
-  if (step === "revisited") body.satisfied = confirm("群众对整改是否满意？确定 = 满意 / OK = satisfied");
-  try { await api(`/followups/${c.id}/steps`, { method: "POST", body }); } catch (e) { alert(e.message); }
-  loadFollowups(); loadStats();
+// Put one case's fresh row in place (after a step) without waiting for the list to reload.
+function replaceCaseRow(c) {
+  const row = document.querySelector(`#followups tr[data-case="${c.id}"]`);
+  if (row) row.replaceWith(caseRow(c));
+}
+
+function fact(label, en, ...value) {
+  return [el("dt", {}, label, el("span", { class: "muted" }, " " + en)), el("dd", {}, ...value)];
+}
+
+function renderCase(c, steps) {
+  caseForm.case = c;
+  const next = NEXT_STEP[c.step];
+  $("case-title").replaceChildren(`差评工单 ${c.id} `, el("span", { class: "muted" }, `Follow-up case ${c.id}`));
+  const left = daysLeftText(c);
+  $("case-facts").replaceChildren(
+    ...fact("窗口", "Window", c.window_number ? `${c.window_number}号窗口` : "—", c.window_name ? ` ${c.window_name}` : ""),
+    ...fact("工作人员", "Clerk", c.clerk_name || "—"),
+    ...fact("事项", "Service", c.service_name || c.service_code || "—"),
+    ...fact("评价", "Rating", el("span", { class: "level" }, `${c.level_zh || ""}（${c.level}）`)),
+    ...fact("原因", "Reasons", (c.reasons_zh || c.reasons || []).join("、") || "—"),
+    ...fact("评价内容", "Text", el("span", { class: "rating-text" }, c.text || "（无 / none）")),
+    ...fact("期限", "Deadline", c.deadline, left ? el("span", { class: c.overdue ? "days-left error" : "days-left" }, " " + left) : ""),
+    ...fact("状态", "Status", el("span", { class: "case-step" }, (c.step_zh || c.step) + satisfiedText(c))));
+  if (steps) {
+    $("case-history").replaceChildren(...steps.map(s => el("li", { "data-step": s.step },
+      `${hhmm(s.at)} ${s.step_zh || s.step} · ${s.by || ""}`, s.note ? el("div", { class: "muted" }, s.note) : null)));
+  }
+  $("case-history-box").open = !next;  // a closed case is read for its record
+  $("case-step-part").hidden = !next;
+  $("case-submit").hidden = !next;
+  $("case-cancel").textContent = next ? "取消 / Cancel" : "关闭 / Close";
+  if (!next) return;
+  $("case-next").textContent = `${next.zh} / ${next.en}`;
+  $("case-submit").textContent = `提交${next.zh} / Submit`;
+  const revisit = next.step === "revisited";
+  $("case-satisfied").hidden = !revisit;
+  if (!revisit) $("case-form").querySelectorAll("input[name=satisfied]").forEach(r => { r.checked = false; });
+}
+
+async function openCase(c, opener) {
+  const dialog = $("case-dialog");
+  caseForm.opener = opener || null;
+  caseForm.busy = false;
+  $("case-submit").disabled = false;
+  $("case-msg").textContent = "";
+  $("case-note").value = "";
+  $("case-note").removeAttribute("aria-invalid");
+  $("case-form").querySelectorAll("input[name=satisfied]").forEach(r => { r.checked = false; });
+  $("case-history").replaceChildren(el("li", { class: "muted" }, "加载中… / loading"));
+  renderCase(c, null);
+  if (!dialog.open) dialog.showModal();
+  (NEXT_STEP[c.step] ? $("case-note") : $("case-cancel")).focus();
+  await refreshCase(c.id);
+}
+
+// Read the case again (its recorded steps; or its new state after a refusal), keeping what was typed.
+async function refreshCase(id) {
+  try {
+    const fresh = await api(`/followups/${id}`);
+    if (!caseForm.case || caseForm.case.id !== id || !$("case-dialog").open) return;
+    const wasStep = caseForm.case.step;
+    renderCase(fresh, fresh.steps || []);
+    replaceCaseRow(fresh);
+    if (fresh.step !== wasStep) $("case-msg").append(el("div", {}, `该工单现为“${fresh.step_zh}” / the case is now ${fresh.step}`));
+  } catch (e) {
+    if (caseForm.case && caseForm.case.id === id) $("case-msg").textContent = e.message;
+  }
+}
+
+function closeCase() {
+  const dialog = $("case-dialog");
+  if (dialog.open) dialog.close();
+}
+
+function onCaseClosed() {
+  const id = caseForm.case && caseForm.case.id;
+  caseForm.case = null;
+  $("case-msg").textContent = "";
+  // The list may have been redrawn meanwhile: give focus back to the case's row, not a detached button.
+  const target = (caseForm.opener && caseForm.opener.isConnected && caseForm.opener)
+    || document.querySelector(`#followups tr[data-case="${id}"] button`);
+  if (target) target.focus();
+}
+
+async function submitCase(ev) {
+  ev.preventDefault();
+  const c = caseForm.case;
+  if (!c || caseForm.busy) return;  // a double click or a second Enter sends nothing more
+  const next = NEXT_STEP[c.step];
+  if (!next) return;
+  const msg = $("case-msg");
+  msg.textContent = "";
+  const note = $("case-note").value.trim();
+  if (!note) {
+    msg.textContent = `请填写${next.zh}说明 / a note is required`;
+    $("case-note").setAttribute("aria-invalid", "true");
+    $("case-note").focus();
+    return;
+  }
+  $("case-note").removeAttribute("aria-invalid");
+  const body = { step: next.step, note };
+  if (next.step === "revisited") {
+    const chosen = $("case-form").querySelector("input[name=satisfied]:checked");
+    if (!chosen) {
+      msg.textContent = "请选择群众是否满意 / choose satisfied or not satisfied";
+      $("case-form").querySelector("input[name=satisfied]").focus();
+      return;
+    }
+    body.satisfied = chosen.value === "yes";
+  }
+  caseForm.busy = true;
+  $("case-submit").disabled = true;
+  try {
+    const done = await api(`/followups/${c.id}/steps`, { method: "POST", body });
+    replaceCaseRow(done);
+    $("followups-msg").textContent = `工单${done.id}已${next.zh}：${done.step_zh}${satisfiedText(done)} / case ${done.id}: ${done.step}`;
+    if (caseForm.case && caseForm.case.id === c.id) closeCase();
+    loadFollowups(); loadStats();
+  } catch (e) {
+    msg.textContent = e.code ? e.message : `无法连接服务器，请稍后重试 / cannot reach the server (${e.message})`;
+    // Out of order (someone else moved it) or gone: show where the case stands now.
+    if (e.code === "followup.bad_step") await refreshCase(c.id);
+    if (e.code === "followup.bad_step" || e.code === "followup.unknown") loadFollowups();
+  } finally {
+    caseForm.busy = false;
+    $("case-submit").disabled = false;
+  }
+}
+
+function onCaseKey(ev) {
+  // Enter submits from the note or the choice; Shift+Enter is a new line; an IME's Enter picks characters.
+  if (ev.key !== "Enter" || ev.shiftKey || ev.isComposing || ev.keyCode === 229) return;
+  if (ev.target.tagName === "BUTTON" || ev.target.tagName === "SUMMARY") return;
+  ev.preventDefault();
+  if (!$("case-submit").hidden) $("case-form").requestSubmit($("case-submit"));
 }
 
 async function download(kind) {
