@@ -132,8 +132,8 @@ def test_clerk_photographs_a_document(qtbot, themed_qapp, kserver, tmp_path):
         op("start")
         op("finish")
         c.flush_documents()
-        qtbot.waitUntil(lambda: c.doc_outbox.pending() == [], timeout=30000)
-        assert c.doc_pending_label.text() == ""
+        qtbot.waitUntil(lambda: "暂存材料已补传 1 份" in c.message.text(), timeout=30000)
+        assert c.doc_outbox.pending() == [] and c.doc_pending_label.text() == ""
         docs = _manager_get(kserver, f"/tickets/{t['id']}/documents").json()
         assert [d["size"] for d in docs] == [len(first), len(second)]
         assert _manager_get(kserver, f"/documents/{docs[1]['id']}").content == second
