@@ -138,3 +138,7 @@ DISPLAY_MIN_TILE_PX = 18
 DISPLAY_TILE_PX = 28
 # The title and margins of a display panel, in tile rows, when the two right panels share the height.
 DISPLAY_PANEL_TITLE_ROWS = 2
+# Room kept in the display's columns for what comes (bold tiles): a called number where 空闲 stands,
+# two-digit waiting counts and minutes; the columns then stay put as calls come in.
+DISPLAY_WIDEST_TICKET = "M000"
+DISPLAY_WIDEST_COUNT = "99人 约99分"

@@ -47,8 +47,8 @@ def _paging_stylesheet(scale: float) -> str:
     """Tiles never below the readable minimum (a large hall pages instead); the page indicator."""
     tile = max(px(const.DISPLAY_TILE_PX, scale), const.DISPLAY_MIN_TILE_PX)
     return f"""
-QWidget#display QLabel[role="tile"] {{ font-size: {tile}px; }}
-QWidget#display QLabel[role="tilebusy"] {{ font-size: {tile}px; }}
+QWidget#display QLabel[role="tile"] {{ font-size: {tile}px; padding: {px(2, scale)}px 0px; }}
+QWidget#display QLabel[role="tilebusy"] {{ font-size: {tile}px; padding: {px(2, scale)}px 0px; }}
 QWidget#display QLabel[role="pageinfo"] {{ font-size: {tile}px; color: #9fd3ff; }}
 """
 
@@ -119,7 +119,7 @@ class HallDisplay(RoleScreen):
             self.recent_cells.append((num, win))
         rl.addLayout(self.recent_grid)
         left.addWidget(rec, 2)
-        main.addLayout(left, 4)
+        main.addLayout(left, 5)
 
         right = QVBoxLayout()
         right.setSpacing(sc(20))
@@ -127,7 +127,7 @@ class HallDisplay(RoleScreen):
         wl = QVBoxLayout(wp)
         wl.setContentsMargins(sc(24), sc(18), sc(24), sc(18))
         page_ms = round(self.ctx.config.display.page_seconds * 1000)
-        self.win_grid = PagedGrid(page_ms, col_gap=sc(12), row_gap=sc(6), part_gap=0)
+        self.win_grid = PagedGrid(page_ms, col_gap=sc(16), row_gap=sc(6), part_gap=0)
         self.win_grid.setObjectName("window-grid")
         wl.addLayout(self._section("窗口 Windows", self.win_grid))
         wl.addWidget(self.win_grid, 1)
@@ -135,7 +135,7 @@ class HallDisplay(RoleScreen):
         gp = _panel()
         gl = QVBoxLayout(gp)
         gl.setContentsMargins(sc(24), sc(18), sc(24), sc(18))
-        self.group_grid = PagedGrid(page_ms, col_gap=sc(16), row_gap=sc(6), part_gap=sc(4))
+        self.group_grid = PagedGrid(page_ms, col_gap=sc(24), row_gap=sc(6), part_gap=sc(12))
         self.group_grid.setObjectName("group-grid")
         gl.addLayout(self._section("等候人数 Waiting", self.group_grid))
         gl.addWidget(self.group_grid, 1)
@@ -143,7 +143,7 @@ class HallDisplay(RoleScreen):
         self._right = right
         self.win_grid.rows_wanted_changed.connect(self._share_height)
         self.group_grid.rows_wanted_changed.connect(self._share_height)
-        main.addLayout(right, 3)
+        main.addLayout(right, 4)
         self.body.addLayout(main, 1)
         row = QHBoxLayout()
         row.setSpacing(0)
@@ -282,8 +282,11 @@ class HallDisplay(RoleScreen):
                 num.setText("")
                 win.setText("")
         wins = sorted(self.windows.values(), key=lambda w: w.get("number", 0))
-        self.win_grid.set_items([self._window_item(w) for w in wins])
-        self.group_grid.set_items([self._group_item(g) for g in self.groups])
+        top = max((w.get("number", 0) for w in wins), default=0)
+        widest_win = GridItem(None, ((f"{top}号  {const.DISPLAY_WIDEST_TICKET}", "tilebusy"),))
+        self.win_grid.set_items([self._window_item(w) for w in wins], widest_win)
+        widest_count = GridItem(None, (("", "tile"), (const.DISPLAY_WIDEST_COUNT, "tilebusy")))
+        self.group_grid.set_items([self._group_item(g) for g in self.groups], widest_count)
 
     def _window_of(self, info: dict[str, Any]) -> dict[str, Any] | None:
         """The window of a call, by id, else by number."""

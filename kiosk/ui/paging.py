@@ -49,7 +49,8 @@ class PagedGrid(QWidget):
         self._row_h = 0
         self._pool: list[list[QLabel]] = []
         self._probes: dict[str, QLabel] = {}
-        self._wanted: Hashable | None = None
+        # Keys that changed while their page was hidden, oldest first: their pages come next, in turn.
+        self._wanted: list[Hashable] = []
         self._clip_logged = False
         self._announced: tuple[int, int] = (-1, -1)
         self.rows_wanted = 0
@@ -61,16 +62,20 @@ class PagedGrid(QWidget):
         self.timer.timeout.connect(self.turn_page)
 
     # -- what to show -------------------------------------------------------------------------------
-    def set_items(self, items: Sequence[GridItem]) -> None:
-        """Replace the items; the page shown stays (clamped), a wanted key still goes next."""
+    def set_items(self, items: Sequence[GridItem], widest: GridItem | None = None) -> None:
+        """Replace the items; the page shown stays (clamped), a wanted key still goes next.
+
+        widest is measured but not shown: room kept for texts to come (a ticket number where
+        空闲 stands now, a count passing 9), so the columns do not jump on every call.
+        """
         self.items = list(items)
-        self._measure()
+        self._measure([*self.items, widest] if widest is not None and self.items else self.items)
         self._relayout()
 
     def want(self, key: Hashable) -> None:
-        """Show the page holding key at the next turn (a new call there), unless it is on screen now."""
-        if not self.is_visible_key(key):
-            self._wanted = key
+        """Show the page holding key at a coming turn (a new call there), unless it is on screen now."""
+        if not self.is_visible_key(key) and key not in self._wanted:
+            self._wanted.append(key)
 
     def page_of(self, key: Hashable) -> int | None:
         """The page an item is on, or None when there is no such item (or no room at all)."""
@@ -93,12 +98,20 @@ class PagedGrid(QWidget):
     def turn_page(self) -> None:
         """Next page (or the wanted one); called by the timer, cheap enough for the Qt thread."""
         if self.pages <= 1:
-            self._wanted = None
+            self._wanted.clear()
             return
-        target = self.page_of(self._wanted) if self._wanted is not None else None
-        self._wanted = None
-        self.page = target if target is not None and target != self.page else (self.page + 1) % self.pages
+        target = None
+        while self._wanted and target is None:
+            page = self.page_of(self._wanted.pop(0))
+            # A key on the page shown now has been seen since it changed; one gone is dropped.
+            if page is not None and page != self.page:
+                target = page
+        self.page = target if target is not None else (self.page + 1) % self.pages
         self._place()
+
+    def cell_size(self) -> QSize:
+        """The room one item needs: all its parts side by side, one row high."""
+        return QSize(self._item_width(), self._row_h)
 
     def labels(self) -> list[QLabel]:
         """The labels on screen now (for tests and screenshots)."""
@@ -127,11 +140,11 @@ class PagedGrid(QWidget):
         probe.ensurePolished()
         return probe
 
-    def _measure(self) -> None:
+    def _measure(self, items: Sequence[GridItem]) -> None:
         """Column widths per part (widest text of all items, not just one page) and the row height."""
         widths: list[int] = []
         row_h = 0
-        for item in self.items:
+        for item in items:
             for i, (text, role) in enumerate(item.parts):
                 probe = self._probe(role)
                 probe.setText(text)
