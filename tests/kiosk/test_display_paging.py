@@ -121,20 +121,27 @@ def big_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigHall]:
 
 
 @pytest.fixture
-def at_720p(qapp: Any) -> Iterator[None]:
-    """Theme the application for 1280x720 as the CLI would; back to the 1080p scale afterwards."""
+def screen(request: pytest.FixtureRequest, qapp: Any) -> Iterator[tuple[int, int]]:
+    """Theme the application for the screen size (1280x720 unless parametrized) as the CLI would;
+    back to the 1080p scale afterwards."""
     from kiosk.ui.theme import apply_theme, fit_scale
 
-    apply_theme(qapp, fit_scale(*SIZE))
-    yield
+    size: tuple[int, int] = getattr(request, "param", SIZE)
+    apply_theme(qapp, fit_scale(*size))
+    yield size
     apply_theme(qapp, 1.0)
 
 
 def open_display(
-    qtbot: Any, hall: BigHall, tmp_path: Path, speaker: Any = None, page_seconds: float = 120
+    qtbot: Any,
+    hall: BigHall,
+    tmp_path: Path,
+    speaker: Any = None,
+    page_seconds: float = 120,
+    size: tuple[int, int] = SIZE,
 ) -> Role:
-    """The display at 720p; pages turn every page_seconds (long by default: the test turns them)."""
-    role = Role(qtbot, hall.config(tmp_path / "display", page_seconds), speaker, size=SIZE)
+    """The display; pages turn every page_seconds (long by default: the tests turn them)."""
+    role = Role(qtbot, hall.config(tmp_path / "display", page_seconds), speaker, size=size)
     role.wait_ready(qtbot)
     d = role.widget
     qtbot.waitUntil(lambda: len(d.windows) == WINDOWS and len(d.groups) == len(GROUPS), timeout=20000)
@@ -157,21 +164,23 @@ def assert_readable(labels: list[QLabel], where: str) -> None:
         )
 
 
-def test_every_window_and_group_is_on_some_page_and_each_page_fits_720p(
-    qtbot: Any, at_720p: None, big_hall: BigHall, tmp_path: Path
+@pytest.mark.parametrize("screen", [SIZE, (1920, 1080)], ids=["1280x720", "1920x1080"], indirect=True)
+def test_every_window_and_group_is_on_some_page_and_each_page_fits_the_screen(
+    qtbot: Any, screen: tuple[int, int], big_hall: BigHall, tmp_path: Path
 ) -> None:
-    role = open_display(qtbot, big_hall, tmp_path)
+    role = open_display(qtbot, big_hall, tmp_path, size=screen)
     d = role.widget
     try:
-        for grid, what in ((d.win_grid, "windows"), (d.group_grid, "groups")):
-            assert grid.pages > 1, f"{what}: {len(grid.items)} fit one 720p page? per page {grid.per_page}"
+        grids = ((d.win_grid, "windows"), (d.group_grid, "groups"))
+        for grid, what in grids if screen == SIZE else grids[:1]:
+            assert grid.pages > 1, f"{what}: {len(grid.items)} fit one page? per page {grid.per_page}"
             assert grid.timer.isActive() and grid.timer.interval() == 120_000
         seen_windows: list[int] = []
         for page in range(d.win_grid.pages):
             assert d.win_grid.page == page
             assert d.win_grid.indicator.isVisible()
             assert d.win_grid.indicator.text() == f"第{page + 1}/{d.win_grid.pages}页"
-            assert_fits(d, *SIZE, f"windows page {page + 1}")
+            assert_fits(d, *screen, f"windows page {page + 1}")
             assert_readable(d.win_grid.labels(), f"windows page {page + 1}")
             seen_windows += sorted(tile_numbers(d.win_grid.labels()))
             d.win_grid.turn_page()
@@ -194,8 +203,11 @@ def test_every_window_and_group_is_on_some_page_and_each_page_fits_720p(
         qtbot.wait(50)
         seen_groups: list[str] = []
         for page in range(d.group_grid.pages):
-            assert d.group_grid.indicator.text() == f"第{page + 1}/{d.group_grid.pages}页"
-            assert_fits(d, *SIZE, f"groups page {page + 1}")
+            if d.group_grid.pages > 1:
+                assert d.group_grid.indicator.text() == f"第{page + 1}/{d.group_grid.pages}页"
+            else:
+                assert d.group_grid.indicator.isHidden()
+            assert_fits(d, *screen, f"groups page {page + 1}")
             labels = d.group_grid.labels()
             assert_readable(labels, f"groups page {page + 1}")
             names = [lab.text() for lab in labels if lab.property("role") == "tile"]
@@ -210,7 +222,7 @@ def test_every_window_and_group_is_on_some_page_and_each_page_fits_720p(
 
 
 def test_pages_turn_by_themselves_on_the_configured_interval(
-    qtbot: Any, at_720p: None, big_hall: BigHall, tmp_path: Path
+    qtbot: Any, screen: tuple[int, int], big_hall: BigHall, tmp_path: Path
 ) -> None:
     role = open_display(qtbot, big_hall, tmp_path, page_seconds=2)
     d = role.widget
@@ -228,7 +240,7 @@ def test_pages_turn_by_themselves_on_the_configured_interval(
 
 
 def test_a_call_on_a_hidden_page_is_shown_and_spoken_at_once_and_its_page_comes_next(
-    qtbot: Any, at_720p: None, big_hall: BigHall, tmp_path: Path, speaker: Any
+    qtbot: Any, screen: tuple[int, int], big_hall: BigHall, tmp_path: Path, speaker: Any
 ) -> None:
     from kiosk.api import HallClient
 
