@@ -390,3 +390,39 @@ def test_grid_on_one_page_hides_the_indicator_and_stops_turning(small_grid: Any)
     # More room (a larger screen): all ten on one page, in rows of two as before.
     g.resize(g.width(), g.height() * 3)
     assert (g.pages, g.cols) == (1, 2) and shown_keys(g) == list(range(10)) and g.indicator.isHidden()
+
+
+def _screenshots(out_dir: Path) -> None:
+    """Render the 60-window hall display at 1080p and 720p, with a few windows calling, to out_dir."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from kiosk.api import HallClient
+
+    with tempfile.TemporaryDirectory() as tmp, hall_servers() as factory:
+        data = Path(tmp)
+        srv = factory(sqlite_url(data), data / "data", seed_file=write_big_seed(data / "seed.json"))
+        display, kiosk = srv.create_token("display", HALL), srv.create_token("kiosk", HALL)
+        windows = {w["number"]: w for w in srv.hall(HALL, kiosk)["windows"]}
+        k = HallClient(srv.base_url, kiosk)
+        for i in range(40):
+            k.issue_ticket(HALL, f"BIG-{GROUPS[i * 7 % len(GROUPS)][0]}")
+        for (user, pw), number in zip(CLERKS, (2, 11, 37), strict=True):
+            c = HallClient(srv.base_url)
+            c.login(user, pw, windows[number]["id"])
+            c.call_next(windows[number]["id"])
+        for name, size in (
+            ("display-60-windows.png", "1920x1080"),
+            ("display-60-windows-720p.png", "1280x720"),
+        ):
+            cmd = [sys.executable, "-m", "kiosk.cli", "--role", "display", "--hall", HALL, "--server"]
+            cmd += [srv.base_url, "--token", display, "--speaker", "none", "--size", size]
+            cmd += ["--data-dir", str(data / "kiosk"), "--screenshot", str(out_dir / name)]
+            subprocess.run(cmd, check=True, timeout=120)
+
+
+if __name__ == "__main__":
+    import sys
+
+    _screenshots(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots"))
