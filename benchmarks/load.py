@@ -42,6 +42,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
@@ -265,44 +266,61 @@ async def _issue_phase(server: HallServer, token: str, per_kiosk: int) -> dict[s
 
 
 # --- the issue request, open loop ------------------------------------------------------
-async def _issue_at_rate(server: HallServer, token: str, rate: float, seconds: float) -> dict[str, Any]:
-    """Kiosk k sends request j at t0 + (k + j*KIOSKS)/rate; latency counts from that moment."""
+async def _open_loop(
+    lanes: int, rate: float, seconds: float, send: Callable[[int, int], Awaitable[bool | None]]
+) -> tuple[float, list[float]]:
+    """Lane i makes request n (n = i, i+lanes, ...) at t0 + n/rate: (wall, latencies from due time).
+
+    `send(lane, n)` answers True (count it), None (not counted, go on) or False (stop the lane).
+    """
     latencies: list[float] = []
-    tickets: list[dict[str, Any]] = []
-    errors: Counter[str] = Counter()
     total = int(rate * seconds)
-    conns = [await RawHttp(HOST, server.port, token).connect() for _ in range(KIOSKS)]
     t0 = time.perf_counter() + 0.05
 
-    async def kiosk(k: int) -> None:
-        conn = conns[k]
-        for n in range(k, total, KIOSKS):
+    async def lane(i: int) -> None:
+        for n in range(i, total, lanes):
             due = t0 + n / rate
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            try:
-                status, body = await conn.request(
-                    "POST",
-                    f"{API}/halls/{BENCH_HALL}/tickets",
-                    {"service_code": SERVICE_CODES[n % len(SERVICE_CODES)], "channel": "kiosk"},
-                    {"Idempotency-Key": uuid.uuid4().hex},
-                )
-            except HttpError as exc:
-                errors[f"connection: {exc}"] += 1
-                continue
-            latencies.append(time.perf_counter() - due)
-            if status == 201:
-                tickets.append(json.loads(body))
-            else:
-                errors[f"HTTP {status}: {body[:120].decode(errors='replace')}"] += 1
+            went = await send(i, n)
+            if went is False:
+                return
+            if went:
+                latencies.append(time.perf_counter() - due)
+
+    await asyncio.wait_for(asyncio.gather(*(lane(i) for i in range(lanes))), PHASE_TIMEOUT_S)
+    return time.perf_counter() - t0, latencies
+
+
+async def _issue_at_rate(server: HallServer, token: str, rate: float, seconds: float) -> dict[str, Any]:
+    """The 16 kiosks issue `rate` tickets a second between them, in open loop."""
+    tickets: list[dict[str, Any]] = []
+    errors: Counter[str] = Counter()
+    conns = [await RawHttp(HOST, server.port, token).connect() for _ in range(KIOSKS)]
+
+    async def issue(k: int, n: int) -> bool | None:
+        try:
+            status, body = await conns[k].request(
+                "POST",
+                f"{API}/halls/{BENCH_HALL}/tickets",
+                {"service_code": SERVICE_CODES[n % len(SERVICE_CODES)], "channel": "kiosk"},
+                {"Idempotency-Key": uuid.uuid4().hex},
+            )
+        except HttpError as exc:
+            errors[f"connection: {exc}"] += 1
+            return None
+        if status == 201:
+            tickets.append(json.loads(body))
+        else:
+            errors[f"HTTP {status}: {body[:120].decode(errors='replace')}"] += 1
+        return True
 
     try:
-        await asyncio.wait_for(asyncio.gather(*(kiosk(k) for k in range(KIOSKS))), PHASE_TIMEOUT_S)
+        wall, latencies = await _open_loop(KIOSKS, rate, seconds, issue)
     finally:
         for c in conns:
             await c.close()
-    wall = time.perf_counter() - t0
     return {"wall": wall, "latencies": latencies, "tickets": tickets, "errors": errors}
 
 
@@ -376,40 +394,33 @@ async def _call_phase(server: HallServer, clerks: dict[int, str]) -> dict[str, A
 async def _call_at_rate(
     server: HallServer, clerks: dict[int, str], rate: float, seconds: float
 ) -> dict[str, Any]:
-    """Window i makes call n (n = i, i+50, ...) at t0 + n/rate; latency counts from that moment."""
-    latencies: list[float] = []
+    """The 50 windows call `rate` times a second between them, in open loop."""
     called: list[tuple[int, dict[str, Any]]] = []
     errors: Counter[str] = Counter()
     wins = await _windows(server, clerks)
-    total = int(rate * seconds)
-    t0 = time.perf_counter() + 0.05
 
-    async def window(i: int, w: _Window) -> None:
-        for n in range(i, total, len(wins)):
-            due = t0 + n / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            try:
-                kind, got = await w.call()
-            except HttpError as exc:
-                errors[f"connection: {exc}"] += 1
-                return
-            if kind != "called":
-                errors["queue ran dry" if kind == "empty" else str(got)] += 1
-                return
-            latencies.append(time.perf_counter() - due)
-            called.append((w.wid, got))  # type: ignore[arg-type]
-        if w.holding is not None:  # leave the window free for the next phase
-            await w.conn.request("POST", f"{API}/windows/{w.wid}/no-show")
-            w.holding = None
+    async def call(i: int, _n: int) -> bool:
+        w = wins[i]
+        try:
+            kind, got = await w.call()
+        except HttpError as exc:
+            errors[f"connection: {exc}"] += 1
+            return False
+        if kind != "called":
+            errors["queue ran dry" if kind == "empty" else str(got)] += 1
+            return False
+        called.append((w.wid, got))  # type: ignore[arg-type]
+        return True
 
     try:
-        await asyncio.wait_for(asyncio.gather(*(window(i, w) for i, w in enumerate(wins))), PHASE_TIMEOUT_S)
+        wall, latencies = await _open_loop(len(wins), rate, seconds, call)
+        for w in wins:  # leave the windows free for the next phase
+            if w.holding is not None:
+                await w.conn.request("POST", f"{API}/windows/{w.wid}/no-show")
+                w.holding = None
     finally:
         for w in wins:
             await w.conn.close()
-    wall = time.perf_counter() - t0
     return {"wall": wall, "latencies": latencies, "called": called, "errors": errors}
 
 

@@ -61,26 +61,6 @@ _PG_APPEND = Prepared(
         "SELECT :hall_id, s.last_seq, :type, :at, :actor_kind, :actor_id, :payload FROM s RETURNING seq"
     ).columns(seq=BigInteger)
 )
-_SEQ_UPSERT: dict[str, Prepared] = {}
-
-
-def _seq_upsert(dialect: str) -> Prepared:
-    stmt = _SEQ_UPSERT.get(dialect)
-    if stmt is None:
-        stmt = Prepared(
-            upsert_statement(
-                dialect,
-                _SEQ,
-                {"hall_id": bindparam("hall_id"), "last_seq": 1},
-                index_elements=["hall_id"],
-                set_={"last_seq": _SEQ.c.last_seq + 1},
-                returning=_SEQ.c.last_seq,
-            )
-        )
-        _SEQ_UPSERT[dialect] = stmt
-    return stmt
-
-
 _SEQ_TAKE: dict[str, Prepared] = {}
 
 
@@ -105,7 +85,7 @@ def _seq_take(dialect: str) -> Prepared:
 def next_seq(session: Session | Tx, hall_id: str) -> int:
     """Take the next event seq of a hall from its counter row (locks it until commit)."""
     conn = session.connection()
-    return int(_seq_upsert(conn.dialect.name).scalar(conn, {"hall_id": hall_id}))
+    return int(_seq_take(conn.dialect.name).scalar(conn, {"hall_id": hall_id, "k": 1}))
 
 
 def append_event(
@@ -135,7 +115,7 @@ def append_event(
         # One round trip: draw the seq and insert the row; a trigger NOTIFYs at commit.
         seq = int(_PG_APPEND.scalar(conn, params))
     else:
-        seq = int(_seq_upsert(dialect).scalar(conn, {"hall_id": hall_id}))
+        seq = int(_seq_take(dialect).scalar(conn, {"hall_id": hall_id, "k": 1}))
         _INSERT_EVENT.all(conn, {**params, "seq": seq})
     event = {
         "seq": seq,

@@ -115,18 +115,12 @@ class HotPaths:
         return None
 
     async def _next(self, scope: Scope, receive: Receive, send: Send, window_id: int) -> Receive | None:
-        headers = _headers(scope)
-        token = _bearer(headers)
-        content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
-        if token is None or content_type != b"application/json":
+        token = _json_bearer(_headers(scope))
+        if token is None:
             return receive
-        chunks, more = await _read_body(receive)
-        if more:
-            return _replay(chunks, receive, complete=False)
-        try:
-            body = NextIn.model_validate(json.loads(b"".join(chunks)))
-        except (ValueError, ValidationError):
-            return _replay(chunks, receive, complete=True)
+        body, fallback = await _model_body(receive, NextIn)
+        if body is None:
+            return fallback
         await self._run(scope, receive, send, token, _next_ticket, 200, window_id, body.close, body.ticket_id)
         return None
 
@@ -134,21 +128,14 @@ class HotPaths:
         if not hall_id or "/" in hall_id:
             return receive
         headers = _headers(scope)
-        token = _bearer(headers)
+        token = _json_bearer(headers)
         key_raw = headers.get(b"idempotency-key")
-        content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
-        if token is None or content_type != b"application/json":
+        if token is None or (key_raw is not None and len(key_raw) > IDEMPOTENCY_KEY_MAX):
             return receive
-        if key_raw is not None and len(key_raw) > IDEMPOTENCY_KEY_MAX:
-            return receive
-        chunks, more = await _read_body(receive)
-        if more:
-            return _replay(chunks, receive, complete=False)
-        try:
-            body = IssueIn.model_validate(json.loads(b"".join(chunks)))
-            key = key_raw.decode("latin-1") if key_raw is not None else None
-        except (ValueError, ValidationError):
-            return _replay(chunks, receive, complete=True)
+        body, fallback = await _model_body(receive, IssueIn)
+        if body is None:
+            return fallback
+        key = key_raw.decode("latin-1") if key_raw is not None else None
         identity = body.identity
         req = IssueInput(
             service_code=body.service_code,
@@ -212,6 +199,23 @@ def _next_ticket(ctx: ServerContext, p: Any, window_id: int, close: str, ticket_
 def _issue_ticket(ctx: ServerContext, p: Any, hall_id: str, req: IssueInput) -> tuple[Any, int]:
     ticket, created = tickets.issue_ticket(ctx, p, hall_id, req)
     return ticket, 201 if created else 200
+
+
+def _json_bearer(headers: dict[bytes, bytes]) -> str | None:
+    """The bearer token of a request that says its body is JSON; None leaves it to FastAPI."""
+    content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+    return _bearer(headers) if content_type == b"application/json" else None
+
+
+async def _model_body(receive: Receive, model: type[Any]) -> tuple[Any, Receive]:
+    """(the validated body, receive), or (None, a receive that replays the body for FastAPI)."""
+    chunks, more = await _read_body(receive)
+    if more:
+        return None, _replay(chunks, receive, complete=False)
+    try:
+        return model.model_validate(json.loads(b"".join(chunks))), receive
+    except (ValueError, ValidationError):
+        return None, _replay(chunks, receive, complete=True)
 
 
 async def _read_body(receive: Receive) -> tuple[list[bytes], bool]:

@@ -105,41 +105,20 @@ class Prepared:
     def all(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[Any]:
         """Run and return every row (named tuples with the statement's column keys)."""
         params = params or {}
-        dialect = conn.dialect
-        plan = self._plan(dialect, params)
+        plan = self._plan(conn.dialect, params)
         args = plan.parameters(params)
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            try:
-                cursor.execute(plan.sql, args)
-                raw = cursor.fetchall() if plan.row is not None else []
-            except dialect.loaded_dbapi.Error as exc:
-                raise DBAPIError.instance(
-                    plan.sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect
-                ) from exc
-        finally:
-            cursor.close()
+        raw = _run(conn, plan.sql, args, lambda c: c.execute(plan.sql, args), fetch=plan.row is not None)
         return plan.rows(raw)
 
     def many(self, conn: Connection, rows: list[Mapping[str, Any]]) -> None:
         """Run once per parameter set (the driver's executemany; no rows returned)."""
         if not rows:
             return
-        dialect = conn.dialect
-        plan = self._plan(dialect, rows[0])
+        plan = self._plan(conn.dialect, rows[0])
         if plan.row is not None:
             raise ValueError("many() is for statements without RETURNING")
         args = [plan.parameters(r) for r in rows]
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            try:
-                cursor.executemany(plan.sql, args)
-            except dialect.loaded_dbapi.Error as exc:
-                raise DBAPIError.instance(
-                    plan.sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect
-                ) from exc
-        finally:
-            cursor.close()
+        _run(conn, plan.sql, args, lambda c: c.executemany(plan.sql, args), fetch=False)
 
     def first(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
         """The first row or None."""
@@ -157,3 +136,17 @@ class Prepared:
         """The first column of the first row, or None."""
         row = self.first(conn, params)
         return None if row is None else row[0]
+
+
+def _run(conn: Connection, sql: str, args: Any, execute: Callable[[Any], Any], *, fetch: bool) -> list[Any]:
+    """Run on a fresh driver cursor; driver errors come out as SQLAlchemy's exceptions."""
+    dialect = conn.dialect
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        try:
+            execute(cursor)
+            return cursor.fetchall() if fetch else []
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+    finally:
+        cursor.close()
