@@ -145,6 +145,38 @@ def test_clerk_photographs_a_document(qtbot, themed_qapp, kserver, tmp_path):
         clerk.close()
 
 
+def test_document_outbox_keeps_what_the_server_refuses_and_waits_for_a_login(kserver, tmp_path):
+    from kiosk.api import HallClient
+    from kiosk.document_outbox import DocumentOutbox
+    from kiosk.errors import Unauthorized
+
+    outbox = DocumentOutbox(tmp_path / "outbox")
+    photo = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
+    entry = outbox.add(999999, photo, number="B999")
+    assert (outbox.folder / "outbox.key").stat().st_mode & 0o777 == 0o600
+    assert photo[4:68] not in (outbox.folder / f"{entry['id']}.jpg.enc").read_bytes()
+
+    def sender(client):
+        return lambda e, jpeg: client.upload_document(e["ticket_id"], jpeg, None, e["taken_at"])
+
+    # Logged out (a revoked or unknown token): nothing is lost, it waits for the next clerk.
+    report = outbox.flush(sender(HallClient(kserver.url, "not-a-token")))
+    assert isinstance(report.stopped_by, Unauthorized) and outbox.pending() == [entry]
+    # Refused for good (a manager may not add documents): kept as rejected with the reason, photo kept.
+    manager = HallClient(kserver.url, kserver.server.login("manager", "test-pass-m")["token"])
+    report = outbox.flush(sender(manager))
+    assert outbox.pending() == [] and [e["id"] for e, _x in report.rejected] == [entry["id"]]
+    (rejected,) = outbox.rejected()
+    assert rejected["error"]["code"] == "auth.forbidden" and rejected["error"]["message"]
+    assert outbox.photo(rejected) == photo
+    # A sealed file altered on disk is reported, not sent.
+    bad = outbox.add(999999, photo)
+    path = outbox.folder / f"{bad['id']}.jpg.enc"
+    path.write_bytes(path.read_bytes()[:-1] + b"\0")
+    outbox.flush(sender(manager))
+    assert outbox.rejected()[-1]["error"]["code"] == "outbox.unreadable"
+
+
 def test_clerk_without_camera_says_so(qtbot, themed_qapp, kserver, tmp_path):
     clerk = Role(qtbot, make_config("clerk", kserver.url, tmp_path / "c", window_id=kserver.windows[3]["id"]))
     try:
