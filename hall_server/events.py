@@ -101,35 +101,14 @@ def append_event(
     actor = _actor(actor)
     conn = session.connection()
     dialect = conn.dialect.name
-    at = at or datetime.now(UTC)
-    payload_json = dumps(payload)
-    params = {
-        "hall_id": hall_id,
-        "type": type,
-        "at": at,
-        "actor_kind": actor.kind,
-        "actor_id": actor.id,
-        "payload": payload_json,
-    }
+    params = _row(hall_id, type, payload, actor, at or datetime.now(UTC))
     if dialect == "postgresql":
         # One round trip: draw the seq and insert the row; a trigger NOTIFYs at commit.
         seq = int(_PG_APPEND.scalar(conn, params))
     else:
         seq = int(_seq_take(dialect).scalar(conn, {"hall_id": hall_id, "k": 1}))
         _INSERT_EVENT.all(conn, {**params, "seq": seq})
-    event = {
-        "seq": seq,
-        "hall_id": hall_id,
-        "type": type,
-        "at": at.isoformat(),
-        "actor": actor.as_dict(),
-        "payload": payload,
-    }
-    # The wire text is built once here, around the payload JSON already made for the row.
-    head = dumps({k: event[k] for k in ("seq", "hall_id", "type", "at", "actor")})
-    wire = head[:-1] + ',"payload":' + payload_json + "}"
-    session.info.setdefault("events", []).append((event, wire))
-    return event
+    return _publish_after_commit(session, params, payload, actor, seq)
 
 
 def stage_event(
@@ -180,7 +159,9 @@ def _append_batch(tx: Tx, batch: list[tuple[str, str, dict[str, Any], Any, datet
     rows = []
     for n, (_hall, type_, payload, actor, at) in enumerate(batch):
         seq = last - len(batch) + 1 + n
-        rows.append(_event_row(tx, hall_id, type_, payload, _actor(actor), at, seq))
+        params = _row(hall_id, type_, payload, _actor(actor), at)
+        _publish_after_commit(tx, params, payload, _actor(actor), seq)
+        rows.append({**params, "seq": seq})
     _INSERT_EVENT.many(conn, rows)
 
 
@@ -192,36 +173,34 @@ def _actor(actor: Actor | dict[str, Any] | None) -> Actor:
     return actor
 
 
-def _event_row(
-    session: Session | Tx,
-    hall_id: str,
-    type: str,
-    payload: dict[str, Any],
-    actor: Actor,
-    at: datetime,
-    seq: int,
-) -> dict[str, Any]:
-    """The row's parameters; the event is queued for publication after commit."""
-    payload_json = dumps(payload)
-    event = {
-        "seq": seq,
-        "hall_id": hall_id,
-        "type": type,
-        "at": at.isoformat(),
-        "actor": actor.as_dict(),
-        "payload": payload,
-    }
-    head = dumps({k: event[k] for k in ("seq", "hall_id", "type", "at", "actor")})
-    session.info.setdefault("events", []).append((event, head[:-1] + ',"payload":' + payload_json + "}"))
+def _row(hall_id: str, type: str, payload: dict[str, Any], actor: Actor, at: datetime) -> dict[str, Any]:
+    """An events row's parameters, all but the seq."""
     return {
         "hall_id": hall_id,
-        "seq": seq,
         "type": type,
         "at": at,
         "actor_kind": actor.kind,
         "actor_id": actor.id,
-        "payload": payload_json,
+        "payload": dumps(payload),
     }
+
+
+def _publish_after_commit(
+    session: Session | Tx, row: dict[str, Any], payload: dict[str, Any], actor: Actor, seq: int
+) -> dict[str, Any]:
+    """Queue the event for the subscribers (sent once the transaction commits); returns it."""
+    event = {
+        "seq": seq,
+        "hall_id": row["hall_id"],
+        "type": row["type"],
+        "at": row["at"].isoformat(),
+        "actor": actor.as_dict(),
+        "payload": payload,
+    }
+    # The wire text is built once here, around the payload JSON already made for the row.
+    head = dumps({k: event[k] for k in ("seq", "hall_id", "type", "at", "actor")})
+    session.info.setdefault("events", []).append((event, head[:-1] + ',"payload":' + row["payload"] + "}"))
+    return event
 
 
 def _opt_str(value: Any) -> str | None:
