@@ -124,7 +124,7 @@ def test_manager_takes_a_case_to_closed_with_the_dialog(server: HallServer, brow
     page.keyboard.type("写了一半")
     page.keyboard.press("Escape")
     page.wait_for_selector("#case-dialog", state="hidden")
-    assert page.evaluate(f"document.activeElement.closest('tr')?.dataset.case === '{cid}'")
+    page.wait_for_function(f"document.activeElement.closest('tr')?.dataset.case === '{cid}'")
     assert manager.get(f"/followups/{cid}")["step"] == "answered"
 
     # Fixed, with the request held in flight: the button is disabled and a second Enter sends nothing.

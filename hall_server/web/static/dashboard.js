@@ -282,6 +282,17 @@ const NEXT_STEP = {
   revisited: { step: "closed", zh: "办结", en: "Close" },
 };
 const caseForm = { case: null, busy: false, opener: null };
+const STEP_ORDER = ["open", "verified", "answered", "fixed", "revisited", "closed"];
+// Steps only move forward: a list read that left before a step was recorded must not undo it on screen.
+const caseSeen = { hall: null, cases: {}, listSeq: 0 };
+
+function newest(c) {
+  if (caseSeen.hall !== state.hall) { caseSeen.hall = state.hall; caseSeen.cases = {}; }
+  const prev = caseSeen.cases[c.id];
+  if (prev && STEP_ORDER.indexOf(prev.step) > STEP_ORDER.indexOf(c.step)) return prev;
+  caseSeen.cases[c.id] = c;
+  return c;
+}
 
 function daysLeftText(c) {
   if (c.step === "closed") return "";
@@ -313,19 +324,39 @@ function caseRow(c) {
 
 async function loadFollowups() {
   const hallId = state.hall;
+  const seq = ++caseSeen.listSeq;
   try {
-    const cases = await api(`/halls/${hallId}/followups`);
-    if (hallId !== state.hall) return;
+    const cases = (await api(`/halls/${hallId}/followups`)).map(newest);
+    if (hallId !== state.hall || seq !== caseSeen.listSeq) return;  // a newer read is on its way
+    const focusId = focusedCaseId();
     $("followups").replaceChildren(el("tr", {}, ...["编号", "评价", "窗口", "工作人员", "事项", "期限", "状态", "处理"].map(h => el("th", {}, h))),
       ...cases.map(caseRow));
     if (!cases.length) $("followups").appendChild(el("tr", {}, el("td", { colspan: "8", class: "muted" }, "暂无差评工单 / no cases")));
-  } catch (e) { $("followups").replaceChildren(el("tr", {}, el("td", { class: "error" }, e.message))); }
+    refocusCase(focusId);
+  } catch (e) {
+    if (hallId === state.hall && seq === caseSeen.listSeq) $("followups").replaceChildren(el("tr", {}, el("td", { class: "error" }, e.message)));
+  }
+}
+
+// Live updates redraw rows: a keyboard user's focus stays on the same case's button.
+function focusedCaseId() {
+  const row = document.activeElement && document.activeElement.closest && document.activeElement.closest("#followups tr[data-case]");
+  return row ? row.dataset.case : null;
+}
+
+function refocusCase(id) {
+  if (!id || $("case-dialog").open) return;
+  const button = document.querySelector(`#followups tr[data-case="${id}"] button`);
+  if (button) button.focus();
 }
 
 // Put one case's fresh row in place (after a step) without waiting for the list to reload.
 function replaceCaseRow(c) {
   const row = document.querySelector(`#followups tr[data-case="${c.id}"]`);
-  if (row) row.replaceWith(caseRow(c));
+  if (!row) return;
+  const focusId = focusedCaseId();
+  row.replaceWith(caseRow(newest(c)));
+  refocusCase(focusId);
 }
 
 function fact(label, en, ...value) {
