@@ -182,6 +182,7 @@ def add_document(
             return view, True
     except IntegrityError:
         # The same photo raced in twice (two retries at once): the first one stored wins.
+        logger.info("document of ticket %s stored by a concurrent request", ticket_id)
         with ctx.db.read() as s:
             row = s.execute(select(*_META).where(D.c.ticket_id == ticket_id, D.c.sha256 == sha)).first()
         if row is None:

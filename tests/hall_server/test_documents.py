@@ -249,3 +249,39 @@ def test_migration_builds_the_documents_table(tmp_path: Path) -> None:
             assert conn.execute(select(func.count()).select_from(D)).scalar() == 0
     finally:
         engine.dispose()
+
+
+def test_the_api_description_names_the_document_endpoints(hall: Hall) -> None:
+    spec = hall.client.get("/openapi.json").json()
+    paths = spec["paths"]
+    upload_op = paths[f"{API}/tickets/{{ticket_id}}/documents"]["post"]
+    assert JPEG in upload_op["requestBody"]["content"]
+    assert {"413", "415"} <= set(upload_op["responses"])
+    assert "get" in paths[f"{API}/tickets/{{ticket_id}}/documents"]
+    assert JPEG in paths[f"{API}/documents/{{document_id}}"]["get"]["responses"]["200"]["content"]
+
+
+def test_two_retries_at_once_keep_one_document(hall: Hall) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from hall_server.api.deps import lookup
+    from hall_server.services.documents import DocumentInput, add_document
+
+    t = called_at_window_1(hall)
+    clerk = lookup(hall.ctx, hall.tokens[f"clerk:{CITY}:1"])
+    photo = make_jpeg(11)
+    for round_ in range(3):
+        data = photo + bytes([round_])  # a fresh photo each round (bytes after the end marker)
+        gate = Barrier(4)
+
+        def send(_i: int, data: bytes = data, gate: Barrier = gate) -> tuple[dict[str, Any], bool]:
+            gate.wait(timeout=10)
+            return add_document(hall.ctx, clerk, t["id"], DocumentInput(data=data))
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(send, range(4)))
+        assert len({doc["id"] for doc, _created in answers}) == 1
+        assert sum(created for _doc, created in answers) == 1
+    assert len(stored_rows(hall)) == 3
+    assert len([e for e in hall.events() if e["type"] == "ticket.document_added"]) == 3
