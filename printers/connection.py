@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import socket
 from typing import Any
 
 from devices.errors import DependencyMissing
 from printers.config import PrinterConfig
-from printers.const import DEFAULT_NETWORK_PORT, SEND_TIMEOUT_S
-from printers.errors import PrinterOffline
+from printers.const import CUPS_JOB_SEND_S, DEFAULT_NETWORK_PORT, SEND_TIMEOUT_S
+from printers.cups_queue import CupsQueue
+from printers.errors import PrinterError, PrinterOffline
 from printers.escpos_out import make_profile
 
 logger = logging.getLogger(__name__)
@@ -53,18 +53,10 @@ def make_device(cfg: PrinterConfig) -> Any:
         baud = int(query.split("baud=")[-1]) if "baud=" in query else 9600
         return printers.Serial(path, baudrate=baud, timeout=cfg.status_timeout, profile=profile)
     if cfg.kind == "cups":
-        if printers.CupsPrinter.is_usable():
-            return printers.CupsPrinter(cfg.target, profile=profile)
-        if shutil.which("lp"):
-            return printers.LP(cfg.target, profile=profile)
-        err = DependencyMissing("pycups", "devices")
-        err.args = (
-            "printing through CUPS needs pycups (pip install pycups) or the lp command (apt install cups-client)",
-        )
-        err.message_zh = (
-            "通过 CUPS 打印需要 pycups（pip install pycups）或 lp 命令（apt install cups-client）"
-        )
-        raise err
+        # Always through lp/lpstat rather than python-escpos's LP or CupsPrinter: those ignore a
+        # refused job (LP drops lp's exit code, CupsPrinter submits in close()), so a kiosk would
+        # announce a ticket that never printed.
+        return CupsQueue(cfg.target, job_timeout=cfg.connect_timeout + CUPS_JOB_SEND_S)
     if cfg.kind == "file":
         return printers.File(cfg.target, profile=profile)
     return printers.Dummy(profile=profile)
@@ -76,7 +68,7 @@ def open_device(cfg: PrinterConfig) -> Any:
     try:
         device.open()
     except Exception as exc:  # python-escpos wraps socket, serial and USB errors in various types
-        if isinstance(exc, DependencyMissing):
+        if isinstance(exc, (DependencyMissing, PrinterError)):
             raise
         raise PrinterOffline(
             f"Printer {cfg.kind}:{cfg.target} is unreachable: {exc}",
@@ -93,6 +85,10 @@ def send(device: Any, cfg: PrinterConfig, data: bytes) -> None:
         device._raw(data)
         if cfg.kind == "file":
             device.flush()
+        elif cfg.kind == "cups":
+            device.submit()
+    except PrinterError:
+        raise
     except Exception as exc:
         raise PrinterOffline(
             f"Printer {cfg.kind}:{cfg.target} dropped the connection while printing: {exc}",

@@ -38,6 +38,11 @@ STATUS_TIMEOUT_S = 1.0
 CONNECT_TIMEOUT_S = 3.0
 # Socket write timeout while sending a ticket.
 SEND_TIMEOUT_S = 10.0
+# CUPS queues: how long one lp/lpstat/cancel command may take, how often a job is polled, and
+# how long a job may take to leave the queue once the printer is connected (a ticket is < 100 KB).
+CUPS_COMMAND_TIMEOUT_S = 10.0
+CUPS_POLL_S = 0.1
+CUPS_JOB_SEND_S = 10.0
 
 DEFAULT_NETWORK_PORT = 9100
 

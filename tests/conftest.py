@@ -11,6 +11,7 @@ pytest_plugins = [
         "tests.fixtures.postgres",
         "tests.fixtures.server",
         "tests.fixtures.pcsc",
+        "tests.fixtures.cups",
     )
     if os.path.exists(os.path.join(os.path.dirname(__file__), "fixtures", name.rsplit(".", 1)[1] + ".py"))
 ]

@@ -288,4 +288,4 @@ def test_cups_without_pycups_or_lp_names_what_to_install(ticket: TicketLayout, m
     monkeypatch.setenv("PATH", "/nonexistent")  # no `lp` command reachable
     with pytest.raises(DependencyMissing) as err:
         open_printer(PrinterConfig("cups", "kiosk")).print_ticket(ticket)
-    assert "pycups" in str(err.value) and "cups-client" in err.value.message_zh
+    assert "cups-client" in str(err.value) and "cups-client" in err.value.message_zh
