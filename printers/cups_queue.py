@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from devices.errors import DependencyMissing
 from printers.const import CUPS_COMMAND_TIMEOUT_S, CUPS_POLL_S
 from printers.errors import PrinterOffline
+from printers.ipp_job import JOB_COMPLETED, IppError, JobState, get_job_state
 
 logger = logging.getLogger(__name__)
 
 _JOB_ID = re.compile(r"request id is (\S+)")
-_FAILED_JOB_REASONS = ("abort", "cancel", "stopped")
 
 
 @dataclass(frozen=True)
@@ -145,52 +145,53 @@ class CupsQueue:
         self._wait_job(job_id)
         return job_id
 
-    def job_listing(self, job_id: str, which: str) -> str | None:
-        """The `lpstat -l` block of one job among `which` jobs (completed, not-completed), or None."""
-        proc = self._run("lpstat", ["-W", which, "-l", "-o", self.queue])
-        block: list[str] = []
-        for line in proc.stdout.decode("utf-8", "replace").splitlines():
-            if not line.startswith(("\t", " ")):
-                if block:
-                    break
-                if line.split(" ", 1)[0] == job_id:
-                    block.append(line)
-            elif block:
-                block.append(line.strip())
-        return "\n".join(block) or None
+    def server_address(self) -> str:
+        """The server lp talks to: the one in the target, else what `lpstat -H` resolves (CUPS_SERVER, client.conf)."""
+        if self.server:
+            return self.server
+        proc = self._run("lpstat", ["-H"])
+        address = proc.stdout.decode("utf-8", "replace").strip()
+        if proc.returncode != 0 or not address:
+            raise self._offline("cannot tell which CUPS server lp uses (lpstat -H failed)")
+        return address
+
+    def job_state(self, job_id: str, server: str | None = None) -> JobState | None:
+        """The job's state from CUPS over IPP (None once CUPS forgot it); PrinterOffline if CUPS cannot be asked."""
+        number = int(job_id.rsplit("-", 1)[1])
+        try:
+            return get_job_state(server or self.server_address(), self.queue, number, CUPS_COMMAND_TIMEOUT_S)
+        except IppError as exc:
+            # CUPS went away after taking the job: whether it printed cannot be known from here.
+            raise self._offline(f"lost track of CUPS job {job_id}: {exc}", "状态未知") from exc
 
     def _wait_job(self, job_id: str) -> None:
         # CUPS accepts a job even when the printer behind the queue is unplugged and then keeps
         # retrying; a kiosk must not say "take your ticket" until the bytes left the queue.
         deadline = time.monotonic() + self.job_timeout
-        pending = self.job_listing(job_id, "not-completed")
-        while pending is not None and time.monotonic() < deadline:
+        server = self.server_address()
+        state = self.job_state(job_id, server)
+        while state is not None and not state.finished and time.monotonic() < deadline:
             time.sleep(CUPS_POLL_S)
-            pending = self.job_listing(job_id, "not-completed")
-        if pending is not None:
-            status = _field(pending, "Status") or "no answer from the printer"
+            state = self.job_state(job_id, server)
+        if state is None:
+            # No job history kept (PreserveJobHistory No): it left the queue, its fate is unknown.
+            logger.warning("CUPS forgot job %s before its end was seen; assuming it printed", job_id)
+            return
+        if not state.finished:
             # Cancel it: a ticket that comes out minutes later, after the citizen left, only confuses.
             self._run("cancel", [job_id])
             raise self._offline(
                 f"CUPS job {job_id} did not reach the printer within {self.job_timeout:.0f}s "
-                f"({status}); the job was cancelled",
+                f"({state.message or state.name}); the job was cancelled",
                 "没有响应，本次小票未打印",
             )
-        done = self.job_listing(job_id, "completed") or ""
-        alerts = _field(done, "Alerts").lower()
-        if any(word in alerts for word in _FAILED_JOB_REASONS):
-            status = _field(done, "Status")
+        if state.state != JOB_COMPLETED:
             raise self._offline(
-                f"CUPS job {job_id} ended without printing ({alerts}; {status})", "未能打印本次小票"
+                f"CUPS job {job_id} ended {state.name} without printing "
+                f"({', '.join(state.reasons)}; {state.message})",
+                "未能打印本次小票",
             )
 
     def close(self) -> None:
         """Drop anything not submitted (a job that failed halfway never prints half a ticket)."""
         self._buffer.clear()
-
-
-def _field(block: str, name: str) -> str:
-    for line in block.splitlines():
-        if line.startswith(f"{name}:"):
-            return line.split(":", 1)[1].strip()
-    return ""

@@ -13,6 +13,7 @@ from printers import PrinterConfig, TicketLayout, open_printer
 from printers import connection as printer_connection
 from printers.blocks import layout_blocks
 from printers.errors import PrinterOffline
+from printers.ipp_job import TAG_OPERATION, IppError, parse_response
 from printers.raster import render_blocks
 from printers.virtual import VirtualPrinter
 from printers.virtual.render import paper_margins
@@ -157,6 +158,30 @@ def test_unreachable_printer_behind_the_queue_is_reported_and_its_job_cancelled(
     assert _jobs(cupsd, queue) == []  # cancelled: no stale ticket comes out when the printer returns
     [job] = _jobs(cupsd, queue, "completed")
     assert job.startswith(queue + "-")
+
+
+def test_job_cups_aborts_is_not_reported_as_printed(
+    cupsd: Cupsd, cups_queue: Callable[[str], str], ticket: TicketLayout
+) -> None:
+    # A queue that gives up on an unreachable printer after 1 s and aborts the job (instead of
+    # stopping): lp took the job, but the ticket never came out and the kiosk must say so.
+    queue = cups_queue(f"socket://127.0.0.1:{_closed_port()}/?contimeout=1")
+    cupsd.run("lpadmin", "-p", queue, "-o", "printer-error-policy=abort-job")
+    with pytest.raises(PrinterOffline) as err:
+        open_printer(PrinterConfig("cups", queue)).print_ticket(ticket)
+    assert "ended aborted without printing" in str(err.value)
+    assert "not responding" in str(err.value)  # CUPS's own words for what happened
+    assert "未能打印本次小票" in err.value.message_zh
+
+
+def test_ipp_answers_that_are_not_ipp_are_typed_errors() -> None:
+    with pytest.raises(IppError):
+        parse_response(b"HTTP/1.1 200 OK\r\n")
+    header = bytes([2, 0, 0, 0, 0, 0, 0, 1, TAG_OPERATION])
+    with pytest.raises(IppError):  # an attribute whose value runs past the end
+        parse_response(header + bytes([0x23, 0, 9]) + b"job-state" + bytes([0, 4, 0, 0]))
+    status, attrs = parse_response(header + bytes([0x23, 0, 9]) + b"job-state" + bytes([0, 4, 0, 0, 0, 9, 3]))
+    assert status == 0 and attrs == {"job-state": [bytes([0, 0, 0, 9])]}
 
 
 def test_cups_not_running_and_unknown_queue_are_offline(cupsd: Cupsd, ticket: TicketLayout) -> None:
