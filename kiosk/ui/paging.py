@@ -7,13 +7,28 @@ import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import QSize, QTimer, Signal
+from PySide6.QtCore import QRect, QSize, QTimer, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from kiosk.ui.widgets import label, restyle
 
 logger = logging.getLogger(__name__)
+
+
+def _update(lab: QLabel, text: str, role: str, tooltip: str, box: QRect) -> None:
+    """Change only what differs: the grid is redrawn on every event of a busy hall, and each Qt
+    call has a cost (and, under some PySide6 builds, leaks a reference: see none_guard)."""
+    if lab.property("role") != role:
+        restyle(lab, role)
+    if lab.text() != text:
+        lab.setText(text)
+    if lab.toolTip() != tooltip:
+        lab.setToolTip(tooltip)
+    if lab.geometry() != box:
+        lab.setGeometry(box)
+    if lab.isHidden():
+        lab.show()
 
 
 @dataclass(frozen=True)
@@ -136,8 +151,8 @@ class PagedGrid(QWidget):
             probe = label("", role)
             probe.setParent(self)
             probe.hide()
+            probe.ensurePolished()
             self._probes[role] = probe
-        probe.ensurePolished()
         return probe
 
     def _measure(self, items: Sequence[GridItem]) -> None:
@@ -147,7 +162,8 @@ class PagedGrid(QWidget):
         for item in items:
             for i, (text, role) in enumerate(item.parts):
                 probe = self._probe(role)
-                probe.setText(text)
+                if probe.text() != text:
+                    probe.setText(text)
                 hint = probe.sizeHint()
                 if i == len(widths):
                     widths.append(0)
@@ -216,26 +232,23 @@ class PagedGrid(QWidget):
             item = shown[slot] if slot < len(shown) else None
             for i, lab in enumerate(row):
                 if item is None or i >= len(item.parts):
-                    lab.hide()
+                    if not lab.isHidden():
+                        lab.hide()
                     continue
                 text, role = item.parts[i]
-                if lab.property("role") != role:
-                    restyle(lab, role)
-                lab.setText(text)
-                lab.setToolTip(item.tooltip)
                 x = (slot % cols) * (col_w + self.col_gap) + sum(self._part_w[:i]) + self.part_gap * i
                 # The last part takes the rest of its column, so a longer text later is not cut.
                 w = self._part_w[i] if i < parts - 1 else col_w - (x - (slot % cols) * (col_w + self.col_gap))
                 y = (slot // cols) * (self._row_h + self.row_gap)
-                lab.setGeometry(x, y, w, self._row_h)
-                lab.show()
-        if self.pages > 1:
-            self.indicator.setText(f"第{self.page + 1}/{self.pages}页")
-            self.indicator.show()
-            if not self.timer.isActive():
-                self.timer.start()
-        else:
-            self.indicator.hide()
+                _update(lab, text, role, item.tooltip, QRect(x, y, w, self._row_h))
+        paged = self.pages > 1
+        if paged and self.indicator.text() != (text := f"第{self.page + 1}/{self.pages}页"):
+            self.indicator.setText(text)
+        if self.indicator.isHidden() == paged:
+            self.indicator.setVisible(paged)
+        if paged and not self.timer.isActive():
+            self.timer.start()
+        elif not paged and self.timer.isActive():
             self.timer.stop()
         if (self.page, self.pages) != self._announced:
             self._announced = (self.page, self.pages)
