@@ -403,9 +403,9 @@ async function openCase(c, opener) {
   $("case-note").removeAttribute("aria-invalid");
   $("case-form").querySelectorAll("input[name=satisfied]").forEach(r => { r.checked = false; });
   $("case-history").replaceChildren(el("li", { class: "muted" }, "加载中… / loading"));
-  renderCase(c, null);
+  renderCase(newest(c), null);
   if (!dialog.open) dialog.showModal();
-  (NEXT_STEP[c.step] ? $("case-note") : $("case-cancel")).focus();
+  (NEXT_STEP[caseForm.case.step] ? $("case-note") : $("case-cancel")).focus();
   await refreshCase(c.id);
 }
 
@@ -469,11 +469,14 @@ async function submitCase(ev) {
   try {
     const done = await api(`/followups/${c.id}/steps`, { method: "POST", body });
     replaceCaseRow(done);
-    $("followups-msg").textContent = `工单${done.id}已${next.zh}：${done.step_zh}${satisfiedText(done)} / case ${done.id}: ${done.step}`;
+    listMessage(`工单${done.id}已${next.zh}：${done.step_zh}${satisfiedText(done)} / case ${done.id}: ${done.step}`, false);
     if (caseForm.case && caseForm.case.id === c.id) closeCase();
     loadFollowups(); loadStats();
   } catch (e) {
-    msg.textContent = e.code ? e.message : `无法连接服务器，请稍后重试 / cannot reach the server (${e.message})`;
+    const text = e.code ? e.message : `无法连接服务器，请稍后重试 / cannot reach the server (${e.message})`;
+    // Closed meanwhile (Esc while sending): the refusal goes under the list instead of into a hidden dialog.
+    if (caseForm.case && caseForm.case.id === c.id) msg.textContent = text;
+    else listMessage(`工单${c.id}：${text}`, true);
     // Out of order (someone else moved it) or gone: show where the case stands now.
     if (e.code === "followup.bad_step") await refreshCase(c.id);
     if (e.code === "followup.bad_step" || e.code === "followup.unknown") loadFollowups();
@@ -481,6 +484,12 @@ async function submitCase(ev) {
     caseForm.busy = false;
     $("case-submit").disabled = false;
   }
+}
+
+function listMessage(text, isError) {
+  const line = $("followups-msg");
+  line.textContent = text;
+  line.className = isError ? "error" : "ok";
 }
 
 function onCaseKey(ev) {
