@@ -160,6 +160,7 @@ def test_manager_takes_a_case_to_closed_with_the_dialog(server: HallServer, brow
     assert visible_error(page).startswith("请选择群众是否满意")
     assert manager.get(f"/followups/{cid}")["step"] == "fixed"
     page.check("#case-satisfied input[value=no]")
+    assert not page.is_visible("#case-msg")  # answered: the reminder goes away
     page.screenshot(path=str(SHOTS / "web-followup-form.png"))
     page.focus("#case-note")
     page.keyboard.press("Enter")

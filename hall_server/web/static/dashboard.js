@@ -23,6 +23,16 @@ async function start() {
   $("groups-form").addEventListener("keydown", ev => { if (ev.key === "Escape") closeGroupsForm(); });
   $("case-form").addEventListener("submit", submitCase);
   $("case-form").addEventListener("keydown", onCaseKey);
+  // A validation message goes away once the visitor's answer or the note is given.
+  $("case-form").addEventListener("change", ev => {
+    if (ev.target.name === "satisfied" && $("case-msg").dataset.kind === "choose") clearCaseMsg();
+  });
+  $("case-note").addEventListener("input", () => {
+    if ($("case-msg").dataset.kind === "note" && $("case-note").value.trim()) {
+      clearCaseMsg();
+      $("case-note").removeAttribute("aria-invalid");
+    }
+  });
   $("case-cancel").addEventListener("click", closeCase);
   $("case-dialog").addEventListener("close", onCaseClosed);
   if (!authToken()) return showLogin();
@@ -438,6 +448,11 @@ function onCaseClosed() {
   if (target) target.focus();
 }
 
+function clearCaseMsg() {
+  $("case-msg").textContent = "";
+  delete $("case-msg").dataset.kind;
+}
+
 async function submitCase(ev) {
   ev.preventDefault();
   const c = caseForm.case;
@@ -445,10 +460,11 @@ async function submitCase(ev) {
   const next = NEXT_STEP[c.step];
   if (!next) return;
   const msg = $("case-msg");
-  msg.textContent = "";
+  clearCaseMsg();
   const note = $("case-note").value.trim();
   if (!note) {
     msg.textContent = `请填写${next.zh}说明 / a note is required`;
+    msg.dataset.kind = "note";
     $("case-note").setAttribute("aria-invalid", "true");
     $("case-note").focus();
     return;
@@ -459,6 +475,7 @@ async function submitCase(ev) {
     const chosen = $("case-form").querySelector("input[name=satisfied]:checked");
     if (!chosen) {
       msg.textContent = "请选择群众是否满意 / choose satisfied or not satisfied";
+      msg.dataset.kind = "choose";
       $("case-form").querySelector("input[name=satisfied]").focus();
       return;
     }
