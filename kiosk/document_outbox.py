@@ -9,7 +9,6 @@ copy of an ID card is personal data.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.errors import ApiError, KioskError, ServerError, Unauthorized
+from kiosk.outbox import load_queue_file, save_queue_file
 
 logger = logging.getLogger(__name__)
 
@@ -66,26 +66,10 @@ class DocumentOutbox:
         return self._aead
 
     def _load(self) -> dict[str, list[dict[str, Any]]]:
-        if not self.index.exists():
-            return {"pending": [], "rejected": []}
-        try:
-            data = json.loads(self.index.read_text(encoding="utf-8"))
-        except ValueError:
-            broken = self.index.with_suffix(".broken")
-            os.replace(self.index, broken)
-            logger.error("document outbox index %s unreadable; moved to %s", self.index, broken)
-            return {"pending": [], "rejected": []}
-        data.setdefault("pending", [])
-        data.setdefault("rejected", [])
-        return data
+        return load_queue_file(self.index, "document outbox index")
 
     def _save(self, data: dict[str, list[dict[str, Any]]]) -> None:
-        tmp = self.index.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.index)
+        save_queue_file(self.index, data)
 
     def _photo_path(self, entry: dict[str, Any]) -> Path:
         return self.folder / f"{entry['id']}.jpg.enc"

@@ -28,27 +28,10 @@ class RatingOutbox:
         self._lock = threading.Lock()
 
     def _load(self) -> dict[str, list[dict[str, Any]]]:
-        if not self.path.exists():
-            return {"pending": [], "rejected": []}
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except ValueError:
-            # Keep the unreadable file for a human and start afresh rather than crash the terminal.
-            broken = self.path.with_suffix(".broken")
-            os.replace(self.path, broken)
-            logger.error("outbox %s unreadable; moved to %s", self.path, broken)
-            return {"pending": [], "rejected": []}
-        data.setdefault("pending", [])
-        data.setdefault("rejected", [])
-        return data
+        return load_queue_file(self.path, "outbox")
 
     def _save(self, data: dict[str, list[dict[str, Any]]]) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        save_queue_file(self.path, data)
 
     def add(self, rating: dict[str, Any]) -> dict[str, Any]:
         """Store a rating (gives it a client_id if it has none) and return it."""
@@ -104,3 +87,30 @@ class RatingOutbox:
             self._remove(rating["client_id"])
             sent += 1
         return sent
+
+
+def load_queue_file(path: Path, what: str) -> dict[str, list[dict[str, Any]]]:
+    """The {pending, rejected} lists kept in a JSON file; an unreadable file is set aside, not fatal."""
+    if not path.exists():
+        return {"pending": [], "rejected": []}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        # Keep the unreadable file for a human and start afresh rather than crash the terminal.
+        broken = path.with_suffix(".broken")
+        os.replace(path, broken)
+        logger.error("%s %s unreadable; moved to %s", what, path, broken)
+        return {"pending": [], "rejected": []}
+    data.setdefault("pending", [])
+    data.setdefault("rejected", [])
+    return data
+
+
+def save_queue_file(path: Path, data: dict[str, list[dict[str, Any]]]) -> None:
+    """Write the lists atomically (a crash leaves the old file or the new one, never half)."""
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
