@@ -113,31 +113,57 @@ def _window(
     issuing_done: threading.Event,
     deadline: float,
 ) -> None:
+    """Call, start and close tickets, alternating the two processes and two ways of moving on.
+
+    Every other ticket is finished with 下一位 (finish it and call the next in one request);
+    the others with finish, and the next comes from call-next.
+    """
     sessions = [s.session(token) for s in servers]
     i = 0
     empty_after_done = 0
+    holding: dict | None = None
+
+    def post(n: int, step: str, **body: object) -> requests.Response:
+        return sessions[n].post(f"{servers[n].api}/windows/{window_id}/{step}", json=body or None, timeout=60)
+
     while time.monotonic() < deadline:
         i += 1
-        n = i % len(servers)
-        s, api = sessions[n], servers[n].api
+        n, m = i % len(servers), (i + 1) % len(servers)
+        if holding is not None:
+            # The other process acts on the ticket this one called: state lives in the DB.
+            r = post(m, "start")
+            if r.status_code != 200:
+                rec.error(
+                    f"window {window_id} start {holding.get('number')}: HTTP {r.status_code} {r.text[:300]}"
+                )
+            if i % 2:
+                r = post(n, "next", close="finish", ticket_id=holding["id"])
+                if r.status_code != 200:
+                    rec.error(f"window {window_id} next: HTTP {r.status_code} {r.text[:300]}")
+                    holding = None
+                    continue
+                holding = r.json()["called"]
+                if holding is not None:
+                    with rec.lock:
+                        rec.calls.append((window_id, holding))
+                continue
+            r = post(n, "finish")
+            if r.status_code != 200:
+                rec.error(
+                    f"window {window_id} finish {holding.get('number')}: HTTP {r.status_code} {r.text[:300]}"
+                )
+            holding = None
+            continue
         done_before = issuing_done.is_set()
         try:
-            r = s.post(f"{api}/windows/{window_id}/call-next", timeout=60)
+            r = post(n, "call-next")
         except requests.RequestException as exc:
             rec.error(f"window {window_id} call-next: {exc!r}")
             continue
         if r.status_code == 200:
-            ticket = r.json()
+            holding = r.json()
             with rec.lock:
-                rec.calls.append((window_id, ticket))
-            for op in ("start", "finish"):
-                # The other process acts on the ticket this one called: state lives in the DB.
-                m = (n + 1) % len(servers)
-                r2 = sessions[m].post(f"{servers[m].api}/windows/{window_id}/{op}", timeout=60)
-                if r2.status_code != 200:
-                    rec.error(
-                        f"window {window_id} {op} {ticket.get('number')}: HTTP {r2.status_code} {r2.text[:300]}"
-                    )
+                rec.calls.append((window_id, holding))
             continue
         if error_code(r) == "queue.empty":
             if done_before:
