@@ -58,6 +58,8 @@ RATING_CHANNELS = ("device", "qr", "phone")
 DOCUMENT_MAX_BYTES = 5 * 1024 * 1024
 DOCUMENT_LABEL_MAX = 100
 DOCUMENT_CONTENT_TYPE = "image/jpeg"
+# Days a document photo is kept; 0 keeps them (the hall's archive rules decide).
+DOCUMENT_RETENTION_ENV = "HALL_DOCUMENT_RETENTION_DAYS"
 # A photo queued on the clerk's machine while the link was down may arrive after the ticket left
 # the window; it is accepted if its taken_at lies in the ticket's time at the window (this slack
 # allows for the two clocks disagreeing).
@@ -86,6 +88,8 @@ EV_DEVICE_HEARTBEAT = "device.heartbeat"
 EV_DEVICE_FAULT = "device.fault"
 EV_HALL_UPDATED = "hall.updated"
 EV_TICKET_DOCUMENT_ADDED = "ticket.document_added"
+EV_TICKET_DOCUMENT_DELETED = "ticket.document_deleted"
+EV_DOCUMENTS_PURGED = "documents.purged"
 # Events that change static hall configuration held in the per-process cache.
 CONFIG_EVENTS = frozenset({EV_HALL_UPDATED})
 CALL_EVENTS = (EV_TICKET_CALLED, EV_TICKET_RECALLED, EV_TICKET_CALLED_BACK)

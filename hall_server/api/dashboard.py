@@ -15,9 +15,10 @@ from sqlalchemy import select
 from hall_server.api import ext_common
 from hall_server.api.deps import Creds, get_ctx, principal_of
 from hall_server.api.schemas import ErrorOut
+from hall_server.const import DOCUMENT_RETENTION_ENV
 from hall_server.context import ServerContext
 from hall_server.db.models import Hall
-from hall_server.services import appointments, followups, hall_settings, health, notify
+from hall_server.services import appointments, documents, followups, hall_settings, health, notify
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,18 @@ def run_worker_pass(ctx: ServerContext, notifier: notify.Notifier) -> dict[str, 
         out["near_queued"] = notify.scan_events(s, ctx.protector, now)
     with ctx.db.write() as s:
         out.update(notify.flush(s, ctx.protector, notifier, now))
+    out["documents_purged"] = documents.purge_documents(ctx, now, _retention_days())
     return out
+
+
+def _retention_days() -> int:
+    raw = os.environ.get(DOCUMENT_RETENTION_ENV, "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        logger.warning("%s=%r is not a number of days; documents are kept", DOCUMENT_RETENTION_ENV, raw)
+        return 0
+    return int(raw)
 
 
 @asynccontextmanager

@@ -94,3 +94,10 @@ async def get_document(document_id: int, request: Request, creds: Creds) -> Resp
         # Personal data: no cache may keep a copy.
         headers={"Cache-Control": "no-store", "X-Content-SHA256": meta["sha256"]},
     )
+
+
+@router.delete("/documents/{document_id}", status_code=204, response_class=Response)
+async def delete_document(document_id: int, request: Request, creds: Creds) -> Response:
+    """Remove one document (managers of its hall, admin); the event log records who and when."""
+    await run_authed(request, creds, documents.delete_document, document_id)
+    return Response(status_code=204)

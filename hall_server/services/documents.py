@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from hall_server.auth import Principal, can_access_hall, require_roles
@@ -20,7 +20,9 @@ from hall_server.const import (
     DOCUMENT_CONTENT_TYPE,
     DOCUMENT_LATE_SLACK_S,
     DOCUMENT_MAX_BYTES,
+    EV_DOCUMENTS_PURGED,
     EV_TICKET_DOCUMENT_ADDED,
+    EV_TICKET_DOCUMENT_DELETED,
 )
 from hall_server.context import ServerContext
 from hall_server.db.models import Ticket
@@ -36,6 +38,7 @@ T = Ticket.__table__
 
 UPLOADER_ROLES = ("clerk", "admin")
 READER_ROLES = ("clerk", "manager", "admin")
+DELETER_ROLES = ("manager", "admin")
 IN_HAND = ("called", "serving")
 # A queued photo may reach the server after its ticket left the window this way.
 LATE_STATUSES = ("serving", "finished", "no_show", "suspended", "waiting")
@@ -223,3 +226,50 @@ def read_document(ctx: ServerContext, p: Principal, document_id: int) -> tuple[b
     _check_reader(ctx, p, ticket, {row.window_id})
     data = ctx.protector.decrypt_bytes(row.data_enc, _context(row.ticket_id))
     return data, document_view(ctx, row)
+
+
+def delete_document(ctx: ServerContext, p: Principal, document_id: int) -> None:
+    """Remove one document (a manager of its hall or admin); the audit trail keeps that it was."""
+    require_roles(p, *DELETER_ROLES)
+    with ctx.db.write() as s:
+        row = s.execute(select(*_META).where(D.c.id == document_id)).first()
+        if row is None:
+            raise ApiError("document.unknown", document_id=document_id)
+        if p.role == "manager" and not can_access_hall(p, row.hall_id, ctx.catalog):
+            raise ApiError("auth.wrong_hall", hall_id=row.hall_id)
+        s.execute(delete(D).where(D.c.id == document_id))
+        append_event(
+            s,
+            row.hall_id,
+            EV_TICKET_DOCUMENT_DELETED,
+            {"ticket_id": row.ticket_id, "document": {"id": row.id, "sha256": row.sha256}},
+            p.actor,
+        )
+
+
+def purge_documents(ctx: ServerContext, now: datetime, retention_days: int) -> int:
+    """Delete the photos taken more than retention_days ago (0 keeps all); how many went.
+
+    One `documents.purged` event per hall says how many and up to when, so the audit trail shows
+    the photos were removed by the retention rule and not by someone.
+    """
+    if retention_days <= 0:
+        return 0
+    before = now - timedelta(days=retention_days)
+    with ctx.db.write() as s:
+        per_hall = s.execute(
+            select(D.c.hall_id, func.count()).where(D.c.taken_at < before).group_by(D.c.hall_id)
+        ).all()
+        if not per_hall:
+            return 0
+        s.execute(delete(D).where(D.c.taken_at < before))
+        for hall_id, count in per_hall:
+            append_event(
+                s,
+                hall_id,
+                EV_DOCUMENTS_PURGED,
+                {"count": count, "taken_before": before.isoformat(), "retention_days": retention_days},
+            )
+    total = sum(c for _h, c in per_hall)
+    logger.info("purged %d document photos taken before %s", total, before.isoformat())
+    return total

@@ -285,3 +285,51 @@ def test_two_retries_at_once_keep_one_document(hall: Hall) -> None:
         assert sum(created for _doc, created in answers) == 1
     assert len(stored_rows(hall)) == 3
     assert len([e for e in hall.events() if e["type"] == "ticket.document_added"]) == 3
+
+
+def test_a_manager_of_the_hall_deletes_a_document_and_the_trail_keeps_it(hall: Hall) -> None:
+    t = called_at_window_1(hall)
+    keep = upload(hall, t["id"], make_jpeg(40)).json()
+    gone = upload(hall, t["id"], make_jpeg(41)).json()
+    seq = hall.last_seq()
+    for who, code in {
+        f"clerk:{CITY}:1": "auth.forbidden",  # the clerk who took it may not remove it
+        f"kiosk:{CITY}": "auth.forbidden",
+        "m-county": "auth.wrong_hall",
+    }.items():
+        r = hall.client.delete(f"{API}/documents/{gone['id']}", headers=hall.auth(who))
+        assert r.status_code == 403 and error_code(r) == code, (who, r.text)
+    assert hall.last_seq() == seq and len(stored_rows(hall)) == 2
+    r = hall.client.delete(f"{API}/documents/{gone['id']}", headers=hall.auth("m-city"))
+    assert r.status_code == 204
+    assert [d["id"] for d in listing(hall, t["id"]).json()] == [keep["id"]]
+    assert len(stored_rows(hall)) == 1  # the encrypted bytes are gone too, not just hidden
+    r = fetch(hall, gone["id"])
+    assert r.status_code == 404 and error_code(r) == "document.unknown"
+    r = hall.client.delete(f"{API}/documents/{gone['id']}", headers=hall.auth("admin"))
+    assert r.status_code == 404 and error_code(r) == "document.unknown"
+    (ev,) = [e for e in hall.events(seq) if e["type"] == "ticket.document_deleted"]
+    assert ev["actor"]["kind"] == "manager"
+    assert ev["payload"] == {"ticket_id": t["id"], "document": {"id": gone["id"], "sha256": gone["sha256"]}}
+
+
+def test_photos_older_than_the_retention_period_are_purged(hall: Hall) -> None:
+    from hall_server.services.documents import purge_documents
+
+    t = called_at_window_1(hall)
+    old = upload(hall, t["id"], make_jpeg(50)).json()
+    new = upload(hall, t["id"], make_jpeg(51)).json()
+    with hall.ctx.db.write() as s:  # the first photo was taken 200 days ago
+        s.execute(
+            D.update().where(D.c.id == old["id"]).values(taken_at=datetime.now(UTC) - timedelta(days=200))
+        )
+    seq = hall.last_seq()
+    now = datetime.now(UTC)
+    assert purge_documents(hall.ctx, now, 0) == 0  # 0 keeps everything
+    assert len(stored_rows(hall)) == 2
+    assert purge_documents(hall.ctx, now, 180) == 1
+    assert [d["id"] for d in listing(hall, t["id"]).json()] == [new["id"]]
+    assert purge_documents(hall.ctx, now, 180) == 0
+    (ev,) = [e for e in hall.events(seq) if e["type"] == "documents.purged"]
+    assert ev["payload"]["count"] == 1 and ev["payload"]["retention_days"] == 180
+    assert ev["actor"]["kind"] == "system"
