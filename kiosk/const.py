@@ -23,6 +23,7 @@ RETRY_STATUSES = (502, 503, 504)
 # Document photos (材料留存): a few MB over a village link needs a longer read.
 DOCUMENT_CONTENT_TYPE = "image/jpeg"
 DOCUMENT_HTTP_TIMEOUT = (3.0, 30.0)
+DOCUMENT_OTHER_MATERIAL_ZH = "其他材料"  # the last choice of the clerk's material list
 DOCUMENT_OUTBOX_DIR = "document-outbox"
 DOCUMENT_RETRY_S = 15
 DOCUMENT_NEEDS_TICKET_ZH = "拍摄的材料须属于一个号：请先叫号再拍摄（本张仅在屏幕上显示，未保存）"

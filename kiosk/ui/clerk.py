@@ -69,6 +69,9 @@ class ClerkTerminal(RoleScreen):
         self._doc_flushing = False
         self._doc_flush_again = False
         self._doc_fresh: set[str] = set()  # taken just now: their fate is told on the message line
+        # Material names of each service's guide (办事指南), to label the photos taken for it.
+        self._materials: dict[str, list[str]] = {}
+        self._materials_asked: set[str] = set()
         # The clerk's own client: its token comes from log-in, never the device's.
         self.client = HallClient(ctx.client.base_url)
         self.pages = QStackedWidget()
@@ -268,6 +271,14 @@ class ClerkTerminal(RoleScreen):
         self.id_panel = label("身份证：未读取", "subtitle", wrap=True)
         self.id_panel.setObjectName("id-panel")
         side.addWidget(self.id_panel, 1)
+        # Which material the next photo shows (the ticket's service guide lists them).
+        self.material_box = QComboBox()
+        self.material_box.setObjectName("material")
+        self.material_box.setToolTip("拍摄的材料 / the document photographed")
+        self.material_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.material_box.setMaximumWidth(sc(330))  # a long name is cut here, not the row
+        self.material_box.setVisible(False)
+        side.addWidget(self.material_box)
         self.photo_label = label("", None)
         self.photo_label.setFixedSize(sc(134), sc(100))
         side.addWidget(self.photo_label)
@@ -398,9 +409,11 @@ class ClerkTerminal(RoleScreen):
             self.cur_info.setText(f"{t.get('number')} {status}；按 F1 叫下一位")
             self.cur_holder.setText("")
             self._refresh_ops()
+            self._fill_materials()
             return
         self.current = t
         self._refresh_ops()
+        self._fill_materials()
         if not t:
             self.cur_number.setText("—")
             self.cur_info.setText("暂无办理中的号码，按 F1 叫号")
@@ -424,6 +437,37 @@ class ClerkTerminal(RoleScreen):
         if holder.get("id_masked") or holder.get("id_number"):
             parts.append(mask_id(holder.get("id_number") or holder.get("id_masked")))
         self.cur_holder.setText("办事人：" + "  ".join(parts) if parts else "办事人：未登记身份证")
+
+    def _fill_materials(self) -> None:
+        """Offer the materials of the ticket in hand's service (fetched once per service)."""
+        code = (self.current or {}).get("service_code")
+        if not code:
+            self.material_box.setVisible(False)
+            return
+        names = self._materials.get(code)
+        if names is None:
+            if code not in self._materials_asked:
+                self._materials_asked.add(code)
+                client = self.client
+
+                def done(full: dict[str, Any]) -> None:
+                    guide = full.get("guide") or {}
+                    items = guide.get("materials") or full.get("materials") or []
+                    names = [m if isinstance(m, str) else str(m.get("name", "")) for m in items]
+                    self._materials[code] = [n for n in names if n]
+                    self._fill_materials()
+
+                def failed(exc: BaseException) -> None:
+                    self._materials_asked.discard(code)  # ask again with the next ticket
+                    logger.info("service guide of %s not loaded: %s", code, exc)
+
+                self.run(lambda: client.service(code), done, failed)
+            names = []
+        items = [*names, const.DOCUMENT_OTHER_MATERIAL_ZH]
+        if [self.material_box.itemText(i) for i in range(self.material_box.count())] != items:
+            self.material_box.clear()
+            self.material_box.addItems(items)
+        self.material_box.setVisible(True)
 
     def _selected(self, table: QTableWidget, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         r = table.currentRow()
@@ -563,6 +607,7 @@ class ClerkTerminal(RoleScreen):
             return
         # The photo belongs to the ticket in hand when the key is pressed, not when it is sent.
         ticket = dict(self.current) if self.current else None
+        material = self.material_box.currentText() if ticket and self.material_box.isVisible() else ""
         outbox = self.doc_outbox
         self.op_buttons["photo"].setEnabled(False)
 
@@ -572,7 +617,9 @@ class ClerkTerminal(RoleScreen):
                 return jpeg, None
             taken = datetime.now(UTC).isoformat(timespec="seconds")
             # Into the outbox first (sealed on disk): if the link is down the photo is still kept.
-            return jpeg, outbox.add(ticket["id"], jpeg, number=str(ticket.get("number", "")), taken_at=taken)
+            return jpeg, outbox.add(
+                ticket["id"], jpeg, number=str(ticket.get("number", "")), label=material, taken_at=taken
+            )
 
         def done(res: tuple[bytes, dict[str, Any] | None]) -> None:
             jpeg, entry = res

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+from pathlib import Path
 
 import pytest
 import requests
@@ -103,13 +105,23 @@ def test_clerk_photographs_a_document(qtbot, themed_qapp, kserver, tmp_path):
 
         # A ticket in hand: the photo goes to the server with it.
         t = HallClient(kserver.url, kserver.kiosk_token).issue_ticket("t-hall", "T-003")
+        assert not c.material_box.isVisible()  # no ticket in hand: no material to name
         assert op("call_chosen", {"ticket_id": t["id"]})["id"] == t["id"]
+        # The service guide's materials are offered for the photo's label.
+        qtbot.waitUntil(lambda: c.material_box.count() > 1, timeout=20000)
+        assert c.material_box.isVisible()
         c.photo = None
         c.take_photo()
         qtbot.waitUntil(lambda: "材料已上传（第1份）" in c.message.text(), timeout=20000)
         first = c.photo
         (doc,) = _manager_get(kserver, f"/tickets/{t['id']}/documents").json()
         assert doc["ticket_id"] == t["id"] and doc["window_number"] == 3 and doc["size"] == len(first)
+        # Labelled with the material chosen from the service guide (the first one by default).
+        assert doc["label"] == "查询人身份证明" == c.material_box.itemText(0)
+        assert c.material_box.itemText(c.material_box.count() - 1) == "其他材料"
+        shots = os.environ.get("HALL_SCREENSHOTS_DIR")
+        if shots:  # refresh docs/screenshots/clerk-document.png
+            c.grab().save(str(Path(shots) / "clerk-document.png"))
         assert _manager_get(kserver, f"/documents/{doc['id']}").content == first
         assert c.doc_outbox.pending() == []
 

@@ -130,6 +130,10 @@ def test_every_role_fits_the_screen(
         if role == "clerk":
             qtbot.waitUntil(lambda: widget.pages.currentWidget() is widget.work_page, timeout=20000)
             qtbot.waitUntil(lambda: len(widget.waiting) > 0, timeout=20000)
+            # As with a ticket in hand: the material list for the next photo shows, with a long name.
+            widget.material_box.clear()
+            widget.material_box.addItems(["不动产权证书或不动产登记证明（原件）", "其他材料"])
+            widget.material_box.setVisible(True)
         if role == "display":
             qtbot.waitUntil(lambda: len(widget.windows) >= 20 and bool(widget.recent), timeout=20000)
         for page in PAGES[role]:
