@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.errors import ApiError, KioskError, ServerError, Unauthorized
-from kiosk.outbox import load_queue_file, save_queue_file
+from kiosk.outbox import QueueFile
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ class DocumentOutbox:
         self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
         self.index = self.folder / INDEX_NAME
-        self._lock = threading.Lock()
+        self._queue = QueueFile(self.index, "document outbox index")
         self._aead: Any = None
 
     # -- storage ------------------------------------------------------------------------------
@@ -64,12 +63,6 @@ class DocumentOutbox:
                     f.write(AESGCM.generate_key(bit_length=256))
             self._aead = AESGCM(path.read_bytes())
         return self._aead
-
-    def _load(self) -> dict[str, list[dict[str, Any]]]:
-        return load_queue_file(self.index, "document outbox index")
-
-    def _save(self, data: dict[str, list[dict[str, Any]]]) -> None:
-        save_queue_file(self.index, data)
 
     def _photo_path(self, entry: dict[str, Any]) -> Path:
         return self.folder / f"{entry['id']}.jpg.enc"
@@ -95,10 +88,8 @@ class DocumentOutbox:
             f.write(sealed)
             f.flush()
             os.fsync(f.fileno())
-        with self._lock:
-            data = self._load()
+        with self._queue.edit() as data:
             data["pending"].append(entry)
-            self._save(data)
         return entry
 
     def photo(self, entry: dict[str, Any]) -> bytes:
@@ -108,21 +99,17 @@ class DocumentOutbox:
 
     def pending(self) -> list[dict[str, Any]]:
         """Photos not yet acknowledged by the server, oldest first."""
-        with self._lock:
-            return list(self._load()["pending"])
+        return self._queue.pending()
 
     def rejected(self) -> list[dict[str, Any]]:
         """Photos the server refused for good, with its reason (their files are kept)."""
-        with self._lock:
-            return list(self._load()["rejected"])
+        return self._queue.rejected()
 
     def _settle(self, entry: dict[str, Any], error: dict[str, Any] | None) -> None:
-        with self._lock:
-            data = self._load()
+        with self._queue.edit() as data:
             data["pending"] = [e for e in data["pending"] if e["id"] != entry["id"]]
             if error is not None:
                 data["rejected"].append({**entry, "error": error})
-            self._save(data)
         if error is None:
             self._photo_path(entry).unlink(missing_ok=True)
 

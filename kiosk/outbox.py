@@ -7,6 +7,8 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,38 +27,27 @@ class RatingOutbox:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-
-    def _load(self) -> dict[str, list[dict[str, Any]]]:
-        return load_queue_file(self.path, "outbox")
-
-    def _save(self, data: dict[str, list[dict[str, Any]]]) -> None:
-        save_queue_file(self.path, data)
+        self._queue = QueueFile(self.path, "outbox")
 
     def add(self, rating: dict[str, Any]) -> dict[str, Any]:
         """Store a rating (gives it a client_id if it has none) and return it."""
         rating = dict(rating)
         rating.setdefault("client_id", uuid.uuid4().hex)
-        with self._lock:
-            data = self._load()
+        with self._queue.edit() as data:
             if not any(r["client_id"] == rating["client_id"] for r in data["pending"]):
                 data["pending"].append(rating)
-            self._save(data)
         return rating
 
     def pending(self) -> list[dict[str, Any]]:
         """Ratings not yet acknowledged by the server."""
-        with self._lock:
-            return list(self._load()["pending"])
+        return self._queue.pending()
 
     def rejected(self) -> list[dict[str, Any]]:
         """Ratings the server refused, with its reason."""
-        with self._lock:
-            return list(self._load()["rejected"])
+        return self._queue.rejected()
 
     def _remove(self, client_id: str, reject_reason: dict[str, Any] | None = None) -> None:
-        with self._lock:
-            data = self._load()
+        with self._queue.edit() as data:
             keep = []
             for r in data["pending"]:
                 if r["client_id"] == client_id:
@@ -65,7 +56,6 @@ class RatingOutbox:
                 else:
                     keep.append(r)
             data["pending"] = keep
-            self._save(data)
 
     def flush(self, send: Any) -> int:
         """Send every pending rating with send(rating) in order; stop at the first network failure.
@@ -89,28 +79,52 @@ class RatingOutbox:
         return sent
 
 
-def load_queue_file(path: Path, what: str) -> dict[str, list[dict[str, Any]]]:
-    """The {pending, rejected} lists kept in a JSON file; an unreadable file is set aside, not fatal."""
-    if not path.exists():
-        return {"pending": [], "rejected": []}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        # Keep the unreadable file for a human and start afresh rather than crash the terminal.
-        broken = path.with_suffix(".broken")
-        os.replace(path, broken)
-        logger.error("%s %s unreadable; moved to %s", what, path, broken)
-        return {"pending": [], "rejected": []}
-    data.setdefault("pending", [])
-    data.setdefault("rejected", [])
-    return data
+class QueueFile:
+    """The {pending, rejected} lists of an outbox in one JSON file, read and written under one lock."""
 
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = path
+        self.what = what
+        self._lock = threading.Lock()
 
-def save_queue_file(path: Path, data: dict[str, list[dict[str, Any]]]) -> None:
-    """Write the lists atomically (a crash leaves the old file or the new one, never half)."""
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    def pending(self) -> list[dict[str, Any]]:
+        """Entries not yet acknowledged by the server, oldest first."""
+        with self._lock:
+            return list(self._load()["pending"])
+
+    def rejected(self) -> list[dict[str, Any]]:
+        """Entries the server refused for good, with its reason."""
+        with self._lock:
+            return list(self._load()["rejected"])
+
+    @contextmanager
+    def edit(self) -> Iterator[dict[str, list[dict[str, Any]]]]:
+        """The lists to change in place; written back atomically when the block ends without error."""
+        with self._lock:
+            data = self._load()
+            yield data
+            self._save(data)
+
+    def _load(self) -> dict[str, list[dict[str, Any]]]:
+        if not self.path.exists():
+            return {"pending": [], "rejected": []}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except ValueError:
+            # Keep the unreadable file for a human and start afresh rather than crash the terminal.
+            broken = self.path.with_suffix(".broken")
+            os.replace(self.path, broken)
+            logger.error("%s %s unreadable; moved to %s", self.what, self.path, broken)
+            return {"pending": [], "rejected": []}
+        data.setdefault("pending", [])
+        data.setdefault("rejected", [])
+        return data
+
+    def _save(self, data: dict[str, list[dict[str, Any]]]) -> None:
+        # A crash leaves the old file or the new one, never half of one.
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
