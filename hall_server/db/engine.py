@@ -131,53 +131,46 @@ class Database:
         self.after_commit: list[Callable[[list[tuple[dict[str, Any], str]]], None]] = []
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """One use case = one writing transaction; events appended are published after commit."""
+    def _writing(self) -> Iterator[None]:
+        """A writer's slot in this process; a database still busy after the timeout is server.busy."""
         lock = self._write_lock
         if lock is not None:
             lock.acquire()
         try:
+            yield
+        except OperationalError as exc:
+            if _is_busy(exc):
+                logger.warning("database busy: %s", exc)
+                raise ApiError("server.busy") from exc
+            raise
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One use case = one writing transaction; events appended are published after commit."""
+        with self._writing():
             session = Session(self._write_engine, expire_on_commit=False, autoflush=False)
             try:
                 with session.begin():
                     yield session
-            except OperationalError as exc:
-                if _is_busy(exc):
-                    logger.warning("database busy: %s", exc)
-                    raise ApiError("server.busy") from exc
-                raise
             finally:
                 published = session.info.pop("events", None)
                 session.close()
-        finally:
-            if lock is not None:
-                lock.release()
         if published:
             self._publish(published)
 
     @contextmanager
     def tx(self) -> Iterator[Tx]:
         """Like write(), on a bare Connection (Core statements only); for the hot use cases."""
-        lock = self._write_lock
-        if lock is not None:
-            lock.acquire()
-        try:
-            with self._write_engine.connect() as conn:
-                tx = Tx(conn)
-                try:
-                    with conn.begin():
-                        yield tx
-                        # Work the use case left for last (hall_server.events.stage_event).
-                        for hook in tx.info.pop("before_commit", ()):
-                            hook()
-                except OperationalError as exc:
-                    if _is_busy(exc):
-                        logger.warning("database busy: %s", exc)
-                        raise ApiError("server.busy") from exc
-                    raise
-        finally:
-            if lock is not None:
-                lock.release()
+        with self._writing(), self._write_engine.connect() as conn:
+            tx = Tx(conn)
+            with conn.begin():
+                yield tx
+                # Work the use case left for last (hall_server.events.stage_event).
+                for hook in tx.info.pop("before_commit", ()):
+                    hook()
         published = tx.info.get("events")
         if published:
             self._publish(published)
