@@ -23,6 +23,7 @@ from starlette.requests import Request
 
 from hall_server.api.deps import lookup, run_db
 from hall_server.api.schemas import IssueIn, NextIn
+from hall_server.api.tickets import issue_input
 from hall_server.const import API_PREFIX
 from hall_server.context import ServerContext
 from hall_server.events import dumps
@@ -136,16 +137,7 @@ class HotPaths:
         if body is None:
             return fallback
         key = key_raw.decode("latin-1") if key_raw is not None else None
-        identity = body.identity
-        req = IssueInput(
-            service_code=body.service_code,
-            channel=body.channel,
-            id_number=identity.id_number if identity else None,
-            name=identity.name if identity else None,
-            card_type=identity.card_type if identity else None,
-            green_reason=body.green_reason,
-            idempotency_key=key,
-        )
+        req = issue_input(body, key)
         await self._run(scope, receive, send, token, _issue_ticket, None, hall_id, req)
         return None
 

@@ -33,23 +33,24 @@ async def issue(
     idempotency_key: str | None = Header(default=None, max_length=100),
 ) -> Response:
     """Issue a ticket; with Idempotency-Key a retry returns the same ticket (200)."""
-    identity = body.identity
     ticket, created = await run_authed(
-        request,
-        creds,
-        tickets.issue_ticket,
-        hall_id,
-        IssueInput(
-            service_code=body.service_code,
-            channel=body.channel,
-            id_number=identity.id_number if identity else None,
-            name=identity.name if identity else None,
-            card_type=identity.card_type if identity else None,
-            green_reason=body.green_reason,
-            idempotency_key=idempotency_key,
-        ),
+        request, creds, tickets.issue_ticket, hall_id, issue_input(body, idempotency_key)
     )
     return json_response(ticket, 201 if created else 200)
+
+
+def issue_input(body: IssueIn, idempotency_key: str | None) -> IssueInput:
+    """The use case's input from a validated request body (the route's and the lean front's)."""
+    identity = body.identity
+    return IssueInput(
+        service_code=body.service_code,
+        channel=body.channel,
+        id_number=identity.id_number if identity else None,
+        name=identity.name if identity else None,
+        card_type=identity.card_type if identity else None,
+        green_reason=body.green_reason,
+        idempotency_key=idempotency_key,
+    )
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
