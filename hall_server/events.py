@@ -82,12 +82,6 @@ def _seq_take(dialect: str) -> Prepared:
     return stmt
 
 
-def next_seq(session: Session | Tx, hall_id: str) -> int:
-    """Take the next event seq of a hall from its counter row (locks it until commit)."""
-    conn = session.connection()
-    return int(_seq_take(conn.dialect.name).scalar(conn, {"hall_id": hall_id, "k": 1}))
-
-
 def append_event(
     session: Session | Tx,
     hall_id: str,

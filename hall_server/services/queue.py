@@ -147,7 +147,7 @@ def _bound_heads(postgres: bool) -> Any:
 _HEADS: dict[tuple[int, bool], Prepared] = {}
 
 
-def _heads_statement(n_groups: int, postgres: bool = False) -> Prepared:
+def _heads_statement(n_groups: int, postgres: bool) -> Prepared:
     """One UNION ALL of the class heads of a window serving n_groups groups (built once per n)."""
     stmt = _HEADS.get((n_groups, postgres))
     if stmt is None:
