@@ -153,8 +153,9 @@ def _append_batch(tx: Tx, batch: list[tuple[str, str, dict[str, Any], Any, datet
     rows = []
     for n, (_hall, type_, payload, actor, at) in enumerate(batch):
         seq = last - len(batch) + 1 + n
-        params = _row(hall_id, type_, payload, _actor(actor), at)
-        _publish_after_commit(tx, params, payload, _actor(actor), seq)
+        who = _actor(actor)
+        params = _row(hall_id, type_, payload, who, at)
+        _publish_after_commit(tx, params, payload, who, seq)
         rows.append({**params, "seq": seq})
     _INSERT_EVENT.many(conn, rows)
 
