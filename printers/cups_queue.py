@@ -44,7 +44,7 @@ def _c_env() -> dict[str, str]:
 
 
 class CupsQueue:
-    """A CUPS queue: `open()` checks it, `_raw()` collects the job, `submit()` prints it and waits for it to leave."""
+    """A CUPS queue: `open()` checks it, `write()` collects the job, `submit()` prints it and waits for it to leave."""
 
     def __init__(self, target: str, job_timeout: float) -> None:
         self.target = target
@@ -124,8 +124,9 @@ class CupsQueue:
             )
 
     # ---- one job ------------------------------------------------------------------------
-    def _raw(self, msg: bytes) -> None:
-        self._buffer += msg
+    def write(self, data: bytes) -> None:
+        """Add bytes to the job being collected (nothing reaches CUPS before submit())."""
+        self._buffer += data
 
     def submit(self, title: str = "ticket") -> str:
         """Hand the collected bytes to CUPS as one raw job and wait until the printer has taken them."""

@@ -6,7 +6,7 @@ import logging
 
 from escpos.capabilities import Profile, get_profile
 from escpos.constants import QR_ECLEVEL_M
-from escpos.printer import Dummy
+from escpos.escpos import Escpos
 
 from printers.blocks import Block, Feed, Qr, Rule, Text, columns
 from printers.const import DOTS_BY_WIDTH_MM
@@ -15,6 +15,27 @@ from printers.raster import render_blocks, text_line_image
 logger = logging.getLogger(__name__)
 
 FS_CHINESE_ON = b"\x1c&"
+
+
+class EscposJob(Escpos):
+    """python-escpos's command set writing into memory: the job is composed whole before any byte is sent."""
+
+    def __init__(self, width_mm: int) -> None:
+        super().__init__(profile=make_profile(width_mm))
+        self._buffer = bytearray()
+
+    def _raw(self, msg: bytes) -> None:
+        """The python-escpos byte seam: collect."""
+        self._buffer += msg
+
+    def raw(self, data: bytes) -> None:
+        """Append bytes python-escpos has no command for (GB18030 text in Chinese mode, FS &)."""
+        self._raw(data)
+
+    @property
+    def output(self) -> bytes:
+        """The job's bytes so far."""
+        return bytes(self._buffer)
 
 
 def make_profile(width_mm: int) -> Profile:
@@ -37,7 +58,7 @@ def printable_natively(text: str) -> bool:
     return True
 
 
-def _text_block(p: Dummy, block: Text, paper: int) -> None:
+def _text_block(p: EscposJob, block: Text, paper: int) -> None:
     if not printable_natively(block.text):
         # Rare characters (e.g. 㵘, 䶮) are outside the printer's font: print this line as an image.
         p.set(align="left")
@@ -53,30 +74,30 @@ def _text_block(p: Dummy, block: Text, paper: int) -> None:
     # python-escpos 3.1 only switches to GB18030 when a string holds a CJK ideograph in
     # U+4E00..U+9FA5; punctuation-only strings (e.g. "【】", "，") would go through code pages
     # and print "?". The printer is in Chinese mode (FS &), so send GB18030 bytes directly.
-    p._raw(block.text.encode("gb18030") + b"\n")
+    p.raw(block.text.encode("gb18030") + b"\n")
 
 
 def compose_text(blocks: list[Block], width_mm: int, native_qr: bool = False) -> bytes:
     """Native text job: GB18030 text in the printer's Chinese mode, size commands, QR, cut."""
-    p = Dummy(profile=make_profile(width_mm))
+    p = EscposJob(width_mm)
     paper = DOTS_BY_WIDTH_MM[width_mm]
     p.hw("INIT")
-    p._raw(FS_CHINESE_ON)
+    p.raw(FS_CHINESE_ON)
     for block in blocks:
         if isinstance(block, Text):
             _text_block(p, block, paper)
         elif isinstance(block, Rule):
             p.set(align="left", bold=False, width=1, height=1, custom_size=True)
-            p._raw(b"-" * columns(width_mm) + b"\n")
+            p.raw(b"-" * columns(width_mm) + b"\n")
         elif isinstance(block, Qr):
             p.set(align="center", bold=False, width=1, height=1, custom_size=True)
             if native_qr:
                 p.qr(block.data, ec=QR_ECLEVEL_M, size=block.box, native=True)
-                p._raw(b"\n")
+                p.raw(b"\n")
             else:
                 p.qr(block.data, ec=QR_ECLEVEL_M, size=block.box, native=False, center=True)
         elif isinstance(block, Feed):
-            p._raw(b"\n" * block.lines)
+            p.raw(b"\n" * block.lines)
     p.set(align="left", bold=False, width=1, height=1, custom_size=True)
     p.cut()
     return p.output
@@ -84,7 +105,7 @@ def compose_text(blocks: list[Block], width_mm: int, native_qr: bool = False) ->
 
 def compose_raster(blocks: list[Block], width_mm: int) -> bytes:
     """Raster job: the whole document drawn with Pillow and sent as GS v 0 images, then a cut."""
-    p = Dummy(profile=make_profile(width_mm))
+    p = EscposJob(width_mm)
     p.hw("INIT")
     p.image(render_blocks(blocks, width_mm), impl="bitImageRaster")
     p.cut()

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
 from printers.blocks import layout_blocks
 from printers.config import PrinterConfig
-from printers.connection import open_device, read_status_byte, send
+from printers.connection import open_link
 from printers.errors import PrinterOffline
 from printers.escpos_out import compose
 from printers.layout import GuideSlip, ReceiptLayout, TicketLayout
+from printers.links import PrinterLink
 from printers.status import PrinterStatus, decode_status, status_request, valid_status_byte
 
 logger = logging.getLogger(__name__)
@@ -35,10 +35,10 @@ class TicketPrinter:
         blocks = layout_blocks(layout, self.config.width_mm)
         return compose(blocks, self.config.width_mm, self.config.mode, self.config.native_qr)
 
-    def _query(self, device: Any) -> PrinterStatus:
+    def _query(self, link: PrinterLink) -> PrinterStatus:
         answers: dict[int, int | None] = {}
         for n in (1, 2, 4):
-            byte = read_status_byte(device, self.config, status_request(n))
+            byte = link.query(status_request(n))
             if byte is not None and not valid_status_byte(byte):
                 # Whatever listens there is no ESC/POS printer (a web server, a wrong port): never
                 # report a ticket as printed into it.
@@ -57,26 +57,26 @@ class TicketPrinter:
     def status(self) -> PrinterStatus:
         """Ask the printer how it is (PrinterOffline when it cannot be reached)."""
         with self._lock:
-            device = open_device(self.config)
+            link = open_link(self.config)
             try:
-                return self._query(device)
+                return self._query(link)
             finally:
-                _close(device)
+                link.close()
 
     def _print(self, layout: Layout) -> PrinterStatus:
         job = self.render(layout)  # render first: a layout problem never leaves half a ticket
         with self._lock:
-            device = open_device(self.config)
+            link = open_link(self.config)
             try:
-                before = self._query(device)
+                before = self._query(link)
                 before.raise_if_not_ready()
-                send(device, self.config, job)
+                link.send(job)
                 self.last_sent_at = time.monotonic()
                 self.last_job = job
                 # A printer that ignored the first request will ignore this one too: don't wait again.
-                after = self._query(device) if before.answered else before
+                after = self._query(link) if before.answered else before
             finally:
-                _close(device)
+                link.close()
         if after.paper_low or after.paper_out:
             logger.warning("printer %s after printing: %s", self.config.target, after.message_zh)
         return after
@@ -92,13 +92,6 @@ class TicketPrinter:
     def print_receipt(self, receipt: ReceiptLayout) -> PrinterStatus:
         """Print a plain receipt."""
         return self._print(receipt)
-
-
-def _close(device: Any) -> None:
-    try:
-        device.close()
-    except Exception:  # closing a dead link must not hide the real outcome
-        logger.debug("closing the printer link failed", exc_info=True)
 
 
 def open_printer(config: PrinterConfig) -> TicketPrinter:
