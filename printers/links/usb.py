@@ -66,7 +66,7 @@ class UsbLink(PrinterLink):
                 f"USB device {self.vendor_id:04x}:{self.product_id:04x} not found or cable not plugged in"
             )
         self._device = device
-        if device.backend.__module__.endswith("libusb1"):
+        if type(device.backend).__module__.endswith("libusb1"):
             # Only libusb1 can tell and detach the kernel's usblp driver, which would hold the printer.
             try:
                 if device.is_kernel_driver_active(0):
