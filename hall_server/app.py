@@ -6,12 +6,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 
+from hall_server import worker
+from hall_server.api.guard import RequestGuard
+from hall_server.api.lean import document_lean_routes
 from hall_server.config import Settings
-from hall_server.const import API_PREFIX, VERSION
+from hall_server.const import API_PREFIX, DOCUMENT_MAX_BYTES, MAX_BODY_BYTES, VERSION
 from hall_server.context import ServerContext
 from hall_server.db.analyze import StatsKeeper
 from hall_server.errors import install_handlers
@@ -20,23 +22,9 @@ from hall_server.listeners import CrossProcessListener
 logger = logging.getLogger(__name__)
 
 
-class HallApp(FastAPI):
-    """FastAPI with a lean front for the hottest POSTs (see hall_server.api.fast)."""
-
-    hot: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        hot = self.hot
-        if hot is not None and scope["type"] == "http" and scope["method"] == "POST":
-            receive = await hot.handle(scope, receive, send)
-            if receive is None:
-                return
-        await super().__call__(scope, receive, send)
-
-
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
     """A ready app; the database is migrated to the newest schema first unless migrate=False."""
-    from hall_server.api import ROUTERS
+    from hall_server.api import LEAN_BODIES, PAGE_ROUTERS, ROUTERS
     from hall_server.migrate import upgrade
 
     settings = settings or Settings.from_env()
@@ -54,7 +42,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         if keeper is not None:
             keeper.start()
         try:
-            yield
+            async with worker.background_passes(app):
+                yield
         finally:
             if keeper is not None:
                 keeper.stop()
@@ -63,7 +52,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             await ctx.bus.close()
             ctx.close()
 
-    app = HallApp(
+    app = FastAPI(
         title="hall-server 政务服务大厅排队叫号服务",
         version=VERSION,
         description="Tickets, calling, windows, ratings and live events of government service halls.",
@@ -71,29 +60,19 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         openapi_url="/openapi.json",
     )
     app.state.ctx = ctx
-    app.state.main_hall_id = None
     install_handlers(app)
+    app.add_middleware(RequestGuard, limit_for=body_limit)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
-    from hall_server.api import PAGE_ROUTERS
-
     for router in PAGE_ROUTERS:
         app.include_router(router)
-    if settings.hot_paths:
-        from hall_server.api.fast import HotPaths
-
-        app.hot = HotPaths(app)
+    document_lean_routes(app, LEAN_BODIES)
     return app
 
 
-def main_hall(ctx: ServerContext) -> str | None:
-    """The root hall served here (the first hall without a parent)."""
-    try:
-        roots = [h.id for h in ctx.catalog.halls() if h.parent_id is None]
-    except Exception:
-        logger.warning("could not read halls", exc_info=True)
-        return None
-    return sorted(roots)[0] if roots else None
+def body_limit(path: str) -> int:
+    """The largest body a path accepts: a document photo, or an ordinary JSON request."""
+    return DOCUMENT_MAX_BYTES + 64 * 1024 if path.endswith("/documents") else MAX_BODY_BYTES
 
 
 def create_app_from_env() -> FastAPI:

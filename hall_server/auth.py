@@ -64,17 +64,19 @@ _RESOLVE = (
 )
 
 
-_RESOLVE_SQL = (
-    "SELECT t.id, t.role, t.hall_id, t.window_id, t.user_id, u.username, u.name "
-    "FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id "
-    "WHERE t.token_hash = ? AND t.revoked_at IS NULL"
-)
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None without one; 401 if malformed.
 
-
-def resolve_token_sqlite(raw_conn: Any, token: str) -> Principal | None:
-    """resolve_token on a plain sqlite3 connection (the hot path of every request on SQLite)."""
-    row = raw_conn.execute(_RESOLVE_SQL, (token_hash(token),)).fetchone()
-    return None if row is None else _principal(row)
+    The one parser of the header: the routes, the lean hot routes and the event socket all use it,
+    so a malformed header gets the same answer (auth.invalid) everywhere.
+    """
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    token = value.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError("auth.invalid", reason="expected 'Authorization: Bearer <token>'")
+    return token
 
 
 def resolve_token(session: Session | Connection, token: str) -> Principal | None:
@@ -83,8 +85,16 @@ def resolve_token(session: Session | Connection, token: str) -> Principal | None
     return None if row is None else _principal(row)
 
 
+def authenticate(conn: Session | Connection, token: str) -> Principal:
+    """The principal of a live token; 401 auth.invalid for an unknown or revoked one."""
+    principal = resolve_token(conn, token)
+    if principal is None:
+        raise ApiError("auth.invalid")
+    return principal
+
+
 def _principal(row: Sequence[Any]) -> Principal:
-    """A Principal from a row in the column order of _RESOLVE and _RESOLVE_SQL."""
+    """A Principal from a row in the column order of _RESOLVE."""
     token_id, role, hall_id, window_id, user_id, username, name = row
     return Principal(
         role=role,

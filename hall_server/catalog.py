@@ -196,6 +196,11 @@ class Catalog:
         """All halls."""
         return list(self._snapshot().halls.values())
 
+    def main_hall(self) -> HallConfig | None:
+        """The hall this server is known by: the first (by id) of the halls without a parent."""
+        roots = sorted((h for h in self.halls() if h.parent_id is None), key=lambda h: h.id)
+        return roots[0] if roots else None
+
     def service(self, code: str) -> ServiceInfo:
         """A service item's names or ApiError service.unknown."""
         info = self._snapshot().services.get(code)

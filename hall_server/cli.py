@@ -256,10 +256,9 @@ def _advertise(s: Settings) -> Any:
 
     db = Database(s.database_url, pool_size=1)
     try:
-        roots = sorted((h for h in Catalog(db).halls() if h.parent_id is None), key=lambda h: h.id)
+        hall = Catalog(db).main_hall()
     finally:
         db.dispose()
-    hall = roots[0] if roots else None
     adv = Advertiser(
         hall_id=hall.id if hall else None,
         hall_name=hall.short_name if hall else "hall-server",

@@ -43,10 +43,6 @@ class Settings:
     # Start the cross-process listener (LISTEN/NOTIFY or SQLite poll) with the app.
     listen_other_processes: bool = True
     pool_size: int = 20
-    # Run short SQLite use cases on the event loop instead of the thread pool (see api.deps.run_db).
-    inline_sqlite: bool = True
-    # Serve the hottest POSTs through hall_server.api.fast instead of FastAPI's full stack.
-    hot_paths: bool = True
 
     @property
     def database_url(self) -> str:

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 VERSION = "0.1.0"
 API_PREFIX = "/api/v1"
+# The name of the bearer scheme in the OpenAPI description (every route that needs a token).
+BEARER_SCHEME = "HallToken"
+# The largest request body the server reads; a larger one is refused (413) before it is read.
+MAX_BODY_BYTES = 1024 * 1024
+# The longest Idempotency-Key header a retrying client may send.
+IDEMPOTENCY_KEY_MAX = 100
+# The range of a 64-bit database integer: ids, sequence numbers and counts a request may carry.
+DB_INT_MIN = -(2**63)
+DB_INT_MAX = 2**63 - 1
+# Deepest JSON nesting a request body may have (no request of the API nests more than a few levels).
+MAX_JSON_DEPTH = 32
 
 # Data folder and files
 DEFAULT_DATA_DIR = "./data"
@@ -99,6 +110,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "request.invalid": (422, "请求内容不正确", "The request is invalid"),
     "request.not_found": (404, "请求的地址不存在", "No such path"),
     "request.method": (405, "不支持该请求方法", "Method not allowed"),
+    "request.too_large": (413, "请求内容过大", "The request body is too large"),
     "server.error": (500, "服务器内部错误，请稍后重试", "Internal server error, please retry"),
     "server.busy": (503, "系统繁忙，请稍后重试", "The server is busy, please retry"),
     "server.unavailable": (503, "数据库暂时不可用，请稍后重试", "The database is unavailable, please retry"),

@@ -114,3 +114,5 @@ RATING_REASONS: dict[str, tuple[str, str]] = {
 }
 RATING_TEXT_MAX = 500
 RATING_CHANNELS = ("device", "qr", "phone")
+# A window serves a group at most this many times for one of another (a weight is a ratio, not a count).
+MAX_GROUP_WEIGHT = 100

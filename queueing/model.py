@@ -312,15 +312,19 @@ class Window:
 
 
 def check_weights(groups: Mapping[str, int]) -> dict[str, int]:
-    """Validate a window's weight table: prefixes valid, weights positive integers."""
+    """Validate a window's weight table: prefixes valid, weights integers from 1 to MAX_GROUP_WEIGHT."""
     out: dict[str, int] = {}
     for prefix, weight in dict(groups).items():
         check_prefix(prefix)
-        if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
+        if (
+            not isinstance(weight, int)
+            or isinstance(weight, bool)
+            or not 1 <= weight <= const.MAX_GROUP_WEIGHT
+        ):
             raise InvalidConfiguration(
                 "window.invalid_weight",
-                f"队列“{prefix}”的权重应为正整数，实际为“{weight}”",
-                f"the weight of group {prefix} must be a positive integer, got {weight!r}",
+                f"队列“{prefix}”的权重应为1至{const.MAX_GROUP_WEIGHT}的整数，实际为“{weight}”",
+                f"the weight of group {prefix} must be an integer from 1 to {const.MAX_GROUP_WEIGHT}, got {weight!r}",
                 prefix=prefix,
             )
         out[prefix] = weight

@@ -1,86 +1,23 @@
-"""The dashboard's API: visible hall tree, alerts, device health, the notification outbox; the worker."""
+"""The dashboard's API: visible hall tree, alerts, device health, the notification outbox."""
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import select
 
+from hall_server import worker
 from hall_server.api import ext_common
 from hall_server.api.deps import Creds, get_ctx, principal_of
 from hall_server.api.schemas import ErrorOut
-from hall_server.const import DOCUMENT_RETENTION_ENV
-from hall_server.context import ServerContext
 from hall_server.db.models import Hall
-from hall_server.services import appointments, documents, followups, hall_settings, health, notify
+from hall_server.services import hall_settings, health, notify
 
 logger = logging.getLogger(__name__)
 
-WORKER_ENV = "HALL_EXT_WORKER_SECONDS"
-DEFAULT_WORKER_SECONDS = 15.0
-
-
-def run_worker_pass(ctx: ServerContext, notifier: notify.Notifier) -> dict[str, int]:
-    """One pass: lapsed bookings become no-shows, bad ratings open cases, near-turn notices queue, outbox sends."""
-    now = ext_common.utcnow()
-    out: dict[str, int] = {}
-    with ctx.db.write() as s:
-        out["no_shows"] = appointments.sweep_no_shows(s, now)
-    with ctx.db.write() as s:
-        out["cases_opened"] = followups.open_missing_cases(s, now)
-    with ctx.db.write() as s:
-        out["near_queued"] = notify.scan_events(s, ctx.protector, now)
-    with ctx.db.write() as s:
-        out.update(notify.flush(s, ctx.protector, notifier, now))
-    out["documents_purged"] = documents.purge_documents(ctx, now, _retention_days())
-    return out
-
-
-def _retention_days() -> int:
-    raw = os.environ.get(DOCUMENT_RETENTION_ENV, "").strip()
-    if not raw:
-        return 0
-    if not raw.isdigit():
-        logger.warning("%s=%r is not a number of days; documents are kept", DOCUMENT_RETENTION_ENV, raw)
-        return 0
-    return int(raw)
-
-
-@asynccontextmanager
-async def worker_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Run the background pass every HALL_EXT_WORKER_SECONDS (0 turns it off) while the app runs."""
-    interval = float(os.environ.get(WORKER_ENV, DEFAULT_WORKER_SECONDS))
-    stop = threading.Event()
-    thread: threading.Thread | None = None
-    ctx: ServerContext | None = getattr(app.state, "ctx", None)
-    if interval > 0 and ctx is not None:
-        notifier = notify.load_notifier()
-        app.state.notifier = notifier
-
-        def loop() -> None:
-            while not stop.wait(interval):
-                try:
-                    run_worker_pass(ctx, notifier)
-                except Exception:
-                    logger.exception("worker pass failed; retrying next round")
-
-        thread = threading.Thread(target=loop, name="hall-ext-worker", daemon=True)
-        thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        if thread is not None:
-            thread.join(timeout=30)
-
-
-router = APIRouter(tags=["dashboard"], responses={403: {"model": ErrorOut}}, lifespan=worker_lifespan)
+router = APIRouter(tags=["dashboard"], responses={403: {"model": ErrorOut}})
 
 
 @router.get("/dashboard/halls")
@@ -136,7 +73,7 @@ def flush(request: Request, creds: Creds) -> dict[str, int]:
     ext_common.require_roles(principal_of(ctx, creds), *ext_common.MANAGER_ROLES)
     notifier = getattr(request.app.state, "notifier", None) or notify.load_notifier()
     request.app.state.notifier = notifier
-    return run_worker_pass(ctx, notifier)
+    return worker.run_pass(ctx, notifier)
 
 
 @router.get("/halls/{hall_id}/ext-settings")

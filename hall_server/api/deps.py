@@ -8,10 +8,11 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from hall_server.auth import Principal, resolve_token, resolve_token_sqlite
+from hall_server.auth import Principal, authenticate, bearer_token
+from hall_server.const import BEARER_SCHEME
 from hall_server.context import ServerContext
 from hall_server.errors import ApiError
 from hall_server.events import dumps
@@ -24,68 +25,48 @@ def get_ctx(request: Request) -> ServerContext:
     return request.app.state.ctx
 
 
-def bearer_token(request: Request) -> str | None:
-    """The bearer token of the request, if any."""
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise ApiError("auth.invalid", reason="expected 'Authorization: Bearer <token>'")
-    return value.strip()
+class HallBearer(HTTPBearer):
+    """The bearer scheme of the OpenAPI description, read with the one parser of auth.py.
+
+    FastAPI's own HTTPBearer answers a malformed header differently (None or 403); this one gives
+    the token string, None when there is no header, and 401 auth.invalid for a malformed one.
+    """
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        return bearer_token(request.headers.get("authorization"))
+
+
+bearer_scheme = HallBearer(
+    auto_error=False,
+    scheme_name=BEARER_SCHEME,
+    description="hall-server token (device, clerk, manager, admin)",
+)
+Creds = Annotated[str | None, Depends(bearer_scheme)]
 
 
 def lookup(ctx: ServerContext, token: str) -> Principal:
-    """The principal of a token or 401 auth.invalid."""
-    raw = ctx.db.raw_sqlite() if ctx.db.is_sqlite else None
-    if raw is not None:
-        principal = resolve_token_sqlite(raw, token)
-    else:
-        with ctx.db.read_conn() as conn:
-            principal = resolve_token(conn, token)
-    if principal is None:
-        raise ApiError("auth.invalid")
-    return principal
+    """The principal of a token or 401 auth.invalid (one read on the pooled connection)."""
+    with ctx.db.read_conn() as conn:
+        return authenticate(conn, token)
 
 
-def get_principal(request: Request) -> Principal:
-    """The authenticated caller; 401 auth.required / auth.invalid otherwise."""
-    token = bearer_token(request)
-    if token is None:
+def principal_of(ctx: ServerContext, token: str | None) -> Principal:
+    """Resolve the bearer token inside a (threaded) endpoint; 401 if missing or bad."""
+    if not token:
         raise ApiError("auth.required")
-    return lookup(get_ctx(request), token)
+    return lookup(ctx, token)
 
 
-def get_optional_principal(request: Request) -> Principal | None:
-    """The caller if a token was given (a bad token is still 401)."""
-    token = bearer_token(request)
-    return None if token is None else lookup(get_ctx(request), token)
-
-
-# Async and cheap: documents the bearer scheme in the OpenAPI without a thread hop.
-bearer_scheme = HTTPBearer(auto_error=False, description="hall-server token (device, clerk, manager, admin)")
-Creds = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
-
-
-def principal_of(ctx: ServerContext, creds: HTTPAuthorizationCredentials | None) -> Principal:
-    """Resolve the bearer credentials inside a (threaded) endpoint; 401 if missing or bad."""
-    if creds is None or not creds.credentials:
-        raise ApiError("auth.required")
-    return lookup(ctx, creds.credentials)
-
-
-def optional_principal_of(ctx: ServerContext, creds: HTTPAuthorizationCredentials | None) -> Principal | None:
+def optional_principal_of(ctx: ServerContext, token: str | None) -> Principal | None:
     """Like principal_of, but no token at all is allowed (None)."""
-    if creds is None or not creds.credentials:
-        return None
-    return lookup(ctx, creds.credentials)
+    return lookup(ctx, token) if token else None
 
 
 def json_response(data: object, status_code: int = 200) -> Response:
     """Serialize once with the standard library (the route's response_model documents the shape).
 
-    Returning a Response skips FastAPI's second validation of data the services already built
-    in the documented shape; on the hot paths that is a good part of a request's CPU.
+    The services build their answers in the documented shape, and the contract tests validate
+    every answer against its model, so the route does not validate the same data again.
     """
     return Response(
         content=dumps(data).encode("utf-8"), status_code=status_code, media_type="application/json"
@@ -93,30 +74,27 @@ def json_response(data: object, status_code: int = 200) -> Response:
 
 
 async def run_db(ctx: ServerContext, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-    """Run a short use case: inline on SQLite, in the thread pool otherwise.
-
-    SQLite runs one writer at a time anyway and answers in microseconds, so a hop to a worker
-    thread (and the GIL hand-offs of many of them) costs more than it saves; PostgreSQL waits
-    on the network, so there the thread pool lets requests overlap.
-    """
-    if ctx.db.is_sqlite and ctx.settings.inline_sqlite:
-        return fn(*args, **kw)
+    """Run a use case in the thread pool: the event loop never waits on the database."""
     return await run_in_threadpool(functools.partial(fn, *args, **kw))
 
 
-def _authed(
-    ctx: ServerContext, creds: HTTPAuthorizationCredentials | None, fn: Callable[..., Any], *a: Any, **kw: Any
-) -> Any:
-    return fn(ctx, principal_of(ctx, creds), *a, **kw)
+def _authed(ctx: ServerContext, token: str | None, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
+    return fn(ctx, principal_of(ctx, token), *a, **kw)
 
 
 async def run_authed(
     request: Request,
-    creds: HTTPAuthorizationCredentials | None,
+    token: str | None,
     fn: Callable[..., Any],
     *args: Any,
     **kw: Any,
 ) -> Any:
-    """Resolve the caller and run fn(ctx, principal, *args) as one unit (see run_db)."""
+    """Resolve the caller and run fn(ctx, principal, *args) as one unit in the thread pool."""
     ctx = get_ctx(request)
-    return await run_db(ctx, _authed, ctx, creds, fn, *args, **kw)
+    return await run_db(ctx, _authed, ctx, token, fn, *args, **kw)
+
+
+async def run_bearer(request: Request, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """run_authed for lean routes, which read the header themselves instead of through Creds."""
+    token = bearer_token(request.headers.get("authorization"))
+    return await run_authed(request, token, fn, *args, **kw)

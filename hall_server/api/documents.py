@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, Query, Request, Response
 
 from hall_server.api.deps import Creds, get_ctx, json_response, principal_of, run_authed, run_db
-from hall_server.api.schemas import ErrorOut
+from hall_server.api.schemas import DbInt, ErrorOut
 from hall_server.auth import require_roles
 from hall_server.const import DOCUMENT_CONTENT_TYPE, DOCUMENT_LABEL_MAX, DOCUMENT_MAX_BYTES
 from hall_server.errors import ApiError
@@ -56,7 +56,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
     },
 )
 async def upload(
-    ticket_id: int,
+    ticket_id: DbInt,
     request: Request,
     creds: Creds,
     label: str = Query(default="", max_length=DOCUMENT_LABEL_MAX),
@@ -75,7 +75,7 @@ async def upload(
 
 
 @router.get("/tickets/{ticket_id}/documents")
-async def list_documents(ticket_id: int, request: Request, creds: Creds) -> Response:
+async def list_documents(ticket_id: DbInt, request: Request, creds: Creds) -> Response:
     """The ticket's documents, metadata only (its window's clerk, the hall's managers, admin)."""
     return json_response(await run_authed(request, creds, documents.list_documents, ticket_id))
 
@@ -85,7 +85,7 @@ async def list_documents(ticket_id: int, request: Request, creds: Creds) -> Resp
     response_class=Response,
     responses={200: {"content": {DOCUMENT_CONTENT_TYPE: {}}, "description": "the decrypted JPEG"}},
 )
-async def get_document(document_id: int, request: Request, creds: Creds) -> Response:
+async def get_document(document_id: DbInt, request: Request, creds: Creds) -> Response:
     """One document's JPEG, decrypted for the same people who may list it."""
     data, meta = await run_authed(request, creds, documents.read_document, document_id)
     return Response(
@@ -97,7 +97,7 @@ async def get_document(document_id: int, request: Request, creds: Creds) -> Resp
 
 
 @router.delete("/documents/{document_id}", status_code=204, response_class=Response)
-async def delete_document(document_id: int, request: Request, creds: Creds) -> Response:
+async def delete_document(document_id: DbInt, request: Request, creds: Creds) -> Response:
     """Remove one document (managers of its hall, admin); the event log records who and when."""
     await run_authed(request, creds, documents.delete_document, document_id)
     return Response(status_code=204)

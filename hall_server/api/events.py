@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from hall_server.api.deps import Creds, get_ctx, lookup, principal_of
-from hall_server.api.schemas import ErrorOut, EventOut
-from hall_server.auth import can_access_hall
+from hall_server.api.schemas import DbInt, ErrorOut, EventOut
+from hall_server.auth import bearer_token, can_access_hall
 from hall_server.const import (
     EVENTS_PAGE_DEFAULT,
     EVENTS_PAGE_MAX,
@@ -38,7 +39,7 @@ def list_events(
     hall_id: str,
     request: Request,
     creds: Creds,
-    since: int = Query(default=0, ge=0),
+    since: Annotated[DbInt, Query(ge=0)] = 0,
     limit: int = Query(default=EVENTS_PAGE_DEFAULT, ge=1, le=EVENTS_PAGE_MAX),
 ) -> list[dict]:
     """Events after `since`, in order (the audit trail and the catch-up for clients)."""
@@ -51,15 +52,7 @@ async def _refuse(ws: WebSocket, code: int, err: ApiError) -> None:
     await ws.close(code=code)
 
 
-def _ws_token(ws: WebSocket, token: str | None) -> str | None:
-    if token:
-        return token
-    header = ws.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
-def _fetch(ctx: ServerContext, hall_id: str, since: int, limit: int) -> list[dict]:
+def _fetch(ctx: ServerContext, hall_id: str, since: DbInt, limit: int) -> list[dict]:
     with ctx.db.read() as s:
         return read_events(s, hall_id, since, limit)
 
@@ -68,15 +61,18 @@ def _fetch(ctx: ServerContext, hall_id: str, since: int, limit: int) -> list[dic
 async def event_socket(
     ws: WebSocket,
     hall_id: str,
-    since: int | None = Query(default=None, ge=0),
+    since: Annotated[DbInt | None, Query(ge=0)] = None,
     token: str | None = Query(default=None),
 ) -> None:
     """Everything after `since` from the database, then live events, in order, no gaps or repeats."""
     ctx: ServerContext = ws.app.state.ctx
-    raw = _ws_token(ws, token)
     refusal: tuple[int, ApiError] | None = None
+    try:
+        raw = token or bearer_token(ws.headers.get("authorization"))
+    except ApiError as err:
+        raw, refusal = None, (WS_CLOSE_UNAUTHORISED, err)
     if raw is None:
-        refusal = (WS_CLOSE_UNAUTHORISED, ApiError("auth.required"))
+        refusal = refusal or (WS_CLOSE_UNAUTHORISED, ApiError("auth.required"))
     else:
         try:
             principal = await run_in_threadpool(lookup, ctx, raw)
@@ -141,7 +137,7 @@ async def event_socket(
 
 
 async def _replay(
-    ctx: ServerContext, ws: WebSocket, hall_id: str, since: int, upto: int | None = None
+    ctx: ServerContext, ws: WebSocket, hall_id: str, since: DbInt, upto: int | None = None
 ) -> int:
     last = since
     while True:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hall_server.api import ext_common
 from hall_server.api.deps import Creds, get_ctx, principal_of
-from hall_server.api.schemas import ErrorOut
+from hall_server.api.schemas import DbInt, ErrorOut
 from hall_server.auth import require_roles
 from hall_server.services import followups as svc
 from hall_server.services.ext_errors import ext_error
@@ -50,7 +50,7 @@ def list_cases(hall_id: str, request: Request, creds: Creds, open_only: bool = F
 
 
 @router.get("/followups/{case_id}")
-def get_case(case_id: int, request: Request, creds: Creds) -> dict[str, Any]:
+def get_case(case_id: DbInt, request: Request, creds: Creds) -> dict[str, Any]:
     """One case with its recorded steps (manager of its hall)."""
     ctx = get_ctx(request)
     p = principal_of(ctx, creds)
@@ -68,7 +68,7 @@ def get_case(case_id: int, request: Request, creds: Creds) -> dict[str, Any]:
 
 
 @router.post("/followups/{case_id}/steps")
-def add_step(case_id: int, body: StepIn, request: Request, creds: Creds) -> dict[str, Any]:
+def add_step(case_id: DbInt, body: StepIn, request: Request, creds: Creds) -> dict[str, Any]:
     """Record the next step (verified, answered, fixed, revisited, closed) by the calling manager."""
     ctx = get_ctx(request)
     p = principal_of(ctx, creds)

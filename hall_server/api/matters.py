@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from hall_server.api import ext_common
 from hall_server.api.deps import Creds, get_ctx, principal_of
-from hall_server.api.schemas import ErrorOut
+from hall_server.api.schemas import DbInt, ErrorOut
 from hall_server.auth import require_roles, require_window_operator
 from hall_server.db.models import Ticket
 from hall_server.errors import ApiError
@@ -43,7 +43,7 @@ class PersonIn(BaseModel):
 
 
 @router.post("/tickets/{ticket_id}/matters", status_code=201)
-def record(ticket_id: int, body: RecordIn, request: Request, creds: Creds) -> dict[str, Any]:
+def record(ticket_id: DbInt, body: RecordIn, request: Request, creds: Creds) -> dict[str, Any]:
     """Record a matter against the ticket being served (clerk of that window, manager, admin).
 
     A known case_no adds this ticket as one more visit to that matter (最多跑一次 counts them).
@@ -73,7 +73,7 @@ def record(ticket_id: int, body: RecordIn, request: Request, creds: Creds) -> di
 
 
 @router.post("/matters/{matter_id}/steps")
-def add_step(matter_id: int, body: MatterStepIn, request: Request, creds: Creds) -> dict[str, Any]:
+def add_step(matter_id: DbInt, body: MatterStepIn, request: Request, creds: Creds) -> dict[str, Any]:
     """Move a matter to its next step (back office: managers, admins, clerks of its hall)."""
     ctx = get_ctx(request)
     p = principal_of(ctx, creds)
@@ -85,7 +85,7 @@ def add_step(matter_id: int, body: MatterStepIn, request: Request, creds: Creds)
 
 
 @router.get("/matters/{matter_id}")
-def get_matter(matter_id: int, request: Request, creds: Creds) -> dict[str, Any]:
+def get_matter(matter_id: DbInt, request: Request, creds: Creds) -> dict[str, Any]:
     """One matter with its history (staff of its hall)."""
     ctx = get_ctx(request)
     p = principal_of(ctx, creds)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field
+
+from hall_server.const import DB_INT_MAX, DB_INT_MIN
+
+# Every integer a request carries (paths, queries, bodies) fits a 64-bit database column, so a
+# larger one is a 422 at the edge rather than an overflow inside the database.
+DbInt = Annotated[int, Interval(ge=DB_INT_MIN, le=DB_INT_MAX)]
 
 ChannelName = Literal["kiosk", "window", "phone"]
 GreenName = Literal["elderly", "disabled", "serviceman", "pregnant"]
@@ -112,14 +119,14 @@ class WindowOut(_Out):
 class CallIn(BaseModel):
     """Choose a ticket."""
 
-    ticket_id: int
+    ticket_id: DbInt
 
 
 class NextIn(BaseModel):
     """下一位: how to close the ticket in hand (the one the clerk sees) before calling the next."""
 
     close: Literal["finish", "no_show"]
-    ticket_id: int
+    ticket_id: DbInt
 
 
 class NextOut(_Out):
@@ -133,7 +140,7 @@ class TransferIn(BaseModel):
     """Where to transfer the current ticket: another service's queue and/or a window."""
 
     service_code: str | None = Field(default=None, max_length=64)
-    window_id: int | None = None
+    window_id: DbInt | None = None
 
 
 class GroupsIn(BaseModel):
@@ -145,7 +152,7 @@ class GroupsIn(BaseModel):
 class RatingIn(BaseModel):
     """A rating of one served ticket."""
 
-    ticket_id: int
+    ticket_id: DbInt
     level: int = Field(ge=1, le=5)
     reasons: list[str] = Field(default_factory=list, max_length=10)
     text: str = Field(default="", max_length=2000)
@@ -159,7 +166,7 @@ class RatingOut(_Out):
     """A recorded rating."""
 
     id: int
-    ticket_id: int
+    ticket_id: DbInt
     level: int
     reasons: list[str]
     channel: str
@@ -188,7 +195,7 @@ class LoginIn(BaseModel):
 
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=200)
-    window_id: int | None = None
+    window_id: DbInt | None = None
 
 
 class LoginOut(_Out):

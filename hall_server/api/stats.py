@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from hall_server.api import ext_common
 from hall_server.api.deps import Creds, get_ctx, principal_of
-from hall_server.api.schemas import ErrorOut
+from hall_server.api.schemas import DbInt, ErrorOut
 from hall_server.services import stats as svc
 from hall_server.services.stats_export import to_csv, to_xlsx
 
@@ -30,8 +30,8 @@ def _scope(
     day_from: date | None,
     day_to: date | None,
     subtree: bool,
-    window_id: int | None = None,
-    clerk_id: int | None = None,
+    window_id: DbInt | None = None,
+    clerk_id: DbInt | None = None,
     service_code: str | None = None,
 ) -> tuple[Any, svc.Scope]:
     ctx = get_ctx(request)
@@ -51,8 +51,8 @@ def summary(
     day_from: FromDay = None,
     day_to: ToDay = None,
     subtree: bool = True,
-    window_id: int | None = None,
-    clerk_id: int | None = None,
+    window_id: DbInt | None = None,
+    clerk_id: DbInt | None = None,
     service_code: str | None = Query(default=None, max_length=64),
 ) -> dict[str, Any]:
     """Totals, tickets per hour, waiting-time distribution, ratings and 最多跑一次 for the period."""

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request
 
 from hall_server.api.deps import Creds, get_ctx, principal_of
 from hall_server.api.schemas import HealthOut, LoginIn, LoginOut
-from hall_server.app import main_hall
 from hall_server.const import VERSION
 from hall_server.services import sessions
 
@@ -21,7 +20,8 @@ router = APIRouter(tags=["system"])
 @router.get("/health", response_model=HealthOut)
 async def health(request: Request) -> dict:
     """Liveness: status, version and the main hall served here."""
-    hall_id = request.app.state.main_hall_id or main_hall(get_ctx(request))
+    hall = get_ctx(request).catalog.main_hall()
+    hall_id = hall.id if hall else None
     # The worker's pid tells apart the processes behind one port (--workers N).
     return {"status": "ok", "version": VERSION, "hall_id": hall_id, "pid": os.getpid()}
 

@@ -6,8 +6,10 @@ import logging
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from hall_server.api.deps import Creds, get_ctx, json_response, principal_of, run_authed
-from hall_server.api.schemas import ErrorOut, IssueIn, TicketOut
+from hall_server.api.deps import Creds, get_ctx, json_response, principal_of, run_authed, run_bearer
+from hall_server.api.lean import lean_openapi, read_body
+from hall_server.api.schemas import DbInt, ErrorOut, IssueIn, TicketOut
+from hall_server.const import IDEMPOTENCY_KEY_MAX
 from hall_server.services import tickets
 from hall_server.services.tickets import IssueInput
 
@@ -24,23 +26,23 @@ router = APIRouter(tags=["tickets"], responses={401: {"model": ErrorOut}, 403: {
         200: {"model": TicketOut, "description": "the same Idempotency-Key again"},
         404: {"model": ErrorOut},
     },
+    openapi_extra=lean_openapi(IssueIn),
 )
 async def issue(
     hall_id: str,
-    body: IssueIn,
     request: Request,
-    creds: Creds,
-    idempotency_key: str | None = Header(default=None, max_length=100),
+    idempotency_key: str | None = Header(default=None, max_length=IDEMPOTENCY_KEY_MAX),
 ) -> Response:
     """Issue a ticket; with Idempotency-Key a retry returns the same ticket (200)."""
-    ticket, created = await run_authed(
-        request, creds, tickets.issue_ticket, hall_id, issue_input(body, idempotency_key)
+    body = await read_body(request, IssueIn)
+    ticket, created = await run_bearer(
+        request, tickets.issue_ticket, hall_id, issue_input(body, idempotency_key)
     )
     return json_response(ticket, 201 if created else 200)
 
 
 def issue_input(body: IssueIn, idempotency_key: str | None) -> IssueInput:
-    """The use case's input from a validated request body (the route's and the lean front's)."""
+    """The use case's input from a validated request body."""
     identity = body.identity
     return IssueInput(
         service_code=body.service_code,
@@ -54,7 +56,7 @@ def issue_input(body: IssueIn, idempotency_key: str | None) -> IssueInput:
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
-async def get_ticket(ticket_id: int, request: Request, creds: Creds) -> Response:
+async def get_ticket(ticket_id: DbInt, request: Request, creds: Creds) -> Response:
     """One ticket with its position."""
     return json_response(await run_authed(request, creds, tickets.get_ticket, ticket_id))
 
@@ -66,7 +68,7 @@ def list_tickets(
     creds: Creds,
     status: str | None = Query(default=None, max_length=20),
     group: str | None = Query(default=None, max_length=4),
-    window_id: int | None = None,
+    window_id: DbInt | None = None,
 ) -> list[dict]:
     """Today's tickets of a hall."""
     ctx = get_ctx(request)
@@ -76,7 +78,7 @@ def list_tickets(
 
 
 @router.post("/tickets/{ticket_id}/cancel", response_model=TicketOut)
-def cancel(ticket_id: int, request: Request, creds: Creds) -> dict:
+def cancel(ticket_id: DbInt, request: Request, creds: Creds) -> dict:
     """Cancel a waiting or suspended ticket."""
     ctx = get_ctx(request)
     return tickets.cancel_ticket(ctx, principal_of(ctx, creds), ticket_id)

@@ -6,11 +6,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
-from hall_server.api.deps import Creds, json_response, run_authed
+from hall_server.api.deps import Creds, json_response, run_authed, run_bearer
+from hall_server.api.lean import lean_openapi, read_body
 from hall_server.api.schemas import (
     CallIn,
+    DbInt,
     ErrorOut,
     GroupsIn,
     NextIn,
@@ -40,64 +42,67 @@ async def _run(request: Request, creds: Any, fn: Callable[..., Any], *args: Any,
     return None if result is None else json_response(result)
 
 
+async def _lean(request: Request, fn: Callable[..., Any], *args: Any, **kw: Any) -> Response:
+    return json_response(await run_bearer(request, fn, *args, **kw))
+
+
 @router.get("/{window_id}", response_model=WindowOut)
-async def get_window(window_id: int, request: Request, creds: Creds) -> dict:
+async def get_window(window_id: DbInt, request: Request, creds: Creds) -> dict:
     """A window with its clerk and current ticket."""
     return await _run(request, creds, windows.get_window, window_id)
 
 
-@router.post("/{window_id}/call-next", response_model=TicketOut)
-async def call_next(window_id: int, request: Request, creds: Creds) -> dict:
+@router.post("/{window_id}/call-next", response_model=TicketOut, openapi_extra=lean_openapi())
+async def call_next(window_id: DbInt, request: Request) -> Response:
     """Call the next ticket (error queue.empty when nobody waits)."""
-    return await _run(request, creds, windows.call_next, window_id)
+    return await _lean(request, windows.call_next, window_id)
 
 
-@router.post("/{window_id}/next", response_model=NextOut)
-async def next_ticket(window_id: int, body: NextIn, request: Request, creds: Creds) -> dict:
+@router.post("/{window_id}/next", response_model=NextOut, openapi_extra=lean_openapi(NextIn))
+async def next_ticket(window_id: DbInt, request: Request) -> Response:
     """下一位: finish or no-show the ticket in hand, then call the next (one transaction)."""
-    return await _run(
-        request, creds, windows.next_ticket, window_id, close=body.close, ticket_id=body.ticket_id
-    )
+    body = await read_body(request, NextIn)
+    return await _lean(request, windows.next_ticket, window_id, close=body.close, ticket_id=body.ticket_id)
 
 
 @router.post("/{window_id}/call", response_model=TicketOut)
-async def call_chosen(window_id: int, body: CallIn, request: Request, creds: Creds) -> dict:
+async def call_chosen(window_id: DbInt, body: CallIn, request: Request, creds: Creds) -> dict:
     """Call one chosen waiting ticket."""
     return await _run(request, creds, windows.call_chosen, window_id, body.ticket_id)
 
 
-@router.post("/{window_id}/recall", response_model=TicketOut)
-async def recall(window_id: int, request: Request, creds: Creds) -> dict:
+@router.post("/{window_id}/recall", response_model=TicketOut, openapi_extra=lean_openapi())
+async def recall(window_id: DbInt, request: Request) -> Response:
     """Announce the current ticket again (capped)."""
-    return await _run(request, creds, windows.recall, window_id)
+    return await _lean(request, windows.recall, window_id)
 
 
-@router.post("/{window_id}/no-show", response_model=TicketOut)
-async def no_show(window_id: int, request: Request, creds: Creds) -> dict:
+@router.post("/{window_id}/no-show", response_model=TicketOut, openapi_extra=lean_openapi())
+async def no_show(window_id: DbInt, request: Request) -> Response:
     """The called visitor did not come."""
-    return await _run(request, creds, windows.no_show, window_id)
+    return await _lean(request, windows.no_show, window_id)
 
 
-@router.post("/{window_id}/start", response_model=TicketOut)
-async def start(window_id: int, request: Request, creds: Creds) -> dict:
+@router.post("/{window_id}/start", response_model=TicketOut, openapi_extra=lean_openapi())
+async def start(window_id: DbInt, request: Request) -> Response:
     """Start serving the current ticket."""
-    return await _run(request, creds, windows.start, window_id)
+    return await _lean(request, windows.start, window_id)
 
 
-@router.post("/{window_id}/finish", response_model=TicketOut)
-async def finish(window_id: int, request: Request, creds: Creds) -> dict:
+@router.post("/{window_id}/finish", response_model=TicketOut, openapi_extra=lean_openapi())
+async def finish(window_id: DbInt, request: Request) -> Response:
     """Finish the current ticket; the rating terminal is asked for a rating."""
-    return await _run(request, creds, windows.finish, window_id)
+    return await _lean(request, windows.finish, window_id)
 
 
-@router.post("/{window_id}/suspend", response_model=TicketOut)
-async def suspend(window_id: int, request: Request, creds: Creds) -> dict:
+@router.post("/{window_id}/suspend", response_model=TicketOut, openapi_extra=lean_openapi())
+async def suspend(window_id: DbInt, request: Request) -> Response:
     """Suspend the current ticket."""
-    return await _run(request, creds, windows.suspend, window_id)
+    return await _lean(request, windows.suspend, window_id)
 
 
 @router.post("/{window_id}/transfer", response_model=TicketOut)
-async def transfer(window_id: int, body: TransferIn, request: Request, creds: Creds) -> dict:
+async def transfer(window_id: DbInt, body: TransferIn, request: Request, creds: Creds) -> dict:
     """Transfer the current ticket to another service's queue or another window."""
     return await _run(
         request,
@@ -110,42 +115,42 @@ async def transfer(window_id: int, body: TransferIn, request: Request, creds: Cr
 
 
 @router.post("/{window_id}/call-back", response_model=TicketOut)
-async def call_back(window_id: int, body: CallIn, request: Request, creds: Creds) -> dict:
+async def call_back(window_id: DbInt, body: CallIn, request: Request, creds: Creds) -> dict:
     """Call a suspended ticket back."""
     return await _run(request, creds, windows.call_back, window_id, body.ticket_id)
 
 
 @router.post("/{window_id}/pause", response_model=WindowOut)
-async def pause(window_id: int, request: Request, creds: Creds) -> dict:
+async def pause(window_id: DbInt, request: Request, creds: Creds) -> dict:
     """Pause the window (暂停)."""
     return await _run(request, creds, windows.set_status, window_id, "pause")
 
 
 @router.post("/{window_id}/resume", response_model=WindowOut)
-async def resume(window_id: int, request: Request, creds: Creds) -> dict:
+async def resume(window_id: DbInt, request: Request, creds: Creds) -> dict:
     """Resume a paused window."""
     return await _run(request, creds, windows.set_status, window_id, "resume")
 
 
 @router.post("/{window_id}/open", response_model=WindowOut)
-async def open_window(window_id: int, request: Request, creds: Creds) -> dict:
+async def open_window(window_id: DbInt, request: Request, creds: Creds) -> dict:
     """Open the window for calling."""
     return await _run(request, creds, windows.set_status, window_id, "open")
 
 
 @router.post("/{window_id}/close", response_model=WindowOut)
-async def close_window(window_id: int, request: Request, creds: Creds) -> dict:
+async def close_window(window_id: DbInt, request: Request, creds: Creds) -> dict:
     """Close the window (no current ticket allowed)."""
     return await _run(request, creds, windows.set_status, window_id, "close")
 
 
 @router.put("/{window_id}/groups", response_model=WindowOut)
-async def set_groups(window_id: int, body: GroupsIn, request: Request, creds: Creds) -> dict:
+async def set_groups(window_id: DbInt, body: GroupsIn, request: Request, creds: Creds) -> dict:
     """Change the groups and weights a window serves (managers)."""
     return await _run(request, creds, windows.set_groups, window_id, body.groups)
 
 
 @router.post("/{window_id}/rating-request", status_code=204)
-async def rating_request(window_id: int, request: Request, creds: Creds) -> None:
+async def rating_request(window_id: DbInt, request: Request, creds: Creds) -> None:
     """Ask the window's rating terminal for a rating now."""
     await _run(request, creds, windows.request_rating, window_id)

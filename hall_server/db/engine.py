@@ -125,9 +125,6 @@ class Database:
             # the database needs; the rest wait here, asleep, for a few milliseconds.
             self._write_lock = threading.BoundedSemaphore(pg_writers())
         # Hooks get [(event, wire_text), ...] of each committed transaction.
-        self._raw = threading.local()
-        self._raw_all: list[Any] = []
-        self._raw_lock = threading.Lock()
         self.after_commit: list[Callable[[list[tuple[dict[str, Any], str]]], None]] = []
 
     @contextmanager
@@ -200,43 +197,9 @@ class Database:
         with self.engine.connect() as conn:
             yield conn
 
-    def raw_sqlite(self) -> Any:
-        """This thread's own autocommit sqlite3 connection (None for in-memory databases).
-
-        For tiny hot reads of plain columns.
-
-        Only for statements whose columns need no SQLAlchemy type conversion (ints, text);
-        in WAL mode each statement reads one committed snapshot.
-        """
-        conn = getattr(self._raw, "conn", None)
-        if conn is None:
-            import sqlite3
-
-            if self.engine.url.database in (None, "", ":memory:"):
-                return None
-            conn = sqlite3.connect(
-                self.engine.url.database,
-                isolation_level=None,
-                check_same_thread=False,
-                timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
-            )
-            conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            self._raw.conn = conn
-            with self._raw_lock:
-                self._raw_all.append(conn)
-        return conn
-
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
-        with self._raw_lock:
-            for conn in self._raw_all:
-                try:
-                    conn.close()
-                except Exception:
-                    logger.debug("closing a raw sqlite connection failed", exc_info=True)
-            self._raw_all.clear()
-        self._raw = threading.local()
 
 
 def _is_busy(exc: OperationalError) -> bool:

@@ -6,6 +6,7 @@ import importlib
 import json
 import logging
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -14,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hall_server.crypto import DataProtector
+from hall_server.db.engine import Database
 from hall_server.db.models import Event, Hall, Ticket
 from hall_server.db.models_ext import Appointment, NotifyCursor, OutboxMessage
 from hall_server.services.ext_const import (
@@ -31,6 +33,8 @@ from queueing.policy import expected_order
 logger = logging.getLogger(__name__)
 
 PHONE_CONTEXT = "outbox.phone"
+# How long a claimed message is left to its sender before another flusher may try it again.
+CLAIM_LEASE_S = 120
 
 
 class Notifier(Protocol):
@@ -104,14 +108,46 @@ def drop_pending(session: Session, dedupe_key: str) -> None:
     )
 
 
-def flush(
-    session: Session, protector: DataProtector | None, notifier: Notifier, now: datetime, limit: int = 200
-) -> dict[str, int]:
-    """Send due messages; each success is stamped sent_at, each failure counted and retried later.
+@dataclass(frozen=True)
+class _Claimed:
+    """A message taken out of the outbox for one sending attempt, with what sending needs."""
 
-    Run inside a write transaction: rows are claimed by it, so two flushers never send one twice
-    (SQLite serialises writers; PostgreSQL skips rows another flusher holds).
+    id: int
+    dedupe_key: str
+    attempts: int
+    phone: str | None
+    text: str
+    kind: str
+    payload: dict[str, Any]
+
+
+def flush(
+    db: Database, protector: DataProtector | None, notifier: Notifier, now: datetime, limit: int = 200
+) -> dict[str, int]:
+    """Send due messages: claim them, send outside any transaction, record each result.
+
+    The gateway may be slow or hang: no transaction and no writer slot is held while it talks,
+    so tickets, calls and displays go on meanwhile. A claim pushes the message's next attempt
+    CLAIM_LEASE_S ahead, so a second flusher (another process) skips it, and a flusher that
+    dies between sending and recording leaves it to be tried again after the lease.
     """
+    claimed = _claim(db, protector, now, limit)
+    results: list[tuple[_Claimed, str | None]] = []
+    for msg in claimed:
+        try:
+            notifier.send(msg.phone, msg.text, msg.kind, msg.payload)
+        except Exception as exc:  # any gateway failure: keep the row and retry later
+            logger.warning("notify %s failed (attempt %d): %s", msg.dedupe_key, msg.attempts, exc)
+            results.append((msg, f"{type(exc).__name__}: {exc}"[:500]))
+        else:
+            results.append((msg, None))
+    if results:
+        _record(db, results, now)
+    failed = sum(1 for _, error in results if error is not None)
+    return {"sent": len(results) - failed, "failed": failed}
+
+
+def _claim(db: Database, protector: DataProtector | None, now: datetime, limit: int) -> list[_Claimed]:
     stmt = (
         select(OutboxMessage)
         .where(
@@ -122,27 +158,35 @@ def flush(
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if db.is_postgres:
         stmt = stmt.with_for_update(skip_locked=True)
-    sent = failed = 0
-    for msg in session.scalars(stmt):
-        phone = protector.decrypt(msg.phone_enc, PHONE_CONTEXT) if (msg.phone_enc and protector) else None
-        msg.attempts += 1
-        try:
-            notifier.send(phone, msg.text, msg.kind, dict(msg.payload or {}))
-        except Exception as exc:  # any gateway failure: keep the row and retry later
-            failed += 1
-            msg.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            backoff = OUTBOX_BACKOFF_S[min(msg.attempts - 1, len(OUTBOX_BACKOFF_S) - 1)]
-            msg.next_attempt_at = now + timedelta(seconds=backoff)
-            logger.warning("notify %s failed (attempt %d): %s", msg.dedupe_key, msg.attempts, exc)
-            continue
-        msg.sent_at = now
-        msg.last_error = None
-        sent += 1
-    # The session does not autoflush: write now so a later query in this transaction sees it.
-    session.flush()
-    return {"sent": sent, "failed": failed}
+    out: list[_Claimed] = []
+    with db.write() as s:
+        for msg in s.scalars(stmt):
+            msg.attempts += 1
+            msg.next_attempt_at = now + timedelta(seconds=CLAIM_LEASE_S)
+            phone = protector.decrypt(msg.phone_enc, PHONE_CONTEXT) if (msg.phone_enc and protector) else None
+            out.append(
+                _Claimed(
+                    msg.id, msg.dedupe_key, msg.attempts, phone, msg.text, msg.kind, dict(msg.payload or {})
+                )
+            )
+    return out
+
+
+def _record(db: Database, results: list[tuple[_Claimed, str | None]], now: datetime) -> None:
+    with db.write() as s:
+        for claimed, error in results:
+            msg = s.get(OutboxMessage, claimed.id)
+            if msg is None:  # dropped meanwhile (a cancelled booking's reminder)
+                continue
+            if error is None:
+                msg.sent_at = now
+                msg.last_error = None
+            else:
+                msg.last_error = error
+                backoff = OUTBOX_BACKOFF_S[min(claimed.attempts - 1, len(OUTBOX_BACKOFF_S) - 1)]
+                msg.next_attempt_at = now + timedelta(seconds=backoff)
 
 
 def scan_events(session: Session, protector: DataProtector | None, now: datetime) -> int:

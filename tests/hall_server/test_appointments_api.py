@@ -254,18 +254,19 @@ def test_outbox_retries_and_never_sends_twice(env: Env) -> None:
     a = book(env).json()
     gw = FlakyGateway()
     now = env.clock.now
-    with env.ctx.db.write() as s:
-        first = notify.flush(s, env.ctx.protector, gw, now)
+    first = notify.flush(env.ctx.db, env.ctx.protector, gw, now)
     assert first == {
         "sent": 1,
         "failed": 1,
     }  # confirmation: first try failed, the reminder (due now) went out
-    with env.ctx.db.write() as s:
-        assert notify.flush(s, env.ctx.protector, gw, now) == {"sent": 0, "failed": 0}  # backing off
-    with env.ctx.db.write() as s:
-        assert notify.flush(s, env.ctx.protector, gw, now + timedelta(minutes=1)) == {"sent": 1, "failed": 0}
-    with env.ctx.db.write() as s:
-        assert notify.flush(s, env.ctx.protector, gw, now + timedelta(days=1)) == {"sent": 0, "failed": 0}
+    assert notify.flush(env.ctx.db, env.ctx.protector, gw, now) == {"sent": 0, "failed": 0}  # backing off
+    later = now + timedelta(minutes=1)
+    assert notify.flush(env.ctx.db, env.ctx.protector, gw, later) == {"sent": 1, "failed": 0}
+    assert notify.flush(env.ctx.db, env.ctx.protector, gw, now + timedelta(days=1)) == {
+        "sent": 0,
+        "failed": 0,
+    }
+    with env.ctx.db.read() as s:
         rows = {m.dedupe_key: m for m in s.scalars(select(OutboxMessage))}
     assert len(gw.delivered) == 2 and rows[f"booked:{a['id']}"].attempts == 2
     assert all(m.sent_at is not None for m in rows.values())

@@ -1,4 +1,4 @@
-"""The lean hot paths keep every guarantee: idempotent retries, gap-free numbers, typed values.
+"""The hot routes keep every guarantee: idempotent retries, gap-free numbers, typed values, refusals.
 
 Issuing relies on the unique (hall, idempotency key) instead of a look-up first, and the hot
 statements run through hall_server.db.prepared on the driver's cursor; on both databases
@@ -10,12 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hall_server.app import create_app
-from hall_server.config import Settings
+from hall_server.const import MAX_BODY_BYTES
 from hall_server.db.models import Event, NumberCounter, Ticket, Window
 from hall_server.db.prepared import Prepared
 from tests.hall_server.conftest import API, Hall, error_code
@@ -111,109 +109,158 @@ def test_prepared_driver_errors_are_sqlalchemy_errors_and_roll_back(hall: Hall) 
         assert len(s.execute(select(T.c.id)).all()) == 1
 
 
-# --- the lean front (hall_server.api.fast) answers exactly like the FastAPI routes -------------
-@pytest.fixture
-def plain(hall: Hall) -> Any:
-    """A second app on the same database with the lean front turned off (FastAPI only)."""
-    settings = Settings(
-        data_dir=hall.data_dir,
-        db_url=hall.db_url,
-        pool_size=3,
-        public_url="http://hall.test",
-        hot_paths=False,
-    )
-    app = create_app(settings, migrate=False)
-    with TestClient(app) as client:
-        yield client
-
-
-def _same(hall: Hall, plain: Any, path: str, **kw: Any) -> tuple[Any, Any]:
-    fast = hall.client.post(path, **kw)
-    slow = plain.post(path, **kw)
-    assert (fast.status_code, fast.json()) == (slow.status_code, slow.json()), (path, kw)
-    assert fast.headers.get("www-authenticate") == slow.headers.get("www-authenticate")
-    assert fast.headers["content-type"] == slow.headers["content-type"]
-    return fast, slow
-
-
-def test_refusals_have_the_same_shape_with_and_without_the_lean_front(hall: Hall, plain: Any) -> None:
-    assert hall.client.app.hot is not None and plain.app.hot is None
+# --- the hot routes are lean routes inside the one stack: every refusal as the other routes give it
+def test_hot_routes_refuse_with_the_codes_of_every_route(hall: Hall) -> None:
     issue = f"{API}/halls/{CITY}/tickets"
     kiosk = hall.auth(f"kiosk:{CITY}")
+    clerk = hall.auth(f"clerk:{CITY}:1")
     body = {"service_code": "S-A1"}
-    cases: list[tuple[str, dict[str, Any]]] = [
-        (issue, {"json": body}),  # no token
-        (issue, {"json": body, "headers": {"Authorization": "Basic abc"}}),
-        (issue, {"json": body, "headers": {"Authorization": "Bearer"}}),
-        (issue, {"json": body, "headers": {"Authorization": "Bearer not-a-token"}}),
-        (issue, {"json": body, "headers": hall.auth(f"display:{CITY}")}),  # wrong role
-        (issue, {"json": body, "headers": hall.auth(f"kiosk:{COUNTY}")}),  # other hall
-        (issue, {"json": {"service_code": "S-X"}, "headers": kiosk}),  # not claimed by the hall
-        (issue, {"json": {"service_code": "nope"}, "headers": kiosk}),
-        (issue, {"json": {"service_code": ""}, "headers": kiosk}),  # fails validation
-        (issue, {"json": {"service_code": "S-A1", "appointment_id": "1"}, "headers": kiosk}),  # extra
-        (issue, {"json": {"service_code": "S-A1", "channel": "fax"}, "headers": kiosk}),
-        (issue, {"content": b"{not json", "headers": {**kiosk, "Content-Type": "application/json"}}),
-        (issue, {"content": b"service_code=S-A1", "headers": {**kiosk, "Content-Type": "text/plain"}}),
-        (issue, {"json": body, "headers": {**kiosk, "Idempotency-Key": "k" * 101}}),
+    window = f"{API}/windows/{hall.wid(1)}"
+    cases: list[tuple[str, dict[str, Any], int, str]] = [
+        (issue, {"json": body}, 401, "auth.required"),
+        (issue, {"json": body, "headers": {"Authorization": "Basic abc"}}, 401, "auth.invalid"),
+        (issue, {"json": body, "headers": {"Authorization": "Bearer"}}, 401, "auth.invalid"),
+        (issue, {"json": body, "headers": {"Authorization": "Bearer not-a-token"}}, 401, "auth.invalid"),
+        (issue, {"json": body, "headers": hall.auth(f"display:{CITY}")}, 403, "auth.forbidden"),
+        (issue, {"json": body, "headers": hall.auth(f"kiosk:{COUNTY}")}, 403, "auth.wrong_hall"),
+        (issue, {"json": {"service_code": "S-X"}, "headers": kiosk}, 404, "service.unknown"),
+        (issue, {"json": {"service_code": ""}, "headers": kiosk}, 422, "request.invalid"),
+        (issue, {"json": {**body, "appointment_id": "1"}, "headers": kiosk}, 422, "request.invalid"),
+        (issue, {"json": {**body, "channel": "fax"}, "headers": kiosk}, 422, "request.invalid"),
         (
             issue,
-            {"json": {"service_code": "S-A1", "identity": {"id_number": ID_BAD_CHECKSUM}}, "headers": kiosk},
-        ),
-        (f"{API}/halls/nowhere/tickets", {"json": body, "headers": hall.auth("admin")}),
-        (f"{API}/windows/{hall.wid(1)}/call-next", {}),
-        (f"{API}/windows/{hall.wid(1)}/call-next", {"headers": hall.auth(f"clerk:{CITY}:2")}),  # other window
-        (f"{API}/windows/{hall.wid(1)}/call-next", {"headers": hall.auth(f"clerk:{CITY}:1")}),  # empty
-        (f"{API}/windows/{hall.wid(1)}/no-show", {"headers": hall.auth(f"clerk:{CITY}:1")}),  # idle
-        (f"{API}/windows/99999/call-next", {"headers": hall.auth("admin")}),
-        (f"{API}/windows/abc/call-next", {"headers": hall.auth("admin")}),
-        (f"{API}/windows/{hall.wid(1)}/call-next", {"headers": hall.auth(f"kiosk:{CITY}")}),
-        (f"{API}/windows/{hall.wid(1)}/next", {"headers": hall.auth(f"clerk:{CITY}:1")}),  # no body
-        (
-            f"{API}/windows/{hall.wid(1)}/next",
-            {"json": {"close": "cancel", "ticket_id": 1}, "headers": hall.auth(f"clerk:{CITY}:1")},
+            {"content": b"{not json", "headers": {**kiosk, "Content-Type": "application/json"}},
+            422,
+            "request.invalid",
         ),
         (
-            f"{API}/windows/{hall.wid(1)}/next",  # the window holds nothing
-            {"json": {"close": "finish", "ticket_id": 1}, "headers": hall.auth(f"clerk:{CITY}:1")},
+            issue,
+            {"content": b"service_code=S-A1", "headers": {**kiosk, "Content-Type": "text/plain"}},
+            422,
+            "request.invalid",
         ),
-        (f"{API}/windows/{hall.wid(1)}/next", {"json": {"close": "finish", "ticket_id": 1}}),  # no token
+        (issue, {"json": body, "headers": {**kiosk, "Idempotency-Key": "k" * 101}}, 422, "request.invalid"),
+        (
+            issue,
+            {"json": {**body, "identity": {"id_number": ID_BAD_CHECKSUM}}, "headers": kiosk},
+            422,
+            "id.invalid",
+        ),
+        # Deeply nested JSON and a NUL character are refused, not a server error.
+        (
+            issue,
+            {"content": b"[" * 5000, "headers": {**kiosk, "Content-Type": "application/json"}},
+            422,
+            "request.invalid",
+        ),
+        (issue, {"json": {"service_code": "S-A1\u0000"}, "headers": kiosk}, 422, "request.invalid"),
+        (f"{API}/halls/nowhere/tickets", {"json": body, "headers": hall.auth("admin")}, 404, "hall.unknown"),
+        (f"{window}/call-next", {}, 401, "auth.required"),
+        (f"{window}/call-next", {"headers": hall.auth(f"clerk:{CITY}:2")}, 403, "auth.wrong_window"),
+        (f"{window}/call-next", {"headers": clerk}, 404, "queue.empty"),
+        (f"{window}/no-show", {"headers": clerk}, 409, "window.idle"),
+        (f"{API}/windows/99999/call-next", {"headers": hall.auth("admin")}, 404, "window.unknown"),
+        (f"{API}/windows/abc/call-next", {"headers": hall.auth("admin")}, 422, "request.invalid"),
+        (f"{API}/windows/{2**63}/call-next", {"headers": hall.auth("admin")}, 422, "request.invalid"),
+        (f"{window}/call-next", {"headers": kiosk}, 403, "auth.forbidden"),
+        (f"{window}/next", {"headers": clerk}, 422, "request.invalid"),
+        (
+            f"{window}/next",
+            {"json": {"close": "cancel", "ticket_id": 1}, "headers": clerk},
+            422,
+            "request.invalid",
+        ),
+        (
+            f"{window}/next",
+            {"json": {"close": "finish", "ticket_id": 1}, "headers": clerk},
+            409,
+            "window.current_changed",
+        ),
+        (
+            f"{window}/next",
+            {"json": {"close": "finish", "ticket_id": 2**64}, "headers": clerk},
+            422,
+            "request.invalid",
+        ),
+        (f"{window}/next", {"json": {"close": "finish", "ticket_id": 1}}, 401, "auth.required"),
     ]
     events = _event_count(hall)
-    for path, kw in cases:
-        _same(hall, plain, path, **kw)
+    for path, kw, status, code in cases:
+        answer = hall.client.post(path, **kw)
+        assert (answer.status_code, error_code(answer)) == (status, code), (path, kw, answer.text)
+        assert answer.headers["content-type"] == "application/json"
+        assert (answer.headers.get("www-authenticate") == "Bearer") == (status == 401)
     assert _event_count(hall) == events  # nothing of it was written
-    # Refusals by the use cases were answered by the lean front; the odd requests by FastAPI.
-    assert 8 <= hall.client.app.hot.served < len(cases)
 
 
-def test_the_lean_front_issues_and_calls_like_the_routes(hall: Hall, plain: Any) -> None:
+def test_a_body_over_the_limit_is_refused_before_the_token_is_looked_up(hall: Hall) -> None:
+    huge = b"x" * (MAX_BODY_BYTES + 1)
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer garbage"}
+    answer = hall.client.post(f"{API}/halls/{CITY}/tickets", content=huge, headers=headers)
+    # 413, not the 401 the bad token would get: the body was refused before anything read it.
+    assert answer.status_code == 413 and error_code(answer) == "request.too_large"
+
+    # A streamed body without a declared length is cut off at the limit as well.
+    def chunks() -> Any:
+        for _ in range(3):
+            yield b" " * (MAX_BODY_BYTES // 2)
+
+    streamed = hall.client.post(f"{API}/halls/{CITY}/tickets", content=chunks(), headers=headers)
+    assert streamed.status_code == 413 and error_code(streamed) == "request.too_large"
+
+
+def test_hot_routes_are_described_in_the_openapi_like_the_others(hall: Hall) -> None:
+    spec = hall.client.get("/openapi.json").json()
+    issue = spec["paths"]["/api/v1/halls/{hall_id}/tickets"]["post"]
+    ref = issue["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert ref == "#/components/schemas/IssueIn" and "IssueIn" in spec["components"]["schemas"]
+    assert "Identity" in spec["components"]["schemas"]  # the nested model is there too
+    assert issue["security"] == [{"HallToken": []}]
+    nxt = spec["paths"]["/api/v1/windows/{window_id}/next"]["post"]
+    assert nxt["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/NextIn")
+    # Every reference of the description resolves (the lean bodies' schemas were added).
+    refs: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            refs.extend(v for k, v in node.items() if k == "$ref")
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(spec)
+    names = spec["components"]["schemas"]
+    assert refs and all(r.rsplit("/", 1)[1] in names for r in refs)
+    call = spec["paths"]["/api/v1/windows/{window_id}/call-next"]["post"]
+    assert call["security"] == [{"HallToken": []}] and "requestBody" not in call
+
+
+def test_hot_routes_issue_and_call_in_order(hall: Hall) -> None:
     kiosk = hall.auth(f"kiosk:{CITY}")
     issue = f"{API}/halls/{CITY}/tickets"
-    fast = hall.client.post(issue, json={"service_code": "S-A1"}, headers={**kiosk, "Idempotency-Key": "x1"})
-    slow = plain.post(issue, json={"service_code": "S-A1"}, headers={**kiosk, "Idempotency-Key": "x2"})
-    assert fast.status_code == slow.status_code == 201
-    a, b = fast.json(), slow.json()
-    assert set(a) == set(b) and (a["number"], b["number"]) == ("A001", "A002")
-    assert b["people_ahead"] == 1 and a["people_ahead"] == 0
-    # The retry of either request is answered with its ticket by the other front.
-    again = plain.post(issue, json={"service_code": "S-A1"}, headers={**kiosk, "Idempotency-Key": "x1"})
-    assert again.status_code == 200 and again.json() == {
-        **a,
-        "estimated_wait_minutes": again.json()["estimated_wait_minutes"],
-    }
+    first = hall.client.post(issue, json={"service_code": "S-A1"}, headers={**kiosk, "Idempotency-Key": "x1"})
+    second = hall.client.post(
+        issue, json={"service_code": "S-A1"}, headers={**kiosk, "Idempotency-Key": "x2"}
+    )
+    assert first.status_code == second.status_code == 201
+    a, b = first.json(), second.json()
+    assert (a["number"], b["number"]) == ("A001", "A002") and (a["people_ahead"], b["people_ahead"]) == (0, 1)
+    again = hall.client.post(issue, json={"service_code": "S-A1"}, headers={**kiosk, "Idempotency-Key": "x1"})
+    assert again.status_code == 200 and again.json()["id"] == a["id"]
     clerk = hall.auth(f"clerk:{CITY}:1")
-    called = hall.client.post(f"{API}/windows/{hall.wid(1)}/call-next", headers=clerk)
+    window = f"{API}/windows/{hall.wid(1)}"
+    called = hall.client.post(f"{window}/call-next", headers=clerk)
     assert (
         called.status_code == 200 and called.json()["id"] == a["id"] and called.json()["status"] == "called"
     )
-    busy = _same(hall, plain, f"{API}/windows/{hall.wid(1)}/call-next", headers=clerk)[0]
-    assert busy.status_code == 409 and busy.json()["error"]["code"] == "window.busy"
-    started = hall.client.post(f"{API}/windows/{hall.wid(1)}/start", headers=clerk)
-    assert started.status_code == 200 and started.json()["status"] == "serving"
-    finished = plain.post(f"{API}/windows/{hall.wid(1)}/finish", headers=clerk)
-    assert finished.status_code == 200 and finished.json()["status"] == "finished"
-    assert hall.client.app.hot.served == 4  # issue, call-next, the busy refusal, start
+    busy = hall.client.post(f"{window}/call-next", headers=clerk)
+    assert busy.status_code == 409 and error_code(busy) == "window.busy"
+    assert hall.client.post(f"{window}/start", headers=clerk).json()["status"] == "serving"
+    nxt = hall.client.post(f"{window}/next", json={"close": "finish", "ticket_id": a["id"]}, headers=clerk)
+    assert nxt.status_code == 200
+    assert (nxt.json()["closed"]["number"], nxt.json()["called"]["number"]) == ("A001", "A002")
     types = [e["type"] for e in hall.events() if e["type"].startswith(("ticket.", "rating."))]
     assert types == [
         "ticket.issued",
@@ -222,24 +269,5 @@ def test_the_lean_front_issues_and_calls_like_the_routes(hall: Hall, plain: Any)
         "ticket.started",
         "ticket.finished",
         "rating.requested",
+        "ticket.called",
     ]
-
-
-def test_the_lean_front_answers_next_like_the_route(hall: Hall, plain: Any) -> None:
-    kiosk = hall.auth(f"kiosk:{CITY}")
-    tickets = [
-        hall.client.post(f"{API}/halls/{CITY}/tickets", json={"service_code": "S-A1"}, headers=kiosk).json()
-        for _ in range(3)
-    ]
-    clerk = hall.auth(f"clerk:{CITY}:1")
-    path = f"{API}/windows/{hall.wid(1)}/next"
-    hall.client.post(f"{API}/windows/{hall.wid(1)}/call-next", headers=clerk)
-    served = hall.client.app.hot.served
-    fast = hall.client.post(path, json={"close": "no_show", "ticket_id": tickets[0]["id"]}, headers=clerk)
-    assert hall.client.app.hot.served == served + 1
-    slow = plain.post(path, json={"close": "no_show", "ticket_id": tickets[1]["id"]}, headers=clerk)
-    assert fast.status_code == slow.status_code == 200
-    a, b = fast.json(), slow.json()
-    assert (a["closed"]["number"], a["called"]["number"]) == ("A001", "A002")
-    assert (b["closed"]["number"], b["called"]["number"]) == ("A002", "A003")
-    assert set(a["closed"]) == set(b["closed"]) and set(a["called"]) == set(b["called"])

@@ -1,0 +1,125 @@
+"""ASGI middleware at the front of the one stack: oversized bodies and NUL characters are refused."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hall_server.errors import ApiError
+
+logger = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyTooLarge(ApiError):
+    """The body passed the limit of its route while it was being read."""
+
+    def __init__(self, limit: int, size: int) -> None:
+        super().__init__("request.too_large", max_bytes=limit, size=size)
+
+
+class NulCharacter(ApiError):
+    """A NUL character in the path, the query or a JSON body (no text of the hall contains one)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__("request.invalid", reason="NUL character", where=where)
+
+
+class RequestGuard:
+    """Refuses what no route may receive, before routing and authentication.
+
+    - A body over its route's limit: 413 at once for a declared length, and a longer stream is
+      stopped mid-way, so a client lying about its length cannot make the server hold more.
+    - A NUL character in the path, the query string or a JSON body: 422. PostgreSQL cannot store
+      one in text, and no name, code or search of a hall contains one.
+    Every route is behind it, the lean ones included, and a refused request never costs a token
+    look-up.
+    """
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or _has_nul_escape(scope.get("query_string", b"")):
+            await _refuse(send, NulCharacter("url"))
+            return
+        limit = self.limit_for(scope["path"])
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _refuse(send, BodyTooLarge(limit, declared))
+            return
+        json_body = _is_json(scope)
+        seen = 0
+        tail = b""
+
+        async def guarded() -> Message:
+            nonlocal seen, tail
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                seen += len(chunk)
+                if seen > limit:
+                    raise BodyTooLarge(limit, seen)
+                if json_body:
+                    # A JSON text can carry NUL only as the escape \u0000; keep a tail so an
+                    # escape split across two chunks is still seen.
+                    if _JSON_NUL in tail + chunk:
+                        raise NulCharacter("body")
+                    tail = chunk[-(len(_JSON_NUL) - 1) :] if chunk else tail
+            return message
+
+        await self.app(scope, guarded, send)
+
+
+_JSON_NUL = b"\\u0000"
+
+
+def _has_nul_escape(query: bytes) -> bool:
+    return b"%00" in query or b"\x00" in query
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    # Without a content type FastAPI reads the body as JSON, so it is checked as JSON.
+    return True
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _refuse(send: Send, err: ApiError) -> None:
+    from hall_server.events import dumps
+
+    data = dumps(err.body()).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": err.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})

@@ -1,0 +1,78 @@
+"""The background passes of a server process: booking no-shows, follow-up cases, notices, the outbox.
+
+Each pass runs in a thread of its own, never on the event loop, and each step is its own short
+transaction; the outbox sends with no transaction open (see services.notify.flush).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from hall_server.api import ext_common
+from hall_server.const import DOCUMENT_RETENTION_ENV
+from hall_server.context import ServerContext
+from hall_server.services import appointments, documents, followups, notify
+
+logger = logging.getLogger(__name__)
+
+WORKER_ENV = "HALL_EXT_WORKER_SECONDS"
+DEFAULT_WORKER_SECONDS = 15.0
+
+
+def run_pass(ctx: ServerContext, notifier: notify.Notifier) -> dict[str, int]:
+    """One pass: lapsed bookings become no-shows, bad ratings open cases, near-turn notices queue, outbox sends."""
+    now = ext_common.utcnow()
+    out: dict[str, int] = {}
+    with ctx.db.write() as s:
+        out["no_shows"] = appointments.sweep_no_shows(s, now)
+    with ctx.db.write() as s:
+        out["cases_opened"] = followups.open_missing_cases(s, now)
+    with ctx.db.write() as s:
+        out["near_queued"] = notify.scan_events(s, ctx.protector, now)
+    out.update(notify.flush(ctx.db, ctx.protector, notifier, now))
+    out["documents_purged"] = documents.purge_documents(ctx, now, _retention_days())
+    return out
+
+
+def _retention_days() -> int:
+    raw = os.environ.get(DOCUMENT_RETENTION_ENV, "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        logger.warning("%s=%r is not a number of days; documents are kept", DOCUMENT_RETENTION_ENV, raw)
+        return 0
+    return int(raw)
+
+
+@asynccontextmanager
+async def background_passes(app: FastAPI) -> AsyncIterator[None]:
+    """Run the background pass every HALL_EXT_WORKER_SECONDS (0 turns it off) while the app runs."""
+    interval = float(os.environ.get(WORKER_ENV, DEFAULT_WORKER_SECONDS))
+    stop = threading.Event()
+    thread: threading.Thread | None = None
+    ctx: ServerContext | None = getattr(app.state, "ctx", None)
+    if interval > 0 and ctx is not None:
+        notifier = notify.load_notifier()
+        app.state.notifier = notifier
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                try:
+                    run_pass(ctx, notifier)
+                except Exception:
+                    logger.exception("worker pass failed; retrying next round")
+
+        thread = threading.Thread(target=loop, name="hall-ext-worker", daemon=True)
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=30)
