@@ -30,7 +30,7 @@ class _PartName:
     these on the terminal): reads and writes go to `terminal.<part>.<name>`."""
 
     def __init__(self, part: str, name: str | None = None) -> None:
-        self.part, self.name = part, name
+        self.part, self.name = part, name or ""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = self.name or name
@@ -38,10 +38,10 @@ class _PartName:
     def __get__(self, obj: Any, objtype: type | None = None) -> Any:
         if obj is None:
             return self
-        return getattr(getattr(obj, self.part), self.name)  # type: ignore[arg-type]
+        return getattr(getattr(obj, self.part), self.name)
 
     def __set__(self, obj: Any, value: Any) -> None:
-        setattr(getattr(obj, self.part), self.name, value)  # type: ignore[arg-type]
+        setattr(getattr(obj, self.part), self.name, value)
 
 
 class ClerkTerminal(RoleScreen):
