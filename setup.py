@@ -20,8 +20,7 @@ CORE = [
 ]
 KIOSK = [
     # 6.12.0 on Python 3.11 drops a reference to None on every void Qt call and to True on every
-    # signal: a kiosk aborts (none_dealloc) after about 10,000 setText calls. 6.11.3 does not;
-    # kiosk/ui/refguard.py still protects a machine that ends up with 6.12.
+    # signal: a kiosk aborts (none_dealloc) after about 10,000 setText calls. 6.11.3 does not.
     "PySide6-Essentials>=6.6,<6.12",
 ]
 DEVICES = [

@@ -6,7 +6,8 @@ Prints JSON.
 The real HallDisplay, offscreen, fed synthetic snapshots and calls (no server: the figures are the
 screen's own work). Per snapshot re-render (every event batch of a busy hall brings one), per call
 shown (current call, recent calls, tile, page wanted; voice off), per page turn: milliseconds, and
-the None / True references a PySide6 build that leaks them loses per operation (see kiosk/ui/refguard).
+the None / True references a PySide6 build that leaks them loses per operation (6.12.0 on Python 3.11;
+setup.py requires < 6.12).
 """
 
 from __future__ import annotations

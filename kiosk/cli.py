@@ -131,7 +131,7 @@ def run(cfg: Any, args: argparse.Namespace, demo: Any = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from kiosk.app import build_context, close_context, create_screen, screenshot, wait_ready
-    from kiosk.collect import MainThreadCollector
+    from kiosk.qt_thread_gc import MainThreadCollector
     from kiosk.ui.theme import apply_theme, fit_scale
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

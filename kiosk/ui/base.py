@@ -13,7 +13,6 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk import const
 from kiosk.ui.context import AppContext
-from kiosk.ui.refguard import protect_singletons
 from kiosk.ui.theme import sc
 from kiosk.ui.widgets import ConnectionBadge, MessageLine, header_bar, label
 
@@ -29,7 +28,6 @@ class RoleScreen(QWidget):
 
     def __init__(self, ctx: AppContext, title: str, subtitle: str = "", *, header: bool = True) -> None:
         super().__init__()
-        protect_singletons()  # screens run for days: a leaking Qt binding must not abort them (refguard)
         self.ctx = ctx
         self.setObjectName("root")
         self.is_ready = False

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 def _update(lab: QLabel, text: str, role: str, tooltip: str, box: QRect) -> None:
     """Change only what differs: the grid is redrawn on every event of a busy hall, and each Qt
-    call has a cost (and, under some PySide6 builds, leaks a reference: see refguard)."""
+    call has a cost."""
     if lab.property("role") != role:
         restyle(lab, role)
     if lab.text() != text:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from kiosk.collect import MainThreadCollector
+from kiosk.qt_thread_gc import MainThreadCollector
 
 
 class _Node:

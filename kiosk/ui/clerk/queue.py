@@ -1,0 +1,122 @@
+"""The window's waiting list and suspended list, reloaded live as tickets change."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout
+
+from kiosk.ui.theme import base_scale, px
+from kiosk.ui.widgets import label
+
+if TYPE_CHECKING:
+    from kiosk.ui.clerk.terminal import ClerkTerminal
+
+logger = logging.getLogger(__name__)
+
+
+class QueueLists:
+    """The right-hand column of one terminal: waiting and suspended tickets of its window."""
+
+    def __init__(self, term: ClerkTerminal) -> None:
+        self.term = term
+        self.waiting: list[dict[str, Any]] = []
+        self.suspended: list[dict[str, Any]] = []
+        self.column = QVBoxLayout()
+        self.wait_title = label("等候队列", "big")
+        self.column.addWidget(self.wait_title)
+        self.wait_table = self._table(["号码", "事项", "取号时间", "优先"])
+        self.wait_table.setObjectName("waiting")
+        self.column.addWidget(self.wait_table, 3)
+        self.column.addWidget(label("挂起 Suspended", "big"))
+        self.susp_table = self._table(["号码", "事项", "窗口"])
+        self.susp_table.setObjectName("suspended")
+        self.column.addWidget(self.susp_table, 1)
+        # Events come in bursts: one reload shortly after the last of them.
+        self._reload_timer = QTimer(term)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(200)
+        self._reload_timer.timeout.connect(self.reload)
+
+    @staticmethod
+    def _table(headers: list[str]) -> QTableWidget:
+        t = QTableWidget(0, len(headers))
+        t.setHorizontalHeaderLabels(headers)
+        t.verticalHeader().setVisible(False)
+        t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        t.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        t.verticalHeader().setDefaultSectionSize(px(54, base_scale()))
+        t.setMinimumHeight(px(120, base_scale()))  # the lists shrink before the screen overflows
+        return t
+
+    def reload_soon(self) -> None:
+        """Reload after a short pause (restarted by each new reason to reload)."""
+        self._reload_timer.start()
+
+    def selected_waiting(self) -> dict[str, Any] | None:
+        return self._selected(self.wait_table, self.waiting)
+
+    def selected_suspended(self) -> dict[str, Any] | None:
+        """The suspended ticket selected, or the only one."""
+        t = self._selected(self.susp_table, self.suspended)
+        if not t and len(self.suspended) == 1:
+            t = self.suspended[0]
+        return t
+
+    @staticmethod
+    def _selected(table: QTableWidget, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        r = table.currentRow()
+        if 0 <= r < len(rows):
+            return rows[r]
+        return None
+
+    def _groups(self) -> set[str]:
+        g = self.term.window.get("groups") or {}
+        return set(g) if isinstance(g, dict) else {x if isinstance(x, str) else x.get("prefix") for x in g}
+
+    def reload(self) -> None:
+        """Reload the window's waiting and suspended lists."""
+        term = self.term
+        if not term.window.get("id"):
+            return
+        client, hall = term.client, term.ctx.hall_id
+
+        def fetch() -> tuple[list, list]:
+            return client.tickets(hall, status="waiting"), client.tickets(hall, status="suspended")
+
+        def done(res: tuple[list, list]) -> None:
+            waiting, suspended = res
+            groups = self._groups()
+            wid = term.window.get("id")
+            self.waiting = [
+                t
+                for t in waiting
+                if (not groups or t.get("prefix") in groups) and t.get("window_id") in (None, wid)
+            ]
+            self.waiting.sort(key=lambda t: (not t.get("priority"), t.get("issued_at") or "", t["id"]))
+            self.suspended = [t for t in suspended if t.get("window_id") in (None, wid)]
+            self._fill(self.wait_table, [self._wait_row(t) for t in self.waiting])
+            self._fill(
+                self.susp_table, [[t["number"], t.get("service_name", ""), ""] for t in self.suspended]
+            )
+            self.wait_title.setText(f"等候队列（{len(self.waiting)} 人）")
+
+        term.run(fetch, done, lambda e: logger.info("queue reload failed: %s", e))
+
+    @staticmethod
+    def _wait_row(t: dict[str, Any]) -> list[str]:
+        issued = str(t.get("issued_at") or "")
+        hhmm = issued[11:16] if len(issued) >= 16 else issued
+        return [t["number"], t.get("service_name", ""), hhmm, "绿色通道" if t.get("priority") else ""]
+
+    @staticmethod
+    def _fill(table: QTableWidget, rows: list[list[str]]) -> None:
+        table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, v in enumerate(row):
+                table.setItem(r, c, QTableWidgetItem(str(v)))

@@ -1,0 +1,171 @@
+"""The clerk's session at a window: the log-in page and its window list, log-in and log-out, the line
+saying who works at which window."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from kiosk import const
+from kiosk.ui.theme import sc
+from kiosk.ui.widgets import button, card, label
+
+if TYPE_CHECKING:
+    from kiosk.ui.clerk.terminal import ClerkTerminal
+
+
+class ClerkSession:
+    """Log-in page, log-in/out and the window header line of one terminal."""
+
+    def __init__(self, term: ClerkTerminal) -> None:
+        self.term = term
+        self.page = self._build_login()
+        self.who = label("", "big")  # window, clerk and window status, above the ticket in hand
+        self.logout_btn: QPushButton = button("退出登录 Log out", self.logout, name="logout")
+
+    def _build_login(self) -> QWidget:
+        config = self.term.ctx.config
+        page = QWidget()
+        outer = QHBoxLayout(page)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addStretch(1)
+        box = card()
+        box.setFixedWidth(sc(820))
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(sc(50), sc(30), sc(50), sc(30))
+        lay.setSpacing(sc(12))
+        lay.addWidget(label("工作人员登录", "title", align=Qt.AlignmentFlag.AlignCenter))
+        lay.addWidget(label("Clerk log-in", "en", align=Qt.AlignmentFlag.AlignCenter))
+        self.user_edit = QLineEdit(config.username or "")
+        self.user_edit.setPlaceholderText("工号 / 用户名")
+        self.user_edit.setObjectName("username")
+        self.pass_edit = QLineEdit(config.password or "")
+        self.pass_edit.setPlaceholderText("密码")
+        self.pass_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.pass_edit.setObjectName("password")
+        self.pass_edit.returnPressed.connect(self.login)
+        self.window_combo = QComboBox()
+        self.window_combo.setObjectName("window")
+        lay.addWidget(label("用户名", None))
+        lay.addWidget(self.user_edit)
+        lay.addWidget(label("密码", None))
+        lay.addWidget(self.pass_edit)
+        lay.addWidget(label("窗口", None))
+        lay.addWidget(self.window_combo)
+        self.login_btn = button("登录 Log in", self.login, "primary", name="login")
+        lay.addWidget(self.login_btn)
+        self.login_error = label("", "subtitle", wrap=True)
+        lay.addWidget(self.login_error)
+        outer.addWidget(box)
+        outer.addStretch(1)
+        return page
+
+    def load_windows(self) -> None:
+        """Fill the window list from the hall; unattended machines then log in by themselves."""
+        term, ctx = self.term, self.term.ctx
+
+        def done(hall: dict[str, Any]) -> None:
+            ctx.hall.update(hall)
+            self.window_combo.clear()
+            for w in hall.get("windows", []):
+                self.window_combo.addItem(f"{w['number']}号窗口 {w.get('name', '')}", w["id"])
+            if ctx.config.window_id is not None:
+                idx = self.window_combo.findData(ctx.config.window_id)
+                if idx >= 0:
+                    self.window_combo.setCurrentIndex(idx)
+            if ctx.config.username and ctx.config.password:
+                self.login()  # unattended demo machines log in by themselves
+            elif not term.is_ready and term.pages.currentWidget() is self.page:
+                term.mark_ready()
+
+        def failed(exc: BaseException) -> None:
+            if ctx.config.window_id is not None:
+                self.window_combo.addItem(f"窗口 {ctx.config.window_id}", ctx.config.window_id)
+            self.login_error.setText(getattr(exc, "message_zh", "无法加载窗口列表"))
+            term.mark_ready()
+
+        term.run(lambda: ctx.client.hall(ctx.hall_id), done, failed)
+
+    def login(self) -> None:
+        """Log in at the chosen window."""
+        term = self.term
+        if term.busy:
+            return
+        user, pw = self.user_edit.text().strip(), self.pass_edit.text()
+        window_id = self.window_combo.currentData()
+        if not user or not pw:
+            self.login_error.setText("请输入用户名和密码")
+            return
+        term.busy = True
+        self.login_btn.setEnabled(False)
+        client = term.client
+        hall = term.ctx.hall_id
+
+        def call() -> tuple[dict, dict]:
+            ans = client.login(user, pw, window_id)
+            snap = client.snapshot(hall)
+            return ans, snap
+
+        def done(res: tuple[dict, dict]) -> None:
+            ans, snap = res
+            term.busy = False
+            self.login_btn.setEnabled(True)
+            term.clerk = ans.get("clerk") or {"name": user}
+            term.window = ans.get("window") or {"id": window_id}
+            self.pass_edit.clear()
+            self.apply_snapshot(snap)
+            if term.ctx.events.channel is None or not term.ctx.config.token:
+                term.ctx.start_events(int(snap.get("last_seq", 0)), client.token)
+            term.pages.setCurrentWidget(term.work_page)
+            self.update_header()
+            term.queue.reload()
+            term.logged_in.emit(ans)
+            term.mark_ready()
+            term.documents.flush()  # photos a previous session could not send
+
+        def failed(exc: BaseException) -> None:
+            term.busy = False
+            self.login_btn.setEnabled(True)
+            self.login_error.setText(getattr(exc, "message_zh", "登录失败"))
+
+        term.run(call, done, failed)
+
+    def logout(self) -> None:
+        """Log out and go back to the log-in page."""
+        term = self.term
+        client = term.client
+        if not term.ctx.config.token:
+            term.ctx.events.detach()
+        term.run(client.logout, lambda _r: None, lambda _e: None)
+        term.show_current(None)
+        term.pages.setCurrentWidget(self.page)
+
+    def apply_snapshot(self, snap: dict[str, Any]) -> None:
+        """Take this window's state and ticket in hand from a hall snapshot."""
+        term = self.term
+        wid = term.window.get("id")
+        for w in snap.get("windows", []):
+            if w.get("id") == wid:
+                term.window.update({k: v for k, v in w.items() if k != "current"})
+                if w.get("current"):
+                    term.show_current(w["current"])
+        self.update_header()
+
+    def on_window_updated(self, w: dict[str, Any]) -> None:
+        """A window.updated event: follow this window's status, groups and name."""
+        term = self.term
+        if w.get("id") == term.window.get("id"):
+            term.window.update({k: v for k, v in w.items() if k in ("status", "groups", "name")})
+            self.update_header()
+
+    def update_header(self) -> None:
+        term = self.term
+        w = term.window
+        status = const.WINDOW_STATUS_ZH.get(w.get("status", ""), w.get("status", ""))
+        self.who.setText(
+            f"{w.get('number', '?')}号窗口 {w.get('name', '')} · {term.clerk.get('name', '')} · {status}"
+        )
+        if term.header_title is not None:
+            term.header_title.setText(f"{term.ctx.hall_name} · {w.get('number', '?')}号窗口")
