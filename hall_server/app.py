@@ -10,13 +10,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from hall_server import worker
+from hall_server.api.errors import install_handlers
 from hall_server.api.guard import RequestGuard
 from hall_server.api.lean import document_lean_routes
 from hall_server.config import Settings
 from hall_server.const import API_PREFIX, DOCUMENT_MAX_BYTES, MAX_BODY_BYTES, VERSION
 from hall_server.context import ServerContext
 from hall_server.db.analyze import StatsKeeper
-from hall_server.errors import install_handlers
 from hall_server.listeners import CrossProcessListener
 
 logger = logging.getLogger(__name__)

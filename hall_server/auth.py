@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hall_server.catalog import Catalog
 from hall_server.const import DEVICE_ROLES, ROLES
 from hall_server.db.models import ApiToken, User, Window
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.events import Actor
 from hall_server.passwords import new_token, token_hash
 
@@ -75,7 +75,7 @@ def bearer_token(authorization: str | None) -> str | None:
     scheme, _, value = authorization.partition(" ")
     token = value.strip()
     if scheme.lower() != "bearer" or not token:
-        raise ApiError("auth.invalid", reason="expected 'Authorization: Bearer <token>'")
+        raise HallError("auth.invalid", reason="expected 'Authorization: Bearer <token>'")
     return token
 
 
@@ -89,7 +89,7 @@ def authenticate(conn: Session | Connection, token: str) -> Principal:
     """The principal of a live token; 401 auth.invalid for an unknown or revoked one."""
     principal = resolve_token(conn, token)
     if principal is None:
-        raise ApiError("auth.invalid")
+        raise HallError("auth.invalid")
     return principal
 
 
@@ -118,18 +118,18 @@ def create_token(
 ) -> tuple[int, str]:
     """Store a new token (hashed) and return (id, plaintext); the plaintext is shown only once."""
     if role not in ROLES:
-        raise ApiError("request.invalid", reason=f"unknown role {role!r}", roles=list(ROLES))
+        raise HallError("request.invalid", reason=f"unknown role {role!r}", roles=list(ROLES))
     if window_id is not None:
         win = session.execute(select(Window.hall_id).where(Window.id == window_id)).first()
         if win is None:
-            raise ApiError("window.unknown", window_id=window_id)
+            raise HallError("window.unknown", window_id=window_id)
         if hall_id is not None and hall_id != win.hall_id:
-            raise ApiError("request.invalid", reason="the window is in another hall", window_id=window_id)
+            raise HallError("request.invalid", reason="the window is in another hall", window_id=window_id)
         hall_id = win.hall_id
     if role in ("kiosk", "display", "manager", "clerk") and not hall_id:
-        raise ApiError("request.invalid", reason=f"a {role} token needs a hall")
+        raise HallError("request.invalid", reason=f"a {role} token needs a hall")
     if role in ("rating", "clerk") and window_id is None:
-        raise ApiError("request.invalid", reason=f"a {role} token needs a window")
+        raise HallError("request.invalid", reason=f"a {role} token needs a window")
     token = new_token()
     token_id = session.execute(
         insert(_TOKENS)
@@ -179,7 +179,7 @@ def list_tokens(session: Session) -> list[dict[str, Any]]:
 def require_roles(p: Principal, *roles: str) -> None:
     """403 auth.forbidden unless the principal has one of roles."""
     if p.role not in roles:
-        raise ApiError("auth.forbidden", role=p.role, allowed=list(roles))
+        raise HallError("auth.forbidden", role=p.role, allowed=list(roles))
 
 
 def can_access_hall(p: Principal, hall_id: str, catalog: Catalog) -> bool:
@@ -196,16 +196,16 @@ def can_access_hall(p: Principal, hall_id: str, catalog: Catalog) -> bool:
 def require_hall(p: Principal, hall_id: str, catalog: Catalog) -> None:
     """403 auth.wrong_hall unless the principal may access the hall."""
     if not can_access_hall(p, hall_id, catalog):
-        raise ApiError("auth.wrong_hall", hall_id=hall_id)
+        raise HallError("auth.wrong_hall", hall_id=hall_id)
 
 
 def require_window_operator(p: Principal, window_id: int, window_hall_id: str, catalog: Catalog) -> None:
     """Only the clerk logged in at this window, a manager of its hall, or an admin."""
     if p.role == "clerk":
         if p.window_id != window_id:
-            raise ApiError("auth.wrong_window", window_id=window_id, own_window_id=p.window_id)
+            raise HallError("auth.wrong_window", window_id=window_id, own_window_id=p.window_id)
         return
     if p.role in ("manager", "admin"):
         require_hall(p, window_hall_id, catalog)
         return
-    raise ApiError("auth.forbidden", role=p.role)
+    raise HallError("auth.forbidden", role=p.role)

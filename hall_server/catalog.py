@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from hall_server.db.engine import Database
 from hall_server.db.models import Hall, HallService, QueueGroup, ServiceItem, Window
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from queueing.hierarchy import is_in_subtree
 from queueing.model import HallPolicy
 
@@ -184,12 +184,12 @@ class Catalog:
         return True
 
     def hall(self, hall_id: str) -> HallConfig:
-        """The hall's configuration or ApiError hall.unknown."""
+        """The hall's configuration or HallError hall.unknown."""
         hall = self._snapshot().halls.get(hall_id)
         if hall is None and self._reload_on_miss():
             hall = self._snapshot().halls.get(hall_id)
         if hall is None:
-            raise ApiError("hall.unknown", hall_id=hall_id)
+            raise HallError("hall.unknown", hall_id=hall_id)
         return hall
 
     def halls(self) -> list[HallConfig]:
@@ -202,12 +202,12 @@ class Catalog:
         return roots[0] if roots else None
 
     def service(self, code: str) -> ServiceInfo:
-        """A service item's names or ApiError service.unknown."""
+        """A service item's names or HallError service.unknown."""
         info = self._snapshot().services.get(code)
         if info is None and self._reload_on_miss():
             info = self._snapshot().services.get(code)
         if info is None:
-            raise ApiError("service.unknown", service_code=code)
+            raise HallError("service.unknown", service_code=code)
         return info
 
     def service_name(self, code: str) -> str:
@@ -216,10 +216,10 @@ class Catalog:
         return info.name if info else code
 
     def prefix_for(self, hall: HallConfig, code: str) -> str:
-        """The queue group a hall puts a service item in, or ApiError service.unknown."""
+        """The queue group a hall puts a service item in, or HallError service.unknown."""
         prefix = hall.service_prefix.get(code)
         if prefix is None:
-            raise ApiError("service.unknown", service_code=code, hall_id=hall.id)
+            raise HallError("service.unknown", service_code=code, hall_id=hall.id)
         return prefix
 
     def window(self, window_id: int) -> WindowInfo | None:

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    from hall_server.errors import ApiError
+    from hall_server.errors import HallError
 
     try:
         if args.command == "serve":
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_seed(args)
         if args.command == "token":
             return cmd_token(args)
-    except ApiError as err:
+    except HallError as err:
         print(f"错误 / error: {err.message} / {err.message_en} {err.detail or ''}", file=sys.stderr)
         return 2
     return 1
@@ -189,11 +189,11 @@ def _check_hall(db: Any, hall_id: str) -> None:
     from sqlalchemy import select
 
     from hall_server.db.models import Hall
-    from hall_server.errors import ApiError
+    from hall_server.errors import HallError
 
     with db.read() as s:
         if s.execute(select(Hall.id).where(Hall.id == hall_id)).first() is None:
-            raise ApiError("hall.unknown", hall_id=hall_id)
+            raise HallError("hall.unknown", hall_id=hall_id)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -105,7 +105,9 @@ EV_DOCUMENTS_PURGED = "documents.purged"
 CONFIG_EVENTS = frozenset({EV_HALL_UPDATED})
 CALL_EVENTS = (EV_TICKET_CALLED, EV_TICKET_RECALLED, EV_TICKET_CALLED_BACK)
 
-# Error codes with (HTTP status, zh_CN message, English message).
+# The one error table: code -> (HTTP status, zh_CN message, English message). Use cases raise
+# HallError(code) or a queueing DomainError; the API seam (hall_server.api.errors) maps the code
+# to its status here, once.
 ERRORS: dict[str, tuple[int, str, str]] = {
     "request.invalid": (422, "请求内容不正确", "The request is invalid"),
     "request.not_found": (404, "请求的地址不存在", "No such path"),
@@ -173,4 +175,57 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "device.unknown_hall": (422, "设备未绑定大厅", "The device is not bound to a hall"),
     "idempotency.conflict": (409, "重复请求的内容与首次不同", "Same idempotency key, different request"),
     "seed.invalid": (422, "城市数据文件不正确", "The city data file is invalid"),
+    # Refusals of the domain core (queueing.errors); their messages come with the error itself.
+    "id.invalid": (422, "身份证号码不正确", "Invalid ID number"),
+    "issue.daily_cap": (409, "该事项今日号源已取完", "Today's tickets for this service are gone"),
+    "issue.closed_hours": (409, "当前不在办理时间", "Outside opening hours"),
+    "issue.person_limit": (409, "同一证件今日取号已达上限", "This ID card reached today's ticket limit"),
+    "issue.green_not_eligible": (422, "不符合绿色通道条件", "Not eligible for the green channel"),
+    "issue.identity_required": (422, "该事项须读取身份证取号", "This service needs an ID card"),
+    "rating.reason_required": (422, "差评请选择原因", "A bad rating needs a reason"),
+    "rating.invalid_level": (422, "评价等级不正确", "Invalid rating level"),
+    "rating.unknown_reason": (422, "评价原因不正确", "Unknown rating reason"),
+    "rating.text_too_long": (422, "评价内容过长", "The rating text is too long"),
+    "rating.invalid_channel": (422, "评价渠道不正确", "Invalid rating channel"),
+    "window.invalid_weight": (422, "窗口队列权重不正确", "Invalid window weight"),
+    "group.invalid_prefix": (422, "队列字母不正确", "Invalid queue prefix"),
+    "ticket.transfer_target": (422, "转移目标不正确", "Invalid transfer target"),
+    "ticket.transfer_same": (422, "不能转移到当前事项或窗口", "Cannot transfer to the same place"),
+    "ticket.window_required": (422, "须指定窗口", "A window is required"),
+    # Appointments, follow-ups, matters, statistics and rate limits ({names} come from the detail).
+    "booking.day_not_bookable": (
+        409,
+        "该日期不可预约（须提前1天至5个工作日，且为工作日）",
+        "That day cannot be booked",
+    ),
+    "booking.slot_unknown": (404, "预约时段不存在", "No such appointment slot"),
+    "booking.slot_full": (409, "该时段已约满，请选择其他时段", "That slot is fully booked"),
+    "booking.person_day_limit": (409, "同一人每天只能预约一次", "One booking per person per day"),
+    "booking.blocked": (409, "因多次预约未到，暂停预约至{until}", "Booking blocked after repeated no-shows"),
+    "booking.not_found": (404, "预约不存在或身份证号不符", "No such booking for that ID number"),
+    "booking.not_active": (409, "该预约已取消或已使用", "The booking is no longer active"),
+    "booking.cancel_too_late": (409, "距预约时段开始不足2小时，不能取消", "Too late to cancel"),
+    "booking.phone_invalid": (422, "手机号码格式不正确", "Invalid mobile phone number"),
+    "booking.service_not_bookable": (404, "该事项不在本大厅办理", "The hall does not handle that service"),
+    "rate.limited": (429, "请求过于频繁，请{retry_after}秒后再试", "Too many requests; try again later"),
+    "checkin.none": (404, "未找到您今天在本大厅的预约", "No booking today at this hall"),
+    "checkin.too_early": (409, "未到签到时间，请于{start}前30分钟内签到", "Too early to check in"),
+    "checkin.too_late": (409, "已超过签到时间，预约失效", "Too late to check in; the booking lapsed"),
+    "followup.unknown": (404, "整改工单不存在", "No such follow-up case"),
+    "followup.bad_step": (409, "工单步骤须依次进行", "Follow-up steps must follow in order"),
+    "followup.satisfied_required": (
+        422,
+        "回访须记录群众是否满意",
+        "A return visit needs satisfied true/false",
+    ),
+    "matter.unknown": (404, "办件不存在", "No such matter"),
+    "matter.bad_step": (409, "办件环节须依次推进", "Matter steps must follow in order"),
+    "matter.not_served": (409, "该号票不在本窗口办理中", "The ticket is not being served at this window"),
+    "matter.other_person": (409, "该办件属于其他申请人", "The matter belongs to someone else"),
+    "stats.bad_period": (
+        422,
+        "统计期间不正确（起止日期，最长两年）",
+        "Invalid period (from..to, at most two years)",
+    ),
+    "stats.bad_group": (422, "不支持的分组方式", "Unsupported grouping"),
 }

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from hall_server.const import DEFAULT_TIMEZONE, EV_HALL_UPDATED
 from hall_server.db.engine import Database
 from hall_server.db.models import Hall, HallService, QueueGroup, ServiceItem, User, Window
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
 from hall_server.passwords import hash_password, verify_password
 from queueing.errors import DomainError
@@ -55,11 +55,11 @@ def load_file(path: Path | str) -> dict[str, Any]:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ApiError("seed.invalid", reason=str(exc), path=str(path)) from exc
+        raise HallError("seed.invalid", reason=str(exc), path=str(path)) from exc
 
 
-def _bad(reason: str, **detail: Any) -> ApiError:
-    return ApiError("seed.invalid", reason=reason, **detail)
+def _bad(reason: str, **detail: Any) -> HallError:
+    return HallError("seed.invalid", reason=reason, **detail)
 
 
 def _ordered_halls(halls: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from hall_server.auth import Principal, authenticate, bearer_token
 from hall_server.const import BEARER_SCHEME
 from hall_server.context import ServerContext
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.events import dumps
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def lookup(ctx: ServerContext, token: str) -> Principal:
 def principal_of(ctx: ServerContext, token: str | None) -> Principal:
     """Resolve the bearer token inside a (threaded) endpoint; 401 if missing or bad."""
     if not token:
-        raise ApiError("auth.required")
+        raise HallError("auth.required")
     return lookup(ctx, token)
 
 

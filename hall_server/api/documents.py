@@ -10,7 +10,7 @@ from hall_server.api.deps import Creds, get_ctx, json_response, principal_of, ru
 from hall_server.api.schemas import DbInt, ErrorOut
 from hall_server.auth import require_roles
 from hall_server.const import DOCUMENT_CONTENT_TYPE, DOCUMENT_LABEL_MAX, DOCUMENT_MAX_BYTES
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.services import documents
 from hall_server.services.documents import DocumentInput
 
@@ -26,14 +26,14 @@ async def read_limited(request: Request, limit: int) -> bytes:
     """The request body, refused with document.too_large as soon as it passes limit bytes."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError("document.too_large", size=int(declared), max_bytes=limit)
+        raise HallError("document.too_large", size=int(declared), max_bytes=limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             # Stop reading: a client lying about its length cannot make the server hold more.
-            raise ApiError("document.too_large", size=size, max_bytes=limit)
+            raise HallError("document.too_large", size=size, max_bytes=limit)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from hall_server.api.deps import Creds, get_ctx, lookup, principal_of
+from hall_server.api.errors import error_body, http_status
 from hall_server.api.schemas import DbInt, ErrorOut, EventOut
 from hall_server.auth import bearer_token, can_access_hall
 from hall_server.const import (
@@ -22,7 +23,7 @@ from hall_server.const import (
     WS_CLOSE_UNAUTHORISED,
 )
 from hall_server.context import ServerContext
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.events import dumps, read_events
 from hall_server.services import halls
 
@@ -47,8 +48,8 @@ def list_events(
     return halls.events_since(ctx, principal_of(ctx, creds), hall_id, since, limit)
 
 
-async def _refuse(ws: WebSocket, code: int, err: ApiError) -> None:
-    await ws.send_text(dumps(err.body()))
+async def _refuse(ws: WebSocket, code: int, err: HallError) -> None:
+    await ws.send_text(dumps(error_body(err)))
     await ws.close(code=code)
 
 
@@ -66,21 +67,21 @@ async def event_socket(
 ) -> None:
     """Everything after `since` from the database, then live events, in order, no gaps or repeats."""
     ctx: ServerContext = ws.app.state.ctx
-    refusal: tuple[int, ApiError] | None = None
+    refusal: tuple[int, HallError] | None = None
     try:
         raw = token or bearer_token(ws.headers.get("authorization"))
-    except ApiError as err:
+    except HallError as err:
         raw, refusal = None, (WS_CLOSE_UNAUTHORISED, err)
     if raw is None:
-        refusal = refusal or (WS_CLOSE_UNAUTHORISED, ApiError("auth.required"))
+        refusal = refusal or (WS_CLOSE_UNAUTHORISED, HallError("auth.required"))
     else:
         try:
             principal = await run_in_threadpool(lookup, ctx, raw)
             ctx.catalog.hall(hall_id)
             if not can_access_hall(principal, hall_id, ctx.catalog):
-                refusal = (WS_CLOSE_FORBIDDEN, ApiError("auth.wrong_hall", hall_id=hall_id))
-        except ApiError as err:
-            refusal = (WS_CLOSE_NOT_FOUND if err.status == 404 else WS_CLOSE_UNAUTHORISED, err)
+                refusal = (WS_CLOSE_FORBIDDEN, HallError("auth.wrong_hall", hall_id=hall_id))
+        except HallError as err:
+            refusal = (WS_CLOSE_NOT_FOUND if http_status(err) == 404 else WS_CLOSE_UNAUTHORISED, err)
     if refusal is not None:
         await ws.accept()
         await _refuse(ws, *refusal)

@@ -13,8 +13,8 @@ from hall_server.api import ext_common
 from hall_server.api.deps import Creds, get_ctx, principal_of
 from hall_server.api.schemas import DbInt, ErrorOut
 from hall_server.auth import require_roles
+from hall_server.errors import HallError
 from hall_server.services import followups as svc
-from hall_server.services.ext_errors import ext_error
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def get_case(case_id: DbInt, request: Request, creds: Creds) -> dict[str, Any]:
 
         case = s.get(FollowupCase, case_id)
         if case is None or case.hall_id not in allowed:
-            raise ext_error("followup.unknown", case_id=case_id)
+            raise HallError("followup.unknown", case_id=case_id)
         out = svc.detail(s, case, today=_today(ctx, case.hall_id))
         out["steps"] = svc.steps_of(s, case_id)
         return out

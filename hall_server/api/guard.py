@@ -6,7 +6,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hall_server.errors import ApiError
+from hall_server.api.errors import error_body, http_status
+from hall_server.errors import HallError
 
 logger = logging.getLogger(__name__)
 
@@ -17,14 +18,14 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class BodyTooLarge(ApiError):
+class BodyTooLarge(HallError):
     """The body passed the limit of its route while it was being read."""
 
     def __init__(self, limit: int, size: int) -> None:
         super().__init__("request.too_large", max_bytes=limit, size=size)
 
 
-class NulCharacter(ApiError):
+class NulCharacter(HallError):
     """A NUL character in the path, the query or a JSON body (no text of the hall contains one)."""
 
     def __init__(self, where: str) -> None:
@@ -107,14 +108,14 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _refuse(send: Send, err: ApiError) -> None:
+async def _refuse(send: Send, err: HallError) -> None:
     from hall_server.events import dumps
 
-    data = dumps(err.body()).encode("utf-8")
+    data = dumps(error_body(err)).encode("utf-8")
     await send(
         {
             "type": "http.response.start",
-            "status": err.status,
+            "status": http_status(err),
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(data)).encode()),

@@ -13,9 +13,8 @@ from hall_server.api.deps import Creds, get_ctx, principal_of
 from hall_server.api.schemas import DbInt, ErrorOut
 from hall_server.auth import require_roles, require_window_operator
 from hall_server.db.models import Ticket
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.services import matters as svc
-from hall_server.services.ext_errors import ext_error
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +52,10 @@ def record(ticket_id: DbInt, body: RecordIn, request: Request, creds: Creds) -> 
     with ctx.db.read() as s:
         t = s.get(Ticket, ticket_id)
         if t is None:
-            raise ApiError("ticket.unknown", ticket_id=ticket_id)
+            raise HallError("ticket.unknown", ticket_id=ticket_id)
         window_id, hall_id = t.window_id, t.hall_id
     if window_id is None:
-        raise ext_error("matter.not_served", ticket_id=ticket_id)
+        raise HallError("matter.not_served", ticket_id=ticket_id)
     require_window_operator(p, window_id, hall_id, ctx.catalog)
     with ctx.db.write() as s:
         matter, _created = svc.record(
@@ -94,7 +93,7 @@ def get_matter(matter_id: DbInt, request: Request, creds: Creds) -> dict[str, An
     with ctx.db.read() as s:
         matter = svc.get(s, matter_id)
         if matter.hall_id not in allowed:
-            raise ext_error("matter.unknown", matter_id=matter_id)
+            raise HallError("matter.unknown", matter_id=matter_id)
         return svc.view(s, matter)
 
 

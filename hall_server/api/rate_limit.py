@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from hall_server.api import ext_common
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.services.ext_const import (
     RATE_ENV_PREFIX,
     RATE_EXEMPT_ENV,
     RATE_LIMITS_DEFAULT,
     RATE_MAX_KEYS,
 )
-from hall_server.services.ext_errors import ext_error
 from queueing.idnumber import parse_id_number
 
 logger = logging.getLogger(__name__)
@@ -128,8 +127,7 @@ class BookingGuard:
             return
         retry_after = max(1, math.ceil(wait))
         logger.warning("rate limit %s reached (%d/min); retry after %d s", name, per_minute, retry_after)
-        err: ApiError = ext_error("rate.limited", retry_after=retry_after, limit=name, per_minute=per_minute)
-        err.headers = {"Retry-After": str(retry_after)}
+        err = HallError("rate.limited", retry_after=retry_after, limit=name, per_minute=per_minute)
         raise err
 
 

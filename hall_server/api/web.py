@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 
 logger = logging.getLogger(__name__)
 
@@ -45,5 +45,5 @@ def static(name: str) -> FileResponse:
     """A page asset; only plain file names inside web/static are served."""
     path = (STATIC_DIR / name).resolve()
     if path.parent != STATIC_DIR or not path.is_file() or path.suffix not in TYPES:
-        raise ApiError("request.not_found")
+        raise HallError("request.not_found")
     return FileResponse(path, media_type=TYPES[path.suffix], headers=NO_STORE)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from hall_server.const import SQLITE_BUSY_TIMEOUT_MS
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class Database:
         except OperationalError as exc:
             if _is_busy(exc):
                 logger.warning("database busy: %s", exc)
-                raise ApiError("server.busy") from exc
+                raise HallError("server.busy") from exc
             raise
         finally:
             if lock is not None:

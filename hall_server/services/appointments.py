@@ -20,7 +20,7 @@ from hall_server.context import ServerContext
 from hall_server.crypto import DataProtector
 from hall_server.db.models import Hall, HallService, ServiceItem
 from hall_server.db.models_ext import PERSON_DAY_INDEX, Appointment, AppointmentSlot
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
 from hall_server.services import notify, tickets
 from hall_server.services.calendars import calendar_for_hall
@@ -32,7 +32,6 @@ from hall_server.services.ext_const import (
     EV_APPOINTMENT_NO_SHOW,
     POLICY_BOOKING,
 )
-from hall_server.services.ext_errors import ext_error
 from hall_server.services.hall_settings import settings_of
 from queueing.calendar import (
     BookingRules,
@@ -63,7 +62,7 @@ def hall_of(session: Session, hall_id: str) -> Hall:
     """The hall row or hall.unknown."""
     hall = session.get(Hall, hall_id)
     if hall is None:
-        raise ApiError("hall.unknown", hall_id=hall_id)
+        raise HallError("hall.unknown", hall_id=hall_id)
     return hall
 
 
@@ -94,7 +93,7 @@ def _service(session: Session, hall_id: str, service_code: str) -> ServiceItem:
     claimed = session.get(HallService, (hall_id, service_code))
     item = session.get(ServiceItem, service_code)
     if claimed is None or item is None:
-        raise ext_error("booking.service_not_bookable", service_code=service_code)
+        raise HallError("booking.service_not_bookable", service_code=service_code)
     return item
 
 
@@ -215,23 +214,23 @@ class BookingRequest:
 def book(
     session: Session, protector: DataProtector, hall_id: str, req: BookingRequest, now: datetime
 ) -> Appointment:
-    """Book a slot, enforcing the hall's rules; raises a typed ApiError and changes nothing on refusal."""
+    """Book a slot, enforcing the hall's rules; raises a typed HallError and changes nothing on refusal."""
     hall = hall_of(session, hall_id)
     _service(session, hall_id, req.service_code)
     idn = parse_id_number(req.id_number)  # InvalidIdNumber -> 422 id.invalid
     phone = re.sub(r"[\s-]", "", req.phone or "")
     if not PHONE_RE.match(phone):
-        raise ext_error("booking.phone_invalid")
+        raise HallError("booking.phone_invalid")
     rules = rules_of(session, hall)
     zone = zone_of(hall)
     today = now.astimezone(zone).date()
     cal = calendar_for_hall(session, hall_id)
     if req.day not in bookable_days(today, cal, rules):
-        raise ext_error("booking.day_not_bookable", day=req.day.isoformat())
+        raise HallError("booking.day_not_bookable", day=req.day.isoformat())
     id_hmac = protector.lookup_hash(idn.number)
     until = noshow_block_until(_noshow_days(session, id_hmac), today, rules)
     if until is not None:
-        raise ext_error("booking.blocked", until=until.isoformat())
+        raise HallError("booking.blocked", until=until.isoformat())
     held = set(
         session.scalars(
             select(Appointment.person_seq).where(
@@ -243,11 +242,11 @@ def book(
     )
     free = [n for n in range(1, max(1, rules.per_person_per_day) + 1) if n not in held]
     if len(held) >= rules.per_person_per_day or not free:
-        raise ext_error("booking.person_day_limit", day=req.day.isoformat())
+        raise HallError("booking.person_day_limit", day=req.day.isoformat())
     slots = {s.start: s for s in ensure_slots(session, hall, req.service_code, req.day)}
     slot = slots.get(req.start)
     if slot is None:
-        raise ext_error("booking.slot_unknown", start=req.start)
+        raise HallError("booking.slot_unknown", start=req.start)
     # The conditional update is the capacity guard: atomic on SQLite and PostgreSQL alike.
     taken = session.execute(
         update(AppointmentSlot)
@@ -255,7 +254,7 @@ def book(
         .values(booked=AppointmentSlot.booked + 1)
     ).rowcount
     if taken != 1:
-        raise ext_error("booking.slot_full", start=req.start)
+        raise HallError("booking.slot_full", start=req.start)
     name = (req.name or "").strip() or None
     appt = Appointment(
         code=_new_code(session),
@@ -284,7 +283,7 @@ def book(
         # A concurrent booking of the same person took this place first (the rule check above
         # could not see it yet): the same refusal as the rule, and the transaction rolls back.
         if _is_person_day_violation(exc):
-            raise ext_error("booking.person_day_limit", day=req.day.isoformat()) from exc
+            raise HallError("booking.person_day_limit", day=req.day.isoformat()) from exc
         raise
     append_event(session, hall_id, EV_APPOINTMENT_BOOKED, public_view(appt), Actor("visitor", None))
     local_start = aware(appt.start_at).astimezone(zone)
@@ -328,7 +327,7 @@ def _find(session: Session, protector: DataProtector, code: str, id_number: str)
         id_hmac = ""
     # The same answer for a wrong code and a wrong ID number: codes cannot be probed.
     if appt is None or appt.id_hmac != id_hmac:
-        raise ext_error("booking.not_found")
+        raise HallError("booking.not_found")
     return appt
 
 
@@ -338,11 +337,11 @@ def cancel(
     """Cancel a booking at least cancel_min_hours before its slot; frees the place."""
     appt = _find(session, protector, code, id_number)
     if appt.status != "booked":
-        raise ext_error("booking.not_active", booking_status=appt.status)
+        raise HallError("booking.not_active", booking_status=appt.status)
     hall = hall_of(session, appt.hall_id)
     rules = rules_of(session, hall)
     if not can_cancel(now, aware(appt.start_at), rules):
-        raise ext_error("booking.cancel_too_late", hours=rules.cancel_min_hours)
+        raise HallError("booking.cancel_too_late", hours=rules.cancel_min_hours)
     appt.status = "cancelled"
     appt.cancelled_at = now
     session.execute(
@@ -408,13 +407,13 @@ def checkin(
             )
         )
     if not candidates:
-        raise ext_error("checkin.none")
+        raise HallError("checkin.none")
     # The booking whose slot is nearest to now decides.
     appt = min(candidates, key=lambda a: abs((aware(a.start_at) - now).total_seconds()))
     state = "ok" if appt.status == "checked_in" else checkin_state(now, aware(appt.start_at), rules)
     if state != "ok":
         code = "checkin.too_early" if state == "early" else "checkin.too_late"
-        err = ext_error(
+        err = HallError(
             code,
             start=aware(appt.start_at).astimezone(zone).strftime("%H:%M"),
             appointment_code=appt.code,

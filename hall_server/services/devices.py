@@ -13,7 +13,7 @@ from hall_server.auth import Principal, require_hall
 from hall_server.const import EV_DEVICE_FAULT, EV_DEVICE_HEARTBEAT
 from hall_server.context import ServerContext
 from hall_server.db.models import Device
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.events import append_event
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def record_heartbeat(ctx: ServerContext, p: Principal, hb: Heartbeat) -> dict[st
         require_hall(p, hb.hall_id, ctx.catalog)
         hall_id = hb.hall_id
     if not hall_id:
-        raise ApiError("device.unknown_hall")
+        raise HallError("device.unknown_hall")
     ctx.catalog.hall(hall_id)
     now = datetime.now(UTC)
     faults = [{"code": f.get("code", ""), "message": f.get("message", "")} for f in hb.faults]

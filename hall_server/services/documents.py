@@ -27,7 +27,7 @@ from hall_server.const import (
 from hall_server.context import ServerContext
 from hall_server.db.models import Ticket
 from hall_server.db.models_docs import TicketDocument
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.events import append_event
 from hall_server.services.views import local_iso
 
@@ -60,11 +60,11 @@ class DocumentInput:
 def check_jpeg(data: bytes) -> None:
     """Refuse an empty, oversized or non-JPEG body with a typed error."""
     if not data:
-        raise ApiError("document.empty")
+        raise HallError("document.empty")
     if len(data) > DOCUMENT_MAX_BYTES:
-        raise ApiError("document.too_large", size=len(data), max_bytes=DOCUMENT_MAX_BYTES)
+        raise HallError("document.too_large", size=len(data), max_bytes=DOCUMENT_MAX_BYTES)
     if not data.startswith(JPEG_MAGIC):
-        raise ApiError("document.not_jpeg", magic=data[:4].hex())
+        raise HallError("document.not_jpeg", magic=data[:4].hex())
 
 
 def parse_taken_at(text: str | None) -> datetime | None:
@@ -74,7 +74,7 @@ def parse_taken_at(text: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ApiError("document.bad_taken_at", taken_at=text[:40]) from None
+        raise HallError("document.bad_taken_at", taken_at=text[:40]) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -120,7 +120,7 @@ def _may_take(p: Principal, ticket: Any, taken_at: datetime | None, now: datetim
             p.role != "clerk" or ticket.window_id == p.window_id
         ):
             return
-    raise ApiError("document.not_in_hand", ticket_id=ticket.id, ticket_status=ticket.status)
+    raise HallError("document.not_in_hand", ticket_id=ticket.id, ticket_status=ticket.status)
 
 
 def add_document(
@@ -131,15 +131,15 @@ def add_document(
     check_jpeg(doc.data)
     now = datetime.now(UTC)
     if doc.taken_at is not None and doc.taken_at > now + timedelta(seconds=DOCUMENT_LATE_SLACK_S):
-        raise ApiError("document.bad_taken_at", taken_at=doc.taken_at.isoformat(), reason="in the future")
+        raise HallError("document.bad_taken_at", taken_at=doc.taken_at.isoformat(), reason="in the future")
     sha = hashlib.sha256(doc.data).hexdigest()
     try:
         with ctx.db.write() as s:
             ticket = s.execute(select(T).where(T.c.id == ticket_id)).first()
             if ticket is None:
-                raise ApiError("ticket.unknown", ticket_id=ticket_id)
+                raise HallError("ticket.unknown", ticket_id=ticket_id)
             if p.role == "clerk" and ticket.window_id is not None and ticket.window_id != p.window_id:
-                raise ApiError("auth.wrong_window", window_id=ticket.window_id, own_window_id=p.window_id)
+                raise HallError("auth.wrong_window", window_id=ticket.window_id, own_window_id=p.window_id)
             existing = s.execute(select(*_META).where(D.c.ticket_id == ticket_id, D.c.sha256 == sha)).first()
             if existing is not None:
                 # A retry whose first answer was lost, even if the ticket has left the window since.
@@ -198,9 +198,9 @@ def _check_reader(ctx: ServerContext, p: Principal, ticket: Any, doc_window_ids:
     require_roles(p, *READER_ROLES)
     if p.role == "clerk":
         if p.window_id is None or (p.window_id != ticket.window_id and p.window_id not in doc_window_ids):
-            raise ApiError("auth.wrong_window", window_id=ticket.window_id, own_window_id=p.window_id)
+            raise HallError("auth.wrong_window", window_id=ticket.window_id, own_window_id=p.window_id)
     elif p.role == "manager" and not can_access_hall(p, ticket.hall_id, ctx.catalog):
-        raise ApiError("auth.wrong_hall", hall_id=ticket.hall_id)
+        raise HallError("auth.wrong_hall", hall_id=ticket.hall_id)
 
 
 def list_documents(ctx: ServerContext, p: Principal, ticket_id: int) -> list[dict[str, Any]]:
@@ -209,7 +209,7 @@ def list_documents(ctx: ServerContext, p: Principal, ticket_id: int) -> list[dic
     with ctx.db.read() as s:
         ticket = s.execute(select(T.c.id, T.c.hall_id, T.c.window_id).where(T.c.id == ticket_id)).first()
         if ticket is None:
-            raise ApiError("ticket.unknown", ticket_id=ticket_id)
+            raise HallError("ticket.unknown", ticket_id=ticket_id)
         rows = s.execute(select(*_META).where(D.c.ticket_id == ticket_id).order_by(D.c.id)).all()
     _check_reader(ctx, p, ticket, {r.window_id for r in rows})
     return [document_view(ctx, r) for r in rows]
@@ -221,7 +221,7 @@ def read_document(ctx: ServerContext, p: Principal, document_id: int) -> tuple[b
     with ctx.db.read() as s:
         row = s.execute(select(D).where(D.c.id == document_id)).first()
         if row is None:
-            raise ApiError("document.unknown", document_id=document_id)
+            raise HallError("document.unknown", document_id=document_id)
         ticket = s.execute(select(T.c.id, T.c.hall_id, T.c.window_id).where(T.c.id == row.ticket_id)).one()
     _check_reader(ctx, p, ticket, {row.window_id})
     data = ctx.protector.decrypt_bytes(row.data_enc, _context(row.ticket_id))
@@ -234,9 +234,9 @@ def delete_document(ctx: ServerContext, p: Principal, document_id: int) -> None:
     with ctx.db.write() as s:
         row = s.execute(select(*_META).where(D.c.id == document_id)).first()
         if row is None:
-            raise ApiError("document.unknown", document_id=document_id)
+            raise HallError("document.unknown", document_id=document_id)
         if p.role == "manager" and not can_access_hall(p, row.hall_id, ctx.catalog):
-            raise ApiError("auth.wrong_hall", hall_id=row.hall_id)
+            raise HallError("auth.wrong_hall", hall_id=row.hall_id)
         s.execute(delete(D).where(D.c.id == document_id))
         append_event(
             s,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from hall_server.db.models import Hall, Rating, ServiceItem, User, Window
 from hall_server.db.models_ext import FollowupCase, FollowupStep
+from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
 from hall_server.services.calendars import calendar_for_hall
 from hall_server.services.ext_const import (
@@ -22,7 +23,6 @@ from hall_server.services.ext_const import (
     FOLLOWUP_STEPS,
     POLICY_FOLLOWUP_DAYS,
 )
-from hall_server.services.ext_errors import ext_error
 from hall_server.services.hall_settings import settings_of
 from queueing import const as qconst
 from queueing.calendar import WorkCalendar
@@ -98,12 +98,12 @@ def advance(
     """Move a case one step forward, recorded with the manager's name; the revisit needs `satisfied`."""
     case = session.get(FollowupCase, case_id)
     if case is None or (allowed_halls is not None and case.hall_id not in allowed_halls):
-        raise ext_error("followup.unknown", case_id=case_id)
+        raise HallError("followup.unknown", case_id=case_id)
     if step not in FOLLOWUP_STEPS or FOLLOWUP_STEPS.index(step) != FOLLOWUP_STEPS.index(case.step) + 1:
-        raise ext_error("followup.bad_step", current=case.step, wanted=step)
+        raise HallError("followup.bad_step", current=case.step, wanted=step)
     if step == "revisited":
         if satisfied is None:
-            raise ext_error("followup.satisfied_required")
+            raise HallError("followup.satisfied_required")
         case.revisit_satisfied = bool(satisfied)
     case.step = step
     case.updated_at = now

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hall_server.db.models_ext import HallExtSettings
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.services.ext_const import (
     DEFAULT_ALERT_QUEUE_LENGTH,
     DEFAULT_FOLLOWUP_WORKING_DAYS,
@@ -35,8 +35,8 @@ DEFAULTS: dict[str, Any] = {
 _INT_RANGES = {POLICY_FOLLOWUP_DAYS: (1, 60), POLICY_ALERT_QUEUE: (1, 10000), POLICY_NEAR_AHEAD: (0, 50)}
 
 
-def _invalid(reason: str, **detail: Any) -> ApiError:
-    return ApiError(
+def _invalid(reason: str, **detail: Any) -> HallError:
+    return HallError(
         "request.invalid",
         message=f"大厅设置不正确：{reason}",
         message_en=f"invalid hall settings: {reason}",

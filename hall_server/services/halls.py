@@ -11,7 +11,7 @@ from hall_server.auth import Principal, require_hall
 from hall_server.const import CALL_EVENTS, RECENT_CALLS
 from hall_server.context import ServerContext
 from hall_server.db.models import Event, Hall, HallService, QueueGroup, ServiceItem, Window
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.events import last_seq, read_events, row_to_event
 from hall_server.services.queue import QueueEstimator
 from hall_server.services.tickets import hall_day
@@ -55,7 +55,7 @@ def get_hall(ctx: ServerContext, hall_id: str) -> dict[str, Any]:
     with ctx.db.read() as s:
         row = s.execute(select(H).where(H.c.id == hall_id)).first()
         if row is None:
-            raise ApiError("hall.unknown", hall_id=hall_id)
+            raise HallError("hall.unknown", hall_id=hall_id)
         out = hall_view(row)
         groups: dict[str, dict[str, Any]] = {
             g.prefix: {"prefix": g.prefix, "name": g.name, "services": []}
@@ -121,7 +121,7 @@ def get_service(ctx: ServerContext, code: str) -> dict[str, Any]:
     with ctx.db.read() as s:
         row = s.execute(select(S).where(S.c.code == code)).first()
         if row is None:
-            raise ApiError("service.unknown", service_code=code)
+            raise HallError("service.unknown", service_code=code)
         return service_view(row)
 
 

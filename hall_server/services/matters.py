@@ -14,10 +14,9 @@ from sqlalchemy.orm import Session
 from hall_server.crypto import DataProtector
 from hall_server.db.models import Hall, ServiceItem, Ticket
 from hall_server.db.models_ext import Matter, MatterStep, MatterVisit
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
 from hall_server.services.ext_const import EV_MATTER_RECORDED, EV_MATTER_STEP, MATTER_STEP_ZH, MATTER_STEPS
-from hall_server.services.ext_errors import ext_error
 from queueing.idnumber import parse_id_number
 
 logger = logging.getLogger(__name__)
@@ -53,21 +52,21 @@ def record(
     """
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
-        raise ApiError("ticket.unknown", ticket_id=ticket_id)
+        raise HallError("ticket.unknown", ticket_id=ticket_id)
     if ticket.status not in ("called", "serving", "finished") or (
         window_id is not None and ticket.window_id != window_id
     ):
-        raise ext_error("matter.not_served", ticket_id=ticket_id, ticket_status=ticket.status)
+        raise HallError("matter.not_served", ticket_id=ticket_id, ticket_status=ticket.status)
     hall = session.get(Hall, ticket.hall_id)
     assert hall is not None
     code = service_code or ticket.service_code
     if session.get(ServiceItem, code) is None:
-        raise ApiError("service.unknown", service_code=code)
+        raise HallError("service.unknown", service_code=code)
     if case_no:
         existing = session.scalar(select(Matter).where(Matter.case_no == case_no.strip()))
         if existing is not None:
             if existing.id_hmac and ticket.id_hmac and existing.id_hmac != ticket.id_hmac:
-                raise ext_error("matter.other_person", case_no=case_no)
+                raise HallError("matter.other_person", case_no=case_no)
             _add_visit(session, existing, ticket.id, now)
             existing.updated_at = now
             return existing, False
@@ -118,9 +117,9 @@ def advance(
     """Move a matter to the next back-office step (steps follow in order)."""
     matter = session.get(Matter, matter_id)
     if matter is None or (allowed_halls is not None and matter.hall_id not in allowed_halls):
-        raise ext_error("matter.unknown", matter_id=matter_id)
+        raise HallError("matter.unknown", matter_id=matter_id)
     if step not in MATTER_STEPS or MATTER_STEPS.index(step) != MATTER_STEPS.index(matter.step) + 1:
-        raise ext_error("matter.bad_step", current=matter.step, wanted=step)
+        raise HallError("matter.bad_step", current=matter.step, wanted=step)
     matter.step = step
     matter.updated_at = now
     session.add(MatterStep(matter_id=matter.id, step=step, actor=_actor_text(actor), note=note, at=now))
@@ -142,7 +141,7 @@ def get(session: Session, matter_id: int) -> Matter:
     """A matter by id or matter.unknown."""
     matter = session.get(Matter, matter_id)
     if matter is None:
-        raise ext_error("matter.unknown", matter_id=matter_id)
+        raise HallError("matter.unknown", matter_id=matter_id)
     return matter
 
 

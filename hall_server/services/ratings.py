@@ -14,7 +14,7 @@ from hall_server.auth import Principal, require_hall, require_roles
 from hall_server.const import EV_RATING_RECORDED
 from hall_server.context import ServerContext
 from hall_server.db.models import Rating, Ticket
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
 from hall_server.services.views import local_iso
 from queueing.ratings import validate_rating
@@ -75,7 +75,7 @@ def record_rating(
     if p is not None:
         require_roles(p, *RATER_ROLES)
     elif not req.track_token:
-        raise ApiError("auth.required")
+        raise HallError("auth.required")
     checked = validate_rating(req.level, req.reasons, req.text, req.channel)
     if req.client_id:
         existing = _by_client_id(ctx, req.client_id)
@@ -85,18 +85,18 @@ def record_rating(
         with ctx.db.write() as s:
             ticket = s.execute(select(T).where(T.c.id == req.ticket_id)).first()
             if ticket is None:
-                raise ApiError("rating.unknown_ticket", ticket_id=req.ticket_id)
+                raise HallError("rating.unknown_ticket", ticket_id=req.ticket_id)
             if p is None:
                 if req.track_token != ticket.track_token:
-                    raise ApiError("auth.invalid")
+                    raise HallError("auth.invalid")
             else:
                 require_hall(p, ticket.hall_id, ctx.catalog)
             if ticket.status not in RATED_STATUSES:
-                raise ApiError("rating.not_served", ticket_id=req.ticket_id, ticket_status=ticket.status)
+                raise HallError("rating.not_served", ticket_id=req.ticket_id, ticket_status=ticket.status)
             if p is not None and p.role == "rating" and p.window_id != ticket.window_id:
-                raise ApiError("rating.wrong_window", ticket_id=req.ticket_id, window_id=p.window_id)
+                raise HallError("rating.wrong_window", ticket_id=req.ticket_id, window_id=p.window_id)
             if s.execute(select(R.c.id).where(R.c.ticket_id == req.ticket_id)).first() is not None:
-                raise ApiError("rating.duplicate", ticket_id=req.ticket_id)
+                raise HallError("rating.duplicate", ticket_id=req.ticket_id)
             row = s.execute(
                 insert(R)
                 .values(
@@ -130,7 +130,7 @@ def record_rating(
             existing = _by_client_id(ctx, req.client_id)
             if existing is not None:
                 return existing, False
-        raise ApiError("rating.duplicate", ticket_id=req.ticket_id) from None
+        raise HallError("rating.duplicate", ticket_id=req.ticket_id) from None
 
 
 def _by_client_id(ctx: ServerContext, client_id: str) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from hall_server.auth import Principal, create_token, revoke_token
 from hall_server.const import EV_CLERK_LOGGED_IN, EV_CLERK_LOGGED_OUT
 from hall_server.context import ServerContext
 from hall_server.db.models import ApiToken, User, Window
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
 from hall_server.passwords import verify_password
 from hall_server.services.windows import lock_window, window_out
@@ -44,17 +44,17 @@ def login(ctx: ServerContext, username: str, password: str, window_id: int | Non
         user = s.execute(select(U).where(U.c.username == username, U.c.active.is_(True))).first()
     if user is None:
         verify_password(password, _DUMMY_HASH)
-        raise ApiError("auth.bad_credentials")
+        raise HallError("auth.bad_credentials")
     if not verify_password(password, user.password_hash):
-        raise ApiError("auth.bad_credentials")
+        raise HallError("auth.bad_credentials")
     with ctx.db.write() as s:
         window = None
         if user.role == "clerk":
             if window_id is None:
-                raise ApiError("auth.window_required")
+                raise HallError("auth.window_required")
             win = lock_window(s, window_id)
             if win.hall_id != user.hall_id:
-                raise ApiError("auth.wrong_hall", hall_id=win.hall_id)
+                raise HallError("auth.wrong_hall", hall_id=win.hall_id)
             if win.clerk_id is not None and win.clerk_id != user.id:
                 # The previous clerk's session at this window ends: one clerk per window.
                 s.execute(

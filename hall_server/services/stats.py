@@ -14,9 +14,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from hall_server.db.models import Hall, QueueGroup, Rating, ServiceItem, Ticket, User, Window
 from hall_server.db.models_ext import Appointment, Matter, MatterVisit
+from hall_server.errors import HallError
 from hall_server.services import stats_facts
 from hall_server.services.ext_const import POLICY_TARGET_WAIT, WAIT_BUCKETS_MIN
-from hall_server.services.ext_errors import ext_error
 from queueing.const import DEFAULT_TARGET_WAIT_MINUTES
 from queueing.kpi import LEVEL_NAMES_ZH, indicators_from_counts, ratio
 
@@ -47,7 +47,7 @@ def make_scope(
     day_from = day_from or today
     day_to = day_to or day_from
     if day_to < day_from or (day_to - day_from).days > MAX_PERIOD_DAYS:
-        raise ext_error("stats.bad_period", day_from=day_from.isoformat(), day_to=day_to.isoformat())
+        raise HallError("stats.bad_period", day_from=day_from.isoformat(), day_to=day_to.isoformat())
     return Scope(tuple(hall_ids), day_from, day_to, **filters)
 
 
@@ -232,7 +232,7 @@ def rating_indicators(
 ) -> dict[Any, dict[str, Any]]:
     """The six 好差评 indicators per key; ratings and cases belong to their ticket's scope."""
     if by is not None and by not in BY_KEYS:
-        raise ext_error("stats.bad_group", by=by)
+        raise HallError("stats.bad_group", by=by)
     facts = facts if facts is not None else load_facts(session, scope, (by,) if by else ())
     return {k: v["ratings"] for k, v in stats_facts.aggregate(facts, by).items()}
 
@@ -242,7 +242,7 @@ def breakdown(
 ) -> list[dict[str, Any]]:
     """Per-key rows for one grouping (service, window, clerk, hall, group, day, hour)."""
     if by not in BY_KEYS:
-        raise ext_error("stats.bad_group", by=by)
+        raise HallError("stats.bad_group", by=by)
     facts = facts if facts is not None else load_facts(session, scope, (by,))
     rows = stats_facts.aggregate(facts, by)
     labels = _labels(session, by, list(rows))

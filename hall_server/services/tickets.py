@@ -20,7 +20,7 @@ from hall_server.db.engine import Tx
 from hall_server.db.models import NumberCounter, Ticket
 from hall_server.db.prepared import Prepared
 from hall_server.db.upsert import upsert_statement
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.events import append_event
 from hall_server.services.queue import QueueEstimator, new_ticket_ahead
 from hall_server.services.views import may_reveal, ticket_view
@@ -87,7 +87,7 @@ def issue_ticket(
             if existing is not None:
                 return existing, False
         raise
-    except (IssueRefused, ApiError):
+    except (IssueRefused, HallError):
         # A refusal now (closed, daily cap, per-person limit) must not hide a ticket that was
         # issued under this key before: a retry gets that ticket back.
         if req.idempotency_key:
@@ -105,7 +105,7 @@ def _find_idempotent(ctx: ServerContext, hall_id: str, req: IssueInput) -> dict[
         if row is None:
             return None
         if row.service_code != req.service_code:
-            raise ApiError("idempotency.conflict", ticket_id=row.id)
+            raise HallError("idempotency.conflict", ticket_id=row.id)
         hall = ctx.catalog.hall(hall_id)
         est = QueueEstimator(s, hall, row.business_day, ctx.estimates)
         ahead, minutes = est.position(row)
@@ -216,10 +216,10 @@ _LOCK_TICKET = Prepared(select(T).where(T.c.id == bindparam("b_id")).with_for_up
 
 
 def load_ticket(s: Session | Tx, ticket_id: int, *, lock: bool = False) -> Any:
-    """A ticket row or ApiError ticket.unknown; `lock` takes a row lock (PostgreSQL)."""
+    """A ticket row or HallError ticket.unknown; `lock` takes a row lock (PostgreSQL)."""
     row = (_LOCK_TICKET if lock else _LOAD_TICKET).first(s.connection(), {"b_id": ticket_id})
     if row is None:
-        raise ApiError("ticket.unknown", ticket_id=ticket_id)
+        raise HallError("ticket.unknown", ticket_id=ticket_id)
     return row
 
 
@@ -240,7 +240,7 @@ def track_ticket(ctx: ServerContext, track_token: str) -> dict[str, Any]:
     with ctx.db.read() as s:
         row = s.execute(select(T).where(T.c.track_token == track_token)).first()
         if row is None:
-            raise ApiError("ticket.unknown")
+            raise HallError("ticket.unknown")
         hall = ctx.catalog.hall(row.hall_id)
         ahead, minutes = QueueEstimator(s, hall, hall_day(hall), ctx.estimates).position(row)
         view = ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes)

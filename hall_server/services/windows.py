@@ -27,7 +27,7 @@ from hall_server.context import ServerContext
 from hall_server.db.engine import Tx
 from hall_server.db.models import QueueGroup, Ticket, User, Window
 from hall_server.db.prepared import Prepared
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.events import stage_event
 from hall_server.services.queue import (
     HEAD_POLICIES,
@@ -70,10 +70,10 @@ _CLAIM_PG = Prepared(
 
 
 def lock_window(s: Session | Tx, window_id: int) -> Any:
-    """The window row, locked for this transaction (PostgreSQL), or ApiError window.unknown."""
+    """The window row, locked for this transaction (PostgreSQL), or HallError window.unknown."""
     row = _LOCK_WINDOW.first(s.connection(), {"b_id": window_id})
     if row is None:
-        raise ApiError("window.unknown", window_id=window_id)
+        raise HallError("window.unknown", window_id=window_id)
     return row
 
 
@@ -138,12 +138,12 @@ class _Op:
 
     def current(self) -> Any:
         if self.win.current_ticket_id is None:
-            raise ApiError("window.idle", window_id=self.win.id)
+            raise HallError("window.idle", window_id=self.win.id)
         return load_ticket(self.s, self.win.current_ticket_id, lock=True)
 
     def require_free(self) -> None:
         if self.win.current_ticket_id is not None:
-            raise ApiError("window.busy", window_id=self.win.id, ticket_id=self.win.current_ticket_id)
+            raise HallError("window.busy", window_id=self.win.id, ticket_id=self.win.current_ticket_id)
 
     def save_ticket(self, old: Any, new: DomainTicket, **extra: Any) -> Any:
         """Write the domain ticket's new state; the WHERE re-checks the status we read."""
@@ -158,7 +158,7 @@ class _Op:
         }
         row = _UPDATE_TICKET.first(self.s.connection(), {"b_id": old.id, "b_status": old.status, **values})
         if row is None:  # changed under us: another process won the race
-            raise ApiError("ticket.not_waiting", ticket_id=old.id)
+            raise HallError("ticket.not_waiting", ticket_id=old.id)
         return row
 
     def set_window(self, **values: Any) -> None:
@@ -194,7 +194,7 @@ def call_next(ctx: ServerContext, p: Principal, window_id: int) -> dict[str, Any
         op.require_free()
         row = _call_next_in(op)
         if row is None:
-            raise ApiError("queue.empty", window_id=window_id)
+            raise HallError("queue.empty", window_id=window_id)
         return op.answer(row)
 
 
@@ -216,12 +216,12 @@ def next_ticket(
     still closes the ticket in hand and answers `called: null`.
     """
     if close not in NEXT_CLOSES:
-        raise ApiError("window.bad_close", close=close)
+        raise HallError("window.bad_close", close=close)
     ticket_op, event = NEXT_CLOSES[close]
     with ctx.db.tx() as s:
         op = _Op(ctx, s, p, window_id)
         if op.win.current_ticket_id != ticket_id:
-            raise ApiError(
+            raise HallError(
                 "window.current_changed",
                 window_id=window_id,
                 ticket_id=ticket_id,
@@ -314,7 +314,7 @@ def call_chosen(ctx: ServerContext, p: Principal, window_id: int, ticket_id: int
         op.require_free()
         row = load_ticket(s, ticket_id, lock=True)
         if row.hall_id != op.hall.id:
-            raise ApiError("ticket.other_hall", ticket_id=ticket_id)
+            raise HallError("ticket.other_hall", ticket_id=ticket_id)
         serving = WindowServing(window_id=window_id, weights=dict(op.win.groups or {}), hall_id=op.hall.id)
         check_chosen(to_candidate(row, row.hall_id), row.status, serving)
         history = CallHistory.of(tuple(x) for x in (op.win.call_history or []))
@@ -331,7 +331,7 @@ def call_back(ctx: ServerContext, p: Principal, window_id: int, ticket_id: int) 
         op.require_free()
         row = load_ticket(s, ticket_id, lock=True)
         if row.hall_id != op.hall.id:
-            raise ApiError("ticket.other_hall", ticket_id=ticket_id)
+            raise HallError("ticket.other_hall", ticket_id=ticket_id)
         new = apply(_domain_ticket(row), TicketOp.CALL_BACK, op.hall.policy, window_id=window_id)
         row = op.save_ticket(row, new, called_at=op.now, clerk_id=op.win.clerk_id)
         op.set_window(current_ticket_id=row.id)
@@ -407,7 +407,7 @@ def transfer(
 ) -> dict[str, Any]:
     """Send the current ticket back to waiting in another service's group or to another window."""
     if service_code is None and target_window_id is None:
-        raise ApiError("transfer.target_required")
+        raise HallError("transfer.target_required")
     with ctx.db.tx() as s:
         op = _Op(ctx, s, p, window_id)
         row = op.current()
@@ -418,10 +418,10 @@ def transfer(
         target = None
         if target_window_id is not None:
             if target_window_id == window_id:
-                raise ApiError("transfer.same_window", window_id=window_id)
+                raise HallError("transfer.same_window", window_id=window_id)
             target = s.execute(select(W).where(W.c.id == target_window_id)).first()
             if target is None or target.hall_id != op.hall.id:
-                raise ApiError("window.unknown", window_id=target_window_id)
+                raise HallError("window.unknown", window_id=target_window_id)
         new = apply(
             _domain_ticket(row),
             TicketOp.TRANSFER,
@@ -467,7 +467,7 @@ def request_rating(ctx: ServerContext, p: Principal, window_id: int) -> None:
         ticket_id = op.win.current_ticket_id or op.win.last_ticket_id
         row = load_ticket(s, ticket_id) if ticket_id is not None else None
         if row is None or row.status not in ("serving", "finished"):
-            raise ApiError("window.no_rated_ticket", window_id=window_id)
+            raise HallError("window.no_rated_ticket", window_id=window_id)
         op.emit(EV_RATING_REQUESTED, _rating_request_payload(op, row))
 
 
@@ -486,7 +486,7 @@ def set_status(ctx: ServerContext, p: Principal, window_id: int, move: str) -> d
     with ctx.db.tx() as s:
         op = _Op(ctx, s, p, window_id)
         if op.win.status not in allowed_from:
-            raise ApiError(
+            raise HallError(
                 "window.illegal_transition", window_id=window_id, window_status=op.win.status, op=move
             )
         if move == "close":
@@ -505,7 +505,7 @@ def set_groups(ctx: ServerContext, p: Principal, window_id: int, groups: dict[st
         weights = check_weights(groups)
         unknown = sorted(set(weights) - set(op.hall.groups))
         if unknown:
-            raise ApiError("group.unknown", prefixes=unknown, hall_id=op.hall.id)
+            raise HallError("group.unknown", prefixes=unknown, hall_id=op.hall.id)
         op.set_window(groups=weights)
         out = _window_out(ctx, s, op.win, p)
         op.emit(EV_WINDOW_UPDATED, {"window": _window_out(ctx, s, op.win), "change": "groups"})
@@ -517,7 +517,7 @@ def get_window(ctx: ServerContext, p: Principal, window_id: int) -> dict[str, An
     with ctx.db.read() as s:
         row = s.execute(select(W).where(W.c.id == window_id)).first()
         if row is None:
-            raise ApiError("window.unknown", window_id=window_id)
+            raise HallError("window.unknown", window_id=window_id)
         require_hall(p, row.hall_id, ctx.catalog)
         return _window_out(ctx, s, row, p)
 
