@@ -134,11 +134,14 @@ class Announcer:
         if self.on_spoken:
             self.on_spoken(a)
 
+    def chime_audio(self) -> bytes:
+        """The chime played before each announcement: the pack's own, else the built-in one."""
+        return self.pack.render([("chime",)]) if self.pack is not None else chime_wav()
+
     def _render(self, a: Announcement) -> tuple[bytes | None, bytes | None]:
         """(chime, speech) as WAV bytes: from the pack when there is one and it knows the clips."""
         if self.pack is not None and a.phrases:
             speech_phrases = [p for p in a.phrases if p != ("chime",)]
-            chime = self.pack.render([("chime",)])
-            return chime, self.pack.render(speech_phrases)
+            return self.chime_audio(), self.pack.render(speech_phrases)
         speech = self.synth.synthesize(a.words) if self.synth.available else None
-        return chime_wav(), speech
+        return self.chime_audio(), speech
