@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
+TOP_PACKAGES = ("queueing", "hall_server", "devices", "printers", "kiosk", "assets")
 CORE = [
     "fastapi>=0.110",
     "uvicorn[standard]>=0.29",
@@ -56,11 +57,23 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
-    packages=find_packages(include=["queueing*", "hall_server*", "devices*", "printers*", "kiosk*", "assets*"]),
+    # Namespace discovery: data-only folders (assets/calendar, hall_server/web/static, the voice pack)
+    # are packages of their own, so each is listed with its data instead of setuptools warning that it
+    # "would be ignored" (one warning block per folder on every install).
+    packages=find_namespace_packages(
+        include=[f"{p}{s}" for p in TOP_PACKAGES for s in ("", ".*")], exclude=["*.__pycache__"]
+    ),
     include_package_data=True,
     package_data={
-        "assets": ["**/*"],
-        "hall_server": ["migrations/*", "migrations/**/*", "web/**/*", "alembic.ini"],
+        "assets": ["*.json"],
+        "assets.calendar": ["*.json", "*.md"],
+        # The default voice pack is generated at install time (hall-kiosk voice-pack build), not committed.
+        "assets.voice.default": ["*.wav", "*.json"],
+        "hall_server.migrations": ["script.py.mako"],
+        "hall_server.web": ["*.html"],
+        "hall_server.web.static": ["*.css", "*.js"],
+        "devices": ["README.md"],
+        "kiosk": ["README.md"],
     },
     install_requires=CORE,
     extras_require={

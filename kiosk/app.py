@@ -20,6 +20,7 @@ from kiosk.outbox import RatingOutbox
 from kiosk.tasks import TaskRunner
 from kiosk.ui.context import AppContext, EventBridge
 from kiosk.voice.announcer import Announcer
+from kiosk.voice.pack import VoicePack, find_pack
 from kiosk.voice.speaker import Speaker, make_speaker
 from kiosk.voice.tts import EspeakSynthesizer
 
@@ -94,11 +95,14 @@ def make_announcer(cfg: KioskConfig, speaker: Speaker | None = None) -> Announce
     """The display's voice (None when voice is off)."""
     if not cfg.voice.enabled:
         return None
+    synth = EspeakSynthesizer(cfg.voice.voice, cfg.voice.speed)
+    folder = find_pack(cfg.voice.pack)
     return Announcer(
         speaker or make_speaker(cfg.voice.speaker),
-        EspeakSynthesizer(cfg.voice.voice, cfg.voice.speed),
+        synth,
         repeats=cfg.voice.repeats,
         chime=cfg.voice.chime,
+        pack=VoicePack(folder, synth) if folder else None,
     )
 
 

@@ -88,6 +88,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `hall-kiosk` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["voice-pack"]:
+        from kiosk.voice.packbuild import main as voice_pack_main
+
+        return voice_pack_main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

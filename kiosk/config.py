@@ -38,6 +38,8 @@ class VoiceSettings:
     chime: bool = True
     # auto: a player found on PATH (pw-play, paplay, aplay); none: silent; dir:PATH writes WAV files.
     speaker: str = "auto"
+    # Recorded clips joined into calls: "default" (built at install), a folder, or "" to synthesize.
+    pack: str = "default"
 
 
 @dataclass(frozen=True)

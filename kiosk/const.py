@@ -89,7 +89,8 @@ ELDERLY_AGE_DEFAULT = 70
 # Voice.
 VOICE_REPEATS_DEFAULT = 2
 VOICE_GAP_S = 0.6
-ESPEAK_VOICE = "cmn"
+# Not "cmn": on espeak-ng 1.51 (Debian 12) it reads most syllables as English with the tone digits aloud.
+ESPEAK_VOICE = "cmn-latn-pinyin"
 ESPEAK_SPEED = 140
 PLAYERS = ("pw-play", "paplay", "aplay")
 

@@ -90,20 +90,39 @@ def call_text_en(number: str, window_number: int) -> str:
     return f"Ticket {number.strip().upper()}, please go to window {_window(window_number)}"
 
 
-def call_clips(number: str, window_number: int) -> list[str]:
-    """Names of pre-recorded clips to play in order (chime, 请, A, 零, 零, 一, 号, 到, 三, 号, 窗口, 办理)."""
+def recall_text(number: str, window_number: int) -> str:
+    """A recall (重呼) for screens and logs: 请A001号再次到3号窗口办理."""
+    parse_number(number)
+    return f"请{number.strip().upper()}号再次到{_window(window_number)}号窗口办理"
+
+
+def recall_words(number: str, window_number: int) -> str:
+    """Words for a synthesizer: 请 A 零零一 号 再次 到 三号窗口 办理."""
+    return f"请 {number_words(number)} 号 再次 到 {cardinal_zh(_window(window_number))}号窗口 办理"
+
+
+def call_phrases(number: str, window_number: int, *, recall: bool = False) -> list[list[str]]:
+    """Clip names grouped in phrases (a voice pack pauses longer between phrases than between words)."""
     prefix, _ = parse_number(number)
     digits = number.strip().upper()[len(prefix) :]
-    window_clips = list(cardinal_zh(_window(window_number)))
-    return [
-        "chime",
-        "请",
-        *prefix,
-        *(const.ZH_DIGITS[int(d)] for d in digits),
-        "号",
-        "到",
-        *window_clips,
-        "号",
-        "窗口",
-        "办理",
+    phrases = [
+        ["chime"],
+        ["请"],
+        [*prefix, *(const.ZH_DIGITS[int(d)] for d in digits), "号"],
+        ["到", *cardinal_zh(_window(window_number)), "号", "窗口"],
+        ["办理"],
     ]
+    if recall:
+        phrases.insert(3, ["再次"])
+    return phrases
+
+
+def call_clips(number: str, window_number: int, *, recall: bool = False) -> list[str]:
+    """Names of pre-recorded clips to play in order (chime, 请, A, 零, 零, 一, 号, 到, 三, 号, 窗口, 办理)."""
+    return [clip for phrase in call_phrases(number, window_number, recall=recall) for clip in phrase]
+
+
+def clip_vocabulary() -> list[str]:
+    """Every clip a call or recall can need: the chime, A-Z, 零-九, 十 百 千, and the fixed words."""
+    letters = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+    return ["chime", *letters, *const.ZH_DIGITS, *const.ZH_UNITS[1:], "请", "号", "到", "窗口", "办理", "再次"]

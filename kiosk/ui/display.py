@@ -245,11 +245,11 @@ class HallDisplay(RoleScreen):
             info = self._call_info(ev)
             if info:
                 # Calls replayed after an outage are shown but not spoken: nobody waits for them any more.
-                self.show_call(info, speak=not _stale(ev.get("at")))
+                self.show_call(info, speak=not _stale(ev.get("at")), recall=etype == "ticket.recalled")
         if str(etype).startswith(("ticket.", "window.", "clerk.")):
             self._snap_timer.start()
 
-    def show_call(self, info: dict[str, Any], speak: bool = True) -> None:
+    def show_call(self, info: dict[str, Any], speak: bool = True, recall: bool = False) -> None:
         """Put a call on top, keep the recent list, queue the announcement."""
         self.recent = [r for r in self.recent if r["number"] != info["number"]]
         self.recent.insert(0, info)
@@ -265,7 +265,7 @@ class HallDisplay(RoleScreen):
         self.shown_calls.append(info["number"])
         self._render()
         if self.announcer and speak:
-            self.announcer.announce_call(info["number"], info["window_number"])
+            self.announcer.announce_call(info["number"], info["window_number"], recall=recall)
         self.call_shown.emit(info)
 
     def _show_current(self, info: dict[str, Any]) -> None:

@@ -6,12 +6,16 @@ import pytest
 
 from queueing.announce import (
     call_clips,
+    call_phrases,
     call_text,
     call_text_en,
     call_words,
     cardinal_zh,
+    clip_vocabulary,
     display_text,
     number_words,
+    recall_text,
+    recall_words,
 )
 from queueing.errors import InvalidConfiguration
 
@@ -80,3 +84,25 @@ def test_every_window_number_reads_back_and_follows_the_rules() -> None:
         assert _parse_zh(zh) == n, (n, zh)
         assert "零零" not in zh and not zh.endswith("零") and not zh.startswith("一十"), (n, zh)
         assert "两" not in zh
+
+
+def test_a_recall_says_again() -> None:
+    assert recall_text("A001", 3) == "请A001号再次到3号窗口办理"
+    assert recall_words("A001", 3) == "请 A 零零一 号 再次 到 三号窗口 办理"
+    assert call_clips("A001", 3, recall=True) == [
+        "chime", "请", "A", "零", "零", "一", "号", "再次", "到", "三", "号", "窗口", "办理",
+    ]  # fmt: skip
+
+
+def test_phrases_group_the_clips_where_a_speaker_pauses() -> None:
+    assert call_phrases("VP007", 20) == [
+        ["chime"], ["请"], ["V", "P", "零", "零", "七", "号"], ["到", "二", "十", "号", "窗口"], ["办理"],
+    ]  # fmt: skip
+
+
+def test_a_voice_pack_needs_no_more_words_than_its_vocabulary() -> None:
+    vocabulary = set(clip_vocabulary())
+    for window in range(1, 10_000):
+        for recall in (False, True):
+            assert set(call_clips("Z0123456789", window, recall=recall)) <= vocabulary, window
+    assert len(vocabulary) == len(clip_vocabulary())  # each clip once
