@@ -206,7 +206,11 @@ def show_page(widget: Any, role: str, page: str | None, ticket: dict[str, Any] |
             svc = next((s for s in widget.services if s.get("prefix") == "B"), widget.services[0])
             widget.choose_service(svc)
             if page == "ticket" and ticket is not None:
+                from kiosk.ui.widgets import restyle
+
                 widget.show_ticket(ticket)
+                widget.print_status.setText("请取走您的号票\nPlease take your ticket")  # it was printed
+                restyle(widget.print_status, "ok")
             elif page == "ticket":
                 widget.issue_anonymous()
             elif page == "guide":
