@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", dest="window_id", type=int, help="window id (clerk, rating)")
     p.add_argument("--server", help="http://host:port, or 'zeroconf' to find it on the LAN")
     p.add_argument("--token", help="device token (kiosk / display / rating)")
+    p.add_argument(
+        "--rating-token", dest="rating_token", help="village station: the token of its rating terminal"
+    )
     p.add_argument("--username", help="clerk user name (pre-filled at log-in)")
     p.add_argument("--password", help="clerk password (auto log-in; for unattended demos only)")
     p.add_argument("--id-reader", dest="id_reader", help="serial:///dev/ttyUSB0?baud=115200, pcsc://, or sim")
@@ -83,7 +86,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "voice_speaker",
         "data_dir",
     ]
-    return {k: getattr(args, k) for k in keys}
+    out = {k: getattr(args, k) for k in keys}
+    out["tokens"] = {"rating": args.rating_token} if args.rating_token else None
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

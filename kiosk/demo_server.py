@@ -37,7 +37,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-
 _PR_SET_PDEATHSIG = 1
 
 
@@ -47,6 +46,7 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
 
 class DemoServer:
     """One `hall-server serve --demo` process and the tokens it wrote."""
@@ -193,8 +193,9 @@ class DemoServer:
         return {"issued": issued, "calls": calls}
 
 
-def show_page(widget: Any, role: str, page: str | None) -> None:
-    """Bring a sub-page forward for a screenshot."""
+def show_page(widget: Any, role: str, page: str | None, ticket: dict[str, Any] | None = None) -> None:
+    """Bring a sub-page forward for a screenshot; with `ticket` (the demo's own) the visitor's ticket
+    page and the rating terminal show that ticket instead of a new anonymous one or a made-up number."""
     if not page:
         return
     if role == "village":
@@ -204,7 +205,13 @@ def show_page(widget: Any, role: str, page: str | None) -> None:
         if page in ("identify", "ticket", "guide") and widget.services:
             svc = next((s for s in widget.services if s.get("prefix") == "B"), widget.services[0])
             widget.choose_service(svc)
-            if page == "ticket":
+            if page == "ticket" and ticket is not None:
+                from kiosk.ui.widgets import restyle
+
+                widget.show_ticket(ticket)
+                widget.print_status.setText("请取走您的号票\nPlease take your ticket")  # it was printed
+                restyle(widget.print_status, "ok")
+            elif page == "ticket":
                 widget.issue_anonymous()
             elif page == "guide":
                 widget.open_guide()
@@ -214,7 +221,7 @@ def show_page(widget: Any, role: str, page: str | None) -> None:
             widget.toggle_elderly()
         return
     if role == "rating" and page in ("rate", "reasons", "thanks"):
-        widget.ask({"id": -1, "number": "A003"})
+        widget.ask({"id": -1, "number": ticket["number"] if ticket else "A003"})
         if page == "reasons":
             widget.choose_level(2)
             widget.reason_boxes["服务效率"].setChecked(True)
