@@ -103,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from kiosk.app import Simulators, build_context, close_context, create_screen, screenshot, wait_ready
-    from kiosk.qt_thread_gc import MainThreadCollector
     from kiosk.config import KioskConfig, PrinterSettings, VoiceSettings
     from kiosk.demo_server import DemoServer, show_page
+    from kiosk.qt_thread_gc import MainThreadCollector
     from kiosk.ui.theme import apply_theme
 
     print("启动演示服务器 Starting the demo hall server ...", flush=True)
