@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -17,6 +17,10 @@ from hall_server.db.models import ApiToken, User, Window
 from hall_server.errors import HallError
 from hall_server.events import Actor
 from hall_server.passwords import new_token, token_hash
+from queueing.hierarchy import subtree
+
+if TYPE_CHECKING:
+    from hall_server.context import ServerContext
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +180,29 @@ def list_tokens(session: Session) -> list[dict[str, Any]]:
 
 
 # --- authorisation -------------------------------------------------------------------------
+MANAGER_ROLES = ("manager", "admin")
+
+
+def visible_halls(ctx: ServerContext, p: Principal) -> list[str]:
+    """Halls a principal may see: admin every hall, a manager their subtree, others their own hall."""
+    parents = ctx.catalog.parents()
+    if p.role == "admin":
+        return sorted(parents)
+    if p.hall_id is None:
+        return []
+    if p.role == "manager":
+        return subtree(p.hall_id, parents)
+    return [p.hall_id]
+
+
+def manager_scope(ctx: ServerContext, p: Principal, hall_id: str, include_subtree: bool = True) -> list[str]:
+    """The halls a manager's request about hall_id covers; 403 outside the manager's own subtree."""
+    require_roles(p, *MANAGER_ROLES)
+    ctx.catalog.hall(hall_id)  # 404 hall.unknown first
+    require_hall(p, hall_id, ctx.catalog)
+    return subtree(hall_id, ctx.catalog.parents()) if include_subtree else [hall_id]
+
+
 def require_roles(p: Principal, *roles: str) -> None:
     """403 auth.forbidden unless the principal has one of roles."""
     if p.role not in roles:

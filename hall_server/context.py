@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from hall_server.bus import EventBus
 from hall_server.catalog import Catalog
@@ -26,6 +28,12 @@ class ServerContext:
     protector: DataProtector
     bus: EventBus
     estimates: EstimateCache = field(default_factory=EstimateCache)
+    # The one clock of the server's use cases; tests move it to cross days and deadlines.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        return self.clock()
 
     @classmethod
     def create(cls, settings: Settings) -> ServerContext:

@@ -125,4 +125,15 @@ def call_clips(number: str, window_number: int, *, recall: bool = False) -> list
 def clip_vocabulary() -> list[str]:
     """Every clip a call or recall can need: the chime, A-Z, 零-九, 十 百 千, and the fixed words."""
     letters = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
-    return ["chime", *letters, *const.ZH_DIGITS, *const.ZH_UNITS[1:], "请", "号", "到", "窗口", "办理", "再次"]
+    return [
+        "chime",
+        *letters,
+        *const.ZH_DIGITS,
+        *const.ZH_UNITS[1:],
+        "请",
+        "号",
+        "到",
+        "窗口",
+        "办理",
+        "再次",
+    ]

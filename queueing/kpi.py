@@ -8,22 +8,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from . import const
+from .steps import FOLLOWUP
+
 logger = logging.getLogger(__name__)
 
 # Levels 5..1: 非常满意, 满意, 基本满意, 不满意, 非常不满意. 3..5 count as satisfied (好评), 1..2 as 差评.
-GOOD_MIN_LEVEL = 3
-BAD_MAX_LEVEL = 2
-LEVEL_NAMES_ZH = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-LEVEL_NAMES_EN = {
-    5: "very satisfied",
-    4: "satisfied",
-    3: "fairly satisfied",
-    2: "dissatisfied",
-    1: "very dissatisfied",
-}
+GOOD_MIN_LEVEL = const.BAD_RATING_MAX + 1
+LEVEL_NAMES_ZH = {level: zh for level, (zh, _en) in const.RATING_LABELS.items()}
+LEVEL_NAMES_EN = {level: en for level, (_zh, en) in const.RATING_LABELS.items()}
 
-# Follow-up case steps, in order (a case may only move forward one step at a time).
-CASE_STEPS: tuple[str, ...] = ("open", "verified", "answered", "fixed", "revisited", "closed")
+# Follow-up case steps, in order (the step machine in queueing.steps owns them).
+CASE_STEPS: tuple[str, ...] = FOLLOWUP.steps
 
 
 def is_good(level: int) -> bool:
@@ -33,7 +29,7 @@ def is_good(level: int) -> bool:
 
 def is_bad(level: int) -> bool:
     """A bad rating (差评: 不满意, 非常不满意)."""
-    return level <= BAD_MAX_LEVEL
+    return level <= const.BAD_RATING_MAX
 
 
 def ratio(num: int, den: int) -> float | None:

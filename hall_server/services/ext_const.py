@@ -25,26 +25,6 @@ DEVICE_STALE_SECONDS = 120
 APPOINTMENT_CODE_LEN = 8
 APPOINTMENT_STATUSES = ("booked", "cancelled", "checked_in", "no_show")
 
-# Follow-up steps after "open", in order; each step needs the previous one.
-FOLLOWUP_STEPS = ("open", "verified", "answered", "fixed", "revisited", "closed")
-FOLLOWUP_STEP_ZH = {
-    "open": "待核实",
-    "verified": "已核实",
-    "answered": "已回复",
-    "fixed": "已整改",
-    "revisited": "已回访",
-    "closed": "已办结",
-}
-
-MATTER_STEPS = ("accepted", "under_review", "decided", "licence_made", "finished")
-MATTER_STEP_ZH = {
-    "accepted": "已受理",
-    "under_review": "审查中",
-    "decided": "已决定",
-    "licence_made": "已制证",
-    "finished": "已办结",
-}
-
 # Outbox delivery: retries back off up to this many attempts, then wait for a manual flush.
 OUTBOX_MAX_ATTEMPTS = 8
 OUTBOX_BACKOFF_S = (10, 30, 60, 300, 900, 1800, 3600)

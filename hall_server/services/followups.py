@@ -3,31 +3,94 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hall_server.auth import MANAGER_ROLES, Principal, manager_scope, require_roles, visible_halls
+from hall_server.context import ServerContext
 from hall_server.db.models import Hall, Rating, ServiceItem, User, Window
 from hall_server.db.models_ext import FollowupCase, FollowupStep
 from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
 from hall_server.services.calendars import calendar_for_hall
-from hall_server.services.ext_const import (
-    BAD_LEVEL_MAX,
-    EV_FOLLOWUP_OPENED,
-    EV_FOLLOWUP_STEP,
-    FOLLOWUP_STEP_ZH,
-    FOLLOWUP_STEPS,
-    POLICY_FOLLOWUP_DAYS,
-)
+from hall_server.services.ext_const import EV_FOLLOWUP_OPENED, EV_FOLLOWUP_STEP, POLICY_FOLLOWUP_DAYS
 from hall_server.services.hall_settings import settings_of
 from queueing import const as qconst
 from queueing.calendar import WorkCalendar
+from queueing.steps import FOLLOWUP
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """The next step of a case, with a note; a return visit records whether the rater is satisfied."""
+
+    step: str
+    note: str = ""
+    satisfied: bool | None = None
+
+
+def list_cases_of(
+    ctx: ServerContext, p: Principal, hall_id: str, *, open_only: bool = False
+) -> list[dict[str, Any]]:
+    """Use case: the cases of a hall and the halls below it, earliest deadline first (its managers)."""
+    halls = manager_scope(ctx, p, hall_id)
+    now = ctx.now()
+    try:
+        with ctx.db.write() as s:
+            open_missing_cases(s, now, halls)
+    except IntegrityError:
+        # Another server process opened the same case at the same moment: it is there now.
+        logger.info("follow-up cases opened concurrently elsewhere")
+    with ctx.db.read() as s:
+        return list_cases(s, halls, open_only=open_only, today=_today(ctx, hall_id))
+
+
+def get_case(ctx: ServerContext, p: Principal, case_id: int) -> dict[str, Any]:
+    """Use case: one case with its recorded steps (managers whose subtree holds its hall)."""
+    require_roles(p, *MANAGER_ROLES)
+    allowed = set(visible_halls(ctx, p))
+    with ctx.db.read() as s:
+        case = s.get(FollowupCase, case_id)
+        if case is None or case.hall_id not in allowed:
+            raise HallError("followup.unknown", case_id=case_id)
+        return _with_steps(ctx, s, case)
+
+
+def add_step(ctx: ServerContext, p: Principal, case_id: int, req: StepInput) -> dict[str, Any]:
+    """Use case: record the next step (verified, answered, fixed, revisited, closed) by the manager."""
+    require_roles(p, *MANAGER_ROLES)
+    allowed = set(visible_halls(ctx, p))
+    with ctx.db.write() as s:
+        case = advance(
+            s,
+            case_id,
+            req.step,
+            user_id=p.user_id,
+            user_name=p.name or p.username or p.role,
+            note=req.note,
+            satisfied=req.satisfied,
+            now=ctx.now(),
+            allowed_halls=allowed,
+        )
+        return _with_steps(ctx, s, case)
+
+
+def _today(ctx: ServerContext, hall_id: str) -> date:
+    return ctx.now().astimezone(ctx.catalog.hall(hall_id).zone).date()
+
+
+def _with_steps(ctx: ServerContext, s: Session, case: FollowupCase) -> dict[str, Any]:
+    out = detail(s, case, today=_today(ctx, case.hall_id))
+    out["steps"] = steps_of(s, case.id)
+    return out
 
 
 def _aware(dt: datetime) -> datetime:
@@ -39,7 +102,7 @@ def open_missing_cases(session: Session, now: datetime, hall_ids: list[str] | No
     stmt = (
         select(Rating)
         .outerjoin(FollowupCase, FollowupCase.rating_id == Rating.id)
-        .where(Rating.level <= BAD_LEVEL_MAX, FollowupCase.id.is_(None))
+        .where(Rating.level <= qconst.BAD_RATING_MAX, FollowupCase.id.is_(None))
         .order_by(Rating.id)
     )
     if hall_ids is not None:
@@ -99,8 +162,7 @@ def advance(
     case = session.get(FollowupCase, case_id)
     if case is None or (allowed_halls is not None and case.hall_id not in allowed_halls):
         raise HallError("followup.unknown", case_id=case_id)
-    if step not in FOLLOWUP_STEPS or FOLLOWUP_STEPS.index(step) != FOLLOWUP_STEPS.index(case.step) + 1:
-        raise HallError("followup.bad_step", current=case.step, wanted=step)
+    FOLLOWUP.check_next(case.step, step)
     if step == "revisited":
         if satisfied is None:
             raise HallError("followup.satisfied_required")
@@ -151,7 +213,7 @@ def steps_of(session: Session, case_id: int) -> list[dict[str, Any]]:
     return [
         {
             "step": s.step,
-            "step_zh": FOLLOWUP_STEP_ZH.get(s.step, s.step),
+            "step_zh": FOLLOWUP.label(s.step),
             "by": s.user_name,
             "note": s.note,
             "at": _aware(s.at).isoformat(),
@@ -179,7 +241,7 @@ def view(session: Session, c: FollowupCase, *, today: date | None = None) -> dic
         "opened_on": c.opened_on.isoformat(),
         "deadline": c.deadline.isoformat(),
         "step": c.step,
-        "step_zh": FOLLOWUP_STEP_ZH.get(c.step, c.step),
+        "step_zh": FOLLOWUP.label(c.step),
         "revisit_satisfied": c.revisit_satisfied,
         "overdue": c.step != "closed" and today > c.deadline,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,15 +12,90 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hall_server.auth import MANAGER_ROLES, Principal, require_roles, require_window_operator, visible_halls
+from hall_server.context import ServerContext
 from hall_server.crypto import DataProtector
 from hall_server.db.models import Hall, ServiceItem, Ticket
 from hall_server.db.models_ext import Matter, MatterStep, MatterVisit
 from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
-from hall_server.services.ext_const import EV_MATTER_RECORDED, EV_MATTER_STEP, MATTER_STEP_ZH, MATTER_STEPS
+from hall_server.services.ext_const import EV_MATTER_RECORDED, EV_MATTER_STEP
+from queueing.hierarchy import subtree
 from queueing.idnumber import parse_id_number
+from queueing.steps import MATTER
 
 logger = logging.getLogger(__name__)
+
+# Who works a matter's back-office steps.
+STAFF_ROLES = ("clerk", *MANAGER_ROLES)
+
+
+@dataclass(frozen=True)
+class RecordInput:
+    """A matter accepted at the window (the service item defaults to the ticket's)."""
+
+    service_code: str | None = None
+    case_no: str | None = None
+
+
+def record_at_window(ctx: ServerContext, p: Principal, ticket_id: int, req: RecordInput) -> dict[str, Any]:
+    """Use case: record a matter against the ticket being served (clerk of that window, manager, admin).
+
+    A known case_no adds this ticket as one more visit to that matter (最多跑一次 counts them).
+    """
+    with ctx.db.write() as s:
+        t = s.get(Ticket, ticket_id)
+        if t is None:
+            raise HallError("ticket.unknown", ticket_id=ticket_id)
+        if t.window_id is None:
+            raise HallError("matter.not_served", ticket_id=ticket_id)
+        require_window_operator(p, t.window_id, t.hall_id, ctx.catalog)
+        matter, _created = record(
+            s,
+            ticket_id=ticket_id,
+            window_id=t.window_id if p.role == "clerk" else None,
+            clerk_id=p.user_id if p.role == "clerk" else None,
+            actor=p.actor,
+            service_code=req.service_code,
+            case_no=req.case_no,
+            now=ctx.now(),
+        )
+        return view(s, matter)
+
+
+def add_step(ctx: ServerContext, p: Principal, matter_id: int, step: str, note: str) -> dict[str, Any]:
+    """Use case: move a matter to its next step (back office: managers, admins, clerks of its hall)."""
+    require_roles(p, *STAFF_ROLES)
+    allowed = set(visible_halls(ctx, p))
+    with ctx.db.write() as s:
+        matter = advance(s, matter_id, step, p.actor, note, ctx.now(), allowed)
+        return view(s, matter)
+
+
+def get_matter(ctx: ServerContext, p: Principal, matter_id: int) -> dict[str, Any]:
+    """Use case: one matter with its history (staff of its hall)."""
+    require_roles(p, *STAFF_ROLES)
+    allowed = set(visible_halls(ctx, p))
+    with ctx.db.read() as s:
+        matter = get(s, matter_id)
+        if matter.hall_id not in allowed:
+            raise HallError("matter.unknown", matter_id=matter_id)
+        return view(s, matter)
+
+
+def query_person(ctx: ServerContext, p: Principal, id_number: str) -> list[dict[str, Any]]:
+    """Use case: a visitor's matters and where each stands, within the caller's halls (masked).
+
+    A kiosk sees the matters of its own hall and the halls below it, for the card on its reader; a
+    manager those of their subtree. A token of one hall never reveals a person's matters elsewhere.
+    """
+    require_roles(p, "kiosk", *MANAGER_ROLES)
+    if p.role == "kiosk":
+        halls = subtree(p.hall_id, ctx.catalog.parents()) if p.hall_id else []
+    else:
+        halls = visible_halls(ctx, p)
+    with ctx.db.read() as s:
+        return for_person(s, ctx.protector, id_number, halls)
 
 
 def _aware(dt: datetime) -> datetime:
@@ -118,8 +194,7 @@ def advance(
     matter = session.get(Matter, matter_id)
     if matter is None or (allowed_halls is not None and matter.hall_id not in allowed_halls):
         raise HallError("matter.unknown", matter_id=matter_id)
-    if step not in MATTER_STEPS or MATTER_STEPS.index(step) != MATTER_STEPS.index(matter.step) + 1:
-        raise HallError("matter.bad_step", current=matter.step, wanted=step)
+    MATTER.check_next(matter.step, step)
     matter.step = step
     matter.updated_at = now
     session.add(MatterStep(matter_id=matter.id, step=step, actor=_actor_text(actor), note=note, at=now))
@@ -130,10 +205,16 @@ def advance(
     return matter
 
 
-def for_person(session: Session, protector: DataProtector, id_number: str) -> list[dict[str, Any]]:
-    """Every matter of one person (kiosk look-up by ID card), newest first, masked."""
+def for_person(
+    session: Session, protector: DataProtector, id_number: str, hall_ids: list[str]
+) -> list[dict[str, Any]]:
+    """The matters of one person in the given halls (kiosk look-up by ID card), newest first, masked."""
     id_hmac = protector.lookup_hash(parse_id_number(id_number).number)
-    rows = session.scalars(select(Matter).where(Matter.id_hmac == id_hmac).order_by(Matter.created_at.desc()))
+    rows = session.scalars(
+        select(Matter)
+        .where(Matter.id_hmac == id_hmac, Matter.hall_id.in_(hall_ids))
+        .order_by(Matter.created_at.desc())
+    )
     return [view(session, m) for m in rows]
 
 
@@ -158,9 +239,9 @@ def view(session: Session, m: Matter, *, with_steps: bool = True) -> dict[str, A
         "service_code": m.service_code,
         "service_name": item.name if item else None,
         "step": m.step,
-        "step_zh": MATTER_STEP_ZH.get(m.step, m.step),
-        "step_index": MATTER_STEPS.index(m.step) + 1,
-        "steps_total": len(MATTER_STEPS),
+        "step_zh": MATTER.label(m.step),
+        "step_index": MATTER.index(m.step) + 1,
+        "steps_total": len(MATTER.steps),
         "visits": int(visits),
         "holder": {"id_masked": m.id_masked, "name_masked": m.name_masked},
         "created_at": _aware(m.created_at).isoformat(),
@@ -170,7 +251,7 @@ def view(session: Session, m: Matter, *, with_steps: bool = True) -> dict[str, A
         out["history"] = [
             {
                 "step": s.step,
-                "step_zh": MATTER_STEP_ZH.get(s.step, s.step),
+                "step_zh": MATTER.label(s.step),
                 "note": s.note,
                 "at": _aware(s.at).isoformat(),
             }

@@ -204,6 +204,7 @@ def make_env(db_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> It
     settings = Settings(data_dir=data_dir, db_url=db_url, listen_other_processes=False)
     app = create_app(settings)
     ctx: ServerContext = app.state.ctx
+    ctx.clock = lambda: clock.now
     seed(ctx.db, json.loads(json.dumps(SEED)))
     ctx.catalog.invalidate()
     with TestClient(app) as client:

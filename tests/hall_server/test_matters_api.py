@@ -91,3 +91,17 @@ def test_only_the_serving_window_records(env: Env) -> None:
     assert r.status_code == 409 and r.json()["error"]["code"] == "matter.not_served"
     r = env.client.post(f"{API}/tickets/999999/matters", json={}, headers=env.h("clerk:x-city:1"))
     assert r.status_code == 404
+
+
+def test_a_person_lookup_stays_in_the_callers_halls(env: Env) -> None:
+    """A token of one hall never reveals a person's matters in a hall outside its own subtree."""
+    t = serve_person(env, ID_A)
+    r = env.client.post(f"{API}/tickets/{t['id']}/matters", json={}, headers=env.h("clerk:x-city:1"))
+    assert r.status_code == 201
+    query = f"{API}/matters/query"
+    # The city's kiosk and manager find it; the county's kiosk and manager (below the city) do not.
+    assert len(env.client.post(query, json={"id_number": ID_A}, headers=env.h("kiosk:x-city")).json()) == 1
+    assert len(env.client.post(query, json={"id_number": ID_A}, headers=env.h("m-city")).json()) == 1
+    for other in ("kiosk:x-county", "m-county"):
+        answer = env.client.post(query, json={"id_number": ID_A}, headers=env.h(other))
+        assert answer.status_code == 200 and answer.json() == [], other
