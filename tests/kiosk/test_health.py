@@ -95,3 +95,40 @@ def test_printer_status_maps_to_one_fault_each() -> None:
     assert [c for c, m in low.items() if m] == ["printer.paper_low"]
     off = printer_faults(PrinterStatus(online=False, answered=True))
     assert [c for c, m in off.items() if m] == ["printer.offline"]
+
+
+def test_display_and_rating_terminal_send_heartbeats_and_the_display_its_voice(
+    qtbot: Any, themed_qapp: Any, kserver: Any, tmp_path: Path
+) -> None:
+    fast = {"heartbeat_s": 30, "health_poll_s": 0.3}
+    display = Role(
+        qtbot,
+        make_config("display", kserver.url, tmp_path / "d", token=kserver.display_token, device_id="display-h1", **fast),
+    )
+    rating = Role(
+        qtbot,
+        make_config(
+            "rating",
+            kserver.url,
+            tmp_path / "r",
+            token=kserver.rating_token(2),
+            window_id=kserver.windows[2]["id"],
+            device_id="rating-h1",
+            **fast,
+        ),
+    )
+    try:
+        # Both appear at once (the first heartbeat goes at start, not after heartbeat_s).
+        qtbot.waitUntil(lambda: _codes(kserver, "rating-h1") == ("ok", []), timeout=WAIT_MS)
+        assert (_device(kserver, "rating-h1") or {}).get("kind") == "rating"
+        qtbot.waitUntil(lambda: _codes(kserver, "display-h1") == ("ok", []), timeout=WAIT_MS)
+        synth = display.ctx.extras["announcer"].synth
+        binary, synth.binary = synth.binary, None  # the speech synthesizer is gone from this machine
+        qtbot.waitUntil(lambda: _codes(kserver, "display-h1") == ("fault", ["voice.failed"]), timeout=WAIT_MS)
+        d = _device(kserver, "display-h1")
+        assert d and "语音播报不可用" in d["faults"][0]["message"]
+        synth.binary = binary
+        qtbot.waitUntil(lambda: _codes(kserver, "display-h1") == ("ok", []), timeout=WAIT_MS)
+    finally:
+        display.close()
+        rating.close()
