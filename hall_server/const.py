@@ -173,6 +173,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "document.bad_taken_at": (422, "拍摄时间格式不正确", "taken_at must be an ISO 8601 time"),
     "document.unknown": (404, "材料不存在", "No such document"),
     "device.unknown_hall": (422, "设备未绑定大厅", "The device is not bound to a hall"),
+    "device.other_hall": (
+        409,
+        "该设备编号已登记在其他大厅，本次心跳未被接受",
+        "The device id is registered to another hall; the heartbeat was refused",
+    ),
     "idempotency.conflict": (409, "重复请求的内容与首次不同", "Same idempotency key, different request"),
     "seed.invalid": (422, "城市数据文件不正确", "The city data file is invalid"),
     # Refusals of the domain core (queueing.errors); their messages come with the error itself.

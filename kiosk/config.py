@@ -73,6 +73,9 @@ class KioskConfig:
     idle_timeout_s: int = const.IDLE_TIMEOUT_S
     data_dir: str = "kiosk-data"
     device_id: str = ""
+    # Seconds between heartbeats, and between polls of the printer, reader, camera and voice.
+    heartbeat_s: float = const.HEARTBEAT_S
+    health_poll_s: float = const.HEALTH_POLL_S
     language: str = "zh_CN"
     # The hall's clock: tickets carry the hall's local time, so the header must show the same.
     timezone: str = const.HALL_TIMEZONE
@@ -90,6 +93,13 @@ class KioskConfig:
             raise ConfigError(f"未知的时区：{self.timezone}", f"unknown time zone {self.timezone!r}") from exc
         if self.idle_timeout_s < 5:
             raise ConfigError("空闲超时不能少于 5 秒", "idle timeout must be at least 5 s")
+        for name in ("heartbeat_s", "health_poll_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < const.HEALTH_MIN_S:
+                raise ConfigError(
+                    f"{name} 须为不小于 {const.HEALTH_MIN_S:g} 秒的数字",
+                    f"{name} must be a number of at least {const.HEALTH_MIN_S:g} s",
+                )
         lo, hi = const.DISPLAY_PAGE_MIN_S, const.DISPLAY_PAGE_MAX_S
         page_s = getattr(self.display, "page_seconds", None)
         if isinstance(page_s, bool) or not isinstance(page_s, int | float) or not lo <= page_s <= hi:

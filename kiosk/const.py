@@ -121,11 +121,36 @@ DEVICE_KINDS = {
     "rating": "rating",
     "village": "kiosk",
 }
-HEARTBEAT_S = 60
+# Heartbeats every HEARTBEAT_S (the server shows a machine offline after about three missed beats,
+# hall_server DEVICE_STALE_SECONDS); the hardware is polled every HEALTH_POLL_S in the task pool.
+HEARTBEAT_S = 30
+HEALTH_POLL_S = 10
+HEALTH_MIN_S = 0.2  # smallest interval a configuration may ask for (tests use about a second)
 FAULT_PAPER_OUT = "printer.paper_out"
+FAULT_PAPER_LOW = "printer.paper_low"
 FAULT_OFFLINE = "printer.offline"
 FAULT_COVER_OPEN = "printer.cover_open"
 FAULT_PRINTER = "printer.error"
+FAULT_READER = "reader.disconnected"
+FAULT_CAMERA = "camera.lost"
+FAULT_VOICE = "voice.failed"
+# What managers read on the dashboard for each fault the machine reports itself.
+FAULT_ZH = {
+    FAULT_PAPER_OUT: "打印机缺纸",
+    FAULT_PAPER_LOW: "打印纸将尽，请及时更换",
+    FAULT_OFFLINE: "打印机离线",
+    FAULT_COVER_OPEN: "打印机纸仓盖未合上",
+    FAULT_PRINTER: "打印机故障",
+    FAULT_READER: "身份证读卡器未连接",
+    FAULT_CAMERA: "摄像头未连接",
+    FAULT_VOICE: "语音播报不可用",
+}
+# Faults that warn but leave the machine in service (it still prints).
+FAULT_WARNINGS = frozenset({FAULT_PAPER_LOW})
+# Heartbeat status: ok, warning (only warnings outstanding) or fault.
+STATUS_OK = "ok"
+STATUS_WARNING = "warning"
+STATUS_FAULT = "fault"
 
 # Halls run on China Standard Time unless a machine's config says otherwise.
 HALL_TIMEZONE = "Asia/Shanghai"

@@ -192,9 +192,13 @@ class TicketPrinter:
         self._do("guide", "print_guide", slip)
 
     def status(self) -> Any:
-        """The printer's status (online, paper_out...)."""
+        """The printer's status (online, paper_out...); a failed request drops the connection for the next."""
         with self._lock:
-            return self._open().status()
+            try:
+                return self._open().status()
+            except Exception:
+                self._printer = None
+                raise
 
 
 def material_text(m: Any) -> str:
@@ -240,11 +244,30 @@ class Camera:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._lock = threading.Lock()  # one user of the camera at a time: a photo or a health probe
 
     @property
     def configured(self) -> bool:
         """Whether a camera is configured."""
         return bool(self.url)
+
+    def probe(self) -> None:
+        """Open the camera, read one frame and close it; DeviceUnavailable when it is gone."""
+        if not self.url:
+            raise DeviceUnavailable("本机未配置摄像头", "no camera configured")
+        from devices.camera import open_camera
+
+        with self._lock:
+            try:
+                cam = open_camera(self.url)
+            except Exception as exc:
+                raise DeviceUnavailable(getattr(exc, "message_zh", "摄像头未连接"), str(exc)) from exc
+            try:
+                cam.read()
+            except Exception as exc:
+                raise DeviceUnavailable(getattr(exc, "message_zh", "摄像头无画面"), str(exc)) from exc
+            finally:
+                cam.close()
 
     def capture_jpeg(self) -> bytes:
         """One JPEG frame."""
@@ -254,10 +277,11 @@ class Camera:
             from devices.camera import open_camera
         except ImportError as exc:
             raise DeviceUnavailable("摄像头驱动未安装", str(exc)) from exc
-        cam = open_camera(self.url)
-        try:
-            return cam.capture_jpeg()
-        except Exception as exc:
-            raise DeviceUnavailable(getattr(exc, "message_zh", "拍摄失败，请重试"), str(exc)) from exc
-        finally:
-            cam.close()
+        with self._lock:
+            cam = open_camera(self.url)
+            try:
+                return cam.capture_jpeg()
+            except Exception as exc:
+                raise DeviceUnavailable(getattr(exc, "message_zh", "拍摄失败，请重试"), str(exc)) from exc
+            finally:
+                cam.close()

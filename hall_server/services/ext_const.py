@@ -19,8 +19,12 @@ DEFAULT_FOLLOWUP_WORKING_DAYS = 15  # Sichuan's rule for answering and fixing a 
 DEFAULT_SLOT_CAPACITY = 4
 DEFAULT_ALERT_QUEUE_LENGTH = 30
 DEFAULT_NEAR_AHEAD = 3
-# A device that has not sent a heartbeat for this long is shown offline.
-DEVICE_STALE_SECONDS = 120
+# A device that has not sent a heartbeat for this long is shown offline: three missed beats of the
+# kiosks' 30-second heartbeat (kiosk.const.HEARTBEAT_S) and a margin. HALL_DEVICE_STALE_SECONDS overrides.
+DEVICE_STALE_SECONDS = 100
+DEVICE_STALE_ENV = "HALL_DEVICE_STALE_SECONDS"
+# Faults that warn without taking the device out of service (it still prints).
+DEVICE_WARNING_FAULTS = frozenset({"printer.paper_low", "paper_low"})
 
 APPOINTMENT_CODE_LEN = 8
 APPOINTMENT_STATUSES = ("booked", "cancelled", "checked_in", "no_show")

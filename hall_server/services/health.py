@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from hall_server.db.models import Device, Hall, QueueGroup, Ticket, Window
 from hall_server.services.ext_const import (
+    DEVICE_STALE_ENV,
     DEVICE_STALE_SECONDS,
+    DEVICE_WARNING_FAULTS,
     POLICY_ALERT_QUEUE,
     POLICY_ALERT_WAIT,
     POLICY_TARGET_WAIT,
@@ -33,6 +36,15 @@ FAULT_ZH = {
 }
 
 
+def stale_seconds() -> float:
+    """Seconds without a heartbeat before a device shows offline (HALL_DEVICE_STALE_SECONDS overrides)."""
+    try:
+        return float(os.environ.get(DEVICE_STALE_ENV) or DEVICE_STALE_SECONDS)
+    except ValueError:
+        logger.warning("%s is not a number; using %s", DEVICE_STALE_ENV, DEVICE_STALE_SECONDS)
+        return float(DEVICE_STALE_SECONDS)
+
+
 def _aware(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
@@ -40,9 +52,10 @@ def _aware(dt: datetime) -> datetime:
 def devices(session: Session, hall_id: str, now: datetime) -> list[dict[str, Any]]:
     """Every device of a hall: ok, faulty (faults reported) or stale (no heartbeat lately)."""
     out = []
+    limit = timedelta(seconds=stale_seconds())
     for d in session.scalars(select(Device).where(Device.hall_id == hall_id).order_by(Device.device_id)):
         last = _aware(d.last_seen)
-        stale = now - last > timedelta(seconds=DEVICE_STALE_SECONDS)
+        stale = now - last > limit
         faults = [
             {**f, "message": f.get("message") or FAULT_ZH.get(str(f.get("code")), str(f.get("code")))}
             if isinstance(f, dict)
@@ -57,6 +70,8 @@ def devices(session: Session, hall_id: str, now: datetime) -> list[dict[str, Any
                 "faults": faults,
                 "last_seen": last.isoformat(),
                 "stale": stale,
+                # Only warnings (paper low): the device still serves.
+                "warning": bool(faults) and all(f.get("code") in DEVICE_WARNING_FAULTS for f in faults),
                 "ok": not stale and not faults and d.status in ("ok", "online", "ready", "idle", "busy"),
             }
         )
@@ -143,7 +158,7 @@ def alerts(session: Session, hall_id: str, now: datetime) -> list[dict[str, Any]
             out.append(
                 _alert(
                     "device.fault",
-                    "critical",
+                    "warning" if f.get("code") in DEVICE_WARNING_FAULTS else "critical",
                     f"设备{d['device_id']}故障：{f['message']}",
                     f"device {d['device_id']} fault: {f.get('code')}",
                     device_id=d["device_id"],

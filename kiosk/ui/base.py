@@ -12,6 +12,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk import const
+from kiosk.monitor import DeviceMonitor
 from kiosk.ui.context import AppContext
 from kiosk.ui.theme import sc
 from kiosk.ui.widgets import ConnectionBadge, MessageLine, header_bar, label
@@ -19,6 +20,13 @@ from kiosk.ui.widgets import ConnectionBadge, MessageLine, header_bar, label
 logger = logging.getLogger(__name__)
 
 WEEKDAYS = "一二三四五六日"
+
+
+def health_status(codes: list[str]) -> str:
+    """ok with no faults, warning when every fault only warns (paper low), else fault."""
+    if not codes:
+        return const.STATUS_OK
+    return const.STATUS_WARNING if all(c in const.FAULT_WARNINGS for c in codes) else const.STATUS_FAULT
 
 
 class RoleScreen(QWidget):
@@ -55,10 +63,14 @@ class RoleScreen(QWidget):
         self._tick()
         ctx.events.online_changed.connect(self.badge.set_online)
         self.badge.set_online(ctx.events.online, first=not ctx.events.online)
-        # One heartbeat a minute (and at once on a fault) so managers see the machine and its faults.
+        # A heartbeat now and every heartbeat_s (and at once on a fault) so managers see the machine
+        # and its faults; the machine's DeviceMonitor polls the hardware in the task pool.
         self._hb_timer = QTimer(self)
         self._hb_timer.timeout.connect(self.report_health)
-        self._hb_timer.start(const.HEARTBEAT_S * 1000)
+        self._hb_timer.start(int(ctx.config.heartbeat_s * 1000))
+        QTimer.singleShot(0, self.report_health)
+        unsubscribe = DeviceMonitor.of(ctx).on_change(self.set_fault)
+        self.destroyed.connect(lambda *_: unsubscribe())
 
     def _tick(self) -> None:
         now = datetime.now(ZoneInfo(self.ctx.config.timezone))
@@ -99,8 +111,9 @@ class RoleScreen(QWidget):
             return
         body = [{"code": c, "message": m} for c, m in faults.items()]
         kind = const.DEVICE_KINDS.get(cfg.role, cfg.role)
+        status = health_status(list(faults))
         self.ctx.runner.run(
-            lambda: client.heartbeat(cfg.effective_device_id, kind, "fault" if body else "ok", body),
+            lambda: client.heartbeat(cfg.effective_device_id, kind, status, body),
             None,
             lambda e: logger.info("heartbeat not delivered: %s", e),
         )

@@ -91,6 +91,9 @@ class AppContext:
 
     def close(self) -> None:
         """Stop threads; leave no background work behind."""
+        monitor = self.extras.get("monitor")
+        if monitor is not None:
+            monitor.stop()
         self.events.detach()
         if self.reader:
             self.reader.stop()

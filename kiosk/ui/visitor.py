@@ -555,7 +555,8 @@ class VisitorKiosk(RoleScreen):
             restyle(self.print_status, "ok")
             self.print_finished.emit(True)
             for code in list(self.ctx.extras.get("faults") or {}):
-                if code.startswith("printer."):
+                # A ticket came out, so the printer works; paper low stays until the roll is changed.
+                if code.startswith("printer.") and code not in const.FAULT_WARNINGS:
                     self.set_fault(code, None)
 
         def failed(exc: BaseException) -> None:

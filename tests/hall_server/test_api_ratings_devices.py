@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
+from hall_server.services.devices import _claim
 from tests.hall_server.conftest import API, Hall, error_code
-from tests.hall_server.hs_city import CITY
+from tests.hall_server.hs_city import CITY, COUNTY
+
+BEAT_URL = f"{API}/devices/heartbeat"
 
 
 def _served(hall: Hall, window: int = 1) -> dict[str, Any]:
@@ -96,3 +103,75 @@ def test_heartbeat_records_and_emits_on_change(hall: Hall) -> None:
     assert r.status_code == 422 and r.json()["error"]["code"] == "request.invalid"
     r = hall.client.post(url, json=beat, headers=hall.auth("admin"))
     assert r.status_code == 422 and error_code(r) == "device.unknown_hall"
+
+
+def _devices(hall: Hall, hall_id: str, who: str) -> list[dict[str, Any]]:
+    r = hall.client.get(f"{API}/halls/{hall_id}/devices", headers=hall.auth(who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_a_device_id_stays_with_the_hall_that_registered_it(hall: Hall) -> None:
+    beat = {"device_id": "kiosk-07", "kind": "kiosk", "status": "ok", "faults": []}
+    assert hall.client.post(BEAT_URL, json=beat, headers=hall.auth(f"kiosk:{CITY}")).status_code == 204
+    before = _devices(hall, CITY, "m-city")
+    city_seq, county_seq = hall.last_seq(CITY), hall.last_seq(COUNTY)
+    takeover = {**beat, "status": "degraded", "faults": [{"code": "printer.paper_out", "message": "缺纸"}]}
+    r = hall.client.post(BEAT_URL, json=takeover, headers=hall.auth(f"kiosk:{COUNTY}"))
+    assert r.status_code == 409 and error_code(r) == "device.other_hall"
+    assert "其他大厅" in r.json()["error"]["message"]
+    # Nothing changed: still the city's, as it was, and neither hall heard an event.
+    assert _devices(hall, CITY, "m-city") == before
+    assert _devices(hall, COUNTY, "m-county") == []
+    assert hall.events(city_seq, CITY) == [] and hall.events(county_seq, COUNTY) == []
+    # The owner's own heartbeats still count.
+    assert hall.client.post(BEAT_URL, json=takeover, headers=hall.auth(f"kiosk:{CITY}")).status_code == 204
+    assert _devices(hall, CITY, "m-city")[0]["status"] == "degraded"
+
+
+def test_a_cleared_fault_is_an_event(hall: Hall) -> None:
+    kiosk = hall.auth(f"kiosk:{CITY}")
+    two = [{"code": "printer.paper_low", "message": "打印纸将尽"}, {"code": "reader.disconnected", "message": "读卡器"}]
+    beat = {"device_id": "kiosk-08", "kind": "kiosk", "status": "fault", "faults": two}
+    assert hall.client.post(BEAT_URL, json=beat, headers=kiosk).status_code == 204
+    seq = hall.last_seq()
+    # Same status, one fault fewer: the dashboard must hear of it to close that alert.
+    assert hall.client.post(BEAT_URL, json={**beat, "faults": two[:1]}, headers=kiosk).status_code == 204
+    evs = hall.events(seq)
+    assert [e["type"] for e in evs] == ["device.heartbeat"]
+    assert evs[0]["payload"]["cleared"] == ["reader.disconnected"]
+
+
+def test_first_heartbeats_of_one_new_id_at_once_never_fail(hall: Hall) -> None:
+    kiosk = hall.auth(f"kiosk:{CITY}")
+    ids = [f"race-{n}" for n in range(4)]
+    start = threading.Barrier(12)
+
+    def beat(n: int) -> int:
+        body = {"device_id": ids[n % len(ids)], "kind": "kiosk", "status": "ok", "faults": []}
+        start.wait(timeout=30)
+        return hall.client.post(BEAT_URL, json=body, headers=kiosk).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(beat, range(12)))
+    assert codes == [204] * 12
+    assert [d["device_id"] for d in _devices(hall, CITY, "m-city")] == ids
+    first = [e for e in hall.events(0) if e["type"] == "device.heartbeat"]
+    assert sorted(e["payload"]["device"]["device_id"] for e in first) == ids  # each registered once
+
+
+def test_a_heartbeat_waits_for_a_concurrent_first_registration_instead_of_failing(hall: Hall) -> None:
+    values = {"kind": "kiosk", "status": "ok", "faults": [], "last_seen": datetime.now(UTC)}
+    body = {"device_id": "held-1", "kind": "kiosk", "status": "ok", "faults": []}
+    answers: list[Any] = []
+    with hall.ctx.db.write() as s:
+        _row, created = _claim(s, "held-1", CITY, values)  # inserted, not yet committed
+        assert created
+        other = threading.Thread(
+            target=lambda: answers.append(hall.client.post(BEAT_URL, json=body, headers=hall.auth(f"kiosk:{COUNTY}")))
+        )
+        other.start()
+        time.sleep(0.5)
+        assert other.is_alive()  # blocked on the uncommitted row, not failed on a duplicate key
+    other.join(timeout=30)
+    assert answers and answers[0].status_code == 409 and error_code(answers[0]) == "device.other_hall"

@@ -1,6 +1,8 @@
 // The managers' dashboard: hall tree, live hall view over the event WebSocket, charts, exports.
 "use strict";
-const state = { halls: [], hall: null, lastSeq: 0, ws: null, wsRetry: 0, refreshTimer: null, snapshot: null };
+const state = { halls: [], hall: null, lastSeq: 0, ws: null, wsRetry: 0, refreshTimer: null, snapshot: null, healthTimer: null };
+// Devices and alerts are read again this often: a machine that went silent sends no event.
+const HEALTH_POLL_MS = 5000;
 const $ = id => document.getElementById(id);
 
 const STATUS_ZH = { open: "开放", paused: "暂停", closed: "关闭" };
@@ -90,6 +92,8 @@ async function openHall(hallId) {
   history.replaceState(null, "", "?hall=" + encodeURIComponent(hallId));
   await refreshLive();
   connectWs();
+  clearInterval(state.healthTimer);
+  state.healthTimer = setInterval(() => { if (!document.hidden) refreshHealth().catch(() => {}); }, HEALTH_POLL_MS);
   loadStats(); loadFollowups();
 }
 
@@ -108,6 +112,13 @@ async function refreshLive() {
   const last = (snap.recent_calls || []).reduce((a, b) => (!a || (b.seq || 0) > (a.seq || 0) ? b : a), null);
   if (last && !$("last-call").dataset.fromWs) $("last-call").textContent = callText(last);
   renderGroups(snap.groups || []); renderWindows(snap.windows || []); renderDevices(devices); renderAlerts(alerts);
+}
+
+async function refreshHealth() {
+  const hallId = state.hall;
+  const [devices, alerts] = await Promise.all([api(`/halls/${hallId}/device-health`), api(`/halls/${hallId}/alerts`)]);
+  if (hallId !== state.hall) return;
+  renderDevices(devices); renderAlerts(alerts);
 }
 
 function callText(c) {
@@ -210,8 +221,9 @@ async function saveGroups(ev) {
 
 function renderDevices(devices) {
   $("devices").replaceChildren(el("tr", {}, ...["设备", "类型", "状态", "故障", "最后心跳"].map(h => el("th", {}, h))),
-    ...devices.map(d => el("tr", { "data-device": d.device_id, class: d.ok ? "" : "error" },
-      el("td", {}, d.device_id), el("td", {}, d.kind), el("td", {}, d.ok ? "正常" : (d.stale ? "离线" : "故障")),
+    ...devices.map(d => el("tr", { "data-device": d.device_id, class: d.ok ? "" : (d.warning && !d.stale ? "warn" : "error") },
+      el("td", {}, d.device_id), el("td", {}, d.kind),
+      el("td", { class: "device-state" }, d.stale ? "离线" : (d.ok ? "正常" : (d.warning ? "警告" : "故障"))),
       el("td", {}, (d.faults || []).map(f => f.message || f.code).join("；")), el("td", {}, hhmm(d.last_seen)))));
 }
 

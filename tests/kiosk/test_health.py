@@ -1,0 +1,134 @@
+"""A kiosk reports its hardware's health by itself: reader lost and back, paper low, out and refilled."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from kiosk.config import PrinterSettings
+from kiosk.monitor import printer_faults
+from printers.status import PrinterStatus
+from tests.fixtures.devices import PluggableReader
+from tests.kiosk.helpers import HALL, Role, make_config
+
+WAIT_MS = 20000
+
+
+@pytest.fixture
+def reader(tmp_path: Path) -> Iterator[PluggableReader]:
+    """The ID-card reader simulator behind a fixed path."""
+    r = PluggableReader(tmp_path).plug()
+    yield r
+    r.stop()
+
+
+def _device(kserver: Any, device_id: str) -> dict[str, Any] | None:
+    r = requests.get(
+        f"{kserver.url}/api/v1/halls/{HALL}/devices",
+        headers={"Authorization": f"Bearer {kserver.kiosk_token}"},
+        timeout=10,
+    )
+    r.raise_for_status()
+    return next((d for d in r.json() if d["device_id"] == device_id), None)
+
+
+def _codes(kserver: Any, device_id: str) -> tuple[str, list[str]] | None:
+    d = _device(kserver, device_id)
+    return (d["status"], sorted(f["code"] for f in d["faults"])) if d else None
+
+
+def test_visitor_kiosk_reports_reader_and_printer_faults_as_they_come_and_go(
+    qtbot: Any, themed_qapp: Any, kserver: Any, reader: PluggableReader, vprinter: Any, tmp_path: Path
+) -> None:
+    cfg = make_config(
+        "visitor",
+        kserver.url,
+        tmp_path / "kiosk",
+        token=kserver.kiosk_token,
+        device_id="kiosk-health-1",
+        id_reader=reader.url,
+        printer=PrinterSettings("network", f"127.0.0.1:{vprinter.port}", "text", 80),
+        heartbeat_s=30,  # long: every change below must travel on its own, not wait for a beat
+        health_poll_s=0.3,
+    )
+    role = Role(qtbot, cfg)
+    dev = "kiosk-health-1"
+    try:
+
+        def shows(status: str, codes: list[str]) -> None:
+            qtbot.waitUntil(lambda: _codes(kserver, dev) == (status, codes), timeout=WAIT_MS)
+
+        shows("ok", [])
+        vprinter.paper_low = True
+        shows("warning", ["printer.paper_low"])  # a warning: the kiosk still prints
+        d = _device(kserver, dev)
+        assert d and d["faults"][0]["message"].startswith("打印纸将尽")
+        vprinter.paper_out = True
+        shows("fault", ["printer.paper_out"])
+        vprinter.paper_out = vprinter.paper_low = False
+        shows("ok", [])
+        vprinter.cover_open = True
+        shows("fault", ["printer.cover_open"])
+        vprinter.cover_open = False
+        shows("ok", [])
+        reader.unplug()
+        shows("fault", ["reader.disconnected"])
+        reader.plug()  # the reader re-opens the same port with back-off
+        shows("ok", [])
+        vprinter.stop()
+        shows("fault", ["printer.offline"])
+    finally:
+        role.close()
+
+
+def test_printer_status_maps_to_one_fault_each() -> None:
+    assert printer_faults(PrinterStatus(answered=True)) == dict.fromkeys(
+        ("printer.paper_out", "printer.cover_open", "printer.offline", "printer.paper_low")
+    )
+    out = printer_faults(PrinterStatus(online=False, paper_low=True, paper_out=True, answered=True))
+    assert [c for c, m in out.items() if m] == ["printer.paper_out"]  # not also "low" and "offline"
+    low = printer_faults(PrinterStatus(paper_low=True, answered=True))
+    assert [c for c, m in low.items() if m] == ["printer.paper_low"]
+    off = printer_faults(PrinterStatus(online=False, answered=True))
+    assert [c for c, m in off.items() if m] == ["printer.offline"]
+
+
+def test_display_and_rating_terminal_send_heartbeats_and_the_display_its_voice(
+    qtbot: Any, themed_qapp: Any, kserver: Any, tmp_path: Path
+) -> None:
+    fast = {"heartbeat_s": 30, "health_poll_s": 0.3}
+    display = Role(
+        qtbot,
+        make_config("display", kserver.url, tmp_path / "d", token=kserver.display_token, device_id="display-h1", **fast),
+    )
+    rating = Role(
+        qtbot,
+        make_config(
+            "rating",
+            kserver.url,
+            tmp_path / "r",
+            token=kserver.rating_token(2),
+            window_id=kserver.windows[2]["id"],
+            device_id="rating-h1",
+            **fast,
+        ),
+    )
+    try:
+        # Both appear at once (the first heartbeat goes at start, not after heartbeat_s).
+        qtbot.waitUntil(lambda: _codes(kserver, "rating-h1") == ("ok", []), timeout=WAIT_MS)
+        assert (_device(kserver, "rating-h1") or {}).get("kind") == "rating"
+        qtbot.waitUntil(lambda: _codes(kserver, "display-h1") == ("ok", []), timeout=WAIT_MS)
+        synth = display.ctx.extras["announcer"].synth
+        binary, synth.binary = synth.binary, None  # the speech synthesizer is gone from this machine
+        qtbot.waitUntil(lambda: _codes(kserver, "display-h1") == ("fault", ["voice.failed"]), timeout=WAIT_MS)
+        d = _device(kserver, "display-h1")
+        assert d and "语音播报不可用" in d["faults"][0]["message"]
+        synth.binary = binary
+        qtbot.waitUntil(lambda: _codes(kserver, "display-h1") == ("ok", []), timeout=WAIT_MS)
+    finally:
+        display.close()
+        rating.close()
