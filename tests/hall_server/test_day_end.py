@@ -264,3 +264,15 @@ def test_two_processes_close_each_ticket_once(
         assert len(closed) == len(set(closed)) == 40
     finally:
         gen.close()
+
+
+def test_a_ticket_left_from_yesterday_raises_no_alert_today(env: Env) -> None:
+    """The issue's report: a leftover waiting ticket gave 最长已等候1440分钟 and a window idle alert."""
+    env.h("clerk:x-city:1")  # the clerk of window 1 is at the window, which has nobody in hand
+    env.issue("x-city")
+    with env.ctx.db.write() as s:
+        s.execute(update(Ticket).values(business_day=TUE, issued_at=datetime(2026, 3, 10, 1, 0, tzinfo=UTC)))
+    env.clock.set_local(TUE, "16:00")
+    assert {"wait.long", "window.idle"} <= {a["code"] for a in alerts(env)}
+    env.clock.set_local(WED, "09:00")  # no pass has run yet: the alerts alone must not count it
+    assert alerts(env) == []
