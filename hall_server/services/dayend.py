@@ -13,14 +13,14 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from hall_server.catalog import HallConfig
 from hall_server.const import EV_TICKET_EXPIRED, EV_WINDOW_UPDATED
 from hall_server.context import ServerContext
 from hall_server.db.engine import Tx
-from hall_server.db.models import Ticket, User, Window
+from hall_server.db.models import OPEN_TICKETS, Ticket, User, Window
 from hall_server.db.models_ext import Appointment
 from hall_server.events import SYSTEM, append_event, stage_event
 from hall_server.services.appointments import public_view
@@ -39,19 +39,19 @@ U = User.__table__
 
 BATCH = 200
 OPEN = sorted(s.value for s in OPEN_STATUSES)
+# Written as the partial index's own condition, so both databases use ix_tickets_open.
+IS_OPEN = text(OPEN_TICKETS)
 
 
 def close_ended_days(ctx: ServerContext, now: datetime, *, batch: int = BATCH) -> dict[str, int]:
     """Close every hall's ended business days; returns how many tickets, windows and bookings changed."""
     out = {"expired_tickets": 0, "freed_windows": 0, "appointment_no_shows": 0}
     with ctx.db.read() as s:
-        # Both reads touch only open rows (ix_tickets_open, ix_appointments_hall_day): cheap
-        # enough to ask every few seconds.
+        # The tickets read touches only open rows (ix_tickets_open); the bookings read costs
+        # what the periodic no-show sweep's does. Both are cheap enough every few seconds.
         oldest: dict[str, date] = dict(
             s.execute(
-                select(T.c.hall_id, func.min(T.c.business_day))
-                .where(T.c.status.in_(OPEN))
-                .group_by(T.c.hall_id)
+                select(T.c.hall_id, func.min(T.c.business_day)).where(IS_OPEN).group_by(T.c.hall_id)
             ).all()
         )
         booked: dict[str, date] = dict(
@@ -64,6 +64,11 @@ def close_ended_days(ctx: ServerContext, now: datetime, *, batch: int = BATCH) -
             hall = ctx.catalog.hall(hall_id)
         except Exception:
             logger.warning("hall %s has open tickets but is not in the catalogue", hall_id)
+            continue
+        # A grace only moves the end later: with none, is any day of this hall over at all?
+        if min(
+            _as_date(d) for d in (oldest.get(hall_id), booked.get(hall_id)) if d is not None
+        ) > last_ended_day(now, hall.policy.opening_hours, hall.zone, 0):
             continue
         over = ended_day(ctx, hall, now)
         if hall_id in oldest and _as_date(oldest[hall_id]) <= over:
@@ -96,7 +101,7 @@ def _close_ticket_batch(ctx: ServerContext, hall: HallConfig, over: date, batch:
     """Expire up to `batch` open tickets of days up to `over` in one transaction; frees their windows."""
     with ctx.db.tx() as tx:
         pg = tx.get_bind().dialect.name == "postgresql"
-        where = (T.c.hall_id == hall.id, T.c.status.in_(OPEN), T.c.business_day <= over)
+        where = (T.c.hall_id == hall.id, IS_OPEN, T.c.business_day <= over)
         stale = select(T.c.id).where(*where).order_by(T.c.id).limit(batch)
         # Windows first, then tickets: the order every clerk operation locks them in, so a
         # clerk pressing a button at closing time cannot deadlock with this pass.

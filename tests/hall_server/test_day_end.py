@@ -21,9 +21,10 @@ from sqlalchemy import func, select, update
 from hall_server.app import create_app
 from hall_server.config import Settings
 from hall_server.context import ServerContext
-from hall_server.db.models import Event, Hall, Ticket
+from hall_server.db.models import OPEN_TICKETS, Event, Hall, Ticket
 from hall_server.db.models_ext import Appointment
 from hall_server.services import dayend
+from queueing.model import OPEN_STATUSES
 from tests.hall_server.ext_app import API, ID_A, PHONE, Env, make_env, postgres_env, sqlite_env
 
 TUE = date(2026, 3, 10)  # booked on Monday 03-09, the clock's start
@@ -276,3 +277,8 @@ def test_a_ticket_left_from_yesterday_raises_no_alert_today(env: Env) -> None:
     assert {"wait.long", "window.idle"} <= {a["code"] for a in alerts(env)}
     env.clock.set_local(WED, "09:00")  # no pass has run yet: the alerts alone must not count it
     assert alerts(env) == []
+
+
+def test_the_open_tickets_index_covers_exactly_the_statuses_the_day_end_closes() -> None:
+    listed = OPEN_TICKETS.split("(", 1)[1].rstrip(")").split(", ")
+    assert sorted(x.strip("'") for x in listed) == sorted(s.value for s in OPEN_STATUSES)
