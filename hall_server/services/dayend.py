@@ -154,7 +154,7 @@ def _close_ticket_batch(ctx: ServerContext, hall: HallConfig, over: date, batch:
                 SYSTEM,
             )
     if freed:
-        # Wait estimates read the windows; forget what was cached for this hall.
+        # Wait estimates read the windows; forget the cache (every hall's: rare and cheap).
         ctx.estimates.clear()
     return len(closed), len(freed)
 
