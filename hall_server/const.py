@@ -90,6 +90,8 @@ EV_TICKET_TRANSFERRED = "ticket.transferred"
 EV_TICKET_SUSPENDED = "ticket.suspended"
 EV_TICKET_CALLED_BACK = "ticket.called_back"
 EV_TICKET_CANCELLED = "ticket.cancelled"
+# Closed unserved by the business day's end (payload reason "day_end").
+EV_TICKET_EXPIRED = "ticket.expired"
 EV_WINDOW_UPDATED = "window.updated"
 EV_CLERK_LOGGED_IN = "clerk.logged_in"
 EV_CLERK_LOGGED_OUT = "clerk.logged_out"

@@ -6,6 +6,7 @@ transaction; the outbox sends with no transaction open (see services.notify.flus
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -14,10 +15,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hall_server.api import ext_common
 from hall_server.const import DOCUMENT_RETENTION_ENV
 from hall_server.context import ServerContext
-from hall_server.services import appointments, documents, followups, notify
+from hall_server.services import appointments, dayend, documents, followups, notify
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +26,9 @@ DEFAULT_WORKER_SECONDS = 15.0
 
 
 def run_pass(ctx: ServerContext, notifier: notify.Notifier) -> dict[str, int]:
-    """One pass: lapsed bookings become no-shows, bad ratings open cases, near-turn notices queue, outbox sends."""
-    now = ext_common.utcnow()
-    out: dict[str, int] = {}
+    """One pass: ended days close, lapsed bookings no-show, bad ratings open cases, notices queue and send."""
+    now = ctx.now()
+    out: dict[str, int] = dayend.close_ended_days(ctx, now)
     with ctx.db.write() as s:
         out["no_shows"] = appointments.sweep_no_shows(s, now)
     with ctx.db.write() as s:
@@ -57,6 +57,13 @@ async def background_passes(app: FastAPI) -> AsyncIterator[None]:
     stop = threading.Event()
     thread: threading.Thread | None = None
     ctx: ServerContext | None = getattr(app.state, "ctx", None)
+    if ctx is not None:
+        # A server stopped overnight closes the days that ended meanwhile before it serves
+        # today (even with the worker off); off the event loop, like every database call.
+        try:
+            await asyncio.to_thread(dayend.close_ended_days, ctx, ctx.now())
+        except Exception:
+            logger.exception("closing ended business days at start-up failed; the worker retries")
     if interval > 0 and ctx is not None:
         notifier = notify.load_notifier()
         app.state.notifier = notifier

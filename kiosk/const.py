@@ -80,6 +80,7 @@ STATUS_ZH = {
     "finished": "已办结",
     "no_show": "已过号",
     "cancelled": "已取消",
+    "expired": "日终未办结",
 }
 WINDOW_STATUS_ZH = {"open": "开放", "paused": "暂停", "closed": "关闭"}
 

@@ -61,6 +61,7 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "finished": ("已办结", "finished"),
     "no_show": ("已过号", "no-show"),
     "cancelled": ("已取消", "cancelled"),
+    "expired": ("日终未办结", "closed unserved at day end"),
 }
 OP_LABELS: dict[str, tuple[str, str]] = {
     "call": ("叫号", "call"),
@@ -72,6 +73,7 @@ OP_LABELS: dict[str, tuple[str, str]] = {
     "suspend": ("挂起", "suspend"),
     "call_back": ("回呼", "call back"),
     "cancel": ("取消", "cancel"),
+    "expire": ("日终关闭", "close at day end"),
 }
 GREEN_LABELS: dict[str, tuple[str, str]] = {
     "elderly": ("老年人", "elderly"),

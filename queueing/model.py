@@ -58,6 +58,8 @@ class TicketStatus(StrEnum):
     FINISHED = "finished"
     NO_SHOW = "no_show"
     CANCELLED = "cancelled"
+    # Closed unserved when the business day ended (reason "day_end"): not the visitor's no-show.
+    EXPIRED = "expired"
 
     @property
     def label_zh(self) -> str:
@@ -69,7 +71,7 @@ class TicketStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        """Finished, no-show and cancelled tickets never change again."""
+        """Finished, no-show, cancelled and expired tickets never change again."""
         return self in TERMINAL_STATUSES
 
     @property
@@ -78,7 +80,13 @@ class TicketStatus(StrEnum):
         return self in (TicketStatus.CALLED, TicketStatus.SERVING)
 
 
-TERMINAL_STATUSES = frozenset({TicketStatus.FINISHED, TicketStatus.NO_SHOW, TicketStatus.CANCELLED})
+TERMINAL_STATUSES = frozenset(
+    {TicketStatus.FINISHED, TicketStatus.NO_SHOW, TicketStatus.CANCELLED, TicketStatus.EXPIRED}
+)
+# Tickets the business day's end closes: everything not terminal yet.
+OPEN_STATUSES = frozenset(
+    {TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING, TicketStatus.SUSPENDED}
+)
 
 
 class Channel(StrEnum):

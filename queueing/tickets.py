@@ -25,6 +25,8 @@ class TicketOp(StrEnum):
     SUSPEND = "suspend"
     CALL_BACK = "call_back"
     CANCEL = "cancel"
+    # Only the server's day-end pass does this; no clerk button offers it.
+    EXPIRE = "expire"
 
     @property
     def label_zh(self) -> str:
@@ -52,7 +54,14 @@ TRANSITIONS: dict[tuple[TicketStatus, TicketOp], TicketStatus] = {
     (_S.SERVING, _O.SUSPEND): _S.SUSPENDED,
     (_S.SUSPENDED, _O.CALL_BACK): _S.CALLED,
     (_S.SUSPENDED, _O.CANCEL): _S.CANCELLED,
+    # The business day ended: whatever is still open is closed unserved (see queueing.dayend).
+    (_S.WAITING, _O.EXPIRE): _S.EXPIRED,
+    (_S.CALLED, _O.EXPIRE): _S.EXPIRED,
+    (_S.SERVING, _O.EXPIRE): _S.EXPIRED,
+    (_S.SUSPENDED, _O.EXPIRE): _S.EXPIRED,
 }
+# Operations the system performs, never offered to a clerk.
+SYSTEM_OPS = frozenset({_O.EXPIRE})
 
 
 def _status(value: TicketStatus | str) -> TicketStatus:
@@ -76,7 +85,7 @@ def _op(value: TicketOp | str) -> TicketOp:
 def allowed_ops(status: TicketStatus | str) -> tuple[TicketOp, ...]:
     """The operations a ticket in `status` accepts, in a stable order (for clerk buttons)."""
     status = _status(status)
-    return tuple(op for op in TicketOp if (status, op) in TRANSITIONS)
+    return tuple(op for op in TicketOp if (status, op) in TRANSITIONS and op not in SYSTEM_OPS)
 
 
 def next_status(status: TicketStatus | str, op: TicketOp | str) -> TicketStatus:
@@ -157,6 +166,9 @@ def apply(
         return replace(ticket, status=status, window_id=window_id, bound_window_id=None, recall_count=0)
     if op is TicketOp.CANCEL:
         return replace(ticket, status=status, window_id=None, bound_window_id=None)
+    if op is TicketOp.EXPIRE:
+        # The window that held it keeps its record (stats by window); a transfer binding lapses.
+        return replace(ticket, status=status, bound_window_id=None)
     _check_same_window(ticket, op, window_id)
     if op is TicketOp.RECALL:
         check_recall(ticket.recall_count, policy)

@@ -151,6 +151,8 @@ class HallSeq(Base):
 
 
 BOUND_WAITING = "status = 'waiting' AND bound_window_id IS NOT NULL"
+# Tickets the day-end pass closes (queueing.model.OPEN_STATUSES); see migration 0006.
+OPEN_TICKETS = "status IN ('waiting', 'called', 'serving', 'suspended')"
 
 
 class Ticket(Base):
@@ -184,6 +186,15 @@ class Ticket(Base):
             "id",
             postgresql_where=text(BOUND_WAITING),
         ).ddl_if(dialect="postgresql"),
+        # The day-end pass's look-up of open tickets of past days (nearly empty once closed).
+        Index(
+            "ix_tickets_open",
+            "hall_id",
+            "business_day",
+            "id",
+            sqlite_where=text(OPEN_TICKETS),
+            postgresql_where=text(OPEN_TICKETS),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

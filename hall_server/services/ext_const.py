@@ -13,6 +13,7 @@ POLICY_TARGET_WAIT = "target_wait_minutes"
 POLICY_ALERT_QUEUE = "alert_queue_length"
 POLICY_ALERT_WAIT = "alert_wait_minutes"
 POLICY_NEAR_AHEAD = "notify_people_ahead"
+POLICY_DAY_END_GRACE = "day_end_grace_minutes"
 
 BAD_LEVEL_MAX = 2  # 不满意, 非常不满意
 DEFAULT_FOLLOWUP_WORKING_DAYS = 15  # Sichuan's rule for answering and fixing a bad rating

@@ -18,10 +18,12 @@ from hall_server.services.ext_const import (
     POLICY_ALERT_QUEUE,
     POLICY_ALERT_WAIT,
     POLICY_BOOKING,
+    POLICY_DAY_END_GRACE,
     POLICY_FOLLOWUP_DAYS,
     POLICY_NEAR_AHEAD,
 )
 from queueing.calendar import BookingRules
+from queueing.dayend import DEFAULT_GRACE_MINUTES
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +33,15 @@ DEFAULTS: dict[str, Any] = {
     POLICY_ALERT_QUEUE: DEFAULT_ALERT_QUEUE_LENGTH,
     POLICY_ALERT_WAIT: None,  # None: the core policy's target_wait_minutes
     POLICY_NEAR_AHEAD: DEFAULT_NEAR_AHEAD,
+    # Minutes after the last opening span ends before the day's open tickets are closed.
+    POLICY_DAY_END_GRACE: DEFAULT_GRACE_MINUTES,
 }
-_INT_RANGES = {POLICY_FOLLOWUP_DAYS: (1, 60), POLICY_ALERT_QUEUE: (1, 10000), POLICY_NEAR_AHEAD: (0, 50)}
+_INT_RANGES = {
+    POLICY_FOLLOWUP_DAYS: (1, 60),
+    POLICY_ALERT_QUEUE: (1, 10000),
+    POLICY_NEAR_AHEAD: (0, 50),
+    POLICY_DAY_END_GRACE: (0, 360),
+}
 
 
 def _invalid(reason: str, **detail: Any) -> HallError:

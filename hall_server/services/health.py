@@ -21,6 +21,7 @@ from hall_server.services.ext_const import (
 )
 from hall_server.services.hall_settings import settings_of
 from queueing.const import DEFAULT_TARGET_WAIT_MINUTES
+from queueing.numbering import business_day
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +94,11 @@ def alerts(session: Session, hall_id: str, now: datetime) -> list[dict[str, Any]
     names = dict(
         session.execute(select(QueueGroup.prefix, QueueGroup.name).where(QueueGroup.hall_id == hall_id)).all()
     )
+    # Only today's queue: a ticket left from an earlier day is not someone waiting now.
+    today = business_day(now, hall.timezone or "Asia/Shanghai")
     rows = session.execute(
         select(Ticket.group_prefix, func.count(), func.min(Ticket.issued_at))
-        .where(Ticket.hall_id == hall_id, Ticket.status == "waiting")
+        .where(Ticket.hall_id == hall_id, Ticket.status == "waiting", Ticket.business_day == today)
         .group_by(Ticket.group_prefix)
     ).all()
     waiting_groups: dict[str, int] = {}

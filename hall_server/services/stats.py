@@ -214,6 +214,8 @@ def _shape(row: dict[str, Any]) -> dict[str, Any]:
         "issued": row["issued"],
         "served": row["served"],
         "no_show": row["no_show"],
+        # Closed unserved when the business day ended (status "expired").
+        "unserved": row["unserved"],
         "transferred": row["transferred"],
         "appointment_tickets": row["appointment_tickets"],
         "wait": {
@@ -262,7 +264,8 @@ def summary(session: Session, scope: Scope, facts: stats_facts.Facts | None = No
     empty_ind = {**indicators_from_counts({}, 0, 0, {}).as_dict(), "levels": {}}
     if total is None:
         total = {
-            "issued": 0, "served": 0, "no_show": 0, "transferred": 0, "appointment_tickets": 0, "wait_n": 0,
+            "issued": 0, "served": 0, "no_show": 0, "unserved": 0, "transferred": 0, "appointment_tickets": 0,
+            "wait_n": 0,
             "wait_avg": None, "wait_over": 0, "wait_p90": None, "serve_n": 0, "serve_avg": None,
             "serve_p90": None, "ratings": empty_ind,
         }  # fmt: skip

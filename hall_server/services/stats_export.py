@@ -107,6 +107,7 @@ def to_xlsx(session: Session, scope: Scope) -> bytes:
         ["取号数", t["issued"]],
         ["办结数", t["served"]],
         ["过号数", t["no_show"]],
+        ["日终未办结数", t["unserved"]],
         ["转移次数", t["transferred"]],
         ["平均等候(分钟)", _minutes(t["wait"]["average"])],
         ["90%等候(分钟)", _minutes(t["wait"]["p90"])],

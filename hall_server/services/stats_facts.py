@@ -22,7 +22,8 @@ logger = logging.getLogger(__name__)
 T = Ticket.__table__
 R = Rating.__table__
 C = FollowupCase.__table__
-FINISHED, NO_SHOW = 1, 2
+# Expired: closed unserved at the business day's end (queueing.dayend), not a visitor's no-show.
+FINISHED, NO_SHOW, EXPIRED = 1, 2, 3
 FETCH_BATCH = 50_000
 
 
@@ -53,10 +54,15 @@ def _encode(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
 def _flags() -> ColumnElement[int]:
     """Small per-ticket facts packed into one integer, so a row is five Python objects, not twelve.
 
-    bits 0-1 status (1 finished, 2 no-show), 2 appointment, 3 prompted, 4-6 rating level (0 none),
+    bits 0-1 status (1 finished, 2 no-show, 3 expired at day end), 2 appointment, 3 prompted, 4-6 rating level (0 none),
     7-9 case step + 1 (0 none), 10-11 revisit satisfied + 1, 12-15 transfers (capped at 15).
     """
-    status = case((T.c.status == "finished", FINISHED), (T.c.status == "no_show", NO_SHOW), else_=0)
+    status = case(
+        (T.c.status == "finished", FINISHED),
+        (T.c.status == "no_show", NO_SHOW),
+        (T.c.status == "expired", EXPIRED),
+        else_=0,
+    )
     appointment = case((T.c.appointment_id.is_not(None), 4), else_=0)
     prompted = case((R.c.prompted.is_(True), 8), else_=0)
     level = func.coalesce(R.c.level, 0) * 16
@@ -187,6 +193,7 @@ def aggregate(f: Facts, by: str | None) -> dict[Any, dict[str, Any]]:
     issued = count()
     served = count(f.status == FINISHED)
     no_show = count(f.status == NO_SHOW)
+    unserved = count(f.status == EXPIRED)
     transferred = count(weights=f.transfers.astype(np.float64))
     appointment = count(f.appointment == 1)
     wm = f.wait >= 0
@@ -229,6 +236,7 @@ def aggregate(f: Facts, by: str | None) -> dict[Any, dict[str, Any]]:
             "issued": int(issued[i]),
             "served": int(served[i]),
             "no_show": int(no_show[i]),
+            "unserved": int(unserved[i]),
             "transferred": int(transferred[i]),
             "appointment_tickets": int(appointment[i]),
             "wait_n": int(wait_n[i]),

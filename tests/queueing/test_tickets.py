@@ -8,7 +8,15 @@ import pytest
 
 from queueing.errors import IllegalTransition, InvalidConfiguration
 from queueing.model import HallPolicy, Ticket, TicketStatus
-from queueing.tickets import TRANSITIONS, TicketOp, allowed_ops, apply, check_recall, next_status
+from queueing.tickets import (
+    SYSTEM_OPS,
+    TRANSITIONS,
+    TicketOp,
+    allowed_ops,
+    apply,
+    check_recall,
+    next_status,
+)
 
 S = TicketStatus
 Op = TicketOp
@@ -49,7 +57,8 @@ def test_illegal_transition_names_status_and_op_in_chinese() -> None:
 def test_every_pair_is_either_in_the_table_or_refused(status: TicketStatus, op: TicketOp) -> None:
     if (status, op) in TRANSITIONS:
         assert next_status(status, op) is TRANSITIONS[(status, op)]
-        assert op in allowed_ops(status)
+        # The system's own operations (day end) are never offered as a clerk's button.
+        assert (op in allowed_ops(status)) is (op not in SYSTEM_OPS)
     else:
         with pytest.raises(IllegalTransition) as err:
             next_status(status, op)
@@ -58,7 +67,7 @@ def test_every_pair_is_either_in_the_table_or_refused(status: TicketStatus, op: 
 
 
 def test_terminal_statuses_accept_nothing_and_cancel_only_while_waiting_or_suspended() -> None:
-    for status in (S.FINISHED, S.NO_SHOW, S.CANCELLED):
+    for status in (S.FINISHED, S.NO_SHOW, S.CANCELLED, S.EXPIRED):
         assert allowed_ops(status) == ()
         assert status.is_terminal
     cancellable = {s for s in S if Op.CANCEL in allowed_ops(s)}
@@ -153,3 +162,16 @@ def test_unknown_status_or_operation_is_a_typed_error() -> None:
     with pytest.raises(InvalidConfiguration) as err:
         next_status("waiting", "teleport")
     assert err.value.code == "ticket.unknown_op"
+
+
+def test_day_end_expires_every_open_status_and_keeps_the_window_record() -> None:
+    expirable = {s for s in S if (s, Op.EXPIRE) in TRANSITIONS}
+    assert expirable == {S.WAITING, S.CALLED, S.SERVING, S.SUSPENDED}
+    assert all(TRANSITIONS[(s, Op.EXPIRE)] is S.EXPIRED for s in expirable)
+    serving = ticket(status=S.SERVING, window_id=3)
+    out = apply(serving, Op.EXPIRE, HallPolicy())
+    assert out.status is S.EXPIRED and out.window_id == 3 and out.status.label_zh == "日终未办结"
+    bound = apply(ticket(status=S.WAITING, bound_window_id=4), Op.EXPIRE, HallPolicy())
+    assert bound.bound_window_id is None
+    with pytest.raises(IllegalTransition):
+        apply(ticket(status=S.FINISHED), Op.EXPIRE, HallPolicy())

@@ -9,7 +9,7 @@ const STATUS_ZH = { open: "开放", paused: "暂停", closed: "关闭" };
 const EVENT_ZH = {
   "ticket.issued": "取号", "ticket.called": "叫号", "ticket.recalled": "重呼", "ticket.no_show": "过号",
   "ticket.started": "开始办理", "ticket.finished": "办结", "ticket.transferred": "转移", "ticket.suspended": "挂起",
-  "ticket.called_back": "回呼", "ticket.cancelled": "取消", "window.updated": "窗口变更", "clerk.logged_in": "登录",
+  "ticket.called_back": "回呼", "ticket.cancelled": "取消", "ticket.expired": "日终关闭", "window.updated": "窗口变更", "clerk.logged_in": "登录",
   "clerk.logged_out": "退出", "rating.requested": "请求评价", "rating.recorded": "评价", "device.heartbeat": "设备心跳",
   "device.fault": "设备故障", "followup.opened": "差评立案", "followup.step": "整改进度",
 };
@@ -282,7 +282,7 @@ async function loadStats() {
     if (!$("to").value) $("to").value = s.to;
     const t = s.totals;
     $("stats-summary").replaceChildren(el("p", {},
-      `取号 ${t.issued} · 办结 ${t.served} · 过号 ${t.no_show} · 转移 ${t.transferred} · 平均等候 ${mins(t.wait.average)} · 90%等候 ${mins(t.wait.p90)} · 超时占比 ${pct(t.wait.above_target_share)} · 预约到场 ${t.appointments_kept} / 爽约 ${t.appointments_missed}`));
+      `取号 ${t.issued} · 办结 ${t.served} · 过号 ${t.no_show} · 日终未办结 ${t.unserved} · 转移 ${t.transferred} · 平均等候 ${mins(t.wait.average)} · 90%等候 ${mins(t.wait.p90)} · 超时占比 ${pct(t.wait.above_target_share)} · 预约到场 ${t.appointments_kept} / 爽约 ${t.appointments_missed}`));
     $("chart-hour").replaceChildren(barChart(s.per_hour.map(h => ({ label: String(h.hour), value: h.issued })), { title: "每小时取号 / tickets per hour" }));
     $("chart-wait").replaceChildren(barChart(s.wait_histogram.map(b => ({ label: b.label, value: b.count, color: "#b26a00" })), { title: "等候时长分布 / waiting time" }));
     $("chart-rating").replaceChildren(barChart(s.ratings.levels.map(l => ({ label: l.name, value: l.count, color: l.level <= 2 ? "#c62828" : "#2e7d32" })), { title: "评价 / ratings" }));

@@ -5,6 +5,7 @@ const STATUS = {
   waiting: ["等候中", "waiting"], called: ["请到窗口办理", "please go to the window"], serving: ["办理中", "being served"],
   suspended: ["已挂起，补齐材料后请联系窗口", "suspended"], finished: ["已办结，感谢您的耐心", "finished"],
   no_show: ["已过号，请重新取号", "missed, please take a new ticket"], cancelled: ["已取消", "cancelled"],
+  expired: ["当日未办结，已随大厅下班关闭，请重新取号", "closed unserved at day end, please take a new ticket"],
 };
 const $ = id => document.getElementById(id);
 let hallLoaded = false;
@@ -32,7 +33,7 @@ async function refresh() {
       hallLoaded = true;
       api(`/halls/${encodeURIComponent(t.hall_id)}`, { noAuth: true }).then(h => { $("hall-name").textContent = h.name; }).catch(() => {});
     }
-    return !["finished", "no_show", "cancelled"].includes(t.status);
+    return !["finished", "no_show", "cancelled", "expired"].includes(t.status);
   } catch (e) {
     $("error").textContent = e.status === 404 ? "未找到该号票 / ticket not found" : "网络异常，正在重试 / retrying: " + e.message;
     return e.status !== 404;
