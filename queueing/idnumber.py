@@ -161,7 +161,9 @@ def is_valid_id_number(raw: str, *, today: date | None = None) -> bool:
 
 
 def mask_id_number(raw: str) -> str:
-    """Keep the first 4 and last 4 characters: 5101**********1234."""
+    """Keep the first 4 and last 4 characters: 5101**********1234 (a masked value stays as it is)."""
+    if isinstance(raw, str) and const.MASK_CHAR in raw:
+        return raw
     s = _normalise(raw) if isinstance(raw, str) else ""
     if len(s) <= 8:
         # Too short to show both ends without revealing most of it.
@@ -170,8 +172,10 @@ def mask_id_number(raw: str) -> str:
 
 
 def mask_name(name: str) -> str:
-    """Keep the surname: 张三 -> 张*, 欧阳娜娜 -> 欧阳**, 买买提·艾力 -> 买**·**."""
+    """Keep the surname: 张三 -> 张*, 欧阳娜娜 -> 欧阳**, 买买提·艾力 -> 买**·** (a masked name stays)."""
     s = name.strip() if isinstance(name, str) else ""
+    if const.MASK_CHAR in s:
+        return s
     if not s:
         return ""
     if " " in s and s.isascii():

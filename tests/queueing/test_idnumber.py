@@ -156,3 +156,11 @@ def test_masked_ids_keep_length_and_hide_the_middle(raw: str) -> None:
     assert len(masked) == len(raw)
     assert masked[:4] == raw[:4] and masked[-4:] == raw[-4:]
     assert set(masked[4:-4]) <= {"*"}
+
+
+def test_masking_a_masked_value_leaves_it_as_it_is() -> None:
+    """Screens mask what the server already masked; doing it twice must not hide the last digits."""
+    from queueing.idnumber import mask_id_number, mask_name
+
+    assert mask_id_number(mask_id_number("110101199003074514")) == "1101**********4514"
+    assert mask_name(mask_name("欧阳娜娜")) == "欧阳**"

@@ -9,9 +9,10 @@ from PySide6.QtWidgets import QVBoxLayout
 
 from kiosk import const
 from kiosk.hardware import id_error_zh
-from kiosk.masking import mask_id, mask_name
 from kiosk.ui.theme import sc
 from kiosk.ui.widgets import card, label
+from queueing.idnumber import mask_id_number as mask_id
+from queueing.idnumber import mask_name
 
 if TYPE_CHECKING:
     from kiosk.ui.clerk.terminal import ClerkTerminal
