@@ -210,6 +210,16 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "booking.person_day_limit": (409, "同一人每天只能预约一次", "One booking per person per day"),
     "booking.blocked": (409, "因多次预约未到，暂停预约至{until}", "Booking blocked after repeated no-shows"),
     "booking.not_found": (404, "预约不存在或身份证号不符", "No such booking for that ID number"),
+    "booking.proof_required": (
+        403,
+        "请输入发送到预约手机的验证码，或带身份证到大厅自助终端取消",
+        "Give the code texted to the booking's phone, or cancel at a hall kiosk with the ID card",
+    ),
+    "booking.no_phone": (
+        409,
+        "该预约未留手机号，请带身份证到大厅取消",
+        "No phone on the booking; cancel at the hall",
+    ),
     "booking.not_active": (409, "该预约已取消或已使用", "The booking is no longer active"),
     "booking.cancel_too_late": (409, "距预约时段开始不足2小时，不能取消", "Too late to cancel"),
     "booking.phone_invalid": (422, "手机号码格式不正确", "Invalid mobile phone number"),

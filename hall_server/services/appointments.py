@@ -15,7 +15,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hall_server.auth import Principal
+from hall_server.auth import (
+    MANAGER_ROLES,
+    Principal,
+    manager_scope,
+    require_hall,
+    require_roles,
+    visible_halls,
+)
 from hall_server.context import ServerContext
 from hall_server.crypto import DataProtector
 from hall_server.db.models import Hall, HallService, ServiceItem
@@ -41,6 +48,7 @@ from queueing.calendar import (
     day_slots,
     noshow_block_until,
 )
+from queueing.hierarchy import subtree
 from queueing.idnumber import mask_id_number, mask_name, mask_phone, parse_id_number
 
 logger = logging.getLogger(__name__)
@@ -49,6 +57,9 @@ PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 # Unambiguous characters for booking codes read aloud or typed on a phone.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 ACTIVE_STATUSES = ("booked", "checked_in")
+# A texted cancellation code: its digits, and how long one stays valid (the previous one too).
+CANCEL_CODE_DIGITS = 6
+CANCEL_CODE_WINDOW_S = 600
 # How SQLite names the partial unique index's columns in its violation message.
 _PERSON_DAY_SQLITE = "appointments.id_hmac, appointments.day, appointments.person_seq"
 
@@ -285,7 +296,7 @@ def book(
         if _is_person_day_violation(exc):
             raise HallError("booking.person_day_limit", day=req.day.isoformat()) from exc
         raise
-    append_event(session, hall_id, EV_APPOINTMENT_BOOKED, public_view(appt), Actor("visitor", None))
+    append_event(session, hall_id, EV_APPOINTMENT_BOOKED, event_view(appt), Actor("visitor", None))
     local_start = aware(appt.start_at).astimezone(zone)
     notify.enqueue(
         session,
@@ -331,10 +342,102 @@ def _find(session: Session, protector: DataProtector, code: str, id_number: str)
     return appt
 
 
+def cancel_code(protector: DataProtector, appt: Appointment, now: datetime) -> str:
+    """The 6-digit code that proves the booking's phone: keyed on the booking and a time window.
+
+    Nothing is stored: the code is derived again to check it, and it changes every
+    CANCEL_CODE_WINDOW_S (the previous window's code is still accepted).
+    """
+    return _cancel_code(protector, appt, int(now.timestamp()) // CANCEL_CODE_WINDOW_S)
+
+
+def _cancel_code(protector: DataProtector, appt: Appointment, window: int) -> str:
+    digest = protector.lookup_hash(f"appointment-cancel:{appt.id}:{appt.code}:{window}")
+    return f"{int(digest[:12], 16) % 10**CANCEL_CODE_DIGITS:0{CANCEL_CODE_DIGITS}d}"
+
+
+def _check_cancel_code(protector: DataProtector, appt: Appointment, given: str | None, now: datetime) -> None:
+    window = int(now.timestamp()) // CANCEL_CODE_WINDOW_S
+    if not given or given.strip() not in {_cancel_code(protector, appt, w) for w in (window, window - 1)}:
+        raise HallError("booking.proof_required")
+
+
+def send_cancel_code(ctx: ServerContext, code: str, id_number: str) -> dict[str, Any]:
+    """Use case (public): text a cancellation code to the phone the booking was made with."""
+    now = ctx.now()
+    with ctx.db.write() as s:
+        appt = _find(s, ctx.protector, code, id_number)
+        if appt.status != "booked":
+            raise HallError("booking.not_active", booking_status=appt.status)
+        if appt.phone_enc is None:
+            raise HallError("booking.no_phone")
+        hall = hall_of(s, appt.hall_id)
+        window = int(now.timestamp()) // CANCEL_CODE_WINDOW_S
+        text = (
+            f"【{hall.short_name or hall.name}】您正在取消{appt.day.isoformat()}的预约，"
+            f"验证码{cancel_code(ctx.protector, appt, now)}，{CANCEL_CODE_WINDOW_S // 60}分钟内有效。"
+        )
+        notify.enqueue(
+            s,
+            ctx.protector,
+            dedupe_key=f"cancel-code:{appt.id}:{window}",
+            kind="appointment.cancel_code",
+            hall_id=appt.hall_id,
+            phone=ctx.protector.decrypt(appt.phone_enc, "appointment.phone"),
+            text=text,
+            payload={"appointment_id": appt.id},
+            due=now,
+            now=now,
+        )
+        return {"sent_to": appt.phone_masked, "valid_minutes": CANCEL_CODE_WINDOW_S // 60}
+
+
+def cancel_with_code(
+    ctx: ServerContext, code: str, id_number: str, verification_code: str | None
+) -> dict[str, Any]:
+    """Use case (public): cancel with the booking code, the holder's ID number and the texted code."""
+    now = ctx.now()
+    with ctx.db.write() as s:
+        appt = _find(s, ctx.protector, code, id_number)
+        _check_cancel_code(ctx.protector, appt, verification_code, now)
+        cancel(s, ctx.protector, code, id_number, now, actor=Actor("visitor", None))
+        return view_named(ctx, appt)
+
+
+def cancel_at_kiosk(ctx: ServerContext, p: Principal, code: str, id_number: str) -> dict[str, Any]:
+    """Use case: cancel at a kiosk of the booking's hall (or above it), the card on its reader as proof."""
+    require_roles(p, "kiosk", *MANAGER_ROLES)
+    now = ctx.now()
+    with ctx.db.write() as s:
+        appt = _find(s, ctx.protector, code, id_number)
+        if appt.hall_id not in _person_halls(ctx, p):
+            raise HallError("booking.not_found")  # the same answer as a wrong code: nothing to probe
+        cancel(s, ctx.protector, code, id_number, now, actor=p.actor)
+        return view_named(ctx, appt)
+
+
+def _person_halls(ctx: ServerContext, p: Principal) -> set[str]:
+    """Where a caller may look a person up: a kiosk its hall and the halls below, staff their scope."""
+    if p.role == "kiosk":
+        return set(subtree(p.hall_id, ctx.catalog.parents())) if p.hall_id else set()
+    return set(visible_halls(ctx, p))
+
+
+def view_named(ctx: ServerContext, appt: Appointment) -> dict[str, Any]:
+    """The wire form of a booking with its service's name."""
+    return public_view(appt, ctx.catalog.service_name(appt.service_code))
+
+
 def cancel(
-    session: Session, protector: DataProtector, code: str, id_number: str, now: datetime
+    session: Session,
+    protector: DataProtector,
+    code: str,
+    id_number: str,
+    now: datetime,
+    *,
+    actor: Actor,
 ) -> Appointment:
-    """Cancel a booking at least cancel_min_hours before its slot; frees the place."""
+    """Cancel a booking at least cancel_min_hours before its slot; frees the place (proof checked by the caller)."""
     appt = _find(session, protector, code, id_number)
     if appt.status != "booked":
         raise HallError("booking.not_active", booking_status=appt.status)
@@ -350,7 +453,7 @@ def cancel(
         .values(booked=AppointmentSlot.booked - 1)
     )
     notify.drop_pending(session, f"remind:{appt.id}")
-    append_event(session, appt.hall_id, EV_APPOINTMENT_CANCELLED, public_view(appt), Actor("visitor", None))
+    append_event(session, appt.hall_id, EV_APPOINTMENT_CANCELLED, event_view(appt), actor)
     return appt
 
 
@@ -359,16 +462,91 @@ def get_by_code(session: Session, protector: DataProtector, code: str, id_number
     return _find(session, protector, code, id_number)
 
 
-def for_person(session: Session, protector: DataProtector, id_number: str, since: date) -> list[Appointment]:
-    """A person's bookings from `since` on (kiosk look-up by ID card)."""
+def for_person(
+    session: Session, protector: DataProtector, id_number: str, since: date, hall_ids: set[str]
+) -> list[Appointment]:
+    """A person's bookings from `since` on in the given halls (kiosk look-up by ID card)."""
     id_hmac = protector.lookup_hash(parse_id_number(id_number).number)
     return list(
         session.scalars(
             select(Appointment)
-            .where(Appointment.id_hmac == id_hmac, Appointment.day >= since)
+            .where(
+                Appointment.id_hmac == id_hmac, Appointment.day >= since, Appointment.hall_id.in_(hall_ids)
+            )
             .order_by(Appointment.day, Appointment.start_at)
         )
     )
+
+
+def person_bookings(ctx: ServerContext, p: Principal, id_number: str) -> list[dict[str, Any]]:
+    """Use case: a person's bookings from today on, in the caller's halls (kiosk with the card, managers)."""
+    require_roles(p, "kiosk", *MANAGER_ROLES)
+    zone = ctx.catalog.hall(p.hall_id).zone if p.hall_id else ZoneInfo("Asia/Shanghai")
+    today = ctx.now().astimezone(zone).date()
+    with ctx.db.read() as s:
+        rows = for_person(s, ctx.protector, id_number, today, _person_halls(ctx, p))
+        return [view_named(ctx, a) for a in rows]
+
+
+def bookable_services(ctx: ServerContext, hall_id: str) -> list[dict[str, Any]]:
+    """Use case (public): the service items a hall takes bookings for."""
+    ctx.catalog.hall(hall_id)
+    with ctx.db.read() as s:
+        rows = s.execute(
+            select(ServiceItem.code, ServiceItem.name, ServiceItem.category)
+            .join(HallService, HallService.service_code == ServiceItem.code)
+            .where(HallService.hall_id == hall_id)
+            .order_by(ServiceItem.category, ServiceItem.code)
+        ).all()
+    return [{"code": r.code, "name": r.name, "category": r.category} for r in rows]
+
+
+def slots_of(ctx: ServerContext, hall_id: str, service_code: str) -> dict[str, Any]:
+    """Use case (public): bookable days and slots with free places (a new day's slots are made here)."""
+    with ctx.db.write() as s:
+        return availability(s, hall_id, service_code, ctx.now())
+
+
+def book_slot(ctx: ServerContext, hall_id: str, req: BookingRequest) -> dict[str, Any]:
+    """Use case (public): book a slot."""
+    with ctx.db.write() as s:
+        return view_named(ctx, book(s, ctx.protector, hall_id, req, ctx.now()))
+
+
+def lookup_booking(ctx: ServerContext, code: str, id_number: str) -> dict[str, Any]:
+    """Use case (public): one booking by its code, proven with the holder's ID number."""
+    with ctx.db.read() as s:
+        return view_named(ctx, get_by_code(s, ctx.protector, code, id_number))
+
+
+def hall_bookings(ctx: ServerContext, p: Principal, hall_id: str, day: date | None) -> list[dict[str, Any]]:
+    """Use case: a hall's bookings of a day (its managers), masked."""
+    manager_scope(ctx, p, hall_id, include_subtree=False)
+    day = day or ctx.now().astimezone(ctx.catalog.hall(hall_id).zone).date()
+    with ctx.db.read() as s:
+        rows = s.scalars(
+            select(Appointment)
+            .where(Appointment.hall_id == hall_id, Appointment.day == day)
+            .order_by(Appointment.start_at)
+        )
+        return [view_named(ctx, a) for a in rows]
+
+
+def check_in(
+    ctx: ServerContext, p: Principal, hall_id: str, id_number: str, fallback_normal: bool
+) -> dict[str, Any]:
+    """Use case: check in with the ID card at a kiosk of the hall (a priority ticket within tolerance)."""
+    require_roles(p, "kiosk", *MANAGER_ROLES)
+    ctx.catalog.hall(hall_id)
+    require_hall(p, hall_id, ctx.catalog)
+    return checkin(ctx, p, hall_id, id_number, ctx.now(), fallback_normal=fallback_normal)
+
+
+def sweep_now(ctx: ServerContext, p: Principal) -> dict[str, int]:
+    """Use case: mark lapsed bookings as no-shows now (managers; the worker does it every pass)."""
+    require_roles(p, *MANAGER_ROLES)
+    with ctx.db.write() as s:
+        return {"no_shows": sweep_no_shows(s, ctx.now())}
 
 
 def checkin(
@@ -461,7 +639,7 @@ def checkin(
             notify.drop_pending(s, f"remind:{appt.id}")
             fresh = s.get(Appointment, appt.id)
             assert fresh is not None
-            append_event(s, hall_id, EV_APPOINTMENT_CHECKED_IN, public_view(fresh), p.actor)
+            append_event(s, hall_id, EV_APPOINTMENT_CHECKED_IN, event_view(fresh), p.actor)
     ticket["checkin"] = {"status": "ok", "appointment_code": appt.code}
     return ticket
 
@@ -489,10 +667,17 @@ def sweep_no_shows(session: Session, now: datetime) -> int:
             continue
         appt.status = "no_show"
         count += 1
-        append_event(session, appt.hall_id, EV_APPOINTMENT_NO_SHOW, public_view(appt), Actor("system", None))
+        append_event(session, appt.hall_id, EV_APPOINTMENT_NO_SHOW, event_view(appt), Actor("system", None))
     if count:
         logger.info("marked %d appointments as no-show", count)
     return count
+
+
+def event_view(a: Appointment) -> dict[str, Any]:
+    """A booking as events carry it to every screen of the hall: without its code (the proof of it)."""
+    out = public_view(a)
+    out.pop("code")
+    return out
 
 
 def public_view(a: Appointment, service_name: str | None = None) -> dict[str, Any]:

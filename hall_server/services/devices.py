@@ -54,7 +54,9 @@ def record_heartbeat(ctx: ServerContext, p: Principal, hb: Heartbeat) -> dict[st
         prev, created = _claim(s, hb.device_id, hall_id, values)
         if prev.hall_id != hall_id:
             # A device belongs to the hall that registered it first; another hall's token changes nothing.
-            logger.warning("heartbeat for %s from hall %s refused: it belongs to %s", hb.device_id, hall_id, prev.hall_id)
+            logger.warning(
+                "heartbeat for %s from hall %s refused: it belongs to %s", hb.device_id, hall_id, prev.hall_id
+            )
             raise HallError("device.other_hall", device_id=hb.device_id)
         if not created:
             s.execute(update(D).where(D.c.device_id == hb.device_id).values(**values))

@@ -6,6 +6,7 @@ Used by the issue-5 API tests (appointments, follow-ups, matters, statistics, in
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from hall_server.api import ext_common
 from hall_server.app import create_app
@@ -23,6 +24,7 @@ from hall_server.auth import create_token
 from hall_server.config import Settings
 from hall_server.context import ServerContext
 from hall_server.db.models import Rating, Ticket
+from hall_server.db.models_ext import OutboxMessage
 from hall_server.seed import seed
 
 API = "/api/v1"
@@ -103,6 +105,36 @@ class Env:
     ctx: ServerContext
     clock: Clock
     tokens: dict[str, str] = field(default_factory=dict)
+
+    def texted_cancel_code(self, code: str, id_number: str) -> str:
+        """Ask for a cancellation code and read it from the SMS the outbox holds for the booking's phone."""
+        r = self.client.post(f"{API}/appointments/{code}/cancel-code", json={"id_number": id_number})
+        assert r.status_code == 200, r.text
+        with self.ctx.db.read() as s:
+            texts = s.scalars(
+                select(OutboxMessage.text)
+                .where(OutboxMessage.kind == "appointment.cancel_code")
+                .order_by(OutboxMessage.id.desc())
+            ).all()
+        found = re.search(r"验证码(\d{6})", texts[0]) if texts else None
+        assert found, texts
+        return found.group(1)
+
+    def events(self, hall: str) -> list[dict[str, Any]]:
+        """The hall's event log as its screens receive it (read by the admin)."""
+        r = self.client.get(
+            f"{API}/halls/{hall}/events", params={"since": 0, "limit": 1000}, headers=self.h("admin")
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def cancel(self, code: str, id_number: str) -> Any:
+        """Cancel as the booking page does: the texted code, then the cancellation."""
+        verification = self.texted_cancel_code(code, id_number)
+        return self.client.post(
+            f"{API}/appointments/{code}/cancel",
+            json={"id_number": id_number, "verification_code": verification},
+        )
 
     def h(self, who: str) -> dict[str, str]:
         """Authorization header for a named principal, made on first use: "m-city", "admin",

@@ -131,7 +131,10 @@ def test_a_device_id_stays_with_the_hall_that_registered_it(hall: Hall) -> None:
 
 def test_a_cleared_fault_is_an_event(hall: Hall) -> None:
     kiosk = hall.auth(f"kiosk:{CITY}")
-    two = [{"code": "printer.paper_low", "message": "打印纸将尽"}, {"code": "reader.disconnected", "message": "读卡器"}]
+    two = [
+        {"code": "printer.paper_low", "message": "打印纸将尽"},
+        {"code": "reader.disconnected", "message": "读卡器"},
+    ]
     beat = {"device_id": "kiosk-08", "kind": "kiosk", "status": "fault", "faults": two}
     assert hall.client.post(BEAT_URL, json=beat, headers=kiosk).status_code == 204
     seq = hall.last_seq()
@@ -168,7 +171,9 @@ def test_a_heartbeat_waits_for_a_concurrent_first_registration_instead_of_failin
         _row, created = _claim(s, "held-1", CITY, values)  # inserted, not yet committed
         assert created
         other = threading.Thread(
-            target=lambda: answers.append(hall.client.post(BEAT_URL, json=body, headers=hall.auth(f"kiosk:{COUNTY}")))
+            target=lambda: answers.append(
+                hall.client.post(BEAT_URL, json=body, headers=hall.auth(f"kiosk:{COUNTY}"))
+            )
         )
         other.start()
         time.sleep(0.5)

@@ -124,18 +124,19 @@ def test_slot_capacity_is_enforced(env: Env) -> None:
 
 def test_cancel_two_hours_ahead_frees_the_place(env: Env) -> None:
     a = book(env).json()
-    wrong = env.client.post(f"{API}/appointments/{a['code']}/cancel", json={"id_number": ID_B})
+    wrong = env.client.post(f"{API}/appointments/{a['code']}/cancel-code", json={"id_number": ID_B})
     assert wrong.status_code == 404 and code_of(wrong) == "booking.not_found"
     env.clock.set_local(TUE, "07:01")  # 1 h 59 min before 09:00
-    late = env.client.post(f"{API}/appointments/{a['code']}/cancel", json={"id_number": ID_A})
+    late = env.cancel(a["code"], ID_A)
     assert late.status_code == 409 and code_of(late) == "booking.cancel_too_late"
     env.clock.set_local(TUE, "07:00")
-    ok = env.client.post(f"{API}/appointments/{a['code']}/cancel", json={"id_number": ID_A})
+    ok = env.cancel(a["code"], ID_A)
     assert ok.status_code == 200 and ok.json()["status"] == "cancelled"
-    again = env.client.post(f"{API}/appointments/{a['code']}/cancel", json={"id_number": ID_A})
+    again = env.client.post(f"{API}/appointments/{a['code']}/cancel-code", json={"id_number": ID_A})
     assert again.status_code == 409 and code_of(again) == "booking.not_active"
-    with env.ctx.db.read() as s:  # the unsent reminder is dropped, the confirmation kept
-        assert [m.dedupe_key for m in s.scalars(select(OutboxMessage))] == [f"booked:{a['id']}"]
+    with env.ctx.db.read() as s:  # the unsent reminder is dropped; the confirmation and the codes kept
+        keys = [m.dedupe_key for m in s.scalars(select(OutboxMessage))]
+    assert keys[0] == f"booked:{a['id']}" and all(k.startswith("cancel-code:") for k in keys[1:])
     env.clock.set_local(date(2026, 3, 9), "10:00")
     slots = env.client.get(f"{API}/halls/x-city/appointment-slots", params={"service_code": "S-001"}).json()
     assert slots["days"][0]["slots"][0]["available"] == 4
@@ -314,3 +315,46 @@ def test_kiosk_lists_a_persons_bookings(env: Env) -> None:
     assert r.status_code == 401
     r = env.client.post(f"{API}/appointments/lookup", json={"code": a["code"], "id_number": ID_B})
     assert r.status_code == 404
+
+
+def test_cancelling_needs_proof_of_the_person(env: Env) -> None:
+    """The booking code and an ID number are not enough: the phone's code, or the card at a hall kiosk."""
+    a = book(env).json()
+    url = f"{API}/appointments/{a['code']}/cancel"
+    bare = env.client.post(url, json={"id_number": ID_A})
+    assert bare.status_code == 403 and code_of(bare) == "booking.proof_required"
+    guessed = env.client.post(url, json={"id_number": ID_A, "verification_code": "000000"})
+    assert guessed.status_code == 403 and code_of(guessed) == "booking.proof_required"
+    texted = env.texted_cancel_code(a["code"], ID_A)
+    # The code of one booking does not cancel another.
+    other = book(env, id_number=ID_B).json()
+    crossed = env.client.post(
+        f"{API}/appointments/{other['code']}/cancel", json={"id_number": ID_B, "verification_code": texted}
+    )
+    assert crossed.status_code == 403
+    # A kiosk of another hall cannot cancel it; the city's kiosk, with the card present, can.
+    county = env.client.post(
+        f"{API}/halls/x-county/appointments/{a['code']}/cancel",
+        json={"id_number": ID_A},
+        headers=env.h("kiosk:x-county"),
+    )
+    assert county.status_code == 404 and code_of(county) == "booking.not_found"
+    at_kiosk = env.client.post(
+        f"{API}/halls/x-city/appointments/{a['code']}/cancel",
+        json={"id_number": ID_A},
+        headers=env.h("kiosk:x-city"),
+    )
+    assert at_kiosk.status_code == 200 and at_kiosk.json()["status"] == "cancelled"
+    # No event carries a booking code to the hall's screens.
+    assert all(
+        "code" not in e["payload"] for e in env.events("x-city") if e["type"].startswith("appointment.")
+    )
+
+
+def test_a_person_lookup_stays_in_the_callers_halls(env: Env) -> None:
+    book(env)
+    url = f"{API}/appointments/by-person"
+    assert len(env.client.post(url, json={"id_number": ID_A}, headers=env.h("kiosk:x-city")).json()) == 1
+    for other in ("kiosk:x-county", "m-county"):
+        answer = env.client.post(url, json={"id_number": ID_A}, headers=env.h(other))
+        assert answer.status_code == 200 and answer.json() == [], other

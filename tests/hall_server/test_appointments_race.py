@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hall_server.db.models_ext import Appointment
-from hall_server.errors import ApiError
+from hall_server.errors import HallError
 from hall_server.services import appointments as svc
 from tests.hall_server.ext_app import API, ID_A, MONDAY_10, PHONE, Env, postgres_env, sqlite_env
 
@@ -52,7 +52,7 @@ def race_two_bookings(env: Env) -> None:
         try:
             with env.ctx.db.write() as s:
                 outcome["ok"] = svc.book(s, env.ctx.protector, "x-city", _request("10:00"), MONDAY_10).code
-        except ApiError as exc:
+        except HallError as exc:
             outcome["error"] = exc
 
     with env.ctx.db.write() as s:
@@ -64,7 +64,7 @@ def race_two_bookings(env: Env) -> None:
     assert not racer.is_alive()
     assert "ok" not in outcome, "a second active booking of the same person and day was stored"
     err = outcome["error"]
-    assert isinstance(err, ApiError) and err.code == "booking.person_day_limit" and err.status == 409
+    assert isinstance(err, HallError) and err.code == "booking.person_day_limit"
     assert err.message.startswith("同一人")
     active = _active(env)
     assert [a.code for a in active] == [first.code]
@@ -102,7 +102,7 @@ def test_postgres_concurrent_requests_book_once(pg_env: Env) -> None:
         try:
             with pg_env.ctx.db.write() as s:
                 got: object = svc.book(s, pg_env.ctx.protector, "x-city", _request(start), MONDAY_10).code
-        except ApiError as exc:
+        except HallError as exc:
             got = exc.code
         with lock:
             results.append(got)
@@ -132,7 +132,7 @@ def test_the_index_guards_sqlite_too(env: Env) -> None:
     assert svc._is_person_day_violation(caught.value)
     with env.ctx.db.write() as s:
         s.add(Appointment(code="CANCEL01", **{**clone, "status": "cancelled"}))
-    r = env.client.post(f"{API}/appointments/{first.code}/cancel", json={"id_number": ID_A})
+    r = env.cancel(first.code, ID_A)
     assert r.status_code == 200, r.text
     with env.ctx.db.write() as s:
         again = svc.book(s, env.ctx.protector, "x-city", _request("10:00"), MONDAY_10)
@@ -152,10 +152,10 @@ def test_two_a_day_when_the_hall_allows_it(env: Env) -> None:
     with env.ctx.db.write() as s:
         second = svc.book(s, env.ctx.protector, "x-city", _request("10:00"), MONDAY_10)
     assert (first.person_seq, second.person_seq) == (1, 2)
-    with pytest.raises(ApiError) as caught, env.ctx.db.write() as s:
+    with pytest.raises(HallError) as caught, env.ctx.db.write() as s:
         svc.book(s, env.ctx.protector, "x-city", _request("11:00"), MONDAY_10)
     assert caught.value.code == "booking.person_day_limit"
-    r = env.client.post(f"{API}/appointments/{first.code}/cancel", json={"id_number": ID_A})
+    r = env.cancel(first.code, ID_A)
     assert r.status_code == 200, r.text
     with env.ctx.db.write() as s:
         third = svc.book(s, env.ctx.protector, "x-city", _request("11:00"), MONDAY_10)

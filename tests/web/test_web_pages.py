@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import create_engine
+from sqlalchemy import text as sa_text
 
 from tests.fixtures.server import HallServer
-from tests.hall_server.ext_app import ID_A, PASSWORD
+from tests.hall_server.ext_app import ID_A, ID_B, PASSWORD
 from tests.web.support import PHONE, SHOTS, TIMEOUT_MS, Api, login, window_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -257,7 +260,47 @@ def test_booking_page_at_phone_width(server: HallServer, browser: Any) -> None:
     page.fill("#phone", "13800138000")
     page.click("#submit")
     page.wait_for_function("document.getElementById('error').textContent.includes('同一人每天只能预约一次')")
-    # The first booking is there for the portal API, and can be cancelled from the page flow.
+    # The first booking is there for the portal API.
     r = requests.post(f"{server.api}/appointments/lookup", json={"code": code, "id_number": ID_A}, timeout=30)
     assert r.status_code == 200 and r.json()["status"] == "booked"
+    page.close()
+
+
+def test_booking_page_cancels_with_the_code_texted_to_the_phone(server: HallServer, browser: Any) -> None:
+    page = browser.new_page(viewport=PHONE, is_mobile=True, locale="zh-CN", timezone_id="Asia/Shanghai")
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{server.base_url}/book/x-city")
+    page.wait_for_selector("#days button:not([disabled])")
+    page.click("#days button:not([disabled]) >> nth=-1")
+    page.click("#slots button:not([disabled]) >> nth=0")
+    page.fill("#id_number", ID_B)
+    page.fill("#phone", "13900139000")
+    page.click("#submit")
+    page.wait_for_selector("#done:not([hidden])")
+    code = page.inner_text("#code")
+    page.click("#cancel")
+    page.wait_for_selector("#cancel-proof:not([hidden])")
+    assert "139****9000" in page.inner_text("#cancel-msg")
+    # A wrong code is refused with the zh message; the booking stays.
+    page.fill("#cancel-code", "000000")
+    page.click("#cancel-confirm")
+    page.wait_for_function("document.getElementById('cancel-msg').textContent.includes('验证码')")
+    # The phone receives the SMS (the outbox row the notifier sends); with that code it is cancelled.
+    engine = create_engine(server.db_url)
+    try:
+        with engine.connect() as conn:
+            text = conn.execute(
+                sa_text(
+                    "SELECT text FROM notify_outbox WHERE kind = 'appointment.cancel_code' ORDER BY id DESC"
+                )
+            ).scalar()
+    finally:
+        engine.dispose()
+    texted = re.search(r"验证码(\d{6})", text or "")
+    assert texted, text
+    page.fill("#cancel-code", texted.group(1))
+    page.click("#cancel-confirm")
+    page.wait_for_function("document.getElementById('cancel-msg').textContent.includes('已取消')")
+    r = requests.post(f"{server.api}/appointments/lookup", json={"code": code, "id_number": ID_B}, timeout=30)
+    assert r.json()["status"] == "cancelled"
     page.close()

@@ -15,6 +15,7 @@ async function init() {
     $("service").addEventListener("change", loadSlots);
     $("book-form").addEventListener("submit", onBook);
     $("cancel").addEventListener("click", onCancel);
+    $("cancel-confirm").addEventListener("click", onCancelConfirm);
     await loadSlots();
   } catch (e) { $("error").textContent = e.message; }
 }
@@ -63,11 +64,23 @@ async function onBook(ev) {
   finally { $("submit").disabled = false; }
 }
 
+// Cancelling needs proof of the person: a code texted to the phone the booking was made with.
 async function onCancel() {
   if (!booking) return;
   try {
-    await api(`/appointments/${encodeURIComponent(booking.code)}/cancel`, { method: "POST", noAuth: true, body: { id_number: $("id_number").value.trim().toUpperCase() } });
-    $("cancel-msg").textContent = "已取消预约 / cancelled"; $("cancel").disabled = true;
+    const sent = await api(`/appointments/${encodeURIComponent(booking.code)}/cancel-code`, { method: "POST", noAuth: true, body: { id_number: $("id_number").value.trim().toUpperCase() } });
+    $("cancel-msg").className = "";
+    $("cancel-msg").textContent = `验证码已发送至 ${sent.sent_to}，${sent.valid_minutes}分钟内有效 / code sent`;
+    $("cancel-proof").hidden = false; $("cancel-code").focus();
+  } catch (e) { $("cancel-msg").className = "error"; $("cancel-msg").textContent = e.message; }
+}
+
+async function onCancelConfirm() {
+  if (!booking) return;
+  try {
+    await api(`/appointments/${encodeURIComponent(booking.code)}/cancel`, { method: "POST", noAuth: true, body: { id_number: $("id_number").value.trim().toUpperCase(), verification_code: $("cancel-code").value.trim() } });
+    $("cancel-msg").className = ""; $("cancel-msg").textContent = "已取消预约 / cancelled";
+    $("cancel").disabled = true; $("cancel-proof").hidden = true;
   } catch (e) { $("cancel-msg").className = "error"; $("cancel-msg").textContent = e.message; }
 }
 
