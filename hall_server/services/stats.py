@@ -12,6 +12,8 @@ from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from hall_server.auth import Principal, manager_scope
+from hall_server.context import ServerContext
 from hall_server.db.models import Hall, QueueGroup, Rating, ServiceItem, Ticket, User, Window
 from hall_server.db.models_ext import Appointment, Matter, MatterVisit
 from hall_server.errors import HallError
@@ -298,4 +300,74 @@ def summary(session: Session, scope: Scope, facts: stats_facts.Facts | None = No
             ],
         },
         "visits": visits(session, scope),
+    }
+
+
+# --- use cases ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StatsQuery:
+    """Which halls and days a manager asks figures for (defaults: today, the hall and its subtree)."""
+
+    hall_id: str
+    day_from: date | None = None
+    day_to: date | None = None
+    subtree: bool = True
+    window_id: int | None = None
+    clerk_id: int | None = None
+    service_code: str | None = None
+
+
+def scope_for(ctx: ServerContext, p: Principal, q: StatsQuery) -> Scope:
+    """The halls and period of a query, within what the manager may see."""
+    halls = manager_scope(ctx, p, q.hall_id, include_subtree=q.subtree)
+    today = ctx.now().astimezone(ctx.catalog.hall(q.hall_id).zone).date()
+    return make_scope(
+        halls,
+        q.day_from,
+        q.day_to,
+        today,
+        window_id=q.window_id,
+        clerk_id=q.clerk_id,
+        service_code=q.service_code,
+    )
+
+
+def check_by(by: str | None) -> None:
+    """stats.bad_group for a grouping the statistics do not have."""
+    if by is not None and by not in BY_KEYS:
+        raise HallError("stats.bad_group", by=by, allowed=list(BY_KEYS))
+
+
+def summary_of(ctx: ServerContext, p: Principal, q: StatsQuery) -> dict[str, Any]:
+    """Use case: totals, tickets per hour, waiting times, ratings and 最多跑一次 for the period."""
+    scope = scope_for(ctx, p, q)
+    with ctx.db.read() as s:
+        return summary(s, scope)
+
+
+def breakdown_of(ctx: ServerContext, p: Principal, q: StatsQuery, by: str) -> list[dict[str, Any]]:
+    """Use case: per service item, window, clerk, hall, group, day or hour."""
+    check_by(by)
+    scope = scope_for(ctx, p, q)
+    with ctx.db.read() as s:
+        return breakdown(s, scope, by)
+
+
+def indicators_of(ctx: ServerContext, p: Principal, q: StatsQuery, by: str | None) -> dict[str, Any]:
+    """Use case: the six 好差评 indicators in total and, with `by`, per key."""
+    check_by(by)
+    scope = scope_for(ctx, p, q)
+    with ctx.db.read() as s:
+        facts = load_facts(s, scope, (by,) if by else ())
+        total = rating_indicators(s, scope, None, facts).get("all")
+        rows = [
+            {"key": item["key"], "label": item["label"], "indicators": item["ratings"]}
+            for item in (breakdown(s, scope, by, facts) if by else [])
+        ]
+    return {
+        "from": scope.day_from.isoformat(),
+        "to": scope.day_to.isoformat(),
+        "total": total,
+        "by": by,
+        "rows": rows,
     }

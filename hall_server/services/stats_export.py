@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from hall_server.services.stats import Scope, breakdown, load_facts, summary
+from hall_server.auth import Principal
+from hall_server.context import ServerContext
+from hall_server.services.stats import Scope, StatsQuery, breakdown, check_by, load_facts, scope_for, summary
 
 logger = logging.getLogger(__name__)
 
@@ -136,3 +138,20 @@ def to_xlsx(session: Session, scope: Scope) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def export_csv_of(ctx: ServerContext, p: Principal, q: StatsQuery, by: str) -> tuple[str, str]:
+    """Use case: (file name, CSV text) of a breakdown."""
+    check_by(by)
+    scope = scope_for(ctx, p, q)
+    with ctx.db.read() as s:
+        text = to_csv(s, scope, by)
+    return f"stats-{q.hall_id}-{scope.day_from}-{scope.day_to}-{by}.csv", text
+
+
+def export_xlsx_of(ctx: ServerContext, p: Principal, q: StatsQuery) -> tuple[str, bytes]:
+    """Use case: (file name, workbook bytes): 汇总 plus one sheet per grouping."""
+    scope = scope_for(ctx, p, q)
+    with ctx.db.read() as s:
+        data = to_xlsx(s, scope)
+    return f"stats-{q.hall_id}-{scope.day_from}-{scope.day_to}.xlsx", data

@@ -246,3 +246,7 @@ def test_stats_access_and_bad_input(env: Env) -> None:
     r = env.client.get(f"{API}/halls/x-city/stats/breakdown", params={"by": "mood"}, headers=env.h("m-city"))
     assert r.status_code == 422 and r.json()["error"]["code"] == "stats.bad_group"
     assert env.client.get(f"{API}/halls/nope/stats", headers=env.h("admin")).status_code == 404
+    # An unknown grouping is a clear refusal on every statistics route, the indicators and the CSV too.
+    for path in ("indicators", "stats/export.csv"):
+        r = env.client.get(f"{API}/halls/x-city/{path}", params={"by": "mood"}, headers=env.h("m-city"))
+        assert r.status_code == 422 and r.json()["error"]["code"] == "stats.bad_group", path
