@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from hall_server.auth import MANAGER_ROLES, Principal, require_roles
 from hall_server.const import DOCUMENT_RETENTION_ENV
 from hall_server.context import ServerContext
 from hall_server.services import appointments, dayend, documents, followups, notify
@@ -83,3 +84,9 @@ async def background_passes(app: FastAPI) -> AsyncIterator[None]:
         stop.set()
         if thread is not None:
             thread.join(timeout=30)
+
+
+def run_pass_now(ctx: ServerContext, p: Principal, notifier: notify.Notifier) -> dict[str, int]:
+    """Use case: run one background pass now (managers), e.g. to send the outbox at once."""
+    require_roles(p, *MANAGER_ROLES)
+    return run_pass(ctx, notifier)

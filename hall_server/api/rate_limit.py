@@ -7,12 +7,12 @@ import logging
 import math
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from fastapi import Request
 
-from hall_server.api import ext_common
 from hall_server.errors import HallError
 from hall_server.services.ext_const import (
     RATE_ENV_PREFIX,
@@ -69,8 +69,7 @@ class TokenBucketLimiter:
     """Named token buckets refilled continuously at N per minute up to N; thread-safe."""
 
     def __init__(self, clock: Callable[[], float] | None = None, max_keys: int = RATE_MAX_KEYS) -> None:
-        # The routers' clock seam by default, so a test that moves the hall's time refills buckets.
-        self.clock = clock or (lambda: ext_common.utcnow().timestamp())
+        self.clock = clock or time.time
         self.max_keys = max_keys
         self._buckets: dict[str, tuple[float, float, int]] = {}  # key -> (tokens, at, per minute)
         self._lock = threading.Lock()
@@ -152,6 +151,8 @@ def guard_of(request: Request) -> BookingGuard:
         with _create_lock:
             guard = getattr(state, "booking_guard", None)
             if guard is None:
-                guard = BookingGuard(RateConfig.from_env(), TokenBucketLimiter())
+                # The server's clock, so a test that moves the hall's time refills buckets too.
+                ctx = state.ctx
+                guard = BookingGuard(RateConfig.from_env(), TokenBucketLimiter(lambda: ctx.now().timestamp()))
                 state.booking_guard = guard
     return guard

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -46,7 +45,7 @@ def record_heartbeat(ctx: ServerContext, p: Principal, hb: Heartbeat) -> dict[st
     if not hall_id:
         raise HallError("device.unknown_hall")
     ctx.catalog.hall(hall_id)
-    now = datetime.now(UTC)
+    now = ctx.now()
     faults = [{"code": f.get("code", ""), "message": f.get("message", "")} for f in hb.faults]
     emitted: list[str] = []
     values = {"kind": hb.kind, "status": hb.status, "faults": faults, "last_seen": now}

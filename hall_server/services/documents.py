@@ -129,7 +129,7 @@ def add_document(
     """Keep a photo with a ticket; (document, created). The same bytes again return the first one."""
     require_roles(p, *UPLOADER_ROLES)
     check_jpeg(doc.data)
-    now = datetime.now(UTC)
+    now = ctx.now()
     if doc.taken_at is not None and doc.taken_at > now + timedelta(seconds=DOCUMENT_LATE_SLACK_S):
         raise HallError("document.bad_taken_at", taken_at=doc.taken_at.isoformat(), reason="in the future")
     sha = hashlib.sha256(doc.data).hexdigest()

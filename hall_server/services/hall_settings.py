@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from hall_server.auth import Principal, manager_scope
 from hall_server.db.models_ext import HallExtSettings
 from hall_server.errors import HallError
 from hall_server.services.ext_const import (
@@ -24,6 +25,9 @@ from hall_server.services.ext_const import (
 )
 from queueing.calendar import BookingRules
 from queueing.dayend import DEFAULT_GRACE_MINUTES
+
+if TYPE_CHECKING:
+    from hall_server.context import ServerContext
 
 logger = logging.getLogger(__name__)
 
@@ -115,3 +119,17 @@ def update_settings(session: Session, hall_id: str, patch: dict[str, Any], now: 
     row.updated_at = now
     session.flush()
     return settings_of(session, hall_id)
+
+
+def settings_for(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
+    """Use case: the hall's booking rules, follow-up days, alert thresholds and day end (its managers)."""
+    manager_scope(ctx, p, hall_id, include_subtree=False)
+    with ctx.db.read() as s:
+        return settings_of(s, hall_id)
+
+
+def change_settings(ctx: ServerContext, p: Principal, hall_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+    """Use case: change some of those settings (keys not given stay; unknown keys are refused)."""
+    manager_scope(ctx, p, hall_id, include_subtree=False)
+    with ctx.db.write() as s:
+        return update_settings(s, hall_id, patch, ctx.now())

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from hall_server.auth import Principal, require_hall
+from hall_server.auth import Principal, require_hall, visible_halls
 from hall_server.const import CALL_EVENTS, RECENT_CALLS
 from hall_server.context import ServerContext
 from hall_server.db.models import Event, Hall, HallService, QueueGroup, ServiceItem, Window
@@ -132,7 +132,7 @@ def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
     # One snapshot: the state shown is exactly the state after event `last_seq`.
     with ctx.db.read(consistent=True) as s:
         seq = last_seq(s, hall_id)
-        est = QueueEstimator(s, hall, hall_day(hall))
+        est = QueueEstimator(s, hall, hall_day(hall, ctx.now()))
         groups = []
         for prefix, name in sorted(hall.groups.items()):
             waiting = est.waiting_in(prefix)
@@ -173,3 +173,17 @@ def events_since(
     require_hall(p, hall_id, ctx.catalog)
     with ctx.db.read() as s:
         return read_events(s, hall_id, since, limit)
+
+
+def watched_halls(ctx: ServerContext, p: Principal) -> list[dict[str, Any]]:
+    """Use case: the halls the caller may watch (admin: all; manager: own subtree), flat with parents."""
+    ids = set(visible_halls(ctx, p))
+    with ctx.db.read() as s:
+        rows = s.execute(
+            select(Hall.id, Hall.name, Hall.short_name, Hall.level, Hall.parent_id).order_by(Hall.id)
+        ).all()
+    return [
+        {"id": r.id, "name": r.name, "short_name": r.short_name, "level": r.level, "parent_id": r.parent_id}
+        for r in rows
+        if r.id in ids
+    ]

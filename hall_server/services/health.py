@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hall_server.auth import Principal, manager_scope
+from hall_server.context import ServerContext
 from hall_server.db.models import Device, Hall, QueueGroup, Ticket, Window
 from hall_server.services.ext_const import (
     DEVICE_STALE_ENV,
@@ -173,3 +175,17 @@ def alerts(session: Session, hall_id: str, now: datetime) -> list[dict[str, Any]
 
 def _alert(code: str, level: str, zh: str, en: str, **detail: Any) -> dict[str, Any]:
     return {"code": code, "level": level, "message": zh, "message_en": en, "detail": detail}
+
+
+def alerts_of(ctx: ServerContext, p: Principal, hall_id: str) -> list[dict[str, Any]]:
+    """Use case: a hall's alerts now (its managers)."""
+    manager_scope(ctx, p, hall_id, include_subtree=False)
+    with ctx.db.read() as s:
+        return alerts(s, hall_id, ctx.now())
+
+
+def devices_of(ctx: ServerContext, p: Principal, hall_id: str) -> list[dict[str, Any]]:
+    """Use case: a hall's devices with ok / warning / faulty / offline state (its managers)."""
+    manager_scope(ctx, p, hall_id, include_subtree=False)
+    with ctx.db.read() as s:
+        return devices(s, hall_id, ctx.now())

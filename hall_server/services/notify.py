@@ -8,12 +8,13 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from hall_server.auth import MANAGER_ROLES, Principal, require_roles, visible_halls
 from hall_server.crypto import DataProtector
 from hall_server.db.engine import Database
 from hall_server.db.models import Event, Hall, Ticket
@@ -29,6 +30,9 @@ from hall_server.services.queue import waiting_candidates
 from queueing.idnumber import mask_phone
 from queueing.model import HallPolicy
 from queueing.policy import expected_order
+
+if TYPE_CHECKING:
+    from hall_server.context import ServerContext
 
 logger = logging.getLogger(__name__)
 
@@ -296,3 +300,11 @@ def view(msg: OutboxMessage) -> dict[str, Any]:
         "next_attempt_at": _aware(msg.next_attempt_at).isoformat() if msg.next_attempt_at else None,
         "sent_at": _aware(msg.sent_at).isoformat() if msg.sent_at else None,
     }
+
+
+def outbox_of(ctx: ServerContext, p: Principal) -> list[dict[str, Any]]:
+    """Use case: messages not sent yet in the caller's halls (managers), phones masked."""
+    require_roles(p, *MANAGER_ROLES)
+    ids = set(visible_halls(ctx, p))
+    with ctx.db.read() as s:
+        return [view(m) for m in pending(s) if m.hall_id in ids]

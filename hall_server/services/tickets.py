@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -54,9 +54,9 @@ class IssueInput:
     idempotency_key: str | None = None
 
 
-def hall_day(hall: HallConfig, now: datetime | None = None) -> date:
+def hall_day(hall: HallConfig, now: datetime) -> date:
     """The hall's business day now."""
-    return business_day(now or datetime.now(UTC), hall.zone)
+    return business_day(now, hall.zone)
 
 
 def issue_ticket(
@@ -69,7 +69,7 @@ def issue_ticket(
     ctx.catalog.service(req.service_code)
     prefix = ctx.catalog.prefix_for(hall, req.service_code)
     policy = hall.policy
-    now = datetime.now(UTC)
+    now = ctx.now()
     day = business_day(now, hall.zone)
     holder: IdNumber | None = None
     if req.id_number is not None:
@@ -229,7 +229,7 @@ def get_ticket(ctx: ServerContext, p: Principal, ticket_id: int) -> dict[str, An
         row = load_ticket(s, ticket_id)
         require_hall(p, row.hall_id, ctx.catalog)
         hall = ctx.catalog.hall(row.hall_id)
-        ahead, minutes = QueueEstimator(s, hall, hall_day(hall), ctx.estimates).position(row)
+        ahead, minutes = QueueEstimator(s, hall, hall_day(hall, ctx.now()), ctx.estimates).position(row)
         return ticket_view(
             ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, reveal=may_reveal(p, row)
         )
@@ -242,7 +242,7 @@ def track_ticket(ctx: ServerContext, track_token: str) -> dict[str, Any]:
         if row is None:
             raise HallError("ticket.unknown")
         hall = ctx.catalog.hall(row.hall_id)
-        ahead, minutes = QueueEstimator(s, hall, hall_day(hall), ctx.estimates).position(row)
+        ahead, minutes = QueueEstimator(s, hall, hall_day(hall, ctx.now()), ctx.estimates).position(row)
         view = ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes)
         view["hall_name"] = hall.name
         return view
@@ -260,7 +260,7 @@ def list_tickets(
     """Today's tickets of a hall, oldest first."""
     hall = ctx.catalog.hall(hall_id)
     require_hall(p, hall_id, ctx.catalog)
-    day = hall_day(hall)
+    day = hall_day(hall, ctx.now())
     with ctx.db.read() as s:
         stmt = select(T).where(T.c.hall_id == hall_id, T.c.business_day == day)
         if status:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -134,7 +133,7 @@ class _Op:
         self.win = lock_window(s, window_id)
         require_window_operator(p, window_id, self.win.hall_id, ctx.catalog)
         self.hall: HallConfig = ctx.catalog.hall(self.win.hall_id)
-        self.now = datetime.now(UTC)
+        self.now = ctx.now()
 
     def current(self) -> Any:
         if self.win.current_ticket_id is None:
@@ -241,7 +240,7 @@ def _call_next_in(op: _Op, **window_values: Any) -> Any:
     s = op.s
     window_id = op.win.id
     groups = list((op.win.groups or {}).keys())
-    day = hall_day(op.hall)
+    day = hall_day(op.hall, op.now)
     policy = op.hall.policy
     heads_only = policy.calling_policy in HEAD_POLICIES
     serving = WindowServing(window_id=window_id, weights=dict(op.win.groups or {}), hall_id=op.hall.id)

@@ -18,7 +18,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from hall_server.api import ext_common
 from hall_server.app import create_app
 from hall_server.auth import create_token
 from hall_server.config import Settings
@@ -232,7 +231,6 @@ def make_env(db_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> It
     """Build the app on db_url, seed it, log everyone in; the clock starts on MONDAY_10."""
     monkeypatch.setenv("HALL_EXT_WORKER_SECONDS", "0")
     clock = Clock(MONDAY_10)
-    monkeypatch.setattr(ext_common, "utcnow", lambda: clock.now)
     settings = Settings(data_dir=data_dir, db_url=db_url, listen_other_processes=False)
     app = create_app(settings)
     ctx: ServerContext = app.state.ctx

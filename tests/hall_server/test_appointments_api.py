@@ -220,8 +220,8 @@ def test_checkin_too_late_offers_a_normal_ticket(env: Env) -> None:
 def test_near_turn_notice_sent_once(env: Env) -> None:
     book(env, start="09:00")
     book(env, start="09:00", id_number=ID_B)
-    env.issue("x-city")  # a normal ticket already waiting
     env.clock.set_local(TUE, "08:50")
+    env.issue("x-city")  # a normal ticket already waiting
     kiosk = env.h("kiosk:x-city")
     first = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_A}, headers=kiosk).json()
     second = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_B}, headers=kiosk).json()

@@ -31,7 +31,7 @@ STATUSES = ("waiting", "waiting", "waiting", "called", "finished", "no_show", "s
 
 def _fill(hall: Hall, rng: random.Random, n: int, windows: list[int]) -> None:
     """n random tickets in both halls (other halls' and other days' rows must be ignored)."""
-    day = hall_day(hall.ctx.catalog.hall(CITY))
+    day = hall_day(hall.ctx.catalog.hall(CITY), hall.ctx.now())
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     counters: dict[tuple[str, str], int] = {}
@@ -70,7 +70,7 @@ def test_call_next_reads_choose_like_the_whole_queue(hall: Hall) -> None:
     windows = [hall.wid(1), hall.wid(2), hall.wid(3)]
     _fill(hall, rng, 400, windows)
     cfg = hall.ctx.catalog.hall(CITY)
-    day = hall_day(cfg)
+    day = hall_day(cfg, hall.ctx.now())
     weights_by_window = {windows[0]: {"A": 2, "B": 1}, windows[1]: {"A": 1}, windows[2]: {"B": 1}}
     checked = 0
     with hall.ctx.db.read() as s:
@@ -106,7 +106,7 @@ def test_new_ticket_position_counts_match_the_whole_queue(hall: Hall) -> None:
     windows = [hall.wid(1), hall.wid(2), hall.wid(3)]
     _fill(hall, rng, 300, windows)
     cfg = hall.ctx.catalog.hall(CITY)
-    day = hall_day(cfg)
+    day = hall_day(cfg, hall.ctx.now())
     with hall.ctx.db.read() as s:
         rows = s.execute(
             select(T).where(
