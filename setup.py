@@ -56,7 +56,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
-    packages=find_packages(include=["queueing*", "hall_server*", "devices*", "printers*", "kiosk*", "assets*"]),
+    packages=find_packages(include=["queueing*", "wire*", "hall_server*", "devices*", "printers*", "kiosk*", "assets*"]),
     include_package_data=True,
     package_data={
         "assets": ["**/*"],

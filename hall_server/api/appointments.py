@@ -14,7 +14,7 @@ from sqlalchemy import select
 from hall_server.api import ext_common
 from hall_server.api.deps import Creds, get_ctx, principal_of
 from hall_server.api.rate_limit import guard_of
-from hall_server.api.schemas import ErrorOut
+from hall_server.api.schemas import CheckinTicketOut, ErrorOut
 from hall_server.auth import require_hall, require_roles
 from hall_server.db.models import HallService, ServiceItem
 from hall_server.db.models_ext import Appointment
@@ -151,7 +151,7 @@ def list_for_hall(
         return _names(ctx, rows)
 
 
-@router.post("/halls/{hall_id}/checkin", status_code=201)
+@router.post("/halls/{hall_id}/checkin", response_model=CheckinTicketOut, status_code=201)
 def checkin(hall_id: str, body: CheckinIn, request: Request, creds: Creds) -> dict[str, Any]:
     """Check in with the ID card at the kiosk: a priority ticket inside the slot's tolerance."""
     ctx = get_ctx(request)
