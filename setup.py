@@ -9,7 +9,7 @@ CORE = [
     "uvicorn[standard]>=0.29",
     "SQLAlchemy>=2.0.25",
     "alembic>=1.13",
-    "pydantic>=2.6",
+    "pydantic>=2.12",  # model_validate(extra=...): the kiosk ignores fields a newer server adds
     "requests>=2.31",
     "websockets>=12",
     "zeroconf>=0.131",

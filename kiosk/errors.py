@@ -128,6 +128,18 @@ class ServerError(ApiError):
     default_en = "Server error"
 
 
+class UnexpectedAnswer(ServerError):
+    """The server answered 2xx, but not in the shape of the wire model (a server of another version?)."""
+
+    code = "response.unexpected"
+    default_zh = "服务器返回的数据与本机程序版本不符，请联系管理员"
+    default_en = "The server's answer does not match this kiosk's version"
+
+    def __init__(self, status: int, what: str, model: str, problems: list[str]) -> None:
+        en = f"The answer to {what} is not a {model}: " + "; ".join(problems[:3])
+        super().__init__(status, self.code, None, en, {"request": what, "model": model, "problems": problems})
+
+
 class FeatureUnavailable(ApiError):
     """The server does not offer this endpoint yet (e.g. appointment check-in)."""
 
