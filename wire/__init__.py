@@ -15,7 +15,7 @@ from wire.base import DB_INT_MAX, DB_INT_MIN, ChannelName, DbInt, GreenName, Wir
 from wire.devices import FaultIn, HealthOut, HeartbeatIn
 from wire.documents import DocumentOut
 from wire.errors import ErrorBody, ErrorCode, ErrorOut
-from wire.events import ActorOut, EventOut
+from wire.events import CALL_EVENTS, ActorOut, CallPayload, EventOut, WindowRef
 from wire.halls import (
     HallDetailOut,
     HallGroup,
@@ -32,10 +32,12 @@ from wire.tickets import CheckinOut, CheckinTicketOut, Holder, Identity, IssueIn
 from wire.windows import CallIn, ClerkRef, GroupsIn, NextIn, NextOut, TransferIn, WindowOut
 
 __all__ = [
+    "CALL_EVENTS",
     "DB_INT_MAX",
     "DB_INT_MIN",
     "ActorOut",
     "CallIn",
+    "CallPayload",
     "ChannelName",
     "CheckinOut",
     "CheckinTicketOut",
@@ -75,5 +77,6 @@ __all__ = [
     "TransferIn",
     "UserOut",
     "WindowOut",
+    "WindowRef",
     "WireOut",
 ]

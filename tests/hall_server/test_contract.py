@@ -20,6 +20,8 @@ from tests.hall_server.conftest import API, Hall
 from tests.hall_server.hs_city import CITY, ID_YOUNG, ID_YOUNG_2, PASSWORD
 from tests.hall_server.test_documents import make_jpeg
 from wire import (
+    CALL_EVENTS,
+    CallPayload,
     CheckinTicketOut,
     DocumentOut,
     ErrorOut,
@@ -213,7 +215,13 @@ def test_every_kiosk_facing_answer_validates_against_its_wire_model(hall: Hall) 
     # The hall's live state, its events, a device heartbeat.
     snap = w("get", "/halls/{hall_id}/snapshot", 200, who=kiosk, **kw)
     assert snap.recent_calls and snap.last_seq > 0
-    w("get", "/halls/{hall_id}/events", 200, who=admin, params={"since": 0, "limit": 1000}, **kw)
+    events = w("get", "/halls/{hall_id}/events", 200, who=admin, params={"since": 0, "limit": 1000}, **kw)
+    calls = [CallPayload.model_validate(e.payload) for e in events if e.type in CALL_EVENTS]
+    assert {c.ticket.id for c in calls} >= {t1.id, t2.id, t3.id} and all(
+        c.ticket.holder is None or c.ticket.holder.id_number is None for c in calls
+    )
+    for e in snap.recent_calls:
+        CallPayload.model_validate(e.payload)
     beat = {
         "device_id": "kiosk-1",
         "kind": "kiosk",
@@ -302,3 +310,18 @@ def test_openapi_names_the_same_wire_model_for_every_route(hall: Hall) -> None:
         if status != 422 and _schema_names(schema) != ("ErrorOut", False):
             wrong.append(f"{method} {path} {status}: the error body is not ErrorOut")
     assert not wrong, "\n".join(wrong)
+
+
+def test_every_error_code_of_the_wire_is_one_the_server_raises() -> None:
+    """wire.ErrorCode names only codes that exist on the server side (its table or its sources)."""
+    from hall_server.const import ERRORS
+    from wire import ErrorCode
+
+    root = Path(__file__).resolve().parents[2]
+    sources = "\n".join(
+        p.read_text(encoding="utf-8")
+        for pkg in ("hall_server", "queueing")
+        for p in (root / pkg).rglob("*.py")
+    )
+    unknown = [c.value for c in ErrorCode if c.value not in ERRORS and f'"{c.value}"' not in sources]
+    assert not unknown, f"wire.ErrorCode names codes the server never sends: {unknown}"
