@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wire.errors import ErrorCode
+
 
 class KioskError(Exception):
     """Base of every error the UI can show to a visitor or clerk."""
@@ -115,7 +117,7 @@ class InvalidRequest(ApiError):
 class QueueEmpty(ApiError):
     """call-next found nobody waiting."""
 
-    code = "queue.empty"
+    code = ErrorCode.QUEUE_EMPTY.value
     default_zh = "当前没有等候的号码"
     default_en = "Nobody is waiting"
 
@@ -156,7 +158,7 @@ class PrintFailed(KioskError):
     default_en = "Printing failed; please note the number on screen"
 
 
-_BY_CODE: dict[str, type[ApiError]] = {"queue.empty": QueueEmpty}
+_BY_CODE: dict[str, type[ApiError]] = {ErrorCode.QUEUE_EMPTY.value: QueueEmpty}
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: InvalidRequest,
     401: Unauthorized,
