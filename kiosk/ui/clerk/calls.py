@@ -116,10 +116,9 @@ class CallControls:
             self.set_busy(False)
             # The terminal keeps the JSON form of the window and of the ticket in hand.
             res = answer.model_dump(mode="json") if answer is not None else None
-            if isinstance(answer, WindowOut):
-                if op in ("pause", "resume"):
-                    term.window.update(res or {})
-                    term.session.update_header()
+            if isinstance(answer, WindowOut):  # pause, resume (open, close): the window's new state
+                term.window.update(res or {})
+                term.session.update_header()
             elif isinstance(answer, NextOut):
                 called, closed = answer.called, answer.closed
                 res = (called or closed).model_dump(mode="json")
