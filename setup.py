@@ -4,13 +4,13 @@ from pathlib import Path
 
 from setuptools import find_namespace_packages, setup
 
-TOP_PACKAGES = ("queueing", "hall_server", "devices", "printers", "kiosk", "assets")
+TOP_PACKAGES = ("queueing", "wire", "hall_server", "devices", "printers", "kiosk", "assets")
 CORE = [
     "fastapi>=0.110",
     "uvicorn[standard]>=0.29",
     "SQLAlchemy>=2.0.25",
     "alembic>=1.13",
-    "pydantic>=2.6",
+    "pydantic>=2.12",  # model_validate(extra=...): the kiosk ignores fields a newer server adds
     "requests>=2.31",
     "websockets>=12",
     "zeroconf>=0.131",

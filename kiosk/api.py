@@ -1,13 +1,23 @@
-"""HTTP client for the hall server's /api/v1 (CONTRACTS section 2) on requests."""
+"""HTTP client for the hall server's /api/v1 (CONTRACTS section 2) on requests.
+
+Answers are checked against the `wire` models (the contract shared with the server): the core
+calls return the models themselves, the others the JSON after it validated. An answer of another
+shape raises `UnexpectedAnswer` naming the call and the model, instead of a KeyError deep in the
+UI. The HTTP transport is injectable: pass a `requests.Session`, or a transport adapter
+(a `requests.adapters.BaseAdapter`, mounted for http:// and https://), so the kiosk's logic is
+testable without a server (tests/kiosk/test_client_transport.py).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
+from pydantic import BaseModel, ValidationError
+from requests.adapters import BaseAdapter
 
 from kiosk import const
 from kiosk.errors import (
@@ -17,12 +27,51 @@ from kiosk.errors import (
     ServerError,
     ServerTimeout,
     ServerUnreachable,
+    UnexpectedAnswer,
     error_from_response,
+)
+from wire import (
+    CheckinTicketOut,
+    DocumentOut,
+    EventOut,
+    HallDetailOut,
+    HallOut,
+    HealthOut,
+    LoginOut,
+    MeOut,
+    NextOut,
+    RatingOut,
+    ServiceOut,
+    SnapshotOut,
+    TicketOut,
+    TrackedTicketOut,
+    WindowOut,
 )
 
 logger = logging.getLogger(__name__)
 
 JSON = Any
+M = TypeVar("M", bound=BaseModel)
+
+# The answer of each window step (POST /windows/{id}/{step}); None: 204 without a body.
+WINDOW_STEP_ANSWERS: dict[str, type[BaseModel] | None] = {
+    "call-next": TicketOut,
+    "call": TicketOut,
+    "recall": TicketOut,
+    "no-show": TicketOut,
+    "start": TicketOut,
+    "finish": TicketOut,
+    "suspend": TicketOut,
+    "transfer": TicketOut,
+    "call-back": TicketOut,
+    "next": NextOut,
+    "pause": WindowOut,
+    "resume": WindowOut,
+    "open": WindowOut,
+    "close": WindowOut,
+    "rating-request": None,
+}
+WindowStepAnswer = TicketOut | NextOut | WindowOut | None
 
 
 class HallClient:
@@ -36,14 +85,28 @@ class HallClient:
         *,
         timeout: tuple[float, float] = const.HTTP_TIMEOUT,
         retries: int = const.HTTP_RETRIES,
+        session: requests.Session | None = None,
+        transport: BaseAdapter | None = None,
     ) -> None:
+        """`session`: the requests.Session to send through (a fresh one by default);
+        `transport`: an adapter mounted on it for http:// and https:// (tests answer from it)."""
         self.base_url = base_url.rstrip("/")
         if self.base_url.endswith(const.API_PATH):
             self.base_url = self.base_url[: -len(const.API_PATH)]
         self.token = token
         self.timeout = timeout
         self.retries = retries
-        self._session = requests.Session()
+        self.transport = transport
+        self._session = session if session is not None else requests.Session()
+        if transport is not None:
+            self._session.mount("http://", transport)
+            self._session.mount("https://", transport)
+
+    def spawn(self, token: str | None = None) -> HallClient:
+        """Another client of the same server and transport with its own token (a clerk's session)."""
+        return HallClient(
+            self.base_url, token, timeout=self.timeout, retries=self.retries, transport=self.transport
+        )
 
     # -- plumbing --------------------------------------------------------------------------
     @property
@@ -149,26 +212,62 @@ class HallClient:
         """POST a JSON body."""
         return self.request("POST", path, json=body if body is not None else {}, **kw)
 
+    # -- the wire's models -------------------------------------------------------------------
+    @staticmethod
+    def typed(model: type[M], body: JSON, what: str) -> M:
+        """The answer as its wire model; UnexpectedAnswer (naming the call) when it is not one.
+
+        Fields the kiosk does not know are ignored, so a newer server that declares another
+        field in its wire does not stop an older kiosk; a missing or mistyped field does.
+        """
+        try:
+            return model.model_validate(body, extra="ignore")
+        except ValidationError as exc:
+            problems = [
+                f"{'.'.join(str(part) for part in e['loc']) or '(answer)'}: {e['msg']}"
+                for e in exc.errors(include_url=False)
+            ]
+            logger.warning("unexpected answer to %s (%s): %s", what, model.__name__, problems[:5])
+            raise UnexpectedAnswer(200, what, model.__name__, problems) from None
+
+    def typed_list(self, model: type[M], body: JSON, what: str) -> list[M]:
+        """A JSON array of one wire model."""
+        if not isinstance(body, list):
+            raise UnexpectedAnswer(
+                200, what, f"list[{model.__name__}]", [f"(answer): not a list but {type(body).__name__}"]
+            )
+        return [self.typed(model, item, what) for item in body]
+
+    def checked(self, model: type[BaseModel], body: JSON, what: str, *, many: bool = False) -> JSON:
+        """The JSON itself after it validated as the wire model, or a list of it with `many`
+        (the calls whose callers still keep dicts)."""
+        if many:
+            self.typed_list(model, body, what)
+        else:
+            self.typed(model, body, what)
+        return body
+
     # -- halls and services ----------------------------------------------------------------
-    def health(self) -> JSON:
+    def health(self) -> HealthOut:
         """GET /health."""
-        return self.get("/health")
+        return self.typed(HealthOut, self.get("/health"), "GET /health")
 
     def halls(self) -> list[JSON]:
-        """GET /halls."""
-        return self.get("/halls")
+        """GET /halls (validated as [HallOut])."""
+        return self.checked(HallOut, self.get("/halls"), "GET /halls", many=True)
 
     def hall(self, hall_id: str) -> JSON:
-        """GET /halls/{hall}: the hall with groups, windows and policy."""
-        return self.get(f"/halls/{hall_id}")
+        """GET /halls/{hall}: the hall with groups, windows and policy (validated as HallDetailOut)."""
+        return self.checked(HallDetailOut, self.get(f"/halls/{hall_id}"), "GET /halls/{hall}")
 
     def services(self, hall_id: str, q: str | None = None) -> list[JSON]:
-        """GET /halls/{hall}/services, optionally searched."""
-        return self.get(f"/halls/{hall_id}/services", q=q or None)
+        """GET /halls/{hall}/services, optionally searched (validated as [ServiceOut])."""
+        answer = self.get(f"/halls/{hall_id}/services", q=q or None)
+        return self.checked(ServiceOut, answer, "GET /halls/{hall}/services", many=True)
 
     def service(self, code: str) -> JSON:
-        """GET /services/{code} with its full guide."""
-        return self.get(f"/services/{code}")
+        """GET /services/{code} with its full guide (validated as ServiceOut)."""
+        return self.checked(ServiceOut, self.get(f"/services/{code}"), "GET /services/{code}")
 
     # -- tickets ---------------------------------------------------------------------------
     def issue_ticket(
@@ -180,7 +279,7 @@ class HallClient:
         identity: dict[str, Any] | None = None,
         green_reason: str | None = None,
         idempotency_key: str | None = None,
-    ) -> JSON:
+    ) -> TicketOut:
         """POST /halls/{hall}/tickets with an Idempotency-Key, so a retry never prints two tickets."""
         body: dict[str, Any] = {"service_code": service_code, "channel": channel}
         if identity:
@@ -188,11 +287,14 @@ class HallClient:
         if green_reason:
             body["green_reason"] = green_reason
         key = idempotency_key or uuid.uuid4().hex
-        return self.post(f"/halls/{hall_id}/tickets", body, headers={"Idempotency-Key": key}, idempotent=True)
+        answer = self.post(
+            f"/halls/{hall_id}/tickets", body, headers={"Idempotency-Key": key}, idempotent=True
+        )
+        return self.typed(TicketOut, answer, "POST /halls/{hall}/tickets")
 
     def ticket(self, ticket_id: int) -> JSON:
-        """GET /tickets/{id}."""
-        return self.get(f"/tickets/{ticket_id}")
+        """GET /tickets/{id} (validated as TicketOut)."""
+        return self.checked(TicketOut, self.get(f"/tickets/{ticket_id}"), "GET /tickets/{id}")
 
     def tickets(
         self,
@@ -202,12 +304,13 @@ class HallClient:
         group: str | None = None,
         window_id: int | None = None,
     ) -> list[JSON]:
-        """GET /halls/{hall}/tickets (today)."""
-        return self.get(f"/halls/{hall_id}/tickets", status=status, group=group, window_id=window_id)
+        """GET /halls/{hall}/tickets (today; validated as [TicketOut])."""
+        answer = self.get(f"/halls/{hall_id}/tickets", status=status, group=group, window_id=window_id)
+        return self.checked(TicketOut, answer, "GET /halls/{hall}/tickets", many=True)
 
     def track(self, token: str) -> JSON:
-        """GET /track/{token}: a ticket and its place in the queue."""
-        return self.get(f"/track/{token}")
+        """GET /track/{token}: a ticket and its place in the queue (validated as TrackedTicketOut)."""
+        return self.checked(TrackedTicketOut, self.get(f"/track/{token}"), "GET /track/{token}")
 
     def find_ticket_by_number(self, hall_id: str, number: str) -> JSON:
         """Today's ticket with this number in the hall, or NotFound."""
@@ -231,7 +334,7 @@ class HallClient:
         """
         key = idempotency_key or uuid.uuid4().hex
         try:
-            return self.post(
+            answer = self.post(
                 f"/halls/{hall_id}/checkin",
                 {"id_number": id_number, "fallback_normal": fallback_normal},
                 headers={"Idempotency-Key": key},
@@ -245,15 +348,16 @@ class HallClient:
             if missing:
                 raise FeatureUnavailable(exc.status) from exc
             raise
+        return self.checked(CheckinTicketOut, answer, "POST /halls/{hall}/checkin")
 
     # -- windows (clerk) ---------------------------------------------------------------------
-    def login(self, username: str, password: str, window_id: int | None = None) -> JSON:
+    def login(self, username: str, password: str, window_id: int | None = None) -> LoginOut:
         """POST /auth/login; keeps the returned token for later calls."""
         body: dict[str, Any] = {"username": username, "password": password}
         if window_id is not None:
             body["window_id"] = window_id
-        answer = self.post("/auth/login", body)
-        self.token = answer["token"]
+        answer = self.typed(LoginOut, self.post("/auth/login", body), "POST /auth/login")
+        self.token = answer.token
         return answer
 
     def logout(self) -> None:
@@ -263,57 +367,78 @@ class HallClient:
         finally:
             self.token = None
 
-    def me(self) -> JSON:
+    def me(self) -> MeOut:
         """GET /auth/me."""
-        return self.get("/auth/me")
+        return self.typed(MeOut, self.get("/auth/me"), "GET /auth/me")
 
-    def window_op(self, window_id: int, op: str, body: dict[str, Any] | None = None) -> JSON:
-        """POST /windows/{id}/{op}: call-next, recall, no-show, start, finish, suspend, pause..."""
-        return self.post(f"/windows/{window_id}/{op.replace('_', '-')}", body or {})
+    def window(self, window_id: int) -> WindowOut:
+        """GET /windows/{id}: the window with its clerk and the ticket in hand."""
+        return self.typed(WindowOut, self.get(f"/windows/{window_id}"), "GET /windows/{id}")
 
-    def call_next(self, window_id: int) -> JSON:
+    def window_op(self, window_id: int, op: str, body: dict[str, Any] | None = None) -> WindowStepAnswer:
+        """POST /windows/{id}/{op}: call-next, next, recall, no-show, start, finish, suspend, pause...
+
+        The answer as its wire model: a TicketOut, a NextOut (next), a WindowOut (pause, resume,
+        open, close) or None (rating-request).
+        """
+        step = op.replace("_", "-")
+        what = f"POST /windows/{{id}}/{step}"
+        answer = self.post(f"/windows/{window_id}/{step}", body or {})
+        model = WINDOW_STEP_ANSWERS.get(step, TicketOut)
+        if model is None:
+            return None
+        return self.typed(model, answer, what)  # type: ignore[return-value]
+
+    def call_next(self, window_id: int) -> TicketOut:
         """Call the next waiting ticket at this window."""
-        return self.window_op(window_id, "call-next")
+        return self.typed(
+            TicketOut, self.post(f"/windows/{window_id}/call-next"), "POST /windows/{id}/call-next"
+        )
 
-    def next_ticket(self, window_id: int, ticket_id: int, close: str = "finish") -> JSON:
+    def next_ticket(self, window_id: int, ticket_id: int, close: str = "finish") -> NextOut:
         """下一位: close the ticket in hand (finish or no_show) and call the next, atomically."""
-        return self.window_op(window_id, "next", {"close": close, "ticket_id": ticket_id})
+        answer = self.post(f"/windows/{window_id}/next", {"close": close, "ticket_id": ticket_id})
+        return self.typed(NextOut, answer, "POST /windows/{id}/next")
 
-    def call_ticket(self, window_id: int, ticket_id: int) -> JSON:
+    def call_ticket(self, window_id: int, ticket_id: int) -> TicketOut:
         """Call a chosen ticket."""
-        return self.window_op(window_id, "call", {"ticket_id": ticket_id})
+        answer = self.post(f"/windows/{window_id}/call", {"ticket_id": ticket_id})
+        return self.typed(TicketOut, answer, "POST /windows/{id}/call")
 
-    def call_back(self, window_id: int, ticket_id: int) -> JSON:
+    def call_back(self, window_id: int, ticket_id: int) -> TicketOut:
         """Call a suspended ticket back."""
-        return self.window_op(window_id, "call-back", {"ticket_id": ticket_id})
+        answer = self.post(f"/windows/{window_id}/call-back", {"ticket_id": ticket_id})
+        return self.typed(TicketOut, answer, "POST /windows/{id}/call-back")
 
     def transfer(
         self, window_id: int, service_code: str | None = None, to_window_id: int | None = None
-    ) -> JSON:
+    ) -> TicketOut:
         """Transfer the current ticket to another service or window."""
         body: dict[str, Any] = {}
         if service_code:
             body["service_code"] = service_code
         if to_window_id is not None:
             body["window_id"] = to_window_id
-        return self.window_op(window_id, "transfer", body)
+        answer = self.post(f"/windows/{window_id}/transfer", body)
+        return self.typed(TicketOut, answer, "POST /windows/{id}/transfer")
 
     # -- ratings, snapshot, events, devices -------------------------------------------------
-    def rate(self, rating: dict[str, Any]) -> JSON:
+    def rate(self, rating: dict[str, Any]) -> RatingOut:
         """POST /ratings; the rating's client_id makes a resend idempotent."""
-        return self.post("/ratings", rating, idempotent="client_id" in rating)
+        answer = self.post("/ratings", rating, idempotent="client_id" in rating)
+        return self.typed(RatingOut, answer, "POST /ratings")
 
     def upload_document(
         self, ticket_id: int, jpeg: bytes, label: str | None = None, taken_at: str | None = None
     ) -> JSON:
-        """POST /tickets/{id}/documents with the raw JPEG -> `Document`.
+        """POST /tickets/{id}/documents with the raw JPEG -> `Document` (validated as DocumentOut).
 
         Retried like a GET: the server keeps one document per ticket and content, so a resend
         after a dropped answer returns the first one. `taken_at` (ISO) lets a photo queued
         offline still be accepted after the ticket left the window.
         """
         params = {k: v for k, v in (("label", label), ("taken_at", taken_at)) if v}
-        return self.request(
+        answer = self.request(
             "POST",
             f"/tickets/{ticket_id}/documents",
             data=jpeg,
@@ -322,10 +447,12 @@ class HallClient:
             idempotent=True,
             timeout=const.DOCUMENT_HTTP_TIMEOUT,
         )
+        return self.checked(DocumentOut, answer, "POST /tickets/{id}/documents")
 
     def documents(self, ticket_id: int) -> list[JSON]:
         """GET /tickets/{id}/documents: the ticket's kept documents (metadata), oldest first."""
-        return self.get(f"/tickets/{ticket_id}/documents")
+        answer = self.get(f"/tickets/{ticket_id}/documents")
+        return self.checked(DocumentOut, answer, "GET /tickets/{id}/documents", many=True)
 
     def document(self, document_id: int) -> bytes:
         """GET /documents/{id}: the JPEG bytes (typed errors as for every call)."""
@@ -343,12 +470,13 @@ class HallClient:
         return resp.content
 
     def snapshot(self, hall_id: str) -> JSON:
-        """GET /halls/{hall}/snapshot."""
-        return self.get(f"/halls/{hall_id}/snapshot")
+        """GET /halls/{hall}/snapshot (validated as SnapshotOut)."""
+        return self.checked(SnapshotOut, self.get(f"/halls/{hall_id}/snapshot"), "GET /halls/{hall}/snapshot")
 
     def events(self, hall_id: str, since: int = 0, limit: int | None = None) -> list[JSON]:
-        """GET /halls/{hall}/events?since=N."""
-        return self.get(f"/halls/{hall_id}/events", since=since, limit=limit)
+        """GET /halls/{hall}/events?since=N (validated as [EventOut])."""
+        answer = self.get(f"/halls/{hall_id}/events", since=since, limit=limit)
+        return self.checked(EventOut, answer, "GET /halls/{hall}/events", many=True)
 
     def heartbeat(
         self, device_id: str, kind: str, status: str, faults: list[dict[str, str]] | None = None

@@ -65,8 +65,13 @@ def resolve_server(cfg: KioskConfig) -> str:
     return discover(cfg.hall or None).base_url
 
 
-def build_context(cfg: KioskConfig, sims: Simulators | None = None) -> AppContext:
-    """Client, event bridge, task runner and devices for this machine (simulators started if asked)."""
+def build_context(
+    cfg: KioskConfig, sims: Simulators | None = None, *, client: HallClient | None = None
+) -> AppContext:
+    """Client, event bridge, task runner and devices for this machine (simulators started if asked).
+
+    `client`: a HallClient to use instead of one for the configured server (tests give one on a
+    canned transport)."""
     sims = sims or Simulators()
     data_dir = Path(cfg.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +80,7 @@ def build_context(cfg: KioskConfig, sims: Simulators | None = None) -> AppContex
     if cfg.printer.kind == "virtual" and not cfg.printer.target:
         target = sims.start_printer(data_dir / "printer", cfg.printer.width_mm)
         cfg = replace(cfg, printer=replace(cfg.printer, target=target))
-    client = HallClient(resolve_server(cfg), cfg.token)
+    client = client or HallClient(resolve_server(cfg), cfg.token)
     ctx = AppContext(
         config=cfg,
         client=client,

@@ -178,14 +178,13 @@ class DemoServer:
         for i in range(14):
             prefix = sorted(by_prefix)[i % min(4, len(by_prefix))]
             svc = by_prefix[prefix][i % len(by_prefix[prefix])]
-            issued.append(kiosk.issue_ticket(hall, svc["code"]))
+            issued.append(kiosk.issue_ticket(hall, svc["code"]).model_dump(mode="json"))
         calls = []
         for n, clerk in enumerate(h["clerks"][:4]):
             c = HallClient(self.url)
             try:
                 c.login(clerk["username"], clerk["password"], clerk["window_id"])
-                t = c.call_next(clerk["window_id"])
-                calls.append(t)
+                calls.append(c.call_next(clerk["window_id"]).model_dump(mode="json"))
                 if n == 0:
                     c.window_op(clerk["window_id"], "start")
             except Exception as exc:  # a window with an empty queue is fine for a demo

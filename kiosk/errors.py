@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wire.errors import ErrorCode
+
 
 class KioskError(Exception):
     """Base of every error the UI can show to a visitor or clerk."""
@@ -115,7 +117,7 @@ class InvalidRequest(ApiError):
 class QueueEmpty(ApiError):
     """call-next found nobody waiting."""
 
-    code = "queue.empty"
+    code = ErrorCode.QUEUE_EMPTY.value
     default_zh = "当前没有等候的号码"
     default_en = "Nobody is waiting"
 
@@ -126,6 +128,18 @@ class ServerError(ApiError):
     code = "server.error"
     default_zh = "服务器内部错误，请稍后再试"
     default_en = "Server error"
+
+
+class UnexpectedAnswer(ServerError):
+    """The server answered 2xx, but not in the shape of the wire model (a server of another version?)."""
+
+    code = "response.unexpected"
+    default_zh = "服务器返回的数据与本机程序版本不符，请联系管理员"
+    default_en = "The server's answer does not match this kiosk's version"
+
+    def __init__(self, status: int, what: str, model: str, problems: list[str]) -> None:
+        en = f"The answer to {what} is not a {model}: " + "; ".join(problems[:3])
+        super().__init__(status, self.code, None, en, {"request": what, "model": model, "problems": problems})
 
 
 class FeatureUnavailable(ApiError):
@@ -144,7 +158,7 @@ class PrintFailed(KioskError):
     default_en = "Printing failed; please note the number on screen"
 
 
-_BY_CODE: dict[str, type[ApiError]] = {"queue.empty": QueueEmpty}
+_BY_CODE: dict[str, type[ApiError]] = {ErrorCode.QUEUE_EMPTY.value: QueueEmpty}
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: InvalidRequest,
     401: Unauthorized,

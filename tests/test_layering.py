@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("queueing", "hall_server", "devices", "printers", "kiosk")
+PACKAGES = ("queueing", "wire", "hall_server", "devices", "printers", "kiosk")
 OURS = set(PACKAGES)
 
 # package -> top-level names it must never import (ARCHITECTURE.md, "Layering rules")
@@ -18,9 +18,14 @@ FORBIDDEN: dict[str, set[str]] = {
     "printers": {"hall_server", "kiosk"},
     "hall_server": {"devices", "printers", "kiosk", "PySide6", "serial", "smartcard", "escpos", "cv2"},
     "kiosk": {"hall_server"},
+    # the contract between server and kiosk: no I/O, neither side's code (see WIRE_ALLOWED too)
+    "wire": OURS - {"wire", "queueing"},
 }
 # queueing is pure: no I/O or framework libraries either
 FORBIDDEN["queueing"] |= {"sqlalchemy", "fastapi", "requests", "PySide6", "serial", "socket", "sqlite3"}
+FORBIDDEN["wire"] |= (FORBIDDEN["queueing"] - OURS) | {"starlette", "httpx", "websockets"}
+# wire imports only pydantic (with its annotated_types), queueing and pure standard modules.
+WIRE_ALLOWED = {"wire", "queueing", "pydantic", "annotated_types", "__future__", "typing", "enum", "datetime"}
 
 
 def _imported_tops(path: Path) -> set[str]:
@@ -46,6 +51,16 @@ def test_package_respects_layering(package: str) -> None:
         if bad:
             offenders.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
     assert not offenders, "layering rule broken:\n" + "\n".join(offenders)
+
+
+def test_wire_imports_only_pydantic_and_queueing() -> None:
+    offenders = []
+    for path in _files("wire"):
+        extra = _imported_tops(path) - WIRE_ALLOWED
+        if extra:
+            offenders.append(f"{path.relative_to(ROOT)} imports {sorted(extra)}")
+    assert _files("wire"), "the wire package is missing"
+    assert not offenders, "wire must stay free of I/O and of both sides:\n" + "\n".join(offenders)
 
 
 def test_layering_check_catches_a_forbidden_import(tmp_path: Path) -> None:

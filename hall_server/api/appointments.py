@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from hall_server.api.deps import Creds, get_ctx, run_authed, run_db
 from hall_server.api.rate_limit import guard_of
-from hall_server.api.schemas import ErrorOut
+from hall_server.api.schemas import CheckinTicketOut, ErrorOut
 from hall_server.services import appointments as svc
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ async def list_for_hall(
     return await run_authed(request, creds, svc.hall_bookings, hall_id, day)
 
 
-@router.post("/halls/{hall_id}/checkin", status_code=201)
+@router.post("/halls/{hall_id}/checkin", response_model=CheckinTicketOut, status_code=201)
 async def checkin(hall_id: str, body: CheckinIn, request: Request, creds: Creds) -> dict[str, Any]:
     """Check in with the ID card at the kiosk: a priority ticket inside the slot's tolerance."""
     return await run_authed(request, creds, svc.check_in, hall_id, body.id_number, body.fallback_normal)

@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, Query, Request, Response
 
 from hall_server.api.deps import Creds, get_ctx, json_response, principal_of, run_authed, run_db
-from hall_server.api.schemas import DbInt, ErrorOut
+from hall_server.api.schemas import DbInt, DocumentOut, ErrorOut
 from hall_server.auth import require_roles
 from hall_server.const import DOCUMENT_CONTENT_TYPE, DOCUMENT_LABEL_MAX, DOCUMENT_MAX_BYTES
 from hall_server.errors import HallError
@@ -40,9 +40,10 @@ async def read_limited(request: Request, limit: int) -> bytes:
 
 @router.post(
     "/tickets/{ticket_id}/documents",
+    response_model=DocumentOut,
     status_code=201,
     responses={
-        200: {"description": "the same photo again: the document already kept"},
+        200: {"model": DocumentOut, "description": "the same photo again: the document already kept"},
         409: {"model": ErrorOut},
         413: {"model": ErrorOut},
         415: {"model": ErrorOut},
@@ -74,7 +75,7 @@ async def upload(
     return json_response(view, 201 if created else 200)
 
 
-@router.get("/tickets/{ticket_id}/documents")
+@router.get("/tickets/{ticket_id}/documents", response_model=list[DocumentOut])
 async def list_documents(ticket_id: DbInt, request: Request, creds: Creds) -> Response:
     """The ticket's documents, metadata only (its window's clerk, the hall's managers, admin)."""
     return json_response(await run_authed(request, creds, documents.list_documents, ticket_id))

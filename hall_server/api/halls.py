@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, Query, Request
 
 from hall_server.api.deps import Creds, get_ctx, principal_of
-from hall_server.api.schemas import ErrorOut, HallOut, ServiceOut, SnapshotOut
+from hall_server.api.schemas import ErrorOut, HallDetailOut, HallOut, ServiceOut, SnapshotOut
 from hall_server.services import halls
 
 logger = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ def list_halls(request: Request) -> list[dict]:
     return halls.list_halls(get_ctx(request))
 
 
-@router.get("/halls/{hall_id}")
+@router.get("/halls/{hall_id}", response_model=HallDetailOut)
 def get_hall(hall_id: str, request: Request) -> dict:
     """One hall with groups, windows and policy (public)."""
     return halls.get_hall(get_ctx(request), hall_id)

@@ -15,7 +15,12 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["ratings"], responses={401: {"model": ErrorOut}, 409: {"model": ErrorOut}})
 
 
-@router.post("/ratings", response_model=RatingOut, status_code=201)
+@router.post(
+    "/ratings",
+    response_model=RatingOut,
+    status_code=201,
+    responses={200: {"model": RatingOut, "description": "the same client_id again"}},
+)
 def rate(body: RatingIn, request: Request, response: Response, creds: Creds) -> dict:
     """Record a rating; the same client_id again returns the first rating (200)."""
     ctx = get_ctx(request)

@@ -8,7 +8,7 @@ import os
 from fastapi import APIRouter, Request
 
 from hall_server.api.deps import Creds, get_ctx, principal_of
-from hall_server.api.schemas import HealthOut, LoginIn, LoginOut
+from hall_server.api.schemas import ErrorOut, HealthOut, LoginIn, LoginOut, MeOut
 from hall_server.const import VERSION
 from hall_server.services import sessions
 
@@ -26,7 +26,7 @@ async def health(request: Request) -> dict:
     return {"status": "ok", "version": VERSION, "hall_id": hall_id, "pid": os.getpid()}
 
 
-@router.post("/auth/login", response_model=LoginOut, tags=["auth"])
+@router.post("/auth/login", response_model=LoginOut, tags=["auth"], responses={401: {"model": ErrorOut}})
 def login(body: LoginIn, request: Request) -> dict:
     """Staff log-in; clerks give the window they sit at."""
     return sessions.login(get_ctx(request), body.username, body.password, body.window_id)
@@ -39,7 +39,7 @@ def logout(request: Request, creds: Creds) -> None:
     sessions.logout(ctx, principal_of(ctx, creds))
 
 
-@router.get("/auth/me", tags=["auth"])
+@router.get("/auth/me", response_model=MeOut, tags=["auth"])
 def me(request: Request, creds: Creds) -> dict:
     """Who this token belongs to."""
     ctx = get_ctx(request)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from hall_server.api.deps import Creds, get_ctx, json_response, principal_of, run_authed, run_bearer
 from hall_server.api.lean import lean_openapi, read_body
-from hall_server.api.schemas import DbInt, ErrorOut, IssueIn, TicketOut
+from hall_server.api.schemas import DbInt, ErrorOut, IssueIn, TicketOut, TrackedTicketOut
 from hall_server.const import IDEMPOTENCY_KEY_MAX
 from hall_server.services import tickets
 from hall_server.services.tickets import IssueInput
@@ -55,7 +55,7 @@ def issue_input(body: IssueIn, idempotency_key: str | None) -> IssueInput:
     )
 
 
-@router.get("/tickets/{ticket_id}", response_model=TicketOut)
+@router.get("/tickets/{ticket_id}", response_model=TicketOut, responses={404: {"model": ErrorOut}})
 async def get_ticket(ticket_id: DbInt, request: Request, creds: Creds) -> Response:
     """One ticket with its position."""
     return json_response(await run_authed(request, creds, tickets.get_ticket, ticket_id))
@@ -84,7 +84,7 @@ def cancel(ticket_id: DbInt, request: Request, creds: Creds) -> dict:
     return tickets.cancel_ticket(ctx, principal_of(ctx, creds), ticket_id)
 
 
-@router.get("/track/{track_token}", response_model=TicketOut)
+@router.get("/track/{track_token}", response_model=TrackedTicketOut)
 def track(track_token: str, request: Request) -> dict:
     """A ticket by the token in its QR code (public; personal data masked)."""
     return tickets.track_ticket(get_ctx(request), track_token)

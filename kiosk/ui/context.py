@@ -81,7 +81,7 @@ class AppContext:
             return self.client
         key = f"client:{role}"
         if key not in self.extras:
-            self.extras[key] = HallClient(self.client.base_url, token)
+            self.extras[key] = self.client.spawn(token)
         return self.extras[key]
 
     def start_events(self, since: int, token: str | None = None) -> None:

@@ -165,8 +165,7 @@ class RatingTerminal(RoleScreen):
 
         def fetch() -> dict[str, Any]:
             if self.window_id is None:
-                me = client.me()
-                self.window_id = (me.get("window") or {}).get("id") or me.get("window_id")
+                self.window_id = client.me().window_id
             return client.snapshot(hall)
 
         def done(snap: dict[str, Any]) -> None:

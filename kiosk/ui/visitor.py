@@ -420,9 +420,10 @@ class VisitorKiosk(RoleScreen):
         client, hall = self.ctx.client, self.ctx.hall_id
 
         def call() -> dict[str, Any]:
-            return client.issue_ticket(
+            ticket = client.issue_ticket(
                 hall, svc["code"], identity=identity, green_reason=green_reason, idempotency_key=key
             )
+            return ticket.model_dump(mode="json")  # the screen, the printer and the signal keep a dict
 
         def failed(exc: BaseException) -> None:
             self._set_issuing(False)

@@ -74,7 +74,7 @@ def test_clerk_photographs_a_document(qtbot, themed_qapp, kserver, tmp_path):
         # A ticket in hand: the photo goes to the server with it.
         t = HallClient(kserver.url, kserver.kiosk_token).issue_ticket("t-hall", "T-003")
         assert not c.material_box.isVisible()  # no ticket in hand: no material to name
-        assert op("call_chosen", {"ticket_id": t["id"]})["id"] == t["id"]
+        assert op("call_chosen", {"ticket_id": t.id})["id"] == t.id
         # The service guide's materials are offered for the photo's label.
         qtbot.waitUntil(lambda: c.material_box.count() > 1, timeout=20000)
         assert c.material_box.isVisible()
@@ -82,8 +82,8 @@ def test_clerk_photographs_a_document(qtbot, themed_qapp, kserver, tmp_path):
         c.take_photo()
         qtbot.waitUntil(lambda: "材料已上传（第1份）" in c.message.text(), timeout=20000)
         first = c.photo
-        (doc,) = _manager_get(kserver, f"/tickets/{t['id']}/documents").json()
-        assert doc["ticket_id"] == t["id"] and doc["window_number"] == 3 and doc["size"] == len(first)
+        (doc,) = _manager_get(kserver, f"/tickets/{t.id}/documents").json()
+        assert doc["ticket_id"] == t.id and doc["window_number"] == 3 and doc["size"] == len(first)
         # Labelled with the material chosen from the service guide (the first one by default).
         assert doc["label"] == "查询人身份证明" == c.material_box.itemText(0)
         assert c.material_box.itemText(c.material_box.count() - 1) == "其他材料"
@@ -102,7 +102,7 @@ def test_clerk_photographs_a_document(qtbot, themed_qapp, kserver, tmp_path):
         second = c.photo
         assert second != first
         (queued,) = c.doc_outbox.pending()
-        assert queued["ticket_id"] == t["id"] and c.doc_outbox.photo(queued) == second
+        assert queued["ticket_id"] == t.id and c.doc_outbox.photo(queued) == second
         stored = b"".join(f.read_bytes() for f in c.doc_outbox.folder.iterdir() if f.suffix == ".enc")
         assert second[200:264] not in stored  # a copy of a document is personal data: sealed on disk
         assert "待上传材料 1 份" in c.doc_pending_label.text()
@@ -114,7 +114,7 @@ def test_clerk_photographs_a_document(qtbot, themed_qapp, kserver, tmp_path):
         c.flush_documents()
         qtbot.waitUntil(lambda: "暂存材料已补传 1 份" in c.message.text(), timeout=30000)
         assert c.doc_outbox.pending() == [] and c.doc_pending_label.text() == ""
-        docs = _manager_get(kserver, f"/tickets/{t['id']}/documents").json()
+        docs = _manager_get(kserver, f"/tickets/{t.id}/documents").json()
         assert [d["size"] for d in docs] == [len(first), len(second)]
         assert _manager_get(kserver, f"/documents/{docs[1]['id']}").content == second
         assert c.doc_outbox.rejected() == []

@@ -265,7 +265,7 @@ def test_a_call_on_a_hidden_page_is_shown_and_spoken_at_once_and_its_page_comes_
             kiosk.issue_ticket(HALL, f"BIG-{group_of(w['number'])}")
         for c, w in zip(clerks, wins, strict=True):
             tickets.append(c.call_next(w["id"]))
-        nums = [t["number"] for t in tickets]
+        nums = [t.number for t in tickets]
         qtbot.waitUntil(lambda: all(n in d.shown_calls for n in nums), timeout=20000)
         # At once: the latest call is large on screen, all three in 最近叫号, while the first page still shows
         # (and the tile of the window on it shows its new number).

@@ -30,13 +30,13 @@ def test_display_recall_is_spoken_again_and_stale_calls_are_not(
         with contextlib.suppress(KioskError):  # the window may still hold a ticket from an earlier test
             clerk.window_op(win["id"], "no-show")
         t = HallClient(kserver.url, kserver.kiosk_token).issue_ticket("t-hall", "T-003")
-        clerk.call_ticket(win["id"], t["id"])
+        clerk.call_ticket(win["id"], t.id)
         clerk.window_op(win["id"], "recall")
-        qtbot.waitUntil(lambda: d.shown_calls.count(t["number"]) == 2, timeout=20000)
+        qtbot.waitUntil(lambda: d.shown_calls.count(t.number) == 2, timeout=20000)
         assert announcer.wait_idle(60)
         spoken = [a.text for a in announcer.spoken]
-        assert spoken.count(f"请{t['number']}号到{win['number']}号窗口办理") == 1
-        assert spoken.count(f"请{t['number']}号再次到{win['number']}号窗口办理") == 1  # the recall says 再次
+        assert spoken.count(f"请{t.number}号到{win['number']}号窗口办理") == 1
+        assert spoken.count(f"请{t.number}号再次到{win['number']}号窗口办理") == 1  # the recall says 再次
         # A call replayed long after it happened (e.g. after an outage) is shown, not spoken.
         n = len(announcer.spoken)
         old = {

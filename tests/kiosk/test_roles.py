@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _issue(kserver, code: str = "T-003") -> dict:
-    return HallClient(kserver.url, kserver.kiosk_token).issue_ticket(HALL, code)
+    return HallClient(kserver.url, kserver.kiosk_token).issue_ticket(HALL, code).model_dump(mode="json")
 
 
 def _op(qtbot, term, op: str, body: dict | None = None):

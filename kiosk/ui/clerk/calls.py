@@ -12,11 +12,13 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QGridLayout, QPushButton
 
 from kiosk import const
+from kiosk.api import WindowStepAnswer
 from kiosk.ui.clerk.transfer import TransferDialog
 from kiosk.ui.theme import sc
 from kiosk.ui.widgets import button
 from queueing.errors import DomainError
 from queueing.tickets import allowed_ops
+from wire import NextOut, WindowOut
 
 if TYPE_CHECKING:
     from kiosk.ui.clerk.terminal import ClerkTerminal
@@ -110,24 +112,25 @@ class CallControls:
             assert term.current is not None
             path, body = "next", {"close": "finish", "ticket_id": term.current["id"]}
 
-        def done(res: dict[str, Any]) -> None:
+        def done(answer: WindowStepAnswer) -> None:
             self.set_busy(False)
-            if op in ("pause", "resume"):
+            # The terminal keeps the JSON form of the window and of the ticket in hand.
+            res = answer.model_dump(mode="json") if answer is not None else None
+            if isinstance(answer, WindowOut):  # pause, resume (open, close): the window's new state
                 term.window.update(res or {})
                 term.session.update_header()
-            elif path == "next":
-                called = res.get("called")
-                term.show_current(called or res.get("closed"))
-                closed_no = (res.get("closed") or {}).get("number")
+            elif isinstance(answer, NextOut):
+                called, closed = answer.called, answer.closed
+                res = (called or closed).model_dump(mode="json")
+                term.show_current(res)
                 if called:
-                    term.message.show_ok(f"{closed_no} 已办结，已呼叫 {called.get('number')}")
+                    term.message.show_ok(f"{closed.number} 已办结，已呼叫 {called.number}")
                 else:
-                    term.message.show_ok(f"{closed_no} 已办结；当前没有等候的号码")
-                res = called or res.get("closed")
+                    term.message.show_ok(f"{closed.number} 已办结；当前没有等候的号码")
             else:
                 term.show_current(res)
-                if op == "call_next" and res:
-                    term.message.show_ok(f"已呼叫 {res.get('number')}")
+                if op == "call_next" and answer is not None:
+                    term.message.show_ok(f"已呼叫 {answer.number}")
             term.op_finished.emit(op, res)
             term.queue.reload_soon()
 

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QPushButton, QV
 from kiosk import const
 from kiosk.ui.theme import sc
 from kiosk.ui.widgets import button, card, label
+from wire import LoginOut
 
 if TYPE_CHECKING:
     from kiosk.ui.clerk.terminal import ClerkTerminal
@@ -103,17 +104,17 @@ class ClerkSession:
         client = term.client
         hall = term.ctx.hall_id
 
-        def call() -> tuple[dict, dict]:
+        def call() -> tuple[LoginOut, dict]:
             ans = client.login(user, pw, window_id)
             snap = client.snapshot(hall)
             return ans, snap
 
-        def done(res: tuple[dict, dict]) -> None:
+        def done(res: tuple[LoginOut, dict]) -> None:
             ans, snap = res
             term.busy = False
             self.login_btn.setEnabled(True)
-            term.clerk = ans.get("clerk") or {"name": user}
-            term.window = ans.get("window") or {"id": window_id}
+            term.clerk = ans.clerk.model_dump(mode="json")
+            term.window = ans.window.model_dump(mode="json") if ans.window else {"id": window_id}
             self.pass_edit.clear()
             self.apply_snapshot(snap)
             if term.ctx.events.channel is None or not term.ctx.config.token:
@@ -121,7 +122,7 @@ class ClerkSession:
             term.pages.setCurrentWidget(term.work_page)
             self.update_header()
             term.queue.reload()
-            term.logged_in.emit(ans)
+            term.logged_in.emit(ans.model_dump(mode="json"))
             term.mark_ready()
             term.documents.flush()  # photos a previous session could not send
 

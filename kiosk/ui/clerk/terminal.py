@@ -14,7 +14,6 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
 
-from kiosk.api import HallClient
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.clerk.calls import CallControls
 from kiosk.ui.clerk.documents import DocumentPhotos
@@ -96,7 +95,7 @@ class ClerkTerminal(RoleScreen):
         self.current: dict[str, Any] | None = None
         self.busy = False
         # The clerk's own client: its token comes from log-in, never the device's.
-        self.client = HallClient(ctx.client.base_url)
+        self.client = ctx.client.spawn()
         self.session = ClerkSession(self)
         self.ticket = CurrentTicket(self)
         self.documents = DocumentPhotos(self)

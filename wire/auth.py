@@ -1,0 +1,46 @@
+"""Staff log-in and the token's owner."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from wire.base import DbInt, WireOut
+from wire.windows import WindowOut
+
+
+class LoginIn(BaseModel):
+    """Staff log-in; a clerk names the window they sit at."""
+
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200)
+    window_id: DbInt | None = None
+
+
+class UserOut(WireOut):
+    """A staff member."""
+
+    id: int
+    username: str
+    name: str | None
+    role: str
+    hall_id: str | None
+
+
+class LoginOut(WireOut):
+    """A fresh token for the staff member (and the window a clerk took over)."""
+
+    token: str
+    token_id: int
+    role: str
+    clerk: UserOut
+    window: WindowOut | None
+
+
+class MeOut(WireOut):
+    """GET /auth/me: who this token belongs to."""
+
+    role: str
+    hall_id: str | None
+    window_id: int | None
+    user: UserOut | None
+    token_id: int

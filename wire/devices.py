@@ -1,0 +1,33 @@
+"""Devices: heartbeats with their faults, and the server's health answer."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from wire.base import WireOut
+
+
+class FaultIn(BaseModel):
+    """One device fault."""
+
+    code: str = Field(min_length=1, max_length=64)
+    message: str = Field(default="", max_length=500)
+
+
+class HeartbeatIn(BaseModel):
+    """A device's heartbeat (answered 204)."""
+
+    device_id: str = Field(min_length=1, max_length=100)
+    kind: str = Field(min_length=1, max_length=40)
+    status: str = Field(min_length=1, max_length=40)
+    faults: list[FaultIn] = Field(default_factory=list, max_length=50)
+    hall_id: str | None = None
+
+
+class HealthOut(WireOut):
+    """Liveness; `pid` tells apart the workers behind one port."""
+
+    status: str
+    version: str
+    hall_id: str | None
+    pid: int

@@ -1,0 +1,64 @@
+"""Windows: the `Window` answer and the clerk's requests (call, 下一位, transfer, groups)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from wire.base import DbInt, WireOut
+from wire.tickets import TicketOut
+
+
+class ClerkRef(WireOut):
+    """A clerk as shown on a window."""
+
+    id: int
+    name: str | None
+
+
+class WindowOut(WireOut):
+    """A service window with its clerk and the ticket in hand."""
+
+    id: int
+    hall_id: str
+    number: int
+    name: str
+    kind: str
+    status: str
+    groups: dict[str, int]
+    clerk: ClerkRef | None
+    current: TicketOut | None
+
+
+class CallIn(BaseModel):
+    """Choose a ticket."""
+
+    ticket_id: DbInt
+
+
+class NextIn(BaseModel):
+    """下一位: how to close the ticket in hand (the one the clerk sees) before calling the next."""
+
+    close: Literal["finish", "no_show"]
+    ticket_id: DbInt
+
+
+class NextOut(WireOut):
+    """The ticket closed and the ticket called (null when nobody waits)."""
+
+    closed: TicketOut
+    called: TicketOut | None
+
+
+class TransferIn(BaseModel):
+    """Where to transfer the current ticket: another service's queue and/or a window."""
+
+    service_code: str | None = Field(default=None, max_length=64)
+    window_id: DbInt | None = None
+
+
+class GroupsIn(BaseModel):
+    """A window's groups and weights."""
+
+    groups: dict[str, int]
