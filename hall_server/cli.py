@@ -24,17 +24,19 @@ logger = logging.getLogger(__name__)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    s = Settings(data_dir=Path(args.data_dir), db_url=args.db or os.environ.get("HALL_DB_URL") or None)
-    for name in ("host", "port", "public_url"):
-        if getattr(args, name, None) is not None:
-            setattr(s, name, getattr(args, name))
-    return s
+    """HALL_* variables, then what the command line says over them."""
+    given = {name: getattr(args, name, None) for name in ("host", "port", "public_url")}
+    if args.db:
+        given["db_url"] = args.db
+    if args.data_dir is not None:
+        given["data_dir"] = Path(args.data_dir)
+    return Settings(**{k: v for k, v in given.items() if v is not None})
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="database URL (default: SQLite file in the data folder)")
     p.add_argument(
-        "--data-dir", default=os.environ.get("HALL_DATA_DIR", DEFAULT_DATA_DIR), help="data folder"
+        "--data-dir", default=None, help=f"data folder (default: HALL_DATA_DIR or {DEFAULT_DATA_DIR})"
     )
 
 

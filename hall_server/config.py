@@ -1,20 +1,33 @@
-"""Server settings from the command line or environment."""
+"""Server settings: one object, read from HALL_* variables and the command line, built once, passed down.
+
+Nothing else in hall_server reads the environment. `hall-server serve --workers N` exports
+every setting with `to_env()`, so each worker process builds the same object.
+"""
 
 from __future__ import annotations
 
 import functools
+import ipaddress
+import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hall_server.const import (
-    DATA_DIR_ENV,
     DB_FILE_NAME,
-    DB_URL_ENV,
     DEFAULT_DATA_DIR,
     DEFAULT_PORT,
-    PUBLIC_URL_ENV,
+    DEFAULT_WORKER_SECONDS,
+    DEVICE_STALE_SECONDS,
+    RATE_LIMITS_DEFAULT,
 )
+
+logger = logging.getLogger(__name__)
+
+ENV_PREFIX = "HALL_"
 
 
 @functools.lru_cache(maxsize=1)
@@ -31,18 +44,50 @@ def lan_address() -> str:
         return "127.0.0.1"
 
 
-@dataclass
-class Settings:
-    """Where the data lives and how the server is reached."""
+class Settings(BaseSettings):
+    """Where the data lives, how the server is reached, and the knobs of its background work."""
 
-    data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR))
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", validate_assignment=True)
+
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
     db_url: str | None = None
     public_url: str | None = None
     host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
     # Start the cross-process listener (LISTEN/NOTIFY or SQLite poll) with the app.
     listen_other_processes: bool = True
-    pool_size: int = 20
+    pool_size: int = Field(default=20, ge=1, le=500)
+    # Concurrent writing transactions per process on PostgreSQL (0: twice the CPUs).
+    pg_writers: int = Field(default=0, ge=0, le=1000)
+    # The personal-data key itself (base64); without it the key file in the data folder is used.
+    data_key: str | None = None
+    # Seconds between background passes (0 turns them off); HALL_EXT_WORKER_SECONDS is the old name.
+    worker_seconds: float = Field(
+        default=DEFAULT_WORKER_SECONDS,
+        ge=0,
+        validation_alias=AliasChoices("worker_seconds", "HALL_WORKER_SECONDS", "HALL_EXT_WORKER_SECONDS"),
+    )
+    # Days document photos are kept (0 keeps them).
+    document_retention_days: int = Field(default=0, ge=0, le=36500)
+    # The notifier plug-in, "package.module:Class" (empty: messages are logged).
+    notifier: str = ""
+    # Seconds without a heartbeat before a device shows offline.
+    device_stale_seconds: float = Field(default=DEVICE_STALE_SECONDS, gt=0)
+    # Requests per minute of the public booking limits (0 turns one off); exempt networks.
+    rate_book_per_address: int = Field(default=RATE_LIMITS_DEFAULT["book_per_address"], ge=0)
+    rate_book_per_person: int = Field(default=RATE_LIMITS_DEFAULT["book_per_person"], ge=0)
+    rate_lookup_per_address: int = Field(default=RATE_LIMITS_DEFAULT["lookup_per_address"], ge=0)
+    rate_lookup_per_person: int = Field(default=RATE_LIMITS_DEFAULT["lookup_per_person"], ge=0)
+    rate_slots_per_address: int = Field(default=RATE_LIMITS_DEFAULT["slots_per_address"], ge=0)
+    rate_exempt: str = ""
+
+    @field_validator("rate_exempt")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)  # a ValueError names the bad entry
+        return value
 
     @property
     def database_url(self) -> str:
@@ -59,24 +104,34 @@ class Settings:
         host = lan_address() if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def writers(self) -> int:
+        """Concurrent writing transactions per process on PostgreSQL."""
+        return self.pg_writers or max(2, 2 * (os.cpu_count() or 1))
+
+    @property
+    def rate_limits(self) -> dict[str, int]:
+        """The booking limits by name (book_per_address, ...)."""
+        return {name: int(getattr(self, f"rate_{name}")) for name in RATE_LIMITS_DEFAULT}
+
     @classmethod
     def from_env(cls) -> Settings:
-        """Settings from HALL_* environment variables (used by uvicorn worker processes)."""
-        s = cls(
-            data_dir=Path(os.environ.get(DATA_DIR_ENV, DEFAULT_DATA_DIR)),
-            db_url=os.environ.get(DB_URL_ENV) or None,
-            public_url=os.environ.get(PUBLIC_URL_ENV) or None,
-        )
-        if os.environ.get("HALL_HOST"):
-            s.host = os.environ["HALL_HOST"]
-        if os.environ.get("HALL_PORT"):
-            s.port = int(os.environ["HALL_PORT"])
-        return s
+        """Settings from HALL_* environment variables alone (uvicorn worker processes)."""
+        return cls()
 
     def to_env(self) -> dict[str, str]:
-        """The environment that makes from_env() return these settings."""
-        env = {DATA_DIR_ENV: str(self.data_dir), "HALL_HOST": self.host, "HALL_PORT": str(self.port)}
-        env[DB_URL_ENV] = self.database_url
-        if self.public_url:
-            env[PUBLIC_URL_ENV] = self.public_url
+        """The environment that makes from_env() return these settings (every field, for workers)."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            env[ENV_PREFIX + name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
+        env[ENV_PREFIX + "DB_URL"] = self.database_url
         return env
+
+    def describe(self) -> dict[str, Any]:
+        """The settings for logs and `hall-server settings`: secrets left out."""
+        out = self.model_dump(mode="json")
+        if out.get("data_key"):
+            out["data_key"] = "(set)"
+        return out

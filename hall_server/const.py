@@ -18,6 +18,8 @@ MAX_JSON_DEPTH = 32
 
 # Data folder and files
 DEFAULT_DATA_DIR = "./data"
+# Seconds between the background passes of a server process.
+DEFAULT_WORKER_SECONDS = 15.0
 DB_FILE_NAME = "hall.sqlite3"
 DEMO_DB_FILE_NAME = "demo.sqlite3"
 KEY_FILE_NAME = "data.key"
@@ -246,3 +248,59 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     ),
     "stats.bad_group": (422, "不支持的分组方式", "Unsupported grouping"),
 }
+
+
+# --- appointments, follow-ups, matters, statistics, notifications, devices ----------------------
+# Where the working-day calendars live (assets/calendar/CN-<year>.json, <city>-<year>.json).
+CALENDAR_DIR_NAME = "calendar"
+CALENDAR_COUNTRY = "CN"
+
+# Policy keys read from Hall.policy (each optional; defaults below or in queueing.calendar.BookingRules).
+POLICY_BOOKING = "booking"
+POLICY_FOLLOWUP_DAYS = "followup_working_days"
+POLICY_TARGET_WAIT = "target_wait_minutes"
+POLICY_ALERT_QUEUE = "alert_queue_length"
+POLICY_ALERT_WAIT = "alert_wait_minutes"
+POLICY_NEAR_AHEAD = "notify_people_ahead"
+POLICY_DAY_END_GRACE = "day_end_grace_minutes"
+
+DEFAULT_FOLLOWUP_WORKING_DAYS = 15  # Sichuan's rule for answering and fixing a bad rating
+DEFAULT_SLOT_CAPACITY = 4
+DEFAULT_ALERT_QUEUE_LENGTH = 30
+DEFAULT_NEAR_AHEAD = 3
+# A device that has not sent a heartbeat for this long is shown offline: three missed beats of the
+# kiosks' 30-second heartbeat (kiosk.const.HEARTBEAT_S) and a margin. Settings.device_stale_seconds overrides.
+DEVICE_STALE_SECONDS = 100
+# Faults that warn without taking the device out of service (it still prints).
+DEVICE_WARNING_FAULTS = frozenset({"printer.paper_low", "paper_low"})
+
+APPOINTMENT_CODE_LEN = 8
+APPOINTMENT_STATUSES = ("booked", "cancelled", "checked_in", "no_show")
+
+# Outbox delivery: retries back off up to this many attempts, then wait for a manual flush.
+OUTBOX_MAX_ATTEMPTS = 8
+OUTBOX_BACKOFF_S = (10, 30, 60, 300, 900, 1800, 3600)
+
+# Rate limits of the public booking endpoints (in-process token buckets): requests per minute,
+# which is also the burst (Settings.rate_*, HALL_RATE_<NAME>; 0 turns one off). Settings.rate_exempt
+# (HALL_RATE_EXEMPT) lists addresses or networks (a portal's gateway) that are never limited.
+RATE_LIMITS_DEFAULT: dict[str, int] = {
+    "book_per_address": 10,  # bookings from one address (a phone, a hall's Wi-Fi NAT)
+    "book_per_person": 5,  # bookings with one ID number, from anywhere
+    "lookup_per_address": 30,  # look-ups and cancellations: booking codes cannot be probed
+    "lookup_per_person": 10,
+    "slots_per_address": 60,  # slot listings (they create a new day's slots on first look)
+}
+RATE_MAX_KEYS = 50_000  # buckets kept before full ones are forgotten
+
+# Waiting-time histogram buckets (minutes) for the dashboard.
+WAIT_BUCKETS_MIN = (5, 10, 15, 20, 30, 45, 60, 90)
+
+EV_FOLLOWUP_OPENED = "followup.opened"
+EV_FOLLOWUP_STEP = "followup.step"
+EV_APPOINTMENT_BOOKED = "appointment.booked"
+EV_APPOINTMENT_CANCELLED = "appointment.cancelled"
+EV_APPOINTMENT_CHECKED_IN = "appointment.checked_in"
+EV_APPOINTMENT_NO_SHOW = "appointment.no_show"
+EV_MATTER_RECORDED = "matter.recorded"
+EV_MATTER_STEP = "matter.step"

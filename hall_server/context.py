@@ -39,8 +39,8 @@ class ServerContext:
     def create(cls, settings: Settings) -> ServerContext:
         """Open the database and key; the bus is attached to a loop at app start-up."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(settings.database_url, pool_size=settings.pool_size)
-        protector = DataProtector(load_or_create_key(settings.data_dir))
+        db = Database(settings.database_url, pool_size=settings.pool_size, pg_writers=settings.writers)
+        protector = DataProtector(load_or_create_key(settings.data_dir, settings.data_key))
 
         def fetch(hall_id: str, since: int, limit: int) -> list[dict]:
             with db.read() as s:

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from hall_server.const import DATA_KEY_ENV, KEY_FILE_NAME
+from hall_server.const import KEY_FILE_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +38,10 @@ def _decode_key(text: str) -> bytes:
     raise DataKeyError(f"the data key must be {_KEY_LEN} bytes in hex or base64")
 
 
-def load_or_create_key(data_dir: Path) -> bytes:
-    """The master key from HALL_DATA_KEY, else <data_dir>/data.key (created 0600 if missing)."""
-    env = os.environ.get(DATA_KEY_ENV)
-    if env:
-        return _decode_key(env)
+def load_or_create_key(data_dir: Path, given: str | None = None) -> bytes:
+    """The master key given (Settings.data_key, HALL_DATA_KEY), else <data_dir>/data.key (created 0600)."""
+    if given:
+        return _decode_key(given)
     path = data_dir / KEY_FILE_NAME
     if path.exists():
         return _decode_key(path.read_text())

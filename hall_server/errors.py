@@ -19,8 +19,8 @@ class HallError(DomainError):
     """
 
     def __init__(
-        self, code: str, *, message: str | None = None, message_en: str | None = None, **detail: Any
-    ):
+        self, code: str, /, *, message: str | None = None, message_en: str | None = None, **detail: Any
+    ) -> None:
         _, zh, en = ERRORS.get(code, (0, code, code))
         if message is None:
             with contextlib.suppress(KeyError, IndexError, ValueError):

@@ -112,7 +112,9 @@ def validate(data: dict[str, Any]) -> None:
                 unknown = set(check_weights(w.get("groups", {}))) - prefixes
                 if unknown:
                     raise _bad("window serves an unknown group", hall=h["id"], groups=sorted(unknown))
-    except DomainError as exc:
+    except HallError:
+        raise
+    except DomainError as exc:  # a rule of the core (a weight, a prefix) refused an entry
         raise _bad(exc.message_en, code=exc.code) from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise _bad(f"malformed entry: {exc}") from exc

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,14 +15,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from hall_server.auth import MANAGER_ROLES, Principal, require_roles
-from hall_server.const import DOCUMENT_RETENTION_ENV
 from hall_server.context import ServerContext
 from hall_server.services import appointments, dayend, documents, followups, notify
 
 logger = logging.getLogger(__name__)
-
-WORKER_ENV = "HALL_EXT_WORKER_SECONDS"
-DEFAULT_WORKER_SECONDS = 15.0
 
 
 def run_pass(ctx: ServerContext, notifier: notify.Notifier) -> dict[str, int]:
@@ -37,27 +32,17 @@ def run_pass(ctx: ServerContext, notifier: notify.Notifier) -> dict[str, int]:
     with ctx.db.write() as s:
         out["near_queued"] = notify.scan_events(s, ctx.protector, now)
     out.update(notify.flush(ctx.db, ctx.protector, notifier, now))
-    out["documents_purged"] = documents.purge_documents(ctx, now, _retention_days())
+    out["documents_purged"] = documents.purge_documents(ctx, now, ctx.settings.document_retention_days)
     return out
-
-
-def _retention_days() -> int:
-    raw = os.environ.get(DOCUMENT_RETENTION_ENV, "").strip()
-    if not raw:
-        return 0
-    if not raw.isdigit():
-        logger.warning("%s=%r is not a number of days; documents are kept", DOCUMENT_RETENTION_ENV, raw)
-        return 0
-    return int(raw)
 
 
 @asynccontextmanager
 async def background_passes(app: FastAPI) -> AsyncIterator[None]:
-    """Run the background pass every HALL_EXT_WORKER_SECONDS (0 turns it off) while the app runs."""
-    interval = float(os.environ.get(WORKER_ENV, DEFAULT_WORKER_SECONDS))
+    """Run the background pass every Settings.worker_seconds (0 turns it off) while the app runs."""
     stop = threading.Event()
     thread: threading.Thread | None = None
     ctx: ServerContext | None = getattr(app.state, "ctx", None)
+    interval = ctx.settings.worker_seconds if ctx is not None else 0.0
     if ctx is not None:
         # A server stopped overnight closes the days that ended meanwhile before it serves
         # today (even with the worker off); off the event loop, like every database call.
@@ -66,7 +51,7 @@ async def background_passes(app: FastAPI) -> AsyncIterator[None]:
         except Exception:
             logger.exception("closing ended business days at start-up failed; the worker retries")
     if interval > 0 and ctx is not None:
-        notifier = notify.load_notifier()
+        notifier = notify.load_notifier(ctx.settings.notifier)
         app.state.notifier = notifier
 
         def loop() -> None:
@@ -76,7 +61,7 @@ async def background_passes(app: FastAPI) -> AsyncIterator[None]:
                 except Exception:
                     logger.exception("worker pass failed; retrying next round")
 
-        thread = threading.Thread(target=loop, name="hall-ext-worker", daemon=True)
+        thread = threading.Thread(target=loop, name="hall-worker", daemon=True)
         thread.start()
     try:
         yield

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from hall_server import worker
-from hall_server.api.deps import Creds, run_authed
+from hall_server.api.deps import Creds, get_ctx, run_authed
 from hall_server.api.schemas import ErrorOut
 from hall_server.services import hall_settings, halls, health, notify
 
@@ -44,7 +44,9 @@ async def outbox(request: Request, creds: Creds) -> list[dict[str, Any]]:
 @router.post("/notify/flush")
 async def flush(request: Request, creds: Creds) -> dict[str, int]:
     """Run one worker pass now (sweep, cases, near-turn notices, send the outbox)."""
-    notifier = getattr(request.app.state, "notifier", None) or notify.load_notifier()
+    notifier = getattr(request.app.state, "notifier", None) or notify.load_notifier(
+        get_ctx(request).settings.notifier
+    )
     request.app.state.notifier = notifier
     return await run_authed(request, creds, worker.run_pass_now, notifier)
 

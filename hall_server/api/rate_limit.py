@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -13,13 +12,11 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from hall_server.errors import HallError
-from hall_server.services.ext_const import (
-    RATE_ENV_PREFIX,
-    RATE_EXEMPT_ENV,
-    RATE_LIMITS_DEFAULT,
+from hall_server.config import Settings
+from hall_server.const import (
     RATE_MAX_KEYS,
 )
+from hall_server.errors import HallError
 from queueing.idnumber import parse_id_number
 
 logger = logging.getLogger(__name__)
@@ -35,26 +32,14 @@ class RateConfig:
     exempt: tuple[Network, ...] = ()
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> RateConfig:
-        """Defaults overridden by HALL_RATE_<NAME> variables; HALL_RATE_EXEMPT is a comma list."""
-        env = os.environ if environ is None else environ
-        limits = dict(RATE_LIMITS_DEFAULT)
-        for name in limits:
-            raw = env.get(RATE_ENV_PREFIX + name.upper())
-            if raw is None or not raw.strip():
-                continue
-            try:
-                limits[name] = max(0, int(raw))
-            except ValueError:
-                logger.warning("ignoring %s%s=%r: not a whole number", RATE_ENV_PREFIX, name.upper(), raw)
-        exempt: list[Network] = []
-        for item in (env.get(RATE_EXEMPT_ENV) or "").split(","):
-            if item.strip():
-                try:
-                    exempt.append(ipaddress.ip_network(item.strip(), strict=False))
-                except ValueError:
-                    logger.warning("ignoring %s entry %r: not an address or network", RATE_EXEMPT_ENV, item)
-        return cls(limits=limits, exempt=tuple(exempt))
+    def from_settings(cls, settings: Settings) -> RateConfig:
+        """The limits and exempt networks of the server's settings."""
+        exempt = tuple(
+            ipaddress.ip_network(item.strip(), strict=False)
+            for item in settings.rate_exempt.split(",")
+            if item.strip()
+        )
+        return cls(limits=settings.rate_limits, exempt=exempt)
 
     def is_exempt(self, address: str) -> bool:
         """Whether requests from address are never limited."""
@@ -144,7 +129,7 @@ _create_lock = threading.Lock()
 
 
 def guard_of(request: Request) -> BookingGuard:
-    """This app's guard, made from the environment on first use."""
+    """This app's guard, made from the server's settings on first use."""
     state = request.app.state
     guard = getattr(state, "booking_guard", None)
     if guard is None:
@@ -153,6 +138,8 @@ def guard_of(request: Request) -> BookingGuard:
             if guard is None:
                 # The server's clock, so a test that moves the hall's time refills buckets too.
                 ctx = state.ctx
-                guard = BookingGuard(RateConfig.from_env(), TokenBucketLimiter(lambda: ctx.now().timestamp()))
+                guard = BookingGuard(
+                    RateConfig.from_settings(ctx.settings), TokenBucketLimiter(lambda: ctx.now().timestamp())
+                )
                 state.booking_guard = guard
     return guard

@@ -29,14 +29,6 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def pg_writers() -> int:
-    """Concurrent writing transactions per process on PostgreSQL (HALL_PG_WRITERS overrides)."""
-    raw = os.environ.get("HALL_PG_WRITERS", "")
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw)
-    return max(2, 2 * (os.cpu_count() or 1))
-
-
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:
     """An Engine tuned for the hall server on SQLite or PostgreSQL."""
     url = normalise_url(url)
@@ -108,7 +100,7 @@ class Tx:
 class Database:
     """Owns the engine; `write()` and `read()` give a Session in one transaction each."""
 
-    def __init__(self, url: str, *, pool_size: int = 20) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20, pg_writers: int | None = None) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
@@ -123,7 +115,7 @@ class Database:
             # A few writers at a time: more only contend for the same hot rows and index pages
             # (the queue heads, the hall's seq row), which on a small machine burns the CPU
             # the database needs; the rest wait here, asleep, for a few milliseconds.
-            self._write_lock = threading.BoundedSemaphore(pg_writers())
+            self._write_lock = threading.BoundedSemaphore(pg_writers or max(2, 2 * (os.cpu_count() or 1)))
         # Hooks get [(event, wire_text), ...] of each committed transaction.
         self.after_commit: list[Callable[[list[tuple[dict[str, Any], str]]], None]] = []
 

@@ -23,6 +23,14 @@ from hall_server.auth import (
     require_roles,
     visible_halls,
 )
+from hall_server.const import (
+    APPOINTMENT_CODE_LEN,
+    EV_APPOINTMENT_BOOKED,
+    EV_APPOINTMENT_CANCELLED,
+    EV_APPOINTMENT_CHECKED_IN,
+    EV_APPOINTMENT_NO_SHOW,
+    POLICY_BOOKING,
+)
 from hall_server.context import ServerContext
 from hall_server.crypto import DataProtector
 from hall_server.db.models import Hall, HallService, ServiceItem
@@ -31,14 +39,6 @@ from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
 from hall_server.services import notify, tickets
 from hall_server.services.calendars import calendar_for_hall
-from hall_server.services.ext_const import (
-    APPOINTMENT_CODE_LEN,
-    EV_APPOINTMENT_BOOKED,
-    EV_APPOINTMENT_CANCELLED,
-    EV_APPOINTMENT_CHECKED_IN,
-    EV_APPOINTMENT_NO_SHOW,
-    POLICY_BOOKING,
-)
 from hall_server.services.hall_settings import settings_of
 from queueing.calendar import (
     BookingRules,

@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hall_server.const import CALENDAR_COUNTRY, CALENDAR_DIR_NAME
 from hall_server.db.models import Hall
-from hall_server.services.ext_const import CALENDAR_COUNTRY, CALENDAR_DIR_NAME
 from queueing.calendar import WorkCalendar
 
 logger = logging.getLogger(__name__)

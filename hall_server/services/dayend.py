@@ -17,14 +17,18 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from hall_server.catalog import HallConfig
-from hall_server.const import EV_TICKET_EXPIRED, EV_WINDOW_UPDATED
+from hall_server.const import (
+    EV_APPOINTMENT_NO_SHOW,
+    EV_TICKET_EXPIRED,
+    EV_WINDOW_UPDATED,
+    POLICY_DAY_END_GRACE,
+)
 from hall_server.context import ServerContext
 from hall_server.db.engine import Tx
 from hall_server.db.models import OPEN_TICKETS, Ticket, User, Window
 from hall_server.db.models_ext import Appointment
 from hall_server.events import SYSTEM, append_event, stage_event
 from hall_server.services.appointments import public_view
-from hall_server.services.ext_const import EV_APPOINTMENT_NO_SHOW, POLICY_DAY_END_GRACE
 from hall_server.services.hall_settings import settings_of
 from hall_server.services.views import ticket_view, window_view
 from queueing.dayend import DAY_END_REASON, last_ended_day

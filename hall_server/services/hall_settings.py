@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from hall_server.auth import Principal, manager_scope
-from hall_server.db.models_ext import HallExtSettings
-from hall_server.errors import HallError
-from hall_server.services.ext_const import (
+from hall_server.const import (
     DEFAULT_ALERT_QUEUE_LENGTH,
     DEFAULT_FOLLOWUP_WORKING_DAYS,
     DEFAULT_NEAR_AHEAD,
@@ -23,6 +21,8 @@ from hall_server.services.ext_const import (
     POLICY_FOLLOWUP_DAYS,
     POLICY_NEAR_AHEAD,
 )
+from hall_server.db.models_ext import HallExtSettings
+from hall_server.errors import HallError
 from queueing.calendar import BookingRules
 from queueing.dayend import DEFAULT_GRACE_MINUTES
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,16 +10,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hall_server.auth import Principal, manager_scope
-from hall_server.context import ServerContext
-from hall_server.db.models import Device, Hall, QueueGroup, Ticket, Window
-from hall_server.services.ext_const import (
-    DEVICE_STALE_ENV,
+from hall_server.const import (
     DEVICE_STALE_SECONDS,
     DEVICE_WARNING_FAULTS,
     POLICY_ALERT_QUEUE,
     POLICY_ALERT_WAIT,
     POLICY_TARGET_WAIT,
 )
+from hall_server.context import ServerContext
+from hall_server.db.models import Device, Hall, QueueGroup, Ticket, Window
 from hall_server.services.hall_settings import settings_of
 from queueing.const import DEFAULT_TARGET_WAIT_MINUTES
 from queueing.numbering import business_day
@@ -39,23 +37,16 @@ FAULT_ZH = {
 }
 
 
-def stale_seconds() -> float:
-    """Seconds without a heartbeat before a device shows offline (HALL_DEVICE_STALE_SECONDS overrides)."""
-    try:
-        return float(os.environ.get(DEVICE_STALE_ENV) or DEVICE_STALE_SECONDS)
-    except ValueError:
-        logger.warning("%s is not a number; using %s", DEVICE_STALE_ENV, DEVICE_STALE_SECONDS)
-        return float(DEVICE_STALE_SECONDS)
-
-
 def _aware(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
 
-def devices(session: Session, hall_id: str, now: datetime) -> list[dict[str, Any]]:
-    """Every device of a hall: ok, faulty (faults reported) or stale (no heartbeat lately)."""
+def devices(
+    session: Session, hall_id: str, now: datetime, stale_after: float = DEVICE_STALE_SECONDS
+) -> list[dict[str, Any]]:
+    """Every device of a hall: ok, faulty (faults reported) or stale (no heartbeat for stale_after s)."""
     out = []
-    limit = timedelta(seconds=stale_seconds())
+    limit = timedelta(seconds=stale_after)
     for d in session.scalars(select(Device).where(Device.hall_id == hall_id).order_by(Device.device_id)):
         last = _aware(d.last_seen)
         stale = now - last > limit
@@ -81,7 +72,9 @@ def devices(session: Session, hall_id: str, now: datetime) -> list[dict[str, Any
     return out
 
 
-def alerts(session: Session, hall_id: str, now: datetime) -> list[dict[str, Any]]:
+def alerts(
+    session: Session, hall_id: str, now: datetime, stale_after: float = DEVICE_STALE_SECONDS
+) -> list[dict[str, Any]]:
     """Alerts now: long waits, long queues, windows idle while people wait, failing devices."""
     hall = session.get(Hall, hall_id)
     if hall is None:
@@ -146,7 +139,7 @@ def alerts(session: Session, hall_id: str, now: datetime) -> list[dict[str, Any]
                     waiting=people,
                 )
             )
-    for d in devices(session, hall_id, now):
+    for d in devices(session, hall_id, now, stale_after):
         if d["ok"]:
             continue
         if d["stale"]:
@@ -181,11 +174,11 @@ def alerts_of(ctx: ServerContext, p: Principal, hall_id: str) -> list[dict[str, 
     """Use case: a hall's alerts now (its managers)."""
     manager_scope(ctx, p, hall_id, include_subtree=False)
     with ctx.db.read() as s:
-        return alerts(s, hall_id, ctx.now())
+        return alerts(s, hall_id, ctx.now(), ctx.settings.device_stale_seconds)
 
 
 def devices_of(ctx: ServerContext, p: Principal, hall_id: str) -> list[dict[str, Any]]:
     """Use case: a hall's devices with ok / warning / faulty / offline state (its managers)."""
     manager_scope(ctx, p, hall_id, include_subtree=False)
     with ctx.db.read() as s:
-        return devices(s, hall_id, ctx.now())
+        return devices(s, hall_id, ctx.now(), ctx.settings.device_stale_seconds)

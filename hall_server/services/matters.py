@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hall_server.auth import MANAGER_ROLES, Principal, require_roles, require_window_operator, visible_halls
+from hall_server.const import EV_MATTER_RECORDED, EV_MATTER_STEP
 from hall_server.context import ServerContext
 from hall_server.crypto import DataProtector
 from hall_server.db.models import Hall, ServiceItem, Ticket
 from hall_server.db.models_ext import Matter, MatterStep, MatterVisit
 from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
-from hall_server.services.ext_const import EV_MATTER_RECORDED, EV_MATTER_STEP
 from queueing.hierarchy import subtree
 from queueing.idnumber import parse_id_number
 from queueing.steps import MATTER

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,16 +14,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hall_server.auth import MANAGER_ROLES, Principal, require_roles, visible_halls
-from hall_server.crypto import DataProtector
-from hall_server.db.engine import Database
-from hall_server.db.models import Event, Hall, Ticket
-from hall_server.db.models_ext import Appointment, NotifyCursor, OutboxMessage
-from hall_server.services.ext_const import (
-    NOTIFIER_ENV,
+from hall_server.const import (
     OUTBOX_BACKOFF_S,
     OUTBOX_MAX_ATTEMPTS,
     POLICY_NEAR_AHEAD,
 )
+from hall_server.crypto import DataProtector
+from hall_server.db.engine import Database
+from hall_server.db.models import Event, Hall, Ticket
+from hall_server.db.models_ext import Appointment, NotifyCursor, OutboxMessage
 from hall_server.services.hall_settings import settings_of
 from hall_server.services.queue import waiting_candidates
 from queueing.idnumber import mask_phone
@@ -60,9 +58,8 @@ class LogNotifier:
         self.sent.append((phone, text, kind))
 
 
-def load_notifier(spec: str | None = None) -> Notifier:
-    """The notifier named by HALL_NOTIFIER ("package.module:Class"), else LogNotifier."""
-    spec = spec if spec is not None else os.environ.get(NOTIFIER_ENV, "")
+def load_notifier(spec: str) -> Notifier:
+    """The notifier named by the setting ("package.module:Class"), else LogNotifier."""
     if not spec:
         return LogNotifier()
     module, _, attr = spec.partition(":")

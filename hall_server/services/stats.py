@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from hall_server.auth import Principal, manager_scope
+from hall_server.const import POLICY_TARGET_WAIT, WAIT_BUCKETS_MIN
 from hall_server.context import ServerContext
 from hall_server.db.models import Hall, QueueGroup, Rating, ServiceItem, Ticket, User, Window
 from hall_server.db.models_ext import Appointment, Matter, MatterVisit
 from hall_server.errors import HallError
 from hall_server.services import stats_facts
-from hall_server.services.ext_const import POLICY_TARGET_WAIT, WAIT_BUCKETS_MIN
 from queueing.const import DEFAULT_TARGET_WAIT_MINUTES
 from queueing.kpi import LEVEL_NAMES_ZH, indicators_from_counts, ratio
 

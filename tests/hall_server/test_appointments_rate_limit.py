@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from hall_server.api.rate_limit import RateConfig, TokenBucketLimiter
+from hall_server.config import Settings
 from hall_server.db.models_ext import Appointment
 from queueing.idnumber import check_character
 from tests.hall_server.ext_app import API, ID_A, PHONE, Env, sqlite_env
@@ -132,18 +134,26 @@ def test_limits_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.Mo
         assert_limited(book(env.client, person(3)), "book_per_address")
 
 
-def test_config_parsing_and_exempt_networks() -> None:
-    cfg = RateConfig.from_env(
-        {
-            "HALL_RATE_BOOK_PER_ADDRESS": "25",
-            "HALL_RATE_LOOKUP_PER_PERSON": "many",  # ignored with a warning: the default stays
-            "HALL_RATE_EXEMPT": "10.20.0.0/16, 192.168.1.7 ,not-an-ip",
-        }
-    )
+def test_config_parsing_and_exempt_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HALL_RATE_BOOK_PER_ADDRESS", "25")
+    monkeypatch.setenv("HALL_RATE_EXEMPT", "10.20.0.0/16, 192.168.1.7")
+    cfg = RateConfig.from_settings(Settings())
     assert cfg.limits["book_per_address"] == 25 and cfg.limits["lookup_per_person"] == 10
     assert cfg.is_exempt("10.20.3.4") and cfg.is_exempt("192.168.1.7")
     assert not cfg.is_exempt("192.168.1.8") and not cfg.is_exempt("testclient")
-    assert RateConfig.from_env({}).limits["book_per_address"] == 10
+    monkeypatch.delenv("HALL_RATE_BOOK_PER_ADDRESS")
+    assert RateConfig.from_settings(Settings()).limits["book_per_address"] == 10
+
+
+def test_a_bad_setting_is_refused_at_start_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A limit that is not a number, or a network that is not one, stops the server with a clear error."""
+    monkeypatch.setenv("HALL_RATE_LOOKUP_PER_PERSON", "many")
+    with pytest.raises(ValidationError, match="rate_lookup_per_person"):
+        Settings()
+    monkeypatch.delenv("HALL_RATE_LOOKUP_PER_PERSON")
+    monkeypatch.setenv("HALL_RATE_EXEMPT", "10.20.0.0/16, not-an-ip")
+    with pytest.raises(ValidationError, match="not-an-ip"):
+        Settings()
 
 
 def test_bucket_refills_continuously_and_forgets_idle_keys() -> None:

@@ -1,0 +1,64 @@
+"""One settings object: read from HALL_* once, passed down, and the same in every worker process."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from hall_server.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_setting_survives_the_trip_to_a_worker_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`serve --workers N` exports the settings; each worker rebuilds exactly the same object."""
+    given = Settings(
+        data_dir=tmp_path,
+        db_url="sqlite:///x.db",
+        public_url="https://hall.example",
+        host="0.0.0.0",
+        port=9000,
+        listen_other_processes=False,
+        pool_size=7,
+        pg_writers=3,
+        worker_seconds=2.5,
+        document_retention_days=30,
+        notifier="pkg.mod:Sms",
+        device_stale_seconds=45,
+        rate_book_per_address=3,
+        rate_exempt="10.0.0.0/8",
+    )
+    for key, value in given.to_env().items():
+        monkeypatch.setenv(key, value)
+    assert Settings.from_env() == given
+
+
+def test_nothing_but_the_settings_reads_the_environment() -> None:
+    """A module reading os.environ itself would see what a worker process was never given."""
+    readers = []
+    for path in sorted((ROOT / "hall_server").rglob("*.py")):
+        if path.name == "config.py" and path.parent.name == "hall_server":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        # The CLI hands the settings to uvicorn's worker processes by writing them (os.environ.update).
+        writes = {
+            id(node.func.value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "update"
+        }
+        for node in ast.walk(tree):
+            reads_environ = isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv")
+            if (
+                reads_environ
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "os"
+                and id(node) not in writes
+            ):
+                readers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert readers == [], readers
