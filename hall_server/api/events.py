@@ -10,8 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from hall_server.api.deps import Creds, get_ctx, lookup, principal_of
-from hall_server.api.schemas import DbInt, ErrorOut, EventOut
+from hall_server.api.deps import Creds, get_ctx, lookup, principal_of, run_authed
+from hall_server.api.schemas import DbInt, ErrorOut, EventOut, SocketTicketOut
 from hall_server.auth import bearer_token, can_access_hall
 from hall_server.const import (
     EVENTS_PAGE_DEFAULT,
@@ -24,7 +24,7 @@ from hall_server.const import (
 from hall_server.context import ServerContext
 from hall_server.errors import ApiError
 from hall_server.events import dumps, read_events
-from hall_server.services import halls
+from hall_server.services import halls, socket_tickets
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,12 @@ def list_events(
     return halls.events_since(ctx, principal_of(ctx, creds), hall_id, since, limit)
 
 
+@router.post("/halls/{hall_id}/events/ticket", response_model=SocketTicketOut)
+async def socket_ticket(hall_id: str, request: Request, creds: Creds) -> dict:
+    """A one-time ticket to open this hall's event socket with ?ticket= (the token stays in the header)."""
+    return await run_authed(request, creds, socket_tickets.issue, hall_id)
+
+
 async def _refuse(ws: WebSocket, code: int, err: ApiError) -> None:
     await ws.send_text(dumps(err.body()))
     await ws.close(code=code)
@@ -62,20 +68,32 @@ async def event_socket(
     ws: WebSocket,
     hall_id: str,
     since: Annotated[DbInt | None, Query(ge=0)] = None,
-    token: str | None = Query(default=None),
+    ticket: str | None = Query(default=None, max_length=100),
+    token: str | None = Query(default=None, max_length=200),
 ) -> None:
-    """Everything after `since` from the database, then live events, in order, no gaps or repeats."""
+    """Everything after `since` from the database, then live events, in order, no gaps or repeats.
+
+    Authenticated by the Authorization header (kiosks) or a one-time ?ticket= from POST
+    .../events/ticket (browsers). A ?token= is refused: URLs end up in access logs.
+    """
     ctx: ServerContext = ws.app.state.ctx
     refusal: tuple[int, ApiError] | None = None
+    raw: str | None = None
     try:
-        raw = token or bearer_token(ws.headers.get("authorization"))
+        raw = bearer_token(ws.headers.get("authorization"))
     except ApiError as err:
-        raw, refusal = None, (WS_CLOSE_UNAUTHORISED, err)
-    if raw is None:
-        refusal = refusal or (WS_CLOSE_UNAUTHORISED, ApiError("auth.required"))
-    else:
+        refusal = (WS_CLOSE_UNAUTHORISED, err)
+    if token is not None:
+        logger.warning("event socket of %s refused: token in the URL", hall_id)
+        refusal = (WS_CLOSE_UNAUTHORISED, ApiError("auth.token_in_url"))
+    elif refusal is None and raw is None and ticket is None:
+        refusal = (WS_CLOSE_UNAUTHORISED, ApiError("auth.required"))
+    if refusal is None:
         try:
-            principal = await run_in_threadpool(lookup, ctx, raw)
+            if raw is not None:
+                principal = await run_in_threadpool(lookup, ctx, raw)
+            else:
+                principal = await run_in_threadpool(socket_tickets.redeem, ctx, ticket or "", hall_id)
             ctx.catalog.hall(hall_id)
             if not can_access_hall(principal, hall_id, ctx.catalog):
                 refusal = (WS_CLOSE_FORBIDDEN, ApiError("auth.wrong_hall", hall_id=hall_id))

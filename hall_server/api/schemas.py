@@ -205,6 +205,44 @@ class LoginOut(_Out):
     role: str
     clerk: dict[str, Any]
     window: WindowOut | None
+    expires_at: str | None = None
+    idle_s: int | None = None
+
+
+class SessionOut(_Out):
+    """A session's new token (refresh, password change): the old one no longer works."""
+
+    token: str
+    token_id: int
+    role: str
+    expires_at: str | None
+    idle_s: int | None
+
+
+class PasswordIn(BaseModel):
+    """Change one's own password."""
+
+    old_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+class DeviceTokenOut(_Out):
+    """A rotated device token; the secret is shown only here."""
+
+    id: int
+    token: str
+    role: str
+    hall_id: str | None
+    window_id: int | None
+    replaces: int
+
+
+class SocketTicketOut(_Out):
+    """A one-time ticket for the hall's event socket (?ticket=), valid for expires_in seconds."""
+
+    ticket: str
+    expires_in: int
+    hall_id: str
 
 
 class EventOut(_Out):

@@ -17,6 +17,7 @@ from hall_server.services.ext_const import (
     POLICY_TARGET_WAIT,
 )
 from hall_server.services.hall_settings import settings_of
+from hall_server.services.throttle import login_alerts
 from queueing.const import DEFAULT_TARGET_WAIT_MINUTES
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ def alerts(session: Session, hall_id: str, now: datetime) -> list[dict[str, Any]
                     fault=f.get("code"),
                 )
             )
+    out.extend(login_alerts(session, hall_id, now))
     return out
 
 
