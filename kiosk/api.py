@@ -12,13 +12,16 @@ import requests
 from kiosk import const
 from kiosk.errors import (
     ApiError,
+    ConfigError,
     FeatureUnavailable,
     NotFound,
+    PinMismatch,
     ServerError,
     ServerTimeout,
     ServerUnreachable,
     error_from_response,
 )
+from kiosk.tls import PinnedAdapter, is_pin_mismatch, normalise_pin
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ class HallClient:
         *,
         timeout: tuple[float, float] = const.HTTP_TIMEOUT,
         retries: int = const.HTTP_RETRIES,
+        pin: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         if self.base_url.endswith(const.API_PATH):
@@ -43,7 +47,16 @@ class HallClient:
         self.token = token
         self.timeout = timeout
         self.retries = retries
+        # The SHA-256 of the server's certificate: with it, only that server is talked to.
+        self.pin = normalise_pin(pin) if pin else None
         self._session = requests.Session()
+        if self.pin:
+            if not self.base_url.startswith("https://"):
+                raise ConfigError(
+                    "配置了服务器证书指纹，服务器地址须为 https://",
+                    "server_pin is set: the server address must be https://",
+                )
+            self._session.mount("https://", PinnedAdapter(self.pin))
 
     # -- plumbing --------------------------------------------------------------------------
     @property
@@ -99,6 +112,13 @@ class HallClient:
                     headers=hdrs,
                     timeout=timeout or self.timeout,
                 )
+            except requests.exceptions.SSLError as exc:
+                # A wrong certificate is not a network hiccup: never retried, and said plainly.
+                if is_pin_mismatch(exc):
+                    raise PinMismatch(expected=self.pin or "") from exc
+                raise ServerUnreachable(
+                    "与服务器的加密连接失败，请联系管理员", f"TLS to the hall server failed: {exc}"
+                ) from exc
             except requests.exceptions.ConnectTimeout as exc:
                 # Never connected: the server cannot have acted, so any request may be repeated.
                 if attempt <= self.retries:

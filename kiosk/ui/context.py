@@ -81,13 +81,13 @@ class AppContext:
             return self.client
         key = f"client:{role}"
         if key not in self.extras:
-            self.extras[key] = HallClient(self.client.base_url, token)
+            self.extras[key] = HallClient(self.client.base_url, token, pin=self.client.pin)
         return self.extras[key]
 
     def start_events(self, since: int, token: str | None = None) -> None:
         """Follow the hall's events from `since` with this token (the clerk's after log-in)."""
         ws = self.client.ws_url(f"/halls/{self.hall_id}/events/ws")
-        self.events.attach(EventChannel(ws, token or self.client.token, since))
+        self.events.attach(EventChannel(ws, token or self.client.token, since, pin=self.client.pin))
 
     def close(self) -> None:
         """Stop threads; leave no background work behind."""

@@ -96,7 +96,7 @@ class ClerkTerminal(RoleScreen):
         self.current: dict[str, Any] | None = None
         self.busy = False
         # The clerk's own client: its token comes from log-in, never the device's.
-        self.client = HallClient(ctx.client.base_url)
+        self.client = HallClient(ctx.client.base_url, pin=ctx.client.pin)
         self.session = ClerkSession(self)
         self.ticket = CurrentTicket(self)
         self.documents = DocumentPhotos(self)
