@@ -127,7 +127,10 @@ def _principal(row: Sequence[Any], now: datetime) -> Principal:
             raise ApiError("auth.expired", reason="lifetime")
         if idle_s is not None and now - last >= timedelta(seconds=idle_s):
             raise ApiError("auth.expired", reason="idle")
-        stale = now - last >= timedelta(seconds=SESSION_TOUCH_S)
+        # Touch at most once a minute, or a tenth of the idle time when that is shorter,
+        # so a session in use never lapses for lack of a recorded use.
+        touch_s = SESSION_TOUCH_S if idle_s is None else min(SESSION_TOUCH_S, idle_s / 10)
+        stale = now - last >= timedelta(seconds=touch_s)
     return Principal(
         role=role,
         token_id=token_id,
