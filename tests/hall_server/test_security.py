@@ -309,3 +309,14 @@ def test_socket_refusals(hall: Hall) -> None:
     ticket = hall.client.post(f"{API}/halls/{CITY}/events/ticket", headers=_bearer(token)).json()["ticket"]
     assert hall.client.post(f"{API}/auth/logout", headers=_bearer(token)).status_code == 204
     _refused(hall, f"{base}?ticket={ticket}", 4401, "auth.invalid")
+
+
+def test_a_city_sets_the_policy_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HALL_SESSION_IDLE_S", "900")
+    monkeypatch.setenv("HALL_PASSWORD_MIN_LENGTH", "12")
+    monkeypatch.setenv("HALL_LOGIN_LOCK_AFTER", "1")  # below the floor: a typo cannot disable locking
+    monkeypatch.setenv("HALL_SESSION_ABSOLUTE_S", "soon")  # not a number: the default stays
+    policy = SecurityPolicy.from_env()
+    assert policy.session_idle_s == 900 and policy.password_min_length == 12
+    assert policy.login_lock_after == 3
+    assert policy.session_absolute_s == SecurityPolicy().session_absolute_s
