@@ -87,6 +87,8 @@ PASSWORD_MIN_CLASSES_ENV = "HALL_PASSWORD_MIN_CLASSES"
 # WebSocket tickets: a one-time secret for the socket URL instead of the long-lived token.
 WS_TICKET_TTL_S = 30
 WS_TICKET_BYTES = 24
+# An open event socket re-checks its token this often (closed 4401 once it is revoked or expired).
+WS_AUTH_RECHECK_S = 60.0
 
 # TLS: the uvicorn certificate and key files (also from the environment for worker processes).
 TLS_CERT_ENV = "HALL_TLS_CERT"

@@ -12,10 +12,11 @@ from starlette.concurrency import run_in_threadpool
 
 from hall_server.api.deps import Creds, get_ctx, lookup, principal_of, run_authed
 from hall_server.api.schemas import DbInt, ErrorOut, EventOut, SocketTicketOut
-from hall_server.auth import bearer_token, can_access_hall
+from hall_server.auth import authenticate_id, bearer_token, can_access_hall
 from hall_server.const import (
     EVENTS_PAGE_DEFAULT,
     EVENTS_PAGE_MAX,
+    WS_AUTH_RECHECK_S,
     WS_CLOSE_FORBIDDEN,
     WS_CLOSE_LAGGING,
     WS_CLOSE_NOT_FOUND,
@@ -56,6 +57,12 @@ async def socket_ticket(hall_id: str, request: Request, creds: Creds) -> dict:
 async def _refuse(ws: WebSocket, code: int, err: ApiError) -> None:
     await ws.send_text(dumps(err.body()))
     await ws.close(code=code)
+
+
+def _still_live(ctx: ServerContext, token_id: int) -> None:
+    """401 (auth.invalid / auth.expired) if the token behind an open socket has ended."""
+    with ctx.db.read_conn() as conn:
+        authenticate_id(conn, token_id)
 
 
 def _fetch(ctx: ServerContext, hall_id: str, since: DbInt, limit: int) -> list[dict]:
@@ -127,7 +134,25 @@ async def event_socket(
         with contextlib.suppress(asyncio.QueueFull):
             sub.queue.put_nowait((_CLIENT_GONE, ""))
 
+    ended: list[ApiError] = []
+
+    async def watch_token() -> None:
+        # A socket outlives the request that opened it: re-check its token now and then, so a
+        # session that expires or is revoked (log-out, password change, rotation) stops here too.
+        nonlocal closed
+        while not closed:
+            await asyncio.sleep(WS_AUTH_RECHECK_S)
+            try:
+                await run_in_threadpool(_still_live, ctx, principal.token_id)
+            except ApiError as err:
+                ended.append(err)
+                closed = True
+                with contextlib.suppress(asyncio.QueueFull):
+                    sub.queue.put_nowait((_CLIENT_GONE, ""))
+                return
+
     watcher = asyncio.ensure_future(watch_client())
+    token_watcher = asyncio.ensure_future(watch_token())
     try:
         last = since
         if since is not None:
@@ -147,11 +172,14 @@ async def event_socket(
                 last = await _replay(ctx, ws, hall_id, last, upto=seq - 1)
             await ws.send_text(text)
             last = seq
+        if ended:
+            await _refuse(ws, WS_CLOSE_UNAUTHORISED, ended[0])
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
         sub.close()
         watcher.cancel()
+        token_watcher.cancel()
 
 
 async def _replay(

@@ -320,3 +320,22 @@ def test_a_city_sets_the_policy_through_the_environment(monkeypatch: pytest.Monk
     assert policy.session_idle_s == 900 and policy.password_min_length == 12
     assert policy.login_lock_after == 3
     assert policy.session_absolute_s == SecurityPolicy().session_absolute_s
+
+
+def test_an_open_socket_closes_when_its_session_ends(hall: Hall, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hall_server.api.events as events_api
+
+    monkeypatch.setattr(events_api, "WS_AUTH_RECHECK_S", 0.3)
+    token = _login(hall).json()["token"]
+    start = hall.last_seq()
+    with hall.client.websocket_connect(
+        f"{API}/halls/{CITY}/events/ws?since={start}", headers=_bearer(token)
+    ) as ws:
+        hall.ok_issue("S-A1")
+        assert json.loads(ws.receive_text())["type"] == "ticket.issued"
+        assert hall.client.post(f"{API}/auth/logout", headers=_bearer(token)).status_code == 204
+        body = json.loads(ws.receive_text())
+        assert body["error"]["code"] == "auth.invalid"
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+        assert info.value.code == 4401
