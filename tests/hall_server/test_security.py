@@ -339,3 +339,13 @@ def test_an_open_socket_closes_when_its_session_ends(hall: Hall, monkeypatch: py
         with pytest.raises(WebSocketDisconnect) as info:
             ws.receive_text()
         assert info.value.code == 4401
+
+
+def test_serve_wants_both_tls_files(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    cert = tmp_path / "hall.crt"
+    cert.write_text("not used")
+    args = ["serve", "--data-dir", str(tmp_path / "data"), "--no-zeroconf", "--tls-cert", str(cert)]
+    assert cli_main(args) == 2
+    assert "--tls-cert and --tls-key go together" in capsys.readouterr().err
+    assert cli_main([*args, "--tls-key", str(tmp_path / "missing.key")]) == 2
+    assert "TLS file not found" in capsys.readouterr().err
