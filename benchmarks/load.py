@@ -425,13 +425,13 @@ async def _call_at_rate(
 
 
 # --- phase 3: WebSocket fan-out ---------------------------------------------------------
-def _subscriber_main(url: str, count: int, conn: Any) -> None:
+def _subscriber_main(url: str, count: int, conn: Any, token: str) -> None:
     """Child process: hold `count` WebSocket subscriptions and time each ticket.called event."""
     gc.disable()  # a collection here would be counted as delivery delay (see main)
-    asyncio.run(_subscribe(url, count, conn))
+    asyncio.run(_subscribe(url, count, conn, token))
 
 
-async def _subscribe(url: str, count: int, conn: Any) -> None:
+async def _subscribe(url: str, count: int, conn: Any, token: str) -> None:
     import websockets
 
     receipts: dict[int, list[float]] = defaultdict(list)
@@ -442,7 +442,13 @@ async def _subscribe(url: str, count: int, conn: Any) -> None:
     async def one() -> None:
         nonlocal connected
         try:
-            async with websockets.connect(url, open_timeout=60, max_queue=None, ping_interval=None) as ws:
+            async with websockets.connect(
+                url,
+                open_timeout=60,
+                max_queue=None,
+                ping_interval=None,
+                additional_headers={"Authorization": f"Bearer {token}"},
+            ) as ws:
                 connected += 1
                 if connected == count:
                     all_connected.set()
@@ -508,12 +514,10 @@ async def _paced_calls(
 def _ws_phase(
     server: HallServer, display_token: str, last_seq: int, clerks: dict[int, str], calls: int, interval: float
 ) -> dict[str, Any]:
-    url = (
-        f"ws://{HOST}:{server.port}{API}/halls/{BENCH_HALL}/events/ws?since={last_seq}&token={display_token}"
-    )
+    url = f"ws://{HOST}:{server.port}{API}/halls/{BENCH_HALL}/events/ws?since={last_seq}"
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_subscriber_main, args=(url, SUBSCRIBERS, child), daemon=True)
+    proc = ctx.Process(target=_subscriber_main, args=(url, SUBSCRIBERS, child, display_token), daemon=True)
     proc.start()
     try:
         if not parent.poll(120):

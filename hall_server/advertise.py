@@ -27,9 +27,18 @@ class Advertiser:
     """Registers one service while the server runs."""
 
     def __init__(
-        self, *, hall_id: str | None, hall_name: str, host: str, port: int, interfaces: Any = None
+        self,
+        *,
+        hall_id: str | None,
+        hall_name: str,
+        host: str,
+        port: int,
+        interfaces: Any = None,
+        tls: bool = False,
     ) -> None:
         self.hall_id = hall_id or ""
+        # Kiosks finding the server use https:// when it says so (and then pin its certificate).
+        self.tls = tls
         self.hall_name = hall_name or "hall-server"
         self.host = host
         self.port = port
@@ -51,7 +60,13 @@ class Advertiser:
             name,
             addresses=[socket.inet_aton(a) for a in addresses],
             port=self.port,
-            properties={"hall": self.hall_id, "hall_id": self.hall_id, "api": API_PREFIX, "version": VERSION},
+            properties={
+                "hall": self.hall_id,
+                "hall_id": self.hall_id,
+                "api": API_PREFIX,
+                "version": VERSION,
+                "tls": "1" if self.tls else "0",
+            },
             server=f"{socket.gethostname()}.local.",
         )
         try:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from hall_server.catalog import Catalog
-from hall_server.const import DEVICE_ROLES, ROLES
+from hall_server.const import DEVICE_ROLES, ROLES, SESSION_TOUCH_S
 from hall_server.db.models import ApiToken, User, Window
 from hall_server.errors import HallError
 from hall_server.events import Actor
@@ -39,6 +39,8 @@ class Principal:
     user_id: int | None = None
     username: str | None = None
     name: str = ""
+    # The session's last_used_at is older than SESSION_TOUCH_S: the caller records this use.
+    stale_use: bool = field(default=False, compare=False)
 
     @property
     def actor(self) -> Actor:
@@ -53,7 +55,7 @@ class Principal:
         return self.role in DEVICE_ROLES
 
 
-_RESOLVE = (
+_RESOLVE_BY = (
     select(
         _TOKENS.c.id,
         _TOKENS.c.role,
@@ -62,10 +64,16 @@ _RESOLVE = (
         _TOKENS.c.user_id,
         _USERS.c.username,
         _USERS.c.name,
+        _TOKENS.c.expires_at,
+        _TOKENS.c.idle_s,
+        _TOKENS.c.last_used_at,
+        _TOKENS.c.created_at,
     )
     .select_from(_TOKENS.outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id))
-    .where(_TOKENS.c.token_hash == bindparam("h"), _TOKENS.c.revoked_at.is_(None))
+    .where(_TOKENS.c.revoked_at.is_(None))
 )
+_RESOLVE = _RESOLVE_BY.where(_TOKENS.c.token_hash == bindparam("h"))
+_RESOLVE_ID = _RESOLVE_BY.where(_TOKENS.c.id == bindparam("id"))
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -84,22 +92,49 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 def resolve_token(session: Session | Connection, token: str) -> Principal | None:
-    """The principal of a live token, or None."""
-    row = session.execute(_RESOLVE, {"h": token_hash(token)}).first()
-    return None if row is None else _principal(row)
+    """The principal of a live, unexpired token, or None."""
+    try:
+        return authenticate(session, token)
+    except HallError:
+        return None
 
 
-def authenticate(conn: Session | Connection, token: str) -> Principal:
-    """The principal of a live token; 401 auth.invalid for an unknown or revoked one."""
-    principal = resolve_token(conn, token)
-    if principal is None:
+def authenticate(conn: Session | Connection, token: str, now: datetime | None = None) -> Principal:
+    """The principal of a live token; 401 auth.invalid (unknown, revoked) or auth.expired (session)."""
+    row = conn.execute(_RESOLVE, {"h": token_hash(token)}).first()
+    if row is None:
         raise HallError("auth.invalid")
-    return principal
+    return _principal(row, now or datetime.now(UTC))
 
 
-def _principal(row: Sequence[Any]) -> Principal:
-    """A Principal from a row in the column order of _RESOLVE."""
-    token_id, role, hall_id, window_id, user_id, username, name = row
+def authenticate_id(conn: Session | Connection, token_id: int, now: datetime | None = None) -> Principal:
+    """The principal of a live token by id (a redeemed socket ticket); 401 like authenticate."""
+    row = conn.execute(_RESOLVE_ID, {"id": token_id}).first()
+    if row is None:
+        raise HallError("auth.invalid")
+    return _principal(row, now or datetime.now(UTC))
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; every time stored here is UTC.
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+
+
+def _principal(row: Sequence[Any], now: datetime) -> Principal:
+    """A Principal from a row in the column order of _RESOLVE; 401 auth.expired past its lifetime."""
+    token_id, role, hall_id, window_id, user_id, username, name, expires_at, idle_s, last_used, created = row
+    stale = False
+    if expires_at is not None or idle_s is not None:
+        expires_at = _aware(expires_at)
+        last = _aware(last_used) or _aware(created) or now
+        if expires_at is not None and now >= expires_at:
+            raise HallError("auth.expired", reason="lifetime")
+        if idle_s is not None and now - last >= timedelta(seconds=idle_s):
+            raise HallError("auth.expired", reason="idle")
+        # Touch at most once a minute, or a tenth of the idle time when that is shorter,
+        # so a session in use never lapses for lack of a recorded use.
+        touch_s = SESSION_TOUCH_S if idle_s is None else min(SESSION_TOUCH_S, idle_s / 10)
+        stale = now - last >= timedelta(seconds=touch_s)
     return Principal(
         role=role,
         token_id=token_id,
@@ -108,6 +143,17 @@ def _principal(row: Sequence[Any]) -> Principal:
         user_id=user_id,
         username=username,
         name=name or "",
+        stale_use=stale,
+    )
+
+
+def touch_token(session: Session | Connection, token_id: int, now: datetime | None = None) -> None:
+    """Record a use of a session (called at most once a SESSION_TOUCH_S per token)."""
+    now = now or datetime.now(UTC)
+    session.execute(
+        update(_TOKENS)
+        .where(_TOKENS.c.id == token_id, _TOKENS.c.revoked_at.is_(None))
+        .values(last_used_at=now)
     )
 
 
@@ -119,8 +165,14 @@ def create_token(
     window_id: int | None = None,
     user_id: int | None = None,
     label: str = "",
+    expires_at: datetime | None = None,
+    idle_s: int | None = None,
 ) -> tuple[int, str]:
-    """Store a new token (hashed) and return (id, plaintext); the plaintext is shown only once."""
+    """Store a new token (hashed) and return (id, plaintext); the plaintext is shown only once.
+
+    A session (from log-in) gives expires_at and idle_s; a device token gives neither and lives
+    until it is rotated or revoked.
+    """
     if role not in ROLES:
         raise HallError("request.invalid", reason=f"unknown role {role!r}", roles=list(ROLES))
     if window_id is not None:
@@ -145,6 +197,8 @@ def create_token(
             user_id=user_id,
             label=label,
             created_at=datetime.now(UTC),
+            expires_at=expires_at,
+            idle_s=idle_s,
         )
         .returning(_TOKENS.c.id)
     ).scalar_one()
@@ -161,6 +215,43 @@ def revoke_token(session: Session, token_id: int) -> bool:
     return bool(result.rowcount)
 
 
+def token_row(session: Session, token_id: int) -> Any:
+    """The row of a live token by id, or None."""
+    return session.execute(
+        select(_TOKENS).where(_TOKENS.c.id == token_id, _TOKENS.c.revoked_at.is_(None))
+    ).first()
+
+
+def rotate_token(session: Session, token_id: int) -> tuple[int, str] | None:
+    """Replace a live device token by a new one with the same binding; None if it is not live.
+
+    The old secret stops working in the same transaction, so a leaked copy is useless at once.
+    """
+    row = token_row(session, token_id)
+    if row is None:
+        return None
+    revoke_token(session, token_id)
+    return create_token(
+        session,
+        row.role,
+        hall_id=row.hall_id,
+        window_id=row.window_id,
+        user_id=row.user_id,
+        label=row.label,
+        expires_at=row.expires_at,
+        idle_s=row.idle_s,
+    )
+
+
+def revoke_user_sessions(session: Session, user_id: int, keep_token_id: int | None = None) -> int:
+    """Revoke every live token of a user (password change); returns how many."""
+    cond = [_TOKENS.c.user_id == user_id, _TOKENS.c.revoked_at.is_(None)]
+    if keep_token_id is not None:
+        cond.append(_TOKENS.c.id != keep_token_id)
+    result = session.execute(update(_TOKENS).where(*cond).values(revoked_at=datetime.now(UTC)))
+    return int(result.rowcount or 0)
+
+
 def list_tokens(session: Session) -> list[dict[str, Any]]:
     """Every token without its secret."""
     rows = session.execute(select(_TOKENS).order_by(_TOKENS.c.id)).all()
@@ -173,6 +264,7 @@ def list_tokens(session: Session) -> list[dict[str, Any]]:
             "user_id": r.user_id,
             "label": r.label,
             "created_at": r.created_at.isoformat() if r.created_at else None,
+            "expires_at": r.expires_at.isoformat() if r.expires_at else None,
             "revoked": r.revoked_at is not None,
         }
         for r in rows

@@ -19,13 +19,14 @@ from hall_server.const import (
     ROLES,
     WS_PROTOCOL,
 )
+from hall_server.errors import HallError
 
 logger = logging.getLogger(__name__)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     """HALL_* variables, then what the command line says over them."""
-    given = {name: getattr(args, name, None) for name in ("host", "port", "public_url")}
+    given = {name: getattr(args, name, None) for name in ("host", "port", "public_url", "tls_cert", "tls_key")}
     if args.db:
         given["db_url"] = args.db
     if args.data_dir is not None:
@@ -57,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="fresh SQLite demo city with printed tokens")
     serve.add_argument("--public-url", help="URL phones use for ticket QR codes")
     serve.add_argument("--city-file", help="city data file for --demo (default assets/demo_city.json)")
+    serve.add_argument("--tls-cert", help="PEM certificate (chain): serve HTTPS and WSS")
+    serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
     serve.add_argument(
         "--access-log", action="store_true", help="log every HTTP request (off by default: it costs CPU)"
     )
@@ -81,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = tsub.add_parser("revoke", help="revoke a token by id")
     _add_common(revoke)
     revoke.add_argument("token_id", type=int)
+    rotate = tsub.add_parser(
+        "rotate", help="replace a token's secret (the old one stops at once); print the new one"
+    )
+    _add_common(rotate)
+    rotate.add_argument("token_id", type=int)
     return parser
 
 
@@ -144,8 +152,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    """hall-server token create|list|revoke."""
-    from hall_server.auth import create_token, list_tokens, revoke_token
+    """hall-server token create|list|revoke|rotate."""
+    from hall_server.auth import create_token, list_tokens, revoke_token, rotate_token
 
     db = _open_db(_settings(args))
     try:
@@ -182,6 +190,16 @@ def cmd_token(args: argparse.Namespace) -> int:
                 )
                 return 1
             print(f"revoked {args.token_id}")
+        elif args.token_command == "rotate":
+            with db.write() as s:
+                new = rotate_token(s, args.token_id)
+            if new is None:
+                print(
+                    f"令牌 {args.token_id} 不存在或已注销 / token {args.token_id} unknown or already revoked",
+                    file=sys.stderr,
+                )
+                return 1
+            print(json.dumps({"id": new[0], "replaces": args.token_id, "token": new[1]}, ensure_ascii=False))
     finally:
         db.dispose()
     return 0
@@ -206,6 +224,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     s.data_dir.mkdir(parents=True, exist_ok=True)
+    tls = _tls_options(s)
     if args.demo and not args.db:
         # A fresh SQLite file each time; an explicit --db is used (and seeded) as given.
         demo_db = s.data_dir / DEMO_DB_FILE_NAME
@@ -225,7 +244,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     advertiser = None
     if not args.no_zeroconf:
-        advertiser = _advertise(s)
+        advertiser = _advertise(s, tls=bool(tls))
     os.environ.update(s.to_env())
     options: dict[str, Any] = {
         "host": s.host,
@@ -233,6 +252,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "log_level": "info" if args.verbose or args.access_log else "warning",
         "access_log": bool(args.access_log or args.verbose),
         "ws": WS_PROTOCOL,
+        **tls,
         # uvicorn picks uvloop and httptools itself when they are installed (uvicorn[standard]).
     }
     try:
@@ -251,7 +271,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _advertise(s: Settings) -> Any:
+def _tls_options(s: Settings) -> dict[str, str]:
+    """uvicorn's certificate options from --tls-cert/--tls-key (or HALL_TLS_CERT/KEY); both or neither."""
+    cert, key = s.tls_cert, s.tls_key
+    if not cert and not key:
+        return {}
+    if not (cert and key):
+        raise HallError("request.invalid", reason="--tls-cert and --tls-key go together")
+    for path in (cert, key):
+        if not Path(path).is_file():
+            raise HallError("request.invalid", reason=f"TLS file not found: {path}")
+    return {"ssl_certfile": cert, "ssl_keyfile": key}
+
+
+def _advertise(s: Settings, tls: bool = False) -> Any:
     from hall_server.advertise import Advertiser
     from hall_server.catalog import Catalog
     from hall_server.db.engine import Database
@@ -266,6 +299,7 @@ def _advertise(s: Settings) -> Any:
         hall_name=hall.short_name if hall else "hall-server",
         host=s.host,
         port=s.port,
+        tls=tls,
     )
     adv.start()
     return adv

@@ -10,12 +10,14 @@ import functools
 import ipaddress
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hall_server import const
 from hall_server.const import (
     DB_FILE_NAME,
     DEFAULT_DATA_DIR,
@@ -28,6 +30,7 @@ from hall_server.const import (
 logger = logging.getLogger(__name__)
 
 ENV_PREFIX = "HALL_"
+_DAY = 24 * 3600
 
 
 @functools.lru_cache(maxsize=1)
@@ -42,6 +45,26 @@ def lan_address() -> str:
             return str(s.getsockname()[0])
     except OSError:
         return "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class SecurityPolicy:
+    """Session lifetimes, log-in throttling and the password policy: the one place a city sets them."""
+
+    session_idle_s: int = const.SESSION_IDLE_STAFF_S
+    session_idle_clerk_s: int = const.SESSION_IDLE_CLERK_S
+    session_absolute_s: int = const.SESSION_ABSOLUTE_S
+    login_backoff_after: int = const.LOGIN_BACKOFF_AFTER
+    login_lock_after: int = const.LOGIN_LOCK_AFTER
+    login_lock_s: int = const.LOGIN_LOCK_S
+    login_addr_backoff_after: int = const.LOGIN_ADDR_BACKOFF_AFTER
+    login_addr_lock_after: int = const.LOGIN_ADDR_LOCK_AFTER
+    password_min_length: int = const.PASSWORD_MIN_LENGTH
+    password_min_classes: int = const.PASSWORD_MIN_CLASSES
+
+    def idle_s(self, role: str) -> int:
+        """The idle timeout of a session of this role."""
+        return self.session_idle_clerk_s if role == "clerk" else self.session_idle_s
 
 
 class Settings(BaseSettings):
@@ -80,6 +103,21 @@ class Settings(BaseSettings):
     rate_lookup_per_person: int = Field(default=RATE_LIMITS_DEFAULT["lookup_per_person"], ge=0)
     rate_slots_per_address: int = Field(default=RATE_LIMITS_DEFAULT["slots_per_address"], ge=0)
     rate_exempt: str = ""
+    # Sessions, log-in throttling and the password policy (a city sets them here; bounded, so a
+    # typo cannot switch one off).
+    session_idle_s: int = Field(default=const.SESSION_IDLE_STAFF_S, ge=10, le=_DAY)
+    session_idle_clerk_s: int = Field(default=const.SESSION_IDLE_CLERK_S, ge=10, le=_DAY)
+    session_absolute_s: int = Field(default=const.SESSION_ABSOLUTE_S, ge=10, le=7 * _DAY)
+    login_backoff_after: int = Field(default=const.LOGIN_BACKOFF_AFTER, ge=2, le=100)
+    login_lock_after: int = Field(default=const.LOGIN_LOCK_AFTER, ge=3, le=100)
+    login_lock_s: int = Field(default=const.LOGIN_LOCK_S, ge=10, le=_DAY)
+    login_addr_backoff_after: int = Field(default=const.LOGIN_ADDR_BACKOFF_AFTER, ge=2, le=1000)
+    login_addr_lock_after: int = Field(default=const.LOGIN_ADDR_LOCK_AFTER, ge=3, le=1000)
+    password_min_length: int = Field(default=const.PASSWORD_MIN_LENGTH, ge=6, le=64)
+    password_min_classes: int = Field(default=const.PASSWORD_MIN_CLASSES, ge=1, le=4)
+    # HTTPS: a PEM certificate (chain) and its key, both or neither.
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     @field_validator("rate_exempt")
     @classmethod
@@ -88,6 +126,22 @@ class Settings(BaseSettings):
             if item.strip():
                 ipaddress.ip_network(item.strip(), strict=False)  # a ValueError names the bad entry
         return value
+
+    @property
+    def security(self) -> SecurityPolicy:
+        """Session lifetimes, throttling and the password policy as the sessions service reads them."""
+        return SecurityPolicy(
+            session_idle_s=self.session_idle_s,
+            session_idle_clerk_s=self.session_idle_clerk_s,
+            session_absolute_s=self.session_absolute_s,
+            login_backoff_after=self.login_backoff_after,
+            login_lock_after=self.login_lock_after,
+            login_lock_s=self.login_lock_s,
+            login_addr_backoff_after=self.login_addr_backoff_after,
+            login_addr_lock_after=self.login_addr_lock_after,
+            password_min_length=self.password_min_length,
+            password_min_classes=self.password_min_classes,
+        )
 
     @property
     def database_url(self) -> str:

@@ -25,9 +25,6 @@ DEMO_DB_FILE_NAME = "demo.sqlite3"
 KEY_FILE_NAME = "data.key"
 DEMO_TOKENS_FILE = "demo-tokens.json"
 DATA_KEY_ENV = "HALL_DATA_KEY"
-DB_URL_ENV = "HALL_DB_URL"
-DATA_DIR_ENV = "HALL_DATA_DIR"
-PUBLIC_URL_ENV = "HALL_PUBLIC_URL"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_PORT = 8600
 # uvicorn's WebSocket implementation (override with HALL_WS_PROTOCOL for comparisons).
@@ -48,6 +45,43 @@ SCRYPT_P = 1
 SCRYPT_DKLEN = 32
 ROLES = ("admin", "manager", "clerk", "kiosk", "display", "rating")
 DEVICE_ROLES = ("kiosk", "display", "rating")
+# Roles whose tokens come from POST /auth/login and therefore expire (device tokens never do).
+SESSION_ROLES = ("admin", "manager", "clerk")
+
+# Sessions (defaults; the environment variables below override them, see config.SecurityPolicy).
+# Managers and admins: 30 min without a request ends the session; 12 h at most in any case.
+SESSION_IDLE_STAFF_S = 30 * 60
+# Clerks sit at a window all day with breaks: 4 h idle, and a working day (12 h) at most.
+SESSION_IDLE_CLERK_S = 4 * 60 * 60
+SESSION_ABSOLUTE_S = 12 * 60 * 60
+# last_used_at is written at most this often per token, so the idle check costs no write per request.
+SESSION_TOUCH_S = 60
+
+# Log-in throttling: failures per account and per source address within a window.
+LOGIN_FAILURE_WINDOW_S = 15 * 60
+# From this many failures in a row, each new attempt waits 2**(n - start) s (capped) — 429.
+LOGIN_BACKOFF_AFTER = 5
+LOGIN_BACKOFF_MAX_S = 60
+# From this many failures the account is locked (423) for LOGIN_LOCK_S.
+LOGIN_LOCK_AFTER = 10
+LOGIN_LOCK_S = 15 * 60
+# One address may try several accounts (a shared hall PC), so its limits are higher.
+LOGIN_ADDR_BACKOFF_AFTER = 10
+LOGIN_ADDR_LOCK_AFTER = 30
+
+# Password policy a city sets: minimum length and how many of the classes
+# (lower case, upper case, digits, other characters) a new password must contain.
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MIN_CLASSES = 3
+PASSWORD_MAX_LENGTH = 200
+
+# WebSocket tickets: a one-time secret for the socket URL instead of the long-lived token.
+WS_TICKET_TTL_S = 30
+WS_TICKET_BYTES = 24
+# An open event socket re-checks its token this often (closed 4401 once it is revoked or expired).
+WS_AUTH_RECHECK_S = 60.0
+
+# TLS: the uvicorn certificate and key files (also from the environment for worker processes).
 
 # Queries
 RECENT_CALLS = 10
@@ -72,7 +106,6 @@ DOCUMENT_MAX_BYTES = 5 * 1024 * 1024
 DOCUMENT_LABEL_MAX = 100
 DOCUMENT_CONTENT_TYPE = "image/jpeg"
 # Days a document photo is kept; 0 keeps them (the hall's archive rules decide).
-DOCUMENT_RETENTION_ENV = "HALL_DOCUMENT_RETENTION_DAYS"
 # A photo queued on the clerk's machine while the link was down may arrive after the ticket left
 # the window; it is accepted if its taken_at lies in the ticket's time at the window (this slack
 # allows for the two clocks disagreeing).
@@ -105,6 +138,12 @@ EV_HALL_UPDATED = "hall.updated"
 EV_TICKET_DOCUMENT_ADDED = "ticket.document_added"
 EV_TICKET_DOCUMENT_DELETED = "ticket.document_deleted"
 EV_DOCUMENTS_PURGED = "documents.purged"
+EV_AUTH_LOGIN = "auth.login"
+EV_AUTH_LOGIN_FAILED = "auth.login_failed"
+EV_AUTH_LOCKED = "auth.locked"
+EV_AUTH_PASSWORD_CHANGED = "auth.password_changed"
+EV_AUTH_TOKEN_ROTATED = "auth.token_rotated"
+EV_AUTH_TOKEN_REVOKED = "auth.token_revoked"
 # Events that change static hall configuration held in the per-process cache.
 CONFIG_EVENTS = frozenset({EV_HALL_UPDATED})
 CALL_EVENTS = (EV_TICKET_CALLED, EV_TICKET_RECALLED, EV_TICKET_CALLED_BACK)
@@ -126,6 +165,31 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "auth.forbidden": (403, "无权执行此操作", "This role may not do that"),
     "auth.wrong_hall": (403, "无权访问该大厅", "No access to this hall"),
     "auth.wrong_window": (403, "只能操作本人登录的窗口", "Clerks may only operate their own window"),
+    "auth.expired": (401, "登录已过期，请重新登录", "The session has expired, please log in again"),
+    "auth.throttled": (
+        429,
+        "登录失败次数过多，请稍后再试",
+        "Too many failed log-ins, please wait before trying again",
+    ),
+    "auth.locked": (
+        423,
+        "登录失败次数过多，账号已临时锁定，请稍后再试或联系管理员",
+        "Too many failed log-ins: the account is locked for a while",
+    ),
+    "auth.weak_password": (422, "新密码不符合密码规则", "The new password does not meet the password policy"),
+    "auth.password_reused": (422, "新密码不能与原密码相同", "The new password must differ from the old one"),
+    "auth.token_in_url": (
+        401,
+        "不再支持在地址中携带访问令牌，请使用连接票据或请求头",
+        "A token in the URL is no longer accepted; use a socket ticket or the Authorization header",
+    ),
+    "auth.ticket_invalid": (401, "连接票据无效或已过期", "The socket ticket is invalid, used or expired"),
+    "token.unknown": (404, "令牌不存在或已注销", "No such live token"),
+    "token.not_device": (
+        422,
+        "只能轮换或注销设备令牌，登录令牌请退出登录",
+        "Only device tokens are rotated or revoked here; sessions end at log-out",
+    ),
     "auth.window_required": (422, "窗口人员登录时须选择窗口", "A clerk must log in at a window"),
     "hall.unknown": (404, "大厅不存在", "No such hall"),
     "service.unknown": (404, "该事项不存在或本大厅不办理", "No such service item in this hall"),

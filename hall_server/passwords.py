@@ -49,3 +49,23 @@ def new_token() -> str:
 def token_hash(token: str) -> str:
     """The stored form of a bearer token (tokens are random, so a plain SHA-256 suffices)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def password_problems(password: str, min_length: int, min_classes: int, username: str = "") -> list[str]:
+    """What a new password lacks under the policy, in zh_CN (empty when it is acceptable)."""
+    problems = []
+    if len(password) < min_length:
+        problems.append(f"长度至少 {min_length} 位")
+    classes = sum(
+        (
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+    )
+    if classes < min_classes:
+        problems.append(f"须包含小写字母、大写字母、数字、符号中的至少 {min_classes} 类")
+    if username and username.lower() in password.lower():
+        problems.append("不能包含用户名")
+    return problems

@@ -22,14 +22,17 @@ from requests.adapters import BaseAdapter
 from kiosk import const
 from kiosk.errors import (
     ApiError,
+    ConfigError,
     FeatureUnavailable,
     NotFound,
+    PinMismatch,
     ServerError,
     ServerTimeout,
     ServerUnreachable,
     UnexpectedAnswer,
     error_from_response,
 )
+from kiosk.tls import PinnedAdapter, is_pin_mismatch, normalise_pin
 from wire import (
     CheckinTicketOut,
     DocumentOut,
@@ -87,6 +90,7 @@ class HallClient:
         retries: int = const.HTTP_RETRIES,
         session: requests.Session | None = None,
         transport: BaseAdapter | None = None,
+        pin: str | None = None,
     ) -> None:
         """`session`: the requests.Session to send through (a fresh one by default);
         `transport`: an adapter mounted on it for http:// and https:// (tests answer from it)."""
@@ -97,15 +101,24 @@ class HallClient:
         self.timeout = timeout
         self.retries = retries
         self.transport = transport
+        # The SHA-256 of the server's certificate: with it, only that server is talked to.
+        self.pin = normalise_pin(pin) if pin else None
         self._session = session if session is not None else requests.Session()
         if transport is not None:
             self._session.mount("http://", transport)
             self._session.mount("https://", transport)
+        if self.pin:
+            if not self.base_url.startswith("https://"):
+                raise ConfigError(
+                    "配置了服务器证书指纹，服务器地址须为 https://",
+                    "server_pin is set: the server address must be https://",
+                )
+            self._session.mount("https://", PinnedAdapter(self.pin))
 
     def spawn(self, token: str | None = None) -> HallClient:
-        """Another client of the same server and transport with its own token (a clerk's session)."""
+        """Another client of the same server, transport and pin with its own token (a clerk's session)."""
         return HallClient(
-            self.base_url, token, timeout=self.timeout, retries=self.retries, transport=self.transport
+            self.base_url, token, timeout=self.timeout, retries=self.retries, transport=self.transport, pin=self.pin
         )
 
     # -- plumbing --------------------------------------------------------------------------
@@ -162,6 +175,13 @@ class HallClient:
                     headers=hdrs,
                     timeout=timeout or self.timeout,
                 )
+            except requests.exceptions.SSLError as exc:
+                # A wrong certificate is not a network hiccup: never retried, and said plainly.
+                if is_pin_mismatch(exc):
+                    raise PinMismatch(expected=self.pin or "") from exc
+                raise ServerUnreachable(
+                    "与服务器的加密连接失败，请联系管理员", f"TLS to the hall server failed: {exc}"
+                ) from exc
             except requests.exceptions.ConnectTimeout as exc:
                 # Never connected: the server cannot have acted, so any request may be repeated.
                 if attempt <= self.retries:

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from kiosk import const
 from kiosk.api import HallClient
 from kiosk.config import KioskConfig
-from kiosk.discovery import discover
+from kiosk.discovery import discover, trusted_server
 from kiosk.hardware import Camera, IdReaderService, TicketPrinter
 from kiosk.outbox import RatingOutbox
 from kiosk.tasks import TaskRunner
@@ -62,7 +62,7 @@ def resolve_server(cfg: KioskConfig) -> str:
     """The server's base URL: as configured, or found by zeroconf."""
     if cfg.server and cfg.server != "zeroconf":
         return cfg.server
-    return discover(cfg.hall or None).base_url
+    return trusted_server(discover(cfg.hall or None), cfg.server_pin, cfg.allow_unpinned_discovery)
 
 
 def build_context(
@@ -80,7 +80,7 @@ def build_context(
     if cfg.printer.kind == "virtual" and not cfg.printer.target:
         target = sims.start_printer(data_dir / "printer", cfg.printer.width_mm)
         cfg = replace(cfg, printer=replace(cfg.printer, target=target))
-    client = client or HallClient(resolve_server(cfg), cfg.token)
+    client = client or HallClient(resolve_server(cfg), cfg.token, pin=cfg.server_pin or None)
     ctx = AppContext(
         config=cfg,
         client=client,

@@ -58,6 +58,10 @@ class KioskConfig:
     window_id: int | None = None
     # "zeroconf" browses the LAN for _hall._tcp.local.; otherwise http://host:port
     server: str = "zeroconf"
+    # SHA-256 fingerprint of the server's TLS certificate (hex, colons allowed): only that server is used.
+    server_pin: str = ""
+    # A server found by zeroconf is refused without server_pin, unless this is set (a trusted LAN).
+    allow_unpinned_discovery: bool = False
     token: str | None = None
     # Per-role tokens for a village station (one machine, several roles): {"rating": "..."}.
     tokens: dict[str, str] = field(default_factory=dict)
@@ -91,6 +95,10 @@ class KioskConfig:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"未知的时区：{self.timezone}", f"unknown time zone {self.timezone!r}") from exc
+        if self.server_pin:
+            from kiosk.tls import normalise_pin
+
+            normalise_pin(self.server_pin)  # ConfigError if it is not a SHA-256
         if self.idle_timeout_s < 5:
             raise ConfigError("空闲超时不能少于 5 秒", "idle timeout must be at least 5 s")
         for name in ("heartbeat_s", "health_poll_s"):

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 
 from kiosk import const
-from kiosk.errors import DiscoveryFailed
+from kiosk.errors import DiscoveryFailed, UnpinnedDiscovery
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +20,7 @@ class FoundServer:
     base_url: str
     hall_id: str
     api_path: str
+    tls: bool = False
 
 
 def discover(hall_id: str | None = None, timeout: float = const.ZEROCONF_TIMEOUT_S) -> FoundServer:
@@ -49,7 +50,10 @@ def discover(hall_id: str | None = None, timeout: float = const.ZEROCONF_TIMEOUT
         host = addrs[0]
         if ":" in host:
             host = f"[{host}]"
-        found.append(FoundServer(name, f"http://{host}:{info.port}", hall, props.get("api", const.API_PATH)))
+        tls = props.get("tls") == "1"
+        scheme = "https" if tls else "http"
+        api = props.get("api", const.API_PATH)
+        found.append(FoundServer(name, f"{scheme}://{host}:{info.port}", hall, api, tls))
         done.set()
 
     browser = ServiceBrowser(zc, const.ZEROCONF_TYPE, handlers=[on_change])
@@ -62,3 +66,24 @@ def discover(hall_id: str | None = None, timeout: float = const.ZEROCONF_TIMEOUT
         raise DiscoveryFailed()
     logger.info("found hall server %s at %s", found[0].name, found[0].base_url)
     return found[0]
+
+
+def trusted_server(found: FoundServer, pin: str, allow_unpinned: bool) -> str:
+    """The base URL of a discovered server this machine may use; refused without a pin to check.
+
+    Anyone on the LAN can advertise _hall._tcp: without a certificate pin a kiosk would send its
+    token (and visitors' ID data) to whoever answered first.
+    """
+    if pin:
+        if not found.tls:
+            raise UnpinnedDiscovery(
+                "发现的服务器未启用加密连接，无法核对证书指纹，已拒绝",
+                f"{found.base_url} offers no TLS, so the pinned certificate cannot be checked",
+            )
+        return found.base_url
+    if not allow_unpinned:
+        raise UnpinnedDiscovery()
+    logger.warning(
+        "using %s found by discovery without a certificate pin (allowed by config)", found.base_url
+    )
+    return found.base_url

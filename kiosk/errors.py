@@ -48,6 +48,20 @@ class DiscoveryFailed(ServerUnreachable):
     default_en = "No hall server found on the LAN"
 
 
+class PinMismatch(KioskError):
+    """The server's TLS certificate is not the one pinned in this machine's configuration."""
+
+    code = "net.pin_mismatch"
+    default_zh = "服务器证书与本机配置的指纹不符，已拒绝连接，请联系管理员"
+    default_en = "The server's certificate does not match the pinned fingerprint; connection refused"
+
+    def __init__(self, expected: str = "", got: str = "") -> None:
+        self.expected = expected
+        self.got = got
+        en = self.default_en + (f" (expected {expected[:16]}…, got {got[:16]}…)" if expected and got else "")
+        super().__init__(None, en)
+
+
 class ConfigError(KioskError):
     """The machine's configuration is missing or wrong."""
 
@@ -178,3 +192,13 @@ def error_from_response(status: int, body: Any) -> ApiError:
     cls = _BY_CODE.get(code or "") or _BY_STATUS.get(status) or (ServerError if status >= 500 else ApiError)
     detail = err.get("detail") if isinstance(err.get("detail"), dict) else None
     return cls(status, code, err.get("message"), err.get("message_en"), detail)
+
+
+class UnpinnedDiscovery(ConfigError):
+    """A server found by zeroconf, but no certificate pin to check it against (and none allowed)."""
+
+    code = "config.unpinned_discovery"
+    default_zh = "本机未配置服务器证书指纹，不能使用局域网自动发现的服务器，请联系管理员"
+    default_en = (
+        "A server found by discovery is refused without server_pin (set allow_unpinned_discovery to accept)"
+    )

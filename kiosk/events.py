@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from kiosk import const
+from kiosk.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +36,15 @@ class EventChannel:
         token: str | None = None,
         since: int = 0,
         *,
+        pin: str | None = None,
         backoff_start: float = const.WS_BACKOFF_START_S,
         backoff_max: float = const.WS_BACKOFF_MAX_S,
     ) -> None:
         self.ws_url = ws_url
         self.token = token
+        # With a pin, wss:// only to the server with that certificate (checked before the token is sent).
+        self.pin = pin
+        self.last_error: Exception | None = None
         self.last_seq = since
         self.online = False
         self.connects = 0
@@ -100,11 +105,24 @@ class EventChannel:
         self._set_online(False)
 
     def _url(self) -> str:
+        # The token goes in the Authorization header, never in the URL (URLs end up in access logs).
         params: dict[str, Any] = {"since": self.last_seq}
-        if self.token:
-            params["token"] = self.token
         sep = "&" if "?" in self.ws_url else "?"
         return f"{self.ws_url}{sep}{urlencode(params)}"
+
+    def _connect_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.token:
+            options["additional_headers"] = {"Authorization": f"Bearer {self.token}"}
+        if self.pin:
+            from kiosk.tls import pinned_context
+
+            if not self.ws_url.startswith("wss://"):
+                raise ConfigError(
+                    "配置了服务器证书指纹，须使用加密连接", "server_pin is set: wss:// required"
+                )
+            options["ssl"] = pinned_context(self.pin)
+        return options
 
     def _run(self) -> None:
         from websockets.sync.client import connect
@@ -113,9 +131,14 @@ class EventChannel:
         while not self._stop.is_set():
             try:
                 with connect(
-                    self._url(), open_timeout=const.WS_OPEN_TIMEOUT_S, close_timeout=1, max_size=None
+                    self._url(),
+                    open_timeout=const.WS_OPEN_TIMEOUT_S,
+                    close_timeout=1,
+                    max_size=None,
+                    **self._connect_options(),
                 ) as ws:
                     self._ws = ws
+                    self.last_error = None
                     self.connects += 1
                     self._set_online(True)
                     delay = self._backoff_start
@@ -128,6 +151,7 @@ class EventChannel:
                 self._ws = None
                 continue
             except Exception as exc:  # any failure means offline; the loop reconnects
+                self.last_error = exc
                 logger.info("event channel down: %s", exc)
             finally:
                 self._ws = None

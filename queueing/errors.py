@@ -8,7 +8,7 @@ from typing import Any
 class DomainError(Exception):
     """A rule of the domain refused an operation; the server maps it to an HTTP 4xx answer."""
 
-    def __init__(self, code: str, message_zh: str, message_en: str, **detail: Any) -> None:
+    def __init__(self, code: str, message_zh: str, message_en: str, /, **detail: Any) -> None:
         super().__init__(message_zh)
         self.code = code
         self.message_zh = message_zh

@@ -10,7 +10,16 @@ declared here first, and tests/test_wire_contract.py drives the real server thro
 kiosk-facing endpoint to hold both sides to it.
 """
 
-from wire.auth import LoginIn, LoginOut, MeOut, UserOut
+from wire.auth import (
+    DeviceTokenOut,
+    LoginIn,
+    LoginOut,
+    MeOut,
+    PasswordIn,
+    SessionOut,
+    SocketTicketOut,
+    UserOut,
+)
 from wire.base import DB_INT_MAX, DB_INT_MIN, ChannelName, DbInt, GreenName, WireOut
 from wire.devices import FaultIn, HealthOut, HeartbeatIn
 from wire.documents import DocumentOut
@@ -43,6 +52,7 @@ __all__ = [
     "CheckinTicketOut",
     "ClerkRef",
     "DbInt",
+    "DeviceTokenOut",
     "DocumentOut",
     "ErrorBody",
     "ErrorCode",
@@ -65,13 +75,16 @@ __all__ = [
     "MeOut",
     "NextIn",
     "NextOut",
+    "PasswordIn",
     "PolicyOut",
     "RatingIn",
     "RatingOut",
     "ServiceOut",
+    "SessionOut",
     "SnapshotGroup",
     "SnapshotHall",
     "SnapshotOut",
+    "SocketTicketOut",
     "TicketOut",
     "TrackedTicketOut",
     "TransferIn",

@@ -34,6 +34,45 @@ class LoginOut(WireOut):
     role: str
     clerk: UserOut
     window: WindowOut | None
+    # When the session ends at the latest, and how long it may sit idle (None: it never expires).
+    expires_at: str | None = None
+    idle_s: int | None = None
+
+
+class SessionOut(WireOut):
+    """A session's new token (refresh, password change): the old one no longer works."""
+
+    token: str
+    token_id: int
+    role: str
+    expires_at: str | None
+    idle_s: int | None
+
+
+class PasswordIn(BaseModel):
+    """Change one's own password."""
+
+    old_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+class DeviceTokenOut(WireOut):
+    """A rotated device token; the secret is shown only here."""
+
+    id: int
+    token: str
+    role: str
+    hall_id: str | None
+    window_id: int | None
+    replaces: int
+
+
+class SocketTicketOut(WireOut):
+    """A one-time ticket for the hall's event socket (?ticket=), valid for expires_in seconds."""
+
+    ticket: str
+    expires_in: int
+    hall_id: str
 
 
 class MeOut(WireOut):

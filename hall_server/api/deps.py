@@ -11,7 +11,7 @@ from fastapi import Depends, Request, Response
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from hall_server.auth import Principal, authenticate, bearer_token
+from hall_server.auth import Principal, authenticate, bearer_token, touch_token
 from hall_server.const import BEARER_SCHEME
 from hall_server.context import ServerContext
 from hall_server.errors import HallError
@@ -45,9 +45,17 @@ Creds = Annotated[str | None, Depends(bearer_scheme)]
 
 
 def lookup(ctx: ServerContext, token: str) -> Principal:
-    """The principal of a token or 401 auth.invalid (one read on the pooled connection)."""
+    """The principal of a token or 401 auth.invalid / auth.expired (one read on the pooled connection).
+
+    A session's idle clock is moved on by a write at most once a minute per token, so the
+    idle check costs no write on most requests.
+    """
     with ctx.db.read_conn() as conn:
-        return authenticate(conn, token)
+        principal = authenticate(conn, token)
+    if principal.stale_use:
+        with ctx.db.write() as s:
+            touch_token(s, principal.token_id)
+    return principal
 
 
 def principal_of(ctx: ServerContext, token: str | None) -> Principal:

@@ -10,13 +10,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from hall_server.api.deps import Creds, get_ctx, lookup, principal_of
+from hall_server.api.deps import Creds, get_ctx, lookup, principal_of, run_authed
 from hall_server.api.errors import error_body, http_status
-from hall_server.api.schemas import DbInt, ErrorOut, EventOut
-from hall_server.auth import bearer_token, can_access_hall
+from hall_server.api.schemas import DbInt, ErrorOut, EventOut, SocketTicketOut
+from hall_server.auth import authenticate_id, bearer_token, can_access_hall
 from hall_server.const import (
     EVENTS_PAGE_DEFAULT,
     EVENTS_PAGE_MAX,
+    WS_AUTH_RECHECK_S,
     WS_CLOSE_FORBIDDEN,
     WS_CLOSE_LAGGING,
     WS_CLOSE_NOT_FOUND,
@@ -25,7 +26,7 @@ from hall_server.const import (
 from hall_server.context import ServerContext
 from hall_server.errors import HallError
 from hall_server.events import dumps, read_events
-from hall_server.services import halls
+from hall_server.services import halls, socket_tickets
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +49,21 @@ def list_events(
     return halls.events_since(ctx, principal_of(ctx, creds), hall_id, since, limit)
 
 
+@router.post("/halls/{hall_id}/events/ticket", response_model=SocketTicketOut)
+async def socket_ticket(hall_id: str, request: Request, creds: Creds) -> dict:
+    """A one-time ticket to open this hall's event socket with ?ticket= (the token stays in the header)."""
+    return await run_authed(request, creds, socket_tickets.issue, hall_id)
+
+
 async def _refuse(ws: WebSocket, code: int, err: HallError) -> None:
     await ws.send_text(dumps(error_body(err)))
     await ws.close(code=code)
+
+
+def _still_live(ctx: ServerContext, token_id: int) -> None:
+    """401 (auth.invalid / auth.expired) if the token behind an open socket has ended."""
+    with ctx.db.read_conn() as conn:
+        authenticate_id(conn, token_id)
 
 
 def _fetch(ctx: ServerContext, hall_id: str, since: DbInt, limit: int) -> list[dict]:
@@ -63,20 +76,32 @@ async def event_socket(
     ws: WebSocket,
     hall_id: str,
     since: Annotated[DbInt | None, Query(ge=0)] = None,
-    token: str | None = Query(default=None),
+    ticket: str | None = Query(default=None, max_length=100),
+    token: str | None = Query(default=None, max_length=200),
 ) -> None:
-    """Everything after `since` from the database, then live events, in order, no gaps or repeats."""
+    """Everything after `since` from the database, then live events, in order, no gaps or repeats.
+
+    Authenticated by the Authorization header (kiosks) or a one-time ?ticket= from POST
+    .../events/ticket (browsers). A ?token= is refused: URLs end up in access logs.
+    """
     ctx: ServerContext = ws.app.state.ctx
     refusal: tuple[int, HallError] | None = None
+    raw: str | None = None
     try:
-        raw = token or bearer_token(ws.headers.get("authorization"))
+        raw = bearer_token(ws.headers.get("authorization"))
     except HallError as err:
-        raw, refusal = None, (WS_CLOSE_UNAUTHORISED, err)
-    if raw is None:
-        refusal = refusal or (WS_CLOSE_UNAUTHORISED, HallError("auth.required"))
-    else:
+        refusal = (WS_CLOSE_UNAUTHORISED, err)
+    if token is not None:
+        logger.warning("event socket of %s refused: token in the URL", hall_id)
+        refusal = (WS_CLOSE_UNAUTHORISED, HallError("auth.token_in_url"))
+    elif refusal is None and raw is None and ticket is None:
+        refusal = (WS_CLOSE_UNAUTHORISED, HallError("auth.required"))
+    if refusal is None:
         try:
-            principal = await run_in_threadpool(lookup, ctx, raw)
+            if raw is not None:
+                principal = await run_in_threadpool(lookup, ctx, raw)
+            else:
+                principal = await run_in_threadpool(socket_tickets.redeem, ctx, ticket or "", hall_id)
             ctx.catalog.hall(hall_id)
             if not can_access_hall(principal, hall_id, ctx.catalog):
                 refusal = (WS_CLOSE_FORBIDDEN, HallError("auth.wrong_hall", hall_id=hall_id))
@@ -110,7 +135,25 @@ async def event_socket(
         with contextlib.suppress(asyncio.QueueFull):
             sub.queue.put_nowait((_CLIENT_GONE, ""))
 
+    ended: list[HallError] = []
+
+    async def watch_token() -> None:
+        # A socket outlives the request that opened it: re-check its token now and then, so a
+        # session that expires or is revoked (log-out, password change, rotation) stops here too.
+        nonlocal closed
+        while not closed:
+            await asyncio.sleep(WS_AUTH_RECHECK_S)
+            try:
+                await run_in_threadpool(_still_live, ctx, principal.token_id)
+            except HallError as err:
+                ended.append(err)
+                closed = True
+                with contextlib.suppress(asyncio.QueueFull):
+                    sub.queue.put_nowait((_CLIENT_GONE, ""))
+                return
+
     watcher = asyncio.ensure_future(watch_client())
+    token_watcher = asyncio.ensure_future(watch_token())
     try:
         last = since
         if since is not None:
@@ -130,11 +173,14 @@ async def event_socket(
                 last = await _replay(ctx, ws, hall_id, last, upto=seq - 1)
             await ws.send_text(text)
             last = seq
+        if ended:
+            await _refuse(ws, WS_CLOSE_UNAUTHORISED, ended[0])
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
         sub.close()
         watcher.cancel()
+        token_watcher.cancel()
 
 
 async def _replay(

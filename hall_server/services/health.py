@@ -20,6 +20,7 @@ from hall_server.const import (
 from hall_server.context import ServerContext
 from hall_server.db.models import Device, Hall, QueueGroup, Ticket, Window
 from hall_server.services.hall_settings import settings_of
+from hall_server.services.throttle import login_alerts
 from queueing.const import DEFAULT_TARGET_WAIT_MINUTES
 from queueing.numbering import business_day
 
@@ -163,6 +164,7 @@ def alerts(
                     fault=f.get("code"),
                 )
             )
+    out.extend(login_alerts(session, hall_id, now))
     return out
 
 

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
-from hall_server.auth import Principal, create_token, revoke_token
-from hall_server.const import EV_CLERK_LOGGED_IN, EV_CLERK_LOGGED_OUT
+from hall_server.auth import (
+    Principal,
+    create_token,
+    revoke_token,
+    revoke_user_sessions,
+    token_row,
+)
+from hall_server.const import (
+    EV_AUTH_LOCKED,
+    EV_AUTH_LOGIN,
+    EV_AUTH_LOGIN_FAILED,
+    EV_AUTH_PASSWORD_CHANGED,
+    EV_CLERK_LOGGED_IN,
+    EV_CLERK_LOGGED_OUT,
+)
 from hall_server.context import ServerContext
 from hall_server.db.models import ApiToken, User, Window
 from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
-from hall_server.passwords import verify_password
+from hall_server.passwords import hash_password, password_problems, verify_password
+from hall_server.services import throttle
 from hall_server.services.windows import lock_window, window_out
 
 logger = logging.getLogger(__name__)
@@ -38,15 +52,30 @@ def user_view(row: Any) -> dict[str, Any]:
     }
 
 
-def login(ctx: ServerContext, username: str, password: str, window_id: int | None) -> dict[str, Any]:
-    """Check the password and hand out a token; a clerk takes over the chosen window."""
+def login(
+    ctx: ServerContext, username: str, password: str, window_id: int | None, source: str = "unknown"
+) -> dict[str, Any]:
+    """Check the password and hand out an expiring session; a clerk takes over the chosen window.
+
+    Failed attempts are counted per account and per source address: from a few failures on,
+    an attempt is refused with 429 and Retry-After before the password is even checked, and
+    after more the account is locked (423) for a while.
+    """
+    policy = ctx.settings.security
+    now = _now()
+    keys = [throttle.user_key(username), throttle.addr_key(source)]
     with ctx.db.read() as s:
+        throttle.check(s, policy, keys, now)
         user = s.execute(select(U).where(U.c.username == username, U.c.active.is_(True))).first()
     if user is None:
         verify_password(password, _DUMMY_HASH)
+        _failed(ctx, None, username, source, now)
         raise HallError("auth.bad_credentials")
     if not verify_password(password, user.password_hash):
+        _failed(ctx, user, username, source, now)
         raise HallError("auth.bad_credentials")
+    expires_at = now + timedelta(seconds=policy.session_absolute_s)
+    idle_s = policy.idle_s(user.role)
     with ctx.db.write() as s:
         window = None
         if user.role == "clerk":
@@ -72,8 +101,12 @@ def login(ctx: ServerContext, username: str, password: str, window_id: int | Non
                 window_id=window_id,
                 user_id=user.id,
                 label=f"login {username}",
+                expires_at=expires_at,
+                idle_s=idle_s,
             )
             window = window_out(ctx, s, win)
+            # The audit record first: clients watch for clerk.logged_in as the window's news.
+            _audit_login(ctx, s, user, source, token_id)
             append_event(
                 s,
                 win.hall_id,
@@ -83,15 +116,171 @@ def login(ctx: ServerContext, username: str, password: str, window_id: int | Non
             )
         else:
             token_id, token = create_token(
-                s, user.role, hall_id=user.hall_id, user_id=user.id, label=f"login {username}"
+                s,
+                user.role,
+                hall_id=user.hall_id,
+                user_id=user.id,
+                label=f"login {username}",
+                expires_at=expires_at,
+                idle_s=idle_s,
             )
+            _audit_login(ctx, s, user, source, token_id)
+        throttle.clear(s, keys[0])
     return {
         "token": token,
         "token_id": token_id,
         "role": user.role,
         "clerk": user_view(user),
         "window": window,
+        "expires_at": expires_at.isoformat(),
+        "idle_s": idle_s,
     }
+
+
+def _audit_login(ctx: ServerContext, s: Any, user: Any, source: str, token_id: int) -> None:
+    """auth.login in the user's hall (the main hall for admins without one)."""
+    hall_id = user.hall_id or _main_hall_id(ctx)
+    if hall_id:
+        append_event(
+            s,
+            hall_id,
+            EV_AUTH_LOGIN,
+            {"username": user.username, "role": user.role, "source": source, "token_id": token_id},
+            Actor(user.role, user.username),
+        )
+
+
+def _main_hall_id(ctx: ServerContext) -> str | None:
+    """The hall whose event log records what concerns no hall (admins, unknown usernames)."""
+    hall = ctx.catalog.main_hall()
+    return hall.id if hall else None
+
+
+def _failed(ctx: ServerContext, user: Any, username: str, source: str, now: datetime) -> None:
+    """Count a failed log-in for the account and the address; audit it, and the lock it causes."""
+    policy = ctx.settings.security
+    hall_id = (user.hall_id if user is not None else None) or _main_hall_id(ctx)
+    with ctx.db.write() as s:
+        failures, locked = throttle.record_failure(s, policy, throttle.user_key(username), hall_id, now)
+        addr_failures, addr_locked = throttle.record_failure(
+            s, policy, throttle.addr_key(source), hall_id, now
+        )
+        if hall_id is None:
+            return
+        # An unknown username is not echoed into the log: it is often a password typed in the wrong field.
+        who = user.username if user is not None else None
+        actor = Actor("anonymous", source)
+        payload = {"username": who, "known_user": user is not None, "source": source, "failures": failures}
+        append_event(s, hall_id, EV_AUTH_LOGIN_FAILED, payload, actor)
+        for scope, until, count in (("user", locked, failures), ("addr", addr_locked, addr_failures)):
+            if until is not None:
+                append_event(
+                    s,
+                    hall_id,
+                    EV_AUTH_LOCKED,
+                    {
+                        "scope": scope,
+                        "username": who,
+                        "source": source,
+                        "failures": count,
+                        "until": until.isoformat(),
+                    },
+                    actor,
+                )
+    logger.warning("failed log-in for %r from %s (%d in a row)", username[:100], source, failures)
+
+
+def refresh(ctx: ServerContext, p: Principal) -> dict[str, Any]:
+    """A new secret for this session and the old one revoked; the absolute lifetime is kept.
+
+    Refreshing renews the idle clock and rotates the secret, but never extends the session
+    beyond the lifetime set at log-in: after that the user logs in again.
+    """
+    if p.user_id is None:
+        raise HallError("auth.forbidden", role=p.role, reason="only log-in sessions are refreshed")
+    with ctx.db.write() as s:
+        row = token_row(s, p.token_id)
+        # A concurrent refresh of the same token already revoked it: only one of them wins.
+        if row is None or not revoke_token(s, p.token_id):
+            raise HallError("auth.invalid")
+        token_id, token = _successor(s, row)
+    return _session_out(row, token_id, token)
+
+
+def _successor(s: Any, row: Any) -> tuple[int, str]:
+    """A new token with the binding and deadline of row."""
+    return create_token(
+        s,
+        row.role,
+        hall_id=row.hall_id,
+        window_id=row.window_id,
+        user_id=row.user_id,
+        label=row.label,
+        expires_at=row.expires_at,
+        idle_s=row.idle_s,
+    )
+
+
+def _session_out(row: Any, token_id: int, token: str) -> dict[str, Any]:
+    expires_at = row.expires_at
+    if expires_at is not None and expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    return {
+        "token": token,
+        "token_id": token_id,
+        "role": row.role,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+        "idle_s": row.idle_s,
+    }
+
+
+def change_password(
+    ctx: ServerContext, p: Principal, old: str, new: str, source: str = "unknown"
+) -> dict[str, Any]:
+    """Change one's own password: every session of the user ends, this one continues under a new token."""
+    if p.user_id is None:
+        raise HallError("auth.forbidden", role=p.role, reason="devices have no password")
+    policy = ctx.settings.security
+    now = _now()
+    with ctx.db.read() as s:
+        user = s.execute(select(U).where(U.c.id == p.user_id)).first()
+        if user is None:
+            raise HallError("auth.invalid")
+        throttle.check(s, policy, [throttle.user_key(user.username), throttle.addr_key(source)], now)
+    if not verify_password(old, user.password_hash):
+        # A stolen session must not become a way to guess the password: it counts as a failure.
+        _failed(ctx, user, user.username, source, now)
+        raise HallError("auth.bad_credentials")
+    if new == old:
+        raise HallError("auth.password_reused")
+    problems = password_problems(new, policy.password_min_length, policy.password_min_classes, user.username)
+    if problems:
+        raise HallError(
+            "auth.weak_password",
+            message="新密码不符合密码规则：" + "；".join(problems),
+            problems=problems,
+            min_length=policy.password_min_length,
+            min_classes=policy.password_min_classes,
+        )
+    new_hash = hash_password(new)  # scrypt is slow on purpose: outside the transaction
+    with ctx.db.write() as s:
+        row = token_row(s, p.token_id)
+        if row is None:
+            raise HallError("auth.invalid")
+        s.execute(update(U).where(U.c.id == user.id).values(password_hash=new_hash))
+        ended = revoke_user_sessions(s, user.id)
+        token_id, token = _successor(s, row)
+        throttle.clear(s, throttle.user_key(user.username))
+        hall_id = user.hall_id or _main_hall_id(ctx)
+        if hall_id:
+            append_event(
+                s,
+                hall_id,
+                EV_AUTH_PASSWORD_CHANGED,
+                {"username": user.username, "sessions_ended": ended},
+                p.actor,
+            )
+    return _session_out(row, token_id, token)
 
 
 def _leave_other_windows(ctx: ServerContext, s: Any, user: Any, window_id: int) -> None:

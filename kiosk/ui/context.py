@@ -87,7 +87,7 @@ class AppContext:
     def start_events(self, since: int, token: str | None = None) -> None:
         """Follow the hall's events from `since` with this token (the clerk's after log-in)."""
         ws = self.client.ws_url(f"/halls/{self.hall_id}/events/ws")
-        self.events.attach(EventChannel(ws, token or self.client.token, since))
+        self.events.attach(EventChannel(ws, token or self.client.token, since, pin=self.client.pin))
 
     def close(self) -> None:
         """Stop threads; leave no background work behind."""

@@ -16,9 +16,14 @@ from tests.hall_server.hs_city import CITY, COUNTY
 pytestmark = pytest.mark.timeout(90)
 
 
-def _ws_url(hall_id: str, token: str, since: int | None = None) -> str:
-    url = f"{API}/halls/{hall_id}/events/ws?token={token}"
-    return url if since is None else f"{url}&since={since}"
+def _ws_url(hall_id: str, since: int | None = None) -> str:
+    url = f"{API}/halls/{hall_id}/events/ws"
+    return url if since is None else f"{url}?since={since}"
+
+
+def _ws(client: Any, hall_id: str, token: str, since: int | None = None) -> Any:
+    """The event socket of a hall, authenticated by the header (as kiosks do)."""
+    return client.websocket_connect(_ws_url(hall_id, since), headers={"Authorization": f"Bearer {token}"})
 
 
 def _read(ws: Any, n: int) -> list[dict[str, Any]]:
@@ -47,7 +52,7 @@ def test_websocket_replays_what_was_missed_then_goes_live(hall: Hall) -> None:
     token = hall.tokens[f"display:{CITY}"]
     start = hall.last_seq()
     hall.ok_issue("S-A1")
-    with hall.client.websocket_connect(_ws_url(CITY, token, since=start)) as ws:
+    with _ws(hall.client, CITY, token, since=start) as ws:
         first = _read(ws, 1)
         assert first[0]["seq"] == start + 1 and first[0]["type"] == "ticket.issued"
         hall.ok_issue("S-A1")  # live
@@ -58,7 +63,7 @@ def test_websocket_replays_what_was_missed_then_goes_live(hall: Hall) -> None:
     hall.ok_issue("S-B1")
     hall.ok(1, "call-next")
     hall.ok(1, "recall")
-    with hall.client.websocket_connect(_ws_url(CITY, token, since=last_seen)) as ws:
+    with _ws(hall.client, CITY, token, since=last_seen) as ws:
         missed = _read(ws, 3)
         assert [e["seq"] for e in missed] == [last_seen + 1, last_seen + 2, last_seen + 3]
         assert [e["type"] for e in missed] == ["ticket.issued", "ticket.called", "ticket.recalled"]
@@ -69,20 +74,21 @@ def test_websocket_replays_what_was_missed_then_goes_live(hall: Hall) -> None:
 
 def test_websocket_without_since_is_live_only(hall: Hall) -> None:
     hall.ok_issue("S-A1")
-    with hall.client.websocket_connect(_ws_url(CITY, hall.tokens[f"kiosk:{CITY}"])) as ws:
+    with _ws(hall.client, CITY, hall.tokens[f"kiosk:{CITY}"]) as ws:
         t = hall.ok_issue("S-A2")
         ev = json.loads(ws.receive_text())
         assert ev["payload"]["ticket"]["id"] == t["id"]
 
 
 def test_websocket_refuses_bad_tokens_and_other_halls(hall: Hall) -> None:
-    for url, code, err in (
-        (f"{API}/halls/{CITY}/events/ws", 4401, "auth.required"),
-        (_ws_url(CITY, "garbage"), 4401, "auth.invalid"),
-        (_ws_url(CITY, hall.tokens[f"display:{COUNTY}"]), 4403, "auth.wrong_hall"),
-        (_ws_url("no-hall", hall.tokens["admin"]), 4404, "hall.unknown"),
+    for hall_id, token, code, err in (
+        (CITY, None, 4401, "auth.required"),
+        (CITY, "garbage", 4401, "auth.invalid"),
+        (CITY, hall.tokens[f"display:{COUNTY}"], 4403, "auth.wrong_hall"),
+        ("no-hall", hall.tokens["admin"], 4404, "hall.unknown"),
     ):
-        with hall.client.websocket_connect(url) as ws:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        with hall.client.websocket_connect(_ws_url(hall_id), headers=headers) as ws:
             body = json.loads(ws.receive_text())
             assert body["error"]["code"] == err
             with pytest.raises(WebSocketDisconnect) as info:
@@ -101,7 +107,7 @@ def test_concurrent_writers_reach_subscribers_in_order_without_gaps(hall: Hall) 
             if r.status_code != 201:
                 errors.append(r.text)
 
-    with hall.client.websocket_connect(_ws_url(CITY, hall.tokens[f"display:{CITY}"], since=start)) as ws:
+    with _ws(hall.client, CITY, hall.tokens[f"display:{CITY}"], since=start) as ws:
         threads = [threading.Thread(target=kiosk) for _ in range(n_threads)]
         for t in threads:
             t.start()

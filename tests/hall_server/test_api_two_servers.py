@@ -31,8 +31,8 @@ def second(hall: Hall) -> Iterator[TestClient]:
 def test_events_from_another_server_reach_subscribers_in_order(hall: Hall, second: TestClient) -> None:
     start = hall.last_seq()
     kiosk = hall.auth(f"kiosk:{CITY}")
-    url = f"{API}/halls/{CITY}/events/ws?token={hall.tokens[f'display:{CITY}']}&since={start}"
-    with second.websocket_connect(url) as ws:
+    url = f"{API}/halls/{CITY}/events/ws?since={start}"
+    with second.websocket_connect(url, headers=hall.auth(f"display:{CITY}")) as ws:
         numbers = []
         for i in range(6):
             # Alternate writers: the subscriber's own server and the other one.

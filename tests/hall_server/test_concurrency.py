@@ -307,7 +307,8 @@ class Subscriber(threading.Thread):
 
     def __init__(self, server: HallServer, token: str, since: int) -> None:
         super().__init__(daemon=True, name=f"ws-{server.port}")
-        self.url = f"{server.ws_api}/halls/{HALL}/events/ws?since={since}&token={token}"
+        self.url = f"{server.ws_api}/halls/{HALL}/events/ws?since={since}"
+        self.headers = {"Authorization": f"Bearer {token}"}
         self.events: list[dict[str, Any]] = []
         self.connected = threading.Event()
         self.stop = threading.Event()
@@ -317,7 +318,7 @@ class Subscriber(threading.Thread):
         from websockets.sync.client import connect
 
         try:
-            with connect(self.url, open_timeout=30) as ws:
+            with connect(self.url, open_timeout=30, additional_headers=self.headers) as ws:
                 self.connected.set()
                 while not self.stop.is_set():
                     try:

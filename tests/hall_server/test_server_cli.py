@@ -309,8 +309,9 @@ def _kiosk_token(data: Path) -> str:
 async def _issue_while_subscribed(port: int, base: str, token: str) -> None:
     import websockets
 
-    url = f"ws://127.0.0.1:{port}/api/v1/halls/t-city/events/ws?token={token}&since=0"
-    async with websockets.connect(url, open_timeout=20) as ws:
+    url = f"ws://127.0.0.1:{port}/api/v1/halls/t-city/events/ws?since=0"
+    auth = {"Authorization": f"Bearer {token}"}
+    async with websockets.connect(url, open_timeout=20, additional_headers=auth) as ws:
         # Fresh connections each time, so both workers take some of them.
         numbers = []
         for _ in range(12):

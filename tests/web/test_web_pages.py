@@ -37,6 +37,8 @@ def test_dashboard_live_call_alerts_and_exports(server: HallServer, browser: Any
         viewport={"width": 1400, "height": 1000}, locale="zh-CN", timezone_id="Asia/Shanghai"
     )
     page.set_default_timeout(TIMEOUT_MS)
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
     login(page, server, "m-city")
     # The city manager's tree: the city, the county and the township; never the other city.
     halls = page.eval_on_selector_all("#tree a", "els => els.map(e => e.dataset.hall)")
@@ -47,6 +49,9 @@ def test_dashboard_live_call_alerts_and_exports(server: HallServer, browser: Any
     page.wait_for_selector("#alerts .alert[data-code='device.fault']")
     assert "打印机缺纸" in page.inner_text("#alerts")
     page.wait_for_function("document.getElementById('live').textContent.includes('实时')")
+    # The socket was opened with a one-time ticket: the session token is never in its URL.
+    token = page.evaluate("sessionStorage.getItem('hall_token')")
+    assert sockets and all("ticket=" in u and "token=" not in u and token not in u for u in sockets)
     # A call made through the API appears without a reload.
     called = clerk.post(f"/windows/{w1}/call-next")
     page.wait_for_function(
@@ -303,4 +308,21 @@ def test_booking_page_cancels_with_the_code_texted_to_the_phone(server: HallServ
     page.wait_for_function("document.getElementById('cancel-msg').textContent.includes('已取消')")
     r = requests.post(f"{server.api}/appointments/lookup", json={"code": code, "id_number": ID_B}, timeout=30)
     assert r.json()["status"] == "cancelled"
+    page.close()
+
+
+def test_an_ended_session_sends_the_manager_back_to_log_in(server: HallServer, browser: Any) -> None:
+    page = browser.new_page(locale="zh-CN", timezone_id="Asia/Shanghai")
+    page.set_default_timeout(TIMEOUT_MS)
+    login(page, server, "m-county")
+    page.click("#tree a[data-hall=x-county]")
+    page.wait_for_function("document.getElementById('live').textContent.includes('实时')")
+    # The session ends elsewhere (here: revoked, as at a password change or an expiry).
+    token = page.evaluate("sessionStorage.getItem('hall_token')")
+    r = requests.post(f"{server.api}/auth/logout", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert r.status_code == 204
+    page.click("#reload-stats")
+    page.wait_for_selector("#login:not([hidden])")
+    assert "令牌无效或已注销" in page.inner_text("#login-error")
+    assert page.evaluate("sessionStorage.getItem('hall_token')") is None
     page.close()

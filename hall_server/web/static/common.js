@@ -20,6 +20,11 @@ async function api(path, opts = {}) {
     const e = (data && data.error) || { code: "http." + res.status, message: "请求失败（" + res.status + "）", message_en: String(res.status) };
     const err = new Error(e.message + (e.message_en ? " / " + e.message_en : ""));
     err.code = e.code; err.status = res.status; err.body = e;
+    // An expired or revoked session: forget it and let the page send the user back to log in.
+    if (res.status === 401 && token && !opts.noAuth) {
+      sessionStorage.removeItem("hall_token");
+      window.dispatchEvent(new CustomEvent("hall-session-ended", { detail: e }));
+    }
     throw err;
   }
   return data;

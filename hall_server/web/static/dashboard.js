@@ -37,6 +37,7 @@ async function start() {
   });
   $("case-cancel").addEventListener("click", closeCase);
   $("case-dialog").addEventListener("close", onCaseClosed);
+  window.addEventListener("hall-session-ended", onSessionEnded);
   if (!authToken()) return showLogin();
   try { await api("/auth/me"); await showApp(); } catch (e) { showLogin(); }
 }
@@ -232,21 +233,39 @@ function renderAlerts(alerts) {
   $("alerts").replaceChildren(...alerts.map(a => el("div", { class: "alert " + (a.level || ""), "data-code": a.code }, a.message, el("span", { class: "muted" }, "  " + (a.message_en || "")))));
 }
 
-function connectWs() {
+// The token never goes into the socket's URL (URLs end up in access logs): a one-time ticket,
+// fetched with the token in the header, opens the socket and is worthless a moment later.
+async function connectWs() {
   if (state.ws) { state.ws.onclose = null; state.ws.close(); }
   const hallId = state.hall;
+  const retry = () => {
+    $("live").textContent = "● 重连中 / reconnecting";
+    if (hallId !== state.hall || !authToken()) return;
+    const delay = Math.min(10000, 500 * 2 ** state.wsRetry++);
+    setTimeout(() => { if (hallId === state.hall) connectWs(); }, delay);
+  };
+  let ticket;
+  try {
+    ticket = (await api(`/halls/${encodeURIComponent(hallId)}/events/ticket`, { method: "POST" })).ticket;
+  } catch (e) {
+    if (e.status !== 401) retry();
+    return;
+  }
+  if (hallId !== state.hall) return;
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  const url = `${proto}://${location.host}${API}/halls/${encodeURIComponent(hallId)}/events/ws?since=${state.lastSeq}&token=${encodeURIComponent(authToken())}`;
+  const url = `${proto}://${location.host}${API}/halls/${encodeURIComponent(hallId)}/events/ws?since=${state.lastSeq}&ticket=${encodeURIComponent(ticket)}`;
   const ws = new WebSocket(url);
   state.ws = ws;
   ws.onopen = () => { state.wsRetry = 0; $("live").textContent = "● 实时 / live"; };
   ws.onmessage = m => { let ev; try { ev = JSON.parse(m.data); } catch (e) { return; } onEvent(ev); };
-  ws.onclose = () => {
-    $("live").textContent = "● 重连中 / reconnecting";
-    if (hallId !== state.hall) return;
-    const delay = Math.min(10000, 500 * 2 ** state.wsRetry++);
-    setTimeout(() => { if (hallId === state.hall) connectWs(); }, delay);
-  };
+  ws.onclose = retry;
+}
+
+// A session ended by the server (idle, lifetime, revoked): back to the log-in form with the reason.
+function onSessionEnded(ev) {
+  if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; }
+  showLogin();
+  $("login-error").textContent = (ev.detail && ev.detail.message) || "登录已过期，请重新登录";
 }
 
 function onEvent(ev) {

@@ -143,6 +143,18 @@ class ClerkSession:
         term.show_current(None)
         term.pages.setCurrentWidget(self.page)
 
+    def ended(self, exc: BaseException) -> None:
+        """The server ended the session (expired, revoked, password changed): back to the log-in page."""
+        term = self.term
+        term.client.token = None
+        if not term.ctx.config.token:
+            term.ctx.events.detach()
+        term.busy = False
+        term.show_current(None)
+        term.pages.setCurrentWidget(self.page)
+        self.login_btn.setEnabled(True)
+        self.login_error.setText(getattr(exc, "message_zh", "登录已失效，请重新登录"))
+
     def apply_snapshot(self, snap: dict[str, Any]) -> None:
         """Take this window's state and ticket in hand from a hall snapshot."""
         term = self.term

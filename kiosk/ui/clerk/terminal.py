@@ -9,11 +9,13 @@ calls.py (operation buttons and F-keys), documents.py (document photo, material,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
 
+from kiosk.errors import Unauthorized
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.clerk.calls import CallControls
 from kiosk.ui.clerk.documents import DocumentPhotos
@@ -137,6 +139,22 @@ class ClerkTerminal(RoleScreen):
         lay.addLayout(left, 3)
         lay.addLayout(self.queue.column, 2)
         return page
+
+    def run(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Run blocking work; a 401 on the clerk's session (expired, revoked) ends it at the log-in page."""
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, Unauthorized) and self.client.token:
+                self.session.ended(exc)
+            # The caller still learns of the failure (it clears its busy state, signals the end).
+            (on_error or self.message.show_error)(exc)
+
+        super().run(fn, on_done, failed)
 
     def show_current(self, t: dict[str, Any] | None) -> None:
         """Show a ticket of this window (or none); the buttons and the material list follow it."""
