@@ -67,6 +67,21 @@ class SecurityPolicy:
         return self.session_idle_clerk_s if role == "clerk" else self.session_idle_s
 
 
+# The settings that make up the SecurityPolicy (same names on both).
+SECURITY_FIELDS = (
+    "session_idle_s",
+    "session_idle_clerk_s",
+    "session_absolute_s",
+    "login_backoff_after",
+    "login_lock_after",
+    "login_lock_s",
+    "login_addr_backoff_after",
+    "login_addr_lock_after",
+    "password_min_length",
+    "password_min_classes",
+)
+
+
 class Settings(BaseSettings):
     """Where the data lives, how the server is reached, and the knobs of its background work."""
 
@@ -105,12 +120,12 @@ class Settings(BaseSettings):
     rate_exempt: str = ""
     # Sessions, log-in throttling and the password policy (a city sets them here; bounded, so a
     # typo cannot switch one off).
-    session_idle_s: int = Field(default=const.SESSION_IDLE_STAFF_S, ge=10, le=_DAY)
-    session_idle_clerk_s: int = Field(default=const.SESSION_IDLE_CLERK_S, ge=10, le=_DAY)
-    session_absolute_s: int = Field(default=const.SESSION_ABSOLUTE_S, ge=10, le=7 * _DAY)
+    session_idle_s: int = Field(default=const.SESSION_IDLE_STAFF_S, ge=1, le=_DAY)
+    session_idle_clerk_s: int = Field(default=const.SESSION_IDLE_CLERK_S, ge=1, le=_DAY)
+    session_absolute_s: int = Field(default=const.SESSION_ABSOLUTE_S, ge=1, le=7 * _DAY)
     login_backoff_after: int = Field(default=const.LOGIN_BACKOFF_AFTER, ge=2, le=100)
     login_lock_after: int = Field(default=const.LOGIN_LOCK_AFTER, ge=3, le=100)
-    login_lock_s: int = Field(default=const.LOGIN_LOCK_S, ge=10, le=_DAY)
+    login_lock_s: int = Field(default=const.LOGIN_LOCK_S, ge=1, le=_DAY)
     login_addr_backoff_after: int = Field(default=const.LOGIN_ADDR_BACKOFF_AFTER, ge=2, le=1000)
     login_addr_lock_after: int = Field(default=const.LOGIN_ADDR_LOCK_AFTER, ge=3, le=1000)
     password_min_length: int = Field(default=const.PASSWORD_MIN_LENGTH, ge=6, le=64)
@@ -130,18 +145,7 @@ class Settings(BaseSettings):
     @property
     def security(self) -> SecurityPolicy:
         """Session lifetimes, throttling and the password policy as the sessions service reads them."""
-        return SecurityPolicy(
-            session_idle_s=self.session_idle_s,
-            session_idle_clerk_s=self.session_idle_clerk_s,
-            session_absolute_s=self.session_absolute_s,
-            login_backoff_after=self.login_backoff_after,
-            login_lock_after=self.login_lock_after,
-            login_lock_s=self.login_lock_s,
-            login_addr_backoff_after=self.login_addr_backoff_after,
-            login_addr_lock_after=self.login_addr_lock_after,
-            password_min_length=self.password_min_length,
-            password_min_classes=self.password_min_classes,
-        )
+        return SecurityPolicy(**{name: getattr(self, name) for name in SECURITY_FIELDS})
 
     @property
     def database_url(self) -> str:

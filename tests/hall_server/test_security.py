@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
 
 from hall_server.cli import main as cli_main
-from hall_server.config import SecurityPolicy
+from hall_server.config import SECURITY_FIELDS, Settings
 from hall_server.db.models import ApiToken
 from tests.hall_server.conftest import API, Hall, error_code
 from tests.hall_server.hs_city import CITY, COUNTY, PASSWORD
@@ -25,7 +25,9 @@ NEW_PASSWORD = "Neu-Passw0rt-2026"
 
 def _policy(hall: Hall, **kw: Any) -> None:
     """Set the server's security policy for this test (what a city sets through the environment)."""
-    hall.ctx.settings.security = replace(SecurityPolicy(), **kw)
+    defaults = Settings()
+    for name in SECURITY_FIELDS:
+        setattr(hall.ctx.settings, name, kw.get(name, getattr(defaults, name)))
 
 
 def _login(hall: Hall, username: str = "m-city", password: str = PASSWORD, **body: Any) -> Any:
@@ -314,12 +316,16 @@ def test_socket_refusals(hall: Hall) -> None:
 def test_a_city_sets_the_policy_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HALL_SESSION_IDLE_S", "900")
     monkeypatch.setenv("HALL_PASSWORD_MIN_LENGTH", "12")
-    monkeypatch.setenv("HALL_LOGIN_LOCK_AFTER", "1")  # below the floor: a typo cannot disable locking
-    monkeypatch.setenv("HALL_SESSION_ABSOLUTE_S", "soon")  # not a number: the default stays
-    policy = SecurityPolicy.from_env()
+    policy = Settings().security
     assert policy.session_idle_s == 900 and policy.password_min_length == 12
-    assert policy.login_lock_after == 3
-    assert policy.session_absolute_s == SecurityPolicy().session_absolute_s
+    # A typo cannot switch locking off or make sessions endless: the server refuses to start.
+    monkeypatch.setenv("HALL_LOGIN_LOCK_AFTER", "1")
+    with pytest.raises(ValidationError, match="login_lock_after"):
+        Settings()
+    monkeypatch.delenv("HALL_LOGIN_LOCK_AFTER")
+    monkeypatch.setenv("HALL_SESSION_ABSOLUTE_S", "soon")
+    with pytest.raises(ValidationError, match="session_absolute_s"):
+        Settings()
 
 
 def test_an_open_socket_closes_when_its_session_ends(hall: Hall, monkeypatch: pytest.MonkeyPatch) -> None:
