@@ -77,7 +77,7 @@ def body_limit(path: str) -> int:
 
 def create_app_from_env() -> FastAPI:
     """Factory for uvicorn worker processes (settings from HALL_* variables; already migrated)."""
-    from hall_server.heap import settle_heap
+    from hall_server.gc_freeze import settle_heap
 
     app = create_app(Settings.from_env(), migrate=False)
     settle_heap()

@@ -260,7 +260,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             uvicorn.run("hall_server.app:create_app_from_env", factory=True, workers=args.workers, **options)
         else:
             from hall_server.app import create_app
-            from hall_server.heap import settle_heap
+            from hall_server.gc_freeze import settle_heap
 
             app = create_app(s, migrate=False)
             settle_heap()
