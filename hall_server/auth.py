@@ -231,6 +231,11 @@ def rotate_token(session: Session, token_id: int) -> tuple[int, str] | None:
     if row is None:
         return None
     revoke_token(session, token_id)
+    return successor_token(session, row)
+
+
+def successor_token(session: Session, row: Any) -> tuple[int, str]:
+    """A new token with the binding and deadline of a token row (rotation, refresh, password change)."""
     return create_token(
         session,
         row.role,

@@ -26,7 +26,9 @@ logger = logging.getLogger(__name__)
 
 def _settings(args: argparse.Namespace) -> Settings:
     """HALL_* variables, then what the command line says over them."""
-    given = {name: getattr(args, name, None) for name in ("host", "port", "public_url", "tls_cert", "tls_key")}
+    given = {
+        name: getattr(args, name, None) for name in ("host", "port", "public_url", "tls_cert", "tls_key")
+    }
     if args.db:
         given["db_url"] = args.db
     if args.data_dir is not None:

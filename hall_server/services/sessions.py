@@ -13,6 +13,7 @@ from hall_server.auth import (
     create_token,
     revoke_token,
     revoke_user_sessions,
+    successor_token,
     token_row,
 )
 from hall_server.const import (
@@ -203,22 +204,8 @@ def refresh(ctx: ServerContext, p: Principal) -> dict[str, Any]:
         # A concurrent refresh of the same token already revoked it: only one of them wins.
         if row is None or not revoke_token(s, p.token_id):
             raise HallError("auth.invalid")
-        token_id, token = _successor(s, row)
+        token_id, token = successor_token(s, row)
     return _session_out(row, token_id, token)
-
-
-def _successor(s: Any, row: Any) -> tuple[int, str]:
-    """A new token with the binding and deadline of row."""
-    return create_token(
-        s,
-        row.role,
-        hall_id=row.hall_id,
-        window_id=row.window_id,
-        user_id=row.user_id,
-        label=row.label,
-        expires_at=row.expires_at,
-        idle_s=row.idle_s,
-    )
 
 
 def _session_out(row: Any, token_id: int, token: str) -> dict[str, Any]:
@@ -269,7 +256,7 @@ def change_password(
             raise HallError("auth.invalid")
         s.execute(update(U).where(U.c.id == user.id).values(password_hash=new_hash))
         ended = revoke_user_sessions(s, user.id)
-        token_id, token = _successor(s, row)
+        token_id, token = successor_token(s, row)
         throttle.clear(s, throttle.user_key(user.username))
         hall_id = user.hall_id or _main_hall_id(ctx)
         if hall_id:
