@@ -47,6 +47,30 @@ SCRYPT_DKLEN = 32
 ROLES = ("admin", "manager", "clerk", "kiosk", "display", "rating")
 DEVICE_ROLES = ("kiosk", "display", "rating")
 
+# Advisory-lock keys of the per-person daily limit are hashed under this name (PostgreSQL).
+PERSON_LOCK_NAMESPACE = "hall-person-day"
+
+# Audit chain (全过程留痕): the hash of each event links it to the one before.
+CHAIN_ALGORITHMS = ("sha256", "sm3")
+DEFAULT_CHAIN_ALGORITHM = "sha256"
+CHAIN_ALGORITHM_ENV = "HALL_AUDIT_HASH"
+# Security acts that no hall display may see are chained as the events of "audit:<scope>",
+# scope being a hall id or AUDIT_CITY_SCOPE for acts that belong to no hall.
+AUDIT_STREAM_PREFIX = "audit:"
+AUDIT_CITY_SCOPE = "city"
+# Seconds between periodic chain verifications in the background pass (0 turns it off).
+AUDIT_VERIFY_ENV = "HALL_AUDIT_VERIFY_SECONDS"
+AUDIT_VERIFY_DEFAULT_S = 300.0
+AUDIT_VERIFY_PAGE = 2000
+
+# Personal data at rest: the cipher of new ciphertexts (old ones keep their own, see crypto.py).
+CIPHERS = ("aes-gcm", "sm4-gcm")
+DEFAULT_CIPHER = "aes-gcm"
+CIPHER_ENV = "HALL_DATA_CIPHER"
+DATA_KEY_FILE_ENV = "HALL_DATA_KEY_FILE"
+# server_meta keys
+META_KEY_FINGERPRINT = "data_key_fingerprint"
+
 # Queries
 RECENT_CALLS = 10
 EVENTS_PAGE_MAX = 1000
