@@ -28,7 +28,9 @@ def set_algorithm(name: str) -> None:
     global _algorithm
     name = name.strip().lower()
     if name not in CHAIN_ALGORITHMS:
-        raise ChainConfigError(f"unknown audit chain hash {name!r}; choose one of {', '.join(CHAIN_ALGORITHMS)}")
+        raise ChainConfigError(
+            f"unknown audit chain hash {name!r}; choose one of {', '.join(CHAIN_ALGORITHMS)}"
+        )
     # hashlib reaches SM3 through OpenSSL; fail at start-up rather than at the first event.
     hashlib.new(name)
     _algorithm = name

@@ -1,4 +1,4 @@
-"""The `hall-server` command: serve, migrate, token, seed."""
+"""The `hall-server` command: serve, migrate, token, seed, audit, db."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from hall_server.config import Settings
 from hall_server.const import (
+    APP_ROLE_DEFAULT,
     DEFAULT_DATA_DIR,
     DEFAULT_PORT,
     DEMO_DB_FILE_NAME,
@@ -79,6 +80,22 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = tsub.add_parser("revoke", help="revoke a token by id")
     _add_common(revoke)
     revoke.add_argument("token_id", type=int)
+
+    audit = sub.add_parser("audit", help="the audit trail (全过程留痕)")
+    asub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = asub.add_parser("verify", help="check the hash chains; exit 1 at the first broken record")
+    _add_common(verify)
+    verify.add_argument("--hall", help="one hall (or audit stream, e.g. audit:city); default every chain")
+
+    dbp = sub.add_parser("db", help="database administration")
+    dsub = dbp.add_subparsers(dest="db_command", required=True)
+    grant = dsub.add_parser(
+        "grant-app-role", help="PostgreSQL: create the server's role (events: INSERT and SELECT only)"
+    )
+    _add_common(grant)
+    grant.add_argument("--role", default=APP_ROLE_DEFAULT, help=f"role name (default {APP_ROLE_DEFAULT})")
+    grant.add_argument("--password", help="login password of the role (default: from HALL_APP_ROLE_PASSWORD)")
+    grant.add_argument("--print-sql", action="store_true", help="print the SQL instead of running it")
     return parser
 
 
@@ -91,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    from hall_server.crypto import DataKeyError
     from hall_server.errors import ApiError
 
     try:
@@ -102,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_seed(args)
         if args.command == "token":
             return cmd_token(args)
+        if args.command == "audit":
+            return cmd_audit(args)
+        if args.command == "db":
+            return cmd_db(args)
+    except DataKeyError as err:
+        print(f"错误 / error: {err}", file=sys.stderr)
+        return 2
     except ApiError as err:
         print(f"错误 / error: {err.message} / {err.message_en} {err.detail or ''}", file=sys.stderr)
         return 2
@@ -182,6 +207,43 @@ def cmd_token(args: argparse.Namespace) -> int:
             print(f"revoked {args.token_id}")
     finally:
         db.dispose()
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """hall-server audit verify [--hall H]: one JSON line per chain; exit 1 if any is broken."""
+    from hall_server import audit
+
+    db = _open_db(_settings(args))
+    try:
+        verdicts = audit.verify_all(db, args.hall)
+    finally:
+        db.dispose()
+    for v in verdicts:
+        print(json.dumps(v.as_dict(), ensure_ascii=False))
+        if not v.ok:
+            print(
+                f"审计链断裂 / audit chain broken: {v.hall_id} at seq {v.broken_seq}: {v.problem}",
+                file=sys.stderr,
+            )
+    return 0 if all(v.ok for v in verdicts) else 1
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """hall-server db grant-app-role: the server's PostgreSQL role that cannot rewrite history."""
+    from hall_server.db.roles import database_of, grant_app_role_sql, run_sql
+
+    s = _settings(args)
+    if not s.database_url.startswith(("postgres", "postgresql")):
+        print("grant-app-role is for PostgreSQL only / PostgreSQL only", file=sys.stderr)
+        return 2
+    password = args.password or os.environ.get("HALL_APP_ROLE_PASSWORD")
+    statements = grant_app_role_sql(args.role, password, database_of(s.database_url))
+    if args.print_sql:
+        print(";\n".join(statements) + ";")
+        return 0
+    run_sql(s.database_url, statements)
+    print(f"role {args.role}: events INSERT/SELECT only; other tables read and write")
     return 0
 
 

@@ -68,6 +68,8 @@ CIPHERS = ("aes-gcm", "sm4-gcm")
 DEFAULT_CIPHER = "aes-gcm"
 CIPHER_ENV = "HALL_DATA_CIPHER"
 DATA_KEY_FILE_ENV = "HALL_DATA_KEY_FILE"
+# The PostgreSQL role `hall-server db grant-app-role` creates for the server processes.
+APP_ROLE_DEFAULT = "hall_app"
 # server_meta keys
 META_KEY_FINGERPRINT = "data_key_fingerprint"
 

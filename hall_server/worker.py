@@ -14,8 +14,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from hall_server import audit
 from hall_server.api import ext_common
-from hall_server.const import DOCUMENT_RETENTION_ENV
+from hall_server.const import AUDIT_VERIFY_DEFAULT_S, AUDIT_VERIFY_ENV, DOCUMENT_RETENTION_ENV
 from hall_server.context import ServerContext
 from hall_server.services import appointments, documents, followups, notify
 
@@ -38,6 +39,14 @@ def run_pass(ctx: ServerContext, notifier: notify.Notifier) -> dict[str, int]:
     out.update(notify.flush(ctx.db, ctx.protector, notifier, now))
     out["documents_purged"] = documents.purge_documents(ctx, now, _retention_days())
     return out
+
+
+def audit_pass(ctx: ServerContext) -> None:
+    """Verify the audit chains from their last good point; the dashboard shows the stored state."""
+    verdicts = audit.periodic_verify(ctx.db)
+    for v in verdicts:
+        if not v.ok:
+            logger.error("audit chain %s broken at seq %s: %s", v.hall_id, v.broken_seq, v.problem)
 
 
 def _retention_days() -> int:
@@ -70,9 +79,33 @@ async def background_passes(app: FastAPI) -> AsyncIterator[None]:
 
         thread = threading.Thread(target=loop, name="hall-ext-worker", daemon=True)
         thread.start()
+    audit_thread = _start_audit_loop(ctx, stop)
     try:
         yield
     finally:
         stop.set()
         if thread is not None:
             thread.join(timeout=30)
+        if audit_thread is not None:
+            audit_thread.join(timeout=30)
+
+
+def _start_audit_loop(ctx: ServerContext | None, stop: threading.Event) -> threading.Thread | None:
+    """A thread of its own: a long verification must not delay bookings and notices."""
+    interval = float(os.environ.get(AUDIT_VERIFY_ENV, AUDIT_VERIFY_DEFAULT_S))
+    if interval <= 0 or ctx is None:
+        return None
+
+    def loop() -> None:
+        # First pass soon after start, so the dashboard has a state to show.
+        delay = min(interval, 5.0)
+        while not stop.wait(delay):
+            delay = interval
+            try:
+                audit_pass(ctx)
+            except Exception:
+                logger.exception("audit verification failed; retrying next round")
+
+    thread = threading.Thread(target=loop, name="hall-audit-verify", daemon=True)
+    thread.start()
+    return thread
