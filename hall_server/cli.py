@@ -13,6 +13,11 @@ from typing import Any
 from hall_server.config import Settings
 from hall_server.const import (
     APP_ROLE_DEFAULT,
+    CHAIN_ALGORITHM_ENV,
+    CHAIN_ALGORITHMS,
+    CIPHER_ENV,
+    CIPHERS,
+    DATA_KEY_FILE_ENV,
     DEFAULT_DATA_DIR,
     DEFAULT_PORT,
     DEMO_DB_FILE_NAME,
@@ -26,7 +31,10 @@ logger = logging.getLogger(__name__)
 
 def _settings(args: argparse.Namespace) -> Settings:
     s = Settings(data_dir=Path(args.data_dir), db_url=args.db or os.environ.get("HALL_DB_URL") or None)
-    for name in ("host", "port", "public_url"):
+    key_file = getattr(args, "data_key_file", None) or os.environ.get(DATA_KEY_FILE_ENV)
+    if key_file:
+        s.data_key_file = Path(key_file)
+    for name in ("host", "port", "public_url", "data_cipher", "audit_hash"):
         if getattr(args, name, None) is not None:
             setattr(s, name, getattr(args, name))
     return s
@@ -56,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="fresh SQLite demo city with printed tokens")
     serve.add_argument("--public-url", help="URL phones use for ticket QR codes")
     serve.add_argument("--city-file", help="city data file for --demo (default assets/demo_city.json)")
+    serve.add_argument("--data-key-file", help=f"the data key from this file (or {DATA_KEY_FILE_ENV})")
+    serve.add_argument(
+        "--data-cipher", choices=CIPHERS, help=f"cipher of new personal data (or {CIPHER_ENV})"
+    )
+    serve.add_argument(
+        "--audit-hash", choices=CHAIN_ALGORITHMS, help=f"hash of the audit chain (or {CHAIN_ALGORITHM_ENV})"
+    )
     serve.add_argument(
         "--access-log", action="store_true", help="log every HTTP request (off by default: it costs CPU)"
     )
@@ -273,6 +288,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             Path(str(demo_db) + suffix).unlink(missing_ok=True)
         s.db_url = f"sqlite:///{demo_db.resolve()}"
     upgrade(s.database_url)
+    _check_data_key(s)
     if args.demo:
         from hall_server.demo import prepare_demo
 
@@ -309,6 +325,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if advertiser is not None:
             advertiser.stop()
     return 0
+
+
+def _check_data_key(s: Settings) -> None:
+    """Refuse to start (DataKeyError) before any worker runs if the key is not the database's."""
+    from hall_server.context import check_key_fingerprint
+    from hall_server.crypto import DataProtector, load_or_create_key
+    from hall_server.db.engine import Database
+
+    protector = DataProtector(load_or_create_key(s.data_dir, s.data_key_file), s.data_cipher)
+    db = Database(s.database_url, pool_size=1)
+    try:
+        check_key_fingerprint(db, protector.fingerprint)
+    finally:
+        db.dispose()
 
 
 def _advertise(s: Settings) -> Any:

@@ -8,9 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hall_server.const import (
+    CHAIN_ALGORITHM_ENV,
+    CIPHER_ENV,
     DATA_DIR_ENV,
+    DATA_KEY_FILE_ENV,
     DB_FILE_NAME,
     DB_URL_ENV,
+    DEFAULT_CHAIN_ALGORITHM,
+    DEFAULT_CIPHER,
     DEFAULT_DATA_DIR,
     DEFAULT_PORT,
     PUBLIC_URL_ENV,
@@ -43,6 +48,15 @@ class Settings:
     # Start the cross-process listener (LISTEN/NOTIFY or SQLite poll) with the app.
     listen_other_processes: bool = True
     pool_size: int = 20
+    # The data key from a file (a city gives every server process the same one); None: the
+    # HALL_DATA_KEY variable, else data.key in the data folder.
+    data_key_file: Path | None = None
+    # Cipher of new personal-data ciphertexts (aes-gcm, sm4-gcm) and hash of the audit chain
+    # (sha256, sm3); old records keep the algorithm they were written with.
+    data_cipher: str = field(default_factory=lambda: os.environ.get(CIPHER_ENV) or DEFAULT_CIPHER)
+    audit_hash: str = field(
+        default_factory=lambda: os.environ.get(CHAIN_ALGORITHM_ENV) or DEFAULT_CHAIN_ALGORITHM
+    )
 
     @property
     def database_url(self) -> str:
@@ -67,6 +81,8 @@ class Settings:
             db_url=os.environ.get(DB_URL_ENV) or None,
             public_url=os.environ.get(PUBLIC_URL_ENV) or None,
         )
+        if os.environ.get(DATA_KEY_FILE_ENV):
+            s.data_key_file = Path(os.environ[DATA_KEY_FILE_ENV])
         if os.environ.get("HALL_HOST"):
             s.host = os.environ["HALL_HOST"]
         if os.environ.get("HALL_PORT"):
@@ -77,6 +93,10 @@ class Settings:
         """The environment that makes from_env() return these settings."""
         env = {DATA_DIR_ENV: str(self.data_dir), "HALL_HOST": self.host, "HALL_PORT": str(self.port)}
         env[DB_URL_ENV] = self.database_url
+        env[CIPHER_ENV] = self.data_cipher
+        env[CHAIN_ALGORITHM_ENV] = self.audit_hash
+        if self.data_key_file is not None:
+            env[DATA_KEY_FILE_ENV] = str(self.data_key_file)
         if self.public_url:
             env[PUBLIC_URL_ENV] = self.public_url
         return env

@@ -42,3 +42,9 @@ def upsert_statement(
     stmt = module.insert(table).values(**values)
     columns = returning if isinstance(returning, tuple) else (returning,)
     return stmt.on_conflict_do_update(index_elements=index_elements, set_=set_).returning(*columns)
+
+
+def upsert_do_nothing(dialect: str, table: Table, values: dict[str, Any]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for a dialect name (keep the row already there)."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).values(**values).on_conflict_do_nothing()
