@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from hall_server import chain
 from hall_server.bus import EventBus
@@ -43,6 +44,11 @@ class ServerContext:
         db = Database(settings.database_url, pool_size=settings.pool_size)
         try:
             check_key_fingerprint(db, protector.fingerprint)
+        except OperationalError:
+            # The database is down at start (the server still starts and answers 503): the
+            # check runs before the key is first used instead.
+            logger.warning("database unreachable; the data key is checked on first use")
+            protector.before_first_use(lambda: check_key_fingerprint(db, protector.fingerprint))
         except BaseException:
             db.dispose()
             raise

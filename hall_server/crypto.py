@@ -13,6 +13,8 @@ import hashlib
 import hmac
 import logging
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -106,14 +108,29 @@ class DataProtector:
         # hashes already stored (per-person limits, check-in by ID number).
         self._mac_key = self._derive(master_key, b"hall-pii-lookup")
         self.fingerprint = key_fingerprint(master_key)
+        self._pending_check: Callable[[], None] | None = None
+        self._check_lock = threading.Lock()
         if cipher == "sm4-gcm":
             self._seal(b"self-test", b"")  # fail at start-up if this OpenSSL lacks SM4-GCM
+
+    def before_first_use(self, check: Callable[[], None]) -> None:
+        """Run check (the key's fingerprint against the database) once before the key is used."""
+        self._pending_check = check
+
+    def _checked(self) -> None:
+        if self._pending_check is None:
+            return
+        with self._check_lock:
+            if self._pending_check is not None:
+                self._pending_check()  # raises DataKeyError on another key, or the database error
+                self._pending_check = None
 
     @staticmethod
     def _derive(master: bytes, info: bytes) -> bytes:
         return HKDF(algorithm=hashes.SHA256(), length=_KEY_LEN, salt=None, info=info).derive(master)
 
     def _seal(self, data: bytes, aad: bytes) -> bytes:
+        self._checked()
         nonce = os.urandom(_NONCE_LEN)
         if self.cipher == "sm4-gcm":
             enc = Cipher(algorithms.SM4(self._sm4_key), modes.GCM(nonce)).encryptor()
@@ -124,6 +141,7 @@ class DataProtector:
         return bytes([CIPHER_VERSIONS[self.cipher]]) + nonce + sealed
 
     def _open(self, blob: bytes, aad: bytes) -> bytes:
+        self._checked()
         blob = bytes(blob)
         version = blob[0] if blob else None
         try:
@@ -158,4 +176,5 @@ class DataProtector:
 
     def lookup_hash(self, value: str) -> str:
         """A keyed hash of value for equality look-ups (per-person limits, check-in)."""
+        self._checked()
         return hmac.new(self._mac_key, value.strip().upper().encode("utf-8"), hashlib.sha256).hexdigest()
