@@ -192,7 +192,12 @@ def cmd_token(args: argparse.Namespace) -> int:
                 _check_hall(db, args.hall)
             with db.write() as s:
                 token_id, token = create_token(
-                    s, args.role, hall_id=args.hall, window_id=args.window, label=args.label
+                    s,
+                    args.role,
+                    hall_id=args.hall,
+                    window_id=args.window,
+                    label=args.label,
+                    actor=_cli_actor(),
                 )
             print(
                 json.dumps(
@@ -212,7 +217,7 @@ def cmd_token(args: argparse.Namespace) -> int:
                     print(json.dumps(row, ensure_ascii=False))
         elif args.token_command == "revoke":
             with db.write() as s:
-                ok = revoke_token(s, args.token_id)
+                ok = revoke_token(s, args.token_id, actor=_cli_actor())
             if not ok:
                 print(
                     f"令牌 {args.token_id} 不存在或已注销 / token {args.token_id} unknown or already revoked",
@@ -260,6 +265,21 @@ def cmd_db(args: argparse.Namespace) -> int:
     run_sql(s.database_url, statements)
     print(f"role {args.role}: events INSERT/SELECT only; other tables read and write")
     return 0
+
+
+def _cli_actor() -> Any:
+    """The audit actor of a command run on the server's machine: the operating-system user."""
+    import getpass
+
+    from hall_server.audit import client_address
+    from hall_server.events import Actor
+
+    client_address.set("cli")
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return Actor("cli", user)
 
 
 def _check_hall(db: Any, hall_id: str) -> None:

@@ -127,6 +127,16 @@ EV_HALL_UPDATED = "hall.updated"
 EV_TICKET_DOCUMENT_ADDED = "ticket.document_added"
 EV_TICKET_DOCUMENT_DELETED = "ticket.document_deleted"
 EV_DOCUMENTS_PURGED = "documents.purged"
+# Security acts, in the audit streams (hall_server/audit.py), never shown to a hall's displays.
+AU_LOGIN = "audit.login"
+AU_LOGIN_FAILED = "audit.login_failed"
+AU_TOKEN_CREATED = "audit.token_created"
+AU_TOKEN_REVOKED = "audit.token_revoked"
+AU_TOKEN_ROTATED = "audit.token_rotated"
+AU_ID_REVEALED = "audit.id_revealed"
+AU_DOCUMENT_VIEWED = "audit.document_viewed"
+AU_DOCUMENT_DELETED = "audit.document_deleted"
+AU_SETTINGS_CHANGED = "audit.settings_changed"
 # Events that change static hall configuration held in the per-process cache.
 CONFIG_EVENTS = frozenset({EV_HALL_UPDATED})
 CALL_EVENTS = (EV_TICKET_CALLED, EV_TICKET_RECALLED, EV_TICKET_CALLED_BACK)

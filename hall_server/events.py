@@ -65,7 +65,9 @@ _PG_INSERT_LINKED = Prepared(
         "VALUES (:hall_id, :seq, :type, :at, :actor_kind, :actor_id, :payload, :prev_hash, :hash)"
     )
 )
-_SET_HEAD = Prepared(update(_SEQ).where(_SEQ.c.hall_id == bindparam("b_hall")).values(last_hash=bindparam("b_hash")))
+_SET_HEAD = Prepared(
+    update(_SEQ).where(_SEQ.c.hall_id == bindparam("b_hall")).values(last_hash=bindparam("b_hash"))
+)
 _SEQ_TAKE: dict[str, Prepared] = {}
 
 

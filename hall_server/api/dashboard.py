@@ -89,6 +89,7 @@ def get_settings(hall_id: str, request: Request, creds: Creds) -> dict[str, Any]
 def put_settings(hall_id: str, body: dict[str, Any], request: Request, creds: Creds) -> dict[str, Any]:
     """Change some of those settings (keys not given stay); unknown keys are refused."""
     ctx = get_ctx(request)
-    ext_common.manager_scope(ctx, principal_of(ctx, creds), hall_id, include_subtree=False)
+    p = principal_of(ctx, creds)
+    ext_common.manager_scope(ctx, p, hall_id, include_subtree=False)
     with ctx.db.write() as s:
-        return hall_settings.update_settings(s, hall_id, body, ext_common.utcnow())
+        return hall_settings.update_settings(s, hall_id, body, ext_common.utcnow(), p.actor)

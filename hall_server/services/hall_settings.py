@@ -8,8 +8,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hall_server import audit
+from hall_server.const import AU_SETTINGS_CHANGED
 from hall_server.db.models_ext import HallExtSettings
 from hall_server.errors import ApiError
+from hall_server.events import Actor
 from hall_server.services.ext_const import (
     DEFAULT_ALERT_QUEUE_LENGTH,
     DEFAULT_FOLLOWUP_WORKING_DAYS,
@@ -89,9 +92,19 @@ def validate(patch: dict[str, Any]) -> dict[str, Any]:
     return patch
 
 
-def update_settings(session: Session, hall_id: str, patch: dict[str, Any], now: datetime) -> dict[str, Any]:
+def update_settings(
+    session: Session, hall_id: str, patch: dict[str, Any], now: datetime, actor: Actor | None = None
+) -> dict[str, Any]:
     """Merge a validated patch into the stored settings; returns the effective settings."""
     validate(patch)
+    before = settings_of(session, hall_id)
+    audit.record(
+        session,
+        AU_SETTINGS_CHANGED,
+        actor,
+        hall_id=hall_id,
+        changes={k: {"from": before.get(k), "to": v} for k, v in patch.items()},
+    )
     row = session.get(HallExtSettings, hall_id)
     if row is None:
         row = HallExtSettings(hall_id=hall_id, settings={}, updated_at=now)

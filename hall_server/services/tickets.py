@@ -24,7 +24,7 @@ from hall_server.db.upsert import upsert_statement
 from hall_server.errors import ApiError
 from hall_server.events import append_event
 from hall_server.services.queue import QueueEstimator, new_ticket_ahead
-from hall_server.services.views import may_reveal, ticket_view
+from hall_server.services.views import may_reveal, record_reveals_apart, ticket_view
 from queueing.errors import IssueRefused
 from queueing.estimate import estimate_wait_minutes
 from queueing.idnumber import IdNumber, mask_id_number, mask_name, parse_id_number
@@ -192,6 +192,8 @@ def person_lock_key(scope: str, id_hmac: str, day: date) -> int:
     """A signed 64-bit advisory-lock key for (hall or city scope, person hash, business day)."""
     digest = hashlib.sha256(f"{PERSON_LOCK_NAMESPACE}|{scope}|{id_hmac}|{day.isoformat()}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
 _PERSON_COUNT = Prepared(
     select(func.count())
     .select_from(T)
@@ -245,9 +247,11 @@ def get_ticket(ctx: ServerContext, p: Principal, ticket_id: int) -> dict[str, An
         require_hall(p, row.hall_id, ctx.catalog)
         hall = ctx.catalog.hall(row.hall_id)
         ahead, minutes = QueueEstimator(s, hall, hall_day(hall), ctx.estimates).position(row)
-        return ticket_view(
+        view = ticket_view(
             ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, reveal=may_reveal(p, row)
         )
+    record_reveals_apart(ctx, p, [row])
+    return view
 
 
 def track_ticket(ctx: ServerContext, track_token: str) -> dict[str, Any]:
@@ -294,7 +298,8 @@ def list_tickets(
                     ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, reveal=may_reveal(p, row)
                 )
             )
-        return out
+    record_reveals_apart(ctx, p, list(rows))
+    return out
 
 
 def cancel_ticket(ctx: ServerContext, p: Principal, ticket_id: int) -> dict[str, Any]:
