@@ -176,3 +176,48 @@ def test_app_role_cannot_delete_events(pg_server: Any, tmp_path: Path) -> None:
         pg_server.drop_database(name)
         with pg_server.connect() as conn:
             conn.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on SQLite or PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def test_rows_from_before_the_chain_get_a_genesis(empty_url: str) -> None:
+    """Events written before migration 0006 are left unchained; the chain starts after them."""
+    from hall_server.db.engine import Database
+    from hall_server.events import append_event
+    from hall_server.migrate import upgrade
+
+    upgrade(empty_url, "0005")
+    old = [
+        f"INSERT INTO events (hall_id, seq, type, at, actor_kind, payload) "
+        f"VALUES ('h1', {n}, 'ticket.issued', '2026-11-01 08:00:0{n}', 'system', '{{}}')"
+        for n in (1, 2, 3)
+    ]
+    engine = create_engine(normalise_url(empty_url))
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO hall_seq (hall_id, last_seq) VALUES ('h1', 3)"))
+        for stmt in old:
+            conn.execute(text(stmt))
+    engine.dispose()
+    upgrade(empty_url)
+    db = Database(empty_url, pool_size=2)
+    try:
+        v = audit.verify_all(db, "h1")[0]
+        assert v.ok and v.checked == 0 and v.last_seq == 3
+        for _ in range(3):
+            with db.write() as s:
+                append_event(s, "h1", "ticket.issued", {"n": 1})
+        v = audit.verify_all(db, "h1")[0]
+        assert v.ok and v.checked == 3 and v.last_seq == 6
+        # The pre-chain rows are outside the chain; the chained ones are guarded.
+        with db.write() as s:
+            s.execute(text("DELETE FROM events WHERE hall_id = 'h1' AND seq = 5"))
+        v = audit.verify_all(db, "h1")[0]
+        assert not v.ok and v.broken_seq == 5
+    finally:
+        db.dispose()
