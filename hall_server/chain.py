@@ -48,9 +48,9 @@ def genesis(hall_id: str, chain_start: int) -> str:
 
 def canonical_at(at: datetime) -> str:
     """A time as both databases give it back: UTC, microseconds, no offset."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    return at.isoformat(timespec="microseconds")
 
 
 def record_hash(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from hall_server import chain
@@ -55,18 +55,6 @@ _INSERT_EVENT = Prepared(
         prev_hash=bindparam("prev_hash"),
         hash=bindparam("hash"),
     )
-)
-# PostgreSQL: the row and the new chain head in one round trip (the hall's seq row is locked
-# by the statement that drew the seq, so nobody else links to the same predecessor).
-_PG_INSERT_LINKED = Prepared(
-    text(
-        "WITH h AS (UPDATE hall_seq SET last_hash = :hash WHERE hall_id = :hall_id) "
-        "INSERT INTO events (hall_id, seq, type, at, actor_kind, actor_id, payload, prev_hash, hash) "
-        "VALUES (:hall_id, :seq, :type, :at, :actor_kind, :actor_id, :payload, :prev_hash, :hash)"
-    )
-)
-_SET_HEAD = Prepared(
-    update(_SEQ).where(_SEQ.c.hall_id == bindparam("b_hall")).values(last_hash=bindparam("b_hash"))
 )
 _SEQ_TAKE: dict[str, Prepared] = {}
 
@@ -123,16 +111,11 @@ def append_event(
     """Append an event in the caller's transaction; it is published to subscribers after commit."""
     actor = _actor(actor)
     conn = session.connection()
-    dialect = conn.dialect.name
     params = _row(hall_id, type, payload, actor, at or datetime.now(UTC))
     seq, prev = _take(conn, hall_id, 1)
     row = _link(params, seq, prev)
-    if dialect == "postgresql":
-        # Insert and move the chain head in one round trip; a trigger NOTIFYs at commit.
-        _PG_INSERT_LINKED.all(conn, row)
-    else:
-        _INSERT_EVENT.all(conn, row)
-        _SET_HEAD.all(conn, {"b_hall": hall_id, "b_hash": row["hash"]})
+    # Triggers move the chain head (hall_seq.last_hash) and, on PostgreSQL, NOTIFY at commit.
+    _INSERT_EVENT.all(conn, row)
     return _publish_after_commit(session, params, payload, actor, seq)
 
 
@@ -191,7 +174,6 @@ def _append_batch(tx: Tx, batch: list[tuple[str, str, dict[str, Any], Any, datet
         prev = row["hash"]
         rows.append(row)
     _INSERT_EVENT.many(conn, rows)
-    _SET_HEAD.all(conn, {"b_hall": hall_id, "b_hash": prev})
 
 
 def _actor(actor: Actor | dict[str, Any] | None) -> Actor:

@@ -28,6 +28,28 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("chain_start", sa.BigInteger(), nullable=False, server_default="0"))
     # Genesis: every hall's chain begins after the events it already has.
     op.execute("UPDATE hall_seq SET chain_start = last_seq")
+    # The chain head follows every chained insert inside the INSERT statement itself: no
+    # extra statement per append (SQLite) and no extra CTE (PostgreSQL).
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            """
+            CREATE FUNCTION hall_events_chain_head() RETURNS trigger AS $$
+            BEGIN
+                UPDATE hall_seq SET last_hash = NEW.hash WHERE hall_id = NEW.hall_id;
+                RETURN NULL;
+            END;
+            $$ LANGUAGE plpgsql
+            """
+        )
+        op.execute(
+            "CREATE TRIGGER events_chain_head AFTER INSERT ON events FOR EACH ROW "
+            "WHEN (NEW.hash IS NOT NULL) EXECUTE FUNCTION hall_events_chain_head()"
+        )
+    else:
+        op.execute(
+            "CREATE TRIGGER events_chain_head AFTER INSERT ON events WHEN NEW.hash IS NOT NULL "
+            "BEGIN UPDATE hall_seq SET last_hash = NEW.hash WHERE hall_id = NEW.hall_id; END"
+        )
     with op.batch_alter_table("ratings", schema=None) as batch_op:
         batch_op.add_column(sa.Column("recorded_by", sa.String(length=120), nullable=True))
     op.create_table(
@@ -50,6 +72,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS events_chain_head ON events")
+        op.execute("DROP FUNCTION IF EXISTS hall_events_chain_head()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS events_chain_head")
     op.drop_table("audit_checks")
     op.drop_table("server_meta")
     with op.batch_alter_table("ratings", schema=None) as batch_op:
