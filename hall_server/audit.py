@@ -25,7 +25,7 @@ from hall_server.const import AUDIT_CITY_SCOPE, AUDIT_STREAM_PREFIX, AUDIT_VERIF
 from hall_server.db.engine import Database, Tx
 from hall_server.db.models import AuditCheck, Event, HallSeq
 from hall_server.db.upsert import upsert_returning
-from hall_server.events import Actor, append_event
+from hall_server.events import Actor, stage_event
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def record(
     hall_id: str | None = None,
     source: str | None = None,
     **detail: Any,
-) -> dict[str, Any]:
+) -> None:
     """Append a security act to its audit stream in the caller's transaction.
 
     The mechanism for every module (sessions.py records logins through it): type, who, from
@@ -61,7 +61,9 @@ def record(
     must hold no secret and no full personal data.
     """
     payload = {"source": source if source is not None else client_address.get(), **detail}
-    return append_event(session, stream_of(hall_id), type_, payload, actor)
+    # Staged on the hot paths' transactions (written just before commit): the stream's seq row
+    # is then locked for one statement, not for the whole use case (see events.stage_event).
+    stage_event(session, stream_of(hall_id), type_, payload, actor)
 
 
 @dataclass(frozen=True)

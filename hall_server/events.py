@@ -120,7 +120,7 @@ def append_event(
 
 
 def stage_event(
-    tx: Tx,
+    tx: Session | Tx,
     hall_id: str,
     type: str,
     payload: dict[str, Any],
