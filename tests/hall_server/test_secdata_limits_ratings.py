@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from hall_server import audit
 from hall_server.auth import authenticate
 from hall_server.config import Settings
 from hall_server.context import ServerContext
@@ -53,6 +54,8 @@ def test_person_limit_holds_under_concurrency(hall: Hall) -> None:
                 select(func.count()).select_from(Ticket).where(Ticket.id_hmac.is_not(None))
             ).scalar()
         assert count == LIMIT
+        # Concurrent appends from two contexts still form one unbroken chain.
+        assert audit.verify_all(hall.ctx.db, CITY)[0].ok
     finally:
         other.close()
 
