@@ -221,3 +221,39 @@ def test_rows_from_before_the_chain_get_a_genesis(empty_url: str) -> None:
         assert not v.ok and v.broken_seq == 5
     finally:
         db.dispose()
+
+
+def test_migration_0006_goes_down_and_up_again(empty_url: str) -> None:
+    """The chain's migration undoes cleanly on both databases (triggers included) and reapplies."""
+    from hall_server.db.engine import Database
+    from hall_server.events import append_event
+    from hall_server.migrate import current_revision, upgrade
+
+    upgrade(empty_url)
+    engine = create_engine(normalise_url(empty_url))
+    try:
+        from alembic import command
+
+        from hall_server.migrate import alembic_config
+
+        command.downgrade(alembic_config(empty_url), "0005")
+        assert current_revision(empty_url) == "0005"
+        with engine.begin() as conn:  # the pre-chain schema takes plain rows again
+            conn.execute(text("INSERT INTO hall_seq (hall_id, last_seq) VALUES ('h2', 1)"))
+            conn.execute(
+                text(
+                    "INSERT INTO events (hall_id, seq, type, at, actor_kind, payload) "
+                    "VALUES ('h2', 1, 't', '2026-12-01 00:00:00', 'system', '{}')"
+                )
+            )
+    finally:
+        engine.dispose()
+    upgrade(empty_url)
+    db = Database(empty_url, pool_size=2)
+    try:
+        with db.write() as s:
+            append_event(s, "h2", "ticket.issued", {})
+        v = audit.verify_all(db, "h2")[0]
+        assert v.ok and v.checked == 1 and v.last_seq == 2
+    finally:
+        db.dispose()
