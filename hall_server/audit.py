@@ -165,8 +165,8 @@ def verify_all(db: Database, hall_id: str | None = None) -> list[Verdict]:
     return out
 
 
-def periodic_verify(db: Database) -> list[Verdict]:
-    """Verify every chain from its last good point and store the state (the background pass)."""
+def periodic_verify(db: Database, *, full: bool = False) -> list[Verdict]:
+    """Verify every chain from its last good point (all of it if full) and store the state."""
     with db.read() as s:
         names = chains(s)
         state = {r.hall_id: r for r in s.execute(select(A))}
@@ -174,7 +174,7 @@ def periodic_verify(db: Database) -> list[Verdict]:
     for name in names:
         prior = state.get(name)
         with db.read(consistent=True) as s:
-            if prior is not None and prior.ok and prior.verified_hash:
+            if not full and prior is not None and prior.ok and prior.verified_hash:
                 verdict = verify_chain(s, name, after=int(prior.verified_seq), prev=prior.verified_hash)
             else:
                 verdict = verify_chain(s, name)

@@ -62,6 +62,8 @@ AUDIT_CITY_SCOPE = "city"
 AUDIT_VERIFY_ENV = "HALL_AUDIT_VERIFY_SECONDS"
 AUDIT_VERIFY_DEFAULT_S = 300.0
 AUDIT_VERIFY_PAGE = 2000
+# Each server process walks every chain from its genesis at start and then once a day.
+AUDIT_FULL_VERIFY_S = 24 * 3600.0
 
 # Personal data at rest: the cipher of new ciphertexts (old ones keep their own, see crypto.py).
 CIPHERS = ("aes-gcm", "sm4-gcm")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,7 +17,12 @@ from fastapi import FastAPI
 
 from hall_server import audit
 from hall_server.api import ext_common
-from hall_server.const import AUDIT_VERIFY_DEFAULT_S, AUDIT_VERIFY_ENV, DOCUMENT_RETENTION_ENV
+from hall_server.const import (
+    AUDIT_FULL_VERIFY_S,
+    AUDIT_VERIFY_DEFAULT_S,
+    AUDIT_VERIFY_ENV,
+    DOCUMENT_RETENTION_ENV,
+)
 from hall_server.context import ServerContext
 from hall_server.services import appointments, documents, followups, notify
 
@@ -41,9 +47,9 @@ def run_pass(ctx: ServerContext, notifier: notify.Notifier) -> dict[str, int]:
     return out
 
 
-def audit_pass(ctx: ServerContext) -> None:
+def audit_pass(ctx: ServerContext, *, full: bool = False) -> None:
     """Verify the audit chains from their last good point; the dashboard shows the stored state."""
-    verdicts = audit.periodic_verify(ctx.db)
+    verdicts = audit.periodic_verify(ctx.db, full=full)
     for v in verdicts:
         if not v.ok:
             logger.error("audit chain %s broken at seq %s: %s", v.hall_id, v.broken_seq, v.problem)
@@ -97,12 +103,18 @@ def _start_audit_loop(ctx: ServerContext | None, stop: threading.Event) -> threa
         return None
 
     def loop() -> None:
-        # First pass soon after start, so the dashboard has a state to show.
+        # First pass soon after start, so the dashboard has a state to show. Passes continue
+        # from the last verified record; now and then one walks every chain again, which is
+        # what finds a change to records verified before.
         delay = min(interval, 5.0)
+        last_full = 0.0
         while not stop.wait(delay):
             delay = interval
+            full = time.monotonic() - last_full >= AUDIT_FULL_VERIFY_S or last_full == 0.0
             try:
-                audit_pass(ctx)
+                audit_pass(ctx, full=full)
+                if full:
+                    last_full = time.monotonic()
             except Exception:
                 logger.exception("audit verification failed; retrying next round")
 

@@ -123,12 +123,19 @@ def test_batched_events_chain_and_periodic_state(hall: Hall) -> None:
     city = next(c for c in r.json()["chains"] if c["hall_id"] == CITY)
     assert city["ok"] is True and city["verified_seq"] == hall.last_seq()
     assert hall.client.get(f"{API}/audit/status", headers=hall.auth(f"display:{CITY}")).status_code == 403
-    # Tampering shows on the next pass.
+    # Tampering with a record verified before: the full pass (at start and daily) finds it,
+    # and the status shows where.
     _sql(hall, f"UPDATE events SET payload = '{{}}' WHERE hall_id = '{CITY}' AND seq = 2")
     hall.ok(2, "start")
-    audit.periodic_verify(hall.ctx.db)  # incremental: the old rows were verified already
-    full = audit.verify_all(hall.ctx.db, CITY)[0]
-    assert full.ok is False and full.broken_seq == 2
+    audit.periodic_verify(hall.ctx.db, full=True)
+    r = hall.client.get(f"{API}/audit/status", headers=hall.auth("m-city"))
+    city = next(c for c in r.json()["chains"] if c["hall_id"] == CITY)
+    assert r.json()["ok"] is False
+    assert city["ok"] is False and city["broken_seq"] == 2 and city["problem"].startswith("altered")
+    # And it stays broken on later passes (they restart from the genesis of a broken chain).
+    audit.periodic_verify(hall.ctx.db)
+    r = hall.client.get(f"{API}/audit/status", headers=hall.auth("m-city"))
+    assert next(c for c in r.json()["chains"] if c["hall_id"] == CITY)["broken_seq"] == 2
 
 
 @pytest.mark.postgres
@@ -172,6 +179,27 @@ def test_app_role_cannot_delete_events(pg_server: Any, tmp_path: Path) -> None:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("UPDATE events SET payload = '{}'")
             conn.execute("UPDATE hall_seq SET last_seq = last_seq")  # ordinary tables stay writable
+        # The server works as that role: chained appends (the head trigger included), the key
+        # fingerprint, the periodic verification's state.
+        from urllib.parse import quote
+
+        from hall_server.context import check_key_fingerprint
+        from hall_server.db.engine import Database
+        from hall_server.events import append_event
+
+        secret = quote("pw'x:1", safe="")
+        db = Database(
+            f"postgresql+psycopg://{role}:{secret}@{pg_server.host}:{pg_server.port}/{name}", pool_size=2
+        )
+        try:
+            check_key_fingerprint(db, "hmac-sha256:test")
+            for _ in range(3):
+                with db.write() as s:
+                    append_event(s, "h3", "ticket.issued", {})
+                    audit.record(s, "audit.login", None, hall_id="h3", source="127.0.0.1")
+            assert all(v.ok for v in audit.periodic_verify(db))
+        finally:
+            db.dispose()
     finally:
         pg_server.drop_database(name)
         with pg_server.connect() as conn:
