@@ -152,7 +152,8 @@ def _check_rater(
 ) -> None:
     """The caller may rate this ticket: its phone (tracking token), or a rater of its hall/window."""
     if p is None:
-        if not hmac.compare_digest(str(req.track_token), str(ticket.track_token)):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a 500 on a bad token).
+        if not hmac.compare_digest(str(req.track_token).encode(), str(ticket.track_token).encode()):
             raise ApiError("auth.invalid")
         return
     require_hall(p, ticket.hall_id, ctx.catalog)

@@ -109,7 +109,8 @@ def test_visitor_phone_replay_needs_the_track_token(hall: Hall) -> None:
     t = _served_ticket(hall)
     first = _rate(hall, t["id"], None, client_id="phone-1", track_token=t["track_token"], channel="qr")
     assert first.status_code == 201, first.text
-    bad = _rate(hall, t["id"], None, client_id="phone-1", track_token="nope", channel="qr")
-    assert bad.status_code == 401 and error_code(bad) == "auth.invalid"
+    for wrong in ("nope", "二维码"):
+        bad = _rate(hall, t["id"], None, client_id="phone-1", track_token=wrong, channel="qr")
+        assert bad.status_code == 401 and error_code(bad) == "auth.invalid"
     again = _rate(hall, t["id"], None, client_id="phone-1", track_token=t["track_token"], channel="qr")
     assert again.status_code == 200
