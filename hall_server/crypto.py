@@ -111,7 +111,12 @@ class DataProtector:
         self._pending_check: Callable[[], None] | None = None
         self._check_lock = threading.Lock()
         if cipher == "sm4-gcm":
-            self._seal(b"self-test", b"")  # fail at start-up if this OpenSSL lacks SM4-GCM
+            try:
+                self._seal(b"self-test", b"")
+            except Exception as exc:  # UnsupportedAlgorithm and kin: this OpenSSL lacks SM4-GCM
+                raise DataKeyError(
+                    f"this OpenSSL cannot do SM4-GCM ({exc}); use --data-cipher aes-gcm"
+                ) from exc
 
     def before_first_use(self, check: Callable[[], None]) -> None:
         """Run check (the key's fingerprint against the database) once before the key is used."""
