@@ -64,19 +64,28 @@ def record_hash(
     payload: str,
     alg: str | None = None,
 ) -> str:
-    """The hash of one record linked to its predecessor, as "<alg>:<hex>"."""
+    """The hash of one record linked to its predecessor, as "<alg>:<hex>".
+
+    H(prev_hash "\n" seq "\n" body): the seq stands outside the body so that PostgreSQL can
+    hash in the statement that draws it (events.py); the rest is record_body().
+    """
     alg = alg or _algorithm
-    # JSON of a fixed field list: unambiguous (no separator can be smuggled into a field).
-    canonical = json.dumps(
-        [hall_id, int(seq), type_, canonical_at(at), actor_kind, actor_id, payload],
+    h = hashlib.new(alg)
+    h.update(f"{prev_hash}\n{int(seq)}\n".encode())
+    h.update(record_body(hall_id, type_, at, actor_kind, actor_id, payload))
+    return f"{alg}:{h.hexdigest()}"
+
+
+def record_body(
+    hall_id: str, type_: str, at: datetime, actor_kind: str, actor_id: str | None, payload: str
+) -> bytes:
+    """A record without its seq and links, canonically: UTF-8 JSON of a fixed field list
+    (unambiguous: no separator can be smuggled into a field)."""
+    return json.dumps(
+        [hall_id, type_, canonical_at(at), actor_kind, actor_id, payload],
         ensure_ascii=False,
         separators=(",", ":"),
-    )
-    h = hashlib.new(alg)
-    h.update(prev_hash.encode("utf-8"))
-    h.update(b"\n")
-    h.update(canonical.encode("utf-8"))
-    return f"{alg}:{h.hexdigest()}"
+    ).encode("utf-8")
 
 
 def algorithm_of(stored: str) -> str | None:

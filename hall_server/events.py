@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import BigInteger, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from hall_server import chain
@@ -55,6 +55,21 @@ _INSERT_EVENT = Prepared(
         prev_hash=bindparam("prev_hash"),
         hash=bindparam("hash"),
     )
+)
+# PostgreSQL with SHA-256: draw the seq, link and insert in one statement, as before the chain
+# (the predecessor's hash is in the seq row the upsert locks and returns). The body comes as
+# bytes, hashed the same way as chain.record_hash does; SM3 has no SQL function and takes the
+# two-statement path below.
+_PG_APPEND_SHA256 = Prepared(
+    text(
+        "WITH s AS (INSERT INTO hall_seq (hall_id, last_seq) VALUES (:hall_id, 1) "
+        "ON CONFLICT (hall_id) DO UPDATE SET last_seq = hall_seq.last_seq + 1 "
+        "RETURNING last_seq, coalesce(last_hash, 'genesis:' || hall_id || ':' || chain_start) AS prev) "
+        "INSERT INTO events (hall_id, seq, type, at, actor_kind, actor_id, payload, prev_hash, hash) "
+        "SELECT :hall_id, s.last_seq, :type, :at, :actor_kind, :actor_id, :payload, s.prev, "
+        "'sha256:' || encode(sha256(convert_to(s.prev || chr(10) || s.last_seq::text || chr(10), 'UTF8') "
+        "|| :body), 'hex') FROM s RETURNING seq"
+    ).columns(seq=BigInteger)
 )
 _SEQ_TAKE: dict[str, Prepared] = {}
 
@@ -112,6 +127,12 @@ def append_event(
     actor = _actor(actor)
     conn = session.connection()
     params = _row(hall_id, type, payload, actor, at or datetime.now(UTC))
+    if conn.dialect.name == "postgresql" and chain.algorithm() == "sha256":
+        body = chain.record_body(
+            hall_id, type, params["at"], params["actor_kind"], params["actor_id"], params["payload"]
+        )
+        seq = int(_PG_APPEND_SHA256.scalar(conn, {**params, "body": body}))
+        return _publish_after_commit(session, params, payload, actor, seq)
     seq, prev = _take(conn, hall_id, 1)
     row = _link(params, seq, prev)
     # Triggers move the chain head (hall_seq.last_hash) and, on PostgreSQL, NOTIFY at commit.
