@@ -40,6 +40,13 @@ def test_a_reveal_to_the_clerk_is_recorded_without_the_number(hall: Hall) -> Non
     assert not [e for e in hall.events() if e["type"].startswith("audit.")]
     r = hall.client.get(f"{API}/audit/records", params={"scope": CITY}, headers=hall.auth(f"display:{CITY}"))
     assert r.status_code == 403
+    # The stream is no hall: it cannot be read or subscribed to as one, even by an admin.
+    r = hall.client.get(f"{API}/halls/audit:{CITY}/events", headers=hall.auth("admin"))
+    assert r.status_code == 404
+    with hall.client.websocket_connect(
+        f"{API}/halls/audit:{CITY}/events/ws?since=0&token={hall.tokens['admin']}"
+    ) as ws:
+        assert "hall.unknown" in ws.receive_text()
     # A manager of another hall does not see this one's.
     r = hall.client.get(f"{API}/audit/records", params={"scope": CITY}, headers=hall.auth("m-county"))
     assert r.status_code == 403
