@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from hall_server import audit
 from hall_server.catalog import Catalog
-from hall_server.const import DEVICE_ROLES, ROLES, SESSION_TOUCH_S
+from hall_server.const import AU_TOKEN_CREATED, AU_TOKEN_REVOKED, DEVICE_ROLES, ROLES, SESSION_TOUCH_S
 from hall_server.db.models import ApiToken, User, Window
 from hall_server.errors import HallError
-from hall_server.events import Actor
+from hall_server.events import SYSTEM, Actor
 from hall_server.passwords import new_token, token_hash
 from queueing.hierarchy import subtree
 
@@ -167,6 +168,7 @@ def create_token(
     label: str = "",
     expires_at: datetime | None = None,
     idle_s: int | None = None,
+    actor: Actor | None = None,
 ) -> tuple[int, str]:
     """Store a new token (hashed) and return (id, plaintext); the plaintext is shown only once.
 
@@ -202,17 +204,35 @@ def create_token(
         )
         .returning(_TOKENS.c.id)
     ).scalar_one()
+    # The secret never goes into the trail: only which token, for what, by whom.
+    audit.record(
+        session,
+        AU_TOKEN_CREATED,
+        actor or SYSTEM,
+        hall_id=hall_id,
+        token_id=int(token_id),
+        role=role,
+        window_id=window_id,
+        user_id=user_id,
+        label=label,
+    )
     return int(token_id), token
 
 
-def revoke_token(session: Session, token_id: int) -> bool:
+def revoke_token(session: Session, token_id: int, actor: Actor | None = None) -> bool:
     """Revoke a token by id; False if it was unknown or already revoked."""
-    result = session.execute(
+    row = session.execute(
         update(_TOKENS)
         .where(_TOKENS.c.id == token_id, _TOKENS.c.revoked_at.is_(None))
         .values(revoked_at=datetime.now(UTC))
+        .returning(_TOKENS.c.hall_id, _TOKENS.c.role)
+    ).first()
+    if row is None:
+        return False
+    audit.record(
+        session, AU_TOKEN_REVOKED, actor or SYSTEM, hall_id=row.hall_id, token_id=token_id, role=row.role
     )
-    return bool(result.rowcount)
+    return True
 
 
 def token_row(session: Session, token_id: int) -> Any:

@@ -1,4 +1,4 @@
-"""The `hall-server` command: serve, migrate, token, seed."""
+"""The `hall-server` command: serve, migrate, token, seed, audit, db."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from typing import Any
 
 from hall_server.config import Settings
 from hall_server.const import (
+    APP_ROLE_DEFAULT,
+    CHAIN_ALGORITHMS,
+    CIPHERS,
     DEFAULT_DATA_DIR,
     DEFAULT_PORT,
     DEMO_DB_FILE_NAME,
@@ -27,7 +30,7 @@ logger = logging.getLogger(__name__)
 def _settings(args: argparse.Namespace) -> Settings:
     """HALL_* variables, then what the command line says over them."""
     given = {
-        name: getattr(args, name, None) for name in ("host", "port", "public_url", "tls_cert", "tls_key")
+        name: getattr(args, name, None) for name in ("host", "port", "public_url", "tls_cert", "tls_key", "data_key_file", "data_cipher", "audit_hash")
     }
     if args.db:
         given["db_url"] = args.db
@@ -62,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--city-file", help="city data file for --demo (default assets/demo_city.json)")
     serve.add_argument("--tls-cert", help="PEM certificate (chain): serve HTTPS and WSS")
     serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    serve.add_argument("--data-key-file", help="the data key from this file (or HALL_DATA_KEY_FILE)")
+    serve.add_argument(
+        "--data-cipher", choices=CIPHERS, help="cipher of new personal data (or HALL_DATA_CIPHER)"
+    )
+    serve.add_argument(
+        "--audit-hash", choices=CHAIN_ALGORITHMS, help="hash of the audit chain (or HALL_AUDIT_HASH)"
+    )
     serve.add_argument(
         "--access-log", action="store_true", help="log every HTTP request (off by default: it costs CPU)"
     )
@@ -91,6 +101,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(rotate)
     rotate.add_argument("token_id", type=int)
+
+    audit = sub.add_parser("audit", help="the audit trail (全过程留痕)")
+    asub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = asub.add_parser("verify", help="check the hash chains; exit 1 at the first broken record")
+    _add_common(verify)
+    verify.add_argument("--hall", help="one hall (or audit stream, e.g. audit:city); default every chain")
+
+    dbp = sub.add_parser("db", help="database administration")
+    dsub = dbp.add_subparsers(dest="db_command", required=True)
+    grant = dsub.add_parser(
+        "grant-app-role", help="PostgreSQL: create the server's role (events: INSERT and SELECT only)"
+    )
+    _add_common(grant)
+    grant.add_argument("--role", default=APP_ROLE_DEFAULT, help=f"role name (default {APP_ROLE_DEFAULT})")
+    grant.add_argument("--password", help="login password of the role (default: from HALL_APP_ROLE_PASSWORD)")
+    grant.add_argument("--print-sql", action="store_true", help="print the SQL instead of running it")
     return parser
 
 
@@ -103,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    from hall_server.crypto import DataKeyError
     from hall_server.errors import HallError
 
     try:
@@ -114,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_seed(args)
         if args.command == "token":
             return cmd_token(args)
+        if args.command == "audit":
+            return cmd_audit(args)
+        if args.command == "db":
+            return cmd_db(args)
+    except DataKeyError as err:
+        print(f"错误 / error: {err}", file=sys.stderr)
+        return 2
     except HallError as err:
         print(f"错误 / error: {err.message} / {err.message_en} {err.detail or ''}", file=sys.stderr)
         return 2
@@ -164,7 +198,12 @@ def cmd_token(args: argparse.Namespace) -> int:
                 _check_hall(db, args.hall)
             with db.write() as s:
                 token_id, token = create_token(
-                    s, args.role, hall_id=args.hall, window_id=args.window, label=args.label
+                    s,
+                    args.role,
+                    hall_id=args.hall,
+                    window_id=args.window,
+                    label=args.label,
+                    actor=_cli_actor(),
                 )
             print(
                 json.dumps(
@@ -184,7 +223,7 @@ def cmd_token(args: argparse.Namespace) -> int:
                     print(json.dumps(row, ensure_ascii=False))
         elif args.token_command == "revoke":
             with db.write() as s:
-                ok = revoke_token(s, args.token_id)
+                ok = revoke_token(s, args.token_id, actor=_cli_actor())
             if not ok:
                 print(
                     f"令牌 {args.token_id} 不存在或已注销 / token {args.token_id} unknown or already revoked",
@@ -205,6 +244,58 @@ def cmd_token(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """hall-server audit verify [--hall H]: one JSON line per chain; exit 1 if any is broken."""
+    from hall_server import audit
+
+    db = _open_db(_settings(args))
+    try:
+        verdicts = audit.verify_all(db, args.hall)
+    finally:
+        db.dispose()
+    for v in verdicts:
+        print(json.dumps(v.as_dict(), ensure_ascii=False))
+        if not v.ok:
+            print(
+                f"审计链断裂 / audit chain broken: {v.hall_id} at seq {v.broken_seq}: {v.problem}",
+                file=sys.stderr,
+            )
+    return 0 if all(v.ok for v in verdicts) else 1
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """hall-server db grant-app-role: the server's PostgreSQL role that cannot rewrite history."""
+    from hall_server.db.roles import database_of, grant_app_role_sql, run_sql
+
+    s = _settings(args)
+    if not s.database_url.startswith(("postgres", "postgresql")):
+        print("grant-app-role is for PostgreSQL only / PostgreSQL only", file=sys.stderr)
+        return 2
+    password = args.password or os.environ.get("HALL_APP_ROLE_PASSWORD")
+    statements = grant_app_role_sql(args.role, password, database_of(s.database_url))
+    if args.print_sql:
+        print(";\n".join(statements) + ";")
+        return 0
+    run_sql(s.database_url, statements)
+    print(f"role {args.role}: events INSERT/SELECT only; other tables read and write")
+    return 0
+
+
+def _cli_actor() -> Any:
+    """The audit actor of a command run on the server's machine: the operating-system user."""
+    import getpass
+
+    from hall_server.audit import client_address
+    from hall_server.events import Actor
+
+    client_address.set("cli")
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return Actor("cli", user)
 
 
 def _check_hall(db: Any, hall_id: str) -> None:
@@ -234,6 +325,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             Path(str(demo_db) + suffix).unlink(missing_ok=True)
         s.db_url = f"sqlite:///{demo_db.resolve()}"
     upgrade(s.database_url)
+    _check_data_key(s)
     if args.demo:
         from hall_server.demo import prepare_demo
 
@@ -284,6 +376,21 @@ def _tls_options(s: Settings) -> dict[str, str]:
         if not Path(path).is_file():
             raise HallError("request.invalid", reason=f"TLS file not found: {path}")
     return {"ssl_certfile": cert, "ssl_keyfile": key}
+
+
+
+def _check_data_key(s: Settings) -> None:
+    """Refuse to start (DataKeyError) before any worker runs if the key is not the database's."""
+    from hall_server.context import check_key_fingerprint
+    from hall_server.crypto import DataProtector, load_or_create_key
+    from hall_server.db.engine import Database
+
+    protector = DataProtector(load_or_create_key(s.data_dir, s.data_key_file, s.data_key), s.data_cipher)
+    db = Database(s.database_url, pool_size=1)
+    try:
+        check_key_fingerprint(db, protector.fingerprint)
+    finally:
+        db.dispose()
 
 
 def _advertise(s: Settings, tls: bool = False) -> Any:

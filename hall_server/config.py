@@ -19,7 +19,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hall_server import const
 from hall_server.const import (
+    CHAIN_ALGORITHMS,
+    CIPHERS,
     DB_FILE_NAME,
+    DEFAULT_CHAIN_ALGORITHM,
+    DEFAULT_CIPHER,
     DEFAULT_DATA_DIR,
     DEFAULT_PORT,
     DEFAULT_WORKER_SECONDS,
@@ -97,8 +101,16 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=20, ge=1, le=500)
     # Concurrent writing transactions per process on PostgreSQL (0: twice the CPUs).
     pg_writers: int = Field(default=0, ge=0, le=1000)
-    # The personal-data key itself (base64); without it the key file in the data folder is used.
+    # The personal-data key itself (hex or base64), else a key file (a city gives every server
+    # process the same one; never created), else data.key in the data folder (created: one hall).
     data_key: str | None = None
+    data_key_file: Path | None = None
+    # Cipher of new personal-data ciphertexts and hash of the audit chain (国密: sm4-gcm, sm3); old
+    # records keep the algorithm they were written with.
+    data_cipher: str = DEFAULT_CIPHER
+    audit_hash: str = DEFAULT_CHAIN_ALGORITHM
+    # Seconds between verifications of the audit chains (0 turns them off).
+    audit_verify_seconds: float = Field(default=const.AUDIT_VERIFY_DEFAULT_S, ge=0)
     # Seconds between background passes (0 turns them off); HALL_EXT_WORKER_SECONDS is the old name.
     worker_seconds: float = Field(
         default=DEFAULT_WORKER_SECONDS,
@@ -146,6 +158,20 @@ class Settings(BaseSettings):
     def security(self) -> SecurityPolicy:
         """Session lifetimes, throttling and the password policy as the sessions service reads them."""
         return SecurityPolicy(**{name: getattr(self, name) for name in SECURITY_FIELDS})
+
+    @field_validator("data_cipher")
+    @classmethod
+    def _cipher(cls, value: str) -> str:
+        if value not in CIPHERS:
+            raise ValueError(f"data_cipher must be one of {', '.join(CIPHERS)}")
+        return value
+
+    @field_validator("audit_hash")
+    @classmethod
+    def _chain(cls, value: str) -> str:
+        if value not in CHAIN_ALGORITHMS:
+            raise ValueError(f"audit_hash must be one of {', '.join(CHAIN_ALGORITHMS)}")
+        return value
 
     @property
     def database_url(self) -> str:

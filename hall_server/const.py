@@ -83,6 +83,34 @@ WS_AUTH_RECHECK_S = 60.0
 
 # TLS: the uvicorn certificate and key files (also from the environment for worker processes).
 
+# Advisory-lock keys of the per-person daily limit are hashed under this name (PostgreSQL).
+PERSON_LOCK_NAMESPACE = "hall-person-day"
+
+# Audit chain (全过程留痕): the hash of each event links it to the one before.
+CHAIN_ALGORITHMS = ("sha256", "sm3")
+DEFAULT_CHAIN_ALGORITHM = "sha256"
+CHAIN_ALGORITHM_ENV = "HALL_AUDIT_HASH"
+# Security acts that no hall display may see are chained as the events of "audit:<scope>",
+# scope being a hall id or AUDIT_CITY_SCOPE for acts that belong to no hall.
+AUDIT_STREAM_PREFIX = "audit:"
+AUDIT_CITY_SCOPE = "city"
+# Seconds between periodic chain verifications in the background pass (0 turns it off).
+AUDIT_VERIFY_ENV = "HALL_AUDIT_VERIFY_SECONDS"
+AUDIT_VERIFY_DEFAULT_S = 300.0
+AUDIT_VERIFY_PAGE = 2000
+# Each server process walks every chain from its genesis at start and then once a day.
+AUDIT_FULL_VERIFY_S = 24 * 3600.0
+
+# Personal data at rest: the cipher of new ciphertexts (old ones keep their own, see crypto.py).
+CIPHERS = ("aes-gcm", "sm4-gcm")
+DEFAULT_CIPHER = "aes-gcm"
+CIPHER_ENV = "HALL_DATA_CIPHER"
+DATA_KEY_FILE_ENV = "HALL_DATA_KEY_FILE"
+# The PostgreSQL role `hall-server db grant-app-role` creates for the server processes.
+APP_ROLE_DEFAULT = "hall_app"
+# server_meta keys
+META_KEY_FINGERPRINT = "data_key_fingerprint"
+
 # Queries
 RECENT_CALLS = 10
 EVENTS_PAGE_MAX = 1000
@@ -144,6 +172,16 @@ EV_AUTH_LOCKED = "auth.locked"
 EV_AUTH_PASSWORD_CHANGED = "auth.password_changed"
 EV_AUTH_TOKEN_ROTATED = "auth.token_rotated"
 EV_AUTH_TOKEN_REVOKED = "auth.token_revoked"
+# Security acts, in the audit streams (hall_server/audit.py), never shown to a hall's displays.
+AU_LOGIN = "audit.login"
+AU_LOGIN_FAILED = "audit.login_failed"
+AU_TOKEN_CREATED = "audit.token_created"
+AU_TOKEN_REVOKED = "audit.token_revoked"
+AU_TOKEN_ROTATED = "audit.token_rotated"
+AU_ID_REVEALED = "audit.id_revealed"
+AU_DOCUMENT_VIEWED = "audit.document_viewed"
+AU_DOCUMENT_DELETED = "audit.document_deleted"
+AU_SETTINGS_CHANGED = "audit.settings_changed"
 # Events that change static hall configuration held in the per-process cache.
 CONFIG_EVENTS = frozenset({EV_HALL_UPDATED})
 CALL_EVENTS = (EV_TICKET_CALLED, EV_TICKET_RECALLED, EV_TICKET_CALLED_BACK)

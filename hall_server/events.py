@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import BigInteger, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
+from hall_server import chain
 from hall_server.db.engine import Tx
 from hall_server.db.models import Event, HallSeq
 from hall_server.db.prepared import Prepared
@@ -51,21 +52,30 @@ _INSERT_EVENT = Prepared(
         actor_kind=bindparam("actor_kind"),
         actor_id=bindparam("actor_id"),
         payload=bindparam("payload"),
+        prev_hash=bindparam("prev_hash"),
+        hash=bindparam("hash"),
     )
 )
-_PG_APPEND = Prepared(
+# PostgreSQL with SHA-256: draw the seq, link and insert in one statement, as before the chain
+# (the predecessor's hash is in the seq row the upsert locks and returns). The body comes as
+# bytes, hashed the same way as chain.record_hash does; SM3 has no SQL function and takes the
+# two-statement path below.
+_PG_APPEND_SHA256 = Prepared(
     text(
         "WITH s AS (INSERT INTO hall_seq (hall_id, last_seq) VALUES (:hall_id, 1) "
-        "ON CONFLICT (hall_id) DO UPDATE SET last_seq = hall_seq.last_seq + 1 RETURNING last_seq) "
-        "INSERT INTO events (hall_id, seq, type, at, actor_kind, actor_id, payload) "
-        "SELECT :hall_id, s.last_seq, :type, :at, :actor_kind, :actor_id, :payload FROM s RETURNING seq"
+        "ON CONFLICT (hall_id) DO UPDATE SET last_seq = hall_seq.last_seq + 1 "
+        "RETURNING last_seq, coalesce(last_hash, 'genesis:' || hall_id || ':' || chain_start) AS prev) "
+        "INSERT INTO events (hall_id, seq, type, at, actor_kind, actor_id, payload, prev_hash, hash) "
+        "SELECT :hall_id, s.last_seq, :type, :at, :actor_kind, :actor_id, :payload, s.prev, "
+        "'sha256:' || encode(sha256(convert_to(s.prev || chr(10) || s.last_seq::text || chr(10), 'UTF8') "
+        "|| :body), 'hex') FROM s RETURNING seq"
     ).columns(seq=BigInteger)
 )
 _SEQ_TAKE: dict[str, Prepared] = {}
 
 
 def _seq_take(dialect: str) -> Prepared:
-    """Advance a hall's counter by :k in one statement, returning the last seq taken."""
+    """Advance a hall's counter by :k in one statement, returning the last seq taken and the chain head."""
     stmt = _SEQ_TAKE.get(dialect)
     if stmt is None:
         stmt = Prepared(
@@ -75,11 +85,33 @@ def _seq_take(dialect: str) -> Prepared:
                 {"hall_id": bindparam("hall_id"), "last_seq": bindparam("k")},
                 index_elements=["hall_id"],
                 set_={"last_seq": _SEQ.c.last_seq + bindparam("k")},
-                returning=_SEQ.c.last_seq,
+                returning=(_SEQ.c.last_seq, _SEQ.c.last_hash, _SEQ.c.chain_start),
             )
         )
         _SEQ_TAKE[dialect] = stmt
     return stmt
+
+
+def _take(conn: Any, hall_id: str, k: int) -> tuple[int, str]:
+    """Draw k seqs for a hall: (last seq drawn, hash of the record before the first)."""
+    row = _seq_take(conn.dialect.name).one(conn, {"hall_id": hall_id, "k": k})
+    last, head, start = int(row[0]), row[1], int(row[2] or 0)
+    return last, head if head is not None else chain.genesis(hall_id, start)
+
+
+def _link(params: dict[str, Any], seq: int, prev: str) -> dict[str, Any]:
+    """The row's parameters with its seq and chain hashes."""
+    digest = chain.record_hash(
+        prev,
+        params["hall_id"],
+        seq,
+        params["type"],
+        params["at"],
+        params["actor_kind"],
+        params["actor_id"],
+        params["payload"],
+    )
+    return {**params, "seq": seq, "prev_hash": prev, "hash": digest}
 
 
 def append_event(
@@ -94,19 +126,22 @@ def append_event(
     """Append an event in the caller's transaction; it is published to subscribers after commit."""
     actor = _actor(actor)
     conn = session.connection()
-    dialect = conn.dialect.name
     params = _row(hall_id, type, payload, actor, at or datetime.now(UTC))
-    if dialect == "postgresql":
-        # One round trip: draw the seq and insert the row; a trigger NOTIFYs at commit.
-        seq = int(_PG_APPEND.scalar(conn, params))
-    else:
-        seq = int(_seq_take(dialect).scalar(conn, {"hall_id": hall_id, "k": 1}))
-        _INSERT_EVENT.all(conn, {**params, "seq": seq})
+    if conn.dialect.name == "postgresql" and chain.algorithm() == "sha256":
+        body = chain.record_body(
+            hall_id, type, params["at"], params["actor_kind"], params["actor_id"], params["payload"]
+        )
+        seq = int(_PG_APPEND_SHA256.scalar(conn, {**params, "body": body}))
+        return _publish_after_commit(session, params, payload, actor, seq)
+    seq, prev = _take(conn, hall_id, 1)
+    row = _link(params, seq, prev)
+    # Triggers move the chain head (hall_seq.last_hash) and, on PostgreSQL, NOTIFY at commit.
+    _INSERT_EVENT.all(conn, row)
     return _publish_after_commit(session, params, payload, actor, seq)
 
 
 def stage_event(
-    tx: Tx,
+    tx: Session | Tx,
     hall_id: str,
     type: str,
     payload: dict[str, Any],
@@ -149,14 +184,16 @@ def _flush_staged(tx: Tx) -> None:
 def _append_batch(tx: Tx, batch: list[tuple[str, str, dict[str, Any], Any, datetime]]) -> None:
     conn = tx.connection()
     hall_id = batch[0][0]
-    last = int(_seq_take(conn.dialect.name).scalar(conn, {"hall_id": hall_id, "k": len(batch)}))
+    last, prev = _take(conn, hall_id, len(batch))
     rows = []
     for n, (_hall, type_, payload, actor, at) in enumerate(batch):
         seq = last - len(batch) + 1 + n
         who = _actor(actor)
         params = _row(hall_id, type_, payload, who, at)
         _publish_after_commit(tx, params, payload, who, seq)
-        rows.append({**params, "seq": seq})
+        row = _link(params, seq, prev)
+        prev = row["hash"]
+        rows.append(row)
     _INSERT_EVENT.many(conn, rows)
 
 
@@ -173,7 +210,8 @@ def _row(hall_id: str, type: str, payload: dict[str, Any], actor: Actor, at: dat
     return {
         "hall_id": hall_id,
         "type": type,
-        "at": at,
+        # UTC always: SQLite keeps the wall time only, and the chain hashes what comes back.
+        "at": at.astimezone(UTC) if at.tzinfo is not None else at.replace(tzinfo=UTC),
         "actor_kind": actor.kind,
         "actor_id": actor.id,
         "payload": dumps(payload),

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from hall_server import audit
 from hall_server.auth import MANAGER_ROLES, Principal, require_roles
+from hall_server.const import AUDIT_FULL_VERIFY_S
 from hall_server.context import ServerContext
 from hall_server.services import appointments, dayend, documents, followups, notify
 
@@ -34,6 +37,14 @@ def run_pass(ctx: ServerContext, notifier: notify.Notifier) -> dict[str, int]:
     out.update(notify.flush(ctx.db, ctx.protector, notifier, now))
     out["documents_purged"] = documents.purge_documents(ctx, now, ctx.settings.document_retention_days)
     return out
+
+
+def audit_pass(ctx: ServerContext, *, full: bool = False) -> None:
+    """Verify the audit chains from their last good point; the dashboard shows the stored state."""
+    verdicts = audit.periodic_verify(ctx.db, full=full)
+    for v in verdicts:
+        if not v.ok:
+            logger.error("audit chain %s broken at seq %s: %s", v.hall_id, v.broken_seq, v.problem)
 
 
 @asynccontextmanager
@@ -63,12 +74,44 @@ async def background_passes(app: FastAPI) -> AsyncIterator[None]:
 
         thread = threading.Thread(target=loop, name="hall-worker", daemon=True)
         thread.start()
+    audit_thread = _start_audit_loop(ctx, stop)
     try:
         yield
     finally:
         stop.set()
         if thread is not None:
             thread.join(timeout=30)
+        if audit_thread is not None:
+            audit_thread.join(timeout=30)
+
+
+def _start_audit_loop(ctx: ServerContext | None, stop: threading.Event) -> threading.Thread | None:
+    """A thread of its own: a long verification must not delay bookings and notices."""
+    if ctx is None or ctx.settings.audit_verify_seconds <= 0:
+        return None
+    interval = ctx.settings.audit_verify_seconds
+    if interval <= 0:
+        return None
+
+    def loop() -> None:
+        # First pass soon after start, so the dashboard has a state to show. Passes continue
+        # from the last verified record; now and then one walks every chain again, which is
+        # what finds a change to records verified before.
+        delay = min(interval, 5.0)
+        last_full = 0.0
+        while not stop.wait(delay):
+            delay = interval
+            full = time.monotonic() - last_full >= AUDIT_FULL_VERIFY_S or last_full == 0.0
+            try:
+                audit_pass(ctx, full=full)
+                if full:
+                    last_full = time.monotonic()
+            except Exception:
+                logger.exception("audit verification failed; retrying next round")
+
+    thread = threading.Thread(target=loop, name="hall-audit-verify", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_pass_now(ctx: ServerContext, p: Principal, notifier: notify.Notifier) -> dict[str, int]:

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from hall_server.api import (
     appointments,
+    audit,
     dashboard,
     devices,
     documents,
@@ -37,6 +38,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     stats.router,
     dashboard.router,
     documents.router,
+    audit.router,
 )
 # The bodies of the lean hot routes, which read them without FastAPI's body machinery.
 LEAN_BODIES: tuple[type[BaseModel], ...] = (schemas.IssueIn, schemas.NextIn)

@@ -22,7 +22,7 @@ router = APIRouter(tags=["ratings"], responses={401: {"model": ErrorOut}, 409: {
     responses={200: {"model": RatingOut, "description": "the same client_id again"}},
 )
 def rate(body: RatingIn, request: Request, response: Response, creds: Creds) -> dict:
-    """Record a rating; the same client_id again returns the first rating (200)."""
+    """Record a rating; the same client_id again, from the same recorder, returns the first rating (200)."""
     ctx = get_ctx(request)
     p = optional_principal_of(ctx, creds)
     view, created = ratings.record_rating(

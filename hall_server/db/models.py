@@ -176,6 +176,33 @@ class HallSeq(Base):
 
     hall_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The audit chain's head (hash of the newest event), and its start: events up to
+    # chain_start were written before the chain existed (genesis marked at migration).
+    last_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    chain_start: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class ServerMeta(Base):
+    """Facts every server process of one database must agree on (the data key's fingerprint)."""
+
+    __tablename__ = "server_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class AuditCheck(Base):
+    """The last periodic verification of one audit chain (a hall's events or an audit stream)."""
+
+    __tablename__ = "audit_checks"
+
+    hall_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    verified_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    verified_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    broken_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    problem: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 BOUND_WAITING = "status = 'waiting' AND bound_window_id IS NOT NULL"
@@ -271,6 +298,9 @@ class Event(Base):
     actor_kind: Mapped[str] = mapped_column(String(20))
     actor_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     payload: Mapped[str] = mapped_column(Text)
+    # The audit chain: hash of the hall's previous event, and hash(prev_hash || this record).
+    prev_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class Rating(Base):
@@ -290,6 +320,9 @@ class Rating(Base):
     channel: Mapped[str] = mapped_column(String(20))
     prompted: Mapped[bool] = mapped_column(Boolean, default=False)
     client_id: Mapped[str | None] = mapped_column(String(100), nullable=True, unique=True)
+    # Who recorded it ("device:rating:12", "visitor:<ticket id>"): a client_id retry is
+    # answered only to the same recorder.
+    recorded_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -15,8 +15,11 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from hall_server import audit
 from hall_server.auth import Principal, can_access_hall, require_roles
 from hall_server.const import (
+    AU_DOCUMENT_DELETED,
+    AU_DOCUMENT_VIEWED,
     DOCUMENT_CONTENT_TYPE,
     DOCUMENT_LATE_SLACK_S,
     DOCUMENT_MAX_BYTES,
@@ -225,6 +228,10 @@ def read_document(ctx: ServerContext, p: Principal, document_id: int) -> tuple[b
         ticket = s.execute(select(T.c.id, T.c.hall_id, T.c.window_id).where(T.c.id == row.ticket_id)).one()
     _check_reader(ctx, p, ticket, {row.window_id})
     data = ctx.protector.decrypt_bytes(row.data_enc, _context(row.ticket_id))
+    with ctx.db.write() as s:
+        audit.record(
+            s, AU_DOCUMENT_VIEWED, p.actor, hall_id=row.hall_id, ticket_id=row.ticket_id, document_id=row.id
+        )
     return data, document_view(ctx, row)
 
 
@@ -244,6 +251,15 @@ def delete_document(ctx: ServerContext, p: Principal, document_id: int) -> None:
             EV_TICKET_DOCUMENT_DELETED,
             {"ticket_id": row.ticket_id, "document": {"id": row.id, "sha256": row.sha256}},
             p.actor,
+        )
+        audit.record(
+            s,
+            AU_DOCUMENT_DELETED,
+            p.actor,
+            hall_id=row.hall_id,
+            ticket_id=row.ticket_id,
+            document_id=row.id,
+            sha256=row.sha256,
         )
 
 

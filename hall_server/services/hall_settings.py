@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from hall_server import audit
 from hall_server.auth import Principal, manager_scope
 from hall_server.const import (
+    AU_SETTINGS_CHANGED,
     DEFAULT_ALERT_QUEUE_LENGTH,
     DEFAULT_FOLLOWUP_WORKING_DAYS,
     DEFAULT_NEAR_AHEAD,
@@ -23,6 +25,7 @@ from hall_server.const import (
 )
 from hall_server.db.models_ext import HallExtSettings
 from hall_server.errors import HallError
+from hall_server.events import Actor
 from queueing.calendar import BookingRules
 from queueing.dayend import DEFAULT_GRACE_MINUTES
 
@@ -102,9 +105,19 @@ def validate(patch: dict[str, Any]) -> dict[str, Any]:
     return patch
 
 
-def update_settings(session: Session, hall_id: str, patch: dict[str, Any], now: datetime) -> dict[str, Any]:
+def update_settings(
+    session: Session, hall_id: str, patch: dict[str, Any], now: datetime, actor: Actor | None = None
+) -> dict[str, Any]:
     """Merge a validated patch into the stored settings; returns the effective settings."""
     validate(patch)
+    before = settings_of(session, hall_id)
+    audit.record(
+        session,
+        AU_SETTINGS_CHANGED,
+        actor,
+        hall_id=hall_id,
+        changes={k: {"from": before.get(k), "to": v} for k, v in patch.items()},
+    )
     row = session.get(HallExtSettings, hall_id)
     if row is None:
         row = HallExtSettings(hall_id=hall_id, settings={}, updated_at=now)
@@ -132,4 +145,4 @@ def change_settings(ctx: ServerContext, p: Principal, hall_id: str, patch: dict[
     """Use case: change some of those settings (keys not given stay; unknown keys are refused)."""
     manager_scope(ctx, p, hall_id, include_subtree=False)
     with ctx.db.write() as s:
-        return update_settings(s, hall_id, patch, ctx.now())
+        return update_settings(s, hall_id, patch, ctx.now(), p.actor)

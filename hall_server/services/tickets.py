@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hall_server.auth import Principal, require_hall, require_roles
 from hall_server.catalog import HallConfig
-from hall_server.const import EV_TICKET_CANCELLED, EV_TICKET_ISSUED, TRACK_TOKEN_BYTES
+from hall_server.const import EV_TICKET_CANCELLED, EV_TICKET_ISSUED, PERSON_LOCK_NAMESPACE, TRACK_TOKEN_BYTES
 from hall_server.context import ServerContext
 from hall_server.db.engine import Tx
 from hall_server.db.models import NumberCounter, Ticket
@@ -23,7 +24,7 @@ from hall_server.db.upsert import upsert_statement
 from hall_server.errors import HallError
 from hall_server.events import append_event
 from hall_server.services.queue import QueueEstimator, new_ticket_ahead
-from hall_server.services.views import may_reveal, ticket_view
+from hall_server.services.views import may_reveal, record_reveals_apart, ticket_view
 from queueing.errors import IssueRefused
 from queueing.estimate import estimate_wait_minutes
 from queueing.idnumber import IdNumber, mask_id_number, mask_name, parse_id_number
@@ -131,6 +132,13 @@ def _insert_ticket(
         dialect = conn.dialect.name
         per_person: int | None = None
         if holder is not None:
+            if dialect == "postgresql":
+                # Serialise issues for one person and day: without it, concurrent issues each
+                # count the others' uncommitted tickets as absent and all pass the limit. The
+                # lock ends with the transaction; the count below then sees every committed
+                # ticket (READ COMMITTED takes a new snapshot per statement). SQLite's
+                # IMMEDIATE writers are serialised already.
+                _PERSON_LOCK.all(conn, {"k": person_lock_key(hall.id, id_hmac or "", day)})
             per_person = int(_PERSON_COUNT.scalar(conn, {"h": id_hmac, "day": day, "hall_id": hall.id}))
         # Draw the number first: the counter row is the group's issued count, and a refusal
         # below rolls the draw back with everything else.
@@ -177,6 +185,15 @@ def _insert_ticket(
 
 
 _INSERT_TICKET = Prepared(insert(T).returning(T))
+_PERSON_LOCK = Prepared(text("SELECT pg_advisory_xact_lock(:k)"))
+
+
+def person_lock_key(scope: str, id_hmac: str, day: date) -> int:
+    """A signed 64-bit advisory-lock key for (hall or city scope, person hash, business day)."""
+    digest = hashlib.sha256(f"{PERSON_LOCK_NAMESPACE}|{scope}|{id_hmac}|{day.isoformat()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 _PERSON_COUNT = Prepared(
     select(func.count())
     .select_from(T)
@@ -230,9 +247,11 @@ def get_ticket(ctx: ServerContext, p: Principal, ticket_id: int) -> dict[str, An
         require_hall(p, row.hall_id, ctx.catalog)
         hall = ctx.catalog.hall(row.hall_id)
         ahead, minutes = QueueEstimator(s, hall, hall_day(hall, ctx.now()), ctx.estimates).position(row)
-        return ticket_view(
+        view = ticket_view(
             ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, reveal=may_reveal(p, row)
         )
+    record_reveals_apart(ctx, p, [row])
+    return view
 
 
 def track_ticket(ctx: ServerContext, track_token: str) -> dict[str, Any]:
@@ -279,7 +298,8 @@ def list_tickets(
                     ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, reveal=may_reveal(p, row)
                 )
             )
-        return out
+    record_reveals_apart(ctx, p, list(rows))
+    return out
 
 
 def cancel_ticket(ctx: ServerContext, p: Principal, ticket_id: int) -> dict[str, Any]:

@@ -6,7 +6,9 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from hall_server import audit
 from hall_server.catalog import HallConfig
+from hall_server.const import AU_ID_REVEALED
 from hall_server.context import ServerContext
 from hall_server.db.models import Ticket, Window
 
@@ -80,6 +82,28 @@ def ticket_view(
         "track_url": f"{ctx.settings.base_url}/t/{row.track_token}",
         "holder": holder,
     }
+
+
+def record_reveals(s: Any, p: Any, rows: list[Any]) -> None:
+    """Record in the audit trail that a clerk was shown the full personal data of these tickets."""
+    shown = [r for r in rows if may_reveal(p, r) and (r.id_enc or r.name_enc)]
+    if not shown:
+        return
+    audit.record(
+        s,
+        AU_ID_REVEALED,
+        p.actor,
+        hall_id=shown[0].hall_id,
+        tickets=[{"id": r.id, "number": r.number, "id_masked": r.id_masked} for r in shown],
+        window_id=p.window_id,
+    )
+
+
+def record_reveals_apart(ctx: ServerContext, p: Any, rows: list[Any]) -> None:
+    """Like record_reveals, in a short writing transaction of its own (after a read)."""
+    if any(may_reveal(p, r) and (r.id_enc or r.name_enc) for r in rows):
+        with ctx.db.write() as s:
+            record_reveals(s, p, rows)
 
 
 def may_reveal(principal: Any, row: Any) -> bool:

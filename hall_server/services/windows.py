@@ -36,7 +36,13 @@ from hall_server.services.queue import (
     waiting_candidates,
 )
 from hall_server.services.tickets import hall_day, load_ticket
-from hall_server.services.views import may_reveal, ticket_view, window_view
+from hall_server.services.views import (
+    may_reveal,
+    record_reveals,
+    record_reveals_apart,
+    ticket_view,
+    window_view,
+)
 from queueing.announce import call_text, call_words
 from queueing.model import Ticket as DomainTicket
 from queueing.model import TicketStatus, WindowStatus, check_weights, check_window_can_call
@@ -181,6 +187,8 @@ class _Op:
         }
 
     def answer(self, row: Any) -> dict[str, Any]:
+        # The clerk's answer carries the full ID number: 全过程留痕 records that it was shown.
+        record_reveals(self.s, self.p, [row])
         return ticket_view(self.ctx, row, reveal=may_reveal(self.p, row))
 
 
@@ -518,7 +526,15 @@ def get_window(ctx: ServerContext, p: Principal, window_id: int) -> dict[str, An
         if row is None:
             raise HallError("window.unknown", window_id=window_id)
         require_hall(p, row.hall_id, ctx.catalog)
-        return _window_out(ctx, s, row, p)
+        out = _window_out(ctx, s, row, p)
+        current = (
+            s.execute(select(T).where(T.c.id == row.current_ticket_id)).first()
+            if row.current_ticket_id is not None
+            else None
+        )
+    if current is not None:
+        record_reveals_apart(ctx, p, [current])
+    return out
 
 
 def window_out(ctx: ServerContext, s: Session, row: Any, p: Principal | None = None) -> dict[str, Any]:

@@ -113,6 +113,19 @@ async function refreshLive() {
   const last = (snap.recent_calls || []).reduce((a, b) => (!a || (b.seq || 0) > (a.seq || 0) ? b : a), null);
   if (last && !$("last-call").dataset.fromWs) $("last-call").textContent = callText(last);
   renderGroups(snap.groups || []); renderWindows(snap.windows || []); renderDevices(devices); renderAlerts(alerts);
+  loadAudit(hallId);
+}
+
+// The periodic audit-chain verification of this hall's log and its audit stream (GET /audit/status).
+async function loadAudit(hallId) {
+  let status;
+  try { status = await api("/audit/status"); } catch (e) { return; }
+  if (hallId !== state.hall) return;
+  const mine = (status.chains || []).filter(c => c.hall_id === hallId || c.hall_id === "audit:" + hallId);
+  if (!mine.length) { $("audit-state").replaceChildren(el("span", { class: "muted" }, "尚未校验 / not verified yet")); return; }
+  $("audit-state").replaceChildren(...mine.map(c => el("div", { class: c.ok ? "ok" : "alert error", "data-chain": c.hall_id },
+    c.ok ? `✔ 完整 / intact 至 seq ${c.verified_seq}` : `✘ 断裂 / broken at seq ${c.broken_seq}：${c.problem || ""}`,
+    el("span", { class: "muted" }, `  ${c.hall_id.startsWith("audit:") ? "安全审计 / security acts" : "业务事件 / events"} · ${hhmm(c.checked_at)}`))));
 }
 
 async function refreshHealth() {
