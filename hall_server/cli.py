@@ -30,7 +30,17 @@ logger = logging.getLogger(__name__)
 def _settings(args: argparse.Namespace) -> Settings:
     """HALL_* variables, then what the command line says over them."""
     given = {
-        name: getattr(args, name, None) for name in ("host", "port", "public_url", "tls_cert", "tls_key", "data_key_file", "data_cipher", "audit_hash")
+        name: getattr(args, name, None)
+        for name in (
+            "host",
+            "port",
+            "public_url",
+            "tls_cert",
+            "tls_key",
+            "data_key_file",
+            "data_cipher",
+            "audit_hash",
+        )
     }
     if args.db:
         given["db_url"] = args.db
@@ -273,7 +283,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     if not s.database_url.startswith(("postgres", "postgresql")):
         print("grant-app-role is for PostgreSQL only / PostgreSQL only", file=sys.stderr)
         return 2
-    password = args.password or os.environ.get("HALL_APP_ROLE_PASSWORD")
+    password = args.password or s.app_role_password
     statements = grant_app_role_sql(args.role, password, database_of(s.database_url))
     if args.print_sql:
         print(";\n".join(statements) + ";")
@@ -376,7 +386,6 @@ def _tls_options(s: Settings) -> dict[str, str]:
         if not Path(path).is_file():
             raise HallError("request.invalid", reason=f"TLS file not found: {path}")
     return {"ssl_certfile": cert, "ssl_keyfile": key}
-
 
 
 def _check_data_key(s: Settings) -> None:

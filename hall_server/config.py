@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     login_addr_lock_after: int = Field(default=const.LOGIN_ADDR_LOCK_AFTER, ge=3, le=1000)
     password_min_length: int = Field(default=const.PASSWORD_MIN_LENGTH, ge=6, le=64)
     password_min_classes: int = Field(default=const.PASSWORD_MIN_CLASSES, ge=1, le=4)
+    # The login password of the append-only PostgreSQL role (`hall-server db grant-app-role`).
+    app_role_password: str | None = None
     # HTTPS: a PEM certificate (chain) and its key, both or neither.
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -216,6 +218,7 @@ class Settings(BaseSettings):
     def describe(self) -> dict[str, Any]:
         """The settings for logs and `hall-server settings`: secrets left out."""
         out = self.model_dump(mode="json")
-        if out.get("data_key"):
-            out["data_key"] = "(set)"
+        for secret in ("data_key", "app_role_password"):
+            if out.get(secret):
+                out[secret] = "(set)"
         return out

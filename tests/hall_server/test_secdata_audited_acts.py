@@ -44,7 +44,7 @@ def test_a_reveal_to_the_clerk_is_recorded_without_the_number(hall: Hall) -> Non
     r = hall.client.get(f"{API}/halls/audit:{CITY}/events", headers=hall.auth("admin"))
     assert r.status_code == 404
     with hall.client.websocket_connect(
-        f"{API}/halls/audit:{CITY}/events/ws?since=0&token={hall.tokens['admin']}"
+        f"{API}/halls/audit:{CITY}/events/ws?since=0", headers=hall.auth("admin")
     ) as ws:
         assert "hall.unknown" in ws.receive_text()
     # A manager of another hall does not see this one's.

@@ -103,7 +103,14 @@ def test_display_and_rating_terminal_send_heartbeats_and_the_display_its_voice(
     fast = {"heartbeat_s": 30, "health_poll_s": 0.3}
     display = Role(
         qtbot,
-        make_config("display", kserver.url, tmp_path / "d", token=kserver.display_token, device_id="display-h1", **fast),
+        make_config(
+            "display",
+            kserver.url,
+            tmp_path / "d",
+            token=kserver.display_token,
+            device_id="display-h1",
+            **fast,
+        ),
     )
     rating = Role(
         qtbot,

@@ -91,7 +91,9 @@ def test_clerk_operations_shortcuts_and_live_queue(qtbot, themed_qapp, kserver, 
         assert ops["finish"].isEnabled() and not ops["no_show"].isEnabled() and not ops["start"].isEnabled()
         assert _op(qtbot, c, "finish")["status"] == "finished"
         assert c.cur_number.text() == "—"
-        assert ops["call_next"].isEnabled() and not ops["recall"].isEnabled() and not ops["finish"].isEnabled()
+        assert (
+            ops["call_next"].isEnabled() and not ops["recall"].isEnabled() and not ops["finish"].isEnabled()
+        )
         # an illegal step is refused with the server's Chinese message, nothing breaks
         res = _op(qtbot, c, "recall")
         assert isinstance(res, Exception) and c.message.text()
