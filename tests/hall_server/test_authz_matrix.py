@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from PIL import Image
 from sqlalchemy import insert, select
 from starlette.testclient import WebSocketDisconnect
@@ -67,7 +68,9 @@ PRINCIPALS = (
 )
 ANON = frozenset({"none", "garbage", "revoked"})
 AUTHED = frozenset(PRINCIPALS) - ANON
-SESSIONS = frozenset({"clerk_this", "clerk_other", "mgr_this", "mgr_parent", "mgr_sibling", "mgr_child", "admin"})
+SESSIONS = frozenset(
+    {"clerk_this", "clerk_other", "mgr_this", "mgr_parent", "mgr_sibling", "mgr_child", "admin"}
+)
 # Anyone bound to the hall, or a manager at or above it (require_hall / can_access_hall).
 OF_HALL = frozenset(
     {"kiosk", "display", "rating", "clerk_this", "clerk_other", "mgr_this", "mgr_parent", "admin"}
@@ -131,6 +134,7 @@ class World:
         self.ids: dict[str, Any] = {"hall": HALL}
         self._photo = 1000
         self.fresh_clerk_after = False
+        self.seen: dict[str, dict[str, str]] = {}
         self._extend_city()
         self._tokens()
         self._state()
@@ -142,7 +146,9 @@ class World:
         for h in data["halls"]:
             h.pop("clerks", None)
         county = next(h for h in data["halls"] if h["id"] == COUNTY)
-        county["windows"].append({"number": 2, "name": "二号窗口", "kind": "comprehensive", "groups": {"A": 1}})
+        county["windows"].append(
+            {"number": 2, "name": "二号窗口", "kind": "comprehensive", "groups": {"A": 1}}
+        )
         county["opening_hours"] = [["00:00", "23:59"]]
         for hid, level, parent in ((SIBLING, "county", CITY), (TOWN, "township", COUNTY)):
             data["halls"].append(
@@ -153,7 +159,9 @@ class World:
                     "parent": parent,
                     "policy": county["policy"],
                     "groups": [{"prefix": "A", "name": "综合", "services": ["S-A1"]}],
-                    "windows": [{"number": 1, "name": "综合窗口", "kind": "comprehensive", "groups": {"A": 1}}],
+                    "windows": [
+                        {"number": 1, "name": "综合窗口", "kind": "comprehensive", "groups": {"A": 1}}
+                    ],
                 }
             )
         data.pop("managers")
@@ -166,7 +174,14 @@ class World:
         return int(
             s.execute(
                 insert(User.__table__)
-                .values(username=username, name=username, role=role, hall_id=hall_id, password_hash=pw_hash, active=True)
+                .values(
+                    username=username,
+                    name=username,
+                    role=role,
+                    hall_id=hall_id,
+                    password_hash=pw_hash,
+                    active=True,
+                )
                 .returning(User.__table__.c.id)
             ).scalar_one()
         )
@@ -185,7 +200,10 @@ class World:
             m_town = self._user(s, "m-town", "manager", TOWN)
             root = s.execute(select(User.id).where(User.username == "root")).scalar_one()
             _, revoked = create_token(s, "kiosk", hall_id=HALL, label="revoked")
-            revoke_token(s, s.execute(select(ApiToken.id).where(ApiToken.token_hash == token_hash(revoked))).scalar_one())
+            revoke_token(
+                s,
+                s.execute(select(ApiToken.id).where(ApiToken.token_hash == token_hash(revoked))).scalar_one(),
+            )
             self.tokens = {
                 "none": None,
                 "garbage": "not-a-token-of-this-server",
@@ -252,22 +270,38 @@ class World:
         self.post(
             "/ratings",
             "rating",
-            json={"ticket_id": self.ids["rated"], "level": 1, "reasons": ["服务态度"], "channel": "device", "prompted": True},
+            json={
+                "ticket_id": self.ids["rated"],
+                "level": 1,
+                "reasons": ["服务态度"],
+                "channel": "device",
+                "prompted": True,
+            },
         )
         with self.ctx.db.write() as s:
             followups.open_missing_cases(s, datetime.now(UTC), [HALL])
-            self.ids["case"] = s.execute(select(FollowupCase.id).where(FollowupCase.hall_id == HALL)).scalar_one()
+            self.ids["case"] = s.execute(
+                select(FollowupCase.id).where(FollowupCase.hall_id == HALL)
+            ).scalar_one()
         self.prepare()
         # A matter and a document photo of the ticket in hand.
         self.ids["matter"] = self.post(f"/tickets/{self.ids['in_hand']}/matters", "clerk_this", json={})["id"]
         self.ids["doc"] = self.new_document()
         # A booking of the county hall.
-        slots = self.client.get(f"{API}/halls/{HALL}/appointment-slots", params={"service_code": "S-A1"}).json()
+        slots = self.client.get(
+            f"{API}/halls/{HALL}/appointment-slots", params={"service_code": "S-A1"}
+        ).json()
         day, start = self._free_slot(slots)
         booked = self.post(
             f"/halls/{HALL}/appointments",
             "none",
-            json={"service_code": "S-A1", "day": day, "start": start, "id_number": ID_YOUNG_2, "phone": "13800138000"},
+            json={
+                "service_code": "S-A1",
+                "day": day,
+                "start": start,
+                "id_number": ID_YOUNG_2,
+                "phone": "13800138000",
+            },
         )
         self.ids["appt"] = booked["code"]
 
@@ -301,7 +335,9 @@ class World:
             self.fresh_clerk_after = False
             self.tokens["clerk_this"] = sessions.login(self.ctx, "d1", PASSWORD, w1)["token"]
         with self.ctx.db.read() as s:
-            status, current = s.execute(select(Window.status, Window.current_ticket_id).where(Window.id == w1)).one()
+            status, current = s.execute(
+                select(Window.status, Window.current_ticket_id).where(Window.id == w1)
+            ).one()
             t_status = (
                 s.execute(select(Ticket.status).where(Ticket.id == current)).scalar_one() if current else None
             )
@@ -335,7 +371,15 @@ def _delete_doc(w: World, who: str) -> Req:
 
 
 PW = {"old_password": PASSWORD, "new_password": PASSWORD}  # a reuse: 422 after the permission check
-STATS = ("stats", "stats/breakdown", "indicators", "stats/export.csv", "stats/export.xlsx", "alerts", "device-health")
+STATS = (
+    "stats",
+    "stats/breakdown",
+    "indicators",
+    "stats/export.csv",
+    "stats/export.xlsx",
+    "alerts",
+    "device-health",
+)
 
 MATRIX: dict[tuple[str, str], Rule] = {
     # system and sessions
@@ -343,7 +387,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/login"): Rule(PUBLIC, fixed("/auth/login", json={"username": "nobody"})),
     ("POST", "/api/v1/auth/refresh"): Rule(SESSIONS, fixed("/auth/refresh"), fresh_caller=True),
     ("POST", "/api/v1/auth/password"): Rule(SESSIONS, fixed("/auth/password", json=PW)),
-    ("POST", "/api/v1/auth/logout"): Rule(AUTHED, fixed("/auth/logout"), fresh_caller=True),
+    ("POST", "/api/v1/auth/logout"): Rule(SESSIONS, fixed("/auth/logout"), fresh_caller=True),
     ("GET", "/api/v1/auth/me"): Rule(AUTHED, fixed("/auth/me")),
     ("POST", "/api/v1/tokens/{token_id}/rotate"): Rule(MANAGERS, _rotate("rotate")),
     ("POST", "/api/v1/tokens/{token_id}/revoke"): Rule(MANAGERS, _rotate("revoke")),
@@ -353,7 +397,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/halls/{hall_id}/services"): Rule(PUBLIC, fixed("/halls/{hall}/services")),
     ("GET", "/api/v1/services/{code}"): Rule(PUBLIC, fixed("/services/S-A1")),
     ("GET", "/api/v1/halls/{hall_id}/snapshot"): Rule(OF_HALL, fixed("/halls/{hall}/snapshot")),
-    ("GET", "/api/v1/dashboard/halls"): Rule(AUTHED, fixed("/dashboard/halls"), note="each sees its own halls"),
+    ("GET", "/api/v1/dashboard/halls"): Rule(
+        AUTHED, fixed("/dashboard/halls"), note="each sees its own halls"
+    ),
     # tickets
     ("POST", "/api/v1/halls/{hall_id}/tickets"): Rule(
         frozenset({"kiosk", "clerk_this", "clerk_other", "mgr_this", "mgr_parent", "admin"}),
@@ -370,7 +416,10 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/windows/{window_id}"): Rule(OF_HALL, fixed("/windows/{win1}")),
     ("POST", "/api/v1/windows/{window_id}/call-next"): Rule(OPERATOR, _win("call-next")),
     ("POST", "/api/v1/windows/{window_id}/next"): Rule(
-        OPERATOR, lambda w, who: Req(f"/windows/{w.ids['win1']}/next", json={"close": "finish", "ticket_id": w.ids["in_hand"]})
+        OPERATOR,
+        lambda w, who: Req(
+            f"/windows/{w.ids['win1']}/next", json={"close": "finish", "ticket_id": w.ids["in_hand"]}
+        ),
     ),
     ("POST", "/api/v1/windows/{window_id}/call"): Rule(OPERATOR, _win_with_ticket("call")),
     ("POST", "/api/v1/windows/{window_id}/recall"): Rule(OPERATOR, _win("recall")),
@@ -389,12 +438,16 @@ MATRIX: dict[tuple[str, str], Rule] = {
     # ratings and devices
     ("POST", "/api/v1/ratings"): Rule(
         frozenset({"kiosk", "rating", "mgr_this", "mgr_parent", "admin"}),
-        lambda w, who: Req("/ratings", json={"ticket_id": w.ids["finished"], "level": 5, "channel": "device"}),
+        lambda w, who: Req(
+            "/ratings", json={"ticket_id": w.ids["finished"], "level": 5, "channel": "device"}
+        ),
         note="a visitor's phone rates with the ticket's track token instead of a header",
     ),
     ("POST", "/api/v1/devices/heartbeat"): Rule(
         AUTHED,
-        lambda w, who: Req("/devices/heartbeat", json={"device_id": f"dev-{who}", "kind": "kiosk", "status": "ok"}),
+        lambda w, who: Req(
+            "/devices/heartbeat", json={"device_id": f"dev-{who}", "kind": "kiosk", "status": "ok"}
+        ),
     ),
     ("GET", "/api/v1/halls/{hall_id}/devices"): Rule(OF_HALL, fixed("/halls/{hall}/devices")),
     # events
@@ -402,19 +455,35 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/halls/{hall_id}/events/ticket"): Rule(OF_HALL, fixed("/halls/{hall}/events/ticket")),
     ("WS", "/api/v1/halls/{hall_id}/events/ws"): Rule(OF_HALL, fixed("/halls/{hall}/events/ws")),
     # appointments: the public booking flow, and the staff/kiosk side
-    ("GET", "/api/v1/halls/{hall_id}/appointment-services"): Rule(PUBLIC, fixed("/halls/{hall}/appointment-services")),
+    ("GET", "/api/v1/halls/{hall_id}/appointment-services"): Rule(
+        PUBLIC, fixed("/halls/{hall}/appointment-services")
+    ),
     ("GET", "/api/v1/halls/{hall_id}/appointment-slots"): Rule(
         PUBLIC, fixed("/halls/{hall}/appointment-slots", params={"service_code": "S-A1"})
     ),
     ("POST", "/api/v1/halls/{hall_id}/appointments"): Rule(
         PUBLIC,
-        fixed("/halls/{hall}/appointments", json={"service_code": "S-A1", "day": "2000-01-01", "start": "09:00", "id_number": ID_YOUNG, "phone": "13800138000"}),
+        fixed(
+            "/halls/{hall}/appointments",
+            json={
+                "service_code": "S-A1",
+                "day": "2000-01-01",
+                "start": "09:00",
+                "id_number": ID_YOUNG,
+                "phone": "13800138000",
+            },
+        ),
     ),
-    ("POST", "/api/v1/appointments/{code}/cancel-code"): Rule(PUBLIC, fixed("/appointments/{appt}/cancel-code", json={"id_number": ID_YOUNG})),
+    ("POST", "/api/v1/appointments/{code}/cancel-code"): Rule(
+        PUBLIC, fixed("/appointments/{appt}/cancel-code", json={"id_number": ID_YOUNG})
+    ),
     ("POST", "/api/v1/appointments/{code}/cancel"): Rule(
-        PUBLIC, fixed("/appointments/{appt}/cancel", json={"id_number": ID_YOUNG, "verification_code": "000000"})
+        PUBLIC,
+        fixed("/appointments/{appt}/cancel", json={"id_number": ID_YOUNG, "verification_code": "000000"}),
     ),
-    ("POST", "/api/v1/appointments/lookup"): Rule(PUBLIC, fixed("/appointments/lookup", json={"code": "ZZZZZZ", "id_number": ID_YOUNG})),
+    ("POST", "/api/v1/appointments/lookup"): Rule(
+        PUBLIC, fixed("/appointments/lookup", json={"code": "ZZZZZZ", "id_number": ID_YOUNG})
+    ),
     ("POST", "/api/v1/halls/{hall_id}/appointments/{code}/cancel"): Rule(
         frozenset({"kiosk", "mgr_this", "mgr_parent", "admin"}),
         fixed("/halls/{hall}/appointments/{appt}/cancel", json={"id_number": ID_YOUNG_2}),
@@ -427,17 +496,24 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/halls/{hall_id}/appointments"): Rule(MANAGERS, fixed("/halls/{hall}/appointments")),
     ("POST", "/api/v1/halls/{hall_id}/checkin"): Rule(
-        frozenset({"kiosk", "mgr_this", "mgr_parent", "admin"}), fixed("/halls/{hall}/checkin", json={"id_number": ID_YOUNG_2})
+        frozenset({"kiosk", "mgr_this", "mgr_parent", "admin"}),
+        fixed("/halls/{hall}/checkin", json={"id_number": ID_YOUNG_2}),
     ),
     ("POST", "/api/v1/appointments/sweep"): Rule(ANY_MANAGER, fixed("/appointments/sweep")),
     # follow-up cases of bad ratings
     ("GET", "/api/v1/halls/{hall_id}/followups"): Rule(MANAGERS, fixed("/halls/{hall}/followups")),
-    ("GET", "/api/v1/followups/{case_id}"): Rule(MANAGERS, fixed("/followups/{case}"), hidden="followup.unknown"),
+    ("GET", "/api/v1/followups/{case_id}"): Rule(
+        MANAGERS, fixed("/followups/{case}"), hidden="followup.unknown"
+    ),
     ("POST", "/api/v1/followups/{case_id}/steps"): Rule(
-        MANAGERS, fixed("/followups/{case}/steps", json={"step": "verified", "note": "核实"}), hidden="followup.unknown"
+        MANAGERS,
+        fixed("/followups/{case}/steps", json={"step": "verified", "note": "核实"}),
+        hidden="followup.unknown",
     ),
     # matters
-    ("POST", "/api/v1/tickets/{ticket_id}/matters"): Rule(OPERATOR, fixed("/tickets/{in_hand}/matters", json={})),
+    ("POST", "/api/v1/tickets/{ticket_id}/matters"): Rule(
+        OPERATOR, fixed("/tickets/{in_hand}/matters", json={})
+    ),
     ("POST", "/api/v1/matters/{matter_id}/steps"): Rule(
         frozenset({"clerk_this", "clerk_other", "mgr_this", "mgr_parent", "admin"}),
         fixed("/matters/{matter}/steps", json={"step": "review", "note": ""}),
@@ -454,16 +530,25 @@ MATRIX: dict[tuple[str, str], Rule] = {
         note="answers only the matters of the caller's halls",
     ),
     # statistics and the dashboard
-    **{("GET", f"/api/v1/halls/{{hall_id}}/{s}"): Rule(MANAGERS, fixed(f"/halls/{{hall}}/{s}")) for s in STATS},
-    ("GET", "/api/v1/notify/outbox"): Rule(ANY_MANAGER, fixed("/notify/outbox"), note="each sees its own halls"),
+    **{
+        ("GET", f"/api/v1/halls/{{hall_id}}/{s}"): Rule(MANAGERS, fixed(f"/halls/{{hall}}/{s}"))
+        for s in STATS
+    },
+    ("GET", "/api/v1/notify/outbox"): Rule(
+        ANY_MANAGER, fixed("/notify/outbox"), note="each sees its own halls"
+    ),
     ("POST", "/api/v1/notify/flush"): Rule(ANY_MANAGER, fixed("/notify/flush")),
     ("GET", "/api/v1/halls/{hall_id}/ext-settings"): Rule(MANAGERS, fixed("/halls/{hall}/ext-settings")),
-    ("PUT", "/api/v1/halls/{hall_id}/ext-settings"): Rule(MANAGERS, fixed("/halls/{hall}/ext-settings", json={})),
+    ("PUT", "/api/v1/halls/{hall_id}/ext-settings"): Rule(
+        MANAGERS, fixed("/halls/{hall}/ext-settings", json={})
+    ),
     # document photos
     ("POST", "/api/v1/tickets/{ticket_id}/documents"): Rule(
         frozenset({"clerk_this", "admin"}),
         lambda w, who: Req(
-            f"/tickets/{w.ids['in_hand']}/documents", content=make_jpeg(hash(who) % 10_000), headers={"Content-Type": "image/jpeg"}
+            f"/tickets/{w.ids['in_hand']}/documents",
+            content=make_jpeg(hash(who) % 10_000),
+            headers={"Content-Type": "image/jpeg"},
         ),
     ),
     ("GET", "/api/v1/tickets/{ticket_id}/documents"): Rule(OPERATOR, fixed("/tickets/{in_hand}/documents")),
@@ -539,7 +624,17 @@ def _socket(w: World, req: Req, headers: dict[str, str]) -> tuple[int, str | Non
         return exc.code, None, "closed"
     if "error" in body:
         code = body["error"]["code"]
-        return (401 if code in ("auth.required", "auth.invalid", "auth.expired") else 403 if code.startswith("auth.") else 404), code, ""
+        return (
+            (
+                401
+                if code in ("auth.required", "auth.invalid", "auth.expired")
+                else 403
+                if code.startswith("auth.")
+                else 404
+            ),
+            code,
+            "",
+        )
     return 200, None, "event"
 
 
@@ -552,9 +647,17 @@ def _judge(rule: Rule, who: str, status: int, code: str | None) -> str | None:
             return f"server error {status} {code}"
         return None
     if who == "none":
-        return None if (status, code) == (401, "auth.required") else f"expected 401 auth.required, got {status} {code}"
+        return (
+            None
+            if (status, code) == (401, "auth.required")
+            else f"expected 401 auth.required, got {status} {code}"
+        )
     if who in ("garbage", "revoked"):
-        return None if (status, code) == (401, "auth.invalid") else f"expected 401 auth.invalid, got {status} {code}"
+        return (
+            None
+            if (status, code) == (401, "auth.invalid")
+            else f"expected 401 auth.invalid, got {status} {code}"
+        )
     if status == 403 and code in REFUSAL_CODES:
         return None
     if rule.hidden and code == rule.hidden:
@@ -570,10 +673,12 @@ def run_matrix(w: World, table: dict[tuple[str, str], Rule]) -> tuple[list[str],
         if rule.fresh_caller:
             w.fresh_clerk_after = True
         # Refusals first: an allowed call may change the state the next call sees.
-        order = [p for p in PRINCIPALS if p not in rule.allowed] + [p for p in PRINCIPALS if p in rule.allowed]
+        order = [p for p in PRINCIPALS if p not in rule.allowed] + [
+            p for p in PRINCIPALS if p in rule.allowed
+        ]
         for who in order:
             is_page = not path.startswith(API_PREFIX)
-            req = rule.build(w, who) if rule.build else Req(path if is_page else path[len(API_PREFIX):])
+            req = rule.build(w, who) if rule.build else Req(path if is_page else path[len(API_PREFIX) :])
             headers = w.headers(who, fresh=rule.fresh_caller)
             if method == "WS":
                 status, code, text = _socket(w, req, headers)
@@ -583,6 +688,7 @@ def run_matrix(w: World, table: dict[tuple[str, str], Rule]) -> tuple[list[str],
             else:
                 status, code, text = _call(w, method, req, headers)
             calls += 1
+            w.seen.setdefault(f"{method} {path}", {})[who] = f"{status} {code or ''}".strip()
             wrong = _judge(rule, who, status, code)
             if wrong:
                 problems.append(f"{method} {path} as {who}: {wrong} {text if status >= 500 else ''}")
@@ -593,6 +699,9 @@ def test_authorization_matrix(hall: Hall) -> None:
     """Every principal against every route: the refusals expected, and no over-refusal."""
     w = World(hall)
     problems, calls = run_matrix(w, {**MATRIX, **PUBLIC_PAGES})
+    dump = os.environ.get("HALL_TEST_AUTHZ_DUMP")
+    if dump:  # the observed answers, for reading the matrix by eye
+        Path(dump).write_text(json.dumps(w.seen, ensure_ascii=False, indent=1))
     assert calls == len(PRINCIPALS) * (len(MATRIX) + len(PUBLIC_PAGES))
     assert not problems, "\n".join(problems)
 
@@ -602,7 +711,19 @@ def test_a_visitor_rates_with_the_track_token_only(hall: Hall) -> None:
     w = World(hall)
     body = {"ticket_id": w.ids["finished"], "level": 5, "channel": "phone"}
     headers = w.headers("none")
-    wrong = hall.client.post(f"{API}/ratings", json={**body, "track_token": w.ids["rated_track"]}, headers=headers)
+    wrong = hall.client.post(
+        f"{API}/ratings", json={**body, "track_token": w.ids["rated_track"]}, headers=headers
+    )
     assert (wrong.status_code, wrong.json()["error"]["code"]) == (401, "auth.invalid")
-    ok = hall.client.post(f"{API}/ratings", json={**body, "track_token": w.ids["finished_track"]}, headers=headers)
+    ok = hall.client.post(
+        f"{API}/ratings", json={**body, "track_token": w.ids["finished_track"]}, headers=headers
+    )
     assert ok.status_code == 201, ok.text
+
+
+def test_a_device_token_does_not_log_itself_out(hall: Hall) -> None:
+    """Device tokens end by an audited revocation (admin, manager), never by /auth/logout."""
+    kiosk = hall.auth(f"kiosk:{HALL}")
+    r = hall.client.post(f"{API}/auth/logout", headers=kiosk)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "auth.forbidden"
+    assert hall.client.get(f"{API}/auth/me", headers=kiosk).status_code == 200
