@@ -60,6 +60,7 @@ PRINCIPALS = (
     "rating",
     "clerk_this",
     "clerk_other",
+    "clerk_other_hall",
     "mgr_this",
     "mgr_parent",
     "mgr_sibling",
@@ -69,7 +70,16 @@ PRINCIPALS = (
 ANON = frozenset({"none", "garbage", "revoked"})
 AUTHED = frozenset(PRINCIPALS) - ANON
 SESSIONS = frozenset(
-    {"clerk_this", "clerk_other", "mgr_this", "mgr_parent", "mgr_sibling", "mgr_child", "admin"}
+    {
+        "clerk_this",
+        "clerk_other",
+        "clerk_other_hall",
+        "mgr_this",
+        "mgr_parent",
+        "mgr_sibling",
+        "mgr_child",
+        "admin",
+    }
 )
 # Anyone bound to the hall, or a manager at or above it (require_hall / can_access_hall).
 OF_HALL = frozenset(
@@ -214,6 +224,7 @@ class World:
                 "rating": t[f"rating:{HALL}:1"],
                 "clerk_this": t[f"clerk:{HALL}:1"],
                 "clerk_other": create_token(s, "clerk", window_id=win[2], user_id=c2, **session)[1],
+                "clerk_other_hall": t[f"clerk:{CITY}:1"],
                 "mgr_this": t["m-county"],
                 "mgr_parent": t["m-city"],
                 "mgr_sibling": create_token(s, "manager", hall_id=SIBLING, user_id=m_sib, **session)[1],
