@@ -738,3 +738,38 @@ def test_a_device_token_does_not_log_itself_out(hall: Hall) -> None:
     r = hall.client.post(f"{API}/auth/logout", headers=kiosk)
     assert r.status_code == 403 and r.json()["error"]["code"] == "auth.forbidden"
     assert hall.client.get(f"{API}/auth/me", headers=kiosk).status_code == 200
+
+
+def test_the_security_audit_reaches_managers_only(hall: Hall) -> None:
+    """auth.* events keep their seq and type for the hall's screens, but not who, from where, which token."""
+    r = hall.client.post(f"{API}/auth/login", json={"username": "c1", "password": "wrong"})
+    assert r.status_code == 401
+    last = hall.last_seq()
+    for who, full in (
+        (f"display:{CITY}", False),
+        (f"kiosk:{CITY}", False),
+        (f"clerk:{CITY}:2", False),
+        ("m-city", True),
+    ):
+        evs = hall.client.get(
+            f"{API}/halls/{CITY}/events", params={"since": 0, "limit": 1000}, headers=hall.auth(who)
+        ).json()
+        assert [e["seq"] for e in evs] == list(range(1, last + 1)), who  # still gap-free
+        failed = [e for e in evs if e["type"] == "auth.login_failed"]
+        assert failed, who
+        assert (failed[-1]["payload"].get("username") == "c1") is full, who
+        assert (failed[-1]["actor"]["id"] is not None) is full, who
+        # The socket's replay answers the same.
+        with hall.client.websocket_connect(
+            f"{API}/halls/{CITY}/events/ws?since=0", headers=hall.auth(who)
+        ) as ws:
+            seen = [json.loads(ws.receive_text()) for _ in range(last)]
+        assert [e["payload"] for e in seen] == [e["payload"] for e in evs], who
+    # And a live one, as it happens.
+    since = hall.last_seq()
+    url = f"{API}/halls/{CITY}/events/ws?since={since}"
+    with hall.client.websocket_connect(url, headers=hall.auth(f"display:{CITY}")) as ws:
+        hall.client.post(f"{API}/auth/login", json={"username": "c1", "password": "wrong again"})
+        live = json.loads(ws.receive_text())
+    assert live["type"] == "auth.login_failed" and live["seq"] == since + 1
+    assert live["payload"] == {} and live["actor"]["id"] is None
