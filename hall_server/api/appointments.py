@@ -102,7 +102,7 @@ async def cancel_at_kiosk(
     hall_id: str, code: str, body: ProofIn, request: Request, creds: Creds
 ) -> dict[str, Any]:
     """Cancel at a kiosk of the booking's hall, the visitor's ID card on its reader (kiosk, manager)."""
-    return await run_authed(request, creds, svc.cancel_at_kiosk, code, body.id_number)
+    return await run_authed(request, creds, svc.cancel_at_kiosk, hall_id, code, body.id_number)
 
 
 @router.post("/appointments/lookup")

@@ -156,8 +156,9 @@ async def event_socket(
     token_watcher = asyncio.ensure_future(watch_token())
     try:
         last = since
+        redact = not halls.sees_audit(principal)
         if since is not None:
-            last = await _replay(ctx, ws, hall_id, since)
+            last = await _replay(ctx, ws, hall_id, since, redact=redact)
         while not closed:
             # One plain await per event: this loop runs once per subscriber for every event.
             seq, text = await sub.queue.get()
@@ -170,8 +171,8 @@ async def event_socket(
                 continue
             if last is not None and seq > last + 1:
                 # Should not happen (the stream is gap-free); repair from the database anyway.
-                last = await _replay(ctx, ws, hall_id, last, upto=seq - 1)
-            await ws.send_text(text)
+                last = await _replay(ctx, ws, hall_id, last, upto=seq - 1, redact=redact)
+            await ws.send_text(halls.redact_text(text) if redact else text)
             last = seq
         if ended:
             await _refuse(ws, WS_CLOSE_UNAUTHORISED, ended[0])
@@ -184,7 +185,12 @@ async def event_socket(
 
 
 async def _replay(
-    ctx: ServerContext, ws: WebSocket, hall_id: str, since: DbInt, upto: int | None = None
+    ctx: ServerContext,
+    ws: WebSocket,
+    hall_id: str,
+    since: DbInt,
+    upto: int | None = None,
+    redact: bool = False,
 ) -> int:
     last = since
     while True:
@@ -192,7 +198,7 @@ async def _replay(
         for ev in rows:
             if upto is not None and ev["seq"] > upto:
                 return last
-            await ws.send_text(dumps(ev))
+            await ws.send_text(dumps(halls.redact_event(ev) if redact else ev))
             last = ev["seq"]
         if len(rows) < EVENTS_PAGE_MAX:
             return last

@@ -404,13 +404,18 @@ def cancel_with_code(
         return view_named(ctx, appt)
 
 
-def cancel_at_kiosk(ctx: ServerContext, p: Principal, code: str, id_number: str) -> dict[str, Any]:
-    """Use case: cancel at a kiosk of the booking's hall (or above it), the card on its reader as proof."""
+def cancel_at_kiosk(
+    ctx: ServerContext, p: Principal, hall_id: str, code: str, id_number: str
+) -> dict[str, Any]:
+    """Use case: cancel at a kiosk of hall_id, the booking's hall or one above it, the card on its reader as proof."""
     require_roles(p, "kiosk", *MANAGER_ROLES)
+    ctx.catalog.hall(hall_id)
+    require_hall(p, hall_id, ctx.catalog)
+    within = set(subtree(hall_id, ctx.catalog.parents())) & _person_halls(ctx, p)
     now = ctx.now()
     with ctx.db.write() as s:
         appt = _find(s, ctx.protector, code, id_number)
-        if appt.hall_id not in _person_halls(ctx, p):
+        if appt.hall_id not in within:
             raise HallError("booking.not_found")  # the same answer as a wrong code: nothing to probe
         cancel(s, ctx.protector, code, id_number, now, actor=p.actor)
         return view_named(ctx, appt)

@@ -105,8 +105,10 @@ def _claim(s: Session, device_id: str, hall_id: str, values: dict[str, Any]) -> 
     return row, created
 
 
-def list_devices(ctx: ServerContext, hall_id: str) -> list[dict[str, Any]]:
-    """Devices of a hall as last seen."""
+def list_devices(ctx: ServerContext, p: Principal, hall_id: str) -> list[dict[str, Any]]:
+    """Use case: devices of a hall as last seen (anyone of the hall, managers above it)."""
+    ctx.catalog.hall(hall_id)
+    require_hall(p, hall_id, ctx.catalog)
     with ctx.db.read() as s:
         rows = s.execute(select(D).where(D.c.hall_id == hall_id).order_by(D.c.device_id)).all()
     return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -12,7 +13,7 @@ from hall_server.const import CALL_EVENTS, RECENT_CALLS
 from hall_server.context import ServerContext
 from hall_server.db.models import Event, Hall, HallService, QueueGroup, ServiceItem, Window
 from hall_server.errors import HallError
-from hall_server.events import last_seq, read_events, row_to_event
+from hall_server.events import dumps, last_seq, read_events, row_to_event
 from hall_server.services.queue import QueueEstimator
 from hall_server.services.tickets import hall_day
 from hall_server.services.windows import window_out
@@ -172,7 +173,35 @@ def events_since(
     ctx.catalog.hall(hall_id)
     require_hall(p, hall_id, ctx.catalog)
     with ctx.db.read() as s:
-        return read_events(s, hall_id, since, limit)
+        events = read_events(s, hall_id, since, limit)
+    return events if sees_audit(p) else [redact_event(ev) for ev in events]
+
+
+# The security audit (log-ins, failures, locks, password changes, token rotation) shares the hall's
+# event log, which every screen of the hall reads; its usernames, addresses and token ids are for
+# managers and admins. Others get the event with its seq and type only, so the stream stays gap-free.
+AUDIT_TYPE_PREFIX = "auth."
+AUDIT_READERS = ("manager", "admin")
+_AUDIT_WIRE = '"type":"' + AUDIT_TYPE_PREFIX
+
+
+def sees_audit(p: Principal) -> bool:
+    """Managers and admins read the security audit events in full."""
+    return p.role in AUDIT_READERS
+
+
+def redact_event(ev: dict[str, Any]) -> dict[str, Any]:
+    """An event as a non-manager reads it: an auth.* event without actor id and payload."""
+    if not str(ev.get("type", "")).startswith(AUDIT_TYPE_PREFIX):
+        return ev
+    return {**ev, "actor": {"kind": ev["actor"]["kind"], "id": None}, "payload": {}}
+
+
+def redact_text(text: str) -> str:
+    """redact_event for an event already in its wire text (the socket's fan-out)."""
+    if _AUDIT_WIRE not in text:
+        return text
+    return dumps(redact_event(json.loads(text)))
 
 
 def watched_halls(ctx: ServerContext, p: Principal) -> list[dict[str, Any]]:

@@ -290,7 +290,13 @@ def _leave_other_windows(ctx: ServerContext, s: Any, user: Any, window_id: int) 
 
 
 def logout(ctx: ServerContext, p: Principal) -> None:
-    """End this token; a clerk leaves the window (it keeps its status and queue)."""
+    """End this token; a clerk leaves the window (it keeps its status and queue).
+
+    Only a log-in session ends here: a device token (or a bare API token) is revoked by an admin or
+    a manager of its hall, which the audit trail records (POST /tokens/{id}/revoke).
+    """
+    if p.user_id is None:
+        raise HallError("auth.forbidden", role=p.role, reason="only log-in sessions log out")
     with ctx.db.write() as s:
         revoke_token(s, p.token_id)
         if p.role == "clerk" and p.window_id is not None:
