@@ -549,6 +549,13 @@ MATRIX: dict[tuple[str, str], Rule] = {
         ANY_MANAGER, fixed("/notify/outbox"), note="each sees its own halls"
     ),
     ("POST", "/api/v1/notify/flush"): Rule(ANY_MANAGER, fixed("/notify/flush")),
+    # the audit trail: the chains' state (each manager sees its own halls' chains) and a hall's stream
+    ("GET", "/api/v1/audit/status"): Rule(
+        ANY_MANAGER, fixed("/audit/status"), note="each sees its own halls"
+    ),
+    ("GET", "/api/v1/audit/records"): Rule(
+        MANAGERS, lambda w, who: Req("/audit/records", params={"scope": w.ids["hall"]})
+    ),
     ("GET", "/api/v1/halls/{hall_id}/ext-settings"): Rule(MANAGERS, fixed("/halls/{hall}/ext-settings")),
     ("PUT", "/api/v1/halls/{hall_id}/ext-settings"): Rule(
         MANAGERS, fixed("/halls/{hall}/ext-settings", json={})
