@@ -398,7 +398,7 @@ def kiosk_commands(server: Any, out: Path, printer_target: str) -> dict[str, lis
         "visitor": (
             DEFAULT_HALL,
             [
-                *("--token", city["kiosk"], "--id-reader", "sim", "--printer-kind", "network"),
+                *(f"--token={city['kiosk']}", "--id-reader", "sim", "--printer-kind", "network"),
                 *("--printer-target", printer_target, "--printer-mode", "raster"),
             ],
         ),
@@ -406,20 +406,22 @@ def kiosk_commands(server: Any, out: Path, printer_target: str) -> dict[str, lis
             DEFAULT_HALL,
             [
                 *("--window", str(clerk["window_id"]), "--username", clerk["username"]),
-                *("--password", clerk["password"]),
+                f"--password={clerk['password']}",
             ],
         ),
-        "display": (DEFAULT_HALL, ["--token", city["display"]]),
+        "display": (DEFAULT_HALL, [f"--token={city['display']}"]),
         "rating": (
             DEFAULT_HALL,
-            ["--token", city["rating"]["token"], "--window", str(city["rating"]["window_id"])],
+            [f"--token={city['rating']['token']}", "--window", str(city["rating"]["window_id"])],
         ),
         "village": (
             VILLAGE_HALL,
             [
-                *("--token", village["kiosk"], "--rating-token", village["rating"]["token"]),
+                # --opt=value: a token may begin with "-", which argparse would read as an option.
+                f"--token={village['kiosk']}",
+                f"--rating-token={village['rating']['token']}",
                 *("--window", str(village["rating"]["window_id"]), "--username", vclerk["username"]),
-                *("--password", vclerk["password"]),
+                f"--password={vclerk['password']}",
             ],
         ),
     }

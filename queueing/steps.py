@@ -18,6 +18,9 @@ class StepMachine:
     steps: tuple[str, ...]
     labels_zh: dict[str, str]
     bad_step_code: str
+    # The rule as people read it, first in the refusal's message.
+    rule_zh: str
+    rule_en: str
 
     def label(self, step: str) -> str:
         """The zh_CN name of a step (the key itself when unknown)."""
@@ -37,8 +40,8 @@ class StepMachine:
             expected = self.steps[self.index(current) + 1] if current in self.steps[:-1] else None
             raise IllegalTransition(
                 self.bad_step_code,
-                f"须依次推进：当前“{self.label(current)}”，下一步应为“{self.label(expected) if expected else '无'}”",
-                f"steps follow in order: at {current!r}, the next is {expected!r}, not {wanted!r}",
+                f"{self.rule_zh}：当前为“{self.label(current)}”，下一步应为“{self.label(expected) if expected else '无'}”",
+                f"{self.rule_en}: at {current!r}, the next is {expected!r}, not {wanted!r}",
                 current=current,
                 wanted=wanted,
                 expected=expected,
@@ -62,6 +65,8 @@ FOLLOWUP = StepMachine(
         "closed": "已办结",
     },
     bad_step_code="followup.bad_step",
+    rule_zh="工单步骤须依次进行",
+    rule_en="Follow-up steps must follow in order",
 )
 
 # 办件: accepted at the window, then the back office's steps to the finished licence.
@@ -76,4 +81,6 @@ MATTER = StepMachine(
         "finished": "已办结",
     },
     bad_step_code="matter.bad_step",
+    rule_zh="办件环节须依次推进",
+    rule_en="Matter steps must follow in order",
 )
