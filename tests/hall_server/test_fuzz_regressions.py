@@ -95,3 +95,34 @@ def test_good_settings_at_their_bounds_are_kept(hall: Hall) -> None:
     r = hall.client.get(f"{API}/halls/{CITY}/appointment-slots", params={"service_code": "S-A1"}, headers=kiosk)
     assert r.status_code == 200, r.text
     assert hall.client.get(f"{API}/halls/{CITY}/alerts", headers=m).status_code == 200
+
+
+# A lone UTF-16 surrogate escaped in JSON decodes to a str that cannot be encoded as UTF-8. Typed
+# string fields refuse it, but free-form keys (hall settings, window groups) carried it into the
+# error message or the stored JSON, and the answer's encoder failed: a 500. The guard refuses it.
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("put", f"/halls/{CITY}/ext-settings", '{"\\ud800": 1}'),
+        ("put", f"/halls/{CITY}/ext-settings", '{"booking": {"capacity_by_service": {"\\ud800": 1}}}'),
+        ("put", "/windows/{wid}/groups", '{"groups": {"\\udbff": 1}}'),
+        ("put", "/windows/{wid}/groups", '{"groups": {"A\\udc00": 1}}'),
+        ("post", "/auth/login", '{"username": "\\ud800", "password": "x"}'),
+        # The guard's refusals keep their 422 on ordinary (not lean) routes too, not a bare 400.
+        ("put", f"/halls/{CITY}/ext-settings", '{"a\\u0000": 1}'),
+    ],
+)
+def test_a_lone_surrogate_is_refused_at_the_door(hall: Hall, method: str, path: str, body: str) -> None:
+    path = path.format(wid=hall.wid(1))
+    headers = {**hall.auth("m-city"), "Content-Type": "application/json"}
+    r = hall.client.request(method, f"{API}{path}", content=body.encode(), headers=headers)
+    assert r.status_code == 422, r.text
+    assert error_code(r) == "request.invalid"
+
+
+def test_a_whole_surrogate_pair_is_an_ordinary_character(hall: Hall) -> None:
+    """An emoji escaped as a pair is not refused: the name is kept."""
+    body = '{"service_code": "S-A1", "identity": {"id_number": "110101199003074565", "name": "\\ud83d\\ude00"}}'
+    headers = {**hall.auth(f"kiosk:{CITY}"), "Content-Type": "application/json"}
+    r = hall.client.post(f"{API}/halls/{CITY}/tickets", content=body.encode(), headers=headers)
+    assert r.status_code == 201, r.text
