@@ -43,6 +43,8 @@ DEV = [
     "pytest-qt>=4.3",
     "pytest-timeout>=2.2",
     "hypothesis>=6.98",
+    # tests/hall_server/test_fuzz_openapi.py: requests generated from the server's own OpenAPI
+    "schemathesis>=4.0",
     "httpx>=0.27",
     "playwright>=1.42",
     "ruff>=0.4",

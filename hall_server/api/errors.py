@@ -82,6 +82,9 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+        carried = getattr(exc, "error", None)  # the front guard's refusal (api/guard.py GuardRefusal)
+        if isinstance(carried, DomainError):
+            return error_response(carried)
         code = {404: "request.not_found", 405: "request.method"}.get(exc.status_code)
         if code is None:
             return error_response(HallError("request.invalid", reason=str(exc.detail)), exc.status_code)

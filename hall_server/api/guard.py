@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hall_server.api.errors import error_body, http_status
 from hall_server.errors import HallError
@@ -32,6 +35,26 @@ class NulCharacter(HallError):
         super().__init__("request.invalid", reason="NUL character", where=where)
 
 
+class LoneSurrogate(HallError):
+    """A JSON escape of half a UTF-16 surrogate pair: a string no database or answer can encode."""
+
+    def __init__(self) -> None:
+        super().__init__("request.invalid", reason="lone surrogate escape", where="body")
+
+
+class GuardRefusal(StarletteHTTPException):
+    """A refusal raised while the body streams in, carrying its HallError.
+
+    FastAPI re-raises an HTTPException met while reading a body as it is, but turns any other
+    exception into a bare 400; the app's HTTPException handler answers this one with its
+    error's own code and status (413, 422), on lean and ordinary routes alike.
+    """
+
+    def __init__(self, error: HallError) -> None:
+        super().__init__(http_status(error), error.code)
+        self.error = error
+
+
 class RequestGuard:
     """Refuses what no route may receive, before routing and authentication.
 
@@ -39,6 +62,10 @@ class RequestGuard:
       stopped mid-way, so a client lying about its length cannot make the server hold more.
     - A NUL character in the path, the query string or a JSON body: 422. PostgreSQL cannot store
       one in text, and no name, code or search of a hall contains one.
+    - A JSON escape of a lone UTF-16 surrogate (\\ud800 not followed by a low half): 422. Such a
+      string cannot be encoded as UTF-8, so neither database can store it and no answer that
+      repeats it (an unknown setting's name, say) can be sent; typed fields refuse it already,
+      free-form keys and values would otherwise reach the encoder (a 500).
     Every route is behind it, the lean ones included, and a refused request never costs a token
     look-up.
     """
@@ -62,6 +89,7 @@ class RequestGuard:
         json_body = _is_json(scope)
         seen = 0
         tail = b""
+        body = bytearray()
 
         async def guarded() -> Message:
             nonlocal seen, tail
@@ -70,19 +98,34 @@ class RequestGuard:
                 chunk = message.get("body", b"")
                 seen += len(chunk)
                 if seen > limit:
-                    raise BodyTooLarge(limit, seen)
+                    raise GuardRefusal(BodyTooLarge(limit, seen))
                 if json_body:
                     # A JSON text can carry NUL only as the escape \u0000; keep a tail so an
                     # escape split across two chunks is still seen.
                     if _JSON_NUL in tail + chunk:
-                        raise NulCharacter("body")
+                        raise GuardRefusal(NulCharacter("body"))
                     tail = chunk[-(len(_JSON_NUL) - 1) :] if chunk else tail
+                    # Bounded by the limit above; a pair may straddle chunks, so the whole is checked.
+                    body.extend(chunk)
+                    if not message.get("more_body", False) and _has_lone_surrogate(body):
+                        raise GuardRefusal(LoneSurrogate())
             return message
 
         await self.app(scope, guarded, send)
 
 
 _JSON_NUL = b"\\u0000"
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE_PAIR = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def _has_lone_surrogate(body: bytes | bytearray) -> bool:
+    """True if a JSON text escapes half a surrogate pair (a whole pair, an emoji, is fine)."""
+    if b"\\ud" not in body and b"\\uD" not in body:
+        return False
+    return _SURROGATE_ESCAPE.search(_SURROGATE_PAIR.sub(b"", bytes(body))) is not None
 
 
 def _has_nul_escape(query: bytes) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -73,35 +74,84 @@ def settings_of(session: Session, hall_id: str) -> dict[str, Any]:
     return out
 
 
+# Every booking rule, its type and its bounds: a stored value is later used in date arithmetic,
+# loops over days and the slot grid, so none may be a string, a float where a count is meant,
+# infinite or absurdly large (a 500 then, or a loop over a million years).
+_BOOKING_INTS = {
+    "min_days_ahead": (0, 60),
+    "max_working_days_ahead": (1, 120),
+    "per_person_per_day": (1, 100),
+    "noshow_limit": (1, 1000),
+    "noshow_window_days": (1, 3660),
+    "block_days": (0, 3660),
+    "checkin_before_minutes": (0, 24 * 60),
+    "checkin_after_minutes": (0, 24 * 60),
+    "slot_minutes": (5, 24 * 60),
+    "capacity": (0, 10000),
+}
+_BOOKING_NUMBERS = {"cancel_min_hours": (0.0, 24.0 * 60)}
+_BOOKING_BOOLS = ("fallback_normal_ticket",)
+CAPACITY_BY_SERVICE_MAX = 1000
+SERVICE_CODE_MAX = 64
+ALERT_WAIT_MAX_MINUTES = 24 * 60
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _check_int(key: str, value: Any, lo: int, hi: int, where: str) -> None:
+    if not _is_int(value) or not lo <= value <= hi:
+        raise _invalid(f"{where} 须为 {lo}..{hi} 的整数", key=key)
+
+
+def _check_booking(value: Any) -> None:
+    key = POLICY_BOOKING
+    if not isinstance(value, dict):
+        raise _invalid("booking 须为对象", key=key)
+    extra = set(value) - set(DEFAULTS[POLICY_BOOKING])
+    if extra:
+        raise _invalid(f"未知预约规则 {', '.join(sorted(map(str, extra)))}", key=key)
+    for name, item in value.items():
+        if name in _BOOKING_INTS:
+            _check_int(key, item, *_BOOKING_INTS[name], where=f"booking.{name}")
+        elif name in _BOOKING_NUMBERS:
+            lo, hi = _BOOKING_NUMBERS[name]
+            if not _is_number(item) or not lo <= item <= hi:
+                raise _invalid(f"booking.{name} 须为 {lo:g}..{hi:g} 的数", key=key)
+        elif name in _BOOKING_BOOLS:
+            if not isinstance(item, bool):
+                raise _invalid(f"booking.{name} 须为 true 或 false", key=key)
+        elif name == "capacity_by_service":
+            if not isinstance(item, dict) or len(item) > CAPACITY_BY_SERVICE_MAX:
+                raise _invalid(f"booking.{name} 须为至多 {CAPACITY_BY_SERVICE_MAX} 项的对象", key=key)
+            for code, cap in item.items():
+                if not 1 <= len(code) <= SERVICE_CODE_MAX:
+                    raise _invalid(f"booking.{name} 的事项编码过长或为空", key=key)
+                _check_int(key, cap, *_BOOKING_INTS["capacity"], where=f"booking.{name}.{code}")
+
+
 def validate(patch: dict[str, Any]) -> dict[str, Any]:
-    """Check a settings patch; raises request.invalid naming the bad key."""
+    """Check a settings patch; raises request.invalid naming the bad key.
+
+    Every value is checked for its type and bounds here, at the edge: a stored setting is read
+    later by slot grids, alerts and the day's end, where a wrong type or a huge value would fail.
+    """
     for key, value in patch.items():
         if key not in DEFAULTS:
             raise _invalid(f"未知设置项 {key}", key=key)
         if key in _INT_RANGES:
-            lo, hi = _INT_RANGES[key]
-            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-                raise _invalid(f"{key} 须为 {lo}..{hi} 的整数", key=key)
-        if (
-            key == POLICY_ALERT_WAIT
-            and value is not None
-            and not (isinstance(value, int | float) and value > 0)
+            _check_int(key, value, *_INT_RANGES[key], where=key)
+        if key == POLICY_ALERT_WAIT and value is not None and not (
+            _is_number(value) and 0 < value <= ALERT_WAIT_MAX_MINUTES
         ):
-            raise _invalid(f"{key} 须为正数", key=key)
+            raise _invalid(f"{key} 须为 0..{ALERT_WAIT_MAX_MINUTES} 的正数", key=key)
         if key == POLICY_BOOKING:
-            if not isinstance(value, dict):
-                raise _invalid("booking 须为对象", key=key)
-            extra = set(value) - set(DEFAULTS[POLICY_BOOKING])
-            if extra:
-                raise _invalid(f"未知预约规则 {', '.join(sorted(extra))}", key=key)
-            try:
-                rules = BookingRules.from_dict(
-                    {k: v for k, v in value.items() if k in BookingRules.__dataclass_fields__}
-                )
-            except TypeError as exc:
-                raise _invalid(str(exc), key=key) from exc
-            if rules.slot_minutes <= 0 or rules.max_working_days_ahead < 1 or rules.min_days_ahead < 0:
-                raise _invalid("预约时段与提前天数须为正", key=key)
+            _check_booking(value)
     return patch
 
 
