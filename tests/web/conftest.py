@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -10,25 +9,13 @@ from typing import Any
 import pytest
 
 from tests.fixtures.server import HallServer
-from tests.hall_server.ext_app import SEED
-from tests.web.support import ARGS, CHROMIUM
+from tests.web.support import ARGS, CHROMIUM, seeded_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
     """One real hall-server process (SQLite) with the issue-5 test city."""
-    from tests.fixtures.server import hall_servers
-
-    tmp = tmp_path_factory.mktemp("web")
-    seed = tmp / "city.json"
-    seed.write_text(json.dumps(SEED, ensure_ascii=False), encoding="utf-8")
-    with hall_servers() as factory:
-        yield factory(
-            f"sqlite:///{tmp}/hall.sqlite3",
-            tmp / "data",
-            seed_file=seed,
-            env={"HALL_EXT_WORKER_SECONDS": "1"},
-        )
+    yield from seeded_server(tmp_path_factory.mktemp("web"), {"HALL_EXT_WORKER_SECONDS": "1"})
 
 
 @pytest.fixture(scope="module")

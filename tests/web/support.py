@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tests.fixtures.server import HallServer
-from tests.hall_server.ext_app import PASSWORD
+from tests.hall_server.ext_app import PASSWORD, SEED
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -66,3 +68,13 @@ def new_page(browser: Any, **kw: Any) -> Any:
     page = browser.new_page(**opts)
     page.set_default_timeout(TIMEOUT_MS)
     return page
+
+
+def seeded_server(tmp: Path, env: dict[str, str]) -> Iterator[HallServer]:
+    """One real hall-server process on SQLite with the test city, its settings in env."""
+    from tests.fixtures.server import hall_servers
+
+    seed = tmp / "city.json"
+    seed.write_text(json.dumps(SEED, ensure_ascii=False), encoding="utf-8")
+    with hall_servers() as factory:
+        yield factory(f"sqlite:///{tmp}/hall.sqlite3", tmp / "data", seed_file=seed, env=env)

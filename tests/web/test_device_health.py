@@ -15,8 +15,7 @@ import pytest
 from printers.virtual.server import VirtualPrinter
 from tests.fixtures.devices import PluggableReader
 from tests.fixtures.server import REPO_ROOT, HallServer, _die_with_parent
-from tests.hall_server.ext_app import SEED
-from tests.web.support import SHOTS, login, new_page
+from tests.web.support import SHOTS, login, new_page, seeded_server
 
 HALL = "x-city"
 DEVICE = "kiosk-e2e-1"
@@ -29,18 +28,9 @@ SEEN_MS = 20000  # each change must be on the dashboard within this (its poll is
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
     """A real hall-server whose devices go offline after STALE_S seconds of silence."""
-    from tests.fixtures.server import hall_servers
-
-    tmp = tmp_path_factory.mktemp("web-health")
-    seed = tmp / "city.json"
-    seed.write_text(json.dumps(SEED, ensure_ascii=False), encoding="utf-8")
-    with hall_servers() as factory:
-        yield factory(
-            f"sqlite:///{tmp}/hall.sqlite3",
-            tmp / "data",
-            seed_file=seed,
-            env={"HALL_DEVICE_STALE_SECONDS": str(STALE_S)},
-        )
+    yield from seeded_server(
+        tmp_path_factory.mktemp("web-health"), {"HALL_DEVICE_STALE_SECONDS": str(STALE_S)}
+    )
 
 
 class KioskProcess:

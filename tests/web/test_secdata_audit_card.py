@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -10,8 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.server import HallServer
-from tests.hall_server.ext_app import SEED
-from tests.web.support import TIMEOUT_MS, login, new_page
+from tests.web.support import TIMEOUT_MS, login, new_page, seeded_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -19,18 +17,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HallServer]:
     """A real server whose audit verification runs every second."""
-    from tests.fixtures.server import hall_servers
-
-    tmp = tmp_path_factory.mktemp("web-audit")
-    seed = tmp / "city.json"
-    seed.write_text(json.dumps(SEED, ensure_ascii=False), encoding="utf-8")
-    with hall_servers() as factory:
-        yield factory(
-            f"sqlite:///{tmp}/hall.sqlite3",
-            tmp / "data",
-            seed_file=seed,
-            env={"HALL_EXT_WORKER_SECONDS": "0", "HALL_AUDIT_VERIFY_SECONDS": "1"},
-        )
+    yield from seeded_server(
+        tmp_path_factory.mktemp("web-audit"),
+        {"HALL_EXT_WORKER_SECONDS": "0", "HALL_AUDIT_VERIFY_SECONDS": "1"},
+    )
 
 
 def test_audit_card_shows_intact_then_broken(server: HallServer, browser: Any) -> None:
