@@ -29,6 +29,9 @@ class CommandSpeaker:
 
     def __init__(self, command: str) -> None:
         self.command = command
+        # Why the last playback failed (None after one that worked): the health monitor reports it
+        # as "voice output failing", so a hall learns of a dead speaker from the dashboard.
+        self.last_error: str | None = None
 
     def play(self, wav: bytes) -> None:
         """Write a temp file and run the player until it ends."""
@@ -39,9 +42,14 @@ class CommandSpeaker:
             args = [self.command, "-q", path] if self.command == "aplay" else [self.command, path]
             proc = subprocess.run(args, capture_output=True, timeout=60, check=False)
             if proc.returncode != 0:
-                logger.warning("%s failed: %s", self.command, proc.stderr[:200])
-        except subprocess.TimeoutExpired:
-            logger.warning("%s did not finish", self.command)
+                detail = proc.stderr[:200].decode("utf-8", "replace").strip()
+                self.last_error = f"{self.command} 播放失败 ({proc.returncode}) {detail}".strip()
+                logger.warning("%s failed: %s", self.command, detail)
+            else:
+                self.last_error = None
+        except (subprocess.TimeoutExpired, OSError) as exc:
+            self.last_error = f"{self.command} 播放失败：{type(exc).__name__}"
+            logger.warning("%s did not play: %s", self.command, exc)
         finally:
             os.unlink(path)
 

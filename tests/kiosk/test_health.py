@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 
+from kiosk import const
 from kiosk.config import PrinterSettings
 from kiosk.monitor import printer_faults
 from printers.status import PrinterStatus
@@ -139,3 +140,62 @@ def test_display_and_rating_terminal_send_heartbeats_and_the_display_its_voice(
     finally:
         display.close()
         rating.close()
+
+
+def test_a_player_that_fails_is_reported_as_voice_output_failing_and_clears(tmp_path: Path) -> None:
+    """The sound player exits with an error (no device, a broken card): the monitor says so, until it plays."""
+    import wave
+
+    from kiosk.monitor import voice_fault
+    from kiosk.voice.speaker import CommandSpeaker
+
+    clip = tmp_path / "tone.wav"
+    with wave.open(str(clip), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\x00\x10" * 1600)
+
+    class Voice:
+        """What the monitor reads of a display's voice: its synthesizer and its speaker."""
+
+        synth = None
+
+        def __init__(self, speaker: CommandSpeaker) -> None:
+            self.speaker = speaker
+
+    broken = CommandSpeaker("false")  # a player that fails on every file
+    broken.play(clip.read_bytes())
+    fault = voice_fault(Voice(broken))
+    assert fault is not None and "false" in fault and fault.startswith(const.FAULT_ZH[const.FAULT_VOICE])
+    working = CommandSpeaker("true")  # the same seam with a player that succeeds
+    working.last_error = broken.last_error
+    working.play(clip.read_bytes())
+    assert voice_fault(Voice(working)) is None
+
+
+def test_a_camera_that_goes_away_is_reported_and_clears(qapp: Any, tmp_path: Path) -> None:
+    """The document camera disappears (here: its source file goes); the monitor's look says so, then clears."""
+    from types import SimpleNamespace
+
+    import cv2
+    import numpy as np
+
+    from kiosk.hardware import Camera
+    from kiosk.monitor import DeviceMonitor
+
+    frame = tmp_path / "doc.jpg"
+    assert cv2.imwrite(str(frame), np.full((120, 160, 3), 200, dtype=np.uint8))
+    machine = SimpleNamespace(
+        reader=None,
+        printer=None,
+        camera=Camera(f"image:{frame}"),
+        extras={},
+        config=SimpleNamespace(health_poll_s=60),
+    )
+    monitor = DeviceMonitor(machine)  # type: ignore[arg-type]
+    assert monitor.probe()[const.FAULT_CAMERA] is None
+    frame.unlink()  # unplugged
+    assert monitor.probe()[const.FAULT_CAMERA] == const.FAULT_ZH[const.FAULT_CAMERA]
+    assert cv2.imwrite(str(frame), np.full((120, 160, 3), 200, dtype=np.uint8))  # plugged back in
+    assert monitor.probe()[const.FAULT_CAMERA] is None
