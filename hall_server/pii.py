@@ -4,7 +4,7 @@ Kinds: "encrypted" (DataProtector ciphertext with its cipher byte), "lookup_hash
 HMAC for equality look-ups), "masked" (shown to anyone with access, e.g. 5101**********1234),
 "free_text" (may hold anything a visitor or clerk typed: kept out of broadcast events),
 "secret_hash" (passwords and tokens, never reversible). A new column of this kind is added here;
-tests/hall_server/test_secdata_pii.py checks the list against the models.
+tests/hall_server/test_pii_fields.py checks the list against the models.
 """
 
 from __future__ import annotations

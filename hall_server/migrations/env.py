@@ -7,10 +7,7 @@ import logging
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from hall_server.db import (
-    models_docs,  # noqa: F401  (document photos of migration 0005)
-    models_ext,  # noqa: F401  (the issue-5 tables of migration 0002)
-)
+# Importing the package registers every table (one module per domain) on Base.metadata.
 from hall_server.db.models import Base
 
 logger = logging.getLogger(__name__)

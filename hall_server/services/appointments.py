@@ -33,8 +33,14 @@ from hall_server.const import (
 )
 from hall_server.context import ServerContext
 from hall_server.crypto import DataProtector
-from hall_server.db.models import Hall, HallService, ServiceItem
-from hall_server.db.models_ext import PERSON_DAY_INDEX, Appointment, AppointmentSlot
+from hall_server.db.models import (
+    PERSON_DAY_INDEX,
+    Appointment,
+    AppointmentSlot,
+    Hall,
+    HallService,
+    ServiceItem,
+)
 from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
 from hall_server.services import notify, tickets

@@ -25,8 +25,7 @@ from hall_server.const import (
 )
 from hall_server.context import ServerContext
 from hall_server.db.engine import Tx
-from hall_server.db.models import OPEN_TICKETS, Ticket, User, Window
-from hall_server.db.models_ext import Appointment
+from hall_server.db.models import OPEN_TICKETS, Appointment, Ticket, User, Window
 from hall_server.events import SYSTEM, append_event, stage_event
 from hall_server.services.appointments import public_view
 from hall_server.services.hall_settings import settings_of

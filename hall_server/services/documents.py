@@ -28,8 +28,7 @@ from hall_server.const import (
     EV_TICKET_DOCUMENT_DELETED,
 )
 from hall_server.context import ServerContext
-from hall_server.db.models import Ticket
-from hall_server.db.models_docs import TicketDocument
+from hall_server.db.models import Ticket, TicketDocument
 from hall_server.errors import HallError
 from hall_server.events import append_event
 from hall_server.services.views import local_iso

@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 from hall_server.auth import MANAGER_ROLES, Principal, manager_scope, require_roles, visible_halls
 from hall_server.const import EV_FOLLOWUP_OPENED, EV_FOLLOWUP_STEP, POLICY_FOLLOWUP_DAYS
 from hall_server.context import ServerContext
-from hall_server.db.models import Hall, Rating, ServiceItem, User, Window
-from hall_server.db.models_ext import FollowupCase, FollowupStep
+from hall_server.db.models import FollowupCase, FollowupStep, Hall, Rating, ServiceItem, User, Window
 from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
 from hall_server.services.calendars import calendar_for_hall

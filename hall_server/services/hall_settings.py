@@ -24,7 +24,7 @@ from hall_server.const import (
     POLICY_FOLLOWUP_DAYS,
     POLICY_NEAR_AHEAD,
 )
-from hall_server.db.models_ext import HallExtSettings
+from hall_server.db.models import HallSettings
 from hall_server.errors import HallError
 from hall_server.events import Actor
 from queueing.calendar import BookingRules
@@ -63,7 +63,7 @@ def _invalid(reason: str, **detail: Any) -> HallError:
 
 def settings_of(session: Session, hall_id: str) -> dict[str, Any]:
     """The effective settings of a hall: stored values over the defaults."""
-    row = session.get(HallExtSettings, hall_id)
+    row = session.get(HallSettings, hall_id)
     stored = dict(row.settings or {}) if row else {}
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
     for key, value in stored.items():
@@ -146,8 +146,10 @@ def validate(patch: dict[str, Any]) -> dict[str, Any]:
             raise _invalid(f"未知设置项 {key}", key=key)
         if key in _INT_RANGES:
             _check_int(key, value, *_INT_RANGES[key], where=key)
-        if key == POLICY_ALERT_WAIT and value is not None and not (
-            _is_number(value) and 0 < value <= ALERT_WAIT_MAX_MINUTES
+        if (
+            key == POLICY_ALERT_WAIT
+            and value is not None
+            and not (_is_number(value) and 0 < value <= ALERT_WAIT_MAX_MINUTES)
         ):
             raise _invalid(f"{key} 须为 0..{ALERT_WAIT_MAX_MINUTES} 的正数", key=key)
         if key == POLICY_BOOKING:
@@ -168,9 +170,9 @@ def update_settings(
         hall_id=hall_id,
         changes={k: {"from": before.get(k), "to": v} for k, v in patch.items()},
     )
-    row = session.get(HallExtSettings, hall_id)
+    row = session.get(HallSettings, hall_id)
     if row is None:
-        row = HallExtSettings(hall_id=hall_id, settings={}, updated_at=now)
+        row = HallSettings(hall_id=hall_id, settings={}, updated_at=now)
         session.add(row)
     merged = dict(row.settings or {})
     for key, value in patch.items():

@@ -16,8 +16,7 @@ from hall_server.auth import MANAGER_ROLES, Principal, require_roles, require_wi
 from hall_server.const import EV_MATTER_RECORDED, EV_MATTER_STEP
 from hall_server.context import ServerContext
 from hall_server.crypto import DataProtector
-from hall_server.db.models import Hall, ServiceItem, Ticket
-from hall_server.db.models_ext import Matter, MatterStep, MatterVisit
+from hall_server.db.models import Hall, Matter, MatterStep, MatterVisit, ServiceItem, Ticket
 from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
 from queueing.hierarchy import subtree

@@ -21,8 +21,7 @@ from hall_server.const import (
 )
 from hall_server.crypto import DataProtector
 from hall_server.db.engine import Database
-from hall_server.db.models import Event, Hall, Ticket
-from hall_server.db.models_ext import Appointment, NotifyCursor, OutboxMessage
+from hall_server.db.models import Appointment, Event, Hall, NotifyCursor, OutboxMessage, Ticket
 from hall_server.services.hall_settings import settings_of
 from hall_server.services.queue import waiting_candidates
 from queueing.idnumber import mask_phone

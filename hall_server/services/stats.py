@@ -15,8 +15,18 @@ from sqlalchemy.sql.elements import ColumnElement
 from hall_server.auth import Principal, manager_scope
 from hall_server.const import POLICY_TARGET_WAIT, WAIT_BUCKETS_MIN
 from hall_server.context import ServerContext
-from hall_server.db.models import Hall, QueueGroup, Rating, ServiceItem, Ticket, User, Window
-from hall_server.db.models_ext import Appointment, Matter, MatterVisit
+from hall_server.db.models import (
+    Appointment,
+    Hall,
+    Matter,
+    MatterVisit,
+    QueueGroup,
+    Rating,
+    ServiceItem,
+    Ticket,
+    User,
+    Window,
+)
 from hall_server.errors import HallError
 from hall_server.services import stats_facts
 from queueing.const import DEFAULT_TARGET_WAIT_MINUTES

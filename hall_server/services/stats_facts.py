@@ -13,8 +13,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from hall_server.db.models import Rating, Ticket
-from hall_server.db.models_ext import FollowupCase
+from hall_server.db.models import FollowupCase, Rating, Ticket
 from queueing.kpi import CASE_STEPS, indicators_from_counts
 
 logger = logging.getLogger(__name__)

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hall_server.db.models import Event
-from hall_server.db.models_ext import Appointment, OutboxMessage
+from hall_server.db.models import Appointment, Event, OutboxMessage
 from hall_server.services import notify
-from tests.hall_server.ext_app import API, ID_A, ID_B, ID_C, PHONE, Env, postgres_env, sqlite_env
+from tests.hall_server.clock_app import API, ID_A, ID_B, ID_C, PHONE, Env, postgres_env, sqlite_env
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hall_server.db.models_ext import Appointment
+from hall_server.db.models import Appointment
 from hall_server.errors import HallError
 from hall_server.services import appointments as svc
-from tests.hall_server.ext_app import API, ID_A, MONDAY_10, PHONE, Env, postgres_env, sqlite_env
+from tests.hall_server.clock_app import API, ID_A, MONDAY_10, PHONE, Env, postgres_env, sqlite_env
 
 TUE = date(2026, 3, 10)
 # How long the racing booking may take to reach the index (it blocks there on PostgreSQL).

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from hall_server.api.rate_limit import RateConfig, TokenBucketLimiter
 from hall_server.config import Settings
-from hall_server.db.models_ext import Appointment
+from hall_server.db.models import Appointment
 from queueing.idnumber import check_character
-from tests.hall_server.ext_app import API, ID_A, PHONE, Env, sqlite_env
+from tests.hall_server.clock_app import API, ID_A, PHONE, Env, sqlite_env
 
 TUE = date(2026, 3, 10)
 

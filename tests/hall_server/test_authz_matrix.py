@@ -37,8 +37,7 @@ from starlette.testclient import WebSocketDisconnect
 from hall_server.api import PAGE_ROUTERS, ROUTERS
 from hall_server.auth import create_token, revoke_token
 from hall_server.const import API_PREFIX
-from hall_server.db.models import ApiToken, Ticket, User, Window
-from hall_server.db.models_ext import FollowupCase
+from hall_server.db.models import ApiToken, FollowupCase, Ticket, User, Window
 from hall_server.passwords import token_hash
 from hall_server.seed import seed
 from hall_server.services import followups, sessions

@@ -244,14 +244,14 @@ def test_every_kiosk_facing_answer_validates_against_its_wire_model(hall: Hall) 
 
 @pytest.fixture
 def booking_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The server with bookings (tests/hall_server/ext_app.py) on SQLite and a movable clock."""
-    from tests.hall_server.ext_app import sqlite_env
+    """The server with bookings (tests/hall_server/clock_app.py) on SQLite and a movable clock."""
+    from tests.hall_server.clock_app import sqlite_env
 
     yield from sqlite_env(tmp_path, monkeypatch)
 
 
 def test_checkin_answers_validate_against_the_wire(booking_env: Any) -> None:
-    from tests.hall_server.ext_app import ID_A, PHONE
+    from tests.hall_server.clock_app import ID_A, PHONE
 
     env, day = booking_env, date(2026, 3, 10)
     book = {

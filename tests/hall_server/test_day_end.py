@@ -1,6 +1,6 @@
 """The business day ends: open tickets close unserved, windows are freed, alerts count only today.
 
-Runs on SQLite and PostgreSQL with the in-process server's movable clock (ext_app). Tickets
+Runs on SQLite and PostgreSQL with the in-process server's movable clock (clock_app). Tickets
 are issued and worked through the API at the real time, then moved to the test's business
 day, so every status a ticket can be left in at closing time is real.
 """
@@ -21,11 +21,10 @@ from sqlalchemy import func, select, update
 from hall_server.app import create_app
 from hall_server.config import Settings
 from hall_server.context import ServerContext
-from hall_server.db.models import OPEN_TICKETS, Event, Hall, Ticket
-from hall_server.db.models_ext import Appointment
+from hall_server.db.models import OPEN_TICKETS, Appointment, Event, Hall, Ticket
 from hall_server.services import dayend
 from queueing.model import OPEN_STATUSES
-from tests.hall_server.ext_app import API, ID_A, PHONE, Env, make_env, postgres_env, sqlite_env
+from tests.hall_server.clock_app import API, ID_A, PHONE, Env, make_env, postgres_env, sqlite_env
 
 TUE = date(2026, 3, 10)  # booked on Monday 03-09, the clock's start
 WED = TUE + timedelta(days=1)

@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidTag
 from PIL import Image
 from sqlalchemy import create_engine, func, select
 
-from hall_server.db.models_docs import TicketDocument
+from hall_server.db.models import TicketDocument
 from tests.hall_server.conftest import API, Hall, error_code
 from tests.hall_server.hs_city import CITY, ID_YOUNG
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from hall_server.db.models import Event
-from tests.hall_server.ext_app import API, MONDAY_10, Env, postgres_env, sqlite_env
+from tests.hall_server.clock_app import API, MONDAY_10, Env, postgres_env, sqlite_env
 
 
 @pytest.fixture

@@ -187,8 +187,21 @@ def test_no_server_error_for_any_generated_request(hall: Hall) -> None:
 
                 counts["runs"] += 1
                 t0, n0 = time.monotonic(), counts["requests"]
-                _fuzz_one(hall, op, principal, strategy, deadline, seen, failures, counts, barren, bool(path_parameters))
+                _fuzz_one(
+                    hall,
+                    op,
+                    principal,
+                    strategy,
+                    deadline,
+                    seen,
+                    failures,
+                    counts,
+                    barren,
+                    bool(path_parameters),
+                )
                 if os.environ.get("HALL_FUZZ_TRACE"):
-                    print(f"{time.monotonic() - t0:6.2f}s {counts['requests'] - n0:3d} {op.method} {op.path} {principal} {mode}")
+                    print(
+                        f"{time.monotonic() - t0:6.2f}s {counts['requests'] - n0:3d} {op.method} {op.path} {principal} {mode}"
+                    )
     print(f"\nfuzz: {len(operations)} operations, {counts}, {time.monotonic() - deadline + BUDGET_S:.0f} s")
     assert not failures, "\n".join(failures)

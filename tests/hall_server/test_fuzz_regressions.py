@@ -52,7 +52,9 @@ def test_every_booking_rule_has_a_bound() -> None:
     """A rule added to BookingRules without a check here would be stored unchecked."""
     from hall_server.services import hall_settings as hs
 
-    checked = set(hs._BOOKING_INTS) | set(hs._BOOKING_NUMBERS) | set(hs._BOOKING_BOOLS) | {"capacity_by_service"}
+    checked = (
+        set(hs._BOOKING_INTS) | set(hs._BOOKING_NUMBERS) | set(hs._BOOKING_BOOLS) | {"capacity_by_service"}
+    )
     assert set(BookingRules.__dataclass_fields__) <= checked
     assert set(DEFAULTS["booking"]) <= checked
 
@@ -69,7 +71,9 @@ def test_a_bad_setting_is_refused_and_the_hall_keeps_working(hall: Hall, patch: 
         "booking": DEFAULTS["booking"]
     }
     kiosk = hall.auth(f"kiosk:{CITY}")
-    r = hall.client.get(f"{API}/halls/{CITY}/appointment-slots", params={"service_code": "S-A1"}, headers=kiosk)
+    r = hall.client.get(
+        f"{API}/halls/{CITY}/appointment-slots", params={"service_code": "S-A1"}, headers=kiosk
+    )
     assert r.status_code < 500, r.text
     assert hall.client.get(f"{API}/halls/{CITY}/alerts", headers=m).status_code == 200
 
@@ -92,7 +96,9 @@ def test_good_settings_at_their_bounds_are_kept(hall: Hall) -> None:
     assert r.json()["booking"]["capacity_by_service"] == {"S-A1": 10000}
     assert r.json()["alert_wait_minutes"] == 12.5
     kiosk = hall.auth(f"kiosk:{CITY}")
-    r = hall.client.get(f"{API}/halls/{CITY}/appointment-slots", params={"service_code": "S-A1"}, headers=kiosk)
+    r = hall.client.get(
+        f"{API}/halls/{CITY}/appointment-slots", params={"service_code": "S-A1"}, headers=kiosk
+    )
     assert r.status_code == 200, r.text
     assert hall.client.get(f"{API}/halls/{CITY}/alerts", headers=m).status_code == 200
 
@@ -122,7 +128,9 @@ def test_a_lone_surrogate_is_refused_at_the_door(hall: Hall, method: str, path: 
 
 def test_a_whole_surrogate_pair_is_an_ordinary_character(hall: Hall) -> None:
     """An emoji escaped as a pair is not refused: the name is kept."""
-    body = '{"service_code": "S-A1", "identity": {"id_number": "110101199003074565", "name": "\\ud83d\\ude00"}}'
+    body = (
+        '{"service_code": "S-A1", "identity": {"id_number": "110101199003074565", "name": "\\ud83d\\ude00"}}'
+    )
     headers = {**hall.auth(f"kiosk:{CITY}"), "Content-Type": "application/json"}
     r = hall.client.post(f"{API}/halls/{CITY}/tickets", content=body.encode(), headers=headers)
     assert r.status_code == 201, r.text

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hall_server.ext_app import API, ID_A, ID_B, Env, sqlite_env
+from tests.hall_server.clock_app import API, ID_A, ID_B, Env, sqlite_env
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hall_server.ext_app import API, Env, sqlite_env
+from tests.hall_server.clock_app import API, Env, sqlite_env
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from hall_server.db.models import User
-from tests.hall_server.ext_app import API, ID_A, ID_B, Env, postgres_env, sqlite_env
-from tests.hall_server.ext_rows import add_rating, add_ticket
+from tests.hall_server.clock_app import API, ID_A, ID_B, Env, postgres_env, sqlite_env
+from tests.hall_server.timed_rows import add_rating, add_ticket
 
 
 @pytest.fixture

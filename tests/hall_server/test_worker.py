@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hall_server.db.models_ext import OutboxMessage
+from hall_server.db.models import OutboxMessage
 from hall_server.services import notify
 from tests.hall_server.conftest import API, Hall
 from tests.hall_server.hs_city import CITY

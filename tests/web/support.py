@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fixtures.server import HallServer
-from tests.hall_server.ext_app import PASSWORD, SEED
+from tests.hall_server.clock_app import PASSWORD, SEED
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.server import HallServer
-from tests.hall_server.ext_app import PASSWORD
+from tests.hall_server.clock_app import PASSWORD
 from tests.web.support import PHONE, SHOTS, Api, login, new_page, window_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine
 from sqlalchemy import text as sa_text
 
 from tests.fixtures.server import HallServer
-from tests.hall_server.ext_app import ID_A, ID_B, PASSWORD
+from tests.hall_server.clock_app import ID_A, ID_B, PASSWORD
 from tests.web.support import PHONE, SHOTS, TIMEOUT_MS, Api, login, window_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from hall_server.db import models, models_docs, models_ext  # noqa: F401 - registers every table
+from hall_server.db import models  # noqa: F401 - registers every table
 from hall_server.db.models import Base
 from hall_server.pii import ENCRYPTED, PERSONAL_FIELDS
 

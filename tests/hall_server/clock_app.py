@@ -22,8 +22,7 @@ from hall_server.app import create_app
 from hall_server.auth import create_token
 from hall_server.config import Settings
 from hall_server.context import ServerContext
-from hall_server.db.models import Rating, Ticket
-from hall_server.db.models_ext import OutboxMessage
+from hall_server.db.models import OutboxMessage, Rating, Ticket
 from hall_server.seed import seed
 
 API = "/api/v1"

@@ -1,13 +1,21 @@
-"""The table of document photos a clerk keeps with a ticket (材料留存; migration 0005)."""
+"""Document photos a clerk keeps with a ticket (材料留存)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hall_server.db.models import Base
+from hall_server.db.models.base import Base
 
 
 class TicketDocument(Base):

@@ -1,0 +1,59 @@
+"""The tables of the hall server, one module per domain; every name is importable from here."""
+
+from __future__ import annotations
+
+from hall_server.db.models.appointments import (
+    ACTIVE_BOOKING_SQL,
+    PERSON_DAY_INDEX,
+    Appointment,
+    AppointmentSlot,
+)
+from hall_server.db.models.audit import AuditCheck, ServerMeta
+from hall_server.db.models.base import Base
+from hall_server.db.models.devices import Device
+from hall_server.db.models.documents import TicketDocument
+from hall_server.db.models.events import Event, HallSeq
+from hall_server.db.models.followups import FollowupCase, FollowupStep
+from hall_server.db.models.halls import Hall, HallService, HallSettings, QueueGroup, ServiceItem
+from hall_server.db.models.matters import Matter, MatterStep, MatterVisit
+from hall_server.db.models.notify import NotifyCursor, OutboxMessage
+from hall_server.db.models.ratings import Rating
+from hall_server.db.models.staff import ApiToken, LoginThrottle, SocketTicket, User
+from hall_server.db.models.tickets import BOUND_WAITING, OPEN_TICKETS, NumberCounter, Ticket
+from hall_server.db.models.windows import Window
+
+__all__ = [
+    "ACTIVE_BOOKING_SQL",
+    "BOUND_WAITING",
+    "OPEN_TICKETS",
+    "PERSON_DAY_INDEX",
+    "ApiToken",
+    "Appointment",
+    "AppointmentSlot",
+    "AuditCheck",
+    "Base",
+    "Device",
+    "Event",
+    "FollowupCase",
+    "FollowupStep",
+    "Hall",
+    "HallSeq",
+    "HallService",
+    "HallSettings",
+    "LoginThrottle",
+    "Matter",
+    "MatterStep",
+    "MatterVisit",
+    "NotifyCursor",
+    "NumberCounter",
+    "OutboxMessage",
+    "QueueGroup",
+    "Rating",
+    "ServerMeta",
+    "ServiceItem",
+    "SocketTicket",
+    "Ticket",
+    "TicketDocument",
+    "User",
+    "Window",
+]
