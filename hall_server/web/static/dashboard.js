@@ -133,6 +133,7 @@ async function refreshHealth() {
   const [devices, alerts] = await Promise.all([api(`/halls/${hallId}/device-health`), api(`/halls/${hallId}/alerts`)]);
   if (hallId !== state.hall) return;
   renderDevices(devices); renderAlerts(alerts);
+  loadAudit(hallId);  // the chain's state changes without an event of the hall: read it with the rest
 }
 
 function callText(c) {
