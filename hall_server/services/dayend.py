@@ -27,7 +27,7 @@ from hall_server.context import ServerContext
 from hall_server.db.engine import Tx
 from hall_server.db.models import OPEN_TICKETS, Appointment, Ticket, User, Window
 from hall_server.events import SYSTEM, append_event, stage_event
-from hall_server.services.appointments import public_view
+from hall_server.services.appointments import event_view
 from hall_server.services.hall_settings import settings_of
 from hall_server.services.views import ticket_view, window_view
 from queueing.dayend import DAY_END_REASON, last_ended_day
@@ -197,6 +197,6 @@ def _mark_no_show(s: Session, appt: Appointment) -> int:
         return 0
     appt.status = "no_show"
     append_event(
-        s, appt.hall_id, EV_APPOINTMENT_NO_SHOW, {**public_view(appt), "reason": DAY_END_REASON}, SYSTEM
+        s, appt.hall_id, EV_APPOINTMENT_NO_SHOW, {**event_view(appt), "reason": DAY_END_REASON}, SYSTEM
     )
     return 1
