@@ -1,7 +1,7 @@
 """HTTP client for the hall server's /api/v1 (CONTRACTS section 2) on requests.
 
-Answers are checked against the `wire` models (the contract shared with the server): the core
-calls return the models themselves, the others the JSON after it validated. An answer of another
+Answers are checked against the `wire` models (the contract shared with the server): every call
+returns its model (or a list of them, or None for 204, or the raw bytes of a document). An answer of another
 shape raises `UnexpectedAnswer` naming the call and the model, instead of a KeyError deep in the
 UI. The HTTP transport is injectable: pass a `requests.Session`, or a transport adapter
 (a `requests.adapters.BaseAdapter`, mounted for http:// and https://), so the kiosk's logic is
@@ -53,7 +53,7 @@ from wire import (
 
 logger = logging.getLogger(__name__)
 
-JSON = Any
+JSON = Any  # decoded JSON before it is checked against its wire model (the plumbing only)
 M = TypeVar("M", bound=BaseModel)
 
 # The answer of each window step (POST /windows/{id}/{step}); None: 204 without a body.
@@ -258,36 +258,27 @@ class HallClient:
             )
         return [self.typed(model, item, what) for item in body]
 
-    def checked(self, model: type[BaseModel], body: JSON, what: str, *, many: bool = False) -> JSON:
-        """The JSON itself after it validated as the wire model, or a list of it with `many`
-        (the calls whose callers still keep dicts)."""
-        if many:
-            self.typed_list(model, body, what)
-        else:
-            self.typed(model, body, what)
-        return body
-
     # -- halls and services ----------------------------------------------------------------
     def health(self) -> HealthOut:
         """GET /health."""
         return self.typed(HealthOut, self.get("/health"), "GET /health")
 
-    def halls(self) -> list[JSON]:
-        """GET /halls (validated as [HallOut])."""
-        return self.checked(HallOut, self.get("/halls"), "GET /halls", many=True)
+    def halls(self) -> list[HallOut]:
+        """GET /halls: the flat list of halls."""
+        return self.typed_list(HallOut, self.get("/halls"), "GET /halls")
 
-    def hall(self, hall_id: str) -> JSON:
-        """GET /halls/{hall}: the hall with groups, windows and policy (validated as HallDetailOut)."""
-        return self.checked(HallDetailOut, self.get(f"/halls/{hall_id}"), "GET /halls/{hall}")
+    def hall(self, hall_id: str) -> HallDetailOut:
+        """GET /halls/{hall}: the hall with groups, windows and policy."""
+        return self.typed(HallDetailOut, self.get(f"/halls/{hall_id}"), "GET /halls/{hall}")
 
-    def services(self, hall_id: str, q: str | None = None) -> list[JSON]:
-        """GET /halls/{hall}/services, optionally searched (validated as [ServiceOut])."""
+    def services(self, hall_id: str, q: str | None = None) -> list[ServiceOut]:
+        """GET /halls/{hall}/services, optionally searched."""
         answer = self.get(f"/halls/{hall_id}/services", q=q or None)
-        return self.checked(ServiceOut, answer, "GET /halls/{hall}/services", many=True)
+        return self.typed_list(ServiceOut, answer, "GET /halls/{hall}/services")
 
-    def service(self, code: str) -> JSON:
-        """GET /services/{code} with its full guide (validated as ServiceOut)."""
-        return self.checked(ServiceOut, self.get(f"/services/{code}"), "GET /services/{code}")
+    def service(self, code: str) -> ServiceOut:
+        """GET /services/{code} with its full guide."""
+        return self.typed(ServiceOut, self.get(f"/services/{code}"), "GET /services/{code}")
 
     # -- tickets ---------------------------------------------------------------------------
     def issue_ticket(
@@ -312,9 +303,9 @@ class HallClient:
         )
         return self.typed(TicketOut, answer, "POST /halls/{hall}/tickets")
 
-    def ticket(self, ticket_id: int) -> JSON:
-        """GET /tickets/{id} (validated as TicketOut)."""
-        return self.checked(TicketOut, self.get(f"/tickets/{ticket_id}"), "GET /tickets/{id}")
+    def ticket(self, ticket_id: int) -> TicketOut:
+        """GET /tickets/{id}."""
+        return self.typed(TicketOut, self.get(f"/tickets/{ticket_id}"), "GET /tickets/{id}")
 
     def tickets(
         self,
@@ -323,20 +314,20 @@ class HallClient:
         status: str | None = None,
         group: str | None = None,
         window_id: int | None = None,
-    ) -> list[JSON]:
-        """GET /halls/{hall}/tickets (today; validated as [TicketOut])."""
+    ) -> list[TicketOut]:
+        """GET /halls/{hall}/tickets (today)."""
         answer = self.get(f"/halls/{hall_id}/tickets", status=status, group=group, window_id=window_id)
-        return self.checked(TicketOut, answer, "GET /halls/{hall}/tickets", many=True)
+        return self.typed_list(TicketOut, answer, "GET /halls/{hall}/tickets")
 
-    def track(self, token: str) -> JSON:
-        """GET /track/{token}: a ticket and its place in the queue (validated as TrackedTicketOut)."""
-        return self.checked(TrackedTicketOut, self.get(f"/track/{token}"), "GET /track/{token}")
+    def track(self, token: str) -> TrackedTicketOut:
+        """GET /track/{token}: a ticket and its place in the queue, with the hall's name."""
+        return self.typed(TrackedTicketOut, self.get(f"/track/{token}"), "GET /track/{token}")
 
-    def find_ticket_by_number(self, hall_id: str, number: str) -> JSON:
+    def find_ticket_by_number(self, hall_id: str, number: str) -> TicketOut:
         """Today's ticket with this number in the hall, or NotFound."""
         number = number.strip().upper()
         for t in self.tickets(hall_id):
-            if str(t.get("number", "")).upper() == number:
+            if t.number.upper() == number:
                 return t
         raise NotFound(404, "ticket.not_found", f"今天没有 {number} 号", f"No ticket {number} today")
 
@@ -347,8 +338,9 @@ class HallClient:
         *,
         fallback_normal: bool = False,
         idempotency_key: str | None = None,
-    ) -> JSON:
-        """POST /halls/{hall}/checkin with the ID number read from the card -> the priority Ticket.
+    ) -> CheckinTicketOut:
+        """POST /halls/{hall}/checkin with the ID number read from the card -> the priority Ticket
+        and how the check-in went (`checkin`).
 
         FeatureUnavailable while the server has no such route (older servers).
         """
@@ -368,7 +360,7 @@ class HallClient:
             if missing:
                 raise FeatureUnavailable(exc.status) from exc
             raise
-        return self.checked(CheckinTicketOut, answer, "POST /halls/{hall}/checkin")
+        return self.typed(CheckinTicketOut, answer, "POST /halls/{hall}/checkin")
 
     # -- windows (clerk) ---------------------------------------------------------------------
     def login(self, username: str, password: str, window_id: int | None = None) -> LoginOut:
@@ -450,8 +442,8 @@ class HallClient:
 
     def upload_document(
         self, ticket_id: int, jpeg: bytes, label: str | None = None, taken_at: str | None = None
-    ) -> JSON:
-        """POST /tickets/{id}/documents with the raw JPEG -> `Document` (validated as DocumentOut).
+    ) -> DocumentOut:
+        """POST /tickets/{id}/documents with the raw JPEG -> the kept document's metadata.
 
         Retried like a GET: the server keeps one document per ticket and content, so a resend
         after a dropped answer returns the first one. `taken_at` (ISO) lets a photo queued
@@ -467,12 +459,12 @@ class HallClient:
             idempotent=True,
             timeout=const.DOCUMENT_HTTP_TIMEOUT,
         )
-        return self.checked(DocumentOut, answer, "POST /tickets/{id}/documents")
+        return self.typed(DocumentOut, answer, "POST /tickets/{id}/documents")
 
-    def documents(self, ticket_id: int) -> list[JSON]:
+    def documents(self, ticket_id: int) -> list[DocumentOut]:
         """GET /tickets/{id}/documents: the ticket's kept documents (metadata), oldest first."""
         answer = self.get(f"/tickets/{ticket_id}/documents")
-        return self.checked(DocumentOut, answer, "GET /tickets/{id}/documents", many=True)
+        return self.typed_list(DocumentOut, answer, "GET /tickets/{id}/documents")
 
     def document(self, document_id: int) -> bytes:
         """GET /documents/{id}: the JPEG bytes (typed errors as for every call)."""
@@ -489,14 +481,14 @@ class HallClient:
             self._decode(resp)  # raises the typed error of the body
         return resp.content
 
-    def snapshot(self, hall_id: str) -> JSON:
-        """GET /halls/{hall}/snapshot (validated as SnapshotOut)."""
-        return self.checked(SnapshotOut, self.get(f"/halls/{hall_id}/snapshot"), "GET /halls/{hall}/snapshot")
+    def snapshot(self, hall_id: str) -> SnapshotOut:
+        """GET /halls/{hall}/snapshot: queues, windows, recent calls and the last seq."""
+        return self.typed(SnapshotOut, self.get(f"/halls/{hall_id}/snapshot"), "GET /halls/{hall}/snapshot")
 
-    def events(self, hall_id: str, since: int = 0, limit: int | None = None) -> list[JSON]:
-        """GET /halls/{hall}/events?since=N (validated as [EventOut])."""
+    def events(self, hall_id: str, since: int = 0, limit: int | None = None) -> list[EventOut]:
+        """GET /halls/{hall}/events?since=N."""
         answer = self.get(f"/halls/{hall_id}/events", since=since, limit=limit)
-        return self.checked(EventOut, answer, "GET /halls/{hall}/events", many=True)
+        return self.typed_list(EventOut, answer, "GET /halls/{hall}/events")
 
     def heartbeat(
         self, device_id: str, kind: str, status: str, faults: list[dict[str, str]] | None = None

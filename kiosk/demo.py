@@ -25,9 +25,12 @@ import threading
 import wave
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk import const
+
+if TYPE_CHECKING:
+    from wire import TicketOut
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ctx, widget in roles.values():
             wait_ready(widget, settle_s=0.2)
 
-        def shoot_all(ticket: dict[str, Any] | None) -> list[Path]:
+        def shoot_all(ticket: TicketOut | None) -> list[Path]:
             paths = []
             for role, page, name in ROLE_SHOTS:
                 widget = roles[role][1]
@@ -300,7 +303,7 @@ class VoiceFolder:
 class Played:
     """What the play-through produced: the ticket and its printed page."""
 
-    def __init__(self, ticket: dict[str, Any], printed: Path | None) -> None:
+    def __init__(self, ticket: TicketOut, printed: Path | None) -> None:
         self.ticket = ticket
         self.printed = printed
 
@@ -323,9 +326,9 @@ def _play_visitor(roles: dict[str, tuple[Any, Any]], sims: Any, printer_dir: Pat
 
     visitor, clerk, display, rating = (roles[r][1] for r in ("visitor", "clerk", "display", "rating"))
     visitor.go_home()
-    svc = next((s for s in visitor.services if s.get("prefix") == "A"), visitor.services[0])
+    svc = next((s for s in visitor.services if s.prefix == "A"), visitor.services[0])
     visitor.choose_service(svc)
-    issued: list[dict[str, Any]] = []
+    issued: list[TicketOut] = []
     visitor.ticket_issued.connect(issued.append)
     pages_before = len(sims.printer.pages)
     sims.idcard.place(sample_card("elderly"))
@@ -333,13 +336,13 @@ def _play_visitor(roles: dict[str, tuple[Any, Any]], sims: Any, printer_dir: Pat
         print("演示：取号未完成 (ticket not issued)", flush=True)
         return None
     ticket = issued[0]
-    green = ticket.get("green_reason")
+    green = ticket.green_reason
     channel = f"（绿色通道：{const.GREEN_REASON_ZH.get(green, green)}）" if green else ""
-    print(f"演示：刷身份证取号 {ticket['number']}{channel}，号票打印中", flush=True)
+    print(f"演示：刷身份证取号 {ticket.number}{channel}，号票打印中", flush=True)
     printed = None
     if wait(lambda: len(sims.printer.pages) > pages_before, 15):
         page = Path(sims.printer.pages[pages_before])
-        printed = printer_dir / f"ticket-{ticket['number']}.png"
+        printed = printer_dir / f"ticket-{ticket.number}.png"
         page.replace(printed)
     sims.idcard.remove()
     wait(lambda: not clerk.busy, 10)
@@ -348,14 +351,13 @@ def _play_visitor(roles: dict[str, tuple[Any, Any]], sims: Any, printer_dir: Pat
         wait(lambda: not clerk.busy, 10)
         wait(lambda: rating.pages.currentWidget() is rating.rate_page, 10)
         rating.choose_level(4)
-    clerk.do_op("call_chosen", {"ticket_id": ticket["id"]})
-    if wait(lambda: ticket["number"] in display.shown_calls, 20):
-        print(
-            f"演示：{clerk.window.get('number')}号窗口呼叫 {ticket['number']}，综合屏已显示并播报", flush=True
-        )
+    clerk.do_op("call_chosen", {"ticket_id": ticket.id})
+    if wait(lambda: ticket.number in display.shown_calls, 20):
+        window_number = clerk.window.number if clerk.window else None
+        print(f"演示：{window_number}号窗口呼叫 {ticket.number}，综合屏已显示并播报", flush=True)
     else:
         print(
-            f"演示：呼叫 {ticket['number']} 未在综合屏出现 (call not shown: {clerk.message.text()})",
+            f"演示：呼叫 {ticket.number} 未在综合屏出现 (call not shown: {clerk.message.text()})",
             flush=True,
         )
     for op in ("start", "finish"):
@@ -465,7 +467,7 @@ def _guide(
     ]
     if played is not None:
         lines.append(
-            f"  本次号票 Demo ticket: {played.ticket['number']}  手机查看 phone page: {played.ticket['track_url']}"
+            f"  本次号票 Demo ticket: {played.ticket.number}  手机查看 phone page: {played.ticket.track_url}"
         )
     lines += [
         f"  屏幕截图 Screenshots: {shots}  ({len(paths)} PNG)",

@@ -17,11 +17,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from kiosk import const
+
+if TYPE_CHECKING:
+    from wire import ServiceOut, TicketOut
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +164,7 @@ class DemoServer:
         return out
 
     # -- activity so the screens have something to show ------------------------------------------
-    def populate(self, hall: str) -> dict[str, Any]:
+    def populate(self, hall: str) -> dict[str, list[TicketOut]]:
         """Issue some tickets and let two clerks call, one start serving (once per hall)."""
         if hall in self.populated:
             return {}
@@ -171,20 +174,20 @@ class DemoServer:
         h = self.hall_tokens(hall)
         kiosk = HallClient(self.url, h["kiosk"])
         services = kiosk.services(hall)
-        by_prefix: dict[str, list[dict[str, Any]]] = {}
+        by_prefix: dict[str | None, list[ServiceOut]] = {}
         for s in services:
-            by_prefix.setdefault(s["prefix"], []).append(s)
+            by_prefix.setdefault(s.prefix, []).append(s)
         issued = []
         for i in range(14):
             prefix = sorted(by_prefix)[i % min(4, len(by_prefix))]
             svc = by_prefix[prefix][i % len(by_prefix[prefix])]
-            issued.append(kiosk.issue_ticket(hall, svc["code"]).model_dump(mode="json"))
+            issued.append(kiosk.issue_ticket(hall, svc.code))
         calls = []
         for n, clerk in enumerate(h["clerks"][:4]):
             c = HallClient(self.url)
             try:
                 c.login(clerk["username"], clerk["password"], clerk["window_id"])
-                calls.append(c.call_next(clerk["window_id"]).model_dump(mode="json"))
+                calls.append(c.call_next(clerk["window_id"]))
                 if n == 0:
                     c.window_op(clerk["window_id"], "start")
             except Exception as exc:  # a window with an empty queue is fine for a demo
@@ -192,7 +195,7 @@ class DemoServer:
         return {"issued": issued, "calls": calls}
 
 
-def show_page(widget: Any, role: str, page: str | None, ticket: dict[str, Any] | None = None) -> None:
+def show_page(widget: Any, role: str, page: str | None, ticket: TicketOut | None = None) -> None:
     """Bring a sub-page forward for a screenshot; with `ticket` (the demo's own) the visitor's ticket
     page and the rating terminal show that ticket instead of a new anonymous one or a made-up number."""
     if not page:
@@ -202,7 +205,7 @@ def show_page(widget: Any, role: str, page: str | None, ticket: dict[str, Any] |
         return
     if role == "visitor":
         if page in ("identify", "ticket", "guide") and widget.services:
-            svc = next((s for s in widget.services if s.get("prefix") == "B"), widget.services[0])
+            svc = next((s for s in widget.services if s.prefix == "B"), widget.services[0])
             widget.choose_service(svc)
             if page == "ticket" and ticket is not None:
                 from kiosk.ui.widgets import restyle
@@ -220,7 +223,7 @@ def show_page(widget: Any, role: str, page: str | None, ticket: dict[str, Any] |
             widget.toggle_elderly()
         return
     if role == "rating" and page in ("rate", "reasons", "thanks"):
-        widget.ask({"id": -1, "number": ticket["number"] if ticket else "A003"})
+        widget.ask({"id": -1, "number": ticket.number if ticket else "A003"})
         if page == "reasons":
             widget.choose_level(2)
             widget.reason_boxes["服务效率"].setChecked(True)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from kiosk import const
 from kiosk.config import PrinterSettings
 from kiosk.errors import KioskError, PrintFailed
+from wire import ServiceOut, TicketOut
 
 logger = logging.getLogger(__name__)
 
@@ -156,35 +157,35 @@ class TicketPrinter:
                 self._printer = None
                 raise PrintFailed(f"{zh}。号码已显示在屏幕上，请记下或拍照", str(exc), code=code) from exc
 
-    def print_ticket(self, ticket: dict[str, Any], hall_name: str) -> None:
-        """Print a ticket from the server's Ticket JSON."""
+    def print_ticket(self, ticket: TicketOut, hall_name: str) -> None:
+        """Print a ticket as the server answered it."""
         from printers.layout import TicketLayout
 
-        holder = ticket.get("holder") or {}
-        green = ticket.get("green_reason")
+        holder = ticket.holder
+        green = ticket.green_reason
         layout = TicketLayout(
             hall_name=hall_name,
-            number=ticket["number"],
-            service_name=ticket.get("service_name") or ticket.get("service_code", ""),
-            people_ahead=int(ticket.get("people_ahead") or 0),
-            estimated_wait_minutes=ticket.get("estimated_wait_minutes"),
-            issued_at=_parse_time(ticket.get("issued_at")),
-            qr_url=ticket.get("track_url"),
+            number=ticket.number,
+            service_name=ticket.service_name or ticket.service_code,
+            people_ahead=ticket.people_ahead or 0,
+            estimated_wait_minutes=ticket.estimated_wait_minutes,
+            issued_at=_parse_time(ticket.issued_at),
+            qr_url=ticket.track_url,
             notes=[const.TICKET_NOTE],
             priority_label=("绿色通道·" + const.GREEN_REASON_ZH.get(green, green)) if green else None,
-            holder_masked=holder.get("name_masked") or holder.get("id_masked"),
+            holder_masked=(holder.name_masked or holder.id_masked) if holder else None,
         )
         self._do("ticket", "print_ticket", layout)
 
-    def print_guide(self, service: dict[str, Any], hall_name: str) -> None:
+    def print_guide(self, service: ServiceOut, hall_name: str) -> None:
         """Print a service guide slip with the materials list."""
         from printers.layout import GuideSlip
 
-        guide = service.get("guide") or {}
+        guide = service.guide
         slip = GuideSlip(
             hall_name=hall_name,
-            service_name=service.get("name", ""),
-            materials=[material_text(m) for m in guide.get("materials") or service.get("materials") or []],
+            service_name=service.name,
+            materials=[material_text(m) for m in guide.get("materials") or []],
             steps=[str(s) for s in guide.get("steps") or []],
             time_limit=time_limit_text(service),
             notes=[],
@@ -217,11 +218,11 @@ def material_text(m: Any) -> str:
     return text
 
 
-def time_limit_text(service: dict[str, Any]) -> str:
-    """'法定时限 20 个工作日，承诺 5 个工作日'."""
-    guide = service.get("guide") or {}
-    legal = guide.get("time_limit_days", service.get("time_limit_days"))
-    promise = guide.get("promise_days", service.get("promise_days"))
+def time_limit_text(service: ServiceOut) -> str:
+    """'法定时限 20 个工作日，承诺 5 个工作日' (from the service's guide)."""
+    guide = service.guide
+    legal = guide.get("time_limit_days")
+    promise = guide.get("promise_days")
     parts = []
     if legal is not None:
         parts.append(f"法定时限 {legal} 个工作日")

@@ -13,6 +13,7 @@ from kiosk.config import KioskConfig
 from kiosk.events import EventChannel
 from kiosk.hardware import Camera, IdReaderService, TicketPrinter
 from kiosk.tasks import TaskRunner
+from wire import HallDetailOut
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 class EventBridge(QObject):
     """Carries the event channel's callbacks (on its thread) to the Qt thread as signals."""
 
-    event = Signal(dict)
+    event = Signal(dict)  # the hall's events as the socket sends them (JSON objects)
     online_changed = Signal(bool)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -61,7 +62,7 @@ class AppContext:
     reader: IdReaderService | None = None
     printer: TicketPrinter | None = None
     camera: Camera | None = None
-    hall: dict[str, Any] = field(default_factory=dict)
+    hall: HallDetailOut | None = None  # GET /halls/{hall}, once a screen has loaded it
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,7 +73,7 @@ class AppContext:
     @property
     def hall_name(self) -> str:
         """The hall's name for headers and tickets."""
-        return self.hall.get("name") or self.config.hall
+        return (self.hall.name if self.hall else "") or self.config.hall
 
     def client_for(self, role: str) -> HallClient:
         """A client with this role's token (village stations hold one per role); shared when equal."""

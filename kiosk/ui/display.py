@@ -17,6 +17,7 @@ from kiosk.ui.paging import GridItem, PagedGrid
 from kiosk.ui.theme import base_scale, display_stylesheet, px, sc
 from kiosk.ui.widgets import label
 from kiosk.voice.announcer import Announcer
+from wire import HallDetailOut, SnapshotGroup, SnapshotOut, WindowOut
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,10 @@ class HallDisplay(RoleScreen):
         self.setStyleSheet(display_stylesheet(base_scale()) + _paging_stylesheet(base_scale()))
         self.announcer = announcer
         self.recent: list[dict[str, Any]] = []
-        self.windows: dict[int, dict[str, Any]] = {}
-        self.groups: list[dict[str, Any]] = []
+        self.windows: dict[int, WindowOut] = {}
+        # The number a window was just called for, shown on its tile until the next snapshot.
+        self.calling: dict[int, str] = {}
+        self.groups: list[SnapshotGroup] = []
         self.notices: list[str] = []
         self.shown_calls: list[str] = []
         self._build()
@@ -180,17 +183,17 @@ class HallDisplay(RoleScreen):
         """Hall info and snapshot, then follow events from the snapshot's sequence number."""
         client, hall = self.ctx.client, self.ctx.hall_id
 
-        def fetch() -> tuple[dict, dict]:
+        def fetch() -> tuple[HallDetailOut, SnapshotOut]:
             return client.hall(hall), client.snapshot(hall)
 
-        def done(res: tuple[dict, dict]) -> None:
+        def done(res: tuple[HallDetailOut, SnapshotOut]) -> None:
             info, snap = res
-            self.ctx.hall.update(info)
+            self.ctx.hall = info
             self.title.setText(f"{self.ctx.hall_name} · 叫号信息")
-            self.notices = [str(n) for n in info.get("notices") or []]
+            self.notices = list(info.notices)
             self.apply_snapshot(snap)
             if self.ctx.events.channel is None:
-                self.ctx.start_events(int(snap.get("last_seq", 0)))
+                self.ctx.start_events(snap.last_seq)
             self.mark_ready()
 
         def failed(exc: BaseException) -> None:
@@ -204,13 +207,14 @@ class HallDisplay(RoleScreen):
         """Re-read the snapshot (waiting counts, windows)."""
         self.run(lambda: self.ctx.client.snapshot(self.ctx.hall_id), self.apply_snapshot, lambda e: None)
 
-    def apply_snapshot(self, snap: dict[str, Any]) -> None:
+    def apply_snapshot(self, snap: SnapshotOut) -> None:
         """Show windows, groups and recent calls from a snapshot."""
-        self.groups = snap.get("groups", [])
-        self.windows = {w["id"]: w for w in snap.get("windows", [])}
+        self.groups = snap.groups
+        self.windows = {w.id: w for w in snap.windows}
+        self.calling = {}
         if not self.recent:
-            for c in snap.get("recent_calls", [])[:RECENT_ROWS]:
-                info = self._call_info(c)
+            for c in snap.recent_calls[:RECENT_ROWS]:
+                info = self._call_info(c.payload)
                 if info:
                     self.recent.append(info)
             if self.recent:
@@ -222,8 +226,8 @@ class HallDisplay(RoleScreen):
             self._snap_timer.start()
 
     @staticmethod
-    def _call_info(c: dict[str, Any]) -> dict[str, Any] | None:
-        payload = c.get("payload", c)
+    def _call_info(payload: dict[str, Any]) -> dict[str, Any] | None:
+        """What the screen shows of a call event's payload (the socket's events are JSON objects)."""
         t = payload.get("ticket") or {}
         w = payload.get("window") or {}
         number = t.get("number") or payload.get("number")
@@ -242,7 +246,7 @@ class HallDisplay(RoleScreen):
         """Calls are shown and announced; other changes refresh the counts."""
         etype = ev.get("type", "")
         if etype in ("ticket.called", "ticket.recalled", "ticket.called_back"):
-            info = self._call_info(ev)
+            info = self._call_info(ev.get("payload", ev))
             if info:
                 # Calls replayed after an outage are shown but not spoken: nobody waits for them any more.
                 self.show_call(info, speak=not _stale(ev.get("at")), recall=etype == "ticket.recalled")
@@ -260,8 +264,8 @@ class HallDisplay(RoleScreen):
             # The tile shows the new number now (the snapshot follows), and its page comes next
             # if another page is on screen: the call itself is already in 正在呼叫 and 最近叫号.
             if info.get("ticket", {}).get("number"):
-                win["current"] = info["ticket"]
-            self.win_grid.want(win["id"])
+                self.calling[win.id] = info["ticket"]["number"]
+            self.win_grid.want(win.id)
         self.shown_calls.append(info["number"])
         self._render()
         if self.announcer and speak:
@@ -281,34 +285,32 @@ class HallDisplay(RoleScreen):
             else:
                 num.setText("")
                 win.setText("")
-        wins = sorted(self.windows.values(), key=lambda w: w.get("number", 0))
-        top = max((w.get("number", 0) for w in wins), default=0)
+        wins = sorted(self.windows.values(), key=lambda w: w.number)
+        top = max((w.number for w in wins), default=0)
         widest_win = GridItem(None, ((f"{top}号  {const.DISPLAY_WIDEST_TICKET}", "tilebusy"),))
         self.win_grid.set_items([self._window_item(w) for w in wins], widest_win)
         widest_count = GridItem(None, (("", "tile"), (const.DISPLAY_WIDEST_COUNT, "tilebusy")))
         self.group_grid.set_items([self._group_item(g) for g in self.groups], widest_count)
 
-    def _window_of(self, info: dict[str, Any]) -> dict[str, Any] | None:
+    def _window_of(self, info: dict[str, Any]) -> WindowOut | None:
         """The window of a call, by id, else by number."""
         if info.get("window_id") in self.windows:
             return self.windows[info["window_id"]]
-        return next((w for w in self.windows.values() if w.get("number") == info["window_number"]), None)
+        return next((w for w in self.windows.values() if w.number == info["window_number"]), None)
+
+    def _window_item(self, w: WindowOut) -> GridItem:
+        number = self.calling.get(w.id) or (w.current.number if w.current else "")
+        status = w.status
+        state = number or (const.WINDOW_STATUS_ZH.get(status, "") if status != "open" else "空闲")
+        text = f"{w.number}号  {state}"
+        return GridItem(w.id, ((text, "tilebusy" if number else "tile"),), w.name)
 
     @staticmethod
-    def _window_item(w: dict[str, Any]) -> GridItem:
-        cur = w.get("current") or {}
-        status = w.get("status", "")
-        busy = bool(cur.get("number"))
-        state = cur.get("number") or (const.WINDOW_STATUS_ZH.get(status, "") if status != "open" else "空闲")
-        text = f"{w.get('number')}号  {state}"
-        return GridItem(w["id"], ((text, "tilebusy" if busy else "tile"),), str(w.get("name", "")))
-
-    @staticmethod
-    def _group_item(g: dict[str, Any]) -> GridItem:
-        wait = g.get("estimated_wait_minutes")
-        count = f"{g.get('waiting', 0)}人" + (f" 约{wait}分" if wait else "")
-        name = f"{g.get('prefix')} {g.get('name', '')}"
-        return GridItem(g.get("prefix"), ((name, "tile"), (count, "tilebusy")))
+    def _group_item(g: SnapshotGroup) -> GridItem:
+        wait = g.estimated_wait_minutes
+        count = f"{g.waiting}人" + (f" 约{wait}分" if wait else "")
+        name = f"{g.prefix} {g.name}"
+        return GridItem(g.prefix, ((name, "tile"), (count, "tilebusy")))
 
     def _scroll_notice(self) -> None:
         text = (

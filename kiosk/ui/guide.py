@@ -12,6 +12,7 @@ from kiosk.errors import PrintFailed
 from kiosk.hardware import material_text, time_limit_text
 from kiosk.ui.context import AppContext
 from kiosk.ui.widgets import MessageLine, button, label
+from wire import ServiceOut
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class GuidePage(QWidget):
         self.ctx = ctx
         self.run = run
         self.message = message
-        self.service: dict[str, Any] | None = None
+        self.service: ServiceOut | None = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)  # the screen's body has the margins
         self.title = label("", "title")
@@ -47,19 +48,19 @@ class GuidePage(QWidget):
         row.addWidget(self.print_btn)
         lay.addLayout(row)
 
-    def show_service(self, svc: dict[str, Any]) -> None:
+    def show_service(self, svc: ServiceOut) -> None:
         """Fill the page for this service (the full guide is fetched from the server)."""
         self.service = svc
-        self.title.setText(f"办事指南：{svc['name']}")
+        self.title.setText(f"办事指南：{svc.name}")
         self.materials.clear()
         self.steps.setText("")
         self.limit.setText("正在加载…")
 
-        def done(full: dict[str, Any]) -> None:
-            self.service = {**svc, **full}
-            guide = full.get("guide") or {}
+        def done(full: ServiceOut) -> None:
+            self.service = full
+            guide = full.guide
             self.limit.setText(time_limit_text(full) or "")
-            for m in guide.get("materials") or full.get("materials") or []:
+            for m in guide.get("materials") or []:
                 self.materials.addItem("• " + material_text(m))
             steps = guide.get("steps") or []
             self.steps.setText("办理流程：" + " → ".join(str(s) for s in steps) if steps else "")
@@ -67,7 +68,7 @@ class GuidePage(QWidget):
         def failed(exc: BaseException) -> None:
             self.limit.setText(getattr(exc, "message_zh", "办事指南加载失败"))
 
-        self.run(lambda: self.ctx.client.service(svc["code"]), done, failed)
+        self.run(lambda: self.ctx.client.service(svc.code), done, failed)
 
     def print_guide(self) -> None:
         """Print the guide slip; the button is disabled while it prints (no double slips)."""

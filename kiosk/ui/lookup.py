@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
@@ -12,6 +11,7 @@ from kiosk import const
 from kiosk.errors import KioskError
 from kiosk.ui.context import AppContext
 from kiosk.ui.widgets import button, label
+from wire import TicketOut
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +58,10 @@ class LookupPage(QWidget):
             return
         client, hall = self.ctx.client, self.ctx.hall_id
 
-        def find() -> dict[str, Any]:
+        def find() -> TicketOut:
             t = client.find_ticket_by_number(hall, number)
             try:
-                return client.ticket(t["id"])  # fresh people_ahead
+                return client.ticket(t.id)  # fresh people_ahead
             except KioskError:
                 return t
 
@@ -71,14 +71,14 @@ class LookupPage(QWidget):
         self.run(find, lambda t: self.result.setText(describe(t)), failed)
 
 
-def describe(t: dict[str, Any]) -> str:
+def describe(t: TicketOut) -> str:
     """'A001 社会保障卡申领 / 状态：等候中 / 前面还有 2 人，预计约 6 分钟'."""
-    status = const.STATUS_ZH.get(t.get("status", ""), t.get("status", ""))
-    text = f"{t['number']}  {t.get('service_name', '')}\n状态：{status}"
-    if t.get("status") == "waiting":
-        text += f"\n前面还有 {t.get('people_ahead', 0)} 人"
-        if t.get("estimated_wait_minutes") is not None:
-            text += f"，预计约 {t['estimated_wait_minutes']} 分钟"
-    elif t.get("window_number"):
-        text += f"\n请到 {t['window_number']} 号窗口"
+    status = const.STATUS_ZH.get(t.status, t.status)
+    text = f"{t.number}  {t.service_name}\n状态：{status}"
+    if t.status == "waiting":
+        text += f"\n前面还有 {t.people_ahead} 人"
+        if t.estimated_wait_minutes is not None:
+            text += f"，预计约 {t.estimated_wait_minutes} 分钟"
+    elif t.window_number:
+        text += f"\n请到 {t.window_number} 号窗口"
     return text

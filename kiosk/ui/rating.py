@@ -25,6 +25,7 @@ from kiosk.ui.context import AppContext
 from kiosk.ui.icons import face_icon, person_pixmap
 from kiosk.ui.theme import sc
 from kiosk.ui.widgets import button, card, label
+from wire import SnapshotOut, WindowOut
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class RatingTerminal(RoleScreen):
         super().__init__(ctx, "服务评价", "Rate our service")
         self.outbox = outbox
         self.window_id = ctx.config.window_id
-        self.window: dict[str, Any] = {}
+        self.window: WindowOut | None = None
         self.ticket: dict[str, Any] | None = None
         self.level: int | None = None
         self.flushing = False
@@ -163,18 +164,18 @@ class RatingTerminal(RoleScreen):
         """Find the window and its clerk in the snapshot; follow events from there."""
         client, hall = self.ctx.client_for("rating"), self.ctx.hall_id
 
-        def fetch() -> dict[str, Any]:
+        def fetch() -> SnapshotOut:
             if self.window_id is None:
                 self.window_id = client.me().window_id
             return client.snapshot(hall)
 
-        def done(snap: dict[str, Any]) -> None:
-            for w in snap.get("windows", []):
-                if w.get("id") == self.window_id:
+        def done(snap: SnapshotOut) -> None:
+            for w in snap.windows:
+                if w.id == self.window_id:
                     self.window = w
             self._show_window()
             if self.ctx.events.channel is None:
-                self.ctx.start_events(int(snap.get("last_seq", 0)))
+                self.ctx.start_events(snap.last_seq)
             self._update_pending()
             self.mark_ready()
 
@@ -189,12 +190,11 @@ class RatingTerminal(RoleScreen):
 
     def _show_window(self) -> None:
         w = self.window
-        self.window_label.setText(f"{w.get('number', '')}号窗口 {w.get('name', '')}".strip())
-        clerk = w.get("clerk")
-        name = clerk.get("name") if isinstance(clerk, dict) else clerk
+        self.window_label.setText(f"{w.number}号窗口 {w.name}".strip() if w else "号窗口")
+        # The window's clerk is {id, name} on the wire: no staff number to show.
+        name = w.clerk.name if w and w.clerk else None
         if name:
-            no = clerk.get("employee_no") or clerk.get("username") or "" if isinstance(clerk, dict) else ""
-            self.clerk_label.setText(f"为您服务的是：{name}" + (f"（工号 {no}）" if no else ""))
+            self.clerk_label.setText(f"为您服务的是：{name}")
         else:
             self.clerk_label.setText("本窗口暂无工作人员")
 

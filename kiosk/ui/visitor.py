@@ -30,6 +30,7 @@ from kiosk.ui.icons import id_card_pixmap
 from kiosk.ui.lookup import LookupPage
 from kiosk.ui.theme import sc
 from kiosk.ui.widgets import button, card, label, qr_pixmap, restyle
+from wire import CheckinTicketOut, HallDetailOut, PolicyOut, ServiceOut, SnapshotOut, TicketOut
 
 logger = logging.getLogger(__name__)
 
@@ -65,18 +66,18 @@ class IdleWatcher(QObject):
 class VisitorKiosk(RoleScreen):
     """The self-service kiosk: pick a service, identify, get a ticket (printed or on screen)."""
 
-    ticket_issued = Signal(dict)
+    ticket_issued = Signal(object)  # the TicketOut issued (or given at check-in)
     print_finished = Signal(bool)  # True printed, False failed (ticket stays on screen)
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__(ctx, f"{ctx.hall_name or '政务服务大厅'} · 自助取号", "Self-service ticket kiosk")
-        self.services: list[dict[str, Any]] = []
+        self.services: list[ServiceOut] = []
         self.service_buttons: dict[str, Any] = {}
         self.waiting: dict[str, int] = {}
-        self.policy: dict[str, Any] = {}
+        self.policy: PolicyOut | None = None
         self.category = ALL
-        self.current_service: dict[str, Any] | None = None
-        self.ticket: dict[str, Any] | None = None
+        self.current_service: ServiceOut | None = None
+        self.ticket: TicketOut | None = None
         self.idem_key: str | None = None
         self.issuing = False
         self.elderly = ctx.config.elderly_mode
@@ -132,25 +133,25 @@ class VisitorKiosk(RoleScreen):
         hall_id = self.ctx.hall_id
         client = self.ctx.client
 
-        def fetch() -> tuple[dict, list, dict]:
+        def fetch() -> tuple[HallDetailOut, list[ServiceOut], SnapshotOut]:
             hall = client.hall(hall_id)
             services = client.services(hall_id)
             snap = client.snapshot(hall_id)
             return hall, services, snap
 
-        def done(res: tuple[dict, list, dict]) -> None:
+        def done(res: tuple[HallDetailOut, list[ServiceOut], SnapshotOut]) -> None:
             hall, services, snap = res
-            self.ctx.hall.update(hall)
+            self.ctx.hall = hall
             if self.header_title is not None:
                 self.header_title.setText(f"{self.ctx.hall_name} · 自助取号")
-            self.policy = hall.get("policy") or {}
+            self.policy = hall.policy
             self.services = services
             self._apply_snapshot(snap)
             self._render_categories()
             self._render_services()
-            self.anon_btn.setVisible(self.policy.get("allow_anonymous", True))
+            self.anon_btn.setVisible(self.policy.allow_anonymous)
             if self.ctx.events.channel is None:
-                self.ctx.start_events(int(snap.get("last_seq", 0)))
+                self.ctx.start_events(snap.last_seq)
             self.mark_ready()
 
         def failed(exc: BaseException) -> None:
@@ -165,8 +166,8 @@ class VisitorKiosk(RoleScreen):
         """Re-read the waiting counts per group."""
         self.run(lambda: self.ctx.client.snapshot(self.ctx.hall_id), self._apply_snapshot, lambda e: None)
 
-    def _apply_snapshot(self, snap: dict[str, Any]) -> None:
-        self.waiting = {g["prefix"]: int(g.get("waiting", 0)) for g in snap.get("groups", [])}
+    def _apply_snapshot(self, snap: SnapshotOut) -> None:
+        self.waiting = {g.prefix: g.waiting for g in snap.groups}
         self._render_services()
 
     def _on_event(self, ev: dict[str, Any]) -> None:
@@ -230,7 +231,7 @@ class VisitorKiosk(RoleScreen):
                 item.widget().deleteLater()
         cats = [ALL]
         for s in self.services:
-            c = s.get("category") or "其他"
+            c = s.category or "其他"
             if c not in cats:
                 cats.append(c)
         self.cat_buttons = {}
@@ -249,16 +250,14 @@ class VisitorKiosk(RoleScreen):
             b.setChecked(c == category)
         self._render_services()
 
-    def visible_services(self) -> list[dict[str, Any]]:
+    def visible_services(self) -> list[ServiceOut]:
         """Services of the chosen category matching the search text."""
         q = self.search.text().strip().lower()
         out = []
         for s in self.services:
-            if self.category != ALL and (s.get("category") or "其他") != self.category:
+            if self.category != ALL and (s.category or "其他") != self.category:
                 continue
-            hay = " ".join(
-                str(s.get(k) or "") for k in ("name", "sub_name", "code", "category", "department")
-            )
+            hay = " ".join(x or "" for x in (s.name, s.sub_name, s.code, s.category, s.department))
             if q and q not in hay.lower():
                 continue
             out.append(s)
@@ -275,11 +274,11 @@ class VisitorKiosk(RoleScreen):
         cols = 2 if self.elderly else 3
         self.service_buttons: dict[str, Any] = {}
         for i, s in enumerate(services):
-            waiting = self.waiting.get(s.get("prefix", ""), 0)
-            text = f"{_wrap(s['name'], 12 if self.elderly else 11)}\n等候 {waiting} 人"
-            b = button(text, lambda s=s: self.choose_service(s), "service", name=f"svc-{s['code']}")
+            waiting = self.waiting.get(s.prefix or "", 0)
+            text = f"{_wrap(s.name, 12 if self.elderly else 11)}\n等候 {waiting} 人"
+            b = button(text, lambda s=s: self.choose_service(s), "service", name=f"svc-{s.code}")
             b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-            self.service_buttons[s["code"]] = b
+            self.service_buttons[s.code] = b
             self.svc_grid.addWidget(b, i // cols, i % cols)
         if not services:
             msg = "没有找到相关事项，请换个关键词或咨询服务台" if self.services else "正在加载事项…"
@@ -373,11 +372,11 @@ class VisitorKiosk(RoleScreen):
         lay.addLayout(row)
         return page
 
-    def choose_service(self, service: dict[str, Any]) -> None:
+    def choose_service(self, service: ServiceOut) -> None:
         """Go to identification for this service; a new visit gets a new idempotency key."""
         self.current_service = service
         self.idem_key = uuid.uuid4().hex
-        self.id_service.setText(service["name"])
+        self.id_service.setText(service.name)
         self.id_status.setText("")
         self.retry_btn.hide()
         self.declared_green = None
@@ -419,11 +418,10 @@ class VisitorKiosk(RoleScreen):
         self.idem_key = key
         client, hall = self.ctx.client, self.ctx.hall_id
 
-        def call() -> dict[str, Any]:
-            ticket = client.issue_ticket(
-                hall, svc["code"], identity=identity, green_reason=green_reason, idempotency_key=key
+        def call() -> TicketOut:
+            return client.issue_ticket(
+                hall, svc.code, identity=identity, green_reason=green_reason, idempotency_key=key
             )
-            return ticket.model_dump(mode="json")  # the screen, the printer and the signal keep a dict
 
         def failed(exc: BaseException) -> None:
             self._set_issuing(False)
@@ -435,7 +433,7 @@ class VisitorKiosk(RoleScreen):
 
         self.run(call, self._issued, failed)
 
-    def _issued(self, ticket: dict[str, Any]) -> None:
+    def _issued(self, ticket: TicketOut) -> None:
         self._set_issuing(False)
         self.idem_key = None
         self.ticket = ticket
@@ -464,7 +462,7 @@ class VisitorKiosk(RoleScreen):
             age = card.age_on(date.today())
         except Exception:
             age = 0
-        elderly_age = int(self.policy.get("elderly_age", const.ELDERLY_AGE_DEFAULT))
+        elderly_age = self.policy.elderly_age if self.policy else const.ELDERLY_AGE_DEFAULT
         if age >= elderly_age:
             green = "elderly"  # the server applies it too; saying so keeps older servers right
         self.id_status.setText(f"已读取：{card.masked_name}  {card.masked_id}")
@@ -523,28 +521,29 @@ class VisitorKiosk(RoleScreen):
         lay.addLayout(right, 2)
         return page
 
-    def show_ticket(self, t: dict[str, Any]) -> None:
+    def show_ticket(self, t: TicketOut) -> None:
         """Fill the ticket page and show it (it stays until Done or idle timeout)."""
-        self.t_number.setText(t["number"])
-        self.t_service.setText(t.get("service_name") or "")
-        green = t.get("green_reason")
-        self.t_green.setVisible(bool(t.get("priority") or green))
-        self.t_green.setText(f"绿色通道 · {const.GREEN_REASON_ZH.get(green, '优先办理')}")
-        wait = t.get("estimated_wait_minutes")
-        ahead = f"前面还有 {t.get('people_ahead', 0)} 人等候"
+        self.t_number.setText(t.number)
+        self.t_service.setText(t.service_name or "")
+        green = t.green_reason
+        self.t_green.setVisible(bool(t.priority or green))
+        self.t_green.setText(f"绿色通道 · {const.GREEN_REASON_ZH.get(green or '', '优先办理')}")
+        wait = t.estimated_wait_minutes
+        ahead = f"前面还有 {t.people_ahead} 人等候"
         if wait is not None:
             ahead += f"，预计等待约 {wait} 分钟"
         self.t_ahead.setText(ahead)
-        holder = t.get("holder") or {}
-        self.t_holder.setText(" ".join(x for x in (holder.get("name_masked"), holder.get("id_masked")) if x))
-        if t.get("track_url"):
-            self.t_qr.setPixmap(qr_pixmap(t["track_url"], sc(300)))
+        holder = t.holder
+        masked = (holder.name_masked, holder.id_masked) if holder else ()
+        self.t_holder.setText(" ".join(x for x in masked if x))
+        if t.track_url:
+            self.t_qr.setPixmap(qr_pixmap(t.track_url, sc(300)))
         self.print_status.setText("正在打印号票…" if self.ctx.printer and self.ctx.printer.configured else "")
         restyle(self.print_status, "subtitle")
         self.pages.setCurrentWidget(self.ticket_page)
         self.idle_timer.start()
 
-    def _print(self, ticket: dict[str, Any]) -> None:
+    def _print(self, ticket: TicketOut) -> None:
         printer = self.ctx.printer
         if not printer or not printer.configured:
             self.print_status.setText("本机不出纸，请记下号码或扫码查看")
@@ -562,7 +561,7 @@ class VisitorKiosk(RoleScreen):
 
         def failed(exc: BaseException) -> None:
             zh = getattr(exc, "message_zh", "打印失败")
-            self.print_status.setText(f"{zh}\n请拍照或记下您的号码 {ticket['number']}，或扫描二维码")
+            self.print_status.setText(f"{zh}\n请拍照或记下您的号码 {ticket.number}，或扫描二维码")
             restyle(self.print_status, "error")
             code = getattr(exc, "code", const.FAULT_PRINTER)
             self.set_fault(code if code.startswith("printer.") else const.FAULT_PRINTER, zh)
@@ -636,16 +635,12 @@ class VisitorKiosk(RoleScreen):
         client, hall = self.ctx.client, self.ctx.hall_id
         id_number = card.id_number
 
-        def done(res: dict[str, Any]) -> None:
+        def done(ticket: CheckinTicketOut) -> None:
             self.issuing = False
-            ticket = res.get("ticket") if isinstance(res, dict) and "ticket" in res else res
-            if isinstance(ticket, dict) and ticket.get("number"):
-                self.ticket = ticket
-                self.show_ticket(ticket)
-                self.ticket_issued.emit(ticket)
-                self._print(ticket)
-            else:
-                self.checkin_status.setText("签到成功，请留意叫号")
+            self.ticket = ticket
+            self.show_ticket(ticket)
+            self.ticket_issued.emit(ticket)
+            self._print(ticket)
 
         def failed(exc: BaseException) -> None:
             self.issuing = False

@@ -9,6 +9,7 @@ import requests
 
 from kiosk.app import build_context, close_context, create_screen
 from kiosk.config import KioskConfig, PrinterSettings, VoiceSettings
+from wire import TicketOut
 
 HALL = "t-hall"
 
@@ -20,6 +21,41 @@ def make_config(role: str, url: str, data_dir: Path, **kw: Any) -> KioskConfig:
     return KioskConfig(
         role=role, hall=HALL, server=url, data_dir=str(data_dir), printer=printer, voice=voice, **kw
     )
+
+
+def ticket_out(**over: Any) -> TicketOut:
+    """A ticket as the server answers it (a waiting kiosk ticket unless `over` says otherwise)."""
+    fields: dict[str, Any] = {
+        "id": 1,
+        "hall_id": HALL,
+        "number": "A001",
+        "prefix": "A",
+        "group": "A",
+        "service_code": "T-001",
+        "service_name": "社会保障卡申领",
+        "status": "waiting",
+        "priority": False,
+        "green_reason": None,
+        "appointment_id": None,
+        "channel": "kiosk",
+        "business_day": "2026-11-26",
+        "issued_at": None,
+        "called_at": None,
+        "started_at": None,
+        "finished_at": None,
+        "window_id": None,
+        "window_number": None,
+        "bound_window_id": None,
+        "recall_count": 0,
+        "transfer_count": 0,
+        "people_ahead": 0,
+        "estimated_wait_minutes": None,
+        "track_token": "tok",
+        "track_url": "http://hall.test/t/tok",
+        "holder": None,
+        **over,
+    }
+    return TicketOut(**fields)
 
 
 class Role:

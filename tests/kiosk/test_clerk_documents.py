@@ -74,7 +74,7 @@ def test_clerk_photographs_a_document(qtbot, themed_qapp, kserver, tmp_path):
         # A ticket in hand: the photo goes to the server with it.
         t = HallClient(kserver.url, kserver.kiosk_token).issue_ticket("t-hall", "T-003")
         assert not c.material_box.isVisible()  # no ticket in hand: no material to name
-        assert op("call_chosen", {"ticket_id": t.id})["id"] == t.id
+        assert op("call_chosen", {"ticket_id": t.id}).id == t.id
         # The service guide's materials are offered for the photo's label.
         qtbot.waitUntil(lambda: c.material_box.count() > 1, timeout=20000)
         assert c.material_box.isVisible()

@@ -179,17 +179,17 @@ def test_clerk_logs_in_calls_and_shows_a_refusal_without_a_server(qtbot, themed_
         term.pass_edit.setText("pw")
         with qtbot.waitSignal(term.logged_in, timeout=20000):
             term.login()
-        assert term.client.token == "clerk-token" and term.window["id"] == WID
-        assert term.clerk["name"] == "王五"
+        assert term.client.token == "clerk-token" and term.window is not None and term.window.id == WID
+        assert term.clerk is not None and term.clerk.name == "王五"
         with qtbot.waitSignal(term.op_finished, timeout=20000) as sig:
             term.do_op("call_next")
-        assert sig.args[1]["number"] == "B021" and term.current["id"] == 21
+        assert sig.args[1].number == "B021" and term.current is not None and term.current.id == 21
         assert "B021" in term.message.text()
         with qtbot.waitSignal(term.op_finished, timeout=20000) as sig:
             term.do_op("recall")
         assert sig.args[1].code == "ticket.recall_cap"
         assert "该号已达到最多重呼次数" in term.message.text()
-        assert term.current["id"] == 21 and not term.busy  # the ticket stays in hand
+        assert term.current is not None and term.current.id == 21 and not term.busy  # the ticket stays in hand
         assert ("POST", "/auth/login") in transport.sent
     finally:
         term.close()

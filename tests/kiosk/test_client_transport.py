@@ -28,7 +28,21 @@ from kiosk.errors import (
     UnexpectedAnswer,
 )
 from kiosk.outbox import RatingOutbox
-from wire import ErrorBody, ErrorOut, Holder, LoginOut, NextOut, RatingOut, TicketOut, UserOut, WindowOut
+from wire import (
+    CheckinTicketOut,
+    DocumentOut,
+    ErrorBody,
+    ErrorOut,
+    Holder,
+    LoginOut,
+    NextOut,
+    RatingOut,
+    ServiceOut,
+    SnapshotOut,
+    TicketOut,
+    UserOut,
+    WindowOut,
+)
 
 BASE = "http://hall.invalid:8000"
 
@@ -235,6 +249,62 @@ def test_window_steps_return_their_models() -> None:
     assert t.body(1) == {"close": "finish", "ticket_id": 7}
     assert c.window_op(3, "rating_request") is None
     assert t.sent[2].url.endswith("/windows/3/rating-request")
+
+
+def test_the_reading_calls_return_their_models() -> None:
+    service = ServiceOut(
+        code="T-001",
+        name="社会保障卡申领",
+        sub_name=None,
+        category="社保",
+        department=None,
+        prefix="A",
+        guide={"materials": ["身份证"]},
+    ).model_dump(mode="json")
+    snapshot = SnapshotOut.model_validate(
+        {
+            "hall": {"id": "t-hall", "name": "测试大厅", "short_name": None},
+            "business_day": "2026-12-07",
+            "groups": [{"prefix": "A", "name": "社保", "waiting": 2, "estimated_wait_minutes": 8}],
+            "windows": [],
+            "recent_calls": [],
+            "last_seq": 41,
+        }
+    ).model_dump(mode="json")
+    checkin = {**ticket(priority=True), "checkin": {"status": "ok", "appointment_code": "YY-1"}}
+    document = DocumentOut(
+        id=9,
+        ticket_id=7,
+        hall_id="t-hall",
+        window_id=3,
+        window_number=3,
+        clerk_id=1,
+        taken_at=None,
+        content_type="image/jpeg",
+        size=10,
+        sha256="0" * 64,
+        label=None,
+        url="/api/v1/documents/9",
+    ).model_dump(mode="json")
+    c, _ = client(
+        (200, [service]),
+        (200, service),
+        (200, snapshot),
+        (200, [ticket(number="A006", id=6), ticket()]),
+        (201, checkin),
+        (200, [document]),
+    )
+    (svc,) = c.services("t-hall")
+    assert isinstance(svc, ServiceOut) and svc.prefix == "A"
+    assert c.service("T-001").guide == {"materials": ["身份证"]}
+    snap = c.snapshot("t-hall")
+    assert isinstance(snap, SnapshotOut) and snap.last_seq == 41 and snap.groups[0].waiting == 2
+    found = c.find_ticket_by_number("t-hall", " a007 ")
+    assert isinstance(found, TicketOut) and found.id == 7
+    given = c.checkin("t-hall", "510100199001011234")
+    assert isinstance(given, CheckinTicketOut) and given.checkin.status == "ok" and given.priority
+    (doc,) = c.documents(7)
+    assert isinstance(doc, DocumentOut) and doc.id == 9
 
 
 def test_login_keeps_the_token_and_spawned_clients_share_the_transport() -> None:

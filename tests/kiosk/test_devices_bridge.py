@@ -7,6 +7,7 @@ import pytest
 from kiosk.config import PrinterSettings
 from kiosk.errors import PrintFailed
 from kiosk.hardware import IdReaderService, TicketPrinter, id_error_zh
+from tests.kiosk.helpers import ticket_out
 
 
 def test_card_read_then_pulled_mid_read_then_next_read_works(qtbot, id_sim):
@@ -67,14 +68,14 @@ def test_unplugged_reader_shows_offline(qtbot, id_sim):
 
 def test_printer_paper_out_is_a_typed_fault(vprinter):
     printer = TicketPrinter(PrinterSettings("network", f"127.0.0.1:{vprinter.port}", "text", 80))
-    ticket = {
-        "number": "A007",
-        "service_name": "社会保障卡申领",
-        "people_ahead": 2,
-        "estimated_wait_minutes": 9,
-        "issued_at": "2026-11-26T09:00:00+08:00",
-        "track_url": "http://127.0.0.1/t/abc",
-    }
+    ticket = ticket_out(
+        number="A007",
+        service_name="社会保障卡申领",
+        people_ahead=2,
+        estimated_wait_minutes=9,
+        issued_at="2026-11-26T09:00:00+08:00",
+        track_url="http://127.0.0.1/t/abc",
+    )
     printer.print_ticket(ticket, "测试大厅")
     pages = vprinter.wait_for_pages(1, timeout=15)
     assert pages[0].exists()

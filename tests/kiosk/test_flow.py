@@ -54,16 +54,15 @@ def test_id_card_to_ticket_to_call_to_rating(
         with qtbot.waitSignal(v.ticket_issued, timeout=20000) as issued:
             id_sim.place(sample_card("resident"))
         ticket = issued.args[0]
-        assert ticket["number"].startswith("A")
+        assert ticket.number.startswith("A")
         assert v.pages.currentWidget() is v.ticket_page
-        assert v.t_number.text() == ticket["number"]
-        holder = ticket.get("holder") or {}
-        assert "*" in (holder.get("id_masked") or "*")  # the kiosk never sees the full number
+        assert v.t_number.text() == ticket.number
+        assert "*" in ((ticket.holder and ticket.holder.id_masked) or "*")  # the kiosk never sees the full number
         qtbot.waitUntil(lambda: "取走" in v.print_status.text(), timeout=20000)
         pages = vprinter.wait_for_pages(1, timeout=20)
         assert pages[-1].exists() and pages[-1].stat().st_size > 1000
         printed = "\n".join(vprinter.documents[-1].text_lines)
-        assert ticket["number"] in printed
+        assert ticket.number in printed
         assert "社会保障卡申领" in printed
 
         # -- clerk: log in, sees the ticket waiting, calls it (double press calls once)
@@ -71,18 +70,18 @@ def test_id_card_to_ticket_to_call_to_rating(
         c.pass_edit.setText("test-pass-1")
         with qtbot.waitSignal(c.logged_in, timeout=20000):
             qtbot.mouseClick(c.login_btn, LEFT)
-        qtbot.waitUntil(lambda: any(t["id"] == ticket["id"] for t in c.waiting), timeout=10000)
+        qtbot.waitUntil(lambda: any(t.id == ticket.id for t in c.waiting), timeout=10000)
         with qtbot.waitSignal(c.op_finished, timeout=20000) as called:
             c.do_op("call_next")
             c.do_op("call_next")  # a double press while the first is in flight is ignored
             assert not c.op_buttons["call_next"].isEnabled()
-        assert called.args[1]["id"] == ticket["id"]
-        assert c.cur_number.text() == ticket["number"]
+        assert called.args[1].id == ticket.id
+        assert c.cur_number.text() == ticket.number
         assert "*" in c.cur_holder.text()  # identity masked on the clerk's screen too
 
         # -- display: shows it large and speaks it (chime + twice)
-        qtbot.waitUntil(lambda: ticket["number"] in d.shown_calls, timeout=20000)
-        assert ticket["number"] in d.call_label.text()
+        qtbot.waitUntil(lambda: ticket.number in d.shown_calls, timeout=20000)
+        assert ticket.number in d.call_label.text()
         assert f"{win['number']} 号窗口" in d.call_label.text()
         announcer = display.ctx.extras["announcer"]
         assert announcer.wait_idle(60)
@@ -92,7 +91,7 @@ def test_id_card_to_ticket_to_call_to_rating(
         speech = [w for w in wavs if w != wavs[0] and wav_info(w).rms > 0]
         assert len(speech) == 2 and speech[0] == speech[1]
         assert 1.5 < wav_info(speech[0]).duration_s < 15
-        assert announcer.spoken[-1].text == f"请{ticket['number']}号到{win['number']}号窗口办理"
+        assert announcer.spoken[-1].text == f"请{ticket.number}号到{win['number']}号窗口办理"
 
         # -- clerk starts and finishes; the rating terminal asks; the visitor rates
         for op in ("start", "finish"):
@@ -100,7 +99,7 @@ def test_id_card_to_ticket_to_call_to_rating(
                 c.do_op(op)
             assert not isinstance(done.args[1], Exception), done.args[1]
         qtbot.waitUntil(lambda: rt.pages.currentWidget() is rt.rate_page, timeout=20000)
-        assert ticket["number"] in rt.rate_title.text()
+        assert ticket.number in rt.rate_title.text()
         with qtbot.waitSignal(rt.delivered, timeout=20000):
             qtbot.mouseClick(rt.level_buttons[5], LEFT)
         assert rt.pages.currentWidget() is rt.thanks_page
@@ -108,7 +107,7 @@ def test_id_card_to_ticket_to_call_to_rating(
 
         # -- the server saw every step, in order
         evs = events(url, kserver.display_token, start_seq)
-        kinds = ticket_events(evs, ticket["id"])
+        kinds = ticket_events(evs, ticket.id)
         for step in (
             "ticket.issued",
             "ticket.called",
@@ -156,7 +155,7 @@ def test_paper_out_keeps_ticket_on_screen_and_reports_fault(
         assert printed.args == [False]
         # The ticket stays on screen with its number and QR code, and the fault is explained.
         assert v.pages.currentWidget() is v.ticket_page
-        number = v.ticket["number"]
+        number = v.ticket.number
         assert v.t_number.text() == number and number.startswith("B")
         assert v.t_qr.pixmap() is not None and not v.t_qr.pixmap().isNull()
         assert "缺纸" in v.print_status.text() and number in v.print_status.text()
@@ -179,7 +178,7 @@ def test_paper_out_keeps_ticket_on_screen_and_reports_fault(
         with qtbot.waitSignal(v.print_finished, timeout=30000) as printed:
             qtbot.mouseClick(v.anon_btn, LEFT)
         assert printed.args == [True]
-        assert v.ticket["number"] in "\n".join(vprinter.documents[-1].text_lines)
+        assert v.ticket.number in "\n".join(vprinter.documents[-1].text_lines)
 
         def fault_cleared() -> bool:
             evs = events(url, kserver.display_token, start_seq)
@@ -222,7 +221,7 @@ def test_card_pulled_mid_read_then_next_read_issues_one_ticket(qtbot, themed_qap
         qtbot.waitUntil(lambda: len(issued) == 1, timeout=15000)
         t = issued[0]
         # 陈桂兰 is 70+: the green channel is applied from the card's birth date.
-        assert t["priority"] is True and t.get("green_reason") == "elderly"
+        assert t.priority is True and t.green_reason == "elderly"
         assert "绿色通道" in v.t_green.text() and v.t_green.isVisible()
         qtbot.wait(500)
         assert len(issued) == 1  # the card lying on the reader is not read twice
@@ -259,7 +258,7 @@ def test_checkin_without_booking_and_lookup(qtbot, themed_qapp, kserver, id_sim,
         qtbot.mouseClick(v.service_buttons["T-001"], LEFT)
         with qtbot.waitSignal(v.ticket_issued, timeout=20000) as got:
             qtbot.mouseClick(v.anon_btn, LEFT)
-        number = got.args[0]["number"]
+        number = got.args[0].number
         v.go_home()
         v.open_lookup()
         v.lookup_page.edit.setText(number.lower())
@@ -304,7 +303,7 @@ def test_guide_printed_and_declared_green_channel(qtbot, themed_qapp, kserver, v
         with qtbot.waitSignal(v.ticket_issued, timeout=20000) as got:
             qtbot.mouseClick(v.anon_btn, LEFT)
         t = got.args[0]
-        assert t["priority"] is True and t["green_reason"] == "serviceman"
+        assert t.priority is True and t.green_reason == "serviceman"
         assert "军人" in v.t_green.text()
     finally:
         visitor.close()

@@ -62,7 +62,7 @@ def test_idempotent_issue_never_makes_two_tickets(kserver):
 
 def test_event_channel_replays_after_restart(kserver):
     c = HallClient(kserver.url, kserver.display_token)
-    since = c.snapshot(HALL)["last_seq"]
+    since = c.snapshot(HALL).last_seq
     ch = EventChannel(c.ws_url(f"/halls/{HALL}/events/ws"), kserver.display_token, since, backoff_max=1.0)
     got: list[dict] = []
     states: list[bool] = []
@@ -136,7 +136,7 @@ def test_server_down_and_back_every_screen_recovers_nothing_lost(
             with qtbot.waitSignal(c.op_finished, timeout=20000) as called:
                 c.do_op("call_next")
             assert not isinstance(called.args[1], Exception), called.args[1]
-            if called.args[1]["id"] == first["id"]:
+            if called.args[1].id == first.id:
                 break
             with qtbot.waitSignal(c.op_finished, timeout=20000):
                 c.do_op("no_show")
@@ -188,17 +188,17 @@ def test_server_down_and_back_every_screen_recovers_nothing_lost(
         assert v.idem_key is None  # used up: the next visitor gets a new key
         # The display follows again: the clerk calls the new ticket, the display shows it.
         with qtbot.waitSignal(c.op_finished, timeout=20000) as called:
-            c.do_op("call_chosen", {"ticket_id": second["id"]})
-        assert called.args[1]["id"] == second["id"]
-        qtbot.waitUntil(lambda: second["number"] in d.shown_calls, timeout=30000)
+            c.do_op("call_chosen", {"ticket_id": second.id})
+        assert called.args[1].id == second.id
+        qtbot.waitUntil(lambda: second.number in d.shown_calls, timeout=30000)
 
         evs = events(url, kserver.display_token, start_seq)
-        kinds = ticket_events(evs, first["id"])
+        kinds = ticket_events(evs, first.id)
         assert "rating.recorded" in kinds
-        rec = next(e for e in evs if e["type"] == "rating.recorded" and ticket_events([e], first["id"]))
+        rec = next(e for e in evs if e["type"] == "rating.recorded" and ticket_events([e], first.id))
         body = rec["payload"].get("rating") or rec["payload"]
         assert body.get("level") == 2
-        issued = [e for e in evs if e["type"] == "ticket.issued" and ticket_events([e], second["id"])]
+        issued = [e for e in evs if e["type"] == "ticket.issued" and ticket_events([e], second.id)]
         assert len(issued) == 1  # the retry after the outage made exactly one ticket
     finally:
         for r in roles:

@@ -14,14 +14,15 @@ from PySide6.QtCore import Qt
 
 from kiosk.api import HallClient
 from tests.kiosk.helpers import HALL, Role, events, make_config, ticket_events
+from wire import TicketOut
 
 pytestmark = pytest.mark.timeout(240)
 LEFT = Qt.MouseButton.LeftButton
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _issue(kserver, code: str = "T-003") -> dict:
-    return HallClient(kserver.url, kserver.kiosk_token).issue_ticket(HALL, code).model_dump(mode="json")
+def _issue(kserver, code: str = "T-003") -> TicketOut:
+    return HallClient(kserver.url, kserver.kiosk_token).issue_ticket(HALL, code)
 
 
 def _op(qtbot, term, op: str, body: dict | None = None):
@@ -54,7 +55,7 @@ def test_clerk_operations_shortcuts_and_live_queue(qtbot, themed_qapp, kserver, 
         assert "没有" in c.message.text()  # queue.empty shown in Chinese
         # live waiting list: a ticket issued at the kiosk appears by itself
         t1, t2 = _issue(kserver), _issue(kserver)
-        qtbot.waitUntil(lambda: {t1["id"], t2["id"]} <= {t["id"] for t in c.waiting}, timeout=15000)
+        qtbot.waitUntil(lambda: {t1.id, t2.id} <= {t.id for t in c.waiting}, timeout=15000)
         assert "号码" in c.wait_table.horizontalHeaderItem(0).text()
         # F1 calls next (the shortcut shown on the button)
         assert "F1" in c.op_buttons["call_next"].text()
@@ -62,34 +63,34 @@ def test_clerk_operations_shortcuts_and_live_queue(qtbot, themed_qapp, kserver, 
         c.setFocus()
         with qtbot.waitSignal(c.op_finished, timeout=20000) as sig:
             qtbot.keyClick(c, Qt.Key.Key_F1)
-        assert sig.args[1]["id"] == t1["id"]
+        assert sig.args[1].id == t1.id
         # with a called ticket in hand only its steps are offered; F1 does nothing
         ops = c.op_buttons
         assert not ops["call_next"].isEnabled() and not ops["finish"].isEnabled()
         assert ops["start"].isEnabled() and ops["no_show"].isEnabled() and ops["recall"].isEnabled()
         qtbot.keyClick(c, Qt.Key.Key_F1)
         qtbot.wait(300)
-        assert c.current["id"] == t1["id"] and not c.busy
-        assert _op(qtbot, c, "recall")["recall_count"] == 1
-        assert _op(qtbot, c, "suspend")["status"] == "suspended"
-        qtbot.waitUntil(lambda: any(t["id"] == t1["id"] for t in c.suspended), timeout=15000)
+        assert c.current is not None and c.current.id == t1.id and not c.busy
+        assert _op(qtbot, c, "recall").recall_count == 1
+        assert _op(qtbot, c, "suspend").status == "suspended"
+        qtbot.waitUntil(lambda: any(t.id == t1.id for t in c.suspended), timeout=15000)
         # call a chosen ticket from the list
-        qtbot.waitUntil(lambda: any(t["id"] == t2["id"] for t in c.waiting), timeout=15000)
-        c.wait_table.selectRow(next(i for i, t in enumerate(c.waiting) if t["id"] == t2["id"]))
+        qtbot.waitUntil(lambda: any(t.id == t2.id for t in c.waiting), timeout=15000)
+        c.wait_table.selectRow(next(i for i, t in enumerate(c.waiting) if t.id == t2.id))
         with qtbot.waitSignal(c.op_finished, timeout=20000) as sig:
             c.call_selected()
-        assert sig.args[1]["id"] == t2["id"]
+        assert sig.args[1].id == t2.id
         # transfer it to the other group: it waits again as A
         moved = _op(qtbot, c, "transfer", {"service_code": "T-001"})
-        assert moved["status"] == "waiting" and moved["service_code"] == "T-001"
+        assert moved.status == "waiting" and moved.service_code == "T-001"
         # call the suspended one back, start, finish
         c.susp_table.selectRow(0)
         with qtbot.waitSignal(c.op_finished, timeout=20000) as sig:
             c.call_back_selected()
-        assert sig.args[1]["id"] == t1["id"]
-        assert _op(qtbot, c, "start")["status"] == "serving"
+        assert sig.args[1].id == t1.id
+        assert _op(qtbot, c, "start").status == "serving"
         assert ops["finish"].isEnabled() and not ops["no_show"].isEnabled() and not ops["start"].isEnabled()
-        assert _op(qtbot, c, "finish")["status"] == "finished"
+        assert _op(qtbot, c, "finish").status == "finished"
         assert c.cur_number.text() == "—"
         assert (
             ops["call_next"].isEnabled() and not ops["recall"].isEnabled() and not ops["finish"].isEnabled()
@@ -100,25 +101,25 @@ def test_clerk_operations_shortcuts_and_live_queue(qtbot, themed_qapp, kserver, 
         # pause and resume
         with qtbot.waitSignal(c.op_finished, timeout=20000):
             c.toggle_pause()
-        qtbot.waitUntil(lambda: c.window.get("status") == "paused", timeout=10000)
+        qtbot.waitUntil(lambda: c.window is not None and c.window.status == "paused", timeout=10000)
         assert "暂停" in c.who.text()
         with qtbot.waitSignal(c.op_finished, timeout=20000):
             c.toggle_pause()
-        qtbot.waitUntil(lambda: c.window.get("status") == "open", timeout=10000)
+        qtbot.waitUntil(lambda: c.window is not None and c.window.status == "open", timeout=10000)
         # 下一位: with a ticket being served F1 finishes it and calls the next in one press
         t3, t4 = _issue(kserver), _issue(kserver)
-        assert _op(qtbot, c, "call_next")["id"] == t3["id"]
+        assert _op(qtbot, c, "call_next").id == t3.id
         assert "办结并叫号" not in ops["call_next"].text() and not ops["call_next"].isEnabled()
         _op(qtbot, c, "start")
         assert ops["call_next"].isEnabled() and "办结并叫号" in ops["call_next"].text()
         with qtbot.waitSignal(c.op_finished, timeout=20000) as sig:
             qtbot.keyClick(c, Qt.Key.Key_F1)
-        assert sig.args[1]["id"] == t4["id"] and c.current["id"] == t4["id"]
-        assert "已办结" in c.message.text() and t4["number"] in c.message.text()
+        assert sig.args[1].id == t4.id and c.current is not None and c.current.id == t4.id
+        assert "已办结" in c.message.text() and t4.number in c.message.text()
         assert "办结并叫号" not in ops["call_next"].text()
-        assert "ticket.finished" in ticket_events(events(kserver.url, kserver.display_token), t3["id"])
+        assert "ticket.finished" in ticket_events(events(kserver.url, kserver.display_token), t3.id)
         _op(qtbot, c, "no_show")
-        kinds = ticket_events(events(kserver.url, kserver.display_token), t1["id"])
+        kinds = ticket_events(events(kserver.url, kserver.display_token), t1.id)
         for k in (
             "ticket.called",
             "ticket.recalled",
@@ -143,7 +144,7 @@ def test_two_windows_calling_at_once_never_share_a_ticket(qtbot, themed_qapp, ks
                 r.widget.login()
         for w in (a.widget, b.widget):  # free both windows
             if w.current:
-                _op(qtbot, w, "finish" if w.current.get("status") == "serving" else "no_show")
+                _op(qtbot, w, "finish" if w.current.status == "serving" else "no_show")
         for _ in range(2):  # at least two waiting (earlier tests may have left others, served first)
             _issue(kserver, "T-001")
         got: list = []
@@ -152,9 +153,9 @@ def test_two_windows_calling_at_once_never_share_a_ticket(qtbot, themed_qapp, ks
         a.widget.do_op("call_next")
         b.widget.do_op("call_next")
         qtbot.waitUntil(lambda: len(got) == 2, timeout=20000)
-        ids = [t["id"] for t in got if isinstance(t, dict)]
+        ids = [t.id for t in got if isinstance(t, TicketOut)]
         assert len(ids) == 2 and len(set(ids)) == 2  # each window got its own ticket
-        assert {t["window_id"] for t in got} == {kserver.windows[1]["id"], kserver.windows[4]["id"]}
+        assert {t.window_id for t in got} == {kserver.windows[1]["id"], kserver.windows[4]["id"]}
     finally:
         a.close()
         b.close()
@@ -167,13 +168,13 @@ def test_visitor_search_elderly_double_tap_and_idle(qtbot, themed_qapp, kserver,
         v = visitor.widget
         qtbot.waitUntil(lambda: len(v.service_buttons) >= 3, timeout=10000)
         v.search.setText("不动产")
-        assert [s["code"] for s in v.visible_services()] == ["T-003"]
+        assert [s.code for s in v.visible_services()] == ["T-003"]
         assert list(v.service_buttons) == ["T-003"]
         v.search.setText("没有这种事项")
         assert v.visible_services() == []
         v.search.clear()
         v.choose_category("医疗保障")
-        assert [s["code"] for s in v.visible_services()] == ["T-002"]
+        assert [s.code for s in v.visible_services()] == ["T-002"]
         v.choose_category("全部事项")
         # elderly mode: bigger type, two columns
         v.service_buttons["T-001"].ensurePolished()
@@ -235,7 +236,7 @@ def test_village_station_shares_one_reader_and_brings_rating_forward(
         # Kiosk tab: the same reader now issues a ticket.
         s.show_tab("visitor")
         qtbot.waitUntil(lambda: "T-001" in s.visitor.service_buttons, timeout=30000)
-        s.visitor.choose_service(next(x for x in s.visitor.services if x["code"] == "T-001"))
+        s.visitor.choose_service(next(x for x in s.visitor.services if x.code == "T-001"))
         id_sim.place(sample_card("resident"))
         qtbot.waitUntil(lambda: len(issued) == 1, timeout=15000)
         ticket = issued[0]
@@ -243,14 +244,14 @@ def test_village_station_shares_one_reader_and_brings_rating_forward(
         s.show_tab("clerk")
         c = s.clerk
         if c.current:
-            _op(qtbot, c, "finish" if c.current.get("status") == "serving" else "no_show")
-        assert _op(qtbot, c, "call_chosen", {"ticket_id": ticket["id"]})["id"] == ticket["id"]
+            _op(qtbot, c, "finish" if c.current.status == "serving" else "no_show")
+        assert _op(qtbot, c, "call_chosen", {"ticket_id": ticket.id}).id == ticket.id
         _op(qtbot, c, "start")
         _op(qtbot, c, "finish")
         qtbot.waitUntil(lambda: s.tabs.currentWidget() is s.rating, timeout=20000)
         with qtbot.waitSignal(s.rating.delivered, timeout=20000):
             s.rating.choose_level(4)
-        kinds = ticket_events(events(kserver.url, kserver.display_token), ticket["id"])
+        kinds = ticket_events(events(kserver.url, kserver.display_token), ticket.id)
         assert "rating.recorded" in kinds
     finally:
         station.close()
@@ -298,4 +299,4 @@ def test_concurrent_clients_share_nothing(kserver):
         t.start()
     for t in threads:
         t.join()
-    assert len(results) == 6 and all("groups" in r for r in results)
+    assert len(results) == 6 and all(r.groups for r in results)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kiosk.helpers import make_config
+from tests.kiosk.helpers import make_config, ticket_out
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -25,9 +25,7 @@ def test_simulators_selectable_from_config(tmp_path):
         sims = ctx.extras["sims"]
         assert ctx.reader is not None and ctx.reader.url == f"serial://{sims.idcard.port}"
         assert ctx.printer.settings.target.endswith(str(sims.printer.port))
-        ctx.printer.print_ticket(
-            {"number": "C001", "service_name": "测试", "people_ahead": 0, "issued_at": None}, "测试大厅"
-        )
+        ctx.printer.print_ticket(ticket_out(number="C001", service_name="测试"), "测试大厅")
         assert sims.printer.wait_for_pages(1, timeout=15)
         assert (tmp_path / "m" / "printer").is_dir()
     finally:

@@ -149,7 +149,7 @@ def test_event_channel_pins_the_server(tls_server: TlsServer) -> None:
     client = HallClient(srv.base_url, tls_server.kiosk_token, pin=tls_server.pin)
     ws_url = client.ws_url(f"/halls/{HALL}/events/ws")
     assert ws_url.startswith("wss://")
-    since = max([0, *[e["seq"] for e in client.events(HALL)]])
+    since = max([0, *[e.seq for e in client.events(HALL)]])
     got: list[dict] = []
     seen = threading.Event()
     good = EventChannel(ws_url, tls_server.kiosk_token, since, pin=tls_server.pin, backoff_start=0.1)

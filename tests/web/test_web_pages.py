@@ -133,7 +133,7 @@ def test_manager_changes_window_groups_in_page_form(server: HallServer, browser:
 
     w2 = window_id(server, "x-town", 2)
     clerk = HallClient(server.base_url, server.login("x-town-c2", PASSWORD, w2)["token"])
-    since = max([0, *(e["seq"] for e in clerk.events("x-town"))])
+    since = max([0, *(e.seq for e in clerk.events("x-town"))])
     page = browser.new_page(
         viewport={"width": 1400, "height": 1000}, locale="zh-CN", timezone_id="Asia/Shanghai"
     )
@@ -176,9 +176,9 @@ def test_manager_changes_window_groups_in_page_form(server: HallServer, browser:
     assert dialogs == []  # no prompt(), alert() or confirm() on the way
     assert window_weights(server, "x-town", w2) == {"A": 3}
     # The clerk terminal of that window sees the change as an event.
-    updated = [e for e in clerk.events("x-town", since=since) if e["type"] == "window.updated"]
+    updated = [e for e in clerk.events("x-town", since=since) if e.type == "window.updated"]
     assert updated, "no window.updated event"
-    payload = updated[-1]["payload"]
+    payload = updated[-1].payload
     assert payload["window"]["id"] == w2 and payload["change"] == "groups"
     assert weights_of(payload["window"]["groups"]) == {"A": 3}
     # Cancel leaves the window as it is.

@@ -18,7 +18,7 @@ from kiosk.ui.theme import sc
 from kiosk.ui.widgets import button
 from queueing.errors import DomainError
 from queueing.tickets import allowed_ops
-from wire import NextOut, WindowOut
+from wire import NextOut, ServiceOut, TicketOut, WindowOut
 
 if TYPE_CHECKING:
     from kiosk.ui.clerk.terminal import ClerkTerminal
@@ -73,7 +73,7 @@ class CallControls:
         steps: set[str] = set()
         if term.current:
             try:
-                steps = {op.value for op in allowed_ops(term.current.get("status", ""))}
+                steps = {op.value for op in allowed_ops(term.current.status)}
             except DomainError:  # a status this client does not know: let the server decide
                 steps = set(TICKET_STEPS)
         for op, b in self.op_buttons.items():
@@ -95,39 +95,39 @@ class CallControls:
 
     def _serving(self) -> bool:
         current = self.term.current
-        return bool(current) and current.get("status") == "serving"  # type: ignore[union-attr]
+        return current is not None and current.status == "serving"
 
     def do_op(self, op: str, body: dict[str, Any] | None = None) -> None:
         """Run one window operation; ignored while another is in flight (no double call)."""
         term = self.term
-        if term.busy or not term.window.get("id"):
+        if term.busy or term.window is None:
             return
         self.set_busy(True)
-        wid = term.window["id"]
+        wid = term.window.id
         client = term.client
         path = {"call_next": "call-next", "call_chosen": "call"}.get(op, op.replace("_", "-"))
         if op == "call_next" and self._serving():
             # 下一位: the server finishes the ticket in hand (named, so a second press cannot
             # close the one this press calls) and calls the next, atomically.
             assert term.current is not None
-            path, body = "next", {"close": "finish", "ticket_id": term.current["id"]}
+            path, body = "next", {"close": "finish", "ticket_id": term.current.id}
 
         def done(answer: WindowStepAnswer) -> None:
             self.set_busy(False)
-            # The terminal keeps the JSON form of the window and of the ticket in hand.
-            res = answer.model_dump(mode="json") if answer is not None else None
+            res: TicketOut | WindowOut | None
             if isinstance(answer, WindowOut):  # pause, resume (open, close): the window's new state
-                term.window.update(res or {})
+                res = term.window = answer
                 term.session.update_header()
             elif isinstance(answer, NextOut):
                 called, closed = answer.called, answer.closed
-                res = (called or closed).model_dump(mode="json")
+                res = called or closed
                 term.show_current(res)
                 if called:
                     term.message.show_ok(f"{closed.number} 已办结，已呼叫 {called.number}")
                 else:
                     term.message.show_ok(f"{closed.number} 已办结；当前没有等候的号码")
             else:
+                res = answer
                 term.show_current(res)
                 if op == "call_next" and answer is not None:
                     term.message.show_ok(f"已呼叫 {answer.number}")
@@ -147,7 +147,7 @@ class CallControls:
         if not t:
             self.term.message.show_error("请先在右侧等候队列中选中一个号码")
             return
-        self.do_op("call_chosen", {"ticket_id": t["id"]})
+        self.do_op("call_chosen", {"ticket_id": t.id})
 
     def call_back_selected(self) -> None:
         """Call back the suspended ticket selected (or the only one)."""
@@ -155,11 +155,12 @@ class CallControls:
         if not t:
             self.term.message.show_error("请先在挂起列表中选中一个号码")
             return
-        self.do_op("call_back", {"ticket_id": t["id"]})
+        self.do_op("call_back", {"ticket_id": t.id})
 
     def toggle_pause(self) -> None:
         """Pause or resume the window."""
-        self.do_op("resume" if self.term.window.get("status") == "paused" else "pause")
+        window = self.term.window
+        self.do_op("resume" if window is not None and window.status == "paused" else "pause")
 
     def open_transfer(self) -> None:
         """Choose a service to transfer the current ticket to."""
@@ -168,7 +169,7 @@ class CallControls:
             term.message.show_error("当前没有可转移的号码")
             return
 
-        def done(services: list[dict[str, Any]]) -> None:
+        def done(services: list[ServiceOut]) -> None:
             dlg = TransferDialog(services, term)
             if dlg.exec() and dlg.chosen:
                 self.do_op("transfer", {"service_code": dlg.chosen})

@@ -17,6 +17,7 @@ from kiosk.document_outbox import DocumentOutbox, FlushReport
 from kiosk.errors import KioskError, Unauthorized
 from kiosk.ui.theme import sc
 from kiosk.ui.widgets import label
+from wire import DocumentOut, ServiceOut
 
 if TYPE_CHECKING:
     from kiosk.ui.clerk.terminal import ClerkTerminal
@@ -57,7 +58,7 @@ class DocumentPhotos:
     def fill_materials(self) -> None:
         """Offer the materials of the ticket in hand's service (fetched once per service)."""
         term = self.term
-        code = (term.current or {}).get("service_code")
+        code = term.current.service_code if term.current else None
         if not code:
             self.material_box.setVisible(False)
             return
@@ -67,9 +68,8 @@ class DocumentPhotos:
                 self._materials_asked.add(code)
                 client = term.client
 
-                def done(full: dict[str, Any]) -> None:
-                    guide = full.get("guide") or {}
-                    items = guide.get("materials") or full.get("materials") or []
+                def done(full: ServiceOut) -> None:
+                    items = full.guide.get("materials") or []
                     names = [m if isinstance(m, str) else str(m.get("name", "")) for m in items]
                     self._materials[code] = [n for n in names if n]
                     self.fill_materials()
@@ -94,7 +94,7 @@ class DocumentPhotos:
             term.message.show_error("本窗口未配置高拍仪/摄像头")
             return
         # The photo belongs to the ticket in hand when the key is pressed, not when it is sent.
-        ticket = dict(term.current) if term.current else None
+        ticket = term.current
         material = self.material_box.currentText() if ticket and self.material_box.isVisible() else ""
         outbox = self.doc_outbox
         photo_btn = term.op_buttons["photo"]
@@ -106,9 +106,7 @@ class DocumentPhotos:
                 return jpeg, None
             taken = datetime.now(UTC).isoformat(timespec="seconds")
             # Into the outbox first (sealed on disk): if the link is down the photo is still kept.
-            return jpeg, outbox.add(
-                ticket["id"], jpeg, number=str(ticket.get("number", "")), label=material, taken_at=taken
-            )
+            return jpeg, outbox.add(ticket.id, jpeg, number=ticket.number, label=material, taken_at=taken)
 
         def done(res: tuple[bytes, dict[str, Any] | None]) -> None:
             jpeg, entry = res
@@ -146,16 +144,18 @@ class DocumentPhotos:
         self._flushing = True
         client = term.client
 
-        def send(entry: dict[str, Any], jpeg: bytes) -> dict[str, Any]:
+        def send(entry: dict[str, Any], jpeg: bytes) -> tuple[DocumentOut, int | None]:
+            """Upload one photo; the document kept and its place among the ticket's documents."""
             doc = client.upload_document(
                 entry["ticket_id"], jpeg, entry.get("label") or None, entry.get("taken_at")
             )
+            nth: int | None
             try:
-                ids = [d["id"] for d in client.documents(entry["ticket_id"])]
-                nth = ids.index(doc["id"]) + 1 if doc["id"] in ids else len(ids)
+                ids = [d.id for d in client.documents(entry["ticket_id"])]
+                nth = ids.index(doc.id) + 1 if doc.id in ids else len(ids)
             except KioskError:
                 nth = None  # kept on the server all the same; only the count is unknown
-            return {**doc, "nth": nth}
+            return doc, nth
 
         def done(report: FlushReport) -> None:
             self._flushing = False
@@ -192,8 +192,7 @@ class DocumentPhotos:
             message.show_error(why)
             self._fresh -= fresh_waiting  # said once; the timer retries quietly
         elif delivered_fresh:
-            entry, doc = delivered_fresh[-1]
-            nth = doc.get("nth")
+            entry, (_doc, nth) = delivered_fresh[-1]
             text = f"材料已上传（第{nth}份）" if nth else "材料已上传"
             text += f" · {entry.get('number', '')}"
             if late:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout
 
 from kiosk.ui.theme import base_scale, px
 from kiosk.ui.widgets import label
+from wire import TicketOut
 
 if TYPE_CHECKING:
     from kiosk.ui.clerk.terminal import ClerkTerminal
@@ -22,8 +23,8 @@ class QueueLists:
 
     def __init__(self, term: ClerkTerminal) -> None:
         self.term = term
-        self.waiting: list[dict[str, Any]] = []
-        self.suspended: list[dict[str, Any]] = []
+        self.waiting: list[TicketOut] = []
+        self.suspended: list[TicketOut] = []
         self.column = QVBoxLayout()
         self.wait_title = label("等候队列", "big")
         self.column.addWidget(self.wait_title)
@@ -58,10 +59,10 @@ class QueueLists:
         """Reload after a short pause (restarted by each new reason to reload)."""
         self._reload_timer.start()
 
-    def selected_waiting(self) -> dict[str, Any] | None:
+    def selected_waiting(self) -> TicketOut | None:
         return self._selected(self.wait_table, self.waiting)
 
-    def selected_suspended(self) -> dict[str, Any] | None:
+    def selected_suspended(self) -> TicketOut | None:
         """The suspended ticket selected, or the only one."""
         t = self._selected(self.susp_table, self.suspended)
         if not t and len(self.suspended) == 1:
@@ -69,50 +70,46 @@ class QueueLists:
         return t
 
     @staticmethod
-    def _selected(table: QTableWidget, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    def _selected(table: QTableWidget, rows: list[TicketOut]) -> TicketOut | None:
         r = table.currentRow()
         if 0 <= r < len(rows):
             return rows[r]
         return None
 
     def _groups(self) -> set[str]:
-        g = self.term.window.get("groups") or {}
-        return set(g) if isinstance(g, dict) else {x if isinstance(x, str) else x.get("prefix") for x in g}
+        window = self.term.window
+        return set(window.groups) if window is not None else set()
 
     def reload(self) -> None:
         """Reload the window's waiting and suspended lists."""
         term = self.term
-        if not term.window.get("id"):
+        if term.window is None:
             return
         client, hall = term.client, term.ctx.hall_id
 
-        def fetch() -> tuple[list, list]:
+        def fetch() -> tuple[list[TicketOut], list[TicketOut]]:
             return client.tickets(hall, status="waiting"), client.tickets(hall, status="suspended")
 
-        def done(res: tuple[list, list]) -> None:
+        def done(res: tuple[list[TicketOut], list[TicketOut]]) -> None:
             waiting, suspended = res
             groups = self._groups()
-            wid = term.window.get("id")
+            wid = term.window.id if term.window is not None else None
             self.waiting = [
-                t
-                for t in waiting
-                if (not groups or t.get("prefix") in groups) and t.get("window_id") in (None, wid)
+                t for t in waiting if (not groups or t.prefix in groups) and t.window_id in (None, wid)
             ]
-            self.waiting.sort(key=lambda t: (not t.get("priority"), t.get("issued_at") or "", t["id"]))
-            self.suspended = [t for t in suspended if t.get("window_id") in (None, wid)]
+            self.waiting.sort(key=lambda t: (not t.priority, t.issued_at or "", t.id))
+            self.suspended = [t for t in suspended if t.window_id in (None, wid)]
             self._fill(self.wait_table, [self._wait_row(t) for t in self.waiting])
-            self._fill(
-                self.susp_table, [[t["number"], t.get("service_name", ""), ""] for t in self.suspended]
-            )
+            self._fill(self.susp_table, [[t.number, t.service_name, ""] for t in self.suspended])
             self.wait_title.setText(f"等候队列（{len(self.waiting)} 人）")
 
         term.run(fetch, done, lambda e: logger.info("queue reload failed: %s", e))
 
     @staticmethod
-    def _wait_row(t: dict[str, Any]) -> list[str]:
-        issued = str(t.get("issued_at") or "")
+    def _wait_row(t: TicketOut) -> list[str]:
+        issued = t.issued_at or ""
         hhmm = issued[11:16] if len(issued) >= 16 else issued
-        return [t["number"], t.get("service_name", ""), hhmm, "绿色通道" if t.get("priority") else ""]
+        return [t.number, t.service_name, hhmm, "绿色通道" if t.priority else ""]
 
     @staticmethod
     def _fill(table: QTableWidget, rows: list[list[str]]) -> None:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QPushButton, QV
 from kiosk import const
 from kiosk.ui.theme import sc
 from kiosk.ui.widgets import button, card, label
-from wire import LoginOut
+from wire import HallDetailOut, LoginOut, SnapshotOut
 
 if TYPE_CHECKING:
     from kiosk.ui.clerk.terminal import ClerkTerminal
@@ -67,11 +67,11 @@ class ClerkSession:
         """Fill the window list from the hall; unattended machines then log in by themselves."""
         term, ctx = self.term, self.term.ctx
 
-        def done(hall: dict[str, Any]) -> None:
-            ctx.hall.update(hall)
+        def done(hall: HallDetailOut) -> None:
+            ctx.hall = hall
             self.window_combo.clear()
-            for w in hall.get("windows", []):
-                self.window_combo.addItem(f"{w['number']}号窗口 {w.get('name', '')}", w["id"])
+            for w in hall.windows:
+                self.window_combo.addItem(f"{w.number}号窗口 {w.name}", w.id)
             if ctx.config.window_id is not None:
                 idx = self.window_combo.findData(ctx.config.window_id)
                 if idx >= 0:
@@ -104,25 +104,26 @@ class ClerkSession:
         client = term.client
         hall = term.ctx.hall_id
 
-        def call() -> tuple[LoginOut, dict]:
+        def call() -> tuple[LoginOut, SnapshotOut]:
             ans = client.login(user, pw, window_id)
             snap = client.snapshot(hall)
             return ans, snap
 
-        def done(res: tuple[LoginOut, dict]) -> None:
+        def done(res: tuple[LoginOut, SnapshotOut]) -> None:
             ans, snap = res
             term.busy = False
             self.login_btn.setEnabled(True)
-            term.clerk = ans.clerk.model_dump(mode="json")
-            term.window = ans.window.model_dump(mode="json") if ans.window else {"id": window_id}
+            term.clerk = ans.clerk
+            # Without a window in the answer, the one chosen is taken from the snapshot.
+            term.window = ans.window or next((w for w in snap.windows if w.id == window_id), None)
             self.pass_edit.clear()
             self.apply_snapshot(snap)
             if term.ctx.events.channel is None or not term.ctx.config.token:
-                term.ctx.start_events(int(snap.get("last_seq", 0)), client.token)
+                term.ctx.start_events(snap.last_seq, client.token)
             term.pages.setCurrentWidget(term.work_page)
             self.update_header()
             term.queue.reload()
-            term.logged_in.emit(ans.model_dump(mode="json"))
+            term.logged_in.emit(ans)
             term.mark_ready()
             term.documents.flush()  # photos a previous session could not send
 
@@ -155,30 +156,33 @@ class ClerkSession:
         self.login_btn.setEnabled(True)
         self.login_error.setText(getattr(exc, "message_zh", "登录已失效，请重新登录"))
 
-    def apply_snapshot(self, snap: dict[str, Any]) -> None:
+    def apply_snapshot(self, snap: SnapshotOut) -> None:
         """Take this window's state and ticket in hand from a hall snapshot."""
         term = self.term
-        wid = term.window.get("id")
-        for w in snap.get("windows", []):
-            if w.get("id") == wid:
-                term.window.update({k: v for k, v in w.items() if k != "current"})
-                if w.get("current"):
-                    term.show_current(w["current"])
+        wid = term.window.id if term.window is not None else None
+        for w in snap.windows:
+            if w.id == wid:
+                term.window = w
+                if w.current:
+                    term.show_current(w.current)
         self.update_header()
 
     def on_window_updated(self, w: dict[str, Any]) -> None:
-        """A window.updated event: follow this window's status, groups and name."""
+        """A window.updated event (its payload, as the socket sent it): follow this window's status,
+        groups and name."""
         term = self.term
-        if w.get("id") == term.window.get("id"):
-            term.window.update({k: v for k, v in w.items() if k in ("status", "groups", "name")})
+        if term.window is not None and w.get("id") == term.window.id:
+            change = {k: v for k, v in w.items() if k in ("status", "groups", "name")}
+            term.window = term.window.model_copy(update=change)
             self.update_header()
 
     def update_header(self) -> None:
         term = self.term
         w = term.window
-        status = const.WINDOW_STATUS_ZH.get(w.get("status", ""), w.get("status", ""))
-        self.who.setText(
-            f"{w.get('number', '?')}号窗口 {w.get('name', '')} · {term.clerk.get('name', '')} · {status}"
-        )
+        number = w.number if w is not None else "?"
+        status = const.WINDOW_STATUS_ZH.get(w.status, w.status) if w is not None else ""
+        name = w.name if w is not None else ""
+        clerk = term.clerk.name if term.clerk is not None else ""
+        self.who.setText(f"{number}号窗口 {name} · {clerk} · {status}")
         if term.header_title is not None:
-            term.header_title.setText(f"{term.ctx.hall_name} · {w.get('number', '?')}号窗口")
+            term.header_title.setText(f"{term.ctx.hall_name} · {number}号窗口")

@@ -24,6 +24,7 @@ from kiosk.ui.clerk.session import ClerkSession
 from kiosk.ui.clerk.ticket import CurrentTicket
 from kiosk.ui.context import AppContext
 from kiosk.ui.theme import base_scale, px, sc
+from wire import TicketOut, UserOut, WindowOut
 
 
 class _PartName:
@@ -48,8 +49,8 @@ class _PartName:
 class ClerkTerminal(RoleScreen):
     """One window's terminal. Every operation disables the buttons until the server answers."""
 
-    op_finished = Signal(str, object)  # op name, Ticket/Window JSON or the exception
-    logged_in = Signal(dict)
+    op_finished = Signal(str, object)  # op name, the TicketOut/WindowOut answered (or None), or the exception
+    logged_in = Signal(object)  # the LoginOut
 
     # session: log-in page and log-out
     user_edit = _PartName("session")
@@ -92,9 +93,9 @@ class ClerkTerminal(RoleScreen):
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__(ctx, "窗口叫号终端", "Clerk terminal")
-        self.window: dict[str, Any] = {}
-        self.clerk: dict[str, Any] = {}
-        self.current: dict[str, Any] | None = None
+        self.window: WindowOut | None = None  # the window logged in at
+        self.clerk: UserOut | None = None
+        self.current: TicketOut | None = None  # the ticket in hand
         self.busy = False
         # The clerk's own client: its token comes from log-in, never the device's.
         self.client = ctx.client.spawn()
@@ -156,7 +157,7 @@ class ClerkTerminal(RoleScreen):
 
         super().run(fn, on_done, failed)
 
-    def show_current(self, t: dict[str, Any] | None) -> None:
+    def show_current(self, t: TicketOut | None) -> None:
         """Show a ticket of this window (or none); the buttons and the material list follow it."""
         self.current = self.ticket.show(t)
         self.calls.refresh()
@@ -170,6 +171,6 @@ class ClerkTerminal(RoleScreen):
             self.session.on_window_updated((ev.get("payload") or {}).get("window") or ev.get("payload") or {})
 
     def _on_online(self, online: bool) -> None:
-        if online and self.window.get("id"):
+        if online and self.window is not None:
             self.queue.reload_soon()
             self.documents.flush()

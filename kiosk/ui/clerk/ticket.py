@@ -13,6 +13,7 @@ from kiosk.ui.theme import sc
 from kiosk.ui.widgets import card, label
 from queueing.idnumber import mask_id_number as mask_id
 from queueing.idnumber import mask_name
+from wire import TicketOut
 
 if TYPE_CHECKING:
     from kiosk.ui.clerk.terminal import ClerkTerminal
@@ -48,12 +49,12 @@ class CurrentTicket:
             reader.card_read.connect(self._on_card)
             reader.read_error.connect(self._on_card_error)
 
-    def show(self, t: dict[str, Any] | None) -> dict[str, Any] | None:
+    def show(self, t: TicketOut | None) -> TicketOut | None:
         """Show a ticket of this window; the ticket still in hand afterwards (None if it left)."""
-        if t and t.get("status") in LEFT_WINDOW:
+        if t and t.status in LEFT_WINDOW:
             self.cur_number.setText("—")
-            status = const.STATUS_ZH.get(t["status"], t["status"])
-            self.cur_info.setText(f"{t.get('number')} {status}；按 F1 叫下一位")
+            status = const.STATUS_ZH.get(t.status, t.status)
+            self.cur_info.setText(f"{t.number} {status}；按 F1 叫下一位")
             self.cur_holder.setText("")
             return None
         if not t:
@@ -61,21 +62,21 @@ class CurrentTicket:
             self.cur_info.setText("暂无办理中的号码，按 F1 叫号")
             self.cur_holder.setText("")
             return None
-        self.cur_number.setText(t.get("number", ""))
-        status = const.STATUS_ZH.get(t.get("status", ""), t.get("status", ""))
-        info = f"{t.get('service_name', '')} · {status}"
-        if t.get("recall_count"):
-            info += f" · 已重呼 {t['recall_count']} 次"
-        if t.get("priority"):
+        self.cur_number.setText(t.number)
+        status = const.STATUS_ZH.get(t.status, t.status)
+        info = f"{t.service_name} · {status}"
+        if t.recall_count:
+            info += f" · 已重呼 {t.recall_count} 次"
+        if t.priority:
             info += " · 绿色通道"
         self.cur_info.setText(info)
-        holder = t.get("holder") or {}
+        holder = t.holder
         # Masked on screen even when the server sends the full value to this clerk.
         parts = []
-        if holder.get("name_masked") or holder.get("name"):
-            parts.append(mask_name(holder.get("name") or holder.get("name_masked")))
-        if holder.get("id_masked") or holder.get("id_number"):
-            parts.append(mask_id(holder.get("id_number") or holder.get("id_masked")))
+        if holder and (name := holder.name or holder.name_masked):
+            parts.append(mask_name(name))
+        if holder and (id_number := holder.id_number or holder.id_masked):
+            parts.append(mask_id(id_number))
         self.cur_holder.setText("办事人：" + "  ".join(parts) if parts else "办事人：未登记身份证")
         return t
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from kiosk.ui.widgets import button, label
+from wire import ServiceOut
 
 
 class TransferDialog(QDialog):
     """Pick the service a ticket is transferred to."""
 
-    def __init__(self, services: list[dict[str, Any]], parent: QWidget | None = None) -> None:
+    def __init__(self, services: list[ServiceOut], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("转移到其他事项")
         self.chosen: str | None = None
@@ -21,8 +20,8 @@ class TransferDialog(QDialog):
         lay.addWidget(label("请选择要转移到的事项", "big"))
         self.list = QListWidget()
         for s in services:
-            item = QListWidgetItem(f"{s['name']}（{s.get('prefix', '')}）")
-            item.setData(Qt.ItemDataRole.UserRole, s["code"])
+            item = QListWidgetItem(f"{s.name}（{s.prefix}）")
+            item.setData(Qt.ItemDataRole.UserRole, s.code)
             self.list.addItem(item)
         lay.addWidget(self.list, 1)
         row = QHBoxLayout()
