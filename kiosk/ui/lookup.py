@@ -76,9 +76,11 @@ def describe(t: TicketOut) -> str:
     status = const.STATUS_ZH.get(t.status, t.status)
     text = f"{t.number}  {t.service_name}\n状态：{status}"
     if t.status == "waiting":
-        text += f"\n前面还有 {t.people_ahead} 人"
-        if t.estimated_wait_minutes is not None:
-            text += f"，预计约 {t.estimated_wait_minutes} 分钟"
+        # A ticket whose place is not known yet (people_ahead null) says nothing rather than "None".
+        if t.people_ahead is not None:
+            text += f"\n前面还有 {t.people_ahead} 人"
+            if t.estimated_wait_minutes is not None:
+                text += f"，预计约 {t.estimated_wait_minutes} 分钟"
     elif t.window_number:
         text += f"\n请到 {t.window_number} 号窗口"
     return text

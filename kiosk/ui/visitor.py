@@ -529,8 +529,8 @@ class VisitorKiosk(RoleScreen):
         self.t_green.setVisible(bool(t.priority or green))
         self.t_green.setText(f"绿色通道 · {const.GREEN_REASON_ZH.get(green or '', '优先办理')}")
         wait = t.estimated_wait_minutes
-        ahead = f"前面还有 {t.people_ahead} 人等候"
-        if wait is not None:
+        ahead = f"前面还有 {t.people_ahead} 人等候" if t.people_ahead is not None else ""
+        if wait is not None and ahead:
             ahead += f"，预计等待约 {wait} 分钟"
         self.t_ahead.setText(ahead)
         holder = t.holder

@@ -20,7 +20,7 @@ class TransferDialog(QDialog):
         lay.addWidget(label("请选择要转移到的事项", "big"))
         self.list = QListWidget()
         for s in services:
-            item = QListWidgetItem(f"{s.name}（{s.prefix}）")
+            item = QListWidgetItem(f"{s.name}（{s.prefix}）" if s.prefix else s.name)
             item.setData(Qt.ItemDataRole.UserRole, s.code)
             self.list.addItem(item)
         lay.addWidget(self.list, 1)
