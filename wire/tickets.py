@@ -67,8 +67,9 @@ class TicketOut(WireOut):
     transfer_count: int
     people_ahead: int | None
     estimated_wait_minutes: int | None
-    track_token: str
-    track_url: str
+    # The ticket's tracking capability: in the issue answer and on the phone page only.
+    track_token: str | None
+    track_url: str | None
     holder: Holder | None
 
 

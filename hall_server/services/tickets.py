@@ -24,7 +24,7 @@ from hall_server.db.upsert import upsert_statement
 from hall_server.errors import HallError
 from hall_server.events import append_event
 from hall_server.services.queue import QueueEstimator, new_ticket_ahead
-from hall_server.services.views import may_reveal, record_reveals_apart, ticket_view
+from hall_server.services.views import may_reveal, record_reveals_apart, ticket_view, without_track
 from queueing.errors import IssueRefused
 from queueing.estimate import estimate_wait_minutes
 from queueing.idnumber import IdNumber, mask_id_number, mask_name, parse_id_number
@@ -110,7 +110,7 @@ def _find_idempotent(ctx: ServerContext, hall_id: str, req: IssueInput) -> dict[
         hall = ctx.catalog.hall(hall_id)
         est = QueueEstimator(s, hall, row.business_day, ctx.estimates)
         ahead, minutes = est.position(row)
-        return ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes)
+        return ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, track=True)
 
 
 def _insert_ticket(
@@ -179,8 +179,8 @@ def _insert_ticket(
         else:
             recent, windows = ctx.estimates.get(s, hall.id, day, prefix)
             minutes = estimate_wait_minutes(ahead, recent, windows)
-        view = ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes)
-        append_event(s, hall.id, EV_TICKET_ISSUED, {"ticket": view}, p.actor)
+        view = ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, track=True)
+        append_event(s, hall.id, EV_TICKET_ISSUED, {"ticket": without_track(view)}, p.actor)
     return view
 
 
@@ -262,7 +262,7 @@ def track_ticket(ctx: ServerContext, track_token: str) -> dict[str, Any]:
             raise HallError("ticket.unknown")
         hall = ctx.catalog.hall(row.hall_id)
         ahead, minutes = QueueEstimator(s, hall, hall_day(hall, ctx.now()), ctx.estimates).position(row)
-        view = ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes)
+        view = ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, track=True)
         view["hall_name"] = hall.name
         return view
 

@@ -36,8 +36,14 @@ def ticket_view(
     people_ahead: int | None = None,
     estimated_wait_minutes: int | None = None,
     reveal: bool = False,
+    track: bool = False,
 ) -> dict[str, Any]:
-    """The `Ticket` of the wire; `reveal` adds the full ID number and name (serving clerk only)."""
+    """The `Ticket` of the wire; `reveal` adds the full ID number and name (serving clerk only).
+
+    `track` adds the tracking token and the phone page's address: that token lets its holder
+    follow and rate the ticket, so only the one who took the ticket (the issue answer, printed
+    as the QR) and the phone page itself get it; events, lists and displays never do.
+    """
     hall = ctx.catalog.hall(row.hall_id)
     win = ctx.catalog.window(row.window_id) if row.window_id is not None else None
     holder: dict[str, Any] | None = None
@@ -78,10 +84,15 @@ def ticket_view(
         "transfer_count": row.transfer_count,
         "people_ahead": people_ahead,
         "estimated_wait_minutes": estimated_wait_minutes,
-        "track_token": row.track_token,
-        "track_url": f"{ctx.settings.base_url}/t/{row.track_token}",
+        "track_token": row.track_token if track else None,
+        "track_url": f"{ctx.settings.base_url}/t/{row.track_token}" if track else None,
         "holder": holder,
     }
+
+
+def without_track(view: dict[str, Any]) -> dict[str, Any]:
+    """A ticket view as events carry it: the same ticket without its tracking capability."""
+    return {**view, "track_token": None, "track_url": None}
 
 
 def record_reveals(s: Any, p: Any, rows: list[Any]) -> None:

@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from hall_server.app import create_app
 from hall_server.auth import create_token
 from hall_server.config import Settings
 from hall_server.const import KEY_FILE_NAME
 from hall_server.context import ServerContext
+from hall_server.db.models import Ticket
 from hall_server.migrate import upgrade
 from hall_server.seed import seed
 from hall_server.services import sessions
@@ -171,6 +173,17 @@ class Hall:
         r = self.op(number, action, **kw)
         assert r.status_code == 200, r.text
         return r.json()
+
+    def served(self, window: int = 1, service: str = "S-A1") -> dict[str, Any]:
+        """Issue, call, start and finish at a window: the finished ticket, with the tracking token
+        its visitor got on paper (answers after the issue never carry it)."""
+        self.ok_issue(service)
+        self.ok(window, "call-next")
+        self.ok(window, "start")
+        done = self.ok(window, "finish")
+        with self.ctx.db.read() as s:
+            token = s.execute(select(Ticket.track_token).where(Ticket.id == done["id"])).scalar_one()
+        return {**done, "track_token": token}
 
     def events(self, since: int = 0, hall: str = CITY) -> list[dict[str, Any]]:
         """The hall's events after since."""

@@ -15,20 +15,13 @@ from tests.hall_server.hs_city import CITY, COUNTY
 BEAT_URL = f"{API}/devices/heartbeat"
 
 
-def _served(hall: Hall, window: int = 1) -> dict[str, Any]:
-    hall.ok_issue("S-A1")
-    hall.ok(window, "call-next")
-    hall.ok(window, "start")
-    return hall.ok(window, "finish")
-
-
 def _rate(hall: Hall, who: str | None = f"rating:{CITY}:1", **body: Any) -> Any:
     headers = hall.auth(who) if who else {}
     return hall.client.post(f"{API}/ratings", json=body, headers=headers)
 
 
 def test_rating_device_rates_a_finished_ticket(hall: Hall) -> None:
-    t = _served(hall)
+    t = hall.served()
     r = _rate(hall, ticket_id=t["id"], level=5, channel="device", prompted=True, client_id="r1-0001")
     assert r.status_code == 201, r.text
     body = r.json()
@@ -46,7 +39,7 @@ def test_rating_device_rates_a_finished_ticket(hall: Hall) -> None:
 
 
 def test_bad_rating_needs_reasons(hall: Hall) -> None:
-    t = _served(hall)
+    t = hall.served()
     r = _rate(hall, ticket_id=t["id"], level=1)
     assert r.status_code == 422 and error_code(r) == "rating.reason_required"
     assert "差评" in r.json()["error"]["message"]
@@ -63,7 +56,7 @@ def test_rating_rules(hall: Hall) -> None:
     waiting = hall.ok_issue("S-A1")
     r = _rate(hall, ticket_id=waiting["id"], level=5)
     assert r.status_code == 409 and error_code(r) == "rating.not_served"
-    t = _served(hall, window=2)
+    t = hall.served(window=2)
     r = _rate(hall, ticket_id=t["id"], level=5)  # the device of window 1
     assert r.status_code == 403 and error_code(r) == "rating.wrong_window"
     r = _rate(hall, who=f"clerk:{CITY}:2", ticket_id=t["id"], level=5)  # clerks do not rate themselves

@@ -206,3 +206,24 @@ def test_appointment_priority_cannot_be_claimed_by_issuing(hall: Hall) -> None:
     r = hall.issue("S-A1", appointment_id="1")
     assert r.status_code == 422 and error_code(r) == "request.invalid"
     assert _counts(hall) == before
+
+
+def test_the_tracking_token_reaches_only_the_issuer_and_the_phone_page(hall: Hall) -> None:
+    # The token lets whoever holds it follow and rate the ticket (the QR on the paper): it must
+    # not travel to the hall's screens with the events, nor sit in lists a kiosk can read.
+    mine = hall.ok_issue("S-A1")
+    assert mine["track_token"] and mine["track_url"].endswith(mine["track_token"])
+    hall.ok(1, "call-next")
+    for ev in hall.events(0):
+        ticket = ev["payload"].get("ticket")
+        if ticket:
+            assert ticket["track_token"] is None and ticket["track_url"] is None, ev["type"]
+    seen = hall.client.get(f"{API}/halls/{CITY}/tickets", headers=hall.auth(f"kiosk:{CITY}")).json()
+    assert [t["track_token"] for t in seen] == [None]
+    assert hall.ticket(mine["id"])["track_token"] is None
+    # The phone page, opened with the token, still knows its own address.
+    tracked = hall.client.get(f"{API}/track/{mine['track_token']}").json()
+    assert tracked["number"] == mine["number"] and tracked["track_url"] == mine["track_url"]
+    with hall.ctx.db.read() as s:
+        stored = s.execute(select(Event.payload).where(Event.type == "ticket.issued")).scalars().all()
+    assert stored and all(mine["track_token"] not in p for p in stored)

@@ -60,13 +60,6 @@ def test_person_limit_holds_under_concurrency(hall: Hall) -> None:
         other.close()
 
 
-def _served_ticket(hall: Hall) -> dict[str, Any]:
-    hall.ok_issue("S-A1")
-    hall.ok(1, "call-next")
-    hall.ok(1, "start")
-    return hall.ok(1, "finish")
-
-
 def _rate(hall: Hall, ticket_id: int, who: str | None, **body: Any) -> Any:
     payload = {"ticket_id": ticket_id, "level": 1, "reasons": ["服务态度"], "text": "张三 13800000000 太慢"}
     payload.update(body)
@@ -76,7 +69,7 @@ def _rate(hall: Hall, ticket_id: int, who: str | None, **body: Any) -> Any:
 
 def test_rating_replay_needs_permission_and_same_device(hall: Hall) -> None:
     """A known client_id gives nothing away without a token, or to another device."""
-    t = _served_ticket(hall)
+    t = hall.served()
     first = _rate(hall, t["id"], f"rating:{CITY}:1", client_id="dev1-0001")
     assert first.status_code == 201, first.text
     # No token at all: refused, and nothing of the rating in the answer.
@@ -94,7 +87,7 @@ def test_rating_replay_needs_permission_and_same_device(hall: Hall) -> None:
 
 def test_rating_events_carry_no_free_text_or_client_id(hall: Hall) -> None:
     """Displays subscribe to the hall: the comment and client id stay out of rating.recorded."""
-    t = _served_ticket(hall)
+    t = hall.served()
     r = _rate(hall, t["id"], f"rating:{CITY}:1", client_id="dev1-0002")
     assert r.status_code == 201
     recorded = [e for e in hall.events() if e["type"] == "rating.recorded"]
@@ -106,7 +99,7 @@ def test_rating_events_carry_no_free_text_or_client_id(hall: Hall) -> None:
 
 def test_visitor_phone_replay_needs_the_track_token(hall: Hall) -> None:
     """A phone rating replayed without the ticket's tracking token is refused."""
-    t = _served_ticket(hall)
+    t = hall.served()
     first = _rate(hall, t["id"], None, client_id="phone-1", track_token=t["track_token"], channel="qr")
     assert first.status_code == 201, first.text
     for wrong in ("nope", "二维码"):
