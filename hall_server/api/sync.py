@@ -1,0 +1,1 @@
+"""(skeleton) sync routes: /sync/push, /sync/pull, /sync/link, /stations."""

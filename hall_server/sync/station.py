@@ -1,0 +1,1 @@
+"""(skeleton) see hall_server/sync/__init__.py."""
