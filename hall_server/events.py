@@ -208,26 +208,26 @@ def _append_batch(tx: Tx, batch: list[tuple[str, str, dict[str, Any], Any, datet
 # goes to a stream of its own, "<hall>@city" (and "audit:<hall>@city"). This is the one place
 # that rule lives.
 _STATION_HALLS_TTL_S = 5.0
-_station_halls: tuple[float, frozenset[str]] = (0.0, frozenset())
+# Per database (engine URL): one process may hold several (tests, tools).
+_station_halls: dict[str, tuple[float, frozenset[str]]] = {}
 _station_halls_lock = threading.Lock()
 
 
 def station_halls(conn: Any) -> frozenset[str]:
     """The halls a station owns at this (parent) server; re-read every few seconds."""
-    global _station_halls
-    expires, halls = _station_halls
+    key = str(conn.engine.url)
+    expires, halls = _station_halls.get(key, (0.0, frozenset()))
     if time.monotonic() < expires:
         return halls
     with _station_halls_lock:
         halls = frozenset(r[0] for r in conn.execute(select(StationHall.__table__.c.hall_id)))
-        _station_halls = (time.monotonic() + _STATION_HALLS_TTL_S, halls)
+        _station_halls[key] = (time.monotonic() + _STATION_HALLS_TTL_S, halls)
     return halls
 
 
 def forget_station_halls() -> None:
     """Re-read the station halls on the next append (a station was added or changed here)."""
-    global _station_halls
-    _station_halls = (0.0, frozenset())
+    _station_halls.clear()
 
 
 def stream_of(conn: Any, hall_id: str) -> str:

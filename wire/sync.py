@@ -66,6 +66,8 @@ class PullOut(WireOut):
     station_id: str
     station_no: int
     halls: list[str]
+    # Where each stream (hall, audit:hall) starts: the parent's events before it are its history.
+    bases: dict[str, int]
     config_version: str
     config: dict[str, list[dict[str, Any]]] | None
     down_cursor: int

@@ -100,11 +100,13 @@ def pull(
         halls = parent.halls_of(s, station_id)
         version, config = config_snapshot.snapshot(s, halls, now)
         rows, cursor, more = config_snapshot.down_rows(s, halls, down_cursor)
+        bases = bases_of(s, halls)
     _touch(ctx.db, station_id, now)
     return {
         "station_id": station_id,
         "station_no": int(st.station_no),
         "halls": halls,
+        "bases": bases,
         "config_version": version,
         "config": None if version == config_version else config,
         "down_cursor": cursor,
@@ -132,14 +134,6 @@ def add_station(
         taken = s.execute(select(_SH.c.hall_id, _SH.c.station_id).where(_SH.c.hall_id.in_(halls))).first()
         if taken is not None:
             raise HallError("station.hall_taken", hall_id=taken.hall_id, station_id=taken.station_id)
-        used = s.execute(
-            select(_SEQ.c.hall_id).where(_SEQ.c.hall_id.in_(capture.streams_of(halls)), _SEQ.c.last_seq > 0)
-        ).first()
-        if used is not None:
-            # The station starts the hall's log at seq 1; a log the parent already has would collide.
-            raise HallError(
-                "station.hall_taken", hall_id=used.hall_id, reason="the hall already has events here"
-            )
         number = int(s.execute(select(func.coalesce(func.max(_ST.c.station_no), 0))).scalar() or 0) + 1
         if number > STATION_NO_MAX:
             raise HallError("request.invalid", reason="no station numbers left")
@@ -156,8 +150,37 @@ def add_station(
         )
         for h in halls:
             s.execute(_SH.insert().values(hall_id=h, station_id=station_id, applied_seq=0))
+        _rebase_streams(s, capture.streams_of(halls))
     forget_station_halls()
     return {"station_id": station_id, "station_no": number, "halls": list(halls), "credential": credential}
+
+
+def _rebase_streams(s: Session, streams: list[str]) -> None:
+    """The station continues each of its halls' logs after what this server has (say N events).
+
+    The chain is re-based there (chain_start = N, no head): the station starts its chain at the
+    genesis of N, which this server's verifier then expects; the N records before are history
+    written before the station, like those before migration 0008.
+    """
+    have = {r.hall_id for r in s.execute(select(_SEQ.c.hall_id).where(_SEQ.c.hall_id.in_(streams)))}
+    for stream in streams:
+        if stream in have:
+            s.execute(
+                update(_SEQ)
+                .where(_SEQ.c.hall_id == stream)
+                .values(chain_start=_SEQ.c.last_seq, last_hash=None)
+            )
+        else:
+            s.execute(_SEQ.insert().values(hall_id=stream, last_seq=0, chain_start=0, last_hash=None))
+
+
+def bases_of(s: Session, halls: list[str]) -> dict[str, int]:
+    """Where each of a station's streams starts: the parent's chain_start at adoption."""
+    streams = capture.streams_of(halls)
+    return {
+        r.hall_id: int(r.chain_start or 0)
+        for r in s.execute(select(_SEQ.c.hall_id, _SEQ.c.chain_start).where(_SEQ.c.hall_id.in_(streams)))
+    }
 
 
 def revoke_station(db: Database, station_id: str, now: datetime | None = None) -> None:

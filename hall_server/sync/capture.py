@@ -31,13 +31,15 @@ from sqlalchemy.orm import Session
 from hall_server.config import Settings
 from hall_server.const import AUDIT_STREAM_PREFIX
 from hall_server.db.engine import Database
-from hall_server.db.models import SyncAck, SyncState
+from hall_server.db.models import HallSeq, SyncAck, SyncState
+from hall_server.db.upsert import upsert_do_nothing
 from hall_server.sync.protocol import UP_TABLES, WINDOW_OPERATION_COLUMNS, pk_column, station_range
 
 logger = logging.getLogger(__name__)
 
 _STATE = SyncState.__table__
 _ACKS = SyncAck.__table__
+_SEQ = HallSeq.__table__
 # Tables whose ids a station draws from its range (migration 0009 RANGED).
 RANGED_TABLES = (
     "tickets",
@@ -127,8 +129,8 @@ def setup_station(db: Database, settings: Settings, bundle: Bundle | None = None
             )
         if bundle and bundle.station_no:
             assign_number(s, bundle.station_no)
-        if bundle and bundle.halls:
-            own_halls(s, bundle.halls)
+        # The halls (and where their logs start) come with the first pull, not the bundle: the
+        # station has no configuration to serve them before it anyway.
         install_triggers(s)
         return state(s)
 
@@ -161,12 +163,27 @@ def seed_sequences(s: Session, station_no: int) -> None:
             s.execute(text("UPDATE sqlite_sequence SET seq = :v WHERE name = :t"), {"t": table, "v": start})
 
 
-def own_halls(s: Session, halls: tuple[str, ...] | list[str]) -> None:
-    """The streams this station sends: one ack row per hall and audit stream (kept if present)."""
+def own_halls(s: Session, halls: tuple[str, ...] | list[str], bases: dict[str, int] | None = None) -> None:
+    """The streams this station sends: one ack row per hall and audit stream (kept if present).
+
+    A stream the parent already has N events of (a hall that became a station's) continues at
+    N + 1 with a chain of its own from the genesis of N (see services.stations.add_station).
+    """
     have = {r[0] for r in s.execute(select(_ACKS.c.hall_id))}
+    bases = bases or {}
     for stream in streams_of(list(halls)):
-        if stream not in have:
-            s.execute(_ACKS.insert().values(hall_id=stream, acked_seq=0))
+        if stream in have:
+            continue
+        base = int(bases.get(stream, 0))
+        s.execute(_ACKS.insert().values(hall_id=stream, acked_seq=base))
+        if base:
+            s.execute(
+                upsert_do_nothing(
+                    s.get_bind().dialect.name,
+                    _SEQ,
+                    {"hall_id": stream, "last_seq": base, "chain_start": base, "last_hash": None},
+                )
+            )
 
 
 def install_triggers(s: Session) -> None:

@@ -156,7 +156,7 @@ def apply_config(
                 if exists:
                     s.execute(update(_WINDOWS).where(_WINDOWS.c.id == row["id"]).values(**set_))
                 else:
-                    s.execute(_WINDOWS.insert().values(status="closed", call_history=[], **row))
+                    s.execute(_WINDOWS.insert().values(status="open", call_history=[], **row))
                 continue
             stmt = upsert_statement(
                 dialect, table, row, index_elements=pk_cols, set_=set_ or {pk: row[pk]}, returning=table.c[pk]

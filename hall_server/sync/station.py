@@ -241,8 +241,9 @@ class StationSync:
             "rows": images,
             "rows_through": rows_through,
             "heads": {k: heads.get(k, 0) for k in acks},
-            "waiting": waiting,
-            "lag_s": lag,
+            # What will still wait once this batch is applied (the parent shows it).
+            "waiting": max(0, waiting - len(events) - len(changes)),
+            "lag_s": lag if more else 0.0,
             "config_version": st.config_version,
         }
         return body, more
@@ -305,7 +306,7 @@ class StationSync:
         with self.ctx.db.write() as s:
             capture.set_capture(s, False)
             capture.assign_number(s, int(answer["station_no"]))
-            capture.own_halls(s, list(answer["halls"]))
+            capture.own_halls(s, list(answer["halls"]), answer.get("bases") or {})
             values: dict[str, Any] = {"down_cursor": int(answer["down_cursor"])}
             if answer.get("config") is not None:
                 config_snapshot.apply_config(s, answer["config"], list(answer["halls"]), now)
