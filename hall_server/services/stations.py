@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hall_server.auth import MANAGER_ROLES, Principal, authenticate, require_roles, visible_halls
@@ -64,6 +65,11 @@ def push(ctx: ServerContext, token: str | None, body: PushIn) -> dict[str, Any]:
     try:
         with ctx.db.write() as s:
             return parent.apply_push(s, station_id, body, now)
+    except IntegrityError as exc:
+        # A row image that breaks a constraint (a reference to a row never sent, a duplicate
+        # unique value): the batch is refused whole, nothing applied.
+        logger.warning("station %s sent a row the database refuses: %s", station_id, exc.orig)
+        raise HallError("sync.bad_row", reason="a row breaks a constraint of the parent's database") from None
     except HallError as exc:
         if exc.code in CONFLICTS:
             _record_conflict(ctx.db, station_id, exc.code, body.epoch, now)
