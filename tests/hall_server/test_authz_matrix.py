@@ -571,6 +571,16 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/tickets/{ticket_id}/documents"): Rule(OPERATOR, fixed("/tickets/{in_hand}/documents")),
     ("GET", "/api/v1/documents/{document_id}"): Rule(OPERATOR, fixed("/documents/{doc}")),
     ("DELETE", "/api/v1/documents/{document_id}"): Rule(MANAGERS, _delete_doc),
+    # station sync: push and pull take a station's credential only (no api token may sync); the
+    # link state answers any principal of the server; the station list each manager for its halls
+    ("POST", "/api/v1/sync/push"): Rule(
+        frozenset(),
+        fixed("/sync/push", json={"station_id": "st-x", "epoch": "e" * 32}),
+        note="station credential only (tests/hall_server/test_sync_station.py)",
+    ),
+    ("GET", "/api/v1/sync/pull"): Rule(frozenset(), note="station credential only"),
+    ("GET", "/api/v1/sync/link"): Rule(AUTHED),
+    ("GET", "/api/v1/stations"): Rule(ANY_MANAGER, note="each sees the stations of its own halls"),
 }
 
 # Routes outside /api/v1: the web pages and the API description, public by design.

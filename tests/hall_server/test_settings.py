@@ -31,6 +31,15 @@ def test_every_setting_survives_the_trip_to_a_worker_process(
         device_stale_seconds=45,
         rate_book_per_address=3,
         rate_exempt="10.0.0.0/8",
+        parent_url="https://city.example",
+        station_id="st-1",
+        station_credential="secret",
+        station_credential_file=tmp_path / "bundle.json",
+        parent_ca=tmp_path / "city.pem",
+        sync_seconds=1.5,
+        sync_timeout_s=3,
+        sync_batch=100,
+        station_silent_alert_s=60,
     )
     for key, value in given.to_env().items():
         monkeypatch.setenv(key, value)
