@@ -169,3 +169,43 @@ def test_the_watcher_polls_in_the_pool_one_at_a_time_and_the_banner_follows(
     finally:
         gate.set()
         close_context(ctx)
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1366, 768), (1920, 1080)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_longest_notice_fits_each_screen_size(
+    qtbot: Any, qapp: Any, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    from kiosk.app import build_context, close_context
+    from kiosk.config import KioskConfig
+    from kiosk.ui.link import LinkBanner
+    from kiosk.ui.theme import apply_theme, fit_scale
+
+    apply_theme(qapp, fit_scale(*size))
+    yesterday = (NOW - timedelta(days=1)).isoformat()
+    longest = [
+        station("down", waiting=99999, last_ok_at=yesterday),
+        station("refused", waiting=99999),
+        station("revoked", waiting=99999),
+        station("epoch_conflict", waiting=99999),
+    ]
+    cfg = KioskConfig(role="village", hall="t-hall", server=BASE, data_dir=str(tmp_path))
+    ctx = build_context(cfg, client=HallClient(BASE, None, transport=CannedTransport((200, longest[0]))))
+    try:
+        screen = QWidget()
+        qtbot.addWidget(screen)
+        banner = LinkBanner(ctx)
+        QVBoxLayout(screen).addWidget(banner)
+        screen.resize(*size)
+        screen.show()
+        for answer in longest:
+            banner.show_link(LinkOut.model_validate(answer))
+            qtbot.wait(50)
+            for lab in (banner.zh, banner.en):
+                need = lab.fontMetrics().horizontalAdvance(lab.text())
+                assert need <= lab.contentsRect().width(), f"{lab.text()!r} needs {need} px of {lab.width()}"
+                assert lab.fontMetrics().height() <= lab.contentsRect().height()
+    finally:
+        close_context(ctx)
+        apply_theme(qapp, 1.0)
