@@ -50,6 +50,7 @@ from wire import (
     TrackedTicketOut,
     WindowOut,
 )
+from wire.sync import LinkOut
 
 logger = logging.getLogger(__name__)
 
@@ -489,6 +490,17 @@ class HallClient:
         """GET /halls/{hall}/events?since=N."""
         answer = self.get(f"/halls/{hall_id}/events", since=since, limit=limit)
         return self.typed_list(EventOut, answer, "GET /halls/{hall}/events")
+
+    def link(self) -> LinkOut:
+        """GET /sync/link: this server's link to the city (mode "standalone" on a server that is no
+        station; an older server without the route answers 404, taken as standalone too)."""
+        try:
+            answer = self.get("/sync/link")
+        except NotFound as exc:
+            if (exc.code or "").startswith("sync."):
+                raise
+            return LinkOut(mode="standalone")
+        return self.typed(LinkOut, answer, "GET /sync/link")
 
     def heartbeat(
         self, device_id: str, kind: str, status: str, faults: list[dict[str, str]] | None = None

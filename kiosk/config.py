@@ -80,6 +80,8 @@ class KioskConfig:
     # Seconds between heartbeats, and between polls of the printer, reader, camera and voice.
     heartbeat_s: float = const.HEARTBEAT_S
     health_poll_s: float = const.HEALTH_POLL_S
+    # A village station's (or a clerk's at a station) poll of the station's link to the city.
+    link_poll_s: float = const.LINK_POLL_S
     language: str = "zh_CN"
     # The hall's clock: tickets carry the hall's local time, so the header must show the same.
     timezone: str = const.HALL_TIMEZONE
@@ -101,7 +103,7 @@ class KioskConfig:
             normalise_pin(self.server_pin)  # ConfigError if it is not a SHA-256
         if self.idle_timeout_s < 5:
             raise ConfigError("空闲超时不能少于 5 秒", "idle timeout must be at least 5 s")
-        for name in ("heartbeat_s", "health_poll_s"):
+        for name in ("heartbeat_s", "health_poll_s", "link_poll_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < const.HEALTH_MIN_S:
                 raise ConfigError(

@@ -127,6 +127,10 @@ DEVICE_KINDS = {
 HEARTBEAT_S = 30
 HEALTH_POLL_S = 10
 HEALTH_MIN_S = 0.2  # smallest interval a configuration may ask for (tests use about a second)
+# A station's own hall server is asked for its link to the city (GET /sync/link) this often; a
+# server that is no station (mode "standalone") only every LINK_STANDALONE_POLL_S.
+LINK_POLL_S = 5
+LINK_STANDALONE_POLL_S = 120
 FAULT_PAPER_OUT = "printer.paper_out"
 FAULT_PAPER_LOW = "printer.paper_low"
 FAULT_OFFLINE = "printer.offline"

@@ -16,10 +16,12 @@ from hall_server.const import (
     POLICY_ALERT_QUEUE,
     POLICY_ALERT_WAIT,
     POLICY_TARGET_WAIT,
+    STATION_SILENT_ALERT_S,
 )
 from hall_server.context import ServerContext
-from hall_server.db.models import Device, Hall, QueueGroup, Ticket, Window
+from hall_server.db.models import Device, Hall, QueueGroup, Station, Ticket, Window
 from hall_server.services.hall_settings import settings_of
+from hall_server.services.stations import station_rows
 from hall_server.services.throttle import login_alerts
 from queueing.const import DEFAULT_TARGET_WAIT_MINUTES
 from queueing.numbering import business_day
@@ -74,9 +76,14 @@ def devices(
 
 
 def alerts(
-    session: Session, hall_id: str, now: datetime, stale_after: float = DEVICE_STALE_SECONDS
+    session: Session,
+    hall_id: str,
+    now: datetime,
+    stale_after: float = DEVICE_STALE_SECONDS,
+    station_silent_after: float = STATION_SILENT_ALERT_S,
 ) -> list[dict[str, Any]]:
-    """Alerts now: long waits, long queues, windows idle while people wait, failing devices."""
+    """Alerts now: long waits, long queues, windows idle while people wait, failing devices, and
+    stations of this hall or below it that went silent or were refused."""
     hall = session.get(Hall, hall_id)
     if hall is None:
         return []
@@ -165,6 +172,80 @@ def alerts(
                 )
             )
     out.extend(login_alerts(session, hall_id, now))
+    out.extend(station_alerts(session, hall_id, now, station_silent_after))
+    return out
+
+
+CONFLICT_ZH = {"rewound": "数据库回退到旧备份", "epoch_changed": "数据库已重建或被另一台机器使用"}
+
+
+def _duration(seconds: float) -> tuple[str, str]:
+    """A silence as (zh, en): minutes below two hours, then hours, then days."""
+    minutes = int(max(0.0, seconds) // 60)
+    if minutes < 1:
+        return "不到1分钟", "under a minute"
+    if minutes < 120:
+        return f"{minutes}分钟", f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60}小时", f"{minutes // 60} h"
+    return f"{minutes // 1440}天", f"{minutes // 1440} days"
+
+
+def station_alerts(
+    session: Session, hall_id: str, now: datetime, silent_after: float
+) -> list[dict[str, Any]]:
+    """A station owning this hall or a hall below it: silent past the threshold (never heard from
+    counts from its registration), or its stream refused (rewound / another epoch). A revoked
+    station is not watched. Only a parent server has stations; elsewhere this is empty."""
+    rows = station_rows(session, None, now, silent_after)
+    if not rows:
+        return []
+    parents = dict(session.execute(select(Hall.id, Hall.parent_id)).all())
+
+    def below(hall: str) -> bool:
+        seen: set[str] = set()
+        cur: str | None = hall
+        while cur is not None and cur not in seen:
+            if cur == hall_id:
+                return True
+            seen.add(cur)
+            cur = parents.get(cur)
+        return False
+
+    created = dict(session.execute(select(Station.id, Station.created_at)).all())
+    out: list[dict[str, Any]] = []
+    for st in rows:
+        if st["revoked"] or not any(below(h) for h in st["halls"]):
+            continue
+        label = f"{st['name'] or st['id']}（{st['id']}）"
+        if st["silent"]:
+            last = st["last_contact_at"]
+            since = datetime.fromisoformat(last) if last else _aware(created[st["id"]])
+            zh, en = _duration((now - since).total_seconds())
+            out.append(
+                _alert(
+                    "station.silent",
+                    "critical",
+                    f"站点{label}已{zh}未联系" if last else f"站点{label}从未联系（已登记{zh}）",
+                    f"station {st['id']} silent for {en}"
+                    if last
+                    else f"station {st['id']} never synced ({en})",
+                    station_id=st["id"],
+                    last_contact_at=last,
+                    waiting=st["waiting"],
+                )
+            )
+        if st["conflict"]:
+            out.append(
+                _alert(
+                    "station.conflict",
+                    "critical",
+                    f"站点{label}数据与市中心不一致（{CONFLICT_ZH.get(st['conflict'], st['conflict'])}），已拒绝合并",
+                    f"station {st['id']} refused: {st['conflict']}",
+                    station_id=st["id"],
+                    conflict=st["conflict"],
+                )
+            )
     return out
 
 
@@ -176,7 +257,9 @@ def alerts_of(ctx: ServerContext, p: Principal, hall_id: str) -> list[dict[str, 
     """Use case: a hall's alerts now (its managers)."""
     manager_scope(ctx, p, hall_id, include_subtree=False)
     with ctx.db.read() as s:
-        return alerts(s, hall_id, ctx.now(), ctx.settings.device_stale_seconds)
+        return alerts(
+            s, hall_id, ctx.now(), ctx.settings.device_stale_seconds, ctx.settings.station_silent_alert_s
+        )
 
 
 def devices_of(ctx: ServerContext, p: Principal, hall_id: str) -> list[dict[str, Any]]:

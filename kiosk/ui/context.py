@@ -95,6 +95,9 @@ class AppContext:
         monitor = self.extras.get("monitor")
         if monitor is not None:
             monitor.stop()
+        link = self.extras.get("link")
+        if link is not None:
+            link.stop()
         self.events.detach()
         if self.reader:
             self.reader.stop()

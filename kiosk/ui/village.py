@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 from kiosk.outbox import RatingOutbox
 from kiosk.ui.clerk import ClerkTerminal
 from kiosk.ui.context import AppContext
+from kiosk.ui.link import LinkBanner
 from kiosk.ui.rating import RatingTerminal
 from kiosk.ui.theme import sc
 from kiosk.ui.visitor import VisitorKiosk
@@ -36,6 +37,10 @@ class VillageStation(QWidget):
         self.tabs.addTab(self.visitor, "自助取号")
         self.tabs.addTab(self.clerk, "窗口办理")
         self.tabs.addTab(self.rating, "服务评价")
+        # The station's link to the city: a notice above the tabs while it has a problem (every
+        # tab keeps working; the station's own server serves them).
+        self.link_banner = LinkBanner(ctx)
+        lay.addWidget(self.link_banner)
         lay.addWidget(self.tabs)
         # One screen: when the clerk finishes, the rating tab comes forward for the visitor.
         self.rating.pages.currentChanged.connect(self._rating_page_changed)

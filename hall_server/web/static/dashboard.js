@@ -1,6 +1,7 @@
 // The managers' dashboard: hall tree, live hall view over the event WebSocket, charts, exports.
 "use strict";
-const state = { halls: [], hall: null, lastSeq: 0, ws: null, wsRetry: 0, refreshTimer: null, snapshot: null, healthTimer: null };
+const state = { halls: [], hall: null, lastSeq: 0, ws: null, wsRetry: 0, refreshTimer: null, snapshot: null, healthTimer: null,
+  stations: [], stationsTimer: null };
 // Devices and alerts are read again this often: a machine that went silent sends no event.
 const HEALTH_POLL_MS = 5000;
 const $ = id => document.getElementById(id);
@@ -68,6 +69,9 @@ async function showApp() {
   $("who").textContent = `${user.name || user.username || ""}（${me.role === "admin" ? "管理员" : "大厅管理"}）`;
   state.halls = await api("/dashboard/halls");
   renderTree();
+  loadStations();
+  clearInterval(state.stationsTimer);
+  state.stationsTimer = setInterval(() => { if (!document.hidden) loadStations(); }, HEALTH_POLL_MS);
   const wanted = new URLSearchParams(location.search).get("hall") || (state.halls.length === 1 ? state.halls[0].id : null);
   if (wanted) openHall(wanted);
 }
@@ -83,6 +87,95 @@ function renderTree() {
     el("li", {}, el("a", { "data-hall": h.id, onclick: () => openHall(h.id) }, h.name),
       byParent[h.id] ? el("ul", {}, build(h.id)) : null));
   const root = $("tree-root"); root.replaceChildren(...build(""));
+  markStationHalls();
+}
+
+// --- Stations (village / township servers that sync with this one, docs/sync.md) ---------------
+// A station is "behind" when records wait and the oldest has waited this long; a push every few
+// seconds normally leaves a handful waiting for a moment, which is no problem.
+const STATION_BEHIND_LAG_S = 60;
+const CONFLICT_ZH = { rewound: "数据回退", epoch_changed: "数据库更换" };
+
+// The one problem of a station worth a badge, worst first; null when it is well.
+function stationProblem(st) {
+  if (st.revoked) return { code: "revoked", zh: "授权已撤销", en: "revoked", level: "error" };
+  if (st.conflict) return { code: "conflict", zh: `数据冲突（${CONFLICT_ZH[st.conflict] || st.conflict}）`, en: "data conflict", level: "error" };
+  if (st.silent) return st.last_contact_at
+    ? { code: "silent", zh: "失联", en: "silent", level: "error" }
+    : { code: "silent", zh: "从未同步", en: "never synced", level: "error" };
+  if (st.waiting > 0 && (st.lag_s || 0) >= STATION_BEHIND_LAG_S) return { code: "behind", zh: "同步滞后", en: "behind", level: "warn" };
+  return null;
+}
+
+function ago(iso) {
+  if (!iso) return "从未 / never";
+  const s = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+  if (s < 60) return "刚刚 / just now";
+  if (s < 3600) return `${Math.floor(s / 60)} 分钟前 / ${Math.floor(s / 60)} min ago`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)} 小时前 / ${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} 天前 / ${Math.floor(s / 86400)} days ago`;
+}
+
+function lagText(s) {
+  if (!s) return "—";
+  if (s < 60) return `${Math.round(s)} 秒`;
+  if (s < 3600) return `${Math.floor(s / 60)} 分钟`;
+  return `${Math.floor(s / 3600)} 小时 ${Math.floor((s % 3600) / 60)} 分钟`;
+}
+
+async function loadStations() {
+  let answer;
+  try { answer = await api("/stations"); } catch (e) { return; }  // a server without stations' routes, or no right
+  state.stations = answer.stations || [];
+  renderStations(); markStationHalls(); showHallStation();
+}
+
+function hallName(id) { const h = state.halls.find(x => x.id === id); return h ? h.name : id; }
+
+function renderStations() {
+  const list = state.stations;
+  $("stations-card").hidden = !list.length;
+  if (!list.length) return;
+  $("stations").replaceChildren(
+    el("tr", {}, ...[["站点", "Station"], ["大厅", "Halls"], ["最后联系", "Last contact"], ["待上传记录", "Waiting"],
+      ["滞后", "Lag"], ["配置版本", "Config"], ["状态", "State"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted" }, " " + en)))),
+    ...list.map(st => {
+      const p = stationProblem(st);
+      return el("tr", { "data-station": st.id, class: p ? p.level : "" },
+        el("td", {}, `${st.name || st.id} `, el("span", { class: "muted" }, st.id)),
+        el("td", {}, st.halls.map(hallName).join("、")),
+        el("td", { class: "last-contact", title: st.last_contact_at || "" }, ago(st.last_contact_at)),
+        el("td", { class: "waiting" }, String(st.waiting)),
+        el("td", { class: "lag" }, lagText(st.lag_s)),
+        el("td", { title: st.config_version || "" }, st.config_version ? st.config_version.slice(0, 10) : "—"),
+        el("td", { class: "station-state" }, p ? `${p.zh} / ${p.en}` : "正常 / ok"));
+    }));
+  $("stations-note").textContent = `失联：超过告警时限未与本平台联系；同步滞后：有记录等待上传，且最早一条已等待 ${STATION_BEHIND_LAG_S} 秒以上。` +
+    ` / Silent: no contact past the alert limit; behind: records waiting, the oldest for ${STATION_BEHIND_LAG_S} s or more.`;
+}
+
+// A badge after the name of each hall whose station has a problem (text, not colour alone).
+function markStationHalls() {
+  const byHall = {};
+  for (const st of state.stations) for (const h of st.halls) byHall[h] = st;
+  document.querySelectorAll("#tree a[data-hall]").forEach(a => {
+    a.querySelectorAll(".station-badge").forEach(b => b.remove());
+    const st = byHall[a.dataset.hall];
+    const p = st && stationProblem(st);
+    if (p) a.append(" ", el("span", { class: "station-badge " + p.level, "data-problem": p.code,
+      title: `站点 ${st.name || st.id}：${p.zh} / station ${st.id}: ${p.en}` }, p.zh));
+  });
+}
+
+// The open hall's station, under its title.
+function showHallStation() {
+  const box = $("hall-station");
+  const st = state.stations.find(x => x.halls.includes(state.hall));
+  box.hidden = !st;
+  if (!st) return;
+  const p = stationProblem(st);
+  box.className = p ? p.level : "muted";
+  box.textContent = `本厅由站点 ${st.name || st.id}（${st.id}）办理并同步 · 最后联系 ${ago(st.last_contact_at)} · 待上传 ${st.waiting} 条` + (p ? ` · ${p.zh}` : "");
 }
 
 async function openHall(hallId) {
@@ -91,6 +184,7 @@ async function openHall(hallId) {
   $("hall-empty").hidden = true; $("hall-view").hidden = false;
   $("feed").replaceChildren(); closeGroupsForm(); closeCase(); $("followups-msg").textContent = "";
   history.replaceState(null, "", "?hall=" + encodeURIComponent(hallId));
+  showHallStation();
   await refreshLive();
   connectWs();
   clearInterval(state.healthTimer);

@@ -23,6 +23,7 @@ from kiosk.ui.clerk.queue import QueueLists
 from kiosk.ui.clerk.session import ClerkSession
 from kiosk.ui.clerk.ticket import CurrentTicket
 from kiosk.ui.context import AppContext
+from kiosk.ui.link import LinkBanner, LinkWatcher, SyncedLabel
 from kiosk.ui.theme import base_scale, px, sc
 from wire import TicketOut, UserOut, WindowOut
 
@@ -110,6 +111,16 @@ class ClerkTerminal(RoleScreen):
         self.work_page = self._build_work()
         self.pages.addWidget(self.login_page)
         self.pages.addWidget(self.work_page)
+        # At a station: 已同步 HH:MM in the header, and (a clerk terminal on its own; the village
+        # station shows it above its tabs) the notice while the link to the city has a problem.
+        LinkWatcher.of(ctx).use(lambda: self.client)
+        self.synced = SyncedLabel(ctx)
+        if self.header_title is not None:
+            self.header_right.insertWidget(0, self.synced)
+        self.link_banner: LinkBanner | None = None
+        if ctx.config.role == "clerk":
+            self.link_banner = LinkBanner(ctx)
+            self.root.insertWidget(1 if self.header_title is not None else 0, self.link_banner)
         ctx.events.event.connect(self._on_event)
         ctx.events.online_changed.connect(self._on_online)
         self.session.load_windows()

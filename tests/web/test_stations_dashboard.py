@@ -1,0 +1,124 @@
+"""The city's dashboard shows its stations (issue 11): a badge in the hall tree for a station with a
+problem (in words), the 站点同步 panel, and the station.silent alert. A real hall-server process and
+Debian's chromium; the stations talk to it over the real sync protocol (pull, push with their
+credentials), one is revoked with `hall-server station revoke`, one never calls.
+
+HALL_SCREENSHOTS_DIR=docs/screenshots refreshes docs/screenshots/web-dashboard-stations.png.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.fixtures.server import HallServer, hall_servers, prepare_database, run_cli
+from tests.hall_server.clock_app import SEED, _hall
+from tests.web.support import SHOTS, login, new_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# (hall id, hall name, station id, station name)
+VILLAGES = [
+    ("x-vil-1", "新桥村便民服务站", "st-xinqiao", "新桥村"),  # registered, never synced
+    ("x-vil-2", "石桥村便民服务站", "st-shiqiao", "石桥村"),  # behind: 37 records waiting, 7 min
+    ("x-vil-3", "柳湾村便民服务站", "st-liuwan", "柳湾村"),  # revoked
+    ("x-vil-4", "清水村便民服务站", "st-qingshui", "清水村"),  # all well
+]
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HallServer, dict[str, str]]]:
+    """The test city with four village halls under its township, each owned by a station."""
+    tmp = tmp_path_factory.mktemp("web-stations")
+    data = json.loads(json.dumps(SEED))
+    data["halls"] += [_hall(hid, name, "village", "x-town") for hid, name, _, _ in VILLAGES]
+    seed = tmp / "city.json"
+    seed.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    db_url, data_dir = f"sqlite:///{tmp}/hall.sqlite3", tmp / "data"
+    prepare_database(db_url, data_dir, seed)
+    with sqlite3.connect(tmp / "hall.sqlite3") as conn:
+        # The seed's record of each village hall: the sync core adopts only a hall without events.
+        for hid, *_ in VILLAGES:
+            conn.execute("DELETE FROM events WHERE hall_id IN (?, ?)", (hid, f"audit:{hid}"))
+            conn.execute("DELETE FROM hall_seq WHERE hall_id IN (?, ?)", (hid, f"audit:{hid}"))
+    credentials = {}
+    for hid, _, sid, sname in VILLAGES:
+        out = run_cli(
+            "station", "add", sid, "--halls", hid, "--name", sname, db_url=db_url, data_dir=data_dir
+        )
+        credentials[sid] = json.loads(out.stdout.strip().splitlines()[-1])["credential"]
+    run_cli("station", "revoke", "st-liuwan", db_url=db_url, data_dir=data_dir)
+    with hall_servers() as factory:
+        yield factory(db_url, data_dir, prepare=False), credentials
+
+
+def report(server: HallServer, credential: str, station_id: str, waiting: int, lag_s: float) -> None:
+    """One sync round of a station: pull the configuration, push (no records) with its backlog."""
+    h = {"Authorization": f"Bearer {credential}"}
+    pulled = requests.get(server.api + "/sync/pull", headers=h, timeout=30)
+    assert pulled.status_code == 200, pulled.text
+    body = {
+        "station_id": station_id,
+        "epoch": f"epoch-{station_id}",
+        "waiting": waiting,
+        "lag_s": lag_s,
+        "config_version": pulled.json()["config_version"],
+    }
+    pushed = requests.post(server.api + "/sync/push", json=body, headers=h, timeout=30)
+    assert pushed.status_code == 200, pushed.text
+
+
+def test_dashboard_marks_station_halls_lists_stations_and_alerts_on_silence(
+    city: tuple[HallServer, dict[str, str]], browser: Any
+) -> None:
+    server, credentials = city
+    report(server, credentials["st-shiqiao"], "st-shiqiao", waiting=37, lag_s=420)
+    report(server, credentials["st-qingshui"], "st-qingshui", waiting=0, lag_s=0)
+    page = new_page(browser)
+    try:
+        login(page, server, "m-city")
+        # The tree: a badge in words after each hall whose station has a problem.
+        badge = lambda hall: page.locator(f'#tree a[data-hall="{hall}"] .station-badge')  # noqa: E731
+        badge("x-vil-1").filter(has_text="从未同步").wait_for()
+        assert badge("x-vil-2").inner_text() == "同步滞后"
+        assert badge("x-vil-3").inner_text() == "授权已撤销"
+        assert badge("x-vil-4").count() == 0 and badge("x-town").count() == 0
+        assert "error" in (badge("x-vil-1").get_attribute("class") or "")
+        assert "新桥村" in (badge("x-vil-1").get_attribute("title") or "")
+
+        # The panel: every station with last contact, records waiting, lag, config version, state.
+        row = lambda sid: page.locator(f'#stations tr[data-station="{sid}"]')  # noqa: E731
+        assert page.locator("#stations-card").is_visible()
+        assert page.locator("#stations tr[data-station]").count() == len(VILLAGES)
+        never = row("st-xinqiao")
+        assert never.locator(".last-contact").inner_text().startswith("从未")
+        assert never.locator(".station-state").inner_text() == "从未同步 / never synced"
+        behind = row("st-shiqiao")
+        assert behind.locator(".last-contact").inner_text().startswith("刚刚")
+        assert behind.locator(".waiting").inner_text() == "37"
+        assert behind.locator(".lag").inner_text() == "7 分钟"
+        assert behind.locator(".station-state").inner_text() == "同步滞后 / behind"
+        assert "石桥村便民服务站" in behind.inner_text()
+        assert row("st-liuwan").locator(".station-state").inner_text() == "授权已撤销 / revoked"
+        well = row("st-qingshui")
+        assert well.locator(".station-state").inner_text() == "正常 / ok"
+        assert well.locator("td").nth(5).inner_text() not in ("", "—")  # the configuration it applied
+
+        # The alert: on the city's hall (the stations are below it) and on the village's own.
+        page.click('#tree a[data-hall="x-city"]')
+        silent = page.locator('#alerts .alert[data-code="station.silent"]')
+        silent.filter(has_text="站点新桥村（st-xinqiao）从未联系").wait_for()
+        assert silent.count() == 1  # the revoked one is not watched, the others called just now
+        assert "critical" in (silent.get_attribute("class") or "")
+        page.screenshot(path=str(SHOTS / "web-dashboard-stations.png"), full_page=False)
+
+        page.click('#tree a[data-hall="x-vil-1"]')
+        page.locator('#alerts .alert[data-code="station.silent"]', has_text="新桥村").wait_for()
+        assert "从未同步" in page.locator("#hall-station").inner_text()
+    finally:
+        page.close()
