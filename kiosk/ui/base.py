@@ -64,13 +64,16 @@ class RoleScreen(QWidget):
         ctx.events.online_changed.connect(self.badge.set_online)
         self.badge.set_online(ctx.events.online, first=not ctx.events.online)
         # A heartbeat now and every heartbeat_s (and at once on a fault) so managers see the machine
-        # and its faults; the machine's DeviceMonitor polls the hardware in the task pool.
-        self._hb_timer = QTimer(self)
-        self._hb_timer.timeout.connect(self.report_health)
-        self._hb_timer.start(int(ctx.config.heartbeat_s * 1000))
-        QTimer.singleShot(0, self.report_health)
-        unsubscribe = DeviceMonitor.of(ctx).on_change(self.set_fault)
-        self.destroyed.connect(lambda *_: unsubscribe())
+        # and its faults; the machine's DeviceMonitor polls the hardware in the task pool. The beat
+        # is the machine's, not the screen's: on a village station three screens share one
+        # machine, and only the first of them reports for it.
+        if ctx.extras.setdefault("heartbeat_screen", self) is self:
+            self._hb_timer = QTimer(self)
+            self._hb_timer.timeout.connect(self.report_health)
+            self._hb_timer.start(int(ctx.config.heartbeat_s * 1000))
+            QTimer.singleShot(0, self.report_health)
+            unsubscribe = DeviceMonitor.of(ctx).on_change(self.set_fault)
+            self.destroyed.connect(lambda *_: unsubscribe())
 
     def _tick(self) -> None:
         now = datetime.now(ZoneInfo(self.ctx.config.timezone))

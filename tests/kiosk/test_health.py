@@ -199,3 +199,45 @@ def test_a_camera_that_goes_away_is_reported_and_clears(qapp: Any, tmp_path: Pat
     assert monitor.probe()[const.FAULT_CAMERA] == const.FAULT_ZH[const.FAULT_CAMERA]
     assert cv2.imwrite(str(frame), np.full((120, 160, 3), 200, dtype=np.uint8))  # plugged back in
     assert monitor.probe()[const.FAULT_CAMERA] is None
+
+
+def test_a_village_station_is_one_machine_with_one_heartbeat(
+    qtbot: Any, themed_qapp: Any, kserver: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kiosk, clerk and rating share the all-in-one machine: one beat per interval, not three."""
+    from kiosk.api import HallClient
+
+    beats: list[str] = []
+    real = HallClient.heartbeat
+
+    def counted(self: HallClient, device_id: str, *args: Any, **kw: Any) -> None:
+        beats.append(device_id)
+        real(self, device_id, *args, **kw)
+
+    monkeypatch.setattr(HallClient, "heartbeat", counted)
+    win = kserver.windows[3]
+    cfg = make_config(
+        "village",
+        kserver.url,
+        tmp_path / "vs",
+        token=kserver.kiosk_token,
+        tokens={"rating": kserver.rating_token(3)},
+        window_id=win["id"],
+        username="clerk3",
+        password="test-pass-3",
+        device_id="village-beat-1",
+        heartbeat_s=1,
+    )
+    role = Role(qtbot, cfg)
+    try:
+        role.wait_ready(qtbot)
+        qtbot.waitUntil(lambda: len(beats) >= 3, timeout=WAIT_MS)
+        beats.clear()
+        qtbot.wait(3500)
+        # About three intervals: three or four beats of the one machine (three screens each
+        # beating would give nine or more).
+        assert 2 <= len(beats) <= 4, beats
+        assert set(beats) == {"village-beat-1"}
+        assert _device(kserver, "village-beat-1") is not None
+    finally:
+        role.close()
