@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from hall_server import audit
-from hall_server.auth import MANAGER_ROLES, Principal, require_roles
+from hall_server.auth import Principal, require_roles
 from hall_server.const import AUDIT_FULL_VERIFY_S
 from hall_server.context import ServerContext
 from hall_server.services import appointments, dayend, documents, followups, notify
@@ -128,6 +128,7 @@ def _start_audit_loop(ctx: ServerContext | None, stop: threading.Event) -> threa
 
 
 def run_pass_now(ctx: ServerContext, p: Principal, notifier: notify.Notifier) -> dict[str, int]:
-    """Use case: run one background pass now (managers), e.g. to send the outbox at once."""
-    require_roles(p, *MANAGER_ROLES)
+    """Use case: run one background pass now, e.g. to send the outbox at once. The pass serves every
+    hall of the server (a server may hold several cities), so it is the server admin's to run."""
+    require_roles(p, "admin")
     return run_pass(ctx, notifier)

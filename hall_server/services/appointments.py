@@ -554,10 +554,11 @@ def check_in(
 
 
 def sweep_now(ctx: ServerContext, p: Principal) -> dict[str, int]:
-    """Use case: mark lapsed bookings as no-shows now (managers; the worker does it every pass)."""
+    """Use case: mark lapsed bookings of the caller's halls as no-shows now (managers; the worker
+    does it for every hall each pass)."""
     require_roles(p, *MANAGER_ROLES)
     with ctx.db.write() as s:
-        return {"no_shows": sweep_no_shows(s, ctx.now())}
+        return {"no_shows": sweep_no_shows(s, ctx.now(), halls=visible_halls(ctx, p))}
 
 
 def checkin(
@@ -655,12 +656,14 @@ def checkin(
     return ticket
 
 
-def sweep_no_shows(session: Session, now: datetime) -> int:
-    """Mark bookings whose check-in window has passed as no-shows (recorded, counted for blocking)."""
+def sweep_no_shows(session: Session, now: datetime, halls: list[str] | None = None) -> int:
+    """Mark bookings whose check-in window has passed as no-shows (recorded, counted for blocking);
+    only those of `halls` when given."""
     count = 0
-    late = list(
-        session.scalars(select(Appointment).where(Appointment.status == "booked", Appointment.start_at < now))
-    )
+    stmt = select(Appointment).where(Appointment.status == "booked", Appointment.start_at < now)
+    if halls is not None:
+        stmt = stmt.where(Appointment.hall_id.in_(halls))
+    late = list(session.scalars(stmt))
     halls: dict[str, BookingRules] = {}
     for appt in late:
         if appt.hall_id not in halls:

@@ -226,9 +226,9 @@ def test_near_turn_notice_sent_once(env: Env) -> None:
     second = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_B}, headers=kiosk).json()
     called = env.serve_next("x-city", 1, finish=False)  # appointments first: ID_A's ticket is called
     assert called["id"] == first["id"]
-    r = env.client.post(f"{API}/notify/flush", headers=env.h("m-city"))
+    r = env.client.post(f"{API}/notify/flush", headers=env.h("admin"))
     assert r.status_code == 200 and r.json()["near_queued"] == 1
-    r2 = env.client.post(f"{API}/notify/flush", headers=env.h("m-city")).json()
+    r2 = env.client.post(f"{API}/notify/flush", headers=env.h("admin")).json()
     assert r2["near_queued"] == 0 and r2["sent"] == 0
     with env.ctx.db.read() as s:
         near = list(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ticket.near")))
@@ -357,3 +357,18 @@ def test_a_person_lookup_stays_in_the_callers_halls(env: Env) -> None:
     for other in ("kiosk:x-county", "m-county"):
         answer = env.client.post(url, json={"id_number": ID_A}, headers=env.h(other))
         assert answer.status_code == 200 and answer.json() == [], other
+
+
+def test_a_county_manager_sweeps_only_their_halls_and_cannot_run_the_citys_pass(env: Env) -> None:
+    # A booking at the city hall lapses; a county manager's sweep must leave it alone (the city's
+    # worker, or its own managers, mark it), and the whole server's pass is not theirs to run.
+    assert book(env, day=TUE).status_code == 201
+    env.clock.set_local(date(2026, 3, 13), "10:00")
+    r = env.client.post(f"{API}/appointments/sweep", headers=env.h("m-county"))
+    assert r.status_code == 200 and r.json() == {"no_shows": 0}
+    r = env.client.post(f"{API}/notify/flush", headers=env.h("m-county"))
+    assert r.status_code == 403 and code_of(r) == "auth.forbidden"
+    with env.ctx.db.read() as s:
+        assert [a.status for a in s.scalars(select(Appointment))] == ["booked"]
+    r = env.client.post(f"{API}/appointments/sweep", headers=env.h("m-city"))
+    assert r.json() == {"no_shows": 1}

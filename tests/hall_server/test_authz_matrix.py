@@ -547,7 +547,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/notify/outbox"): Rule(
         ANY_MANAGER, fixed("/notify/outbox"), note="each sees its own halls"
     ),
-    ("POST", "/api/v1/notify/flush"): Rule(ANY_MANAGER, fixed("/notify/flush")),
+    ("POST", "/api/v1/notify/flush"): Rule(frozenset({"admin"}), fixed("/notify/flush")),
     # the audit trail: the chains' state (each manager sees its own halls' chains) and a hall's stream
     ("GET", "/api/v1/audit/status"): Rule(
         ANY_MANAGER, fixed("/audit/status"), note="each sees its own halls"

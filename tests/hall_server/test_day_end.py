@@ -91,7 +91,7 @@ def alerts(env: Env) -> list[dict[str, Any]]:
 
 def flush(env: Env) -> dict[str, int]:
     """One background worker pass, as the worker thread runs it (at the clock's time)."""
-    r = env.client.post(f"{API}/notify/flush", headers=env.h("m-city"))
+    r = env.client.post(f"{API}/notify/flush", headers=env.h("admin"))
     assert r.status_code == 200, r.text
     return r.json()
 
