@@ -101,6 +101,8 @@ class LinkRelay:
             listener, self._listener, self.up = self._listener, None, False
             conns = list(self._conns)
         if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # stops listening now (close waits for accept)
             listener.close()
         for sock in conns:
             with contextlib.suppress(OSError):
