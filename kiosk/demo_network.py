@@ -30,6 +30,7 @@ import os
 import select
 import shlex
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -575,6 +576,13 @@ def main(args: argparse.Namespace) -> int:
         if has_display():
             demo.windows.append(subprocess.Popen(demo.kiosk_command("village-window")))
         stop = threading.Event()
+
+        def interrupt(*_: Any) -> None:
+            raise KeyboardInterrupt
+
+        # Ctrl-C, and a plain kill: stop the servers on the way out (the finally below).
+        signal.signal(signal.SIGINT, interrupt)
+        signal.signal(signal.SIGTERM, interrupt)
         if sys.stdin.isatty():
             threading.Thread(target=_toggle_on_enter, args=(demo, stop), daemon=True).start()
         try:
