@@ -69,6 +69,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="play the visitor through, write everything, print the guide, exit",
     )
     p.add_argument("--shots-dir", help="screenshots folder (default DIR/screenshots)")
+    p.add_argument(
+        "--network",
+        action="store_true",
+        help="the network demo instead: a city server and a village station, the link cut and restored "
+        "(screenshots in DIR/network; kiosk/demo_network.py)",
+    )
     return p.parse_args(argv)
 
 
@@ -93,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the demo."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.network:
+        from kiosk import demo_network
+
+        return demo_network.main(args)
     if headless():
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     out = Path(args.dir).resolve()

@@ -68,52 +68,62 @@ class DemoServer:
 
     @classmethod
     def start_temporary(
-        cls, data_dir: str | Path | None = None, port: int | None = None, host: str = "127.0.0.1"
+        cls,
+        data_dir: str | Path | None = None,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        env: dict[str, str] | None = None,
     ) -> DemoServer:
         """Start the demo server and wait until it answers; raises ServerUnreachable if it never does."""
+        data = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="hall-demo-"))
+        return cls.serve(data, port, ["--demo"], env, host=host, tokens=True)
+
+    @classmethod
+    def serve(
+        cls,
+        data_dir: Path,
+        port: int | None = None,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        tokens: bool = False,
+    ) -> DemoServer:
+        """Start `hall-server serve ARGS` on data_dir (log: data_dir/server.log) and wait until it
+        answers (and, with tokens, until it wrote demo-tokens.json); raises ServerUnreachable."""
         from kiosk.errors import ServerUnreachable
 
-        data = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="hall-demo-"))
-        data.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(parents=True, exist_ok=True)
         port = port or free_port()
-        log = open(data / "server.log", "ab")  # noqa: SIM115 (kept open for the child's lifetime)
-        cmd = [
-            sys.executable,
-            "-m",
-            "hall_server.cli",
-            "serve",
-            "--demo",
-            "--host",
-            host,
-            "--port",
-            str(port),
-        ]
-        cmd += ["--data-dir", str(data), "--no-zeroconf"]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        log = open(data_dir / "server.log", "ab")  # noqa: SIM115 (kept open for the child's lifetime)
+        cmd = [sys.executable, "-m", "hall_server.cli", "serve", *(args or [])]
+        cmd += ["--host", host, "--port", str(port), "--data-dir", str(data_dir), "--no-zeroconf"]
         proc = subprocess.Popen(
             cmd,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=env,
+            env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
-        srv = cls(data, port, proc)
+        srv = cls(data_dir, port, proc)
         deadline = time.monotonic() + START_TIMEOUT_S
-        tokens = data / "demo-tokens.json"
+        tokens_file = data_dir / "demo-tokens.json"
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise ServerUnreachable(
-                    "演示服务器启动失败，请查看日志", f"demo server exited; see {data}/server.log"
+                    "演示服务器启动失败，请查看日志", f"demo server exited; see {data_dir}/server.log"
                 )
             try:
                 ok = requests.get(srv.url + const.API_PATH + "/health", timeout=2).status_code == 200
             except requests.RequestException:
                 ok = False
-            if ok and tokens.exists():
+            if ok and not tokens:
+                return srv
+            if ok and tokens_file.exists():
                 try:
-                    srv.tokens = json.loads(tokens.read_text(encoding="utf-8"))
+                    srv.tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
                     return srv
                 except ValueError:
                     pass  # still being written
