@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from hall_server.const import SQLITE_BUSY_TIMEOUT_MS
+from hall_server.db.lane import Lane
 from hall_server.errors import HallError
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,24 @@ class Database:
             self._write_lock = threading.BoundedSemaphore(pg_writers or max(2, 2 * (os.cpu_count() or 1)))
         # Hooks get [(event, wire_text), ...] of each committed transaction.
         self.after_commit: list[Callable[[list[tuple[dict[str, Any], str]]], None]] = []
+        self._lane: Lane | None = None
+        self._lane_lock = threading.Lock()
+
+    @property
+    def lane(self) -> Lane | None:
+        """SQLite: the one thread of the hot use cases (db/lane.py), started on first use.
+
+        None on PostgreSQL, whose writers run side by side in the thread pool.
+        """
+        if not self.is_sqlite:
+            return None
+        lane = self._lane
+        if lane is None:
+            with self._lane_lock:
+                if self._lane is None:
+                    self._lane = Lane()
+                lane = self._lane
+        return lane
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -190,7 +209,11 @@ class Database:
             yield conn
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Stop the lane (after its queued calls) and close every pooled connection."""
+        with self._lane_lock:
+            lane, self._lane = self._lane, None
+        if lane is not None:
+            lane.close()
         self.engine.dispose()
 
 
