@@ -103,7 +103,7 @@ def resolve_token(session: Session | Connection, token: str) -> Principal | None
         return None
 
 
-def authenticate(conn: Session | Connection, token: str, now: datetime | None = None) -> Principal:
+def authenticate(conn: Any, token: str, now: datetime | None = None) -> Principal:
     """The principal of a live token; 401 auth.invalid (unknown, revoked) or auth.expired (session)."""
     row = _RESOLVE.first(_connection(conn), {"h": token_hash(token)})
     if row is None:
@@ -119,7 +119,8 @@ def authenticate_id(conn: Session | Connection, token_id: int, now: datetime | N
     return _principal(row, now or datetime.now(UTC))
 
 
-def _connection(conn: Session | Connection) -> Connection:
+def _connection(conn: Any) -> Any:
+    """What a Prepared statement runs on: a Connection, or Database.read_driver()'s connection."""
     return conn.connection() if isinstance(conn, Session) else conn
 
 

@@ -45,12 +45,12 @@ Creds = Annotated[str | None, Depends(bearer_scheme)]
 
 
 def lookup(ctx: ServerContext, token: str) -> Principal:
-    """The principal of a token or 401 auth.invalid / auth.expired (one read on the pooled connection).
+    """The principal of a token or 401 auth.invalid / auth.expired (one read on a pooled connection).
 
     A session's idle clock is moved on by a write at most once a minute per token, so the
     idle check costs no write on most requests.
     """
-    with ctx.db.read_conn() as conn:
+    with ctx.db.read_driver() as conn:
         principal = authenticate(conn, token)
     if principal.stale_use:
         with ctx.db.write() as s:
