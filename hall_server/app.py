@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hall_server import audit, worker
+from hall_server import worker
 from hall_server.api.errors import install_handlers
 from hall_server.api.guard import RequestGuard
 from hall_server.api.lean import document_lean_routes
@@ -62,34 +61,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.ctx = ctx
     install_handlers(app)
+    # One pure-ASGI layer in front: the client address for the audit trail, then the refusals.
     app.add_middleware(RequestGuard, limit_for=body_limit)
-    # Outermost: the client address is known to every use case that records a security act.
-    app.add_middleware(ClientAddress)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     for router in PAGE_ROUTERS:
         app.include_router(router)
     document_lean_routes(app, LEAN_BODIES)
     return app
-
-
-class ClientAddress:
-    """Pure ASGI middleware: the request's client address in audit.client_address (a contextvar)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Set the address for the request's lifetime (contextvars follow it into the thread pool)."""
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        client = scope.get("client")
-        token = audit.client_address.set(str(client[0]) if client else None)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            audit.client_address.reset(token)
 
 
 def body_limit(path: str) -> int:

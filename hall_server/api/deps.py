@@ -45,12 +45,12 @@ Creds = Annotated[str | None, Depends(bearer_scheme)]
 
 
 def lookup(ctx: ServerContext, token: str) -> Principal:
-    """The principal of a token or 401 auth.invalid / auth.expired (one read on the pooled connection).
+    """The principal of a token or 401 auth.invalid / auth.expired (one read on a pooled connection).
 
     A session's idle clock is moved on by a write at most once a minute per token, so the
     idle check costs no write on most requests.
     """
-    with ctx.db.read_conn() as conn:
+    with ctx.db.read_driver() as conn:
         principal = authenticate(conn, token)
     if principal.stale_use:
         with ctx.db.write() as s:
@@ -86,6 +86,19 @@ async def run_db(ctx: ServerContext, fn: Callable[..., Any], *args: Any, **kw: A
     return await run_in_threadpool(functools.partial(fn, *args, **kw))
 
 
+async def run_hot(ctx: ServerContext, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """run_db for the short use cases of the lean routes: on SQLite in the database's lane.
+
+    SQLite admits one writer at a time, so one thread serves them as fast as many, at a
+    fraction of the pool's cost per hop (db/lane.py). Longer work (reports, exports, pages)
+    stays in the pool, where it cannot hold up a ticket being issued.
+    """
+    lane = ctx.db.lane
+    if lane is None:
+        return await run_in_threadpool(functools.partial(fn, *args, **kw))
+    return await lane.run(functools.partial(fn, *args, **kw))
+
+
 def _authed(ctx: ServerContext, token: str | None, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
     return fn(ctx, principal_of(ctx, token), *a, **kw)
 
@@ -103,6 +116,8 @@ async def run_authed(
 
 
 async def run_bearer(request: Request, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-    """run_authed for lean routes, which read the header themselves instead of through Creds."""
+    """run_authed for lean routes, which read the header themselves instead of through Creds;
+    the token check and the use case run as one call in the hot lane (run_hot)."""
     token = bearer_token(request.headers.get("authorization"))
-    return await run_authed(request, token, fn, *args, **kw)
+    ctx = get_ctx(request)
+    return await run_hot(ctx, _authed, ctx, token, fn, *args, **kw)

@@ -1,4 +1,5 @@
-"""ASGI middleware at the front of the one stack: oversized bodies and NUL characters are refused."""
+"""ASGI middleware at the front of the one stack: the client's address for the audit trail is set,
+oversized bodies and NUL characters are refused."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hall_server import audit
 from hall_server.api.errors import error_body, http_status
 from hall_server.errors import HallError
 
@@ -56,8 +58,12 @@ class GuardRefusal(StarletteHTTPException):
 
 
 class RequestGuard:
-    """Refuses what no route may receive, before routing and authentication.
+    """The front of the one stack: who is calling from where, and what no route may receive.
 
+    The request's client address goes into audit.client_address (a contextvar, which follows
+    the request into the thread pool and the lane) for every HTTP request and socket, so each
+    use case that records a security act knows its source. Then it refuses, before routing
+    and authentication:
     - A body over its route's limit: 413 at once for a declared length, and a longer stream is
       stopped mid-way, so a client lying about its length cannot make the server hold more.
     - A NUL character in the path, the query string or a JSON body: 422. PostgreSQL cannot store
@@ -75,9 +81,21 @@ class RequestGuard:
         self.limit_for = limit_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
+        client = scope.get("client")
+        address = audit.client_address.set(str(client[0]) if client else None)
+        try:
+            if kind == "http":
+                await self._http(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+        finally:
+            audit.client_address.reset(address)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if "\x00" in scope["path"] or _has_nul_escape(scope.get("query_string", b"")):
             await _refuse(send, NulCharacter("url"))
             return

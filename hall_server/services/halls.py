@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import Any
@@ -197,8 +198,13 @@ def redact_event(ev: dict[str, Any]) -> dict[str, Any]:
     return {**ev, "actor": {"kind": ev["actor"]["kind"], "id": None}, "payload": {}}
 
 
+@functools.lru_cache(maxsize=256)
 def redact_text(text: str) -> str:
-    """redact_event for an event already in its wire text (the socket's fan-out)."""
+    """redact_event for an event already in its wire text (the socket's fan-out).
+
+    Every subscriber of a hall gets the same text object for an event, so the redacted form is
+    made once per event, not once per subscriber (the string's hash is computed once too).
+    """
     if _AUDIT_WIRE not in text:
         return text
     return dumps(redact_event(json.loads(text)))

@@ -271,3 +271,72 @@ def test_hot_routes_issue_and_call_in_order(hall: Hall) -> None:
         "rating.requested",
         "ticket.called",
     ]
+
+
+def test_hot_use_cases_run_off_the_loop_in_the_lane_on_sqlite_and_in_the_pool_on_postgres(
+    hall: Hall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    from hall_server import audit
+    from hall_server.services import tickets
+
+    seen: list[tuple[str, str | None, bool]] = []
+    real = tickets.issue_ticket
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            on_loop = True
+        except RuntimeError:
+            on_loop = False
+        seen.append((threading.current_thread().name, audit.client_address.get(), on_loop))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(tickets, "issue_ticket", spy)
+    assert hall.issue("S-A1").status_code == 201
+    ((thread, address, on_loop),) = seen
+    assert not on_loop and address == "testclient"  # the guard's contextvar followed
+    if hall.is_postgres:
+        assert hall.ctx.db.lane is None and not thread.startswith("hall-db-lane")
+    else:
+        assert thread == "hall-db-lane"
+        # A refusal raised in the lane reaches the client like any other.
+        r = hall.client.post(
+            f"{API}/halls/{CITY}/tickets", json={"service_code": "NOPE"}, headers=hall.auth(f"kiosk:{CITY}")
+        )
+        assert r.status_code == 404, r.text
+
+
+def test_no_path_is_answered_by_two_routers() -> None:
+    """The routers' order (hot ones first) decides nothing: each request has one candidate router."""
+    import re
+
+    from hall_server.api import PAGE_ROUTERS, ROUTERS
+    from hall_server.const import API_PREFIX
+
+    def pattern(path: str) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")
+
+    routes = [
+        (
+            n,
+            API_PREFIX + rt.path if r not in PAGE_ROUTERS else rt.path,
+            getattr(rt, "methods", None) or {"WS"},
+        )
+        for n, r in enumerate((*ROUTERS, *PAGE_ROUTERS))
+        for rt in r.routes
+    ]
+    compiled = [(n, pattern(p), m) for n, p, m in routes]
+    samples = {
+        re.sub(r"\{[^}]+\}", fill, p)
+        for _, p, _ in routes
+        for fill in ("1", "x", "tickets", "events", "next")
+    }
+    for path in samples:
+        for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "WS"):
+            full = {n for n, rx, m in compiled if method in m and rx.match(path)}
+            assert len(full) <= 1, (method, path, full)
+            if not full:  # a 405 names the methods of the one router that has the path
+                assert len({n for n, rx, _ in compiled if rx.match(path)}) <= 1, (method, path)
