@@ -23,7 +23,7 @@ from hall_server.const import (
 )
 from hall_server.context import ServerContext
 from hall_server.db.engine import Tx
-from hall_server.db.models import OPEN_TICKETS, Appointment, Ticket, User, Window
+from hall_server.db.models import OPEN_TICKETS, Appointment, StationHall, Ticket, User, Window
 from hall_server.events import SYSTEM, stage_event
 from hall_server.services.appointments import lapsed_bookings, mark_no_show
 from hall_server.services.hall_settings import settings_of
@@ -60,7 +60,10 @@ def close_ended_days(ctx: ServerContext, now: datetime, *, batch: int = BATCH) -
                 select(A.c.hall_id, func.min(A.c.day)).where(A.c.status == "booked").group_by(A.c.hall_id)
             ).all()
         )
-    for hall_id in sorted(set(oldest) | set(booked)):
+        # A parent leaves its stations' halls alone: each station closes its own days and sends
+        # the result up (docs/sync.md); the city closing them too would write station records.
+        owned = set(s.scalars(select(StationHall.hall_id)))
+    for hall_id in sorted((set(oldest) | set(booked)) - owned):
         try:
             hall = ctx.catalog.hall(hall_id)
         except Exception:

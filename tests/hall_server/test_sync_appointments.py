@@ -16,10 +16,14 @@ import pytest
 import requests
 from sqlalchemy import text
 
+from hall_server.config import Settings
+from hall_server.context import ServerContext
+from hall_server.services import dayend
 from hall_server.services.appointments import sweep_no_shows
 from tests.hall_server.hs_city import ID_ELDERLY, ID_YOUNG, ID_YOUNG_2
 from tests.hall_server.test_sync_station import (
     API,
+    KEY,
     VILLAGE,
     City,
     Station,
@@ -342,6 +346,19 @@ def test_each_side_refuses_what_the_other_owns(city: City, tmp_path: Path) -> No
             headers=_h(st.tokens["kiosk"]),
         )
         assert r.status_code == 409 and code_of(r) == "sync.booking_at_city"
+        # The city's day end leaves the station's open tickets and bookings alone too.
+        st.issue()
+        wait_until(lambda: synced(st), what="the ticket up")
+        ctx = ServerContext.create(
+            Settings(data_dir=tmp_path / "tool", db_url=city.url, data_key=KEY, pool_size=1)
+        )
+        try:
+            later = local(day, starts[2], 3 * 24 * 60)
+            assert not any(dayend.close_ended_days(ctx, later).values())
+            with ctx.db.read() as s:
+                assert s.execute(text("SELECT count(*) FROM tickets WHERE status = 'waiting'")).scalar() == 1
+        finally:
+            ctx.close()
         # Looking a booking up works offline (the station has the city's copy).
         r = st.client.post(
             f"{API}/appointments/lookup", json={"code": booking["code"], "id_number": ID_YOUNG}
