@@ -355,6 +355,16 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "本站点的该项数据由市级平台统一管理，请在市级平台修改",
         "This is managed by the city server; change it there",
     ),
+    "sync.booking_at_city": (
+        409,
+        "本站点不受理网上预约，请通过市级网上预约平台预约或取消",
+        "This station takes no bookings; book or cancel on the city's booking page",
+    ),
+    "sync.managed_by_station": (
+        409,
+        "该大厅的预约签到由其所属站点办理，请在站点的自助机上签到",
+        "This hall is run by a station: check-in and no-shows are recorded there",
+    ),
     "sync.wrong_hall": (
         403,
         "站点只能上报本站点所属大厅的数据，本批次未被接受",
@@ -463,5 +473,7 @@ EV_APPOINTMENT_BOOKED = "appointment.booked"
 EV_APPOINTMENT_CANCELLED = "appointment.cancelled"
 EV_APPOINTMENT_CHECKED_IN = "appointment.checked_in"
 EV_APPOINTMENT_NO_SHOW = "appointment.no_show"
+# The city: a station checked in a booking the city had cancelled meanwhile (docs/sync.md).
+EV_APPOINTMENT_CONFLICT = "appointment.attendance_conflict"
 EV_MATTER_RECORDED = "matter.recorded"
 EV_MATTER_STEP = "matter.step"

@@ -29,7 +29,7 @@ def run_pass(ctx: ServerContext, notifier: notify.Notifier) -> dict[str, int]:
     now = ctx.now()
     out: dict[str, int] = dayend.close_ended_days(ctx, now)
     with ctx.db.write() as s:
-        out["no_shows"] = appointments.sweep_no_shows(s, now)
+        out["no_shows"] = appointments.sweep_no_shows(s, now, station=ctx.settings.station_mode)
     if not ctx.settings.station_mode:
         # At a station the city opens and works the cases of bad ratings; they come down.
         with ctx.db.write() as s:

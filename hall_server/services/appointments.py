@@ -1,4 +1,13 @@
-"""Appointments (网上预约): slots, booking, cancelling, no-show blocking and the kiosk check-in."""
+"""Appointments (网上预约): slots, booking, cancelling, no-show blocking and the kiosk check-in.
+
+Across the city network (docs/sync.md, "Appointments"): the city owns a station hall's slots
+(its capacity) and its bookings, made and cancelled on the city's booking page and sent down;
+a station takes no bookings (409 sync.booking_at_city). The station owns attendance: its kiosk
+checks a booking in (offline too) and its sweep marks no-shows, as `appointment_attendance`
+rows (never by writing the city's booking), which go up; the city copies them into its booking
+and neither checks in nor sweeps a station's halls (409 sync.managed_by_station). Readers here
+show a booking with its attendance (`effective`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -36,13 +45,16 @@ from hall_server.crypto import DataProtector
 from hall_server.db.models import (
     PERSON_DAY_INDEX,
     Appointment,
+    AppointmentAttendance,
     AppointmentSlot,
     Hall,
     HallService,
     ServiceItem,
+    StationHall,
 )
+from hall_server.db.upsert import upsert_do_nothing
 from hall_server.errors import HallError
-from hall_server.events import Actor, append_event
+from hall_server.events import Actor, append_event, station_halls
 from hall_server.services import notify, tickets
 from hall_server.services.calendars import calendar_for_hall
 from hall_server.services.hall_settings import settings_of
@@ -66,6 +78,7 @@ ACTIVE_STATUSES = ("booked", "checked_in")
 # A texted cancellation code: its digits, and how long one stays valid (the previous one too).
 CANCEL_CODE_DIGITS = 6
 CANCEL_CODE_WINDOW_S = 600
+_ATTENDANCE = AppointmentAttendance.__table__
 # How SQLite names the partial unique index's columns in its violation message.
 _PERSON_DAY_SQLITE = "appointments.id_hmac, appointments.day, appointments.person_seq"
 
@@ -73,6 +86,76 @@ _PERSON_DAY_SQLITE = "appointments.id_hmac, appointments.day, appointments.perso
 def aware(dt: datetime) -> datetime:
     """SQLite hands back naive datetimes; every stored time is UTC."""
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A station's attendance of a booking (what an appointment_attendance row says)."""
+
+    status: str  # checked_in, no_show
+    ticket_id: int | None = None
+
+
+def attendance_of(session: Session, ids: list[int]) -> dict[int, Kept]:
+    """The station's attendance records of these bookings (none at a city or stand-alone hall)."""
+    out: dict[int, Kept] = {}
+    for i in range(0, len(ids), 500):
+        for r in session.execute(
+            select(_ATTENDANCE.c.appointment_id, _ATTENDANCE.c.status, _ATTENDANCE.c.ticket_id).where(
+                _ATTENDANCE.c.appointment_id.in_(ids[i : i + 500])
+            )
+        ):
+            out[int(r.appointment_id)] = Kept(r.status, r.ticket_id)
+    return out
+
+
+def effective(a: Appointment, kept: Kept | None) -> tuple[str, int | None]:
+    """(status, ticket id) of a booking as its hall knows it: the station's attendance of a
+    booking the city still has as booked decides; the city's cancellation stands over it."""
+    if kept is not None and a.status == "booked":
+        return kept.status, kept.ticket_id
+    return a.status, a.ticket_id
+
+
+def record_attendance(
+    session: Session, appt_id: int, hall_id: str, status: str, ticket_id: int | None, now: datetime
+) -> bool:
+    """At a station: record that a booking was kept or missed, once (the booking row is the city's).
+
+    Only while the city's copy still says booked (a cancellation that came down is honoured);
+    False when it does not, or when the attendance is recorded already.
+    """
+    if session.scalar(select(Appointment.status).where(Appointment.id == appt_id)) != "booked":
+        return False
+    done = session.execute(
+        upsert_do_nothing(
+            session.get_bind().dialect.name,
+            _ATTENDANCE,
+            {
+                "appointment_id": appt_id,
+                "hall_id": hall_id,
+                "status": status,
+                "ticket_id": ticket_id,
+                "at": now,
+            },
+        )
+    )
+    return bool(done.rowcount)
+
+
+def refuse_at_station(ctx: ServerContext) -> None:
+    """409 sync.booking_at_city at a station: the city's booking page books and cancels its halls."""
+    if ctx.settings.station_mode:
+        raise HallError("sync.booking_at_city")
+
+
+def refuse_station_hall(ctx: ServerContext, hall_id: str) -> None:
+    """409 sync.managed_by_station at a parent for a station's hall: the station records attendance."""
+    if ctx.settings.station_mode:
+        return
+    with ctx.db.read_conn() as conn:
+        if hall_id in station_halls(conn):
+            raise HallError("sync.managed_by_station", hall_id=hall_id)
 
 
 def hall_of(session: Session, hall_id: str) -> Hall:
@@ -370,6 +453,7 @@ def _check_cancel_code(protector: DataProtector, appt: Appointment, given: str |
 
 def send_cancel_code(ctx: ServerContext, code: str, id_number: str) -> dict[str, Any]:
     """Use case (public): text a cancellation code to the phone the booking was made with."""
+    refuse_at_station(ctx)
     now = ctx.now()
     with ctx.db.write() as s:
         appt = _find(s, ctx.protector, code, id_number)
@@ -402,6 +486,7 @@ def cancel_with_code(
     ctx: ServerContext, code: str, id_number: str, verification_code: str | None
 ) -> dict[str, Any]:
     """Use case (public): cancel with the booking code, the holder's ID number and the texted code."""
+    refuse_at_station(ctx)
     now = ctx.now()
     with ctx.db.write() as s:
         appt = _find(s, ctx.protector, code, id_number)
@@ -417,6 +502,7 @@ def cancel_at_kiosk(
     require_roles(p, "kiosk", *MANAGER_ROLES)
     ctx.catalog.hall(hall_id)
     require_hall(p, hall_id, ctx.catalog)
+    refuse_at_station(ctx)
     within = set(subtree(hall_id, ctx.catalog.parents())) & _person_halls(ctx, p)
     now = ctx.now()
     with ctx.db.write() as s:
@@ -434,9 +520,15 @@ def _person_halls(ctx: ServerContext, p: Principal) -> set[str]:
     return set(visible_halls(ctx, p))
 
 
-def view_named(ctx: ServerContext, appt: Appointment) -> dict[str, Any]:
-    """The wire form of a booking with its service's name."""
-    return public_view(appt, ctx.catalog.service_name(appt.service_code))
+def view_named(ctx: ServerContext, appt: Appointment, kept: Kept | None = None) -> dict[str, Any]:
+    """The wire form of a booking with its service's name (and its station's attendance)."""
+    return public_view(appt, ctx.catalog.service_name(appt.service_code), kept)
+
+
+def views_named(ctx: ServerContext, session: Session, appts: list[Appointment]) -> list[dict[str, Any]]:
+    """The wire forms of bookings, each with its station's attendance."""
+    kept = attendance_of(session, [a.id for a in appts])
+    return [view_named(ctx, a, kept.get(a.id)) for a in appts]
 
 
 def cancel(
@@ -496,7 +588,7 @@ def person_bookings(ctx: ServerContext, p: Principal, id_number: str) -> list[di
     today = ctx.now().astimezone(zone).date()
     with ctx.db.read() as s:
         rows = for_person(s, ctx.protector, id_number, today, _person_halls(ctx, p))
-        return [view_named(ctx, a) for a in rows]
+        return views_named(ctx, s, rows)
 
 
 def bookable_services(ctx: ServerContext, hall_id: str) -> list[dict[str, Any]]:
@@ -514,12 +606,14 @@ def bookable_services(ctx: ServerContext, hall_id: str) -> list[dict[str, Any]]:
 
 def slots_of(ctx: ServerContext, hall_id: str, service_code: str) -> dict[str, Any]:
     """Use case (public): bookable days and slots with free places (a new day's slots are made here)."""
+    refuse_at_station(ctx)
     with ctx.db.write() as s:
         return availability(s, hall_id, service_code, ctx.now())
 
 
 def book_slot(ctx: ServerContext, hall_id: str, req: BookingRequest) -> dict[str, Any]:
-    """Use case (public): book a slot."""
+    """Use case (public): book a slot (at the city for a station's hall too; never at a station)."""
+    refuse_at_station(ctx)
     with ctx.db.write() as s:
         return view_named(ctx, book(s, ctx.protector, hall_id, req, ctx.now()))
 
@@ -527,7 +621,7 @@ def book_slot(ctx: ServerContext, hall_id: str, req: BookingRequest) -> dict[str
 def lookup_booking(ctx: ServerContext, code: str, id_number: str) -> dict[str, Any]:
     """Use case (public): one booking by its code, proven with the holder's ID number."""
     with ctx.db.read() as s:
-        return view_named(ctx, get_by_code(s, ctx.protector, code, id_number))
+        return views_named(ctx, s, [get_by_code(s, ctx.protector, code, id_number)])[0]
 
 
 def hall_bookings(ctx: ServerContext, p: Principal, hall_id: str, day: date | None) -> list[dict[str, Any]]:
@@ -540,7 +634,7 @@ def hall_bookings(ctx: ServerContext, p: Principal, hall_id: str, day: date | No
             .where(Appointment.hall_id == hall_id, Appointment.day == day)
             .order_by(Appointment.start_at)
         )
-        return [view_named(ctx, a) for a in rows]
+        return views_named(ctx, s, list(rows))
 
 
 def check_in(
@@ -550,6 +644,7 @@ def check_in(
     require_roles(p, "kiosk", *MANAGER_ROLES)
     ctx.catalog.hall(hall_id)
     require_hall(p, hall_id, ctx.catalog)
+    refuse_station_hall(ctx, hall_id)
     return checkin(ctx, p, hall_id, id_number, ctx.now(), fallback_normal=fallback_normal)
 
 
@@ -558,7 +653,11 @@ def sweep_now(ctx: ServerContext, p: Principal) -> dict[str, int]:
     does it for every hall each pass)."""
     require_roles(p, *MANAGER_ROLES)
     with ctx.db.write() as s:
-        return {"no_shows": sweep_no_shows(s, ctx.now(), halls=visible_halls(ctx, p))}
+        return {
+            "no_shows": sweep_no_shows(
+                s, ctx.now(), station=ctx.settings.station_mode, halls=visible_halls(ctx, p)
+            )
+        }
 
 
 def checkin(
@@ -596,11 +695,15 @@ def checkin(
                 .order_by(Appointment.start_at)
             )
         )
+        kept = attendance_of(s, [a.id for a in candidates])
+    # At a station a booking is as its attendance says (a no-show there is no candidate).
+    candidates = [a for a in candidates if effective(a, kept.get(a.id))[0] in ACTIVE_STATUSES]
     if not candidates:
         raise HallError("checkin.none")
     # The booking whose slot is nearest to now decides.
     appt = min(candidates, key=lambda a: abs((aware(a.start_at) - now).total_seconds()))
-    state = "ok" if appt.status == "checked_in" else checkin_state(now, aware(appt.start_at), rules)
+    status = effective(appt, kept.get(appt.id))[0]
+    state = "ok" if status == "checked_in" else checkin_state(now, aware(appt.start_at), rules)
     if state != "ok":
         code = "checkin.too_early" if state == "early" else "checkin.too_late"
         err = HallError(
@@ -642,25 +745,36 @@ def checkin(
         ),
     )
     with ctx.db.write() as s:
-        changed = s.execute(
-            update(Appointment)
-            .where(Appointment.id == appt.id, Appointment.status == "booked")
-            .values(status="checked_in", checked_in_at=now, ticket_id=int(ticket["id"]))
-        ).rowcount
+        if ctx.settings.station_mode:
+            # The booking is the city's: the station records the attendance, which goes up.
+            changed = record_attendance(s, appt.id, hall_id, "checked_in", int(ticket["id"]), now)
+        else:
+            changed = s.execute(
+                update(Appointment)
+                .where(Appointment.id == appt.id, Appointment.status == "booked")
+                .values(status="checked_in", checked_in_at=now, ticket_id=int(ticket["id"]))
+            ).rowcount
         if changed:
             notify.drop_pending(s, f"remind:{appt.id}")
             fresh = s.get(Appointment, appt.id)
             assert fresh is not None
-            append_event(s, hall_id, EV_APPOINTMENT_CHECKED_IN, event_view(fresh), p.actor)
+            view = event_view(fresh, attendance_of(s, [appt.id]).get(appt.id))
+            append_event(s, hall_id, EV_APPOINTMENT_CHECKED_IN, view, p.actor)
     ticket["checkin"] = {"status": "ok", "appointment_code": appt.code}
     return ticket
 
 
-def sweep_no_shows(session: Session, now: datetime, halls: list[str] | None = None) -> int:
+def sweep_no_shows(
+    session: Session, now: datetime, *, station: bool = False, halls: list[str] | None = None
+) -> int:
     """Mark bookings whose check-in window has passed as no-shows (recorded, counted for blocking);
-    only those of `halls` when given."""
+    only those of `halls` when given.
+
+    A parent leaves its stations' halls alone (their stations sweep them); a station records
+    attendance rows (the bookings are the city's).
+    """
     count = 0
-    stmt = select(Appointment).where(Appointment.status == "booked", Appointment.start_at < now)
+    stmt = lapsed_bookings(station).where(Appointment.start_at < now)
     if halls is not None:
         stmt = stmt.where(Appointment.hall_id.in_(halls))
     late = list(session.scalars(stmt))
@@ -671,6 +785,33 @@ def sweep_no_shows(session: Session, now: datetime, halls: list[str] | None = No
         rules = halls[appt.hall_id]
         if now <= aware(appt.start_at) + timedelta(minutes=rules.checkin_after_minutes):
             continue
+        count += mark_no_show(session, appt, now, station=station)
+    if count:
+        logger.info("marked %d appointments as no-show", count)
+    return count
+
+
+def lapsed_bookings(station: bool) -> Any:
+    """SELECT of the bookings a no-show pass of this server may mark (add the time condition).
+
+    A station's: booked ones it has no attendance of. A parent's: booked ones of halls no station
+    owns (their stations mark them; the city marking them too would double the no-shows).
+    """
+    stmt = select(Appointment).where(Appointment.status == "booked")
+    if station:
+        return stmt.where(~exists().where(_ATTENDANCE.c.appointment_id == Appointment.id))
+    return stmt.where(Appointment.hall_id.not_in(select(StationHall.hall_id)))
+
+
+def mark_no_show(
+    session: Session, appt: Appointment, now: datetime, *, station: bool, extra: dict[str, Any] | None = None
+) -> int:
+    """Mark one booking a no-show (1) unless it is not booked any more (0); its event recorded."""
+    if station:
+        if not record_attendance(session, appt.id, appt.hall_id, "no_show", None, now):
+            return 0
+        view = event_view(appt, Kept("no_show"))
+    else:
         # Conditional: another server process may be sweeping the same booking right now.
         changed = session.execute(
             update(Appointment)
@@ -678,24 +819,25 @@ def sweep_no_shows(session: Session, now: datetime, halls: list[str] | None = No
             .values(status="no_show")
         ).rowcount
         if not changed:
-            continue
+            return 0
         appt.status = "no_show"
-        count += 1
-        append_event(session, appt.hall_id, EV_APPOINTMENT_NO_SHOW, event_view(appt), Actor("system", None))
-    if count:
-        logger.info("marked %d appointments as no-show", count)
-    return count
+        view = event_view(appt)
+    append_event(
+        session, appt.hall_id, EV_APPOINTMENT_NO_SHOW, {**view, **(extra or {})}, Actor("system", None)
+    )
+    return 1
 
 
-def event_view(a: Appointment) -> dict[str, Any]:
+def event_view(a: Appointment, kept: Kept | None = None) -> dict[str, Any]:
     """A booking as events carry it to every screen of the hall: without its code (the proof of it)."""
-    out = public_view(a)
+    out = public_view(a, kept=kept)
     out.pop("code")
     return out
 
 
-def public_view(a: Appointment, service_name: str | None = None) -> dict[str, Any]:
-    """The wire form of a booking: masked personal data only."""
+def public_view(a: Appointment, service_name: str | None = None, kept: Kept | None = None) -> dict[str, Any]:
+    """The wire form of a booking: masked personal data only (with its station's attendance)."""
+    status, ticket_id = effective(a, kept)
     return {
         "id": a.id,
         "code": a.code,
@@ -705,8 +847,8 @@ def public_view(a: Appointment, service_name: str | None = None) -> dict[str, An
         "day": a.day.isoformat(),
         "start_at": aware(a.start_at).isoformat(),
         "end_at": aware(a.end_at).isoformat(),
-        "status": a.status,
+        "status": status,
         "channel": a.channel,
-        "ticket_id": a.ticket_id,
+        "ticket_id": ticket_id,
         "holder": {"id_masked": a.id_masked, "name_masked": a.name_masked, "phone_masked": a.phone_masked},
     }

@@ -14,20 +14,18 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.orm import Session
 
 from hall_server.catalog import HallConfig
 from hall_server.const import (
-    EV_APPOINTMENT_NO_SHOW,
     EV_TICKET_EXPIRED,
     EV_WINDOW_UPDATED,
     POLICY_DAY_END_GRACE,
 )
 from hall_server.context import ServerContext
 from hall_server.db.engine import Tx
-from hall_server.db.models import OPEN_TICKETS, Appointment, Ticket, User, Window
-from hall_server.events import SYSTEM, append_event, stage_event
-from hall_server.services.appointments import event_view
+from hall_server.db.models import OPEN_TICKETS, Appointment, StationHall, Ticket, User, Window
+from hall_server.events import SYSTEM, stage_event
+from hall_server.services.appointments import lapsed_bookings, mark_no_show
 from hall_server.services.hall_settings import settings_of
 from hall_server.services.views import ticket_view, window_view
 from queueing.dayend import DAY_END_REASON, last_ended_day
@@ -62,7 +60,10 @@ def close_ended_days(ctx: ServerContext, now: datetime, *, batch: int = BATCH) -
                 select(A.c.hall_id, func.min(A.c.day)).where(A.c.status == "booked").group_by(A.c.hall_id)
             ).all()
         )
-    for hall_id in sorted(set(oldest) | set(booked)):
+        # A parent leaves its stations' halls alone: each station closes its own days and sends
+        # the result up (docs/sync.md); the city closing them too would write station records.
+        owned = set(s.scalars(select(StationHall.hall_id)))
+    for hall_id in sorted((set(oldest) | set(booked)) - owned):
         try:
             hall = ctx.catalog.hall(hall_id)
         except Exception:
@@ -169,34 +170,21 @@ def _clerk_name(tx: Tx, clerk_id: int | None) -> str | None:
 
 
 def _lapse_bookings(ctx: ServerContext, hall_id: str, over: date) -> int:
-    """Bookings of ended days never checked in become no-shows (as the no-show sweep records them)."""
+    """Bookings of ended days never checked in become no-shows (as the no-show sweep records them).
+
+    Like the sweep: a station records attendance rows, a parent leaves its stations' halls alone.
+    """
     count = 0
+    station = ctx.settings.station_mode
     with ctx.db.write() as s:
         late = list(
             s.scalars(
-                select(Appointment)
-                .where(
-                    Appointment.hall_id == hall_id, Appointment.status == "booked", Appointment.day <= over
-                )
+                lapsed_bookings(station)
+                .where(Appointment.hall_id == hall_id, Appointment.day <= over)
                 .order_by(Appointment.id)
             )
         )
         for appt in late:
-            count += _mark_no_show(s, appt)
+            # Conditional: the periodic no-show sweep of another process may mark it at the same moment.
+            count += mark_no_show(s, appt, ctx.now(), station=station, extra={"reason": DAY_END_REASON})
     return count
-
-
-def _mark_no_show(s: Session, appt: Appointment) -> int:
-    # Conditional: the periodic no-show sweep of another process may mark it at the same moment.
-    changed = s.execute(
-        update(Appointment)
-        .where(Appointment.id == appt.id, Appointment.status == "booked")
-        .values(status="no_show")
-    ).rowcount
-    if not changed:
-        return 0
-    appt.status = "no_show"
-    append_event(
-        s, appt.hall_id, EV_APPOINTMENT_NO_SHOW, {**event_view(appt), "reason": DAY_END_REASON}, SYSTEM
-    )
-    return 1

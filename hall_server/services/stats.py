@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -17,6 +17,7 @@ from hall_server.const import POLICY_TARGET_WAIT, WAIT_BUCKETS_MIN
 from hall_server.context import ServerContext
 from hall_server.db.models import (
     Appointment,
+    AppointmentAttendance,
     Hall,
     Matter,
     MatterVisit,
@@ -131,9 +132,20 @@ def _appointments(session: Session, scope: Scope) -> dict[str, int]:
     ]
     if scope.service_code is not None:
         cond.append(Appointment.service_code == scope.service_code)
+    # A booking as its hall knows it: at a station, its attendance decides (the city's booking
+    # stays "booked" until the city has it); at the city the attendance is copied in already.
+    att = AppointmentAttendance
+    status = case(
+        (and_(Appointment.status == "booked", att.status.is_not(None)), att.status),
+        else_=Appointment.status,
+    )
     counts = dict(
         session.execute(
-            select(Appointment.status, func.count()).where(*cond).group_by(Appointment.status)
+            select(status, func.count())
+            .select_from(Appointment)
+            .outerjoin(att, att.appointment_id == Appointment.id)
+            .where(*cond)
+            .group_by(status)
         ).all()
     )
     return {

@@ -33,6 +33,8 @@ from hall_server.db.models import Event, HallSeq, Station, StationHall, Window
 from hall_server.db.upsert import upsert_statement
 from hall_server.errors import HallError
 from hall_server.events import dumps
+from hall_server.sync.attendance import TABLE as ATTENDANCE_TABLE
+from hall_server.sync.attendance import apply_attendance
 from hall_server.sync.capture import RANGED_TABLES
 from hall_server.sync.protocol import (
     UP_COLUMNS,
@@ -113,6 +115,8 @@ def apply_push(s: Session, station_id: str, body: PushIn, now: datetime) -> dict
     published: list[tuple[dict[str, Any], str]] = []
     for stream, events in by_stream.items():
         applied[stream] = _apply_stream(s, stream, events, applied[stream], published)
+    # Before the rows: it must see the attendance stored before this push (replays, conflicts).
+    apply_attendance(s, body.rows.get(ATTENDANCE_TABLE), set(halls), now)
     _apply_rows(s, st, body.rows, set(halls))
     hall_applied = {h: applied[h][0] for h in halls}
     s.execute(

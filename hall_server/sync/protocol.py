@@ -4,11 +4,14 @@ Ownership (docs/sync.md) decides every list here:
 - UP_TABLES: rows a station creates and changes (its halls' operational records); it pushes
   their current images, the parent applies them and never edits them.
 - DOWN_TABLES: parent-owned operational rows of a station's halls (follow-up cases and steps
-  worked at the city); the station applies them and never edits them.
+  worked at the city; bookings and their slots, made on the city's booking page); the station
+  applies them and never edits them.
 - CONFIG_TABLES: the city's configuration for the station's halls, pulled as one versioned
   snapshot and applied atomically.
 Windows are split by column: the city owns their configuration (number, name, kind, groups),
 the station their operation (status, clerk, ticket in hand, call history).
+Appointments are split by record: the booking is the city's, whether it was kept (the
+`appointment_attendance` row: checked in with a ticket, or no-show) the station's.
 
 A row image is the row as stored: binary columns base64, times ISO 8601 (UTC), dates ISO.
 """
@@ -26,6 +29,9 @@ from sqlalchemy.sql.sqltypes import BigInteger, Float
 from hall_server.const import STATION_ID_SPAN
 from hall_server.db.models import (
     ApiToken,
+    Appointment,
+    AppointmentAttendance,
+    AppointmentSlot,
     Device,
     FollowupCase,
     FollowupStep,
@@ -48,10 +54,24 @@ from hall_server.errors import HallError
 # Station-owned tables, in foreign-key order (a parent row before the rows pointing at it).
 UP_TABLES: tuple[Table, ...] = tuple(
     m.__table__  # type: ignore[misc]
-    for m in (Device, Window, Ticket, Rating, Matter, MatterVisit, MatterStep, TicketDocument)
+    for m in (
+        Device,
+        Window,
+        Ticket,
+        AppointmentAttendance,
+        Rating,
+        Matter,
+        MatterVisit,
+        MatterStep,
+        TicketDocument,
+    )
 )
-# Parent-owned operational tables a station shows, in foreign-key order.
-DOWN_TABLES: tuple[Table, ...] = (FollowupCase.__table__, FollowupStep.__table__)  # type: ignore[assignment]
+# Parent-owned operational tables a station shows, in foreign-key order: follow-up cases worked
+# at the city, and the bookings of its halls made at the city with their slots (capacity).
+DOWN_TABLES: tuple[Table, ...] = tuple(
+    m.__table__  # type: ignore[misc]
+    for m in (FollowupCase, FollowupStep, AppointmentSlot, Appointment)
+)
 # The city's configuration, in foreign-key order.
 CONFIG_TABLES: tuple[Table, ...] = tuple(
     m.__table__  # type: ignore[misc]

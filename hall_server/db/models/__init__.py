@@ -6,6 +6,7 @@ from hall_server.db.models.appointments import (
     ACTIVE_BOOKING_SQL,
     PERSON_DAY_INDEX,
     Appointment,
+    AppointmentAttendance,
     AppointmentSlot,
 )
 from hall_server.db.models.audit import AuditCheck, ServerMeta
@@ -37,6 +38,7 @@ __all__ = [
     "PERSON_DAY_INDEX",
     "ApiToken",
     "Appointment",
+    "AppointmentAttendance",
     "AppointmentSlot",
     "AuditCheck",
     "Base",

@@ -89,3 +89,22 @@ class Appointment(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ticket_id: Mapped[int | None] = mapped_column(BIG_ID, nullable=True)
+
+
+class AppointmentAttendance(Base):
+    """Whether a city-made booking of a station's hall was kept: written only by the station.
+
+    The booking itself (`appointments`) is the city's record: it is made and cancelled there and
+    the station holds a copy it never writes. What happens at the station's kiosk (the check-in
+    and its priority ticket, or the no-show at the end of the tolerance) is the station's record,
+    this row, which goes up like its tickets; the city copies it into its booking (docs/sync.md).
+    A stand-alone or city hall has none: its use cases write the booking's status directly.
+    """
+
+    __tablename__ = "appointment_attendance"
+
+    appointment_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey("appointments.id"), primary_key=True)
+    hall_id: Mapped[str] = mapped_column(String(64), ForeignKey("halls.id"))
+    status: Mapped[str] = mapped_column(String(20))  # checked_in, no_show
+    ticket_id: Mapped[int | None] = mapped_column(BIG_ID, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
