@@ -226,9 +226,17 @@ class Database:
         around a single SELECT (SQLite runs it in autocommit; PostgreSQL's driver begins one,
         which the pool rolls back when the connection returns).
         """
-        pooled = self.engine.raw_connection()
+        # The pool hands out the driver's own errors here; they are raised as SQLAlchemy's, so a
+        # database that is down answers 503 as on every other path (api/errors.py).
+        dbapi_error = self.engine.dialect.loaded_dbapi.OperationalError
+        try:
+            pooled = self.engine.raw_connection()
+        except dbapi_error as exc:
+            raise OperationalError("connect", None, exc) from exc
         try:
             yield DriverConn(pooled, self.engine.dialect)
+        except dbapi_error as exc:
+            raise OperationalError("read", None, exc) from exc
         finally:
             pooled.close()
 
