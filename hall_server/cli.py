@@ -139,9 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
     srev = ssub.add_parser("revoke", help="revoke a station's credential")
     _add_common(srev)
     srev.add_argument("station_id")
-    sreset = ssub.add_parser("reset", help="forget a station's refused epoch (after a judged re-install)")
+    sreset = ssub.add_parser(
+        "reset", help="accept a re-installed station: forget its epoch, re-base its streams at the city's seq"
+    )
     _add_common(sreset)
     sreset.add_argument("station_id")
+    sremove = ssub.add_parser(
+        "remove", help="free a revoked station's halls (city halls again, or for a new station)"
+    )
+    _add_common(sremove)
+    sremove.add_argument("station_id")
     slist = ssub.add_parser("list", help="stations with their sync state")
     _add_common(slist)
     ssetup = ssub.add_parser("setup", help="make this database a station's and sync once with the parent")
@@ -295,7 +302,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_station(args: argparse.Namespace) -> int:
-    """hall-server station add|revoke|reset|list|setup (docs/sync.md)."""
+    """hall-server station add|revoke|reset|remove|list|setup (docs/sync.md)."""
     from hall_server.services import stations
 
     settings = _settings(args)
@@ -331,8 +338,11 @@ def cmd_station(args: argparse.Namespace) -> int:
             stations.revoke_station(db, args.station_id)
             print(f"revoked {args.station_id}")
         elif args.station_command == "reset":
-            stations.reset_station(db, args.station_id)
-            print(f"reset {args.station_id}")
+            streams = stations.reset_station(db, args.station_id)
+            print(json.dumps({"reset": args.station_id, "rebased": streams}, ensure_ascii=False))
+        elif args.station_command == "remove":
+            halls = stations.remove_station(db, args.station_id)
+            print(json.dumps({"removed": args.station_id, "halls": halls}, ensure_ascii=False))
         elif args.station_command == "list":
             from datetime import UTC, datetime
 
