@@ -114,7 +114,8 @@ def verify_chain(
     if head_row is None:
         return Verdict(hall_id, True, 0, 0, None)
     last_seq, head, start = int(head_row.last_seq), head_row.last_hash, int(head_row.chain_start or 0)
-    if after is None or after < start:
+    # From the genesis when nothing after chain_start was verified yet (also after a re-base).
+    if after is None or after <= start:
         after, prev = start, chain.genesis(hall_id, start)
     assert prev is not None
     expected = after + 1

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from hall_server.const import AUDIT_STREAM_PREFIX
 from hall_server.db.engine import Database
-from hall_server.db.models import Hall, HallService, QueueGroup, ServiceItem, Window
+from hall_server.db.models import Hall, HallService, QueueGroup, ServiceItem, SyncAck, Window
 from hall_server.errors import HallError
 from queueing.hierarchy import is_in_subtree
 from queueing.model import HallPolicy
@@ -72,6 +73,8 @@ class _Snapshot:
     parents: dict[str, str | None]
     windows: dict[int, WindowInfo]
     loaded_at: float
+    # At a station, the halls it owns (its streams); empty elsewhere.
+    own: tuple[str, ...] = ()
 
 
 class Catalog:
@@ -142,6 +145,11 @@ class Catalog:
                 )
             ).all()
             win_rows = s.execute(select(Window.id, Window.hall_id, Window.number, Window.name)).all()
+            own = sorted(
+                h
+                for h in s.execute(select(SyncAck.hall_id)).scalars()
+                if not h.startswith(AUDIT_STREAM_PREFIX)
+            )
         halls: dict[str, HallConfig] = {}
         for h in halls_rows:
             policy_data: dict[str, Any] = dict(h.policy or {})
@@ -172,7 +180,7 @@ class Catalog:
         }
         parents = {h.id: h.parent_id for h in halls.values()}
         windows = {w.id: WindowInfo(w.id, w.hall_id, w.number, w.name) for w in win_rows}
-        return _Snapshot(halls, services, parents, windows, time.monotonic())
+        return _Snapshot(halls, services, parents, windows, time.monotonic(), tuple(own))
 
     # --- look-ups ------------------------------------------------------------------------
     def _reload_on_miss(self) -> bool:
@@ -197,8 +205,13 @@ class Catalog:
         return list(self._snapshot().halls.values())
 
     def main_hall(self) -> HallConfig | None:
-        """The hall this server is known by: the first (by id) of the halls without a parent."""
-        roots = sorted((h for h in self.halls() if h.parent_id is None), key=lambda h: h.id)
+        """The hall this server is known by: at a station its first own hall (the city's halls above
+        it come down with the configuration), elsewhere the first (by id) of the halls without a parent."""
+        snap = self._snapshot()
+        for hall_id in snap.own:
+            if hall_id in snap.halls:
+                return snap.halls[hall_id]
+        roots = sorted((h for h in snap.halls.values() if h.parent_id is None), key=lambda h: h.id)
         return roots[0] if roots else None
 
     def service(self, code: str) -> ServiceInfo:

@@ -131,14 +131,24 @@ def build_parser() -> argparse.ArgumentParser:
     sadd.add_argument("--name", default="")
     sadd.add_argument("--out", help="write the bundle to this file (mode 0600) instead of printing it")
     sadd.add_argument(
-        "--with-data-key", action="store_true", help="put this server's personal-data key into the bundle"
+        "--with-data-key",
+        action="store_true",
+        help="put the key this database is recorded with into the bundle (never made here)",
     )
+    sadd.add_argument("--data-key-file", help="the city's data key file (or HALL_DATA_KEY_FILE)")
     srev = ssub.add_parser("revoke", help="revoke a station's credential")
     _add_common(srev)
     srev.add_argument("station_id")
-    sreset = ssub.add_parser("reset", help="forget a station's refused epoch (after a judged re-install)")
+    sreset = ssub.add_parser(
+        "reset", help="accept a re-installed station: forget its epoch, re-base its streams at the city's seq"
+    )
     _add_common(sreset)
     sreset.add_argument("station_id")
+    sremove = ssub.add_parser(
+        "remove", help="free a revoked station's halls (city halls again, or for a new station)"
+    )
+    _add_common(sremove)
+    sremove.add_argument("station_id")
     slist = ssub.add_parser("list", help="stations with their sync state")
     _add_common(slist)
     ssetup = ssub.add_parser("setup", help="make this database a station's and sync once with the parent")
@@ -147,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     ssetup.add_argument("--id", required=True, help="the station id")
     ssetup.add_argument("--credential-file", required=True, help="the setup bundle (or bare credential) file")
     ssetup.add_argument("--ca", help="PEM file pinning the parent's certificate or CA")
+    ssetup.add_argument(
+        "--data-key-file", help="the city's data key file (or HALL_DATA_KEY_FILE; default: the bundle's)"
+    )
 
     dbp = sub.add_parser("db", help="database administration")
     dsub = dbp.add_subparsers(dest="db_command", required=True)
@@ -289,7 +302,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_station(args: argparse.Namespace) -> int:
-    """hall-server station add|revoke|reset|list|setup (docs/sync.md)."""
+    """hall-server station add|revoke|reset|remove|list|setup (docs/sync.md)."""
     from hall_server.services import stations
 
     settings = _settings(args)
@@ -299,11 +312,10 @@ def cmd_station(args: argparse.Namespace) -> int:
     try:
         if args.station_command == "add":
             halls = [h.strip() for h in args.halls.split(",") if h.strip()]
+            # The key first: a refusal must leave no station registered.
+            key = _recorded_data_key(settings, db) if args.with_data_key else None
             bundle = stations.add_station(db, args.station_id, halls, args.name)
-            if args.with_data_key:
-                from hall_server.crypto import load_or_create_key
-
-                key = load_or_create_key(settings.data_dir, settings.data_key_file, settings.data_key)
+            if key is not None:
                 bundle["data_key"] = key.hex()
             text = json.dumps(bundle, ensure_ascii=False)
             if args.out:
@@ -326,8 +338,11 @@ def cmd_station(args: argparse.Namespace) -> int:
             stations.revoke_station(db, args.station_id)
             print(f"revoked {args.station_id}")
         elif args.station_command == "reset":
-            stations.reset_station(db, args.station_id)
-            print(f"reset {args.station_id}")
+            streams = stations.reset_station(db, args.station_id)
+            print(json.dumps({"reset": args.station_id, "rebased": streams}, ensure_ascii=False))
+        elif args.station_command == "remove":
+            halls = stations.remove_station(db, args.station_id)
+            print(json.dumps({"removed": args.station_id, "halls": halls}, ensure_ascii=False))
         elif args.station_command == "list":
             from datetime import UTC, datetime
 
@@ -337,6 +352,81 @@ def cmd_station(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     return 0
+
+
+def _recorded_data_key(settings: Settings, db: Any) -> bytes:
+    """The data key to bundle for a station: the one given (or the data folder's), never a new one,
+    and only if it is the key this database is recorded with (server_meta's fingerprint)."""
+    from sqlalchemy import select
+
+    from hall_server.const import KEY_FILE_NAME, META_KEY_FINGERPRINT
+    from hall_server.crypto import DataKeyError, key_fingerprint, load_or_create_key
+    from hall_server.db.models import ServerMeta
+
+    default = settings.data_dir / KEY_FILE_NAME
+    if not (settings.data_key or settings.data_key_file or default.is_file()):
+        raise DataKeyError(
+            "没有可打包的数据密钥 / no data key to bundle: run station add with the city server's "
+            "settings (HALL_DATA_KEY_FILE or --data-key-file, --db); it never makes a key"
+        )
+    key = load_or_create_key(settings.data_dir, settings.data_key_file, settings.data_key)
+    with db.read() as s:
+        stored = s.execute(select(ServerMeta.value).where(ServerMeta.key == META_KEY_FINGERPRINT)).scalar()
+    if stored is None:
+        raise DataKeyError(
+            "数据库尚未记录数据密钥 / this database records no data key yet: start the city server "
+            "once with its key, then add the station"
+        )
+    if stored != key_fingerprint(key):
+        raise DataKeyError(
+            "数据密钥与数据库不符，未生成安装包 / this data key is not the key of this database "
+            f"(database key fingerprint {str(stored)[:24]}…, this key {key_fingerprint(key)[:24]}…); "
+            "give the city server's key: HALL_DATA_KEY_FILE or --data-key-file"
+        )
+    return key
+
+
+def _station_data_key(settings: Settings, credential_file: Path) -> tuple[Settings, Path | None]:
+    """The station's data key, settled before anything opens its database (docs/deployment.md).
+
+    A station must use the city's key. A key given (HALL_DATA_KEY, HALL_DATA_KEY_FILE,
+    --data-key-file) must be the bundle's, if the bundle carries one; without one the bundle's is
+    written to <data-dir>/data.key (0600); with neither, set-up is refused rather than the server
+    making a key of its own. Returns the settings to use and the key file to serve with.
+    """
+    from hall_server.const import KEY_FILE_NAME
+    from hall_server.crypto import DataKeyError, load_or_create_key
+
+    raw = credential_file.read_text(encoding="utf-8").strip()
+    carried = json.loads(raw).get("data_key") if raw.startswith("{") else None
+    bundled = load_or_create_key(settings.data_dir, None, str(carried)) if carried else None
+    if settings.data_key or settings.data_key_file:
+        given = load_or_create_key(settings.data_dir, settings.data_key_file, settings.data_key)
+        if bundled is not None and given != bundled:
+            raise DataKeyError(
+                "给定的数据密钥不是安装包中市级平台的密钥 / the data key given is not the city's key in "
+                "the setup bundle: give the bundle's key, or none (the bundle's is then used)"
+            )
+        return settings, settings.data_key_file
+    if bundled is None:
+        raise DataKeyError(
+            "缺少数据密钥 / no data key: a station must use the city's data key; give it as "
+            "HALL_DATA_KEY_FILE (or --data-key-file), or use a bundle made with station add --with-data-key"
+        )
+    path = settings.data_dir / KEY_FILE_NAME
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if load_or_create_key(settings.data_dir, path) != bundled:
+            raise DataKeyError(
+                f"数据目录中已有另一个数据密钥 / {path} holds another data key than the bundle's "
+                "(made by an earlier command?): set the station up in an empty data folder"
+            ) from None
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(bundled.hex() + "\n")
+    return settings.model_copy(update={"data_key_file": path}), path
 
 
 def _station_setup(args: argparse.Namespace, settings: Settings) -> int:
@@ -353,6 +443,7 @@ def _station_setup(args: argparse.Namespace, settings: Settings) -> int:
             "parent_ca": Path(args.ca) if args.ca else None,
         }
     )
+    settings, key_file = _station_data_key(settings, Path(args.credential_file))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
     ctx = ServerContext.create(settings)
@@ -376,6 +467,7 @@ def _station_setup(args: argparse.Namespace, settings: Settings) -> int:
                         "HALL_STATION_ID": args.id,
                         "HALL_STATION_CREDENTIAL_FILE": str(Path(args.credential_file).resolve()),
                         **({"HALL_PARENT_CA": str(Path(args.ca).resolve())} if args.ca else {}),
+                        **({"HALL_DATA_KEY_FILE": str(Path(key_file).resolve())} if key_file else {}),
                     },
                 },
                 ensure_ascii=False,

@@ -399,7 +399,16 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "sync.bad_row": (422, "上报的数据行不正确", "A row of the batch is invalid"),
     "station.unknown": (404, "站点不存在", "No such station"),
     "station.exists": (409, "站点编号已存在", "A station with that id exists"),
-    "station.hall_taken": (409, "该大厅已属于其他站点", "The hall belongs to another station"),
+    "station.hall_taken": (
+        409,
+        "该大厅已属于其他站点（已撤销的站点可用 station remove 释放）",
+        "The hall belongs to another station (a revoked one frees it with station remove)",
+    ),
+    "station.active": (
+        409,
+        "站点尚未撤销，请先撤销（station revoke）",
+        "The station is not revoked; revoke it first (station revoke)",
+    ),
 }
 
 

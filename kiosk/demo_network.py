@@ -337,12 +337,13 @@ class Demo:
         self.shots.append(path)
         return path
 
-    def kiosk_command(self, machine: str) -> list[str]:
-        """`hall-kiosk --role village` against the station, as the village's all-in-one machine."""
+    def kiosk_command(self, machine: str, program: list[str] | None = None) -> list[str]:
+        """`hall-kiosk --role village` against the station, as the village's all-in-one machine
+        (run here as `python -m kiosk.cli`, this checkout's code; `program` as it is shown)."""
         assert self.station is not None
         v, clerk = self.village, self.village["clerks"][0]
         return [
-            sys.executable, "-m", "kiosk.cli", "--role", "village", "--server", self.station.url,
+            *(program or [sys.executable, "-m", "kiosk.cli"]), "--role", "village", "--server", self.station.url,
             "--hall", VILLAGE_HALL, f"--token={v['kiosk']}", f"--rating-token={v['rating']['token']}",
             "--window", str(v["rating"]["window_id"]), "--username", clerk["username"],
             f"--password={clerk['password']}", "--data-dir", str(self.out / "machines" / machine),
@@ -520,6 +521,15 @@ def chromium() -> str | None:
     return None
 
 
+def hall_kiosk() -> list[str]:
+    """The `hall-kiosk` command installed next to this Python (.venv/bin/hall-kiosk), for the guide."""
+    exe = Path(sys.executable).parent / "hall-kiosk"
+    if not exe.is_file():
+        return [sys.executable, "-m", "kiosk.cli"]
+    shown = os.path.relpath(exe)
+    return [shown if not shown.startswith("..") else str(exe)]
+
+
 def cli(*args: str, env: dict[str, str] | None = None) -> str:
     """Run `hall-server ARGS` (python -m hall_server.cli); its stdout, or RuntimeError with its stderr."""
     shown = " ".join(shlex.quote(a) for a in args)
@@ -615,7 +625,7 @@ def guide(demo: Demo, keep_running: bool) -> str:
     if keep_running:
         lines += [
             "  村站一体机 Village machine against the station:",
-            "    " + shlex.join(demo.kiosk_command("village-2")),
+            "    " + shlex.join(demo.kiosk_command("village-2", hall_kiosk())),
             "  按回车切断/恢复链路，Ctrl-C 结束 / Enter cuts or restores the link; Ctrl-C stops."
             if sys.stdin.isatty()
             else "  按 Ctrl-C 结束 Press Ctrl-C to stop.",

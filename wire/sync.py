@@ -68,6 +68,9 @@ class PullOut(WireOut):
     halls: list[str]
     # Where each stream (hall, audit:hall) starts: the parent's events before it are its history.
     bases: dict[str, int]
+    # What the station draws above (never lowering its own): {ids: {table: highest id held here in
+    # the station's range}, numbers: [[hall, prefix, business day, last seq]]}.
+    floors: dict[str, Any] = Field(default_factory=dict)
     config_version: str
     config: dict[str, list[dict[str, Any]]] | None
     down_cursor: int

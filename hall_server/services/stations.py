@@ -8,7 +8,7 @@ tokens) are refused the sync calls (403), and a station credential opens nothing
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,11 +20,22 @@ from hall_server.auth import MANAGER_ROLES, Principal, authenticate, require_rol
 from hall_server.const import ERRORS, STATION_NO_MAX
 from hall_server.context import ServerContext
 from hall_server.db.engine import Database
-from hall_server.db.models import Event, Hall, HallSeq, Station, StationHall, SyncAck, SyncChange
+from hall_server.db.models import (
+    Base,
+    Event,
+    Hall,
+    HallSeq,
+    Station,
+    StationHall,
+    SyncAck,
+    SyncChange,
+    Ticket,
+)
 from hall_server.errors import HallError
 from hall_server.events import forget_station_halls
 from hall_server.passwords import new_token, token_hash
 from hall_server.sync import capture, config_snapshot, parent
+from hall_server.sync.protocol import station_range
 from wire.sync import PushIn
 
 logger = logging.getLogger(__name__)
@@ -36,6 +47,9 @@ _SEQ = HallSeq.__table__
 _EVENTS = Event.__table__
 _ACKS = SyncAck.__table__
 _CHANGES = SyncChange.__table__
+_TICKETS = Ticket.__table__
+# Business days back whose ticket numbers a pull carries (floors_of): today's, and a day-end margin.
+FLOOR_DAYS = 2
 # Refusals a parent records on the station's row, so the station list shows them.
 CONFLICTS = ("sync.epoch_changed", "sync.rewound")
 
@@ -107,12 +121,14 @@ def pull(
         version, config = config_snapshot.snapshot(s, halls, now)
         rows, cursor, more = config_snapshot.down_rows(s, halls, down_cursor)
         bases = bases_of(s, halls)
+        floors = floors_of(s, int(st.station_no), halls, now)
     _touch(ctx.db, station_id, now)
     return {
         "station_id": station_id,
         "station_no": int(st.station_no),
         "halls": halls,
         "bases": bases,
+        "floors": floors,
         "config_version": version,
         "config": None if version == config_version else config,
         "down_cursor": cursor,
@@ -181,12 +197,52 @@ def _rebase_streams(s: Session, streams: list[str]) -> None:
 
 
 def bases_of(s: Session, halls: list[str]) -> dict[str, int]:
-    """Where each of a station's streams starts: the parent's chain_start at adoption."""
+    """Where a station database that has none of its streams yet starts each: the seq applied here.
+
+    For a station just added that is where the chain was re-based (nothing applied since). A
+    station with a stream keeps its own checkpoint and ignores this, so a restored backup still
+    pushes its (shorter) log and is refused as rewound. A re-installed station (a fresh database)
+    continues after what this server has; its new epoch is refused until `station reset`, which
+    re-bases the chain there (reset_station).
+    """
     streams = capture.streams_of(halls)
     return {
-        r.hall_id: int(r.chain_start or 0)
-        for r in s.execute(select(_SEQ.c.hall_id, _SEQ.c.chain_start).where(_SEQ.c.hall_id.in_(streams)))
+        r.hall_id: int(r.last_seq or 0)
+        for r in s.execute(select(_SEQ.c.hall_id, _SEQ.c.last_seq).where(_SEQ.c.hall_id.in_(streams)))
     }
+
+
+def floors_of(s: Session, station_no: int, halls: list[str], now: datetime) -> dict[str, Any]:
+    """What a station must draw above: the highest id this server holds in the station's range per
+    ranged table, and the last ticket number per hall, prefix and recent business day.
+
+    A station applies them never lowering its own (capture.apply_floors): for a running station
+    they are behind what it drew itself, but a re-installed station (`station reset`: same number)
+    or a replacement (`station remove`, `add`) would otherwise draw ids and numbers again that
+    this server holds, overwriting the old station's rows or colliding with them.
+    """
+    lo, hi = station_range(station_no)
+    ids: dict[str, int] = {}
+    for name in capture.RANGED_TABLES:
+        table = Base.metadata.tables[name]
+        top = s.execute(select(func.max(table.c.id)).where(table.c.id >= lo, table.c.id < hi)).scalar()
+        if top is not None:
+            ids[name] = int(top)
+    since = (now - timedelta(days=FLOOR_DAYS)).date()
+    numbers = [
+        [r.hall_id, r.prefix, r.business_day.isoformat(), int(r.top)]
+        for r in s.execute(
+            select(
+                _TICKETS.c.hall_id,
+                _TICKETS.c.prefix,
+                _TICKETS.c.business_day,
+                func.max(_TICKETS.c.seq).label("top"),
+            )
+            .where(_TICKETS.c.hall_id.in_(halls), _TICKETS.c.business_day >= since)
+            .group_by(_TICKETS.c.hall_id, _TICKETS.c.prefix, _TICKETS.c.business_day)
+        )
+    ]
+    return {"ids": ids, "numbers": numbers}
 
 
 def revoke_station(db: Database, station_id: str, now: datetime | None = None) -> None:
@@ -201,14 +257,45 @@ def revoke_station(db: Database, station_id: str, now: datetime | None = None) -
             raise HallError("station.unknown", station_id=station_id)
 
 
-def reset_station(db: Database, station_id: str) -> None:
-    """Forget a refused stream's conflict and epoch (after a re-installed station is judged sound)."""
+def reset_station(db: Database, station_id: str) -> list[str]:
+    """Accept a re-installed station: forget the recorded epoch and conflict, and re-base its streams.
+
+    The chain of each of its streams is re-based at the seq applied here (chain_start = N, no
+    head), as `station add` does: a fresh database (no stream yet) takes N as its base on its
+    pull and continues at N + 1 from the genesis of N, under its new epoch. A database restored
+    from an older backup keeps its own checkpoint, so its log is still behind (or does not link
+    to the re-based chain) and stays refused as rewound. Returns the streams re-based.
+    """
     with db.write() as s:
+        if not s.execute(select(_ST.c.id).where(_ST.c.id == station_id)).first():
+            raise HallError("station.unknown", station_id=station_id)
         s.execute(
             update(_ST)
             .where(_ST.c.id == station_id)
             .values(epoch=None, conflict=None, conflict_at=None, conflict_epoch=None)
         )
+        streams = capture.streams_of(parent.halls_of(s, station_id))
+        _rebase_streams(s, streams)
+    return streams
+
+
+def remove_station(db: Database, station_id: str) -> list[str]:
+    """Free a revoked station's halls: they are the city's again, or another station's to take.
+
+    The records it sent stay (events, tickets, ratings: they are the halls' history), and so does
+    its row, revoked and without halls, so its number (its id range) is never given again.
+    Returns the halls freed.
+    """
+    with db.write() as s:
+        st = s.execute(select(_ST.c.id, _ST.c.revoked_at).where(_ST.c.id == station_id)).first()
+        if st is None:
+            raise HallError("station.unknown", station_id=station_id)
+        if st.revoked_at is None:
+            raise HallError("station.active", station_id=station_id)
+        halls = parent.halls_of(s, station_id)
+        s.execute(_SH.delete().where(_SH.c.station_id == station_id))
+    forget_station_halls()
+    return halls
 
 
 def station_rows(

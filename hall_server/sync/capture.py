@@ -21,7 +21,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,39 @@ def seed_sequences(s: Session, station_no: int) -> None:
             )
         elif int(current) < start:
             s.execute(text("UPDATE sqlite_sequence SET seq = :v WHERE name = :t"), {"t": table, "v": start})
+
+
+def apply_floors(s: Session, floors: dict[str, Any] | None, halls: list[str] | tuple[str, ...]) -> None:
+    """Draw ids and ticket numbers above what the parent holds (services.stations.floors_of).
+
+    Never lowering: a running station's own are ahead already; a re-installed or replacement
+    station would otherwise draw again ids (overwriting the parent's rows) or numbers it holds.
+    """
+    if not floors:
+        return
+    for table, top in (floors.get("ids") or {}).items():
+        if table not in RANGED_TABLES:
+            continue
+        current = s.execute(text("SELECT seq FROM sqlite_sequence WHERE name = :t"), {"t": table}).scalar()
+        if current is None:
+            s.execute(
+                text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :v)"), {"t": table, "v": int(top)}
+            )
+        elif int(current) < int(top):
+            s.execute(
+                text("UPDATE sqlite_sequence SET seq = :v WHERE name = :t"), {"t": table, "v": int(top)}
+            )
+    mine = set(halls)
+    for hall_id, prefix, day, top in floors.get("numbers") or []:
+        if hall_id not in mine:
+            continue
+        s.execute(
+            text(
+                "INSERT INTO number_counters (hall_id, prefix, business_day, value) VALUES (:h, :p, :d, :v) "
+                "ON CONFLICT (hall_id, prefix, business_day) DO UPDATE SET value = max(value, excluded.value)"
+            ),
+            {"h": hall_id, "p": prefix, "d": str(date.fromisoformat(day)), "v": int(top)},
+        )
 
 
 def own_halls(s: Session, halls: tuple[str, ...] | list[str], bases: dict[str, int] | None = None) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
+from hall_server.chain import genesis
 from hall_server.const import AUDIT_STREAM_PREFIX, SYNC_MAX_ROWS
 from hall_server.db.models import Event, HallSeq, Station, StationHall, Window
 from hall_server.db.upsert import upsert_statement
@@ -181,7 +182,8 @@ def _apply_stream(
     for n, e in enumerate(new):
         if e.seq != expected + n:
             raise HallError("sync.gap", hall_id=stream, expected=expected + n, got=e.seq)
-    if done > 0 and head is not None and new[0].prev_hash is not None and new[0].prev_hash != head:
+    # A re-based stream (station add or reset: no head) links to the genesis of the applied seq.
+    if done > 0 and new[0].prev_hash is not None and new[0].prev_hash != (head or genesis(stream, done)):
         raise HallError("sync.rewound", hall_id=stream, seq=new[0].seq, reason="chain does not link")
     rows = []
     for e in new:

@@ -307,6 +307,7 @@ class StationSync:
             capture.set_capture(s, False)
             capture.assign_number(s, int(answer["station_no"]))
             capture.own_halls(s, list(answer["halls"]), answer.get("bases") or {})
+            capture.apply_floors(s, answer.get("floors"), list(answer["halls"]))
             values: dict[str, Any] = {"down_cursor": int(answer["down_cursor"])}
             if answer.get("config") is not None:
                 config_snapshot.apply_config(s, answer["config"], list(answer["halls"]), now)

@@ -107,3 +107,17 @@ def test_network_demo_runs_through_headless(tmp_path: Path) -> None:
         png = net / f"{name}.png"
         assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     assert "The city caught up" in text and "= 相等 equal" in text
+
+
+def test_the_guide_shows_the_installed_hall_kiosk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The village machine's command reads `.venv/bin/hall-kiosk ...`, not `python -m kiosk.cli`."""
+    from kiosk import demo_network
+
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").touch()
+    monkeypatch.setattr(sys, "executable", str(bin_dir / "python"))
+    monkeypatch.chdir(tmp_path)
+    assert demo_network.hall_kiosk() == [sys.executable, "-m", "kiosk.cli"]  # not installed: the module
+    (bin_dir / "hall-kiosk").touch()
+    assert demo_network.hall_kiosk() == [".venv/bin/hall-kiosk"]
