@@ -15,7 +15,7 @@ from hall_server.api.errors import install_handlers
 from hall_server.api.guard import RequestGuard
 from hall_server.api.lean import document_lean_routes
 from hall_server.config import Settings
-from hall_server.const import API_PREFIX, DOCUMENT_MAX_BYTES, MAX_BODY_BYTES, VERSION
+from hall_server.const import API_PREFIX, DOCUMENT_MAX_BYTES, MAX_BODY_BYTES, SYNC_MAX_BODY_BYTES, VERSION
 from hall_server.context import ServerContext
 from hall_server.db.analyze import StatsKeeper
 from hall_server.listeners import CrossProcessListener
@@ -94,7 +94,9 @@ class ClientAddress:
 
 def body_limit(path: str) -> int:
     """The largest body a path accepts: a document photo, or an ordinary JSON request."""
-    return DOCUMENT_MAX_BYTES + 64 * 1024 if path.endswith("/documents") else MAX_BODY_BYTES
+    if path.endswith("/documents"):
+        return DOCUMENT_MAX_BYTES + 64 * 1024
+    return SYNC_MAX_BODY_BYTES if path.endswith("/sync/push") else MAX_BODY_BYTES
 
 
 def create_app_from_env() -> FastAPI:

@@ -353,3 +353,10 @@ def require_window_operator(p: Principal, window_id: int, window_hall_id: str, c
         require_hall(p, window_hall_id, catalog)
         return
     raise HallError("auth.forbidden", role=p.role)
+
+
+def require_not_station(ctx: ServerContext, what: str) -> None:
+    """409 sync.managed_by_city at a station: the city owns this (catalogue, settings, staff,
+    tokens, follow-up cases) and sends it down; a station only applies it (docs/sync.md)."""
+    if ctx.settings.station_mode:
+        raise HallError("sync.managed_by_city", what=what)

@@ -118,6 +118,36 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(verify)
     verify.add_argument("--hall", help="one hall (or audit stream, e.g. audit:city); default every chain")
 
+    station = sub.add_parser(
+        "station", help="station sync: stations of this server, or set this one up as a station"
+    )
+    ssub = station.add_subparsers(dest="station_command", required=True)
+    sadd = ssub.add_parser(
+        "add", help="register a station owning halls; print its setup bundle (credential once)"
+    )
+    _add_common(sadd)
+    sadd.add_argument("station_id")
+    sadd.add_argument("--halls", required=True, help="comma-separated hall ids the station owns")
+    sadd.add_argument("--name", default="")
+    sadd.add_argument("--out", help="write the bundle to this file (mode 0600) instead of printing it")
+    sadd.add_argument(
+        "--with-data-key", action="store_true", help="put this server's personal-data key into the bundle"
+    )
+    srev = ssub.add_parser("revoke", help="revoke a station's credential")
+    _add_common(srev)
+    srev.add_argument("station_id")
+    sreset = ssub.add_parser("reset", help="forget a station's refused epoch (after a judged re-install)")
+    _add_common(sreset)
+    sreset.add_argument("station_id")
+    slist = ssub.add_parser("list", help="stations with their sync state")
+    _add_common(slist)
+    ssetup = ssub.add_parser("setup", help="make this database a station's and sync once with the parent")
+    _add_common(ssetup)
+    ssetup.add_argument("--parent", required=True, help="the parent server's base URL")
+    ssetup.add_argument("--id", required=True, help="the station id")
+    ssetup.add_argument("--credential-file", required=True, help="the setup bundle (or bare credential) file")
+    ssetup.add_argument("--ca", help="PEM file pinning the parent's certificate or CA")
+
     dbp = sub.add_parser("db", help="database administration")
     dsub = dbp.add_subparsers(dest="db_command", required=True)
     grant = dsub.add_parser(
@@ -155,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_audit(args)
         if args.command == "db":
             return cmd_db(args)
+        if args.command == "station":
+            return cmd_station(args)
     except DataKeyError as err:
         print(f"错误 / error: {err}", file=sys.stderr)
         return 2
@@ -254,6 +286,104 @@ def cmd_token(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     return 0
+
+
+def cmd_station(args: argparse.Namespace) -> int:
+    """hall-server station add|revoke|reset|list|setup (docs/sync.md)."""
+    from hall_server.services import stations
+
+    settings = _settings(args)
+    if args.station_command == "setup":
+        return _station_setup(args, settings)
+    db = _open_db(settings)
+    try:
+        if args.station_command == "add":
+            halls = [h.strip() for h in args.halls.split(",") if h.strip()]
+            bundle = stations.add_station(db, args.station_id, halls, args.name)
+            if args.with_data_key:
+                from hall_server.crypto import load_or_create_key
+
+                key = load_or_create_key(settings.data_dir, settings.data_key_file, settings.data_key)
+                bundle["data_key"] = key.hex()
+            text = json.dumps(bundle, ensure_ascii=False)
+            if args.out:
+                out = Path(args.out)
+                out.touch(mode=0o600, exist_ok=True)
+                out.chmod(0o600)
+                out.write_text(text + "\n", encoding="utf-8")
+                print(
+                    json.dumps(
+                        {
+                            "station_id": args.station_id,
+                            "station_no": bundle["station_no"],
+                            "bundle": str(out),
+                        }
+                    )
+                )
+            else:
+                print(text)
+        elif args.station_command == "revoke":
+            stations.revoke_station(db, args.station_id)
+            print(f"revoked {args.station_id}")
+        elif args.station_command == "reset":
+            stations.reset_station(db, args.station_id)
+            print(f"reset {args.station_id}")
+        elif args.station_command == "list":
+            from datetime import UTC, datetime
+
+            with db.read() as s:
+                for row in stations.station_rows(s, None, datetime.now(UTC), settings.station_silent_alert_s):
+                    print(json.dumps(row, ensure_ascii=False))
+    finally:
+        db.dispose()
+    return 0
+
+
+def _station_setup(args: argparse.Namespace, settings: Settings) -> int:
+    from hall_server.context import ServerContext
+    from hall_server.migrate import upgrade
+    from hall_server.sync import capture
+    from hall_server.sync.station import StationSync
+
+    settings = settings.model_copy(
+        update={
+            "parent_url": args.parent,
+            "station_id": args.id,
+            "station_credential_file": Path(args.credential_file),
+            "parent_ca": Path(args.ca) if args.ca else None,
+        }
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    ctx = ServerContext.create(settings)
+    try:
+        sync = StationSync(ctx)
+        capture.setup_station(ctx.db, settings, sync.bundle)
+        ok = sync.sync_once()
+        with ctx.db.read() as s:
+            st = capture.state(s)
+        print(
+            json.dumps(
+                {
+                    "station_id": st.station_id,
+                    "station_no": st.station_no,
+                    "epoch": st.epoch,
+                    "link": st.link_state,
+                    "error": st.error_code,
+                    "config_version": st.config_version,
+                    "env": {
+                        "HALL_PARENT_URL": args.parent,
+                        "HALL_STATION_ID": args.id,
+                        "HALL_STATION_CREDENTIAL_FILE": str(Path(args.credential_file).resolve()),
+                        **({"HALL_PARENT_CA": str(Path(args.ca).resolve())} if args.ca else {}),
+                    },
+                },
+                ensure_ascii=False,
+            )
+        )
+    finally:
+        ctx.close()
+    return 0 if ok else 1
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

@@ -147,6 +147,21 @@ class Settings(BaseSettings):
     # HTTPS: a PEM certificate (chain) and its key, both or neither.
     tls_cert: str | None = None
     tls_key: str | None = None
+    # Station mode (docs/sync.md): the parent (city or township) server's base URL; set = station.
+    parent_url: str | None = None
+    # The station's identity at its parent and the secret the parent issued (`hall-server station
+    # add`), given directly or as a file (the setup bundle's JSON, or the bare credential).
+    station_id: str | None = None
+    station_credential: str | None = None
+    station_credential_file: Path | None = None
+    # A PEM file pinning the parent's certificate or CA (requests' verify=).
+    parent_ca: Path | None = None
+    # Seconds between sync rounds; connect/read timeout of each request; events per push.
+    sync_seconds: float = Field(default=const.SYNC_SECONDS_DEFAULT, gt=0, le=3600)
+    sync_timeout_s: float = Field(default=const.SYNC_TIMEOUT_DEFAULT_S, gt=0, le=300)
+    sync_batch: int = Field(default=const.SYNC_BATCH_DEFAULT, ge=1, le=const.SYNC_MAX_EVENTS)
+    # Parent side: a station not heard from for this long shows "silent" on the station list.
+    station_silent_alert_s: float = Field(default=const.STATION_SILENT_ALERT_S, gt=0)
 
     @field_validator("rate_exempt")
     @classmethod
@@ -155,6 +170,11 @@ class Settings(BaseSettings):
             if item.strip():
                 ipaddress.ip_network(item.strip(), strict=False)  # a ValueError names the bad entry
         return value
+
+    @property
+    def station_mode(self) -> bool:
+        """This server is a station: it syncs with parent_url."""
+        return bool(self.parent_url)
 
     @property
     def security(self) -> SecurityPolicy:
@@ -218,7 +238,7 @@ class Settings(BaseSettings):
     def describe(self) -> dict[str, Any]:
         """The settings for logs and `hall-server settings`: secrets left out."""
         out = self.model_dump(mode="json")
-        for secret in ("data_key", "app_role_password"):
+        for secret in ("data_key", "app_role_password", "station_credential"):
             if out.get(secret):
                 out[secret] = "(set)"
         return out

@@ -349,8 +349,67 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "Invalid period (from..to, at most two years)",
     ),
     "stats.bad_group": (422, "不支持的分组方式", "Unsupported grouping"),
+    # Station sync (docs/sync.md).
+    "sync.managed_by_city": (
+        409,
+        "本站点的该项数据由市级平台统一管理，请在市级平台修改",
+        "This is managed by the city server; change it there",
+    ),
+    "sync.wrong_hall": (
+        403,
+        "站点只能上报本站点所属大厅的数据，本批次未被接受",
+        "A station may only send its own halls' records; nothing of the batch was applied",
+    ),
+    "sync.gap": (
+        409,
+        "上报数据不连续，请从{expected}号记录起重新上报",
+        "The batch leaves a gap in the hall's log; resend from the expected seq",
+    ),
+    "sync.epoch_changed": (
+        409,
+        "站点数据库已重建或更换，已拒绝合并，请联系市级平台管理员",
+        "The station's database was re-created or another machine uses its identity; refused",
+    ),
+    "sync.rewound": (
+        409,
+        "站点数据库已回退到旧备份，已拒绝合并，请联系市级平台管理员",
+        "The station's database went back to an older copy; refused, never merged",
+    ),
+    "sync.revoked": (
+        401,
+        "站点凭证已被市级平台注销",
+        "The station's credential was revoked by the city",
+    ),
+    "sync.not_station": (409, "本服务器不是站点", "This server is not a station"),
+    "sync.unreachable": (
+        503,
+        "无法连接上级平台，数据已在本地保存，恢复后自动上报",
+        "The parent server cannot be reached; records are kept and sent when the link returns",
+    ),
+    "sync.bad_row": (422, "上报的数据行不正确", "A row of the batch is invalid"),
+    "station.unknown": (404, "站点不存在", "No such station"),
+    "station.exists": (409, "站点编号已存在", "A station with that id exists"),
+    "station.hall_taken": (409, "该大厅已属于其他站点", "The hall belongs to another station"),
 }
 
+
+# --- station sync (docs/sync.md) ------------------------------------------------------------------
+SYNC_SECONDS_DEFAULT = 2.0
+SYNC_TIMEOUT_DEFAULT_S = 5.0
+SYNC_BATCH_DEFAULT = 2000
+# Bounds of one push: events, row images, and the body (the request guard's limit for the path).
+SYNC_MAX_EVENTS = 5000
+SYNC_MAX_ROWS = 20000
+SYNC_MAX_BODY_BYTES = 16 * 1024 * 1024
+# A station's own integer ids start at station_no * STATION_ID_SPAN; the city stays below it.
+STATION_ID_SPAN = 10**10
+STATION_NO_MAX = 900_000_000
+STATION_SILENT_ALERT_S = 600.0
+# Failed rounds back off exponentially with jitter up to this many seconds.
+SYNC_BACKOFF_MAX_S = 30.0
+# The parent's event stream for a station-owned hall gets this suffix (events.stream_of).
+CITY_STREAM_SUFFIX = "@city"
+LINK_STATES = ("ok", "down", "refused", "revoked", "rewound", "epoch_conflict")
 
 # --- appointments, follow-ups, matters, statistics, notifications, devices ----------------------
 # Where the working-day calendars live (assets/calendar/CN-<year>.json, <city>-<year>.json).

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,8 +14,9 @@ from sqlalchemy import BigInteger, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from hall_server import chain
+from hall_server.const import AUDIT_STREAM_PREFIX, CITY_STREAM_SUFFIX
 from hall_server.db.engine import Tx
-from hall_server.db.models import Event, HallSeq
+from hall_server.db.models import Event, HallSeq, StationHall
 from hall_server.db.prepared import Prepared
 from hall_server.db.upsert import upsert_statement
 
@@ -126,6 +129,7 @@ def append_event(
     """Append an event in the caller's transaction; it is published to subscribers after commit."""
     actor = _actor(actor)
     conn = session.connection()
+    hall_id = stream_of(conn, hall_id)
     params = _row(hall_id, type, payload, actor, at or datetime.now(UTC))
     if conn.dialect.name == "postgresql" and chain.algorithm() == "sha256":
         body = chain.record_body(
@@ -183,7 +187,7 @@ def _flush_staged(tx: Tx) -> None:
 
 def _append_batch(tx: Tx, batch: list[tuple[str, str, dict[str, Any], Any, datetime]]) -> None:
     conn = tx.connection()
-    hall_id = batch[0][0]
+    hall_id = stream_of(conn, batch[0][0])
     last, prev = _take(conn, hall_id, len(batch))
     rows = []
     for n, (_hall, type_, payload, actor, at) in enumerate(batch):
@@ -195,6 +199,44 @@ def _append_batch(tx: Tx, batch: list[tuple[str, str, dict[str, Any], Any, datet
         prev = row["hash"]
         rows.append(row)
     _INSERT_EVENT.many(conn, rows)
+
+
+# --- the streams of station-owned halls (docs/sync.md) -------------------------------------
+# A station owns its halls' event logs: the parent applies them with the station's seqs and
+# hashes and must never append to them itself (the seqs would collide). What a parent's own use
+# case does about such a hall (a county manager works a follow-up case, an admin makes a token)
+# goes to a stream of its own, "<hall>@city" (and "audit:<hall>@city"). This is the one place
+# that rule lives.
+_STATION_HALLS_TTL_S = 5.0
+_station_halls: tuple[float, frozenset[str]] = (0.0, frozenset())
+_station_halls_lock = threading.Lock()
+
+
+def station_halls(conn: Any) -> frozenset[str]:
+    """The halls a station owns at this (parent) server; re-read every few seconds."""
+    global _station_halls
+    expires, halls = _station_halls
+    if time.monotonic() < expires:
+        return halls
+    with _station_halls_lock:
+        halls = frozenset(r[0] for r in conn.execute(select(StationHall.__table__.c.hall_id)))
+        _station_halls = (time.monotonic() + _STATION_HALLS_TTL_S, halls)
+    return halls
+
+
+def forget_station_halls() -> None:
+    """Re-read the station halls on the next append (a station was added or changed here)."""
+    global _station_halls
+    _station_halls = (0.0, frozenset())
+
+
+def stream_of(conn: Any, hall_id: str) -> str:
+    """The event stream this server appends to for hall_id: "<hall>@city" for a station's hall."""
+    base = hall_id[len(AUDIT_STREAM_PREFIX) :] if hall_id.startswith(AUDIT_STREAM_PREFIX) else hall_id
+    halls = station_halls(conn)
+    if halls and base in halls:
+        return hall_id + CITY_STREAM_SUFFIX
+    return hall_id
 
 
 def _actor(actor: Actor | dict[str, Any] | None) -> Actor:

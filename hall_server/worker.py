@@ -30,8 +30,10 @@ def run_pass(ctx: ServerContext, notifier: notify.Notifier) -> dict[str, int]:
     out: dict[str, int] = dayend.close_ended_days(ctx, now)
     with ctx.db.write() as s:
         out["no_shows"] = appointments.sweep_no_shows(s, now)
-    with ctx.db.write() as s:
-        out["cases_opened"] = followups.open_missing_cases(s, now)
+    if not ctx.settings.station_mode:
+        # At a station the city opens and works the cases of bad ratings; they come down.
+        with ctx.db.write() as s:
+            out["cases_opened"] = followups.open_missing_cases(s, now)
     with ctx.db.write() as s:
         out["near_queued"] = notify.scan_events(s, ctx.protector, now)
     out.update(notify.flush(ctx.db, ctx.protector, notifier, now))
@@ -75,14 +77,25 @@ async def background_passes(app: FastAPI) -> AsyncIterator[None]:
         thread = threading.Thread(target=loop, name="hall-worker", daemon=True)
         thread.start()
     audit_thread = _start_audit_loop(ctx, stop)
+    sync_thread = None
+    if ctx is not None and ctx.settings.station_mode:
+        from hall_server.sync import station
+
+        # The identity, epoch and id ranges are set before the first request is served.
+        sync_thread = await asyncio.to_thread(station.start, ctx, stop)
     try:
         yield
     finally:
         stop.set()
+        sync = getattr(ctx, "station_sync", None)
+        if sync is not None:
+            sync.wake.set()
         if thread is not None:
             thread.join(timeout=30)
         if audit_thread is not None:
             audit_thread.join(timeout=30)
+        if sync_thread is not None:
+            sync_thread.join(timeout=30)
 
 
 def _start_audit_loop(ctx: ServerContext | None, stop: threading.Event) -> threading.Thread | None:

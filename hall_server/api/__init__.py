@@ -18,6 +18,7 @@ from hall_server.api import (
     ratings,
     schemas,
     stats,
+    sync,
     system,
     tickets,
     web,
@@ -39,6 +40,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     dashboard.router,
     documents.router,
     audit.router,
+    sync.router,
 )
 # The bodies of the lean hot routes, which read them without FastAPI's body machinery.
 LEAN_BODIES: tuple[type[BaseModel], ...] = (schemas.IssueIn, schemas.NextIn)

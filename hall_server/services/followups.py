@@ -12,7 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hall_server.auth import MANAGER_ROLES, Principal, manager_scope, require_roles, visible_halls
+from hall_server.auth import (
+    MANAGER_ROLES,
+    Principal,
+    manager_scope,
+    require_not_station,
+    require_roles,
+    visible_halls,
+)
 from hall_server.const import EV_FOLLOWUP_OPENED, EV_FOLLOWUP_STEP, POLICY_FOLLOWUP_DAYS
 from hall_server.context import ServerContext
 from hall_server.db.models import FollowupCase, FollowupStep, Hall, Rating, ServiceItem, User, Window
@@ -66,6 +73,7 @@ def get_case(ctx: ServerContext, p: Principal, case_id: int) -> dict[str, Any]:
 def add_step(ctx: ServerContext, p: Principal, case_id: int, req: StepInput) -> dict[str, Any]:
     """Use case: record the next step (verified, answered, fixed, revisited, closed) by the manager."""
     require_roles(p, *MANAGER_ROLES)
+    require_not_station(ctx, "follow-up cases")
     allowed = set(visible_halls(ctx, p))
     with ctx.db.write() as s:
         case = advance(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from hall_server import audit
-from hall_server.auth import Principal, manager_scope
+from hall_server.auth import Principal, manager_scope, require_not_station
 from hall_server.const import (
     AU_SETTINGS_CHANGED,
     DEFAULT_ALERT_QUEUE_LENGTH,
@@ -196,5 +196,6 @@ def settings_for(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, An
 def change_settings(ctx: ServerContext, p: Principal, hall_id: str, patch: dict[str, Any]) -> dict[str, Any]:
     """Use case: change some of those settings (keys not given stay; unknown keys are refused)."""
     manager_scope(ctx, p, hall_id, include_subtree=False)
+    require_not_station(ctx, "hall settings")
     with ctx.db.write() as s:
         return update_settings(s, hall_id, patch, ctx.now(), p.actor)

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from hall_server.auth import (
     Principal,
     create_token,
+    require_not_station,
     revoke_token,
     revoke_user_sessions,
     successor_token,
@@ -227,6 +228,7 @@ def change_password(
     """Change one's own password: every session of the user ends, this one continues under a new token."""
     if p.user_id is None:
         raise HallError("auth.forbidden", role=p.role, reason="devices have no password")
+    require_not_station(ctx, "staff accounts")
     policy = ctx.settings.security
     now = _now()
     with ctx.db.read() as s:

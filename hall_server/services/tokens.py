@@ -5,7 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from hall_server.auth import Principal, require_hall, require_roles, revoke_token, rotate_token, token_row
+from hall_server.auth import (
+    Principal,
+    require_hall,
+    require_not_station,
+    require_roles,
+    revoke_token,
+    rotate_token,
+    token_row,
+)
 from hall_server.const import DEVICE_ROLES, EV_AUTH_TOKEN_REVOKED, EV_AUTH_TOKEN_ROTATED
 from hall_server.context import ServerContext
 from hall_server.errors import HallError
@@ -34,6 +42,7 @@ def rotate_device_token(ctx: ServerContext, p: Principal, token_id: int) -> dict
     """A new secret for a device token; the old one stops working at once. The new secret is shown once."""
     with ctx.db.write() as s:
         row = _device_row(ctx, p, s, token_id)
+        require_not_station(ctx, "tokens")
         new = rotate_token(s, token_id)
         if new is None:
             raise HallError("token.unknown", token_id=token_id)
@@ -61,6 +70,7 @@ def revoke_device_token(ctx: ServerContext, p: Principal, token_id: int) -> None
     """End a device token for good."""
     with ctx.db.write() as s:
         row = _device_row(ctx, p, s, token_id)
+        require_not_station(ctx, "tokens")
         if not revoke_token(s, token_id):
             raise HallError("token.unknown", token_id=token_id)
         if row.hall_id:

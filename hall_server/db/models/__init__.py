@@ -19,6 +19,14 @@ from hall_server.db.models.matters import Matter, MatterStep, MatterVisit
 from hall_server.db.models.notify import NotifyCursor, OutboxMessage
 from hall_server.db.models.ratings import Rating
 from hall_server.db.models.staff import ApiToken, LoginThrottle, SocketTicket, User
+from hall_server.db.models.sync import (
+    Station,
+    StationHall,
+    SyncAck,
+    SyncChange,
+    SyncDownChange,
+    SyncState,
+)
 from hall_server.db.models.tickets import BOUND_WAITING, OPEN_TICKETS, NumberCounter, Ticket
 from hall_server.db.models.windows import Window
 
@@ -52,6 +60,12 @@ __all__ = [
     "ServerMeta",
     "ServiceItem",
     "SocketTicket",
+    "Station",
+    "StationHall",
+    "SyncAck",
+    "SyncChange",
+    "SyncDownChange",
+    "SyncState",
     "Ticket",
     "TicketDocument",
     "User",

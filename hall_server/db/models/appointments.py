@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hall_server.db.models.base import Base
+from hall_server.db.models.base import BIG_ID, STATION_RANGED, Base
 
 # Bookings that hold a place (and count against the person's daily limit).
 ACTIVE_BOOKING_SQL = "status IN ('booked', 'checked_in')"
@@ -32,9 +32,10 @@ class AppointmentSlot(Base):
     __tablename__ = "appointment_slots"
     __table_args__ = (
         UniqueConstraint("hall_id", "service_code", "day", "start", name="uq_appointment_slots"),
+        STATION_RANGED,
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
     hall_id: Mapped[str] = mapped_column(String(64), ForeignKey("halls.id"))
     service_code: Mapped[str] = mapped_column(String(64))
     day: Mapped[date] = mapped_column(Date)
@@ -62,13 +63,14 @@ class Appointment(Base):
             sqlite_where=text(ACTIVE_BOOKING_SQL),
             postgresql_where=text(ACTIVE_BOOKING_SQL),
         ),
+        STATION_RANGED,
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
     hall_id: Mapped[str] = mapped_column(String(64), ForeignKey("halls.id"))
     service_code: Mapped[str] = mapped_column(String(64))
-    slot_id: Mapped[int] = mapped_column(Integer, ForeignKey("appointment_slots.id"))
+    slot_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey("appointment_slots.id"))
     day: Mapped[date] = mapped_column(Date)
     start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     end_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -86,4 +88,4 @@ class Appointment(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    ticket_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ticket_id: Mapped[int | None] = mapped_column(BIG_ID, nullable=True)

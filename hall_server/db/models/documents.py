@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hall_server.db.models.base import Base
+from hall_server.db.models.base import BIG_ID, STATION_RANGED, Base
 
 
 class TicketDocument(Base):
@@ -26,10 +26,11 @@ class TicketDocument(Base):
         # The same photo sent twice for one ticket (a retry after a dropped link) is one document.
         UniqueConstraint("ticket_id", "sha256", name="uq_ticket_documents_content"),
         Index("ix_ticket_documents_hall", "hall_id", "taken_at"),
+        STATION_RANGED,
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ticket_id: Mapped[int] = mapped_column(Integer, ForeignKey("tickets.id"))
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey("tickets.id"))
     hall_id: Mapped[str] = mapped_column(String(64))
     window_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     clerk_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

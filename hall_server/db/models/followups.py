@@ -16,19 +16,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hall_server.db.models.base import Base
+from hall_server.db.models.base import BIG_ID, STATION_RANGED, Base
 
 
 class FollowupCase(Base):
     """The follow-up of one bad rating (差评整改) with its working-day deadline and current step."""
 
     __tablename__ = "followup_cases"
-    __table_args__ = (Index("ix_followup_cases_hall", "hall_id", "step"),)
+    __table_args__ = (
+        Index("ix_followup_cases_hall", "hall_id", "step"),
+        STATION_RANGED,
+    )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
     hall_id: Mapped[str] = mapped_column(String(64))
-    rating_id: Mapped[int] = mapped_column(Integer, ForeignKey("ratings.id"), unique=True)
-    ticket_id: Mapped[int] = mapped_column(Integer)
+    rating_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey("ratings.id"), unique=True)
+    ticket_id: Mapped[int] = mapped_column(BIG_ID)
     window_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     clerk_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     service_code: Mapped[str] = mapped_column(String(64))
@@ -46,9 +49,10 @@ class FollowupStep(Base):
     """One recorded step of a follow-up case, by a named manager."""
 
     __tablename__ = "followup_steps"
+    __table_args__ = STATION_RANGED
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    case_id: Mapped[int] = mapped_column(Integer, ForeignKey("followup_cases.id"), index=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey("followup_cases.id"), index=True)
     step: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     user_name: Mapped[str] = mapped_column(String(100))

@@ -15,20 +15,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hall_server.db.models.base import Base
+from hall_server.db.models.base import BIG_ID, STATION_RANGED, Base
 
 
 class Matter(Base):
     """A matter (办件) accepted at a window, moved through its back-office steps."""
 
     __tablename__ = "matters"
-    __table_args__ = (Index("ix_matters_person", "id_hmac"),)
+    __table_args__ = (
+        Index("ix_matters_person", "id_hmac"),
+        STATION_RANGED,
+    )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
     hall_id: Mapped[str] = mapped_column(String(64))
     case_no: Mapped[str] = mapped_column(String(64), unique=True)
     service_code: Mapped[str] = mapped_column(String(64))
-    first_ticket_id: Mapped[int] = mapped_column(Integer)
+    first_ticket_id: Mapped[int] = mapped_column(BIG_ID)
     window_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     clerk_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     id_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -43,11 +46,14 @@ class MatterVisit(Base):
     """One visit (ticket) spent on a matter: what "最多跑一次" counts."""
 
     __tablename__ = "matter_visits"
-    __table_args__ = (UniqueConstraint("matter_id", "ticket_id", name="uq_matter_visits"),)
+    __table_args__ = (
+        UniqueConstraint("matter_id", "ticket_id", name="uq_matter_visits"),
+        STATION_RANGED,
+    )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    matter_id: Mapped[int] = mapped_column(Integer, ForeignKey("matters.id"), index=True)
-    ticket_id: Mapped[int] = mapped_column(Integer)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    matter_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey("matters.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(BIG_ID)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -55,9 +61,10 @@ class MatterStep(Base):
     """One recorded step of a matter."""
 
     __tablename__ = "matter_steps"
+    __table_args__ = STATION_RANGED
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    matter_id: Mapped[int] = mapped_column(Integer, ForeignKey("matters.id"), index=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    matter_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey("matters.id"), index=True)
     step: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(100))
     note: Mapped[str] = mapped_column(Text, default="")

@@ -15,17 +15,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hall_server.db.models.base import Base
+from hall_server.db.models.base import BIG_ID, STATION_RANGED, Base
 
 
 class Rating(Base):
     """A five-level rating (好差评) of one served ticket."""
 
     __tablename__ = "ratings"
+    __table_args__ = STATION_RANGED
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
     hall_id: Mapped[str] = mapped_column(String(64))
-    ticket_id: Mapped[int] = mapped_column(Integer, ForeignKey("tickets.id"), unique=True)
+    ticket_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey("tickets.id"), unique=True)
     window_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     clerk_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     service_code: Mapped[str] = mapped_column(String(64))

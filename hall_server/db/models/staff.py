@@ -13,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hall_server.db.models.base import Base
+from hall_server.db.models.base import BIG_ID, STATION_RANGED, Base
 
 
 class User(Base):
@@ -34,8 +34,9 @@ class ApiToken(Base):
     """A bearer token, stored as its SHA-256; bound to a role, a hall, a window, a user."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = STATION_RANGED
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(20))
     hall_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -69,6 +70,6 @@ class SocketTicket(Base):
     __tablename__ = "socket_tickets"
 
     ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    token_id: Mapped[int] = mapped_column(Integer)
+    token_id: Mapped[int] = mapped_column(BIG_ID)
     hall_id: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

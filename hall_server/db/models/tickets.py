@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hall_server.db.models.base import Base
+from hall_server.db.models.base import BIG_ID, STATION_RANGED, Base
 
 
 class NumberCounter(Base):
@@ -79,9 +79,10 @@ class Ticket(Base):
             sqlite_where=text(OPEN_TICKETS),
             postgresql_where=text(OPEN_TICKETS),
         ),
+        STATION_RANGED,
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
     hall_id: Mapped[str] = mapped_column(String(64), ForeignKey("halls.id"))
     business_day: Mapped[date] = mapped_column(Date)
     prefix: Mapped[str] = mapped_column(String(4))

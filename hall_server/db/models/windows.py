@@ -13,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hall_server.db.models.base import Base
+from hall_server.db.models.base import BIG_ID, Base
 
 
 class Window(Base):
@@ -30,7 +30,7 @@ class Window(Base):
     status: Mapped[str] = mapped_column(String(20), default="closed")
     groups: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     clerk_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id"), nullable=True)
-    current_ticket_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    last_ticket_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    current_ticket_id: Mapped[int | None] = mapped_column(BIG_ID, nullable=True)
+    last_ticket_id: Mapped[int | None] = mapped_column(BIG_ID, nullable=True)
     # The newest calls as [group, priority] pairs: the calling policy's weighted round-robin.
     call_history: Mapped[list[Any]] = mapped_column(JSON, default=list)

@@ -1,0 +1,297 @@
+"""Use cases of station sync: the parent's station registry and the two sync calls, the link view.
+
+A station authenticates with the credential its parent issued (`hall-server station add`),
+stored as SHA-256 like api tokens: the principal kind "station". The other principals (api
+tokens) are refused the sync calls (403), and a station credential opens nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from hall_server.auth import MANAGER_ROLES, Principal, authenticate, require_roles, visible_halls
+from hall_server.const import ERRORS, STATION_NO_MAX
+from hall_server.context import ServerContext
+from hall_server.db.engine import Database
+from hall_server.db.models import Event, Hall, HallSeq, Station, StationHall, SyncAck, SyncChange
+from hall_server.errors import HallError
+from hall_server.events import forget_station_halls
+from hall_server.passwords import new_token, token_hash
+from hall_server.sync import capture, config_snapshot, parent
+from wire.sync import PushIn
+
+logger = logging.getLogger(__name__)
+
+_ST = Station.__table__
+_SH = StationHall.__table__
+_HALLS = Hall.__table__
+_SEQ = HallSeq.__table__
+_EVENTS = Event.__table__
+_ACKS = SyncAck.__table__
+_CHANGES = SyncChange.__table__
+# Refusals a parent records on the station's row, so the station list shows them.
+CONFLICTS = ("sync.epoch_changed", "sync.rewound")
+
+
+# --- the station principal ---------------------------------------------------------------------
+def station_of(ctx: ServerContext, token: str | None) -> str:
+    """The station id of a station credential; 401 without one, 403 for an ordinary token."""
+    if not token:
+        raise HallError("auth.required")
+    with ctx.db.read_conn() as conn:
+        row = conn.execute(
+            select(_ST.c.id, _ST.c.revoked_at).where(_ST.c.credential_hash == token_hash(token))
+        ).first()
+        if row is None:
+            authenticate(conn, token)  # 401 auth.invalid unless it is a live api token ...
+            raise HallError("auth.forbidden", reason="station credential required")  # ... which may not sync
+    if row.revoked_at is not None:
+        raise HallError("sync.revoked", station_id=row.id)
+    return str(row.id)
+
+
+# --- the two sync calls ------------------------------------------------------------------------
+def push(ctx: ServerContext, token: str | None, body: PushIn) -> dict[str, Any]:
+    """POST /sync/push: apply the station's batch in one transaction (see sync/parent.py)."""
+    station_id = station_of(ctx, token)
+    now = ctx.now()
+    try:
+        with ctx.db.write() as s:
+            return parent.apply_push(s, station_id, body, now)
+    except HallError as exc:
+        if exc.code in CONFLICTS:
+            _record_conflict(ctx.db, station_id, exc.code, body.epoch, now)
+            logger.warning("station %s refused: %s %s", station_id, exc.code, exc.detail)
+        elif exc.code == "sync.gap":
+            _touch(ctx.db, station_id, now)
+        raise
+
+
+def _record_conflict(db: Database, station_id: str, code: str, epoch: str, now: datetime) -> None:
+    with db.write() as s:
+        s.execute(
+            update(_ST)
+            .where(_ST.c.id == station_id)
+            .values(
+                conflict=code.split(".", 1)[1], conflict_at=now, conflict_epoch=epoch, last_contact_at=now
+            )
+        )
+
+
+def _touch(db: Database, station_id: str, now: datetime) -> None:
+    with db.write() as s:
+        s.execute(update(_ST).where(_ST.c.id == station_id).values(last_contact_at=now))
+
+
+def pull(
+    ctx: ServerContext, token: str | None, config_version: str | None, down_cursor: int
+) -> dict[str, Any]:
+    """GET /sync/pull: the configuration if its version differs, and parent-owned rows after the cursor."""
+    station_id = station_of(ctx, token)
+    now = ctx.now()
+    with ctx.db.read(consistent=True) as s:
+        st = s.execute(select(_ST).where(_ST.c.id == station_id)).one()
+        halls = parent.halls_of(s, station_id)
+        version, config = config_snapshot.snapshot(s, halls, now)
+        rows, cursor, more = config_snapshot.down_rows(s, halls, down_cursor)
+    _touch(ctx.db, station_id, now)
+    return {
+        "station_id": station_id,
+        "station_no": int(st.station_no),
+        "halls": halls,
+        "config_version": version,
+        "config": None if version == config_version else config,
+        "down_cursor": cursor,
+        "down_rows": rows,
+        "more": more,
+    }
+
+
+# --- the registry (CLI) ------------------------------------------------------------------------
+def add_station(
+    db: Database, station_id: str, halls: list[str], name: str = "", now: datetime | None = None
+) -> dict[str, Any]:
+    """Register a station owning halls; returns its setup bundle (the credential, shown once)."""
+    now = now or datetime.now(UTC)
+    if not halls:
+        raise HallError("request.invalid", reason="a station owns at least one hall")
+    credential = new_token()
+    with db.write() as s:
+        if s.execute(select(_ST.c.id).where(_ST.c.id == station_id)).first():
+            raise HallError("station.exists", station_id=station_id)
+        known = {r[0] for r in s.execute(select(_HALLS.c.id).where(_HALLS.c.id.in_(halls)))}
+        for h in halls:
+            if h not in known:
+                raise HallError("hall.unknown", hall_id=h)
+        taken = s.execute(select(_SH.c.hall_id, _SH.c.station_id).where(_SH.c.hall_id.in_(halls))).first()
+        if taken is not None:
+            raise HallError("station.hall_taken", hall_id=taken.hall_id, station_id=taken.station_id)
+        used = s.execute(
+            select(_SEQ.c.hall_id).where(_SEQ.c.hall_id.in_(capture.streams_of(halls)), _SEQ.c.last_seq > 0)
+        ).first()
+        if used is not None:
+            # The station starts the hall's log at seq 1; a log the parent already has would collide.
+            raise HallError(
+                "station.hall_taken", hall_id=used.hall_id, reason="the hall already has events here"
+            )
+        number = int(s.execute(select(func.coalesce(func.max(_ST.c.station_no), 0))).scalar() or 0) + 1
+        if number > STATION_NO_MAX:
+            raise HallError("request.invalid", reason="no station numbers left")
+        s.execute(
+            _ST.insert().values(
+                id=station_id,
+                station_no=number,
+                name=name,
+                credential_hash=token_hash(credential),
+                created_at=now,
+                rows_through=0,
+                waiting=0,
+            )
+        )
+        for h in halls:
+            s.execute(_SH.insert().values(hall_id=h, station_id=station_id, applied_seq=0))
+    forget_station_halls()
+    return {"station_id": station_id, "station_no": number, "halls": list(halls), "credential": credential}
+
+
+def revoke_station(db: Database, station_id: str, now: datetime | None = None) -> None:
+    """Revoke a station's credential (its next request is refused: sync.revoked)."""
+    with db.write() as s:
+        done = s.execute(
+            update(_ST)
+            .where(_ST.c.id == station_id, _ST.c.revoked_at.is_(None))
+            .values(revoked_at=now or datetime.now(UTC))
+        )
+        if not done.rowcount and not s.execute(select(_ST.c.id).where(_ST.c.id == station_id)).first():
+            raise HallError("station.unknown", station_id=station_id)
+
+
+def reset_station(db: Database, station_id: str) -> None:
+    """Forget a refused stream's conflict and epoch (after a re-installed station is judged sound)."""
+    with db.write() as s:
+        s.execute(
+            update(_ST)
+            .where(_ST.c.id == station_id)
+            .values(epoch=None, conflict=None, conflict_at=None, conflict_epoch=None)
+        )
+
+
+def station_rows(
+    s: Session, halls: list[str] | None, now: datetime, silent_after_s: float
+) -> list[dict[str, Any]]:
+    """Every station (or those owning one of halls) with its sync state."""
+    owned: dict[str, list[tuple[str, int]]] = {}
+    for r in s.execute(select(_SH.c.station_id, _SH.c.hall_id, _SH.c.applied_seq).order_by(_SH.c.hall_id)):
+        owned.setdefault(r.station_id, []).append((r.hall_id, int(r.applied_seq or 0)))
+    out = []
+    for st in s.execute(select(_ST).order_by(_ST.c.station_no)):
+        mine = owned.get(st.id, [])
+        if halls is not None and not any(h in halls for h, _ in mine):
+            continue
+        last = _aware(st.last_contact_at)
+        silent = st.revoked_at is None and (last is None or (now - last).total_seconds() > silent_after_s)
+        out.append(
+            {
+                "id": st.id,
+                "station_no": int(st.station_no),
+                "name": st.name or "",
+                "halls": [h for h, _ in mine],
+                "epoch": st.epoch,
+                "revoked": st.revoked_at is not None,
+                "last_contact_at": _iso(st.last_contact_at),
+                "last_push_at": _iso(st.last_push_at),
+                "waiting": int(st.waiting or 0),
+                "lag_s": st.lag_s,
+                "applied": dict(mine),
+                "config_version": st.config_version,
+                "silent": silent,
+                "conflict": st.conflict,
+                "conflict_at": _iso(st.conflict_at),
+            }
+        )
+    return out
+
+
+def list_stations(ctx: ServerContext, p: Principal) -> dict[str, Any]:
+    """GET /stations: the stations of the halls the caller sees, with their sync state (managers)."""
+    require_roles(p, *MANAGER_ROLES)
+    halls = None if p.role == "admin" else visible_halls(ctx, p)
+    with ctx.db.read() as s:
+        return {"stations": station_rows(s, halls, ctx.now(), ctx.settings.station_silent_alert_s)}
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+
+
+def _iso(dt: datetime | None) -> str | None:
+    aware = _aware(dt)
+    return aware.isoformat() if aware is not None else None
+
+
+# --- the station's own view ------------------------------------------------------------------
+def waiting_of(s: Session) -> tuple[int, float | None]:
+    """(events + rows not acknowledged yet, seconds since the oldest of those events was recorded)."""
+    acks = dict(s.execute(select(_ACKS.c.hall_id, _ACKS.c.acked_seq)).all())
+    waiting = 0
+    oldest: datetime | None = None
+    if acks:
+        seqs = dict(
+            s.execute(select(_SEQ.c.hall_id, _SEQ.c.last_seq).where(_SEQ.c.hall_id.in_(list(acks)))).all()
+        )
+        for stream, acked in acks.items():
+            behind = int(seqs.get(stream) or 0) - int(acked or 0)
+            if behind > 0:
+                waiting += behind
+                at = s.execute(
+                    select(_EVENTS.c.at).where(
+                        _EVENTS.c.hall_id == stream, _EVENTS.c.seq == int(acked or 0) + 1
+                    )
+                ).scalar()
+                at = _aware(at)
+                if at is not None and (oldest is None or at < oldest):
+                    oldest = at
+    waiting += int(s.execute(select(func.count()).select_from(_CHANGES)).scalar() or 0)
+    lag = max(0.0, (datetime.now(UTC) - oldest).total_seconds()) if oldest is not None else 0.0
+    return waiting, lag
+
+
+def link(ctx: ServerContext, p: Principal) -> dict[str, Any]:
+    """GET /sync/link: the station's link to its parent, for any principal of the station."""
+    if not ctx.settings.station_mode:
+        return {"mode": "standalone"}
+    with ctx.db.read() as s:
+        st = capture.state(s)
+        if st is None:
+            return {
+                "mode": "station",
+                "parent": _host(ctx.settings.parent_url),
+                "state": "down",
+                "waiting": 0,
+            }
+        waiting, lag = waiting_of(s)
+    code = st.error_code
+    known = ERRORS.get(code or "")
+    return {
+        "mode": "station",
+        "parent": _host(ctx.settings.parent_url),
+        "station_id": st.station_id,
+        "state": st.link_state,
+        "last_ok_at": _iso(st.last_ok_at),
+        "waiting": waiting,
+        "lag_s": lag,
+        "config_version": st.config_version,
+        "error_code": code,
+        "message": known[1] if known else (st.error_message if code else None),
+        "message_en": known[2] if known else (st.error_message if code else None),
+    }
+
+
+def _host(url: str | None) -> str | None:
+    return urlsplit(url).hostname if url else None

@@ -1,0 +1,196 @@
+"""Station side: its identity and epoch, its id ranges, and the triggers that capture changes.
+
+A station's database gets, once (`setup_station`, at the first start in station mode or by
+`hall-server station setup`):
+- the `sync_state` row: station id, station_no, and a random epoch. The epoch lives in the
+  database, so a re-created database has a new one (the parent refuses it once the old stream
+  made progress) and a restored copy has the old one with a shorter log (the parent sees the
+  seq going back). Neither is merged.
+- the id ranges: sqlite_sequence of every table whose rows it creates starts at
+  station_no * 10**10 (const.STATION_ID_SPAN), so its rows copy verbatim to the city.
+- capture triggers on the station-owned tables (protocol.UP_TABLES): every insert or update
+  of a row records (table, pk) in `sync_changes`, whoever writes it (ORM, Core, a script).
+  They write only while sync_state.capture is true; applying what came down turns it off
+  inside that transaction, so nothing the parent sent is sent back.
+Stations run on SQLite (the embedded default); a PostgreSQL station is not supported yet.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from hall_server.config import Settings
+from hall_server.const import AUDIT_STREAM_PREFIX
+from hall_server.db.engine import Database
+from hall_server.db.models import SyncAck, SyncState
+from hall_server.sync.protocol import UP_TABLES, WINDOW_OPERATION_COLUMNS, pk_column, station_range
+
+logger = logging.getLogger(__name__)
+
+_STATE = SyncState.__table__
+_ACKS = SyncAck.__table__
+# Tables whose ids a station draws from its range (migration 0009 RANGED).
+RANGED_TABLES = (
+    "tickets",
+    "ratings",
+    "followup_cases",
+    "followup_steps",
+    "matters",
+    "matter_visits",
+    "matter_steps",
+    "ticket_documents",
+    "appointment_slots",
+    "appointments",
+    "api_tokens",
+)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What the parent issued a station (`hall-server station add`): credential, number, halls."""
+
+    credential: str
+    station_id: str | None = None
+    station_no: int | None = None
+    halls: tuple[str, ...] = ()
+
+
+def read_bundle(settings: Settings) -> Bundle | None:
+    """The station's credential (and, from a setup bundle file, its number and halls)."""
+    if settings.station_credential:
+        return Bundle(credential=settings.station_credential.strip(), station_id=settings.station_id)
+    path: Path | None = settings.station_credential_file
+    if path is None:
+        return None
+    raw = path.read_text(encoding="utf-8").strip()
+    if raw.startswith("{"):
+        doc = json.loads(raw)
+        return Bundle(
+            credential=str(doc["credential"]),
+            station_id=str(doc.get("station_id") or settings.station_id or "") or None,
+            station_no=int(doc["station_no"]) if doc.get("station_no") is not None else None,
+            halls=tuple(str(h) for h in doc.get("halls") or ()),
+        )
+    return Bundle(credential=raw, station_id=settings.station_id)
+
+
+def streams_of(halls: list[str] | tuple[str, ...]) -> list[str]:
+    """The event logs a station sends for its halls: each hall's and its audit stream."""
+    return [s for h in halls for s in (h, AUDIT_STREAM_PREFIX + h)]
+
+
+def state(session: Session | Any) -> Any:
+    """The station's sync_state row, or None on a server that is no station (yet)."""
+    return session.execute(select(_STATE).where(_STATE.c.id == 1)).first()
+
+
+def setup_station(db: Database, settings: Settings, bundle: Bundle | None = None) -> Any:
+    """Make this database a station's (idempotent); returns the sync_state row."""
+    if not db.is_sqlite:
+        raise RuntimeError(
+            "a station runs on SQLite (HALL_DB_URL sqlite:///...); PostgreSQL stations are not supported"
+        )
+    bundle = bundle or read_bundle(settings)
+    station_id = settings.station_id or (bundle.station_id if bundle else None)
+    if not station_id:
+        raise RuntimeError("station mode needs HALL_STATION_ID (or a setup bundle that names the station)")
+    with db.write() as s:
+        row = state(s)
+        if row is None:
+            s.execute(
+                _STATE.insert().values(
+                    id=1,
+                    station_id=station_id,
+                    station_no=None,
+                    epoch=secrets.token_hex(16),
+                    capture=True,
+                    rows_through=0,
+                    down_cursor=0,
+                    created_at=datetime.now(UTC),
+                    link_state="down",
+                )
+            )
+            logger.info("station %s: new sync state (epoch made)", station_id)
+        elif row.station_id != station_id:
+            raise RuntimeError(
+                f"this database belongs to station {row.station_id!r}, not {station_id!r}; "
+                "a station's database is never reused for another identity"
+            )
+        if bundle and bundle.station_no:
+            assign_number(s, bundle.station_no)
+        if bundle and bundle.halls:
+            own_halls(s, bundle.halls)
+        install_triggers(s)
+        return state(s)
+
+
+def assign_number(s: Session, station_no: int) -> None:
+    """Record the station's number and start its id ranges there (once; a change is refused)."""
+    row = state(s)
+    if row.station_no is not None:
+        if row.station_no != station_no:
+            raise RuntimeError(
+                f"this station database has number {row.station_no}, the parent says {station_no}"
+            )
+        return
+    s.execute(_STATE.update().where(_STATE.c.id == 1).values(station_no=station_no))
+    seed_sequences(s, station_no)
+
+
+def seed_sequences(s: Session, station_no: int) -> None:
+    """Start every ranged table's AUTOINCREMENT at the station's range (never lowering it)."""
+    lo, hi = station_range(station_no)
+    for table in RANGED_TABLES:
+        top = s.execute(text(f"SELECT max(id) FROM {table} WHERE id < :hi"), {"hi": hi}).scalar()
+        start = max(lo, int(top or 0))
+        current = s.execute(text("SELECT seq FROM sqlite_sequence WHERE name = :t"), {"t": table}).scalar()
+        if current is None:
+            s.execute(
+                text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :v)"), {"t": table, "v": start}
+            )
+        elif int(current) < start:
+            s.execute(text("UPDATE sqlite_sequence SET seq = :v WHERE name = :t"), {"t": table, "v": start})
+
+
+def own_halls(s: Session, halls: tuple[str, ...] | list[str]) -> None:
+    """The streams this station sends: one ack row per hall and audit stream (kept if present)."""
+    have = {r[0] for r in s.execute(select(_ACKS.c.hall_id))}
+    for stream in streams_of(list(halls)):
+        if stream not in have:
+            s.execute(_ACKS.insert().values(hall_id=stream, acked_seq=0))
+
+
+def install_triggers(s: Session) -> None:
+    """The capture triggers on every station-owned table (IF NOT EXISTS: safe at every start)."""
+    for table in UP_TABLES:
+        pk = pk_column(table)
+        guard = "WHEN (SELECT capture FROM sync_state WHERE id = 1)"
+        body = f"INSERT INTO sync_changes (table_name, pk) VALUES ('{table.name}', CAST(NEW.{pk} AS TEXT))"
+        s.execute(
+            text(
+                f"CREATE TRIGGER IF NOT EXISTS sync_capture_{table.name}_ins AFTER INSERT ON {table.name} "
+                f"{guard} BEGIN {body}; END"
+            )
+        )
+        # Windows: only the station's columns (the city's configuration comes down, not up).
+        cols = f" OF {', '.join(WINDOW_OPERATION_COLUMNS)}" if table.name == "windows" else ""
+        s.execute(
+            text(
+                f"CREATE TRIGGER IF NOT EXISTS sync_capture_{table.name}_upd AFTER UPDATE{cols} ON {table.name} "
+                f"{guard} BEGIN {body}; END"
+            )
+        )
+
+
+def set_capture(s: Session, on: bool) -> None:
+    """Turn capture on or off inside the caller's transaction (off while applying from the parent)."""
+    s.execute(_STATE.update().where(_STATE.c.id == 1).values(capture=on))

@@ -1,0 +1,210 @@
+"""The city's configuration of a station's halls: one snapshot with a version, both ends of it.
+
+Parent side: `snapshot()` reads the configuration a station needs (its halls and their
+ancestors, every service item, hall services, queue groups, hall settings, the windows'
+configuration, the staff of its halls with their password hashes, and the tokens of its halls
+with hashes and revocations) and names it by a hash of its canonical JSON: the version. It is
+read afresh on every pull (a handful of indexed reads of small tables), so a revocation reaches
+the station in the round after it commits. `down_rows()` reads the parent-owned operational rows
+of the station's halls changed after a cursor (the trigger-filled sync_down_changes).
+
+Station side: `apply_config()` and `apply_down()` write them in the caller's transaction, with
+capture off (nothing that came down is sent back up).
+
+Holiday calendars ship with the software (assets/calendar), not in the database: they are not
+part of the snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from hall_server.const import DEVICE_ROLES, STATION_ID_SPAN
+from hall_server.db.models import ApiToken, Hall, SyncDownChange, Window
+from hall_server.db.upsert import upsert_statement
+from hall_server.sync.protocol import (
+    CONFIG_SKIP,
+    CONFIG_TABLES,
+    DOWN_TABLES,
+    decode_row,
+    encode_row,
+    pk_column,
+    pk_value,
+)
+
+_HALLS = Hall.__table__
+_TOKENS = ApiToken.__table__
+_WINDOWS = Window.__table__
+_DOWN = SyncDownChange.__table__
+DOWN_PAGE = 1000
+
+
+def ancestors(s: Session, halls: list[str]) -> list[str]:
+    """The halls and every hall above them."""
+    parents = dict(s.execute(select(_HALLS.c.id, _HALLS.c.parent_id)).all())
+    out: list[str] = []
+    for h in halls:
+        cur: str | None = h
+        while cur is not None and cur not in out:
+            out.append(cur)
+            cur = parents.get(cur)
+    return out
+
+
+def _columns(table: Table) -> tuple[str, ...]:
+    skip = CONFIG_SKIP.get(table.name, ())
+    return tuple(c.name for c in table.c if c.name not in skip)
+
+
+def snapshot(s: Session, halls: list[str], now: datetime) -> tuple[str, dict[str, list[dict[str, Any]]]]:
+    """(version, {table: [row images]}) of the configuration for these station halls."""
+    tree = ancestors(s, halls)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table in CONFIG_TABLES:
+        stmt = select(table)
+        name = table.name
+        if name == "halls":
+            stmt = stmt.where(table.c.id.in_(tree))
+        elif name in ("hall_services", "queue_groups", "hall_ext_settings"):
+            stmt = stmt.where(table.c.hall_id.in_(tree))
+        elif name in ("users", "windows"):
+            stmt = stmt.where(table.c.hall_id.in_(halls))
+        elif name == "api_tokens":
+            # Device tokens with their revocations; live, unexpired sessions made at the city.
+            stmt = stmt.where(
+                table.c.hall_id.in_(halls),
+                table.c.id < STATION_ID_SPAN,
+                or_(
+                    table.c.role.in_(DEVICE_ROLES),
+                    (table.c.revoked_at.is_(None))
+                    & (or_(table.c.expires_at.is_(None), table.c.expires_at > now)),
+                ),
+            )
+        pk = pk_column(table)
+        order = (
+            [table.c[c.name] for c in table.primary_key.columns] if name == "hall_services" else [table.c[pk]]
+        )
+        rows = s.execute(stmt.order_by(*order)).all()
+        cols = _columns(table)
+        out[name] = [encode_row(table, r, cols) for r in rows]
+    # Ancestors first, so a hall's parent exists before it on the station.
+    out["halls"].sort(key=lambda r: _depth(r["id"], {r2["id"]: r2["parent_id"] for r2 in out["halls"]}))
+    canonical = json.dumps(out, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    version = "c1:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
+    return version, out
+
+
+def _depth(hall: str, parents: dict[str, str | None]) -> int:
+    n = 0
+    cur = parents.get(hall)
+    while cur is not None and n < 100:
+        n += 1
+        cur = parents.get(cur)
+    return n
+
+
+def down_rows(
+    s: Session, halls: list[str], cursor: int, limit: int = DOWN_PAGE
+) -> tuple[dict[str, list[dict[str, Any]]], int, bool]:
+    """Parent-owned rows of these halls changed after cursor: ({table: images}, new cursor, more)."""
+    changes = s.execute(
+        select(_DOWN.c.id, _DOWN.c.table_name, _DOWN.c.pk)
+        .where(_DOWN.c.hall_id.in_(halls), _DOWN.c.id > cursor)
+        .order_by(_DOWN.c.id)
+        .limit(limit)
+    ).all()
+    if not changes:
+        return {}, cursor, False
+    keys: dict[str, set[str]] = {}
+    for c in changes:
+        keys.setdefault(c.table_name, set()).add(c.pk)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table in DOWN_TABLES:
+        pks = keys.get(table.name)
+        if not pks:
+            continue
+        pk = pk_column(table)
+        values = sorted(pk_value(table, k) for k in pks)
+        rows = s.execute(select(table).where(table.c[pk].in_(values)).order_by(table.c[pk])).all()
+        out[table.name] = [encode_row(table, r) for r in rows]
+    return out, int(changes[-1].id), len(changes) == limit
+
+
+def apply_config(
+    s: Session, config: dict[str, list[dict[str, Any]]], halls: list[str], now: datetime
+) -> None:
+    """Write a snapshot at the station (caller's transaction, capture off)."""
+    dialect = s.get_bind().dialect.name
+    for table in CONFIG_TABLES:
+        images = config.get(table.name)
+        if images is None:
+            continue
+        rows = [decode_row(table, img) for img in images]
+        pk = pk_column(table)
+        pk_cols = [c.name for c in table.primary_key.columns]
+        for row in rows:
+            set_ = {c: v for c, v in row.items() if c not in pk_cols}
+            if table.name == "windows":
+                # Insert with the station's defaults; an existing window keeps its operation.
+                exists = s.execute(select(_WINDOWS.c.id).where(_WINDOWS.c.id == row["id"])).first()
+                if exists:
+                    s.execute(update(_WINDOWS).where(_WINDOWS.c.id == row["id"]).values(**set_))
+                else:
+                    s.execute(_WINDOWS.insert().values(status="closed", call_history=[], **row))
+                continue
+            stmt = upsert_statement(
+                dialect, table, row, index_elements=pk_cols, set_=set_ or {pk: row[pk]}, returning=table.c[pk]
+            )
+            s.execute(stmt)
+        _retire_missing(s, table, rows, halls, now)
+
+
+def _retire_missing(
+    s: Session, table: Table, rows: list[dict[str, Any]], halls: list[str], now: datetime
+) -> None:
+    """What the city no longer has for the station's halls: deleted, deactivated or revoked."""
+    name = table.name
+    if name == "hall_services":
+        keep = {(r["hall_id"], r["service_code"]) for r in rows}
+        have = s.execute(
+            select(table.c.hall_id, table.c.service_code).where(table.c.hall_id.in_(halls))
+        ).all()
+        for h, code in have:
+            if (h, code) not in keep:
+                s.execute(delete(table).where(table.c.hall_id == h, table.c.service_code == code))
+    elif name == "users":
+        keep_ids = [r["id"] for r in rows]
+        s.execute(
+            update(table).where(table.c.hall_id.in_(halls), table.c.id.not_in(keep_ids)).values(active=False)
+        )
+    elif name == "api_tokens":
+        keep_ids = [r["id"] for r in rows]
+        s.execute(
+            update(table)
+            .where(
+                table.c.hall_id.in_(halls),
+                table.c.id < STATION_ID_SPAN,
+                table.c.id.not_in(keep_ids),
+                table.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+
+
+def apply_down(s: Session, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Write the parent-owned operational rows at the station (caller's transaction, capture off)."""
+    dialect = s.get_bind().dialect.name
+    for table in DOWN_TABLES:
+        for image in rows.get(table.name) or ():
+            row = decode_row(table, image)
+            pk = pk_column(table)
+            set_ = {c: v for c, v in row.items() if c != pk}
+            s.execute(
+                upsert_statement(dialect, table, row, index_elements=[pk], set_=set_, returning=table.c[pk])
+            )

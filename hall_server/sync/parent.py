@@ -1,0 +1,321 @@
+"""Parent side: apply a station's push in one transaction.
+
+The rules (docs/sync.md, "Station sync, the principles"):
+- a station writes only its own halls (and their audit streams); anything else refuses the
+  whole batch (403 sync.wrong_hall) and nothing is applied;
+- its stream identity is station id + epoch: the first push records the epoch; another epoch
+  once the stream made progress is a re-created database or a second machine (409
+  sync.epoch_changed), refused and shown on the station list, never merged;
+- per stream, the parent's hall_seq is the highest seq applied (the parent never appends to a
+  station's stream: events.stream_of). Events at or below it are a replay and skipped, if their
+  hashes match what was applied; a different hash, or a station head below it, is a restored
+  backup (409 sync.rewound). The first new event must be applied + 1 (else 409 sync.gap with
+  the expected seq) and link to the applied chain head;
+- row images are upserted in foreign-key order, only rows of the station's halls and, for the
+  tables whose ids a station draws, only ids of its own range;
+- the applied events are published on this server's bus after commit (and, on PostgreSQL,
+  announced to the other processes by the events trigger).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.orm import Session
+
+from hall_server.const import AUDIT_STREAM_PREFIX, SYNC_MAX_ROWS
+from hall_server.db.models import Event, HallSeq, Station, StationHall, Window
+from hall_server.db.upsert import upsert_statement
+from hall_server.errors import HallError
+from hall_server.events import dumps
+from hall_server.sync.capture import RANGED_TABLES
+from hall_server.sync.protocol import (
+    UP_COLUMNS,
+    UP_TABLES,
+    VIA_PARENT,
+    WINDOW_OPERATION_COLUMNS,
+    decode_row,
+    pk_column,
+    station_range,
+)
+from wire.sync import PushIn, SyncEvent
+
+logger = logging.getLogger(__name__)
+
+_EVENTS = Event.__table__
+_SEQ = HallSeq.__table__
+_STATIONS = Station.__table__
+_SH = StationHall.__table__
+_WINDOWS = Window.__table__
+_UP = {t.name: t for t in UP_TABLES}
+
+
+def lock_station(s: Session, station_id: str) -> Any:
+    """The station's row, locked for this transaction (one push of a station at a time)."""
+    stmt = select(_STATIONS).where(_STATIONS.c.id == station_id)
+    if s.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = s.execute(stmt).first()
+    if row is None:
+        raise HallError("auth.invalid")
+    if row.revoked_at is not None:
+        raise HallError("sync.revoked", station_id=station_id)
+    return row
+
+
+def halls_of(s: Session, station_id: str) -> list[str]:
+    """The halls a station owns."""
+    return [
+        r[0]
+        for r in s.execute(
+            select(_SH.c.hall_id).where(_SH.c.station_id == station_id).order_by(_SH.c.hall_id)
+        )
+    ]
+
+
+def applied_seqs(s: Session, streams: list[str]) -> dict[str, tuple[int, str | None]]:
+    """(applied seq, chain head) per stream, from this server's hall_seq."""
+    rows = s.execute(
+        select(_SEQ.c.hall_id, _SEQ.c.last_seq, _SEQ.c.last_hash).where(_SEQ.c.hall_id.in_(streams))
+    )
+    out = {stream: (0, None) for stream in streams}
+    for r in rows:
+        out[r.hall_id] = (int(r.last_seq or 0), r.last_hash)
+    return out
+
+
+def apply_push(s: Session, station_id: str, body: PushIn, now: datetime) -> dict[str, Any]:
+    """Apply one batch in the caller's transaction; returns {applied: {stream: seq}, rows_through}."""
+    st = lock_station(s, station_id)
+    if body.station_id != station_id:
+        raise HallError("auth.forbidden", reason="the batch names another station")
+    halls = halls_of(s, station_id)
+    streams = [x for h in halls for x in (h, AUDIT_STREAM_PREFIX + h)]
+    allowed = set(streams)
+    _check_epoch(s, st, body.epoch, streams)
+    by_stream: dict[str, list[SyncEvent]] = defaultdict(list)
+    for ev in body.events:
+        if ev.hall_id not in allowed:
+            raise HallError("sync.wrong_hall", hall_id=ev.hall_id)
+        by_stream[ev.hall_id].append(ev)
+    for stream in body.heads:
+        if stream not in allowed:
+            raise HallError("sync.wrong_hall", hall_id=stream)
+    applied = applied_seqs(s, streams)
+    for stream, head in body.heads.items():
+        if head < applied[stream][0]:
+            raise HallError("sync.rewound", hall_id=stream, station_seq=head, applied_seq=applied[stream][0])
+    published: list[tuple[dict[str, Any], str]] = []
+    for stream, events in by_stream.items():
+        applied[stream] = _apply_stream(s, stream, events, applied[stream], published)
+    _apply_rows(s, st, body.rows, set(halls))
+    hall_applied = {h: applied[h][0] for h in halls}
+    s.execute(
+        update(_STATIONS)
+        .where(_STATIONS.c.id == station_id)
+        .values(
+            epoch=body.epoch,
+            last_contact_at=now,
+            last_push_at=now,
+            rows_through=max(int(st.rows_through or 0), body.rows_through),
+            waiting=body.waiting,
+            lag_s=body.lag_s,
+            config_version=body.config_version,
+            conflict=None,
+            conflict_at=None,
+            conflict_epoch=None,
+        )
+    )
+    for hall, seq in hall_applied.items():
+        s.execute(update(_SH).where(_SH.c.hall_id == hall).values(applied_seq=seq, applied_at=now))
+    if published:
+        s.info.setdefault("events", []).extend(published)
+    return {"applied": {k: v[0] for k, v in applied.items()}, "rows_through": body.rows_through}
+
+
+def _check_epoch(s: Session, st: Any, epoch: str, streams: list[str]) -> None:
+    if st.epoch is None or st.epoch == epoch:
+        return
+    progress = s.execute(
+        select(_SEQ.c.hall_id).where(_SEQ.c.hall_id.in_(streams), _SEQ.c.last_seq > 0).limit(1)
+    ).first()
+    if progress is not None:
+        raise HallError("sync.epoch_changed", station_id=st.id, epoch=epoch, known_epoch=st.epoch)
+
+
+def _apply_stream(
+    s: Session,
+    stream: str,
+    events: list[SyncEvent],
+    applied: tuple[int, str | None],
+    published: list[tuple[dict[str, Any], str]],
+) -> tuple[int, str | None]:
+    events.sort(key=lambda e: e.seq)
+    done, head = applied
+    old = [e for e in events if e.seq <= done]
+    new = [e for e in events if e.seq > done]
+    if old:
+        # A replay: the same records again are a no-op; different ones are another history.
+        stored = dict(
+            s.execute(
+                select(_EVENTS.c.seq, _EVENTS.c.hash).where(
+                    _EVENTS.c.hall_id == stream, _EVENTS.c.seq.in_([e.seq for e in old])
+                )
+            ).all()
+        )
+        for e in old:
+            if e.seq in stored and stored[e.seq] != e.hash:
+                raise HallError("sync.rewound", hall_id=stream, seq=e.seq, reason="hash differs")
+    if not new:
+        return applied
+    expected = done + 1
+    for n, e in enumerate(new):
+        if e.seq != expected + n:
+            raise HallError("sync.gap", hall_id=stream, expected=expected + n, got=e.seq)
+    if done > 0 and head is not None and new[0].prev_hash is not None and new[0].prev_hash != head:
+        raise HallError("sync.rewound", hall_id=stream, seq=new[0].seq, reason="chain does not link")
+    rows = []
+    for e in new:
+        try:
+            at = datetime.fromisoformat(e.at)
+            payload = json.loads(e.payload)
+        except ValueError as exc:
+            raise HallError("sync.bad_row", table="events", seq=e.seq, reason=str(exc)[:100]) from exc
+        at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+        rows.append(
+            {
+                "hall_id": stream,
+                "seq": e.seq,
+                "type": e.type,
+                "at": at,
+                "actor_kind": e.actor_kind,
+                "actor_id": e.actor_id,
+                "payload": e.payload,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+            }
+        )
+        event = {
+            "seq": e.seq,
+            "hall_id": stream,
+            "type": e.type,
+            "at": at.isoformat(),
+            "actor": {"kind": e.actor_kind, "id": e.actor_id},
+            "payload": payload,
+        }
+        published.append((event, dumps(event)))
+    last = new[-1].seq
+    dialect = s.get_bind().dialect.name
+    # The seq row first (the chain-head trigger of events updates it), then the events.
+    s.execute(
+        upsert_statement(
+            dialect,
+            _SEQ,
+            {"hall_id": stream, "last_seq": last, "chain_start": 0},
+            index_elements=["hall_id"],
+            set_={"last_seq": last},
+            returning=_SEQ.c.last_seq,
+        )
+    )
+    s.execute(insert(_EVENTS), rows)
+    return last, new[-1].hash
+
+
+def _apply_rows(s: Session, st: Any, rows: dict[str, list[dict[str, Any]]], halls: set[str]) -> None:
+    unknown = [name for name in rows if name not in _UP]
+    if unknown:
+        raise HallError("sync.bad_row", table=str(unknown[0])[:64], reason="not a table a station sends")
+    total = sum(len(v) for v in rows.values())
+    if total > SYNC_MAX_ROWS:
+        raise HallError("request.invalid", reason=f"at most {SYNC_MAX_ROWS} rows per push")
+    lo, hi = station_range(int(st.station_no))
+    dialect = s.get_bind().dialect.name
+    batch_parents: dict[str, set[int]] = defaultdict(set)
+    for table in UP_TABLES:
+        images = rows.get(table.name)
+        if not images:
+            continue
+        allowed_cols = UP_COLUMNS.get(table.name)
+        decoded = []
+        for image in images:
+            row = decode_row(table, image)
+            if allowed_cols is not None and set(row) - set(allowed_cols):
+                raise HallError("sync.bad_row", table=table.name, reason="a column the station does not own")
+            decoded.append(row)
+        pk = pk_column(table)
+        for row in decoded:
+            if table.name in RANGED_TABLES and not lo <= int(row[pk]) < hi:
+                raise HallError(
+                    "sync.wrong_hall", table=table.name, id=row[pk], reason="id outside the station's range"
+                )
+            if "hall_id" in table.c and row.get("hall_id") not in halls:
+                raise HallError("sync.wrong_hall", table=table.name, hall_id=row.get("hall_id"))
+        _check_existing(s, table, decoded, halls)
+        if table.name in VIA_PARENT:
+            _check_via_parent(s, table, decoded, halls, batch_parents)
+        if table.name == "windows":
+            for row in decoded:
+                values = {c: row[c] for c in WINDOW_OPERATION_COLUMNS if c in row}
+                s.execute(
+                    update(_WINDOWS)
+                    .where(_WINDOWS.c.id == row["id"], _WINDOWS.c.hall_id == row["hall_id"])
+                    .values(**values)
+                )
+            continue
+        for row in decoded:
+            if table.name == "ticket_documents":
+                row.setdefault("data_enc", b"")  # the photo stays at the station
+            set_ = {
+                c: row[c]
+                for c in row
+                if c != pk and not (table.name == "ticket_documents" and c == "data_enc")
+            }
+            stmt = upsert_statement(
+                dialect, table, row, index_elements=[pk], set_=set_ or {pk: row[pk]}, returning=table.c[pk]
+            )
+            s.execute(stmt)
+        batch_parents[table.name].update(int(r[pk]) for r in decoded if isinstance(r[pk], int))
+
+
+def _check_existing(s: Session, table: Table, decoded: list[dict[str, Any]], halls: set[str]) -> None:
+    """A row already here must belong to one of the station's halls (a device id, a window)."""
+    if "hall_id" not in table.c:
+        return
+    pk = pk_column(table)
+    keys = [r[pk] for r in decoded]
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        other = s.execute(
+            select(table.c[pk], table.c.hall_id).where(
+                table.c[pk].in_(chunk), table.c.hall_id.not_in(list(halls))
+            )
+        ).first()
+        if other is not None:
+            raise HallError("sync.wrong_hall", table=table.name, hall_id=other.hall_id)
+
+
+def _check_via_parent(
+    s: Session, table: Table, decoded: list[dict[str, Any]], halls: set[str], batch: dict[str, set[int]]
+) -> None:
+    column, parent_name = VIA_PARENT[table.name]
+    parent = _UP.get(parent_name)
+    if parent is None:
+        raise HallError("sync.bad_row", table=table.name, reason="not a table a station sends")
+    ids = {int(r[column]) for r in decoded} - batch.get(parent_name, set())
+    ids_list = sorted(ids)
+    for i in range(0, len(ids_list), 500):
+        chunk = ids_list[i : i + 500]
+        found = (
+            s.execute(select(parent.c.id).where(parent.c.id.in_(chunk), parent.c.hall_id.in_(list(halls))))
+            .scalars()
+            .all()
+        )
+        if len(set(found)) != len(chunk):
+            raise HallError(
+                "sync.wrong_hall", table=table.name, reason=f"a {parent_name} row of another hall"
+            )

@@ -1,0 +1,357 @@
+"""Station side: the sync loop (push up, then pull down) and the link state it records.
+
+One thread in one process of the station runs it (an exclusive lock on a file in the data
+folder elects the process; the others serve requests and read the recorded link state). Each
+round:
+1. push: read a batch in one read transaction (the events of every stream after the parent's
+   acknowledged seq, in seq order, at most sync_batch; the current images of the rows changed in
+   sync_changes up to a high-water mark), then POST it with no transaction open; on 200 record
+   the acknowledgement durably (acked seq per stream, delete the acknowledged changes). A push is
+   sent every round even when empty: it carries the station's heads (a restored backup shows)
+   and what is waiting. A gap answer (409 sync.gap) moves the checkpoint back to what the parent
+   expects and the round goes on.
+2. pull: GET the configuration (if its version changed) and the parent-owned rows after the
+   down cursor, and apply them with the version and cursor in one transaction, capture off.
+Every request has a connect/read timeout; failures back off exponentially with jitter (capped
+at const.SYNC_BACKOFF_MAX_S); a local commit wakes the loop early (steady state: a round within
+sync_seconds anyway). The parent is only ever reached at settings.parent_url, so a proxy may
+sit in between.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import random
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from sqlalchemy import delete, select, update
+
+from hall_server.const import API_PREFIX, SYNC_BACKOFF_MAX_S
+from hall_server.context import ServerContext
+from hall_server.db.models import Event, HallSeq, SyncAck, SyncChange, SyncState
+from hall_server.services.stations import waiting_of
+from hall_server.sync import capture, config_snapshot
+from hall_server.sync.capture import RANGED_TABLES, Bundle
+from hall_server.sync.protocol import (
+    BY_NAME,
+    UP_COLUMNS,
+    encode_row,
+    pk_column,
+    pk_value,
+    station_range,
+)
+
+logger = logging.getLogger(__name__)
+
+_STATE = SyncState.__table__
+_ACKS = SyncAck.__table__
+_CHANGES = SyncChange.__table__
+_EVENTS = Event.__table__
+_SEQ = HallSeq.__table__
+LOCK_FILE = "station-sync.lock"
+# Pushes per round at most (each up to sync_batch events): a long backlog is sent over rounds.
+MAX_PUSHES_PER_ROUND = 20
+MAX_PULLS_PER_ROUND = 20
+# The link states a refusal leaves (anything else is "down": the parent was not reached).
+STATE_OF_CODE = {
+    "sync.revoked": "revoked",
+    "auth.invalid": "refused",
+    "auth.forbidden": "refused",
+    "sync.wrong_hall": "refused",
+    "sync.epoch_changed": "epoch_conflict",
+    "sync.rewound": "rewound",
+}
+
+
+class SyncRefused(Exception):
+    """The parent answered with a refusal (code, message) or could not be reached."""
+
+    def __init__(self, code: str, message: str, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.detail = detail or {}
+
+
+class StationSync:
+    """The station's sync loop and its one round (`sync_once`, also used by tests and the CLI)."""
+
+    def __init__(self, ctx: ServerContext, bundle: Bundle | None = None) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.bundle = bundle or capture.read_bundle(ctx.settings)
+        if self.bundle is None:
+            raise RuntimeError("station mode needs HALL_STATION_CREDENTIAL or HALL_STATION_CREDENTIAL_FILE")
+        self.base = str(self.settings.parent_url).rstrip("/") + API_PREFIX
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {self.bundle.credential}"
+        self.verify: bool | str = str(self.settings.parent_ca) if self.settings.parent_ca else True
+        self.timeout = (self.settings.sync_timeout_s, self.settings.sync_timeout_s)
+        self.wake = threading.Event()
+        self.failures = 0
+
+    # --- the loop ---------------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Sync until stop is set; only the process holding the lock file syncs."""
+        lock = self._leader(stop)
+        if lock is None:
+            return
+        self.ctx.db.after_commit.append(lambda _published: self.wake.set())
+        try:
+            while not stop.is_set():
+                ok = self.sync_once()
+                delay = self.settings.sync_seconds if ok else self._backoff()
+                self.wake.clear()
+                if stop.wait(0) or self.wake.wait(delay):
+                    stop.wait(0.05)  # let a burst of writes land in one push
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(lock)
+
+    def _leader(self, stop: threading.Event) -> int | None:
+        path = self.settings.data_dir / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        while not stop.is_set():
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except OSError:
+                stop.wait(5.0)  # another process of this station syncs; take over if it ends
+        os.close(fd)
+        return None
+
+    def _backoff(self) -> float:
+        base = min(SYNC_BACKOFF_MAX_S, self.settings.sync_seconds * (2 ** min(self.failures, 10)))
+        return base * random.uniform(0.5, 1.0)
+
+    def sync_once(self) -> bool:
+        """One round: push everything waiting (bounded), then pull; records the link state."""
+        try:
+            st = self._state()
+            if st.station_no is None or not self._streams():
+                self.pull()  # the station's number and halls come with the first pull
+            for _ in range(MAX_PUSHES_PER_ROUND):
+                if not self.push_batch():
+                    break
+            for _ in range(MAX_PULLS_PER_ROUND):
+                if not self.pull():
+                    break
+        except SyncRefused as exc:
+            self.failures += 1
+            self._record(STATE_OF_CODE.get(exc.code, "down"), exc.code, exc.message)
+            logger.warning("sync with %s failed: %s %s", self.settings.parent_url, exc.code, exc.message)
+            return False
+        except Exception as exc:
+            self.failures += 1
+            logger.exception("sync round failed")
+            self._record("down", "server.error", str(exc)[:400])
+            return False
+        self.failures = 0
+        self._record("ok", None, None)
+        return True
+
+    # --- HTTP -------------------------------------------------------------------------------------
+    def _call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        try:
+            r = self.http.request(method, self.base + path, timeout=self.timeout, verify=self.verify, **kw)
+        except requests.RequestException as exc:
+            raise SyncRefused("sync.unreachable", f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+        if r.status_code == 200:
+            return r.json()
+        try:
+            err = r.json()["error"]
+            raise SyncRefused(
+                str(err["code"]), str(err.get("message_en") or err.get("message")), err.get("detail")
+            )
+        except (ValueError, KeyError, TypeError):
+            raise SyncRefused("sync.unreachable", f"HTTP {r.status_code} from the parent") from None
+
+    # --- push -------------------------------------------------------------------------------------
+    def push_batch(self) -> bool:
+        """Send one batch; True if more may be waiting."""
+        body, more = self._read_batch()
+        try:
+            answer = self._call("POST", "/sync/push", json=body)
+        except SyncRefused as exc:
+            if exc.code == "sync.gap" and exc.detail.get("hall_id") and exc.detail.get("expected"):
+                self._rewind(str(exc.detail["hall_id"]), int(exc.detail["expected"]) - 1)
+                return True
+            raise
+        self._acknowledge(answer, body)
+        return more
+
+    def _streams(self) -> dict[str, int]:
+        with self.ctx.db.read() as s:
+            return {r.hall_id: int(r.acked_seq or 0) for r in s.execute(select(_ACKS))}
+
+    def _state(self) -> Any:
+        with self.ctx.db.read() as s:
+            return capture.state(s)
+
+    def _read_batch(self) -> tuple[dict[str, Any], bool]:
+        budget = self.settings.sync_batch
+        more = False
+        with self.ctx.db.read(consistent=True) as s:
+            st = capture.state(s)
+            acks = {r.hall_id: int(r.acked_seq or 0) for r in s.execute(select(_ACKS))}
+            heads = {
+                r.hall_id: int(r.last_seq or 0)
+                for r in s.execute(
+                    select(_SEQ.c.hall_id, _SEQ.c.last_seq).where(_SEQ.c.hall_id.in_(list(acks)))
+                )
+            }
+            events: list[dict[str, Any]] = []
+            for stream, acked in sorted(acks.items()):
+                if budget <= 0:
+                    more = True
+                    break
+                if heads.get(stream, 0) <= acked:
+                    continue
+                rows = s.execute(
+                    select(_EVENTS)
+                    .where(_EVENTS.c.hall_id == stream, _EVENTS.c.seq > acked)
+                    .order_by(_EVENTS.c.seq)
+                    .limit(budget)
+                ).all()
+                budget -= len(rows)
+                if acked + len(rows) < heads.get(stream, 0):
+                    more = True
+                events.extend(_event_image(r) for r in rows)
+            changes = s.execute(
+                select(_CHANGES.c.id, _CHANGES.c.table_name, _CHANGES.c.pk)
+                .order_by(_CHANGES.c.id)
+                .limit(self.settings.sync_batch + 1)
+            ).all()
+            if len(changes) > self.settings.sync_batch:
+                changes = changes[:-1]
+                more = True
+            rows_through = int(changes[-1].id) if changes else int(st.rows_through or 0)
+            images = self._row_images(s, st, changes, set(acks))
+            waiting, lag = waiting_of(s)
+        body = {
+            "station_id": st.station_id,
+            "epoch": st.epoch,
+            "events": events,
+            "rows": images,
+            "rows_through": rows_through,
+            "heads": {k: heads.get(k, 0) for k in acks},
+            "waiting": waiting,
+            "lag_s": lag,
+            "config_version": st.config_version,
+        }
+        return body, more
+
+    def _row_images(
+        self, s: Any, st: Any, changes: list[Any], streams: set[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        keys: dict[str, set[str]] = {}
+        for c in changes:
+            keys.setdefault(c.table_name, set()).add(c.pk)
+        lo, hi = station_range(int(st.station_no)) if st.station_no else (0, 0)
+        out: dict[str, list[dict[str, Any]]] = {}
+        for name, pks in keys.items():
+            table = BY_NAME.get(name)
+            if table is None:
+                continue
+            pk = pk_column(table)
+            values = sorted(pk_value(table, k) for k in pks)
+            images = []
+            for i in range(0, len(values), 500):
+                for r in s.execute(
+                    select(table).where(table.c[pk].in_(values[i : i + 500])).order_by(table.c[pk])
+                ):
+                    if name in RANGED_TABLES and not lo <= int(r._mapping[pk]) < hi:
+                        continue  # made before the station had its number: stays local
+                    if "hall_id" in table.c and r._mapping["hall_id"] not in streams:
+                        continue  # not one of the station's halls
+                    images.append(encode_row(table, r, UP_COLUMNS.get(name)))
+            if images:
+                out[name] = images
+        return out
+
+    def _acknowledge(self, answer: dict[str, Any], body: dict[str, Any]) -> None:
+        applied: dict[str, int] = {str(k): int(v) for k, v in (answer.get("applied") or {}).items()}
+        rows_through = int(answer.get("rows_through") or 0)
+        with self.ctx.db.write() as s:
+            for stream, seq in applied.items():
+                s.execute(update(_ACKS).where(_ACKS.c.hall_id == stream).values(acked_seq=seq))
+            if body["rows"] or rows_through:
+                s.execute(delete(_CHANGES).where(_CHANGES.c.id <= rows_through))
+                s.execute(update(_STATE).where(_STATE.c.id == 1).values(rows_through=rows_through))
+
+    def _rewind(self, stream: str, seq: int) -> None:
+        with self.ctx.db.write() as s:
+            head = s.execute(select(_SEQ.c.last_seq).where(_SEQ.c.hall_id == stream)).scalar() or 0
+            if seq > int(head):
+                raise SyncRefused(
+                    "sync.rewound", f"the parent has {stream} up to {seq}, this station only {head}"
+                )
+            s.execute(update(_ACKS).where(_ACKS.c.hall_id == stream).values(acked_seq=max(0, seq)))
+        logger.warning("sync: parent expects %s from seq %d; resending from there", stream, seq + 1)
+
+    # --- pull -------------------------------------------------------------------------------------
+    def pull(self) -> bool:
+        """Fetch and apply the configuration and down rows; True if more rows wait."""
+        st = self._state()
+        params = {"config_version": st.config_version or "", "down_cursor": int(st.down_cursor or 0)}
+        answer = self._call("GET", "/sync/pull", params=params)
+        now = datetime.now(UTC)
+        with self.ctx.db.write() as s:
+            capture.set_capture(s, False)
+            capture.assign_number(s, int(answer["station_no"]))
+            capture.own_halls(s, list(answer["halls"]))
+            values: dict[str, Any] = {"down_cursor": int(answer["down_cursor"])}
+            if answer.get("config") is not None:
+                config_snapshot.apply_config(s, answer["config"], list(answer["halls"]), now)
+                values["config_version"] = answer["config_version"]
+            config_snapshot.apply_down(s, answer.get("down_rows") or {})
+            s.execute(update(_STATE).where(_STATE.c.id == 1).values(**values))
+            capture.set_capture(s, True)
+        if answer.get("config") is not None:
+            self.ctx.catalog.invalidate()
+            logger.info("station configuration %s applied", answer["config_version"])
+        return bool(answer.get("more"))
+
+    # --- state ------------------------------------------------------------------------------------
+    def _record(self, link_state: str, code: str | None, message: str | None) -> None:
+        now = datetime.now(UTC)
+        values: dict[str, Any] = {"link_state": link_state, "last_attempt_at": now, "error_code": code}
+        values["error_message"] = (message or "")[:500] if code else None
+        if link_state == "ok":
+            values["last_ok_at"] = now
+        try:
+            with self.ctx.db.write() as s:
+                s.execute(update(_STATE).where(_STATE.c.id == 1).values(**values))
+        except Exception:
+            logger.exception("could not record the link state")
+
+
+def _event_image(r: Any) -> dict[str, Any]:
+    at = r.at if r.at.tzinfo is not None else r.at.replace(tzinfo=UTC)
+    return {
+        "hall_id": r.hall_id,
+        "seq": int(r.seq),
+        "type": r.type,
+        "at": at.isoformat(),
+        "actor_kind": r.actor_kind,
+        "actor_id": r.actor_id,
+        "payload": r.payload,
+        "prev_hash": r.prev_hash,
+        "hash": r.hash,
+    }
+
+
+def start(ctx: ServerContext, stop: threading.Event) -> threading.Thread:
+    """Set the station up (identity, epoch, id ranges, triggers) and start the sync thread."""
+    sync = StationSync(ctx)
+    capture.setup_station(ctx.db, ctx.settings, sync.bundle)
+    ctx.station_sync = sync  # type: ignore[attr-defined]
+    thread = threading.Thread(target=sync.run, args=(stop,), name="hall-station-sync", daemon=True)
+    thread.start()
+    return thread
