@@ -13,8 +13,10 @@ round:
 2. pull: GET the configuration (if its version changed) and the parent-owned rows after the
    down cursor, and apply them with the version and cursor in one transaction, capture off.
 Every request has a connect/read timeout; failures back off exponentially with jitter (capped
-at const.SYNC_BACKOFF_MAX_S); a local commit wakes the loop early (steady state: a round within
-sync_seconds anyway). The parent is only ever reached at settings.parent_url, so a proxy may
+at settings.sync_backoff_max_s; an acknowledged push starts it over) and a push that got no
+answer halves the next one (doubling back after each acknowledgement), so a batch the link or
+the parent cannot carry in time is not sent again and again; a local commit wakes the loop early
+(steady state: a round within sync_seconds anyway). The parent is only ever reached at settings.parent_url, so a proxy may
 sit in between.
 """
 
@@ -32,7 +34,7 @@ from typing import Any
 import requests
 from sqlalchemy import delete, select, update
 
-from hall_server.const import API_PREFIX, SYNC_BACKOFF_MAX_S
+from hall_server.const import API_PREFIX
 from hall_server.context import ServerContext
 from hall_server.db.models import Event, HallSeq, SyncAck, SyncChange, SyncState
 from hall_server.services.stations import waiting_of
@@ -95,6 +97,9 @@ class StationSync:
         self.timeout = (self.settings.sync_timeout_s, self.settings.sync_timeout_s)
         self.wake = threading.Event()
         self.failures = 0
+        # Events (and rows) per push: halved after a push got no answer, so a batch the link or
+        # the parent cannot carry within the timeout is not sent again and again; doubles back.
+        self.batch = self.settings.sync_batch
 
     # --- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -127,7 +132,7 @@ class StationSync:
         return None
 
     def _backoff(self) -> float:
-        base = min(SYNC_BACKOFF_MAX_S, self.settings.sync_seconds * (2 ** min(self.failures, 10)))
+        base = min(self.settings.sync_backoff_max_s, self.settings.sync_seconds * (2 ** min(self.failures, 10)))
         return base * random.uniform(0.5, 1.0)
 
     def sync_once(self) -> bool:
@@ -179,11 +184,15 @@ class StationSync:
         try:
             answer = self._call("POST", "/sync/push", json=body)
         except SyncRefused as exc:
+            if exc.code == "sync.unreachable":
+                self.batch = max(1, self.batch // 2)
             if exc.code == "sync.gap" and exc.detail.get("hall_id") and exc.detail.get("expected"):
                 self._rewind(str(exc.detail["hall_id"]), int(exc.detail["expected"]) - 1)
                 return True
             raise
         self._acknowledge(answer, body)
+        self.batch = min(self.settings.sync_batch, self.batch * 2)
+        self.failures = 0  # progress: a failure after it backs off from the start again
         return more
 
     def _streams(self) -> dict[str, int]:
@@ -195,7 +204,7 @@ class StationSync:
             return capture.state(s)
 
     def _read_batch(self) -> tuple[dict[str, Any], bool]:
-        budget = self.settings.sync_batch
+        budget = self.batch
         more = False
         with self.ctx.db.read(consistent=True) as s:
             st = capture.state(s)
@@ -226,9 +235,9 @@ class StationSync:
             changes = s.execute(
                 select(_CHANGES.c.id, _CHANGES.c.table_name, _CHANGES.c.pk)
                 .order_by(_CHANGES.c.id)
-                .limit(self.settings.sync_batch + 1)
+                .limit(self.batch + 1)
             ).all()
-            if len(changes) > self.settings.sync_batch:
+            if len(changes) > self.batch:
                 changes = changes[:-1]
                 more = True
             rows_through = int(changes[-1].id) if changes else int(st.rows_through or 0)
