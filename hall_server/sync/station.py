@@ -13,8 +13,8 @@ round:
 2. pull: GET the configuration (if its version changed) and the parent-owned rows after the
    down cursor, and apply them with the version and cursor in one transaction, capture off.
 Every request has a connect/read timeout; failures back off exponentially with jitter (capped
-at settings.sync_backoff_max_s; an acknowledged push starts it over) and a push that got no
-answer halves the next one (doubling back after each acknowledgement), so a batch the link or
+at settings.sync_backoff_max_s; an acknowledged push starts it over) and a push sent without
+an answer halves the next one (doubling back after each acknowledgement), so a batch the link or
 the parent cannot carry in time is not sent again and again; a local commit wakes the loop early
 (steady state: a round within sync_seconds anyway). The parent is only ever reached at settings.parent_url, so a proxy may
 sit in between.
@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+import urllib3
 from sqlalchemy import delete, select, update
 
 from hall_server.const import API_PREFIX
@@ -132,7 +133,9 @@ class StationSync:
         return None
 
     def _backoff(self) -> float:
-        base = min(self.settings.sync_backoff_max_s, self.settings.sync_seconds * (2 ** min(self.failures, 10)))
+        base = min(
+            self.settings.sync_backoff_max_s, self.settings.sync_seconds * (2 ** min(self.failures, 10))
+        )
         return base * random.uniform(0.5, 1.0)
 
     def sync_once(self) -> bool:
@@ -166,7 +169,9 @@ class StationSync:
         try:
             r = self.http.request(method, self.base + path, timeout=self.timeout, verify=self.verify, **kw)
         except requests.RequestException as exc:
-            raise SyncRefused("sync.unreachable", f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+            raise SyncRefused(
+                "sync.unreachable", f"{type(exc).__name__}: {str(exc)[:300]}", {"unsent": _unsent(exc)}
+            ) from exc
         if r.status_code == 200:
             return r.json()
         try:
@@ -184,7 +189,7 @@ class StationSync:
         try:
             answer = self._call("POST", "/sync/push", json=body)
         except SyncRefused as exc:
-            if exc.code == "sync.unreachable":
+            if exc.code == "sync.unreachable" and not exc.detail.get("unsent"):
                 self.batch = max(1, self.batch // 2)
             if exc.code == "sync.gap" and exc.detail.get("hall_id") and exc.detail.get("expected"):
                 self._rewind(str(exc.detail["hall_id"]), int(exc.detail["expected"]) - 1)
@@ -339,6 +344,14 @@ class StationSync:
                 s.execute(update(_STATE).where(_STATE.c.id == 1).values(**values))
         except Exception:
             logger.exception("could not record the link state")
+
+
+def _unsent(exc: requests.RequestException) -> bool:
+    """The request never left: no connection was made (refused, unroutable, connect timeout)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _event_image(r: Any) -> dict[str, Any]:
