@@ -15,8 +15,8 @@ round:
 Every request has a connect/read timeout; failures back off exponentially with jitter (capped
 at settings.sync_backoff_max_s; an acknowledged push starts it over) and a push sent without
 an answer halves the next one (doubling back after each acknowledgement), so a batch the link or
-the parent cannot carry in time is not sent again and again; a local commit wakes the loop early
-(steady state: a round within sync_seconds anyway). The parent is only ever reached at settings.parent_url, so a proxy may
+the parent cannot carry in time is not sent again and again; while the link works, a local commit
+wakes the loop early (a round within sync_seconds anyway); while it backs off, commits do not. The parent is only ever reached at settings.parent_url, so a proxy may
 sit in between.
 """
 
@@ -112,9 +112,11 @@ class StationSync:
         try:
             while not stop.is_set():
                 ok = self.sync_once()
-                delay = self.settings.sync_seconds if ok else self._backoff()
                 self.wake.clear()
-                if stop.wait(0) or self.wake.wait(delay):
+                if not ok:
+                    # Backing off: local commits do not cut it short (each round reads a batch).
+                    stop.wait(self._backoff())
+                elif stop.wait(0) or self.wake.wait(self.settings.sync_seconds):
                     stop.wait(0.05)  # let a burst of writes land in one push
         finally:
             with contextlib.suppress(OSError):
