@@ -340,24 +340,29 @@ class Station:
         assert r.status_code == 201, r.text
         return r.json()
 
-    def serve_some(self, tickets: int, rate_every: int = 3, no_show_every: int = 10) -> list[int]:
+    def serve_some(
+        self, tickets: int, rate_every: int = 3, no_show_every: int = 10, chunk: int | None = None
+    ) -> list[int]:
         """Issue tickets and work them all at the window (called, started, 下一位 finishes it and
-        calls the next; every no_show_every-th is a no-show instead); rate every rate_every-th
-        finished one (every fourth of those rated 1, which opens a follow-up case at the city).
+        calls the next), chunk at a time (default: all issued first); the n-th ticket called is
+        a no-show if n % no_show_every == 0, else finished and rated if n % rate_every == 0
+        (rated 1, which opens a follow-up case at the city, if n % (4 * rate_every) == 0).
         Returns the ticket ids."""
-        ids = [int(self.issue()["id"]) for _ in range(tickets)]
-        current = self.call_next()
+        ids: list[int] = []
         n = 0
-        while current is not None:
-            n += 1
-            tid = int(current["id"])
-            if n % no_show_every == 0:
-                current = self.next(tid, close="no_show")["called"]
-                continue
-            self.window_post("start")
-            current = self.next(tid)["called"]
-            if n % rate_every == 0:
-                self.rate(tid, level=1 if n % (rate_every * 4) == 0 else 5)
+        while len(ids) < tickets:
+            ids += [int(self.issue()["id"]) for _ in range(min(chunk or tickets, tickets - len(ids)))]
+            current = self.call_next()
+            while current is not None:
+                n += 1
+                tid = int(current["id"])
+                if n % no_show_every == 0:
+                    current = self.next(tid, close="no_show")["called"]
+                    continue
+                self.window_post("start")
+                current = self.next(tid)["called"]
+                if n % rate_every == 0:
+                    self.rate(tid, level=1 if n % (rate_every * 4) == 0 else 5)
         return ids
 
     def state(self) -> Any:
