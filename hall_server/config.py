@@ -160,8 +160,13 @@ class Settings(BaseSettings):
     sync_seconds: float = Field(default=const.SYNC_SECONDS_DEFAULT, gt=0, le=3600)
     sync_timeout_s: float = Field(default=const.SYNC_TIMEOUT_DEFAULT_S, gt=0, le=300)
     sync_batch: int = Field(default=const.SYNC_BATCH_DEFAULT, ge=1, le=const.SYNC_MAX_EVENTS)
+    # The longest wait between failed rounds (the back-off doubles up to it).
+    sync_backoff_max_s: float = Field(default=const.SYNC_BACKOFF_MAX_S, gt=0, le=3600)
     # Parent side: a station not heard from for this long shows "silent" on the station list.
     station_silent_alert_s: float = Field(default=const.STATION_SILENT_ALERT_S, gt=0)
+    # Tests only: seconds added to the server's clock (ServerContext.now), to run a server whose
+    # clock is off (a station 10 minutes behind). Event times keep the system clock.
+    clock_offset_s: float = Field(default=0.0, ge=-_DAY, le=_DAY)
 
     @field_validator("rate_exempt")
     @classmethod

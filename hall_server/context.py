@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -71,7 +71,11 @@ class ServerContext:
 
         bus = EventBus(fetch, read_seq)
         db.after_commit.append(bus.publish)
-        return cls(settings=settings, db=db, catalog=Catalog(db), protector=protector, bus=bus)
+        ctx = cls(settings=settings, db=db, catalog=Catalog(db), protector=protector, bus=bus)
+        if settings.clock_offset_s:
+            offset = timedelta(seconds=settings.clock_offset_s)
+            ctx.clock = lambda: datetime.now(UTC) + offset
+        return ctx
 
     def close(self) -> None:
         """Release the database."""

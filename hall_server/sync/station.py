@@ -13,8 +13,10 @@ round:
 2. pull: GET the configuration (if its version changed) and the parent-owned rows after the
    down cursor, and apply them with the version and cursor in one transaction, capture off.
 Every request has a connect/read timeout; failures back off exponentially with jitter (capped
-at const.SYNC_BACKOFF_MAX_S); a local commit wakes the loop early (steady state: a round within
-sync_seconds anyway). The parent is only ever reached at settings.parent_url, so a proxy may
+at settings.sync_backoff_max_s; an acknowledged push starts it over) and a push sent without
+an answer halves the next one (doubling back after each acknowledgement), so a batch the link or
+the parent cannot carry in time is not sent again and again; while the link works, a local commit
+wakes the loop early (a round within sync_seconds anyway); while it backs off, commits do not. The parent is only ever reached at settings.parent_url, so a proxy may
 sit in between.
 """
 
@@ -30,9 +32,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+import urllib3
 from sqlalchemy import delete, select, update
 
-from hall_server.const import API_PREFIX, SYNC_BACKOFF_MAX_S
+from hall_server.const import API_PREFIX
 from hall_server.context import ServerContext
 from hall_server.db.models import Event, HallSeq, SyncAck, SyncChange, SyncState
 from hall_server.services.stations import waiting_of
@@ -95,6 +98,9 @@ class StationSync:
         self.timeout = (self.settings.sync_timeout_s, self.settings.sync_timeout_s)
         self.wake = threading.Event()
         self.failures = 0
+        # Events (and rows) per push: halved after a push got no answer, so a batch the link or
+        # the parent cannot carry within the timeout is not sent again and again; doubles back.
+        self.batch = self.settings.sync_batch
 
     # --- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -106,9 +112,11 @@ class StationSync:
         try:
             while not stop.is_set():
                 ok = self.sync_once()
-                delay = self.settings.sync_seconds if ok else self._backoff()
                 self.wake.clear()
-                if stop.wait(0) or self.wake.wait(delay):
+                if not ok:
+                    # Backing off: local commits do not cut it short (each round reads a batch).
+                    stop.wait(self._backoff())
+                elif stop.wait(0) or self.wake.wait(self.settings.sync_seconds):
                     stop.wait(0.05)  # let a burst of writes land in one push
         finally:
             with contextlib.suppress(OSError):
@@ -127,7 +135,9 @@ class StationSync:
         return None
 
     def _backoff(self) -> float:
-        base = min(SYNC_BACKOFF_MAX_S, self.settings.sync_seconds * (2 ** min(self.failures, 10)))
+        base = min(
+            self.settings.sync_backoff_max_s, self.settings.sync_seconds * (2 ** min(self.failures, 10))
+        )
         return base * random.uniform(0.5, 1.0)
 
     def sync_once(self) -> bool:
@@ -161,7 +171,9 @@ class StationSync:
         try:
             r = self.http.request(method, self.base + path, timeout=self.timeout, verify=self.verify, **kw)
         except requests.RequestException as exc:
-            raise SyncRefused("sync.unreachable", f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+            raise SyncRefused(
+                "sync.unreachable", f"{type(exc).__name__}: {str(exc)[:300]}", {"unsent": _unsent(exc)}
+            ) from exc
         if r.status_code == 200:
             return r.json()
         try:
@@ -179,11 +191,15 @@ class StationSync:
         try:
             answer = self._call("POST", "/sync/push", json=body)
         except SyncRefused as exc:
+            if exc.code == "sync.unreachable" and not exc.detail.get("unsent"):
+                self.batch = max(1, self.batch // 2)
             if exc.code == "sync.gap" and exc.detail.get("hall_id") and exc.detail.get("expected"):
                 self._rewind(str(exc.detail["hall_id"]), int(exc.detail["expected"]) - 1)
                 return True
             raise
         self._acknowledge(answer, body)
+        self.batch = min(self.settings.sync_batch, self.batch * 2)
+        self.failures = 0  # progress: a failure after it backs off from the start again
         return more
 
     def _streams(self) -> dict[str, int]:
@@ -195,7 +211,7 @@ class StationSync:
             return capture.state(s)
 
     def _read_batch(self) -> tuple[dict[str, Any], bool]:
-        budget = self.settings.sync_batch
+        budget = self.batch
         more = False
         with self.ctx.db.read(consistent=True) as s:
             st = capture.state(s)
@@ -226,9 +242,9 @@ class StationSync:
             changes = s.execute(
                 select(_CHANGES.c.id, _CHANGES.c.table_name, _CHANGES.c.pk)
                 .order_by(_CHANGES.c.id)
-                .limit(self.settings.sync_batch + 1)
+                .limit(self.batch + 1)
             ).all()
-            if len(changes) > self.settings.sync_batch:
+            if len(changes) > self.batch:
                 changes = changes[:-1]
                 more = True
             rows_through = int(changes[-1].id) if changes else int(st.rows_through or 0)
@@ -332,6 +348,14 @@ class StationSync:
                 s.execute(update(_STATE).where(_STATE.c.id == 1).values(**values))
         except Exception:
             logger.exception("could not record the link state")
+
+
+def _unsent(exc: requests.RequestException) -> bool:
+    """The request never left: no connection was made (refused, unroutable, connect timeout)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _event_image(r: Any) -> dict[str, Any]:
