@@ -24,6 +24,7 @@ from hall_server.api import (
     web,
     windows,
 )
+from wire.sync import PushIn
 
 ROUTERS: tuple[APIRouter, ...] = (
     system.router,
@@ -43,6 +44,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     sync.router,
 )
 # The bodies of the lean hot routes, which read them without FastAPI's body machinery.
-LEAN_BODIES: tuple[type[BaseModel], ...] = (schemas.IssueIn, schemas.NextIn)
+LEAN_BODIES: tuple[type[BaseModel], ...] = (schemas.IssueIn, schemas.NextIn, PushIn)
 # Web pages live at the root (/dashboard, /t/{token}, /book/{hall}), not under /api/v1.
 PAGE_ROUTERS: tuple[APIRouter, ...] = (web.router,)

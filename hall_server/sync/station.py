@@ -95,6 +95,8 @@ class StationSync:
         self.timeout = (self.settings.sync_timeout_s, self.settings.sync_timeout_s)
         self.wake = threading.Event()
         self.failures = 0
+        # Seconds the parent asked to wait (503 sync.busy): no back-off, the link is fine.
+        self.busy_wait = 0.0
 
     # --- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -107,6 +109,8 @@ class StationSync:
             while not stop.is_set():
                 ok = self.sync_once()
                 delay = self.settings.sync_seconds if ok else self._backoff()
+                if self.busy_wait:  # the parent is taking other stations' batches: its pace
+                    delay, self.busy_wait = self.busy_wait * random.uniform(0.5, 1.5), 0.0
                 self.wake.clear()
                 if stop.wait(0) or self.wake.wait(delay):
                     stop.wait(0.05)  # let a burst of writes land in one push
@@ -143,6 +147,9 @@ class StationSync:
                 if not self.pull():
                     break
         except SyncRefused as exc:
+            if exc.code == "sync.busy":
+                self.busy_wait = float(exc.detail.get("retry_after_s") or 1.0)
+                return False
             self.failures += 1
             self._record(STATE_OF_CODE.get(exc.code, "down"), exc.code, exc.message)
             logger.warning("sync with %s failed: %s %s", self.settings.parent_url, exc.code, exc.message)
