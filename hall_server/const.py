@@ -414,10 +414,12 @@ STATION_SILENT_ALERT_S = 600.0
 SYNC_BACKOFF_MAX_S = 30.0
 # The parent applies this many pushes at once; this many more wait their turn (holding no
 # thread and no database connection); beyond that a push is answered 503 sync.busy at once,
-# and the station tries again after about retry_after_s (no back-off: the link is fine).
+# and the station tries again after about retry_after_s (no back-off: the link is fine), which
+# grows with the number of stations turned away (1 s .. SYNC_BUSY_RETRY_MAX_S).
 SYNC_PUSH_SLOTS = 2
 SYNC_PUSH_QUEUE = 8
 SYNC_BUSY_RETRY_S = 1.0
+SYNC_BUSY_RETRY_MAX_S = 30.0
 # The parent's event stream for a station-owned hall gets this suffix (events.stream_of).
 CITY_STREAM_SUFFIX = "@city"
 LINK_STATES = ("ok", "down", "refused", "revoked", "rewound", "epoch_conflict")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -15,7 +16,7 @@ from hall_server.api.deps import Creds, get_ctx, json_response, run_authed, run_
 from hall_server.api.lean import lean_openapi
 from hall_server.api.schemas import ErrorOut
 from hall_server.auth import bearer_token
-from hall_server.const import SYNC_BUSY_RETRY_S, SYNC_PUSH_QUEUE, SYNC_PUSH_SLOTS
+from hall_server.const import SYNC_BUSY_RETRY_MAX_S, SYNC_BUSY_RETRY_S, SYNC_PUSH_QUEUE, SYNC_PUSH_SLOTS
 from hall_server.errors import HallError
 from hall_server.services import stations as svc
 from wire.sync import LinkOut, PullOut, PushIn, PushOut, StationsOut
@@ -41,6 +42,17 @@ class _PushGate:
     def __init__(self) -> None:
         self.slots = asyncio.Semaphore(SYNC_PUSH_SLOTS)
         self.admitted = 0
+        # Pushes turned away in the current and the last second: the wait asked of a station
+        # grows with the crowd, so the retries come at about the pace the parent takes them.
+        self.turned_away: dict[int, int] = {}
+
+    def retry_after(self) -> float:
+        now = int(time.monotonic())
+        self.turned_away = {t: n for t, n in self.turned_away.items() if t >= now - 1}
+        self.turned_away[now] = self.turned_away.get(now, 0) + 1
+        crowd = sum(self.turned_away.values()) / 2.0  # per second
+        # Admitted pushes finish at about one per slot per second (a village's batch).
+        return min(SYNC_BUSY_RETRY_MAX_S, max(SYNC_BUSY_RETRY_S, crowd / SYNC_PUSH_SLOTS))
 
 
 def _gate(request: Request) -> _PushGate:
@@ -66,13 +78,13 @@ async def push(request: Request) -> Any:
     """A station's batch of events and row images, applied in one transaction (station credential).
 
     At most SYNC_PUSH_SLOTS are applied at once and SYNC_PUSH_QUEUE more wait; any further push
-    is answered 503 sync.busy with retry_after_s.
+    is answered 503 sync.busy with retry_after_s, longer the more stations are turned away.
     """
     ctx = get_ctx(request)
     token = bearer_token(request.headers.get("authorization"))
     gate = _gate(request)
     if gate.admitted >= SYNC_PUSH_SLOTS + SYNC_PUSH_QUEUE:
-        raise HallError("sync.busy", retry_after_s=SYNC_BUSY_RETRY_S)
+        raise HallError("sync.busy", retry_after_s=round(gate.retry_after(), 1))
     gate.admitted += 1
     try:
         async with gate.slots:
