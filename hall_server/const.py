@@ -397,6 +397,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "The parent server cannot be reached; records are kept and sent when the link returns",
     ),
     "sync.bad_row": (422, "上报的数据行不正确", "A row of the batch is invalid"),
+    "sync.busy": (
+        503,
+        "上级平台正在接收其他站点的数据，稍后自动重试",
+        "The parent is taking other stations' batches; the station retries shortly",
+    ),
     "station.unknown": (404, "站点不存在", "No such station"),
     "station.exists": (409, "站点编号已存在", "A station with that id exists"),
     "station.hall_taken": (
@@ -426,6 +431,14 @@ STATION_NO_MAX = 900_000_000
 STATION_SILENT_ALERT_S = 600.0
 # Failed rounds back off exponentially with jitter up to this many seconds.
 SYNC_BACKOFF_MAX_S = 30.0
+# The parent applies this many pushes at once; this many more wait their turn (holding no
+# thread and no database connection); beyond that a push is answered 503 sync.busy at once,
+# and the station tries again after about retry_after_s (no back-off: the link is fine), which
+# grows with the number of stations turned away (1 s .. SYNC_BUSY_RETRY_MAX_S).
+SYNC_PUSH_SLOTS = 2
+SYNC_PUSH_QUEUE = 8
+SYNC_BUSY_RETRY_S = 1.0
+SYNC_BUSY_RETRY_MAX_S = 30.0
 # The parent's event stream for a station-owned hall gets this suffix (events.stream_of).
 CITY_STREAM_SUFFIX = "@city"
 LINK_STATES = ("ok", "down", "refused", "revoked", "rewound", "epoch_conflict")

@@ -24,6 +24,7 @@ from hall_server.api import (
     web,
     windows,
 )
+from wire.sync import PushIn
 
 # The hot routers first: a request is matched against the routers in this order (twice, by
 # FastAPI's included routers), so issue and call are found without trying thirty other paths.
@@ -46,6 +47,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     sync.router,
 )
 # The bodies of the lean hot routes, which read them without FastAPI's body machinery.
-LEAN_BODIES: tuple[type[BaseModel], ...] = (schemas.IssueIn, schemas.NextIn)
+LEAN_BODIES: tuple[type[BaseModel], ...] = (schemas.IssueIn, schemas.NextIn, PushIn)
 # Web pages live at the root (/dashboard, /t/{token}, /book/{hall}), not under /api/v1.
 PAGE_ROUTERS: tuple[APIRouter, ...] = (web.router,)

@@ -25,7 +25,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hall_server.chain import genesis
@@ -56,6 +57,16 @@ _STATIONS = Station.__table__
 _SH = StationHall.__table__
 _WINDOWS = Window.__table__
 _UP = {t.name: t for t in UP_TABLES}
+# A push of more events of a stream than this is announced to this process's WebSocket
+# subscribers through the database (NOTIFY / poll, then one read), not event by event.
+LIVE_PUBLISH_MAX = 200
+_EVENT_COLUMNS = ("hall_id", "seq", "type", "at", "actor_kind", "actor_id", "payload", "prev_hash", "hash")
+_PG_INSERT_EVENTS = text(
+    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) SELECT * FROM unnest("
+    "CAST(:hall_id AS text[]), CAST(:seq AS bigint[]), CAST(:type AS text[]), CAST(:at AS timestamptz[]), "
+    "CAST(:actor_kind AS text[]), CAST(:actor_id AS text[]), CAST(:payload AS text[]), "
+    "CAST(:prev_hash AS text[]), CAST(:hash AS text[]))"
+)
 
 
 def lock_station(s: Session, station_id: str) -> Any:
@@ -186,6 +197,10 @@ def _apply_stream(
     if done > 0 and new[0].prev_hash is not None and new[0].prev_hash != (head or genesis(stream, done)):
         raise HallError("sync.rewound", hall_id=stream, seq=new[0].seq, reason="chain does not link")
     rows = []
+    # A catch-up batch is not handed to this process's subscribers event by event (a JSON
+    # round trip each): they get it the way events of other processes arrive, the database's
+    # announcement (PostgreSQL NOTIFY, the SQLite poll) and a read of the rows, in one go.
+    live = len(new) <= LIVE_PUBLISH_MAX
     for e in new:
         try:
             at = datetime.fromisoformat(e.at)
@@ -206,15 +221,16 @@ def _apply_stream(
                 "hash": e.hash,
             }
         )
-        event = {
-            "seq": e.seq,
-            "hall_id": stream,
-            "type": e.type,
-            "at": at.isoformat(),
-            "actor": {"kind": e.actor_kind, "id": e.actor_id},
-            "payload": payload,
-        }
-        published.append((event, dumps(event)))
+        if live:
+            event = {
+                "seq": e.seq,
+                "hall_id": stream,
+                "type": e.type,
+                "at": at.isoformat(),
+                "actor": {"kind": e.actor_kind, "id": e.actor_id},
+                "payload": payload,
+            }
+            published.append((event, dumps(event)))
     last = new[-1].seq
     dialect = s.get_bind().dialect.name
     # The seq row first (the chain-head trigger of events updates it), then the events.
@@ -228,7 +244,11 @@ def _apply_stream(
             returning=_SEQ.c.last_seq,
         )
     )
-    s.execute(insert(_EVENTS), rows)
+    if dialect == "postgresql":
+        # The batch in one statement: its triggers run once per hall (migration 0010).
+        s.execute(_PG_INSERT_EVENTS, {c: [r[c] for r in rows] for c in _EVENT_COLUMNS})
+    else:
+        s.execute(insert(_EVENTS), rows)
     return last, new[-1].hash
 
 
@@ -273,19 +293,27 @@ def _apply_rows(s: Session, st: Any, rows: dict[str, list[dict[str, Any]]], hall
                     .values(**values)
                 )
             continue
-        for row in decoded:
-            if table.name == "ticket_documents":
+        if table.name == "ticket_documents":
+            for row in decoded:
                 row.setdefault("data_enc", b"")  # the photo stays at the station
-            set_ = {
-                c: row[c]
-                for c in row
-                if c != pk and not (table.name == "ticket_documents" and c == "data_enc")
-            }
-            stmt = upsert_statement(
-                dialect, table, row, index_elements=[pk], set_=set_ or {pk: row[pk]}, returning=table.c[pk]
-            )
-            s.execute(stmt)
+        _upsert_rows(s, dialect, table, pk, decoded)
         batch_parents[table.name].update(int(r[pk]) for r in decoded if isinstance(r[pk], int))
+
+
+def _upsert_rows(s: Session, dialect: str, table: Table, pk: str, decoded: list[dict[str, Any]]) -> None:
+    """Upsert a table's images set-wise: one INSERT ... ON CONFLICT DO UPDATE per column set,
+    executed for all its rows at once (a day's catch-up is thousands of rows; one statement per
+    row cost a compile and a round trip each)."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in decoded:
+        by_columns[tuple(sorted(row))].append(row)
+    for columns, batch in by_columns.items():
+        stmt = module.insert(table)
+        # The photo of a document stays at the station: an update never blanks the parent's copy.
+        keep = [c for c in columns if c != pk and not (table.name == "ticket_documents" and c == "data_enc")]
+        set_ = {c: stmt.excluded[c] for c in keep} or {pk: stmt.excluded[pk]}
+        s.execute(stmt.on_conflict_do_update(index_elements=[pk], set_=set_), batch)
 
 
 def _check_existing(s: Session, table: Table, decoded: list[dict[str, Any]], halls: set[str]) -> None:

@@ -101,6 +101,8 @@ class StationSync:
         # Events (and rows) per push: halved after a push got no answer, so a batch the link or
         # the parent cannot carry within the timeout is not sent again and again; doubles back.
         self.batch = self.settings.sync_batch
+        # Seconds the parent asked to wait (503 sync.busy): no back-off, the link is fine.
+        self.busy_wait = 0.0
 
     # --- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -113,7 +115,10 @@ class StationSync:
             while not stop.is_set():
                 ok = self.sync_once()
                 self.wake.clear()
-                if not ok:
+                if self.busy_wait:  # the parent is taking other stations' batches: its pace
+                    wait, self.busy_wait = self.busy_wait * random.uniform(0.5, 1.5), 0.0
+                    stop.wait(wait)
+                elif not ok:
                     # Backing off: local commits do not cut it short (each round reads a batch).
                     stop.wait(self._backoff())
                 elif stop.wait(0) or self.wake.wait(self.settings.sync_seconds):
@@ -153,6 +158,9 @@ class StationSync:
                 if not self.pull():
                     break
         except SyncRefused as exc:
+            if exc.code == "sync.busy":
+                self.busy_wait = float(exc.detail.get("retry_after_s") or 1.0)
+                return False
             self.failures += 1
             self._record(STATE_OF_CODE.get(exc.code, "down"), exc.code, exc.message)
             logger.warning("sync with %s failed: %s %s", self.settings.parent_url, exc.code, exc.message)
