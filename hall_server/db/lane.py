@@ -16,7 +16,8 @@ a SAVEPOINT in it (db/engine.py), one COMMIT at the end. Only after that COMMIT 
 calls' events published and their futures settled, in arrival order: nobody hears of work
 that is not committed. If the COMMIT fails, every call of the group gets the error. The lane
 never waits for calls to come: an empty queue makes a group of one, i.e. one transaction per
-call as without grouping. A group stops at GROUP_MAX_CALLS calls or GROUP_MAX_S of work.
+call as without grouping. A group stops at GROUP_MAX_CALLS calls or once the calls after the
+first have taken GROUP_MAX_S: the first caller's answer waits at most that (and one call) more.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class Lane:
         """Run item and the calls queued behind it as one group; True if _STOP was taken."""
         done: list[list[Any]] = []  # [future, loop, result, error, token]
         stop = False
-        started = time.perf_counter()
+        started = 0.0  # when the first call ended: the others may add GROUP_MAX_S to its wait
         g.open()
         try:
             while True:
@@ -121,7 +122,11 @@ class Lane:
                     # SQLite ended the transaction itself (disk full, I/O error): none of the
                     # group's work is committed, so no call of it may be answered as done.
                     raise lost
-                if len(done) >= GROUP_MAX_CALLS or time.perf_counter() - started >= GROUP_MAX_S:
+                if len(done) >= GROUP_MAX_CALLS:
+                    break
+                if len(done) == 1:
+                    started = time.perf_counter()
+                elif time.perf_counter() - started >= GROUP_MAX_S:
                     break
                 try:
                     item = self._queue.get_nowait()
