@@ -34,6 +34,10 @@ WS_PROTOCOL = __import__("os").environ.get("HALL_WS_PROTOCOL", "websockets-sansi
 SQLITE_BUSY_TIMEOUT_MS = 15000
 # Several processes on one SQLite file learn about each other's events by polling.
 SQLITE_EVENT_POLL_S = 0.5
+# Group commit in the SQLite lane (db/lane.py): the calls already queued share one COMMIT, up
+# to this many calls or this much work after the first call, so its answer is not held up long.
+GROUP_MAX_CALLS = 32
+GROUP_MAX_S = 0.004
 PG_NOTIFY_CHANNEL = "hall_events"
 
 # Auth

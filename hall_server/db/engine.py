@@ -108,6 +108,92 @@ class DriverConn:
         self.dialect = dialect
 
 
+class _Group:
+    """A lane group's state on the lane thread: its one connection and transaction, once begun."""
+
+    __slots__ = ("conn", "depth", "pending", "trans")
+
+    def __init__(self) -> None:
+        self.conn: Connection | None = None
+        self.trans: Any = None
+        self.depth = 0  # savepoints open now
+        # The current call's committed blocks' events, one list per block (published later).
+        self.pending: list[list[Any]] = []
+
+
+class _LaneGrouping:
+    """Group commit for the lane (db/lane.py): the calls of a group share one SQLite transaction.
+
+    Inside a group, `write()`/`tx()` open a SAVEPOINT on the group's connection (its BEGIN
+    IMMEDIATE happens at the first of them and holds the process's write lock until the group
+    ends); leaving the block RELEASEs it, an error rolls back to it. `read()`, `read_conn()` and
+    `read_driver()` use the same connection once it is open, so a call sees what the calls
+    before it in the group wrote, as if they had run one after another. Events are published
+    by `publish()`, after `commit()`.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def open(self) -> None:
+        self._db._local.group = _Group()
+
+    def end_call(self) -> Any:
+        g: _Group = self._db._local.group
+        token, g.pending = g.pending, []
+        return token
+
+    def broken(self) -> BaseException | None:
+        g: _Group = self._db._local.group
+        if g.conn is not None and not g.conn.connection.dbapi_connection.in_transaction:
+            return OperationalError("COMMIT", None, Exception("the group's transaction was rolled back"))
+        return None
+
+    def commit(self) -> None:
+        g: _Group = self._db._local.group
+        if g.trans is None:
+            self._end()
+            return
+        try:
+            g.trans.commit()
+        except OperationalError as exc:
+            if _is_busy(exc):
+                raise HallError("server.busy") from exc
+            raise
+        self._end()
+
+    def abort(self) -> None:
+        g: _Group | None = getattr(self._db._local, "group", None)
+        try:
+            if g is not None and g.conn is not None:
+                if g.trans is not None and g.trans.is_active:
+                    g.trans.rollback()
+                # A failed COMMIT leaves SQLAlchemy's transaction inactive but SQLite's may
+                # still be open: end it on the driver before the connection goes back.
+                raw = g.conn.connection.dbapi_connection
+                if raw is not None and raw.in_transaction:
+                    raw.rollback()
+        except Exception:
+            logger.exception("group rollback failed")
+            if g is not None and g.conn is not None:
+                g.conn.invalidate()
+        finally:
+            self._end()
+
+    def _end(self) -> None:
+        g: _Group | None = getattr(self._db._local, "group", None)
+        self._db._local.group = None
+        if g is not None and g.conn is not None:
+            try:
+                g.conn.close()
+            finally:
+                self._db._write_lock.release()
+
+    def publish(self, token: Any) -> None:
+        for published in token:
+            self._db._publish(published)
+
+
 class Database:
     """Owns the engine; `write()` and `read()` give a Session in one transaction each."""
 
@@ -131,6 +217,9 @@ class Database:
         self.after_commit: list[Callable[[list[tuple[dict[str, Any], str]]], None]] = []
         self._lane: Lane | None = None
         self._lane_lock = threading.Lock()
+        # The lane thread's open group (group commit), if any; None on every other thread.
+        self._local = threading.local()
+        self.group_commit = True
 
     @property
     def lane(self) -> Lane | None:
@@ -144,7 +233,7 @@ class Database:
         if lane is None:
             with self._lane_lock:
                 if self._lane is None:
-                    self._lane = Lane()
+                    self._lane = Lane(grouping=_LaneGrouping(self) if self.group_commit else None)
                 lane = self._lane
         return lane
 
@@ -165,9 +254,76 @@ class Database:
             if lock is not None:
                 lock.release()
 
+    def _group(self) -> _Group | None:
+        """The lane group running on this thread (only the lane thread ever has one)."""
+        return getattr(self._local, "group", None)
+
+    def _group_conn(self, g: _Group) -> Connection:
+        """The group's connection, beginning its IMMEDIATE transaction at the first write."""
+        if g.conn is None:
+            self._write_lock.acquire()
+            try:
+                conn = self._write_engine.connect()
+                try:
+                    g.trans = conn.begin()
+                except BaseException:
+                    conn.close()
+                    raise
+            except OperationalError as exc:
+                self._write_lock.release()
+                if _is_busy(exc):
+                    logger.warning("database busy: %s", exc)
+                    raise HallError("server.busy") from exc
+                raise
+            except BaseException:
+                self._write_lock.release()
+                raise
+            g.conn = conn
+        return g.conn
+
+    @contextmanager
+    def _savepoint(self, g: _Group) -> Iterator[Connection]:
+        """A SAVEPOINT on the group's connection: released at the end, rolled back on error."""
+        conn = self._group_conn(g)
+        raw = conn.connection.dbapi_connection
+        g.depth += 1
+        name = f"hall_sp{g.depth}"
+        raw.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            try:
+                raw.execute(f"ROLLBACK TO {name}")
+                raw.execute(f"RELEASE {name}")
+            except Exception:  # the transaction is gone: the lane sees it (broken())
+                logger.debug("rollback to savepoint failed", exc_info=True)
+            raise
+        else:
+            raw.execute(f"RELEASE {name}")
+        finally:
+            g.depth -= 1
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One use case = one writing transaction; events appended are published after commit."""
+        g = self._group()
+        if g is not None:
+            # The Session's own transaction is a SAVEPOINT on the group's connection.
+            session = Session(
+                bind=self._group_conn(g),
+                expire_on_commit=False,
+                autoflush=False,
+                join_transaction_mode="create_savepoint",
+            )
+            try:
+                with session.begin():
+                    yield session
+            finally:
+                published = session.info.pop("events", None)
+                session.close()
+            if published:
+                g.pending.append(published)
+            return
         with self._writing():
             session = Session(self._write_engine, expire_on_commit=False, autoflush=False)
             try:
@@ -182,6 +338,17 @@ class Database:
     @contextmanager
     def tx(self) -> Iterator[Tx]:
         """Like write(), on a bare Connection (Core statements only); for the hot use cases."""
+        g = self._group()
+        if g is not None:
+            with self._savepoint(g) as conn:
+                tx = Tx(conn)
+                yield tx
+                for hook in tx.info.pop("before_commit", ()):
+                    hook()
+            published = tx.info.get("events")
+            if published:
+                g.pending.append(published)
+            return
         with self._writing(), self._write_engine.connect() as conn:
             tx = Tx(conn)
             with conn.begin():
@@ -203,6 +370,17 @@ class Database:
     @contextmanager
     def read(self, *, consistent: bool = False) -> Iterator[Session]:
         """A read-only transaction; `consistent` makes every statement see one snapshot."""
+        g = self._group()
+        if g is not None and g.conn is not None:
+            session = Session(
+                bind=g.conn, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
+            )
+            try:
+                with session.begin():
+                    yield session
+            finally:
+                session.close()
+            return
         session = Session(self.engine, expire_on_commit=False, autoflush=False)
         try:
             with session.begin():
@@ -215,6 +393,10 @@ class Database:
     @contextmanager
     def read_conn(self) -> Iterator[Connection]:
         """A bare Connection for hot read paths (no ORM session); rolled back at the end."""
+        g = self._group()
+        if g is not None and g.conn is not None:
+            yield g.conn
+            return
         with self.engine.connect() as conn:
             yield conn
 
@@ -226,6 +408,10 @@ class Database:
         around a single SELECT (SQLite runs it in autocommit; PostgreSQL's driver begins one,
         which the pool rolls back when the connection returns).
         """
+        g = self._group()
+        if g is not None and g.conn is not None:
+            yield DriverConn(g.conn.connection, self.engine.dialect)
+            return
         # The pool hands out the driver's own errors here; they are raised as SQLAlchemy's, so a
         # database that is down answers 503 as on every other path (api/errors.py).
         dbapi_error = self.engine.dialect.loaded_dbapi.OperationalError
