@@ -149,8 +149,11 @@ class StationSync:
         """One round: push everything waiting (bounded), then pull; records the link state."""
         try:
             st = self._state()
-            if st.station_no is None or not self._streams():
-                self.pull()  # the station's number and halls come with the first pull
+            if st.station_no is None or not self._streams() or st.config_version is None:
+                # The station's number, halls and tokens come with the first pull. It goes before
+                # any push, so a station whose pushes are refused (a second machine, a restored
+                # backup) still has its devices' tokens and can show them why.
+                self.pull()
             for _ in range(MAX_PUSHES_PER_ROUND):
                 if not self.push_batch():
                     break

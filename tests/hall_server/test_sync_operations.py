@@ -45,6 +45,7 @@ from tests.hall_server.test_sync_station import (
     _h,
     city_data,
     events_of,
+    link_state,
     run_station,
     synced,
     wait_until,
@@ -238,7 +239,7 @@ def test_reset_reattaches_a_reinstalled_station_but_not_a_restored_backup(
         audit.periodic_verify(city_db)  # the verification state stands at the head
         # The machine is re-installed: a fresh database, a new epoch. Refused until the reset ...
         with run_station(city, tmp_path / "b") as fresh:
-            wait_until(lambda: fresh.link()["state"] == "epoch_conflict", what="epoch conflict")
+            wait_until(lambda: link_state(fresh) == "epoch_conflict", what="epoch conflict")
             # ... which re-bases the streams at what the city applied; the station goes on after it.
             code, out, err = _cli(
                 capsys, "station", "reset", STATION, "--db", city.url, "--data-dir", str(tmp_path)
