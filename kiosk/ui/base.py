@@ -106,7 +106,17 @@ class RoleScreen(QWidget):
             self.report_health()
 
     def report_health(self) -> None:
-        """POST /devices/heartbeat with the machine's outstanding faults (failures only logged)."""
+        """POST /devices/heartbeat with the machine's outstanding faults (failures only logged).
+
+        One report at a time per machine: two faults changing at once (paper low cleared, paper
+        out raised) would otherwise race in the task pool, and the server could keep the older
+        state. A report asked for while one is on its way is sent, with the faults as they are
+        then, when that one is done.
+        """
+        beat: dict[str, bool] = self.ctx.extras.setdefault("heartbeat", {"busy": False, "again": False})
+        if beat["busy"]:
+            beat["again"] = True
+            return
         faults = self.ctx.extras.get("faults") or {}
         cfg = self.ctx.config
         client = getattr(self, "client", None) or self.ctx.client
@@ -115,10 +125,20 @@ class RoleScreen(QWidget):
         body = [{"code": c, "message": m} for c, m in faults.items()]
         kind = const.DEVICE_KINDS.get(cfg.role, cfg.role)
         status = health_status(list(faults))
+        beat["busy"] = True
+
+        def done(_result: Any = None) -> None:
+            beat["busy"] = False
+            if beat["again"]:
+                beat["again"] = False
+                self.report_health()
+
+        def failed(exc: BaseException) -> None:
+            logger.info("heartbeat not delivered: %s", exc)
+            done()
+
         self.ctx.runner.run(
-            lambda: client.heartbeat(cfg.effective_device_id, kind, status, body),
-            None,
-            lambda e: logger.info("heartbeat not delivered: %s", e),
+            lambda: client.heartbeat(cfg.effective_device_id, kind, status, body), done, failed
         )
 
     def handles_devices(self) -> bool:
