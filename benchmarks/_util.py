@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,33 @@ class RawHttp:
         if close:
             await self.close()
         return status, data_b
+
+
+def proc_cpu(pid: int, reaped: bool = False) -> float:
+    """User+system CPU seconds of one process (0 if it is gone), plus its reaped children's."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children_of(ppid: int) -> list[int]:
+    """The pids of a process's live children (read from /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == ppid:
+            out.append(int(entry))
+    return out
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -61,7 +61,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._util import HttpError, RawHttp, latency_summary
+from benchmarks._util import HttpError, RawHttp, children_of, latency_summary, proc_cpu
 from tests.fixtures.postgres import PgCluster
 from tests.fixtures.server import HOST, HallServer, free_port, hall_servers, prepare_database
 
@@ -453,28 +453,10 @@ def caught_up(city: dict[str, int], station: dict[str, int]) -> bool:
 
 
 # --- CPU of processes ---------------------------------------------------------------------------
-def proc_cpu(pid: int, reaped: bool = False) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = int(fields[11]) + int(fields[12])
-    if reaped:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def pg_cpu(pg: PgCluster) -> float:
     pid = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
     total = proc_cpu(pid, reaped=True)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                total += proc_cpu(int(entry))
+    total += sum(proc_cpu(child) for child in children_of(pid))
     return total
 
 

@@ -54,7 +54,9 @@ from benchmarks._util import (
     HttpError,
     RawHttp,
     bench_seed,
+    children_of,
     latency_summary,
+    proc_cpu,
 )
 from tests.fixtures.postgres import PgCluster, sqlite_url
 from tests.fixtures.server import HOST, REPO_ROOT, HallServer, hall_servers
@@ -84,32 +86,6 @@ PHASE_TIMEOUT_S = 240.0
 
 
 # --- CPU accounting: where does the time go -------------------------------------------
-def _proc_cpu(pid: int, reaped: bool = False) -> float:
-    """User+system CPU seconds of one process (0 if it is gone), plus its reaped children's."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = int(fields[11]) + int(fields[12])
-    if reaped:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _children_of(ppid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == ppid:
-            out.append(int(entry))
-    return out
-
-
 class CpuMeter:
     """CPU seconds spent by the client, the server process and (if any) the PostgreSQL cluster."""
 
@@ -122,11 +98,11 @@ class CpuMeter:
     def _sample(self) -> dict[str, float]:
         ru = resource.getrusage(resource.RUSAGE_SELF)
         ruc = resource.getrusage(resource.RUSAGE_CHILDREN)
-        server = _proc_cpu(self.server_pid) + sum(_proc_cpu(p) for p in _children_of(self.server_pid))
+        server = proc_cpu(self.server_pid) + sum(proc_cpu(p) for p in children_of(self.server_pid))
         pg = 0.0
         if self.pg_pid:
             # Backends come and go: the postmaster's reaped-children time keeps the total growing.
-            pg = _proc_cpu(self.pg_pid, reaped=True) + sum(_proc_cpu(p) for p in _children_of(self.pg_pid))
+            pg = proc_cpu(self.pg_pid, reaped=True) + sum(proc_cpu(p) for p in children_of(self.pg_pid))
         return {
             "client": ru.ru_utime + ru.ru_stime,
             "server": server,
