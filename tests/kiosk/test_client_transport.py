@@ -28,6 +28,7 @@ from kiosk.errors import (
     UnexpectedAnswer,
 )
 from kiosk.outbox import RatingOutbox
+from tests.kiosk.helpers import ticket_out
 from wire import (
     CheckinTicketOut,
     DocumentOut,
@@ -51,35 +52,14 @@ def ticket(**over: Any) -> dict[str, Any]:
     """A canned `Ticket` answer, built through the wire model so it is the server's shape."""
     fields: dict[str, Any] = {
         "id": 7,
-        "hall_id": "t-hall",
         "number": "A007",
-        "prefix": "A",
-        "group": "A",
-        "service_code": "T-001",
-        "service_name": "社会保障卡申领",
-        "status": "waiting",
-        "priority": False,
-        "green_reason": None,
-        "appointment_id": None,
-        "channel": "kiosk",
         "business_day": "2026-12-07",
         "issued_at": "2026-12-07T09:00:00+08:00",
-        "called_at": None,
-        "started_at": None,
-        "finished_at": None,
-        "window_id": None,
-        "window_number": None,
-        "bound_window_id": None,
-        "recall_count": 0,
-        "transfer_count": 0,
         "people_ahead": 3,
         "estimated_wait_minutes": 12,
-        "track_token": "tok",
-        "track_url": "http://hall.test/t/tok",
-        "holder": Holder(id_masked="5101**********1234", name_masked="张*").model_dump(mode="json"),
-        **over,
+        "holder": Holder(id_masked="5101**********1234", name_masked="张*"),
     }
-    return TicketOut(**fields).model_dump(mode="json")
+    return ticket_out(**{**fields, **over}).model_dump(mode="json")
 
 
 def error(code: str, message: str, **detail: Any) -> dict[str, Any]:
