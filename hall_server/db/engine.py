@@ -306,6 +306,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One use case = one writing transaction; events appended are published after commit."""
+        published: list[tuple[dict[str, Any], str]] = []
         g = self._group()
         if g is not None:
             # The Session's own transaction is a SAVEPOINT on the group's connection.
@@ -315,23 +316,15 @@ class Database:
                 autoflush=False,
                 join_transaction_mode="create_savepoint",
             )
-            try:
-                with session.begin():
-                    yield session
-            finally:
-                published = session.info.pop("events", None)
-                session.close()
+            with _events_of(session, published) as s:
+                yield s
             if published:
                 g.pending.append(published)
             return
         with self._writing():
             session = Session(self._write_engine, expire_on_commit=False, autoflush=False)
-            try:
-                with session.begin():
-                    yield session
-            finally:
-                published = session.info.pop("events", None)
-                session.close()
+            with _events_of(session, published) as s:
+                yield s
         if published:
             self._publish(published)
 
@@ -433,6 +426,17 @@ class Database:
         if lane is not None:
             lane.close()
         self.engine.dispose()
+
+
+@contextmanager
+def _events_of(session: Session, published: list[tuple[dict[str, Any], str]]) -> Iterator[Session]:
+    """Run the session's transaction; the events it appended land in `published`, and it closes."""
+    try:
+        with session.begin():
+            yield session
+    finally:
+        published.extend(session.info.pop("events", None) or [])
+        session.close()
 
 
 def _is_busy(exc: OperationalError) -> bool:
