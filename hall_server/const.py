@@ -186,6 +186,18 @@ AU_ID_REVEALED = "audit.id_revealed"
 AU_DOCUMENT_VIEWED = "audit.document_viewed"
 AU_DOCUMENT_DELETED = "audit.document_deleted"
 AU_SETTINGS_CHANGED = "audit.settings_changed"
+AU_GUIDE_CHANGED = "audit.guide_changed"
+AU_HALL_GUIDE_CHANGED = "audit.hall_guide_changed"
+AU_SERVICE_CLAIMED = "audit.service_claimed"
+AU_CALENDAR_CHANGED = "audit.calendar_changed"
+AU_RULES_CHANGED = "audit.rules_changed"
+# The catalogue's split of who sets what (docs/managers.md): the city owns a guide's law, time
+# limits, materials, fees and steps; a hall handling the item may set only these, its own facts.
+HALL_GUIDE_FIELDS = ("location", "consult_phone", "complaint_phone", "daily_cap", "id_required")
+# Levels whose managers edit the city's catalogue and calendars (admins always may).
+CATALOGUE_OWNER_LEVELS = frozenset({"city"})
+# The version given to a guide as it was before its first recorded edit (seeded).
+GUIDE_SEED_ACTOR = "seed"
 # Events that change static hall configuration held in the per-process cache.
 CONFIG_EVENTS = frozenset({EV_HALL_UPDATED})
 CALL_EVENTS = (EV_TICKET_CALLED, EV_TICKET_RECALLED, EV_TICKET_CALLED_BACK)
@@ -234,6 +246,9 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     ),
     "auth.window_required": (422, "窗口人员登录时须选择窗口", "A clerk must log in at a window"),
     "hall.unknown": (404, "大厅不存在", "No such hall"),
+    "catalogue.claimed": (409, "本大厅已认领该事项", "This hall already handles that service item"),
+    "policy.invalid": (422, "大厅规则不正确", "The hall rules are invalid"),
+    "calendar.invalid": (422, "日历内容不正确", "The calendar is invalid"),
     "service.unknown": (404, "该事项不存在或本大厅不办理", "No such service item in this hall"),
     "group.unknown": (422, "队列分组不存在", "No such queue group in this hall"),
     "window.unknown": (404, "窗口不存在", "No such window"),
@@ -451,6 +466,8 @@ LINK_STATES = ("ok", "down", "refused", "revoked", "rewound", "epoch_conflict")
 # Where the working-day calendars live (assets/calendar/CN-<year>.json, <city>-<year>.json).
 CALENDAR_DIR_NAME = "calendar"
 CALENDAR_COUNTRY = "CN"
+# The dashboard flags this year and the next ones without a verified calendar.
+CALENDAR_YEARS_SHOWN = 2
 
 # Policy keys read from Hall.policy (each optional; defaults below or in queueing.calendar.BookingRules).
 POLICY_BOOKING = "booking"

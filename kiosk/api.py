@@ -119,7 +119,12 @@ class HallClient:
     def spawn(self, token: str | None = None) -> HallClient:
         """Another client of the same server, transport and pin with its own token (a clerk's session)."""
         return HallClient(
-            self.base_url, token, timeout=self.timeout, retries=self.retries, transport=self.transport, pin=self.pin
+            self.base_url,
+            token,
+            timeout=self.timeout,
+            retries=self.retries,
+            transport=self.transport,
+            pin=self.pin,
         )
 
     # -- plumbing --------------------------------------------------------------------------
@@ -277,9 +282,9 @@ class HallClient:
         answer = self.get(f"/halls/{hall_id}/services", q=q or None)
         return self.typed_list(ServiceOut, answer, "GET /halls/{hall}/services")
 
-    def service(self, code: str) -> ServiceOut:
-        """GET /services/{code} with its full guide."""
-        return self.typed(ServiceOut, self.get(f"/services/{code}"), "GET /services/{code}")
+    def service(self, code: str, hall_id: str | None = None) -> ServiceOut:
+        """GET /services/{code} with its full guide, as the hall shows it (its own place, phones, cap)."""
+        return self.typed(ServiceOut, self.get(f"/services/{code}", hall=hall_id), "GET /services/{code}")
 
     # -- tickets ---------------------------------------------------------------------------
     def issue_ticket(

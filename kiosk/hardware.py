@@ -178,19 +178,8 @@ class TicketPrinter:
         self._do("ticket", "print_ticket", layout)
 
     def print_guide(self, service: ServiceOut, hall_name: str) -> None:
-        """Print a service guide slip with the materials list."""
-        from printers.layout import GuideSlip
-
-        guide = service.guide
-        slip = GuideSlip(
-            hall_name=hall_name,
-            service_name=service.name,
-            materials=[material_text(m) for m in guide.get("materials") or []],
-            steps=[str(s) for s in guide.get("steps") or []],
-            time_limit=time_limit_text(service),
-            notes=[],
-        )
-        self._do("guide", "print_guide", slip)
+        """Print a service guide slip carrying every field of the guide and a QR code to its page."""
+        self._do("guide", "print_guide", guide_slip(service, hall_name))
 
     def status(self) -> Any:
         """The printer's status (online, paper_out...); a failed request drops the connection for the next."""
@@ -202,20 +191,94 @@ class TicketPrinter:
                 raise
 
 
-def material_text(m: Any) -> str:
-    """One materials line: '身份证 原件1份 复印件1份（备注）'."""
+def material_counts(m: Any) -> tuple[str, int, int, str]:
+    """(name, originals, copies, note) of a guide's material; the old {original: bool} form read too."""
     if isinstance(m, str):
-        return m
-    parts = [str(m.get("name", ""))]
-    if m.get("original", True):
-        parts.append("原件")
-    copies = m.get("copies")
+        return m, 1, 0, ""
+    originals = m.get("originals")
+    if originals is None:
+        originals = 1 if m.get("original", True) else 0
+    return str(m.get("name", "")), int(originals), int(m.get("copies") or 0), str(m.get("note") or "")
+
+
+def material_text(m: Any) -> str:
+    """One materials line, counts never ambiguous: '身份证（原件1份、复印件1份）（备注）'."""
+    name, originals, copies, note = material_counts(m)
+    parts = []
+    if originals:
+        parts.append(f"原件{originals}份")
     if copies:
         parts.append(f"复印件{copies}份")
-    text = " ".join(parts)
-    if m.get("note"):
-        text += f"（{m['note']}）"
+    text = name + (f"（{'、'.join(parts)}）" if parts else "")
+    if note:
+        text += f"（{note}）"
     return text
+
+
+# The labelled lines of a guide slip after materials and steps, in the order of the 八统一 guide.
+GUIDE_DETAILS = (
+    ("department", "实施部门"),
+    ("category", "事项类别"),
+    ("legal_basis", "设定依据"),
+    ("conditions", "受理条件"),
+    ("fee", "收费标准"),
+    ("forms", "申请表格"),
+    ("location", "办理地点"),
+    ("consult_phone", "咨询电话"),
+    ("complaint_phone", "投诉电话"),
+    ("online_url", "网上办理"),
+    ("id_required", "取号须刷身份证"),
+    ("daily_cap", "每日限号"),
+    ("notes", "备注"),
+)
+
+
+def guide_details(service: ServiceOut) -> list[tuple[str, str]]:
+    """Every field of the guide besides materials, steps and time limits, as (label, text)."""
+    guide = {**service.guide, "department": service.department or "", "category": service.category}
+    out = [("事项编码", service.code)]
+    for key, label in GUIDE_DETAILS:
+        value = guide.get(key)
+        if value is None or value == "" or value == []:
+            continue
+        if isinstance(value, bool):
+            text = "是" if value else "否"
+        elif isinstance(value, list):
+            text = "；".join(str(v) for v in value)
+        elif key == "daily_cap":
+            text = f"{value} 个"
+        else:
+            text = str(value)
+        out.append((label, text))
+    return out
+
+
+def guide_slip(service: ServiceOut, hall_name: str) -> Any:
+    """The printers' GuideSlip of a service as the server answered it."""
+    from printers.layout import GuideSlip, Material
+
+    guide = service.guide
+    materials = []
+    for m in guide.get("materials") or []:
+        name, originals, copies, note = material_counts(m)
+        materials.append(Material(name, originals=originals, copies=copies, note=note))
+    version = ""
+    if service.version is not None:
+        since = (service.valid_from or "")[:10]
+        version = f"指南第{service.version}版" + (
+            f"，{since}起施行" if since and since > "2000-01-01" else ""
+        )
+    return GuideSlip(
+        hall_name=hall_name,
+        service_name=service.name,
+        materials=materials,
+        steps=[str(s) for s in guide.get("steps") or []],
+        time_limit=time_limit_text(service),
+        notes=[],
+        qr_url=service.guide_url,
+        details=guide_details(service),
+        version=version,
+    )
 
 
 def time_limit_text(service: ServiceOut) -> str:

@@ -152,7 +152,7 @@ def _material_line(i: int, m: str | Material, cols: int) -> list[Block]:
         parts.append(f"原件{m.originals}份")
     if m.copies:
         parts.append(f"复印件{m.copies}份")
-    text = f"{i}. {m.name}" + (f"（{'，'.join(parts)}）" if parts else "") + (f" {m.note}" if m.note else "")
+    text = f"{i}. {m.name}" + (f"（{'、'.join(parts)}）" if parts else "") + (f" {m.note}" if m.note else "")
     return _texts(text, cols, indent=len(str(i)) + 2)
 
 
@@ -177,6 +177,12 @@ def guide_blocks(g: GuideSlip, width_mm: int) -> list[Block]:
         out += _texts("办理流程 Steps", cols, bold=True)
         for i, step in enumerate(g.steps, 1):
             out += _texts(f"{i}. {step}", cols, indent=len(str(i)) + 2)
+    if g.details:
+        out.append(Feed(1))
+        for label, value in g.details:
+            out += _texts(f"{label}：{value}", cols, indent=min(text_cells(label) + 2, cols // 2))
+    if g.version:
+        out += _texts(g.version, cols)
     if g.notes:
         out.append(Rule())
         for note in g.notes:

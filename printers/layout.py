@@ -51,6 +51,10 @@ class GuideSlip:
     time_limit: str = ""
     notes: Sequence[str] = ()
     qr_url: str | None = None
+    # Every other field of the guide (八统一) as labelled lines: 事项编码, 实施部门, 设定依据 ...
+    details: Sequence[tuple[str, str]] = ()
+    # What version of the guide this is, e.g. "第3版，2026-12-07起施行".
+    version: str = ""
 
 
 @dataclass(frozen=True)

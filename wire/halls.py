@@ -79,6 +79,9 @@ class ServiceOut(WireOut):
     department: str | None
     prefix: str | None
     guide: dict[str, Any]
+    version: int | None = None  # the guide's version (catalogue history), when known
+    valid_from: str | None = None  # since when this version applies
+    guide_url: str | None = None  # the guide's public page (the printed slip's QR code)
 
 
 class SnapshotHall(WireOut):

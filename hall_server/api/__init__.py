@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from hall_server.api import (
     appointments,
     audit,
+    catalogue,
     dashboard,
     devices,
     documents,
@@ -34,6 +35,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     windows.router,
     system.router,
     halls.router,
+    catalogue.router,
     ratings.router,
     events.router,
     devices.router,

@@ -61,3 +61,15 @@ async def get_settings(hall_id: str, request: Request, creds: Creds) -> dict[str
 async def put_settings(hall_id: str, body: dict[str, Any], request: Request, creds: Creds) -> dict[str, Any]:
     """Change some of those settings (keys not given stay); unknown keys are refused."""
     return await run_authed(request, creds, hall_settings.change_settings, hall_id, body)
+
+
+@router.get("/halls/{hall_id}/rules")
+async def get_rules(hall_id: str, request: Request, creds: Creds) -> dict[str, Any]:
+    """The hall's rules: hours, green channel, recall cap, limits, notices, and its settings (manager)."""
+    return await run_authed(request, creds, hall_settings.hall_rules, hall_id)
+
+
+@router.put("/halls/{hall_id}/rules")
+async def put_rules(hall_id: str, body: dict[str, Any], request: Request, creds: Creds) -> dict[str, Any]:
+    """Change the hall's rules live (kiosks and displays hear hall.updated); unknown keys are refused."""
+    return await run_authed(request, creds, hall_settings.change_rules, hall_id, body)

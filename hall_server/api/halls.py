@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from hall_server.api.deps import Creds, get_ctx, principal_of
 from hall_server.api.schemas import ErrorOut, HallDetailOut, HallOut, ServiceOut, SnapshotOut
-from hall_server.services import halls
+from hall_server.services import catalogue, halls
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +38,14 @@ def list_services(
 
 
 @router.get("/services/{code}", response_model=ServiceOut)
-def get_service(code: str, request: Request) -> dict:
-    """A service item with its full guide (public)."""
-    return halls.get_service(get_ctx(request), code)
+def get_service(
+    code: str,
+    request: Request,
+    hall: Annotated[str | None, Query(max_length=64)] = None,
+    at: Annotated[date | None, Query()] = None,
+) -> dict:
+    """A service item with its full guide (public): as `hall` shows it, as it was on the day `at`."""
+    return catalogue.service_guide(get_ctx(request), code, hall, at)
 
 
 @router.get("/halls/{hall_id}/snapshot", response_model=SnapshotOut, responses={403: {"model": ErrorOut}})

@@ -25,7 +25,7 @@ from hall_server.context import ServerContext
 from hall_server.db.models import FollowupCase, FollowupStep, Hall, Rating, ServiceItem, User, Window
 from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
-from hall_server.services.calendars import calendar_for_hall
+from hall_server.services.calendars import calendar_for_hall, unverified_years
 from hall_server.services.hall_settings import settings_of
 from queueing import const as qconst
 from queueing.calendar import WorkCalendar
@@ -125,6 +125,13 @@ def open_missing_cases(session: Session, now: datetime, hall_ids: list[str] | No
         opened_on = _aware(rating.created_at).astimezone(zone).date()
         n_days = int(settings_of(session, hall.id)[POLICY_FOLLOWUP_DAYS])
         deadline = calendar_for_hall(session, hall.id).add_working_days(opened_on, n_days)
+        unchecked = unverified_years(session, hall.id, opened_on, deadline)
+        if unchecked:
+            logger.warning(
+                "follow-up deadline of rating %s counted without a verified calendar for %s",
+                rating.id,
+                unchecked,
+            )
         case = FollowupCase(
             hall_id=rating.hall_id,
             rating_id=rating.id,
@@ -279,5 +286,7 @@ def detail(
         window_name=window.name if window else None,
         clerk_name=(clerk.name or clerk.username) if clerk else None,
         working_days_left=left,
+        # Years the deadline was counted through without a verified calendar: the dashboard warns.
+        calendar_unverified=unverified_years(session, c.hall_id, c.opened_on, c.deadline),
     )
     return out

@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 from hall_server import audit
 from hall_server.auth import Principal, manager_scope, require_not_station
 from hall_server.const import (
+    AU_RULES_CHANGED,
     AU_SETTINGS_CHANGED,
     DEFAULT_ALERT_QUEUE_LENGTH,
     DEFAULT_FOLLOWUP_WORKING_DAYS,
     DEFAULT_NEAR_AHEAD,
     DEFAULT_SLOT_CAPACITY,
+    EV_HALL_UPDATED,
     POLICY_ALERT_QUEUE,
     POLICY_ALERT_WAIT,
     POLICY_BOOKING,
@@ -24,11 +26,12 @@ from hall_server.const import (
     POLICY_FOLLOWUP_DAYS,
     POLICY_NEAR_AHEAD,
 )
-from hall_server.db.models import HallSettings
+from hall_server.db.models import Hall, HallSettings
 from hall_server.errors import HallError
-from hall_server.events import Actor
+from hall_server.events import Actor, append_event
 from queueing.calendar import BookingRules
 from queueing.dayend import DEFAULT_GRACE_MINUTES
+from queueing.model import HallPolicy
 
 if TYPE_CHECKING:
     from hall_server.context import ServerContext
@@ -199,3 +202,121 @@ def change_settings(ctx: ServerContext, p: Principal, hall_id: str, patch: dict[
     require_not_station(ctx, "hall settings")
     with ctx.db.write() as s:
         return update_settings(s, hall_id, patch, ctx.now(), p.actor)
+
+
+# --- hall rules: the core's policy, opening hours and notices, changed live -------------------
+RULE_FIELDS = (
+    "green_mode",
+    "green_ratio",
+    "recall_cap",
+    "daily_cap_per_group",
+    "per_person_daily_limit",
+    "target_wait_minutes",
+    "allow_anonymous",
+)
+NOTICES_MAX = 10
+NOTICE_MAX_CHARS = 200
+OPENING_SPANS_MAX = 4
+
+
+def rules_of(session: Session, hall_id: str) -> dict[str, Any]:
+    """A hall's rules as the rules page edits them, with its settings (booking rules among them)."""
+    hall = session.get(Hall, hall_id)
+    if hall is None:
+        raise HallError("hall.unknown", hall_id=hall_id)
+    data = HallPolicy.from_dict(dict(hall.policy or {})).to_dict()
+    return {
+        "hall_id": hall.id,
+        "hall_name": hall.name,
+        **{k: data[k] for k in RULE_FIELDS},
+        "opening_hours": list(hall.opening_hours or []),
+        "notices": list(hall.notices or []),
+        "settings": settings_of(session, hall_id),
+    }
+
+
+def _check_rules(patch: dict[str, Any]) -> None:
+    unknown = set(patch) - {*RULE_FIELDS, "opening_hours", "notices"}
+    if unknown:
+        raise _invalid(f"未知规则项 {', '.join(sorted(map(str, unknown)))}", key=sorted(unknown)[0])
+    notices = patch.get("notices")
+    if notices is not None and (
+        not isinstance(notices, list)
+        or len(notices) > NOTICES_MAX
+        or any(not isinstance(n, str) or not n.strip() or len(n) > NOTICE_MAX_CHARS for n in notices)
+    ):
+        raise _invalid(f"公告至多 {NOTICES_MAX} 条，每条 1..{NOTICE_MAX_CHARS} 字", key="notices")
+    hours = patch.get("opening_hours")
+    if hours is not None:
+        if not isinstance(hours, list) or len(hours) > OPENING_SPANS_MAX:
+            raise _invalid(f"营业时间至多 {OPENING_SPANS_MAX} 段", key="opening_hours")
+        spans = []
+        for span in hours:
+            if not (
+                isinstance(span, list)
+                and len(span) == 2
+                and all(isinstance(t, str) and len(t) == 5 for t in span)
+            ):
+                raise _invalid("营业时间须为 [开始, 结束]（HH:MM）", key="opening_hours")
+            spans.append(tuple(span))
+        if any(a[1] > b[0] for a, b in zip(sorted(spans), sorted(spans)[1:], strict=False)):
+            raise _invalid("营业时间段不能重叠", key="opening_hours")
+    for key in ("recall_cap", "daily_cap_per_group", "per_person_daily_limit", "target_wait_minutes"):
+        value = patch.get(key)
+        if value is not None and not (_is_int(value) and 0 <= value <= 100000):
+            raise _invalid(f"{key} 须为 0..100000 的整数", key=key)
+
+
+def update_rules(
+    session: Session, hall_id: str, patch: dict[str, Any], now: datetime, actor: Actor | None = None
+) -> dict[str, Any]:
+    """Apply a rules patch (validated by the core's HallPolicy), audited, announced as hall.updated."""
+    _check_rules(patch)
+    hall = session.get(Hall, hall_id)
+    if hall is None:
+        raise HallError("hall.unknown", hall_id=hall_id)
+    before = rules_of(session, hall_id)
+    policy = dict(hall.policy or {})
+    policy.update({k: v for k, v in patch.items() if k in RULE_FIELDS})
+    if "opening_hours" in patch:
+        policy["opening_hours"] = patch["opening_hours"]
+        hall.opening_hours = patch["opening_hours"]
+    hall.policy = HallPolicy.from_dict(policy).to_dict()  # the core refuses what it cannot run
+    if "notices" in patch:
+        hall.notices = [n.strip() for n in patch["notices"]]
+    audit.record(
+        session,
+        AU_RULES_CHANGED,
+        actor,
+        hall_id=hall_id,
+        changes={k: {"from": before.get(k), "to": v} for k, v in patch.items() if before.get(k) != v},
+    )
+    session.flush()
+    after = rules_of(session, hall_id)
+    rules = {k: after[k] for k in (*RULE_FIELDS, "opening_hours", "notices")}
+    append_event(
+        session, hall_id, EV_HALL_UPDATED, {"hall": {"id": hall_id, "name": hall.name}, "rules": rules}, actor
+    )
+    return after
+
+
+def hall_rules(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
+    """Use case (manager of the hall's subtree): the hall's rules and settings."""
+    manager_scope(ctx, p, hall_id, include_subtree=False)
+    with ctx.db.read() as s:
+        return rules_of(s, hall_id)
+
+
+def change_rules(ctx: ServerContext, p: Principal, hall_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+    """Use case: change the hall's rules; kiosks and displays hear hall.updated, no restart needed."""
+    manager_scope(ctx, p, hall_id, include_subtree=False)
+    require_not_station(ctx, "hall rules")
+    settings_patch = patch.pop("settings", None)
+    with ctx.db.write() as s:
+        if settings_patch:
+            if not isinstance(settings_patch, dict):
+                raise _invalid("settings 须为对象", key="settings")
+            update_settings(s, hall_id, settings_patch, ctx.now(), p.actor)
+        out = update_rules(s, hall_id, patch, ctx.now(), p.actor)
+    ctx.catalog.invalidate()
+    return out

@@ -15,6 +15,7 @@ from hall_server.context import ServerContext
 from hall_server.db.models import Event, Hall, HallService, QueueGroup, ServiceItem, Window
 from hall_server.errors import HallError
 from hall_server.events import dumps, last_seq, read_events, row_to_event
+from hall_server.services.catalogue import normalized_guide, with_hall
 from hall_server.services.queue import QueueEstimator
 from hall_server.services.tickets import hall_day
 from hall_server.services.windows import window_out
@@ -84,7 +85,7 @@ def get_hall(ctx: ServerContext, hall_id: str) -> dict[str, Any]:
 
 def service_view(row: Any, prefix: str | None = None, *, full_guide: bool = True) -> dict[str, Any]:
     """The `ServiceItem` of the wire."""
-    guide = dict(row.guide or {})
+    guide = with_hall(normalized_guide(row.guide), getattr(row, "overrides", None))
     if not full_guide:
         guide = {k: guide[k] for k in ("time_limit_days", "promise_days", "fee") if k in guide}
     return {
@@ -103,7 +104,7 @@ def list_services(ctx: ServerContext, hall_id: str, q: str | None = None) -> lis
     ctx.catalog.hall(hall_id)
     with ctx.db.read() as s:
         stmt = (
-            select(S, HS.c.prefix)
+            select(S, HS.c.prefix, HS.c.overrides)
             .join(HS, HS.c.service_code == S.c.code)
             .where(HS.c.hall_id == hall_id)
             .order_by(S.c.category, S.c.code)
@@ -116,15 +117,6 @@ def list_services(ctx: ServerContext, hall_id: str, q: str | None = None) -> lis
                 )
             )
         return [service_view(r, r.prefix) for r in s.execute(stmt).all()]
-
-
-def get_service(ctx: ServerContext, code: str) -> dict[str, Any]:
-    """One service item with its full guide."""
-    with ctx.db.read() as s:
-        row = s.execute(select(S).where(S.c.code == code)).first()
-        if row is None:
-            raise HallError("service.unknown", service_code=code)
-        return service_view(row)
 
 
 def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:

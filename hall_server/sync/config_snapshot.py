@@ -11,8 +11,8 @@ of the station's halls changed after a cursor (the trigger-filled sync_down_chan
 Station side: `apply_config()` and `apply_down()` write them in the caller's transaction, with
 capture off (nothing that came down is sent back up).
 
-Holiday calendars ship with the software (assets/calendar), not in the database: they are not
-part of the snapshot.
+Holiday calendars ship with the software (assets/calendar); the years the city edited on the
+dashboard (work_calendars) travel in the snapshot and override the files at the station too.
 """
 
 from __future__ import annotations
@@ -86,10 +86,7 @@ def snapshot(s: Session, halls: list[str], now: datetime) -> tuple[str, dict[str
                     & (or_(table.c.expires_at.is_(None), table.c.expires_at > now)),
                 ),
             )
-        pk = pk_column(table)
-        order = (
-            [table.c[c.name] for c in table.primary_key.columns] if name == "hall_services" else [table.c[pk]]
-        )
+        order = [table.c[c.name] for c in table.primary_key.columns]
         rows = s.execute(stmt.order_by(*order)).all()
         cols = _columns(table)
         out[name] = [encode_row(table, r, cols) for r in rows]

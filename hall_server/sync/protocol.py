@@ -44,10 +44,12 @@ from hall_server.db.models import (
     QueueGroup,
     Rating,
     ServiceItem,
+    ServiceItemVersion,
     Ticket,
     TicketDocument,
     User,
     Window,
+    WorkCalendarYear,
 )
 from hall_server.errors import HallError
 
@@ -75,7 +77,18 @@ DOWN_TABLES: tuple[Table, ...] = tuple(
 # The city's configuration, in foreign-key order.
 CONFIG_TABLES: tuple[Table, ...] = tuple(
     m.__table__  # type: ignore[misc]
-    for m in (ServiceItem, Hall, HallService, QueueGroup, HallSettings, User, Window, ApiToken)
+    for m in (
+        ServiceItem,
+        ServiceItemVersion,
+        Hall,
+        HallService,
+        QueueGroup,
+        HallSettings,
+        WorkCalendarYear,
+        User,
+        Window,
+        ApiToken,
+    )
 )
 BY_NAME: dict[str, Table] = {t.name: t for t in (*UP_TABLES, *DOWN_TABLES, *CONFIG_TABLES)}
 

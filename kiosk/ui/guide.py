@@ -68,7 +68,7 @@ class GuidePage(QWidget):
         def failed(exc: BaseException) -> None:
             self.limit.setText(getattr(exc, "message_zh", "办事指南加载失败"))
 
-        self.run(lambda: self.ctx.client.service(svc.code), done, failed)
+        self.run(lambda: self.ctx.client.service(svc.code, self.ctx.hall_id), done, failed)
 
     def print_guide(self) -> None:
         """Print the guide slip; the button is disabled while it prints (no double slips)."""

@@ -46,7 +46,7 @@ def test_guide_slip_lists_materials_with_originals_and_copies() -> None:
         time_limit="当场办结",
     )
     text = "\n".join(b.text for b in layout_blocks(slip, 80) if isinstance(b, Text))
-    assert "1. 出生医学证明（原件1份，复印件1份）" in text
+    assert "1. 出生医学证明（原件1份、复印件1份）" in text
     assert "2. 居民户口簿" in text
     assert "当场办结" in text and "2. 提交材料" in text
 

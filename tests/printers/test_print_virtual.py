@@ -106,7 +106,7 @@ def test_guide_slip_and_receipt_print_as_separate_pages(
     assert first.name == "0001.png" and second.name == "0002.png"
     guide, receipt = (d.text_lines for d in vp.documents)
     assert "办事指南" in guide
-    assert "出生医学证明（原件1份，复印件1份）" in "".join(line.strip() for line in guide)  # wrapped on 58 mm
+    assert "出生医学证明（原件1份、复印件1份）" in "".join(line.strip() for line in guide)  # wrapped on 58 mm
     assert any(line.startswith("营业执照变更") and line.endswith("已办结") for line in receipt)
 
 

@@ -15,7 +15,15 @@ from hall_server.db.models.devices import Device
 from hall_server.db.models.documents import TicketDocument
 from hall_server.db.models.events import Event, HallSeq
 from hall_server.db.models.followups import FollowupCase, FollowupStep
-from hall_server.db.models.halls import Hall, HallService, HallSettings, QueueGroup, ServiceItem
+from hall_server.db.models.halls import (
+    Hall,
+    HallService,
+    HallSettings,
+    QueueGroup,
+    ServiceItem,
+    ServiceItemVersion,
+    WorkCalendarYear,
+)
 from hall_server.db.models.matters import Matter, MatterStep, MatterVisit
 from hall_server.db.models.notify import NotifyCursor, OutboxMessage
 from hall_server.db.models.ratings import Rating
@@ -61,6 +69,7 @@ __all__ = [
     "Rating",
     "ServerMeta",
     "ServiceItem",
+    "ServiceItemVersion",
     "SocketTicket",
     "Station",
     "StationHall",
@@ -72,4 +81,5 @@ __all__ = [
     "TicketDocument",
     "User",
     "Window",
+    "WorkCalendarYear",
 ]

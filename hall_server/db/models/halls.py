@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -69,6 +70,8 @@ class HallService(Base):
     hall_id: Mapped[str] = mapped_column(String(64), ForeignKey("halls.id"), primary_key=True)
     service_code: Mapped[str] = mapped_column(String(64), ForeignKey("service_items.code"), primary_key=True)
     prefix: Mapped[str] = mapped_column(String(4))
+    # The hall's own values of the guide fields its level may set (catalogue.HALL_FIELDS).
+    overrides: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class HallSettings(Base):
@@ -79,3 +82,33 @@ class HallSettings(Base):
     hall_id: Mapped[str] = mapped_column(String(64), ForeignKey("halls.id"), primary_key=True)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ServiceItemVersion(Base):
+    """One version of a service item's guide, kept for ever: a guide printed last month shows as it was."""
+
+    __tablename__ = "service_item_versions"
+    __table_args__ = (UniqueConstraint("code", "version", name="uq_service_item_versions_code_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(64), ForeignKey("service_items.code"))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(100), default="")
+    department: Mapped[str] = mapped_column(String(100), default="")
+    guide: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    changed_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class WorkCalendarYear(Base):
+    """A year's holidays and swapped working days as edited by the city (over the shipped files)."""
+
+    __tablename__ = "work_calendars"
+
+    region: Mapped[str] = mapped_column(String(64), primary_key=True)  # "CN" or a city hall id
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
