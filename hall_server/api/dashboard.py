@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from hall_server import worker
 from hall_server.api.deps import Creds, get_ctx, run_authed
 from hall_server.api.schemas import ErrorOut
-from hall_server.services import hall_settings, halls, health, notify
+from hall_server.services import bigscreen, hall_settings, halls, health, notify
 
 logger = logging.getLogger(__name__)
 
@@ -73,3 +73,9 @@ async def get_rules(hall_id: str, request: Request, creds: Creds) -> dict[str, A
 async def put_rules(hall_id: str, body: dict[str, Any], request: Request, creds: Creds) -> dict[str, Any]:
     """Change the hall's rules live (kiosks and displays hear hall.updated); unknown keys are refused."""
     return await run_authed(request, creds, hall_settings.change_rules, hall_id, body)
+
+
+@router.get("/halls/{hall_id}/bigscreen")
+async def big_screen(hall_id: str, request: Request, creds: Creds) -> dict[str, Any]:
+    """The big-screen figures of a hall with its subtree, and each hall below it (manager)."""
+    return await run_authed(request, creds, bigscreen.bigscreen_of, hall_id)

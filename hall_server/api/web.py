@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 STATIC_DIR = WEB_DIR / "static"
+MANAGE_DIR = WEB_DIR / "manage"
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 HTML = "text/html; charset=utf-8"
 # Pages may be cached briefly; the API they call never is.
@@ -38,6 +39,27 @@ def ticket_page(track_token: str) -> FileResponse:
 def booking_page(hall_id: str) -> FileResponse:
     """The phone booking page of a hall."""
     return FileResponse(WEB_DIR / "book.html", media_type=HTML, headers=NO_STORE)
+
+
+@router.get("/manage/{page}")
+def manage_page(page: str) -> FileResponse:
+    """A manager's page (catalogue, rules, calendar ...): one file each in web/manage, named in nav.js."""
+    path = (MANAGE_DIR / f"{page}.html").resolve()
+    if path.parent != MANAGE_DIR or not path.is_file():
+        raise HallError("request.not_found")
+    return FileResponse(path, media_type=HTML, headers=NO_STORE)
+
+
+@router.get("/bigscreen")
+def bigscreen() -> FileResponse:
+    """The big-screen view (驾驶舱) for a wall at 1920×1080, rotating through the halls of the subtree."""
+    return FileResponse(WEB_DIR / "bigscreen.html", media_type=HTML, headers=NO_STORE)
+
+
+@router.get("/guide/{code}")
+def guide_page(code: str) -> FileResponse:
+    """The public page of a service guide (the printed guide slip's QR code opens it)."""
+    return FileResponse(WEB_DIR / "guide.html", media_type=HTML, headers=NO_STORE)
 
 
 @router.get("/web/static/{name}")

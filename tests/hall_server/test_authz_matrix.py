@@ -89,6 +89,8 @@ OPERATOR = frozenset({"clerk_this", "mgr_this", "mgr_parent", "admin"})
 # Managers whose subtree holds the hall (manager_scope), and admin.
 MANAGERS = frozenset({"mgr_this", "mgr_parent", "admin"})
 ANY_MANAGER = frozenset({"mgr_this", "mgr_parent", "mgr_sibling", "mgr_child", "admin"})
+# The city's catalogue and calendars: managers of the city-level hall, and admin.
+CITY_OWNERS = frozenset({"mgr_parent", "admin"})
 PUBLIC = frozenset(PRINCIPALS)
 
 REFUSAL_CODES = {"auth.forbidden", "auth.wrong_hall", "auth.wrong_window", "rating.wrong_window"}
@@ -556,6 +558,32 @@ MATRIX: dict[tuple[str, str], Rule] = {
         MANAGERS, lambda w, who: Req("/audit/records", params={"scope": w.ids["hall"]})
     ),
     ("GET", "/api/v1/halls/{hall_id}/ext-settings"): Rule(MANAGERS, fixed("/halls/{hall}/ext-settings")),
+    # the catalogue (issue 12): the city edits guides and calendars; a hall's managers its own values
+    ("GET", "/api/v1/services/{code}/versions"): Rule(PUBLIC, fixed("/services/S-A1/versions")),
+    ("PUT", "/api/v1/services/{code}/guide"): Rule(
+        CITY_OWNERS,
+        fixed("/services/S-A1/guide", json={"name": "社会保障卡申领"}),
+        note="the city's managers",
+    ),
+    ("GET", "/api/v1/halls/{hall_id}/catalogue"): Rule(MANAGERS, fixed("/halls/{hall}/catalogue")),
+    ("POST", "/api/v1/halls/{hall_id}/services"): Rule(
+        MANAGERS, fixed("/halls/{hall}/services", json={"service_code": "S-X", "prefix": "A"})
+    ),
+    ("PUT", "/api/v1/halls/{hall_id}/services/{code}/guide"): Rule(
+        MANAGERS, fixed("/halls/{hall}/services/S-A1/guide", json={"location": "一楼"})
+    ),
+    ("GET", "/api/v1/calendars"): Rule(ANY_MANAGER, fixed("/calendars"), note="each its own city"),
+    ("GET", "/api/v1/calendars/{year}"): Rule(
+        ANY_MANAGER, fixed("/calendars/2027"), note="each its own city"
+    ),
+    ("PUT", "/api/v1/calendars/{year}"): Rule(
+        CITY_OWNERS,
+        fixed("/calendars/2027", json={"holidays": [], "verified": False}),
+        note="the city's managers",
+    ),
+    ("GET", "/api/v1/halls/{hall_id}/rules"): Rule(MANAGERS, fixed("/halls/{hall}/rules")),
+    ("PUT", "/api/v1/halls/{hall_id}/rules"): Rule(MANAGERS, fixed("/halls/{hall}/rules", json={})),
+    ("GET", "/api/v1/halls/{hall_id}/bigscreen"): Rule(MANAGERS, fixed("/halls/{hall}/bigscreen")),
     ("PUT", "/api/v1/halls/{hall_id}/ext-settings"): Rule(
         MANAGERS, fixed("/halls/{hall}/ext-settings", json={})
     ),
@@ -588,6 +616,9 @@ PUBLIC_PAGES: dict[tuple[str, str], Rule] = {
     ("GET", "/dashboard"): Rule(PUBLIC, note="the page; its data comes from the API with a token"),
     ("GET", "/t/{track_token}"): Rule(PUBLIC, fixed("/t/xyz")),
     ("GET", "/book/{hall_id}"): Rule(PUBLIC, fixed("/book/{hall}")),
+    ("GET", "/manage/{page}"): Rule(PUBLIC, fixed("/manage/catalogue"), note="the page; data needs a token"),
+    ("GET", "/bigscreen"): Rule(PUBLIC, note="the page; its data comes from the API with a token"),
+    ("GET", "/guide/{code}"): Rule(PUBLIC, fixed("/guide/S-A1")),
     ("GET", "/web/static/{name}"): Rule(PUBLIC, fixed("/web/static/nothing.js")),
     ("GET", "/openapi.json"): Rule(PUBLIC),
     ("GET", "/docs"): Rule(PUBLIC),

@@ -35,7 +35,9 @@ PRINCIPALS: dict[str, str | None] = {
     "kiosk": f"kiosk:{CITY}",
     "anonymous": None,
 }
-EXAMPLES = int(os.environ.get("HALL_FUZZ_EXAMPLES", "2"))  # per operation, principal and mode (30: a deep run)
+EXAMPLES = int(
+    os.environ.get("HALL_FUZZ_EXAMPLES", "2")
+)  # per operation, principal and mode (30: a deep run)
 BUDGET_S = float(os.environ.get("HALL_FUZZ_BUDGET_S", "160"))  # per database
 # Operations that may end the fuzzer's own sessions or tokens run last, so they cannot starve the
 # rest of the run of authenticated requests.

@@ -40,7 +40,10 @@ class Trace:
 
         def on_commit(conn: Any) -> None:
             # Writing transactions of the lane (not reads, not the server's own workers).
-            if conn.get_execution_options().get(IMMEDIATE) and threading.current_thread().name == "hall-db-lane":
+            if (
+                conn.get_execution_options().get(IMMEDIATE)
+                and threading.current_thread().name == "hall-db-lane"
+            ):
                 self.commits += 1
                 self.log.append("commit")
 
@@ -108,7 +111,14 @@ def test_queued_calls_share_one_commit_and_are_answered_after_it(
             append_event(s, CITY, "test.dropped", {})
             raise LookupError("second block")
 
-    calls = [_issue(lite), fails_after_writing, _issue(lite), sees_earlier_writes, two_transactions, _issue(lite)]
+    calls = [
+        _issue(lite),
+        fails_after_writing,
+        _issue(lite),
+        sees_earlier_writes,
+        two_transactions,
+        _issue(lite),
+    ]
     results = _run_group(lite, calls, trace)
 
     assert isinstance(results[1], ValueError) and isinstance(results[4], LookupError)

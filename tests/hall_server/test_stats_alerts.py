@@ -87,7 +87,9 @@ def test_a_silent_station_is_an_alert_of_its_hall_and_the_halls_above(env: Env) 
     from hall_server.services import stations
 
     env.clock.now = dt.datetime.now(dt.UTC)
-    with env.ctx.db.write() as s:  # the seed's record of the hall: the sync core adopts only a hall without one
+    with (
+        env.ctx.db.write() as s
+    ):  # the seed's record of the hall: the sync core adopts only a hall without one
         s.execute(text("DELETE FROM events WHERE hall_id IN ('x-town', 'audit:x-town')"))
         s.execute(text("DELETE FROM hall_seq WHERE hall_id IN ('x-town', 'audit:x-town')"))
     bundle = stations.add_station(env.ctx.db, "st-town", ["x-town"], "测试镇", now=env.clock.now)

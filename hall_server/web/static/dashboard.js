@@ -55,6 +55,16 @@ async function onLogin(ev) {
   } catch (e) { $("login-error").textContent = e.message; }
 }
 
+// A year without a verified holiday calendar: the follow-up deadlines counted through it are provisional.
+async function loadCalendarFlag() {
+  try {
+    const bad = (await api("/calendars")).filter(y => !y.verified);
+    $("cal-flag").hidden = !bad.length;
+    $("cal-flag").replaceChildren(bad.length ? el("span", {}, `⚠ ${bad.map(y => y.year + "年").join("、")}节假日日历未核对，整改期限可能不准确。`,
+      el("a", { href: "/manage/calendar" }, "去核对日历 / Check the calendar")) : "");
+  } catch (e) { $("cal-flag").hidden = true; }
+}
+
 async function onLogout() {
   try { await api("/auth/logout", { method: "POST" }); } catch (e) { /* token may be gone already */ }
   sessionStorage.removeItem("hall_token");
@@ -70,6 +80,7 @@ async function showApp() {
   state.halls = await api("/dashboard/halls");
   renderTree();
   loadStations();
+  loadCalendarFlag();
   clearInterval(state.stationsTimer);
   state.stationsTimer = setInterval(() => { if (!document.hidden) loadStations(); }, HEALTH_POLL_MS);
   const wanted = new URLSearchParams(location.search).get("hall") || (state.halls.length === 1 ? state.halls[0].id : null);

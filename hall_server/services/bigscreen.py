@@ -1,0 +1,99 @@
+"""The big-screen view (驾驶舱): one hall's live figures with its subtree, readable across a room."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from hall_server.auth import Principal, manager_scope
+from hall_server.db.models import Ticket, Window
+from hall_server.services.health import alerts
+from hall_server.services.stats import StatsQuery, scope_for, summary
+from hall_server.services.tickets import hall_day
+
+if TYPE_CHECKING:
+    from hall_server.context import ServerContext
+
+logger = logging.getLogger(__name__)
+
+WAITING = "waiting"
+OPEN = "open"
+ALERTS_SHOWN = 6
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _live(s: Any, ctx: ServerContext, hall_ids: list[str], now: datetime) -> dict[str, Any]:
+    """Waiting now, the longest wait now and windows open over these halls (each on its business day)."""
+    waiting = 0
+    oldest: datetime | None = None
+    for hall_id in hall_ids:
+        day = hall_day(ctx.catalog.hall(hall_id), now)
+        n, first = s.execute(
+            select(func.count(), func.min(Ticket.issued_at)).where(
+                Ticket.hall_id == hall_id, Ticket.business_day == day, Ticket.status == WAITING
+            )
+        ).one()
+        waiting += int(n)
+        if first is not None and (oldest is None or _aware(first) < oldest):
+            oldest = _aware(first)
+    open_n, total = s.execute(
+        select(func.count().filter(Window.status == OPEN), func.count()).where(Window.hall_id.in_(hall_ids))
+    ).one()
+    longest = max(0, int((now - oldest).total_seconds() // 60)) if oldest else 0
+    return {
+        "waiting": waiting,
+        "longest_wait_minutes": longest,
+        "windows_open": int(open_n),
+        "windows": int(total),
+    }
+
+
+def bigscreen_of(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
+    """Use case (manager of the subtree): the wall's figures of a hall with its subtree, and each hall below."""
+    tree = manager_scope(ctx, p, hall_id)
+    now = ctx.now()
+    parents = ctx.catalog.parents()
+    scope = scope_for(ctx, p, StatsQuery(hall_id))
+    with ctx.db.read() as s:
+        today = summary(s, scope)
+        live = _live(s, ctx, tree, now)
+        found = alerts(
+            s, hall_id, now, ctx.settings.device_stale_seconds, ctx.settings.station_silent_alert_s
+        )
+        children = []
+        for child in sorted(h for h in tree if parents.get(h) == hall_id):
+            below = [h for h in tree if h == child or _under(h, child, parents)]
+            children.append({"id": child, "name": ctx.catalog.hall(child).name, **_live(s, ctx, below, now)})
+    totals = today["totals"]
+    ind = today["ratings"]["indicators"]
+    hall = ctx.catalog.hall(hall_id)
+    return {
+        "hall": {"id": hall_id, "name": hall.name},
+        **live,
+        "served_today": totals["served"],
+        "issued_today": totals["issued"],
+        "wait_avg_minutes": round(totals["wait_avg"] / 60, 1) if totals.get("wait_avg") is not None else None,
+        "satisfaction": ind.get("good_rate"),
+        "rated_today": ind.get("rated", 0),
+        "alerts": [{"level": a["level"], "message": a["message"]} for a in found[:ALERTS_SHOWN]],
+        "alerts_total": len(found),
+        "children": children,
+        "at": now.isoformat(),
+    }
+
+
+def _under(hall: str, top: str, parents: dict[str, str | None]) -> bool:
+    cur = parents.get(hall)
+    for _ in range(20):
+        if cur is None:
+            return False
+        if cur == top:
+            return True
+        cur = parents.get(cur)
+    return False
