@@ -29,7 +29,7 @@ def _aware(dt: datetime) -> datetime:
 
 
 def _live(s: Any, ctx: ServerContext, hall_ids: list[str], now: datetime) -> dict[str, Any]:
-    """Waiting now, the longest wait now and windows open over these halls (each on its business day)."""
+    """Waiting now, the longest wait now and windows open (a clerk signed in) over these halls."""
     waiting = 0
     oldest: datetime | None = None
     for hall_id in hall_ids:
@@ -43,7 +43,9 @@ def _live(s: Any, ctx: ServerContext, hall_ids: list[str], now: datetime) -> dic
         if first is not None and (oldest is None or _aware(first) < oldest):
             oldest = _aware(first)
     open_n, total = s.execute(
-        select(func.count().filter(Window.status == OPEN), func.count()).where(Window.hall_id.in_(hall_ids))
+        select(func.count().filter(Window.status == OPEN, Window.clerk_id.is_not(None)), func.count()).where(
+            Window.hall_id.in_(hall_ids)
+        )
     ).one()
     longest = max(0, int((now - oldest).total_seconds() // 60)) if oldest else 0
     return {

@@ -64,7 +64,7 @@ async function openItem(code) {
   $("hall-form-hall").textContent = Manage.hallName(hallId);
   $("h-location").value = o.location || ""; $("h-consult").value = o.consult_phone || ""; $("h-complaint").value = o.complaint_phone || "";
   $("h-cap").value = o.daily_cap ?? ""; $("h-id").value = o.id_required === undefined ? "" : String(o.id_required);
-  $("guide-msg").textContent = ""; $("hall-msg").textContent = "";
+  for (const id of ["guide-msg", "hall-msg"]) { $(id).textContent = ""; $(id).className = ""; }
   const versions = await api(`/services/${encodeURIComponent(code)}/versions`, { noAuth: true });
   $("versions").replaceChildren(...versions.map((v) => el("li", {},
     `第 ${v.version} 版 · ${v.valid_from.slice(0, 10)} · ${v.changed_by === "seed" ? "初始导入" : v.changed_by} `,
@@ -89,7 +89,6 @@ async function saveGuide(ev) {
   };
   try {
     const out = await api(`/services/${encodeURIComponent(current.code)}/guide`, { method: "PUT", body });
-    showSaved($("guide-msg"), `已保存：${out.name} 第 ${out.version} 版 / Saved`);
     const code = current.code;
     await loadItems(hallId);
     await openItem(code);
