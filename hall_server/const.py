@@ -157,6 +157,12 @@ EV_TICKET_TRANSFERRED = "ticket.transferred"
 EV_TICKET_SUSPENDED = "ticket.suspended"
 EV_TICKET_CALLED_BACK = "ticket.called_back"
 EV_TICKET_CANCELLED = "ticket.cancelled"
+# A clerk removed a self-declared green-channel priority that was not justified (with a reason).
+EV_TICKET_PRIORITY_REMOVED = "ticket.priority_removed"
+# Green-channel reasons a visitor declares (the elderly one comes from the ID card and stays).
+SELF_DECLARED_GREEN = frozenset({"disabled", "serviceman", "pregnant"})
+GREEN_REASON_ZH = {"elderly": "老年人", "disabled": "残疾人", "serviceman": "军人", "pregnant": "孕妇"}
+PRIORITY_REMOVABLE_STATUSES = frozenset({"waiting", "called", "serving", "suspended"})
 # Closed unserved by the business day's end (payload reason "day_end").
 EV_TICKET_EXPIRED = "ticket.expired"
 EV_WINDOW_UPDATED = "window.updated"
@@ -248,6 +254,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "hall.unknown": (404, "大厅不存在", "No such hall"),
     "catalogue.claimed": (409, "本大厅已认领该事项", "This hall already handles that service item"),
     "policy.invalid": (422, "大厅规则不正确", "The hall rules are invalid"),
+    "green.not_removable": (
+        409,
+        "该号码没有可取消的自报绿色通道（老年人由身份证认定）",
+        "This ticket has no self-declared priority to remove (elderly comes from the ID card)",
+    ),
     "calendar.invalid": (422, "日历内容不正确", "The calendar is invalid"),
     "service.unknown": (404, "该事项不存在或本大厅不办理", "No such service item in this hall"),
     "group.unknown": (422, "队列分组不存在", "No such queue group in this hall"),

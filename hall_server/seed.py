@@ -31,6 +31,12 @@ U = User.__table__
 
 _GUIDE_FIELDS = (
     "legal_basis",
+    "conditions",
+    "location",
+    "consult_phone",
+    "complaint_phone",
+    "id_required",
+    "daily_cap",
     "time_limit_days",
     "promise_days",
     "materials",

@@ -14,6 +14,7 @@ from hall_server.api import (
     documents,
     events,
     followups,
+    green_channel,
     halls,
     matters,
     ratings,
@@ -46,6 +47,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     dashboard.router,
     documents.router,
     audit.router,
+    green_channel.router,
     sync.router,
 )
 # The bodies of the lean hot routes, which read them without FastAPI's body machinery.

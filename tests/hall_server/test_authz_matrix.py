@@ -419,6 +419,13 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/halls/{hall_id}/tickets"): Rule(OF_HALL, fixed("/halls/{hall}/tickets")),
     ("GET", "/api/v1/tickets/{ticket_id}"): Rule(OF_HALL, fixed("/tickets/{in_hand}")),
+    ("POST", "/api/v1/tickets/{ticket_id}/priority/remove"): Rule(
+        frozenset({"clerk_this", "clerk_other", "mgr_this", "mgr_parent", "admin"}),
+        fixed("/tickets/{in_hand}/priority/remove", json={"reason": "未出示证件"}),
+    ),
+    ("GET", "/api/v1/halls/{hall_id}/priority-removals"): Rule(
+        MANAGERS, fixed("/halls/{hall}/priority-removals")
+    ),
     ("POST", "/api/v1/tickets/{ticket_id}/cancel"): Rule(
         frozenset({"kiosk", "clerk_this", "clerk_other", "mgr_this", "mgr_parent", "admin"}),
         fixed("/tickets/{waiting}/cancel"),

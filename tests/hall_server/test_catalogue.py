@@ -211,3 +211,32 @@ def test_a_followup_case_names_the_unverified_years_of_its_deadline(hall: Hall) 
         )
     [case] = hall.client.get(f"{API}/halls/{CITY}/followups", headers=hall.auth("m-city")).json()
     assert case["calendar_unverified"] == []
+
+
+def test_a_clerk_removes_an_unjustified_priority_and_the_report_lists_it(hall: Hall) -> None:
+    normal = hall.ok_issue()
+    declared = hall.ok_issue(green_reason="pregnant")
+    assert declared["green_reason"] == "pregnant"
+    body = {"reason": "未见孕检证明，本人承认为代人取号"}
+    r = hall.client.post(
+        f"{API}/tickets/{declared['id']}/priority/remove", json=body, headers=hall.auth("clerk:t-county:1")
+    )
+    assert r.status_code == 403 and error_code(r) == "auth.wrong_hall"
+    r = hall.client.post(
+        f"{API}/tickets/{declared['id']}/priority/remove", json=body, headers=hall.auth(f"clerk:{CITY}:1")
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["green_reason"] is None
+    # Without its priority the ticket queues by issue time: it no longer jumps the one before it.
+    called = hall.ok(2, "call-next")
+    assert called["number"] == normal["number"]
+    again = hall.client.post(
+        f"{API}/tickets/{declared['id']}/priority/remove", json=body, headers=hall.auth(f"clerk:{CITY}:1")
+    )
+    assert again.status_code == 409 and error_code(again) == "green.not_removable"
+    [row] = hall.client.get(f"{API}/halls/{CITY}/priority-removals", headers=hall.auth("m-city")).json()
+    assert row["number"] == declared["number"] and row["green_reason_zh"] == "孕妇"
+    assert row["reason"] == body["reason"] and row["by"] == "张三" and row["window_name"] == "综合窗口"
+    assert row["hall_name"] == "测试市政务服务中心"
+    r = hall.client.get(f"{API}/halls/{CITY}/priority-removals", headers=hall.auth("m-county"))
+    assert r.status_code == 403
