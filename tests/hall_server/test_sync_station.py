@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from hall_server.auth import create_token, revoke_token
 from hall_server.config import Settings
 from hall_server.context import ServerContext
 from hall_server.db.engine import Database
-from hall_server.db.models import Event, Window
+from hall_server.db.models import Event, Window, WorkCalendarYear
 from hall_server.migrate import upgrade
 from hall_server.seed import seed
 from hall_server.services import stations
@@ -386,6 +387,17 @@ def test_city_config_reaches_the_station_in_one_round(city: City, tmp_path: Path
         try:
             with db.write() as s:
                 s.execute(text("UPDATE service_items SET name = '社保卡申领（新）' WHERE code = 'S-A1'"))
+                # A year of the calendar the city checked: stations count deadlines with it too.
+                s.add(
+                    WorkCalendarYear(
+                        region="CN",
+                        year=2031,
+                        data={"holidays": [{"name": "元旦", "days": ["2031-01-01"]}]},
+                        verified=True,
+                        updated_at=datetime.now(UTC),
+                        updated_by="test",
+                    )
+                )
                 tid = s.execute(
                     text(
                         "SELECT id FROM api_tokens WHERE hall_id = :h AND role = 'kiosk' ORDER BY id DESC LIMIT 1"
@@ -403,10 +415,18 @@ def test_city_config_reaches_the_station_in_one_round(city: City, tmp_path: Path
                 s.execute(text("SELECT name FROM service_items WHERE code = 'S-A1'")).scalar()
                 == "社保卡申领（新）"
             )
+            cal = s.execute(text("SELECT verified FROM work_calendars WHERE year = 2031")).scalar()
+            assert cal in (True, 1)
         # The city owns the configuration: the station refuses to change it.
         mgr = st.login("m-v")
         r = st.client.put(f"{API}/halls/{VILLAGE}/ext-settings", json={}, headers=_h(mgr))
         assert r.status_code == 409 and r.json()["error"]["code"] == "sync.managed_by_city"
+        for path, body in (
+            (f"/halls/{VILLAGE}/rules", {"notices": ["x"]}),
+            (f"/halls/{VILLAGE}/services/S-A1/guide", {"location": "村委会一楼"}),
+        ):
+            r = st.client.put(f"{API}{path}", json=body, headers=_h(mgr))
+            assert r.status_code == 409 and r.json()["error"]["code"] == "sync.managed_by_city", path
 
 
 def test_link_down_keeps_serving_then_catches_up(city: City, tmp_path: Path) -> None:
