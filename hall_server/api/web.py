@@ -14,7 +14,8 @@ logger = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 STATIC_DIR = WEB_DIR / "static"
-MANAGE_DIR = WEB_DIR / "manage"
+# The managers' pages under /manage (web/manage/<page>.html), listed in web/static/manage-nav.js.
+MANAGE_PAGES = ("catalogue", "rules", "calendar")
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 HTML = "text/html; charset=utf-8"
 # Pages may be cached briefly; the API they call never is.
@@ -43,11 +44,10 @@ def booking_page(hall_id: str) -> FileResponse:
 
 @router.get("/manage/{page}")
 def manage_page(page: str) -> FileResponse:
-    """A manager's page (catalogue, rules, calendar ...): one file each in web/manage, named in nav.js."""
-    path = (MANAGE_DIR / f"{page}.html").resolve()
-    if path.parent != MANAGE_DIR or not path.is_file():
+    """A managers' page: catalogue, rules, calendar (each loads its own script)."""
+    if page not in MANAGE_PAGES:
         raise HallError("request.not_found")
-    return FileResponse(path, media_type=HTML, headers=NO_STORE)
+    return FileResponse(WEB_DIR / "manage" / f"{page}.html", media_type=HTML, headers=NO_STORE)
 
 
 @router.get("/bigscreen")
