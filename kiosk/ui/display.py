@@ -252,6 +252,13 @@ class HallDisplay(RoleScreen):
                 self.show_call(info, speak=not _stale(ev.get("at")), recall=etype == "ticket.recalled")
         if str(etype).startswith(("ticket.", "window.", "clerk.")):
             self._snap_timer.start()
+        if etype == "hall.updated":
+            # The manager changed the hall's rules: the ticker takes the new notices now, no restart.
+            rules = (ev.get("payload") or {}).get("rules") or {}
+            if isinstance(rules.get("notices"), list):
+                self.notices = [str(n) for n in rules["notices"]]
+                self._marquee_pos = 0
+                self._scroll_notice()
 
     def show_call(self, info: dict[str, Any], speak: bool = True, recall: bool = False) -> None:
         """Put a call on top, keep the recent list, queue the announcement."""
