@@ -37,6 +37,14 @@ class ServiceInfo:
 
 
 @dataclass(frozen=True)
+class ServiceRule:
+    """What a service's guide asks of a ticket in one hall (the city's guide, the hall's values over it)."""
+
+    id_required: bool = False
+    daily_cap: int | None = None
+
+
+@dataclass(frozen=True)
 class WindowInfo:
     """The static part of a window: where it is and what visitors see."""
 
@@ -63,6 +71,8 @@ class HallConfig:
     policy: HallPolicy
     groups: dict[str, str] = field(default_factory=dict)
     service_prefix: dict[str, str] = field(default_factory=dict)
+    # Only the services whose guide needs an ID card or caps the day: the issue path looks here.
+    service_rules: dict[str, ServiceRule] = field(default_factory=dict)
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
 
 
@@ -75,6 +85,16 @@ class _Snapshot:
     loaded_at: float
     # At a station, the halls it owns (its streams); empty elsewhere.
     own: tuple[str, ...] = ()
+
+
+def _service_rule(guide: dict[str, Any], overrides: dict[str, Any]) -> ServiceRule:
+    """The ticket rules of a service in a hall: the hall's own values over the city's guide."""
+    merged = {**guide, **{k: v for k, v in overrides.items() if v is not None}}
+    cap = merged.get("daily_cap")
+    return ServiceRule(
+        id_required=merged.get("id_required") is True,
+        daily_cap=cap if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 else None,
+    )
 
 
 class Catalog:
@@ -142,6 +162,7 @@ class Catalog:
                     ServiceItem.sub_name,
                     ServiceItem.category,
                     ServiceItem.department,
+                    ServiceItem.guide,
                 )
             ).all()
             win_rows = s.execute(select(Window.id, Window.hall_id, Window.number, Window.name)).all()
@@ -172,9 +193,13 @@ class Catalog:
         for g in group_rows:
             if g.hall_id in halls:
                 halls[g.hall_id].groups[g.prefix] = g.name
+        guides = {r.code: dict(r.guide or {}) for r in svc_rows}
         for r in hs_rows:
             if r.hall_id in halls:
                 halls[r.hall_id].service_prefix[r.service_code] = r.prefix
+                rule = _service_rule(guides.get(r.service_code) or {}, dict(r.overrides or {}))
+                if rule != ServiceRule():
+                    halls[r.hall_id].service_rules[r.service_code] = rule
         services = {
             r.code: ServiceInfo(r.code, r.name, r.sub_name, r.category, r.department) for r in svc_rows
         }

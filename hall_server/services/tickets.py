@@ -77,6 +77,14 @@ def issue_ticket(
         # Refused before anything is written: an invalid number never reaches the database.
         holder = parse_id_number(req.id_number, today=day)
     green = green_reason_for(policy, holder, req.green_reason, day)
+    rule = hall.service_rules.get(req.service_code)
+    if rule is not None and rule.id_required and holder is None:
+        raise IssueRefused(
+            "issue.identity_required",
+            "该事项取号需刷身份证",
+            "this service issues tickets only against an ID card",
+            service_code=req.service_code,
+        )
 
     try:
         return _insert_ticket(ctx, p, hall, prefix, policy, now, day, holder, green, req), True
@@ -144,6 +152,19 @@ def _insert_ticket(
         # below rolls the draw back with everything else.
         seq = int(_counter_upsert(dialect).scalar(conn, {"hall_id": hall.id, "prefix": prefix, "day": day}))
         check_can_issue(policy, now.astimezone(hall.zone), seq - 1, per_person)
+        rule = hall.service_rules.get(req.service_code)
+        if rule is not None and rule.daily_cap is not None:
+            # The service's own cap (its guide): counted after the group's number draw, whose
+            # counter row lock serialises the issues of this group (and so of this service).
+            issued = int(_SERVICE_COUNT.scalar(conn, {"h": hall.id, "day": day, "code": req.service_code}))
+            if issued >= rule.daily_cap:
+                raise IssueRefused(
+                    "issue.daily_cap",
+                    f"该事项今日号源已满（{rule.daily_cap}个），请明日再来或预约办理",
+                    f"today's tickets for this service are used up ({rule.daily_cap}); come back tomorrow or book ahead",
+                    cap=rule.daily_cap,
+                    issued=issued,
+                )
         values: dict[str, Any] = {
             "hall_id": hall.id,
             "business_day": day,
@@ -185,6 +206,15 @@ def _insert_ticket(
 
 
 _INSERT_TICKET = Prepared(insert(T).returning(T))
+_SERVICE_COUNT = Prepared(
+    select(func.count())
+    .select_from(T)
+    .where(
+        T.c.hall_id == bindparam("h"),
+        T.c.business_day == bindparam("day"),
+        T.c.service_code == bindparam("code"),
+    )
+)
 _PERSON_LOCK = Prepared(text("SELECT pg_advisory_xact_lock(:k)"))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from hall_server.services import followups
 from hall_server.services.calendars import calendar_for_hall, unverified_years
 from tests.hall_server.conftest import API, Hall, error_code
-from tests.hall_server.hs_city import CITY, COUNTY
+from tests.hall_server.hs_city import CITY, COUNTY, ID_YOUNG, ID_YOUNG_2
 
 GUIDE: dict[str, Any] = {
     "name": "社会保障卡申领",
@@ -240,3 +240,17 @@ def test_a_clerk_removes_an_unjustified_priority_and_the_report_lists_it(hall: H
     assert row["hall_name"] == "测试市政务服务中心"
     r = hall.client.get(f"{API}/halls/{CITY}/priority-removals", headers=hall.auth("m-county"))
     assert r.status_code == 403
+
+
+def test_a_services_own_id_rule_and_daily_cap_apply_to_tickets(hall: Hall) -> None:
+    kiosk = f"kiosk:{COUNTY}"
+    assert hall.issue("S-A1", who=kiosk, hall=COUNTY).status_code == 201  # anonymous is fine so far
+    body = {"id_required": True, "daily_cap": 2}
+    r = hall.client.put(f"{API}/halls/{COUNTY}/services/S-A1/guide", json=body, headers=hall.auth("m-county"))
+    assert r.status_code == 200, r.text
+    r = hall.issue("S-A1", who=kiosk, hall=COUNTY)
+    assert r.status_code == 422 and error_code(r) == "issue.identity_required"
+    assert hall.issue("S-A1", who=kiosk, hall=COUNTY, identity={"id_number": ID_YOUNG}).status_code == 201
+    r = hall.issue("S-A1", who=kiosk, hall=COUNTY, identity={"id_number": ID_YOUNG_2})
+    assert r.status_code == 409 and error_code(r) == "issue.daily_cap"  # two of S-A1 today
+    assert hall.issue("S-A1").status_code == 201  # the city's hall did not set them
