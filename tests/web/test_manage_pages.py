@@ -24,7 +24,7 @@ from printers.virtual import VirtualPrinter
 from tests.fixtures.server import HallServer, hall_servers
 from tests.hall_server.clock_app import PASSWORD, SEED
 from tests.printers.conftest import decode_qr
-from tests.web.support import PHONE, SHOTS, Api, login, new_page
+from tests.web.support import PHONE, SHOTS, Api, login, new_page, window_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -248,4 +248,21 @@ def test_the_big_screen_shows_the_live_figures(
     assert page.inner_text("#bs-hall") == "测试市政务服务中心"
     if request.node.callspec.params["server"] == "sqlite":
         shoot(page, "bigscreen.png")
+    page.close()
+
+
+def test_the_dashboard_lists_the_priorities_clerks_removed(server: HallServer, browser: Any) -> None:
+    kiosk = Api(server, server.create_token("kiosk", "x-city"))
+    ticket = kiosk.post(
+        "/halls/x-city/tickets", {"service_code": "S-003", "channel": "kiosk", "green_reason": "serviceman"}
+    )
+    clerk = Api(server, server.login("x-city-c2", PASSWORD, window_id(server, "x-city", 2))["token"])
+    clerk.post(f"/tickets/{ticket['id']}/priority/remove", {"reason": "未能出示军官证"})
+    page = new_page(browser)
+    login(page, server, "m-city")
+    page.click("#tree a[data-hall=x-city]")
+    page.wait_for_selector("#removals td:has-text('未能出示军官证')")
+    row = page.inner_text("#removals")
+    assert ticket["number"] in row and "军人" in row and "综合窗口" in row and "李娜" in row
+    assert "测试市政务服务中心" in row
     page.close()

@@ -200,7 +200,7 @@ async function openHall(hallId) {
   connectWs();
   clearInterval(state.healthTimer);
   state.healthTimer = setInterval(() => { if (!document.hidden) refreshHealth().catch(() => {}); }, HEALTH_POLL_MS);
-  loadStats(); loadFollowups();
+  loadStats(); loadFollowups(); loadPriorityRemovals();
 }
 
 async function refreshLive() {
@@ -480,6 +480,21 @@ function caseRow(c) {
     el("td", {}, c.service_name || c.service_code || ""),
     el("td", { class: "deadline" }, c.deadline, left ? el("span", { class: "days-left" }, left) : null),
     el("td", { class: "step" }, (c.step_zh || c.step) + satisfiedText(c)), el("td", {}, action));
+}
+
+// 绿色通道核查: the self-declared priorities clerks removed today, with their reasons (names, not ids).
+async function loadPriorityRemovals() {
+  const hallId = state.hall;
+  try {
+    const rows = await api(`/halls/${hallId}/priority-removals`);
+    if (hallId !== state.hall) return;
+    $("removals").replaceChildren(el("tr", {}, ...["时间", "大厅", "号码", "事项", "原申报", "取消原因", "窗口", "工作人员"].map(h => el("th", {}, h))),
+      ...rows.map(r => el("tr", {}, el("td", {}, hhmm(r.at)), el("td", {}, r.hall_name), el("td", {}, r.number || ""), el("td", {}, r.service_name || ""),
+        el("td", {}, r.green_reason_zh), el("td", {}, r.reason), el("td", {}, r.window_name || "—"), el("td", {}, r.by))));
+    if (!rows.length) $("removals").appendChild(el("tr", {}, el("td", { colspan: "8", class: "muted" }, "今日无 / none today")));
+  } catch (e) {
+    if (hallId === state.hall) $("removals").replaceChildren(el("tr", {}, el("td", { class: "error" }, e.message)));
+  }
 }
 
 async function loadFollowups() {
