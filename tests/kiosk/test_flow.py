@@ -299,6 +299,7 @@ def test_guide_printed_and_declared_green_channel(qtbot, themed_qapp, kserver, v
         assert pages
         text = "\n".join(vprinter.documents[-1].text_lines)
         assert "不动产登记资料查询" in text and "查询人身份证明" in text
+        assert "事项编码：T-003" in text  # every field of the guide, not only materials and steps
         # A visitor declares the green channel (certificate shown to the clerk later).
         qtbot.mouseClick(v.findChild(type(v.anon_btn), "guide-back"), LEFT)
         qtbot.mouseClick(v.green_buttons["serviceman"], LEFT)
