@@ -6,7 +6,6 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from hall_server.api.deps import Creds, get_ctx, run_authed, run_db
 from hall_server.api.schemas import ErrorOut
@@ -20,15 +19,6 @@ router = APIRouter(tags=["catalogue"], responses={403: {"model": ErrorOut}, 404:
 
 Year = Annotated[int, Path(ge=1, le=9999)]
 HallQuery = Annotated[str | None, Query(max_length=64)]
-
-
-class ClaimIn(BaseModel):
-    """A hall takes an item of the city's catalogue into one of its queues."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    service_code: Annotated[str, Field(min_length=1, max_length=64)]
-    prefix: Annotated[str, Field(min_length=1, max_length=4)]
 
 
 @router.get("/services/{code}/versions", response_model=list[GuideVersionOut])
@@ -48,12 +38,6 @@ async def edit_guide(code: str, body: GuideIn, request: Request, creds: Creds) -
 async def hall_catalogue(hall_id: str, request: Request, creds: Creds) -> list[dict[str, Any]]:
     """Every item of the city's catalogue and how this hall handles it (manager)."""
     return await run_authed(request, creds, catalogue.hall_catalogue, hall_id)
-
-
-@router.post("/halls/{hall_id}/services", response_model=ServiceOut, status_code=201)
-async def claim(hall_id: str, body: ClaimIn, request: Request, creds: Creds) -> dict[str, Any]:
-    """The hall claims an item of the city's catalogue into a queue (manager)."""
-    return await run_authed(request, creds, catalogue.claim_service, hall_id, body.service_code, body.prefix)
 
 
 @router.put("/halls/{hall_id}/services/{code}/guide", response_model=ServiceOut)

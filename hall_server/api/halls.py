@@ -7,8 +7,9 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
-from hall_server.api.deps import Creds, get_ctx, principal_of
+from hall_server.api.deps import Creds, get_ctx, principal_of, run_authed
 from hall_server.api.schemas import ErrorOut, HallDetailOut, HallOut, ServiceOut, SnapshotOut
 from hall_server.services import catalogue, halls
 
@@ -35,6 +36,21 @@ def list_services(
 ) -> list[dict]:
     """Service items handled in a hall, with their queue prefix (public)."""
     return halls.list_services(get_ctx(request), hall_id, q)
+
+
+class ClaimIn(BaseModel):
+    """A hall takes an item of the city's catalogue into one of its queues."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service_code: Annotated[str, Field(min_length=1, max_length=64)]
+    prefix: Annotated[str, Field(min_length=1, max_length=4)]
+
+
+@router.post("/halls/{hall_id}/services", response_model=ServiceOut, status_code=201)
+async def claim(hall_id: str, body: ClaimIn, request: Request, creds: Creds) -> dict:
+    """The hall claims an item of the city's catalogue into a queue (manager)."""
+    return await run_authed(request, creds, catalogue.claim_service, hall_id, body.service_code, body.prefix)
 
 
 @router.get("/services/{code}", response_model=ServiceOut)

@@ -49,6 +49,15 @@ class YearCalendar:
     source: str = ""
     updated_at: str | None = None
     updated_by: str = ""
+    # The calendars laid one over the other in order (the national file, then the city's own).
+    layers: tuple[dict[str, Any], ...] = ()
+
+    def calendar(self) -> WorkCalendar:
+        """This year's working-day calendar (the layers merged in order)."""
+        cal = WorkCalendar()
+        for layer in self.layers or ((self.data,) if self.data else ()):
+            cal = cal.merged(WorkCalendar.from_dict(layer))
+        return cal
 
 
 @functools.lru_cache(maxsize=64)
@@ -58,6 +67,7 @@ def _file_year(city: str | None, year: int, directory: Path = CALENDAR_DIR) -> Y
     workdays: list[Any] = []
     verified = True
     sources: list[str] = []
+    layers: list[dict[str, Any]] = []
     found = False
     names = [f"{CALENDAR_COUNTRY}-{year}.json"] + ([f"{city}-{year}.json"] if city else [])
     for name in names:
@@ -66,6 +76,7 @@ def _file_year(city: str | None, year: int, directory: Path = CALENDAR_DIR) -> Y
             continue
         found = True
         data = json.loads(path.read_text(encoding="utf-8"))
+        layers.append({"holidays": data.get("holidays", []), "workdays": data.get("workdays", [])})
         holidays += data.get("holidays", [])
         workdays += data.get("workdays", [])
         verified = verified and bool(data.get("verified", True))
@@ -74,7 +85,12 @@ def _file_year(city: str | None, year: int, directory: Path = CALENDAR_DIR) -> Y
     if not found:
         return YearCalendar(year, {}, False, "none")
     return YearCalendar(
-        year, {"holidays": holidays, "workdays": workdays}, verified, "file", "；".join(sources)
+        year,
+        {"holidays": holidays, "workdays": workdays},
+        verified,
+        "file",
+        "；".join(sources),
+        layers=tuple(layers),
     )
 
 
@@ -93,7 +109,7 @@ def load_calendar(city: str | None, directory: Path = CALENDAR_DIR) -> WorkCalen
     for year in sorted(_file_years(directory)):
         yc = _file_year(city, year, directory)
         if yc.origin != "none":
-            cal = cal.merged(WorkCalendar.from_dict(yc.data))
+            cal = cal.merged(yc.calendar())
     return cal
 
 
@@ -144,7 +160,7 @@ def calendar_of_city(session: Session, city: str | None) -> WorkCalendar:
     for year in sorted(_years(session, city)):
         yc = year_calendar(session, city, year)
         if yc.origin != "none":
-            cal = cal.merged(WorkCalendar.from_dict(yc.data))
+            cal = cal.merged(yc.calendar())
     return cal
 
 
