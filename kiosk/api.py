@@ -506,7 +506,13 @@ class HallClient:
         self, device_id: str, kind: str, status: str, faults: list[dict[str, str]] | None = None
     ) -> None:
         """POST /devices/heartbeat (a fault list reports printer paper-out and the like)."""
-        body = {"device_id": device_id, "kind": kind, "status": status, "faults": faults or []}
+        body = {
+            "device_id": device_id,
+            "kind": kind,
+            "status": status,
+            "faults": faults or [],
+            "version": const.KIOSK_VERSION,
+        }
         self.post("/devices/heartbeat", body, idempotent=True)
 
 
