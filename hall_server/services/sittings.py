@@ -31,6 +31,7 @@ from hall_server.context import ServerContext
 from hall_server.db.models import ApiToken, Sitting, User, Window
 from hall_server.errors import HallError
 from hall_server.events import append_event
+from hall_server.services.names import window_title
 from hall_server.services.windows import lock_window, window_out
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def window_label(ctx: ServerContext, hall_id: str, name: str, number: int) -> st
         hall = ctx.catalog.hall(hall_id).name
     except HallError:
         hall = hall_id
-    return f"{hall} · {name or f'{number}号窗口'}"
+    return window_title(hall, number, name)
 
 
 def _sitting_view(ctx: ServerContext, r: Any) -> dict[str, Any]:
