@@ -50,6 +50,7 @@ from wire import (
     TrackedTicketOut,
     WindowOut,
 )
+from wire.staff import EnrolOut
 from wire.sync import LinkOut
 
 logger = logging.getLogger(__name__)
@@ -362,6 +363,13 @@ class HallClient:
                 raise FeatureUnavailable(exc.status) from exc
             raise
         return self.typed(CheckinTicketOut, answer, "POST /halls/{hall}/checkin")
+
+    def enrol(self, code: str, device_id: str = "") -> EnrolOut:
+        """POST /devices/enrol: a device's first start exchanges its enrolment code for its token."""
+        body = {"code": code, "device_id": device_id}
+        answer = self.typed(EnrolOut, self.post("/devices/enrol", body), "POST /devices/enrol")
+        self.token = answer.token
+        return answer
 
     # -- windows (clerk) ---------------------------------------------------------------------
     def login(self, username: str, password: str, window_id: int | None = None) -> LoginOut:
