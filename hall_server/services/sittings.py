@@ -119,8 +119,12 @@ def add_sitting(ctx: ServerContext, p: Principal, hall_id: str, new: SittingInpu
     manager_scope(ctx, p, hall_id, include_subtree=False)
     require_not_station(ctx, "rosters")
     _day(new.day)
-    if not (_HHMM.match(new.starts) and _HHMM.match(new.ends)) or new.starts >= new.ends:
-        raise HallError("sitting.invalid", reason="starts and ends are HH:MM, starts before ends")
+    # "24:00" ends a line at midnight.
+    ends_ok = bool(_HHMM.match(new.ends)) or new.ends == "24:00"
+    if not (_HHMM.match(new.starts) and ends_ok) or new.starts >= new.ends:
+        raise HallError(
+            "sitting.invalid", reason="starts and ends are HH:MM (ends up to 24:00), starts before ends"
+        )
     with ctx.db.write() as s:
         win = s.execute(select(W).where(W.c.id == new.window_id)).first()
         if win is None or win.hall_id != hall_id:

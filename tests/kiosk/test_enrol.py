@@ -20,7 +20,10 @@ def test_first_start_enrols_with_the_code_and_a_revoked_token_stops_the_machine(
     headers = {"Authorization": f"Bearer {manager}"}
     api = kserver.server.api
     r = requests.post(
-        f"{api}/halls/{HALL}/enrolments", json={"role": "kiosk", "label": "二楼取号机"}, headers=headers, timeout=30
+        f"{api}/halls/{HALL}/enrolments",
+        json={"role": "kiosk", "label": "二楼取号机"},
+        headers=headers,
+        timeout=30,
     )
     assert r.status_code == 201, r.text
     code = r.json()["code"]
