@@ -198,3 +198,43 @@ def test_a_device_enrols_once_by_its_code(hall: Hall) -> None:
     # The city's manager of another branch cannot register devices here.
     r = hall.client.post(f"{API}/halls/{CITY}/enrolments", json={"role": "kiosk"}, headers=county)
     assert r.status_code == 403
+
+
+def test_the_roster_goes_down_to_a_station_and_a_line_taken_off_goes_too(hall: Hall) -> None:
+    from datetime import UTC, datetime
+
+    from hall_server.sync.config_snapshot import apply_config, snapshot
+
+    city = hall.auth("m-city")
+    staff = {s["username"]: s for s in hall.client.get(f"{API}/staff", headers=city).json()}
+    line = {
+        "day": "2030-05-06",
+        "window_id": hall.wid(2),
+        "user_id": staff["c2"]["id"],
+        "starts": "09:00",
+        "ends": "12:00",
+    }
+    sitting = hall.client.post(f"{API}/halls/{CITY}/roster", json=line, headers=city).json()
+    now = datetime.now(UTC)
+    with hall.ctx.db.read() as s:
+        version, config = snapshot(s, [CITY], now)
+    assert [(r["id"], r["starts"], r["ends"]) for r in config["sittings"]] == [
+        (sitting["id"], "09:00", "12:00")
+    ]
+    assert all("external_subject" in u and "password_hash" in u for u in config["users"])
+    # Applied where the line is gone (as a station would after the city took it off): it goes.
+    assert hall.client.delete(f"{API}/roster/{sitting['id']}", headers=city).status_code == 204
+    with hall.ctx.db.read() as s:
+        version2, config2 = snapshot(s, [CITY], now)
+    assert version2 != version and config2["sittings"] == []
+    with hall.ctx.db.write() as s:
+        apply_config(s, config, [CITY], now)  # the old snapshot brings the line back ...
+    assert (
+        len(hall.client.get(f"{API}/halls/{CITY}/roster", params={"day": "2030-05-06"}, headers=city).json())
+        == 1
+    )
+    with hall.ctx.db.write() as s:
+        apply_config(s, config2, [CITY], now)  # ... and the new one takes it off
+    assert (
+        hall.client.get(f"{API}/halls/{CITY}/roster", params={"day": "2030-05-06"}, headers=city).json() == []
+    )
