@@ -656,6 +656,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
 # Routes outside /api/v1: the web pages and the API description, public by design.
 PUBLIC_PAGES: dict[tuple[str, str], Rule] = {
     ("GET", "/dashboard"): Rule(PUBLIC, note="the page; its data comes from the API with a token"),
+    ("GET", "/manage/{page}"): Rule(PUBLIC, fixed("/manage/staff"), note="the page; its data needs a token"),
     ("GET", "/t/{track_token}"): Rule(PUBLIC, fixed("/t/xyz")),
     ("GET", "/book/{hall_id}"): Rule(PUBLIC, fixed("/book/{hall}")),
     ("GET", "/web/static/{name}"): Rule(PUBLIC, fixed("/web/static/nothing.js")),
