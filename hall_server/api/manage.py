@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from hall_server.api.deps import Creds, get_ctx, run_authed, run_db
+from hall_server.api.rate_limit import guard_of
 from hall_server.api.schemas import ErrorOut
 from hall_server.services import enrolment, sittings, staff
 from wire.base import DbInt
@@ -108,5 +109,7 @@ async def issue_enrolment(hall_id: str, body: EnrolmentIn, request: Request, cre
 @router.post("/devices/enrol", response_model=EnrolOut, status_code=201, tags=["devices"])
 async def enrol(body: EnrolIn, request: Request) -> dict[str, Any]:
     """A device's first start: the enrolment code for its own token (the code works once)."""
+    # Counted like the booking look-ups: codes cannot be probed from one address.
+    guard_of(request).check(request, "lookup")
     ctx = get_ctx(request)
     return await run_db(ctx, enrolment.enrol, ctx, body.code, body.device_id)
