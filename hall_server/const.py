@@ -494,10 +494,9 @@ RATE_MAX_KEYS = 50_000  # buckets kept before full ones are forgotten
 WAIT_BUCKETS_MIN = (5, 10, 15, 20, 30, 45, 60, 90)
 # Statistics rollups (services/stat_rollups.py): business days rebuilt per query of the pass
 # (bounds its memory: a city's day is about 8,000 tickets), the PostgreSQL advisory lock key
-# that keeps two passes apart, and how often the worker runs the pass.
+# that keeps two passes apart.
 STAT_ROLLUP_DAYS_PER_STEP = 16
 STAT_ROLLUP_LOCK = 0x5157_0016
-STAT_ROLLUP_INTERVAL_S = 60.0
 
 EV_FOLLOWUP_OPENED = "followup.opened"
 EV_FOLLOWUP_STEP = "followup.step"

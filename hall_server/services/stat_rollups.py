@@ -73,7 +73,9 @@ def refresh(session: Session) -> int:
     if not claimed:
         return 0
     pairs = {(h, _as_date(d)) for h, d in claimed}
-    zones = dict(session.execute(select(Hall.id, Hall.timezone).where(Hall.id.in_({h for h, _ in pairs}))).all())
+    zones = dict(
+        session.execute(select(Hall.id, Hall.timezone).where(Hall.id.in_({h for h, _ in pairs}))).all()
+    )
     by_zone: dict[str, dict[date, set[str]]] = defaultdict(lambda: defaultdict(set))
     for h, d in pairs:
         by_zone[zones.get(h) or "Asia/Shanghai"][d].add(h)
@@ -98,8 +100,12 @@ def _rebuild(session: Session, zone: str, halls: list[str], days: list[date]) ->
         session,
         [T.c.hall_id.in_(halls), T.c.business_day.in_(days)],
         stats_facts.hour_expr(session, T.c.issued_at, zone),
-        stats_facts.whole_seconds(session, stats_facts.seconds_between(session, T.c.issued_at, T.c.called_at)),
-        stats_facts.whole_seconds(session, stats_facts.seconds_between(session, T.c.started_at, T.c.finished_at)),
+        stats_facts.whole_seconds(
+            session, stats_facts.seconds_between(session, T.c.issued_at, T.c.called_at)
+        ),
+        stats_facts.whole_seconds(
+            session, stats_facts.seconds_between(session, T.c.started_at, T.c.finished_at)
+        ),
         {},
         0.0,
         ("day", "hour", "service", "group", "window", "clerk"),

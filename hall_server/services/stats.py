@@ -194,8 +194,12 @@ def load_facts(session: Session, scope: Scope, groupings: tuple[str, ...] = BY_K
         session,
         _where(scope),
         stats_facts.hour_expr(session, T.c.issued_at, zone),
-        stats_facts.whole_seconds(session, stats_facts.seconds_between(session, T.c.issued_at, T.c.called_at)),
-        stats_facts.whole_seconds(session, stats_facts.seconds_between(session, T.c.started_at, T.c.finished_at)),
+        stats_facts.whole_seconds(
+            session, stats_facts.seconds_between(session, T.c.issued_at, T.c.called_at)
+        ),
+        stats_facts.whole_seconds(
+            session, stats_facts.seconds_between(session, T.c.started_at, T.c.finished_at)
+        ),
         _targets(session, scope.hall_ids),
         DEFAULT_TARGET_WAIT_MINUTES * 60.0,
         groupings,

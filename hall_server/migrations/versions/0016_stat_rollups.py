@@ -83,14 +83,18 @@ def upgrade() -> None:
         _postgres_triggers()
     else:
         _sqlite_triggers()
-    op.execute("INSERT INTO stat_dirty (hall_id, business_day) SELECT DISTINCT hall_id, business_day FROM tickets")
+    op.execute(
+        "INSERT INTO stat_dirty (hall_id, business_day) SELECT DISTINCT hall_id, business_day FROM tickets"
+    )
 
 
 def downgrade() -> None:
     pg = op.get_bind().dialect.name == "postgresql"
     for table in SOURCES:
         for event in EVENTS:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_stat_dirty_{event.lower()}" + (f" ON {table}" if pg else ""))
+            op.execute(
+                f"DROP TRIGGER IF EXISTS {table}_stat_dirty_{event.lower()}" + (f" ON {table}" if pg else "")
+            )
         if pg:
             op.execute(f"DROP FUNCTION IF EXISTS {table}_stat_dirty()")
     op.drop_table("stat_dirty")
