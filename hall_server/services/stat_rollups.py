@@ -30,11 +30,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from hall_server.const import STAT_ROLLUP_DAYS_PER_STEP, STAT_ROLLUP_LOCK
@@ -51,6 +51,10 @@ SR = StatRollup.__table__
 DIM_OF = {None: "all", "hall": "all", "day": "all", "hour": "hour", "service": "service", "group": "group",
           "window": "window", "clerk": "clerk"}  # fmt: skip
 DIMS = ("all", "hour", "service", "group", "window", "clerk")
+# A month row (dim "m:<dim>", business_day the month's first day) sums the month's day rows, so a
+# year is read as twelve rows per hall and key; a period's partial months read day rows.
+MONTH = "m:"
+MONTH_DIMS = tuple(MONTH + d for d in DIMS)
 I4 = np.dtype("<i4")
 
 
@@ -85,8 +89,53 @@ def refresh(session: Session) -> int:
             step = ordered[i : i + STAT_ROLLUP_DAYS_PER_STEP]
             halls = sorted(set().union(*(days[d] for d in step)))
             _rebuild(session, zone, halls, step)
+    by_month: dict[date, set[str]] = defaultdict(set)
+    for h, d in pairs:
+        by_month[d.replace(day=1)].add(h)
+    for month, halls_of_month in sorted(by_month.items()):
+        _rebuild_month(session, sorted(halls_of_month), month)
     logger.info("rolled up %d hall-days", len(pairs))
     return len(pairs)
+
+
+def _month_end(month: date) -> date:
+    nxt = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return nxt - timedelta(days=1)
+
+
+def _rebuild_month(session: Session, halls: list[str], month: date) -> None:
+    """Replace the month rows of halls by the sums of their day rows (values merged, still sorted)."""
+    session.execute(
+        delete(SR).where(SR.c.hall_id.in_(halls), SR.c.business_day == month, SR.c.dim.in_(MONTH_DIMS))
+    )
+    rows = stats_facts.fetch_raw(
+        session,
+        select(SR.c.hall_id, SR.c.dim, SR.c.key, SR.c.counts, SR.c.waits, SR.c.serves).where(
+            SR.c.hall_id.in_(halls),
+            SR.c.business_day >= month,
+            SR.c.business_day <= _month_end(month),
+            SR.c.dim.in_(DIMS),
+        ),
+    )
+    parts: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
+    for hall_id, dim, key, counts, waits, serves in rows:
+        parts[(hall_id, dim, key)].append((counts, waits, serves))
+    out = []
+    for (hall_id, dim, key), items in parts.items():
+        width = N_COUNTS_HOURS if dim == "all" else N_COUNTS
+        counts = np.frombuffer(b"".join(c for c, _, _ in items), dtype=I4).reshape(len(items), width)
+        out.append(
+            {
+                "dim": MONTH + dim,
+                "hall_id": hall_id,
+                "business_day": month,
+                "key": key,
+                "counts": counts.sum(axis=0).astype(I4).tobytes(),
+                "waits": np.sort(np.frombuffer(b"".join(w for _, w, _ in items), dtype=I4)).tobytes(),
+                "serves": np.sort(np.frombuffer(b"".join(v for _, _, v in items), dtype=I4)).tobytes(),
+            }
+        )
+    _insert(session, out)
 
 
 def _as_date(v: Any) -> date:
@@ -95,7 +144,9 @@ def _as_date(v: Any) -> date:
 
 def _rebuild(session: Session, zone: str, halls: list[str], days: list[date]) -> None:
     """Replace the rollups of halls x days with ones computed from their tickets."""
-    session.execute(delete(SR).where(SR.c.hall_id.in_(halls), SR.c.business_day.in_(days)))
+    session.execute(
+        delete(SR).where(SR.c.hall_id.in_(halls), SR.c.business_day.in_(days), SR.c.dim.in_(DIMS))
+    )
     facts = stats_facts.load(
         session,
         [T.c.hall_id.in_(halls), T.c.business_day.in_(days)],
@@ -112,9 +163,26 @@ def _rebuild(session: Session, zone: str, halls: list[str], days: list[date]) ->
     )
     if facts.n == 0:
         return
-    rows = [row for dim in DIMS for row in _rows(facts, dim)]
-    for i in range(0, len(rows), 5_000):
-        session.execute(insert(SR), rows[i : i + 5_000])
+    _insert(session, [row for dim in DIMS for row in _rows(facts, dim)])
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert rollup rows on the session's connection with the driver's executemany (no per-value processing)."""
+    if not rows:
+        return
+    conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    names = ("dim", "hall_id", "business_day", "key", "counts", "waits", "serves")
+    sql = f"INSERT INTO stat_rollups ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+    # SQLite keeps a Date as its ISO text (SQLAlchemy's storage format); psycopg adapts date itself.
+    day = (lambda d: d.isoformat()) if sqlite else (lambda d: d)
+    params = [
+        (r["dim"], r["hall_id"], day(r["business_day"]), r["key"], r["counts"], r["waits"], r["serves"])
+        for r in rows
+    ]
+    for i in range(0, len(params), 10_000):
+        conn.exec_driver_sql(sql, params[i : i + 10_000])
 
 
 def _key_text(dim: str, label: Any) -> str:
@@ -174,6 +242,25 @@ def _split_sorted(g: np.ndarray, values: np.ndarray, per_group: np.ndarray) -> l
     return [ordered[a:b].tobytes() for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
 
 
+def _months_and_days(day_from: date, day_to: date) -> tuple[list[date], list[tuple[date, date]]]:
+    """The whole months inside the period, and the day ranges before and after them."""
+    first = day_from if day_from.day == 1 else _month_end(day_from) + timedelta(days=1)
+    months = []
+    m = first
+    while _month_end(m) <= day_to:
+        months.append(m)
+        m = _month_end(m) + timedelta(days=1)
+    if not months:
+        return [], [(day_from, day_to)]
+    spans = []
+    if day_from < months[0]:
+        spans.append((day_from, months[0] - timedelta(days=1)))
+    after = _month_end(months[-1]) + timedelta(days=1)
+    if after <= day_to:
+        spans.append((after, day_to))
+    return months, spans
+
+
 def grouped(
     session: Session,
     hall_ids: tuple[str, ...],
@@ -185,13 +272,26 @@ def grouped(
 ) -> Grouped:
     """The scope's figures grouped by `by` (None: one group "all", with tickets per hour), from the rollups."""
     dim = DIM_OF[by]
-    stmt = select(SR.c.hall_id, SR.c.business_day, SR.c.key, SR.c.counts, SR.c.waits, SR.c.serves).where(
-        SR.c.dim == dim,
-        SR.c.hall_id.in_(hall_ids),
-        SR.c.business_day >= day_from,
-        SR.c.business_day <= day_to,
-    )
-    rows = stats_facts.fetch_raw(session, stmt)
+    cols = (SR.c.hall_id, SR.c.business_day, SR.c.key, SR.c.counts, SR.c.waits, SR.c.serves)
+    months, spans = ([], [(day_from, day_to)]) if by == "day" else _months_and_days(day_from, day_to)
+    rows: list[Any] = []
+    if months:
+        rows += stats_facts.fetch_raw(
+            session,
+            select(*cols).where(
+                SR.c.dim == MONTH + dim, SR.c.hall_id.in_(hall_ids), SR.c.business_day.in_(months)
+            ),
+        )
+    for first, last in spans:
+        rows += stats_facts.fetch_raw(
+            session,
+            select(*cols).where(
+                SR.c.dim == dim,
+                SR.c.hall_id.in_(hall_ids),
+                SR.c.business_day >= first,
+                SR.c.business_day <= last,
+            ),
+        )
     n = len(rows)
     width = N_COUNTS_HOURS if dim == "all" else N_COUNTS
     if n == 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, LargeBinary, String
+from sqlalchemy import Date, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hall_server.db.models.base import BIG_ID, Base
@@ -14,8 +14,10 @@ class StatRollup(Base):
     """One hall-day's figures for one key of one grouping (dim "all" has key "")."""
 
     __tablename__ = "stat_rollups"
+    # The pass replaces a hall-day's rows by hall and day, whatever the dim.
+    __table_args__ = (Index("ix_stat_rollups_hall_day", "hall_id", "business_day"),)
 
-    dim: Mapped[str] = mapped_column(String(8), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(12), primary_key=True)
     hall_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     business_day: Mapped[date] = mapped_column(Date, primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)

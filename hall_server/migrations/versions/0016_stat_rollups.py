@@ -65,7 +65,7 @@ def _postgres_triggers() -> None:
 def upgrade() -> None:
     op.create_table(
         "stat_rollups",
-        sa.Column("dim", sa.String(8), primary_key=True),
+        sa.Column("dim", sa.String(12), primary_key=True),
         sa.Column("hall_id", sa.String(64), primary_key=True),
         sa.Column("business_day", sa.Date(), primary_key=True),
         sa.Column("key", sa.String(64), primary_key=True),
@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("waits", sa.LargeBinary(), nullable=False),
         sa.Column("serves", sa.LargeBinary(), nullable=False),
     )
+    op.create_index("ix_stat_rollups_hall_day", "stat_rollups", ["hall_id", "business_day"])
     op.create_table(
         "stat_dirty",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
