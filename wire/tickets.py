@@ -82,7 +82,7 @@ class TrackedTicketOut(TicketOut):
     """
 
     hall_name: str
-    go_windows: list[int] = []
+    go_windows: list[int] = Field(default_factory=list)
     go_to: str | None = None
     go_to_en: str | None = None
     now_serving: str | None = None

@@ -295,7 +295,9 @@ def _tracked_view(ctx: ServerContext, s: Session | Tx, row: Any) -> dict[str, An
     if row.status in ("called", "serving") and view["window_number"] is not None:
         numbers = [view["window_number"]]
     elif row.status in ACTIVE_STATUSES:
-        windows = s.execute(select(W.c.number, W.c.status, W.c.groups).where(W.c.hall_id == row.hall_id)).all()
+        windows = s.execute(
+            select(W.c.number, W.c.status, W.c.groups).where(W.c.hall_id == row.hall_id)
+        ).all()
         numbers = serving_windows([(w.number, w.status, w.groups) for w in windows], row.group_prefix)
     where = directions_to(numbers)
     view["go_windows"] = list(where.windows) if where else []
