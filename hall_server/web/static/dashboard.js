@@ -84,7 +84,9 @@ function renderTree() {
     (byParent[p] = byParent[p] || []).push(h);
   }
   const build = parent => (byParent[parent] || []).map(h =>
-    el("li", {}, el("a", { "data-hall": h.id, onclick: () => openHall(h.id) }, h.name),
+    // A real link (href: reachable by Tab, opens with Enter); the click stays in the page.
+    el("li", {}, el("a", { href: "?hall=" + encodeURIComponent(h.id), "data-hall": h.id,
+      onclick: ev => { ev.preventDefault(); openHall(h.id); } }, h.name),
       byParent[h.id] ? el("ul", {}, build(h.id)) : null));
   const root = $("tree-root"); root.replaceChildren(...build(""));
   markStationHalls();
@@ -180,7 +182,10 @@ function showHallStation() {
 
 async function openHall(hallId) {
   state.hall = hallId; state.lastSeq = 0;
-  document.querySelectorAll("#tree a").forEach(a => a.classList.toggle("active", a.dataset.hall === hallId));
+  document.querySelectorAll("#tree a").forEach(a => {
+    a.classList.toggle("active", a.dataset.hall === hallId);
+    if (a.dataset.hall === hallId) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  });
   $("hall-empty").hidden = true; $("hall-view").hidden = false;
   $("feed").replaceChildren(); closeGroupsForm(); closeCase(); $("followups-msg").textContent = "";
   history.replaceState(null, "", "?hall=" + encodeURIComponent(hallId));
