@@ -54,8 +54,8 @@ from hall_server.db.models import (
 )
 from hall_server.db.upsert import upsert_do_nothing
 from hall_server.errors import HallError
-from hall_server.qr import qr_svg_data_uri
 from hall_server.events import Actor, append_event, station_halls
+from hall_server.qr import qr_svg_data_uri
 from hall_server.services import notify, tickets
 from hall_server.services.calendars import calendar_for_hall
 from hall_server.services.hall_settings import settings_of
