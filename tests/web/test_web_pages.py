@@ -248,7 +248,8 @@ def test_phone_ticket_page_follows_the_call(server: HallServer, browser: Any) ->
     page.goto(f"{server.base_url}/t/no-such-token")
     page.wait_for_selector("#not-found:not([hidden])")
     text = page.inner_text("main")
-    assert "未找到该号票" in text and "正在查询" not in text and not page.is_visible("#ticket-card")
+    assert "未找到该号票" in text and "正在查询" not in text and "本页自动刷新" not in text
+    assert not page.is_visible("#ticket-card")
     page.screenshot(path=str(SHOTS / "track-unknown-390.png"), full_page=True)
     page.close()
 

@@ -66,7 +66,7 @@ function clearError() {
 // The error names its field, marks it invalid and takes the focus there.
 function fieldError(field, zh, en) {
   const [id, nameZh, nameEn] = FIELDS[field];
-  $("error").replaceChildren(...bilingual(`${nameZh}：${zh}`, en ? `${nameEn}: ${en}` : ""));
+  $("error").replaceChildren(...bilingual(`${nameZh}：${zh}`, en ? `/ ${nameEn}: ${en}` : ""));
   const node = $(id);
   const target = node.matches("input, select") ? node : node.querySelector("button:not([disabled])") || node;
   if (node.matches("input, select")) { node.setAttribute("aria-invalid", "true"); node.setAttribute("aria-describedby", "error"); }
@@ -132,7 +132,7 @@ async function onCancel() {
   try {
     const sent = await api(`/appointments/${encodeURIComponent(booking.code)}/cancel-code`, { method: "POST", noAuth: true, body: { id_number: $("id_number").value.trim().toUpperCase() } });
     $("cancel-msg").className = "";
-    $("cancel-msg").textContent = `验证码已发送至 ${sent.sent_to}，${sent.valid_minutes}分钟内有效 / code sent`;
+    $("cancel-msg").replaceChildren(...bilingual(`验证码已发送至 ${sent.sent_to}，${sent.valid_minutes}分钟内有效`, "/ code sent"));
     $("cancel-proof").hidden = false; $("cancel-code").focus();
   } catch (e) { $("cancel-msg").className = "error"; $("cancel-msg").textContent = e.message; }
 }
@@ -141,7 +141,7 @@ async function onCancelConfirm() {
   if (!booking) return;
   try {
     await api(`/appointments/${encodeURIComponent(booking.code)}/cancel`, { method: "POST", noAuth: true, body: { id_number: $("id_number").value.trim().toUpperCase(), verification_code: $("cancel-code").value.trim() } });
-    $("cancel-msg").className = ""; $("cancel-msg").textContent = "已取消预约 / cancelled";
+    $("cancel-msg").className = ""; $("cancel-msg").replaceChildren(...bilingual("已取消预约", "/ cancelled"));
     $("cancel").disabled = true; $("cancel-proof").hidden = true;
   } catch (e) { $("cancel-msg").className = "error"; $("cancel-msg").textContent = e.message; }
 }

@@ -52,6 +52,6 @@ function todayIso() { const d = new Date(); return d.getFullYear() + "-" + Strin
 function bilingual(zh, en) {
   const out = [];
   if (zh) out.push(document.createTextNode(zh));
-  if (en) out.push(document.createTextNode(zh ? " " : ""), el("span", { class: "muted", lang: "en" }, en));
+  if (en) out.push(document.createTextNode(zh ? " " : ""), el("span", { lang: "en" }, en));
   return out;
 }

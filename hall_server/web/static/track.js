@@ -60,11 +60,11 @@ async function refresh() {
   } catch (e) {
     if (e.status === 404 || e.status === 422) {
       // An unknown link: only that, nothing that says it is still looking.
-      $("loading").hidden = true; $("ticket-card").hidden = true; $("not-found").hidden = false;
+      $("loading").hidden = true; $("ticket-card").hidden = true; $("help").hidden = true; $("not-found").hidden = false;
       return false;
     }
     $("loading").hidden = true;
-    $("error").textContent = "网络异常，正在重试 / retrying: " + e.message;
+    $("error").replaceChildren(...bilingual("网络异常，正在重试", "/ retrying: " + e.message));
     if ($("ticket-card").hidden) { $("ticket-card").hidden = false; }
     return true;
   }
