@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from queueing.idnumber import check_character
 from tests.fixtures.server import HallServer, hall_servers, prepare_database, run_cli
-from tests.hall_server.clock_app import ID_A, ID_B, PASSWORD, SEED, _hall
+from tests.hall_server.clock_app import PASSWORD, SEED, _hall
 from tests.web.axe import fetch_axe
 from tests.web.support import DESKTOP, PHONE, Api, login, new_page, window_id
 
@@ -55,16 +56,18 @@ class World:
     """What the states share: the server and the tickets made for them."""
 
     server: HallServer
-    tickets: dict[str, dict[str, Any]]
+    made: int = 0
 
-    def ticket(self, key: str, service: str = "S-002") -> dict[str, Any]:
-        """A waiting ticket of the county hall, made once per key."""
-        if key not in self.tickets:
-            kiosk = Api(self.server, self.server.create_token("kiosk", "x-county"))
-            self.tickets[key] = kiosk.post(
-                "/halls/x-county/tickets", {"service_code": service, "channel": "kiosk"}
-            )
-        return self.tickets[key]
+    def ticket(self, service: str = "S-002") -> dict[str, Any]:
+        """A new waiting ticket of the county hall (a state may be reached more than once)."""
+        kiosk = Api(self.server, self.server.create_token("kiosk", "x-county"))
+        return kiosk.post("/halls/x-county/tickets", {"service_code": service, "channel": "kiosk"})
+
+    def person(self) -> str:
+        """A valid ID number nobody has booked with yet (one booking per person and day)."""
+        self.made += 1
+        first17 = f"11010119900307{self.made:03d}"
+        return first17 + check_character(first17)
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +94,12 @@ def world(server: HallServer) -> World:
             "faults": [{"code": "paper_out", "message": "打印机缺纸"}],
         },
     )
-    return World(server, {})
+    return World(server)
 
 
 # --- the states --------------------------------------------------------------------------------
 def track_waiting(page: Any, w: World) -> None:
-    t = w.ticket("waiting")
+    t = w.ticket()
     page.goto(f"{w.server.base_url}/t/{t['track_token']}")
     page.wait_for_function("t => document.getElementById('number').textContent === t", arg=t["number"])
     page.wait_for_selector("#go-to:not(:empty)")
@@ -114,7 +117,7 @@ def track_cancel_asked(page: Any, w: World) -> None:
 
 
 def track_cancelled(page: Any, w: World) -> None:
-    t = w.ticket("cancelled")
+    t = w.ticket()
     page.goto(f"{w.server.base_url}/t/{t['track_token']}")
     page.wait_for_selector("#cancel-ticket:not([hidden])")
     page.click("#cancel-ticket")
@@ -149,7 +152,7 @@ def book_no_slot(page: Any, w: World) -> None:
 
 def book_confirmation(page: Any, w: World) -> None:
     book_day_picked(page, w)
-    page.fill("#id_number", ID_B)
+    page.fill("#id_number", w.person())
     page.fill("#phone", "13900139000")
     page.click("#submit")
     page.wait_for_selector("#done:not([hidden]) #checkin-qr")
@@ -159,7 +162,7 @@ def book_cancel_code(page: Any, w: World) -> None:
     book_start(page, w)
     page.click("#days button:not([disabled]) >> nth=-1")
     page.click("#slots button:not([disabled]) >> nth=0")
-    page.fill("#id_number", ID_A)
+    page.fill("#id_number", w.person())
     page.fill("#phone", "13800138000")
     page.click("#submit")
     page.wait_for_selector("#done:not([hidden])")
@@ -291,5 +294,88 @@ def test_the_audit_sees_a_violation(world: World, browser: Any, axe_js: str) -> 
         )
         found = {v["id"] for v in violations(page, axe_js)}
         assert {"label", "color-contrast"} <= found
+    finally:
+        page.close()
+
+
+# The smallest text and the weakest control boundary of the visible page (GB/T 37668, WCAG 1.4.11).
+MEASURE_JS = """() => {
+  const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const opaque = c => { const v = rgb(c); return v.length < 4 || v[3] > 0; };
+  const behind = node => {
+    for (let n = node.parentElement; n; n = n.parentElement) {
+      const bg = getComputedStyle(n).backgroundColor;
+      if (opaque(bg) && bg !== "transparent") return rgb(bg).slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const visible = n => n.getClientRects().length > 0 && getComputedStyle(n).visibility !== "hidden";
+  const small = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+    const host = t.parentElement;
+    if (!t.textContent.trim() || !visible(host) || host.closest("script, style, [aria-hidden=true]")) continue;
+    const size = parseFloat(getComputedStyle(host).fontSize);
+    if (size < 16) small.push(`${size}px: ${t.textContent.trim().slice(0, 30)}`);
+  }
+  const weak = [];
+  for (const c of document.querySelectorAll("input, select, textarea, button")) {
+    if (!visible(c) || c.disabled) continue;
+    const s = getComputedStyle(c), outside = behind(c);
+    const border = parseFloat(s.borderTopWidth) > 0 ? ratio(rgb(s.borderTopColor).slice(0, 3), outside) : 1;
+    const fill = opaque(s.backgroundColor) ? ratio(rgb(s.backgroundColor).slice(0, 3), outside) : 1;
+    const best = Math.max(border, fill);
+    if (best < 3) weak.push(`${c.id || c.tagName}: ${best.toFixed(2)}:1`);
+  }
+  return { small, weak };
+}"""
+PHONE_STATES = [s for s in STATES if s.phone and s.name.startswith(("track-", "book-"))]
+
+
+@pytest.mark.parametrize("state", PHONE_STATES, ids=[s.name for s in PHONE_STATES])
+def test_phone_pages_text_at_least_16px_and_control_borders_3_to_1(
+    state: State, world: World, browser: Any
+) -> None:
+    page = new_page(browser, viewport=PHONE, device_scale_factor=2, is_mobile=True)
+    try:
+        state.reach(page, world)
+        found = page.evaluate(MEASURE_JS)
+        assert found["small"] == [], f"{state.name}: text under 16 px: {found['small']}"
+        assert found["weak"] == [], f"{state.name}: control boundaries under 3:1: {found['weak']}"
+    finally:
+        page.close()
+
+
+def test_dashboard_tree_by_keyboard_and_live_regions(world: World, browser: Any) -> None:
+    """The hall tree is a list of links reachable by Tab and opened with Enter; what changes is announced."""
+    page = new_page(browser)
+    try:
+        login(page, world.server, "m-city")
+        links = page.locator("#tree a[data-hall]")
+        assert all(links.nth(i).get_attribute("href") for i in range(links.count()))
+        page.focus("#tree a[data-hall=x-county]")
+        page.keyboard.press("Tab")  # the next hall in the tree takes the focus: links are in the tab order
+        assert page.evaluate("document.activeElement.dataset.hall") == "x-town"
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#hall-view:not([hidden])")
+        assert page.get_attribute("#tree a[data-hall=x-county]", "aria-current") == "page"
+        assert page.url.endswith("?hall=x-county")
+        assert page.get_attribute("#last-call", "aria-live") == "polite"
+        assert page.get_attribute("label[for=from]", "for") == "from"
+    finally:
+        page.close()
+    page = new_page(browser, viewport=PHONE)
+    try:
+        track_waiting(page, world)
+        assert page.get_attribute("#status-line", "role") == "status"
+        book_start(page, world)
+        assert page.get_attribute("#error", "role") == "alert"
+        assert page.get_attribute("#done-status", "role") == "status"
     finally:
         page.close()
