@@ -20,6 +20,7 @@ from hall_server.db.models.matters import Matter, MatterStep, MatterVisit
 from hall_server.db.models.notify import NotifyCursor, OutboxMessage
 from hall_server.db.models.ratings import Rating
 from hall_server.db.models.staff import ApiToken, LoginThrottle, Sitting, SocketTicket, User
+from hall_server.db.models.stats import StatDirty, StatRollup
 from hall_server.db.models.sync import (
     Station,
     StationHall,
@@ -64,6 +65,8 @@ __all__ = [
     "ServiceItem",
     "Sitting",
     "SocketTicket",
+    "StatDirty",
+    "StatRollup",
     "Station",
     "StationHall",
     "SyncAck",

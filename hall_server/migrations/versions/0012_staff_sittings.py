@@ -1,7 +1,7 @@
 """Managers run their halls: staff open to an external identity, the day's roster, device enrolment.
 
 Revision ID: 0012_staff_sittings
-Revises: 0011
+Revises: 0016
 Create Date: 2026-12-07 05:00:00
 
 - `users.external_subject`: the account's subject at an identity provider (single sign-on
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_staff_sittings"
-down_revision = "0011"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
