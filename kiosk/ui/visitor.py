@@ -23,13 +23,24 @@ from PySide6.QtWidgets import (
 from kiosk import const
 from kiosk.errors import FeatureUnavailable
 from kiosk.hardware import id_error_zh, identity_of
+from kiosk.search import matches, search_terms
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
 from kiosk.ui.guide import GuidePage
 from kiosk.ui.icons import id_card_pixmap
 from kiosk.ui.lookup import LookupPage
 from kiosk.ui.theme import sc
-from kiosk.ui.widgets import button, card, label, qr_pixmap, restyle
+from kiosk.ui.widgets import (
+    OnScreenKeyboard,
+    PageButtons,
+    button,
+    card,
+    label,
+    qr_pixmap,
+    restyle,
+    touch_scroll,
+)
+from kiosk.wayfinding import where_to_go
 from wire import CheckinTicketOut, HallDetailOut, PolicyOut, ServiceOut, SnapshotOut, TicketOut
 
 logger = logging.getLogger(__name__)
@@ -182,11 +193,20 @@ class VisitorKiosk(RoleScreen):
         lay.setSpacing(sc(18))
         search_row = QHBoxLayout()
         self.search = QLineEdit()
-        self.search.setPlaceholderText("输入事项名称搜索，如：不动产、社保、营业执照")
+        self.search.setObjectName("search")
+        self.search.setAccessibleName("搜索事项")
+        self.search.setPlaceholderText("点“拼音键盘”搜索，如 bdc（不动产）、社保、营业执照")
         self.search.textChanged.connect(lambda _t: self._render_services())
         search_row.addWidget(self.search, 1)
-        search_row.addWidget(button("清空", lambda: self.search.clear()))
+        self.keyboard_btn = button("⌨ 拼音键盘", self.toggle_keyboard, "primary", name="keyboard-toggle")
+        self.keyboard_btn.setCheckable(True)
+        search_row.addWidget(self.keyboard_btn)
+        search_row.addWidget(button("清空", lambda: self.search.clear(), name="search-clear"))
         lay.addLayout(search_row)
+        quick = list(search_terms()["synonyms"])[: const.KEYBOARD_QUICK_WORDS]
+        self.keyboard = OnScreenKeyboard(self.search, quick)
+        self.keyboard.hide()
+        lay.addWidget(self.keyboard)
 
         mid = QHBoxLayout()
         mid.setSpacing(sc(20))
@@ -195,20 +215,24 @@ class VisitorKiosk(RoleScreen):
         cat_panel = QWidget()
         cat_panel.setLayout(self.cat_box)
         cat_scroll = QScrollArea()
+        cat_scroll.setObjectName("categories")
         cat_scroll.setWidgetResizable(True)
         cat_scroll.setWidget(cat_panel)
         cat_scroll.setFixedWidth(sc(360))
-        cat_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.cat_scroll = touch_scroll(cat_scroll)
         mid.addWidget(cat_scroll)
         self.svc_grid = QGridLayout()
         self.svc_grid.setSpacing(sc(16))
         svc_panel = QWidget()
         svc_panel.setLayout(self.svc_grid)
         svc_scroll = QScrollArea()
+        svc_scroll.setObjectName("services")
         svc_scroll.setWidgetResizable(True)
         svc_scroll.setWidget(svc_panel)
-        svc_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.svc_scroll = touch_scroll(svc_scroll)
         mid.addWidget(svc_scroll, 1)
+        self.svc_pages = PageButtons(svc_scroll, "services")
+        mid.addWidget(self.svc_pages)
         lay.addLayout(mid, 1)
 
         actions = QHBoxLayout()
@@ -252,16 +276,23 @@ class VisitorKiosk(RoleScreen):
 
     def visible_services(self) -> list[ServiceOut]:
         """Services of the chosen category matching the search text."""
-        q = self.search.text().strip().lower()
+        q = self.search.text()
         out = []
         for s in self.services:
             if self.category != ALL and (s.category or "其他") != self.category:
                 continue
-            hay = " ".join(x or "" for x in (s.name, s.sub_name, s.code, s.category, s.department))
-            if q and q not in hay.lower():
+            if not matches(q, (s.name, s.sub_name, s.code, s.category, s.department)):
                 continue
             out.append(s)
         return out
+
+    def toggle_keyboard(self) -> None:
+        """Show or hide the on-screen keyboard (pinyin initials and common words)."""
+        show = not self.keyboard.isVisible()
+        self.keyboard.setVisible(show)
+        self.keyboard_btn.setChecked(show)
+        if show:
+            self.choose_category(ALL)  # a search looks through every service
 
     def _render_services(self) -> None:
         if not hasattr(self, "svc_grid"):
@@ -284,6 +315,8 @@ class VisitorKiosk(RoleScreen):
             msg = "没有找到相关事项，请换个关键词或咨询服务台" if self.services else "正在加载事项…"
             self.svc_grid.addWidget(label(msg, "subtitle"), 0, 0)
         self.svc_grid.setRowStretch(max(1, (len(services) + cols - 1) // cols), 1)
+        self.svc_scroll.verticalScrollBar().setValue(0)
+        self.svc_pages.update_state()
 
     def toggle_elderly(self) -> None:
         """Larger text and fewer, bigger buttons."""
@@ -362,11 +395,9 @@ class VisitorKiosk(RoleScreen):
         self.retry_btn = button("重新取号\nTry again", self.retry_issue, "primary", name="retry")
         self.retry_btn.hide()
         row.addWidget(self.retry_btn)
+        # Reading the ID card is the main action (the big card above); no card is the secondary one.
         self.anon_btn = button(
-            "未带身份证，直接取号\nContinue without ID card",
-            self.issue_anonymous,
-            "primary",
-            name="anonymous",
+            "未带身份证，直接取号\nContinue without ID card", self.issue_anonymous, name="anonymous"
         )
         row.addWidget(self.anon_btn)
         lay.addLayout(row)
@@ -499,6 +530,9 @@ class VisitorKiosk(RoleScreen):
         ll.addWidget(self.t_service)
         self.t_green = label("", "ok", align=Qt.AlignmentFlag.AlignCenter)
         ll.addWidget(self.t_green)
+        self.t_where = label("", "where", align=Qt.AlignmentFlag.AlignCenter, wrap=True)
+        self.t_where.setObjectName("ticket-where")
+        ll.addWidget(self.t_where)
         self.t_ahead = label("", "big", align=Qt.AlignmentFlag.AlignCenter)
         ll.addWidget(self.t_ahead)
         self.t_holder = label("", "subtitle", align=Qt.AlignmentFlag.AlignCenter)
@@ -517,12 +551,38 @@ class VisitorKiosk(RoleScreen):
         self.print_status.setObjectName("print-status")
         right.addWidget(self.print_status)
         right.addStretch(1)
-        right.addWidget(button("完成 Done", self.go_home, "primary", name="done"))
+        self.t_countdown = label("", "countdown", align=Qt.AlignmentFlag.AlignCenter)
+        self.t_countdown.setObjectName("ticket-countdown")
+        right.addWidget(self.t_countdown)
+        right.addWidget(button("返回首页", self.go_home, "primary", name="done"))
         lay.addLayout(right, 2)
+        self._countdown_left = 0
+        self._countdown = QTimer(self)
+        self._countdown.setInterval(1000)
+        self._countdown.timeout.connect(self._count_down)
         return page
 
+    def _start_countdown(self) -> None:
+        self._countdown_left = self.ctx.config.ticket_return_s
+        self._show_countdown()
+        self._countdown.start()
+
+    def _show_countdown(self) -> None:
+        self.t_countdown.setText(f"{self._countdown_left}秒后返回首页")
+
+    def _count_down(self) -> None:
+        """One second less on the ticket page; home at zero (the next visitor is waiting)."""
+        if self.pages.currentWidget() is not self.ticket_page:
+            self._countdown.stop()
+            return
+        self._countdown_left -= 1
+        if self._countdown_left <= 0:
+            self.go_home()
+            return
+        self._show_countdown()
+
     def show_ticket(self, t: TicketOut) -> None:
-        """Fill the ticket page and show it (it stays until Done or idle timeout)."""
+        """Fill the ticket page and show it (it returns home after a countdown, or on 返回首页)."""
         self.t_number.setText(t.number)
         self.t_service.setText(t.service_name or "")
         green = t.green_reason
@@ -533,6 +593,7 @@ class VisitorKiosk(RoleScreen):
         if wait is not None and ahead:
             ahead += f"，预计等待约 {wait} 分钟"
         self.t_ahead.setText(ahead)
+        self.t_where.setText(where_to_go(self.ctx.hall, t.group, t.window_number))
         holder = t.holder
         masked = (holder.name_masked, holder.id_masked) if holder else ()
         self.t_holder.setText(" ".join(x for x in masked if x))
@@ -541,7 +602,7 @@ class VisitorKiosk(RoleScreen):
         self.print_status.setText("正在打印号票…" if self.ctx.printer and self.ctx.printer.configured else "")
         restyle(self.print_status, "subtitle")
         self.pages.setCurrentWidget(self.ticket_page)
-        self.idle_timer.start()
+        self._start_countdown()
 
     def _print(self, ticket: TicketOut) -> None:
         printer = self.ctx.printer
@@ -660,7 +721,10 @@ class VisitorKiosk(RoleScreen):
     def go_home(self) -> None:
         """Back to the start screen (also after idle)."""
         self.current_service = None
+        self._countdown.stop()
         self.search.clear()
+        self.keyboard.hide()
+        self.keyboard_btn.setChecked(False)
         self.hint.setText("请选择您要办理的事项，点击后按提示刷身份证取号")
         if self.elderly != self.ctx.config.elderly_mode:
             self.toggle_elderly()
@@ -668,4 +732,5 @@ class VisitorKiosk(RoleScreen):
 
     def closeEvent(self, event: Any) -> None:
         QApplication.instance().removeEventFilter(self._idle_watcher)
+        self._countdown.stop()
         super().closeEvent(event)
