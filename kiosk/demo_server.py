@@ -231,6 +231,10 @@ def show_page(widget: Any, role: str, page: str | None, ticket: TicketOut | None
             widget.open_lookup()
         elif page == "elderly":
             widget.toggle_elderly()
+        elif page == "keyboard":
+            widget.toggle_keyboard()
+            for key in "bdc":
+                widget.keyboard.keys[key].click()
         return
     if role == "rating" and page in ("rate", "reasons", "thanks"):
         widget.ask({"id": -1, "number": ticket.number if ticket else "A003"})

@@ -33,13 +33,13 @@ _GB_LEVEL1_END = 0xD7F9
 
 @lru_cache(maxsize=1)
 def search_terms() -> dict[str, Any]:
-    """The synonyms and initial overrides (an empty set when the file is missing)."""
+    """The synonyms, initial overrides and name words (none when the file is missing)."""
     try:
         data = json.loads(TERMS_FILE.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         logger.warning("search terms %s not readable: no synonyms", TERMS_FILE)
-        return {"synonyms": {}, "initials": {}}
-    return {"synonyms": data.get("synonyms", {}), "initials": data.get("initials", {})}
+        return {"synonyms": {}, "initials": {}, "words": []}
+    return {key: data.get(key, empty) for key, empty in (("synonyms", {}), ("initials", {}), ("words", []))}
 
 
 def initial_of(ch: str) -> str:
@@ -76,15 +76,17 @@ def expand(query: str) -> list[str]:
     return words
 
 
-def matches(query: str, fields: Iterable[str | None]) -> bool:
-    """Whether a service with these texts (name, sub-name, code, category, department) fits the query."""
+def matches(query: str, names: Iterable[str | None], others: Iterable[str | None] = ()) -> bool:
+    """Whether a service fits the query: its names (name, sub-name) by words, synonyms or pinyin
+    initials; its other texts (code, category, department) by words and synonyms only, so that "bdc"
+    lists the 不动产… services and not every service of the 不动产登记 category."""
     q = query.strip().lower()
     if not q:
         return True
-    texts = [f for f in fields if f]
-    hay = " ".join(texts).lower()
+    named = [f for f in names if f]
+    hay = " ".join(named + [f for f in others if f]).lower()
     if any(word.lower() in hay for word in expand(q)):
         return True
     if q.isascii() and q.isalpha():
-        return any(q in initials(t) for t in texts)
+        return any(q in initials(t) for t in named)
     return False

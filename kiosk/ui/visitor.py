@@ -41,20 +41,12 @@ from kiosk.ui.widgets import (
     touch_scroll,
 )
 from kiosk.wayfinding import where_to_go
+from kiosk.wrapping import wrap_name
 from wire import CheckinTicketOut, HallDetailOut, PolicyOut, ServiceOut, SnapshotOut, TicketOut
 
 logger = logging.getLogger(__name__)
 
 ALL = "全部事项"
-
-
-def _wrap(text: str, width: int) -> str:
-    """Break a long service name over lines (a QPushButton does not wrap by itself)."""
-    if len(text) <= width:
-        return text
-    lines = (len(text) + width - 1) // width
-    per = (len(text) + lines - 1) // lines  # balanced lines, not one long and one short
-    return "\n".join(text[i : i + per] for i in range(0, len(text), per))
 
 
 class IdleWatcher(QObject):
@@ -97,7 +89,7 @@ class VisitorKiosk(RoleScreen):
         self.elderly_btn = button("长者模式 大字", self.toggle_elderly, "header", name="elderly")
         self.elderly_btn.setCheckable(True)
         self.elderly_btn.setChecked(self.elderly)
-        self.header_right.insertWidget(0, self.elderly_btn)
+        self.header_right.insertWidget(self.header_right.indexOf(self.badge) + 1, self.elderly_btn)
 
         self.pages = QStackedWidget()
         self.body.addWidget(self.pages, 1)
@@ -156,10 +148,11 @@ class VisitorKiosk(RoleScreen):
             if self.header_title is not None:
                 self.header_title.setText(f"{self.ctx.hall_name} · 自助取号")
             self.policy = hall.policy
-            self.services = services
+            if services != self.services:  # a reload after reconnecting leaves the tiles be
+                self.services = services
+                self._render_categories()
+                self._render_services()
             self._apply_snapshot(snap)
-            self._render_categories()
-            self._render_services()
             self.anon_btn.setVisible(self.policy.allow_anonymous)
             if self.ctx.events.channel is None:
                 self.ctx.start_events(snap.last_seq)
@@ -179,7 +172,18 @@ class VisitorKiosk(RoleScreen):
 
     def _apply_snapshot(self, snap: SnapshotOut) -> None:
         self.waiting = {g.prefix: g.waiting for g in snap.groups}
-        self._render_services()
+        shown = [s.code for s in self.visible_services()] if hasattr(self, "search") else []
+        if shown and shown == list(self.service_buttons):
+            # Same tiles: new counts in place, so a list being scrolled does not jump or lose a tile
+            # under the finger.
+            for s in self.visible_services():
+                self.service_buttons[s.code].setText(self._tile_text(s))
+        else:
+            self._render_services()
+
+    def _tile_text(self, s: ServiceOut) -> str:
+        waiting = self.waiting.get(s.prefix or "", 0)
+        return f"{wrap_name(s.name, 12 if self.elderly else 11)}\n等候 {waiting} 人"
 
     def _on_event(self, ev: dict[str, Any]) -> None:
         if str(ev.get("type", "")).startswith("ticket."):
@@ -281,7 +285,7 @@ class VisitorKiosk(RoleScreen):
         for s in self.services:
             if self.category != ALL and (s.category or "其他") != self.category:
                 continue
-            if not matches(q, (s.name, s.sub_name, s.code, s.category, s.department)):
+            if not matches(q, (s.name, s.sub_name), (s.code, s.category, s.department)):
                 continue
             out.append(s)
         return out
@@ -305,12 +309,16 @@ class VisitorKiosk(RoleScreen):
         cols = 2 if self.elderly else 3
         self.service_buttons: dict[str, Any] = {}
         for i, s in enumerate(services):
-            waiting = self.waiting.get(s.prefix or "", 0)
-            text = f"{_wrap(s.name, 12 if self.elderly else 11)}\n等候 {waiting} 人"
-            b = button(text, lambda s=s: self.choose_service(s), "service", name=f"svc-{s.code}")
-            b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            b = button(
+                self._tile_text(s), lambda s=s: self.choose_service(s), "service", name=f"svc-{s.code}"
+            )
+            b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
             self.service_buttons[s.code] = b
             self.svc_grid.addWidget(b, i // cols, i % cols)
+            # The style's min-height becomes the button's explicit minimum, which the grid takes over
+            # the text's height: a tile of three elderly-size lines was cut to that minimum.
+            b.ensurePolished()
+            b.setMinimumHeight(max(b.minimumHeight(), b.sizeHint().height()))
         if not services:
             msg = "没有找到相关事项，请换个关键词或咨询服务台" if self.services else "正在加载事项…"
             self.svc_grid.addWidget(label(msg, "subtitle"), 0, 0)

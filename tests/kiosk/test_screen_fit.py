@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 SIZES = [(1280, 720), (1366, 768), (1920, 1080)]
 # The sub-pages a screen can show (kiosk.demo_server.show_page names); None = the first screen.
 PAGES: dict[str, list[str | None]] = {
-    "visitor": [None, "identify", "ticket", "guide", "lookup", "elderly"],
+    "visitor": [None, "keyboard", "identify", "ticket", "guide", "lookup", "elderly"],
     "clerk": [None],
     "display": [None],
     "rating": [None, "rate", "reasons", "thanks"],

@@ -155,7 +155,11 @@ def labels_that_do_not_fit(root: QWidget) -> tuple[list[QLabel], list[str]]:
         if not lab.isVisible() or not lab.text() or not lab.pixmap().isNull():
             continue
         seen.append(lab)
-        if lab.wordWrap() or lab.textFormat() == Qt.TextFormat.RichText or QtGui.Qt.mightBeRichText(lab.text()):
+        if (
+            lab.wordWrap()
+            or lab.textFormat() == Qt.TextFormat.RichText
+            or QtGui.Qt.mightBeRichText(lab.text())
+        ):
             # Qt lays these out itself: they fit when their rectangle is as tall as their text needs.
             if lab.heightForWidth(lab.width()) > lab.height():
                 bad.append(f"{lab.objectName() or type(lab).__name__} {lab.text()!r}: wrapped, cut off")
