@@ -205,6 +205,15 @@ class DemoServer:
         return {"issued": issued, "calls": calls}
 
 
+def _a_waiting_number(widget: Any) -> str:
+    """A new ticket's number in the hall's last queue (J in the demo city), to look up on screen."""
+    prefixes = sorted({s.prefix for s in widget.services if s.prefix})
+    if not prefixes:
+        return ""
+    svc = next(s for s in widget.services if s.prefix == prefixes[-1])
+    return widget.ctx.client.issue_ticket(widget.ctx.hall_id, svc.code).number
+
+
 def show_page(widget: Any, role: str, page: str | None, ticket: TicketOut | None = None) -> None:
     """Bring a sub-page forward for a screenshot; with `ticket` (the demo's own) the visitor's ticket
     page and the rating terminal show that ticket instead of a new anonymous one or a made-up number."""
@@ -229,6 +238,10 @@ def show_page(widget: Any, role: str, page: str | None, ticket: TicketOut | None
                 widget.open_guide()
         elif page == "lookup":
             widget.open_lookup()
+            number = ticket.number if ticket is not None else _a_waiting_number(widget)
+            if number:
+                widget.lookup_page.edit.setText(number)
+                widget.lookup_page.do_lookup()
         elif page == "elderly":
             widget.toggle_elderly()
         elif page == "keyboard":

@@ -239,7 +239,9 @@ class VisitorKiosk(RoleScreen):
         mid.addWidget(self.svc_pages)
         lay.addLayout(mid, 1)
 
-        actions = QHBoxLayout()
+        self.actions_bar = QWidget()
+        actions = QHBoxLayout(self.actions_bar)
+        actions.setContentsMargins(0, 0, 0, 0)
         actions.setSpacing(sc(20))
         actions.addWidget(
             button("预约签到\nAppointment check-in", self.open_checkin, "primary", name="checkin")
@@ -249,7 +251,7 @@ class VisitorKiosk(RoleScreen):
         )
         self.hint = label("请选择您要办理的事项，点击后按提示刷身份证取号", "subtitle", wrap=True)
         actions.addWidget(self.hint, 1)
-        lay.addLayout(actions)
+        lay.addWidget(self.actions_bar)
         return page
 
     def _render_categories(self) -> None:
@@ -294,6 +296,9 @@ class VisitorKiosk(RoleScreen):
         """Show or hide the on-screen keyboard (pinyin initials and common words)."""
         show = not self.keyboard.isVisible()
         self.keyboard.setVisible(show)
+        self.actions_bar.setVisible(
+            not show
+        )  # the keyboard takes their place (a 720p screen has no room for both)
         self.keyboard_btn.setChecked(show)
         if show:
             self.choose_category(ALL)  # a search looks through every service
@@ -732,6 +737,7 @@ class VisitorKiosk(RoleScreen):
         self._countdown.stop()
         self.search.clear()
         self.keyboard.hide()
+        self.actions_bar.show()
         self.keyboard_btn.setChecked(False)
         self.hint.setText("请选择您要办理的事项，点击后按提示刷身份证取号")
         if self.elderly != self.ctx.config.elderly_mode:
