@@ -63,6 +63,8 @@ COLOR_DISPLAY_TEXT = "#ffffff"
 COLOR_DISPLAY_HIGHLIGHT = "#ffd400"
 
 IDLE_TIMEOUT_S = 60
+# After the idle time the visitor kiosk warns this long (a countdown) before it goes home.
+IDLE_WARNING_S = 10
 # The ticket page returns home by itself after this long, counting down the last seconds on screen.
 TICKET_RETURN_S = 15
 TICKET_RETURN_MIN_S = 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -50,11 +51,11 @@ ALL = "全部事项"
 
 
 class IdleWatcher(QObject):
-    """Restarts a timer on every touch, click or key anywhere in the application."""
+    """Calls `on_activity` on every touch, click or key anywhere in the application."""
 
-    def __init__(self, timer: QTimer) -> None:
+    def __init__(self, on_activity: Callable[[], None]) -> None:
         super().__init__()
-        self.timer = timer
+        self.on_activity = on_activity
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if event.type() in (
@@ -62,7 +63,7 @@ class IdleWatcher(QObject):
             QEvent.Type.KeyPress,
             QEvent.Type.TouchBegin,
         ):
-            self.timer.start()
+            self.on_activity()
         return False
 
 
@@ -114,8 +115,14 @@ class VisitorKiosk(RoleScreen):
         self.idle_timer = QTimer(self)
         self.idle_timer.setSingleShot(True)
         self.idle_timer.setInterval(ctx.config.idle_timeout_s * 1000)
-        self.idle_timer.timeout.connect(self.go_home)
-        self._idle_watcher = IdleWatcher(self.idle_timer)
+        self.idle_timer.timeout.connect(self._idle_warn)
+        # After the idle time the screen says it is going home and waits a little: a visitor
+        # reading the guide or looking for the ID card is not dropped without a word.
+        self.idle_grace = QTimer(self)
+        self.idle_grace.setInterval(1000)
+        self.idle_grace.timeout.connect(self._idle_count_down)
+        self._idle_left = 0
+        self._idle_watcher = IdleWatcher(self._activity)
         QApplication.instance().installEventFilter(self._idle_watcher)
 
         self._refresh_timer = QTimer(self)
@@ -509,6 +516,8 @@ class VisitorKiosk(RoleScreen):
         elderly_age = self.policy.elderly_age if self.policy else const.ELDERLY_AGE_DEFAULT
         if age >= elderly_age:
             green = "elderly"  # the server applies it too; saying so keeps older servers right
+            if not self.elderly:
+                self.toggle_elderly()  # large type for the ticket page and what follows
         self.id_status.setText(f"已读取：{card.masked_name}  {card.masked_id}")
         self._issue(identity_of(card), green)
 
@@ -730,6 +739,43 @@ class VisitorKiosk(RoleScreen):
 
         self.run(lambda: client.checkin(hall, id_number, fallback_normal=fallback_normal), done, failed)
 
+    # -- idle ---------------------------------------------------------------------------------
+    def _activity(self) -> None:
+        """A touch or key: the visitor is still there."""
+        self.idle_timer.start()
+        if self.idle_grace.isActive():
+            self.idle_grace.stop()
+            self.message.clear_message()
+
+    def _idle_warn(self) -> None:
+        """Idle: home at once if nothing would be lost, otherwise say so and count down first."""
+        at_rest = (
+            self.pages.currentWidget() is self.home
+            and not self.search.text()
+            and self.elderly == self.ctx.config.elderly_mode
+        )
+        if at_rest:
+            self.go_home()
+            return
+        self._idle_left = const.IDLE_WARNING_S
+        self._show_idle_warning()
+        self.idle_grace.start()
+
+    def _show_idle_warning(self) -> None:
+        mode = "，长者模式将关闭" if self.elderly and not self.ctx.config.elderly_mode else ""
+        self.message.show_error(
+            f"长时间无操作，{self._idle_left}秒后返回首页{mode}。如需继续办理，请触摸屏幕", seconds=0
+        )
+
+    def _idle_count_down(self) -> None:
+        self._idle_left -= 1
+        if self._idle_left > 0:
+            self._show_idle_warning()
+            return
+        self.idle_grace.stop()
+        self.message.clear_message()
+        self.go_home()
+
     # -- navigation ---------------------------------------------------------------------------
     def go_home(self) -> None:
         """Back to the start screen (also after idle)."""
@@ -747,4 +793,5 @@ class VisitorKiosk(RoleScreen):
     def closeEvent(self, event: Any) -> None:
         QApplication.instance().removeEventFilter(self._idle_watcher)
         self._countdown.stop()
+        self.idle_grace.stop()
         super().closeEvent(event)

@@ -193,9 +193,11 @@ def test_visitor_search_elderly_double_tap_and_idle(qtbot, themed_qapp, kserver,
         qtbot.waitUntil(lambda: len(got) == 1, timeout=15000)
         qtbot.wait(500)
         assert len(got) == 1
-        # idle: back to the start screen, elderly mode back to the machine's default
+        # idle: said first, then back to the start screen, elderly mode back to the machine's default
+        v.idle_grace.setInterval(100)
         v.idle_timer.setInterval(300)
         v.idle_timer.start()
+        qtbot.waitUntil(lambda: "长者模式将关闭" in v.message.text(), timeout=5000)
         qtbot.waitUntil(lambda: v.pages.currentWidget() is v.home, timeout=5000)
         assert not v.elderly
     finally:

@@ -185,3 +185,52 @@ def test_elderly_mode_clips_no_text(qtbot: Any, visitor: Any) -> None:
     tap(qtbot, v.keyboard_btn)
     qtbot.wait(200)
     assert clipped_text(v) == []
+
+
+def test_idle_is_announced_and_a_touch_keeps_the_visitor(qtbot: Any, visitor: Any) -> None:
+    v = visitor
+    tap(qtbot, v.service_buttons[v.visible_services()[0].code])
+    assert v.pages.currentWidget() is v.identify
+    tap(qtbot, v.elderly_btn)
+    v.idle_grace.setInterval(300)  # the seconds of the countdown, shortened
+    v.idle_timer.setInterval(300)
+    v.idle_timer.start()
+    qtbot.waitUntil(lambda: "秒后返回首页" in v.message.text(), timeout=5000)
+    assert "长者模式将关闭" in v.message.text() and v.message.isVisible()
+    tap(qtbot, v.id_service)  # anywhere: the visitor is still there
+    assert not v.message.isVisible()
+    assert v.pages.currentWidget() is v.identify and v.elderly
+    qtbot.waitUntil(lambda: "秒后返回首页" in v.message.text(), timeout=5000)
+    qtbot.waitUntil(lambda: v.pages.currentWidget() is v.home, timeout=10000)
+    assert not v.elderly
+
+
+def test_an_elderly_id_card_turns_elderly_mode_on(
+    qtbot: Any, themed_qapp: Any, demo: Any, id_sim: Any, tmp_path: Path
+) -> None:
+    from devices.sim.cards import sample_card
+
+    overrides = demo.overrides_for("visitor")
+    cfg = load_config(
+        None, {**overrides, "data_dir": str(tmp_path / "v"), "id_reader": f"serial://{id_sim.port}"}
+    )
+    ctx = build_context(cfg)
+    v = create_screen(ctx)
+    qtbot.addWidget(v)
+    v.resize(*SIZE)
+    v.show()
+    try:
+        qtbot.waitUntil(lambda: bool(v.is_ready) and len(v.service_buttons) > 30, timeout=30000)
+        tap(qtbot, v.service_buttons[v.visible_services()[0].code])
+        assert not v.elderly
+        try:
+            with qtbot.waitSignal(v.ticket_issued, timeout=20000) as issued:
+                id_sim.place(sample_card("elderly"))
+        except Exception:
+            pytest.fail(f"no ticket for the card: {v.id_status.text()!r} {v.message.text()!r}")
+        assert issued.args[0].green_reason == "elderly"
+        assert v.elderly and v.elderly_btn.isChecked()
+        assert clipped_text(v) == []
+    finally:
+        v.close()
+        close_context(ctx)
