@@ -50,6 +50,7 @@ ROLE_SHOTS = [
     ("rating", "reasons", "rating-reasons"),
     ("village", None, "village-visitor"),
     ("village", "clerk", "village-clerk"),
+    ("village", "locked", "village-locked"),
 ]
 
 

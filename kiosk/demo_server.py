@@ -220,7 +220,15 @@ def show_page(widget: Any, role: str, page: str | None, ticket: TicketOut | None
     if not page:
         return
     if role == "village":
-        widget.show_tab(page)
+        if page == "locked":
+            widget.show_tab("visitor")  # the villagers' part was up: the clerk's is locked
+            widget.show_tab("clerk")
+        elif page == "clerk" and widget.ctx.config.password:
+            widget.show_tab("clerk")
+            if widget.tabs.currentWidget() is widget.lock_page:
+                widget.unlock(widget.ctx.config.password)  # the demo clerk unlocks
+        else:
+            widget.show_tab(page)
         return
     if role == "visitor":
         if page in ("identify", "ticket", "guide") and widget.services:

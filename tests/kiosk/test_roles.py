@@ -226,8 +226,12 @@ def test_village_station_shares_one_reader_and_brings_rating_forward(
         s = station.widget
         qtbot.waitUntil(lambda: s.is_ready, timeout=20000)
         qtbot.waitUntil(lambda: s.clerk.pages.currentWidget() is s.clerk.work_page, timeout=20000)
-        # The clerk tab is showing: the card goes to the clerk, not to the kiosk.
+        # The clerk's part is locked (the kiosk part showed first); the clerk's password opens it.
         s.show_tab("clerk")
+        assert s.tabs.currentWidget() is s.lock_page
+        assert not s.unlock("test-pass-1") and s.tabs.currentWidget() is s.lock_page
+        assert s.unlock("test-pass-2")
+        # The clerk tab is showing: the card goes to the clerk, not to the kiosk.
         issued: list = []
         s.visitor.ticket_issued.connect(issued.append)
         id_sim.place(sample_card("resident"))
@@ -244,6 +248,7 @@ def test_village_station_shares_one_reader_and_brings_rating_forward(
         ticket = issued[0]
         # Clerk serves it; on finish the rating tab comes forward by itself.
         s.show_tab("clerk")
+        assert s.unlock("test-pass-2")
         c = s.clerk
         if c.current:
             _op(qtbot, c, "finish" if c.current.status == "serving" else "no_show")

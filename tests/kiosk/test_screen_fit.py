@@ -29,7 +29,7 @@ PAGES: dict[str, list[str | None]] = {
     "clerk": [None],
     "display": [None],
     "rating": [None, "rate", "reasons", "thanks"],
-    "village": ["visitor", "clerk", "rating"],
+    "village": ["visitor", "clerk", "locked", "rating"],
 }
 ERROR = KioskError(
     "网络中断，正在重新连接服务器，请稍候再试", "The network is down, reconnecting; please try again"
