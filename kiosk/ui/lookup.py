@@ -36,17 +36,19 @@ class LookupPage(QWidget):
         self.edit.setPlaceholderText("例如 A001")
         self.edit.returnPressed.connect(self.do_lookup)
         lay.addWidget(self.edit)
-        self.keys_grid = QGridLayout()
+        self.keypad = QWidget()
+        self.keys_grid = QGridLayout(self.keypad)
+        self.keys_grid.setContentsMargins(0, 0, 0, 0)
         self.keys: dict[str, QWidget] = {}
         self.letters = ""
-        lay.addLayout(self.keys_grid)
+        lay.addWidget(self.keypad)
         self._build_keys(letters_of(ctx.hall))
         self.result = label("", "big", wrap=True)
         self.result.setObjectName("lookup-result")
         lay.addWidget(self.result, 1)
         row = QHBoxLayout()
         row.addWidget(button("返回首页 Back", on_back))
-        row.addWidget(button("删除 ⌫", self.edit.backspace))
+        row.addWidget(button("删除 ⌫", self._backspace, name="lookup-back"))
         row.addWidget(button("查询 Search", self.do_lookup, "primary", name="do-lookup"))
         lay.addLayout(row)
 
@@ -65,10 +67,23 @@ class LookupPage(QWidget):
             self.keys[k] = b
             self.keys_grid.addWidget(b, i // KEYS_PER_ROW, i % KEYS_PER_ROW)
 
+    def _backspace(self) -> None:
+        """One character less; after an answer, the keypad back for another number."""
+        self.edit.backspace()
+        if not self.keypad.isVisible():
+            self.result.setText("")
+            self.keypad.show()
+
+    def _answer(self, text: str) -> None:
+        # The answer takes the keypad's place: in elderly type both do not fit a screen.
+        self.keypad.hide()
+        self.result.setText(text)
+
     def reset(self) -> None:
         """Empty entry and answer; the keypad follows the hall's queues (they may have changed)."""
         self.edit.clear()
         self.result.setText("")
+        self.keypad.show()
         self._build_keys(letters_of(self.ctx.hall))
 
     def do_lookup(self) -> None:
@@ -88,7 +103,7 @@ class LookupPage(QWidget):
         def failed(exc: BaseException) -> None:
             self.result.setText(getattr(exc, "message_zh", "查询失败"))
 
-        self.run(find, lambda t: self.result.setText(describe(t, self.ctx.hall)), failed)
+        self.run(find, lambda t: self._answer(describe(t, self.ctx.hall)), failed)
 
 
 def letters_of(hall: HallDetailOut | None) -> str:

@@ -110,7 +110,8 @@ QPushButton[role="key"] {{ font-size: {px(40, s)}px; min-width: {px(96, s)}px; m
   padding: {px(8, s)}px {px(8, s)}px; }}
 QPushButton[role="kbd"] {{ font-size: {px(34, s)}px; min-width: {px(84, s)}px; min-height: {px(72, s)}px;
   padding: {px(4, s)}px {px(8, s)}px; }}
-QPushButton[role="nav"] {{ font-size: {px(30, s)}px; min-height: {px(64, s)}px; font-weight: bold; }}
+QPushButton[role="nav"] {{ font-size: {px(28, s)}px; min-height: {px(48, s)}px; padding: {px(2, s)}px {px(16, s)}px;
+  font-weight: bold; }}
 QPushButton[role="nav"]:checked {{ background: {const.COLOR_PRIMARY}; color: #ffffff; }}
 QPushButton[role="page"] {{ font-size: {px(28, s)}px; min-width: {px(130, s)}px; font-weight: bold; }}
 QLabel[role="countdown"] {{ font-size: {px(34, s)}px; font-weight: bold; color: {const.COLOR_ACCENT}; }}

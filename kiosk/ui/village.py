@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QStackedWidget, QVBoxLayout, QWidget
 
 from kiosk.outbox import RatingOutbox
 from kiosk.ui.clerk import ClerkTerminal
@@ -35,21 +35,18 @@ class VillageStation(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         ctx.extras["compact"] = True  # three roles share one 1080p screen under a tab bar
-        self.tabs = QTabWidget()
+        self.tabs = QStackedWidget()  # the big buttons below choose the part (no desktop tabs)
         self.tabs.setObjectName("village-tabs")
-        self.tabs.tabBar().hide()  # the big buttons below choose the part
         self.visitor = VisitorKiosk(ctx)
         self.clerk = ClerkTerminal(ctx)
         self.rating = RatingTerminal(ctx, outbox)
         self.lock_page = self._build_lock()
-        self.tabs.addTab(self.visitor, "自助取号")
-        self.tabs.addTab(self.clerk, "窗口办理")
-        self.tabs.addTab(self.rating, "服务评价")
-        self.tabs.addTab(self.lock_page, "已锁定")
+        for part in (self.visitor, self.clerk, self.rating, self.lock_page):
+            self.tabs.addWidget(part)
         self.clerk_unlocked = False
         self.clerk.logged_in.connect(lambda _ans: self._logged_in())
         nav = QHBoxLayout()
-        nav.setContentsMargins(sc(12), sc(6), sc(12), sc(6))
+        nav.setContentsMargins(sc(12), sc(4), sc(12), sc(4))
         nav.setSpacing(sc(12))
         self.nav_buttons = {}
         for name, text in NAV:

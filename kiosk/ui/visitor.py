@@ -243,7 +243,7 @@ class VisitorKiosk(RoleScreen):
         self.svc_scroll = touch_scroll(svc_scroll)
         mid.addWidget(svc_scroll, 1)
         self.svc_pages = PageButtons(svc_scroll, "services")
-        mid.addWidget(self.svc_pages)
+        search_row.addWidget(self.svc_pages)
         lay.addLayout(mid, 1)
 
         self.actions_bar = QWidget()

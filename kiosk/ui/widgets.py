@@ -204,16 +204,15 @@ class PageButtons(QWidget):
     def __init__(self, area: QAbstractScrollArea, name: str) -> None:
         super().__init__()
         self.area = area
-        lay = QVBoxLayout(self)
+        lay = QHBoxLayout(self)  # side by side in a row of buttons: they cost the screen no height
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(sc(16))
-        self.up = button("▲\n上一页", lambda: scroll_page(area, -1), "page", name=f"{name}-up")
-        self.down = button("下一页\n▼", lambda: scroll_page(area, 1), "page", name=f"{name}-down")
+        self.up = button("▲ 上一页", lambda: scroll_page(area, -1), "page", name=f"{name}-up")
+        self.down = button("▼ 下一页", lambda: scroll_page(area, 1), "page", name=f"{name}-down")
         self.up.setAccessibleName("上一页")
         self.down.setAccessibleName("下一页")
         for b in (self.up, self.down):
-            b.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
-            lay.addWidget(b, 1)
+            lay.addWidget(b)
         bar = area.verticalScrollBar()
         bar.valueChanged.connect(lambda _v: self.update_state())
         bar.rangeChanged.connect(lambda _lo, _hi: self.update_state())
