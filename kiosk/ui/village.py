@@ -20,7 +20,7 @@ from kiosk.ui.widgets import button, card, label
 logger = logging.getLogger(__name__)
 
 
-NAV = (("visitor", "自助取号"), ("rating", "服务评价"), ("clerk", "工作人员 🔒"))
+NAV = (("visitor", "自助取号"), ("rating", "服务评价"), ("clerk", "工作人员"))
 
 
 class VillageStation(QWidget):
@@ -52,7 +52,7 @@ class VillageStation(QWidget):
         for name, text in NAV:
             b = button(text, lambda n=name: self.show_tab(n), "nav", name=f"nav-{name}")
             b.setCheckable(True)
-            b.setAccessibleName(text.replace(" 🔒", ""))
+            b.setAccessibleName(text)
             self.nav_buttons[name] = b
             nav.addWidget(b, 1)
         self.tabs.currentChanged.connect(lambda _i: self._mark_nav())
