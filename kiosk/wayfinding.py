@@ -4,25 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from queueing.directions import directions_to
 from wire import HallDetailOut
 
 logger = logging.getLogger(__name__)
-
-
-def _ranges(numbers: list[int]) -> str:
-    """[1, 2, 3, 7] → '1–3、7' (a run of three or more is one range)."""
-    parts: list[str] = []
-    i = 0
-    while i < len(numbers):
-        j = i
-        while j + 1 < len(numbers) and numbers[j + 1] == numbers[j] + 1:
-            j += 1
-        if j - i >= 2:
-            parts.append(f"{numbers[i]}–{numbers[j]}")
-        else:
-            parts.extend(str(n) for n in numbers[i : j + 1])
-        i = j + 1
-    return "、".join(parts)
 
 
 def windows_of(hall: HallDetailOut | None, group: str) -> list[int]:
@@ -36,5 +21,7 @@ def where_to_go(hall: HallDetailOut | None, group: str, window_number: int | Non
     """'请到7–9号窗口' ('' when the hall lists no window for the queue); a called ticket its own window."""
     if window_number is not None:
         return f"请到{window_number}号窗口"
-    numbers = windows_of(hall, group)
-    return f"请到{_ranges(numbers)}号窗口" if numbers else ""
+    # The same wording as the phone page's (queueing.directions); every window of the queue here,
+    # as the ticket is issued before a clerk may have opened one.
+    directions = directions_to(windows_of(hall, group))
+    return f"请到{directions.text}" if directions else ""

@@ -78,7 +78,7 @@ def _hall(windows: dict[int, list[str]]) -> HallDetailOut:
 
 def test_where_to_go_names_the_queues_windows_as_ranges() -> None:
     hall = _hall({3: ["A", "B"], 4: ["B"], 7: ["B"], 8: ["B"], 9: ["B"], 10: ["C"], 21: ["B"]})
-    assert where_to_go(hall, "B") == "请到3、4、7–9、21号窗口"
+    assert where_to_go(hall, "B") == "请到3–4、7–9、21号窗口"
     assert where_to_go(hall, "C") == "请到10号窗口"
     assert where_to_go(hall, "Z") == ""
     assert where_to_go(hall, "B", window_number=8) == "请到8号窗口"

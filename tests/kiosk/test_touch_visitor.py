@@ -162,7 +162,7 @@ def test_the_ticket_page_says_where_to_go_and_counts_down_home(qtbot: Any, visit
     assert v.anon_btn.property("role") != "primary"  # the ID card is the main way, no card the second
     tap(qtbot, v.anon_btn)
     qtbot.waitUntil(lambda: v.pages.currentWidget() is v.ticket_page, timeout=10000)
-    assert v.t_where.text() == "请到3、4、7–9、21、22号窗口"
+    assert v.t_where.text() == "请到3–4、7–9、21–22号窗口"
     assert v.t_countdown.text() == "3秒后返回首页"
     qtbot.waitUntil(lambda: v.t_countdown.text() == "2秒后返回首页", timeout=3000)
     qtbot.waitUntil(lambda: v.pages.currentWidget() is v.home, timeout=5000)
