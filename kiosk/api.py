@@ -120,7 +120,12 @@ class HallClient:
     def spawn(self, token: str | None = None) -> HallClient:
         """Another client of the same server, transport and pin with its own token (a clerk's session)."""
         return HallClient(
-            self.base_url, token, timeout=self.timeout, retries=self.retries, transport=self.transport, pin=self.pin
+            self.base_url,
+            token,
+            timeout=self.timeout,
+            retries=self.retries,
+            transport=self.transport,
+            pin=self.pin,
         )
 
     # -- plumbing --------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="FILE", help="render the role's first screen to a PNG and exit")
     p.add_argument(
         "--page",
-        help="screenshot a sub-page: visitor: home|identify|ticket|guide|lookup; "
+        help="screenshot a sub-page: visitor: home|keyboard|identify|ticket|guide|lookup|elderly; "
         "rating: idle|rate|reasons; village: visitor|clerk|rating",
     )
     p.add_argument(

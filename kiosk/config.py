@@ -75,6 +75,8 @@ class KioskConfig:
     display: DisplaySettings = field(default_factory=DisplaySettings)
     elderly_mode: bool = False
     idle_timeout_s: int = const.IDLE_TIMEOUT_S
+    # Seconds the visitor's ticket page stays up before it returns home (with a countdown).
+    ticket_return_s: int = const.TICKET_RETURN_S
     data_dir: str = "kiosk-data"
     device_id: str = ""
     # Seconds between heartbeats, and between polls of the printer, reader, camera and voice.
@@ -103,6 +105,11 @@ class KioskConfig:
             normalise_pin(self.server_pin)  # ConfigError if it is not a SHA-256
         if self.idle_timeout_s < 5:
             raise ConfigError("空闲超时不能少于 5 秒", "idle timeout must be at least 5 s")
+        if self.ticket_return_s < const.TICKET_RETURN_MIN_S:
+            raise ConfigError(
+                f"号票页停留不能少于 {const.TICKET_RETURN_MIN_S} 秒",
+                f"ticket_return_s must be at least {const.TICKET_RETURN_MIN_S} s",
+            )
         for name in ("heartbeat_s", "health_poll_s", "link_poll_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < const.HEALTH_MIN_S:

@@ -99,7 +99,9 @@ class DeviceMonitor(QObject):
         found: dict[str, str | None] = {}
         reader = self.ctx.reader
         if reader is not None and reader.url:
-            found[const.FAULT_READER] = None if reader.state == "ready" else const.FAULT_ZH[const.FAULT_READER]
+            found[const.FAULT_READER] = (
+                None if reader.state == "ready" else const.FAULT_ZH[const.FAULT_READER]
+            )
         printer = self.ctx.printer
         if printer is not None and printer.configured:
             try:

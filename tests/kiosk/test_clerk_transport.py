@@ -189,7 +189,9 @@ def test_clerk_logs_in_calls_and_shows_a_refusal_without_a_server(qtbot, themed_
             term.do_op("recall")
         assert sig.args[1].code == "ticket.recall_cap"
         assert "该号已达到最多重呼次数" in term.message.text()
-        assert term.current is not None and term.current.id == 21 and not term.busy  # the ticket stays in hand
+        assert (
+            term.current is not None and term.current.id == 21 and not term.busy
+        )  # the ticket stays in hand
         assert ("POST", "/auth/login") in transport.sent
     finally:
         term.close()

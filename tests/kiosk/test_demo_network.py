@@ -103,7 +103,12 @@ def test_network_demo_runs_through_headless(tmp_path: Path) -> None:
     assert down["city_row"]["silent"] is True
     assert result["caught_up"] is True
     assert after["city"] == after["station"] == down["station"]
-    for name in ("village-link-down", "village-link-ok", "city-dashboard-link-down", "city-dashboard-caught-up"):
+    for name in (
+        "village-link-down",
+        "village-link-ok",
+        "city-dashboard-link-down",
+        "city-dashboard-caught-up",
+    ):
         png = net / f"{name}.png"
         assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     assert "The city caught up" in text and "= 相等 equal" in text

@@ -57,7 +57,9 @@ def test_id_card_to_ticket_to_call_to_rating(
         assert ticket.number.startswith("A")
         assert v.pages.currentWidget() is v.ticket_page
         assert v.t_number.text() == ticket.number
-        assert "*" in ((ticket.holder and ticket.holder.id_masked) or "*")  # the kiosk never sees the full number
+        assert "*" in (
+            (ticket.holder and ticket.holder.id_masked) or "*"
+        )  # the kiosk never sees the full number
         qtbot.waitUntil(lambda: "取走" in v.print_status.text(), timeout=20000)
         pages = vprinter.wait_for_pages(1, timeout=20)
         assert pages[-1].exists() and pages[-1].stat().st_size > 1000

@@ -155,7 +155,11 @@ def labels_that_do_not_fit(root: QWidget) -> tuple[list[QLabel], list[str]]:
         if not lab.isVisible() or not lab.text() or not lab.pixmap().isNull():
             continue
         seen.append(lab)
-        if lab.wordWrap() or lab.textFormat() == Qt.TextFormat.RichText or QtGui.Qt.mightBeRichText(lab.text()):
+        if (
+            lab.wordWrap()
+            or lab.textFormat() == Qt.TextFormat.RichText
+            or QtGui.Qt.mightBeRichText(lab.text())
+        ):
             # Qt lays these out itself: they fit when their rectangle is as tall as their text needs.
             if lab.heightForWidth(lab.width()) > lab.height():
                 bad.append(f"{lab.objectName() or type(lab).__name__} {lab.text()!r}: wrapped, cut off")
@@ -211,8 +215,9 @@ def test_village_station_shows_the_city_link_down_keeps_serving_and_clears_when_
         qtbot.waitUntil(lambda: bool(waiting.search(s.link_banner.zh.text())), timeout=20000)
         count = int(waiting.search(s.link_banner.zh.text()).group(1))  # type: ignore[union-attr]
         assert count >= 1 and f"{count} record" in s.link_banner.en.text()
-        # ... and the clerk tab opens its window and calls it.
+        # ... and the clerk tab (unlocked by the clerk's password) opens its window and calls it.
         s.show_tab("clerk")
+        assert s.unlock(s.ctx.config.password or "")
         if s.clerk.window is None or s.clerk.window.status != "open":
             assert _op(qtbot, s.clerk, "open")["status"] == "open"
         called = _op(qtbot, s.clerk, "call_chosen", {"ticket_id": issued[0].id})
