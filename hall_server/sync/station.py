@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import random
@@ -58,6 +59,7 @@ _CHANGES = SyncChange.__table__
 _EVENTS = Event.__table__
 _SEQ = HallSeq.__table__
 LOCK_FILE = "station-sync.lock"
+JSON_HEADERS = {"Content-Type": "application/json"}
 # Pushes per round at most (each up to sync_batch events): a long backlog is sent over rounds.
 MAX_PUSHES_PER_ROUND = 20
 MAX_PULLS_PER_ROUND = 20
@@ -103,6 +105,10 @@ class StationSync:
         self.batch = self.settings.sync_batch
         # Seconds the parent asked to wait (503 sync.busy): no back-off, the link is fine.
         self.busy_wait = 0.0
+        # The batch read and encoded, not yet acknowledged: a busy parent (503 sync.busy) gets the
+        # same batch again, so a station turned away does not read and encode it again and again.
+        # It stays a consistent prefix of what waits (changes after it have higher change ids).
+        self.pending: tuple[dict[str, Any], bytes, bool] | None = None
 
     # --- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -198,16 +204,23 @@ class StationSync:
     # --- push -------------------------------------------------------------------------------------
     def push_batch(self) -> bool:
         """Send one batch; True if more may be waiting."""
-        body, more = self._read_batch()
+        if self.pending is None:
+            body, more = self._read_batch()
+            raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            self.pending = (body, raw, more)
+        body, raw, more = self.pending
         try:
-            answer = self._call("POST", "/sync/push", json=body)
+            answer = self._call("POST", "/sync/push", data=raw, headers=JSON_HEADERS)
         except SyncRefused as exc:
+            if exc.code != "sync.busy":
+                self.pending = None  # read again: the link, the batch size or the checkpoint changed
             if exc.code == "sync.unreachable" and not exc.detail.get("unsent"):
                 self.batch = max(1, self.batch // 2)
             if exc.code == "sync.gap" and exc.detail.get("hall_id") and exc.detail.get("expected"):
                 self._rewind(str(exc.detail["hall_id"]), int(exc.detail["expected"]) - 1)
                 return True
             raise
+        self.pending = None
         self._acknowledge(answer, body)
         self.batch = min(self.settings.sync_batch, self.batch * 2)
         self.failures = 0  # progress: a failure after it backs off from the start again
