@@ -435,6 +435,9 @@ STATION_NO_MAX = 900_000_000
 STATION_SILENT_ALERT_S = 600.0
 # Failed rounds back off exponentially with jitter up to this many seconds.
 SYNC_BACKOFF_MAX_S = 30.0
+# A station whose parent could not be connected to at all knocks (GET /health) this often, so a
+# link that comes back carries the waiting batch within seconds, not after the whole back-off.
+SYNC_PROBE_S = 3.0
 # The parent applies this many pushes at once (one: the other core stays with the city's own
 # kiosks and windows); this many more may wait their turn, each at most SYNC_PUSH_WAIT_S (well
 # inside a station's SYNC_TIMEOUT_DEFAULT_S, so an admitted push is answered before the station

@@ -13,7 +13,8 @@ round:
 2. pull: GET the configuration (if its version changed) and the parent-owned rows after the
    down cursor, and apply them with the version and cursor in one transaction, capture off.
 Every request has a connect/read timeout; failures back off exponentially with jitter (capped
-at settings.sync_backoff_max_s; an acknowledged push starts it over) and a push sent without
+at settings.sync_backoff_max_s; an acknowledged push starts it over), except a link that did not
+connect at all: it is knocked on (GET /health, no batch read) every SYNC_PROBE_S until it answers and a push sent without
 an answer halves the next one (doubling back after each acknowledgement), so a batch the link or
 the parent cannot carry in time is not sent again and again; while the link works, a local commit
 wakes the loop early (a round within sync_seconds anyway); while it backs off, commits do not. The parent is only ever reached at settings.parent_url, so a proxy may
@@ -29,6 +30,7 @@ import logging
 import os
 import random
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +38,7 @@ import requests
 import urllib3
 from sqlalchemy import delete, select, update
 
-from hall_server.const import API_PREFIX
+from hall_server.const import API_PREFIX, SYNC_PROBE_S
 from hall_server.context import ServerContext
 from hall_server.db.models import Event, HallSeq, SyncAck, SyncChange, SyncState
 from hall_server.services.stations import waiting_of
@@ -109,6 +111,13 @@ class StationSync:
         # same batch again, so a station turned away does not read and encode it again and again.
         # It stays a consistent prefix of what waits (changes after it have higher change ids).
         self.pending: tuple[dict[str, Any], bytes, bool] | None = None
+        # The last round could not connect at all (refused, unroutable, connect timeout): the
+        # next rounds first knock cheaply (GET /health) every SYNC_PROBE_S, so the batch goes up
+        # within seconds of the link coming back, and no batch is read while it is down.
+        self.link_down = False
+        # The read-ahead: one thread reads and encodes the next batch while a push is answered.
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hall-sync-read")
+        self.next: Future[tuple[dict[str, Any], bytes, bool]] | None = None
 
     # --- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -149,11 +158,16 @@ class StationSync:
         base = min(
             self.settings.sync_backoff_max_s, self.settings.sync_seconds * (2 ** min(self.failures, 10))
         )
+        if self.link_down:  # a knock costs the parent nothing: no need to wait long between them
+            base = min(base, SYNC_PROBE_S)
         return base * random.uniform(0.5, 1.0)
 
     def sync_once(self) -> bool:
         """One round: push everything waiting (bounded), then pull; records the link state."""
         try:
+            if self.link_down:
+                self._call("GET", "/health")  # SyncRefused (unreachable) while the link stays down
+                self.link_down = False
             st = self._state()
             if st.station_no is None or not self._streams() or st.config_version is None:
                 # The station's number, halls and tokens come with the first pull. It goes before
@@ -171,6 +185,7 @@ class StationSync:
                 self.busy_wait = float(exc.detail.get("retry_after_s") or 1.0)
                 return False
             self.failures += 1
+            self.link_down = exc.code == "sync.unreachable" and bool(exc.detail.get("unsent"))
             self._record(STATE_OF_CODE.get(exc.code, "down"), exc.code, exc.message)
             logger.warning("sync with %s failed: %s %s", self.settings.parent_url, exc.code, exc.message)
             return False
@@ -203,15 +218,19 @@ class StationSync:
 
     # --- push -------------------------------------------------------------------------------------
     def push_batch(self) -> bool:
-        """Send one batch; True if more may be waiting."""
+        """Send one batch; True if more may be waiting.
+
+        While the parent applies it, the next batch (what follows this one) is read and encoded
+        in the background; it is used only if the parent applied exactly this batch, and it is
+        acknowledged, like any batch, only by the parent's answer to it."""
         if self.pending is None:
-            body, more = self._read_batch()
-            raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-            self.pending = (body, raw, more)
+            self.pending = self._take_next() or self._encoded(*self._read_batch())
         body, raw, more = self.pending
+        following = self._reader.submit(self._read_following, body) if more else None
         try:
             answer = self._call("POST", "/sync/push", data=raw, headers=JSON_HEADERS)
         except SyncRefused as exc:
+            _discard(following)
             if exc.code != "sync.busy":
                 self.pending = None  # read again: the link, the batch size or the checkpoint changed
             if exc.code == "sync.unreachable" and not exc.detail.get("unsent"):
@@ -220,11 +239,35 @@ class StationSync:
                 self._rewind(str(exc.detail["hall_id"]), int(exc.detail["expected"]) - 1)
                 return True
             raise
+        except BaseException:
+            _discard(following)
+            raise
         self.pending = None
         self._acknowledge(answer, body)
+        if following is not None and _applied_as_sent(answer, body):
+            self.next = following
+        else:
+            _discard(following)
         self.batch = min(self.settings.sync_batch, self.batch * 2)
         self.failures = 0  # progress: a failure after it backs off from the start again
         return more
+
+    def _encoded(self, body: dict[str, Any], more: bool) -> tuple[dict[str, Any], bytes, bool]:
+        return body, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), more
+
+    def _read_following(self, body: dict[str, Any]) -> tuple[dict[str, Any], bytes, bool]:
+        return self._encoded(*self._read_batch(after=body))
+
+    def _take_next(self) -> tuple[dict[str, Any], bytes, bool] | None:
+        """The batch read ahead, if there is one and its read went well (else read afresh)."""
+        following, self.next = self.next, None
+        if following is None:
+            return None
+        try:
+            return following.result()
+        except Exception:
+            logger.exception("reading the next batch ahead failed; reading it again")
+            return None
 
     def _streams(self) -> dict[str, int]:
         with self.ctx.db.read() as s:
@@ -234,12 +277,21 @@ class StationSync:
         with self.ctx.db.read() as s:
             return capture.state(s)
 
-    def _read_batch(self) -> tuple[dict[str, Any], bool]:
+    def _read_batch(self, after: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+        """The next batch after the acknowledged seqs and changes (or after the batch `after`,
+        sent and not yet answered: the read-ahead)."""
         budget = self.batch
         more = False
+        sent: dict[str, int] = {}
+        for e in (after or {}).get("events", ()):
+            sent[e["hall_id"]] = max(sent.get(e["hall_id"], 0), int(e["seq"]))
+        through = int(after["rows_through"]) if after else 0
         with self.ctx.db.read(consistent=True) as s:
             st = capture.state(s)
-            acks = {r.hall_id: int(r.acked_seq or 0) for r in s.execute(select(_ACKS))}
+            acks = {
+                r.hall_id: max(int(r.acked_seq or 0), sent.get(r.hall_id, 0))
+                for r in s.execute(select(_ACKS))
+            }
             heads = {
                 r.hall_id: int(r.last_seq or 0)
                 for r in s.execute(
@@ -265,13 +317,14 @@ class StationSync:
                 events.extend(_event_image(r) for r in rows)
             changes = s.execute(
                 select(_CHANGES.c.id, _CHANGES.c.table_name, _CHANGES.c.pk)
+                .where(_CHANGES.c.id > through)
                 .order_by(_CHANGES.c.id)
                 .limit(self.batch + 1)
             ).all()
             if len(changes) > self.batch:
                 changes = changes[:-1]
                 more = True
-            rows_through = int(changes[-1].id) if changes else int(st.rows_through or 0)
+            rows_through = int(changes[-1].id) if changes else max(through, int(st.rows_through or 0))
             images = self._row_images(s, st, changes, set(acks))
             waiting, lag = waiting_of(s)
         body = {
@@ -372,6 +425,23 @@ class StationSync:
                 s.execute(update(_STATE).where(_STATE.c.id == 1).values(**values))
         except Exception:
             logger.exception("could not record the link state")
+
+
+def _discard(following: Future[Any] | None) -> None:
+    """Drop a read-ahead batch (its read may still be running; its result is not used)."""
+    if following is not None:
+        following.cancel()
+
+
+def _applied_as_sent(answer: dict[str, Any], body: dict[str, Any]) -> bool:
+    """The parent applied exactly this batch: the read-ahead, which follows it, fits."""
+    sent: dict[str, int] = {}
+    for e in body["events"]:
+        sent[e["hall_id"]] = max(sent.get(e["hall_id"], 0), int(e["seq"]))
+    applied = answer.get("applied") or {}
+    return int(answer.get("rows_through") or 0) == int(body["rows_through"]) and all(
+        int(applied.get(k, -1)) == v for k, v in sent.items()
+    )
 
 
 def _unsent(exc: requests.RequestException) -> bool:
