@@ -443,13 +443,13 @@ SYNC_PROBE_S = 3.0
 # inside a station's SYNC_TIMEOUT_DEFAULT_S, so an admitted push is answered before the station
 # gives up on it), holding no thread and no database connection; any other push is answered 503
 # sync.busy at once, before its body is read, and the station sends the same batch again after
-# about retry_after_s (no back-off: the link is fine), which grows with the crowd turned away
-# and the time a push takes (1 s .. SYNC_BUSY_RETRY_MAX_S).
+# retry_after_s (no back-off: the link is fine): its turn in a book of turns the parent keeps
+# (each as long as a push takes), 1 s .. SYNC_BUSY_RETRY_MAX_S.
 SYNC_PUSH_SLOTS = 1
 SYNC_PUSH_QUEUE = 3
 SYNC_PUSH_WAIT_S = 1.5
 SYNC_BUSY_RETRY_S = 1.0
-SYNC_BUSY_RETRY_MAX_S = 30.0
+SYNC_BUSY_RETRY_MAX_S = 60.0
 # The parent's event stream for a station-owned hall gets this suffix (events.stream_of).
 CITY_STREAM_SUFFIX = "@city"
 LINK_STATES = ("ok", "down", "refused", "revoked", "rewound", "epoch_conflict")

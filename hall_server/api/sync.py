@@ -53,9 +53,8 @@ class _PushGate:
         self.waiters: deque[asyncio.Future[None]] = deque()
         # Seconds an applied push took (moving average): the waits asked of stations follow it.
         self.push_s = 0.5
-        # Pushes turned away in the current and the last second: the wait asked of a station
-        # grows with the crowd, so the retries come at about the pace the parent takes them.
-        self.turned_away: dict[int, int] = {}
+        # The end of the turns handed out to stations turned away (monotonic seconds).
+        self.booked_until = 0.0
 
     async def enter(self) -> bool:
         """Take a slot (True), or False when none would be free within SYNC_PUSH_WAIT_S."""
@@ -93,12 +92,13 @@ class _PushGate:
         self.active -= 1
 
     def retry_after(self) -> float:
-        now = int(time.monotonic())
-        self.turned_away = {t: n for t, n in self.turned_away.items() if t >= now - 1}
-        self.turned_away[now] = self.turned_away.get(now, 0) + 1
-        crowd = sum(self.turned_away.values()) / 2.0  # per second
-        # The stations turned away in a second come back about when the slots can take them.
-        return min(SYNC_BUSY_RETRY_MAX_S, max(SYNC_BUSY_RETRY_S, crowd * self.push_s / SYNC_PUSH_SLOTS))
+        """When a turned-away station should come back: the next free turn in a book of turns
+        (each the time a push takes, per slot), so the crowd is spread over the time the slots
+        need for it instead of all coming back together; a station that misses its turn gets
+        a later one."""
+        now = time.monotonic()
+        self.booked_until = max(self.booked_until, now) + self.push_s / SYNC_PUSH_SLOTS
+        return min(SYNC_BUSY_RETRY_MAX_S, max(SYNC_BUSY_RETRY_S, self.booked_until - now))
 
 
 def _gate(request: Request) -> _PushGate:

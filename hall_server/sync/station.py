@@ -131,7 +131,8 @@ class StationSync:
                 ok = self.sync_once()
                 self.wake.clear()
                 if self.busy_wait:  # the parent is taking other stations' batches: its pace
-                    wait, self.busy_wait = self.busy_wait * random.uniform(0.5, 1.5), 0.0
+                    # Its turn (a little jitter: the parent spread the turns already).
+                    wait, self.busy_wait = self.busy_wait * random.uniform(0.95, 1.15), 0.0
                     stop.wait(wait)
                 elif not ok:
                     # Backing off: local commits do not cut it short (each round reads a batch).
