@@ -438,6 +438,10 @@ SYNC_BACKOFF_MAX_S = 30.0
 # A station whose parent could not be connected to at all knocks (GET /health) this often, so a
 # link that comes back carries the waiting batch within seconds, not after the whole back-off.
 SYNC_PROBE_S = 3.0
+# After a round that moved nothing either way the next comes this many sync_seconds later (a
+# local commit still wakes the loop at once): 200 idle stations polling every 2 s would cost
+# the city a push and a pull 100 times a second.
+SYNC_IDLE_FACTOR = 5
 # The parent applies this many pushes at once (one: the other core stays with the city's own
 # kiosks and windows); this many more may wait their turn, each at most SYNC_PUSH_WAIT_S (well
 # inside a station's SYNC_TIMEOUT_DEFAULT_S, so an admitted push is answered before the station

@@ -17,7 +17,8 @@ at settings.sync_backoff_max_s; an acknowledged push starts it over), except a l
 connect at all: it is knocked on (GET /health, no batch read) every SYNC_PROBE_S until it answers and a push sent without
 an answer halves the next one (doubling back after each acknowledgement), so a batch the link or
 the parent cannot carry in time is not sent again and again; while the link works, a local commit
-wakes the loop early (a round within sync_seconds anyway); while it backs off, commits do not. The parent is only ever reached at settings.parent_url, so a proxy may
+wakes the loop early (a round within sync_seconds anyway, sync_seconds * SYNC_IDLE_FACTOR after
+a round that moved nothing); while it backs off, commits do not. The parent is only ever reached at settings.parent_url, so a proxy may
 sit in between.
 """
 
@@ -38,7 +39,7 @@ import requests
 import urllib3
 from sqlalchemy import delete, select, update
 
-from hall_server.const import API_PREFIX, SYNC_PROBE_S
+from hall_server.const import API_PREFIX, SYNC_IDLE_FACTOR, SYNC_PROBE_S
 from hall_server.context import ServerContext
 from hall_server.db.models import Event, HallSeq, SyncAck, SyncChange, SyncState
 from hall_server.services.stations import waiting_of
@@ -115,6 +116,8 @@ class StationSync:
         # next rounds first knock cheaply (GET /health) every SYNC_PROBE_S, so the batch goes up
         # within seconds of the link coming back, and no batch is read while it is down.
         self.link_down = False
+        # The last round sent or received records (else the next one waits longer: _pause).
+        self.moved = True
         # The read-ahead: one thread reads and encodes the next batch while a push is answered.
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hall-sync-read")
         self.next: Future[tuple[dict[str, Any], bytes, bool]] | None = None
@@ -137,7 +140,7 @@ class StationSync:
                 elif not ok:
                     # Backing off: local commits do not cut it short (each round reads a batch).
                     stop.wait(self._backoff())
-                elif stop.wait(0) or self.wake.wait(self.settings.sync_seconds):
+                elif stop.wait(0) or self.wake.wait(self._pause()):
                     stop.wait(0.05)  # let a burst of writes land in one push
         finally:
             with contextlib.suppress(OSError):
@@ -155,6 +158,12 @@ class StationSync:
         os.close(fd)
         return None
 
+    def _pause(self) -> float:
+        """Seconds to the next round: sync_seconds after a round that moved records, longer
+        after an idle one (a local commit wakes the loop at once either way), so a city's
+        hundreds of idle stations do not poll it every few seconds."""
+        return self.settings.sync_seconds * (1 if self.moved else SYNC_IDLE_FACTOR)
+
     def _backoff(self) -> float:
         base = min(
             self.settings.sync_backoff_max_s, self.settings.sync_seconds * (2 ** min(self.failures, 10))
@@ -165,6 +174,7 @@ class StationSync:
 
     def sync_once(self) -> bool:
         """One round: push everything waiting (bounded), then pull; records the link state."""
+        self.moved = False
         try:
             if self.link_down:
                 self._call("GET", "/health")  # SyncRefused (unreachable) while the link stays down
@@ -244,6 +254,7 @@ class StationSync:
             _discard(following)
             raise
         self.pending = None
+        self.moved = self.moved or bool(body["events"] or body["rows"])
         self._acknowledge(answer, body)
         if following is not None and _applied_as_sent(answer, body):
             self.next = following
@@ -409,6 +420,7 @@ class StationSync:
             config_snapshot.apply_down(s, answer.get("down_rows") or {})
             s.execute(update(_STATE).where(_STATE.c.id == 1).values(**values))
             capture.set_capture(s, True)
+        self.moved = self.moved or answer.get("config") is not None or bool(answer.get("down_rows"))
         if answer.get("config") is not None:
             self.ctx.catalog.invalidate()
             logger.info("station configuration %s applied", answer["config_version"])
