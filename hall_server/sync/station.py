@@ -13,13 +13,15 @@ round:
 2. pull: GET the configuration (if its version changed) and the parent-owned rows after the
    down cursor, and apply them with the version and cursor in one transaction, capture off.
 Every request has a connect/read timeout; failures back off exponentially with jitter (capped
-at settings.sync_backoff_max_s; an acknowledged push starts it over), except a link that did not
-connect at all: it is knocked on (GET /health, no batch read) every SYNC_PROBE_S until it answers and a push sent without
-an answer halves the next one (doubling back after each acknowledgement), so a batch the link or
-the parent cannot carry in time is not sent again and again; while the link works, a local commit
-wakes the loop early (a round within sync_seconds anyway, sync_seconds * SYNC_IDLE_FACTOR after
-a round that moved nothing); while it backs off, commits do not. The parent is only ever reached at settings.parent_url, so a proxy may
-sit in between.
+at settings.sync_backoff_max_s; an acknowledged push starts it over), except a parent that could
+not be connected to at all: it is knocked on (GET /health, no batch read) every SYNC_PROBE_S
+until it answers. A push sent without an answer halves the next one (doubling back after each
+acknowledgement), so a batch the link or the parent cannot carry in time is not sent again and
+again. While the link works, a local commit wakes the loop early (a round within sync_seconds
+anyway, sync_seconds * SYNC_IDLE_FACTOR after a round that moved nothing); while it backs off,
+commits do not. A push turned away busy is sent again as it is at the turn the parent gave, and
+the next batch is read ahead while the parent applies one. The parent is only ever reached at
+settings.parent_url, so a proxy may sit in between.
 """
 
 from __future__ import annotations
