@@ -33,6 +33,7 @@ import logging
 import os
 import random
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +42,7 @@ import requests
 import urllib3
 from sqlalchemy import delete, select, update
 
-from hall_server.const import API_PREFIX, SYNC_IDLE_FACTOR, SYNC_PROBE_S
+from hall_server.const import API_PREFIX, SYNC_IDLE_FACTOR, SYNC_MAX_EVENTS, SYNC_PROBE_S
 from hall_server.context import ServerContext
 from hall_server.db.models import Event, HallSeq, SyncAck, SyncChange, SyncState
 from hall_server.services.stations import waiting_of
@@ -68,6 +69,8 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 # Pushes per round at most (each up to sync_batch events): a long backlog is sent over rounds.
 MAX_PUSHES_PER_ROUND = 20
 MAX_PULLS_PER_ROUND = 20
+# A push answered within this share of the timeout lets the next grow past sync_batch.
+BATCH_GROW_WITHIN = 0.2
 # The link states a refusal leaves (anything else is "down": the parent was not reached).
 STATE_OF_CODE = {
     "sync.revoked": "revoked",
@@ -240,6 +243,7 @@ class StationSync:
             self.pending = self._take_next() or self._encoded(*self._read_batch())
         body, raw, more = self.pending
         following = self._reader.submit(self._read_following, body) if more else None
+        sent_at = time.monotonic()
         try:
             answer = self._call("POST", "/sync/push", data=raw, headers=JSON_HEADERS)
         except SyncRefused as exc:
@@ -262,7 +266,11 @@ class StationSync:
             self.next = following
         else:
             _discard(following)
-        self.batch = min(self.settings.sync_batch, self.batch * 2)
+        # Doubles back after a halving; a parent that answers a full batch well within the
+        # timeout takes bigger ones (fewer round trips in a catch-up), up to the protocol's bound.
+        quick = time.monotonic() - sent_at < self.settings.sync_timeout_s * BATCH_GROW_WITHIN
+        top = SYNC_MAX_EVENTS if quick and more else self.settings.sync_batch
+        self.batch = min(top, self.batch * 2)
         self.failures = 0  # progress: a failure after it backs off from the start again
         return more
 
