@@ -43,6 +43,8 @@ PG_NOTIFY_CHANNEL = "hall_events"
 # Auth
 TOKEN_BYTES = 32
 TRACK_TOKEN_BYTES = 12
+# The longest tracking token a request may name (the column's width): longer ones are refused unread.
+TRACK_TOKEN_MAX = 40
 SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
@@ -503,6 +505,11 @@ RATE_MAX_KEYS = 50_000  # buckets kept before full ones are forgotten
 
 # Waiting-time histogram buckets (minutes) for the dashboard.
 WAIT_BUCKETS_MIN = (5, 10, 15, 20, 30, 45, 60, 90)
+# Statistics rollups (services/stat_rollups.py): business days rebuilt per query of the pass
+# (bounds its memory: a city's day is about 8,000 tickets), the PostgreSQL advisory lock key
+# that keeps two passes apart.
+STAT_ROLLUP_DAYS_PER_STEP = 16
+STAT_ROLLUP_LOCK = 0x5157_0016
 
 EV_FOLLOWUP_OPENED = "followup.opened"
 EV_FOLLOWUP_STEP = "followup.step"

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from hall_server.auth import Principal
 from hall_server.context import ServerContext
-from hall_server.services.stats import Scope, StatsQuery, breakdown, check_by, load_facts, scope_for, summary
+from hall_server.services import stat_rollups
+from hall_server.services.stats import Scope, StatsQuery, breakdown, check_by, figures, scope_for, summary
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +99,8 @@ def to_xlsx(session: Session, scope: Scope) -> bytes:
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
-    facts = load_facts(session, scope)  # one pass over the tickets for every sheet
-    s = summary(session, scope, facts)
+    fig = figures(session, scope)  # with a filter: one pass over the tickets for every sheet
+    s = summary(session, scope, fig)
     ws = wb.create_sheet("汇总")
     t = s["totals"]
     ind = s["ratings"]["indicators"]
@@ -133,7 +134,7 @@ def to_xlsx(session: Session, scope: Scope) -> bytes:
     for by, title in SHEETS:
         sheet = wb.create_sheet(title)
         sheet.append(HEADERS_ZH)
-        for item in breakdown(session, scope, by, facts):
+        for item in breakdown(session, scope, by, fig):
             sheet.append(row_values(item))
     buf = io.BytesIO()
     wb.save(buf)
@@ -144,6 +145,7 @@ def export_csv_of(ctx: ServerContext, p: Principal, q: StatsQuery, by: str) -> t
     """Use case: (file name, CSV text) of a breakdown."""
     check_by(by)
     scope = scope_for(ctx, p, q)
+    stat_rollups.catch_up(ctx.db)
     with ctx.db.read() as s:
         text = to_csv(s, scope, by)
     return f"stats-{q.hall_id}-{scope.day_from}-{scope.day_to}-{by}.csv", text
@@ -152,6 +154,7 @@ def export_csv_of(ctx: ServerContext, p: Principal, q: StatsQuery, by: str) -> t
 def export_xlsx_of(ctx: ServerContext, p: Principal, q: StatsQuery) -> tuple[str, bytes]:
     """Use case: (file name, workbook bytes): 汇总 plus one sheet per grouping."""
     scope = scope_for(ctx, p, q)
+    stat_rollups.catch_up(ctx.db)
     with ctx.db.read() as s:
         data = to_xlsx(s, scope)
     return f"stats-{q.hall_id}-{scope.day_from}-{scope.day_to}.xlsx", data

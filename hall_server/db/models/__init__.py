@@ -20,6 +20,7 @@ from hall_server.db.models.matters import Matter, MatterStep, MatterVisit
 from hall_server.db.models.notify import NotifyCursor, OutboxMessage
 from hall_server.db.models.ratings import Rating
 from hall_server.db.models.staff import ApiToken, LoginThrottle, SocketTicket, User
+from hall_server.db.models.stats import StatDirty, StatRollup
 from hall_server.db.models.sync import (
     Station,
     StationHall,
@@ -62,6 +63,8 @@ __all__ = [
     "ServerMeta",
     "ServiceItem",
     "SocketTicket",
+    "StatDirty",
+    "StatRollup",
     "Station",
     "StationHall",
     "SyncAck",
