@@ -50,6 +50,8 @@ class _PushGate:
 
     def __init__(self) -> None:
         self.active = 0
+        # Pushes past the door (reading their body, waiting or applying): at most SLOTS + QUEUE.
+        self.admitted = 0
         self.waiters: deque[asyncio.Future[None]] = deque()
         # Seconds an applied push took (moving average): the waits asked of stations follow it.
         self.push_s = 0.5
@@ -130,14 +132,22 @@ async def push(request: Request) -> Any:
     ctx = get_ctx(request)
     token = bearer_token(request.headers.get("authorization"))
     gate = _gate(request)
-    if not await gate.enter():
+    if gate.admitted >= SYNC_PUSH_SLOTS + SYNC_PUSH_QUEUE:
         raise HallError("sync.busy", retry_after_s=round(gate.retry_after(), 1))
-    started = time.monotonic()
+    gate.admitted += 1
     try:
+        # The body is read before a slot is taken: a station on a slow line (or one that died
+        # mid-upload) must not hold the slot the others' batches are applied in.
         raw = await request.body()
-        return json_response(await run_db(ctx, _push, ctx, token, raw))
+        if not await gate.enter():
+            raise HallError("sync.busy", retry_after_s=round(gate.retry_after(), 1))
+        started = time.monotonic()
+        try:
+            return json_response(await run_db(ctx, _push, ctx, token, raw))
+        finally:
+            gate.leave(time.monotonic() - started)
     finally:
-        gate.leave(time.monotonic() - started)
+        gate.admitted -= 1
 
 
 @router.get("/sync/pull", response_model=PullOut)
