@@ -188,6 +188,21 @@ AU_ID_REVEALED = "audit.id_revealed"
 AU_DOCUMENT_VIEWED = "audit.document_viewed"
 AU_DOCUMENT_DELETED = "audit.document_deleted"
 AU_SETTINGS_CHANGED = "audit.settings_changed"
+AU_STAFF_CREATED = "audit.staff_created"
+AU_STAFF_CHANGED = "audit.staff_changed"
+AU_STAFF_PASSWORD_RESET = "audit.staff_password_reset"
+AU_ROSTER_CHANGED = "audit.roster_changed"
+AU_WINDOW_HANDED_OVER = "audit.window_handed_over"
+AU_ENROLMENT_ISSUED = "audit.enrolment_issued"
+AU_DEVICE_ENROLLED = "audit.device_enrolled"
+# Staff a manager may create and edit (admins are made on the command line).
+STAFF_ROLES = ("clerk", "manager")
+# A device enrolment code: how long it stays valid, its alphabet (no 0/O, 1/I/L) and length.
+ENROL_CODE_TTL_S = 24 * 3600
+ENROL_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+ENROL_CODE_LENGTH = 8
+# The longest roster a manager reads or writes at once, in days.
+ROSTER_MAX_DAYS = 31
 # Events that change static hall configuration held in the per-process cache.
 CONFIG_EVENTS = frozenset({EV_HALL_UPDATED})
 CALL_EVENTS = (EV_TICKET_CALLED, EV_TICKET_RECALLED, EV_TICKET_CALLED_BACK)
@@ -356,6 +371,31 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     ),
     "stats.bad_group": (422, "不支持的分组方式", "Unsupported grouping"),
     # Station sync (docs/sync.md).
+    "staff.unknown": (404, "该工作人员不存在或不在您的管辖范围内", "No such staff member in your halls"),
+    "staff.username_taken": (409, "该登录名已被使用", "This username is taken"),
+    "staff.self": (
+        422,
+        "不能停用本人账号或更改本人角色",
+        "You cannot disable or change the role of your own account",
+    ),
+    "auth.window_occupied": (
+        409,
+        "该窗口已有工作人员登录，请先由该工作人员退出，或请管理员办理窗口交接",
+        "Another clerk is signed in at this window; they log out or a manager hands the window over",
+    ),
+    "auth.not_rostered": (
+        403,
+        "您今天未排班在该窗口，请在排班的窗口登录或联系管理员",
+        "You are not rostered at this window now",
+    ),
+    "sitting.unknown": (404, "该排班不存在", "No such roster line"),
+    "sitting.overlap": (409, "排班时间与已有排班重叠", "The roster line overlaps another"),
+    "sitting.invalid": (422, "排班内容不正确", "The roster line is invalid"),
+    "enrol.code_invalid": (
+        404,
+        "登记码无效、已使用或已过期",
+        "The enrolment code is invalid, used or expired",
+    ),
     "sync.managed_by_city": (
         409,
         "本站点的该项数据由市级平台统一管理，请在市级平台修改",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# The kiosk software version, sent with every heartbeat (managers see it on the device page).
+KIOSK_VERSION = "0.1.0"
+# Where a first-start enrolment keeps this machine's device token (inside its data folder).
+ENROLLED_FILE = "enrolled.json"
+
 ROLES = ("visitor", "clerk", "display", "rating", "village")
 ROLE_NAMES_ZH = {
     "visitor": "自助取号机",

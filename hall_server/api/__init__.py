@@ -14,6 +14,7 @@ from hall_server.api import (
     events,
     followups,
     halls,
+    manage,
     matters,
     ratings,
     schemas,
@@ -44,6 +45,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     dashboard.router,
     documents.router,
     audit.router,
+    manage.router,
     sync.router,
 )
 # The bodies of the lean hot routes, which read them without FastAPI's body machinery.

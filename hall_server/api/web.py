@@ -28,6 +28,18 @@ def dashboard() -> FileResponse:
     return FileResponse(WEB_DIR / "dashboard.html", media_type=HTML, headers=NO_STORE)
 
 
+# The managers' pages under /manage (their list for people is web/static/manage-nav.js).
+MANAGE_PAGES = ("staff", "roster", "devices")
+
+
+@router.get("/manage/{page}")
+def manage_page(page: str) -> FileResponse:
+    """A managers' page: staff, roster, devices (each loads its own script)."""
+    if page not in MANAGE_PAGES:
+        raise HallError("request.not_found")
+    return FileResponse(WEB_DIR / "manage" / f"{page}.html", media_type=HTML, headers=NO_STORE)
+
+
 @router.get("/t/{track_token}")
 def ticket_page(track_token: str) -> FileResponse:
     """The phone page of one ticket (the ticket's QR code opens it)."""

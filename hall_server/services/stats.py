@@ -30,6 +30,7 @@ from hall_server.db.models import (
 )
 from hall_server.errors import HallError
 from hall_server.services import stat_rollups, stats_facts
+from hall_server.services.names import window_title
 from queueing.const import DEFAULT_TARGET_WAIT_MINUTES
 from queueing.kpi import LEVEL_NAMES_ZH, indicators_from_counts, ratio
 
@@ -161,12 +162,13 @@ def _labels(session: Session, by: str | None, keys: list[Any]) -> dict[Any, str]
         rows = session.execute(select(ServiceItem.code, ServiceItem.name).where(ServiceItem.code.in_(keys)))
         return {c: n for c, n in rows}
     if by == "window":
+        # "hall · window": 1号窗口 alone is ambiguous across the halls of a subtree.
         rows = session.execute(
-            select(Window.id, Window.number, Window.name).where(
-                Window.id.in_([k for k in keys if k is not None])
-            )
+            select(Window.id, Window.number, Window.name, Hall.name)
+            .join(Hall, Hall.id == Window.hall_id)
+            .where(Window.id.in_([k for k in keys if k is not None]))
         )
-        return {i: f"{num}号窗口 {name}".strip() for i, num, name in rows}
+        return {i: window_title(hall, num, name) for i, num, name, hall in rows}
     if by == "clerk":
         rows = session.execute(
             select(User.id, User.name, User.username).where(User.id.in_([k for k in keys if k is not None]))

@@ -44,6 +44,7 @@ from hall_server.db.models import (
     QueueGroup,
     Rating,
     ServiceItem,
+    Sitting,
     Ticket,
     TicketDocument,
     User,
@@ -75,7 +76,7 @@ DOWN_TABLES: tuple[Table, ...] = tuple(
 # The city's configuration, in foreign-key order.
 CONFIG_TABLES: tuple[Table, ...] = tuple(
     m.__table__  # type: ignore[misc]
-    for m in (ServiceItem, Hall, HallService, QueueGroup, HallSettings, User, Window, ApiToken)
+    for m in (ServiceItem, Hall, HallService, QueueGroup, HallSettings, User, Window, Sitting, ApiToken)
 )
 BY_NAME: dict[str, Table] = {t.name: t for t in (*UP_TABLES, *DOWN_TABLES, *CONFIG_TABLES)}
 

@@ -11,7 +11,7 @@ from hall_server.db.models.appointments import (
 )
 from hall_server.db.models.audit import AuditCheck, ServerMeta
 from hall_server.db.models.base import Base
-from hall_server.db.models.devices import Device
+from hall_server.db.models.devices import Device, DeviceEnrolment
 from hall_server.db.models.documents import TicketDocument
 from hall_server.db.models.events import Event, HallSeq
 from hall_server.db.models.followups import FollowupCase, FollowupStep
@@ -19,7 +19,7 @@ from hall_server.db.models.halls import Hall, HallService, HallSettings, QueueGr
 from hall_server.db.models.matters import Matter, MatterStep, MatterVisit
 from hall_server.db.models.notify import NotifyCursor, OutboxMessage
 from hall_server.db.models.ratings import Rating
-from hall_server.db.models.staff import ApiToken, LoginThrottle, SocketTicket, User
+from hall_server.db.models.staff import ApiToken, LoginThrottle, Sitting, SocketTicket, User
 from hall_server.db.models.stats import StatDirty, StatRollup
 from hall_server.db.models.sync import (
     Station,
@@ -44,6 +44,7 @@ __all__ = [
     "AuditCheck",
     "Base",
     "Device",
+    "DeviceEnrolment",
     "Event",
     "FollowupCase",
     "FollowupStep",
@@ -62,6 +63,7 @@ __all__ = [
     "Rating",
     "ServerMeta",
     "ServiceItem",
+    "Sitting",
     "SocketTicket",
     "StatDirty",
     "StatRollup",
