@@ -477,14 +477,25 @@ STATION_NO_MAX = 900_000_000
 STATION_SILENT_ALERT_S = 600.0
 # Failed rounds back off exponentially with jitter up to this many seconds.
 SYNC_BACKOFF_MAX_S = 30.0
-# The parent applies this many pushes at once; this many more wait their turn (holding no
-# thread and no database connection); beyond that a push is answered 503 sync.busy at once,
-# and the station tries again after about retry_after_s (no back-off: the link is fine), which
-# grows with the number of stations turned away (1 s .. SYNC_BUSY_RETRY_MAX_S).
-SYNC_PUSH_SLOTS = 2
-SYNC_PUSH_QUEUE = 8
+# A station whose parent could not be connected to at all knocks (GET /health) this often, so a
+# link that comes back carries the waiting batch within seconds, not after the whole back-off.
+SYNC_PROBE_S = 3.0
+# After a round that moved nothing either way the next comes this many sync_seconds later (a
+# local commit still wakes the loop at once): 200 idle stations polling every 2 s would cost
+# the city a push and a pull 100 times a second.
+SYNC_IDLE_FACTOR = 5
+# The parent applies this many pushes at once (one: the other core stays with the city's own
+# kiosks and windows); this many more may wait their turn, each at most SYNC_PUSH_WAIT_S (well
+# inside a station's SYNC_TIMEOUT_DEFAULT_S, so an admitted push is answered before the station
+# gives up on it), holding no thread and no database connection; any other push is answered 503
+# sync.busy at once, before its body is read, and the station sends the same batch again after
+# retry_after_s (no back-off: the link is fine): its turn in a book of turns the parent keeps
+# (each as long as a push takes), 1 s .. SYNC_BUSY_RETRY_MAX_S.
+SYNC_PUSH_SLOTS = 1
+SYNC_PUSH_QUEUE = 3
+SYNC_PUSH_WAIT_S = 1.5
 SYNC_BUSY_RETRY_S = 1.0
-SYNC_BUSY_RETRY_MAX_S = 30.0
+SYNC_BUSY_RETRY_MAX_S = 60.0
 # The parent's event stream for a station-owned hall gets this suffix (events.stream_of).
 CITY_STREAM_SUFFIX = "@city"
 LINK_STATES = ("ok", "down", "refused", "revoked", "rewound", "epoch_conflict")

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from hall_server.auth import MANAGER_ROLES, Principal, authenticate, require_roles, visible_halls
@@ -84,6 +84,11 @@ def push(ctx: ServerContext, token: str | None, body: PushIn) -> dict[str, Any]:
         # unique value): the batch is refused whole, nothing applied.
         logger.warning("station %s sent a row the database refuses: %s", station_id, exc.orig)
         raise HallError("sync.bad_row", reason="a row breaks a constraint of the parent's database") from None
+    except DataError as exc:
+        # A value the parent's database cannot take (an event payload that is not JSON, a time it
+        # cannot read): refused whole, like a constraint.
+        logger.warning("station %s sent a value the database refuses: %s", station_id, exc.orig)
+        raise HallError("sync.bad_row", reason="a value the parent's database cannot store") from None
     except HallError as exc:
         if exc.code in CONFLICTS:
             _record_conflict(ctx.db, station_id, exc.code, body.epoch, now)
