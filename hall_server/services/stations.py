@@ -34,7 +34,7 @@ from hall_server.db.models import (
 from hall_server.errors import HallError
 from hall_server.events import forget_station_halls
 from hall_server.passwords import new_token, token_hash
-from hall_server.sync import capture, config_snapshot, parent
+from hall_server.sync import capture, config_snapshot, parent, relay
 from hall_server.sync.protocol import station_range
 from wire.sync import PushIn
 
@@ -78,7 +78,7 @@ def push(ctx: ServerContext, token: str | None, body: PushIn) -> dict[str, Any]:
     now = ctx.now()
     try:
         with ctx.db.write() as s:
-            return parent.apply_push(s, station_id, body, now)
+            return parent.apply_push(s, station_id, body, now, relaying=ctx.settings.station_mode)
     except IntegrityError as exc:
         # A row image that breaks a constraint (a reference to a row never sent, a duplicate
         # unique value): the batch is refused whole, nothing applied.
@@ -118,9 +118,12 @@ def pull(
     with ctx.db.read(consistent=True) as s:
         st = s.execute(select(_ST).where(_ST.c.id == station_id)).one()
         halls = parent.halls_of(s, station_id)
-        version, config = config_snapshot.snapshot(s, halls, now)
-        rows, cursor, more = config_snapshot.down_rows(s, halls, down_cursor)
-        bases = bases_of(s, halls)
+        # A relay (township) also gets what the stations below it need (sync/relay.py).
+        served = relay.served_halls(s, station_id)
+        registry = relay.registry_for(s, station_id)
+        version, config = config_snapshot.snapshot(s, served, now)
+        rows, cursor, more = config_snapshot.down_rows(s, served, down_cursor)
+        bases = bases_of(s, served)
         floors = floors_of(s, int(st.station_no), halls, now)
     _touch(ctx.db, station_id, now)
     return {
@@ -134,14 +137,23 @@ def pull(
         "down_cursor": cursor,
         "down_rows": rows,
         "more": more,
+        "relayed": registry,
     }
 
 
 # --- the registry (CLI) ------------------------------------------------------------------------
 def add_station(
-    db: Database, station_id: str, halls: list[str], name: str = "", now: datetime | None = None
+    db: Database,
+    station_id: str,
+    halls: list[str],
+    name: str = "",
+    now: datetime | None = None,
+    via: str | None = None,
 ) -> dict[str, Any]:
-    """Register a station owning halls; returns its setup bundle (the credential, shown once)."""
+    """Register a station owning halls; returns its setup bundle (the credential, shown once).
+
+    via: the station it reaches this server through (a township relaying for this village).
+    """
     now = now or datetime.now(UTC)
     if not halls:
         raise HallError("request.invalid", reason="a station owns at least one hall")
@@ -149,6 +161,8 @@ def add_station(
     with db.write() as s:
         if s.execute(select(_ST.c.id).where(_ST.c.id == station_id)).first():
             raise HallError("station.exists", station_id=station_id)
+        if via is not None:
+            relay.check_relay(s, via)
         known = {r[0] for r in s.execute(select(_HALLS.c.id).where(_HALLS.c.id.in_(halls)))}
         for h in halls:
             if h not in known:
@@ -168,13 +182,22 @@ def add_station(
                 created_at=now,
                 rows_through=0,
                 waiting=0,
+                relay_id=via,
             )
         )
         for h in halls:
             s.execute(_SH.insert().values(hall_id=h, station_id=station_id, applied_seq=0))
         _rebase_streams(s, capture.streams_of(halls))
     forget_station_halls()
-    return {"station_id": station_id, "station_no": number, "halls": list(halls), "credential": credential}
+    bundle: dict[str, Any] = {
+        "station_id": station_id,
+        "station_no": number,
+        "halls": list(halls),
+        "credential": credential,
+    }
+    if via is not None:
+        bundle["via"] = via  # its HALL_PARENT_URL is the relay's address, not this server's
+    return bundle
 
 
 def _rebase_streams(s: Session, streams: list[str]) -> None:
@@ -329,6 +352,8 @@ def station_rows(
                 "silent": silent,
                 "conflict": st.conflict,
                 "conflict_at": _iso(st.conflict_at),
+                "relay_id": st.relay_id,
+                "clock_skew_s": st.clock_skew_s,
             }
         )
     return out

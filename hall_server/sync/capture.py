@@ -132,6 +132,7 @@ def setup_station(db: Database, settings: Settings, bundle: Bundle | None = None
         # The halls (and where their logs start) come with the first pull, not the bundle: the
         # station has no configuration to serve them before it anyway.
         install_triggers(s)
+        install_delete_triggers(s)
         return state(s)
 
 
@@ -236,6 +237,22 @@ def install_triggers(s: Session) -> None:
         s.execute(
             text(
                 f"CREATE TRIGGER IF NOT EXISTS sync_capture_{table.name}_upd AFTER UPDATE{cols} ON {table.name} "
+                f"{guard} BEGIN {body}; END"
+            )
+        )
+
+
+def install_delete_triggers(s: Session) -> None:
+    """Deletes of the tables a station deletes from are captured too (sync/deletes.py)."""
+    from hall_server.sync.deletes import DELETABLE
+
+    guard = "WHEN (SELECT capture FROM sync_state WHERE id = 1)"
+    for name, table in DELETABLE.items():
+        pk = pk_column(table)
+        body = f"INSERT INTO sync_changes (table_name, pk) VALUES ('{name}', CAST(OLD.{pk} AS TEXT))"
+        s.execute(
+            text(
+                f"CREATE TRIGGER IF NOT EXISTS sync_capture_{name}_del AFTER DELETE ON {name} "
                 f"{guard} BEGIN {body}; END"
             )
         )
