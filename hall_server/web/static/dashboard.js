@@ -1,6 +1,6 @@
 // The managers' dashboard: hall tree, live hall view over the event WebSocket, charts, exports.
 "use strict";
-const state = { halls: [], hall: null, lastSeq: 0, ws: null, wsRetry: 0, refreshTimer: null, snapshot: null, healthTimer: null,
+const state = { halls: [], hall: null, lastSeq: 0, ws: null, cityLastSeq: 0, cityWs: null, wsRetry: 0, refreshTimer: null, snapshot: null, healthTimer: null,
   stations: [], stationsTimer: null };
 // Devices and alerts are read again this often: a machine that went silent sends no event.
 const HEALTH_POLL_MS = 5000;
@@ -58,7 +58,7 @@ async function onLogin(ev) {
 async function onLogout() {
   try { await api("/auth/logout", { method: "POST" }); } catch (e) { /* token may be gone already */ }
   sessionStorage.removeItem("hall_token");
-  if (state.ws) state.ws.close();
+  closeWs("hall"); closeWs("city");
   showLogin();
 }
 
@@ -127,7 +127,7 @@ async function loadStations() {
   let answer;
   try { answer = await api("/stations"); } catch (e) { return; }  // a server without stations' routes, or no right
   state.stations = answer.stations || [];
-  renderStations(); markStationHalls(); showHallStation();
+  renderStations(); markStationHalls(); showHallStation(); watchCityStream();
 }
 
 function hallName(id) { const h = state.halls.find(x => x.id === id); return h ? h.name : id; }
@@ -179,14 +179,14 @@ function showHallStation() {
 }
 
 async function openHall(hallId) {
-  state.hall = hallId; state.lastSeq = 0;
+  state.hall = hallId; state.lastSeq = 0; state.cityLastSeq = 0; closeWs("city");
   document.querySelectorAll("#tree a").forEach(a => a.classList.toggle("active", a.dataset.hall === hallId));
   $("hall-empty").hidden = true; $("hall-view").hidden = false;
   $("feed").replaceChildren(); closeGroupsForm(); closeCase(); $("followups-msg").textContent = "";
   history.replaceState(null, "", "?hall=" + encodeURIComponent(hallId));
   showHallStation();
   await refreshLive();
-  connectWs();
+  connectWs(); watchCityStream();
   clearInterval(state.healthTimer);
   state.healthTimer = setInterval(() => { if (!document.hidden) refreshHealth().catch(() => {}); }, HEALTH_POLL_MS);
   loadStats(); loadFollowups();
@@ -341,45 +341,70 @@ function renderAlerts(alerts) {
   $("alerts").replaceChildren(...alerts.map(a => el("div", { class: "alert " + (a.level || ""), "data-code": a.code }, a.message, el("span", { class: "muted" }, "  " + (a.message_en || "")))));
 }
 
+// The hall's event stream, and at a city the city's own stream about a station's hall
+// ("<hall>@city": follow-up steps worked here, tokens made here; the station owns the hall's log).
+// Each has its own seq; the city stream starts live (its history is in the hall's pages).
+const STREAMS = {
+  hall: { ws: "ws", seq: "lastSeq", suffix: "" },
+  city: { ws: "cityWs", seq: "cityLastSeq", suffix: "@city" },
+};
+
+function closeWs(kind) {
+  const key = STREAMS[kind].ws;
+  if (state[key]) { state[key].onclose = null; state[key].close(); state[key] = null; }
+  if (kind === "city") delete $("live").dataset.cityStream;
+}
+
 // The token never goes into the socket's URL (URLs end up in access logs): a one-time ticket,
 // fetched with the token in the header, opens the socket and is worthless a moment later.
-async function connectWs() {
-  if (state.ws) { state.ws.onclose = null; state.ws.close(); }
+async function connectWs(kind = "hall") {
+  const s = STREAMS[kind];
+  closeWs(kind);
   const hallId = state.hall;
+  const stream = hallId + s.suffix;
   const retry = () => {
     $("live").textContent = "● 重连中 / reconnecting";
     if (hallId !== state.hall || !authToken()) return;
     const delay = Math.min(10000, 500 * 2 ** state.wsRetry++);
-    setTimeout(() => { if (hallId === state.hall) connectWs(); }, delay);
+    setTimeout(() => { if (hallId === state.hall) connectWs(kind); }, delay);
   };
   let ticket;
   try {
-    ticket = (await api(`/halls/${encodeURIComponent(hallId)}/events/ticket`, { method: "POST" })).ticket;
+    ticket = (await api(`/halls/${encodeURIComponent(stream)}/events/ticket`, { method: "POST" })).ticket;
   } catch (e) {
     if (e.status !== 401) retry();
     return;
   }
   if (hallId !== state.hall) return;
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  const url = `${proto}://${location.host}${API}/halls/${encodeURIComponent(hallId)}/events/ws?since=${state.lastSeq}&ticket=${encodeURIComponent(ticket)}`;
+  const since = kind === "hall" || state[s.seq] ? `since=${state[s.seq]}&` : "";
+  const url = `${proto}://${location.host}${API}/halls/${encodeURIComponent(stream)}/events/ws?${since}ticket=${encodeURIComponent(ticket)}`;
   const ws = new WebSocket(url);
-  state.ws = ws;
-  ws.onopen = () => { state.wsRetry = 0; $("live").textContent = "● 实时 / live"; };
-  ws.onmessage = m => { let ev; try { ev = JSON.parse(m.data); } catch (e) { return; } onEvent(ev); };
+  state[s.ws] = ws;
+  ws.onopen = () => { state.wsRetry = 0; $("live").textContent = "● 实时 / live"; if (kind === "city") $("live").dataset.cityStream = "open"; };
+  ws.onmessage = m => { let ev; try { ev = JSON.parse(m.data); } catch (e) { return; } onEvent(ev, kind); };
   ws.onclose = retry;
+}
+
+// The open hall is a station's (known once the station list came): also watch the city's stream.
+function watchCityStream() {
+  const isStation = state.stations.some(x => x.halls.includes(state.hall));
+  if (isStation && !state.cityWs && state.hall) connectWs("city");
+  if (!isStation) closeWs("city");
 }
 
 // A session ended by the server (idle, lifetime, revoked): back to the log-in form with the reason.
 function onSessionEnded(ev) {
-  if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; }
+  closeWs("hall"); closeWs("city");
   showLogin();
   $("login-error").textContent = (ev.detail && ev.detail.message) || "登录已过期，请重新登录";
 }
 
-function onEvent(ev) {
+function onEvent(ev, kind = "hall") {
+  const seqKey = STREAMS[kind].seq;
   if (!ev || typeof ev.seq !== "number") return;
-  if (ev.seq <= state.lastSeq) return;
-  state.lastSeq = ev.seq;
+  if (ev.seq <= state[seqKey]) return;
+  state[seqKey] = ev.seq;
   const p = ev.payload || {};
   if (ev.type === "ticket.called" || ev.type === "ticket.recalled") {
     $("last-call").textContent = callText(p); $("last-call").dataset.fromWs = "1";
