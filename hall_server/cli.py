@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     from hall_server.crypto import DataKeyError
     from hall_server.errors import HallError
+    from hall_server.sync.capture import StationBackendError
 
     try:
         if args.command == "serve":
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_db(args)
         if args.command == "station":
             return cmd_station(args)
-    except DataKeyError as err:
+    except (DataKeyError, StationBackendError) as err:
         print(f"错误 / error: {err}", file=sys.stderr)
         return 2
     except HallError as err:
@@ -567,6 +568,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(str(demo_db) + suffix).unlink(missing_ok=True)
         s.db_url = f"sqlite:///{demo_db.resolve()}"
+    if s.station_mode:
+        from hall_server.sync.capture import check_backend
+
+        check_backend(s.database_url)  # before the schema is touched
     upgrade(s.database_url)
     _check_data_key(s)
     if args.demo:
