@@ -116,6 +116,17 @@ function ago(iso) {
   return `${Math.floor(s / 86400)} 天前 / ${Math.floor(s / 86400)} days ago`;
 }
 
+// The station's clock against this server's at its last push (the transfer time included, so
+// a few seconds mean nothing). Records keep the station's times; the city's figures use its own.
+const CLOCK_SKEW_WARN_S = 60;
+function skewText(s) {
+  if (s === null || s === undefined) return "—";
+  if (Math.abs(s) < 5) return "准 / ok";
+  const m = Math.round(Math.abs(s) / 60);
+  const amount = Math.abs(s) < 60 ? `${Math.round(Math.abs(s))} 秒` : `${m} 分钟`;
+  return s > 0 ? `快 ${amount} / ahead` : `慢 ${amount} / behind`;
+}
+
 function lagText(s) {
   if (!s) return "—";
   if (s < 60) return `${Math.round(s)} 秒`;
@@ -138,7 +149,7 @@ function renderStations() {
   if (!list.length) return;
   $("stations").replaceChildren(
     el("tr", {}, ...[["站点", "Station"], ["大厅", "Halls"], ["最后联系", "Last contact"], ["待上传记录", "Waiting"],
-      ["滞后", "Lag"], ["配置版本", "Config"], ["状态", "State"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted" }, " " + en)))),
+      ["滞后", "Lag"], ["配置版本", "Config"], ["时钟偏差", "Clock skew"], ["状态", "State"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted" }, " " + en)))),
     ...list.map(st => {
       const p = stationProblem(st);
       return el("tr", { "data-station": st.id, class: p ? p.level : "" },
@@ -148,6 +159,7 @@ function renderStations() {
         el("td", { class: "waiting" }, String(st.waiting)),
         el("td", { class: "lag" }, lagText(st.lag_s)),
         el("td", { title: st.config_version || "" }, st.config_version ? st.config_version.slice(0, 10) : "—"),
+        el("td", { class: "clock-skew" + (Math.abs(st.clock_skew_s || 0) >= CLOCK_SKEW_WARN_S ? " warn" : "") }, skewText(st.clock_skew_s)),
         el("td", { class: "station-state" }, p ? `${p.zh} / ${p.en}` : "正常 / ok"));
     }));
   $("stations-note").textContent = `失联：超过告警时限未与本平台联系；同步滞后：有记录等待上传，且最早一条已等待 ${STATION_BEHIND_LAG_S} 秒以上。` +
