@@ -144,3 +144,26 @@ class StationsOut(WireOut):
     """The stations of the halls the caller may see."""
 
     stations: list[StationOut]
+
+
+class AttendanceConflictOut(WireOut):
+    """A booking the city cancelled that its station checked in meanwhile (the ticket stands)."""
+
+    appointment_id: int
+    hall_id: str
+    station_id: str
+    service_code: str
+    day: str
+    start_at: str | None
+    cancelled_at: str | None
+    checked_in_at: str | None
+    ticket_id: int | None
+    ticket_number: str | None
+    id_masked: str
+    name_masked: str | None
+
+
+class AttendanceConflictsOut(WireOut):
+    """The booking conflicts of the halls the caller may see."""
+
+    conflicts: list[AttendanceConflictOut]

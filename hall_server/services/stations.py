@@ -21,6 +21,8 @@ from hall_server.const import ERRORS, STATION_NO_MAX
 from hall_server.context import ServerContext
 from hall_server.db.engine import Database
 from hall_server.db.models import (
+    Appointment,
+    AppointmentAttendance,
     Base,
     Event,
     Hall,
@@ -48,6 +50,10 @@ _EVENTS = Event.__table__
 _ACKS = SyncAck.__table__
 _CHANGES = SyncChange.__table__
 _TICKETS = Ticket.__table__
+_APPTS = Appointment.__table__
+_ATT = AppointmentAttendance.__table__
+# The booking conflicts a manager's list shows at most (newest booked day first).
+CONFLICTS_MAX = 500
 # Business days back whose ticket numbers a pull carries (floors_of): today's, and a day-end margin.
 FLOOR_DAYS = 2
 # Refusals a parent records on the station's row, so the station list shows them.
@@ -365,6 +371,63 @@ def list_stations(ctx: ServerContext, p: Principal) -> dict[str, Any]:
     halls = None if p.role == "admin" else visible_halls(ctx, p)
     with ctx.db.read() as s:
         return {"stations": station_rows(s, halls, ctx.now(), ctx.settings.station_silent_alert_s)}
+
+
+def attendance_conflicts(ctx: ServerContext, p: Principal) -> dict[str, Any]:
+    """GET /stations/conflicts: bookings the city cancelled that a station checked in meanwhile.
+
+    The city owns a station hall's capacity; the station honoured what it knew (the visitor got
+    a priority ticket) and the cancellation stands (docs/sync.md, "Appointments"). A manager
+    sees each such booking to settle it with the visitor (the place may have been sold again).
+    Personal data as masked; managers see their halls', admins all.
+    """
+    require_roles(p, *MANAGER_ROLES)
+    halls = None if p.role == "admin" else visible_halls(ctx, p)
+    stmt = (
+        select(
+            _APPTS.c.id,
+            _APPTS.c.hall_id,
+            _APPTS.c.service_code,
+            _APPTS.c.day,
+            _APPTS.c.start_at,
+            _APPTS.c.cancelled_at,
+            _APPTS.c.id_masked,
+            _APPTS.c.name_masked,
+            _ATT.c.at.label("checked_in_at"),
+            _ATT.c.ticket_id,
+            _TICKETS.c.number.label("ticket_number"),
+            _SH.c.station_id,
+        )
+        .join(_ATT, _ATT.c.appointment_id == _APPTS.c.id)
+        .join(_SH, _SH.c.hall_id == _APPTS.c.hall_id)
+        .outerjoin(_TICKETS, _TICKETS.c.id == _ATT.c.ticket_id)
+        .where(_APPTS.c.status == "cancelled", _ATT.c.status == "checked_in")
+        .order_by(_APPTS.c.day.desc(), _APPTS.c.id)
+        .limit(CONFLICTS_MAX)
+    )
+    if halls is not None:
+        stmt = stmt.where(_APPTS.c.hall_id.in_(halls))
+    with ctx.db.read() as s:
+        rows = s.execute(stmt).all()
+    return {
+        "conflicts": [
+            {
+                "appointment_id": int(r.id),
+                "hall_id": r.hall_id,
+                "station_id": r.station_id,
+                "service_code": r.service_code,
+                "day": r.day.isoformat(),
+                "start_at": _iso(r.start_at),
+                "cancelled_at": _iso(r.cancelled_at),
+                "checked_in_at": _iso(r.checked_in_at),
+                "ticket_id": int(r.ticket_id) if r.ticket_id is not None else None,
+                "ticket_number": r.ticket_number,
+                "id_masked": r.id_masked,
+                "name_masked": r.name_masked,
+            }
+            for r in rows
+        ]
+    }
 
 
 def _aware(dt: datetime | None) -> datetime | None:

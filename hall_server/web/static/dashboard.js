@@ -139,6 +139,24 @@ async function loadStations() {
   try { answer = await api("/stations"); } catch (e) { return; }  // a server without stations' routes, or no right
   state.stations = answer.stations || [];
   renderStations(); markStationHalls(); showHallStation(); watchCityStream();
+  loadConflicts();
+}
+
+// Bookings the city cancelled that a station checked in while its link was down (the city owns
+// the capacity; the station honoured what it knew): listed for the manager to settle.
+async function loadConflicts() {
+  let answer;
+  try { answer = await api("/stations/conflicts"); } catch (e) { return; }
+  const list = answer.conflicts || [];
+  $("conflicts-box").hidden = !list.length;
+  if (!list.length) return;
+  $("conflicts").replaceChildren(
+    el("tr", {}, ...[["预约", "Booking"], ["大厅", "Hall"], ["日期", "Day"], ["群众", "Visitor"], ["取消于", "Cancelled"],
+      ["站点签到", "Checked in"], ["站点号票", "Ticket"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted" }, " " + en)))),
+    ...list.map(c => el("tr", { "data-appointment": String(c.appointment_id) },
+      el("td", {}, String(c.appointment_id)), el("td", {}, hallName(c.hall_id)), el("td", {}, `${c.day} ${hhmm(c.start_at)}`),
+      el("td", {}, `${c.name_masked || ""} ${c.id_masked}`), el("td", {}, hhmm(c.cancelled_at)),
+      el("td", {}, hhmm(c.checked_in_at)), el("td", { class: "ticket" }, c.ticket_number || "—"))));
 }
 
 function hallName(id) { const h = state.halls.find(x => x.id === id); return h ? h.name : id; }
