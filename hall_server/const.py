@@ -43,6 +43,8 @@ PG_NOTIFY_CHANNEL = "hall_events"
 # Auth
 TOKEN_BYTES = 32
 TRACK_TOKEN_BYTES = 12
+# The longest tracking token a request may name (the column's width): longer ones are refused unread.
+TRACK_TOKEN_MAX = 40
 SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1

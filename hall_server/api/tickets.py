@@ -1,15 +1,15 @@
-"""Tickets: issue, read, list, cancel, track."""
+"""Tickets: issue, read, list, cancel, track, cancel by the holder."""
 
 from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from hall_server.api.deps import Creds, get_ctx, json_response, principal_of, run_authed, run_bearer
 from hall_server.api.lean import lean_openapi, read_body
 from hall_server.api.schemas import DbInt, ErrorOut, IssueIn, TicketOut, TrackedTicketOut
-from hall_server.const import IDEMPOTENCY_KEY_MAX
+from hall_server.const import IDEMPOTENCY_KEY_MAX, TRACK_TOKEN_MAX
 from hall_server.services import tickets
 from hall_server.services.tickets import IssueInput
 
@@ -84,7 +84,17 @@ def cancel(ticket_id: DbInt, request: Request, creds: Creds) -> dict:
     return tickets.cancel_ticket(ctx, principal_of(ctx, creds), ticket_id)
 
 
-@router.get("/track/{track_token}", response_model=TrackedTicketOut)
-def track(track_token: str, request: Request) -> dict:
-    """A ticket by the token in its QR code (public; personal data masked)."""
+@router.get("/track/{track_token}", response_model=TrackedTicketOut, responses={404: {"model": ErrorOut}})
+def track(track_token: str = Path(max_length=TRACK_TOKEN_MAX), *, request: Request) -> dict:
+    """A ticket by the token in its QR code (public; personal data masked): where to go, the call now."""
     return tickets.track_ticket(get_ctx(request), track_token)
+
+
+@router.post(
+    "/track/{track_token}/cancel",
+    response_model=TrackedTicketOut,
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+)
+def cancel_tracked(track_token: str = Path(max_length=TRACK_TOKEN_MAX), *, request: Request) -> dict:
+    """The holder cancels their ticket from the phone page (the token is the proof); repeatable."""
+    return tickets.cancel_tracked(get_ctx(request), track_token)

@@ -422,6 +422,11 @@ MATRIX: dict[tuple[str, str], Rule] = {
         fixed("/tickets/{waiting}/cancel"),
     ),
     ("GET", "/api/v1/track/{track_token}"): Rule(PUBLIC, fixed("/track/{finished_track}")),
+    ("POST", "/api/v1/track/{track_token}/cancel"): Rule(
+        PUBLIC,
+        fixed("/track/{finished_track}/cancel"),
+        note="the ticket's track token in the path is the proof; a finished ticket answers 409",
+    ),
     # windows
     ("GET", "/api/v1/windows/{window_id}"): Rule(OF_HALL, fixed("/windows/{win1}")),
     ("POST", "/api/v1/windows/{window_id}/call-next"): Rule(OPERATOR, _win("call-next")),

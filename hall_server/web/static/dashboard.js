@@ -84,7 +84,9 @@ function renderTree() {
     (byParent[p] = byParent[p] || []).push(h);
   }
   const build = parent => (byParent[parent] || []).map(h =>
-    el("li", {}, el("a", { "data-hall": h.id, onclick: () => openHall(h.id) }, h.name),
+    // A real link (href: reachable by Tab, opens with Enter); the click stays in the page.
+    el("li", {}, el("a", { href: "?hall=" + encodeURIComponent(h.id), "data-hall": h.id,
+      onclick: ev => { ev.preventDefault(); openHall(h.id); } }, h.name),
       byParent[h.id] ? el("ul", {}, build(h.id)) : null));
   const root = $("tree-root"); root.replaceChildren(...build(""));
   markStationHalls();
@@ -178,7 +180,7 @@ function renderStations() {
         el("td", { class: "lag" }, lagText(st.lag_s)),
         el("td", { title: st.config_version || "" }, st.config_version ? st.config_version.slice(0, 10) : "—"),
         el("td", { class: "clock-skew" + (Math.abs(st.clock_skew_s || 0) >= CLOCK_SKEW_WARN_S ? " warn" : "") }, skewText(st.clock_skew_s)),
-        el("td", { class: "station-state" }, p ? `${p.zh} / ${p.en}` : "正常 / ok"));
+        el("td", { class: "station-state" }, p ? bilingual(p.zh, "/ " + p.en) : bilingual("正常", "/ ok")));
     }));
   $("stations-note").textContent = `失联：超过告警时限未与本平台联系；同步滞后：有记录等待上传，且最早一条已等待 ${STATION_BEHIND_LAG_S} 秒以上。` +
     ` / Silent: no contact past the alert limit; behind: records waiting, the oldest for ${STATION_BEHIND_LAG_S} s or more.`;
@@ -210,7 +212,10 @@ function showHallStation() {
 
 async function openHall(hallId) {
   state.hall = hallId; state.lastSeq = 0; state.cityLastSeq = 0; closeWs("city");
-  document.querySelectorAll("#tree a").forEach(a => a.classList.toggle("active", a.dataset.hall === hallId));
+  document.querySelectorAll("#tree a").forEach(a => {
+    a.classList.toggle("active", a.dataset.hall === hallId);
+    if (a.dataset.hall === hallId) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  });
   $("hall-empty").hidden = true; $("hall-view").hidden = false;
   $("feed").replaceChildren(); closeGroupsForm(); closeCase(); $("followups-msg").textContent = "";
   history.replaceState(null, "", "?hall=" + encodeURIComponent(hallId));
@@ -246,7 +251,7 @@ async function loadAudit(hallId) {
   try { status = await api("/audit/status"); } catch (e) { return; }
   if (hallId !== state.hall) return;
   const mine = (status.chains || []).filter(c => c.hall_id === hallId || c.hall_id === "audit:" + hallId);
-  if (!mine.length) { $("audit-state").replaceChildren(el("span", { class: "muted" }, "尚未校验 / not verified yet")); return; }
+  if (!mine.length) { $("audit-state").replaceChildren(el("span", { class: "muted" }, bilingual("尚未校验", "/ not verified yet"))); return; }
   $("audit-state").replaceChildren(...mine.map(c => el("div", { class: c.ok ? "ok" : "alert error", "data-chain": c.hall_id },
     c.ok ? `✔ 完整 / intact 至 seq ${c.verified_seq}` : `✘ 断裂 / broken at seq ${c.broken_seq}：${c.problem || ""}`,
     el("span", { class: "muted" }, `  ${c.hall_id.startsWith("audit:") ? "安全审计 / security acts" : "业务事件 / events"} · ${hhmm(c.checked_at)}`))));
@@ -367,7 +372,7 @@ function renderDevices(devices) {
 }
 
 function renderAlerts(alerts) {
-  if (!alerts.length) { $("alerts").replaceChildren(el("span", { class: "muted" }, "无告警 / none")); return; }
+  if (!alerts.length) { $("alerts").replaceChildren(el("span", { class: "muted" }, bilingual("无告警", "/ none"))); return; }
   $("alerts").replaceChildren(...alerts.map(a => el("div", { class: "alert " + (a.level || ""), "data-code": a.code }, a.message, el("span", { class: "muted" }, "  " + (a.message_en || "")))));
 }
 
@@ -393,7 +398,7 @@ async function connectWs(kind = "hall") {
   const hallId = state.hall;
   const stream = hallId + s.suffix;
   const retry = () => {
-    $("live").textContent = "● 重连中 / reconnecting";
+    $("live").replaceChildren(...bilingual("● 重连中", "/ reconnecting"));
     if (hallId !== state.hall || !authToken()) return;
     const delay = Math.min(10000, 500 * 2 ** state.wsRetry++);
     setTimeout(() => { if (hallId === state.hall) connectWs(kind); }, delay);
@@ -411,7 +416,7 @@ async function connectWs(kind = "hall") {
   const url = `${proto}://${location.host}${API}/halls/${encodeURIComponent(stream)}/events/ws?${since}ticket=${encodeURIComponent(ticket)}`;
   const ws = new WebSocket(url);
   state[s.ws] = ws;
-  ws.onopen = () => { state.wsRetry = 0; $("live").textContent = "● 实时 / live"; if (kind === "city") $("live").dataset.cityStream = "open"; };
+  ws.onopen = () => { state.wsRetry = 0; $("live").replaceChildren(...bilingual("● 实时", "/ live")); if (kind === "city") $("live").dataset.cityStream = "open"; };
   ws.onmessage = m => { let ev; try { ev = JSON.parse(m.data); } catch (e) { return; } onEvent(ev, kind); };
   ws.onclose = retry;
 }
@@ -535,7 +540,7 @@ async function loadFollowups() {
     const focusId = focusedCaseId();
     $("followups").replaceChildren(el("tr", {}, ...["编号", "评价", "窗口", "工作人员", "事项", "期限", "状态", "处理"].map(h => el("th", {}, h))),
       ...cases.map(caseRow));
-    if (!cases.length) $("followups").appendChild(el("tr", {}, el("td", { colspan: "8", class: "muted" }, "暂无差评工单 / no cases")));
+    if (!cases.length) $("followups").appendChild(el("tr", {}, el("td", { colspan: "8", class: "muted" }, bilingual("暂无差评工单", "/ no cases"))));
     refocusCase(focusId);
   } catch (e) {
     if (hallId === state.hall && seq === caseSeen.listSeq) $("followups").replaceChildren(el("tr", {}, el("td", { class: "error" }, e.message)));
@@ -588,7 +593,7 @@ function renderCase(c, steps) {
   $("case-history-box").open = !next;  // a closed case is read for its record
   $("case-step-part").hidden = !next;
   $("case-submit").hidden = !next;
-  $("case-cancel").textContent = next ? "取消 / Cancel" : "关闭 / Close";
+  $("case-cancel").replaceChildren(...(next ? bilingual("取消", "/ Cancel") : bilingual("关闭", "/ Close")));
   if (!next) return;
   $("case-next").textContent = `${next.zh} / ${next.en}`;
   $("case-submit").textContent = `提交${next.zh} / Submit`;
@@ -606,7 +611,7 @@ async function openCase(c, opener) {
   $("case-note").value = "";
   $("case-note").removeAttribute("aria-invalid");
   $("case-form").querySelectorAll("input[name=satisfied]").forEach(r => { r.checked = false; });
-  $("case-history").replaceChildren(el("li", { class: "muted" }, "加载中… / loading"));
+  $("case-history").replaceChildren(el("li", { class: "muted" }, bilingual("加载中…", "/ loading")));
   renderCase(newest(c), null);
   if (!dialog.open) dialog.showModal();
   (NEXT_STEP[caseForm.case.step] ? $("case-note") : $("case-cancel")).focus();
