@@ -26,7 +26,7 @@ from hall_server.const import (
 )
 from hall_server.errors import HallError
 from hall_server.services import stations as svc
-from wire.sync import LinkOut, PullOut, PushIn, PushOut, StationsOut
+from wire.sync import AttendanceConflictsOut, LinkOut, PullOut, PushIn, PushOut, StationsOut
 
 logger = logging.getLogger(__name__)
 
@@ -172,3 +172,9 @@ async def link(request: Request, creds: Creds) -> Any:
 async def stations(request: Request, creds: Creds) -> Any:
     """The stations of the caller's halls with their sync state (admin, manager)."""
     return json_response(await run_authed(request, creds, svc.list_stations))
+
+
+@router.get("/stations/conflicts", response_model=AttendanceConflictsOut)
+async def attendance_conflicts(request: Request, creds: Creds) -> Any:
+    """Bookings cancelled at the city and checked in at their station meanwhile (admin, manager)."""
+    return json_response(await run_authed(request, creds, svc.attendance_conflicts))

@@ -35,6 +35,7 @@ from hall_server.db.models import Event, HallSeq, Station, StationHall, Window
 from hall_server.db.upsert import upsert_statement
 from hall_server.errors import HallError
 from hall_server.events import dumps
+from hall_server.sync import deletes, relay
 from hall_server.sync.attendance import TABLE as ATTENDANCE_TABLE
 from hall_server.sync.attendance import apply_attendance
 from hall_server.sync.capture import RANGED_TABLES
@@ -126,12 +127,19 @@ def applied_seqs(s: Session, streams: list[str]) -> dict[str, tuple[int, str | N
     return out
 
 
-def apply_push(s: Session, station_id: str, body: PushIn, now: datetime) -> dict[str, Any]:
-    """Apply one batch in the caller's transaction; returns {applied: {stream: seq}, rows_through}."""
+def apply_push(
+    s: Session, station_id: str, body: PushIn, now: datetime, relaying: bool = False
+) -> dict[str, Any]:
+    """Apply one batch in the caller's transaction; returns {applied: {stream: seq}, rows_through}.
+
+    relaying: this server is itself a station (a township) and passes the batch on to its own
+    parent, which owns the bookings: the attendance is only stored and forwarded here.
+    """
     st = lock_station(s, station_id)
     if body.station_id != station_id:
         raise HallError("auth.forbidden", reason="the batch names another station")
-    halls = halls_of(s, station_id)
+    # Its own halls and those of the stations it relays for (sync/relay.py).
+    halls = relay.served_halls(s, station_id)
     streams = [x for h in halls for x in (h, AUDIT_STREAM_PREFIX + h)]
     allowed = set(streams)
     _check_epoch(s, st, body.epoch, streams)
@@ -151,8 +159,12 @@ def apply_push(s: Session, station_id: str, body: PushIn, now: datetime) -> dict
     for stream, events in by_stream.items():
         applied[stream] = _apply_stream(s, stream, events, applied[stream], published)
     # Before the rows: it must see the attendance stored before this push (replays, conflicts).
-    apply_attendance(s, body.rows.get(ATTENDANCE_TABLE), set(halls), now)
-    _apply_rows(s, st, body.rows, set(halls))
+    if not relaying:
+        apply_attendance(s, body.rows.get(ATTENDANCE_TABLE), set(halls), now)
+    ranges = relay.served_ranges(s, station_id, int(st.station_no))
+    _apply_rows(s, st, body.rows, set(halls), ranges)
+    deletes.apply_deletes(s, body.deletes, set(halls), ranges)
+    relay.apply_relayed_status(s, station_id, {k: v.model_dump() for k, v in body.relayed.items()})
     hall_applied = {h: applied[h][0] for h in halls}
     s.execute(
         update(_STATIONS)
@@ -165,6 +177,7 @@ def apply_push(s: Session, station_id: str, body: PushIn, now: datetime) -> dict
             waiting=body.waiting,
             lag_s=body.lag_s,
             config_version=body.config_version,
+            clock_skew_s=clock_skew(body.sent_at, now),
             conflict=None,
             conflict_at=None,
             conflict_epoch=None,
@@ -175,6 +188,22 @@ def apply_push(s: Session, station_id: str, body: PushIn, now: datetime) -> dict
     if published:
         s.info.setdefault("events", []).extend(published)
     return {"applied": {k: v[0] for k, v in applied.items()}, "rows_through": body.rows_through}
+
+
+def clock_skew(sent_at: str | None, now: datetime) -> float | None:
+    """The station's clock minus this server's, from the moment it says it sent the batch.
+
+    The transfer time counts as skew (a batch takes well under a second on a working link), so
+    only skews of seconds and more mean something; the station list shows it rounded.
+    """
+    if not sent_at:
+        return None
+    try:
+        at = datetime.fromisoformat(sent_at)
+    except ValueError:
+        return None
+    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return round((at - now).total_seconds(), 1)
 
 
 def _check_epoch(s: Session, st: Any, epoch: str, streams: list[str]) -> None:
@@ -292,14 +321,20 @@ def _apply_stream(
     return last, new[-1].hash
 
 
-def _apply_rows(s: Session, st: Any, rows: dict[str, list[dict[str, Any]]], halls: set[str]) -> None:
+def _apply_rows(
+    s: Session,
+    st: Any,
+    rows: dict[str, list[dict[str, Any]]],
+    halls: set[str],
+    ranges: list[tuple[int, int]] | None = None,
+) -> None:
     unknown = [name for name in rows if name not in _UP]
     if unknown:
         raise HallError("sync.bad_row", table=str(unknown[0])[:64], reason="not a table a station sends")
     total = sum(len(v) for v in rows.values())
     if total > SYNC_MAX_ROWS:
         raise HallError("request.invalid", reason=f"at most {SYNC_MAX_ROWS} rows per push")
-    lo, hi = station_range(int(st.station_no))
+    ranges = ranges or [station_range(int(st.station_no))]
     dialect = s.get_bind().dialect.name
     batch_parents: dict[str, set[int]] = defaultdict(set)
     for table in UP_TABLES:
@@ -318,7 +353,7 @@ def _apply_rows(s: Session, st: Any, rows: dict[str, list[dict[str, Any]]], hall
             decoded.append(row)
         pk = pk_column(table)
         for row in decoded:
-            if table.name in RANGED_TABLES and not lo <= int(row[pk]) < hi:
+            if table.name in RANGED_TABLES and not relay.in_ranges(int(row[pk]), ranges):
                 raise HallError(
                     "sync.wrong_hall", table=table.name, id=row[pk], reason="id outside the station's range"
                 )

@@ -46,7 +46,7 @@ from hall_server.const import API_PREFIX, SYNC_IDLE_FACTOR, SYNC_MAX_EVENTS, SYN
 from hall_server.context import ServerContext
 from hall_server.db.models import Event, HallSeq, SyncAck, SyncChange, SyncState
 from hall_server.services.stations import waiting_of
-from hall_server.sync import capture, config_snapshot
+from hall_server.sync import capture, config_snapshot, deletes, relay
 from hall_server.sync.capture import RANGED_TABLES, Bundle
 from hall_server.sync.protocol import (
     BY_NAME,
@@ -54,7 +54,6 @@ from hall_server.sync.protocol import (
     encode_row,
     pk_column,
     pk_value,
-    station_range,
 )
 
 logger = logging.getLogger(__name__)
@@ -348,6 +347,8 @@ class StationSync:
                 more = True
             rows_through = int(changes[-1].id) if changes else max(through, int(st.rows_through or 0))
             images = self._row_images(s, st, changes, set(acks))
+            gone = deletes.deleted_keys(s, changes)
+            relayed = relay.relayed_status(s)
             waiting, lag = waiting_of(s)
         body = {
             "station_id": st.station_id,
@@ -360,6 +361,9 @@ class StationSync:
             "waiting": max(0, waiting - len(events) - len(changes)),
             "lag_s": lag if more else 0.0,
             "config_version": st.config_version,
+            "sent_at": self.ctx.now().isoformat(),
+            "deletes": gone,
+            "relayed": relayed,
         }
         return body, more
 
@@ -369,7 +373,8 @@ class StationSync:
         keys: dict[str, set[str]] = {}
         for c in changes:
             keys.setdefault(c.table_name, set()).add(c.pk)
-        lo, hi = station_range(int(st.station_no)) if st.station_no else (0, 0)
+        # Its own range and, at a relay (a township), those of the stations it relays for.
+        ranges = relay.local_ranges(s, int(st.station_no)) if st.station_no else []
         out: dict[str, list[dict[str, Any]]] = {}
         for name, pks in keys.items():
             table = BY_NAME.get(name)
@@ -382,7 +387,7 @@ class StationSync:
                 for r in s.execute(
                     select(table).where(table.c[pk].in_(values[i : i + 500])).order_by(table.c[pk])
                 ):
-                    if name in RANGED_TABLES and not lo <= int(r._mapping[pk]) < hi:
+                    if name in RANGED_TABLES and not relay.in_ranges(int(r._mapping[pk]), ranges):
                         continue  # made before the station had its number: stays local
                     if "hall_id" in table.c and r._mapping["hall_id"] not in streams:
                         continue  # not one of the station's halls
@@ -421,12 +426,17 @@ class StationSync:
         with self.ctx.db.write() as s:
             capture.set_capture(s, False)
             capture.assign_number(s, int(answer["station_no"]))
-            capture.own_halls(s, list(answer["halls"]), answer.get("bases") or {})
+            # A relay (township) also sends up the streams of the stations it relays for.
+            registry = answer.get("relayed") or []
+            relayed = [str(h) for r in registry for h in r.get("halls") or []]
+            capture.own_halls(s, [*answer["halls"], *relayed], answer.get("bases") or {})
             capture.apply_floors(s, answer.get("floors"), list(answer["halls"]))
             values: dict[str, Any] = {"down_cursor": int(answer["down_cursor"])}
             if answer.get("config") is not None:
-                config_snapshot.apply_config(s, answer["config"], list(answer["halls"]), now)
+                config_snapshot.apply_config(s, answer["config"], [*answer["halls"], *relayed], now)
                 values["config_version"] = answer["config_version"]
+            # After the configuration: the registry's halls must exist here.
+            relay.apply_registry(s, registry, now)
             config_snapshot.apply_down(s, answer.get("down_rows") or {})
             s.execute(update(_STATE).where(_STATE.c.id == 1).values(**values))
             capture.set_capture(s, True)

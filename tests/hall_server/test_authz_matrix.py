@@ -656,6 +656,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/sync/pull"): Rule(frozenset(), note="station credential only"),
     ("GET", "/api/v1/sync/link"): Rule(AUTHED),
     ("GET", "/api/v1/stations"): Rule(ANY_MANAGER, note="each sees the stations of its own halls"),
+    ("GET", "/api/v1/stations/conflicts"): Rule(ANY_MANAGER, note="each sees the conflicts of its own halls"),
 }
 
 # Routes outside /api/v1: the web pages and the API description, public by design.
