@@ -1,6 +1,6 @@
 """Managers run their halls: staff open to an external identity, the day's roster, device enrolment.
 
-Revision ID: 0012_staff_sittings
+Revision ID: 0012
 Revises: 0016
 Create Date: 2026-12-07 05:00:00
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_staff_sittings"
-down_revision = "0016"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
