@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from hall_server.const import AUDIT_STREAM_PREFIX
 from hall_server.db.engine import Database
-from hall_server.db.models import Hall, HallService, QueueGroup, ServiceItem, SyncAck, Window
+from hall_server.db.models import Hall, HallService, QueueGroup, ServiceItem, StationHall, SyncAck, Window
 from hall_server.errors import HallError
 from queueing.hierarchy import is_in_subtree
 from queueing.model import HallPolicy
@@ -166,10 +166,12 @@ class Catalog:
                 )
             ).all()
             win_rows = s.execute(select(Window.id, Window.hall_id, Window.number, Window.name)).all()
+            # A relay (township) also sends its villages' streams: those halls are not its own.
+            relayed = set(s.execute(select(StationHall.hall_id)).scalars())
             own = sorted(
                 h
                 for h in s.execute(select(SyncAck.hall_id)).scalars()
-                if not h.startswith(AUDIT_STREAM_PREFIX)
+                if not h.startswith(AUDIT_STREAM_PREFIX) and h not in relayed
             )
         halls: dict[str, HallConfig] = {}
         for h in halls_rows:

@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     sadd.add_argument("station_id")
     sadd.add_argument("--halls", required=True, help="comma-separated hall ids the station owns")
     sadd.add_argument("--name", default="")
+    sadd.add_argument(
+        "--via", help="the station it reaches this server through (a township relaying for this village)"
+    )
     sadd.add_argument("--out", help="write the bundle to this file (mode 0600) instead of printing it")
     sadd.add_argument(
         "--with-data-key",
@@ -184,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     from hall_server.crypto import DataKeyError
     from hall_server.errors import HallError
+    from hall_server.sync.capture import StationBackendError
 
     try:
         if args.command == "serve":
@@ -200,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_db(args)
         if args.command == "station":
             return cmd_station(args)
-    except DataKeyError as err:
+    except (DataKeyError, StationBackendError) as err:
         print(f"错误 / error: {err}", file=sys.stderr)
         return 2
     except HallError as err:
@@ -310,11 +314,19 @@ def cmd_station(args: argparse.Namespace) -> int:
         return _station_setup(args, settings)
     db = _open_db(settings)
     try:
+        if args.station_command in ("add", "revoke", "reset", "remove") and settings.station_mode:
+            # A relay (township) takes its stations' registry from the city with every pull.
+            print(
+                "this server is a station: stations are registered and revoked at the city "
+                "(hall-server station add ... --via THIS-STATION there)",
+                file=sys.stderr,
+            )
+            return 2
         if args.station_command == "add":
             halls = [h.strip() for h in args.halls.split(",") if h.strip()]
             # The key first: a refusal must leave no station registered.
             key = _recorded_data_key(settings, db) if args.with_data_key else None
-            bundle = stations.add_station(db, args.station_id, halls, args.name)
+            bundle = stations.add_station(db, args.station_id, halls, args.name, via=args.via)
             if key is not None:
                 bundle["data_key"] = key.hex()
             text = json.dumps(bundle, ensure_ascii=False)
@@ -556,6 +568,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(str(demo_db) + suffix).unlink(missing_ok=True)
         s.db_url = f"sqlite:///{demo_db.resolve()}"
+    if s.station_mode:
+        from hall_server.sync.capture import check_backend
+
+        check_backend(s.database_url)  # before the schema is touched
     upgrade(s.database_url)
     _check_data_key(s)
     if args.demo:

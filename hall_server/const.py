@@ -43,6 +43,8 @@ PG_NOTIFY_CHANNEL = "hall_events"
 # Auth
 TOKEN_BYTES = 32
 TRACK_TOKEN_BYTES = 12
+# The longest tracking token a request may name (the column's width): longer ones are refused unread.
+TRACK_TOKEN_MAX = 40
 SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
@@ -204,6 +206,21 @@ HALL_GUIDE_FIELDS = ("location", "consult_phone", "complaint_phone", "daily_cap"
 CATALOGUE_OWNER_LEVELS = frozenset({"city"})
 # The version given to a guide as it was before its first recorded edit (seeded).
 GUIDE_SEED_ACTOR = "seed"
+AU_STAFF_CREATED = "audit.staff_created"
+AU_STAFF_CHANGED = "audit.staff_changed"
+AU_STAFF_PASSWORD_RESET = "audit.staff_password_reset"
+AU_ROSTER_CHANGED = "audit.roster_changed"
+AU_WINDOW_HANDED_OVER = "audit.window_handed_over"
+AU_ENROLMENT_ISSUED = "audit.enrolment_issued"
+AU_DEVICE_ENROLLED = "audit.device_enrolled"
+# Staff a manager may create and edit (admins are made on the command line).
+STAFF_ROLES = ("clerk", "manager")
+# A device enrolment code: how long it stays valid, its alphabet (no 0/O, 1/I/L) and length.
+ENROL_CODE_TTL_S = 24 * 3600
+ENROL_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+ENROL_CODE_LENGTH = 8
+# The longest roster a manager reads or writes at once, in days.
+ROSTER_MAX_DAYS = 31
 # Events that change static hall configuration held in the per-process cache.
 CONFIG_EVENTS = frozenset({EV_HALL_UPDATED})
 CALL_EVENTS = (EV_TICKET_CALLED, EV_TICKET_RECALLED, EV_TICKET_CALLED_BACK)
@@ -380,6 +397,31 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     ),
     "stats.bad_group": (422, "不支持的分组方式", "Unsupported grouping"),
     # Station sync (docs/sync.md).
+    "staff.unknown": (404, "该工作人员不存在或不在您的管辖范围内", "No such staff member in your halls"),
+    "staff.username_taken": (409, "该登录名已被使用", "This username is taken"),
+    "staff.self": (
+        422,
+        "不能停用本人账号或更改本人角色",
+        "You cannot disable or change the role of your own account",
+    ),
+    "auth.window_occupied": (
+        409,
+        "该窗口已有工作人员登录，请先由该工作人员退出，或请管理员办理窗口交接",
+        "Another clerk is signed in at this window; they log out or a manager hands the window over",
+    ),
+    "auth.not_rostered": (
+        403,
+        "您今天未排班在该窗口，请在排班的窗口登录或联系管理员",
+        "You are not rostered at this window now",
+    ),
+    "sitting.unknown": (404, "该排班不存在", "No such roster line"),
+    "sitting.overlap": (409, "排班时间与已有排班重叠", "The roster line overlaps another"),
+    "sitting.invalid": (422, "排班内容不正确", "The roster line is invalid"),
+    "enrol.code_invalid": (
+        404,
+        "登记码无效、已使用或已过期",
+        "The enrolment code is invalid, used or expired",
+    ),
     "sync.managed_by_city": (
         409,
         "本站点的该项数据由市级平台统一管理，请在市级平台修改",
@@ -461,14 +503,25 @@ STATION_NO_MAX = 900_000_000
 STATION_SILENT_ALERT_S = 600.0
 # Failed rounds back off exponentially with jitter up to this many seconds.
 SYNC_BACKOFF_MAX_S = 30.0
-# The parent applies this many pushes at once; this many more wait their turn (holding no
-# thread and no database connection); beyond that a push is answered 503 sync.busy at once,
-# and the station tries again after about retry_after_s (no back-off: the link is fine), which
-# grows with the number of stations turned away (1 s .. SYNC_BUSY_RETRY_MAX_S).
-SYNC_PUSH_SLOTS = 2
-SYNC_PUSH_QUEUE = 8
+# A station whose parent could not be connected to at all knocks (GET /health) this often, so a
+# link that comes back carries the waiting batch within seconds, not after the whole back-off.
+SYNC_PROBE_S = 3.0
+# After a round that moved nothing either way the next comes this many sync_seconds later (a
+# local commit still wakes the loop at once): 200 idle stations polling every 2 s would cost
+# the city a push and a pull 100 times a second.
+SYNC_IDLE_FACTOR = 5
+# The parent applies this many pushes at once (one: the other core stays with the city's own
+# kiosks and windows); this many more may wait their turn, each at most SYNC_PUSH_WAIT_S (well
+# inside a station's SYNC_TIMEOUT_DEFAULT_S, so an admitted push is answered before the station
+# gives up on it), holding no thread and no database connection; any other push is answered 503
+# sync.busy at once, before its body is read, and the station sends the same batch again after
+# retry_after_s (no back-off: the link is fine): its turn in a book of turns the parent keeps
+# (each as long as a push takes), 1 s .. SYNC_BUSY_RETRY_MAX_S.
+SYNC_PUSH_SLOTS = 1
+SYNC_PUSH_QUEUE = 3
+SYNC_PUSH_WAIT_S = 1.5
 SYNC_BUSY_RETRY_S = 1.0
-SYNC_BUSY_RETRY_MAX_S = 30.0
+SYNC_BUSY_RETRY_MAX_S = 60.0
 # The parent's event stream for a station-owned hall gets this suffix (events.stream_of).
 CITY_STREAM_SUFFIX = "@city"
 LINK_STATES = ("ok", "down", "refused", "revoked", "rewound", "epoch_conflict")
@@ -520,6 +573,11 @@ RATE_MAX_KEYS = 50_000  # buckets kept before full ones are forgotten
 
 # Waiting-time histogram buckets (minutes) for the dashboard.
 WAIT_BUCKETS_MIN = (5, 10, 15, 20, 30, 45, 60, 90)
+# Statistics rollups (services/stat_rollups.py): business days rebuilt per query of the pass
+# (bounds its memory: a city's day is about 8,000 tickets), the PostgreSQL advisory lock key
+# that keeps two passes apart.
+STAT_ROLLUP_DAYS_PER_STEP = 16
+STAT_ROLLUP_LOCK = 0x5157_0016
 
 EV_FOLLOWUP_OPENED = "followup.opened"
 EV_FOLLOWUP_STEP = "followup.step"

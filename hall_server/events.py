@@ -230,6 +230,12 @@ def forget_station_halls() -> None:
     _station_halls.clear()
 
 
+def hall_of_stream(stream: str) -> str:
+    """The hall a readable stream is about: "<hall>@city" (this server's own events about a
+    station's hall) is read by whoever may read the hall; any other name is the hall itself."""
+    return stream[: -len(CITY_STREAM_SUFFIX)] if stream.endswith(CITY_STREAM_SUFFIX) else stream
+
+
 def stream_of(conn: Any, hall_id: str) -> str:
     """The event stream this server appends to for hall_id: "<hall>@city" for a station's hall."""
     base = hall_id[len(AUDIT_STREAM_PREFIX) :] if hall_id.startswith(AUDIT_STREAM_PREFIX) else hall_id

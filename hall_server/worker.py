@@ -1,4 +1,5 @@
-"""The background passes of a server process: booking no-shows, follow-up cases, notices, the outbox.
+"""The background passes of a server process: booking no-shows, follow-up cases, notices, the outbox,
+the statistics rollups.
 
 Each pass runs in a thread of its own, never on the event loop, and each step is its own short
 transaction; the outbox sends with no transaction open (see services.notify.flush).
@@ -19,7 +20,7 @@ from hall_server import audit
 from hall_server.auth import Principal, require_roles
 from hall_server.const import AUDIT_FULL_VERIFY_S
 from hall_server.context import ServerContext
-from hall_server.services import appointments, dayend, documents, followups, notify
+from hall_server.services import appointments, dayend, documents, followups, notify, stat_rollups
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ def run_pass(ctx: ServerContext, notifier: notify.Notifier) -> dict[str, int]:
         out["near_queued"] = notify.scan_events(s, ctx.protector, now)
     out.update(notify.flush(ctx.db, ctx.protector, notifier, now))
     out["documents_purged"] = documents.purge_documents(ctx, now, ctx.settings.document_retention_days)
+    # Last, so the day-end closing and new cases of this pass are in the rollups it writes.
+    out["stat_hall_days"] = stat_rollups.catch_up(ctx.db)
     return out
 
 

@@ -50,6 +50,7 @@ from wire import (
     TrackedTicketOut,
     WindowOut,
 )
+from wire.staff import EnrolOut
 from wire.sync import LinkOut
 
 logger = logging.getLogger(__name__)
@@ -368,6 +369,13 @@ class HallClient:
             raise
         return self.typed(CheckinTicketOut, answer, "POST /halls/{hall}/checkin")
 
+    def enrol(self, code: str, device_id: str = "") -> EnrolOut:
+        """POST /devices/enrol: a device's first start exchanges its enrolment code for its token."""
+        body = {"code": code, "device_id": device_id}
+        answer = self.typed(EnrolOut, self.post("/devices/enrol", body), "POST /devices/enrol")
+        self.token = answer.token
+        return answer
+
     # -- windows (clerk) ---------------------------------------------------------------------
     def login(self, username: str, password: str, window_id: int | None = None) -> LoginOut:
         """POST /auth/login; keeps the returned token for later calls."""
@@ -511,7 +519,13 @@ class HallClient:
         self, device_id: str, kind: str, status: str, faults: list[dict[str, str]] | None = None
     ) -> None:
         """POST /devices/heartbeat (a fault list reports printer paper-out and the like)."""
-        body = {"device_id": device_id, "kind": kind, "status": status, "faults": faults or []}
+        body = {
+            "device_id": device_id,
+            "kind": kind,
+            "status": status,
+            "faults": faults or [],
+            "version": const.KIOSK_VERSION,
+        }
         self.post("/devices/heartbeat", body, idempotent=True)
 
 

@@ -27,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server", help="http://host:port, or 'zeroconf' to find it on the LAN")
     p.add_argument("--token", help="device token (kiosk / display / rating)")
     p.add_argument(
+        "--enrol",
+        metavar="CODE",
+        help="first start: exchange the enrolment code from the managers' device page for this machine's token",
+    )
+    p.add_argument(
         "--rating-token", dest="rating_token", help="village station: the token of its rating terminal"
     )
     p.add_argument("--username", help="clerk user name (pre-filled at log-in)")
@@ -49,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="FILE", help="render the role's first screen to a PNG and exit")
     p.add_argument(
         "--page",
-        help="screenshot a sub-page: visitor: home|identify|ticket|guide|lookup; "
+        help="screenshot a sub-page: visitor: home|keyboard|identify|ticket|guide|lookup|elderly; "
         "rating: idle|rate|reasons; village: visitor|clerk|rating",
     )
     p.add_argument(
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from kiosk.config import load_config
+    from kiosk.config import load_config, with_enrolment
     from kiosk.errors import KioskError
 
     demo = None
@@ -121,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                 **{k: v for k, v in overrides.items() if v is not None},
             }
         cfg = load_config(args.config, overrides)
+        if args.enrol:
+            cfg = enrol(cfg, args.enrol)
+        cfg = with_enrolment(cfg)
         if not args.data_dir and cfg.data_dir == "kiosk-data" and args.screenshot:
             from dataclasses import replace
 
@@ -134,6 +142,23 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if demo is not None:
             demo.stop()
+
+
+def enrol(cfg: Any, code: str) -> Any:
+    """First start: the code for this machine's device token, kept in its data folder (before any UI)."""
+    from dataclasses import replace
+
+    from kiosk.api import HallClient
+    from kiosk.config import store_enrolment
+
+    if cfg.server in ("", "zeroconf"):
+        from kiosk.errors import ConfigError
+
+        raise ConfigError("登记本机须指定服务器地址（--server）", "enrolment needs --server")
+    answer = HallClient(cfg.server).enrol(code, cfg.effective_device_id)
+    path = store_enrolment(cfg.data_dir, answer.token, answer.hall_id, answer.window_id)
+    print(f"本机已登记：{answer.label}（{answer.role}），令牌保存在 {path}")
+    return replace(cfg, token=None)
 
 
 def run(cfg: Any, args: argparse.Namespace, demo: Any = None) -> int:

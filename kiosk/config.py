@@ -75,6 +75,8 @@ class KioskConfig:
     display: DisplaySettings = field(default_factory=DisplaySettings)
     elderly_mode: bool = False
     idle_timeout_s: int = const.IDLE_TIMEOUT_S
+    # Seconds the visitor's ticket page stays up before it returns home (with a countdown).
+    ticket_return_s: int = const.TICKET_RETURN_S
     data_dir: str = "kiosk-data"
     device_id: str = ""
     # Seconds between heartbeats, and between polls of the printer, reader, camera and voice.
@@ -103,6 +105,11 @@ class KioskConfig:
             normalise_pin(self.server_pin)  # ConfigError if it is not a SHA-256
         if self.idle_timeout_s < 5:
             raise ConfigError("空闲超时不能少于 5 秒", "idle timeout must be at least 5 s")
+        if self.ticket_return_s < const.TICKET_RETURN_MIN_S:
+            raise ConfigError(
+                f"号票页停留不能少于 {const.TICKET_RETURN_MIN_S} 秒",
+                f"ticket_return_s must be at least {const.TICKET_RETURN_MIN_S} s",
+            )
         for name in ("heartbeat_s", "health_poll_s", "link_poll_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < const.HEALTH_MIN_S:
@@ -179,3 +186,35 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         except TypeError as exc:
             raise ConfigError("命令行参数有误", str(exc)) from exc
     return cfg
+
+
+def _enrolled_path(data_dir: str) -> Path:
+    return Path(data_dir) / const.ENROLLED_FILE
+
+
+def store_enrolment(data_dir: str, token: str, hall: str, window_id: int | None) -> Path:
+    """Keep the token a first-start enrolment gave this machine (mode 0600; only this machine knows it)."""
+    path = _enrolled_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(json.dumps({"token": token, "hall": hall, "window_id": window_id}), encoding="utf-8")
+    return path
+
+
+def with_enrolment(cfg: KioskConfig) -> KioskConfig:
+    """The configuration with the enrolled token (and its hall and window) where none was configured."""
+    path = _enrolled_path(cfg.data_dir)
+    if cfg.token or not path.exists():
+        return cfg
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        token, hall, window_id = str(data["token"]), str(data["hall"]), data.get("window_id")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"本机登记信息无法读取：{path}", str(exc)) from exc
+    return replace(
+        cfg,
+        token=token,
+        hall=cfg.hall or hall,
+        window_id=cfg.window_id if cfg.window_id is not None else window_id,
+    )

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# The kiosk software version, sent with every heartbeat (managers see it on the device page).
+KIOSK_VERSION = "0.1.0"
+# Where a first-start enrolment keeps this machine's device token (inside its data folder).
+ENROLLED_FILE = "enrolled.json"
+
 ROLES = ("visitor", "clerk", "display", "rating", "village")
 ROLE_NAMES_ZH = {
     "visitor": "自助取号机",
@@ -63,6 +68,17 @@ COLOR_DISPLAY_TEXT = "#ffffff"
 COLOR_DISPLAY_HIGHLIGHT = "#ffd400"
 
 IDLE_TIMEOUT_S = 60
+# After the idle time the visitor kiosk warns this long (a countdown) before it goes home.
+IDLE_WARNING_S = 10
+# The ticket page returns home by itself after this long, counting down the last seconds on screen.
+TICKET_RETURN_S = 15
+TICKET_RETURN_MIN_S = 3
+# The visitor's on-screen keyboard: letters for pinyin initials, in the order of a phone's keyboard.
+KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+# How many of the synonyms in assets/search_terms.json the keyboard offers as one-tap words.
+KEYBOARD_QUICK_WORDS = 6
+# 上一页 / 下一页 glide this long (ms), so the eye follows where the list went.
+PAGE_SCROLL_MS = 250
 RATING_THANKS_S = 5
 RATING_IDLE_S = 60
 

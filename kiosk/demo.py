@@ -40,6 +40,9 @@ ROLE_SHOTS = [
     ("visitor", "ticket", "visitor-ticket"),
     ("visitor", "guide", "visitor-guide"),
     ("visitor", "elderly", "visitor-elderly"),
+    ("visitor", "keyboard", "visitor-keyboard"),
+    ("visitor", "ticket", "visitor-ticket-countdown"),
+    ("visitor", "lookup", "visitor-lookup"),
     ("clerk", None, "clerk"),
     ("display", None, "display"),
     ("rating", None, "rating-idle"),
@@ -47,6 +50,7 @@ ROLE_SHOTS = [
     ("rating", "reasons", "rating-reasons"),
     ("village", None, "village-visitor"),
     ("village", "clerk", "village-clerk"),
+    ("village", "locked", "village-locked"),
 ]
 
 

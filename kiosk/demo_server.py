@@ -205,13 +205,30 @@ class DemoServer:
         return {"issued": issued, "calls": calls}
 
 
+def _a_waiting_number(widget: Any) -> str:
+    """A new ticket's number in the hall's last queue (J in the demo city), to look up on screen."""
+    prefixes = sorted({s.prefix for s in widget.services if s.prefix})
+    if not prefixes:
+        return ""
+    svc = next(s for s in widget.services if s.prefix == prefixes[-1])
+    return widget.ctx.client.issue_ticket(widget.ctx.hall_id, svc.code).number
+
+
 def show_page(widget: Any, role: str, page: str | None, ticket: TicketOut | None = None) -> None:
     """Bring a sub-page forward for a screenshot; with `ticket` (the demo's own) the visitor's ticket
     page and the rating terminal show that ticket instead of a new anonymous one or a made-up number."""
     if not page:
         return
     if role == "village":
-        widget.show_tab(page)
+        if page == "locked":
+            widget.show_tab("visitor")  # the villagers' part was up: the clerk's is locked
+            widget.show_tab("clerk")
+        elif page == "clerk" and widget.ctx.config.password:
+            widget.show_tab("clerk")
+            if widget.tabs.currentWidget() is widget.lock_page:
+                widget.unlock(widget.ctx.config.password)  # the demo clerk unlocks
+        else:
+            widget.show_tab(page)
         return
     if role == "visitor":
         if page in ("identify", "ticket", "guide") and widget.services:
@@ -229,8 +246,16 @@ def show_page(widget: Any, role: str, page: str | None, ticket: TicketOut | None
                 widget.open_guide()
         elif page == "lookup":
             widget.open_lookup()
+            number = ticket.number if ticket is not None else _a_waiting_number(widget)
+            if number:
+                widget.lookup_page.edit.setText(number)
+                widget.lookup_page.do_lookup()
         elif page == "elderly":
             widget.toggle_elderly()
+        elif page == "keyboard":
+            widget.toggle_keyboard()
+            for key in "bdc":
+                widget.keyboard.keys[key].click()
         return
     if role == "rating" and page in ("rate", "reasons", "thanks"):
         widget.ask({"id": -1, "number": ticket.number if ticket else "A003"})

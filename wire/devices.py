@@ -22,6 +22,8 @@ class HeartbeatIn(BaseModel):
     status: str = Field(min_length=1, max_length=40)
     faults: list[FaultIn] = Field(default_factory=list, max_length=50)
     hall_id: str | None = None
+    # The device's software version, shown on the managers' device page.
+    version: str | None = Field(default=None, max_length=40)
 
 
 class HealthOut(WireOut):

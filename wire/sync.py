@@ -35,6 +35,19 @@ class SyncEvent(BaseModel):
     hash: str | None = Field(default=None, max_length=80)
 
 
+class RelayedStatus(BaseModel):
+    """A relayed station's sync state as its relay (the township) recorded it as its parent."""
+
+    last_contact_at: str | None = Field(default=None, max_length=40)
+    last_push_at: str | None = Field(default=None, max_length=40)
+    waiting: DbInt = Field(default=0, ge=0)
+    lag_s: float | None = Field(default=None, ge=0, le=10**9)
+    epoch: str | None = Field(default=None, max_length=64)
+    config_version: str | None = Field(default=None, max_length=80)
+    conflict: str | None = Field(default=None, max_length=40)
+    clock_skew_s: float | None = Field(default=None, ge=-(10**7), le=10**7)
+
+
 class PushIn(BaseModel):
     """A station's batch: events after the acknowledged seq of each hall, and changed row images.
 
@@ -51,6 +64,12 @@ class PushIn(BaseModel):
     waiting: DbInt = Field(default=0, ge=0)
     lag_s: float | None = Field(default=None, ge=0, le=10**9)
     config_version: str | None = Field(default=None, max_length=80)
+    # The station's clock when it sent the batch: the parent measures the skew against its own.
+    sent_at: str | None = Field(default=None, max_length=40)
+    # Deleted station-owned rows: {table: [primary key as text]}, applied after the upserts.
+    deletes: dict[str, list[str]] = Field(default_factory=dict, max_length=MAX_TABLES)
+    # A relay's stations (township -> villages) and their sync state as it recorded it.
+    relayed: dict[str, RelayedStatus] = Field(default_factory=dict, max_length=500)
 
 
 class PushOut(WireOut):
@@ -76,6 +95,9 @@ class PullOut(WireOut):
     down_cursor: int
     down_rows: dict[str, list[dict[str, Any]]]
     more: bool
+    # The stations that reach the parent through this one (a township's villages): the registry
+    # rows it needs to serve them as their parent (docs/sync.md, "Relays").
+    relayed: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class LinkOut(WireOut):
@@ -112,9 +134,36 @@ class StationOut(WireOut):
     silent: bool
     conflict: str | None
     conflict_at: str | None
+    # The station it reaches this server through (a township), if any.
+    relay_id: str | None = None
+    # Its clock minus this server's at its last push (seconds), or its relay's report of it.
+    clock_skew_s: float | None = None
 
 
 class StationsOut(WireOut):
     """The stations of the halls the caller may see."""
 
     stations: list[StationOut]
+
+
+class AttendanceConflictOut(WireOut):
+    """A booking the city cancelled that its station checked in meanwhile (the ticket stands)."""
+
+    appointment_id: int
+    hall_id: str
+    station_id: str
+    service_code: str
+    day: str
+    start_at: str | None
+    cancelled_at: str | None
+    checked_in_at: str | None
+    ticket_id: int | None
+    ticket_number: str | None
+    id_masked: str
+    name_masked: str | None
+
+
+class AttendanceConflictsOut(WireOut):
+    """The booking conflicts of the halls the caller may see."""
+
+    conflicts: list[AttendanceConflictOut]

@@ -74,9 +74,18 @@ class TicketOut(WireOut):
 
 
 class TrackedTicketOut(TicketOut):
-    """GET /track/{token}: the ticket with the hall's name (the phone page)."""
+    """GET /track/{token}: the ticket with the hall's name, where to go and the number called now.
+
+    `go_windows` are the windows to go to (the calling window once called; the staffed windows of
+    the ticket's queue while waiting; none once the ticket is over), `go_to` / `go_to_en` say them
+    ("7–9号窗口" / "windows 7–9"); `now_serving` is the latest number called in the ticket's queue.
+    """
 
     hall_name: str
+    go_windows: list[int] = Field(default_factory=list)
+    go_to: str | None = None
+    go_to_en: str | None = None
+    now_serving: str | None = None
 
 
 class CheckinOut(WireOut):

@@ -16,6 +16,7 @@ from hall_server.api import (
     followups,
     green_channel,
     halls,
+    manage,
     matters,
     ratings,
     schemas,
@@ -48,6 +49,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     documents.router,
     audit.router,
     green_channel.router,
+    manage.router,
     sync.router,
 )
 # The bodies of the lean hot routes, which read them without FastAPI's body machinery.

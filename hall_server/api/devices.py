@@ -29,6 +29,7 @@ def heartbeat(body: HeartbeatIn, request: Request, creds: Creds) -> None:
             status=body.status,
             faults=[f.model_dump() for f in body.faults],
             hall_id=body.hall_id,
+            version=body.version,
         ),
     )
 

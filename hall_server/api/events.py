@@ -25,7 +25,7 @@ from hall_server.const import (
 )
 from hall_server.context import ServerContext
 from hall_server.errors import HallError
-from hall_server.events import dumps, read_events
+from hall_server.events import dumps, hall_of_stream, read_events
 from hall_server.services import halls, socket_tickets
 
 logger = logging.getLogger(__name__)
@@ -102,8 +102,10 @@ async def event_socket(
                 principal = await run_in_threadpool(lookup, ctx, raw)
             else:
                 principal = await run_in_threadpool(socket_tickets.redeem, ctx, ticket or "", hall_id)
-            ctx.catalog.hall(hall_id)
-            if not can_access_hall(principal, hall_id, ctx.catalog):
+            # "<hall>@city": this server's own events about a station's hall, read like the hall's.
+            hall = hall_of_stream(hall_id)
+            ctx.catalog.hall(hall)
+            if not can_access_hall(principal, hall, ctx.catalog):
                 refusal = (WS_CLOSE_FORBIDDEN, HallError("auth.wrong_hall", hall_id=hall_id))
         except HallError as err:
             refusal = (WS_CLOSE_NOT_FOUND if http_status(err) == 404 else WS_CLOSE_UNAUTHORISED, err)

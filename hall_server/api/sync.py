@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -16,10 +17,16 @@ from hall_server.api.deps import Creds, get_ctx, json_response, run_authed, run_
 from hall_server.api.lean import lean_openapi
 from hall_server.api.schemas import ErrorOut
 from hall_server.auth import bearer_token
-from hall_server.const import SYNC_BUSY_RETRY_MAX_S, SYNC_BUSY_RETRY_S, SYNC_PUSH_QUEUE, SYNC_PUSH_SLOTS
+from hall_server.const import (
+    SYNC_BUSY_RETRY_MAX_S,
+    SYNC_BUSY_RETRY_S,
+    SYNC_PUSH_QUEUE,
+    SYNC_PUSH_SLOTS,
+    SYNC_PUSH_WAIT_S,
+)
 from hall_server.errors import HallError
 from hall_server.services import stations as svc
-from wire.sync import LinkOut, PullOut, PushIn, PushOut, StationsOut
+from wire.sync import AttendanceConflictsOut, LinkOut, PullOut, PushIn, PushOut, StationsOut
 
 logger = logging.getLogger(__name__)
 
@@ -35,24 +42,65 @@ router = APIRouter(
 
 
 class _PushGate:
-    """Bounds the pushes a parent works on: the city's own kiosks and windows stay served when
-    many stations catch up at once (a queue of pushes would hold the thread pool, the database
-    writers and the CPU)."""
+    """Admits the pushes a parent works on: SYNC_PUSH_SLOTS at a time, a few more waiting, and
+    a wait bounded by SYNC_PUSH_WAIT_S, well inside the station's own timeout: a push is either
+    started soon enough to be answered, or answered 503 sync.busy at once (before its body is
+    read) and never applied in vain. The city's own kiosks and windows keep the rest of the
+    thread pool, the database and the CPU when many stations catch up at once."""
 
     def __init__(self) -> None:
-        self.slots = asyncio.Semaphore(SYNC_PUSH_SLOTS)
+        self.active = 0
+        # Pushes past the door (reading their body, waiting or applying): at most SLOTS + QUEUE.
         self.admitted = 0
-        # Pushes turned away in the current and the last second: the wait asked of a station
-        # grows with the crowd, so the retries come at about the pace the parent takes them.
-        self.turned_away: dict[int, int] = {}
+        self.waiters: deque[asyncio.Future[None]] = deque()
+        # Seconds an applied push took (moving average): the waits asked of stations follow it.
+        self.push_s = 0.5
+        # The end of the turns handed out to stations turned away (monotonic seconds).
+        self.booked_until = 0.0
+
+    async def enter(self) -> bool:
+        """Take a slot (True), or False when none would be free within SYNC_PUSH_WAIT_S."""
+        if self.active < SYNC_PUSH_SLOTS and not self.waiters:
+            self.active += 1
+            return True
+        if len(self.waiters) >= SYNC_PUSH_QUEUE:
+            return False
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(turn)
+        try:
+            await asyncio.wait({turn}, timeout=SYNC_PUSH_WAIT_S)
+        except asyncio.CancelledError:  # the station hung up while waiting
+            if turn.done():
+                self.leave(0.0)  # its slot goes on to the next
+            else:
+                self.waiters.remove(turn)
+                turn.cancel()
+            raise
+        if turn.done():
+            return True  # leave() handed its slot over
+        self.waiters.remove(turn)
+        turn.cancel()
+        return False
+
+    def leave(self, seconds: float) -> None:
+        """Give the slot to the next waiting push (or free it)."""
+        if seconds > 0:
+            self.push_s = 0.8 * self.push_s + 0.2 * seconds
+        while self.waiters:
+            turn = self.waiters.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self.active -= 1
 
     def retry_after(self) -> float:
-        now = int(time.monotonic())
-        self.turned_away = {t: n for t, n in self.turned_away.items() if t >= now - 1}
-        self.turned_away[now] = self.turned_away.get(now, 0) + 1
-        crowd = sum(self.turned_away.values()) / 2.0  # per second
-        # Admitted pushes finish at about one per slot per second (a village's batch).
-        return min(SYNC_BUSY_RETRY_MAX_S, max(SYNC_BUSY_RETRY_S, crowd / SYNC_PUSH_SLOTS))
+        """When a turned-away station should come back: the next free turn in a book of turns
+        (each the time a push takes, per slot), so the crowd is spread over the time the slots
+        need for it instead of all coming back together; a station that misses its turn gets
+        a later one."""
+        now = time.monotonic()
+        self.booked_until = max(self.booked_until, now) + self.push_s / SYNC_PUSH_SLOTS
+        return min(SYNC_BUSY_RETRY_MAX_S, max(SYNC_BUSY_RETRY_S, self.booked_until - now))
 
 
 def _gate(request: Request) -> _PushGate:
@@ -77,8 +125,9 @@ def _push(ctx: Any, token: str | None, raw: bytes) -> dict[str, Any]:
 async def push(request: Request) -> Any:
     """A station's batch of events and row images, applied in one transaction (station credential).
 
-    At most SYNC_PUSH_SLOTS are applied at once and SYNC_PUSH_QUEUE more wait; any further push
-    is answered 503 sync.busy with retry_after_s, longer the more stations are turned away.
+    At most SYNC_PUSH_SLOTS are applied at once and SYNC_PUSH_QUEUE more wait up to
+    SYNC_PUSH_WAIT_S; any other push is answered 503 sync.busy with retry_after_s at once,
+    longer the more stations are turned away.
     """
     ctx = get_ctx(request)
     token = bearer_token(request.headers.get("authorization"))
@@ -87,9 +136,16 @@ async def push(request: Request) -> Any:
         raise HallError("sync.busy", retry_after_s=round(gate.retry_after(), 1))
     gate.admitted += 1
     try:
-        async with gate.slots:
-            raw = await request.body()
+        # The body is read before a slot is taken: a station on a slow line (or one that died
+        # mid-upload) must not hold the slot the others' batches are applied in.
+        raw = await request.body()
+        if not await gate.enter():
+            raise HallError("sync.busy", retry_after_s=round(gate.retry_after(), 1))
+        started = time.monotonic()
+        try:
             return json_response(await run_db(ctx, _push, ctx, token, raw))
+        finally:
+            gate.leave(time.monotonic() - started)
     finally:
         gate.admitted -= 1
 
@@ -116,3 +172,9 @@ async def link(request: Request, creds: Creds) -> Any:
 async def stations(request: Request, creds: Creds) -> Any:
     """The stations of the caller's halls with their sync state (admin, manager)."""
     return json_response(await run_authed(request, creds, svc.list_stations))
+
+
+@router.get("/stations/conflicts", response_model=AttendanceConflictsOut)
+async def attendance_conflicts(request: Request, creds: Creds) -> Any:
+    """Bookings cancelled at the city and checked in at their station meanwhile (admin, manager)."""
+    return json_response(await run_authed(request, creds, svc.attendance_conflicts))

@@ -1,19 +1,30 @@
-"""Tickets: issue, read, list, cancel, track."""
+"""Tickets: issue, read, list, cancel, track, cancel by the holder."""
 
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import StringConstraints
 
 from hall_server.api.deps import Creds, get_ctx, json_response, principal_of, run_authed, run_bearer
-from hall_server.api.lean import lean_openapi, read_body
+from hall_server.api.lean import LeanParam, lean_openapi, read_body
 from hall_server.api.schemas import DbInt, ErrorOut, IssueIn, TicketOut, TrackedTicketOut
-from hall_server.const import IDEMPOTENCY_KEY_MAX
+from hall_server.const import IDEMPOTENCY_KEY_MAX, TRACK_TOKEN_MAX
 from hall_server.services import tickets
 from hall_server.services.tickets import IssueInput
 
 logger = logging.getLogger(__name__)
+
+# The issue route reads its parameters itself (api/lean.py).
+HALL_ID = LeanParam("path", "hall_id", str, "Hall Id")
+IDEMPOTENCY_KEY = LeanParam(
+    "header",
+    "idempotency-key",
+    Annotated[str, StringConstraints(max_length=IDEMPOTENCY_KEY_MAX)] | None,
+    "Idempotency-Key",
+)
 
 router = APIRouter(tags=["tickets"], responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
 
@@ -26,14 +37,12 @@ router = APIRouter(tags=["tickets"], responses={401: {"model": ErrorOut}, 403: {
         200: {"model": TicketOut, "description": "the same Idempotency-Key again"},
         404: {"model": ErrorOut},
     },
-    openapi_extra=lean_openapi(IssueIn),
+    openapi_extra=lean_openapi(IssueIn, (HALL_ID, IDEMPOTENCY_KEY)),
 )
-async def issue(
-    hall_id: str,
-    request: Request,
-    idempotency_key: str | None = Header(default=None, max_length=IDEMPOTENCY_KEY_MAX),
-) -> Response:
+async def issue(request: Request) -> Response:
     """Issue a ticket; with Idempotency-Key a retry returns the same ticket (200)."""
+    hall_id = HALL_ID.read(request)
+    idempotency_key = IDEMPOTENCY_KEY.read(request)
     body = await read_body(request, IssueIn)
     ticket, created = await run_bearer(
         request, tickets.issue_ticket, hall_id, issue_input(body, idempotency_key)
@@ -84,7 +93,17 @@ def cancel(ticket_id: DbInt, request: Request, creds: Creds) -> dict:
     return tickets.cancel_ticket(ctx, principal_of(ctx, creds), ticket_id)
 
 
-@router.get("/track/{track_token}", response_model=TrackedTicketOut)
-def track(track_token: str, request: Request) -> dict:
-    """A ticket by the token in its QR code (public; personal data masked)."""
+@router.get("/track/{track_token}", response_model=TrackedTicketOut, responses={404: {"model": ErrorOut}})
+def track(track_token: str = Path(max_length=TRACK_TOKEN_MAX), *, request: Request) -> dict:
+    """A ticket by the token in its QR code (public; personal data masked): where to go, the call now."""
     return tickets.track_ticket(get_ctx(request), track_token)
+
+
+@router.post(
+    "/track/{track_token}/cancel",
+    response_model=TrackedTicketOut,
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+)
+def cancel_tracked(track_token: str = Path(max_length=TRACK_TOKEN_MAX), *, request: Request) -> dict:
+    """The holder cancels their ticket from the phone page (the token is the proof); repeatable."""
+    return tickets.cancel_tracked(get_ctx(request), track_token)

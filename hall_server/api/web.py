@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 STATIC_DIR = WEB_DIR / "static"
 # The managers' pages under /manage (web/manage/<page>.html), listed in web/static/manage-nav.js.
-MANAGE_PAGES = ("catalogue", "rules", "calendar")
+MANAGE_PAGES = ("staff", "roster", "devices", "catalogue", "rules", "calendar")
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 HTML = "text/html; charset=utf-8"
 # Pages may be cached briefly; the API they call never is.
@@ -44,7 +44,7 @@ def booking_page(hall_id: str) -> FileResponse:
 
 @router.get("/manage/{page}")
 def manage_page(page: str) -> FileResponse:
-    """A managers' page: catalogue, rules, calendar (each loads its own script)."""
+    """A managers' page: staff, roster, devices, catalogue, rules, calendar (each loads its own script)."""
     if page not in MANAGE_PAGES:
         raise HallError("request.not_found")
     return FileResponse(WEB_DIR / "manage" / f"{page}.html", media_type=HTML, headers=NO_STORE)

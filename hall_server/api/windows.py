@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from hall_server.api.deps import Creds, json_response, run_authed, run_bearer
-from hall_server.api.lean import lean_openapi, read_body
+from hall_server.api.lean import LeanParam, lean_openapi, read_body
 from hall_server.api.schemas import (
     CallIn,
     DbInt,
@@ -42,8 +42,12 @@ async def _run(request: Request, creds: Any, fn: Callable[..., Any], *args: Any,
     return None if result is None else json_response(result)
 
 
-async def _lean(request: Request, fn: Callable[..., Any], *args: Any, **kw: Any) -> Response:
-    return json_response(await run_bearer(request, fn, *args, **kw))
+# The hot window steps read their window id themselves (api/lean.py).
+WINDOW_ID = LeanParam("path", "window_id", DbInt, "Window Id")
+
+
+async def _lean(request: Request, fn: Callable[..., Any], **kw: Any) -> Response:
+    return json_response(await run_bearer(request, fn, WINDOW_ID.read(request), **kw))
 
 
 @router.get("/{window_id}", response_model=WindowOut)
@@ -52,17 +56,22 @@ async def get_window(window_id: DbInt, request: Request, creds: Creds) -> dict:
     return await _run(request, creds, windows.get_window, window_id)
 
 
-@router.post("/{window_id}/call-next", response_model=TicketOut, openapi_extra=lean_openapi())
-async def call_next(window_id: DbInt, request: Request) -> Response:
+@router.post(
+    "/{window_id}/call-next", response_model=TicketOut, openapi_extra=lean_openapi(params=(WINDOW_ID,))
+)
+async def call_next(request: Request) -> Response:
     """Call the next ticket (error queue.empty when nobody waits)."""
-    return await _lean(request, windows.call_next, window_id)
+    return await _lean(request, windows.call_next)
 
 
-@router.post("/{window_id}/next", response_model=NextOut, openapi_extra=lean_openapi(NextIn))
-async def next_ticket(window_id: DbInt, request: Request) -> Response:
+@router.post("/{window_id}/next", response_model=NextOut, openapi_extra=lean_openapi(NextIn, (WINDOW_ID,)))
+async def next_ticket(request: Request) -> Response:
     """下一位: finish or no-show the ticket in hand, then call the next (one transaction)."""
+    window_id = WINDOW_ID.read(request)  # the path before the body, as FastAPI checks them
     body = await read_body(request, NextIn)
-    return await _lean(request, windows.next_ticket, window_id, close=body.close, ticket_id=body.ticket_id)
+    return json_response(
+        await run_bearer(request, windows.next_ticket, window_id, close=body.close, ticket_id=body.ticket_id)
+    )
 
 
 @router.post("/{window_id}/call", response_model=TicketOut)
@@ -71,34 +80,38 @@ async def call_chosen(window_id: DbInt, body: CallIn, request: Request, creds: C
     return await _run(request, creds, windows.call_chosen, window_id, body.ticket_id)
 
 
-@router.post("/{window_id}/recall", response_model=TicketOut, openapi_extra=lean_openapi())
-async def recall(window_id: DbInt, request: Request) -> Response:
+@router.post("/{window_id}/recall", response_model=TicketOut, openapi_extra=lean_openapi(params=(WINDOW_ID,)))
+async def recall(request: Request) -> Response:
     """Announce the current ticket again (capped)."""
-    return await _lean(request, windows.recall, window_id)
+    return await _lean(request, windows.recall)
 
 
-@router.post("/{window_id}/no-show", response_model=TicketOut, openapi_extra=lean_openapi())
-async def no_show(window_id: DbInt, request: Request) -> Response:
+@router.post(
+    "/{window_id}/no-show", response_model=TicketOut, openapi_extra=lean_openapi(params=(WINDOW_ID,))
+)
+async def no_show(request: Request) -> Response:
     """The called visitor did not come."""
-    return await _lean(request, windows.no_show, window_id)
+    return await _lean(request, windows.no_show)
 
 
-@router.post("/{window_id}/start", response_model=TicketOut, openapi_extra=lean_openapi())
-async def start(window_id: DbInt, request: Request) -> Response:
+@router.post("/{window_id}/start", response_model=TicketOut, openapi_extra=lean_openapi(params=(WINDOW_ID,)))
+async def start(request: Request) -> Response:
     """Start serving the current ticket."""
-    return await _lean(request, windows.start, window_id)
+    return await _lean(request, windows.start)
 
 
-@router.post("/{window_id}/finish", response_model=TicketOut, openapi_extra=lean_openapi())
-async def finish(window_id: DbInt, request: Request) -> Response:
+@router.post("/{window_id}/finish", response_model=TicketOut, openapi_extra=lean_openapi(params=(WINDOW_ID,)))
+async def finish(request: Request) -> Response:
     """Finish the current ticket; the rating terminal is asked for a rating."""
-    return await _lean(request, windows.finish, window_id)
+    return await _lean(request, windows.finish)
 
 
-@router.post("/{window_id}/suspend", response_model=TicketOut, openapi_extra=lean_openapi())
-async def suspend(window_id: DbInt, request: Request) -> Response:
+@router.post(
+    "/{window_id}/suspend", response_model=TicketOut, openapi_extra=lean_openapi(params=(WINDOW_ID,))
+)
+async def suspend(request: Request) -> Response:
     """Suspend the current ticket."""
-    return await _lean(request, windows.suspend, window_id)
+    return await _lean(request, windows.suspend)
 
 
 @router.post("/{window_id}/transfer", response_model=TicketOut)

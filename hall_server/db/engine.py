@@ -134,6 +134,24 @@ class _LaneGrouping:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # The lane's own connection, kept from group to group: a pool check-out and check-in
+        # and a new Connection per group cost more CPU than most of a group's statements.
+        self._conn: Connection | None = None
+
+    def connection(self) -> Connection:
+        """The lane's connection (opened on first use, and again after an invalidation)."""
+        conn = self._conn
+        if conn is None or conn.closed or conn.invalidated:
+            if conn is not None:
+                conn.close()
+            conn = self._conn = self._db._write_engine.connect()
+        return conn
+
+    def close(self) -> None:
+        """Give the connection back to the pool (the lane stops, or its BEGIN failed)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def open(self) -> None:
         self._db._local.group = _Group()
@@ -178,16 +196,17 @@ class _LaneGrouping:
             if g is not None and g.conn is not None:
                 g.conn.invalidate()
         finally:
+            # After a failed group the connection's state is not to be trusted (SQLAlchemy may
+            # still hold the transaction a failed COMMIT left): the next group takes a new one.
+            self.close()
             self._end()
 
     def _end(self) -> None:
         g: _Group | None = getattr(self._db._local, "group", None)
         self._db._local.group = None
         if g is not None and g.conn is not None:
-            try:
-                g.conn.close()
-            finally:
-                self._db._write_lock.release()
+            # The connection stays the lane's (its transaction has ended); the slot is freed.
+            self._db._write_lock.release()
 
     def publish(self, token: Any) -> None:
         for published in token:
@@ -216,6 +235,7 @@ class Database:
         # Hooks get [(event, wire_text), ...] of each committed transaction.
         self.after_commit: list[Callable[[list[tuple[dict[str, Any], str]]], None]] = []
         self._lane: Lane | None = None
+        self._grouping: _LaneGrouping | None = None
         self._lane_lock = threading.Lock()
         # The lane thread's open group (group commit), if any; None on every other thread.
         self._local = threading.local()
@@ -233,7 +253,8 @@ class Database:
         if lane is None:
             with self._lane_lock:
                 if self._lane is None:
-                    self._lane = Lane(grouping=_LaneGrouping(self) if self.group_commit else None)
+                    self._grouping = _LaneGrouping(self) if self.group_commit else None
+                    self._lane = Lane(grouping=self._grouping)
                 lane = self._lane
         return lane
 
@@ -254,6 +275,12 @@ class Database:
             if lock is not None:
                 lock.release()
 
+    def _lane_grouping(self) -> _LaneGrouping:
+        """The lane's grouping (only the lane thread, inside a group, asks for it)."""
+        grouping = self._grouping
+        assert grouping is not None, "a lane group without its grouping"
+        return grouping
+
     def _group(self) -> _Group | None:
         """The lane group running on this thread (only the lane thread ever has one)."""
         return getattr(self._local, "group", None)
@@ -263,11 +290,12 @@ class Database:
         if g.conn is None:
             self._write_lock.acquire()
             try:
-                conn = self._write_engine.connect()
+                grouping = self._lane_grouping()
+                conn = grouping.connection()
                 try:
                     g.trans = conn.begin()
                 except BaseException:
-                    conn.close()
+                    grouping.close()  # a fresh connection for the next group
                     raise
             except OperationalError as exc:
                 self._write_lock.release()
@@ -402,8 +430,11 @@ class Database:
         which the pool rolls back when the connection returns).
         """
         g = self._group()
-        if g is not None and g.conn is not None:
-            yield DriverConn(g.conn.connection, self.engine.dialect)
+        if g is not None:
+            # On the lane: its own connection, in the group's transaction if one has begun,
+            # else on its own (SQLite runs a lone SELECT in autocommit).
+            conn = g.conn if g.conn is not None else self._lane_grouping().connection()
+            yield DriverConn(conn.connection, self.engine.dialect)
             return
         # The pool hands out the driver's own errors here; they are raised as SQLAlchemy's, so a
         # database that is down answers 503 as on every other path (api/errors.py).

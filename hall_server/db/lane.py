@@ -59,6 +59,9 @@ class Grouping(Protocol):
     def publish(self, token: Any) -> None:
         """Run the after-commit hooks for one call's token (after commit())."""
 
+    def close(self) -> None:
+        """The lane stops (on its thread, after its last group): release what it holds."""
+
 
 class Lane:
     """A single worker thread; `await lane.run(fn)` runs fn there and returns its result."""
@@ -88,6 +91,13 @@ class Lane:
                 self._thread.join(timeout)
 
     def _work(self) -> None:
+        try:
+            self._serve()
+        finally:
+            if self._grouping is not None:
+                self._grouping.close()
+
+    def _serve(self) -> None:
         while True:
             item = self._queue.get()
             if item is _STOP:

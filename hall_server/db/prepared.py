@@ -29,7 +29,7 @@ _NO_DEFAULT = object()
 class _Plan:
     """One compiled form: SQL text, how to build the driver's parameters, how to read rows."""
 
-    __slots__ = ("binds", "names", "positional", "procs", "row", "sql")
+    __slots__ = ("binds", "names", "order", "positional", "procs", "row", "sql")
 
     def __init__(self, stmt: Any, dialect: Any, column_keys: list[str] | None) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=column_keys)
@@ -45,6 +45,11 @@ class _Plan:
             default = _NO_DEFAULT if bind.required else bind.effective_value
             proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
             self.binds[name] = (default, proc)
+        # The driver's parameters in the order it takes them: (name, default, processor) each,
+        # so that building them per execution is one pass with no intermediate dict.
+        self.order: tuple[tuple[str, Any, Processor], ...] = tuple(
+            (name, *self.binds[name]) for name in self.names
+        )
         # SELECT columns, or RETURNING columns of INSERT/UPDATE (none without RETURNING).
         columns = list(getattr(stmt, "exported_columns", ()) or ())
         self.row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
@@ -54,18 +59,15 @@ class _Plan:
         ]
 
     def parameters(self, params: Mapping[str, Any]) -> Any:
-        values: dict[str, Any] = {}
-        for name, (default, proc) in self.binds.items():
-            if name in params:
-                value = params[name]
-            elif default is not _NO_DEFAULT:
-                value = default
-            else:
+        values: list[Any] = []
+        for name, default, proc in self.order:
+            value = params.get(name, default)
+            if value is _NO_DEFAULT:
                 raise KeyError(f"missing parameter {name!r}")
-            values[name] = proc(value) if proc is not None and value is not None else value
+            values.append(proc(value) if proc is not None and value is not None else value)
         if self.positional:
-            return tuple(values[n] for n in self.names)
-        return values
+            return tuple(values)
+        return dict(zip(self.names, values, strict=True))
 
     def rows(self, raw: list[Any]) -> list[Any]:
         make = self.row

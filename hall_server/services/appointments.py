@@ -55,6 +55,7 @@ from hall_server.db.models import (
 from hall_server.db.upsert import upsert_do_nothing
 from hall_server.errors import HallError
 from hall_server.events import Actor, append_event, station_halls
+from hall_server.qr import qr_svg_data_uri
 from hall_server.services import notify, tickets
 from hall_server.services.calendars import calendar_for_hall
 from hall_server.services.hall_settings import settings_of
@@ -615,7 +616,10 @@ def book_slot(ctx: ServerContext, hall_id: str, req: BookingRequest) -> dict[str
     """Use case (public): book a slot (at the city for a station's hall too; never at a station)."""
     refuse_at_station(ctx)
     with ctx.db.write() as s:
-        return view_named(ctx, book(s, ctx.protector, hall_id, req, ctx.now()))
+        view = view_named(ctx, book(s, ctx.protector, hall_id, req, ctx.now()))
+    # The confirmation's QR carries the booking code (what the SMS calls 预约号), nothing personal.
+    view["checkin_qr"] = qr_svg_data_uri(view["code"])
+    return view
 
 
 def lookup_booking(ctx: ServerContext, code: str, id_number: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class Heartbeat:
     status: str
     faults: list[dict[str, str]]
     hall_id: str | None = None
+    version: str | None = None
 
 
 def record_heartbeat(ctx: ServerContext, p: Principal, hb: Heartbeat) -> dict[str, Any]:
@@ -49,6 +50,8 @@ def record_heartbeat(ctx: ServerContext, p: Principal, hb: Heartbeat) -> dict[st
     faults = [{"code": f.get("code", ""), "message": f.get("message", "")} for f in hb.faults]
     emitted: list[str] = []
     values = {"kind": hb.kind, "status": hb.status, "faults": faults, "last_seen": now}
+    if hb.version:
+        values["version"] = hb.version
     with ctx.db.write() as s:
         prev, created = _claim(s, hb.device_id, hall_id, values)
         if prev.hall_id != hall_id:

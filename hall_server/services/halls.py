@@ -14,7 +14,7 @@ from hall_server.const import CALL_EVENTS, RECENT_CALLS
 from hall_server.context import ServerContext
 from hall_server.db.models import Event, Hall, HallService, QueueGroup, ServiceItem, Window
 from hall_server.errors import HallError
-from hall_server.events import dumps, last_seq, read_events, row_to_event
+from hall_server.events import dumps, hall_of_stream, last_seq, read_events, row_to_event
 from hall_server.services.catalogue import normalized_guide, with_hall
 from hall_server.services.queue import QueueEstimator
 from hall_server.services.tickets import hall_day
@@ -162,9 +162,10 @@ def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
 def events_since(
     ctx: ServerContext, p: Principal, hall_id: str, since: int, limit: int
 ) -> list[dict[str, Any]]:
-    """Events of a hall after since, in order."""
-    ctx.catalog.hall(hall_id)
-    require_hall(p, hall_id, ctx.catalog)
+    """Events of a hall (or its "<hall>@city" stream at a parent) after since, in order."""
+    hall = hall_of_stream(hall_id)
+    ctx.catalog.hall(hall)
+    require_hall(p, hall, ctx.catalog)
     with ctx.db.read() as s:
         events = read_events(s, hall_id, since, limit)
     return events if sees_audit(p) else [redact_event(ev) for ev in events]

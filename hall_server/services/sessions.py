@@ -30,7 +30,7 @@ from hall_server.db.models import ApiToken, User, Window
 from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
 from hall_server.passwords import hash_password, password_problems, verify_password
-from hall_server.services import throttle
+from hall_server.services import sittings, throttle
 from hall_server.services.windows import lock_window, window_out
 
 logger = logging.getLogger(__name__)
@@ -86,8 +86,11 @@ def login(
             win = lock_window(s, window_id)
             if win.hall_id != user.hall_id:
                 raise HallError("auth.wrong_hall", hall_id=win.hall_id)
+            # One clerk per window: another clerk's live session is never ended silently, and
+            # a hall with a roster today admits only its rostered clerk (services/sittings.py).
+            sittings.admit(ctx, s, user, win)
             if win.clerk_id is not None and win.clerk_id != user.id:
-                # The previous clerk's session at this window ends: one clerk per window.
+                # The previous clerk's session had lapsed: its token is closed for good.
                 s.execute(
                     update(TK)
                     .where(TK.c.window_id == window_id, TK.c.role == "clerk", TK.c.revoked_at.is_(None))

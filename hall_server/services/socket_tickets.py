@@ -15,6 +15,7 @@ from hall_server.const import WS_TICKET_BYTES, WS_TICKET_TTL_S
 from hall_server.context import ServerContext
 from hall_server.db.models import SocketTicket
 from hall_server.errors import HallError
+from hall_server.events import hall_of_stream
 from hall_server.passwords import token_hash
 
 logger = logging.getLogger(__name__)
@@ -24,8 +25,9 @@ ST = SocketTicket.__table__
 
 def issue(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
     """A ticket for the event socket of a hall the caller may watch; valid WS_TICKET_TTL_S, once."""
-    ctx.catalog.hall(hall_id)
-    if not can_access_hall(p, hall_id, ctx.catalog):
+    hall = hall_of_stream(hall_id)  # "<hall>@city": the city's own stream of a station's hall
+    ctx.catalog.hall(hall)
+    if not can_access_hall(p, hall, ctx.catalog):
         raise HallError("auth.wrong_hall", hall_id=hall_id)
     ticket = secrets.token_urlsafe(WS_TICKET_BYTES)
     now = datetime.now(UTC)

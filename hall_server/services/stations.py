@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from hall_server.auth import MANAGER_ROLES, Principal, authenticate, require_roles, visible_halls
@@ -21,6 +21,8 @@ from hall_server.const import ERRORS, STATION_NO_MAX
 from hall_server.context import ServerContext
 from hall_server.db.engine import Database
 from hall_server.db.models import (
+    Appointment,
+    AppointmentAttendance,
     Base,
     Event,
     Hall,
@@ -34,7 +36,7 @@ from hall_server.db.models import (
 from hall_server.errors import HallError
 from hall_server.events import forget_station_halls
 from hall_server.passwords import new_token, token_hash
-from hall_server.sync import capture, config_snapshot, parent
+from hall_server.sync import capture, config_snapshot, parent, relay
 from hall_server.sync.protocol import station_range
 from wire.sync import PushIn
 
@@ -48,6 +50,10 @@ _EVENTS = Event.__table__
 _ACKS = SyncAck.__table__
 _CHANGES = SyncChange.__table__
 _TICKETS = Ticket.__table__
+_APPTS = Appointment.__table__
+_ATT = AppointmentAttendance.__table__
+# The booking conflicts a manager's list shows at most (newest booked day first).
+CONFLICTS_MAX = 500
 # Business days back whose ticket numbers a pull carries (floors_of): today's, and a day-end margin.
 FLOOR_DAYS = 2
 # Refusals a parent records on the station's row, so the station list shows them.
@@ -78,12 +84,17 @@ def push(ctx: ServerContext, token: str | None, body: PushIn) -> dict[str, Any]:
     now = ctx.now()
     try:
         with ctx.db.write() as s:
-            return parent.apply_push(s, station_id, body, now)
+            return parent.apply_push(s, station_id, body, now, relaying=ctx.settings.station_mode)
     except IntegrityError as exc:
         # A row image that breaks a constraint (a reference to a row never sent, a duplicate
         # unique value): the batch is refused whole, nothing applied.
         logger.warning("station %s sent a row the database refuses: %s", station_id, exc.orig)
         raise HallError("sync.bad_row", reason="a row breaks a constraint of the parent's database") from None
+    except DataError as exc:
+        # A value the parent's database cannot take (an event payload that is not JSON, a time it
+        # cannot read): refused whole, like a constraint.
+        logger.warning("station %s sent a value the database refuses: %s", station_id, exc.orig)
+        raise HallError("sync.bad_row", reason="a value the parent's database cannot store") from None
     except HallError as exc:
         if exc.code in CONFLICTS:
             _record_conflict(ctx.db, station_id, exc.code, body.epoch, now)
@@ -118,9 +129,12 @@ def pull(
     with ctx.db.read(consistent=True) as s:
         st = s.execute(select(_ST).where(_ST.c.id == station_id)).one()
         halls = parent.halls_of(s, station_id)
-        version, config = config_snapshot.snapshot(s, halls, now)
-        rows, cursor, more = config_snapshot.down_rows(s, halls, down_cursor)
-        bases = bases_of(s, halls)
+        # A relay (township) also gets what the stations below it need (sync/relay.py).
+        served = relay.served_halls(s, station_id)
+        registry = relay.registry_for(s, station_id)
+        version, config = config_snapshot.snapshot(s, served, now)
+        rows, cursor, more = config_snapshot.down_rows(s, served, down_cursor)
+        bases = bases_of(s, served)
         floors = floors_of(s, int(st.station_no), halls, now)
     _touch(ctx.db, station_id, now)
     return {
@@ -134,14 +148,23 @@ def pull(
         "down_cursor": cursor,
         "down_rows": rows,
         "more": more,
+        "relayed": registry,
     }
 
 
 # --- the registry (CLI) ------------------------------------------------------------------------
 def add_station(
-    db: Database, station_id: str, halls: list[str], name: str = "", now: datetime | None = None
+    db: Database,
+    station_id: str,
+    halls: list[str],
+    name: str = "",
+    now: datetime | None = None,
+    via: str | None = None,
 ) -> dict[str, Any]:
-    """Register a station owning halls; returns its setup bundle (the credential, shown once)."""
+    """Register a station owning halls; returns its setup bundle (the credential, shown once).
+
+    via: the station it reaches this server through (a township relaying for this village).
+    """
     now = now or datetime.now(UTC)
     if not halls:
         raise HallError("request.invalid", reason="a station owns at least one hall")
@@ -149,6 +172,8 @@ def add_station(
     with db.write() as s:
         if s.execute(select(_ST.c.id).where(_ST.c.id == station_id)).first():
             raise HallError("station.exists", station_id=station_id)
+        if via is not None:
+            relay.check_relay(s, via)
         known = {r[0] for r in s.execute(select(_HALLS.c.id).where(_HALLS.c.id.in_(halls)))}
         for h in halls:
             if h not in known:
@@ -168,13 +193,22 @@ def add_station(
                 created_at=now,
                 rows_through=0,
                 waiting=0,
+                relay_id=via,
             )
         )
         for h in halls:
             s.execute(_SH.insert().values(hall_id=h, station_id=station_id, applied_seq=0))
         _rebase_streams(s, capture.streams_of(halls))
     forget_station_halls()
-    return {"station_id": station_id, "station_no": number, "halls": list(halls), "credential": credential}
+    bundle: dict[str, Any] = {
+        "station_id": station_id,
+        "station_no": number,
+        "halls": list(halls),
+        "credential": credential,
+    }
+    if via is not None:
+        bundle["via"] = via  # its HALL_PARENT_URL is the relay's address, not this server's
+    return bundle
 
 
 def _rebase_streams(s: Session, streams: list[str]) -> None:
@@ -329,6 +363,8 @@ def station_rows(
                 "silent": silent,
                 "conflict": st.conflict,
                 "conflict_at": _iso(st.conflict_at),
+                "relay_id": st.relay_id,
+                "clock_skew_s": st.clock_skew_s,
             }
         )
     return out
@@ -340,6 +376,63 @@ def list_stations(ctx: ServerContext, p: Principal) -> dict[str, Any]:
     halls = None if p.role == "admin" else visible_halls(ctx, p)
     with ctx.db.read() as s:
         return {"stations": station_rows(s, halls, ctx.now(), ctx.settings.station_silent_alert_s)}
+
+
+def attendance_conflicts(ctx: ServerContext, p: Principal) -> dict[str, Any]:
+    """GET /stations/conflicts: bookings the city cancelled that a station checked in meanwhile.
+
+    The city owns a station hall's capacity; the station honoured what it knew (the visitor got
+    a priority ticket) and the cancellation stands (docs/sync.md, "Appointments"). A manager
+    sees each such booking to settle it with the visitor (the place may have been sold again).
+    Personal data as masked; managers see their halls', admins all.
+    """
+    require_roles(p, *MANAGER_ROLES)
+    halls = None if p.role == "admin" else visible_halls(ctx, p)
+    stmt = (
+        select(
+            _APPTS.c.id,
+            _APPTS.c.hall_id,
+            _APPTS.c.service_code,
+            _APPTS.c.day,
+            _APPTS.c.start_at,
+            _APPTS.c.cancelled_at,
+            _APPTS.c.id_masked,
+            _APPTS.c.name_masked,
+            _ATT.c.at.label("checked_in_at"),
+            _ATT.c.ticket_id,
+            _TICKETS.c.number.label("ticket_number"),
+            _SH.c.station_id,
+        )
+        .join(_ATT, _ATT.c.appointment_id == _APPTS.c.id)
+        .join(_SH, _SH.c.hall_id == _APPTS.c.hall_id)
+        .outerjoin(_TICKETS, _TICKETS.c.id == _ATT.c.ticket_id)
+        .where(_APPTS.c.status == "cancelled", _ATT.c.status == "checked_in")
+        .order_by(_APPTS.c.day.desc(), _APPTS.c.id)
+        .limit(CONFLICTS_MAX)
+    )
+    if halls is not None:
+        stmt = stmt.where(_APPTS.c.hall_id.in_(halls))
+    with ctx.db.read() as s:
+        rows = s.execute(stmt).all()
+    return {
+        "conflicts": [
+            {
+                "appointment_id": int(r.id),
+                "hall_id": r.hall_id,
+                "station_id": r.station_id,
+                "service_code": r.service_code,
+                "day": r.day.isoformat(),
+                "start_at": _iso(r.start_at),
+                "cancelled_at": _iso(r.cancelled_at),
+                "checked_in_at": _iso(r.checked_in_at),
+                "ticket_id": int(r.ticket_id) if r.ticket_id is not None else None,
+                "ticket_number": r.ticket_number,
+                "id_masked": r.id_masked,
+                "name_masked": r.name_masked,
+            }
+            for r in rows
+        ]
+    }
 
 
 def _aware(dt: datetime | None) -> datetime | None:

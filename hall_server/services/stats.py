@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -29,7 +29,8 @@ from hall_server.db.models import (
     Window,
 )
 from hall_server.errors import HallError
-from hall_server.services import stats_facts
+from hall_server.services import stat_rollups, stats_facts
+from hall_server.services.names import window_title
 from queueing.const import DEFAULT_TARGET_WAIT_MINUTES
 from queueing.kpi import LEVEL_NAMES_ZH, indicators_from_counts, ratio
 
@@ -64,35 +65,9 @@ def make_scope(
     return Scope(tuple(hall_ids), day_from, day_to, **filters)
 
 
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _seconds_between(session: Session, start: Any, end: Any) -> ColumnElement[float]:
-    if _dialect(session) == "postgresql":
-        return func.extract("epoch", end - start)
-    return (func.julianday(end) - func.julianday(start)) * 86400.0
-
-
-def _whole_seconds(session: Session, secs: ColumnElement[float]) -> ColumnElement[int]:
-    """Seconds rounded to whole ones: julianday() arithmetic is off by microseconds."""
-    if _dialect(session) == "postgresql":
-        return cast(func.round(secs), Integer)
-    return cast(secs + 0.5, Integer)  # CAST truncates in SQLite; durations are never negative
-
-
 def _zone_name(session: Session, hall_ids: tuple[str, ...]) -> str:
     tz = session.scalar(select(Hall.timezone).where(Hall.id.in_(hall_ids)).limit(1))
     return tz or "Asia/Shanghai"
-
-
-def _hour_expr(session: Session, column: Any, zone: str) -> ColumnElement[int]:
-    if _dialect(session) == "postgresql":
-        return cast(func.extract("hour", func.timezone(zone, column)), Integer)
-    # SQLite keeps UTC wall time; China has no daylight saving, so a fixed offset is exact.
-    offset = ZoneInfo(zone).utcoffset(datetime(2026, 1, 1)) or timedelta(0)
-    hours = int(offset.total_seconds() // 3600)
-    return cast(func.strftime("%H", column, f"{hours:+d} hours"), Integer)
 
 
 def _where(scope: Scope) -> list[ColumnElement[bool]]:
@@ -187,12 +162,13 @@ def _labels(session: Session, by: str | None, keys: list[Any]) -> dict[Any, str]
         rows = session.execute(select(ServiceItem.code, ServiceItem.name).where(ServiceItem.code.in_(keys)))
         return {c: n for c, n in rows}
     if by == "window":
+        # "hall · window": 1号窗口 alone is ambiguous across the halls of a subtree.
         rows = session.execute(
-            select(Window.id, Window.number, Window.name).where(
-                Window.id.in_([k for k in keys if k is not None])
-            )
+            select(Window.id, Window.number, Window.name, Hall.name)
+            .join(Hall, Hall.id == Window.hall_id)
+            .where(Window.id.in_([k for k in keys if k is not None]))
         )
-        return {i: f"{num}号窗口 {name}".strip() for i, num, name in rows}
+        return {i: window_title(hall, num, name) for i, num, name, hall in rows}
     if by == "clerk":
         rows = session.execute(
             select(User.id, User.name, User.username).where(User.id.in_([k for k in keys if k is not None]))
@@ -219,9 +195,13 @@ def load_facts(session: Session, scope: Scope, groupings: tuple[str, ...] = BY_K
     return stats_facts.load(
         session,
         _where(scope),
-        _hour_expr(session, T.c.issued_at, zone),
-        _whole_seconds(session, _seconds_between(session, T.c.issued_at, T.c.called_at)),
-        _whole_seconds(session, _seconds_between(session, T.c.started_at, T.c.finished_at)),
+        stats_facts.hour_expr(session, T.c.issued_at, zone),
+        stats_facts.whole_seconds(
+            session, stats_facts.seconds_between(session, T.c.issued_at, T.c.called_at)
+        ),
+        stats_facts.whole_seconds(
+            session, stats_facts.seconds_between(session, T.c.started_at, T.c.finished_at)
+        ),
         _targets(session, scope.hall_ids),
         DEFAULT_TARGET_WAIT_MINUTES * 60.0,
         groupings,
@@ -253,24 +233,62 @@ def _shape(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Figures:
+    """Where a scope's figures come from: the rollups, or the tickets themselves (`facts`).
+
+    A scope filtered to one window, clerk or service has no rollup of its own (the rollups group
+    by one key at a time): it is counted from its tickets, which the filter keeps few.
+    """
+
+    session: Session
+    scope: Scope
+    facts: stats_facts.Facts | None = None
+
+    def grouped(self, by: str | None) -> stats_facts.Grouped:
+        """Grouped by `by` (None: one group "all", with tickets per hour of the day)."""
+        if self.facts is not None:
+            return stats_facts.group(self.facts, by, hours=by is None)
+        sc = self.scope
+        return stat_rollups.grouped(
+            self.session,
+            sc.hall_ids,
+            sc.day_from,
+            sc.day_to,
+            by,
+            _targets(self.session, sc.hall_ids),
+            DEFAULT_TARGET_WAIT_MINUTES * 60.0,
+        )
+
+
+def figures(session: Session, scope: Scope, groupings: tuple[str, ...] = BY_KEYS) -> Figures:
+    """The scope's figures: from the rollups unless a window, clerk or service filter narrows it."""
+    if scope.window_id is None and scope.clerk_id is None and scope.service_code is None:
+        return Figures(session, scope)
+    return Figures(session, scope, load_facts(session, scope, tuple({"hour", *groupings})))
+
+
+def raw_figures(session: Session, scope: Scope) -> Figures:
+    """The scope's figures counted from its tickets (the reference the rollups must equal)."""
+    return Figures(session, scope, load_facts(session, scope))
+
+
 def rating_indicators(
-    session: Session, scope: Scope, by: str | None, facts: stats_facts.Facts | None = None
+    session: Session, scope: Scope, by: str | None, fig: Figures | None = None
 ) -> dict[Any, dict[str, Any]]:
     """The six 好差评 indicators per key; ratings and cases belong to their ticket's scope."""
     if by is not None and by not in BY_KEYS:
         raise HallError("stats.bad_group", by=by)
-    facts = facts if facts is not None else load_facts(session, scope, (by,) if by else ())
-    return {k: v["ratings"] for k, v in stats_facts.aggregate(facts, by).items()}
+    fig = fig if fig is not None else figures(session, scope, (by,) if by else ())
+    return {k: v["ratings"] for k, v in stats_facts.finish(fig.grouped(by)).items()}
 
 
-def breakdown(
-    session: Session, scope: Scope, by: str, facts: stats_facts.Facts | None = None
-) -> list[dict[str, Any]]:
+def breakdown(session: Session, scope: Scope, by: str, fig: Figures | None = None) -> list[dict[str, Any]]:
     """Per-key rows for one grouping (service, window, clerk, hall, group, day, hour)."""
     if by not in BY_KEYS:
         raise HallError("stats.bad_group", by=by)
-    facts = facts if facts is not None else load_facts(session, scope, (by,))
-    rows = stats_facts.aggregate(facts, by)
+    fig = fig if fig is not None else figures(session, scope, (by,))
+    rows = stats_facts.finish(fig.grouped(by))
     labels = _labels(session, by, list(rows))
     out = []
     for k in sorted(rows, key=lambda x: (x is None, str(x) if not isinstance(x, int) else f"{x:012d}")):
@@ -281,10 +299,11 @@ def breakdown(
     return out
 
 
-def summary(session: Session, scope: Scope, facts: stats_facts.Facts | None = None) -> dict[str, Any]:
+def summary(session: Session, scope: Scope, fig: Figures | None = None) -> dict[str, Any]:
     """Totals, tickets per hour, the waiting-time distribution, ratings and 最多跑一次 for the dashboard."""
-    facts = facts if facts is not None else load_facts(session, scope, ("hour",))
-    total = stats_facts.aggregate(facts, None).get("all")
+    fig = fig if fig is not None else figures(session, scope, ())
+    grouped = fig.grouped(None)
+    total = stats_facts.finish(grouped).get("all")
     empty_ind = {**indicators_from_counts({}, 0, 0, {}).as_dict(), "levels": {}}
     if total is None:
         total = {
@@ -298,9 +317,9 @@ def summary(session: Session, scope: Scope, facts: stats_facts.Facts | None = No
     totals["appointments_booked"] = appts["booked"]
     totals["appointments_kept"] = appts["kept"]
     totals["appointments_missed"] = appts["missed"]
-    per_hour = stats_facts.aggregate(facts, "hour")
+    per_hour = stats_facts.per_hour(grouped)
     ind = total["ratings"]
-    counts = stats_facts.wait_buckets(facts, WAIT_BUCKETS_MIN)
+    counts = stats_facts.wait_buckets(grouped, WAIT_BUCKETS_MIN)
     buckets = []
     lower = 0
     for upper, n in zip((*WAIT_BUCKETS_MIN, None), counts, strict=True):
@@ -312,7 +331,7 @@ def summary(session: Session, scope: Scope, facts: stats_facts.Facts | None = No
         "from": scope.day_from.isoformat(),
         "to": scope.day_to.isoformat(),
         "totals": totals,
-        "per_hour": [{"hour": h, "issued": per_hour.get(h, {}).get("issued", 0)} for h in range(24)],
+        "per_hour": [{"hour": h, "issued": per_hour[h]} for h in range(24)],
         "wait_histogram": buckets,
         "ratings": {
             "indicators": ind,
@@ -363,6 +382,7 @@ def check_by(by: str | None) -> None:
 def summary_of(ctx: ServerContext, p: Principal, q: StatsQuery) -> dict[str, Any]:
     """Use case: totals, tickets per hour, waiting times, ratings and 最多跑一次 for the period."""
     scope = scope_for(ctx, p, q)
+    stat_rollups.catch_up(ctx.db)
     with ctx.db.read() as s:
         return summary(s, scope)
 
@@ -371,6 +391,7 @@ def breakdown_of(ctx: ServerContext, p: Principal, q: StatsQuery, by: str) -> li
     """Use case: per service item, window, clerk, hall, group, day or hour."""
     check_by(by)
     scope = scope_for(ctx, p, q)
+    stat_rollups.catch_up(ctx.db)
     with ctx.db.read() as s:
         return breakdown(s, scope, by)
 
@@ -379,12 +400,13 @@ def indicators_of(ctx: ServerContext, p: Principal, q: StatsQuery, by: str | Non
     """Use case: the six 好差评 indicators in total and, with `by`, per key."""
     check_by(by)
     scope = scope_for(ctx, p, q)
+    stat_rollups.catch_up(ctx.db)
     with ctx.db.read() as s:
-        facts = load_facts(s, scope, (by,) if by else ())
-        total = rating_indicators(s, scope, None, facts).get("all")
+        fig = figures(s, scope, (by,) if by else ())
+        total = rating_indicators(s, scope, None, fig).get("all")
         rows = [
             {"key": item["key"], "label": item["label"], "indicators": item["ratings"]}
-            for item in (breakdown(s, scope, by, facts) if by else [])
+            for item in (breakdown(s, scope, by, fig) if by else [])
         ]
     return {
         "from": scope.day_from.isoformat(),

@@ -7,11 +7,14 @@ import io
 import logging
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hall_server.auth import Principal
 from hall_server.context import ServerContext
-from hall_server.services.stats import Scope, StatsQuery, breakdown, check_by, load_facts, scope_for, summary
+from hall_server.db.models import Hall, User, Window
+from hall_server.services import stat_rollups
+from hall_server.services.stats import Scope, StatsQuery, breakdown, check_by, figures, scope_for, summary
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +58,22 @@ def _pct(x: float | None) -> float | None:
     return None if x is None else round(x * 100.0, 2)
 
 
-def row_values(item: dict[str, Any]) -> list[Any]:
+def shown_keys(session: Session, by: str, items: list[dict[str, Any]]) -> dict[Any, Any]:
+    """What the 分组 column shows for a key: no database ids (a window's number, a clerk's log-in name)."""
+    keys = [i["key"] for i in items if i["key"] is not None]
+    if by == "window":
+        rows = session.execute(select(Window.id, Window.number).where(Window.id.in_(keys)))
+        return {i: f"{n}号" for i, n in rows}
+    if by == "clerk":
+        return dict(session.execute(select(User.id, User.username).where(User.id.in_(keys))).all())
+    return {k: k for k in keys}
+
+
+def row_values(item: dict[str, Any], shown: dict[Any, Any] | None = None) -> list[Any]:
     """One breakdown row as spreadsheet cells (percentages as numbers 0..100)."""
     r = item.get("ratings") or {}
     return [
-        item["key"],
+        (shown or {}).get(item["key"], item["key"]),
         item["label"],
         item["issued"],
         item["served"],
@@ -88,9 +102,16 @@ def to_csv(session: Session, scope: Scope, by: str) -> str:
     buf.write("\ufeff")
     w = csv.writer(buf)
     w.writerow(HEADERS_ZH)
-    for item in breakdown(session, scope, by):
-        w.writerow(["" if v is None else v for v in row_values(item)])
+    items = breakdown(session, scope, by)
+    shown = shown_keys(session, by, items)
+    for item in items:
+        w.writerow(["" if v is None else v for v in row_values(item, shown)])
     return buf.getvalue()
+
+
+def _hall_names(session: Session, hall_ids: list[str]) -> list[str]:
+    names = dict(session.execute(select(Hall.id, Hall.name).where(Hall.id.in_(hall_ids))).all())
+    return [names.get(h, h) for h in hall_ids]
 
 
 def to_xlsx(session: Session, scope: Scope) -> bytes:
@@ -98,13 +119,13 @@ def to_xlsx(session: Session, scope: Scope) -> bytes:
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
-    facts = load_facts(session, scope)  # one pass over the tickets for every sheet
-    s = summary(session, scope, facts)
+    fig = figures(session, scope)  # with a filter: one pass over the tickets for every sheet
+    s = summary(session, scope, fig)
     ws = wb.create_sheet("汇总")
     t = s["totals"]
     ind = s["ratings"]["indicators"]
     rows: list[list[Any]] = [
-        ["大厅", "、".join(s["hall_ids"])],
+        ["大厅", "、".join(_hall_names(session, s["hall_ids"]))],
         ["期间", f"{s['from']} 至 {s['to']}"],
         ["取号数", t["issued"]],
         ["办结数", t["served"]],
@@ -133,8 +154,10 @@ def to_xlsx(session: Session, scope: Scope) -> bytes:
     for by, title in SHEETS:
         sheet = wb.create_sheet(title)
         sheet.append(HEADERS_ZH)
-        for item in breakdown(session, scope, by, facts):
-            sheet.append(row_values(item))
+        items = breakdown(session, scope, by, fig)
+        shown = shown_keys(session, by, items)
+        for item in items:
+            sheet.append(row_values(item, shown))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -144,6 +167,7 @@ def export_csv_of(ctx: ServerContext, p: Principal, q: StatsQuery, by: str) -> t
     """Use case: (file name, CSV text) of a breakdown."""
     check_by(by)
     scope = scope_for(ctx, p, q)
+    stat_rollups.catch_up(ctx.db)
     with ctx.db.read() as s:
         text = to_csv(s, scope, by)
     return f"stats-{q.hall_id}-{scope.day_from}-{scope.day_to}-{by}.csv", text
@@ -152,6 +176,7 @@ def export_csv_of(ctx: ServerContext, p: Principal, q: StatsQuery, by: str) -> t
 def export_xlsx_of(ctx: ServerContext, p: Principal, q: StatsQuery) -> tuple[str, bytes]:
     """Use case: (file name, workbook bytes): 汇总 plus one sheet per grouping."""
     scope = scope_for(ctx, p, q)
+    stat_rollups.catch_up(ctx.db)
     with ctx.db.read() as s:
         data = to_xlsx(s, scope)
     return f"stats-{q.hall_id}-{scope.day_from}-{scope.day_to}.xlsx", data

@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Integer, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -24,6 +26,7 @@ C = FollowupCase.__table__
 # Expired: closed unserved at the business day's end (queueing.dayend), not a visitor's no-show.
 FINISHED, NO_SHOW, EXPIRED = 1, 2, 3
 FETCH_BATCH = 50_000
+P90_DENSE_CELLS = 20_000_000  # groups x seconds up to which a percentile uses a dense histogram
 
 
 @dataclass
@@ -44,7 +47,7 @@ class Facts:
     satisfied: np.ndarray  # -1 unknown, 0 no, 1 yes
 
 
-def _encode(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
+def encode(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     lut: dict[Any, int] = {}
     codes = np.fromiter((lut.setdefault(v, len(lut)) for v in values), dtype=np.int32, count=len(values))
     return codes, list(lut)
@@ -69,6 +72,32 @@ def _flags() -> ColumnElement[int]:
     sat = case((C.c.revisit_satisfied.is_(True), 2048), (C.c.revisit_satisfied.is_(False), 1024), else_=0)
     transfers = case((T.c.transfer_count > 15, 15), else_=func.coalesce(T.c.transfer_count, 0)) * 4096
     return status + appointment + prompted + level + step + sat + transfers
+
+
+def dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def seconds_between(session: Session, start: Any, end: Any) -> ColumnElement[float]:
+    if dialect(session) == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+def whole_seconds(session: Session, secs: ColumnElement[float]) -> ColumnElement[int]:
+    """Seconds rounded to whole ones: julianday() arithmetic is off by microseconds."""
+    if dialect(session) == "postgresql":
+        return cast(func.round(secs), Integer)
+    return cast(secs + 0.5, Integer)  # CAST truncates in SQLite; durations are never negative
+
+
+def hour_expr(session: Session, column: Any, zone: str) -> ColumnElement[int]:
+    if dialect(session) == "postgresql":
+        return cast(func.extract("hour", func.timezone(zone, column)), Integer)
+    # SQLite keeps UTC wall time; China has no daylight saving, so a fixed offset is exact.
+    offset = ZoneInfo(zone).utcoffset(datetime(2026, 1, 1)) or timedelta(0)
+    hours = int(offset.total_seconds() // 3600)
+    return cast(func.strftime("%H", column, f"{hours:+d} hours"), Integer)
 
 
 KEY_COLUMNS: dict[str, Any] = {
@@ -106,24 +135,24 @@ def load(
         .select_from(T.outerjoin(R, R.c.ticket_id == T.c.id).outerjoin(C, C.c.rating_id == R.c.id))
         .where(*where)
     )
-    rows = _fetch_raw(session, stmt)
+    rows = fetch_raw(session, stmt)
     n = len(rows)
     cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if n else [() for _ in range(4 + len(extra))]
     del rows
-    hall_codes, hall_labels = _encode(cols[0])
+    hall_codes, hall_labels = encode(cols[0])
     flags = np.array(cols[1], dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
     per_hall = np.array([float(targets.get(h, default_target)) for h in hall_labels] or [default_target])
     keys: dict[str, tuple[np.ndarray, list[Any]]] = {"hall": (hall_codes, hall_labels)}
     for i, g in enumerate(extra):
         values = cols[4 + i]
         if g in ("window", "clerk"):
-            codes, labels = _encode(values)
+            codes, labels = encode(values)
             keys[g] = (codes, [None if v == -1 else int(v) for v in labels])
         elif g == "hour":
-            codes, labels = _encode(values)
+            codes, labels = encode(values)
             keys[g] = (codes, [int(v) for v in labels])
         else:
-            keys[g] = _encode(values)
+            keys[g] = encode(values)
     return Facts(
         n=n,
         keys=keys,
@@ -140,7 +169,7 @@ def load(
     )
 
 
-def _fetch_raw(session: Session, stmt: Any) -> list[Any]:
+def fetch_raw(session: Session, stmt: Any) -> list[Any]:
     """Run on the session's own DBAPI cursor (same transaction): plain tuples, no per-row processing."""
     conn = session.connection()
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
@@ -159,100 +188,184 @@ def _fetch_raw(session: Session, stmt: Any) -> list[Any]:
         cursor.close()
 
 
-def _p90(groups: np.ndarray, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Nearest-rank 90th percentile per group (nan where a group has no value)."""
-    out = np.full(len(counts), np.nan)
-    if values.size == 0:
-        return out
-    order = np.lexsort((values, groups))
-    ordered = values[order]
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    rank = np.maximum(np.ceil(0.9 * counts).astype(np.int64), 1)
-    has = counts > 0
-    out[has] = ordered[(starts + rank - 1)[has]]
-    return out
+# The additive counters of a group, in this order (stored as such in stat_rollups.counts).
+COUNTERS = (
+    "issued", "served", "no_show", "unserved", "transferred", "appointment_tickets",
+    "wait_n", "wait_sum", "serve_n", "serve_sum", "rated_finished",
+)  # fmt: skip
+LEVELS_AT = len(COUNTERS)  # then 10 level counts: (level - 1) * 2 + prompted
+CASES_AT = LEVELS_AT + 10  # then 18 case counts: step * 3 + satisfied + 1
+HOURS_AT = CASES_AT + 18  # then, with hours, 24 tickets issued per hour of the day
+N_COUNTS = HOURS_AT
+N_COUNTS_HOURS = HOURS_AT + 24
+COL = {name: i for i, name in enumerate(COUNTERS)}
 
 
-def aggregate(f: Facts, by: str | None) -> dict[Any, dict[str, Any]]:
-    """Per key of `by` (None: one key "all"): counts, times, 好差评 indicators and level counts."""
-    if by is None:
-        g = np.zeros(f.n, dtype=np.int32)
-        labels: list[Any] = ["all"]
-    else:
-        g, labels = f.keys[by]
-    k = len(labels)
-    if f.n == 0 or k == 0:
-        return {}
+@dataclass
+class Grouped:
+    """Per-group counters plus every whole-second wait and service time with its group."""
+
+    labels: list[Any]
+    counts: np.ndarray  # (groups, N_COUNTS or N_COUNTS_HOURS) int64
+    wait: np.ndarray  # whole seconds
+    wait_group: np.ndarray
+    wait_target: np.ndarray  # the waiting target of each wait's hall, in seconds
+    serve: np.ndarray
+    serve_group: np.ndarray
+
+
+def tally(f: Facts, g: np.ndarray, k: int, hours: np.ndarray | None = None) -> np.ndarray:
+    """The counters of each of k groups (codes g, one per ticket); with hours, tickets per hour too."""
+    cols = N_COUNTS if hours is None else N_COUNTS_HOURS
+    out = np.zeros((k, cols), dtype=np.int64)
 
     def count(mask: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
         gg = g if mask is None else g[mask]
         w = weights if (mask is None or weights is None) else weights[mask]
-        return np.bincount(gg, weights=w, minlength=k)
+        return np.bincount(gg, weights=w, minlength=k).astype(np.int64)
 
-    issued = count()
-    served = count(f.status == FINISHED)
-    no_show = count(f.status == NO_SHOW)
-    unserved = count(f.status == EXPIRED)
-    transferred = count(weights=f.transfers.astype(np.float64))
-    appointment = count(f.appointment == 1)
-    wm = f.wait >= 0
-    wait_n = count(wm)
-    wait_sum = count(wm, f.wait)
-    wait_over = count(wm & (f.wait > f.target))
-    wait_p90 = _p90(g[wm], f.wait[wm], wait_n)
-    sm = f.serve >= 0
-    serve_n = count(sm)
-    serve_sum = count(sm, f.serve)
-    serve_p90 = _p90(g[sm], f.serve[sm], serve_n)
-    rated = f.level > 0
-    level_idx = g[rated] * 10 + (f.level[rated] - 1) * 2 + f.prompted[rated]
-    levels = np.bincount(level_idx, minlength=k * 10).reshape(k, 5, 2)
     fin = f.status == FINISHED
-    finished = count(fin)
-    rated_finished = count(fin & rated)
+    rated = f.level > 0
+    wm = f.wait >= 0
+    sm = f.serve >= 0
+    out[:, COL["issued"]] = count()
+    out[:, COL["served"]] = count(fin)
+    out[:, COL["no_show"]] = count(f.status == NO_SHOW)
+    out[:, COL["unserved"]] = count(f.status == EXPIRED)
+    out[:, COL["transferred"]] = count(weights=f.transfers.astype(np.float64))
+    out[:, COL["appointment_tickets"]] = count(f.appointment == 1)
+    out[:, COL["wait_n"]] = count(wm)
+    out[:, COL["wait_sum"]] = count(wm, f.wait)
+    out[:, COL["serve_n"]] = count(sm)
+    out[:, COL["serve_sum"]] = count(sm, f.serve)
+    out[:, COL["rated_finished"]] = count(fin & rated)
+    level_idx = g[rated] * 10 + (f.level[rated] - 1) * 2 + f.prompted[rated]
+    out[:, LEVELS_AT:CASES_AT] = np.bincount(level_idx, minlength=k * 10).reshape(k, 10)
     has_case = f.step >= 0
     case_idx = g[has_case] * 18 + f.step[has_case] * 3 + (f.satisfied[has_case] + 1)
-    cases = np.bincount(case_idx, minlength=k * 18).reshape(k, 6, 3)
+    out[:, CASES_AT:HOURS_AT] = np.bincount(case_idx, minlength=k * 18).reshape(k, 18)
+    if hours is not None:
+        out[:, HOURS_AT:] = np.bincount(g * 24 + hours, minlength=k * 24).reshape(k, 24)
+    return out
+
+
+def group(f: Facts, by: str | None, hours: bool = False) -> Grouped:
+    """Group the tickets by `by` (None: one group "all"); with hours, count tickets per hour too."""
+    if by is None:
+        g = np.zeros(f.n, dtype=np.int64)
+        labels: list[Any] = ["all"] if f.n else []
+    else:
+        codes, labels = f.keys[by]
+        g = codes.astype(np.int64)
+    hour_of = None
+    if hours:
+        hcodes, hlabels = f.keys["hour"]
+        hour_of = np.array(hlabels, dtype=np.int64)[hcodes] if f.n else np.zeros(0, dtype=np.int64)
+    wm = f.wait >= 0
+    sm = f.serve >= 0
+    return Grouped(
+        labels=list(labels),
+        counts=tally(f, g, len(labels), hour_of),
+        wait=f.wait[wm].astype(np.int64),
+        wait_group=g[wm],
+        wait_target=f.target[wm],
+        serve=f.serve[sm].astype(np.int64),
+        serve_group=g[sm],
+    )
+
+
+def _p90(groups: np.ndarray, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Nearest-rank 90th percentile of whole-second values per group (nan where a group has none)."""
+    k = len(counts)
+    out = np.full(k, np.nan)
+    if values.size == 0:
+        return out
+    rank = np.maximum(np.ceil(0.9 * counts).astype(np.int64), 1)
+    has = counts > 0
+    if k == 1:
+        out[0] = float(np.partition(values, rank[0] - 1)[rank[0] - 1])
+        return out
+    span = int(values.max()) + 1
+    if k * span <= P90_DENSE_CELLS:
+        # A dense histogram per group: the rank-th value is where the running count reaches it.
+        hist = np.bincount(groups * span + values, minlength=k * span).reshape(k, span)
+        running = np.cumsum(hist, axis=1)
+        at = np.argmax(running >= rank[:, None], axis=1)
+        out[has] = at[has].astype(np.float64)
+        return out
+    order = np.lexsort((values, groups))
+    ordered = values[order]
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    out[has] = ordered[(starts + rank - 1)[has]]
+    return out
+
+
+def finish(gr: Grouped) -> dict[Any, dict[str, Any]]:
+    """Per group: counts, times, 好差评 indicators and level counts (the one arithmetic of every source)."""
+    k = len(gr.labels)
+    if k == 0:
+        return {}
+    cnt = gr.counts
+    wait_n = cnt[:, COL["wait_n"]]
+    serve_n = cnt[:, COL["serve_n"]]
+    wait_over = np.bincount(gr.wait_group[gr.wait > gr.wait_target], minlength=k)
+    wait_p90 = _p90(gr.wait_group, gr.wait, wait_n)
+    serve_p90 = _p90(gr.serve_group, gr.serve, serve_n)
     out: dict[Any, dict[str, Any]] = {}
-    for i, key in enumerate(labels):
+    for i, key in enumerate(gr.labels):
+        row = cnt[i]
         level_counts = {
-            (lv, bool(p)): int(levels[i, lv - 1, p])
+            (lv, bool(p)): int(row[LEVELS_AT + (lv - 1) * 2 + p])
             for lv in range(1, 6)
             for p in (0, 1)
-            if levels[i, lv - 1, p]
+            if row[LEVELS_AT + (lv - 1) * 2 + p]
         }
         case_counts = {
-            (CASE_STEPS[s], None if sat == 0 else bool(sat - 1)): int(cases[i, s, sat])
+            (CASE_STEPS[s], None if sat == 0 else bool(sat - 1)): int(row[CASES_AT + s * 3 + sat])
             for s in range(6)
             for sat in range(3)
-            if cases[i, s, sat]
+            if row[CASES_AT + s * 3 + sat]
         }
-        ind = indicators_from_counts(level_counts, int(finished[i]), int(rated_finished[i]), case_counts)
+        ind = indicators_from_counts(
+            level_counts, int(row[COL["served"]]), int(row[COL["rated_finished"]]), case_counts
+        )
         by_level: dict[str, int] = {}
         for (lv, _p), n in sorted(level_counts.items()):
             by_level[str(lv)] = by_level.get(str(lv), 0) + n
         out[key] = {
-            "issued": int(issued[i]),
-            "served": int(served[i]),
-            "no_show": int(no_show[i]),
-            "unserved": int(unserved[i]),
-            "transferred": int(transferred[i]),
-            "appointment_tickets": int(appointment[i]),
+            "issued": int(row[COL["issued"]]),
+            "served": int(row[COL["served"]]),
+            "no_show": int(row[COL["no_show"]]),
+            "unserved": int(row[COL["unserved"]]),
+            "transferred": int(row[COL["transferred"]]),
+            "appointment_tickets": int(row[COL["appointment_tickets"]]),
             "wait_n": int(wait_n[i]),
-            "wait_avg": float(wait_sum[i] / wait_n[i]) if wait_n[i] else None,
+            "wait_avg": float(row[COL["wait_sum"]] / wait_n[i]) if wait_n[i] else None,
             "wait_over": int(wait_over[i]),
             "wait_p90": None if np.isnan(wait_p90[i]) else float(wait_p90[i]),
             "serve_n": int(serve_n[i]),
-            "serve_avg": float(serve_sum[i] / serve_n[i]) if serve_n[i] else None,
+            "serve_avg": float(row[COL["serve_sum"]] / serve_n[i]) if serve_n[i] else None,
             "serve_p90": None if np.isnan(serve_p90[i]) else float(serve_p90[i]),
             "ratings": {**ind.as_dict(), "levels": by_level},
         }
     return out
 
 
-def wait_buckets(f: Facts, edges_minutes: Sequence[int]) -> list[int]:
+def per_hour(gr: Grouped) -> list[int]:
+    """Tickets issued per hour of the day, over all groups (a Grouped made with hours)."""
+    if gr.counts.shape[1] < N_COUNTS_HOURS:
+        raise ValueError("grouped without hours")
+    return [int(n) for n in gr.counts[:, HOURS_AT:].sum(axis=0)] if len(gr.labels) else [0] * 24
+
+
+def aggregate(f: Facts, by: str | None) -> dict[Any, dict[str, Any]]:
+    """Per key of `by` (None: one key "all"): counts, times, 好差评 indicators and level counts."""
+    return finish(group(f, by))
+
+
+def wait_buckets(gr: Grouped, edges_minutes: Sequence[int]) -> list[int]:
     """How many waits fall in [0, e1), [e1, e2), ... [e_last, inf) minutes."""
-    waits = f.wait[f.wait >= 0]
+    waits = gr.wait
     bounds = np.array([0, *[m * 60 for m in edges_minutes], np.inf])
     counts, _ = np.histogram(waits, bins=bounds)
     return [int(c) for c in counts]

@@ -1,4 +1,4 @@
-"""Ticket use cases: issue (numbered in the same transaction), read, list, cancel, track."""
+"""Ticket use cases: issue (numbered in the same transaction), read, list, cancel, track, cancel by the holder."""
 
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ from hall_server.catalog import HallConfig
 from hall_server.const import EV_TICKET_CANCELLED, EV_TICKET_ISSUED, PERSON_LOCK_NAMESPACE, TRACK_TOKEN_BYTES
 from hall_server.context import ServerContext
 from hall_server.db.engine import Tx
-from hall_server.db.models import NumberCounter, Ticket
+from hall_server.db.models import NumberCounter, Ticket, Window
 from hall_server.db.prepared import Prepared
 from hall_server.db.upsert import upsert_statement
 from hall_server.errors import HallError
-from hall_server.events import append_event
+from hall_server.events import Actor, append_event
 from hall_server.services.queue import QueueEstimator, new_ticket_ahead
 from hall_server.services.views import may_reveal, record_reveals_apart, ticket_view, without_track
+from queueing.directions import directions_to, serving_windows
 from queueing.errors import IssueRefused
 from queueing.estimate import estimate_wait_minutes
 from queueing.idnumber import IdNumber, mask_id_number, mask_name, parse_id_number
@@ -37,8 +38,13 @@ logger = logging.getLogger(__name__)
 
 T = Ticket.__table__
 C = NumberCounter.__table__
+W = Window.__table__
 
 ISSUER_ROLES = ("kiosk", "clerk", "manager", "admin")
+# The holder of a ticket's tracking token (the phone page), as the event stream names them.
+VISITOR = Actor("visitor", None)
+# Statuses where the holder still has somewhere to go.
+ACTIVE_STATUSES = ("waiting", "suspended", "called", "serving")
 
 
 @dataclass(frozen=True)
@@ -285,16 +291,60 @@ def get_ticket(ctx: ServerContext, p: Principal, ticket_id: int) -> dict[str, An
 
 
 def track_ticket(ctx: ServerContext, track_token: str) -> dict[str, Any]:
-    """A ticket by its tracking token (the phone page); personal data always masked."""
+    """A ticket by its tracking token (the phone page): where to go and the number called now."""
     with ctx.db.read() as s:
-        row = s.execute(select(T).where(T.c.track_token == track_token)).first()
-        if row is None:
-            raise HallError("ticket.unknown")
-        hall = ctx.catalog.hall(row.hall_id)
-        ahead, minutes = QueueEstimator(s, hall, hall_day(hall, ctx.now()), ctx.estimates).position(row)
-        view = ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, track=True)
-        view["hall_name"] = hall.name
-        return view
+        row = _tracked_row(s, track_token)
+        return _tracked_view(ctx, s, row)
+
+
+def cancel_tracked(ctx: ServerContext, track_token: str) -> dict[str, Any]:
+    """The holder cancels their own ticket from the phone page; cancelling again answers the same."""
+    with ctx.db.tx() as s:
+        row = _tracked_row(s, track_token)
+        if row.status != "cancelled":
+            row = load_ticket(s, row.id, lock=True)
+            if row.status != "cancelled":
+                _cancel_row(s, ctx, row, VISITOR)
+    return track_ticket(ctx, track_token)
+
+
+def _tracked_row(s: Session | Tx, track_token: str) -> Any:
+    row = s.execute(select(T).where(T.c.track_token == track_token)).first()
+    if row is None:
+        raise HallError("ticket.unknown")
+    return row
+
+
+def _tracked_view(ctx: ServerContext, s: Session | Tx, row: Any) -> dict[str, Any]:
+    """The phone page's view: the ticket, masked, with the hall's name, directions and the call now."""
+    hall = ctx.catalog.hall(row.hall_id)
+    ahead, minutes = QueueEstimator(s, hall, hall_day(hall, ctx.now()), ctx.estimates).position(row)
+    view = ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, track=True)
+    view["hall_name"] = hall.name
+    numbers: list[int] = []
+    if row.status in ("called", "serving") and view["window_number"] is not None:
+        numbers = [view["window_number"]]
+    elif row.status in ACTIVE_STATUSES:
+        windows = s.execute(
+            select(W.c.number, W.c.status, W.c.groups).where(W.c.hall_id == row.hall_id)
+        ).all()
+        numbers = serving_windows([(w.number, w.status, w.groups) for w in windows], row.group_prefix)
+    where = directions_to(numbers)
+    view["go_windows"] = list(where.windows) if where else []
+    view["go_to"] = where.text if where else None
+    view["go_to_en"] = where.text_en if where else None
+    view["now_serving"] = s.execute(
+        select(T.c.number)
+        .where(
+            T.c.hall_id == row.hall_id,
+            T.c.business_day == row.business_day,
+            T.c.group_prefix == row.group_prefix,
+            T.c.called_at.is_not(None),
+        )
+        .order_by(T.c.called_at.desc(), T.c.id.desc())
+        .limit(1)
+    ).scalar()
+    return view
 
 
 def list_tickets(
@@ -338,13 +388,18 @@ def cancel_ticket(ctx: ServerContext, p: Principal, ticket_id: int) -> dict[str,
     with ctx.db.tx() as s:
         row = load_ticket(s, ticket_id, lock=True)
         require_hall(p, row.hall_id, ctx.catalog)
-        new_status = next_status(row.status, TicketOp.CANCEL)
-        updated = s.execute(
-            update(T)
-            .where(T.c.id == ticket_id, T.c.status == row.status)
-            .values(status=new_status.value, window_id=None, bound_window_id=None)
-            .returning(T)
-        ).one()
-        view = ticket_view(ctx, updated)
-        append_event(s, row.hall_id, EV_TICKET_CANCELLED, {"ticket": view}, p.actor)
+        return _cancel_row(s, ctx, row, p.actor)
+
+
+def _cancel_row(s: Session | Tx, ctx: ServerContext, row: Any, actor: Actor) -> dict[str, Any]:
+    """Cancel a locked ticket row (the one rule for staff and the holder) and announce it."""
+    new_status = next_status(row.status, TicketOp.CANCEL)
+    updated = s.execute(
+        update(T)
+        .where(T.c.id == row.id, T.c.status == row.status)
+        .values(status=new_status.value, window_id=None, bound_window_id=None)
+        .returning(T)
+    ).one()
+    view = ticket_view(ctx, updated)
+    append_event(s, row.hall_id, EV_TICKET_CANCELLED, {"ticket": view}, actor)
     return view

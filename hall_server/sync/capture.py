@@ -12,7 +12,8 @@ A station's database gets, once (`setup_station`, at the first start in station 
   of a row records (table, pk) in `sync_changes`, whoever writes it (ORM, Core, a script).
   They write only while sync_state.capture is true; applying what came down turns it off
   inside that transaction, so nothing the parent sent is sent back.
-Stations run on SQLite (the embedded default); a PostgreSQL station is not supported yet.
+Stations run on SQLite (the embedded default); station mode on PostgreSQL is refused at start
+(check_backend).
 """
 
 from __future__ import annotations
@@ -95,12 +96,28 @@ def state(session: Session | Any) -> Any:
     return session.execute(select(_STATE).where(_STATE.c.id == 1)).first()
 
 
+class StationBackendError(RuntimeError):
+    """Station mode on a database a station cannot run on (PostgreSQL)."""
+
+
+def check_backend(database_url: str) -> None:
+    """Refuse station mode on PostgreSQL before anything is served (docs/sync.md, "Limits").
+
+    The capture triggers, the id ranges (sqlite_sequence) and the floors are SQLite's; a county
+    server large enough for PostgreSQL runs as part of the city (a process of the city's
+    deployment, its halls on the city's database) or as a SQLite station.
+    """
+    if not database_url.startswith("sqlite"):
+        raise StationBackendError(
+            "站点模式只支持 SQLite 数据库（HALL_DB_URL=sqlite:///...）；PostgreSQL 上的县区服务器请作为市平台"
+            "的一部分运行，或改用 SQLite 站点 / station mode (HALL_PARENT_URL) runs on SQLite only: "
+            "a county server on PostgreSQL runs as part of the city's deployment, or as a SQLite station"
+        )
+
+
 def setup_station(db: Database, settings: Settings, bundle: Bundle | None = None) -> Any:
     """Make this database a station's (idempotent); returns the sync_state row."""
-    if not db.is_sqlite:
-        raise RuntimeError(
-            "a station runs on SQLite (HALL_DB_URL sqlite:///...); PostgreSQL stations are not supported"
-        )
+    check_backend(str(db.engine.url))
     bundle = bundle or read_bundle(settings)
     station_id = settings.station_id or (bundle.station_id if bundle else None)
     if not station_id:
@@ -132,6 +149,7 @@ def setup_station(db: Database, settings: Settings, bundle: Bundle | None = None
         # The halls (and where their logs start) come with the first pull, not the bundle: the
         # station has no configuration to serve them before it anyway.
         install_triggers(s)
+        install_delete_triggers(s)
         return state(s)
 
 
@@ -236,6 +254,22 @@ def install_triggers(s: Session) -> None:
         s.execute(
             text(
                 f"CREATE TRIGGER IF NOT EXISTS sync_capture_{table.name}_upd AFTER UPDATE{cols} ON {table.name} "
+                f"{guard} BEGIN {body}; END"
+            )
+        )
+
+
+def install_delete_triggers(s: Session) -> None:
+    """Deletes of the tables a station deletes from are captured too (sync/deletes.py)."""
+    from hall_server.sync.deletes import DELETABLE
+
+    guard = "WHEN (SELECT capture FROM sync_state WHERE id = 1)"
+    for name, table in DELETABLE.items():
+        pk = pk_column(table)
+        body = f"INSERT INTO sync_changes (table_name, pk) VALUES ('{name}', CAST(OLD.{pk} AS TEXT))"
+        s.execute(
+            text(
+                f"CREATE TRIGGER IF NOT EXISTS sync_capture_{name}_del AFTER DELETE ON {name} "
                 f"{guard} BEGIN {body}; END"
             )
         )

@@ -2,7 +2,8 @@
 
 Parent side: `snapshot()` reads the configuration a station needs (its halls and their
 ancestors, every service item, hall services, queue groups, hall settings, the windows'
-configuration, the staff of its halls with their password hashes, and the tokens of its halls
+configuration, the staff of its halls with their password hashes, their roster (sittings), and
+the tokens of its halls
 with hashes and revocations) and names it by a hash of its canonical JSON: the version. It is
 read afresh on every pull (a handful of indexed reads of small tables), so a revocation reaches
 the station in the round after it commits. `down_rows()` reads the parent-owned operational rows
@@ -73,7 +74,7 @@ def snapshot(s: Session, halls: list[str], now: datetime) -> tuple[str, dict[str
             stmt = stmt.where(table.c.id.in_(tree))
         elif name in ("hall_services", "queue_groups", "hall_ext_settings"):
             stmt = stmt.where(table.c.hall_id.in_(tree))
-        elif name in ("users", "windows"):
+        elif name in ("users", "windows", "sittings"):
             stmt = stmt.where(table.c.hall_id.in_(halls))
         elif name == "api_tokens":
             # Device tokens with their revocations; live, unexpired sessions made at the city.
@@ -175,6 +176,10 @@ def _retire_missing(
         for h, code in have:
             if (h, code) not in keep:
                 s.execute(delete(table).where(table.c.hall_id == h, table.c.service_code == code))
+    elif name == "sittings":
+        # The roster is the city's: a line it took off goes at the station too.
+        keep_ids = [r["id"] for r in rows]
+        s.execute(delete(table).where(table.c.hall_id.in_(halls), table.c.id.not_in(keep_ids)))
     elif name == "users":
         keep_ids = [r["id"] for r in rows]
         s.execute(

@@ -25,7 +25,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import LargeBinary, Table, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from hall_server.db.models import Event, HallSeq, Station, StationHall, Window
 from hall_server.db.upsert import upsert_statement
 from hall_server.errors import HallError
 from hall_server.events import dumps
+from hall_server.sync import deletes, relay
 from hall_server.sync.attendance import TABLE as ATTENDANCE_TABLE
 from hall_server.sync.attendance import apply_attendance
 from hall_server.sync.capture import RANGED_TABLES
@@ -57,16 +58,39 @@ _STATIONS = Station.__table__
 _SH = StationHall.__table__
 _WINDOWS = Window.__table__
 _UP = {t.name: t for t in UP_TABLES}
+# Tables applied with Python values on every database: windows (an update of the station's
+# columns only) and ticket documents (the photo stays at the station: data_enc is filled in).
+_PYTHON_VALUE_TABLES = ("windows", "ticket_documents")
+_JSON_UPSERTS: dict[tuple[str, tuple[str, ...]], Any] = {}
 # A push of more events of a stream than this is announced to this process's WebSocket
 # subscribers through the database (NOTIFY / poll, then one read), not event by event.
 LIVE_PUBLISH_MAX = 200
 _EVENT_COLUMNS = ("hall_id", "seq", "type", "at", "actor_kind", "actor_id", "payload", "prev_hash", "hash")
+# The batch as one JSON document that PostgreSQL unpacks (json_to_recordset): psycopg quotes
+# every element of a text[] parameter with a regular expression in Python, which cost more CPU
+# than the rest of the apply (a catch-up's payloads are JSON full of quotes).
 _PG_INSERT_EVENTS = text(
-    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) SELECT * FROM unnest("
-    "CAST(:hall_id AS text[]), CAST(:seq AS bigint[]), CAST(:type AS text[]), CAST(:at AS timestamptz[]), "
-    "CAST(:actor_kind AS text[]), CAST(:actor_id AS text[]), CAST(:payload AS text[]), "
-    "CAST(:prev_hash AS text[]), CAST(:hash AS text[]))"
+    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
+    "SELECT hall_id, seq, type, CAST(at AS timestamptz), actor_kind, actor_id, "
+    # json keeps the text as sent (the hash covers it); the cast only refuses what is not JSON.
+    "CAST(CAST(payload AS json) AS text), prev_hash, hash "
+    "FROM json_to_recordset(CAST(:rows AS json)) AS x(hall_id text, seq bigint, type text, "
+    "at text, actor_kind text, actor_id text, payload text, prev_hash text, hash text)"
 )
+
+
+def _utc_text(seq: int, at: str) -> str:
+    """An event's time as sent, checked; one without an offset is UTC (as on every path)."""
+    try:
+        parsed = datetime.fromisoformat(at)
+    except ValueError as exc:
+        raise HallError("sync.bad_row", table="events", seq=seq, reason=str(exc)[:100]) from exc
+    return at if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC).isoformat()
+
+
+def _iso(value: Any) -> str:
+    """JSON of an event's time (the only value of an event row that is not JSON already)."""
+    return value.isoformat()
 
 
 def lock_station(s: Session, station_id: str) -> Any:
@@ -103,12 +127,19 @@ def applied_seqs(s: Session, streams: list[str]) -> dict[str, tuple[int, str | N
     return out
 
 
-def apply_push(s: Session, station_id: str, body: PushIn, now: datetime) -> dict[str, Any]:
-    """Apply one batch in the caller's transaction; returns {applied: {stream: seq}, rows_through}."""
+def apply_push(
+    s: Session, station_id: str, body: PushIn, now: datetime, relaying: bool = False
+) -> dict[str, Any]:
+    """Apply one batch in the caller's transaction; returns {applied: {stream: seq}, rows_through}.
+
+    relaying: this server is itself a station (a township) and passes the batch on to its own
+    parent, which owns the bookings: the attendance is only stored and forwarded here.
+    """
     st = lock_station(s, station_id)
     if body.station_id != station_id:
         raise HallError("auth.forbidden", reason="the batch names another station")
-    halls = halls_of(s, station_id)
+    # Its own halls and those of the stations it relays for (sync/relay.py).
+    halls = relay.served_halls(s, station_id)
     streams = [x for h in halls for x in (h, AUDIT_STREAM_PREFIX + h)]
     allowed = set(streams)
     _check_epoch(s, st, body.epoch, streams)
@@ -128,8 +159,12 @@ def apply_push(s: Session, station_id: str, body: PushIn, now: datetime) -> dict
     for stream, events in by_stream.items():
         applied[stream] = _apply_stream(s, stream, events, applied[stream], published)
     # Before the rows: it must see the attendance stored before this push (replays, conflicts).
-    apply_attendance(s, body.rows.get(ATTENDANCE_TABLE), set(halls), now)
-    _apply_rows(s, st, body.rows, set(halls))
+    if not relaying:
+        apply_attendance(s, body.rows.get(ATTENDANCE_TABLE), set(halls), now)
+    ranges = relay.served_ranges(s, station_id, int(st.station_no))
+    _apply_rows(s, st, body.rows, set(halls), ranges)
+    deletes.apply_deletes(s, body.deletes, set(halls), ranges)
+    relay.apply_relayed_status(s, station_id, {k: v.model_dump() for k, v in body.relayed.items()})
     hall_applied = {h: applied[h][0] for h in halls}
     s.execute(
         update(_STATIONS)
@@ -142,6 +177,7 @@ def apply_push(s: Session, station_id: str, body: PushIn, now: datetime) -> dict
             waiting=body.waiting,
             lag_s=body.lag_s,
             config_version=body.config_version,
+            clock_skew_s=clock_skew(body.sent_at, now),
             conflict=None,
             conflict_at=None,
             conflict_epoch=None,
@@ -152,6 +188,22 @@ def apply_push(s: Session, station_id: str, body: PushIn, now: datetime) -> dict
     if published:
         s.info.setdefault("events", []).extend(published)
     return {"applied": {k: v[0] for k, v in applied.items()}, "rows_through": body.rows_through}
+
+
+def clock_skew(sent_at: str | None, now: datetime) -> float | None:
+    """The station's clock minus this server's, from the moment it says it sent the batch.
+
+    The transfer time counts as skew (a batch takes well under a second on a working link), so
+    only skews of seconds and more mean something; the station list shows it rounded.
+    """
+    if not sent_at:
+        return None
+    try:
+        at = datetime.fromisoformat(sent_at)
+    except ValueError:
+        return None
+    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return round((at - now).total_seconds(), 1)
 
 
 def _check_epoch(s: Session, st: Any, epoch: str, streams: list[str]) -> None:
@@ -201,7 +253,25 @@ def _apply_stream(
     # round trip each): they get it the way events of other processes arrive, the database's
     # announcement (PostgreSQL NOTIFY, the SQLite poll) and a read of the rows, in one go.
     live = len(new) <= LIVE_PUBLISH_MAX
-    for e in new:
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql" and not live:
+        # PostgreSQL checks the payloads of the batch itself (_PG_INSERT_EVENTS casts them to
+        # json; a bad one is a DataError, refused as sync.bad_row): no JSON parse per event here.
+        rows = [
+            {
+                "hall_id": stream,
+                "seq": e.seq,
+                "type": e.type,
+                "at": _utc_text(e.seq, e.at),
+                "actor_kind": e.actor_kind,
+                "actor_id": e.actor_id,
+                "payload": e.payload,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+            }
+            for e in new
+        ]
+    for e in new if not rows else ():
         try:
             at = datetime.fromisoformat(e.at)
             payload = json.loads(e.payload)
@@ -232,7 +302,6 @@ def _apply_stream(
             }
             published.append((event, dumps(event)))
     last = new[-1].seq
-    dialect = s.get_bind().dialect.name
     # The seq row first (the chain-head trigger of events updates it), then the events.
     s.execute(
         upsert_statement(
@@ -246,20 +315,26 @@ def _apply_stream(
     )
     if dialect == "postgresql":
         # The batch in one statement: its triggers run once per hall (migration 0010).
-        s.execute(_PG_INSERT_EVENTS, {c: [r[c] for r in rows] for c in _EVENT_COLUMNS})
+        s.execute(_PG_INSERT_EVENTS, {"rows": json.dumps(rows, default=_iso)})
     else:
         s.execute(insert(_EVENTS), rows)
     return last, new[-1].hash
 
 
-def _apply_rows(s: Session, st: Any, rows: dict[str, list[dict[str, Any]]], halls: set[str]) -> None:
+def _apply_rows(
+    s: Session,
+    st: Any,
+    rows: dict[str, list[dict[str, Any]]],
+    halls: set[str],
+    ranges: list[tuple[int, int]] | None = None,
+) -> None:
     unknown = [name for name in rows if name not in _UP]
     if unknown:
         raise HallError("sync.bad_row", table=str(unknown[0])[:64], reason="not a table a station sends")
     total = sum(len(v) for v in rows.values())
     if total > SYNC_MAX_ROWS:
         raise HallError("request.invalid", reason=f"at most {SYNC_MAX_ROWS} rows per push")
-    lo, hi = station_range(int(st.station_no))
+    ranges = ranges or [station_range(int(st.station_no))]
     dialect = s.get_bind().dialect.name
     batch_parents: dict[str, set[int]] = defaultdict(set)
     for table in UP_TABLES:
@@ -267,15 +342,18 @@ def _apply_rows(s: Session, st: Any, rows: dict[str, list[dict[str, Any]]], hall
         if not images:
             continue
         allowed_cols = UP_COLUMNS.get(table.name)
+        # PostgreSQL reads the checked images as JSON itself (_upsert_json); the other tables
+        # and SQLite get Python values.
+        as_json = dialect == "postgresql" and table.name not in _PYTHON_VALUE_TABLES
         decoded = []
         for image in images:
-            row = decode_row(table, image)
+            row = decode_row(table, image, convert=not as_json)
             if allowed_cols is not None and set(row) - set(allowed_cols):
                 raise HallError("sync.bad_row", table=table.name, reason="a column the station does not own")
             decoded.append(row)
         pk = pk_column(table)
         for row in decoded:
-            if table.name in RANGED_TABLES and not lo <= int(row[pk]) < hi:
+            if table.name in RANGED_TABLES and not relay.in_ranges(int(row[pk]), ranges):
                 raise HallError(
                     "sync.wrong_hall", table=table.name, id=row[pk], reason="id outside the station's range"
                 )
@@ -296,7 +374,10 @@ def _apply_rows(s: Session, st: Any, rows: dict[str, list[dict[str, Any]]], hall
         if table.name == "ticket_documents":
             for row in decoded:
                 row.setdefault("data_enc", b"")  # the photo stays at the station
-        _upsert_rows(s, dialect, table, pk, decoded)
+        if as_json:
+            _upsert_json(s, table, pk, decoded)
+        else:
+            _upsert_rows(s, dialect, table, pk, decoded)
         batch_parents[table.name].update(int(r[pk]) for r in decoded if isinstance(r[pk], int))
 
 
@@ -314,6 +395,47 @@ def _upsert_rows(s: Session, dialect: str, table: Table, pk: str, decoded: list[
         keep = [c for c in columns if c != pk and not (table.name == "ticket_documents" and c == "data_enc")]
         set_ = {c: stmt.excluded[c] for c in keep} or {pk: stmt.excluded[pk]}
         s.execute(stmt.on_conflict_do_update(index_elements=[pk], set_=set_), batch)
+
+
+def _upsert_json(s: Session, table: Table, pk: str, images: list[dict[str, Any]]) -> None:
+    """Upsert checked row images on PostgreSQL: one statement per column set whose rows travel
+    as one JSON document (json_to_recordset), so neither Python nor the driver handles values
+    one by one (executemany of a catch-up cost more CPU than the rest of the apply)."""
+    last: dict[Any, dict[str, Any]] = {}
+    for row in images:
+        last[row[pk]] = row  # one image per row: ON CONFLICT may touch a row once per statement
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in last.values():
+        by_columns[tuple(sorted(row))].append(row)
+    for columns, batch in by_columns.items():
+        s.execute(_json_upsert_statement(table, pk, columns), {"rows": json.dumps(batch)})
+
+
+def _json_upsert_statement(table: Table, pk: str, columns: tuple[str, ...]) -> Any:
+    key = (table.name, columns)
+    stmt = _JSON_UPSERTS.get(key)
+    if stmt is not None:
+        return stmt
+    pg = postgresql.dialect()
+    record = []
+    values = []
+    for name in columns:
+        col = table.c[name]
+        if isinstance(col.type, LargeBinary):  # base64 in the image
+            record.append(f'"{name}" text')
+            values.append(f"decode(x.\"{name}\", 'base64')")
+        else:
+            record.append(f'"{name}" {col.type.compile(dialect=pg)}')
+            values.append(f'x."{name}"')
+    names = ", ".join(f'"{c}"' for c in columns)
+    updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c != pk) or f'"{pk}" = EXCLUDED."{pk}"'
+    stmt = text(
+        f'INSERT INTO "{table.name}" ({names}) SELECT {", ".join(values)} '
+        f"FROM json_to_recordset(CAST(:rows AS json)) AS x({', '.join(record)}) "
+        f'ON CONFLICT ("{pk}") DO UPDATE SET {updates}'
+    )
+    _JSON_UPSERTS[key] = stmt
+    return stmt
 
 
 def _check_existing(s: Session, table: Table, decoded: list[dict[str, Any]], halls: set[str]) -> None:

@@ -45,6 +45,7 @@ from hall_server.db.models import (
     Rating,
     ServiceItem,
     ServiceItemVersion,
+    Sitting,
     Ticket,
     TicketDocument,
     User,
@@ -87,6 +88,7 @@ CONFIG_TABLES: tuple[Table, ...] = tuple(
         WorkCalendarYear,
         User,
         Window,
+        Sitting,
         ApiToken,
     )
 )
@@ -150,61 +152,119 @@ def encode_value(value: Any) -> Any:
 def encode_row(table: Table, row: Any, columns: tuple[str, ...] | None = None) -> dict[str, Any]:
     """A row image: every column (or those given) in JSON form."""
     mapping = row._mapping if hasattr(row, "_mapping") else row
-    names = columns or tuple(c.name for c in table.c)
-    return {name: encode_value(mapping[name]) for name in names}
+    plan = _plan(table)
+    out: dict[str, Any] = {}
+    for name in columns or plan:
+        value = mapping[name]
+        # Only binary, time and date values change form; the others are JSON as stored.
+        out[name] = value if value is None or plan[name][0] >= _BOOL else encode_value(value)
+    return out
 
 
-def decode_row(table: Table, image: dict[str, Any]) -> dict[str, Any]:
-    """The stored values of a row image; 422 sync.bad_row on an unknown column or a bad value."""
+# How a column's JSON value is checked and turned into the stored value (see _plan).
+_BINARY, _DATETIME, _DATE, _BOOL, _INT, _FLOAT, _JSON, _TEXT = range(8)
+_PLANS: dict[str, dict[str, tuple[int, bool, int | None]]] = {}
+
+
+def _plan(table: Table) -> dict[str, tuple[int, bool, int | None]]:
+    """Per column: (kind, null allowed, max length), worked out once per table (a catch-up
+    decodes hundreds of thousands of values; the type tests per value were most of the cost)."""
+    plan = _PLANS.get(table.name)
+    if plan is not None:
+        return plan
+    plan = {}
+    for col in table.c:
+        t = col.type
+        if isinstance(t, LargeBinary):
+            kind = _BINARY
+        elif isinstance(t, DateTime):
+            kind = _DATETIME
+        elif isinstance(t, Date):
+            kind = _DATE
+        elif isinstance(t, Boolean):
+            kind = _BOOL
+        elif isinstance(t, Integer | BigInteger):
+            kind = _INT
+        elif isinstance(t, Float):
+            kind = _FLOAT
+        elif isinstance(t, JSON):
+            kind = _JSON
+        else:
+            kind = _TEXT
+        plan[col.name] = (kind, bool(col.nullable or col.primary_key), getattr(t, "length", None))
+    _PLANS[table.name] = plan
+    return plan
+
+
+def decode_row(table: Table, image: dict[str, Any], convert: bool = True) -> dict[str, Any]:
+    """The stored values of a row image; 422 sync.bad_row on an unknown column or a bad value.
+
+    With convert=False every value is checked the same way but kept in its JSON form (a time
+    without an offset gets "+00:00"), for a database that reads the image as JSON itself.
+    """
     if not isinstance(image, dict):
         raise HallError("sync.bad_row", table=table.name, reason="a row is an object")
+    plan = _plan(table)
     out: dict[str, Any] = {}
     for name, value in image.items():
-        col = table.c.get(name) if isinstance(name, str) else None
-        if col is None:
+        spec = plan.get(name) if isinstance(name, str) else None
+        if spec is None:
             raise HallError("sync.bad_row", table=table.name, column=str(name)[:64], reason="unknown column")
-        out[name] = _decode(table.name, col, value)
+        kind, nullable, length = spec
+        if value is None:
+            if not nullable:
+                raise HallError(
+                    "sync.bad_row", table=table.name, column=name, reason="null in a required column"
+                )
+            out[name] = None
+        elif kind == _TEXT and type(value) is str and (length is None or len(value) <= length):
+            if "\x00" in value:
+                raise HallError("sync.bad_row", table=table.name, column=name, reason="NUL character")
+            out[name] = value  # the common case, without a call
+        elif kind == _INT and type(value) is int and -(2**63) <= value < 2**63:
+            out[name] = value
+        else:
+            out[name] = _decode(table.name, name, kind, length, value, convert)
     pk = pk_column(table)
     if out.get(pk) is None:
         raise HallError("sync.bad_row", table=table.name, reason="the primary key is missing")
     return out
 
 
-def _decode(table: str, col: Any, value: Any) -> Any:
-    if value is None:
-        if not col.nullable and not col.primary_key:
-            raise HallError("sync.bad_row", table=table, column=col.name, reason="null in a required column")
-        return None
-    kind = col.type
+def _decode(table: str, column: str, kind: int, length: int | None, value: Any, convert: bool) -> Any:
     try:
-        if isinstance(kind, LargeBinary):
-            return base64.b64decode(str(value), validate=True)
-        if isinstance(kind, DateTime):
+        if kind == _BINARY:
+            raw = base64.b64decode(str(value), validate=True)
+            return raw if convert else value
+        if kind == _DATETIME:
             dt = datetime.fromisoformat(str(value))
-            return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
-        if isinstance(kind, Date):
-            return date.fromisoformat(str(value))
-        if isinstance(kind, Boolean):
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=UTC)
+                return dt if convert else dt.isoformat()
+            return dt if convert else value
+        if kind == _DATE:
+            d = date.fromisoformat(str(value))
+            return d if convert else value
+        if kind == _BOOL:
             if not isinstance(value, bool):
                 raise ValueError("not a boolean")
             return value
-        if isinstance(kind, Integer | BigInteger):
+        if kind == _INT:
             if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
                 raise ValueError("not a 64-bit integer")
             return value
-        if isinstance(kind, Float):
+        if kind == _FLOAT:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError("not a number")
             return value
-        if isinstance(kind, JSON):
+        if kind == _JSON:
             return value
         if not isinstance(value, str):
             raise ValueError("not a string")
-        length = getattr(kind, "length", None)
         if length is not None and len(value) > length:
             raise ValueError("too long")
         if "\x00" in value:
             raise ValueError("NUL character")
         return value
     except (ValueError, TypeError, binascii.Error) as exc:
-        raise HallError("sync.bad_row", table=table, column=col.name, reason=str(exc)[:100]) from exc
+        raise HallError("sync.bad_row", table=table, column=column, reason=str(exc)[:100]) from exc

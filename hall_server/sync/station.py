@@ -13,21 +13,28 @@ round:
 2. pull: GET the configuration (if its version changed) and the parent-owned rows after the
    down cursor, and apply them with the version and cursor in one transaction, capture off.
 Every request has a connect/read timeout; failures back off exponentially with jitter (capped
-at settings.sync_backoff_max_s; an acknowledged push starts it over) and a push sent without
-an answer halves the next one (doubling back after each acknowledgement), so a batch the link or
-the parent cannot carry in time is not sent again and again; while the link works, a local commit
-wakes the loop early (a round within sync_seconds anyway); while it backs off, commits do not. The parent is only ever reached at settings.parent_url, so a proxy may
-sit in between.
+at settings.sync_backoff_max_s; an acknowledged push starts it over), except a parent that could
+not be connected to at all: it is knocked on (GET /health, no batch read) every SYNC_PROBE_S
+until it answers. A push sent without an answer halves the next one (doubling back after each
+acknowledgement), so a batch the link or the parent cannot carry in time is not sent again and
+again. While the link works, a local commit wakes the loop early (a round within sync_seconds
+anyway, sync_seconds * SYNC_IDLE_FACTOR after a round that moved nothing); while it backs off,
+commits do not. A push turned away busy is sent again as it is at the turn the parent gave, and
+the next batch is read ahead while the parent applies one. The parent is only ever reached at
+settings.parent_url, so a proxy may sit in between.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import random
 import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,11 +42,11 @@ import requests
 import urllib3
 from sqlalchemy import delete, select, update
 
-from hall_server.const import API_PREFIX
+from hall_server.const import API_PREFIX, SYNC_IDLE_FACTOR, SYNC_MAX_EVENTS, SYNC_PROBE_S
 from hall_server.context import ServerContext
 from hall_server.db.models import Event, HallSeq, SyncAck, SyncChange, SyncState
 from hall_server.services.stations import waiting_of
-from hall_server.sync import capture, config_snapshot
+from hall_server.sync import capture, config_snapshot, deletes, relay
 from hall_server.sync.capture import RANGED_TABLES, Bundle
 from hall_server.sync.protocol import (
     BY_NAME,
@@ -47,7 +54,6 @@ from hall_server.sync.protocol import (
     encode_row,
     pk_column,
     pk_value,
-    station_range,
 )
 
 logger = logging.getLogger(__name__)
@@ -58,9 +64,12 @@ _CHANGES = SyncChange.__table__
 _EVENTS = Event.__table__
 _SEQ = HallSeq.__table__
 LOCK_FILE = "station-sync.lock"
+JSON_HEADERS = {"Content-Type": "application/json"}
 # Pushes per round at most (each up to sync_batch events): a long backlog is sent over rounds.
 MAX_PUSHES_PER_ROUND = 20
 MAX_PULLS_PER_ROUND = 20
+# A push answered within this share of the timeout lets the next grow past sync_batch.
+BATCH_GROW_WITHIN = 0.2
 # The link states a refusal leaves (anything else is "down": the parent was not reached).
 STATE_OF_CODE = {
     "sync.revoked": "revoked",
@@ -103,6 +112,19 @@ class StationSync:
         self.batch = self.settings.sync_batch
         # Seconds the parent asked to wait (503 sync.busy): no back-off, the link is fine.
         self.busy_wait = 0.0
+        # The batch read and encoded, not yet acknowledged: a busy parent (503 sync.busy) gets the
+        # same batch again, so a station turned away does not read and encode it again and again.
+        # It stays a consistent prefix of what waits (changes after it have higher change ids).
+        self.pending: tuple[dict[str, Any], bytes, bool] | None = None
+        # The last round could not connect at all (refused, unroutable, connect timeout): the
+        # next rounds first knock cheaply (GET /health) every SYNC_PROBE_S, so the batch goes up
+        # within seconds of the link coming back, and no batch is read while it is down.
+        self.link_down = False
+        # The last round sent or received records (else the next one waits longer: _pause).
+        self.moved = True
+        # The read-ahead: one thread reads and encodes the next batch while a push is answered.
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hall-sync-read")
+        self.next: Future[tuple[dict[str, Any], bytes, bool]] | None = None
 
     # --- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -116,12 +138,13 @@ class StationSync:
                 ok = self.sync_once()
                 self.wake.clear()
                 if self.busy_wait:  # the parent is taking other stations' batches: its pace
-                    wait, self.busy_wait = self.busy_wait * random.uniform(0.5, 1.5), 0.0
+                    # Its turn (a little jitter: the parent spread the turns already).
+                    wait, self.busy_wait = self.busy_wait * random.uniform(0.95, 1.15), 0.0
                     stop.wait(wait)
                 elif not ok:
                     # Backing off: local commits do not cut it short (each round reads a batch).
                     stop.wait(self._backoff())
-                elif stop.wait(0) or self.wake.wait(self.settings.sync_seconds):
+                elif stop.wait(0) or self.wake.wait(self._pause()):
                     stop.wait(0.05)  # let a burst of writes land in one push
         finally:
             with contextlib.suppress(OSError):
@@ -139,15 +162,27 @@ class StationSync:
         os.close(fd)
         return None
 
+    def _pause(self) -> float:
+        """Seconds to the next round: sync_seconds after a round that moved records, longer
+        after an idle one (a local commit wakes the loop at once either way), so a city's
+        hundreds of idle stations do not poll it every few seconds."""
+        return self.settings.sync_seconds * (1 if self.moved else SYNC_IDLE_FACTOR)
+
     def _backoff(self) -> float:
         base = min(
             self.settings.sync_backoff_max_s, self.settings.sync_seconds * (2 ** min(self.failures, 10))
         )
+        if self.link_down:  # a knock costs the parent nothing: no need to wait long between them
+            base = min(base, SYNC_PROBE_S)
         return base * random.uniform(0.5, 1.0)
 
     def sync_once(self) -> bool:
         """One round: push everything waiting (bounded), then pull; records the link state."""
+        self.moved = False
         try:
+            if self.link_down:
+                self._call("GET", "/health")  # SyncRefused (unreachable) while the link stays down
+                self.link_down = False
             st = self._state()
             if st.station_no is None or not self._streams() or st.config_version is None:
                 # The station's number, halls and tokens come with the first pull. It goes before
@@ -165,6 +200,7 @@ class StationSync:
                 self.busy_wait = float(exc.detail.get("retry_after_s") or 1.0)
                 return False
             self.failures += 1
+            self.link_down = exc.code == "sync.unreachable" and bool(exc.detail.get("unsent"))
             self._record(STATE_OF_CODE.get(exc.code, "down"), exc.code, exc.message)
             logger.warning("sync with %s failed: %s %s", self.settings.parent_url, exc.code, exc.message)
             return False
@@ -197,21 +233,62 @@ class StationSync:
 
     # --- push -------------------------------------------------------------------------------------
     def push_batch(self) -> bool:
-        """Send one batch; True if more may be waiting."""
-        body, more = self._read_batch()
+        """Send one batch; True if more may be waiting.
+
+        While the parent applies it, the next batch (what follows this one) is read and encoded
+        in the background; it is used only if the parent applied exactly this batch, and it is
+        acknowledged, like any batch, only by the parent's answer to it."""
+        if self.pending is None:
+            self.pending = self._take_next() or self._encoded(*self._read_batch())
+        body, raw, more = self.pending
+        following = self._reader.submit(self._read_following, body) if more else None
+        sent_at = time.monotonic()
         try:
-            answer = self._call("POST", "/sync/push", json=body)
+            answer = self._call("POST", "/sync/push", data=raw, headers=JSON_HEADERS)
         except SyncRefused as exc:
+            _discard(following)
+            if exc.code != "sync.busy":
+                self.pending = None  # read again: the link, the batch size or the checkpoint changed
             if exc.code == "sync.unreachable" and not exc.detail.get("unsent"):
                 self.batch = max(1, self.batch // 2)
             if exc.code == "sync.gap" and exc.detail.get("hall_id") and exc.detail.get("expected"):
                 self._rewind(str(exc.detail["hall_id"]), int(exc.detail["expected"]) - 1)
                 return True
             raise
+        except BaseException:
+            _discard(following)
+            raise
+        self.pending = None
+        self.moved = self.moved or bool(body["events"] or body["rows"])
         self._acknowledge(answer, body)
-        self.batch = min(self.settings.sync_batch, self.batch * 2)
+        if following is not None and _applied_as_sent(answer, body):
+            self.next = following
+        else:
+            _discard(following)
+        # Doubles back after a halving; a parent that answers a full batch well within the
+        # timeout takes bigger ones (fewer round trips in a catch-up), up to the protocol's bound.
+        quick = time.monotonic() - sent_at < self.settings.sync_timeout_s * BATCH_GROW_WITHIN
+        top = SYNC_MAX_EVENTS if quick and more else self.settings.sync_batch
+        self.batch = min(top, self.batch * 2)
         self.failures = 0  # progress: a failure after it backs off from the start again
         return more
+
+    def _encoded(self, body: dict[str, Any], more: bool) -> tuple[dict[str, Any], bytes, bool]:
+        return body, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), more
+
+    def _read_following(self, body: dict[str, Any]) -> tuple[dict[str, Any], bytes, bool]:
+        return self._encoded(*self._read_batch(after=body))
+
+    def _take_next(self) -> tuple[dict[str, Any], bytes, bool] | None:
+        """The batch read ahead, if there is one and its read went well (else read afresh)."""
+        following, self.next = self.next, None
+        if following is None:
+            return None
+        try:
+            return following.result()
+        except Exception:
+            logger.exception("reading the next batch ahead failed; reading it again")
+            return None
 
     def _streams(self) -> dict[str, int]:
         with self.ctx.db.read() as s:
@@ -221,12 +298,21 @@ class StationSync:
         with self.ctx.db.read() as s:
             return capture.state(s)
 
-    def _read_batch(self) -> tuple[dict[str, Any], bool]:
+    def _read_batch(self, after: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+        """The next batch after the acknowledged seqs and changes (or after the batch `after`,
+        sent and not yet answered: the read-ahead)."""
         budget = self.batch
         more = False
+        sent: dict[str, int] = {}
+        for e in (after or {}).get("events", ()):
+            sent[e["hall_id"]] = max(sent.get(e["hall_id"], 0), int(e["seq"]))
+        through = int(after["rows_through"]) if after else 0
         with self.ctx.db.read(consistent=True) as s:
             st = capture.state(s)
-            acks = {r.hall_id: int(r.acked_seq or 0) for r in s.execute(select(_ACKS))}
+            acks = {
+                r.hall_id: max(int(r.acked_seq or 0), sent.get(r.hall_id, 0))
+                for r in s.execute(select(_ACKS))
+            }
             heads = {
                 r.hall_id: int(r.last_seq or 0)
                 for r in s.execute(
@@ -252,14 +338,17 @@ class StationSync:
                 events.extend(_event_image(r) for r in rows)
             changes = s.execute(
                 select(_CHANGES.c.id, _CHANGES.c.table_name, _CHANGES.c.pk)
+                .where(_CHANGES.c.id > through)
                 .order_by(_CHANGES.c.id)
                 .limit(self.batch + 1)
             ).all()
             if len(changes) > self.batch:
                 changes = changes[:-1]
                 more = True
-            rows_through = int(changes[-1].id) if changes else int(st.rows_through or 0)
+            rows_through = int(changes[-1].id) if changes else max(through, int(st.rows_through or 0))
             images = self._row_images(s, st, changes, set(acks))
+            gone = deletes.deleted_keys(s, changes)
+            relayed = relay.relayed_status(s)
             waiting, lag = waiting_of(s)
         body = {
             "station_id": st.station_id,
@@ -272,6 +361,9 @@ class StationSync:
             "waiting": max(0, waiting - len(events) - len(changes)),
             "lag_s": lag if more else 0.0,
             "config_version": st.config_version,
+            "sent_at": self.ctx.now().isoformat(),
+            "deletes": gone,
+            "relayed": relayed,
         }
         return body, more
 
@@ -281,7 +373,8 @@ class StationSync:
         keys: dict[str, set[str]] = {}
         for c in changes:
             keys.setdefault(c.table_name, set()).add(c.pk)
-        lo, hi = station_range(int(st.station_no)) if st.station_no else (0, 0)
+        # Its own range and, at a relay (a township), those of the stations it relays for.
+        ranges = relay.local_ranges(s, int(st.station_no)) if st.station_no else []
         out: dict[str, list[dict[str, Any]]] = {}
         for name, pks in keys.items():
             table = BY_NAME.get(name)
@@ -294,7 +387,7 @@ class StationSync:
                 for r in s.execute(
                     select(table).where(table.c[pk].in_(values[i : i + 500])).order_by(table.c[pk])
                 ):
-                    if name in RANGED_TABLES and not lo <= int(r._mapping[pk]) < hi:
+                    if name in RANGED_TABLES and not relay.in_ranges(int(r._mapping[pk]), ranges):
                         continue  # made before the station had its number: stays local
                     if "hall_id" in table.c and r._mapping["hall_id"] not in streams:
                         continue  # not one of the station's halls
@@ -333,15 +426,21 @@ class StationSync:
         with self.ctx.db.write() as s:
             capture.set_capture(s, False)
             capture.assign_number(s, int(answer["station_no"]))
-            capture.own_halls(s, list(answer["halls"]), answer.get("bases") or {})
+            # A relay (township) also sends up the streams of the stations it relays for.
+            registry = answer.get("relayed") or []
+            relayed = [str(h) for r in registry for h in r.get("halls") or []]
+            capture.own_halls(s, [*answer["halls"], *relayed], answer.get("bases") or {})
             capture.apply_floors(s, answer.get("floors"), list(answer["halls"]))
             values: dict[str, Any] = {"down_cursor": int(answer["down_cursor"])}
             if answer.get("config") is not None:
-                config_snapshot.apply_config(s, answer["config"], list(answer["halls"]), now)
+                config_snapshot.apply_config(s, answer["config"], [*answer["halls"], *relayed], now)
                 values["config_version"] = answer["config_version"]
+            # After the configuration: the registry's halls must exist here.
+            relay.apply_registry(s, registry, now)
             config_snapshot.apply_down(s, answer.get("down_rows") or {})
             s.execute(update(_STATE).where(_STATE.c.id == 1).values(**values))
             capture.set_capture(s, True)
+        self.moved = self.moved or answer.get("config") is not None or bool(answer.get("down_rows"))
         if answer.get("config") is not None:
             self.ctx.catalog.invalidate()
             logger.info("station configuration %s applied", answer["config_version"])
@@ -359,6 +458,23 @@ class StationSync:
                 s.execute(update(_STATE).where(_STATE.c.id == 1).values(**values))
         except Exception:
             logger.exception("could not record the link state")
+
+
+def _discard(following: Future[Any] | None) -> None:
+    """Drop a read-ahead batch (its read may still be running; its result is not used)."""
+    if following is not None:
+        following.cancel()
+
+
+def _applied_as_sent(answer: dict[str, Any], body: dict[str, Any]) -> bool:
+    """The parent applied exactly this batch: the read-ahead, which follows it, fits."""
+    sent: dict[str, int] = {}
+    for e in body["events"]:
+        sent[e["hall_id"]] = max(sent.get(e["hall_id"], 0), int(e["seq"]))
+    applied = answer.get("applied") or {}
+    return int(answer.get("rows_through") or 0) == int(body["rows_through"]) and all(
+        int(applied.get(k, -1)) == v for k, v in sent.items()
+    )
 
 
 def _unsent(exc: requests.RequestException) -> bool:

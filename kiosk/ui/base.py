@@ -48,8 +48,10 @@ class RoleScreen(QWidget):
         if header:
             frame, right, self.header_title = header_bar(title, subtitle, bool(ctx.extras.get("compact")))
             self.header_right = right
-            right.addWidget(self.clock)
+            # The badge comes and goes (only a problem shows): leftmost, so that nothing right of it,
+            # a button under a finger, moves when it does.
             right.addWidget(self.badge)
+            right.addWidget(self.clock)
             self.root.addWidget(frame)
         self.body = QVBoxLayout()
         self.body.setContentsMargins(sc(28), sc(20), sc(28), sc(20))

@@ -213,7 +213,7 @@ class HallDisplay(RoleScreen):
         self.windows = {w.id: w for w in snap.windows}
         self.calling = {}
         if not self.recent:
-            for c in snap.recent_calls[:RECENT_ROWS]:
+            for c in snap.recent_calls[: RECENT_ROWS + 1]:
                 info = self._call_info(c.payload)
                 if info:
                     self.recent.append(info)
@@ -264,7 +264,7 @@ class HallDisplay(RoleScreen):
         """Put a call on top, keep the recent list, queue the announcement."""
         self.recent = [r for r in self.recent if r["number"] != info["number"]]
         self.recent.insert(0, info)
-        del self.recent[RECENT_ROWS:]
+        del self.recent[RECENT_ROWS + 1 :]  # the current call and the cells below it
         self._show_current(info)
         win = self._window_of(info)
         if win is not None:
@@ -284,9 +284,10 @@ class HallDisplay(RoleScreen):
         self.call_sub.setText(f"No. {info['number']}, please go to window {info['window_number']}")
 
     def _render(self) -> None:
+        earlier = self.recent[1:]  # the current call is large above: 最近叫号 does not repeat it
         for i, (num, win) in enumerate(self.recent_cells):
-            if i < len(self.recent):
-                r = self.recent[i]
+            if i < len(earlier):
+                r = earlier[i]
                 num.setText(r["number"])
                 win.setText(f"→ {r['window_number']}号窗口")
             else:

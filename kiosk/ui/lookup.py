@@ -11,11 +11,13 @@ from kiosk import const
 from kiosk.errors import KioskError
 from kiosk.ui.context import AppContext
 from kiosk.ui.widgets import button, label
-from wire import TicketOut
+from kiosk.wayfinding import where_to_go
+from wire import HallDetailOut, TicketOut
 
 logger = logging.getLogger(__name__)
 
-KEYS = "ABCDEFGH1234567890"
+DIGITS = "1234567890"
+KEYS_PER_ROW = 10
 
 
 class LookupPage(QWidget):
@@ -30,26 +32,59 @@ class LookupPage(QWidget):
         lay.addWidget(label("查询排队进度 · 请输入号码", "title"))
         self.edit = QLineEdit()
         self.edit.setObjectName("lookup-number")
+        self.edit.setAccessibleName("号码")
         self.edit.setPlaceholderText("例如 A001")
         self.edit.returnPressed.connect(self.do_lookup)
         lay.addWidget(self.edit)
-        keys = QGridLayout()
-        for i, k in enumerate(KEYS):
-            keys.addWidget(button(k, lambda k=k: self.edit.insert(k), "key"), i // 9, i % 9)
-        lay.addLayout(keys)
+        self.keypad = QWidget()
+        self.keys_grid = QGridLayout(self.keypad)
+        self.keys_grid.setContentsMargins(0, 0, 0, 0)
+        self.keys: dict[str, QWidget] = {}
+        self.letters = ""
+        lay.addWidget(self.keypad)
+        self._build_keys(letters_of(ctx.hall))
         self.result = label("", "big", wrap=True)
         self.result.setObjectName("lookup-result")
         lay.addWidget(self.result, 1)
         row = QHBoxLayout()
         row.addWidget(button("返回首页 Back", on_back))
-        row.addWidget(button("删除 ⌫", self.edit.backspace))
+        row.addWidget(button("删除 ⌫", self._backspace, name="lookup-back"))
         row.addWidget(button("查询 Search", self.do_lookup, "primary", name="do-lookup"))
         lay.addLayout(row)
 
+    def _build_keys(self, letters: str) -> None:
+        """The keypad: the hall's own queue letters, then the digits."""
+        if letters == self.letters and self.keys:
+            return
+        self.letters = letters
+        for key in self.keys.values():
+            self.keys_grid.removeWidget(key)
+            key.deleteLater()
+        self.keys = {}
+        for i, k in enumerate(letters + DIGITS):
+            b = button(k, lambda k=k: self.edit.insert(k), "key", name=f"lookup-key-{k}")
+            b.setAccessibleName(k)
+            self.keys[k] = b
+            self.keys_grid.addWidget(b, i // KEYS_PER_ROW, i % KEYS_PER_ROW)
+
+    def _backspace(self) -> None:
+        """One character less; after an answer, the keypad back for another number."""
+        self.edit.backspace()
+        if not self.keypad.isVisible():
+            self.result.setText("")
+            self.keypad.show()
+
+    def _answer(self, text: str) -> None:
+        # The answer takes the keypad's place: in elderly type both do not fit a screen.
+        self.keypad.hide()
+        self.result.setText(text)
+
     def reset(self) -> None:
-        """Empty entry and answer."""
+        """Empty entry and answer; the keypad follows the hall's queues (they may have changed)."""
         self.edit.clear()
         self.result.setText("")
+        self.keypad.show()
+        self._build_keys(letters_of(self.ctx.hall))
 
     def do_lookup(self) -> None:
         """Find today's ticket by number and show its place in the queue."""
@@ -68,11 +103,18 @@ class LookupPage(QWidget):
         def failed(exc: BaseException) -> None:
             self.result.setText(getattr(exc, "message_zh", "查询失败"))
 
-        self.run(find, lambda t: self.result.setText(describe(t)), failed)
+        self.run(find, lambda t: self._answer(describe(t, self.ctx.hall)), failed)
 
 
-def describe(t: TicketOut) -> str:
-    """'A001 社会保障卡申领 / 状态：等候中 / 前面还有 2 人，预计约 6 分钟'."""
+def letters_of(hall: HallDetailOut | None) -> str:
+    """The first letters of the hall's queues, in order ('AJ' for the demo city, up to 'L' in a big hall)."""
+    if hall is None:
+        return ""
+    return "".join(sorted({ch.upper() for g in hall.groups for ch in g.prefix or "" if ch.isalpha()}))
+
+
+def describe(t: TicketOut, hall: HallDetailOut | None = None) -> str:
+    """'A001 社会保障卡申领 / 状态：等候中 / 前面还有 2 人，预计约 6 分钟 / 请到1–3号窗口'."""
     status = const.STATUS_ZH.get(t.status, t.status)
     text = f"{t.number}  {t.service_name}\n状态：{status}"
     if t.status == "waiting":
@@ -81,6 +123,9 @@ def describe(t: TicketOut) -> str:
             text += f"\n前面还有 {t.people_ahead} 人"
             if t.estimated_wait_minutes is not None:
                 text += f"，预计约 {t.estimated_wait_minutes} 分钟"
+        where = where_to_go(hall, t.group)
+        if where:
+            text += f"\n{where}"
     elif t.window_number:
         text += f"\n请到 {t.window_number} 号窗口"
     return text

@@ -108,6 +108,14 @@ QToolButton[role="level"] {{ font-size: {px(34, s)}px; font-weight: bold; color:
 QToolButton[role="level"]:disabled {{ background: #9aa5b1; }}
 QPushButton[role="key"] {{ font-size: {px(40, s)}px; min-width: {px(96, s)}px; min-height: {px(90, s)}px;
   padding: {px(8, s)}px {px(8, s)}px; }}
+QPushButton[role="kbd"] {{ font-size: {px(34, s)}px; min-width: {px(84, s)}px; min-height: {px(72, s)}px;
+  padding: {px(4, s)}px {px(8, s)}px; }}
+QPushButton[role="nav"] {{ font-size: {px(28, s)}px; min-height: {px(48, s)}px; padding: {px(2, s)}px {px(16, s)}px;
+  font-weight: bold; }}
+QPushButton[role="nav"]:checked {{ background: {const.COLOR_PRIMARY}; color: #ffffff; }}
+QPushButton[role="page"] {{ font-size: {px(28, s)}px; min-width: {px(130, s)}px; font-weight: bold; }}
+QLabel[role="countdown"] {{ font-size: {px(34, s)}px; font-weight: bold; color: {const.COLOR_ACCENT}; }}
+QLabel[role="where"] {{ font-size: {px(44, s)}px; font-weight: bold; color: {const.COLOR_PRIMARY_DARK}; }}
 QLineEdit, QComboBox, QSpinBox {{ font-size: {px(30, s)}px; min-height: {px(72, s)}px; padding: 0 {px(14, s)}px;
   border: 3px solid {const.COLOR_PRIMARY}; border-radius: {px(12, s)}px; background: #ffffff; }}
 QTextEdit {{ font-size: {px(26, s)}px; border: 3px solid {const.COLOR_PRIMARY}; border-radius: {px(12, s)}px;

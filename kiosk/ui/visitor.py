@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -23,13 +24,25 @@ from PySide6.QtWidgets import (
 from kiosk import const
 from kiosk.errors import FeatureUnavailable
 from kiosk.hardware import id_error_zh, identity_of
+from kiosk.search import matches, search_terms
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
 from kiosk.ui.guide import GuidePage
 from kiosk.ui.icons import id_card_pixmap
 from kiosk.ui.lookup import LookupPage
 from kiosk.ui.theme import sc
-from kiosk.ui.widgets import button, card, label, qr_pixmap, restyle
+from kiosk.ui.widgets import (
+    OnScreenKeyboard,
+    PageButtons,
+    button,
+    card,
+    label,
+    qr_pixmap,
+    restyle,
+    touch_scroll,
+)
+from kiosk.wayfinding import where_to_go
+from kiosk.wrapping import wrap_name
 from wire import CheckinTicketOut, HallDetailOut, PolicyOut, ServiceOut, SnapshotOut, TicketOut
 
 logger = logging.getLogger(__name__)
@@ -37,21 +50,12 @@ logger = logging.getLogger(__name__)
 ALL = "全部事项"
 
 
-def _wrap(text: str, width: int) -> str:
-    """Break a long service name over lines (a QPushButton does not wrap by itself)."""
-    if len(text) <= width:
-        return text
-    lines = (len(text) + width - 1) // width
-    per = (len(text) + lines - 1) // lines  # balanced lines, not one long and one short
-    return "\n".join(text[i : i + per] for i in range(0, len(text), per))
-
-
 class IdleWatcher(QObject):
-    """Restarts a timer on every touch, click or key anywhere in the application."""
+    """Calls `on_activity` on every touch, click or key anywhere in the application."""
 
-    def __init__(self, timer: QTimer) -> None:
+    def __init__(self, on_activity: Callable[[], None]) -> None:
         super().__init__()
-        self.timer = timer
+        self.on_activity = on_activity
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if event.type() in (
@@ -59,7 +63,7 @@ class IdleWatcher(QObject):
             QEvent.Type.KeyPress,
             QEvent.Type.TouchBegin,
         ):
-            self.timer.start()
+            self.on_activity()
         return False
 
 
@@ -86,7 +90,7 @@ class VisitorKiosk(RoleScreen):
         self.elderly_btn = button("长者模式 大字", self.toggle_elderly, "header", name="elderly")
         self.elderly_btn.setCheckable(True)
         self.elderly_btn.setChecked(self.elderly)
-        self.header_right.insertWidget(0, self.elderly_btn)
+        self.header_right.insertWidget(self.header_right.indexOf(self.badge) + 1, self.elderly_btn)
 
         self.pages = QStackedWidget()
         self.body.addWidget(self.pages, 1)
@@ -111,8 +115,14 @@ class VisitorKiosk(RoleScreen):
         self.idle_timer = QTimer(self)
         self.idle_timer.setSingleShot(True)
         self.idle_timer.setInterval(ctx.config.idle_timeout_s * 1000)
-        self.idle_timer.timeout.connect(self.go_home)
-        self._idle_watcher = IdleWatcher(self.idle_timer)
+        self.idle_timer.timeout.connect(self._idle_warn)
+        # After the idle time the screen says it is going home and waits a little: a visitor
+        # reading the guide or looking for the ID card is not dropped without a word.
+        self.idle_grace = QTimer(self)
+        self.idle_grace.setInterval(1000)
+        self.idle_grace.timeout.connect(self._idle_count_down)
+        self._idle_left = 0
+        self._idle_watcher = IdleWatcher(self._activity)
         QApplication.instance().installEventFilter(self._idle_watcher)
 
         self._refresh_timer = QTimer(self)
@@ -145,10 +155,11 @@ class VisitorKiosk(RoleScreen):
             if self.header_title is not None:
                 self.header_title.setText(f"{self.ctx.hall_name} · 自助取号")
             self.policy = hall.policy
-            self.services = services
+            if services != self.services:  # a reload after reconnecting leaves the tiles be
+                self.services = services
+                self._render_categories()
+                self._render_services()
             self._apply_snapshot(snap)
-            self._render_categories()
-            self._render_services()
             self.anon_btn.setVisible(self.policy.allow_anonymous)
             if self.ctx.events.channel is None:
                 self.ctx.start_events(snap.last_seq)
@@ -168,7 +179,18 @@ class VisitorKiosk(RoleScreen):
 
     def _apply_snapshot(self, snap: SnapshotOut) -> None:
         self.waiting = {g.prefix: g.waiting for g in snap.groups}
-        self._render_services()
+        shown = [s.code for s in self.visible_services()] if hasattr(self, "search") else []
+        if shown and shown == list(self.service_buttons):
+            # Same tiles: new counts in place, so a list being scrolled does not jump or lose a tile
+            # under the finger.
+            for s in self.visible_services():
+                self.service_buttons[s.code].setText(self._tile_text(s))
+        else:
+            self._render_services()
+
+    def _tile_text(self, s: ServiceOut) -> str:
+        waiting = self.waiting.get(s.prefix or "", 0)
+        return f"{wrap_name(s.name, 12 if self.elderly else 11)}\n等候 {waiting} 人"
 
     def _on_event(self, ev: dict[str, Any]) -> None:
         if str(ev.get("type", "")).startswith("ticket."):
@@ -182,11 +204,20 @@ class VisitorKiosk(RoleScreen):
         lay.setSpacing(sc(18))
         search_row = QHBoxLayout()
         self.search = QLineEdit()
-        self.search.setPlaceholderText("输入事项名称搜索，如：不动产、社保、营业执照")
+        self.search.setObjectName("search")
+        self.search.setAccessibleName("搜索事项")
+        self.search.setPlaceholderText("点“拼音键盘”搜索，如 bdc（不动产）、社保、营业执照")
         self.search.textChanged.connect(lambda _t: self._render_services())
         search_row.addWidget(self.search, 1)
-        search_row.addWidget(button("清空", lambda: self.search.clear()))
+        self.keyboard_btn = button("⌨ 拼音键盘", self.toggle_keyboard, "primary", name="keyboard-toggle")
+        self.keyboard_btn.setCheckable(True)
+        search_row.addWidget(self.keyboard_btn)
+        search_row.addWidget(button("清空", lambda: self.search.clear(), name="search-clear"))
         lay.addLayout(search_row)
+        quick = list(search_terms()["synonyms"])[: const.KEYBOARD_QUICK_WORDS]
+        self.keyboard = OnScreenKeyboard(self.search, quick)
+        self.keyboard.hide()
+        lay.addWidget(self.keyboard)
 
         mid = QHBoxLayout()
         mid.setSpacing(sc(20))
@@ -195,23 +226,29 @@ class VisitorKiosk(RoleScreen):
         cat_panel = QWidget()
         cat_panel.setLayout(self.cat_box)
         cat_scroll = QScrollArea()
+        cat_scroll.setObjectName("categories")
         cat_scroll.setWidgetResizable(True)
         cat_scroll.setWidget(cat_panel)
         cat_scroll.setFixedWidth(sc(360))
-        cat_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.cat_scroll = touch_scroll(cat_scroll)
         mid.addWidget(cat_scroll)
         self.svc_grid = QGridLayout()
         self.svc_grid.setSpacing(sc(16))
         svc_panel = QWidget()
         svc_panel.setLayout(self.svc_grid)
         svc_scroll = QScrollArea()
+        svc_scroll.setObjectName("services")
         svc_scroll.setWidgetResizable(True)
         svc_scroll.setWidget(svc_panel)
-        svc_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.svc_scroll = touch_scroll(svc_scroll)
         mid.addWidget(svc_scroll, 1)
+        self.svc_pages = PageButtons(svc_scroll, "services")
+        search_row.addWidget(self.svc_pages)
         lay.addLayout(mid, 1)
 
-        actions = QHBoxLayout()
+        self.actions_bar = QWidget()
+        actions = QHBoxLayout(self.actions_bar)
+        actions.setContentsMargins(0, 0, 0, 0)
         actions.setSpacing(sc(20))
         actions.addWidget(
             button("预约签到\nAppointment check-in", self.open_checkin, "primary", name="checkin")
@@ -221,7 +258,7 @@ class VisitorKiosk(RoleScreen):
         )
         self.hint = label("请选择您要办理的事项，点击后按提示刷身份证取号", "subtitle", wrap=True)
         actions.addWidget(self.hint, 1)
-        lay.addLayout(actions)
+        lay.addWidget(self.actions_bar)
         return page
 
     def _render_categories(self) -> None:
@@ -252,16 +289,26 @@ class VisitorKiosk(RoleScreen):
 
     def visible_services(self) -> list[ServiceOut]:
         """Services of the chosen category matching the search text."""
-        q = self.search.text().strip().lower()
+        q = self.search.text()
         out = []
         for s in self.services:
             if self.category != ALL and (s.category or "其他") != self.category:
                 continue
-            hay = " ".join(x or "" for x in (s.name, s.sub_name, s.code, s.category, s.department))
-            if q and q not in hay.lower():
+            if not matches(q, (s.name, s.sub_name), (s.code, s.category, s.department)):
                 continue
             out.append(s)
         return out
+
+    def toggle_keyboard(self) -> None:
+        """Show or hide the on-screen keyboard (pinyin initials and common words)."""
+        show = not self.keyboard.isVisible()
+        self.keyboard.setVisible(show)
+        self.actions_bar.setVisible(
+            not show
+        )  # the keyboard takes their place (a 720p screen has no room for both)
+        self.keyboard_btn.setChecked(show)
+        if show:
+            self.choose_category(ALL)  # a search looks through every service
 
     def _render_services(self) -> None:
         if not hasattr(self, "svc_grid"):
@@ -274,16 +321,22 @@ class VisitorKiosk(RoleScreen):
         cols = 2 if self.elderly else 3
         self.service_buttons: dict[str, Any] = {}
         for i, s in enumerate(services):
-            waiting = self.waiting.get(s.prefix or "", 0)
-            text = f"{_wrap(s.name, 12 if self.elderly else 11)}\n等候 {waiting} 人"
-            b = button(text, lambda s=s: self.choose_service(s), "service", name=f"svc-{s.code}")
-            b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            b = button(
+                self._tile_text(s), lambda s=s: self.choose_service(s), "service", name=f"svc-{s.code}"
+            )
+            b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
             self.service_buttons[s.code] = b
             self.svc_grid.addWidget(b, i // cols, i % cols)
+            # The style's min-height becomes the button's explicit minimum, which the grid takes over
+            # the text's height: a tile of three elderly-size lines was cut to that minimum.
+            b.ensurePolished()
+            b.setMinimumHeight(max(b.minimumHeight(), b.sizeHint().height()))
         if not services:
             msg = "没有找到相关事项，请换个关键词或咨询服务台" if self.services else "正在加载事项…"
             self.svc_grid.addWidget(label(msg, "subtitle"), 0, 0)
         self.svc_grid.setRowStretch(max(1, (len(services) + cols - 1) // cols), 1)
+        self.svc_scroll.verticalScrollBar().setValue(0)
+        self.svc_pages.update_state()
 
     def toggle_elderly(self) -> None:
         """Larger text and fewer, bigger buttons."""
@@ -362,11 +415,9 @@ class VisitorKiosk(RoleScreen):
         self.retry_btn = button("重新取号\nTry again", self.retry_issue, "primary", name="retry")
         self.retry_btn.hide()
         row.addWidget(self.retry_btn)
+        # Reading the ID card is the main action (the big card above); no card is the secondary one.
         self.anon_btn = button(
-            "未带身份证，直接取号\nContinue without ID card",
-            self.issue_anonymous,
-            "primary",
-            name="anonymous",
+            "未带身份证，直接取号\nContinue without ID card", self.issue_anonymous, name="anonymous"
         )
         row.addWidget(self.anon_btn)
         lay.addLayout(row)
@@ -465,6 +516,8 @@ class VisitorKiosk(RoleScreen):
         elderly_age = self.policy.elderly_age if self.policy else const.ELDERLY_AGE_DEFAULT
         if age >= elderly_age:
             green = "elderly"  # the server applies it too; saying so keeps older servers right
+            if not self.elderly:
+                self.toggle_elderly()  # large type for the ticket page and what follows
         self.id_status.setText(f"已读取：{card.masked_name}  {card.masked_id}")
         self._issue(identity_of(card), green)
 
@@ -499,6 +552,9 @@ class VisitorKiosk(RoleScreen):
         ll.addWidget(self.t_service)
         self.t_green = label("", "ok", align=Qt.AlignmentFlag.AlignCenter)
         ll.addWidget(self.t_green)
+        self.t_where = label("", "where", align=Qt.AlignmentFlag.AlignCenter, wrap=True)
+        self.t_where.setObjectName("ticket-where")
+        ll.addWidget(self.t_where)
         self.t_ahead = label("", "big", align=Qt.AlignmentFlag.AlignCenter)
         ll.addWidget(self.t_ahead)
         self.t_holder = label("", "subtitle", align=Qt.AlignmentFlag.AlignCenter)
@@ -517,12 +573,38 @@ class VisitorKiosk(RoleScreen):
         self.print_status.setObjectName("print-status")
         right.addWidget(self.print_status)
         right.addStretch(1)
-        right.addWidget(button("完成 Done", self.go_home, "primary", name="done"))
+        self.t_countdown = label("", "countdown", align=Qt.AlignmentFlag.AlignCenter)
+        self.t_countdown.setObjectName("ticket-countdown")
+        right.addWidget(self.t_countdown)
+        right.addWidget(button("返回首页", self.go_home, "primary", name="done"))
         lay.addLayout(right, 2)
+        self._countdown_left = 0
+        self._countdown = QTimer(self)
+        self._countdown.setInterval(1000)
+        self._countdown.timeout.connect(self._count_down)
         return page
 
+    def _start_countdown(self) -> None:
+        self._countdown_left = self.ctx.config.ticket_return_s
+        self._show_countdown()
+        self._countdown.start()
+
+    def _show_countdown(self) -> None:
+        self.t_countdown.setText(f"{self._countdown_left}秒后返回首页")
+
+    def _count_down(self) -> None:
+        """One second less on the ticket page; home at zero (the next visitor is waiting)."""
+        if self.pages.currentWidget() is not self.ticket_page:
+            self._countdown.stop()
+            return
+        self._countdown_left -= 1
+        if self._countdown_left <= 0:
+            self.go_home()
+            return
+        self._show_countdown()
+
     def show_ticket(self, t: TicketOut) -> None:
-        """Fill the ticket page and show it (it stays until Done or idle timeout)."""
+        """Fill the ticket page and show it (it returns home after a countdown, or on 返回首页)."""
         self.t_number.setText(t.number)
         self.t_service.setText(t.service_name or "")
         green = t.green_reason
@@ -533,6 +615,7 @@ class VisitorKiosk(RoleScreen):
         if wait is not None and ahead:
             ahead += f"，预计等待约 {wait} 分钟"
         self.t_ahead.setText(ahead)
+        self.t_where.setText(where_to_go(self.ctx.hall, t.group, t.window_number))
         holder = t.holder
         masked = (holder.name_masked, holder.id_masked) if holder else ()
         self.t_holder.setText(" ".join(x for x in masked if x))
@@ -541,7 +624,7 @@ class VisitorKiosk(RoleScreen):
         self.print_status.setText("正在打印号票…" if self.ctx.printer and self.ctx.printer.configured else "")
         restyle(self.print_status, "subtitle")
         self.pages.setCurrentWidget(self.ticket_page)
-        self.idle_timer.start()
+        self._start_countdown()
 
     def _print(self, ticket: TicketOut) -> None:
         printer = self.ctx.printer
@@ -656,11 +739,52 @@ class VisitorKiosk(RoleScreen):
 
         self.run(lambda: client.checkin(hall, id_number, fallback_normal=fallback_normal), done, failed)
 
+    # -- idle ---------------------------------------------------------------------------------
+    def _activity(self) -> None:
+        """A touch or key: the visitor is still there."""
+        self.idle_timer.start()
+        if self.idle_grace.isActive():
+            self.idle_grace.stop()
+            self.message.clear_message()
+
+    def _idle_warn(self) -> None:
+        """Idle: home at once if nothing would be lost, otherwise say so and count down first."""
+        at_rest = (
+            self.pages.currentWidget() is self.home
+            and not self.search.text()
+            and self.elderly == self.ctx.config.elderly_mode
+        )
+        if at_rest:
+            self.go_home()
+            return
+        self._idle_left = const.IDLE_WARNING_S
+        self._show_idle_warning()
+        self.idle_grace.start()
+
+    def _show_idle_warning(self) -> None:
+        mode = "，长者模式将关闭" if self.elderly and not self.ctx.config.elderly_mode else ""
+        self.message.show_error(
+            f"长时间无操作，{self._idle_left}秒后返回首页{mode}。如需继续办理，请触摸屏幕", seconds=0
+        )
+
+    def _idle_count_down(self) -> None:
+        self._idle_left -= 1
+        if self._idle_left > 0:
+            self._show_idle_warning()
+            return
+        self.idle_grace.stop()
+        self.message.clear_message()
+        self.go_home()
+
     # -- navigation ---------------------------------------------------------------------------
     def go_home(self) -> None:
         """Back to the start screen (also after idle)."""
         self.current_service = None
+        self._countdown.stop()
         self.search.clear()
+        self.keyboard.hide()
+        self.actions_bar.show()
+        self.keyboard_btn.setChecked(False)
         self.hint.setText("请选择您要办理的事项，点击后按提示刷身份证取号")
         if self.elderly != self.ctx.config.elderly_mode:
             self.toggle_elderly()
@@ -668,4 +792,6 @@ class VisitorKiosk(RoleScreen):
 
     def closeEvent(self, event: Any) -> None:
         QApplication.instance().removeEventFilter(self._idle_watcher)
+        self._countdown.stop()
+        self.idle_grace.stop()
         super().closeEvent(event)

@@ -6,10 +6,22 @@ import io
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QPointF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScroller,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
+from kiosk import const
 from kiosk.errors import KioskError
 from kiosk.ui.theme import sc
 
@@ -75,6 +87,10 @@ class ConnectionBadge(QLabel):
         else:
             self.setText("正在连接服务器…" if first else "⚠ 网络中断，正在重连")
             restyle(self, "offline")
+        # A working connection is no news to a visitor: the badge shows only when there is a problem.
+        # (Unparented, show() would open it as a window of its own.)
+        if online or self.parentWidget() is not None:
+            self.setVisible(not online)
 
 
 class MessageLine(QLabel):
@@ -162,3 +178,101 @@ def header_bar(title: str, subtitle: str = "", compact: bool = False) -> tuple[Q
     right.setSpacing(sc(16))
     lay.addLayout(right)
     return frame, right, title_lab
+
+
+def touch_scroll(area: QAbstractScrollArea) -> QAbstractScrollArea:
+    """Kinetic scrolling by a finger's drag and no scrollbars (touch glass has no mouse wheel).
+
+    The left-button gesture serves touch too: Qt turns an unhandled touch into mouse events."""
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    QScroller.grabGesture(area.viewport(), QScroller.ScrollerGestureType.LeftMouseButtonGesture)
+    return area
+
+
+def scroll_page(area: QAbstractScrollArea, pages: int) -> None:
+    """Scroll a touch list by whole screens (上一页 -1 / 下一页 +1), kinetically like a swipe."""
+    bar = area.verticalScrollBar()
+    step = max(1, area.viewport().height() - bar.singleStep())
+    target = max(bar.minimum(), min(bar.maximum(), bar.value() + pages * step))
+    QScroller.scroller(area.viewport()).scrollTo(QPointF(0, target), const.PAGE_SCROLL_MS)
+
+
+class PageButtons(QWidget):
+    """Big 上一页 / 下一页 buttons beside a touch list, enabled only where there is more to see."""
+
+    def __init__(self, area: QAbstractScrollArea, name: str) -> None:
+        super().__init__()
+        self.area = area
+        lay = QHBoxLayout(self)  # side by side in a row of buttons: they cost the screen no height
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(sc(16))
+        self.up = button("▲ 上一页", lambda: scroll_page(area, -1), "page", name=f"{name}-up")
+        self.down = button("▼ 下一页", lambda: scroll_page(area, 1), "page", name=f"{name}-down")
+        self.up.setAccessibleName("上一页")
+        self.down.setAccessibleName("下一页")
+        for b in (self.up, self.down):
+            lay.addWidget(b)
+        bar = area.verticalScrollBar()
+        bar.valueChanged.connect(lambda _v: self.update_state())
+        bar.rangeChanged.connect(lambda _lo, _hi: self.update_state())
+        self.update_state()
+
+    def update_state(self) -> None:
+        """上一页 only when not at the top, 下一页 only when not at the bottom."""
+        bar = self.area.verticalScrollBar()
+        self.up.setEnabled(bar.value() > bar.minimum())
+        self.down.setEnabled(bar.value() < bar.maximum())
+
+
+class OnScreenKeyboard(QWidget):
+    """Letter keys for pinyin initials ("bdc" → 不动产…) and one-tap words visitors use (社保, 营业执照)."""
+
+    typed = Signal(str)  # the whole text after each key
+
+    def __init__(self, target: QLineEdit, quick_words: list[str]) -> None:
+        super().__init__()
+        self.setObjectName("keyboard")
+        self.setAccessibleName("屏幕键盘")
+        self.target = target
+        self.keys: dict[str, QPushButton] = {}
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(sc(8))
+        if quick_words:
+            words = QHBoxLayout()
+            words.setSpacing(sc(8))
+            for word in quick_words:
+                b = button(word, lambda w=word: self._set(w), "kbd", name=f"word-{word}")
+                b.setAccessibleName(word)
+                self.keys[word] = b
+                words.addWidget(b)
+            lay.addLayout(words)
+        for i, letters in enumerate(const.KEYBOARD_ROWS):
+            row = QHBoxLayout()
+            row.setSpacing(sc(8))
+            row.addSpacing(sc(30) * i)  # staggered like a phone's keyboard
+            for ch in letters:
+                b = button(ch.upper(), lambda ch=ch: self._type(ch), "kbd", name=f"key-{ch}")
+                b.setAccessibleName(f"字母 {ch.upper()}")
+                self.keys[ch] = b
+                row.addWidget(b)
+            if i == len(const.KEYBOARD_ROWS) - 1:
+                back = button("⌫ 删除", self._backspace, "kbd", name="key-back")
+                back.setAccessibleName("删除")
+                self.keys["back"] = back
+                row.addWidget(back)
+            row.addStretch(1)
+            lay.addLayout(row)
+
+    def _type(self, ch: str) -> None:
+        self.target.insert(ch)
+        self.typed.emit(self.target.text())
+
+    def _set(self, word: str) -> None:
+        self.target.setText(word)
+        self.typed.emit(word)
+
+    def _backspace(self) -> None:
+        self.target.backspace()
+        self.typed.emit(self.target.text())

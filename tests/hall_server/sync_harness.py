@@ -176,10 +176,13 @@ def start_city(
     villages: int = 1,
     cli_add: int = 1,
     env: dict[str, str] | None = None,
+    relays: dict[int, int] | None = None,
 ) -> City:
     """Seed a city (PostgreSQL on pg_server, else SQLite) with village halls, register a station
     for each (the first cli_add with `hall-server station add --out`, the others through the same
-    use case in-process, which is quicker), make the villages' tokens and start the city server."""
+    use case in-process, which is quicker), make the villages' tokens and start the city server.
+    relays {n: m}: village n's station reaches the city through village m's (`--via`)."""
+    relays = relays or {}
     root.mkdir(parents=True, exist_ok=True)
     data_dir = root / "city"
     if backend == "postgres":
@@ -209,14 +212,17 @@ def start_city(
         _forget_village_logs(db, [v.hall for v in out])
         for v in out:
             v.bundle_path = root / f"bundle-{v.n}.json"
+            via = ["--via", f"{STATION}-{relays[v.n]}"] if v.n in relays else []
             if v.n <= cli_add:
                 run_cli(
                     "station", "add", v.station_id, "--halls", v.hall, "--name", f"测试村{v.n}",
-                    "--out", str(v.bundle_path), db_url=url, data_dir=data_dir, env=envs,
+                    "--out", str(v.bundle_path), *via, db_url=url, data_dir=data_dir, env=envs,
                 )  # fmt: skip
                 v.bundle = json.loads(v.bundle_path.read_text(encoding="utf-8"))
             else:
-                v.bundle = stations.add_station(db, v.station_id, [v.hall], f"测试村{v.n}")
+                v.bundle = stations.add_station(
+                    db, v.station_id, [v.hall], f"测试村{v.n}", via=via[1] if via else None
+                )
                 v.bundle_path.write_text(json.dumps(v.bundle), encoding="utf-8")
     finally:
         db.dispose()

@@ -57,7 +57,18 @@ def test_login_logout_and_me(hall: Hall) -> None:
     )
     assert r.status_code == 403 and error_code(r) == "auth.wrong_hall"
     seq = hall.last_seq()
-    # c2 takes over window 3: c3's session there ends (one clerk per window).
+    # c3 is signed in at window 3: c2 is refused there, c3's session goes on (one clerk per window).
+    r = hall.client.post(
+        f"{API}/auth/login", json={"username": "c2", "password": PASSWORD, "window_id": hall.wid(3)}
+    )
+    assert r.status_code == 409 and error_code(r) == "auth.window_occupied"
+    assert "王五" in r.json()["error"]["message"] and "交接" in r.json()["error"]["message"]
+    assert hall.client.get(f"{API}/auth/me", headers=hall.auth(f"clerk:{CITY}:3")).status_code == 200
+    # A manager hands window 3 over: c3's session ends, and c2 may sit down.
+    r = hall.client.post(
+        f"{API}/windows/{hall.wid(3)}/hand-over", json={"reason": "换班"}, headers=hall.auth("m-city")
+    )
+    assert r.status_code == 200 and r.json()["ended"] == 1
     r = hall.client.post(
         f"{API}/auth/login", json={"username": "c2", "password": PASSWORD, "window_id": hall.wid(3)}
     )
@@ -125,6 +136,8 @@ def test_tokens_are_stored_hashed(hall: Hall) -> None:
 
 def test_a_clerk_sits_at_one_window_only(hall: Hall) -> None:
     old = hall.auth(f"clerk:{CITY}:1")  # c1 at window 1
+    # c3 leaves window 3 first (a window with a clerk signed in is refused to another clerk).
+    assert hall.client.post(f"{API}/auth/logout", headers=hall.auth(f"clerk:{CITY}:3")).status_code == 204
     r = hall.client.post(
         f"{API}/auth/login", json={"username": "c1", "password": PASSWORD, "window_id": hall.wid(3)}
     )

@@ -37,7 +37,7 @@ from starlette.testclient import WebSocketDisconnect
 from hall_server.api import PAGE_ROUTERS, ROUTERS
 from hall_server.auth import create_token, revoke_token
 from hall_server.const import API_PREFIX
-from hall_server.db.models import ApiToken, FollowupCase, Ticket, User, Window
+from hall_server.db.models import ApiToken, FollowupCase, Sitting, Ticket, User, Window
 from hall_server.passwords import token_hash
 from hall_server.seed import seed
 from hall_server.services import followups, sessions
@@ -160,6 +160,10 @@ class World:
         county["windows"].append(
             {"number": 2, "name": "二号窗口", "kind": "comprehensive", "groups": {"A": 1}}
         )
+        # Window 3 is for hand-over: ending its (absent) clerk's session disturbs no principal.
+        county["windows"].append(
+            {"number": 3, "name": "三号窗口", "kind": "comprehensive", "groups": {"A": 1}}
+        )
         county["opening_hours"] = [["00:00", "23:59"]]
         for hid, level, parent in ((SIBLING, "county", CITY), (TOWN, "township", COUNTY)):
             data["halls"].append(
@@ -203,10 +207,12 @@ class World:
         with self.ctx.db.write() as s:
             win = {
                 n: s.execute(select(Window.id).where(Window.hall_id == HALL, Window.number == n)).scalar_one()
-                for n in (1, 2)
+                for n in (1, 2, 3)
             }
-            self.ids["win1"], self.ids["win2"] = win[1], win[2]
+            self.ids["win1"], self.ids["win2"], self.ids["win3"] = win[1], win[2], win[3]
             c2 = self._user(s, "d2", "clerk", HALL)
+            # A clerk without sessions: its account is edited and its password reset by the matrix.
+            self.ids["staff"] = self._user(s, "d3", "clerk", HALL)
             m_sib = self._user(s, "m-sib", "manager", SIBLING)
             m_town = self._user(s, "m-town", "manager", TOWN)
             root = s.execute(select(User.id).where(User.username == "root")).scalar_one()
@@ -339,6 +345,23 @@ class World:
         with self.ctx.db.write() as s:
             return create_token(s, "kiosk", hall_id=HALL, label="to rotate or revoke")[0]
 
+    def new_sitting(self) -> int:
+        with self.ctx.db.write() as s:
+            return int(
+                s.execute(
+                    insert(Sitting.__table__)
+                    .values(
+                        hall_id=HALL,
+                        window_id=self.ids["win3"],
+                        user_id=self.ids["staff"],
+                        day="2030-01-02",
+                        starts="09:00",
+                        ends="10:00",
+                    )
+                    .returning(Sitting.__table__.c.id)
+                ).scalar_one()
+            )
+
     def prepare(self) -> None:
         """Window 1 open with its clerk and a ticket in hand; a ticket waiting to cancel."""
         w1 = self.ids["win1"]
@@ -382,6 +405,15 @@ def _delete_doc(w: World, who: str) -> Req:
     return Req(f"/documents/{w.new_document()}")
 
 
+_NEW_STAFF = iter(range(1, 10_000))
+
+
+def _new_staff(w: World, who: str) -> Req:
+    n = next(_NEW_STAFF)
+    body = {"username": f"new{n}", "name": f"新人{n}", "role": "clerk", "hall_id": HALL, "password": PASSWORD}
+    return Req("/staff", json=body)
+
+
 PW = {"old_password": PASSWORD, "new_password": PASSWORD}  # a reuse: 422 after the permission check
 STATS = (
     "stats",
@@ -403,6 +435,44 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/auth/me"): Rule(AUTHED, fixed("/auth/me")),
     ("POST", "/api/v1/tokens/{token_id}/rotate"): Rule(MANAGERS, _rotate("rotate")),
     ("POST", "/api/v1/tokens/{token_id}/revoke"): Rule(MANAGERS, _rotate("revoke")),
+    # managers run their halls: staff, roster and hand-over, device enrolment
+    ("GET", "/api/v1/staff"): Rule(ANY_MANAGER, fixed("/staff"), note="each sees their own subtree"),
+    ("POST", "/api/v1/staff"): Rule(MANAGERS, _new_staff),
+    ("PATCH", "/api/v1/staff/{user_id}"): Rule(
+        MANAGERS, fixed("/staff/{staff}", json={"name": "赵六"}), hidden="staff.unknown"
+    ),
+    ("POST", "/api/v1/staff/{user_id}/password"): Rule(
+        MANAGERS, fixed("/staff/{staff}/password", json={"password": PASSWORD}), hidden="staff.unknown"
+    ),
+    ("GET", "/api/v1/halls/{hall_id}/roster"): Rule(
+        MANAGERS, fixed("/halls/{hall}/roster", params={"day": "2030-01-01"})
+    ),
+    ("POST", "/api/v1/halls/{hall_id}/roster"): Rule(
+        MANAGERS,
+        lambda w, who: Req(
+            f"/halls/{HALL}/roster",
+            json={
+                "day": "2030-01-01",
+                "window_id": w.ids["win3"],
+                "user_id": w.ids["staff"],
+                "starts": "08:00",
+                "ends": "09:00",
+            },
+        ),
+    ),
+    ("DELETE", "/api/v1/roster/{sitting_id}"): Rule(
+        MANAGERS, lambda w, who: Req(f"/roster/{w.new_sitting()}")
+    ),
+    ("POST", "/api/v1/windows/{window_id}/hand-over"): Rule(
+        MANAGERS, lambda w, who: Req(f"/windows/{w.ids['win3']}/hand-over", json={})
+    ),
+    ("GET", "/api/v1/halls/{hall_id}/device-registry"): Rule(
+        MANAGERS, fixed("/halls/{hall}/device-registry")
+    ),
+    ("POST", "/api/v1/halls/{hall_id}/enrolments"): Rule(
+        MANAGERS, fixed("/halls/{hall}/enrolments", json={"role": "kiosk", "label": "一楼取号机"})
+    ),
+    ("POST", "/api/v1/devices/enrol"): Rule(PUBLIC, fixed("/devices/enrol", json={"code": "ABCD-EFGH"})),
     # halls, catalogue, live state
     ("GET", "/api/v1/halls"): Rule(PUBLIC),
     ("GET", "/api/v1/halls/{hall_id}"): Rule(PUBLIC, fixed("/halls/{hall}")),
@@ -431,6 +501,11 @@ MATRIX: dict[tuple[str, str], Rule] = {
         fixed("/tickets/{waiting}/cancel"),
     ),
     ("GET", "/api/v1/track/{track_token}"): Rule(PUBLIC, fixed("/track/{finished_track}")),
+    ("POST", "/api/v1/track/{track_token}/cancel"): Rule(
+        PUBLIC,
+        fixed("/track/{finished_track}/cancel"),
+        note="the ticket's track token in the path is the proof; a finished ticket answers 409",
+    ),
     # windows
     ("GET", "/api/v1/windows/{window_id}"): Rule(OF_HALL, fixed("/windows/{win1}")),
     ("POST", "/api/v1/windows/{window_id}/call-next"): Rule(OPERATOR, _win("call-next")),
@@ -616,14 +691,15 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/sync/pull"): Rule(frozenset(), note="station credential only"),
     ("GET", "/api/v1/sync/link"): Rule(AUTHED),
     ("GET", "/api/v1/stations"): Rule(ANY_MANAGER, note="each sees the stations of its own halls"),
+    ("GET", "/api/v1/stations/conflicts"): Rule(ANY_MANAGER, note="each sees the conflicts of its own halls"),
 }
 
 # Routes outside /api/v1: the web pages and the API description, public by design.
 PUBLIC_PAGES: dict[tuple[str, str], Rule] = {
     ("GET", "/dashboard"): Rule(PUBLIC, note="the page; its data comes from the API with a token"),
+    ("GET", "/manage/{page}"): Rule(PUBLIC, fixed("/manage/staff"), note="the page; its data needs a token"),
     ("GET", "/t/{track_token}"): Rule(PUBLIC, fixed("/t/xyz")),
     ("GET", "/book/{hall_id}"): Rule(PUBLIC, fixed("/book/{hall}")),
-    ("GET", "/manage/{page}"): Rule(PUBLIC, fixed("/manage/catalogue"), note="the page; data needs a token"),
     ("GET", "/bigscreen"): Rule(PUBLIC, note="the page; its data comes from the API with a token"),
     ("GET", "/guide/{code}"): Rule(PUBLIC, fixed("/guide/S-A1")),
     ("GET", "/web/static/{name}"): Rule(PUBLIC, fixed("/web/static/nothing.js")),

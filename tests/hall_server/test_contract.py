@@ -54,6 +54,7 @@ ENDPOINTS: dict[tuple[str, str, int], tuple[type[BaseModel] | None, bool]] = {
     ("get", "/halls/{hall_id}/tickets", 200): (TicketOut, True),
     ("get", "/track/{track_token}", 200): (TrackedTicketOut, False),
     ("post", "/tickets/{ticket_id}/cancel", 200): (TicketOut, False),
+    ("post", "/track/{track_token}/cancel", 200): (TrackedTicketOut, False),
     ("post", "/halls/{hall_id}/checkin", 201): (CheckinTicketOut, False),
     ("post", "/auth/login", 200): (LoginOut, False),
     ("get", "/auth/me", 200): (MeOut, False),
@@ -149,9 +150,12 @@ def test_every_kiosk_facing_answer_validates_against_its_wire_model(hall: Hall) 
     w("get", "/tickets/{ticket_id}", 200, who=kiosk, ticket_id=t1.id)
     w("get", "/halls/{hall_id}/tickets", 200, who=admin, **kw)
     tracked = w("get", "/track/{track_token}", 200, track_token=t1.track_token)
-    assert tracked.hall_name
+    assert tracked.hall_name and tracked.go_to and tracked.go_windows
     gone = w("post", "/halls/{hall_id}/tickets", 201, who=kiosk, json={"service_code": "S-B1"}, **kw)
     w("post", "/tickets/{ticket_id}/cancel", 200, who=admin, ticket_id=gone.id)
+    mine = w("post", "/halls/{hall_id}/tickets", 201, who=kiosk, json={"service_code": "S-B1"}, **kw)
+    left = w("post", "/track/{track_token}/cancel", 200, track_token=mine.track_token)
+    assert left.status == "cancelled" and left.go_to is None
 
     # Staff: log in at window 1, who am I.
     login = {"username": "c1", "password": PASSWORD, "window_id": w1}

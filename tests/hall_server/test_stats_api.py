@@ -207,7 +207,7 @@ def test_appointments_kept_and_missed(env: Env) -> None:
 
 
 def test_exports_csv_and_excel(env: Env) -> None:
-    ids = build_day(env)
+    build_day(env)
     h = env.h("m-city")
     q = {"from": "2026-03-09", "to": "2026-03-09", "subtree": "false"}
     r = env.client.get(f"{API}/halls/x-city/stats/export.csv", params={**q, "by": "window"}, headers=h)
@@ -215,9 +215,11 @@ def test_exports_csv_and_excel(env: Env) -> None:
     assert "attachment" in r.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0][:4] == ["分组", "名称", "取号数", "办结数"]
+    # Names, not database ids: the window's number and "hall · window".
+    assert all(row[0].endswith("号") for row in rows[1:] if row[0])
     by_key = {row[0]: row for row in rows[1:]}
-    w2 = by_key[str(ids["w2"])]
-    assert w2[1].startswith("2号窗口") and w2[2] == "3" and w2[3] == "2" and w2[4] == "1"
+    w2 = by_key["2号"]
+    assert w2[1] == "测试市政务服务中心 · 2号窗口 综合窗口" and w2[2] == "3" and w2[3] == "2" and w2[4] == "1"
     assert float(w2[7]) == pytest.approx(2500 / 3 / 60, abs=0.01)  # average wait in minutes
     assert float(w2[13]) == 0.0 and float(w2[17]) == 50.0  # 好评率 %, 差评回复率 %
     r = env.client.get(f"{API}/halls/x-city/stats/export.xlsx", params=q, headers=h)
@@ -225,6 +227,7 @@ def test_exports_csv_and_excel(env: Env) -> None:
     wb = load_workbook(io.BytesIO(r.content))
     assert wb.sheetnames == ["汇总", "按事项", "按窗口", "按工作人员", "按大厅", "按日", "按小时"]
     summary = {row[0]: row[1] for row in wb["汇总"].iter_rows(values_only=True)}
+    assert "x-city" not in summary["大厅"]  # the hall's name, not its id
     assert summary["取号数"] == 7 and summary["办结数"] == 5 and summary["好评率(%)"] == 50.0
     assert summary["回访整改满意率(%)"] == 100.0
     clerks = list(wb["按工作人员"].iter_rows(values_only=True))

@@ -20,7 +20,7 @@ from hall_server.config import Settings
 from hall_server.context import ServerContext
 from hall_server.services import dayend
 from hall_server.services.appointments import sweep_no_shows
-from tests.hall_server.hs_city import ID_ELDERLY, ID_YOUNG, ID_YOUNG_2
+from tests.hall_server.hs_city import ID_ELDERLY, ID_YOUNG, ID_YOUNG_2, PASSWORD
 from tests.hall_server.test_sync_station import (
     API,
     KEY,
@@ -207,6 +207,21 @@ def test_bookings_go_down_and_attendance_comes_up(city: City, tmp_path: Path) ->
         r = city.get(f"/tickets/{ticket['id']}")
         assert r.status_code == 200 and r.json()["appointment_id"] == str(made["kept"]["id"]), r.text
         assert city.get(f"/tickets/{late_ticket}").status_code == 200
+        # The manager's conflict list (站点同步 panel): the late booking with the station's ticket, once.
+        login = requests.post(
+            city.api + "/auth/login", json={"username": "m-v", "password": PASSWORD}, timeout=30
+        )
+        assert login.status_code == 200, login.text
+        r = requests.get(city.api + "/stations/conflicts", headers=_h(login.json()["token"]), timeout=30)
+        assert r.status_code == 200, r.text
+        conflicts = r.json()["conflicts"]
+        assert [c["appointment_id"] for c in conflicts] == [made["late"]["id"]], conflicts
+        assert conflicts[0]["ticket_id"] == late_ticket and conflicts[0]["hall_id"] == VILLAGE
+        assert (
+            conflicts[0]["ticket_number"] and conflicts[0]["cancelled_at"] and conflicts[0]["checked_in_at"]
+        )
+        assert "*" in conflicts[0]["id_masked"]  # personal data masked
+        assert city.get("/stations/conflicts", who="kiosk").status_code == 403
 
         city_db = city.db()
         try:

@@ -330,6 +330,8 @@ def test_station_clock_off_by_ten_minutes(net: Net, offset_min: int) -> None:
     )
     assert row["lag_s"] is None or 0 <= row["lag_s"] < 60, row
     assert not row["silent"]
+    # The city measures the station's clock from its push (sent_at against its receive time).
+    assert row["clock_skew_s"] is not None and abs(row["clock_skew_s"] - offset_min * 60) < 30, row
     contact = datetime.fromisoformat(row["last_contact_at"])
     assert abs((datetime.now(UTC) - contact).total_seconds()) < 60, "the city's contact time is its own"
     # The tickets carry the station's clock: the city shows them as the station recorded them.

@@ -487,3 +487,84 @@ def test_revoked_station_shows_revoked(city: City, tmp_path: Path) -> None:
         link = wait_until(lambda: (lk := st.link())["state"] == "revoked" and lk, what="revoked")
         assert link["error_code"] == "sync.revoked"
         assert city.station()["revoked"] is True
+
+
+def _ticket_image(ticket_id: int, **over: Any) -> dict[str, Any]:
+    image = {
+        "id": ticket_id,
+        "hall_id": VILLAGE,
+        "business_day": "2027-01-10",
+        "prefix": "A",
+        "seq": ticket_id % 1000,
+        "number": f"A{ticket_id % 1000:03d}",
+        "group_prefix": "A",
+        "service_code": "S-A1",
+        "status": "waiting",
+        "priority": False,
+        "channel": "kiosk",
+        "issued_at": "2027-01-10T01:00:00+00:00",
+        "recall_count": 0,
+        "transfer_count": 0,
+        "track_token": f"t{ticket_id}",
+        "id_enc": "AAEC/w==",
+    }
+    return {**image, **over}
+
+
+def test_a_catch_up_batch_is_checked_whole_and_stored_as_sent(city: City) -> None:
+    """A big batch (past the per-event path): a payload that is not JSON, or a bad row value,
+    refuses the whole push with nothing applied; a good one is stored exactly as sent (times
+    in UTC, binary columns as bytes, a time without an offset taken as UTC)."""
+    cred = _h(city.bundle["credential"])
+    base = requests.get(city.api + "/sync/pull", headers=cred, timeout=30).json()["bases"][VILLAGE]
+    lo = city.bundle["station_no"] * 10**10
+    events = _fake_events(base, list(range(base + 1, base + 301)))
+
+    def push(events: list[dict[str, Any]], rows: dict[str, Any]) -> requests.Response:
+        body = {"station_id": STATION, "epoch": "e" * 32, "events": events, "rows": rows}
+        return requests.post(city.api + "/sync/push", json=body, headers=cred, timeout=60)
+
+    broken = [dict(e) for e in events]
+    broken[250]["payload"] = "{not json"
+    r = push(broken, {"tickets": [_ticket_image(lo + 1)]})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "sync.bad_row", r.text
+    r = push(events, {"tickets": [_ticket_image(lo + 1, priority="yes")]})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "sync.bad_row", r.text
+    r = push(events, {"tickets": [_ticket_image(lo + 1, number="A" * 17)]})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "sync.bad_row", r.text
+    db = city.db()
+    try:
+        assert events_of(db, VILLAGE, base) == []
+        naive = _ticket_image(lo + 2, issued_at="2027-01-10T02:00:00", id_enc=None)
+        r = push(events, {"tickets": [_ticket_image(lo + 1), naive]})
+        assert r.status_code == 200 and r.json()["applied"][VILLAGE] == base + 300, r.text
+        stored = events_of(db, VILLAGE, base)
+        assert [(seq, h) for seq, _type, h in stored] == [(e["seq"], e["hash"]) for e in events]
+        with db.read() as s:
+            got = {
+                r.id: r
+                for r in s.execute(
+                    text("SELECT id, issued_at, id_enc, number FROM tickets WHERE id IN (:a, :b)"),
+                    {"a": lo + 1, "b": lo + 2},
+                )
+            }
+            payloads = [
+                r[0]
+                for r in s.execute(
+                    text("SELECT payload FROM events WHERE hall_id = :h AND seq > :b ORDER BY seq"),
+                    {"h": VILLAGE, "b": base},
+                )
+            ]
+        assert payloads == [e["payload"] for e in events]  # the text the hash covers, as sent
+        assert bytes(got[lo + 1].id_enc) == b"\x00\x01\x02\xff" and got[lo + 2].id_enc is None
+        first, second = (got[k].issued_at for k in (lo + 1, lo + 2))
+        as_utc = [
+            t if isinstance(t, str) else t.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+            for t in (first, second)
+        ]
+        assert as_utc[0].startswith("2027-01-10 01:00:00") and as_utc[1].startswith("2027-01-10 02:00:00")
+        # The same batch again is a replay: nothing changes.
+        r = push(events, {"tickets": [_ticket_image(lo + 1), naive]})
+        assert r.status_code == 200 and events_of(db, VILLAGE, base) == stored
+    finally:
+        db.dispose()

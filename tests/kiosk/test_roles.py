@@ -193,9 +193,11 @@ def test_visitor_search_elderly_double_tap_and_idle(qtbot, themed_qapp, kserver,
         qtbot.waitUntil(lambda: len(got) == 1, timeout=15000)
         qtbot.wait(500)
         assert len(got) == 1
-        # idle: back to the start screen, elderly mode back to the machine's default
+        # idle: said first, then back to the start screen, elderly mode back to the machine's default
+        v.idle_grace.setInterval(100)
         v.idle_timer.setInterval(300)
         v.idle_timer.start()
+        qtbot.waitUntil(lambda: "长者模式将关闭" in v.message.text(), timeout=5000)
         qtbot.waitUntil(lambda: v.pages.currentWidget() is v.home, timeout=5000)
         assert not v.elderly
     finally:
@@ -224,8 +226,12 @@ def test_village_station_shares_one_reader_and_brings_rating_forward(
         s = station.widget
         qtbot.waitUntil(lambda: s.is_ready, timeout=20000)
         qtbot.waitUntil(lambda: s.clerk.pages.currentWidget() is s.clerk.work_page, timeout=20000)
-        # The clerk tab is showing: the card goes to the clerk, not to the kiosk.
+        # The clerk's part is locked (the kiosk part showed first); the clerk's password opens it.
         s.show_tab("clerk")
+        assert s.tabs.currentWidget() is s.lock_page
+        assert not s.unlock("test-pass-1") and s.tabs.currentWidget() is s.lock_page
+        assert s.unlock("test-pass-2")
+        # The clerk tab is showing: the card goes to the clerk, not to the kiosk.
         issued: list = []
         s.visitor.ticket_issued.connect(issued.append)
         id_sim.place(sample_card("resident"))
@@ -242,6 +248,7 @@ def test_village_station_shares_one_reader_and_brings_rating_forward(
         ticket = issued[0]
         # Clerk serves it; on finish the rating tab comes forward by itself.
         s.show_tab("clerk")
+        assert s.unlock("test-pass-2")
         c = s.clerk
         if c.current:
             _op(qtbot, c, "finish" if c.current.status == "serving" else "no_show")

@@ -25,11 +25,11 @@ pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 SIZES = [(1280, 720), (1366, 768), (1920, 1080)]
 # The sub-pages a screen can show (kiosk.demo_server.show_page names); None = the first screen.
 PAGES: dict[str, list[str | None]] = {
-    "visitor": [None, "identify", "ticket", "guide", "lookup", "elderly"],
+    "visitor": [None, "keyboard", "identify", "ticket", "guide", "lookup", "elderly"],
     "clerk": [None],
     "display": [None],
     "rating": [None, "rate", "reasons", "thanks"],
-    "village": ["visitor", "clerk", "rating"],
+    "village": ["visitor", "clerk", "locked", "rating"],
 }
 ERROR = KioskError(
     "网络中断，正在重新连接服务器，请稍候再试", "The network is down, reconnecting; please try again"

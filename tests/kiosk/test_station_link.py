@@ -215,8 +215,9 @@ def test_village_station_shows_the_city_link_down_keeps_serving_and_clears_when_
         qtbot.waitUntil(lambda: bool(waiting.search(s.link_banner.zh.text())), timeout=20000)
         count = int(waiting.search(s.link_banner.zh.text()).group(1))  # type: ignore[union-attr]
         assert count >= 1 and f"{count} record" in s.link_banner.en.text()
-        # ... and the clerk tab opens its window and calls it.
+        # ... and the clerk tab (unlocked by the clerk's password) opens its window and calls it.
         s.show_tab("clerk")
+        assert s.unlock(s.ctx.config.password or "")
         if s.clerk.window is None or s.clerk.window.status != "open":
             assert _op(qtbot, s.clerk, "open")["status"] == "open"
         called = _op(qtbot, s.clerk, "call_chosen", {"ticket_id": issued[0].id})

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import requests
 
+from hall_server.db.engine import Database
+from hall_server.events import append_event, last_seq
 from tests.fixtures.server import HallServer, hall_servers, prepare_database, run_cli
 from tests.hall_server.clock_app import SEED, _hall
 from tests.web.support import SHOTS, login, new_page
@@ -120,5 +122,37 @@ def test_dashboard_marks_station_halls_lists_stations_and_alerts_on_silence(
         page.click('#tree a[data-hall="x-vil-1"]')
         page.locator('#alerts .alert[data-code="station.silent"]', has_text="新桥村").wait_for()
         assert "从未同步" in page.locator("#hall-station").inner_text()
+    finally:
+        page.close()
+
+
+def test_live_view_of_a_station_hall_shows_the_citys_own_events(
+    city: tuple[HallServer, dict[str, str]], browser: Any
+) -> None:
+    """A station's hall open on the city's dashboard: an event the city records about it (on its
+    stream "<hall>@city", here written by another process of the city) appears in the live feed."""
+    server, _ = city
+    page = new_page(browser)
+    try:
+        login(page, server, "m-city")
+        page.click('#tree a[data-hall="x-vil-4"]')
+        page.locator('#live[data-city-stream="open"]').wait_for()
+        assert page.locator('#feed li[data-type="followup.step"]').count() == 0
+        db = Database(server.db_url, pool_size=1)
+        try:
+            with db.write() as s:
+                append_event(
+                    s, "x-vil-4", "followup.step", {"case_id": 1, "step": "verified", "text": "已核实"}
+                )
+            with db.read() as s:
+                assert last_seq(s, "x-vil-4@city") >= 1  # the city's stream, not the station's log
+        finally:
+            db.dispose()
+        step = page.locator('#feed li[data-type="followup.step"]')
+        step.wait_for()
+        assert "整改进度" in step.inner_text() and "已核实" in step.inner_text()
+        # Another hall (no station) opens no city stream.
+        page.click('#tree a[data-hall="x-town"]')
+        page.wait_for_function("() => !document.querySelector('#live').dataset.cityStream")
     finally:
         page.close()

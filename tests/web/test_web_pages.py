@@ -208,30 +208,142 @@ def test_county_manager_cannot_open_the_city(server: HallServer, browser: Any) -
     page.close()
 
 
-def test_phone_ticket_page_follows_the_call(server: HallServer, browser: Any) -> None:
-    kiosk = Api(server, server.create_token("kiosk", "x-county"))
-    w1 = window_id(server, "x-county", 1)
-    clerk = Api(server, server.login("x-county-c1", "test-pass-1", w1)["token"])
-    kiosk.post("/halls/x-county/tickets", {"service_code": "S-001", "channel": "kiosk"})
-    mine = kiosk.post("/halls/x-county/tickets", {"service_code": "S-002", "channel": "kiosk"})
+def phone_page(browser: Any) -> Any:
+    """A 390 px wide phone in zh_CN."""
     page = browser.new_page(
         viewport=PHONE, device_scale_factor=2, is_mobile=True, locale="zh-CN", timezone_id="Asia/Shanghai"
     )
     page.set_default_timeout(TIMEOUT_MS)
+    return page
+
+
+def test_phone_ticket_page_follows_the_call(server: HallServer, browser: Any) -> None:
+    kiosk = Api(server, server.create_token("kiosk", "x-county"))
+    w1 = window_id(server, "x-county", 1)
+    clerk = Api(server, server.login("x-county-c1", "test-pass-1", w1)["token"])
+    first = kiosk.post("/halls/x-county/tickets", {"service_code": "S-001", "channel": "kiosk"})
+    mine = kiosk.post("/halls/x-county/tickets", {"service_code": "S-002", "channel": "kiosk"})
+    page = phone_page(browser)
     page.goto(f"{server.base_url}/t/{mine['track_token']}")
     page.wait_for_function("t => document.getElementById('number').textContent === t", arg=mine["number"])
     page.wait_for_function("document.getElementById('ahead').textContent === '1 人'")
     assert "等候中" in page.inner_text("#status-line")
+    # Where to go: queue A is served at windows 1 and 2 of the county hall.
+    assert page.inner_text("#go-to").startswith("办理窗口：1–2号窗口")
+    assert page.inner_text("#now-serving") == "—"
+    assert not page.is_visible("#loading")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=str(SHOTS / "web-ticket-waiting.png"))
     clerk.post(f"/windows/{w1}/call-next")
     page.wait_for_function("document.getElementById('ahead').textContent === '0 人'")
+    assert page.inner_text("#now-serving") == first["number"]
+    page.screenshot(path=str(SHOTS / "track-ticket-390.png"), full_page=True)
     clerk.post(f"/windows/{w1}/no-show")
     clerk.post(f"/windows/{w1}/call-next")  # now this ticket: the page says where to go
-    page.wait_for_function("document.getElementById('status-line').textContent.includes('1号窗口')")
+    page.wait_for_function("document.getElementById('status-line').textContent.includes('请到1号窗口办理')")
+    assert page.inner_text("#now-serving") == mine["number"]
+    assert not page.is_visible("#cancel-ticket")  # called: no longer the visitor's to cancel
     page.screenshot(path=str(SHOTS / "web-ticket-called.png"))
+    # An unknown link says only that the ticket is not found, not that it is still looking.
     page.goto(f"{server.base_url}/t/no-such-token")
-    page.wait_for_function("document.getElementById('error').textContent.includes('未找到')")
+    page.wait_for_selector("#not-found:not([hidden])")
+    text = page.inner_text("main")
+    assert "未找到该号票" in text and "正在查询" not in text and "本页自动刷新" not in text
+    assert not page.is_visible("#ticket-card")
+    page.screenshot(path=str(SHOTS / "track-unknown-390.png"), full_page=True)
+    page.close()
+
+
+def test_visitor_cancels_the_ticket_from_the_phone(server: HallServer, browser: Any) -> None:
+    """The holder cancels (asked once more first); the ticket leaves the queue the dashboard shows."""
+    kiosk = Api(server, server.create_token("kiosk", "x-county"))
+    kiosk.post("/halls/x-county/tickets", {"service_code": "S-003", "channel": "kiosk"})
+    mine = kiosk.post("/halls/x-county/tickets", {"service_code": "S-003", "channel": "kiosk"})
+    board = browser.new_page(
+        viewport={"width": 1400, "height": 1000}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    board.set_default_timeout(TIMEOUT_MS)
+    login(board, server, "m-county")
+    board.click("#tree a[data-hall=x-county]")
+    board.wait_for_selector("#groups tr[data-group=B] .waiting")
+    waiting = int(board.inner_text("#groups tr[data-group=B] .waiting"))
+    page = phone_page(browser)
+    page.goto(f"{server.base_url}/t/{mine['track_token']}")
+    page.wait_for_selector("#cancel-ticket:not([hidden])")
+    assert page.inner_text("#go-to").startswith("办理窗口：2号窗口")
+    # Keeping the place leaves everything as it was.
+    page.click("#cancel-ticket")
+    assert page.evaluate("document.activeElement.id") == "cancel-ticket-keep"
+    page.click("#cancel-ticket-keep")
+    assert (
+        page.is_hidden("#cancel-confirm-box")
+        and page.evaluate("document.activeElement.id") == "cancel-ticket"
+    )
+    page.click("#cancel-ticket")
+    page.click("#cancel-ticket-confirm")
+    page.wait_for_function("document.getElementById('status-line').textContent.includes('已取消')")
+    assert page.evaluate("document.activeElement.id") == "status-line"
+    assert page.is_hidden("#cancel-ticket") and page.inner_text("#go-to") == ""
+    # The manager's dashboard sees the queue shorten without a reload; a second cancel is harmless.
+    board.wait_for_function(
+        "n => document.querySelector('#groups tr[data-group=B] .waiting').textContent === String(n)",
+        arg=waiting - 1,
+    )
+    again = requests.post(f"{server.api}/track/{mine['track_token']}/cancel", timeout=30)
+    assert again.status_code == 200 and again.json()["status"] == "cancelled"
+    page.close()
+    board.close()
+
+
+def qr_text(png: bytes) -> str:
+    """The text of the QR code in a PNG (OpenCV's detector)."""
+    import cv2
+    import numpy as np
+
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    text, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    return str(text)
+
+
+def test_booking_errors_name_the_field_and_the_picker_says_what_is_pressed(
+    server: HallServer, browser: Any
+) -> None:
+    page = phone_page(browser)
+    page.goto(f"{server.base_url}/book/x-county")
+    page.wait_for_selector("#days button:not([disabled])")
+    assert page.get_attribute("#days", "role") == "group"
+    assert page.evaluate("document.getElementById('days').getAttribute('aria-labelledby')") == "days-label"
+    # Nothing chosen: the error names the day and the focus goes to the first free day.
+    page.click("#submit")
+    assert page.inner_text("#error").startswith("预约日期：请选择预约日期")
+    assert page.evaluate("document.activeElement.dataset.day") is not None
+    page.click("#days button:not([disabled]) >> nth=0")
+    day = page.locator("#days button:not([disabled])").nth(0)
+    assert day.get_attribute("aria-pressed") == "true"
+    assert page.locator("#days button[aria-pressed=true]").count() == 1
+    page.click("#submit")
+    assert page.inner_text("#error").startswith("预约时段：")
+    page.click("#slots button:not([disabled]) >> nth=0")
+    assert page.locator("#slots button[aria-pressed=true]").count() == 1
+    # A short ID number: named, marked invalid, focused; the booking is not sent.
+    page.fill("#id_number", "1101011990")
+    page.fill("#phone", "13800138000")
+    page.click("#submit")
+    assert page.inner_text("#error").startswith("身份证号码：应为18位")
+    assert page.evaluate("document.activeElement.id") == "id_number"
+    assert page.get_attribute("#id_number", "aria-invalid") == "true"
+    # The server's refusal of a bad check digit is named the same way.
+    page.fill("#id_number", ID_A[:-1] + ("0" if ID_A[-1] != "0" else "1"))
+    page.click("#submit")
+    page.wait_for_function(
+        "(t => t.startsWith('身份证号码：') && t.includes('校验'))(document.getElementById('error').textContent)"
+    )
+    page.fill("#id_number", ID_A)
+    page.fill("#phone", "1380013")
+    page.click("#submit")
+    assert page.inner_text("#error").startswith("手机号码：应为11位手机号码")
+    assert page.evaluate("document.activeElement.id") == "phone"
+    assert page.get_attribute("#id_number", "aria-invalid") is None
     page.close()
 
 
@@ -254,8 +366,16 @@ def test_booking_page_at_phone_width(server: HallServer, browser: Any) -> None:
     code = page.inner_text("#code")
     assert len(code) == 8 and "1101**********4514" in page.inner_text("#summary")
     assert ID_A not in page.inner_text("#summary")
+    # The confirmation stands alone: the picker does not reset into "choose a day" under it,
+    # and the focus is on its heading (not dropped to the page body).
+    assert "请先选择日期" not in page.inner_text("main") and not page.is_visible("#book-form")
+    assert page.evaluate("document.activeElement.id") == "done-title"
+    # Its QR carries the booking code, as a phone camera or the kiosk's scanner reads it.
+    page.wait_for_function("document.getElementById('checkin-qr').complete")
+    assert qr_text(page.locator("#checkin-qr").screenshot()) == code
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=str(SHOTS / "web-book-done.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "book-confirmation-390.png"), full_page=True)
     # Booking twice on the same day is refused with the zh message.
     page.goto(f"{server.base_url}/book/x-city")
     page.wait_for_selector("#days button:not([disabled])")
@@ -265,6 +385,10 @@ def test_booking_page_at_phone_width(server: HallServer, browser: Any) -> None:
     page.fill("#phone", "13800138000")
     page.click("#submit")
     page.wait_for_function("document.getElementById('error').textContent.includes('同一人每天只能预约一次')")
+    # The error names the field it is about and the focus goes there.
+    assert page.inner_text("#error").startswith("身份证号码：")
+    assert page.evaluate("document.activeElement.id") == "id_number"
+    assert page.get_attribute("#id_number", "aria-invalid") == "true"
     # The first booking is there for the portal API.
     r = requests.post(f"{server.api}/appointments/lookup", json={"code": code, "id_number": ID_A}, timeout=30)
     assert r.status_code == 200 and r.json()["status"] == "booked"

@@ -11,7 +11,7 @@ from hall_server.db.models.appointments import (
 )
 from hall_server.db.models.audit import AuditCheck, ServerMeta
 from hall_server.db.models.base import Base
-from hall_server.db.models.devices import Device
+from hall_server.db.models.devices import Device, DeviceEnrolment
 from hall_server.db.models.documents import TicketDocument
 from hall_server.db.models.events import Event, HallSeq
 from hall_server.db.models.followups import FollowupCase, FollowupStep
@@ -27,7 +27,8 @@ from hall_server.db.models.halls import (
 from hall_server.db.models.matters import Matter, MatterStep, MatterVisit
 from hall_server.db.models.notify import NotifyCursor, OutboxMessage
 from hall_server.db.models.ratings import Rating
-from hall_server.db.models.staff import ApiToken, LoginThrottle, SocketTicket, User
+from hall_server.db.models.staff import ApiToken, LoginThrottle, Sitting, SocketTicket, User
+from hall_server.db.models.stats import StatDirty, StatRollup
 from hall_server.db.models.sync import (
     Station,
     StationHall,
@@ -51,6 +52,7 @@ __all__ = [
     "AuditCheck",
     "Base",
     "Device",
+    "DeviceEnrolment",
     "Event",
     "FollowupCase",
     "FollowupStep",
@@ -70,7 +72,10 @@ __all__ = [
     "ServerMeta",
     "ServiceItem",
     "ServiceItemVersion",
+    "Sitting",
     "SocketTicket",
+    "StatDirty",
+    "StatRollup",
     "Station",
     "StationHall",
     "SyncAck",

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
 )
@@ -28,6 +29,23 @@ class User(Base):
     hall_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("halls.id"), nullable=True)
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The account's subject at an external identity provider (single sign-on, later); none yet.
+    external_subject: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+
+
+class Sitting(Base):
+    """A line of a day's roster: this clerk sits at this window on this day from..to (local times)."""
+
+    __tablename__ = "sittings"
+    __table_args__ = (Index("ix_sittings_hall_day", "hall_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hall_id: Mapped[str] = mapped_column(String(64), ForeignKey("halls.id"))
+    window_id: Mapped[int] = mapped_column(Integer, ForeignKey("windows.id"))
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"))
+    day: Mapped[str] = mapped_column(String(10))  # the hall's business day, ISO date
+    starts: Mapped[str] = mapped_column(String(5))  # "HH:MM", the hall's local time
+    ends: Mapped[str] = mapped_column(String(5))
 
 
 class ApiToken(Base):

@@ -51,6 +51,11 @@ class Station(Base):
     conflict: Mapped[str | None] = mapped_column(String(40), nullable=True)
     conflict_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     conflict_epoch: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The station it reaches this server through (a township relaying for its villages; NULL:
+    # directly). Migration 0015.
+    relay_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # Its clock minus this server's, measured at its last push (sent_at against the receive time).
+    clock_skew_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class StationHall(Base):

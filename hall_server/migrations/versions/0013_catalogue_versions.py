@@ -1,7 +1,7 @@
 """The catalogue's guide versions, the halls' own guide values, and edited work calendars.
 
-Revision ID: 0013_catalogue_versions
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07 05:00:00
 
 - service_item_versions: every edit of a service item's guide is a new row (never updated), so
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_catalogue_versions"
-down_revision = "0011"  # 0011_events_statement_triggers.py; the integrator chains it after 0012
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

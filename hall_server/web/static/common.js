@@ -48,3 +48,10 @@ function pct(x) { return x === null || x === undefined ? "—" : (x * 100).toFix
 function mins(sec) { return sec === null || sec === undefined ? "—" : (sec / 60).toFixed(1) + " 分钟"; }
 function hhmm(iso) { if (!iso) return "—"; const d = new Date(iso); return d.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit" }); }
 function todayIso() { const d = new Date(); return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0"); }
+// Chinese first, then English marked as English (screen readers switch voice; GB/T 37668).
+function bilingual(zh, en) {
+  const out = [];
+  if (zh) out.push(document.createTextNode(zh));
+  if (en) out.push(document.createTextNode(zh ? " " : ""), el("span", { lang: "en" }, en));
+  return out;
+}

@@ -1,6 +1,6 @@
 // The managers' dashboard: hall tree, live hall view over the event WebSocket, charts, exports.
 "use strict";
-const state = { halls: [], hall: null, lastSeq: 0, ws: null, wsRetry: 0, refreshTimer: null, snapshot: null, healthTimer: null,
+const state = { halls: [], hall: null, lastSeq: 0, ws: null, cityLastSeq: 0, cityWs: null, wsRetry: 0, refreshTimer: null, snapshot: null, healthTimer: null,
   stations: [], stationsTimer: null };
 // Devices and alerts are read again this often: a machine that went silent sends no event.
 const HEALTH_POLL_MS = 5000;
@@ -68,7 +68,7 @@ async function loadCalendarFlag() {
 async function onLogout() {
   try { await api("/auth/logout", { method: "POST" }); } catch (e) { /* token may be gone already */ }
   sessionStorage.removeItem("hall_token");
-  if (state.ws) state.ws.close();
+  closeWs("hall"); closeWs("city");
   showLogin();
 }
 
@@ -95,7 +95,9 @@ function renderTree() {
     (byParent[p] = byParent[p] || []).push(h);
   }
   const build = parent => (byParent[parent] || []).map(h =>
-    el("li", {}, el("a", { "data-hall": h.id, onclick: () => openHall(h.id) }, h.name),
+    // A real link (href: reachable by Tab, opens with Enter); the click stays in the page.
+    el("li", {}, el("a", { href: "?hall=" + encodeURIComponent(h.id), "data-hall": h.id,
+      onclick: ev => { ev.preventDefault(); openHall(h.id); } }, h.name),
       byParent[h.id] ? el("ul", {}, build(h.id)) : null));
   const root = $("tree-root"); root.replaceChildren(...build(""));
   markStationHalls();
@@ -127,6 +129,17 @@ function ago(iso) {
   return `${Math.floor(s / 86400)} 天前 / ${Math.floor(s / 86400)} days ago`;
 }
 
+// The station's clock against this server's at its last push (the transfer time included, so
+// a few seconds mean nothing). Records keep the station's times; the city's figures use its own.
+const CLOCK_SKEW_WARN_S = 60;
+function skewText(s) {
+  if (s === null || s === undefined) return "—";
+  if (Math.abs(s) < 5) return "准 / ok";
+  const m = Math.round(Math.abs(s) / 60);
+  const amount = Math.abs(s) < 60 ? `${Math.round(Math.abs(s))} 秒` : `${m} 分钟`;
+  return s > 0 ? `快 ${amount} / ahead` : `慢 ${amount} / behind`;
+}
+
 function lagText(s) {
   if (!s) return "—";
   if (s < 60) return `${Math.round(s)} 秒`;
@@ -138,7 +151,25 @@ async function loadStations() {
   let answer;
   try { answer = await api("/stations"); } catch (e) { return; }  // a server without stations' routes, or no right
   state.stations = answer.stations || [];
-  renderStations(); markStationHalls(); showHallStation();
+  renderStations(); markStationHalls(); showHallStation(); watchCityStream();
+  loadConflicts();
+}
+
+// Bookings the city cancelled that a station checked in while its link was down (the city owns
+// the capacity; the station honoured what it knew): listed for the manager to settle.
+async function loadConflicts() {
+  let answer;
+  try { answer = await api("/stations/conflicts"); } catch (e) { return; }
+  const list = answer.conflicts || [];
+  $("conflicts-box").hidden = !list.length;
+  if (!list.length) return;
+  $("conflicts").replaceChildren(
+    el("tr", {}, ...[["预约", "Booking"], ["大厅", "Hall"], ["日期", "Day"], ["群众", "Visitor"], ["取消于", "Cancelled"],
+      ["站点签到", "Checked in"], ["站点号票", "Ticket"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted" }, " " + en)))),
+    ...list.map(c => el("tr", { "data-appointment": String(c.appointment_id) },
+      el("td", {}, String(c.appointment_id)), el("td", {}, hallName(c.hall_id)), el("td", {}, `${c.day} ${hhmm(c.start_at)}`),
+      el("td", {}, `${c.name_masked || ""} ${c.id_masked}`), el("td", {}, hhmm(c.cancelled_at)),
+      el("td", {}, hhmm(c.checked_in_at)), el("td", { class: "ticket" }, c.ticket_number || "—"))));
 }
 
 function hallName(id) { const h = state.halls.find(x => x.id === id); return h ? h.name : id; }
@@ -149,7 +180,7 @@ function renderStations() {
   if (!list.length) return;
   $("stations").replaceChildren(
     el("tr", {}, ...[["站点", "Station"], ["大厅", "Halls"], ["最后联系", "Last contact"], ["待上传记录", "Waiting"],
-      ["滞后", "Lag"], ["配置版本", "Config"], ["状态", "State"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted" }, " " + en)))),
+      ["滞后", "Lag"], ["配置版本", "Config"], ["时钟偏差", "Clock skew"], ["状态", "State"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted" }, " " + en)))),
     ...list.map(st => {
       const p = stationProblem(st);
       return el("tr", { "data-station": st.id, class: p ? p.level : "" },
@@ -159,7 +190,8 @@ function renderStations() {
         el("td", { class: "waiting" }, String(st.waiting)),
         el("td", { class: "lag" }, lagText(st.lag_s)),
         el("td", { title: st.config_version || "" }, st.config_version ? st.config_version.slice(0, 10) : "—"),
-        el("td", { class: "station-state" }, p ? `${p.zh} / ${p.en}` : "正常 / ok"));
+        el("td", { class: "clock-skew" + (Math.abs(st.clock_skew_s || 0) >= CLOCK_SKEW_WARN_S ? " warn" : "") }, skewText(st.clock_skew_s)),
+        el("td", { class: "station-state" }, p ? bilingual(p.zh, "/ " + p.en) : bilingual("正常", "/ ok")));
     }));
   $("stations-note").textContent = `失联：超过告警时限未与本平台联系；同步滞后：有记录等待上传，且最早一条已等待 ${STATION_BEHIND_LAG_S} 秒以上。` +
     ` / Silent: no contact past the alert limit; behind: records waiting, the oldest for ${STATION_BEHIND_LAG_S} s or more.`;
@@ -190,14 +222,17 @@ function showHallStation() {
 }
 
 async function openHall(hallId) {
-  state.hall = hallId; state.lastSeq = 0;
-  document.querySelectorAll("#tree a").forEach(a => a.classList.toggle("active", a.dataset.hall === hallId));
+  state.hall = hallId; state.lastSeq = 0; state.cityLastSeq = 0; closeWs("city");
+  document.querySelectorAll("#tree a").forEach(a => {
+    a.classList.toggle("active", a.dataset.hall === hallId);
+    if (a.dataset.hall === hallId) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  });
   $("hall-empty").hidden = true; $("hall-view").hidden = false;
   $("feed").replaceChildren(); closeGroupsForm(); closeCase(); $("followups-msg").textContent = "";
   history.replaceState(null, "", "?hall=" + encodeURIComponent(hallId));
   showHallStation();
   await refreshLive();
-  connectWs();
+  connectWs(); watchCityStream();
   clearInterval(state.healthTimer);
   state.healthTimer = setInterval(() => { if (!document.hidden) refreshHealth().catch(() => {}); }, HEALTH_POLL_MS);
   loadStats(); loadFollowups(); loadPriorityRemovals();
@@ -227,7 +262,7 @@ async function loadAudit(hallId) {
   try { status = await api("/audit/status"); } catch (e) { return; }
   if (hallId !== state.hall) return;
   const mine = (status.chains || []).filter(c => c.hall_id === hallId || c.hall_id === "audit:" + hallId);
-  if (!mine.length) { $("audit-state").replaceChildren(el("span", { class: "muted" }, "尚未校验 / not verified yet")); return; }
+  if (!mine.length) { $("audit-state").replaceChildren(el("span", { class: "muted" }, bilingual("尚未校验", "/ not verified yet"))); return; }
   $("audit-state").replaceChildren(...mine.map(c => el("div", { class: c.ok ? "ok" : "alert error", "data-chain": c.hall_id },
     c.ok ? `✔ 完整 / intact 至 seq ${c.verified_seq}` : `✘ 断裂 / broken at seq ${c.broken_seq}：${c.problem || ""}`,
     el("span", { class: "muted" }, `  ${c.hall_id.startsWith("audit:") ? "安全审计 / security acts" : "业务事件 / events"} · ${hhmm(c.checked_at)}`))));
@@ -348,49 +383,74 @@ function renderDevices(devices) {
 }
 
 function renderAlerts(alerts) {
-  if (!alerts.length) { $("alerts").replaceChildren(el("span", { class: "muted" }, "无告警 / none")); return; }
+  if (!alerts.length) { $("alerts").replaceChildren(el("span", { class: "muted" }, bilingual("无告警", "/ none"))); return; }
   $("alerts").replaceChildren(...alerts.map(a => el("div", { class: "alert " + (a.level || ""), "data-code": a.code }, a.message, el("span", { class: "muted" }, "  " + (a.message_en || "")))));
+}
+
+// The hall's event stream, and at a city the city's own stream about a station's hall
+// ("<hall>@city": follow-up steps worked here, tokens made here; the station owns the hall's log).
+// Each has its own seq; the city stream starts live (its history is in the hall's pages).
+const STREAMS = {
+  hall: { ws: "ws", seq: "lastSeq", suffix: "" },
+  city: { ws: "cityWs", seq: "cityLastSeq", suffix: "@city" },
+};
+
+function closeWs(kind) {
+  const key = STREAMS[kind].ws;
+  if (state[key]) { state[key].onclose = null; state[key].close(); state[key] = null; }
+  if (kind === "city") delete $("live").dataset.cityStream;
 }
 
 // The token never goes into the socket's URL (URLs end up in access logs): a one-time ticket,
 // fetched with the token in the header, opens the socket and is worthless a moment later.
-async function connectWs() {
-  if (state.ws) { state.ws.onclose = null; state.ws.close(); }
+async function connectWs(kind = "hall") {
+  const s = STREAMS[kind];
+  closeWs(kind);
   const hallId = state.hall;
+  const stream = hallId + s.suffix;
   const retry = () => {
-    $("live").textContent = "● 重连中 / reconnecting";
+    $("live").replaceChildren(...bilingual("● 重连中", "/ reconnecting"));
     if (hallId !== state.hall || !authToken()) return;
     const delay = Math.min(10000, 500 * 2 ** state.wsRetry++);
-    setTimeout(() => { if (hallId === state.hall) connectWs(); }, delay);
+    setTimeout(() => { if (hallId === state.hall) connectWs(kind); }, delay);
   };
   let ticket;
   try {
-    ticket = (await api(`/halls/${encodeURIComponent(hallId)}/events/ticket`, { method: "POST" })).ticket;
+    ticket = (await api(`/halls/${encodeURIComponent(stream)}/events/ticket`, { method: "POST" })).ticket;
   } catch (e) {
     if (e.status !== 401) retry();
     return;
   }
   if (hallId !== state.hall) return;
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  const url = `${proto}://${location.host}${API}/halls/${encodeURIComponent(hallId)}/events/ws?since=${state.lastSeq}&ticket=${encodeURIComponent(ticket)}`;
+  const since = kind === "hall" || state[s.seq] ? `since=${state[s.seq]}&` : "";
+  const url = `${proto}://${location.host}${API}/halls/${encodeURIComponent(stream)}/events/ws?${since}ticket=${encodeURIComponent(ticket)}`;
   const ws = new WebSocket(url);
-  state.ws = ws;
-  ws.onopen = () => { state.wsRetry = 0; $("live").textContent = "● 实时 / live"; };
-  ws.onmessage = m => { let ev; try { ev = JSON.parse(m.data); } catch (e) { return; } onEvent(ev); };
+  state[s.ws] = ws;
+  ws.onopen = () => { state.wsRetry = 0; $("live").replaceChildren(...bilingual("● 实时", "/ live")); if (kind === "city") $("live").dataset.cityStream = "open"; };
+  ws.onmessage = m => { let ev; try { ev = JSON.parse(m.data); } catch (e) { return; } onEvent(ev, kind); };
   ws.onclose = retry;
+}
+
+// The open hall is a station's (known once the station list came): also watch the city's stream.
+function watchCityStream() {
+  const isStation = state.stations.some(x => x.halls.includes(state.hall));
+  if (isStation && !state.cityWs && state.hall) connectWs("city");
+  if (!isStation) closeWs("city");
 }
 
 // A session ended by the server (idle, lifetime, revoked): back to the log-in form with the reason.
 function onSessionEnded(ev) {
-  if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; }
+  closeWs("hall"); closeWs("city");
   showLogin();
   $("login-error").textContent = (ev.detail && ev.detail.message) || "登录已过期，请重新登录";
 }
 
-function onEvent(ev) {
+function onEvent(ev, kind = "hall") {
+  const seqKey = STREAMS[kind].seq;
   if (!ev || typeof ev.seq !== "number") return;
-  if (ev.seq <= state.lastSeq) return;
-  state.lastSeq = ev.seq;
+  if (ev.seq <= state[seqKey]) return;
+  state[seqKey] = ev.seq;
   const p = ev.payload || {};
   if (ev.type === "ticket.called" || ev.type === "ticket.recalled") {
     $("last-call").textContent = callText(p); $("last-call").dataset.fromWs = "1";
@@ -506,7 +566,7 @@ async function loadFollowups() {
     const focusId = focusedCaseId();
     $("followups").replaceChildren(el("tr", {}, ...["编号", "评价", "窗口", "工作人员", "事项", "期限", "状态", "处理"].map(h => el("th", {}, h))),
       ...cases.map(caseRow));
-    if (!cases.length) $("followups").appendChild(el("tr", {}, el("td", { colspan: "8", class: "muted" }, "暂无差评工单 / no cases")));
+    if (!cases.length) $("followups").appendChild(el("tr", {}, el("td", { colspan: "8", class: "muted" }, bilingual("暂无差评工单", "/ no cases"))));
     refocusCase(focusId);
   } catch (e) {
     if (hallId === state.hall && seq === caseSeen.listSeq) $("followups").replaceChildren(el("tr", {}, el("td", { class: "error" }, e.message)));
@@ -559,7 +619,7 @@ function renderCase(c, steps) {
   $("case-history-box").open = !next;  // a closed case is read for its record
   $("case-step-part").hidden = !next;
   $("case-submit").hidden = !next;
-  $("case-cancel").textContent = next ? "取消 / Cancel" : "关闭 / Close";
+  $("case-cancel").replaceChildren(...(next ? bilingual("取消", "/ Cancel") : bilingual("关闭", "/ Close")));
   if (!next) return;
   $("case-next").textContent = `${next.zh} / ${next.en}`;
   $("case-submit").textContent = `提交${next.zh} / Submit`;
@@ -577,7 +637,7 @@ async function openCase(c, opener) {
   $("case-note").value = "";
   $("case-note").removeAttribute("aria-invalid");
   $("case-form").querySelectorAll("input[name=satisfied]").forEach(r => { r.checked = false; });
-  $("case-history").replaceChildren(el("li", { class: "muted" }, "加载中… / loading"));
+  $("case-history").replaceChildren(el("li", { class: "muted" }, bilingual("加载中…", "/ loading")));
   renderCase(newest(c), null);
   if (!dialog.open) dialog.showModal();
   (NEXT_STEP[caseForm.case.step] ? $("case-note") : $("case-cancel")).focus();

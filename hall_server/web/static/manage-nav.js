@@ -3,6 +3,9 @@
 "use strict";
 const MANAGE_PAGES = [
   { href: "/dashboard", zh: "看板", en: "Dashboard" },
+  { href: "/manage/staff", zh: "人员", en: "Staff" },
+  { href: "/manage/roster", zh: "排班", en: "Roster" },
+  { href: "/manage/devices", zh: "设备", en: "Devices" },
   { href: "/manage/catalogue", zh: "事项与指南", en: "Catalogue" },
   { href: "/manage/rules", zh: "大厅规则", en: "Hall rules" },
   { href: "/manage/calendar", zh: "节假日日历", en: "Calendar" },

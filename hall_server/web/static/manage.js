@@ -1,54 +1,36 @@
-// Shared by the manager pages: the session check, the hall picker (names, never ids), the saved notice.
+// What every managers' page (/manage/*) shares: the session, the hall chooser, the save confirmation.
 "use strict";
+const $ = (id) => document.getElementById(id);
 
-const Manage = {
-  halls: [],
-  me: null,
-  hallName(id) { const h = this.halls.find((x) => x.id === id); return h ? h.name : ""; },
-  levelOf(id) { const h = this.halls.find((x) => x.id === id); return h ? h.level : ""; },
-  // The caller edits the city's catalogue and calendar (admin, or a manager of a city-level hall).
-  ownsCatalogue() { return this.me && (this.me.role === "admin" || this.levelOf(this.me.hall_id) === "city"); },
-};
+// Halls the manager may run, flat with their names: [{id, name, level, parent_id}].
+let HALLS = [];
 
-async function manageStart(onReady) {
-  const box = document.getElementById("need-login");
-  if (!authToken()) { box.hidden = false; return; }
-  try {
-    Manage.me = await api("/auth/me");
-    Manage.halls = await api("/dashboard/halls");
-  } catch (e) {
-    box.hidden = false;
-    return;
-  }
-  const who = document.getElementById("who");
-  if (who && Manage.me.user) who.textContent = Manage.me.user.name || Manage.me.user.username;
-  const pick = document.getElementById("hall-pick");
-  if (pick) {
-    // Indented by depth so the tree reads as a tree; the value is the id, the text the name.
-    const depth = (h) => { let d = 0, p = h.parent_id; while (p && d < 6) { d++; p = (Manage.halls.find((x) => x.id === p) || {}).parent_id; } return d; };
-    pick.replaceChildren(...Manage.halls.map((h) => el("option", { value: h.id }, "\u3000".repeat(depth(h)) + h.name)));
-    const want = new URLSearchParams(location.search).get("hall") || Manage.me.hall_id;
-    if (want && Manage.halls.some((h) => h.id === want)) pick.value = want;
-    pick.addEventListener("change", () => onReady(pick.value));
-    document.getElementById("app").hidden = false;
-    onReady(pick.value);
-  } else {
-    document.getElementById("app").hidden = false;
-    onReady(null);
-  }
+async function managePage(onHall) {
+  if (!authToken()) { location.href = "/dashboard"; return; }
+  window.addEventListener("hall-session-ended", () => { location.href = "/dashboard"; });
+  const me = await api("/auth/me");
+  $("who").textContent = (me.user && (me.user.name || me.user.username)) || "";
+  HALLS = await api("/dashboard/halls");
+  const sel = $("hall");
+  sel.replaceChildren(...HALLS.map((h) => el("option", { value: h.id }, h.name)));
+  const remembered = sessionStorage.getItem("manage_hall");
+  if (remembered && HALLS.some((h) => h.id === remembered)) sel.value = remembered;
+  sel.addEventListener("change", () => { sessionStorage.setItem("manage_hall", sel.value); onHall(sel.value); });
+  if (HALLS.length) await onHall(sel.value);
 }
 
-// A saved form says so, in words, where the user is looking.
-function showSaved(node, text) {
-  node.className = "saved";
-  node.textContent = "✓ " + text;
-  node.setAttribute("role", "status");
+function hallName(id) { const h = HALLS.find((x) => x.id === id); return h ? h.name : ""; }
+
+// A confirmation (or the refusal) that a form was saved, in words, at the top of the page.
+function flash(text, isError = false) {
+  const box = $("flash");
+  box.className = "flash" + (isError ? " error" : "");
+  box.textContent = text;
+  box.setAttribute("role", isError ? "alert" : "status");
+  if (!isError) setTimeout(() => { if (box.textContent === text) box.textContent = ""; }, 8000);
 }
 
-function showError(node, err) {
-  node.className = "error";
-  node.textContent = err.message || String(err);
-  node.setAttribute("role", "alert");
+function fmtTime(iso) {
+  if (!iso) return "—";
+  return new Date(iso).toLocaleString("zh-CN", { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
 }
-
-function linesOf(text) { return text.split("\n").map((s) => s.trim()).filter(Boolean); }

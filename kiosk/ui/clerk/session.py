@@ -3,6 +3,9 @@ saying who works at which window."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
@@ -25,6 +28,17 @@ class ClerkSession:
         self.page = self._build_login()
         self.who = label("", "big")  # window, clerk and window status, above the ticket in hand
         self.logout_btn: QPushButton = button("退出登录 Log out", self.logout, name="logout")
+        # What unlocks the clerk's screen at a shared machine (the village station): a keyed hash of
+        # the password of this log-in, in memory only, gone at log-out.
+        self._key = secrets.token_bytes(32)
+        self._secret: bytes | None = None
+
+    def _digest(self, password: str) -> bytes:
+        return hmac.new(self._key, password.encode("utf-8"), hashlib.sha256).digest()
+
+    def check_password(self, password: str) -> bool:
+        """Whether this is the password the logged-in clerk logged in with."""
+        return self._secret is not None and hmac.compare_digest(self._secret, self._digest(password))
 
     def _build_login(self) -> QWidget:
         config = self.term.ctx.config
@@ -114,6 +128,7 @@ class ClerkSession:
             term.busy = False
             self.login_btn.setEnabled(True)
             term.clerk = ans.clerk
+            self._secret = self._digest(pw)
             # Without a window in the answer, the one chosen is taken from the snapshot.
             term.window = ans.window or next((w for w in snap.windows if w.id == window_id), None)
             self.pass_edit.clear()
@@ -140,6 +155,7 @@ class ClerkSession:
         client = term.client
         if not term.ctx.config.token:
             term.ctx.events.detach()
+        self._secret = None
         term.run(client.logout, lambda _r: None, lambda _e: None)
         term.show_current(None)
         term.pages.setCurrentWidget(self.page)
@@ -148,6 +164,7 @@ class ClerkSession:
         """The server ended the session (expired, revoked, password changed): back to the log-in page."""
         term = self.term
         term.client.token = None
+        self._secret = None
         if not term.ctx.config.token:
             term.ctx.events.detach()
         term.busy = False

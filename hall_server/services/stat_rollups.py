@@ -1,0 +1,333 @@
+"""Statistics rollups: every figure per hall, business day and key, rebuilt by a pass over the dirty log.
+
+How each figure is kept, and why:
+- All figures (counts, time sums, rating levels, case steps, tickets per hour, and the sorted
+  whole-second waits and service times behind the percentiles) are rebuilt together per
+  hall-day by one pass over `stat_dirty`, never adjusted in the transaction that changes a
+  ticket. A ticket's figures move many times after it is issued (called, transferred, finished,
+  rated days later, its case stepped for weeks, closed unserved at the end of the day), and
+  several writers change the facts: the use cases, dayend, a station's rows applied set-wise
+  at the city (sync/parent.py) and bulk loads. Triggers (migration 0016) log the hall-day of
+  every change of tickets, ratings and follow-up cases, whoever makes it; the pass recomputes
+  those hall-days from the raw rows with the same arithmetic as the raw path, so a late
+  correction is right by construction and no writer needs to know about statistics.
+- The dirty log is the durable watermark: the pass deletes the entries it claims and writes
+  the rebuilt rows in one transaction. A crash rolls both back (the entries stay, the next pass
+  redoes them); a rebuild of an unchanged hall-day writes the same rows (idempotent). On
+  PostgreSQL the claim is one DELETE ... RETURNING, so an entry committed after it stays for
+  the next pass, and a transaction-scoped advisory lock keeps two passes from rebuilding the
+  same hall-day at once; SQLite has one writer.
+- Percentiles need every value, so each row keeps its waits and service times (int32, sorted);
+  "above target" is counted at read time against the hall's current target, as the raw path does.
+- The statistics use cases run the pass before they read, so figures are current to the request
+  (the pass is a cheap empty check when nothing changed); the worker runs it too, so the log
+  stays short when nobody asks.
+- Visits (最多跑一次, matters) and appointments are not rolled up: they are read per request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+from hall_server.const import STAT_ROLLUP_DAYS_PER_STEP, STAT_ROLLUP_LOCK
+from hall_server.db.engine import Database
+from hall_server.db.models import Hall, StatDirty, StatRollup, Ticket
+from hall_server.services import stats_facts
+from hall_server.services.stats_facts import COL, N_COUNTS, N_COUNTS_HOURS, Facts, Grouped
+
+logger = logging.getLogger(__name__)
+
+T = Ticket.__table__
+SR = StatRollup.__table__
+# Grouping -> the dim of stat_rollups that answers it ("hall" and "day" read the hall-day totals).
+DIM_OF = {None: "all", "hall": "all", "day": "all", "hour": "hour", "service": "service", "group": "group",
+          "window": "window", "clerk": "clerk"}  # fmt: skip
+DIMS = ("all", "hour", "service", "group", "window", "clerk")
+# A month row (dim "m:<dim>", business_day the month's first day) sums the month's day rows, so a
+# year is read as twelve rows per hall and key; a period's partial months read day rows.
+MONTH = "m:"
+MONTH_DIMS = tuple(MONTH + d for d in DIMS)
+I4 = np.dtype("<i4")
+
+
+def catch_up(db: Database) -> int:
+    """Roll up whatever changed since the last pass; the number of hall-days rebuilt."""
+    with db.read() as s:
+        if s.scalar(select(StatDirty.id).limit(1)) is None:
+            return 0
+    with db.write() as s:
+        return refresh(s)
+
+
+def refresh(session: Session) -> int:
+    """Claim the dirty log and rebuild the hall-days it names (in the caller's transaction)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STAT_ROLLUP_LOCK})
+    claimed = session.execute(
+        delete(StatDirty.__table__).returning(StatDirty.hall_id, StatDirty.business_day)
+    ).all()
+    if not claimed:
+        return 0
+    pairs = {(h, _as_date(d)) for h, d in claimed}
+    zones = dict(
+        session.execute(select(Hall.id, Hall.timezone).where(Hall.id.in_({h for h, _ in pairs}))).all()
+    )
+    by_zone: dict[str, dict[date, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for h, d in pairs:
+        by_zone[zones.get(h) or "Asia/Shanghai"][d].add(h)
+    for zone, days in by_zone.items():
+        ordered = sorted(days)
+        for i in range(0, len(ordered), STAT_ROLLUP_DAYS_PER_STEP):
+            step = ordered[i : i + STAT_ROLLUP_DAYS_PER_STEP]
+            halls = sorted(set().union(*(days[d] for d in step)))
+            _rebuild(session, zone, halls, step)
+    by_month: dict[date, set[str]] = defaultdict(set)
+    for h, d in pairs:
+        by_month[d.replace(day=1)].add(h)
+    for month, halls_of_month in sorted(by_month.items()):
+        _rebuild_month(session, sorted(halls_of_month), month)
+    logger.info("rolled up %d hall-days", len(pairs))
+    return len(pairs)
+
+
+def _month_end(month: date) -> date:
+    nxt = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return nxt - timedelta(days=1)
+
+
+def _rebuild_month(session: Session, halls: list[str], month: date) -> None:
+    """Replace the month rows of halls by the sums of their day rows (values merged, still sorted)."""
+    session.execute(
+        delete(SR).where(SR.c.hall_id.in_(halls), SR.c.business_day == month, SR.c.dim.in_(MONTH_DIMS))
+    )
+    rows = stats_facts.fetch_raw(
+        session,
+        select(SR.c.hall_id, SR.c.dim, SR.c.key, SR.c.counts, SR.c.waits, SR.c.serves).where(
+            SR.c.hall_id.in_(halls),
+            SR.c.business_day >= month,
+            SR.c.business_day <= _month_end(month),
+            SR.c.dim.in_(DIMS),
+        ),
+    )
+    parts: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
+    for hall_id, dim, key, counts, waits, serves in rows:
+        parts[(hall_id, dim, key)].append((counts, waits, serves))
+    out = []
+    for (hall_id, dim, key), items in parts.items():
+        width = N_COUNTS_HOURS if dim == "all" else N_COUNTS
+        counts = np.frombuffer(b"".join(c for c, _, _ in items), dtype=I4).reshape(len(items), width)
+        out.append(
+            {
+                "dim": MONTH + dim,
+                "hall_id": hall_id,
+                "business_day": month,
+                "key": key,
+                "counts": counts.sum(axis=0).astype(I4).tobytes(),
+                "waits": np.sort(np.frombuffer(b"".join(w for _, w, _ in items), dtype=I4)).tobytes(),
+                "serves": np.sort(np.frombuffer(b"".join(v for _, _, v in items), dtype=I4)).tobytes(),
+            }
+        )
+    _insert(session, out)
+
+
+def _as_date(v: Any) -> date:
+    return v if isinstance(v, date) else date.fromisoformat(str(v))
+
+
+def _rebuild(session: Session, zone: str, halls: list[str], days: list[date]) -> None:
+    """Replace the rollups of halls x days with ones computed from their tickets."""
+    session.execute(
+        delete(SR).where(SR.c.hall_id.in_(halls), SR.c.business_day.in_(days), SR.c.dim.in_(DIMS))
+    )
+    facts = stats_facts.load(
+        session,
+        [T.c.hall_id.in_(halls), T.c.business_day.in_(days)],
+        stats_facts.hour_expr(session, T.c.issued_at, zone),
+        stats_facts.whole_seconds(
+            session, stats_facts.seconds_between(session, T.c.issued_at, T.c.called_at)
+        ),
+        stats_facts.whole_seconds(
+            session, stats_facts.seconds_between(session, T.c.started_at, T.c.finished_at)
+        ),
+        {},
+        0.0,
+        ("day", "hour", "service", "group", "window", "clerk"),
+    )
+    if facts.n == 0:
+        return
+    _insert(session, [row for dim in DIMS for row in _rows(facts, dim)])
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert rollup rows on the session's connection with the driver's executemany (no per-value processing)."""
+    if not rows:
+        return
+    conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    names = ("dim", "hall_id", "business_day", "key", "counts", "waits", "serves")
+    sql = f"INSERT INTO stat_rollups ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+    # SQLite keeps a Date as its ISO text (SQLAlchemy's storage format); psycopg adapts date itself.
+    day = (lambda d: d.isoformat()) if sqlite else (lambda d: d)
+    params = [
+        (r["dim"], r["hall_id"], day(r["business_day"]), r["key"], r["counts"], r["waits"], r["serves"])
+        for r in rows
+    ]
+    for i in range(0, len(params), 10_000):
+        conn.exec_driver_sql(sql, params[i : i + 10_000])
+
+
+def _key_text(dim: str, label: Any) -> str:
+    if dim == "all" or label is None:
+        return ""
+    return str(label)
+
+
+def _key_value(dim: str, key: str) -> Any:
+    if dim in ("window", "clerk"):
+        return int(key) if key else None
+    if dim == "hour":
+        return int(key)
+    return key
+
+
+def _rows(f: Facts, dim: str) -> Iterable[dict[str, Any]]:
+    """The rollup rows of one dim: one per hall, day and key present in the facts."""
+    hc, hall_labels = f.keys["hall"]
+    dc, day_labels = f.keys["day"]
+    kc, key_labels = (np.zeros(f.n, dtype=np.int32), [""]) if dim == "all" else f.keys[dim]
+    nd, nk = len(day_labels), len(key_labels)
+    composite = (hc.astype(np.int64) * nd + dc) * nk + kc
+    uniq, g = np.unique(composite, return_inverse=True)
+    g = g.astype(np.int64).ravel()
+    hours = None
+    if dim == "all":
+        hcodes, hlabels = f.keys["hour"]
+        hours = np.array(hlabels, dtype=np.int64)[hcodes]
+    counts = stats_facts.tally(f, g, len(uniq), hours)
+    waits = _split_sorted(g, f.wait, counts[:, COL["wait_n"]])
+    serves = _split_sorted(g, f.serve, counts[:, COL["serve_n"]])
+    packed = counts.astype(I4)
+    for i, code in enumerate(uniq.tolist()):
+        key_i = code % nk
+        day_i = (code // nk) % nd
+        hall_i = code // (nk * nd)
+        yield {
+            "dim": dim,
+            "hall_id": hall_labels[hall_i],
+            "business_day": _as_date(day_labels[day_i]),
+            "key": _key_text(dim, key_labels[key_i]),
+            "counts": packed[i].tobytes(),
+            "waits": waits[i],
+            "serves": serves[i],
+        }
+
+
+def _split_sorted(g: np.ndarray, values: np.ndarray, per_group: np.ndarray) -> list[bytes]:
+    """Each group's known (non-negative) values, sorted, as int32 bytes."""
+    known = values >= 0
+    vg, vv = g[known], values[known].astype(I4)
+    order = np.lexsort((vv, vg))
+    ordered = vv[order]
+    ends = np.cumsum(per_group)
+    starts = ends - per_group
+    return [ordered[a:b].tobytes() for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+def _months_and_days(day_from: date, day_to: date) -> tuple[list[date], list[tuple[date, date]]]:
+    """The whole months inside the period, and the day ranges before and after them."""
+    first = day_from if day_from.day == 1 else _month_end(day_from) + timedelta(days=1)
+    months = []
+    m = first
+    while _month_end(m) <= day_to:
+        months.append(m)
+        m = _month_end(m) + timedelta(days=1)
+    if not months:
+        return [], [(day_from, day_to)]
+    spans = []
+    if day_from < months[0]:
+        spans.append((day_from, months[0] - timedelta(days=1)))
+    after = _month_end(months[-1]) + timedelta(days=1)
+    if after <= day_to:
+        spans.append((after, day_to))
+    return months, spans
+
+
+def grouped(
+    session: Session,
+    hall_ids: tuple[str, ...],
+    day_from: date,
+    day_to: date,
+    by: str | None,
+    targets: dict[str, float],
+    default_target: float,
+) -> Grouped:
+    """The scope's figures grouped by `by` (None: one group "all", with tickets per hour), from the rollups."""
+    dim = DIM_OF[by]
+    cols = (SR.c.hall_id, SR.c.business_day, SR.c.key, SR.c.counts, SR.c.waits, SR.c.serves)
+    months, spans = ([], [(day_from, day_to)]) if by == "day" else _months_and_days(day_from, day_to)
+    rows: list[Any] = []
+    if months:
+        rows += stats_facts.fetch_raw(
+            session,
+            select(*cols).where(
+                SR.c.dim == MONTH + dim, SR.c.hall_id.in_(hall_ids), SR.c.business_day.in_(months)
+            ),
+        )
+    for first, last in spans:
+        rows += stats_facts.fetch_raw(
+            session,
+            select(*cols).where(
+                SR.c.dim == dim,
+                SR.c.hall_id.in_(hall_ids),
+                SR.c.business_day >= first,
+                SR.c.business_day <= last,
+            ),
+        )
+    n = len(rows)
+    width = N_COUNTS_HOURS if dim == "all" else N_COUNTS
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return Grouped([], np.zeros((0, width), dtype=np.int64), empty, empty, np.zeros(0), empty, empty)
+    halls, days, keys, counts, waits, serves = zip(*rows, strict=True)
+    if by is None:
+        g, labels = np.zeros(n, dtype=np.int64), ["all"]
+    else:
+        col = {"hall": halls, "day": days}.get(by, keys)
+        codes, raw_labels = stats_facts.encode(col)
+        g = codes.astype(np.int64)
+        if by == "day":
+            labels = [_as_date(v) for v in raw_labels]
+        elif by == "hall":
+            labels = list(raw_labels)
+        else:
+            labels = [_key_value(dim, v) for v in raw_labels]
+    k = len(labels)
+    mat = np.frombuffer(b"".join(counts), dtype=I4).reshape(n, width).astype(np.int64)
+    if k == 1:
+        summed = mat.sum(axis=0, keepdims=True)
+    else:
+        order = np.argsort(g, kind="stable")
+        starts = np.searchsorted(g[order], np.arange(k))
+        summed = np.add.reduceat(mat[order], starts, axis=0)
+    hall_codes, hall_labels = stats_facts.encode(halls)
+    per_hall = np.array([targets.get(h, default_target) for h in hall_labels], dtype=np.float64)
+    wait_rows = mat[:, COL["wait_n"]]
+    serve_rows = mat[:, COL["serve_n"]]
+    return Grouped(
+        labels=labels,
+        counts=summed,
+        wait=np.frombuffer(b"".join(waits), dtype=I4).astype(np.int64),
+        wait_group=np.repeat(g, wait_rows),
+        wait_target=np.repeat(per_hall[hall_codes], wait_rows),
+        serve=np.frombuffer(b"".join(serves), dtype=I4).astype(np.int64),
+        serve_group=np.repeat(g, serve_rows),
+    )

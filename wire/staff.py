@@ -1,0 +1,126 @@
+"""Managers run their halls: staff accounts, the day's roster, device enrolment."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from wire.base import DbInt, WireOut
+
+_DAY = r"^\d{4}-\d{2}-\d{2}$"
+_HHMM = r"^\d{2}:\d{2}$"
+_HALL = Field(min_length=1, max_length=64)
+
+
+class StaffIn(BaseModel):
+    """A new clerk or manager of a hall of the caller's subtree."""
+
+    username: str = Field(min_length=2, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["clerk", "manager"]
+    hall_id: str = _HALL
+    password: str = Field(min_length=1, max_length=200)
+
+
+class StaffPatchIn(BaseModel):
+    """Changes to a staff member; fields left out stay."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    role: Literal["clerk", "manager"] | None = None
+    hall_id: str | None = Field(default=None, min_length=1, max_length=64)
+    active: bool | None = None
+
+
+class PasswordResetIn(BaseModel):
+    """A new password set by a manager (every session of the account ends)."""
+
+    password: str = Field(min_length=1, max_length=200)
+
+
+class StaffOut(WireOut):
+    """A staff member as managers see them: no password hash."""
+
+    id: int
+    username: str
+    name: str
+    role: str
+    hall_id: str | None
+    hall_name: str
+    active: bool
+    sso_linked: bool
+
+
+class SittingIn(BaseModel):
+    """A roster line: this clerk at this window on this day, from starts to ends (hall's local time)."""
+
+    day: str = Field(pattern=_DAY)
+    window_id: DbInt
+    user_id: DbInt
+    starts: str = Field(pattern=_HHMM)
+    ends: str = Field(pattern=_HHMM)
+
+
+class SittingOut(WireOut):
+    """A roster line with the window ("hall · window") and clerk by name."""
+
+    id: int
+    day: str
+    window_id: int
+    window: str
+    window_name: str
+    user_id: int
+    clerk: str
+    starts: str
+    ends: str
+
+
+class HandOverIn(BaseModel):
+    """Why a manager hands a window over (recorded in the audit trail)."""
+
+    reason: str = Field(default="", max_length=200)
+
+
+class HandOverOut(WireOut):
+    """The window handed over and how many sessions ended."""
+
+    window: str
+    ended: int
+
+
+class EnrolmentIn(BaseModel):
+    """A device to register; a rating terminal names its window."""
+
+    role: Literal["kiosk", "display", "rating"]
+    label: str = Field(default="", max_length=200)
+    window_id: DbInt | None = None
+
+
+class EnrolmentOut(WireOut):
+    """The one-time enrolment code (shown once), its QR and when it expires."""
+
+    code: str
+    qr_text: str
+    qr_svg: str | None
+    role: str
+    label: str
+    window: str | None
+    expires_at: str
+
+
+class EnrolIn(BaseModel):
+    """A device's first start: the code typed or scanned."""
+
+    code: str = Field(min_length=4, max_length=20)
+    device_id: str = Field(default="", max_length=100)
+
+
+class EnrolOut(WireOut):
+    """The device's own token (shown only here) and what it is bound to."""
+
+    token: str
+    token_id: int
+    role: str
+    hall_id: str
+    window_id: int | None
+    label: str
