@@ -221,7 +221,9 @@ def test_an_elderly_id_card_turns_elderly_mode_on(
     v.show()
     try:
         qtbot.waitUntil(lambda: bool(v.is_ready) and len(v.service_buttons) > 30, timeout=30000)
+        qtbot.waitUntil(lambda: ctx.events.online, timeout=30000)
         tap(qtbot, v.service_buttons[v.visible_services()[0].code])
+        qtbot.waitUntil(lambda: v.pages.currentWidget() is v.identify, timeout=5000)
         assert not v.elderly
         try:
             with qtbot.waitSignal(v.ticket_issued, timeout=20000) as issued:
