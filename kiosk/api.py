@@ -44,6 +44,7 @@ from wire import (
     MeOut,
     NextOut,
     RatingOut,
+    RemovePriorityIn,
     ServiceOut,
     SnapshotOut,
     TicketOut,
@@ -447,6 +448,12 @@ class HallClient:
             body["window_id"] = to_window_id
         answer = self.post(f"/windows/{window_id}/transfer", body)
         return self.typed(TicketOut, answer, "POST /windows/{id}/transfer")
+
+    def remove_priority(self, ticket_id: int, reason: str) -> TicketOut:
+        """POST /tickets/{id}/priority/remove: a self-declared priority the clerk found unjustified."""
+        body = RemovePriorityIn(reason=reason).model_dump()
+        answer = self.post(f"/tickets/{ticket_id}/priority/remove", body)
+        return self.typed(TicketOut, answer, "POST /tickets/{id}/priority/remove")
 
     # -- ratings, snapshot, events, devices -------------------------------------------------
     def rate(self, rating: dict[str, Any]) -> RatingOut:

@@ -87,6 +87,12 @@ RATING_LEVELS_EN = {5: "Very satisfied", 4: "Satisfied", 3: "Fair", 2: "Dissatis
 BAD_RATING_MAX = 2
 RATING_REASONS = ("服务效率", "服务水平", "服务态度", "办事结果")
 
+# Why a clerk removes a self-declared priority (zh_CN, the words kept in the hall's report).
+PRIORITY_REMOVE_REASONS = (
+    ("未出示证件", "No certificate shown"),
+    ("证件不符", "Certificate does not match"),
+    ("其他", "Other"),
+)
 GREEN_REASON_ZH = {"elderly": "老年人", "disabled": "残疾人", "serviceman": "军人", "pregnant": "孕妇"}
 STATUS_ZH = {
     "waiting": "等候中",

@@ -37,7 +37,16 @@ from wire.halls import (
     SnapshotOut,
 )
 from wire.ratings import RatingIn, RatingOut
-from wire.tickets import CheckinOut, CheckinTicketOut, Holder, Identity, IssueIn, TicketOut, TrackedTicketOut
+from wire.tickets import (
+    CheckinOut,
+    CheckinTicketOut,
+    Holder,
+    Identity,
+    IssueIn,
+    RemovePriorityIn,
+    TicketOut,
+    TrackedTicketOut,
+)
 from wire.windows import CallIn, ClerkRef, GroupsIn, NextIn, NextOut, TransferIn, WindowOut
 
 __all__ = [
@@ -79,6 +88,7 @@ __all__ = [
     "PolicyOut",
     "RatingIn",
     "RatingOut",
+    "RemovePriorityIn",
     "ServiceOut",
     "SessionOut",
     "SnapshotGroup",

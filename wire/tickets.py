@@ -30,6 +30,14 @@ class IssueIn(BaseModel):
     # (POST /halls/{hall}/checkin), which verifies the booking.
 
 
+class RemovePriorityIn(BaseModel):
+    """Why the declared priority (disability, military, pregnancy) does not hold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=2, max_length=200)
+
+
 class Holder(WireOut):
     """The ticket holder, masked (full values only for the serving clerk)."""
 

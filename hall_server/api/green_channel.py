@@ -7,24 +7,15 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from hall_server.api.deps import Creds, run_authed
 from hall_server.api.schemas import ErrorOut
 from hall_server.services import green_channel
-from wire import DbInt, TicketOut
+from wire import DbInt, RemovePriorityIn, TicketOut
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["tickets"], responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}})
-
-
-class RemovePriorityIn(BaseModel):
-    """Why the declared priority (disability, military, pregnancy) does not hold."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    reason: Annotated[str, Field(min_length=2, max_length=200)]
 
 
 @router.post("/tickets/{ticket_id}/priority/remove", response_model=TicketOut)

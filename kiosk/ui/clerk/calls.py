@@ -92,6 +92,7 @@ class CallControls:
         key, zh, _en = const.CLERK_OPS["call_next"]
         label_zh = const.CLERK_NEXT_ZH if self._serving() else zh
         self.op_buttons["call_next"].setText(f"{label_zh}  {key}")
+        term.priority.refresh()
 
     def _serving(self) -> bool:
         current = self.term.current

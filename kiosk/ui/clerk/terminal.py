@@ -3,7 +3,7 @@
 The terminal holds what its parts share (the clerk's own client, the window, the ticket in hand, the
 busy flag), lays out their widgets and routes the hall's events to them. Each part owns one concern:
 session.py (log-in page, log-in/out, the window line), ticket.py (the ticket in hand, the ID card),
-calls.py (operation buttons and F-keys), documents.py (document photo, material, outbox), queue.py
+calls.py (operation buttons and F-keys), priority.py (取消优先), documents.py (document photo, material, outbox), queue.py
 (waiting and suspended lists).
 """
 
@@ -19,6 +19,7 @@ from kiosk.errors import Unauthorized
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.clerk.calls import CallControls
 from kiosk.ui.clerk.documents import DocumentPhotos
+from kiosk.ui.clerk.priority import PriorityRemoval
 from kiosk.ui.clerk.queue import QueueLists
 from kiosk.ui.clerk.session import ClerkSession
 from kiosk.ui.clerk.ticket import CurrentTicket
@@ -104,6 +105,7 @@ class ClerkTerminal(RoleScreen):
         self.ticket = CurrentTicket(self)
         self.documents = DocumentPhotos(self)
         self.queue = QueueLists(self)
+        self.priority = PriorityRemoval(self)
         self.calls = CallControls(self)
         self.pages = QStackedWidget()
         self.body.addWidget(self.pages, 1)
@@ -143,6 +145,7 @@ class ClerkTerminal(RoleScreen):
         left.addLayout(self.calls.grid)
         side = QHBoxLayout()
         side.addWidget(self.ticket.id_panel, 1)
+        side.addWidget(self.priority.button)
         side.addWidget(self.documents.material_box)
         side.addWidget(self.documents.photo_label)
         side.addWidget(self.documents.pending_label)
