@@ -87,6 +87,11 @@ RATING_LEVELS_EN = {5: "Very satisfied", 4: "Satisfied", 3: "Fair", 2: "Dissatis
 BAD_RATING_MAX = 2
 RATING_REASONS = ("服务效率", "服务水平", "服务态度", "办事结果")
 
+# The hall's rules changed: the event that says so, and how long the visitor kiosk waits for more
+# changes of the same burst before re-reading the hall.
+EV_HALL_UPDATED = "hall.updated"
+HALL_RELOAD_DELAY_MS = 500
+
 # Why a clerk removes a self-declared priority (zh_CN, the words kept in the hall's report).
 PRIORITY_REMOVE_REASONS = (
     ("未出示证件", "No certificate shown"),

@@ -252,7 +252,7 @@ class HallDisplay(RoleScreen):
                 self.show_call(info, speak=not _stale(ev.get("at")), recall=etype == "ticket.recalled")
         if str(etype).startswith(("ticket.", "window.", "clerk.")):
             self._snap_timer.start()
-        if etype == "hall.updated":
+        if etype == const.EV_HALL_UPDATED:
             # The manager changed the hall's rules: the ticker takes the new notices now, no restart.
             rules = (ev.get("payload") or {}).get("rules") or {}
             if isinstance(rules.get("notices"), list):

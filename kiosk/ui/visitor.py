@@ -129,6 +129,11 @@ class VisitorKiosk(RoleScreen):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(300)
         self._refresh_timer.timeout.connect(self.refresh_waiting)
+        # The hall's rules and services changed (hall.updated): re-read them, once for a burst.
+        self._hall_timer = QTimer(self)
+        self._hall_timer.setSingleShot(True)
+        self._hall_timer.setInterval(const.HALL_RELOAD_DELAY_MS)
+        self._hall_timer.timeout.connect(self.load)
         ctx.events.event.connect(self._on_event)
         ctx.events.online_changed.connect(lambda online: online and self.load())
         if ctx.reader:
@@ -193,8 +198,13 @@ class VisitorKiosk(RoleScreen):
         return f"{wrap_name(s.name, 12 if self.elderly else 11)}\n等候 {waiting} 人"
 
     def _on_event(self, ev: dict[str, Any]) -> None:
-        if str(ev.get("type", "")).startswith("ticket."):
+        etype = str(ev.get("type", ""))
+        if etype.startswith("ticket."):
             self._refresh_timer.start()
+        elif etype == const.EV_HALL_UPDATED and ev.get("hall_id") in (None, self.ctx.hall_id):
+            # A manager changed the rules (anonymous tickets, hours, elderly age) or a service's
+            # guide: the kiosk follows without a restart.
+            self._hall_timer.start()
 
     # -- home ---------------------------------------------------------------------------------
     def _build_home(self) -> QWidget:
