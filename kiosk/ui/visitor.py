@@ -165,7 +165,11 @@ class VisitorKiosk(RoleScreen):
                 self._render_categories()
                 self._render_services()
             self._apply_snapshot(snap)
-            self.anon_btn.setVisible(self.policy.allow_anonymous)
+            if self.current_service is not None:
+                # The visit in progress continues with the service's new rules.
+                codes = {svc.code: svc for svc in services}
+                self.current_service = codes.get(self.current_service.code, self.current_service)
+            self._offer_anonymous()
             if self.ctx.events.channel is None:
                 self.ctx.start_events(snap.last_seq)
             self.mark_ready()
@@ -444,7 +448,16 @@ class VisitorKiosk(RoleScreen):
         for b in self.green_buttons.values():
             b.setChecked(False)
         self._set_issuing(False)
+        self._offer_anonymous()
         self.pages.setCurrentWidget(self.identify)
+
+    def _offer_anonymous(self) -> None:
+        """没带身份证 is offered where the hall allows it and the chosen service does not require the card
+        (the server refuses it otherwise; the kiosk does not offer what would be refused)."""
+        service = self.current_service
+        id_required = service is not None and service.guide.get("id_required") is True
+        allowed = self.policy is None or self.policy.allow_anonymous  # not loaded yet: the server decides
+        self.anon_btn.setVisible(allowed and not id_required)
 
     def _toggle_green(self, reason: str) -> None:
         """One declared green-channel reason at a time (the clerk checks the certificate)."""
