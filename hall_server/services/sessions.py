@@ -225,6 +225,20 @@ def _session_out(row: Any, token_id: int, token: str) -> dict[str, Any]:
     }
 
 
+
+def require_strong_password(ctx: ServerContext, password: str, username: str, label: str = "密码") -> None:
+    """Refuse a password the hall's policy rejects (422 auth.weak_password, naming every problem)."""
+    policy = ctx.settings.security
+    problems = password_problems(password, policy.password_min_length, policy.password_min_classes, username)
+    if problems:
+        raise HallError(
+            "auth.weak_password",
+            message=f"{label}不符合密码规则：" + "；".join(problems),
+            problems=problems,
+            min_length=policy.password_min_length,
+            min_classes=policy.password_min_classes,
+        )
+
 def change_password(
     ctx: ServerContext, p: Principal, old: str, new: str, source: str = "unknown"
 ) -> dict[str, Any]:
@@ -245,15 +259,7 @@ def change_password(
         raise HallError("auth.bad_credentials")
     if new == old:
         raise HallError("auth.password_reused")
-    problems = password_problems(new, policy.password_min_length, policy.password_min_classes, user.username)
-    if problems:
-        raise HallError(
-            "auth.weak_password",
-            message="新密码不符合密码规则：" + "；".join(problems),
-            problems=problems,
-            min_length=policy.password_min_length,
-            min_classes=policy.password_min_classes,
-        )
+    require_strong_password(ctx, new, user.username, label="新密码")
     new_hash = hash_password(new)  # scrypt is slow on purpose: outside the transaction
     with ctx.db.write() as s:
         row = token_row(s, p.token_id)

@@ -34,7 +34,8 @@ from hall_server.context import ServerContext
 from hall_server.db.models import User, Window
 from hall_server.errors import HallError
 from hall_server.events import append_event
-from hall_server.passwords import hash_password, password_problems
+from hall_server.passwords import hash_password
+from hall_server.services.sessions import require_strong_password
 from hall_server.services.windows import window_out
 
 logger = logging.getLogger(__name__)
@@ -117,25 +118,12 @@ def _check_target(ctx: ServerContext, p: Principal, role: str, hall_id: str) -> 
     require_hall(p, hall_id, ctx.catalog)
 
 
-def _check_password(ctx: ServerContext, password: str, username: str) -> None:
-    policy = ctx.settings.security
-    problems = password_problems(password, policy.password_min_length, policy.password_min_classes, username)
-    if problems:
-        raise HallError(
-            "auth.weak_password",
-            message="密码不符合密码规则：" + "；".join(problems),
-            problems=problems,
-            min_length=policy.password_min_length,
-            min_classes=policy.password_min_classes,
-        )
-
-
 def create_staff(ctx: ServerContext, p: Principal, new: StaffInput) -> dict[str, Any]:
     """Use case: a clerk or manager in a hall of the caller's subtree, audited."""
     require_roles(p, *MANAGER_ROLES)
     _check_target(ctx, p, new.role, new.hall_id)
     require_not_station(ctx, "staff accounts")
-    _check_password(ctx, new.password, new.username)
+    require_strong_password(ctx, new.password, new.username)
     pw_hash = hash_password(new.password)  # slow on purpose: outside the transaction
     with ctx.db.write() as s:
         taken = s.execute(
@@ -241,7 +229,7 @@ def reset_password(ctx: ServerContext, p: Principal, user_id: int, password: str
     with ctx.db.read() as s:
         row = _in_scope(ctx, p, s, user_id)
     require_not_station(ctx, "staff accounts")
-    _check_password(ctx, password, row.username)
+    require_strong_password(ctx, password, row.username)
     pw_hash = hash_password(password)
     with ctx.db.write() as s:
         _in_scope(ctx, p, s, user_id)
