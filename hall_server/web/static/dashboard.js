@@ -284,8 +284,10 @@ async function loadAudit(hallId) {
   if (hallId !== state.hall) return;
   const mine = (status.chains || []).filter(c => c.hall_id === hallId || c.hall_id === "audit:" + hallId);
   if (!mine.length) { $("audit-state").replaceChildren(el("span", { class: "muted" }, bilingual("尚未校验", "/ not verified yet"))); return; }
-  $("audit-state").replaceChildren(...mine.map(c => el("div", { class: c.ok ? "ok" : "alert error", "data-chain": c.hall_id },
-    c.ok ? "✔ 完整 / intact" : `✘ 断裂 / broken at seq ${c.broken_seq}：${c.problem || ""}`,
+  // The broken record's seq is for the technician (its tooltip and `hall-server audit verify`), not the screen.
+  $("audit-state").replaceChildren(...mine.map(c => el("div", { class: c.ok ? "ok" : "alert error", "data-chain": c.hall_id,
+    title: c.ok ? "" : `seq ${c.broken_seq}` },
+    c.ok ? "✔ 完整 / intact" : `✘ 断裂 / broken：${c.problem || ""}（请技术人员用 hall-server audit verify 核查 / run hall-server audit verify）`,
     el("span", { class: "muted" }, `  ${c.hall_id.startsWith("audit:") ? "安全审计 / security acts" : "业务事件 / events"} · ${hhmm(c.checked_at)}`))));
 }
 
