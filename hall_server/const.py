@@ -589,3 +589,10 @@ EV_APPOINTMENT_NO_SHOW = "appointment.no_show"
 EV_APPOINTMENT_CONFLICT = "appointment.attendance_conflict"
 EV_MATTER_RECORDED = "matter.recorded"
 EV_MATTER_STEP = "matter.step"
+
+# The big screen's map of the halls below (services/bigscreen.py): at most this many halls are
+# drawn (a city of many villages stays readable; the rest are counted), and a hall is "busy" with
+# more people waiting than this or someone waiting this many minutes.
+BIGSCREEN_MAP_HALLS = 60
+BIGSCREEN_BUSY_WAITING = 20
+BIGSCREEN_BUSY_WAIT_MINUTES = 30

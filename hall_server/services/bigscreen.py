@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from hall_server.auth import Principal, manager_scope
+from hall_server.const import BIGSCREEN_BUSY_WAIT_MINUTES, BIGSCREEN_BUSY_WAITING, BIGSCREEN_MAP_HALLS
 from hall_server.db.models import Ticket, Window
 from hall_server.services.health import alerts
 from hall_server.services.stats import StatsQuery, scope_for, summary
@@ -72,6 +73,7 @@ def bigscreen_of(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, An
         for child in sorted(h for h in tree if parents.get(h) == hall_id):
             below = [h for h in tree if h == child or _under(h, child, parents)]
             children.append({"id": child, "name": ctx.catalog.hall(child).name, **_live(s, ctx, below, now)})
+        halls_map = _map(s, ctx, hall_id, tree, parents, now)
     totals = today["totals"]
     ind = today["ratings"]["indicators"]
     hall = ctx.catalog.hall(hall_id)
@@ -86,6 +88,8 @@ def bigscreen_of(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, An
         "alerts": [{"level": a["level"], "message": a["message"]} for a in found[:ALERTS_SHOWN]],
         "alerts_total": len(found),
         "children": children,
+        "map": halls_map,
+        "map_total": len(tree),
         "at": now.isoformat(),
     }
 
@@ -99,3 +103,53 @@ def _under(hall: str, top: str, parents: dict[str, str | None]) -> bool:
             return True
         cur = parents.get(cur)
     return False
+
+
+def _state(live: dict[str, Any], alert_count: int) -> str:
+    """A hall's colour on the map: alerts first, then a long queue or wait, else calm."""
+    if alert_count:
+        return "alert"
+    if (
+        live["waiting"] > BIGSCREEN_BUSY_WAITING
+        or live["longest_wait_minutes"] >= BIGSCREEN_BUSY_WAIT_MINUTES
+    ):
+        return "busy"
+    return "calm"
+
+
+def _map(
+    s: Any, ctx: ServerContext, top: str, tree: list[str], parents: dict[str, str | None], now: datetime
+) -> list[dict[str, Any]]:
+    """The subtree as a tree in drawing order (depth first, by name), each hall with its own figures."""
+    kids: dict[str, list[str]] = {}
+    for h in tree:
+        parent = parents.get(h)
+        if h != top and parent is not None:
+            kids.setdefault(parent, []).append(h)
+    out: list[dict[str, Any]] = []
+
+    def visit(hall_id: str, depth: int) -> None:
+        if len(out) >= BIGSCREEN_MAP_HALLS:
+            return
+        hall = ctx.catalog.hall(hall_id)
+        live = _live(s, ctx, [hall_id], now)
+        found = alerts(
+            s, hall_id, now, ctx.settings.device_stale_seconds, ctx.settings.station_silent_alert_s
+        )
+        out.append(
+            {
+                "id": hall_id,
+                "parent_id": parents.get(hall_id) if hall_id != top else None,
+                "depth": depth,
+                "name": hall.name,
+                "level": hall.level,
+                **live,
+                "alerts": len(found),
+                "state": _state(live, len(found)),
+            }
+        )
+        for child in sorted(kids.get(hall_id, []), key=lambda h: ctx.catalog.hall(h).name):
+            visit(child, depth + 1)
+
+    visit(top, 0)
+    return out

@@ -22,7 +22,7 @@ from hall_server.auth import (
 )
 from hall_server.const import EV_FOLLOWUP_OPENED, EV_FOLLOWUP_STEP, POLICY_FOLLOWUP_DAYS
 from hall_server.context import ServerContext
-from hall_server.db.models import FollowupCase, FollowupStep, Hall, Rating, ServiceItem, User, Window
+from hall_server.db.models import FollowupCase, FollowupStep, Hall, Rating, ServiceItem, Ticket, User, Window
 from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
 from hall_server.services.calendars import calendar_for_hall, unverified_years
@@ -240,10 +240,15 @@ def view(session: Session, c: FollowupCase, *, today: date | None = None) -> dic
     """The wire form of a case; overdue when not closed and today is past the deadline."""
     window = session.get(Window, c.window_id) if c.window_id else None
     item = session.get(ServiceItem, c.service_code)
+    ticket = session.get(Ticket, c.ticket_id) if c.ticket_id else None
+    hall = session.get(Hall, c.hall_id)
     today = today or datetime.now(UTC).date()
     return {
         "id": c.id,
         "hall_id": c.hall_id,
+        # What a manager knows a case by (the hall, the ticket's number, the day): ids stay off screens.
+        "hall_name": hall.name if hall else None,
+        "ticket_number": ticket.number if ticket else None,
         "rating_id": c.rating_id,
         "ticket_id": c.ticket_id,
         "window_id": c.window_id,

@@ -10,6 +10,7 @@ notices. On SQLite and on PostgreSQL (one real hall-server process each).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -244,7 +245,24 @@ def test_the_big_screen_shows_the_live_figures(
     page.goto(server.base_url + "/bigscreen?hall=x-city")
     page.wait_for_function("document.getElementById('f-waiting').textContent !== '—'")
     assert int(page.inner_text("#f-waiting")) >= 3
-    assert "测试县政务服务中心" in page.inner_text("#bs-children")
+    # The map of the halls below: city → county → township as a tree, each hall with its state in words.
+    page.wait_for_selector("#bs-map li[data-hall=x-city] li[data-hall=x-county] li[data-hall=x-town] .node")
+    city = page.locator("#bs-map li[data-hall=x-city] > .node")
+    waiting = re.search(r"等候 (\d+) 人", city.inner_text())
+    assert "测试市政务服务中心" in city.inner_text() and waiting and int(waiting.group(1)) >= 3
+    assert "测试县政务服务中心" in page.inner_text("#bs-map li[data-hall=x-county] > .node")
+    for node in page.locator("#bs-map .node").all():
+        state = node.get_attribute("data-state")
+        words = {"calm": "正常", "busy": "繁忙", "alert": "条告警"}[state]
+        assert words in node.inner_text() and state in (node.get_attribute("class") or "")
+    # Readable across a room: a hall's name is drawn at least 28 px high, and the tree fits the wall.
+    assert page.eval_on_selector("#bs-map .node .name", "e => parseFloat(getComputedStyle(e).fontSize)") >= 28
+    box = page.locator("#bs-map").bounding_box()
+    assert (
+        box is not None
+        and box["x"] + box["width"] <= WALL["width"]
+        and box["y"] + box["height"] <= WALL["height"]
+    )
     assert page.inner_text("#bs-hall") == "测试市政务服务中心"
     if request.node.callspec.params["server"] == "sqlite":
         shoot(page, "bigscreen.png")

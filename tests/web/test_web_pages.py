@@ -171,6 +171,10 @@ def test_manager_changes_window_groups_in_page_form(server: HallServer, browser:
     page.fill("#groups-form-rows tr[data-group=A] input.weight", "3")
     page.click("#groups-form-save")
     form.wait_for(state="hidden")
+    # The save is confirmed in a live region, as on the /manage pages.
+    saved = page.locator("#groups-saved[role=status]")
+    saved.wait_for(state="visible")
+    assert saved.inner_text().startswith("✓ 已保存") and "2号窗口" in saved.inner_text()
     page.wait_for_function(f"document.querySelector(\"{row}\").textContent.includes('A×3')")
     assert "B×" not in page.inner_text(row)
     assert dialogs == []  # no prompt(), alert() or confirm() on the way

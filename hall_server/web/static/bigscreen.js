@@ -8,6 +8,28 @@ let index = 0;
 
 function tick() { $("bs-clock").textContent = new Date().toLocaleTimeString("zh-CN", { hour12: false }); }
 
+// The map: the subtree as a tree drawn left to right (市 → 县 → 乡镇 → 村), each hall coloured by
+// its state (the server decides it) and saying it in words too, so colour is never the only sign.
+const LEVEL_ZH = { city: "市", county: "县区", township: "乡镇", village: "村社区" };
+const STATE_ZH = { calm: "正常", busy: "繁忙", alert: "告警" };
+
+function mapNode(h) {
+  const state = h.alerts ? `⚠ ${h.alerts} 条告警` : STATE_ZH[h.state];
+  return el("div", { class: "node " + h.state, "data-state": h.state },
+    el("div", { class: "name" }, h.name, el("span", { class: "level" }, LEVEL_ZH[h.level] || "")),
+    el("div", { class: "line" }, `等候 ${h.waiting} 人 · 窗口 ${h.windows_open}/${h.windows}`),
+    el("div", { class: "line state" }, h.longest_wait_minutes ? `${state} · 最长 ${h.longest_wait_minutes} 分钟` : state));
+}
+
+function drawMap(halls, total) {
+  const byParent = {};
+  for (const h of halls) (byParent[h.parent_id || ""] = byParent[h.parent_id || ""] || []).push(h);
+  const build = (parent) => (byParent[parent] || []).map((h) => el("li", { "data-hall": h.id }, mapNode(h),
+    byParent[h.id] ? el("ul", {}, ...build(h.id)) : null));
+  $("bs-map").replaceChildren(...build(""));
+  $("bs-map-more").textContent = total > halls.length ? `另有 ${total - halls.length} 个大厅未画出 / ${total - halls.length} more halls` : "";
+}
+
 async function show() {
   const hallId = order[index % order.length];
   const d = await api(`/halls/${encodeURIComponent(hallId)}/bigscreen`);
@@ -20,9 +42,7 @@ async function show() {
   $("f-windows").textContent = `${d.windows_open}/${d.windows}`;
   $("f-sat").textContent = d.satisfaction === null ? "—" : (d.satisfaction * 100).toFixed(1) + "%";
   $("f-sat-n").textContent = `${d.rated_today} 条评价 ratings today`;
-  $("bs-children").replaceChildren(...(d.children.length ? d.children.map((c) => el("div", { class: "tile " + (c.waiting > 20 ? "busy" : "calm") },
-    el("div", { class: "name" }, c.name), `等候 ${c.waiting} 人 · 窗口 ${c.windows_open}/${c.windows} · 最长 ${c.longest_wait_minutes} 分钟`))
-    : [el("div", { class: "tile calm" }, "本大厅没有下级大厅 / no halls below")]));
+  drawMap(d.map || [], d.map_total || 0);
   $("bs-alerts").replaceChildren(...(d.alerts.length ? d.alerts.map((a) => el("li", { class: a.level }, a.message))
     : [el("li", {}, "✓ 无告警 / no alerts")]));
   $("bs-rotation").textContent = order.length > 1 ? `${(index % order.length) + 1} / ${order.length}` : "";

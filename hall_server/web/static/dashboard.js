@@ -164,15 +164,36 @@ async function loadConflicts() {
   $("conflicts-box").hidden = !list.length;
   if (!list.length) return;
   $("conflicts").replaceChildren(
-    el("tr", {}, ...[["预约", "Booking"], ["大厅", "Hall"], ["日期", "Day"], ["群众", "Visitor"], ["取消于", "Cancelled"],
+    el("tr", {}, ...[["大厅", "Hall"], ["日期", "Day"], ["群众", "Visitor"], ["取消于", "Cancelled"],
       ["站点签到", "Checked in"], ["站点号票", "Ticket"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted" }, " " + en)))),
     ...list.map(c => el("tr", { "data-appointment": String(c.appointment_id) },
-      el("td", {}, String(c.appointment_id)), el("td", {}, hallName(c.hall_id)), el("td", {}, `${c.day} ${hhmm(c.start_at)}`),
+      el("td", {}, hallName(c.hall_id)), el("td", {}, `${c.day} ${hhmm(c.start_at)}`),
       el("td", {}, `${c.name_masked || ""} ${c.id_masked}`), el("td", {}, hhmm(c.cancelled_at)),
       el("td", {}, hhmm(c.checked_in_at)), el("td", { class: "ticket" }, c.ticket_number || "—"))));
 }
 
 function hallName(id) { const h = state.halls.find(x => x.id === id); return h ? h.name : id; }
+
+// A station as a manager knows it: its name, else the names of the halls it runs (never its id).
+function stationName(st) { return st.name || st.halls.map(hallName).join("、"); }
+
+// The hall's place in the tree by names (市 › 县 › 乡), under its title instead of its id.
+function hallPath(id) {
+  const names = [];
+  for (let h = state.halls.find(x => x.id === id), n = 0; h && n < 10; h = state.halls.find(x => x.id === h.parent_id), n++) names.unshift(h.name);
+  return names.join(" › ");
+}
+
+// "2026-12-07" -> "12月7日".
+function monthDay(iso) {
+  const m = /^\d{4}-(\d{2})-(\d{2})/.exec(iso || "");
+  return m ? `${Number(m[1])}月${Number(m[2])}日` : (iso || "");
+}
+
+// A follow-up case as a manager knows it: the hall, the ticket's number and the day it was opened.
+function caseLabel(c) {
+  return [c.hall_name || hallName(c.hall_id), c.ticket_number, monthDay(c.opened_on)].filter(Boolean).join(" · ");
+}
 
 function renderStations() {
   const list = state.stations;
@@ -184,7 +205,7 @@ function renderStations() {
     ...list.map(st => {
       const p = stationProblem(st);
       return el("tr", { "data-station": st.id, class: p ? p.level : "" },
-        el("td", {}, `${st.name || st.id} `, el("span", { class: "muted" }, st.id)),
+        el("td", {}, stationName(st)),
         el("td", {}, st.halls.map(hallName).join("、")),
         el("td", { class: "last-contact", title: st.last_contact_at || "" }, ago(st.last_contact_at)),
         el("td", { class: "waiting" }, String(st.waiting)),
@@ -206,7 +227,7 @@ function markStationHalls() {
     const st = byHall[a.dataset.hall];
     const p = st && stationProblem(st);
     if (p) a.append(" ", el("span", { class: "station-badge " + p.level, "data-problem": p.code,
-      title: `站点 ${st.name || st.id}：${p.zh} / station ${st.id}: ${p.en}` }, p.zh));
+      title: `站点 ${stationName(st)}：${p.zh} / station ${stationName(st)}: ${p.en}` }, p.zh));
   });
 }
 
@@ -218,7 +239,7 @@ function showHallStation() {
   if (!st) return;
   const p = stationProblem(st);
   box.className = p ? p.level : "muted";
-  box.textContent = `本厅由站点 ${st.name || st.id}（${st.id}）办理并同步 · 最后联系 ${ago(st.last_contact_at)} · 待上传 ${st.waiting} 条` + (p ? ` · ${p.zh}` : "");
+  box.textContent = `本厅由站点 ${stationName(st)} 办理并同步 · 最后联系 ${ago(st.last_contact_at)} · 待上传 ${st.waiting} 条` + (p ? ` · ${p.zh}` : "");
 }
 
 async function openHall(hallId) {
@@ -228,7 +249,7 @@ async function openHall(hallId) {
     if (a.dataset.hall === hallId) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   });
   $("hall-empty").hidden = true; $("hall-view").hidden = false;
-  $("feed").replaceChildren(); closeGroupsForm(); closeCase(); $("followups-msg").textContent = "";
+  $("feed").replaceChildren(); closeGroupsForm(); closeCase(); $("followups-msg").textContent = ""; $("groups-saved").textContent = "";
   history.replaceState(null, "", "?hall=" + encodeURIComponent(hallId));
   showHallStation();
   await refreshLive();
@@ -248,7 +269,7 @@ async function refreshLive() {
   if (!state.lastSeq) state.lastSeq = snap.last_seq || 0;
   const hall = snap.hall || {};
   $("hall-title").textContent = hall.name || hallId;
-  $("hall-meta").textContent = `${hallId} · 最新事件序号 seq ${state.lastSeq}`;
+  $("hall-meta").textContent = hallPath(hallId);
   // recent_calls are call events; the newest (highest seq) is the one shown.
   const last = (snap.recent_calls || []).reduce((a, b) => (!a || (b.seq || 0) > (a.seq || 0) ? b : a), null);
   if (last && !$("last-call").dataset.fromWs) $("last-call").textContent = callText(last);
@@ -263,8 +284,10 @@ async function loadAudit(hallId) {
   if (hallId !== state.hall) return;
   const mine = (status.chains || []).filter(c => c.hall_id === hallId || c.hall_id === "audit:" + hallId);
   if (!mine.length) { $("audit-state").replaceChildren(el("span", { class: "muted" }, bilingual("尚未校验", "/ not verified yet"))); return; }
-  $("audit-state").replaceChildren(...mine.map(c => el("div", { class: c.ok ? "ok" : "alert error", "data-chain": c.hall_id },
-    c.ok ? `✔ 完整 / intact 至 seq ${c.verified_seq}` : `✘ 断裂 / broken at seq ${c.broken_seq}：${c.problem || ""}`,
+  // The broken record's seq is for the technician (its tooltip and `hall-server audit verify`), not the screen.
+  $("audit-state").replaceChildren(...mine.map(c => el("div", { class: c.ok ? "ok" : "alert error", "data-chain": c.hall_id,
+    title: c.ok ? "" : `seq ${c.broken_seq}` },
+    c.ok ? "✔ 完整 / intact" : `✘ 断裂 / broken：${c.problem || ""}（请技术人员用 hall-server audit verify 核查 / run hall-server audit verify）`,
     el("span", { class: "muted" }, `  ${c.hall_id.startsWith("audit:") ? "安全审计 / security acts" : "业务事件 / events"} · ${hhmm(c.checked_at)}`))));
 }
 
@@ -326,6 +349,7 @@ function weightsOf(w) {
 function editGroups(w) {
   const form = $("groups-form");
   const current = weightsOf(w);
+  $("groups-saved").textContent = "";
   const hallGroups = (state.snapshot && state.snapshot.groups) || [];
   // Groups the window serves that the hall no longer lists still show, so nothing is dropped unseen.
   const prefixes = [...new Set([...hallGroups.map(g => g.prefix), ...Object.keys(current)])];
@@ -368,7 +392,9 @@ async function saveGroups(ev) {
   save.disabled = true;  // a double click sends one request
   try {
     await api(`/windows/${form.dataset.window}/groups`, { method: "PUT", body: { groups } });
+    const title = $("groups-form-title").firstChild.textContent.replace("分配队列：", "").trim();
     closeGroupsForm();
+    $("groups-saved").textContent = `✓ 已保存：${title}的队列和权重 / Saved`;
     await refreshLive();
   } catch (e) { $("groups-form-msg").textContent = e.message; }
   finally { save.disabled = false; }
@@ -532,10 +558,10 @@ function caseRow(c) {
   const next = NEXT_STEP[c.step];
   const left = daysLeftText(c);
   const action = next
-    ? el("button", { class: "next-step", onclick: ev => openCase(c, ev.currentTarget), "aria-label": `工单${c.id}：${next.zh}` }, next.zh)
-    : el("button", { class: "view-case", onclick: ev => openCase(c, ev.currentTarget), "aria-label": `查看工单${c.id}` }, "查看");
+    ? el("button", { class: "next-step", onclick: ev => openCase(c, ev.currentTarget), "aria-label": `工单 ${caseLabel(c)}：${next.zh}` }, next.zh)
+    : el("button", { class: "view-case", onclick: ev => openCase(c, ev.currentTarget), "aria-label": `查看工单 ${caseLabel(c)}` }, "查看");
   return el("tr", { class: c.overdue ? "error" : "", "data-case": c.id },
-    el("td", {}, String(c.id)), el("td", {}, c.level_zh || String(c.level)),
+    el("td", { class: "case-label" }, caseLabel(c)), el("td", {}, c.level_zh || String(c.level)),
     el("td", {}, c.window_number ? c.window_number + "号" : "—"), el("td", {}, c.clerk_name || "—"),
     el("td", {}, c.service_name || c.service_code || ""),
     el("td", { class: "deadline" }, c.deadline, left ? el("span", { class: "days-left" }, left) : null),
@@ -601,7 +627,7 @@ function fact(label, en, ...value) {
 function renderCase(c, steps) {
   caseForm.case = c;
   const next = NEXT_STEP[c.step];
-  $("case-title").replaceChildren(`差评工单 ${c.id} `, el("span", { class: "muted" }, `Follow-up case ${c.id}`));
+  $("case-title").replaceChildren(`差评工单 ${caseLabel(c)} `, el("span", { class: "muted" }, "Follow-up case"));
   const left = daysLeftText(c);
   $("case-facts").replaceChildren(
     ...fact("窗口", "Window", c.window_number ? `${c.window_number}号窗口` : "—", c.window_name ? ` ${c.window_name}` : ""),
@@ -711,14 +737,14 @@ async function submitCase(ev) {
   try {
     const done = await api(`/followups/${c.id}/steps`, { method: "POST", body });
     replaceCaseRow(done);
-    listMessage(`工单${done.id}已${next.zh}：${done.step_zh}${satisfiedText(done)} / case ${done.id}: ${done.step}`, false);
+    listMessage(`工单 ${caseLabel(done)} 已${next.zh}：${done.step_zh}${satisfiedText(done)} / case ${caseLabel(done)}: ${done.step}`, false);
     if (caseForm.case && caseForm.case.id === c.id) closeCase();
     loadFollowups(); loadStats();
   } catch (e) {
     const text = e.code ? e.message : `无法连接服务器，请稍后重试 / cannot reach the server (${e.message})`;
     // Closed meanwhile (Esc while sending): the refusal goes under the list instead of into a hidden dialog.
     if (caseForm.case && caseForm.case.id === c.id) msg.textContent = text;
-    else listMessage(`工单${c.id}：${text}`, true);
+    else listMessage(`工单 ${caseLabel(c)}：${text}`, true);
     // Out of order (someone else moved it) or gone: show where the case stands now.
     if (e.code === "followup.bad_step") await refreshCase(c.id);
     if (e.code === "followup.bad_step" || e.code === "followup.unknown") loadFollowups();
