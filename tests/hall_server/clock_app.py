@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -16,13 +19,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import make_url, select, update
 
 from hall_server.app import create_app
 from hall_server.auth import create_token
 from hall_server.config import Settings
+from hall_server.const import KEY_FILE_NAME
 from hall_server.context import ServerContext
 from hall_server.db.models import OutboxMessage, Rating, Ticket
+from hall_server.migrate import upgrade
 from hall_server.seed import seed
 
 API = "/api/v1"
@@ -226,16 +231,69 @@ class Env:
             s.execute(update(Ticket).where(Ticket.id == ticket_id).values(business_day=day))
 
 
+# Every test starts from the same seeded database: built once per backend (migrations, seed,
+# scrypt hashes of every password cost seconds) and copied for each test.
+TEMPLATE_KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+_templates: dict[str, str] = {}
+_template_dir = tempfile.TemporaryDirectory(prefix="clock-app-template-")
+
+
+def _write_key(data_dir: Path) -> None:
+    """The template's data key, so a copy's recorded key fingerprint matches."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / KEY_FILE_NAME).write_text(TEMPLATE_KEY_HEX + "\n")
+
+
+def _seed_template(url: str) -> None:
+    """Migrate and seed the template database at url (nobody stays connected to it)."""
+    data_dir = Path(_template_dir.name) / f"data-{len(_templates)}"
+    _write_key(data_dir)
+    upgrade(url)
+    ctx = ServerContext.create(Settings(data_dir=data_dir, db_url=url, listen_other_processes=False))
+    try:
+        seed(ctx.db, json.loads(json.dumps(SEED)))
+    finally:
+        ctx.close()
+
+
+def _copy_template(db_url: str) -> None:
+    """Make db_url (a SQLite file not yet there, or an empty PostgreSQL database) a copy of the
+    seeded template of its backend."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        if "sqlite" not in _templates:
+            path = Path(_template_dir.name) / "template.sqlite3"
+            _seed_template(f"sqlite:///{path}")
+            _templates["sqlite"] = str(path)
+        dst = Path(str(url.database))
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_templates["sqlite"], dst)
+        return
+    import psycopg
+
+    cluster = f"{url.host}:{url.port}"
+    admin = f"host={url.host} port={url.port} user={url.username} dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if cluster not in _templates:
+            name = f"clock_tmpl_{uuid.uuid4().hex[:10]}"
+            conn.execute(f'CREATE DATABASE "{name}"')
+            _seed_template(url.set(database=name).render_as_string(hide_password=False))
+            _templates[cluster] = name
+        conn.execute(f'DROP DATABASE "{url.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{url.database}" TEMPLATE "{_templates[cluster]}"')
+
+
 def make_env(db_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    """Build the app on db_url, seed it, log everyone in; the clock starts on MONDAY_10."""
+    """Build the app on db_url (an empty database, made a copy of the seeded template), log
+    everyone in on first use; the clock starts on MONDAY_10."""
     monkeypatch.setenv("HALL_EXT_WORKER_SECONDS", "0")
+    _copy_template(db_url)
+    _write_key(data_dir)
     clock = Clock(MONDAY_10)
     settings = Settings(data_dir=data_dir, db_url=db_url, listen_other_processes=False)
     app = create_app(settings)
     ctx: ServerContext = app.state.ctx
     ctx.clock = lambda: clock.now
-    seed(ctx.db, json.loads(json.dumps(SEED)))
-    ctx.catalog.invalidate()
     with TestClient(app) as client:
         env = Env(client=client, ctx=ctx, clock=clock)
         yield env
