@@ -217,6 +217,9 @@ def hall(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterato
     data_dir = tmp_path / "data"
     _write_key(data_dir)
     settings = Settings(data_dir=data_dir, db_url=db_url, pool_size=5, public_url="http://hall.test")
-    app = create_app(settings)
+    # The copy is of the template that upgrade() brought to the newest schema: a second, no-op
+    # upgrade per test would only load the 16 migration scripts again (servers started as
+    # processes, clock_app and the migration tests still upgrade at start).
+    app = create_app(settings, migrate=False)
     with TestClient(app) as client:
         yield Hall(client, app.state.ctx, dict(tpl.tokens), dict(tpl.windows), db_url, data_dir)
