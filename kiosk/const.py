@@ -208,8 +208,12 @@ DISPLAY_MIN_TILE_PX = math.ceil(DISPLAY_CHAR_MM / (DISPLAY_PANEL_HEIGHT_MM / 720
 # The current call (two lines, the largest text of the hall) and the 请 X 号准备 line.
 DISPLAY_CALL_PX = 96
 DISPLAY_NEXT_PX = DISPLAY_TILE_PX
-# How many queues' next tickets the 请 X 号准备 line names (longest waiting first).
-DISPLAY_NEXT_SHOWN = 3
+# The zone headings over the windows (B区): a sign to find one's window by, smaller than the window
+# text it stands over (it spares a row of the screen for each zone).
+DISPLAY_ZONE_PX = 40
+# How many queues' next tickets the 请 X 号准备 line names (longest waiting first; it shares a row
+# with the 正在呼叫 title).
+DISPLAY_NEXT_SHOWN = 2
 # The title and margins of a display panel, in tile rows, when the two right panels share the height.
 DISPLAY_PANEL_TITLE_ROWS = 2
 # Room kept in the display's columns for what comes (bold tiles): a called number where 空闲 stands,

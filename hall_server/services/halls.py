@@ -155,9 +155,8 @@ def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
             .limit(RECENT_CALLS)
         ).all()
         recent = [row_to_event(r) for r in calls]
-        numbers = dict(
-            s.execute(select(T.c.id, T.c.number).where(T.c.id.in_([h.ticket_id for h in heads]))).all()
-        )
+        ids = [h.ticket_id for h in heads]
+        numbers = dict(s.execute(select(T.c.id, T.c.number).where(T.c.id.in_(ids))).all()) if ids else {}
         # Longest waiting first: the hall-wide arrival order (the display shows the first few).
         next_up = [
             {"prefix": h.group, "number": numbers[h.ticket_id]}

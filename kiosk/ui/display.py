@@ -22,7 +22,8 @@ from wire import HallDetailOut, NextUp, SnapshotGroup, SnapshotOut, WindowOut
 
 logger = logging.getLogger(__name__)
 
-RECENT_ROWS = 6
+# Earlier calls under 最近叫号, two to a row (at the size read across the hall, two rows fit 720p).
+RECENT_ROWS = 4
 STALE_CALL_S = 120
 
 
@@ -50,13 +51,14 @@ def _paging_stylesheet(scale: float) -> str:
     minimum (a large hall pages instead): tiles, recent calls, zone headings, the next line."""
     tile = max(px(const.DISPLAY_TILE_PX, scale), const.DISPLAY_MIN_TILE_PX)
     nxt = max(px(const.DISPLAY_NEXT_PX, scale), const.DISPLAY_MIN_TILE_PX)
+    zone = px(const.DISPLAY_ZONE_PX, scale)
     return f"""
 QWidget#display QLabel[role="tile"] {{ font-size: {tile}px; padding: {px(2, scale)}px 0px; }}
 QWidget#display QLabel[role="tilebusy"] {{ font-size: {tile}px; padding: {px(2, scale)}px 0px; }}
-QWidget#display QLabel[role="pageinfo"] {{ font-size: {tile}px; color: #9fd3ff; }}
+QWidget#display QLabel[role="pageinfo"] {{ font-size: {px(36, scale)}px; color: #9fd3ff; }}
 QWidget#display QLabel[role="cell"] {{ font-size: {tile}px; }}
 QWidget#display QLabel[role="cellnum"] {{ font-size: {tile}px; }}
-QWidget#display QLabel[role="zone"] {{ font-size: {tile}px; font-weight: bold; color: #9fd3ff;
+QWidget#display QLabel[role="zone"] {{ font-size: {zone}px; font-weight: bold; color: #9fd3ff;
   border-bottom: 2px solid #1d4f91; }}
 QWidget#display QLabel[role="call"] {{ font-size: {px(const.DISPLAY_CALL_PX, scale)}px; }}
 QWidget#display QLabel[role="next"] {{ font-size: {nxt}px; font-weight: bold; color: #9fffb0; }}
@@ -143,17 +145,20 @@ class HallDisplay(RoleScreen):
         left.setSpacing(sc(20))
         call = _panel()
         cl = QVBoxLayout(call)
-        cl.setContentsMargins(sc(30), sc(24), sc(30), sc(24))
-        cl.addWidget(label("正在呼叫 Now calling", "section"))
+        cl.setContentsMargins(sc(30), sc(18), sc(30), sc(18))
+        head = QHBoxLayout()
+        head.addWidget(label("正在呼叫 Now calling", "section"), 1)
+        # 请 A005 号准备: the next in line of the queues, so they walk over before they are called
+        # (beside the panel's title: a line of its own would not leave a 720p screen its height).
+        self.next_label = label("", "next", align=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.next_label.setObjectName("next-up")
+        head.addWidget(self.next_label)
+        cl.addLayout(head)
         self.call_label = label("请耐心等候叫号", "call", align=Qt.AlignmentFlag.AlignCenter)
         self.call_label.setObjectName("current-call")
         cl.addWidget(self.call_label, 1)
         self.call_sub = label("Please wait for your number", "callsub", align=Qt.AlignmentFlag.AlignCenter)
         cl.addWidget(self.call_sub)
-        # 请 A005 号准备: the next in line of the queues, so they walk over before they are called.
-        self.next_label = label("", "next", align=Qt.AlignmentFlag.AlignCenter)
-        self.next_label.setObjectName("next-up")
-        cl.addWidget(self.next_label)
         left.addWidget(call, 3)
         rec = _panel()
         rl = QVBoxLayout(rec)
@@ -217,6 +222,9 @@ class HallDisplay(RoleScreen):
         rows = (self.win_grid.rows_wanted, self.group_grid.rows_wanted)
         if 0 in rows:
             return
+        # The windows first: the waiting counts take at most half the windows' rows (a large hall
+        # pages its 16 queues rather than shrink the windows to a row or two).
+        rows = (rows[0], min(rows[1], max(2, rows[0] // 2)))
         for i, n in enumerate(rows):
             want = max(n, 2) + const.DISPLAY_PANEL_TITLE_ROWS
             if self._right.stretch(i) != want:

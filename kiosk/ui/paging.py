@@ -84,6 +84,7 @@ class PagedGrid(QWidget):
         self.pinned: Hashable | None = None
         self._part_w: list[int] = []
         self._row_h = 0
+        self._head_h = 0  # a section heading's row (smaller type than the items: it is only a label)
         self._pool: list[list[QLabel]] = []
         self._heads: list[QLabel] = []
         self._probes: dict[str, QLabel] = {}
@@ -209,33 +210,35 @@ class PagedGrid(QWidget):
                     widths.append(0)
                 widths[i] = max(widths[i], hint.width())
                 row_h = max(row_h, hint.height())
-        for section in {item.section for item in items if item.section}:
-            row_h = max(row_h, self._hint(section, self.heading_role).height())
-        if row_h != self._row_h or widths != self._part_w:
-            self._part_w, self._row_h = widths, row_h
+        head_h = max(
+            (self._hint(it.section, self.heading_role).height() for it in items if it.section), default=0
+        )
+        if row_h != self._row_h or widths != self._part_w or head_h != self._head_h:
+            self._part_w, self._row_h, self._head_h = widths, row_h, head_h
             self.updateGeometry()
 
     def _item_width(self) -> int:
         return sum(self._part_w) + self.part_gap * max(0, len(self._part_w) - 1)
 
-    def _rows(self, items: Sequence[GridItem], cols: int) -> int:
-        """Rows these items take in `cols` columns: a heading row per section, then its items."""
-        rows, run, section = 0, 0, None
+    def _height(self, items: Sequence[GridItem], cols: int) -> int:
+        """Pixels these items take in `cols` columns (each row with the gap below it): a heading
+        per section, then its items."""
+        step, height, run, section = self._row_h + self.row_gap, 0, 0, None
         for item in items:
             if item.section != section:
-                rows += math.ceil(run / cols) + (1 if item.section else 0)
+                height += math.ceil(run / cols) * step + (self._head_h + self.row_gap if item.section else 0)
                 run, section = 0, item.section
             run += 1
-        return rows + math.ceil(run / cols)
+        return height + math.ceil(run / cols) * step
 
-    def _paginate(self, items: list[GridItem], cols: int, max_rows: int) -> list[list[int]]:
+    def _paginate(self, items: list[GridItem], cols: int, room: int) -> list[list[int]]:
         """Pages of item indices, filled in order; each leaves room for the pinned item."""
         pin = next((i for i, item in enumerate(items) if item.key == self.pinned), None)
         pages: list[list[int]] = []
         page: list[int] = []
         for i in range(len(items)):
             trial = sorted({*page, i} | ({pin} if pin is not None else set()))
-            if page and self._rows([items[j] for j in trial], cols) > max_rows:
+            if page and self._height([items[j] for j in trial], cols) > room:
                 pages.append(page)
                 page = [i]
             else:
@@ -254,8 +257,8 @@ class PagedGrid(QWidget):
             self._place()
             return
         max_cols = max(1, (self.width() + self.col_gap) // (item_w + self.col_gap))
-        max_rows = max(0, (self.height() + self.row_gap) // (self._row_h + self.row_gap))
-        fits = self._rows(self.items, max_cols) <= max_rows
+        room = self.height() + self.row_gap
+        fits = self._height(self.items, max_cols) <= room
         left_out = not fits and any(item.idle for item in self.items)
         if left_out != self.idle_left_out:
             self.idle_left_out = left_out
@@ -266,27 +269,27 @@ class PagedGrid(QWidget):
             else self.items
         )
         # Depends on the width (and what is shown) only, so an owner may share heights by it.
-        wanted = self._rows(self.shown, max_cols)
+        wanted = math.ceil(self._height(self.shown, max_cols) / (self._row_h + self.row_gap))
         if wanted != self.rows_wanted:
             self.rows_wanted = wanted
             self.rows_wanted_changed.emit(wanted)
         if item_w > self.width() > 0 and not self._clip_logged:
             self._clip_logged = True
             logger.warning("display grid: an item needs %d px, the column has %d", item_w, self.width())
-        if max_rows == 0 or not self.shown:
+        if room < self._row_h + self.row_gap or not self.shown:
             # Not laid out yet (or no room, or nothing to show): nothing rather than a spill over the panel.
             self._pages, self.pages, self.page, self.per_page = [[]], 1, 0, 0
             self._place()
             return
-        if self._rows(self.shown, max_cols) <= max_rows:
+        if self._height(self.shown, max_cols) <= room:
             # One page: about square, but never taller than the room.
             self.cols = min(max_cols, math.ceil(math.sqrt(len(self.shown))))
-            while self.cols < max_cols and self._rows(self.shown, self.cols) > max_rows:
+            while self.cols < max_cols and self._height(self.shown, self.cols) > room:
                 self.cols += 1
             self._pages = [list(range(len(self.shown)))]
         else:
             self.cols = max_cols
-            self._pages = self._paginate(self.shown, max_cols, max_rows)
+            self._pages = self._paginate(self.shown, max_cols, room)
         self.pages = len(self._pages)
         self.per_page = len(self._pages[0])
         self.page = min(self.page, self.pages - 1)
@@ -318,15 +321,10 @@ class PagedGrid(QWidget):
                         head = label("", self.heading_role)
                         head.setParent(self)
                         self._heads.append(head)
-                    _update(
-                        self._heads[heads],
-                        section,
-                        self.heading_role,
-                        "",
-                        QRect(0, y, self.width(), self._row_h),
-                    )
+                    box = QRect(0, y, self.width(), self._head_h)
+                    _update(self._heads[heads], section, self.heading_role, "", box)
                     heads += 1
-                    y += step
+                    y += self._head_h + self.row_gap
             for i, lab in enumerate(row):
                 if item is None or i >= len(item.parts):
                     if not lab.isHidden():
