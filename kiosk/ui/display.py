@@ -165,6 +165,7 @@ class HallDisplay(RoleScreen):
         rl.setContentsMargins(sc(30), sc(18), sc(30), sc(18))
         rl.addWidget(label("最近叫号 Recent calls", "section"))
         self.recent_grid = QGridLayout()
+        self.recent_grid.setHorizontalSpacing(sc(20))  # a window's name apart from the next number
         self.recent_cells: list[tuple[QLabel, QLabel]] = []
         for i in range(RECENT_ROWS):
             num, win = label("", "cellnum"), label("", "cell")

@@ -299,6 +299,9 @@ def test_the_clock_stays_clear_of_the_badge_and_every_label_fits(
     try:
         # The link drops: the badge (only shown for a problem) comes up beside the clock. (The live
         # channel would say "online" again at its next message: it is held silent meanwhile.)
+        role.ctx.events.blockSignals(True)
+        qtbot.wait(100)  # what the channel said before is delivered first
+        role.ctx.events.blockSignals(False)
         role.ctx.events.online_changed.emit(False)
         role.ctx.events.blockSignals(True)
         # A long hall name and an error line take their room too.
@@ -309,6 +312,7 @@ def test_the_clock_stays_clear_of_the_badge_and_every_label_fits(
         qtbot.waitUntil(lambda: d.badge.isVisible())
         qtbot.wait(100)  # the event loop lays the line out again with the badge in it
         assert_fits(d, *screen, "offline")
+        assert d.badge.isVisible() and d.badge.text().startswith("⚠")
         clock, badge, title = box(d.clock, d), box(d.badge, d), box(d.title, d)
         assert not clock.intersects(badge), f"clock {clock} overlaps badge {badge}"
         assert not title.intersects(clock), f"title {title} overlaps clock {clock}"
