@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from queueing.const import WINDOW_ZONE_MAX
+
 VERSION = "0.1.0"
 API_PREFIX = "/api/v1"
 # The name of the bearer scheme in the OpenAPI description (every route that needs a token).
@@ -211,6 +213,7 @@ AU_STAFF_CHANGED = "audit.staff_changed"
 AU_STAFF_PASSWORD_RESET = "audit.staff_password_reset"
 AU_ROSTER_CHANGED = "audit.roster_changed"
 AU_WINDOW_HANDED_OVER = "audit.window_handed_over"
+AU_WINDOW_ZONE_CHANGED = "audit.window_zone_changed"
 AU_ENROLMENT_ISSUED = "audit.enrolment_issued"
 AU_DEVICE_ENROLLED = "audit.device_enrolled"
 # Staff a manager may create and edit (admins are made on the command line).
@@ -346,6 +349,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "rating.text_too_long": (422, "评价内容过长", "The rating text is too long"),
     "rating.invalid_channel": (422, "评价渠道不正确", "Invalid rating channel"),
     "window.invalid_weight": (422, "窗口队列权重不正确", "Invalid window weight"),
+    "window.invalid_zone": (
+        422,
+        f"窗口分区须为不超过{WINDOW_ZONE_MAX}个字的文字（如“B区”）",
+        f"A window's zone is short text of at most {WINDOW_ZONE_MAX} characters (e.g. B区)",
+    ),
     "group.invalid_prefix": (422, "队列字母不正确", "Invalid queue prefix"),
     "ticket.transfer_target": (422, "转移目标不正确", "Invalid transfer target"),
     "ticket.transfer_same": (422, "不能转移到当前事项或窗口", "Cannot transfer to the same place"),

@@ -18,7 +18,7 @@ from hall_server.events import Actor, append_event
 from hall_server.passwords import hash_password, verify_password
 from queueing.errors import DomainError
 from queueing.hierarchy import check_hierarchy
-from queueing.model import HallLevel, HallPolicy, check_weights
+from queueing.model import HallLevel, HallPolicy, check_weights, check_zone
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,7 @@ def validate(data: dict[str, Any]) -> None:
                 if w["number"] in numbers:
                     raise _bad("window number used twice", hall=h["id"], number=w["number"])
                 numbers.add(w["number"])
+                check_zone(w.get("zone"))
                 unknown = set(check_weights(w.get("groups", {}))) - prefixes
                 if unknown:
                     raise _bad("window serves an unknown group", hall=h["id"], groups=sorted(unknown))
@@ -232,6 +233,7 @@ def _seed_hall(s: Session, h: dict[str, Any], data: dict[str, Any], tz: str, cou
             {
                 "name": w.get("name", f"{w['number']}号窗口"),
                 "kind": w.get("kind", "comprehensive"),
+                "zone": check_zone(w.get("zone")),
                 "groups": check_weights(w.get("groups", {})),
             },
             insert_only={"status": w.get("status", "open"), "call_history": []},

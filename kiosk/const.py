@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 # The kiosk software version, sent with every heartbeat (managers see it on the device page).
 KIOSK_VERSION = "0.1.0"
 # Where a first-start enrolment keeps this machine's device token (inside its data folder).
@@ -191,13 +193,38 @@ HALL_TIMEZONE = "Asia/Shanghai"
 DISPLAY_PAGE_S = 8.0
 DISPLAY_PAGE_MIN_S = 2.0
 DISPLAY_PAGE_MAX_S = 120.0
-# The smallest type of the window and waiting tiles at any screen size: read from a few metres away,
-# a 720p hall screen must not shrink it further; a large hall pages instead.
-DISPLAY_MIN_TILE_PX = 18
-DISPLAY_TILE_PX = 28
+# Reading distance: a Chinese character is read with confidence when its height is at least
+# 1/250 of the distance (about 14 minutes of arc; signage guides give 1/200 to 1/300). A hall's
+# display is read from DISPLAY_READING_DISTANCE_M across the hall, on a 65-inch panel (about 810 mm
+# high): at 1080p a pixel is 0.75 mm, so 10 m needs 40 mm = 54 px; at 720p (1.125 mm) 36 px.
+DISPLAY_READING_DISTANCE_M = 10
+DISPLAY_LEGIBILITY_RATIO = 250
+DISPLAY_PANEL_HEIGHT_MM = 810
+DISPLAY_CHAR_MM = DISPLAY_READING_DISTANCE_M * 1000 / DISPLAY_LEGIBILITY_RATIO
+# The window, waiting and recent-call text at 1080p (the design size; other screens scale it) ...
+DISPLAY_TILE_PX = math.ceil(DISPLAY_CHAR_MM / (DISPLAY_PANEL_HEIGHT_MM / DESIGN_HEIGHT))  # 54
+# ... and never below the same physical size on a 720p panel: a large hall pages instead.
+DISPLAY_MIN_TILE_PX = math.ceil(DISPLAY_CHAR_MM / (DISPLAY_PANEL_HEIGHT_MM / 720))  # 36
+# The current call (two lines, the largest text of the hall) and the 请 X 号准备 line.
+DISPLAY_CALL_PX = 96
+DISPLAY_NEXT_PX = DISPLAY_TILE_PX
+# The zone headings over the windows (B区): a sign to find one's window by, smaller than the window
+# text it stands over (it spares a row of the screen for each zone).
+DISPLAY_ZONE_PX = 40
+# How many queues' next tickets the 请 X 号准备 line names (longest waiting first; it shares a row
+# with the 正在呼叫 title).
+DISPLAY_NEXT_SHOWN = 2
 # The title and margins of a display panel, in tile rows, when the two right panels share the height.
 DISPLAY_PANEL_TITLE_ROWS = 2
 # Room kept in the display's columns for what comes (bold tiles): a called number where 空闲 stands,
 # two-digit waiting counts and minutes; the columns then stay put as calls come in.
 DISPLAY_WIDEST_TICKET = "M000"
 DISPLAY_WIDEST_COUNT = "99人 约99分"
+# The title of the display's window panel: every window, or (a large hall) the serving ones only.
+DISPLAY_WINDOWS_ALL = "窗口 Windows"
+DISPLAY_WINDOWS_SERVING = "办理中窗口 Serving"
+DISPLAY_NONE_SERVING = "暂无办理中的窗口"
+# The heading of windows without a zone in a hall whose other windows have one.
+DISPLAY_NO_ZONE = "其他窗口"
+# Room between the clock and the connection badge of the display's top line.
+DISPLAY_CLOCK_GAP = 24

@@ -1,10 +1,11 @@
-"""Where a ticket is served: the hall's windows of its queue, said the way a hall says it (请到1–3、7号窗口)."""
+"""Where a ticket is served: the hall's windows of its queue, said the way a hall says it
+(请到1–3、7号窗口; 请到B区7–9号窗口 when they stand in one zone)."""
 
 from __future__ import annotations
 
 import logging
 
-from queueing.directions import directions_to, serving_windows
+from queueing.directions import WindowPlace, directions_for, directions_to, serving_windows
 from wire import HallDetailOut
 
 logger = logging.getLogger(__name__)
@@ -18,10 +19,16 @@ def windows_of(hall: HallDetailOut | None, group: str) -> list[int]:
 
 
 def where_to_go(hall: HallDetailOut | None, group: str, window_number: int | None = None) -> str:
-    """'请到7–9号窗口' ('' when the hall lists no window for the queue); a called ticket its own window."""
+    """'请到B区7–9号窗口' ('' when the hall lists no window for the queue); a called ticket its own window."""
+    windows = hall.windows if hall is not None else []
     if window_number is not None:
-        return f"请到{window_number}号窗口"
+        zone = next((w.zone for w in windows if w.number == window_number), None)
+        called = directions_to([window_number], zone)
+        return f"请到{called.text}" if called else ""
+    if not group:
+        return ""
     # The same rule and wording as the phone page's (queueing.directions): the staffed windows of
-    # the queue, or all of them while none is open yet.
-    directions = directions_to(windows_of(hall, group))
+    # the queue, or all of them while none is open yet, with their zone when they share one.
+    places = [WindowPlace(w.number, w.status, w.groups, w.zone) for w in windows]
+    directions = directions_for(places, group)
     return f"请到{directions.text}" if directions else ""

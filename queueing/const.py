@@ -118,3 +118,5 @@ RATING_TEXT_MAX = 500
 RATING_CHANNELS = ("device", "qr", "phone")
 # A window serves a group at most this many times for one of another (a weight is a ratio, not a count).
 MAX_GROUP_WEIGHT = 100
+# A window's zone (分区, "B区"): a short sign the visitor looks for, said in 请到B区7–9号窗口.
+WINDOW_ZONE_MAX = 8

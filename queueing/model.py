@@ -339,6 +339,25 @@ def check_weights(groups: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
+def check_zone(zone: str | None) -> str | None:
+    """A window's zone as stored: trimmed, None when empty; printable text of at most WINDOW_ZONE_MAX."""
+    if zone is None:
+        return None
+    if not isinstance(zone, str):
+        raise InvalidConfiguration(
+            "window.invalid_zone", "窗口分区应为文字", "a window's zone must be text", zone=repr(zone)[:40]
+        )
+    text = zone.strip()
+    if len(text) > const.WINDOW_ZONE_MAX or not text.isprintable():
+        raise InvalidConfiguration(
+            "window.invalid_zone",
+            f"窗口分区应为不超过{const.WINDOW_ZONE_MAX}个字的文字（如“B区”），实际为“{text[:40]}”",
+            f"a window's zone is printable text of at most {const.WINDOW_ZONE_MAX} characters, got {text[:40]!r}",
+            zone=text[:40],
+        )
+    return text or None
+
+
 def check_window_can_call(window: Window) -> None:
     """Raise CallRefused unless the window is open and has a clerk."""
     if window.status is not WindowStatus.OPEN:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from wire.base import WireOut
 from wire.events import EventOut
 from wire.windows import WindowOut
@@ -39,6 +41,7 @@ class HallWindow(WireOut):
     number: int
     name: str
     kind: str
+    zone: str | None = None  # the part of the hall (分区, "B区"); None in a hall without zones
     status: str
     groups: dict[str, int]
 
@@ -101,8 +104,15 @@ class SnapshotGroup(WireOut):
     estimated_wait_minutes: int | None
 
 
+class NextUp(WireOut):
+    """The ticket first in line of a queue (the display's 请A005号准备)."""
+
+    prefix: str
+    number: str
+
+
 class SnapshotOut(WireOut):
-    """The live state of a hall."""
+    """The live state of a hall; next_up: the head of each queue, longest waiting first."""
 
     hall: SnapshotHall
     business_day: str
@@ -110,3 +120,4 @@ class SnapshotOut(WireOut):
     windows: list[WindowOut]
     recent_calls: list[EventOut]
     last_seq: int
+    next_up: list[NextUp] = Field(default_factory=list)

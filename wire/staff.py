@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from queueing.const import WINDOW_ZONE_MAX
 from wire.base import DbInt, WireOut
 
 _DAY = r"^\d{4}-\d{2}-\d{2}$"
@@ -79,6 +80,12 @@ class HandOverIn(BaseModel):
     """Why a manager hands a window over (recorded in the audit trail)."""
 
     reason: str = Field(default="", max_length=200)
+
+
+class WindowZoneIn(BaseModel):
+    """The part of the hall a window stands in ("B区"); empty or null clears it."""
+
+    zone: str | None = Field(default=None, max_length=WINDOW_ZONE_MAX)
 
 
 class HandOverOut(WireOut):

@@ -25,6 +25,7 @@ class WindowOut(WireOut):
     number: int
     name: str
     kind: str
+    zone: str | None = None  # the part of the hall (分区, "B区"); None in a hall without zones
     status: str
     groups: dict[str, int]
     clerk: ClerkRef | None

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from hall_server.api.deps import Creds, get_ctx, run_authed, run_db
 from hall_server.api.rate_limit import guard_of
 from hall_server.api.schemas import ErrorOut
-from hall_server.services import enrolment, sittings, staff
+from hall_server.services import enrolment, sittings, staff, window_zones
 from wire.base import DbInt
 from wire.staff import (
     EnrolIn,
@@ -25,7 +25,9 @@ from wire.staff import (
     StaffIn,
     StaffOut,
     StaffPatchIn,
+    WindowZoneIn,
 )
+from wire.windows import WindowOut
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +93,14 @@ async def remove_sitting(sitting_id: DbInt, request: Request, creds: Creds) -> N
 async def hand_over(window_id: DbInt, body: HandOverIn, request: Request, creds: Creds) -> dict[str, Any]:
     """End the session of the clerk at a window so another may log in there (managers; audited)."""
     return await run_authed(request, creds, sittings.hand_over, window_id, body.reason)
+
+
+@router.put("/windows/{window_id}/zone", response_model=WindowOut)
+async def set_window_zone(
+    window_id: DbInt, body: WindowZoneIn, request: Request, creds: Creds
+) -> dict[str, Any]:
+    """Name the part of the hall a window stands in ("B区"; empty clears it); managers, audited."""
+    return await run_authed(request, creds, window_zones.set_zone, window_id, body.zone)
 
 
 @router.get("/halls/{hall_id}/device-registry")

@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from hall_server.auth import Principal, require_hall, visible_halls
 from hall_server.const import CALL_EVENTS, RECENT_CALLS
 from hall_server.context import ServerContext
-from hall_server.db.models import Event, Hall, HallService, QueueGroup, ServiceItem, Window
+from hall_server.db.models import Event, Hall, HallService, QueueGroup, ServiceItem, Ticket, Window
 from hall_server.errors import HallError
 from hall_server.events import dumps, hall_of_stream, last_seq, read_events, row_to_event
 from hall_server.services.catalogue import normalized_guide, with_hall
@@ -28,6 +28,7 @@ HS = HallService.__table__
 G = QueueGroup.__table__
 W = Window.__table__
 E = Event.__table__
+T = Ticket.__table__
 
 
 def hall_view(row: Any) -> dict[str, Any]:
@@ -74,6 +75,7 @@ def get_hall(ctx: ServerContext, hall_id: str) -> dict[str, Any]:
                 "number": w.number,
                 "name": w.name,
                 "kind": w.kind,
+                "zone": w.zone,
                 "status": w.status,
                 "groups": dict(w.groups or {}),
             }
@@ -128,7 +130,11 @@ def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
         seq = last_seq(s, hall_id)
         est = QueueEstimator(s, hall, hall_day(hall, ctx.now()))
         groups = []
+        heads = []
         for prefix, name in sorted(hall.groups.items()):
+            head = est.head_of(prefix)
+            if head is not None:
+                heads.append(head)
             waiting = est.waiting_in(prefix)
             groups.append(
                 {
@@ -149,6 +155,14 @@ def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
             .limit(RECENT_CALLS)
         ).all()
         recent = [row_to_event(r) for r in calls]
+        ids = [h.ticket_id for h in heads]
+        numbers = dict(s.execute(select(T.c.id, T.c.number).where(T.c.id.in_(ids))).all()) if ids else {}
+        # Longest waiting first: the hall-wide arrival order (the display shows the first few).
+        next_up = [
+            {"prefix": h.group, "number": numbers[h.ticket_id]}
+            for h in sorted(heads, key=lambda c: c.issued_order)
+            if h.ticket_id in numbers
+        ]
         return {
             "hall": {"id": hall.id, "name": hall.name, "short_name": hall.short_name},
             "business_day": est.day.isoformat(),
@@ -156,6 +170,7 @@ def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
             "windows": windows,
             "recent_calls": recent,
             "last_seq": seq,
+            "next_up": next_up,
         }
 
 

@@ -364,6 +364,7 @@ class QueueEstimator:
         self.cache = cache
         self.candidates = waiting_candidates(session, hall.id, day)
         self._orders: dict[str, dict[int, int]] = {}
+        self._seqs: dict[str, list[Candidate]] = {}
         self._recent: dict[str, list[float]] = {}
         self._windows: dict[str, float] | None = None
 
@@ -375,10 +376,20 @@ class QueueEstimator:
             )
         order = self._orders.get(group)
         if order is None:
-            seq = expected_order(self.candidates, group, self.hall.policy)
-            order = {c.ticket_id: i for i, c in enumerate(seq)}
+            order = {c.ticket_id: i for i, c in enumerate(self._order_of(group))}
             self._orders[group] = order
         return order.get(ticket_id, 0)
+
+    def head_of(self, group: str) -> Candidate | None:
+        """The unbound waiting ticket of a group the calling policy takes first, or None."""
+        seq = self._order_of(group)
+        return seq[0] if seq else None
+
+    def _order_of(self, group: str) -> list[Candidate]:
+        seq = self._seqs.get(group)
+        if seq is None:
+            seq = self._seqs[group] = expected_order(self.candidates, group, self.hall.policy)
+        return seq
 
     def waiting_in(self, group: str) -> int:
         """Unbound waiting tickets of a group."""

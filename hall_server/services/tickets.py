@@ -25,7 +25,7 @@ from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
 from hall_server.services.queue import QueueEstimator, new_ticket_ahead
 from hall_server.services.views import may_reveal, record_reveals_apart, ticket_view, without_track
-from queueing.directions import directions_to, serving_windows
+from queueing.directions import WindowPlace, directions_for, directions_to
 from queueing.errors import IssueRefused
 from queueing.estimate import estimate_wait_minutes
 from queueing.idnumber import IdNumber, mask_id_number, mask_name, parse_id_number
@@ -321,15 +321,20 @@ def _tracked_view(ctx: ServerContext, s: Session | Tx, row: Any) -> dict[str, An
     ahead, minutes = QueueEstimator(s, hall, hall_day(hall, ctx.now()), ctx.estimates).position(row)
     view = ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, track=True)
     view["hall_name"] = hall.name
-    numbers: list[int] = []
-    if row.status in ("called", "serving") and view["window_number"] is not None:
-        numbers = [view["window_number"]]
-    elif row.status in ACTIVE_STATUSES:
-        windows = s.execute(
-            select(W.c.number, W.c.status, W.c.groups).where(W.c.hall_id == row.hall_id)
-        ).all()
-        numbers = serving_windows([(w.number, w.status, w.groups) for w in windows], row.group_prefix)
-    where = directions_to(numbers)
+    where = None
+    if row.status in ACTIVE_STATUSES:
+        windows = [
+            WindowPlace(w.number, w.status, w.groups, w.zone)
+            for w in s.execute(
+                select(W.c.number, W.c.status, W.c.groups, W.c.zone).where(W.c.hall_id == row.hall_id)
+            ).all()
+        ]
+        called = view["window_number"] if row.status in ("called", "serving") else None
+        if called is not None:
+            zone = next((w.zone for w in windows if w.number == called), None)
+            where = directions_to([called], zone)
+        else:
+            where = directions_for(windows, row.group_prefix)
     view["go_windows"] = list(where.windows) if where else []
     view["go_to"] = where.text if where else None
     view["go_to_en"] = where.text_en if where else None

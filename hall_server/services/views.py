@@ -138,6 +138,7 @@ def window_view(
         "number": row.number,
         "name": row.name,
         "kind": row.kind,
+        "zone": row.zone,
         "status": row.status,
         "groups": dict(row.groups or {}),
         "clerk": {"id": row.clerk_id, "name": clerk_name} if row.clerk_id is not None else None,

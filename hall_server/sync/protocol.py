@@ -95,7 +95,7 @@ CONFIG_TABLES: tuple[Table, ...] = tuple(
 BY_NAME: dict[str, Table] = {t.name: t for t in (*UP_TABLES, *DOWN_TABLES, *CONFIG_TABLES)}
 
 # Columns of a window each side owns.
-WINDOW_CONFIG_COLUMNS = ("id", "hall_id", "number", "name", "kind", "groups")
+WINDOW_CONFIG_COLUMNS = ("id", "hall_id", "number", "name", "kind", "zone", "groups")
 WINDOW_OPERATION_COLUMNS = ("status", "clerk_id", "current_ticket_id", "last_ticket_id", "call_history")
 # Columns a table sends up (None: all). The photo bytes of a document never leave the station.
 UP_COLUMNS: dict[str, tuple[str, ...]] = {

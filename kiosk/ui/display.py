@@ -6,7 +6,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
 
 from kiosk import const
@@ -17,11 +18,12 @@ from kiosk.ui.paging import GridItem, PagedGrid
 from kiosk.ui.theme import base_scale, display_stylesheet, px, sc
 from kiosk.ui.widgets import label
 from kiosk.voice.announcer import Announcer
-from wire import HallDetailOut, SnapshotGroup, SnapshotOut, WindowOut
+from wire import HallDetailOut, NextUp, SnapshotGroup, SnapshotOut, WindowOut
 
 logger = logging.getLogger(__name__)
 
-RECENT_ROWS = 6
+# Earlier calls under 最近叫号, two to a row (at the size read across the hall, two rows fit 720p).
+RECENT_ROWS = 4
 STALE_CALL_S = 120
 
 
@@ -45,13 +47,52 @@ def _panel() -> QFrame:
 
 
 def _paging_stylesheet(scale: float) -> str:
-    """Tiles never below the readable minimum (a large hall pages instead); the page indicator."""
+    """Text read across the hall (kiosk.const: the reading-distance rule), never below the readable
+    minimum (a large hall pages instead): tiles, recent calls, zone headings, the next line."""
     tile = max(px(const.DISPLAY_TILE_PX, scale), const.DISPLAY_MIN_TILE_PX)
+    nxt = max(px(const.DISPLAY_NEXT_PX, scale), const.DISPLAY_MIN_TILE_PX)
+    zone = px(const.DISPLAY_ZONE_PX, scale)
     return f"""
 QWidget#display QLabel[role="tile"] {{ font-size: {tile}px; padding: {px(2, scale)}px 0px; }}
 QWidget#display QLabel[role="tilebusy"] {{ font-size: {tile}px; padding: {px(2, scale)}px 0px; }}
-QWidget#display QLabel[role="pageinfo"] {{ font-size: {tile}px; color: #9fd3ff; }}
+QWidget#display QLabel[role="pageinfo"] {{ font-size: {px(36, scale)}px; color: #9fd3ff; }}
+QWidget#display QLabel[role="cell"] {{ font-size: {tile}px; }}
+QWidget#display QLabel[role="cellnum"] {{ font-size: {tile}px; }}
+QWidget#display QLabel[role="zone"] {{ font-size: {zone}px; font-weight: bold; color: #9fd3ff;
+  border-bottom: 2px solid #1d4f91; }}
+QWidget#display QLabel[role="call"] {{ font-size: {px(const.DISPLAY_CALL_PX, scale)}px; }}
+QWidget#display QLabel[role="next"] {{ font-size: {nxt}px; font-weight: bold; color: #9fffb0; }}
 """
+
+
+class _TitleLabel(QLabel):
+    """The hall's name in the top line: cut short with … rather than pushed over the clock."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.setProperty("role", "title")
+        self._full = text
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def set_full_text(self, text: str) -> None:
+        """Show text, elided to the room the line leaves (the full text is the tooltip)."""
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(
+            self._full, Qt.TextElideMode.ElideRight, self.contentsRect().width()
+        )
+        if shown != self.text():
+            self.setText(shown)
 
 
 class HallDisplay(RoleScreen):
@@ -69,6 +110,7 @@ class HallDisplay(RoleScreen):
         # The number a window was just called for, shown on its tile until the next snapshot.
         self.calling: dict[int, str] = {}
         self.groups: list[SnapshotGroup] = []
+        self.next_up: list[NextUp] = []
         self.notices: list[str] = []
         self.shown_calls: list[str] = []
         self._build()
@@ -89,9 +131,11 @@ class HallDisplay(RoleScreen):
         self.body.setSpacing(sc(12))
         top = QHBoxLayout()
         top.setContentsMargins(sc(30), sc(18), sc(30), sc(8))
-        self.title = label(self.ctx.hall_name or "政务服务大厅", "title")
+        self.title = _TitleLabel(self.ctx.hall_name or "政务服务大厅")
         top.addWidget(self.title, 1)
+        # Clock and badge keep their whole width (the title gives way) and a gap between them.
         top.addWidget(self.clock)
+        top.addSpacing(sc(const.DISPLAY_CLOCK_GAP))
         top.addWidget(self.badge)
         self.root.insertLayout(0, top)
 
@@ -101,8 +145,15 @@ class HallDisplay(RoleScreen):
         left.setSpacing(sc(20))
         call = _panel()
         cl = QVBoxLayout(call)
-        cl.setContentsMargins(sc(30), sc(24), sc(30), sc(24))
-        cl.addWidget(label("正在呼叫 Now calling", "section"))
+        cl.setContentsMargins(sc(30), sc(18), sc(30), sc(18))
+        head = QHBoxLayout()
+        head.addWidget(label("正在呼叫 Now calling", "section"), 1)
+        # 请 A005 号准备: the next in line of the queues, so they walk over before they are called
+        # (beside the panel's title: a line of its own would not leave a 720p screen its height).
+        self.next_label = label("", "next", align=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.next_label.setObjectName("next-up")
+        head.addWidget(self.next_label)
+        cl.addLayout(head)
         self.call_label = label("请耐心等候叫号", "call", align=Qt.AlignmentFlag.AlignCenter)
         self.call_label.setObjectName("current-call")
         cl.addWidget(self.call_label, 1)
@@ -114,6 +165,7 @@ class HallDisplay(RoleScreen):
         rl.setContentsMargins(sc(30), sc(18), sc(30), sc(18))
         rl.addWidget(label("最近叫号 Recent calls", "section"))
         self.recent_grid = QGridLayout()
+        self.recent_grid.setHorizontalSpacing(sc(20))  # a window's name apart from the next number
         self.recent_cells: list[tuple[QLabel, QLabel]] = []
         for i in range(RECENT_ROWS):
             num, win = label("", "cellnum"), label("", "cell")
@@ -132,7 +184,12 @@ class HallDisplay(RoleScreen):
         page_ms = round(self.ctx.config.display.page_seconds * 1000)
         self.win_grid = PagedGrid(page_ms, col_gap=sc(16), row_gap=sc(6), part_gap=0)
         self.win_grid.setObjectName("window-grid")
-        wl.addLayout(self._section("窗口 Windows", self.win_grid))
+        self.win_title = label(const.DISPLAY_WINDOWS_ALL, "section")
+        wl.addLayout(self._section(self.win_title, self.win_grid))
+        # A large hall before its first call: no window serving, and no page of 空闲 instead.
+        self.win_empty = label(const.DISPLAY_NONE_SERVING, "tile", align=Qt.AlignmentFlag.AlignCenter)
+        self.win_empty.hide()
+        wl.addWidget(self.win_empty)
         wl.addWidget(self.win_grid, 1)
         right.addWidget(wp, 3)
         gp = _panel()
@@ -140,11 +197,12 @@ class HallDisplay(RoleScreen):
         gl.setContentsMargins(sc(24), sc(18), sc(24), sc(18))
         self.group_grid = PagedGrid(page_ms, col_gap=sc(24), row_gap=sc(6), part_gap=sc(12))
         self.group_grid.setObjectName("group-grid")
-        gl.addLayout(self._section("等候人数 Waiting", self.group_grid))
+        gl.addLayout(self._section(label("等候人数 Waiting", "section"), self.group_grid))
         gl.addWidget(self.group_grid, 1)
         right.addWidget(gp, 2)
         self._right = right
         self.win_grid.rows_wanted_changed.connect(self._share_height)
+        self.win_grid.idle_left_out_changed.connect(self._name_window_panel)
         self.group_grid.rows_wanted_changed.connect(self._share_height)
         main.addLayout(right, 4)
         self.body.addLayout(main, 1)
@@ -165,16 +223,26 @@ class HallDisplay(RoleScreen):
         rows = (self.win_grid.rows_wanted, self.group_grid.rows_wanted)
         if 0 in rows:
             return
+        # The windows first: the waiting counts take at most half the windows' rows (a large hall
+        # pages its 16 queues rather than shrink the windows to a row or two).
+        rows = (rows[0], min(rows[1], max(2, rows[0] // 2)))
         for i, n in enumerate(rows):
             want = max(n, 2) + const.DISPLAY_PANEL_TITLE_ROWS
             if self._right.stretch(i) != want:
                 self._right.setStretch(i, want)
 
+    def _name_window_panel(self, serving_only: bool) -> None:
+        """窗口 when every window shows, 办理中窗口 when the idle ones are left out (a large hall)."""
+        self.win_title.setText(const.DISPLAY_WINDOWS_SERVING if serving_only else const.DISPLAY_WINDOWS_ALL)
+        none = serving_only and not self.win_grid.shown
+        if self.win_empty.isHidden() == none:
+            self.win_empty.setVisible(none)
+
     @staticmethod
-    def _section(title: str, grid: PagedGrid) -> QHBoxLayout:
+    def _section(title: QLabel, grid: PagedGrid) -> QHBoxLayout:
         """A panel's title with the grid's page indicator (第1/3页) on the right."""
         row = QHBoxLayout()
-        row.addWidget(label(title, "section"), 1)
+        row.addWidget(title, 1)
         row.addWidget(grid.indicator)
         return row
 
@@ -189,7 +257,7 @@ class HallDisplay(RoleScreen):
         def done(res: tuple[HallDetailOut, SnapshotOut]) -> None:
             info, snap = res
             self.ctx.hall = info
-            self.title.setText(f"{self.ctx.hall_name} · 叫号信息")
+            self.title.set_full_text(f"{self.ctx.hall_name} · 叫号信息")
             self.notices = list(info.notices)
             self.apply_snapshot(snap)
             if self.ctx.events.channel is None:
@@ -210,6 +278,7 @@ class HallDisplay(RoleScreen):
     def apply_snapshot(self, snap: SnapshotOut) -> None:
         """Show windows, groups and recent calls from a snapshot."""
         self.groups = snap.groups
+        self.next_up = snap.next_up
         self.windows = {w.id: w for w in snap.windows}
         self.calling = {}
         if not self.recent:
@@ -220,6 +289,8 @@ class HallDisplay(RoleScreen):
             if self.recent:
                 self._show_current(self.recent[0])
         self._render()
+        current = self._window_of(self.recent[0]) if self.recent else None
+        self.win_grid.pin(current.id if current is not None else None)
 
     def _on_online(self, online: bool) -> None:
         if online:
@@ -267,14 +338,13 @@ class HallDisplay(RoleScreen):
         del self.recent[RECENT_ROWS + 1 :]  # the current call and the cells below it
         self._show_current(info)
         win = self._window_of(info)
-        if win is not None:
-            # The tile shows the new number now (the snapshot follows), and its page comes next
-            # if another page is on screen: the call itself is already in 正在呼叫 and 最近叫号.
-            if info.get("ticket", {}).get("number"):
-                self.calling[win.id] = info["ticket"]["number"]
-            self.win_grid.want(win.id)
+        if win is not None and info.get("ticket", {}).get("number"):
+            # The tile shows the new number now (the snapshot follows).
+            self.calling[win.id] = info["ticket"]["number"]
         self.shown_calls.append(info["number"])
         self._render()
+        # The called window is on every page while its call is the one in 正在呼叫.
+        self.win_grid.pin(win.id if win is not None else None)
         if self.announcer and speak:
             self.announcer.announce_call(info["number"], info["window_number"], recall=recall)
         self.call_shown.emit(info)
@@ -293,10 +363,15 @@ class HallDisplay(RoleScreen):
             else:
                 num.setText("")
                 win.setText("")
-        wins = sorted(self.windows.values(), key=lambda w: w.number)
+        numbers = [n.number for n in self.next_up[: const.DISPLAY_NEXT_SHOWN]]
+        self.next_label.setText(f"请 {'、'.join(numbers)} 号准备" if numbers else "")
+        zoned = any(w.zone for w in self.windows.values())
+        # Grouped by zone (B区 before C区), windows without one last; by number within a zone.
+        wins = sorted(self.windows.values(), key=lambda w: (w.zone is None, w.zone or "", w.number))
         top = max((w.number for w in wins), default=0)
         widest_win = GridItem(None, ((f"{top}号  {const.DISPLAY_WIDEST_TICKET}", "tilebusy"),))
-        self.win_grid.set_items([self._window_item(w) for w in wins], widest_win)
+        self.win_grid.set_items([self._window_item(w, zoned) for w in wins], widest_win)
+        self._name_window_panel(self.win_grid.idle_left_out)
         widest_count = GridItem(None, (("", "tile"), (const.DISPLAY_WIDEST_COUNT, "tilebusy")))
         self.group_grid.set_items([self._group_item(g) for g in self.groups], widest_count)
 
@@ -306,12 +381,14 @@ class HallDisplay(RoleScreen):
             return self.windows[info["window_id"]]
         return next((w for w in self.windows.values() if w.number == info["window_number"]), None)
 
-    def _window_item(self, w: WindowOut) -> GridItem:
+    def _window_item(self, w: WindowOut, zoned: bool) -> GridItem:
         number = self.calling.get(w.id) or (w.current.number if w.current else "")
         status = w.status
         state = number or (const.WINDOW_STATUS_ZH.get(status, "") if status != "open" else "空闲")
         text = f"{w.number}号  {state}"
-        return GridItem(w.id, ((text, "tilebusy" if number else "tile"),), w.name)
+        section = (w.zone or const.DISPLAY_NO_ZONE) if zoned else ""
+        # A window without a ticket in hand is left out when the hall's windows need more than a page.
+        return GridItem(w.id, ((text, "tilebusy" if number else "tile"),), w.name, section, idle=not number)
 
     @staticmethod
     def _group_item(g: SnapshotGroup) -> GridItem:
@@ -326,9 +403,16 @@ class HallDisplay(RoleScreen):
             if self.notices
             else "欢迎来到政务服务大厅，请留意叫号信息，过号无效请重新取号。"
         )
-        if len(text) <= 60:
+        room = self.notice.contentsRect().width()
+        metrics = self.notice.fontMetrics()
+        if metrics.horizontalAdvance(text) <= room:
             self.notice.setText(text)
             return
         padded = text + "　　　　"
         self._marquee_pos = (self._marquee_pos + 1) % len(padded)
-        self.notice.setText((padded[self._marquee_pos :] + padded[: self._marquee_pos])[:60])
+        turned = padded[self._marquee_pos :] + padded[: self._marquee_pos]
+        # As many characters as the line holds at its size (a 720p screen holds fewer).
+        n = max(1, room // max(1, metrics.horizontalAdvance("中")))
+        while n > 1 and metrics.horizontalAdvance(turned[:n]) > room:
+            n -= 1
+        self.notice.setText(turned[:n])

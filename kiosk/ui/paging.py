@@ -1,4 +1,10 @@
-"""A grid of label rows that shows as many items as fit at their natural size and turns pages on a timer."""
+"""A grid of label rows that shows as many items as fit at their natural size and turns pages on a timer.
+
+Items may belong to sections (the zones of a hall: B区): a section starts with a heading row, and a
+section continued on the next page repeats its heading. When not everything fits one page, idle
+items (a window with nothing to say, 空闲) are left out. One item may be pinned: it is on every
+page (the window of the call on screen stays in sight while its call is shown).
+"""
 
 from __future__ import annotations
 
@@ -33,36 +39,54 @@ def _update(lab: QLabel, text: str, role: str, tooltip: str, box: QRect) -> None
 
 @dataclass(frozen=True)
 class GridItem:
-    """One entry of the grid: a key (window id, group prefix) and its parts, each (text, style role)."""
+    """One entry of the grid: a key (window id, group prefix) and its parts, each (text, style role).
+
+    section: the heading the item is shown under ("B区"; "" for none); items of a section must be
+    next to each other. idle: left out when not every item fits one page.
+    """
 
     key: Hashable
     parts: tuple[tuple[str, str], ...]
     tooltip: str = ""
+    section: str = ""
+    idle: bool = False
 
 
 class PagedGrid(QWidget):
     """Items in rows and columns at their natural size; what does not fit goes to further pages.
 
-    Fonts never shrink with the number of items (a display must stay readable from a few metres):
-    the grid pages instead. Its size hint does not depend on the items, so the screen's layout is
-    the same for 4 windows and for 60, and the pages follow from the space the layout gives.
+    Fonts never shrink with the number of items (a display must stay readable across the hall):
+    the grid leaves idle items out and pages instead. Its size hint does not depend on the items,
+    so the screen's layout is the same for 4 windows and for 60, and the pages follow from the
+    space the layout gives.
     """
 
     page_changed = Signal(int, int)  # page index (0-based), page count
-    rows_wanted_changed = Signal(int)  # rows needed to show every item at the current width
+    rows_wanted_changed = Signal(int)  # rows needed to show every shown item at the current width
+    idle_left_out_changed = Signal(bool)  # whether the idle items are left out now
 
-    def __init__(self, interval_ms: int, col_gap: int, row_gap: int, part_gap: int) -> None:
+    def __init__(
+        self, interval_ms: int, col_gap: int, row_gap: int, part_gap: int, heading_role: str = "zone"
+    ) -> None:
         super().__init__()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.col_gap, self.row_gap, self.part_gap = col_gap, row_gap, part_gap
+        self.heading_role = heading_role
         self.items: list[GridItem] = []
+        # The items laid out: all of them, or without the idle ones when all need more than a page.
+        self.shown: list[GridItem] = []
+        self.idle_left_out = False
+        self._pages: list[list[int]] = [[]]  # indices into shown, per page
         self.page = 0
         self.pages = 1
         self.per_page = 0
         self.cols = 1
+        self.pinned: Hashable | None = None
         self._part_w: list[int] = []
         self._row_h = 0
+        self._head_h = 0  # a section heading's row (smaller type than the items: it is only a label)
         self._pool: list[list[QLabel]] = []
+        self._heads: list[QLabel] = []
         self._probes: dict[str, QLabel] = {}
         # Keys that changed while their page was hidden, oldest first: their pages come next, in turn.
         self._wanted: list[Hashable] = []
@@ -87,28 +111,34 @@ class PagedGrid(QWidget):
         self._measure([*self.items, widest] if widest is not None and self.items else self.items)
         self._relayout()
 
+    def pin(self, key: Hashable | None) -> None:
+        """Keep this item on every page (None: no item pinned)."""
+        if key != self.pinned:
+            self.pinned = key
+            self._relayout()
+
     def want(self, key: Hashable) -> None:
         """Show the page holding key at a coming turn (a new call there), unless it is on screen now."""
         if not self.is_visible_key(key) and key not in self._wanted:
             self._wanted.append(key)
 
     def page_of(self, key: Hashable) -> int | None:
-        """The page an item is on, or None when there is no such item (or no room at all)."""
-        for i, item in enumerate(self.items):
-            if item.key == key:
-                return i // self.per_page if self.per_page else None
-        return None
+        """The page an item is on (the page shown now for the pinned one), or None when not shown."""
+        index = self._index(key)
+        if index is None:
+            return None
+        if key == self.pinned:
+            return self.page
+        return next((n for n, page in enumerate(self._pages) if index in page), None)
 
     def is_visible_key(self, key: Hashable) -> bool:
         """True when the item is on the page shown now."""
-        return self.per_page > 0 and self.page_of(key) == self.page
+        index = self._index(key)
+        return index is not None and index in self._pages[self.page]
 
     def visible_items(self) -> list[GridItem]:
-        """The items of the page shown now."""
-        if not self.per_page:
-            return []
-        start = self.page * self.per_page
-        return self.items[start : start + self.per_page]
+        """The items of the page shown now, in order."""
+        return [self.shown[i] for i in self._pages[self.page]]
 
     def turn_page(self) -> None:
         """Next page (or the wanted one); called by the timer, cheap enough for the Qt thread."""
@@ -129,8 +159,12 @@ class PagedGrid(QWidget):
         return QSize(self._item_width(), self._row_h)
 
     def labels(self) -> list[QLabel]:
-        """The labels on screen now (for tests and screenshots)."""
+        """The item labels on screen now (for tests and screenshots)."""
         return [lab for row in self._pool for lab in row if not lab.isHidden()]
+
+    def headings(self) -> list[QLabel]:
+        """The section headings on screen now, top to bottom."""
+        return sorted((h for h in self._heads if not h.isHidden()), key=lambda h: h.y())
 
     # -- geometry ----------------------------------------------------------------------------------
     def sizeHint(self) -> QSize:
@@ -144,6 +178,9 @@ class PagedGrid(QWidget):
         super().resizeEvent(event)
         self._relayout()
 
+    def _index(self, key: Hashable) -> int | None:
+        return next((i for i, item in enumerate(self.shown) if item.key == key), None)
+
     def _probe(self, role: str) -> QLabel:
         """A hidden label of the role, styled like the visible ones, to measure texts with."""
         probe = self._probes.get(role)
@@ -155,68 +192,111 @@ class PagedGrid(QWidget):
             self._probes[role] = probe
         return probe
 
+    def _hint(self, text: str, role: str) -> QSize:
+        probe = self._probe(role)
+        if probe.text() != text:
+            probe.setText(text)
+        return probe.sizeHint()
+
     def _measure(self, items: Sequence[GridItem]) -> None:
-        """Column widths per part (widest text of all items, not just one page) and the row height."""
+        """Column widths per part (widest text of all items, not just one page) and the row height
+        (headings included: they take one row each)."""
         widths: list[int] = []
         row_h = 0
         for item in items:
             for i, (text, role) in enumerate(item.parts):
-                probe = self._probe(role)
-                if probe.text() != text:
-                    probe.setText(text)
-                hint = probe.sizeHint()
+                hint = self._hint(text, role)
                 if i == len(widths):
                     widths.append(0)
                 widths[i] = max(widths[i], hint.width())
                 row_h = max(row_h, hint.height())
-        if row_h != self._row_h or widths != self._part_w:
-            self._part_w, self._row_h = widths, row_h
+        head_h = max(
+            (self._hint(it.section, self.heading_role).height() for it in items if it.section), default=0
+        )
+        if row_h != self._row_h or widths != self._part_w or head_h != self._head_h:
+            self._part_w, self._row_h, self._head_h = widths, row_h, head_h
             self.updateGeometry()
 
     def _item_width(self) -> int:
         return sum(self._part_w) + self.part_gap * max(0, len(self._part_w) - 1)
 
+    def _height(self, items: Sequence[GridItem], cols: int) -> int:
+        """Pixels these items take in `cols` columns (each row with the gap below it): a heading
+        per section, then its items."""
+        step, height, run, section = self._row_h + self.row_gap, 0, 0, None
+        for item in items:
+            if item.section != section:
+                height += math.ceil(run / cols) * step + (self._head_h + self.row_gap if item.section else 0)
+                run, section = 0, item.section
+            run += 1
+        return height + math.ceil(run / cols) * step
+
+    def _paginate(self, items: list[GridItem], cols: int, room: int) -> list[list[int]]:
+        """Pages of item indices, filled in order; each leaves room for the pinned item."""
+        pin = next((i for i, item in enumerate(items) if item.key == self.pinned), None)
+        pages: list[list[int]] = []
+        page: list[int] = []
+        for i in range(len(items)):
+            trial = sorted({*page, i} | ({pin} if pin is not None else set()))
+            if page and self._height([items[j] for j in trial], cols) > room:
+                pages.append(page)
+                page = [i]
+            else:
+                page.append(i)
+        if page:
+            pages.append(page)
+        if pin is not None:
+            pages = [p if pin in p else sorted([*p, pin]) for p in pages]
+        return pages or [[]]
+
     def _relayout(self) -> None:
-        """Rows and columns that fit the current size, balanced pages, then place the page."""
-        n = len(self.items)
+        """Rows and columns that fit the current size, the pages, then place the page."""
         item_w = self._item_width()
-        if n == 0 or self._row_h == 0:
-            self.per_page, self.pages, self.page = 0, 1, 0
+        if not self.items or self._row_h == 0:
+            self.shown, self._pages, self.pages, self.page, self.per_page = [], [[]], 1, 0, 0
             self._place()
             return
         max_cols = max(1, (self.width() + self.col_gap) // (item_w + self.col_gap))
-        max_rows = max(0, (self.height() + self.row_gap) // (self._row_h + self.row_gap))
-        # Depends on the width only, so an owner may share heights by it without a feedback loop.
-        wanted = math.ceil(n / max_cols)
+        room = self.height() + self.row_gap
+        fits = self._height(self.items, max_cols) <= room
+        left_out = not fits and any(item.idle for item in self.items)
+        if left_out != self.idle_left_out:
+            self.idle_left_out = left_out
+            self.idle_left_out_changed.emit(left_out)
+        self.shown = (
+            [it for it in self.items if not it.idle or it.key == self.pinned]
+            if self.idle_left_out
+            else self.items
+        )
+        # Depends on the width (and what is shown) only, so an owner may share heights by it.
+        wanted = math.ceil(self._height(self.shown, max_cols) / (self._row_h + self.row_gap))
         if wanted != self.rows_wanted:
             self.rows_wanted = wanted
             self.rows_wanted_changed.emit(wanted)
         if item_w > self.width() > 0 and not self._clip_logged:
             self._clip_logged = True
             logger.warning("display grid: an item needs %d px, the column has %d", item_w, self.width())
-        if max_rows == 0:
-            # Not laid out yet (or no room): show nothing rather than spill over the panel.
-            self.per_page, self.pages, self.page = 0, 1, 0
+        if room < self._row_h + self.row_gap or not self.shown:
+            # Not laid out yet (or no room, or nothing to show): nothing rather than a spill over the panel.
+            self._pages, self.pages, self.page, self.per_page = [[]], 1, 0, 0
             self._place()
             return
-        capacity = max_cols * max_rows
-        if n <= capacity:
+        if self._height(self.shown, max_cols) <= room:
             # One page: about square, but never taller than the room.
-            self.cols = min(max_cols, max(math.ceil(n / max_rows), math.ceil(math.sqrt(n))))
-            self.per_page, self.pages = n, 1
+            self.cols = min(max_cols, math.ceil(math.sqrt(len(self.shown))))
+            while self.cols < max_cols and self._height(self.shown, self.cols) > room:
+                self.cols += 1
+            self._pages = [list(range(len(self.shown)))]
         else:
-            # Balanced pages (60 in pages of 24 -> 20, 20, 20): no last page with a lonely item.
             self.cols = max_cols
-            self.pages = math.ceil(n / capacity)
-            per = math.ceil(n / self.pages)
-            self.per_page = math.ceil(per / self.cols) * self.cols if per > self.cols else per
-            self.per_page = min(self.per_page, capacity)
-            self.pages = math.ceil(n / self.per_page)
+            self._pages = self._paginate(self.shown, max_cols, room)
+        self.pages = len(self._pages)
+        self.per_page = len(self._pages[0])
         self.page = min(self.page, self.pages - 1)
         self._place()
 
     def _place(self) -> None:
-        """Put the page's items on labels from the pool; hide the rest."""
+        """Put the page's headings and items on labels from the pools; hide the rest."""
         shown = self.visible_items()
         parts = len(self._part_w)
         while len(self._pool) < len(shown):
@@ -228,19 +308,40 @@ class PagedGrid(QWidget):
             self._pool.append(row)
         cols = max(1, self.cols)
         col_w = max(self._item_width(), (self.width() - self.col_gap * (cols - 1)) // cols)
+        step = self._row_h + self.row_gap
+        y, col, section, heads = 0, 0, None, 0
         for slot, row in enumerate(self._pool):
             item = shown[slot] if slot < len(shown) else None
+            if item is not None and item.section != section:
+                if col:
+                    y, col = y + step, 0
+                section = item.section
+                if section:
+                    while len(self._heads) <= heads:
+                        head = label("", self.heading_role)
+                        head.setParent(self)
+                        self._heads.append(head)
+                    box = QRect(0, y, self.width(), self._head_h)
+                    _update(self._heads[heads], section, self.heading_role, "", box)
+                    heads += 1
+                    y += self._head_h + self.row_gap
             for i, lab in enumerate(row):
                 if item is None or i >= len(item.parts):
                     if not lab.isHidden():
                         lab.hide()
                     continue
                 text, role = item.parts[i]
-                x = (slot % cols) * (col_w + self.col_gap) + sum(self._part_w[:i]) + self.part_gap * i
+                x = col * (col_w + self.col_gap) + sum(self._part_w[:i]) + self.part_gap * i
                 # The last part takes the rest of its column, so a longer text later is not cut.
-                w = self._part_w[i] if i < parts - 1 else col_w - (x - (slot % cols) * (col_w + self.col_gap))
-                y = (slot // cols) * (self._row_h + self.row_gap)
+                w = self._part_w[i] if i < parts - 1 else col_w - (x - col * (col_w + self.col_gap))
                 _update(lab, text, role, item.tooltip, QRect(x, y, w, self._row_h))
+            if item is not None:
+                col += 1
+                if col == cols:
+                    y, col = y + step, 0
+        for head in self._heads[heads:]:
+            if not head.isHidden():
+                head.hide()
         paged = self.pages > 1
         if paged and self.indicator.text() != (text := f"第{self.page + 1}/{self.pages}页"):
             self.indicator.setText(text)

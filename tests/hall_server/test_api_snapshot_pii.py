@@ -27,6 +27,8 @@ def test_snapshot_contents(hall: Hall) -> None:
     assert windows[2]["current"]["number"] == "A001" and windows[2]["clerk"]["name"] == "李四"
     assert windows[3]["groups"] == {"B": 1}
     assert [c["payload"]["text"] for c in snap["recent_calls"]] == ["请A001号到2号窗口办理"]
+    # The display's 请 X 号准备: the head of each queue, longest waiting first (A002 came before B001).
+    assert snap["next_up"] == [{"prefix": "A", "number": "A002"}, {"prefix": "B", "number": "B001"}]
     r = hall.client.get(f"{API}/halls/{CITY}/snapshot")
     assert r.status_code == 401
 

@@ -435,7 +435,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/auth/me"): Rule(AUTHED, fixed("/auth/me")),
     ("POST", "/api/v1/tokens/{token_id}/rotate"): Rule(MANAGERS, _rotate("rotate")),
     ("POST", "/api/v1/tokens/{token_id}/revoke"): Rule(MANAGERS, _rotate("revoke")),
-    # managers run their halls: staff, roster and hand-over, device enrolment
+    # managers run their halls: staff, roster, window zones and hand-over, device enrolment
     ("GET", "/api/v1/staff"): Rule(ANY_MANAGER, fixed("/staff"), note="each sees their own subtree"),
     ("POST", "/api/v1/staff"): Rule(MANAGERS, _new_staff),
     ("PATCH", "/api/v1/staff/{user_id}"): Rule(
@@ -465,6 +465,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/api/v1/windows/{window_id}/hand-over"): Rule(
         MANAGERS, lambda w, who: Req(f"/windows/{w.ids['win3']}/hand-over", json={})
+    ),
+    ("PUT", "/api/v1/windows/{window_id}/zone"): Rule(
+        MANAGERS, lambda w, who: Req(f"/windows/{w.ids['win3']}/zone", json={"zone": "B区"})
     ),
     ("GET", "/api/v1/halls/{hall_id}/device-registry"): Rule(
         MANAGERS, fixed("/halls/{hall}/device-registry")

@@ -238,3 +238,49 @@ def test_the_roster_goes_down_to_a_station_and_a_line_taken_off_goes_too(hall: H
     assert (
         hall.client.get(f"{API}/halls/{CITY}/roster", params={"day": "2030-05-06"}, headers=city).json() == []
     )
+
+
+def test_a_manager_sets_a_windows_zone_audited_and_bounded(hall: Hall) -> None:
+    from datetime import UTC, datetime
+
+    from hall_server.sync.config_snapshot import apply_config, snapshot
+
+    city, county = hall.auth("m-city"), hall.auth("m-county")
+    w1 = hall.wid(1)
+    since = hall.last_seq()
+    r = hall.client.put(f"{API}/windows/{w1}/zone", json={"zone": " B区 "}, headers=city)
+    assert r.status_code == 200 and r.json()["zone"] == "B区", r.text
+    # The displays hear it (they regroup their windows) and the audit trail keeps who did it.
+    changed = [e for e in hall.events(since) if e["type"] == "window.updated"]
+    assert [e["payload"]["change"] for e in changed] == ["zone"]
+    assert changed[0]["payload"]["window"]["zone"] == "B区"
+    assert "audit.window_zone_changed" in _audit_types(hall, CITY, "m-city")
+    snap = hall.client.get(f"{API}/halls/{CITY}/snapshot", headers=hall.auth(f"display:{CITY}")).json()
+    assert {w["number"]: w["zone"] for w in snap["windows"]}[1] == "B区"
+    # Bounded, printable text; empty clears it.
+    for bad in ("一二三四五六七八九", "B\n区"):
+        r = hall.client.put(f"{API}/windows/{w1}/zone", json={"zone": bad}, headers=city)
+        assert r.status_code == 422, (bad, r.text)
+    r = hall.client.put(f"{API}/windows/{w1}/zone", json={"zone": "B\n区"}, headers=city)
+    assert error_code(r) == "window.invalid_zone" and "B区" in r.json()["error"]["message"]
+    r = hall.client.put(f"{API}/windows/{w1}/zone", json={"zone": 7}, headers=city)
+    assert r.status_code == 422
+    # Not a clerk, not the manager of another hall; an unknown window is 404.
+    r = hall.client.put(
+        f"{API}/windows/{w1}/zone", json={"zone": "C区"}, headers=hall.auth(f"clerk:{CITY}:1")
+    )
+    assert r.status_code == 403
+    r = hall.client.put(f"{API}/windows/{w1}/zone", json={"zone": "C区"}, headers=county)
+    assert r.status_code == 403 and error_code(r) == "auth.wrong_hall"
+    r = hall.client.put(f"{API}/windows/999999/zone", json={"zone": "C区"}, headers=city)
+    assert r.status_code == 404 and error_code(r) == "window.unknown"
+    # The zone is the city's configuration: it travels down to a station in the config snapshot.
+    with hall.ctx.db.read() as s:
+        _, config = snapshot(s, [CITY], datetime.now(UTC))
+    assert {w["number"]: w["zone"] for w in config["windows"]}[1] == "B区"
+    r = hall.client.put(f"{API}/windows/{w1}/zone", json={"zone": ""}, headers=city)
+    assert r.status_code == 200 and r.json()["zone"] is None
+    with hall.ctx.db.write() as s:
+        apply_config(s, config, [CITY], datetime.now(UTC))  # as a station applies the city's snapshot
+    detail = hall.client.get(f"{API}/halls/{CITY}").json()
+    assert {w["number"]: w["zone"] for w in detail["windows"]}[1] == "B区"

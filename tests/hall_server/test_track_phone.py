@@ -32,6 +32,25 @@ def test_the_page_says_which_windows_serve_the_queue_and_what_is_called_now(hall
     assert track(hall, a["track_token"])["now_serving"] is None
 
 
+def test_windows_of_one_zone_are_named_with_it_on_the_phone_page(hall: Hall) -> None:
+    manager = hall.auth("m-city")
+    for number, zone in ((1, "B区"), (2, "B区"), (3, "C区")):
+        r = hall.client.put(f"{API}/windows/{hall.wid(number)}/zone", json={"zone": zone}, headers=manager)
+        assert r.status_code == 200 and r.json()["zone"] == zone, r.text
+    a = hall.ok_issue("S-A1")
+    b = hall.ok_issue("S-B1")
+    # Queue A (windows 1 and 2, both in B区) is sent to the zone; queue B spans two zones: numbers only.
+    mine = track(hall, a["track_token"])
+    assert (mine["go_to"], mine["go_to_en"]) == ("B区1–2号窗口", "windows 1–2, zone B区")
+    assert track(hall, b["track_token"])["go_to"] == "1、3号窗口"
+    # Called at window 3: its own window, in its zone.
+    hall.ok(3, "call-next")
+    assert track(hall, b["track_token"])["go_to"] == "C区3号窗口"
+    # The visitor kiosk reads the same zones from the hall (and says the same sentence).
+    windows = {w["number"]: w["zone"] for w in hall.client.get(f"{API}/halls/{CITY}").json()["windows"]}
+    assert windows == {1: "B区", 2: "B区", 3: "C区"}
+
+
 def test_the_holder_cancels_once_and_again_gets_the_same_answer(hall: Hall) -> None:
     first = hall.ok_issue("S-A1")
     mine = hall.ok_issue("S-A1")

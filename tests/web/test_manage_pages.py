@@ -1,7 +1,7 @@
 """The managers' pages in headless Chromium against a real server, on SQLite and PostgreSQL (issue 12):
-create a clerk, roster them, they log in at their window and are refused at another, a manager hands
-the window over; a device is registered, enrols by its code, and is revoked; a county manager sees
-only their subtree. Screenshots of each page at 1920x1080 and at 390 px."""
+create a clerk, roster them, give their window a zone (B区), they log in at their window and are
+refused at another, a manager hands the window over; a device is registered, enrols by its code,
+and is revoked; a county manager sees only their subtree. Screenshots of each page at 1920x1080 and at 390 px."""
 
 from __future__ import annotations
 
@@ -101,6 +101,12 @@ def test_a_manager_runs_staff_roster_and_devices(server: HallServer, browser: An
     saved = _flash(page, "已保存排班")
     assert "周九" in saved and "测试县政务服务中心 · 1号窗口 社保窗口" in saved
     page.wait_for_selector("#roster td:has-text('周九')")
+    # The window's zone: typed in its row and saved; the hall's windows carry it from then on.
+    page.fill("#zone-1", "B区")
+    page.click("#zones tr[data-window='1'] button:has-text('保存分区')")
+    assert "已保存分区：1号窗口 社保窗口 · B区" in _flash(page, "已保存分区")
+    hall = requests.get(f"{server.api}/halls/{HALL}", timeout=30).json()
+    assert {w["number"]: w["zone"] for w in hall["windows"]}[1] == "B区"
     # The clerk logs in at their window, and is refused at another; another clerk is refused at theirs.
     r = _clerk_login(server, "x-county-c9", 1)
     assert r.status_code == 200, r.text

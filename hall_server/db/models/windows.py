@@ -27,6 +27,8 @@ class Window(Base):
     number: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(100), default="")
     kind: Mapped[str] = mapped_column(String(20), default="comprehensive")
+    # The part of the hall the window stands in ("B区"); NULL in a hall without zones.
+    zone: Mapped[str | None] = mapped_column(String(16), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="closed")
     groups: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     clerk_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id"), nullable=True)

@@ -1,4 +1,4 @@
-// 排班与窗口: the day's roster of a hall, and who sits at which window now (with hand-over).
+// 排班与窗口: the day's roster of a hall, the windows' zones, and who sits at which window now (with hand-over).
 "use strict";
 let windows = [];
 
@@ -9,6 +9,7 @@ async function loadRoster(hallId) {
   $("r-clerk").replaceChildren(...mine.map((s) => el("option", { value: s.id }, s.name + "（" + s.username + "）")));
   $("r-window").replaceChildren(...windows.map((w) => el("option", { value: w.id }, windowName(w))));
   $("r-save").disabled = !mine.length || !windows.length;
+  renderZones();
   await Promise.all([loadLines(hallId), Promise.resolve(renderSitting(hallId))]);
 }
 
@@ -30,6 +31,26 @@ function renderSitting(hallId) {
     el("td", {}, w.clerk ? (w.clerk.name || "—") : el("span", { class: "muted" }, "无人登录")),
     el("td", {}, w.clerk ? el("button", { type: "button", onclick: () => handOver(w) }, "交接窗口") : "")));
   $("sitting").replaceChildren(head, ...rows);
+}
+
+// Each window's zone in a text box of its own row, saved by the row's button (audited at the server).
+function renderZones() {
+  const head = el("tr", {}, el("th", {}, "窗口"), el("th", {}, "分区"), el("th", {}, "操作"));
+  const rows = windows.map((w) => {
+    const input = el("input", { type: "text", maxlength: 8, value: w.zone || "", id: "zone-" + w.number,
+      "aria-label": windowName(w) + " 分区 / zone", placeholder: "如 B区" });
+    return el("tr", { "data-window": w.number }, el("td", {}, windowName(w)), el("td", {}, input),
+      el("td", {}, el("button", { type: "button", onclick: () => saveZone(w, input.value) }, "保存分区")));
+  });
+  $("zones").replaceChildren(head, ...rows);
+}
+
+async function saveZone(w, value) {
+  try {
+    const saved = await api("/windows/" + w.id + "/zone", { method: "PUT", body: { zone: value.trim() || null } });
+    w.zone = saved.zone;
+    flash(saved.zone ? "已保存分区：" + windowName(w) + " · " + saved.zone : "已取消分区：" + windowName(w));
+  } catch (e) { flash("未保存分区：" + e.message, true); }
 }
 
 async function saveLine(ev) {
