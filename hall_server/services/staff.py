@@ -119,7 +119,7 @@ def list_staff(ctx: ServerContext, p: Principal, hall_id: str | None = None) -> 
     return [staff_view(ctx, r) for r in rows]
 
 
-def _in_scope(ctx: ServerContext, p: Principal, s: Session, user_id: int) -> Any:
+def staff_in_scope(ctx: ServerContext, p: Principal, s: Session, user_id: int) -> Any:
     """The staff row the caller may manage; 404 staff.unknown outside the subtree (not even its existence)."""
     require_roles(p, *MANAGER_ROLES)
     row = s.execute(select(U).where(U.c.id == user_id)).first()
@@ -180,7 +180,7 @@ def create_staff(ctx: ServerContext, p: Principal, new: StaffInput) -> dict[str,
 def update_staff(ctx: ServerContext, p: Principal, user_id: int, patch: StaffPatch) -> dict[str, Any]:
     """Use case: rename, change role or hall, disable or enable; disabling ends every session."""
     with ctx.db.read() as s:
-        before = _in_scope(ctx, p, s, user_id)
+        before = staff_in_scope(ctx, p, s, user_id)
     role = patch.role or before.role
     hall_id = patch.hall_id or before.hall_id
     _check_target(ctx, p, role, hall_id)
@@ -194,7 +194,7 @@ def update_staff(ctx: ServerContext, p: Principal, user_id: int, patch: StaffPat
     if patch.staff_number is not None and (patch.staff_number or None) != before.staff_number:
         values["staff_number"] = patch.staff_number or None
     with ctx.db.write() as s:
-        _in_scope(ctx, p, s, user_id)
+        staff_in_scope(ctx, p, s, user_id)
         _check_number_free(s, values.get("staff_number"), user_id)
         if values:
             s.execute(update(U).where(U.c.id == user_id).values(**values))
@@ -250,12 +250,12 @@ def _leave_windows(ctx: ServerContext, s: Session, p: Principal, user: Any) -> N
 def reset_password(ctx: ServerContext, p: Principal, user_id: int, password: str) -> dict[str, Any]:
     """Use case: a manager sets a new password; every session of the account ends."""
     with ctx.db.read() as s:
-        row = _in_scope(ctx, p, s, user_id)
+        row = staff_in_scope(ctx, p, s, user_id)
     require_not_station(ctx, "staff accounts")
     require_strong_password(ctx, password, row.username)
     pw_hash = hash_password(password)
     with ctx.db.write() as s:
-        _in_scope(ctx, p, s, user_id)
+        staff_in_scope(ctx, p, s, user_id)
         s.execute(update(U).where(U.c.id == user_id).values(password_hash=pw_hash))
         ended = revoke_user_sessions(s, user_id)
         _leave_windows(ctx, s, p, row)

@@ -30,7 +30,7 @@ from hall_server.const import (
 from hall_server.context import ServerContext
 from hall_server.db.models import User, Window
 from hall_server.errors import HallError
-from hall_server.services.staff import _in_scope, staff_view
+from hall_server.services.staff import staff_in_scope, staff_view
 
 logger = logging.getLogger(__name__)
 
@@ -78,12 +78,12 @@ def thumbnail(data: bytes) -> bytes:
 def set_photo(ctx: ServerContext, p: Principal, user_id: int, data: bytes) -> dict[str, Any]:
     """Use case: a manager sets a staff member's photo (kept as an encrypted thumbnail); audited."""
     with ctx.db.read() as s:
-        _in_scope(ctx, p, s, user_id)
+        staff_in_scope(ctx, p, s, user_id)
     require_not_station(ctx, "staff accounts")
     thumb = thumbnail(data)  # decoding is slow: outside the transaction
     sealed = ctx.protector.encrypt_bytes(thumb, photo_context(user_id))
     with ctx.db.write() as s:
-        row = _in_scope(ctx, p, s, user_id)
+        row = staff_in_scope(ctx, p, s, user_id)
         s.execute(update(U).where(U.c.id == user_id).values(photo_enc=sealed))
         # The audit trail gets what happened and the sizes, never the image.
         audit.record(
@@ -104,10 +104,10 @@ def set_photo(ctx: ServerContext, p: Principal, user_id: int, data: bytes) -> di
 def remove_photo(ctx: ServerContext, p: Principal, user_id: int) -> dict[str, Any]:
     """Use case: a manager removes a staff member's photo; audited."""
     with ctx.db.read() as s:
-        _in_scope(ctx, p, s, user_id)
+        staff_in_scope(ctx, p, s, user_id)
     require_not_station(ctx, "staff accounts")
     with ctx.db.write() as s:
-        row = _in_scope(ctx, p, s, user_id)
+        row = staff_in_scope(ctx, p, s, user_id)
         if row.photo_enc is not None:
             s.execute(update(U).where(U.c.id == user_id).values(photo_enc=None))
             audit.record(
@@ -125,7 +125,7 @@ def remove_photo(ctx: ServerContext, p: Principal, user_id: int) -> dict[str, An
 def read_photo(ctx: ServerContext, p: Principal, user_id: int) -> bytes:
     """Use case: the decrypted thumbnail for the staff page (managers of the staff member's hall)."""
     with ctx.db.read() as s:
-        row = _in_scope(ctx, p, s, user_id)
+        row = staff_in_scope(ctx, p, s, user_id)
     if row.photo_enc is None:
         raise HallError("staff.no_photo", user_id=user_id)
     return ctx.protector.decrypt_bytes(row.photo_enc, photo_context(user_id))

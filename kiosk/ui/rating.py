@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk import const
-from kiosk.errors import KioskError
+from kiosk.errors import ApiError
 from kiosk.outbox import RatingOutbox
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
@@ -270,7 +270,7 @@ class RatingTerminal(RoleScreen):
             if self.window_id is not None:
                 try:
                     clerk = client.window_clerk(self.window_id).clerk
-                except KioskError as exc:
+                except ApiError as exc:
                     # An older server, or a token that may not see the photo: the name still shows.
                     logger.info("clerk of window %s not read: %s", self.window_id, exc)
             return snap, clerk, clerk_image(clerk)
