@@ -108,7 +108,7 @@ RATING_LEVEL_COLORS = {5: "#0a7d3b", 4: "#0b63b6", 3: "#5f6b7a", 2: "#b35900", 1
 # A finger needs at least this much (px) on every rating control, whatever the screen's scale.
 TOUCH_TARGET_MIN_PX = 60
 # The clerk's photo on the rating terminal (3:4, as the server keeps it) and in the rating page's strip.
-CLERK_PHOTO_SIZE = (180, 240)
+CLERK_PHOTO_SIZE = (240, 320)
 CLERK_STRIP_PHOTO_H = 120
 
 # The hall's rules changed: the event that says so, and how long the visitor kiosk waits for more

@@ -122,7 +122,7 @@ class RatingTerminal(RoleScreen):
         self.clerk_label = label("", "big")
         self.clerk_label.setObjectName("clerk-on-duty")
         names.addWidget(self.clerk_label)
-        self.number_label = label("", "subtitle")
+        self.number_label = label("", "big")
         self.number_label.setObjectName("clerk-number")
         names.addWidget(self.number_label)
         names.addStretch(1)

@@ -11,7 +11,7 @@ import requests
 
 from kiosk import const
 from kiosk.ui.icons import face_pixmap
-from tests.fixtures.photos import RED, near, portrait
+from tests.fixtures.photos import UNIFORM, clerk_portrait, near
 from tests.kiosk.helpers import HALL, Role, events, make_config
 from tests.kiosk.touch import tap
 
@@ -32,14 +32,14 @@ def test_the_rated_clerk_is_shown_and_a_bad_rating_is_tapped_in(qtbot, themed_qa
     mgr = _h(kserver.server.login("manager", "test-pass-m")["token"])
     staff = requests.get(f"{api}/staff", headers=mgr, timeout=30).json()
     clerk4 = next(s for s in staff if s["username"] == "clerk4")
-    # The hall's manager gives the clerk a staff number and a photo (a red portrait).
+    # The hall's manager gives the clerk a staff number and a photo (a portrait, jacket in the middle).
     r = requests.patch(
         f"{api}/staff/{clerk4['id']}", json={"staff_number": "K-0004"}, headers=mgr, timeout=30
     )
     assert r.status_code == 200, r.text
     r = requests.put(
         f"{api}/staff/{clerk4['id']}/photo",
-        data=portrait(RED),
+        data=clerk_portrait(),
         headers={**mgr, "Content-Type": "image/jpeg"},
         timeout=30,
     )
@@ -58,7 +58,7 @@ def test_the_rated_clerk_is_shown_and_a_bad_rating_is_tapped_in(qtbot, themed_qa
         rt = rating.widget
         assert "暂无" in rt.clerk_label.text()
         silhouette = _rgb(rt.photo_label.pixmap(), rt.photo_label.width() // 2, rt.photo_label.height() // 2)
-        assert not near(silhouette, RED)
+        assert not near(silhouette, UNIFORM)
 
         # The clerk logs in at window 4: the terminal shows who serves here, photo included.
         clerk_token = kserver.server.login("clerk4", "test-pass-4", win["id"])["token"]
@@ -66,11 +66,11 @@ def test_the_rated_clerk_is_shown_and_a_bad_rating_is_tapped_in(qtbot, themed_qa
         qtbot.waitUntil(lambda: rt.number_label.text() == "工号：K-0004", timeout=5000)
         pm = rt.photo_label.pixmap()
         assert not pm.isNull() and pm.height() <= rt.photo_label.height()
-        assert near(_rgb(pm, pm.width() // 2, pm.height() // 2), RED)  # the uploaded picture
+        assert near(_rgb(pm, pm.width() // 2, pm.height() // 2), UNIFORM)  # the uploaded picture
         assert "刘洋" in rt.photo_label.accessibleName()
         shots = os.environ.get("HALL_SCREENSHOTS_DIR")
         if shots:  # refresh docs/screenshots/rating-staff.png
-            rt.window().grab().save(str(Path(shots) / "rating-staff.png"))
+            rt.grab().save(str(Path(shots) / "rating-staff.png"))
 
         # A ticket of this test alone is called, served and finished at window 4.
         ticket = requests.post(
@@ -88,7 +88,7 @@ def test_the_rated_clerk_is_shown_and_a_bad_rating_is_tapped_in(qtbot, themed_qa
         qtbot.waitUntil(lambda: rt.pages.currentWidget() is rt.rate_page, timeout=20000)
         assert "刘洋" in rt.strip_label.text() and "K-0004" in rt.strip_label.text()
         strip = rt.strip_photo.pixmap()
-        assert near(_rgb(strip, strip.width() // 2, strip.height() // 2), RED)
+        assert near(_rgb(strip, strip.width() // 2, strip.height() // 2), UNIFORM)
 
         # 非常满意 and 满意 differ in colour as well as in their faces.
         assert const.RATING_LEVEL_COLORS[5] != const.RATING_LEVEL_COLORS[4]
