@@ -205,14 +205,14 @@ class RatingTerminal(RoleScreen):
     def _build_reasons(self) -> QWidget:
         page = QWidget()
         lay = QVBoxLayout(page)
-        lay.setSpacing(sc(14))
+        lay.setSpacing(sc(10))
         lay.addWidget(label("很抱歉给您带来不便，请点选哪里做得不好", "title", wrap=True))
         lay.addWidget(label("What went wrong? Tap one or more", "en"))
         grid = QGridLayout()
         grid.setSpacing(sc(16))
         self.reason_boxes: dict[str, QPushButton] = {}
         for i, r in enumerate(const.RATING_REASONS):
-            b = self._toggle(r, f"reason-{i}", "reason", 110)
+            b = self._toggle(r, f"reason-{i}", "reason", 96)
             b.setAccessibleName(f"{r} {const.RATING_REASONS_EN[r]}")
             self.reason_boxes[r] = b
             grid.addWidget(b, i // 2, i % 2)
@@ -223,7 +223,7 @@ class RatingTerminal(RoleScreen):
         details.setSpacing(sc(12))
         self.detail_buttons: dict[str, QPushButton] = {}
         for i, (phrase, reason) in enumerate(const.RATING_DETAILS):
-            b = self._toggle(phrase, f"detail-{i}", "reason-detail", 84)
+            b = self._toggle(phrase, f"detail-{i}", "reason-detail", 76)
             # A detail ticks the reason it belongs to (the server needs a reason for a bad rating).
             b.toggled.connect(lambda on, reason=reason: on and self.reason_boxes[reason].setChecked(True))
             self.detail_buttons[phrase] = b
@@ -236,11 +236,11 @@ class RatingTerminal(RoleScreen):
         row = QHBoxLayout()
         back = button("返回重选 Back", lambda: self.pages.setCurrentWidget(self.rate_page), name="back")
         back.setAccessibleName("返回重选 Back")
-        back.setMinimumHeight(max(const.TOUCH_TARGET_MIN_PX, sc(96)))
+        back.setMinimumHeight(max(const.TOUCH_TARGET_MIN_PX, sc(84)))
         row.addWidget(back)
         self.submit_btn = button("提交评价 Submit", self.submit_bad, "primary", name="submit")
         self.submit_btn.setAccessibleName("提交评价 Submit")
-        self.submit_btn.setMinimumHeight(max(const.TOUCH_TARGET_MIN_PX, sc(96)))
+        self.submit_btn.setMinimumHeight(max(const.TOUCH_TARGET_MIN_PX, sc(84)))
         row.addWidget(self.submit_btn, 2)
         lay.addLayout(row)
         return page
