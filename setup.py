@@ -19,6 +19,7 @@ CORE = [
     "numpy>=1.26",  # statistics: vectorised grouping of a year of tickets
     "python-multipart>=0.0.9",
     "pydantic-settings>=2.2",
+    "Pillow>=10.2",  # staff photos: checked, shrunk to a thumbnail and stripped of EXIF on upload
 ]
 KIOSK = [
     # 6.12.0 on Python 3.11 drops a reference to None on every void Qt call and to True on every

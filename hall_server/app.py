@@ -14,7 +14,14 @@ from hall_server.api.errors import install_handlers
 from hall_server.api.guard import RequestGuard
 from hall_server.api.lean import document_lean_routes
 from hall_server.config import Settings
-from hall_server.const import API_PREFIX, DOCUMENT_MAX_BYTES, MAX_BODY_BYTES, SYNC_MAX_BODY_BYTES, VERSION
+from hall_server.const import (
+    API_PREFIX,
+    DOCUMENT_MAX_BYTES,
+    MAX_BODY_BYTES,
+    STAFF_PHOTO_MAX_BYTES,
+    SYNC_MAX_BODY_BYTES,
+    VERSION,
+)
 from hall_server.context import ServerContext
 from hall_server.db.analyze import StatsKeeper
 from hall_server.listeners import CrossProcessListener
@@ -72,9 +79,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
 
 def body_limit(path: str) -> int:
-    """The largest body a path accepts: a document photo, or an ordinary JSON request."""
+    """The largest body a path accepts: a document or staff photo, or an ordinary JSON request."""
     if path.endswith("/documents"):
         return DOCUMENT_MAX_BYTES + 64 * 1024
+    if path.endswith("/photo"):
+        return STAFF_PHOTO_MAX_BYTES + 64 * 1024
     return SYNC_MAX_BODY_BYTES if path.endswith("/sync/push") else MAX_BODY_BYTES
 
 

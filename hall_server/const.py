@@ -147,6 +147,17 @@ DOCUMENT_CONTENT_TYPE = "image/jpeg"
 # allows for the two clocks disagreeing).
 DOCUMENT_LATE_SLACK_S = 300
 
+# A staff member's photo (shown with name and 工号 on the rating terminal, 好差评 rules): JPEG or
+# PNG up to this size as uploaded; kept only as a thumbnail re-encoded as JPEG (no EXIF), which
+# is what the config snapshot carries to stations, so its size stays small.
+STAFF_PHOTO_MAX_BYTES = 2 * 1024 * 1024
+STAFF_PHOTO_TYPES = ("image/jpeg", "image/png")
+STAFF_PHOTO_MAX_PIXELS = 40_000_000  # a decompression bomb is refused before it is decoded
+STAFF_PHOTO_THUMB = (180, 240)  # width, height at most (a 3:4 ID-style portrait, ~10 KB)
+STAFF_PHOTO_QUALITY = 80
+STAFF_PHOTO_CONTENT_TYPE = "image/jpeg"
+STAFF_NUMBER_PATTERN = r"^[A-Za-z0-9-]{1,20}$"
+
 # Zeroconf
 ZEROCONF_TYPE = "_hall._tcp.local."
 
@@ -211,6 +222,8 @@ GUIDE_SEED_ACTOR = "seed"
 AU_STAFF_CREATED = "audit.staff_created"
 AU_STAFF_CHANGED = "audit.staff_changed"
 AU_STAFF_PASSWORD_RESET = "audit.staff_password_reset"
+AU_STAFF_PHOTO_SET = "audit.staff_photo_set"
+AU_STAFF_PHOTO_REMOVED = "audit.staff_photo_removed"
 AU_ROSTER_CHANGED = "audit.roster_changed"
 AU_WINDOW_HANDED_OVER = "audit.window_handed_over"
 AU_WINDOW_ZONE_CHANGED = "audit.window_zone_changed"
@@ -407,6 +420,16 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     # Station sync (docs/sync.md).
     "staff.unknown": (404, "该工作人员不存在或不在您的管辖范围内", "No such staff member in your halls"),
     "staff.username_taken": (409, "该登录名已被使用", "This username is taken"),
+    "staff.number_taken": (409, "该工号已被使用", "This staff number is taken"),
+    "staff.photo_empty": (422, "照片为空", "The photo is empty"),
+    "staff.photo_type": (415, "照片须为JPEG或PNG格式", "A staff photo must be a JPEG or PNG"),
+    "staff.photo_too_large": (413, "照片超过2MB，请压缩后再上传", "The photo is larger than 2 MB"),
+    "staff.photo_unreadable": (
+        422,
+        "照片无法识别（文件损坏或尺寸过大）",
+        "The photo cannot be read (damaged, or too many pixels)",
+    ),
+    "staff.no_photo": (404, "该工作人员没有照片", "This staff member has no photo"),
     "staff.self": (
         422,
         "不能停用本人账号或更改本人角色",

@@ -41,6 +41,7 @@ PERSONAL_FIELDS: Final[dict[str, tuple[str, str | None]]] = {
     "notify_outbox.phone_masked": (MASKED, None),
     "notify_outbox.text": (FREE_TEXT, None),
     "ticket_documents.data_enc": (ENCRYPTED, "ticket_document:<ticket id>"),
+    "users.photo_enc": (ENCRYPTED, "staff_photo:<user id>"),
     "ratings.text": (FREE_TEXT, None),
     "followup_steps.note": (FREE_TEXT, None),
     "matter_steps.note": (FREE_TEXT, None),

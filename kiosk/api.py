@@ -49,6 +49,7 @@ from wire import (
     SnapshotOut,
     TicketOut,
     TrackedTicketOut,
+    WindowClerkOut,
     WindowOut,
 )
 from wire.staff import EnrolOut
@@ -401,6 +402,10 @@ class HallClient:
     def window(self, window_id: int) -> WindowOut:
         """GET /windows/{id}: the window with its clerk and the ticket in hand."""
         return self.typed(WindowOut, self.get(f"/windows/{window_id}"), "GET /windows/{id}")
+
+    def window_clerk(self, window_id: int) -> WindowClerkOut:
+        """GET /windows/{id}/clerk: the clerk at the window now, with 工号 and photo (rating terminal)."""
+        return self.typed(WindowClerkOut, self.get(f"/windows/{window_id}/clerk"), "GET /windows/{id}/clerk")
 
     def window_op(self, window_id: int, op: str, body: dict[str, Any] | None = None) -> WindowStepAnswer:
         """POST /windows/{id}/{op}: call-next, next, recall, no-show, start, finish, suspend, pause...

@@ -88,6 +88,30 @@ RATING_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满�
 RATING_LEVELS_EN = {5: "Very satisfied", 4: "Satisfied", 3: "Fair", 2: "Dissatisfied", 1: "Very dissatisfied"}
 BAD_RATING_MAX = 2
 RATING_REASONS = ("服务效率", "服务水平", "服务态度", "办事结果")
+RATING_REASONS_EN = {
+    "服务效率": "Speed",
+    "服务水平": "Competence",
+    "服务态度": "Attitude",
+    "办事结果": "Outcome",
+}
+# Tappable details of a bad rating instead of a comment box (a public kiosk has no keyboard for
+# Chinese text): each goes into the rating's text and ticks the reason it belongs to.
+RATING_DETAILS = (
+    ("等候时间太长", "服务效率"),
+    ("办理时间太长", "服务效率"),
+    ("材料要求没有一次讲清", "服务水平"),
+    ("业务不熟练", "服务水平"),
+    ("态度冷淡、不耐烦", "服务态度"),
+    ("事情没有办成", "办事结果"),
+)
+RATING_DETAIL_SEPARATOR = "；"
+# Faces of the five levels: each level its own colour family (非常满意 and 满意 must not look alike).
+RATING_LEVEL_COLORS = {5: "#0a7d3b", 4: "#0b63b6", 3: "#5f6b7a", 2: "#b35900", 1: "#c8102e"}
+# A finger needs at least this much (px) on every rating control, whatever the screen's scale.
+TOUCH_TARGET_MIN_PX = 60
+# The clerk's photo on the rating terminal (3:4, as the server keeps it) and in the rating page's strip.
+CLERK_PHOTO_SIZE = (240, 320)
+CLERK_STRIP_PHOTO_H = 120
 
 # The hall's rules changed: the event that says so, and how long the visitor kiosk waits for more
 # changes of the same burst before re-reading the hall.

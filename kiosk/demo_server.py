@@ -261,6 +261,6 @@ def show_page(widget: Any, role: str, page: str | None, ticket: TicketOut | None
         widget.ask({"id": -1, "number": ticket.number if ticket else "A003"})
         if page == "reasons":
             widget.choose_level(2)
-            widget.reason_boxes["服务效率"].setChecked(True)
+            widget.detail_buttons["等候时间太长"].setChecked(True)  # ticks 服务效率 as well
         elif page == "thanks":
             widget.pages.setCurrentWidget(widget.thanks_page)

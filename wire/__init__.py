@@ -48,7 +48,17 @@ from wire.tickets import (
     TicketOut,
     TrackedTicketOut,
 )
-from wire.windows import CallIn, ClerkRef, GroupsIn, NextIn, NextOut, TransferIn, WindowOut
+from wire.windows import (
+    CallIn,
+    ClerkRef,
+    GroupsIn,
+    NextIn,
+    NextOut,
+    TransferIn,
+    WindowClerk,
+    WindowClerkOut,
+    WindowOut,
+)
 
 __all__ = [
     "CALL_EVENTS",
@@ -101,6 +111,8 @@ __all__ = [
     "TrackedTicketOut",
     "TransferIn",
     "UserOut",
+    "WindowClerk",
+    "WindowClerkOut",
     "WindowOut",
     "WindowRef",
     "WireOut",

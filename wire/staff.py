@@ -12,6 +12,8 @@ from wire.base import DbInt, WireOut
 _DAY = r"^\d{4}-\d{2}-\d{2}$"
 _HHMM = r"^\d{2}:\d{2}$"
 _HALL = Field(min_length=1, max_length=64)
+# 工号: letters, digits and hyphens (hall_server.const.STAFF_NUMBER_PATTERN).
+_STAFF_NUMBER = r"^[A-Za-z0-9-]{1,20}$"
 
 
 class StaffIn(BaseModel):
@@ -22,6 +24,7 @@ class StaffIn(BaseModel):
     role: Literal["clerk", "manager"]
     hall_id: str = _HALL
     password: str = Field(min_length=1, max_length=200)
+    staff_number: str | None = Field(default=None, pattern=_STAFF_NUMBER)
 
 
 class StaffPatchIn(BaseModel):
@@ -31,6 +34,8 @@ class StaffPatchIn(BaseModel):
     role: Literal["clerk", "manager"] | None = None
     hall_id: str | None = Field(default=None, min_length=1, max_length=64)
     active: bool | None = None
+    # "" clears the staff number.
+    staff_number: str | None = Field(default=None, pattern=r"^(|[A-Za-z0-9-]{1,20})$")
 
 
 class PasswordResetIn(BaseModel):
@@ -50,6 +55,8 @@ class StaffOut(WireOut):
     hall_name: str
     active: bool
     sso_linked: bool
+    staff_number: str | None = None
+    has_photo: bool = False
 
 
 class SittingIn(BaseModel):

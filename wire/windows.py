@@ -32,6 +32,23 @@ class WindowOut(WireOut):
     current: TicketOut | None
 
 
+class WindowClerk(WireOut):
+    """The clerk at a window as the rating terminal shows them (好差评: the rated person is named)."""
+
+    id: int
+    name: str | None
+    staff_number: str | None  # 工号
+    photo_jpeg: str | None  # the photo's thumbnail, JPEG in base64; None without a photo
+
+
+class WindowClerkOut(WireOut):
+    """Who sits at a window now (clerk None: nobody is logged in there)."""
+
+    window_id: int
+    window_number: int
+    clerk: WindowClerk | None
+
+
 class CallIn(BaseModel):
     """Choose a ticket."""
 

@@ -22,18 +22,18 @@ router = APIRouter(
 )
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The request body, refused with document.too_large as soon as it passes limit bytes."""
+async def read_limited(request: Request, limit: int, too_large: str = "document.too_large") -> bytes:
+    """The request body, refused with the too_large code as soon as it passes limit bytes."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise HallError("document.too_large", size=int(declared), max_bytes=limit)
+        raise HallError(too_large, size=int(declared), max_bytes=limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             # Stop reading: a client lying about its length cannot make the server hold more.
-            raise HallError("document.too_large", size=size, max_bytes=limit)
+            raise HallError(too_large, size=size, max_bytes=limit)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
-from hall_server.api.deps import Creds, get_ctx, run_authed, run_db
+from hall_server.api.deps import Creds, get_ctx, principal_of, run_authed, run_db
+from hall_server.api.documents import read_limited
 from hall_server.api.rate_limit import guard_of
 from hall_server.api.schemas import ErrorOut
-from hall_server.services import enrolment, sittings, staff, window_zones
+from hall_server.auth import MANAGER_ROLES, require_roles
+from hall_server.const import STAFF_PHOTO_CONTENT_TYPE, STAFF_PHOTO_MAX_BYTES, STAFF_PHOTO_TYPES
+from hall_server.errors import HallError
+from hall_server.services import enrolment, sittings, staff, staff_photos, window_zones
 from wire.base import DbInt
 from wire.staff import (
     EnrolIn,
@@ -45,14 +49,16 @@ async def list_staff(
 @router.post("/staff", response_model=StaffOut, status_code=201)
 async def create_staff(body: StaffIn, request: Request, creds: Creds) -> dict[str, Any]:
     """A new clerk or manager in a hall of the caller's subtree (audited)."""
-    new = staff.StaffInput(body.username, body.name, body.role, body.hall_id, body.password)
+    new = staff.StaffInput(
+        body.username, body.name, body.role, body.hall_id, body.password, body.staff_number
+    )
     return await run_authed(request, creds, staff.create_staff, new)
 
 
 @router.patch("/staff/{user_id}", response_model=StaffOut)
 async def update_staff(user_id: DbInt, body: StaffPatchIn, request: Request, creds: Creds) -> dict[str, Any]:
     """Rename, change role or hall, disable or enable (disabling ends the sessions); audited."""
-    patch = staff.StaffPatch(body.name, body.role, body.hall_id, body.active)
+    patch = staff.StaffPatch(body.name, body.role, body.hall_id, body.active, body.staff_number)
     return await run_authed(request, creds, staff.update_staff, user_id, patch)
 
 
@@ -62,6 +68,56 @@ async def reset_password(
 ) -> dict[str, Any]:
     """Set a new password for a staff member; every session of theirs ends (audited)."""
     return await run_authed(request, creds, staff.reset_password, user_id, body.password)
+
+
+@router.put(
+    "/staff/{user_id}/photo",
+    response_model=StaffOut,
+    responses={
+        404: {"model": ErrorOut},
+        413: {"model": ErrorOut},
+        415: {"model": ErrorOut},
+        422: {"model": ErrorOut},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in STAFF_PHOTO_TYPES},
+        }
+    },
+)
+async def set_photo(user_id: DbInt, request: Request, creds: Creds) -> dict[str, Any]:
+    """The staff member's photo (raw JPEG or PNG body, at most 2 MB); kept as an encrypted thumbnail."""
+    ctx = get_ctx(request)
+    # Who is calling is settled before the body is read: a stranger cannot make us take 2 MB.
+    p = await run_db(ctx, principal_of, ctx, creds)
+    require_roles(p, *MANAGER_ROLES)
+    kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if kind not in STAFF_PHOTO_TYPES:
+        raise HallError("staff.photo_type", content_type=kind[:60])
+    data = await read_limited(request, STAFF_PHOTO_MAX_BYTES, "staff.photo_too_large")
+    return await run_db(ctx, staff_photos.set_photo, ctx, p, user_id, data)
+
+
+@router.delete("/staff/{user_id}/photo", response_model=StaffOut, responses={404: {"model": ErrorOut}})
+async def remove_photo(user_id: DbInt, request: Request, creds: Creds) -> dict[str, Any]:
+    """Remove the staff member's photo (audited)."""
+    return await run_authed(request, creds, staff_photos.remove_photo, user_id)
+
+
+@router.get(
+    "/staff/{user_id}/photo",
+    response_class=Response,
+    responses={
+        200: {"content": {STAFF_PHOTO_CONTENT_TYPE: {}}, "description": "the photo's thumbnail"},
+        404: {"model": ErrorOut},
+    },
+)
+async def get_photo(user_id: DbInt, request: Request, creds: Creds) -> Response:
+    """The staff member's photo thumbnail for the staff page (managers of their hall)."""
+    data = await run_authed(request, creds, staff_photos.read_photo, user_id)
+    # Personal data: no cache may keep a copy.
+    return Response(content=data, media_type=STAFF_PHOTO_CONTENT_TYPE, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/halls/{hall_id}/roster", response_model=list[SittingOut])

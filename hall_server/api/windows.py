@@ -21,7 +21,8 @@ from hall_server.api.schemas import (
     TransferIn,
     WindowOut,
 )
-from hall_server.services import windows
+from hall_server.services import staff_photos, windows
+from wire.windows import WindowClerkOut
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,15 @@ async def _lean(request: Request, fn: Callable[..., Any], **kw: Any) -> Response
 async def get_window(window_id: DbInt, request: Request, creds: Creds) -> dict:
     """A window with its clerk and current ticket."""
     return await _run(request, creds, windows.get_window, window_id)
+
+
+@router.get("/{window_id}/clerk", response_model=WindowClerkOut)
+async def window_clerk(window_id: DbInt, request: Request, creds: Creds) -> Response:
+    """The clerk at the window now with 工号 and photo (the window's rating device, the hall's staff)."""
+    answer = await _run(request, creds, staff_photos.window_clerk, window_id)
+    # The photo is personal data: no cache may keep a copy.
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
 
 
 @router.post(

@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 U = User.__table__
 W = Window.__table__
+# A listing reads whether there is a photo, not the photo.
+_LISTED = [c for c in U.c if c.name != "photo_enc"] + [U.c.photo_enc.is_not(None).label("has_photo")]
 
 
 @dataclass(frozen=True)
@@ -53,16 +55,18 @@ class StaffInput:
     role: str
     hall_id: str
     password: str
+    staff_number: str | None = None
 
 
 @dataclass(frozen=True)
 class StaffPatch:
-    """Changes to a staff member (None: unchanged)."""
+    """Changes to a staff member (None: unchanged; an empty staff_number clears it)."""
 
     name: str | None = None
     role: str | None = None
     hall_id: str | None = None
     active: bool | None = None
+    staff_number: str | None = None
 
 
 def staff_view(ctx: ServerContext, row: Any) -> dict[str, Any]:
@@ -82,7 +86,20 @@ def staff_view(ctx: ServerContext, row: Any) -> dict[str, Any]:
         "hall_name": hall_name,
         "active": bool(row.active),
         "sso_linked": row.external_subject is not None,
+        "staff_number": row.staff_number,
+        "has_photo": bool(row.has_photo) if "has_photo" in row._mapping else row.photo_enc is not None,
     }
+
+
+def _check_number_free(s: Session, staff_number: str | None, user_id: int | None = None) -> None:
+    """409 staff.number_taken when another account already has this 工号 (the city's, one list)."""
+    if not staff_number:
+        return
+    stmt = select(U.c.id).where(U.c.staff_number == staff_number)
+    if user_id is not None:
+        stmt = stmt.where(U.c.id != user_id)
+    if s.execute(stmt.limit(1)).first() is not None:
+        raise HallError("staff.number_taken", staff_number=staff_number)
 
 
 def list_staff(ctx: ServerContext, p: Principal, hall_id: str | None = None) -> list[dict[str, Any]]:
@@ -95,14 +112,14 @@ def list_staff(ctx: ServerContext, p: Principal, hall_id: str | None = None) -> 
         halls = [hall_id]
     with ctx.db.read() as s:
         rows = s.execute(
-            select(U)
+            select(*_LISTED)
             .where(U.c.hall_id.in_(halls), U.c.role.in_(STAFF_ROLES))
             .order_by(U.c.hall_id, U.c.role, U.c.username)
         ).all()
     return [staff_view(ctx, r) for r in rows]
 
 
-def _in_scope(ctx: ServerContext, p: Principal, s: Session, user_id: int) -> Any:
+def staff_in_scope(ctx: ServerContext, p: Principal, s: Session, user_id: int) -> Any:
     """The staff row the caller may manage; 404 staff.unknown outside the subtree (not even its existence)."""
     require_roles(p, *MANAGER_ROLES)
     row = s.execute(select(U).where(U.c.id == user_id)).first()
@@ -131,6 +148,7 @@ def create_staff(ctx: ServerContext, p: Principal, new: StaffInput) -> dict[str,
         ).scalar_one()
         if taken:
             raise HallError("staff.username_taken", username=new.username)
+        _check_number_free(s, new.staff_number)
         user_id = s.execute(
             insert(U)
             .values(
@@ -140,6 +158,7 @@ def create_staff(ctx: ServerContext, p: Principal, new: StaffInput) -> dict[str,
                 hall_id=new.hall_id,
                 password_hash=pw_hash,
                 active=True,
+                staff_number=new.staff_number or None,
             )
             .returning(U.c.id)
         ).scalar_one()
@@ -151,6 +170,7 @@ def create_staff(ctx: ServerContext, p: Principal, new: StaffInput) -> dict[str,
             user_id=int(user_id),
             username=new.username,
             role=new.role,
+            staff_number=new.staff_number or None,
         )
         row = s.execute(select(U).where(U.c.id == user_id)).one()
     logger.info("staff %s (%s) created in %s by %s", new.username, new.role, new.hall_id, p.actor)
@@ -160,7 +180,7 @@ def create_staff(ctx: ServerContext, p: Principal, new: StaffInput) -> dict[str,
 def update_staff(ctx: ServerContext, p: Principal, user_id: int, patch: StaffPatch) -> dict[str, Any]:
     """Use case: rename, change role or hall, disable or enable; disabling ends every session."""
     with ctx.db.read() as s:
-        before = _in_scope(ctx, p, s, user_id)
+        before = staff_in_scope(ctx, p, s, user_id)
     role = patch.role or before.role
     hall_id = patch.hall_id or before.hall_id
     _check_target(ctx, p, role, hall_id)
@@ -171,8 +191,11 @@ def update_staff(ctx: ServerContext, p: Principal, user_id: int, patch: StaffPat
     for key, value in (("name", patch.name), ("role", role), ("hall_id", hall_id), ("active", patch.active)):
         if value is not None and value != getattr(before, key):
             values[key] = value
+    if patch.staff_number is not None and (patch.staff_number or None) != before.staff_number:
+        values["staff_number"] = patch.staff_number or None
     with ctx.db.write() as s:
-        _in_scope(ctx, p, s, user_id)
+        staff_in_scope(ctx, p, s, user_id)
+        _check_number_free(s, values.get("staff_number"), user_id)
         if values:
             s.execute(update(U).where(U.c.id == user_id).values(**values))
         ended = 0
@@ -227,12 +250,12 @@ def _leave_windows(ctx: ServerContext, s: Session, p: Principal, user: Any) -> N
 def reset_password(ctx: ServerContext, p: Principal, user_id: int, password: str) -> dict[str, Any]:
     """Use case: a manager sets a new password; every session of the account ends."""
     with ctx.db.read() as s:
-        row = _in_scope(ctx, p, s, user_id)
+        row = staff_in_scope(ctx, p, s, user_id)
     require_not_station(ctx, "staff accounts")
     require_strong_password(ctx, password, row.username)
     pw_hash = hash_password(password)
     with ctx.db.write() as s:
-        _in_scope(ctx, p, s, user_id)
+        staff_in_scope(ctx, p, s, user_id)
         s.execute(update(U).where(U.c.id == user_id).values(password_hash=pw_hash))
         ended = revoke_user_sessions(s, user_id)
         _leave_windows(ctx, s, p, row)

@@ -2,8 +2,9 @@
 
 Parent side: `snapshot()` reads the configuration a station needs (its halls and their
 ancestors, every service item, hall services, queue groups, hall settings, the windows'
-configuration, the staff of its halls with their password hashes, their roster (sittings), and
-the tokens of its halls
+configuration, the staff of its halls with their password hashes, staff numbers (工号) and photo
+thumbnails (ciphertext under the city's data key, which a station shares; about 10 KB each),
+their roster (sittings), and the tokens of its halls
 with hashes and revocations) and names it by a hash of its canonical JSON: the version. It is
 read afresh on every pull (a handful of indexed reads of small tables), so a revocation reaches
 the station in the round after it commits. `down_rows()` reads the parent-owned operational rows

@@ -54,20 +54,49 @@ def id_card_pixmap(width: int = 360, color: str = "#0b4f9c") -> QPixmap:
 
 
 def face_pixmap(level: int, size: int = 120, color: str = "#ffffff") -> QPixmap:
-    """A face whose mouth goes from a big smile (5) to a frown (1)."""
+    """A face per level, each drawn differently (not only its mouth): 5 laughs with closed, happy
+    eyes, an open mouth and rosy cheeks; 4 smiles; 3 is straight; 2 frowns; 1 frowns with sad brows."""
     pm, p = _canvas(size, size)
-    pen = QPen(QColor(color), max(3, size // 18))
-    p.setPen(pen)
+    ink = QColor(color)
+    line = max(3, size // 18)
+    p.setPen(QPen(ink, line, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
     p.setBrush(Qt.BrushStyle.NoBrush)
     m = size * 0.08
     p.drawEllipse(QRectF(m, m, size - 2 * m, size - 2 * m))
-    p.setBrush(QColor(color))
     er = size * 0.06
+    if level == 5:
+        # Laughing: eyes shut in two arches, cheeks, a wide open mouth.
+        for cx in (0.36, 0.64):
+            p.drawArc(QRectF(size * (cx - 0.08), size * 0.34, size * 0.16, size * 0.14), 0, 180 * 16)
+        p.setPen(Qt.PenStyle.NoPen)
+        blush = QColor("#ff9eb0")
+        blush.setAlpha(200)
+        p.setBrush(blush)
+        for cx in (0.26, 0.74):
+            p.drawEllipse(QPointF(size * cx, size * 0.56), size * 0.07, size * 0.045)
+        mouth = QPainterPath(QPointF(size * 0.28, size * 0.60))
+        mouth.cubicTo(
+            QPointF(size * 0.30, size * 0.86),
+            QPointF(size * 0.70, size * 0.86),
+            QPointF(size * 0.72, size * 0.60),
+        )
+        mouth.closeSubpath()
+        p.setBrush(ink)
+        p.drawPath(mouth)
+        p.end()
+        return pm
+    p.setBrush(ink)
+    p.setPen(Qt.PenStyle.NoPen)
     p.drawEllipse(QPointF(size * 0.36, size * 0.40), er, er)
     p.drawEllipse(QPointF(size * 0.64, size * 0.40), er, er)
+    p.setPen(QPen(ink, line, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
     p.setBrush(Qt.BrushStyle.NoBrush)
-    curve = {5: 0.22, 4: 0.12, 3: 0.0, 2: -0.10, 1: -0.18}[level]
-    y = size * (0.66 if curve >= 0 else 0.74)
+    if level == 1:
+        # Sad brows, raised at the middle.
+        p.drawLine(QPointF(size * 0.26, size * 0.30), QPointF(size * 0.42, size * 0.25))
+        p.drawLine(QPointF(size * 0.58, size * 0.25), QPointF(size * 0.74, size * 0.30))
+    curve = {4: 0.16, 3: 0.0, 2: -0.10, 1: -0.18}[level]
+    y = size * (0.64 if curve >= 0 else 0.74)
     path = QPainterPath(QPointF(size * 0.32, y))
     path.quadTo(QPointF(size * 0.5, y + curve * size * 1.4), QPointF(size * 0.68, y))
     p.drawPath(path)

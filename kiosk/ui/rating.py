@@ -1,35 +1,65 @@
-"""Rating terminal beside one window: clerk on duty, five-level rating, reasons on a bad one, outbox."""
+"""Rating terminal beside one window: the clerk on duty (photo, name, 工号), five faces, tappable
+reasons on a bad rating, and an outbox for ratings the link could not take yet."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox,
     QGridLayout,
     QHBoxLayout,
+    QPushButton,
     QSizePolicy,
     QStackedWidget,
-    QTextEdit,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from kiosk import const
+from kiosk.errors import ApiError
 from kiosk.outbox import RatingOutbox
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
 from kiosk.ui.icons import face_icon, person_pixmap
 from kiosk.ui.theme import sc
 from kiosk.ui.widgets import button, card, label
-from wire import SnapshotOut, WindowOut
+from wire import SnapshotOut, WindowClerk, WindowOut
 
 logger = logging.getLogger(__name__)
 
-LEVEL_COLORS = {5: "#0a7d3b", 4: "#2e8b57", 3: "#0b4f9c", 2: "#b35900", 1: "#c8102e"}
+LEVEL_COLORS = const.RATING_LEVEL_COLORS
+CHECK_MARK = "√ "  # a checked reason says so in its text too, not only by colour
+
+
+def clerk_image(clerk: WindowClerk | None) -> QImage | None:
+    """The clerk's photo as an image (decoded off the UI thread), or None without a usable one."""
+    if clerk is None or not clerk.photo_jpeg:
+        return None
+    try:
+        data = base64.b64decode(clerk.photo_jpeg, validate=True)
+    except (binascii.Error, ValueError):
+        logger.warning("the photo of clerk %s is not base64", clerk.id)
+        return None
+    img = QImage()
+    if not img.loadFromData(data, "JPG"):
+        logger.warning("the photo of clerk %s does not decode", clerk.id)
+        return None
+    return img
+
+
+def photo_pixmap(img: QImage | None, width: int, height: int) -> QPixmap:
+    """The photo scaled into width x height (aspect kept), or the silhouette without one."""
+    if img is None:
+        return person_pixmap(min(width, height))
+    return QPixmap.fromImage(img).scaled(
+        width, height, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
 
 
 class RatingTerminal(RoleScreen):
@@ -43,6 +73,8 @@ class RatingTerminal(RoleScreen):
         self.outbox = outbox
         self.window_id = ctx.config.window_id
         self.window: WindowOut | None = None
+        self.clerk: WindowClerk | None = None
+        self.clerk_photo: QImage | None = None
         self.ticket: dict[str, Any] | None = None
         self.level: int | None = None
         self.flushing = False
@@ -72,13 +104,31 @@ class RatingTerminal(RoleScreen):
         bl = QVBoxLayout(box)
         bl.setContentsMargins(sc(60), sc(50), sc(60), sc(50))
         self.window_label = label("", "title", align=Qt.AlignmentFlag.AlignCenter)
+        self.window_label.setObjectName("window-name")
         bl.addWidget(self.window_label)
-        person = label("", None, align=Qt.AlignmentFlag.AlignCenter)
-        person.setPixmap(person_pixmap(sc(220)))
-        bl.addWidget(person)
-        self.clerk_label = label("", "big", align=Qt.AlignmentFlag.AlignCenter)
+        # The rated person is identifiable (好差评): photo, name and 工号 side by side.
+        who = QHBoxLayout()
+        who.setSpacing(sc(40))
+        who.addStretch(1)
+        pw, ph = (sc(v) for v in const.CLERK_PHOTO_SIZE)
+        self.photo_label = label("", None, align=Qt.AlignmentFlag.AlignCenter)
+        self.photo_label.setObjectName("clerk-photo")
+        self.photo_label.setFixedSize(pw, ph)
+        self.photo_label.setAccessibleName("工作人员照片")
+        self.photo_label.setPixmap(photo_pixmap(None, pw, ph))
+        who.addWidget(self.photo_label)
+        names = QVBoxLayout()
+        names.addStretch(1)
+        self.clerk_label = label("", "big")
         self.clerk_label.setObjectName("clerk-on-duty")
-        bl.addWidget(self.clerk_label)
+        names.addWidget(self.clerk_label)
+        self.number_label = label("", "big")
+        self.number_label.setObjectName("clerk-number")
+        names.addWidget(self.number_label)
+        names.addStretch(1)
+        who.addLayout(names)
+        who.addStretch(1)
+        bl.addLayout(who)
         bl.addWidget(
             label(
                 "办事结束后请为我们的服务评价，您的意见是我们改进的动力\n"
@@ -99,6 +149,20 @@ class RatingTerminal(RoleScreen):
         self.rate_title = label("请对本次服务进行评价", "title", align=Qt.AlignmentFlag.AlignCenter)
         lay.addWidget(self.rate_title)
         lay.addWidget(label("Please rate this service", "en", align=Qt.AlignmentFlag.AlignCenter))
+        # Whom the visitor rates, small above the faces.
+        strip = QHBoxLayout()
+        strip.addStretch(1)
+        self.strip_photo = label("", None, align=Qt.AlignmentFlag.AlignCenter)
+        self.strip_photo.setObjectName("rate-clerk-photo")
+        self.strip_photo.setAccessibleName("工作人员照片")
+        strip_h = sc(const.CLERK_STRIP_PHOTO_H)
+        self.strip_photo.setFixedSize(strip_h * 3 // 4, strip_h)
+        strip.addWidget(self.strip_photo)
+        self.strip_label = label("", "subtitle")
+        self.strip_label.setObjectName("rate-clerk")
+        strip.addWidget(self.strip_label)
+        strip.addStretch(1)
+        lay.addLayout(strip)
         row = QHBoxLayout()
         row.setSpacing(sc(20))
         self.level_buttons = {}
@@ -107,6 +171,7 @@ class RatingTerminal(RoleScreen):
             b.setObjectName(f"level-{level}")
             b.setProperty("role", "level")
             b.setText(f"{const.RATING_LEVELS[level]}\n{const.RATING_LEVELS_EN[level]}")
+            b.setAccessibleName(f"{const.RATING_LEVELS[level]} {const.RATING_LEVELS_EN[level]}")
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
             b.setIcon(face_icon(level, 160))
             b.setIconSize(QSize(160, 160))
@@ -120,30 +185,63 @@ class RatingTerminal(RoleScreen):
         lay.addLayout(row, 1)
         return page
 
+    def _toggle(self, text: str, name: str, role: str, height: int) -> QPushButton:
+        """A big tappable on/off button (a finger's size, not a desktop checkbox)."""
+        b = button(text, None, role, name=name)
+        b.setCheckable(True)
+        b.setAccessibleName(text)
+        b.setMinimumHeight(max(const.TOUCH_TARGET_MIN_PX, sc(height)))
+        b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        b.toggled.connect(lambda on, b=b, text=text: self._toggled(b, text, on))
+        return b
+
+    def _toggled(self, b: QPushButton, text: str, on: bool) -> None:
+        b.setText(CHECK_MARK + text if on else text)
+        b.setAccessibleDescription("已选 selected" if on else "未选 not selected")
+        if self.pages.currentWidget() is self.reason_page:
+            self.reason_error.setText("")
+            self.back_timer.start(const.RATING_IDLE_S * 1000)  # the visitor is still choosing
+
     def _build_reasons(self) -> QWidget:
         page = QWidget()
         lay = QVBoxLayout(page)
-        lay.addWidget(label("很抱歉给您带来不便，请告诉我们哪里做得不好", "title", wrap=True))
-        lay.addWidget(label("What went wrong? (choose one or more)", "en"))
+        lay.setSpacing(sc(10))
+        lay.addWidget(label("很抱歉给您带来不便，请点选哪里做得不好", "title", wrap=True))
+        lay.addWidget(label("What went wrong? Tap one or more", "en"))
         grid = QGridLayout()
-        self.reason_boxes: dict[str, QCheckBox] = {}
+        grid.setSpacing(sc(16))
+        self.reason_boxes: dict[str, QPushButton] = {}
         for i, r in enumerate(const.RATING_REASONS):
-            cb = QCheckBox(r)
-            cb.setObjectName(f"reason-{i}")
-            self.reason_boxes[r] = cb
-            grid.addWidget(cb, i // 2, i % 2)
+            b = self._toggle(r, f"reason-{i}", "reason", 96)
+            b.setAccessibleName(f"{r} {const.RATING_REASONS_EN[r]}")
+            self.reason_boxes[r] = b
+            grid.addWidget(b, i // 2, i % 2)
         lay.addLayout(grid)
-        lay.addWidget(label("其他意见（选填）", None))
-        self.reason_text = QTextEdit()
-        self.reason_text.setObjectName("reason-text")
-        self.reason_text.setPlaceholderText("请输入您的意见或建议")
-        lay.addWidget(self.reason_text, 1)
+        # Instead of a comment box: the usual complaints, one tap each (no typing at a public kiosk).
+        lay.addWidget(label("具体问题（可选）  Details (optional)", "subtitle"))
+        details = QGridLayout()
+        details.setSpacing(sc(12))
+        self.detail_buttons: dict[str, QPushButton] = {}
+        for i, (phrase, reason) in enumerate(const.RATING_DETAILS):
+            b = self._toggle(phrase, f"detail-{i}", "reason-detail", 76)
+            # A detail ticks the reason it belongs to (the server needs a reason for a bad rating).
+            b.toggled.connect(lambda on, reason=reason: on and self.reason_boxes[reason].setChecked(True))
+            self.detail_buttons[phrase] = b
+            details.addWidget(b, i // 3, i % 3)
+        lay.addLayout(details)
+        lay.addStretch(1)
         self.reason_error = label("", "subtitle")
+        self.reason_error.setObjectName("reason-error")
         lay.addWidget(self.reason_error)
         row = QHBoxLayout()
-        row.addWidget(button("返回重选 Back", lambda: self.pages.setCurrentWidget(self.rate_page)))
+        back = button("返回重选 Back", lambda: self.pages.setCurrentWidget(self.rate_page), name="back")
+        back.setAccessibleName("返回重选 Back")
+        back.setMinimumHeight(max(const.TOUCH_TARGET_MIN_PX, sc(84)))
+        row.addWidget(back)
         self.submit_btn = button("提交评价 Submit", self.submit_bad, "primary", name="submit")
-        row.addWidget(self.submit_btn)
+        self.submit_btn.setAccessibleName("提交评价 Submit")
+        self.submit_btn.setMinimumHeight(max(const.TOUCH_TARGET_MIN_PX, sc(84)))
+        row.addWidget(self.submit_btn, 2)
         lay.addLayout(row)
         return page
 
@@ -164,15 +262,25 @@ class RatingTerminal(RoleScreen):
         """Find the window and its clerk in the snapshot; follow events from there."""
         client, hall = self.ctx.client_for("rating"), self.ctx.hall_id
 
-        def fetch() -> SnapshotOut:
+        def fetch() -> tuple[SnapshotOut, WindowClerk | None, QImage | None]:
             if self.window_id is None:
                 self.window_id = client.me().window_id
-            return client.snapshot(hall)
+            snap = client.snapshot(hall)
+            clerk = None
+            if self.window_id is not None:
+                try:
+                    clerk = client.window_clerk(self.window_id).clerk
+                except ApiError as exc:
+                    # An older server, or a token that may not see the photo: the name still shows.
+                    logger.info("clerk of window %s not read: %s", self.window_id, exc)
+            return snap, clerk, clerk_image(clerk)
 
-        def done(snap: SnapshotOut) -> None:
+        def done(answer: tuple[SnapshotOut, WindowClerk | None, QImage | None]) -> None:
+            snap, clerk, photo = answer
             for w in snap.windows:
                 if w.id == self.window_id:
                     self.window = w
+            self.clerk, self.clerk_photo = clerk, photo
             self._show_window()
             if self.ctx.events.channel is None:
                 self.ctx.start_events(snap.last_seq)
@@ -191,12 +299,27 @@ class RatingTerminal(RoleScreen):
     def _show_window(self) -> None:
         w = self.window
         self.window_label.setText(f"{w.number}号窗口 {w.name}".strip() if w else "号窗口")
-        # The window's clerk is {id, name} on the wire: no staff number to show.
-        name = w.clerk.name if w and w.clerk else None
+        clerk = self.clerk
+        # The photo and 工号 come with the window's clerk (GET /windows/{id}/clerk); the name also
+        # comes with the snapshot, so it shows even when the photo cannot be read.
+        name = (clerk.name if clerk else None) or (w.clerk.name if w and w.clerk else None)
+        number = clerk.staff_number if clerk else None
+        photo = self.clerk_photo if clerk and w and w.clerk and clerk.id == w.clerk.id else None
+        pw, ph = self.photo_label.width(), self.photo_label.height()
+        self.photo_label.setPixmap(photo_pixmap(photo, pw, ph))
+        self.strip_photo.setPixmap(photo_pixmap(photo, self.strip_photo.width(), self.strip_photo.height()))
+        self.photo_label.setAccessibleName(
+            f"工作人员照片：{name}" if photo is not None and name else "工作人员照片"
+        )
         if name:
             self.clerk_label.setText(f"为您服务的是：{name}")
+            self.number_label.setText(f"工号：{number}" if number else "")
+            self.strip_label.setText(f"{name}  工号 {number}" if number else name)
         else:
             self.clerk_label.setText("本窗口暂无工作人员")
+            self.number_label.setText("")
+            self.strip_label.setText("")
+        self.strip_photo.setVisible(bool(name))
 
     def on_event(self, ev: dict[str, Any]) -> None:
         """rating.requested / ticket.finished for this window asks the visitor to rate."""
@@ -237,9 +360,8 @@ class RatingTerminal(RoleScreen):
             return
         self.level = level
         if level <= const.BAD_RATING_MAX:
-            for cb in self.reason_boxes.values():
-                cb.setChecked(False)
-            self.reason_text.clear()
+            for b in (*self.reason_boxes.values(), *self.detail_buttons.values()):
+                b.setChecked(False)
             self.reason_error.setText("")
             self.pages.setCurrentWidget(self.reason_page)
             self.back_timer.start(const.RATING_IDLE_S * 1000)
@@ -247,15 +369,15 @@ class RatingTerminal(RoleScreen):
         self._save(level, [], "")
 
     def submit_bad(self) -> None:
-        """Save a bad rating with its reasons (at least one reason or some text)."""
+        """Save a bad rating with its reasons (at least one) and the details tapped, as its text."""
         if self.level is None or self.pages.currentWidget() is not self.reason_page:
             return
-        reasons = [r for r, cb in self.reason_boxes.items() if cb.isChecked()]
-        text = self.reason_text.toPlainText().strip()
-        if not reasons and not text:
-            self.reason_error.setText("请至少选择一项原因或填写意见")
+        reasons = [r for r, b in self.reason_boxes.items() if b.isChecked()]
+        details = [d for d, b in self.detail_buttons.items() if b.isChecked()]
+        if not reasons:
+            self.reason_error.setText("请至少点选一项原因  Tap at least one reason")
             return
-        self._save(self.level, reasons, text)
+        self._save(self.level, reasons, const.RATING_DETAIL_SEPARATOR.join(details))
 
     def _save(self, level: int, reasons: list[str], text: str) -> None:
         assert self.ticket is not None

@@ -106,6 +106,10 @@ QPushButton[role="header"]:checked {{ background: #ffffff; color: {const.COLOR_P
 QToolButton[role="level"] {{ font-size: {px(34, s)}px; font-weight: bold; color: #ffffff; border: none;
   border-radius: {px(20, s)}px; padding: {px(16, s)}px; }}
 QToolButton[role="level"]:disabled {{ background: #9aa5b1; }}
+QPushButton[role="reason"] {{ font-size: {px(34, s)}px; font-weight: bold; min-height: {px(76, s)}px; }}
+QPushButton[role="reason-detail"] {{ font-size: {px(26, s)}px; min-height: {px(56, s)}px; }}
+QPushButton[role="reason"]:checked, QPushButton[role="reason-detail"]:checked {{
+  background: {const.COLOR_ACCENT}; color: #ffffff; border-color: {const.COLOR_ACCENT}; }}
 QPushButton[role="key"] {{ font-size: {px(40, s)}px; min-width: {px(96, s)}px; min-height: {px(90, s)}px;
   padding: {px(8, s)}px {px(8, s)}px; }}
 QPushButton[role="kbd"] {{ font-size: {px(34, s)}px; min-width: {px(84, s)}px; min-height: {px(72, s)}px;

@@ -441,6 +441,21 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("PATCH", "/api/v1/staff/{user_id}"): Rule(
         MANAGERS, fixed("/staff/{staff}", json={"name": "赵六"}), hidden="staff.unknown"
     ),
+    ("PUT", "/api/v1/staff/{user_id}/photo"): Rule(
+        MANAGERS,
+        lambda w, who: Req(
+            f"/staff/{w.ids['staff']}/photo",
+            content=make_jpeg(hash(who) % 10_000),
+            headers={"Content-Type": "image/jpeg"},
+        ),
+        hidden="staff.unknown",
+    ),
+    ("GET", "/api/v1/staff/{user_id}/photo"): Rule(
+        MANAGERS, fixed("/staff/{staff}/photo"), hidden="staff.unknown", note="404 staff.no_photo is fine"
+    ),
+    ("DELETE", "/api/v1/staff/{user_id}/photo"): Rule(
+        MANAGERS, fixed("/staff/{staff}/photo"), hidden="staff.unknown"
+    ),
     ("POST", "/api/v1/staff/{user_id}/password"): Rule(
         MANAGERS, fixed("/staff/{staff}/password", json={"password": PASSWORD}), hidden="staff.unknown"
     ),
@@ -511,6 +526,11 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ),
     # windows
     ("GET", "/api/v1/windows/{window_id}"): Rule(OF_HALL, fixed("/windows/{win1}")),
+    ("GET", "/api/v1/windows/{window_id}/clerk"): Rule(
+        frozenset({"rating", "clerk_this", "clerk_other", "mgr_this", "mgr_parent", "admin"}),
+        fixed("/windows/{win1}/clerk"),
+        note="the clerk's photo: the window's own rating device and the hall's staff, not kiosks or displays",
+    ),
     ("POST", "/api/v1/windows/{window_id}/call-next"): Rule(OPERATOR, _win("call-next")),
     ("POST", "/api/v1/windows/{window_id}/next"): Rule(
         OPERATOR,

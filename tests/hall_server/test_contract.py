@@ -37,6 +37,7 @@ from wire import (
     SnapshotOut,
     TicketOut,
     TrackedTicketOut,
+    WindowClerkOut,
     WindowOut,
 )
 
@@ -60,6 +61,7 @@ ENDPOINTS: dict[tuple[str, str, int], tuple[type[BaseModel] | None, bool]] = {
     ("get", "/auth/me", 200): (MeOut, False),
     ("post", "/auth/logout", 204): (None, False),
     ("get", "/windows/{window_id}", 200): (WindowOut, False),
+    ("get", "/windows/{window_id}/clerk", 200): (WindowClerkOut, False),
     ("post", "/windows/{window_id}/call-next", 200): (TicketOut, False),
     ("post", "/windows/{window_id}/next", 200): (NextOut, False),
     ("post", "/windows/{window_id}/call", 200): (TicketOut, False),
@@ -166,6 +168,9 @@ def test_every_kiosk_facing_answer_validates_against_its_wire_model(hall: Hall) 
 
     # The clerk's day at window 1.
     w("get", "/windows/{window_id}", 200, who=clerk, **kw)
+    # The rating terminal beside window 1 reads who sits there (c1 has no photo: photo_jpeg null).
+    at_window = w("get", "/windows/{window_id}/clerk", 200, who=f"rating:{CITY}:1", **kw)
+    assert at_window.clerk is not None and at_window.clerk.photo_jpeg is None
     called = w("post", "/windows/{window_id}/call-next", 200, who=clerk, **kw)
     assert called.id == t1.id and called.holder is not None and called.holder.id_number == ID_YOUNG
     w("post", "/windows/{window_id}/recall", 200, who=clerk, **kw)

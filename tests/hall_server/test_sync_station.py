@@ -429,6 +429,47 @@ def test_city_config_reaches_the_station_in_one_round(city: City, tmp_path: Path
             assert r.status_code == 409 and r.json()["error"]["code"] == "sync.managed_by_city", path
 
 
+def test_staff_number_and_photo_reach_the_station(city: City, tmp_path: Path) -> None:
+    """The village clerk's 工号 and photo, set at the city, show on the station's rating device (the
+    photo travels as ciphertext under the shared data key); the station cannot change them."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from tests.fixtures.photos import BLUE, near, portrait
+
+    admin = _h(city.tokens["admin"])
+    v1 = next(u for u in city.get("/staff", params={"hall_id": VILLAGE}).json() if u["username"] == "v1")
+    r = requests.patch(
+        f"{city.api}/staff/{v1['id']}", json={"staff_number": "V-001"}, headers=admin, timeout=30
+    )
+    assert r.status_code == 200, r.text
+    r = requests.put(
+        f"{city.api}/staff/{v1['id']}/photo",
+        data=portrait(BLUE),
+        headers={**admin, "Content-Type": "image/jpeg"},
+        timeout=30,
+    )
+    assert r.status_code == 200 and r.json()["has_photo"], r.text
+    with run_station(city, tmp_path) as st:
+        wait_until(lambda: st.state().config_version, what="first pull")
+        st.login("v1", city.window)
+        r = st.client.get(f"{API}/windows/{city.window}/clerk", headers=_h(st.tokens["rating"]))
+        assert r.status_code == 200, r.text
+        clerk = r.json()["clerk"]
+        assert (clerk["name"], clerk["staff_number"]) == ("村干部", "V-001")
+        with Image.open(io.BytesIO(base64.b64decode(clerk["photo_jpeg"]))) as img:
+            assert near(img.convert("RGB").getpixel((img.width // 2, img.height // 2)), BLUE)
+        mgr = st.login("m-v")
+        r = st.client.put(
+            f"{API}/staff/{v1['id']}/photo",
+            content=portrait(),
+            headers={**_h(mgr), "Content-Type": "image/jpeg"},
+        )
+        assert r.status_code == 409 and r.json()["error"]["code"] == "sync.managed_by_city"
+
+
 def test_link_down_keeps_serving_then_catches_up(city: City, tmp_path: Path) -> None:
     """With the parent gone the station serves and counts what waits; it all goes up later."""
     with run_station(city, tmp_path) as st:

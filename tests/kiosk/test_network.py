@@ -157,8 +157,7 @@ def test_server_down_and_back_every_screen_recovers_nothing_lost(
         assert rt.pages.currentWidget() is rt.reason_page
         rt.submit_bad()
         assert "至少" in rt.reason_error.text()  # nothing chosen: asked again, nothing lost
-        rt.reason_boxes["服务效率"].setChecked(True)
-        rt.reason_text.setPlainText("等待时间太长")
+        rt.detail_buttons["等候时间太长"].setChecked(True)  # ticks its reason, 服务效率, too
         with qtbot.waitSignal(rt.rating_saved, timeout=5000):
             qtbot.mouseClick(rt.submit_btn, LEFT)
         qtbot.waitUntil(lambda: "已保存" in rt.thanks_note.text(), timeout=15000)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -31,6 +32,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # The account's subject at an external identity provider (single sign-on, later); none yet.
     external_subject: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    # 工号: shown with the name on the rating terminal (好差评: the rated person is identifiable).
+    staff_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # The photo's thumbnail (JPEG), encrypted with the data key, bound to the user id (pii.py).
+    photo_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class Sitting(Base):

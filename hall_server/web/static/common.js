@@ -8,7 +8,8 @@ async function api(path, opts = {}) {
   const headers = Object.assign({ "Accept": "application/json" }, opts.headers || {});
   const token = authToken();
   if (token && !opts.noAuth) headers["Authorization"] = "Bearer " + token;
-  if (opts.body !== undefined && typeof opts.body !== "string") {
+  // A file (a staff photo) goes as its raw bytes with its own type; anything else as JSON.
+  if (opts.body !== undefined && typeof opts.body !== "string" && !(opts.body instanceof Blob)) {
     headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(opts.body);
   }

@@ -1,6 +1,9 @@
-// 人员管理: clerks and managers of the manager's subtree; create, edit, disable, reset password.
+// 人员管理: clerks and managers of the manager's subtree; create, edit, disable, reset password,
+// 工号 and photo (shown with the name on the rating terminal).
 "use strict";
 const ROLE_ZH = { clerk: "窗口人员", manager: "管理人员" };
+const PHOTO_MAX_BYTES = 2 * 1024 * 1024;
+let photoUrls = [];  // object URLs of the photos shown, released on the next render
 let staff = [];
 let editing = null;  // the staff member being edited, or null for a new one
 let resetting = null;
@@ -21,16 +24,35 @@ function isBelow(hallId, root) {
   return false;
 }
 
+// The photo is personal data behind the manager's token: fetched as a blob, never by a plain URL.
+async function photoUrl(userId) {
+  const res = await fetch(API + "/staff/" + userId + "/photo", { headers: { Authorization: "Bearer " + authToken() } });
+  if (!res.ok) return null;
+  const url = URL.createObjectURL(await res.blob());
+  photoUrls.push(url);
+  return url;
+}
+
+function photoCell(s) {
+  if (!s.has_photo) return el("td", { class: "muted" }, "—");
+  const img = el("img", { alt: "照片：" + s.name, width: 45, height: 60, class: "staff-photo" });
+  photoUrl(s.id).then((url) => { if (url) img.src = url; });
+  return el("td", {}, img);
+}
+
 function renderStaff() {
-  const head = el("tr", {}, el("th", {}, "姓名"), el("th", {}, "登录名"), el("th", {}, "角色"), el("th", {}, "所属大厅"), el("th", {}, "状态"), el("th", {}, "操作"));
+  photoUrls.forEach((u) => URL.revokeObjectURL(u));
+  photoUrls = [];
+  const head = el("tr", {}, el("th", {}, "照片"), el("th", {}, "姓名"), el("th", {}, "工号"), el("th", {}, "登录名"), el("th", {}, "角色"), el("th", {}, "所属大厅"), el("th", {}, "状态"), el("th", {}, "操作"));
   const rows = staff.map((s) => el("tr", { class: s.active ? "" : "inactive", "data-username": s.username },
-    el("td", {}, s.name), el("td", {}, s.username), el("td", {}, ROLE_ZH[s.role] || s.role),
+    photoCell(s), el("td", {}, s.name), el("td", { class: "staff-number" }, s.staff_number || "—"),
+    el("td", {}, s.username), el("td", {}, ROLE_ZH[s.role] || s.role),
     el("td", {}, s.hall_name), el("td", {}, s.active ? "在用" : "已停用"),
     el("td", {},
       el("button", { type: "button", onclick: () => startEdit(s) }, "编辑"),
       el("button", { type: "button", onclick: () => startReset(s) }, "重置密码"),
       el("button", { type: "button", onclick: () => setActive(s, !s.active) }, s.active ? "停用" : "启用"))));
-  $("staff").replaceChildren(head, ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, class: "muted" }, "暂无人员 / none"))]));
+  $("staff").replaceChildren(head, ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 8, class: "muted" }, "暂无人员 / none"))]));
 }
 
 function startEdit(s) {
@@ -38,8 +60,44 @@ function startEdit(s) {
   $("form-title").firstChild.textContent = "编辑人员：" + s.name + " ";
   $("s-name").value = s.name; $("s-username").value = s.username; $("s-username").disabled = true;
   $("s-role").value = s.role; $("s-hall").value = s.hall_id;
+  $("s-number").value = s.staff_number || ""; $("s-photo").value = "";
+  $("s-photo-remove").hidden = !s.has_photo;
+  showPreview(null);
+  if (s.has_photo) photoUrl(s.id).then(showPreview);
   $("s-password-box").hidden = true; $("s-cancel").hidden = false;
   $("s-name").focus();
+}
+
+function showPreview(url) {
+  $("s-photo-preview").hidden = !url;
+  if (url) $("s-photo-preview").src = url; else $("s-photo-preview").removeAttribute("src");
+}
+
+function choosePhoto() {
+  const file = $("s-photo").files[0];
+  if (!file) { showPreview(null); return; }
+  if (file.size > PHOTO_MAX_BYTES) flash("照片超过2MB，请压缩后再上传 / The photo is larger than 2 MB", true);
+  const url = URL.createObjectURL(file);
+  photoUrls.push(url);
+  showPreview(url);
+}
+
+// The chosen photo goes up after the account is saved; the server checks type and size again.
+async function uploadPhoto(s) {
+  const file = $("s-photo").files[0];
+  if (!file) return s;
+  const type = file.type || "application/octet-stream";
+  return api("/staff/" + s.id + "/photo", { method: "PUT", body: file, headers: { "Content-Type": type } });
+}
+
+async function removePhoto() {
+  if (!editing) return;
+  try {
+    await api("/staff/" + editing.id + "/photo", { method: "DELETE" });
+    flash("已删除照片：" + editing.name);
+    resetForm();
+    await loadStaff($("hall").value);
+  } catch (e) { flash("未删除：" + e.message, true); }
 }
 
 function resetForm() {
@@ -47,25 +105,39 @@ function resetForm() {
   $("form-title").firstChild.textContent = "新增人员 ";
   $("staff-form").reset(); $("s-username").disabled = false;
   $("s-hall").value = $("hall").value;
+  $("s-photo-remove").hidden = true; showPreview(null);
   $("s-password-box").hidden = false; $("s-cancel").hidden = true;
 }
 
 async function saveStaff(ev) {
   ev.preventDefault();
   const body = { name: $("s-name").value.trim(), role: $("s-role").value, hall_id: $("s-hall").value };
+  const number = $("s-number").value.trim();
+  let saved = null;
   try {
     if (editing) {
-      const s = await api("/staff/" + editing.id, { method: "PATCH", body });
-      flash("已保存：" + s.name + "（" + (ROLE_ZH[s.role] || s.role) + "，" + s.hall_name + "）");
+      body.staff_number = number;  // "" clears it
+      saved = await api("/staff/" + editing.id, { method: "PATCH", body });
+      flash("已保存：" + saved.name + "（" + (ROLE_ZH[saved.role] || saved.role) + "，" + saved.hall_name + "）");
     } else {
       body.username = $("s-username").value.trim();
       body.password = $("s-password").value;
-      const s = await api("/staff", { method: "POST", body });
-      flash("已新增：" + s.name + "（登录名 " + s.username + "，" + s.hall_name + "）");
+      if (number) body.staff_number = number;
+      saved = await api("/staff", { method: "POST", body });
+      flash("已新增：" + saved.name + "（登录名 " + saved.username + "，" + saved.hall_name + "）");
     }
-    resetForm();
+  } catch (e) { flash("未保存：" + e.message, true); $("s-name").focus(); return; }
+  try {
+    const withPhoto = await uploadPhoto(saved);
+    if (withPhoto !== saved) flash("已保存：" + saved.name + "，照片已更新 / photo saved");
+  } catch (e) {
+    // The account is saved; only the photo was refused (its type, size or content).
+    flash("照片未保存：" + e.message, true);
     await loadStaff($("hall").value);
-  } catch (e) { flash("未保存：" + e.message, true); }
+    return;
+  }
+  resetForm();
+  await loadStaff($("hall").value);
 }
 
 async function setActive(s, active) {
@@ -95,6 +167,8 @@ async function saveReset(ev) {
 document.addEventListener("DOMContentLoaded", () => {
   $("staff-form").addEventListener("submit", saveStaff);
   $("s-cancel").addEventListener("click", resetForm);
+  $("s-photo").addEventListener("change", choosePhoto);
+  $("s-photo-remove").addEventListener("click", removePhoto);
   $("pw-form").addEventListener("submit", saveReset);
   $("pw-cancel").addEventListener("click", () => $("pw-dialog").close());
   managePage(loadStaff).catch((e) => flash(e.message, true));
