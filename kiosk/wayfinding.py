@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from queueing.directions import directions_to, serving_windows
+from queueing.directions import Directions, directions_to, serving_windows
 from wire import HallDetailOut
 
 logger = logging.getLogger(__name__)
@@ -17,11 +17,24 @@ def windows_of(hall: HallDetailOut | None, group: str) -> list[int]:
     return sorted(serving_windows([(w.number, w.status, w.groups) for w in hall.windows], group))
 
 
-def where_to_go(hall: HallDetailOut | None, group: str, window_number: int | None = None) -> str:
-    """'请到7–9号窗口' ('' when the hall lists no window for the queue); a called ticket its own window."""
+def directions_for(
+    hall: HallDetailOut | None, group: str, window_number: int | None = None
+) -> Directions | None:
+    """The windows a ticket of the queue goes to (a called ticket: its own window), None if none."""
     if window_number is not None:
-        return f"请到{window_number}号窗口"
+        return directions_to([window_number])
     # The same rule and wording as the phone page's (queueing.directions): the staffed windows of
     # the queue, or all of them while none is open yet.
-    directions = directions_to(windows_of(hall, group))
+    return directions_to(windows_of(hall, group))
+
+
+def where_to_go(hall: HallDetailOut | None, group: str, window_number: int | None = None) -> str:
+    """'请到7–9号窗口' ('' when the hall lists no window for the queue); a called ticket its own window."""
+    directions = directions_for(hall, group, window_number)
     return f"请到{directions.text}" if directions else ""
+
+
+def where_to_go_en(hall: HallDetailOut | None, group: str, window_number: int | None = None) -> str:
+    """'Please go to windows 7–9' (the same windows as where_to_go, for the English screens and ticket)."""
+    directions = directions_for(hall, group, window_number)
+    return f"Please go to {directions.text_en}" if directions else ""

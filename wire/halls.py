@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from wire.base import WireOut
 from wire.events import EventOut
 from wire.windows import WindowOut
@@ -107,6 +109,9 @@ class SnapshotOut(WireOut):
     hall: SnapshotHall
     business_day: str
     groups: list[SnapshotGroup]
+    # Unbound waiting tickets per service code (a service with none is absent; an older server
+    # sends none at all).
+    waiting_by_service: dict[str, int] = Field(default_factory=dict)
     windows: list[WindowOut]
     recent_calls: list[EventOut]
     last_seq: int

@@ -7,12 +7,12 @@ import json
 import logging
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from hall_server.auth import Principal, require_hall, visible_halls
 from hall_server.const import CALL_EVENTS, RECENT_CALLS
 from hall_server.context import ServerContext
-from hall_server.db.models import Event, Hall, HallService, QueueGroup, ServiceItem, Window
+from hall_server.db.models import Event, Hall, HallService, QueueGroup, ServiceItem, Ticket, Window
 from hall_server.errors import HallError
 from hall_server.events import dumps, hall_of_stream, last_seq, read_events, row_to_event
 from hall_server.services.catalogue import normalized_guide, with_hall
@@ -28,6 +28,7 @@ HS = HallService.__table__
 G = QueueGroup.__table__
 W = Window.__table__
 E = Event.__table__
+T = Ticket.__table__
 
 
 def hall_view(row: Any) -> dict[str, Any]:
@@ -138,6 +139,18 @@ def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
                     "estimated_wait_minutes": est.wait_minutes(prefix, waiting),
                 }
             )
+        # Per service too: a village station's one queue holds every service, and each tile says
+        # how many wait for its own service (the unbound ones, as the group's count).
+        by_service = s.execute(
+            select(T.c.service_code, func.count())
+            .where(
+                T.c.hall_id == hall_id,
+                T.c.business_day == est.day,
+                T.c.status == "waiting",
+                T.c.bound_window_id.is_(None),
+            )
+            .group_by(T.c.service_code)
+        ).all()
         windows = [
             window_out(ctx, s, w)
             for w in s.execute(select(W).where(W.c.hall_id == hall_id).order_by(W.c.number)).all()
@@ -153,6 +166,7 @@ def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
             "hall": {"id": hall.id, "name": hall.name, "short_name": hall.short_name},
             "business_day": est.day.isoformat(),
             "groups": groups,
+            "waiting_by_service": {code: int(n) for code, n in by_service},
             "windows": windows,
             "recent_calls": recent,
             "last_seq": seq,
