@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from hall_server.api.deps import Creds, get_ctx, principal_of, run_authed
 from hall_server.api.schemas import ErrorOut, HeartbeatIn
@@ -14,6 +15,8 @@ from wire import StaffCallIn, StaffCallOut
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["devices"], responses={401: {"model": ErrorOut}})
+# A staff call's id is the kiosk's uuid (hex): anything else is no call (422, never a database error).
+CallId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 
 @router.post("/devices/heartbeat", status_code=204)
@@ -68,6 +71,6 @@ async def request_staff(
     response_model=StaffCallOut,
     responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}},
 )
-async def acknowledge_staff_call(call_id: str, request: Request, creds: Creds) -> dict:
+async def acknowledge_staff_call(call_id: CallId, request: Request, creds: Creds) -> dict:
     """A manager of the hall marks the call 已处理: it leaves every dashboard and the kiosk's screen."""
     return await run_authed(request, creds, staff_calls.acknowledge, call_id)
