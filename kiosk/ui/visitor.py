@@ -222,7 +222,10 @@ class VisitorKiosk(RoleScreen):
     def _title(self) -> None:
         if self.header_title is not None:
             name = self.ctx.hall_name or "政务服务大厅"
-            self.header_title.setText(f"{name} · {self.texts.pick('自助取号', 'Self-service tickets')}")
+            # In elderly mode the header's buttons (呼叫工作人员, 长者模式, 中/EN) take the room of
+            # " · 自助取号": the hall's name stays whole rather than clipped.
+            what = "" if self.elderly else f" · {self.texts.pick('自助取号', 'Self-service')}"
+            self.header_title.setText(f"{name}{what}")
 
     def _on_event(self, ev: dict[str, Any]) -> None:
         etype = str(ev.get("type", ""))
@@ -387,6 +390,7 @@ class VisitorKiosk(RoleScreen):
         self.elderly = not self.elderly
         self.elderly_btn.setChecked(self.elderly)
         self.apply_scale()
+        self._title()
         self._render_services()
 
     def apply_scale(self) -> None:
