@@ -187,6 +187,9 @@ EV_RATING_REQUESTED = "rating.requested"
 EV_RATING_RECORDED = "rating.recorded"
 EV_DEVICE_HEARTBEAT = "device.heartbeat"
 EV_DEVICE_FAULT = "device.fault"
+# A visitor tapped 呼叫工作人员 at a kiosk; a manager acknowledged it on the dashboard (已处理).
+EV_STAFF_CALL_REQUESTED = "staff_call.requested"
+EV_STAFF_CALL_ACKNOWLEDGED = "staff_call.acknowledged"
 EV_HALL_UPDATED = "hall.updated"
 EV_TICKET_DOCUMENT_ADDED = "ticket.document_added"
 EV_TICKET_DOCUMENT_DELETED = "ticket.document_deleted"
@@ -347,6 +350,13 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "该设备编号已登记在其他大厅，本次心跳未被接受",
         "The device id is registered to another hall; the heartbeat was refused",
     ),
+    "staff_call.unknown": (404, "该求助不存在", "No such staff call"),
+    "staff_call.too_many": (
+        429,
+        "呼叫过于频繁，工作人员已在赶来，请稍候",
+        "Too many staff calls from this kiosk; staff are on their way",
+    ),
+    "staff_call.other_device": (409, "该求助编号已被其他设备使用", "The call id belongs to another device"),
     "idempotency.conflict": (409, "重复请求的内容与首次不同", "Same idempotency key, different request"),
     "seed.invalid": (422, "城市数据文件不正确", "The city data file is invalid"),
     # Refusals of the domain core (queueing.errors); their messages come with the error itself.
@@ -580,6 +590,16 @@ DEFAULT_NEAR_AHEAD = 3
 # A device that has not sent a heartbeat for this long is shown offline: three missed beats of the
 # kiosks' 30-second heartbeat (kiosk.const.HEARTBEAT_S) and a margin. Settings.device_stale_seconds overrides.
 DEVICE_STALE_SECONDS = 100
+# Staff calls (呼叫工作人员): who may make one, how many a kiosk may make per window of time (a
+# frightened visitor tapping again is answered with the open call, not a new one), and how long an
+# unacknowledged call stays on the dashboard (a forgotten one does not stay there for days).
+STAFF_CALL_ROLES = ("kiosk",)
+STAFF_CALLS_PER_DEVICE = 5
+STAFF_CALL_RATE_WINDOW_S = 600
+STAFF_CALL_ALERT_S = 4 * 3600
+STAFF_CALL_DEVICE_NAME_ZH = "自助取号机"
+# The dashboard alert of an open staff call (it carries the 已处理 button).
+STAFF_CALL_ALERT = "staff.call"
 # Faults that warn without taking the device out of service (it still prints).
 DEVICE_WARNING_FAULTS = frozenset({"printer.paper_low", "paper_low"})
 

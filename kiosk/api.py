@@ -47,6 +47,7 @@ from wire import (
     RemovePriorityIn,
     ServiceOut,
     SnapshotOut,
+    StaffCallOut,
     TicketOut,
     TrackedTicketOut,
     WindowClerkOut,
@@ -526,6 +527,11 @@ class HallClient:
                 raise
             return LinkOut(mode="standalone")
         return self.typed(LinkOut, answer, "GET /sync/link")
+
+    def call_staff(self, hall_id: str, call_id: str) -> StaffCallOut:
+        """POST /halls/{id}/staff-calls: the hall's floor staff are called here (the same call_id is one call)."""
+        answer = self.post(f"/halls/{hall_id}/staff-calls", {"call_id": call_id}, idempotent=True)
+        return self.typed(StaffCallOut, answer, "POST /halls/{id}/staff-calls")
 
     def heartbeat(
         self, device_id: str, kind: str, status: str, faults: list[dict[str, str]] | None = None

@@ -125,6 +125,12 @@ PRIORITY_REMOVE_REASONS = (
     ("其他", "Other"),
 )
 GREEN_REASON_ZH = {"elderly": "老年人", "disabled": "残疾人", "serviceman": "军人", "pregnant": "孕妇"}
+GREEN_REASON_EN = {
+    "elderly": "Senior",
+    "disabled": "Disability",
+    "serviceman": "Service member",
+    "pregnant": "Pregnancy",
+}
 STATUS_ZH = {
     "waiting": "等候中",
     "called": "已叫号",
@@ -138,6 +144,14 @@ STATUS_ZH = {
 WINDOW_STATUS_ZH = {"open": "开放", "paused": "暂停", "closed": "关闭"}
 
 TICKET_NOTE = "过号无效，请您重新取号"
+TICKET_NOTE_EN = "Missed numbers are void; please take a new one."
+
+# 呼叫工作人员: the event that tells the kiosk its call was acknowledged on the dashboard, how long
+# the kiosk says 工作人员马上就到 without an acknowledgement, and how often a call made while the
+# server is out of reach is sent again (the same call id: one call however often it is sent).
+EV_STAFF_CALL_ACKNOWLEDGED = "staff_call.acknowledged"
+STAFF_CALL_WAIT_S = 300
+STAFF_CALL_RETRY_MS = 5000
 ELDERLY_AGE_DEFAULT = 70
 
 # Voice.

@@ -157,8 +157,10 @@ class TicketPrinter:
                 self._printer = None
                 raise PrintFailed(f"{zh}。号码已显示在屏幕上，请记下或拍照", str(exc), code=code) from exc
 
-    def print_ticket(self, ticket: TicketOut, hall_name: str) -> None:
-        """Print a ticket as the server answered it."""
+    def print_ticket(
+        self, ticket: TicketOut, hall_name: str, where: str = "", where_en: str = "", english: bool = False
+    ) -> None:
+        """Print a ticket as the server answered it, with where to go; Chinese only unless `english`."""
         from printers.layout import TicketLayout
 
         holder = ticket.holder
@@ -172,8 +174,11 @@ class TicketPrinter:
             issued_at=_parse_time(ticket.issued_at),
             qr_url=ticket.track_url,
             notes=[const.TICKET_NOTE],
-            priority_label=("绿色通道·" + const.GREEN_REASON_ZH.get(green, green)) if green else None,
+            priority_label=_priority_label(green, english) if green else None,
             holder_masked=(holder.name_masked or holder.id_masked) if holder else None,
+            window_hint=where or None,
+            window_hint_en=where_en or None,
+            english=english,
         )
         self._do("ticket", "print_ticket", layout)
 
@@ -189,6 +194,12 @@ class TicketPrinter:
             except Exception:
                 self._printer = None
                 raise
+
+
+def _priority_label(green: str, english: bool) -> str:
+    """【绿色通道·老年人】, with the English after it on an English ticket."""
+    zh = "绿色通道·" + const.GREEN_REASON_ZH.get(green, green)
+    return f"{zh} Priority: {const.GREEN_REASON_EN.get(green, green)}" if english else zh
 
 
 def material_counts(m: Any) -> tuple[str, int, int, str]:

@@ -108,38 +108,49 @@ def _time(value: datetime) -> str:
 
 
 def ticket_blocks(t: TicketLayout, width_mm: int) -> list[Block]:
-    """The blocks of a queue ticket: hall, big number, service, wait, QR, the missed-number rule."""
+    """The blocks of a queue ticket: hall, big number, where to go, service, wait, QR, the missed-number
+    rule; Chinese only, unless the ticket is an English one (then each label has its English too)."""
     cols = columns(width_mm)
+
+    def say(zh: str, en: str) -> str:
+        return f"{zh} {en}" if t.english else zh
+
     out: list[Block] = []
     hall_w = _fit_scale(t.hall_name, width_mm, 2)
     out += _centered(t.hall_name, width_mm, width=hall_w, height=2, bold=True)
-    out += _centered("排队凭条 Queue ticket", width_mm)
+    out += _centered(say("排队凭条", "Queue ticket"), width_mm)
     out.append(Rule())
-    out += _centered("您的号码 Your number", width_mm)
+    out += _centered(say("您的号码", "Your number"), width_mm)
     big = _fit_scale(t.number, width_mm, 6 if width_mm == 58 else 8)
     out.append(Text(t.number, width=big, height=big, bold=True, align="center"))
     if t.priority_label:
         out += _centered(f"【{t.priority_label}】", width_mm, width=1, height=2, bold=True)
-    out.append(Feed(1))
-    out += _row("业务事项 Service", t.service_name, cols, bold=True)
-    out += _row("等候人数 Ahead", f"{t.people_ahead} 人", cols)
-    if t.estimated_wait_minutes is not None:
-        out += _row("预计等待 Wait", f"约 {t.estimated_wait_minutes} 分钟", cols)
-    out += _row("取号时间 Time", _time(t.issued_at), cols)
     if t.window_hint:
-        out += _row("办理窗口 Window", t.window_hint, cols)
+        # Where to go comes right under the number, large: it is what the visitor does next.
+        out += _centered(t.window_hint, width_mm, width=1, height=2, bold=True)
+        if t.english and t.window_hint_en:
+            out += _centered(t.window_hint_en, width_mm)
+    out.append(Feed(1))
+    out += _row(say("业务事项", "Service"), t.service_name, cols, bold=True)
+    out += _row(say("等候人数", "Ahead"), say(f"{t.people_ahead} 人", f"{t.people_ahead} people"), cols)
+    if t.estimated_wait_minutes is not None:
+        wait = t.estimated_wait_minutes
+        out += _row(say("预计等待", "Wait"), say(f"约 {wait} 分钟", f"about {wait} min"), cols)
+    out += _row(say("取号时间", "Time"), _time(t.issued_at), cols)
     if t.holder_masked:
-        out += _row("持号人 Holder", t.holder_masked, cols)
+        out += _row(say("持号人", "Holder"), t.holder_masked, cols)
     if t.qr_url:
         out.append(Rule())
         out.append(Qr(t.qr_url, box=6 if width_mm == 58 else 8))
         out += _centered("扫码查看排队进度", width_mm)
-        out += _centered("Scan to follow the queue", width_mm)
+        if t.english:
+            out += _centered("Scan to follow the queue", width_mm)
     out.append(Rule())
     out += _centered(MISSED_NUMBER_RULE_ZH, width_mm, bold=True)
-    out += _centered(MISSED_NUMBER_RULE_EN, width_mm)
+    if t.english:
+        out += _centered(MISSED_NUMBER_RULE_EN, width_mm)
     for note in t.notes:
-        if MISSED_NUMBER_RULE_ZH not in note:
+        if MISSED_NUMBER_RULE_ZH not in note and MISSED_NUMBER_RULE_EN not in note:
             out += _texts(note, cols)
     return out
 

@@ -19,9 +19,14 @@ class TicketLayout:
     issued_at: datetime
     qr_url: str | None
     notes: Sequence[str] = ()
+    # Where to go, as a sentence (请到7–9号窗口); printed under the number.
     window_hint: str | None = None
     priority_label: str | None = None
     holder_masked: str | None = None
+    # Chinese only unless the visitor switched the kiosk to English: then every label carries its
+    # English too, and window_hint_en says where to go.
+    english: bool = False
+    window_hint_en: str | None = None
 
     def __post_init__(self) -> None:
         if not self.number.strip():

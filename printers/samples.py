@@ -32,8 +32,8 @@ def sample_ticket() -> TicketLayout:
         issued_at=datetime(2026, 11, 26, 9, 41),
         qr_url="http://hall.bazhong.local:8000/t/Qm7tK2xZp9",
         notes=["请留意大厅显示屏和语音叫号。", "本凭条当日有效。"],
-        window_hint="3号、5号窗口",
-        priority_label="绿色通道 Green channel",
+        window_hint="请到3、5号窗口",
+        priority_label="绿色通道·老年人",
         holder_masked="䶮*",
     )
 

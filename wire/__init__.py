@@ -21,7 +21,7 @@ from wire.auth import (
     UserOut,
 )
 from wire.base import DB_INT_MAX, DB_INT_MIN, ChannelName, DbInt, GreenName, WireOut
-from wire.devices import FaultIn, HealthOut, HeartbeatIn
+from wire.devices import FaultIn, HealthOut, HeartbeatIn, StaffCallIn, StaffCallOut
 from wire.documents import DocumentOut
 from wire.errors import ErrorBody, ErrorCode, ErrorOut
 from wire.events import CALL_EVENTS, ActorOut, CallPayload, EventOut, WindowRef
@@ -107,6 +107,8 @@ __all__ = [
     "SnapshotHall",
     "SnapshotOut",
     "SocketTicketOut",
+    "StaffCallIn",
+    "StaffCallOut",
     "TicketOut",
     "TrackedTicketOut",
     "TransferIn",

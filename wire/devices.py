@@ -33,3 +33,20 @@ class HealthOut(WireOut):
     version: str
     hall_id: str | None
     pid: int
+
+
+class StaffCallIn(BaseModel):
+    """A kiosk's call for floor staff; `call_id` is the kiosk's key for it (a resend is the same call)."""
+
+    call_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
+class StaffCallOut(WireOut):
+    """A staff call: where (the device's name), when, and who acknowledged it (None while open)."""
+
+    id: str
+    hall_id: str
+    device_name: str
+    requested_at: str
+    acknowledged_at: str | None
+    acknowledged_by: str | None

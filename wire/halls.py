@@ -117,6 +117,9 @@ class SnapshotOut(WireOut):
     hall: SnapshotHall
     business_day: str
     groups: list[SnapshotGroup]
+    # Unbound waiting tickets per service code (a service with none is absent; an older server
+    # sends none at all).
+    waiting_by_service: dict[str, int] = Field(default_factory=dict)
     windows: list[WindowOut]
     recent_calls: list[EventOut]
     last_seq: int

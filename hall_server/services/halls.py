@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from hall_server.auth import Principal, require_hall, visible_halls
 from hall_server.const import CALL_EVENTS, RECENT_CALLS
@@ -144,6 +144,18 @@ def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
                     "estimated_wait_minutes": est.wait_minutes(prefix, waiting),
                 }
             )
+        # Per service too: a village station's one queue holds every service, and each tile says
+        # how many wait for its own service (the unbound ones, as the group's count).
+        by_service = s.execute(
+            select(T.c.service_code, func.count())
+            .where(
+                T.c.hall_id == hall_id,
+                T.c.business_day == est.day,
+                T.c.status == "waiting",
+                T.c.bound_window_id.is_(None),
+            )
+            .group_by(T.c.service_code)
+        ).all()
         windows = [
             window_out(ctx, s, w)
             for w in s.execute(select(W).where(W.c.hall_id == hall_id).order_by(W.c.number)).all()
@@ -167,6 +179,7 @@ def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
             "hall": {"id": hall.id, "name": hall.name, "short_name": hall.short_name},
             "business_day": est.day.isoformat(),
             "groups": groups,
+            "waiting_by_service": {code: int(n) for code, n in by_service},
             "windows": windows,
             "recent_calls": recent,
             "last_seq": seq,

@@ -16,10 +16,12 @@ from hall_server.const import (
     POLICY_ALERT_QUEUE,
     POLICY_ALERT_WAIT,
     POLICY_TARGET_WAIT,
+    STAFF_CALL_ALERT,
     STATION_SILENT_ALERT_S,
 )
 from hall_server.context import ServerContext
 from hall_server.db.models import Device, Hall, QueueGroup, Station, Ticket, Window
+from hall_server.services import staff_calls
 from hall_server.services.hall_settings import settings_of
 from hall_server.services.stations import station_rows
 from hall_server.services.throttle import login_alerts
@@ -257,7 +259,20 @@ def alerts_of(ctx: ServerContext, p: Principal, hall_id: str) -> list[dict[str, 
     """Use case: a hall's alerts now (its managers)."""
     manager_scope(ctx, p, hall_id, include_subtree=False)
     with ctx.db.read() as s:
-        return alerts(
+        # A visitor waiting for help comes first: it is a person at a kiosk, now.
+        calls = [
+            _alert(
+                STAFF_CALL_ALERT,
+                "critical",
+                f"{c['device_name']}：群众呼叫工作人员",
+                f"a visitor calls for staff at {c['device_name']}",
+                call_id=c["id"],
+                device_name=c["device_name"],
+                requested_at=c["requested_at"],
+            )
+            for c in staff_calls.open_calls(s, ctx, hall_id)
+        ]
+        return calls + alerts(
             s, hall_id, ctx.now(), ctx.settings.device_stale_seconds, ctx.settings.station_silent_alert_s
         )
 

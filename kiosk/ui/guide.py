@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QListWidget, QVBoxLayout, QWidget
 from kiosk.errors import PrintFailed
 from kiosk.hardware import material_text, time_limit_text
 from kiosk.ui.context import AppContext
+from kiosk.ui.lang import texts_of
 from kiosk.ui.widgets import MessageLine, button, label
 from wire import ServiceOut
 
@@ -36,15 +37,17 @@ class GuidePage(QWidget):
         lay.addWidget(self.title)
         self.limit = label("", "subtitle", wrap=True)
         lay.addWidget(self.limit)
-        lay.addWidget(label("所需材料 Materials", "big"))
+        texts = texts_of(ctx.extras)
+        lay.addWidget(texts.bind(label("", "big"), "所需材料", "Materials"))
         self.materials = QListWidget()
         self.materials.setObjectName("materials")
         lay.addWidget(self.materials, 1)
         self.steps = label("", None, wrap=True)
         lay.addWidget(self.steps)
         row = QHBoxLayout()
-        row.addWidget(button("返回 Back", on_back, name="guide-back"))
-        self.print_btn = button("打印办事指南\nPrint guide", self.print_guide, "primary", name="print-guide")
+        row.addWidget(texts.bind(button("", on_back, name="guide-back"), "返回", "Back"))
+        self.print_btn = button("", self.print_guide, "primary", name="print-guide")
+        texts.bind(self.print_btn, "打印办事指南", "Print guide")
         row.addWidget(self.print_btn)
         lay.addLayout(row)
 

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QVBoxLayout, 
 from kiosk import const
 from kiosk.errors import KioskError
 from kiosk.ui.context import AppContext
+from kiosk.ui.lang import texts_of
 from kiosk.ui.widgets import button, label
 from kiosk.wayfinding import where_to_go
 from wire import HallDetailOut, TicketOut
@@ -29,7 +30,12 @@ class LookupPage(QWidget):
         self.run = run
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)  # the screen's body has the margins
-        lay.addWidget(label("查询排队进度 · 请输入号码", "title"))
+        texts = texts_of(ctx.extras)
+        lay.addWidget(
+            texts.bind(
+                label("", "title"), "查询排队进度 · 请输入号码", "Where is my ticket · enter its number"
+            )
+        )
         self.edit = QLineEdit()
         self.edit.setObjectName("lookup-number")
         self.edit.setAccessibleName("号码")
@@ -47,9 +53,9 @@ class LookupPage(QWidget):
         self.result.setObjectName("lookup-result")
         lay.addWidget(self.result, 1)
         row = QHBoxLayout()
-        row.addWidget(button("返回首页 Back", on_back))
-        row.addWidget(button("删除 ⌫", self._backspace, name="lookup-back"))
-        row.addWidget(button("查询 Search", self.do_lookup, "primary", name="do-lookup"))
+        row.addWidget(texts.bind(button("", on_back), "返回首页", "Back"))
+        row.addWidget(texts.bind(button("", self._backspace, name="lookup-back"), "删除 ⌫", "Delete ⌫"))
+        row.addWidget(texts.bind(button("", self.do_lookup, "primary", name="do-lookup"), "查询", "Search"))
         lay.addLayout(row)
 
     def _build_keys(self, letters: str) -> None:

@@ -29,7 +29,9 @@ from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
 from kiosk.ui.guide import GuidePage
 from kiosk.ui.icons import id_card_pixmap
+from kiosk.ui.lang import texts_of
 from kiosk.ui.lookup import LookupPage
+from kiosk.ui.staff_call import IDLE, QUEUED, SENDING, StaffCaller
 from kiosk.ui.theme import sc
 from kiosk.ui.widgets import (
     OnScreenKeyboard,
@@ -41,7 +43,7 @@ from kiosk.ui.widgets import (
     restyle,
     touch_scroll,
 )
-from kiosk.wayfinding import where_to_go
+from kiosk.wayfinding import where_to_go, where_to_go_en
 from kiosk.wrapping import wrap_name
 from wire import CheckinTicketOut, HallDetailOut, PolicyOut, ServiceOut, SnapshotOut, TicketOut
 
@@ -74,10 +76,13 @@ class VisitorKiosk(RoleScreen):
     print_finished = Signal(bool)  # True printed, False failed (ticket stays on screen)
 
     def __init__(self, ctx: AppContext) -> None:
-        super().__init__(ctx, f"{ctx.hall_name or '政务服务大厅'} · 自助取号", "Self-service ticket kiosk")
+        super().__init__(ctx, f"{ctx.hall_name or '政务服务大厅'} · 自助取号")  # Chinese only by default
+        self.texts = texts_of(ctx.extras)
         self.services: list[ServiceOut] = []
         self.service_buttons: dict[str, Any] = {}
         self.waiting: dict[str, int] = {}
+        self.waiting_by_service: dict[str, int] = {}
+        self.by_service = False
         self.policy: PolicyOut | None = None
         self.category = ALL
         self.current_service: ServiceOut | None = None
@@ -91,8 +96,15 @@ class VisitorKiosk(RoleScreen):
         self.elderly_btn.setCheckable(True)
         self.elderly_btn.setChecked(self.elderly)
         self.header_right.insertWidget(self.header_right.indexOf(self.badge) + 1, self.elderly_btn)
+        self.texts.bind(self.elderly_btn, "长者模式 大字", "Large type")
+        self.lang_btn = button("中/EN", self.toggle_english, "header", name="language")
+        self.lang_btn.setCheckable(True)
+        self.lang_btn.setAccessibleName("切换中文或英文 Chinese or English")
+        self.header_right.insertWidget(self.header_right.indexOf(self.elderly_btn) + 1, self.lang_btn)
+        self._build_staff_call()
 
         self.pages = QStackedWidget()
+        self.body.addWidget(self.staff_banner)
         self.body.addWidget(self.pages, 1)
         self.home = self._build_home()
         self.identify = self._build_identify()
@@ -157,8 +169,7 @@ class VisitorKiosk(RoleScreen):
         def done(res: tuple[HallDetailOut, list[ServiceOut], SnapshotOut]) -> None:
             hall, services, snap = res
             self.ctx.hall = hall
-            if self.header_title is not None:
-                self.header_title.setText(f"{self.ctx.hall_name} · 自助取号")
+            self._title()
             self.policy = hall.policy
             if services != self.services:  # a reload after reconnecting leaves the tiles be
                 self.services = services
@@ -188,6 +199,8 @@ class VisitorKiosk(RoleScreen):
 
     def _apply_snapshot(self, snap: SnapshotOut) -> None:
         self.waiting = {g.prefix: g.waiting for g in snap.groups}
+        self.waiting_by_service = dict(snap.waiting_by_service)
+        self.by_service = "waiting_by_service" in snap.model_fields_set
         shown = [s.code for s in self.visible_services()] if hasattr(self, "search") else []
         if shown and shown == list(self.service_buttons):
             # Same tiles: new counts in place, so a list being scrolled does not jump or lose a tile
@@ -198,8 +211,21 @@ class VisitorKiosk(RoleScreen):
             self._render_services()
 
     def _tile_text(self, s: ServiceOut) -> str:
-        waiting = self.waiting.get(s.prefix or "", 0)
-        return f"{wrap_name(s.name, 12 if self.elderly else 11)}\n等候 {waiting} 人"
+        # The service's own count (a village station's one queue holds every service); the queue's
+        # from a server that does not count per service.
+        waiting = (
+            self.waiting_by_service.get(s.code, 0) if self.by_service else self.waiting.get(s.prefix or "", 0)
+        )
+        count = self.texts.pick(f"等候 {waiting} 人", f"{waiting} waiting")
+        return f"{wrap_name(s.name, 12 if self.elderly else 11)}\n{count}"
+
+    def _title(self) -> None:
+        if self.header_title is not None:
+            name = self.ctx.hall_name or "政务服务大厅"
+            # In elderly mode the header's buttons (呼叫工作人员, 长者模式, 中/EN) take the room of
+            # " · 自助取号": the hall's name stays whole rather than clipped.
+            what = "" if self.elderly else f" · {self.texts.pick('自助取号', 'Self-service')}"
+            self.header_title.setText(f"{name}{what}")
 
     def _on_event(self, ev: dict[str, Any]) -> None:
         etype = str(ev.get("type", ""))
@@ -220,13 +246,21 @@ class VisitorKiosk(RoleScreen):
         self.search = QLineEdit()
         self.search.setObjectName("search")
         self.search.setAccessibleName("搜索事项")
-        self.search.setPlaceholderText("点“拼音键盘”搜索，如 bdc（不动产）、社保、营业执照")
+        self.texts.bind(
+            self.search,
+            "点“拼音键盘”搜索，如 bdc（不动产）、社保、营业执照",
+            "Tap Keyboard to search by pinyin initials, e.g. bdc",
+            "placeholder",
+        )
         self.search.textChanged.connect(lambda _t: self._render_services())
         search_row.addWidget(self.search, 1)
         self.keyboard_btn = button("⌨ 拼音键盘", self.toggle_keyboard, "primary", name="keyboard-toggle")
+        self.texts.bind(self.keyboard_btn, "⌨ 拼音键盘", "⌨ Keyboard")
         self.keyboard_btn.setCheckable(True)
         search_row.addWidget(self.keyboard_btn)
-        search_row.addWidget(button("清空", lambda: self.search.clear(), name="search-clear"))
+        search_row.addWidget(
+            self.texts.bind(button("清空", lambda: self.search.clear(), name="search-clear"), "清空", "Clear")
+        )
         lay.addLayout(search_row)
         quick = list(search_terms()["synonyms"])[: const.KEYBOARD_QUICK_WORDS]
         self.keyboard = OnScreenKeyboard(self.search, quick)
@@ -264,13 +298,12 @@ class VisitorKiosk(RoleScreen):
         actions = QHBoxLayout(self.actions_bar)
         actions.setContentsMargins(0, 0, 0, 0)
         actions.setSpacing(sc(20))
-        actions.addWidget(
-            button("预约签到\nAppointment check-in", self.open_checkin, "primary", name="checkin")
-        )
-        actions.addWidget(
-            button("查询排队进度\nWhere is my ticket", self.open_lookup, "primary", name="lookup")
-        )
-        self.hint = label("请选择您要办理的事项，点击后按提示刷身份证取号", "subtitle", wrap=True)
+        checkin = button("预约签到", self.open_checkin, "primary", name="checkin")
+        actions.addWidget(self.texts.bind(checkin, "预约签到", "Appointment\ncheck-in"))
+        lookup = button("查询排队进度", self.open_lookup, "primary", name="lookup")
+        actions.addWidget(self.texts.bind(lookup, "查询排队进度", "Where is\nmy ticket"))
+        self.hint = label("", "subtitle", wrap=True)
+        self._hint_home()
         actions.addWidget(self.hint, 1)
         lay.addWidget(self.actions_bar)
         return page
@@ -357,6 +390,7 @@ class VisitorKiosk(RoleScreen):
         self.elderly = not self.elderly
         self.elderly_btn.setChecked(self.elderly)
         self.apply_scale()
+        self._title()
         self._render_services()
 
     def apply_scale(self) -> None:
@@ -395,11 +429,8 @@ class VisitorKiosk(RoleScreen):
         icon = label("", None, align=Qt.AlignmentFlag.AlignCenter)
         icon.setPixmap(id_card_pixmap(sc(300)))
         bl.addWidget(icon)
-        self.id_prompt = label(
-            "请将身份证放在下方感应区\nPlease place your ID card on the reader",
-            "big",
-            align=Qt.AlignmentFlag.AlignCenter,
-        )
+        self.id_prompt = label("", "big", align=Qt.AlignmentFlag.AlignCenter)
+        self.texts.bind(self.id_prompt, "请将身份证放在下方感应区", "Please place your ID card on the reader")
         bl.addWidget(self.id_prompt)
         self.id_status = label("", "subtitle", wrap=True, align=Qt.AlignmentFlag.AlignCenter)
         bl.addWidget(self.id_status)
@@ -409,8 +440,14 @@ class VisitorKiosk(RoleScreen):
         green_box = card()
         gl = QVBoxLayout(green_box)
         gl.setContentsMargins(sc(24), sc(20), sc(24), sc(20))
-        gl.addWidget(label("绿色通道 Priority", "big"))
-        gl.addWidget(label("请向工作人员出示相关证件", "subtitle", wrap=True))
+        gl.addWidget(self.texts.bind(label("", "big"), "绿色通道", "Priority"))
+        gl.addWidget(
+            self.texts.bind(
+                label("", "subtitle", wrap=True),
+                "请向工作人员出示相关证件",
+                "Please show your certificate to staff",
+            )
+        )
         self.green_buttons: dict[str, Any] = {}
         for reason in ("disabled", "serviceman", "pregnant"):
             b = button(
@@ -418,21 +455,22 @@ class VisitorKiosk(RoleScreen):
             )
             b.setCheckable(True)
             b.setProperty("role", "category")
+            self.texts.bind(b, const.GREEN_REASON_ZH[reason], const.GREEN_REASON_EN[reason])
             self.green_buttons[reason] = b
             gl.addWidget(b)
         gl.addStretch(1)
         mid.addWidget(green_box, 1)
         lay.addLayout(mid, 1)
         row = QHBoxLayout()
-        row.addWidget(button("返回首页\nBack", self.go_home, name="back"))
-        row.addWidget(button("办事指南\nService guide", self.open_guide, name="guide"))
-        self.retry_btn = button("重新取号\nTry again", self.retry_issue, "primary", name="retry")
+        row.addWidget(self.texts.bind(button("", self.go_home, name="back"), "返回首页", "Back"))
+        row.addWidget(self.texts.bind(button("", self.open_guide, name="guide"), "办事指南", "Service guide"))
+        self.retry_btn = button("", self.retry_issue, "primary", name="retry")
+        self.texts.bind(self.retry_btn, "重新取号", "Try again")
         self.retry_btn.hide()
         row.addWidget(self.retry_btn)
         # Reading the ID card is the main action (the big card above); no card is the secondary one.
-        self.anon_btn = button(
-            "未带身份证，直接取号\nContinue without ID card", self.issue_anonymous, name="anonymous"
-        )
+        self.anon_btn = button("", self.issue_anonymous, name="anonymous")
+        self.texts.bind(self.anon_btn, "未带身份证，直接取号", "Continue without ID card")
         row.addWidget(self.anon_btn)
         lay.addLayout(row)
         return page
@@ -471,7 +509,7 @@ class VisitorKiosk(RoleScreen):
         self.anon_btn.setEnabled(not busy)
         self.retry_btn.setEnabled(not busy)
         if busy:
-            self.id_status.setText("正在取号，请稍候…")
+            self.id_status.setText(self.texts.pick("正在取号，请稍候…", "Issuing your ticket…"))
 
     def issue_anonymous(self) -> None:
         """Ticket without an ID card (where the hall allows it)."""
@@ -499,7 +537,10 @@ class VisitorKiosk(RoleScreen):
 
         def failed(exc: BaseException) -> None:
             self._set_issuing(False)
-            msg = getattr(exc, "message_zh", None) or "取号失败，请重试"
+            msg = self.texts.pick(
+                getattr(exc, "message_zh", None) or "取号失败，请重试",
+                getattr(exc, "message_en", None) or "No ticket was issued; please try again",
+            )
             self.id_status.setText(msg)
             self.last_error = msg
             self.retry_btn.show()  # the retry reuses the idempotency key: never two tickets
@@ -523,12 +564,16 @@ class VisitorKiosk(RoleScreen):
             self._checkin(card)
             return
         if page is not self.identify:
-            self.hint.setText("已识别身份证，请先选择要办理的事项")
+            self.hint.setText(
+                self.texts.pick("已识别身份证，请先选择要办理的事项", "Please choose a service first")
+            )
             return
         if getattr(card, "id_valid", True) is False:
             # A number failing its check digit is refused here; nothing is sent to the server.
             self.id_status.setText(
-                "身份证号码校验未通过，请到服务台人工办理\nThe ID number on this card is not valid"
+                self.texts.pick(
+                    "身份证号码校验未通过，请到服务台人工办理", "The ID number on this card is not valid"
+                )
             )
             return
         green = getattr(self, "declared_green", None)
@@ -567,7 +612,11 @@ class VisitorKiosk(RoleScreen):
         left = card()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(sc(40), sc(20), sc(40), sc(20))
-        ll.addWidget(label("您的号码 Your number", "subtitle", align=Qt.AlignmentFlag.AlignCenter))
+        ll.addWidget(
+            self.texts.bind(
+                label("", "subtitle", align=Qt.AlignmentFlag.AlignCenter), "您的号码", "Your number"
+            )
+        )
         self.t_number = label("", "huge", align=Qt.AlignmentFlag.AlignCenter)
         self.t_number.setObjectName("ticket-number")
         ll.addWidget(self.t_number)
@@ -582,7 +631,13 @@ class VisitorKiosk(RoleScreen):
         ll.addWidget(self.t_ahead)
         self.t_holder = label("", "subtitle", align=Qt.AlignmentFlag.AlignCenter)
         ll.addWidget(self.t_holder)
-        ll.addWidget(label(const.TICKET_NOTE, "subtitle", align=Qt.AlignmentFlag.AlignCenter))
+        ll.addWidget(
+            self.texts.bind(
+                label("", "subtitle", align=Qt.AlignmentFlag.AlignCenter),
+                const.TICKET_NOTE,
+                const.TICKET_NOTE_EN,
+            )
+        )
         lay.addWidget(left, 3)
         right = QVBoxLayout()
         right.setSpacing(sc(20))
@@ -590,7 +645,13 @@ class VisitorKiosk(RoleScreen):
         ql = QVBoxLayout(qr_card)
         self.t_qr = label("", None, align=Qt.AlignmentFlag.AlignCenter)
         ql.addWidget(self.t_qr)
-        ql.addWidget(label("手机扫码查看排队进度", "subtitle", align=Qt.AlignmentFlag.AlignCenter))
+        ql.addWidget(
+            self.texts.bind(
+                label("", "subtitle", align=Qt.AlignmentFlag.AlignCenter),
+                "手机扫码查看排队进度",
+                "Scan to follow the queue",
+            )
+        )
         right.addWidget(qr_card)
         self.print_status = label("", "subtitle", wrap=True, align=Qt.AlignmentFlag.AlignCenter)
         self.print_status.setObjectName("print-status")
@@ -599,7 +660,7 @@ class VisitorKiosk(RoleScreen):
         self.t_countdown = label("", "countdown", align=Qt.AlignmentFlag.AlignCenter)
         self.t_countdown.setObjectName("ticket-countdown")
         right.addWidget(self.t_countdown)
-        right.addWidget(button("返回首页", self.go_home, "primary", name="done"))
+        right.addWidget(self.texts.bind(button("", self.go_home, "primary", name="done"), "返回首页", "Home"))
         lay.addLayout(right, 2)
         self._countdown_left = 0
         self._countdown = QTimer(self)
@@ -613,7 +674,8 @@ class VisitorKiosk(RoleScreen):
         self._countdown.start()
 
     def _show_countdown(self) -> None:
-        self.t_countdown.setText(f"{self._countdown_left}秒后返回首页")
+        left = self._countdown_left
+        self.t_countdown.setText(self.texts.pick(f"{left}秒后返回首页", f"Home in {left} s"))
 
     def _count_down(self) -> None:
         """One second less on the ticket page; home at zero (the next visitor is waiting)."""
@@ -632,19 +694,30 @@ class VisitorKiosk(RoleScreen):
         self.t_service.setText(t.service_name or "")
         green = t.green_reason
         self.t_green.setVisible(bool(t.priority or green))
-        self.t_green.setText(f"绿色通道 · {const.GREEN_REASON_ZH.get(green or '', '优先办理')}")
+        pick = self.texts.pick
+        self.t_green.setText(
+            pick(
+                f"绿色通道 · {const.GREEN_REASON_ZH.get(green or '', '优先办理')}",
+                f"Priority · {const.GREEN_REASON_EN.get(green or '', 'priority')}",
+            )
+        )
         wait = t.estimated_wait_minutes
-        ahead = f"前面还有 {t.people_ahead} 人等候" if t.people_ahead is not None else ""
+        n = t.people_ahead
+        ahead = pick(f"前面还有 {n} 人等候", f"{n} people ahead of you") if n is not None else ""
         if wait is not None and ahead:
-            ahead += f"，预计等待约 {wait} 分钟"
+            ahead += pick(f"，预计等待约 {wait} 分钟", f", about {wait} min")
         self.t_ahead.setText(ahead)
-        self.t_where.setText(where_to_go(self.ctx.hall, t.group, t.window_number))
+        where = (where_to_go_en if self.texts.english else where_to_go)(
+            self.ctx.hall, t.group, t.window_number
+        )
+        self.t_where.setText(where)
         holder = t.holder
         masked = (holder.name_masked, holder.id_masked) if holder else ()
         self.t_holder.setText(" ".join(x for x in masked if x))
         if t.track_url:
             self.t_qr.setPixmap(qr_pixmap(t.track_url, sc(300)))
-        self.print_status.setText("正在打印号票…" if self.ctx.printer and self.ctx.printer.configured else "")
+        printing = self.ctx.printer and self.ctx.printer.configured
+        self.print_status.setText(pick("正在打印号票…", "Printing your ticket…") if printing else "")
         restyle(self.print_status, "subtitle")
         self.pages.setCurrentWidget(self.ticket_page)
         self._start_countdown()
@@ -652,12 +725,16 @@ class VisitorKiosk(RoleScreen):
     def _print(self, ticket: TicketOut) -> None:
         printer = self.ctx.printer
         if not printer or not printer.configured:
-            self.print_status.setText("本机不出纸，请记下号码或扫码查看")
+            self.print_status.setText(
+                self.texts.pick(
+                    "本机不出纸，请记下号码或扫码查看", "No printer here: note your number or scan the code"
+                )
+            )
             self.print_finished.emit(False)
             return
 
         def ok(_res: Any) -> None:
-            self.print_status.setText("请取走您的号票\nPlease take your ticket")
+            self.print_status.setText(self.texts.pick("请取走您的号票", "Please take your ticket"))
             restyle(self.print_status, "ok")
             self.print_finished.emit(True)
             for code in list(self.ctx.extras.get("faults") or {}):
@@ -674,7 +751,12 @@ class VisitorKiosk(RoleScreen):
             self.print_finished.emit(False)
 
         hall_name = self.ctx.hall_name
-        self.run(lambda: printer.print_ticket(ticket, hall_name), ok, failed)
+        # The paper says where to go by the same rule as the screen and the phone page; in the
+        # language the visitor chose (Chinese only unless switched to English).
+        hall, english = self.ctx.hall, self.texts.english
+        where = where_to_go(hall, ticket.group, ticket.window_number)
+        where_en = where_to_go_en(hall, ticket.group, ticket.window_number) if english else ""
+        self.run(lambda: printer.print_ticket(ticket, hall_name, where, where_en, english), ok, failed)
 
     # -- guide and lookup (their own pages) -------------------------------------------------------
     def open_guide(self) -> None:
@@ -693,17 +775,17 @@ class VisitorKiosk(RoleScreen):
         page = QWidget()
         lay = QVBoxLayout(page)
         lay.setContentsMargins(0, 0, 0, 0)  # the screen's body has the margins
-        lay.addWidget(label("预约签到 Appointment check-in", "title"))
+        lay.addWidget(self.texts.bind(label("", "title"), "预约签到", "Appointment check-in"))
         box = card()
         bl = QVBoxLayout(box)
         icon = label("", None, align=Qt.AlignmentFlag.AlignCenter)
         icon.setPixmap(id_card_pixmap(sc(300)))  # as on the identify page; 380 overflowed 720p
         bl.addWidget(icon)
         bl.addWidget(
-            label(
-                "请将预约人的身份证放在感应区\nPlace the ID card used for the booking",
-                "big",
-                align=Qt.AlignmentFlag.AlignCenter,
+            self.texts.bind(
+                label("", "big", align=Qt.AlignmentFlag.AlignCenter),
+                "请将预约人的身份证放在感应区",
+                "Place the ID card used for the booking",
             )
         )
         self.checkin_status = label("", "subtitle", wrap=True, align=Qt.AlignmentFlag.AlignCenter)
@@ -711,10 +793,9 @@ class VisitorKiosk(RoleScreen):
         bl.addWidget(self.checkin_status)
         lay.addWidget(box, 1)
         row = QHBoxLayout()
-        row.addWidget(button("返回首页 Back", self.go_home))
-        self.normal_btn = button(
-            "改取普通号 Take a normal ticket", self._checkin_normal, "primary", name="normal"
-        )
+        row.addWidget(self.texts.bind(button("", self.go_home), "返回首页", "Back"))
+        self.normal_btn = button("", self._checkin_normal, "primary", name="normal")
+        self.texts.bind(self.normal_btn, "改取普通号", "Take a normal ticket")
         self.normal_btn.hide()
         row.addWidget(self.normal_btn)
         lay.addLayout(row)
@@ -737,7 +818,7 @@ class VisitorKiosk(RoleScreen):
         self.issuing = True
         self._checkin_card = card
         self.normal_btn.hide()
-        self.checkin_status.setText("正在签到，请稍候…")
+        self.checkin_status.setText(self.texts.pick("正在签到，请稍候…", "Checking in…"))
         client, hall = self.ctx.client, self.ctx.hall_id
         id_number = card.id_number
 
@@ -752,8 +833,10 @@ class VisitorKiosk(RoleScreen):
             self.issuing = False
             if isinstance(exc, FeatureUnavailable):
                 self.checkin_status.setText(
-                    "本大厅暂未开通自助预约签到，请直接选择事项取号或到服务台签到\n"
-                    "Check-in is not available here yet"
+                    self.texts.pick(
+                        "本大厅暂未开通自助预约签到，请直接选择事项取号或到服务台签到",
+                        "Check-in is not available here yet",
+                    )
                 )
             else:
                 self.checkin_status.setText(getattr(exc, "message_zh", "签到失败，请重试"))
@@ -799,6 +882,66 @@ class VisitorKiosk(RoleScreen):
         self.message.clear_message()
         self.go_home()
 
+    # -- language and 呼叫工作人员 ------------------------------------------------------------------
+    def toggle_english(self) -> None:
+        """中/EN: the visitor screens (and the ticket printed meanwhile) in English, or back in Chinese."""
+        self.texts.set_english(not self.texts.english)
+
+    def _language_changed(self, english: bool) -> None:
+        self.lang_btn.setChecked(english)
+        self._title()
+        self._hint_home()
+        self._render_services()
+        self._staff_state(self.staff.state)
+        if self.pages.currentWidget() is self.ticket_page and self.ticket is not None:
+            self.show_ticket(self.ticket)
+
+    def _hint_home(self) -> None:
+        self.hint.setText(
+            self.texts.pick(
+                "请选择您要办理的事项，点击后按提示刷身份证取号", "Choose a service, then place your ID card"
+            )
+        )
+
+    def _build_staff_call(self) -> None:
+        """The 呼叫工作人员 button in the header (on every visitor page) and the line saying help comes."""
+        self.staff = StaffCaller(self.ctx, self.run, self)
+        self.staff_btn = button("呼叫工作人员", self.staff.call, "header", name="call-staff")
+        self.staff_btn.setAccessibleName("呼叫工作人员 Call staff")
+        self.header_right.insertWidget(self.header_right.indexOf(self.elderly_btn), self.staff_btn)
+        self.staff_banner = label("", "where", wrap=True, align=Qt.AlignmentFlag.AlignCenter)
+        self.staff_banner.setObjectName("staff-call-status")
+        self.staff_banner.hide()
+        self.staff.state_changed.connect(self._staff_state)
+        self.staff.refused.connect(self._staff_refused)
+        self.texts.changed.connect(self._language_changed)
+        self._staff_state(IDLE)
+
+    def _staff_state(self, state: str) -> None:
+        pick = self.texts.pick
+        self.staff_btn.setText(pick("呼叫工作人员", "Call staff"))
+        self.staff_btn.setEnabled(state == IDLE)
+        if state == IDLE:
+            self.staff_banner.hide()
+            return
+        if state == QUEUED:
+            text = pick(
+                "网络中断，求助已记下，恢复后立即通知工作人员；情况紧急请到服务台",
+                "The network is down: your call is kept and sent as soon as it is back",
+            )
+            restyle(self.staff_banner, "error")
+        elif state == SENDING:
+            text = pick("正在呼叫工作人员…", "Calling staff…")
+            restyle(self.staff_banner, "ok")
+        else:
+            text = pick("工作人员马上就到，请稍候", "Staff are on their way, please wait")
+            restyle(self.staff_banner, "ok")
+        self.staff_banner.setText(text)
+        self.staff_banner.show()
+
+    def _staff_refused(self, exc: BaseException) -> None:
+        self.message.show_error(exc)
+
     # -- navigation ---------------------------------------------------------------------------
     def go_home(self) -> None:
         """Back to the start screen (also after idle)."""
@@ -808,7 +951,8 @@ class VisitorKiosk(RoleScreen):
         self.keyboard.hide()
         self.actions_bar.show()
         self.keyboard_btn.setChecked(False)
-        self.hint.setText("请选择您要办理的事项，点击后按提示刷身份证取号")
+        self.texts.set_english(False)  # the next visitor starts in Chinese
+        self._hint_home()
         if self.elderly != self.ctx.config.elderly_mode:
             self.toggle_elderly()
         self.pages.setCurrentWidget(self.home)

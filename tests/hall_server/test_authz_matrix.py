@@ -20,6 +20,7 @@ matter, a bad rating with its follow-up case, a booking, device tokens to rotate
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -296,6 +297,9 @@ class World:
                 "prompted": True,
             },
         )
+        # An open staff call of the hall's kiosk, for 已处理.
+        call = self.post(f"/halls/{HALL}/staff-calls", "kiosk", json={"call_id": "5" * 32})
+        self.ids["staff_call"] = call["id"]
         with self.ctx.db.write() as s:
             followups.open_missing_cases(s, datetime.now(UTC), [HALL])
             self.ids["case"] = s.execute(
@@ -567,6 +571,16 @@ MATRIX: dict[tuple[str, str], Rule] = {
         ),
     ),
     ("GET", "/api/v1/halls/{hall_id}/devices"): Rule(OF_HALL, fixed("/halls/{hall}/devices")),
+    ("POST", "/api/v1/halls/{hall_id}/staff-calls"): Rule(
+        frozenset({"kiosk"}),
+        lambda w, who: Req(
+            f"/halls/{w.ids['hall']}/staff-calls", json={"call_id": hashlib.md5(who.encode()).hexdigest()}
+        ),
+        note="a kiosk of the hall calls its floor staff (呼叫工作人员)",
+    ),
+    ("POST", "/api/v1/staff-calls/{call_id}/acknowledge"): Rule(
+        MANAGERS, fixed("/staff-calls/{staff_call}/acknowledge"), note="已处理 on the hall's dashboard"
+    ),
     # events
     ("GET", "/api/v1/halls/{hall_id}/events"): Rule(OF_HALL, fixed("/halls/{hall}/events")),
     ("POST", "/api/v1/halls/{hall_id}/events/ticket"): Rule(OF_HALL, fixed("/halls/{hall}/events/ticket")),

@@ -35,6 +35,7 @@ from wire import (
     RatingOut,
     ServiceOut,
     SnapshotOut,
+    StaffCallOut,
     TicketOut,
     TrackedTicketOut,
     WindowClerkOut,
@@ -82,6 +83,9 @@ ENDPOINTS: dict[tuple[str, str, int], tuple[type[BaseModel] | None, bool]] = {
     ("get", "/halls/{hall_id}/snapshot", 200): (SnapshotOut, False),
     ("get", "/halls/{hall_id}/events", 200): (EventOut, True),
     ("post", "/devices/heartbeat", 204): (None, False),
+    ("post", "/halls/{hall_id}/staff-calls", 201): (StaffCallOut, False),
+    ("post", "/halls/{hall_id}/staff-calls", 200): (StaffCallOut, False),
+    ("post", "/staff-calls/{call_id}/acknowledge", 200): (StaffCallOut, False),
     ("post", "/tickets/{ticket_id}/documents", 201): (DocumentOut, False),
     ("post", "/tickets/{ticket_id}/documents", 200): (DocumentOut, False),
     ("get", "/tickets/{ticket_id}/documents", 200): (DocumentOut, True),
@@ -238,6 +242,14 @@ def test_every_kiosk_facing_answer_validates_against_its_wire_model(hall: Hall) 
         "faults": [{"code": "printer.paper_out"}],
     }
     w("post", "/devices/heartbeat", 204, who=kiosk, json=beat)
+
+    # 呼叫工作人员: the call, the same call again, a manager's 已处理.
+    call = {"json": {"call_id": "c0ffee" + "0" * 26}}
+    first = w("post", "/halls/{hall_id}/staff-calls", 201, who=kiosk, **call, **kw)
+    assert first.acknowledged_at is None and first.device_name
+    assert w("post", "/halls/{hall_id}/staff-calls", 200, who=kiosk, **call, **kw).id == first.id
+    done = w("post", "/staff-calls/{call_id}/acknowledge", 200, who=admin, call_id=first.id)
+    assert done.acknowledged_at and done.acknowledged_by
 
     # Refusals carry the error body.
     w("get", "/tickets/{ticket_id}", 404, who=admin, ticket_id=987654321)

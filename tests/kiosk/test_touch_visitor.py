@@ -236,3 +236,18 @@ def test_an_elderly_id_card_turns_elderly_mode_on(
     finally:
         v.close()
         close_context(ctx)
+
+
+def test_the_english_screens_clip_no_text_and_home_is_chinese_again(qtbot: Any, visitor: Any) -> None:
+    v = visitor
+    assert v.header_title.text().endswith("· 自助取号") and "Self" not in v.header_title.text()
+    tap(qtbot, v.lang_btn)
+    assert v.header_title.text().endswith("· Self-service")
+    qtbot.wait(100)
+    assert clipped_text(v) == []
+    tap(qtbot, v.service_buttons[v.visible_services()[0].code])
+    qtbot.waitUntil(lambda: v.pages.currentWidget() is v.identify, timeout=5000)
+    assert v.anon_btn.text() == "Continue without ID card"
+    assert clipped_text(v) == []
+    tap(qtbot, v.findChild(type(v.anon_btn), "back"))
+    assert not v.texts.english and v.header_title.text().endswith("· 自助取号")

@@ -29,7 +29,7 @@ def ticket() -> TicketLayout:
         issued_at=datetime(2026, 11, 26, 9, 41),
         qr_url=TRACK_URL,
         notes=["请留意大厅显示屏和语音叫号。"],
-        window_hint="3号窗口",
+        window_hint="请到3号窗口",
         priority_label="绿色通道",
         holder_masked="䶮*",
     )

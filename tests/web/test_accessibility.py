@@ -72,7 +72,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(server: HallServer) -> World:
-    """A bad rating (a follow-up case) and a device fault (an alert) in the city hall."""
+    """A bad rating (a follow-up case), a device fault and a staff call (alerts) in the city hall."""
     kiosk = Api(server, server.create_token("kiosk", "x-city"))
     w1 = window_id(server, "x-city", 1)
     clerk = Api(server, server.login("x-city-c1", PASSWORD, w1)["token"])
@@ -94,6 +94,7 @@ def world(server: HallServer) -> World:
             "faults": [{"code": "paper_out", "message": "打印机缺纸"}],
         },
     )
+    kiosk.post("/halls/x-city/staff-calls", {"call_id": "a" * 32})  # 呼叫工作人员, with its 已处理 button
     return World(server)
 
 
@@ -194,6 +195,7 @@ def dashboard_hall(page: Any, w: World) -> None:
     login(page, w.server, "m-city")
     page.click("#tree a[data-hall=x-city]")
     page.wait_for_selector("#alerts .alert")
+    page.wait_for_selector("#alerts .staff-call button")
     page.wait_for_selector("#followups tr[data-case]")
     page.wait_for_selector("#audit-state [data-chain]")
     page.click("#reload-stats")

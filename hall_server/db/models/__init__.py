@@ -11,7 +11,7 @@ from hall_server.db.models.appointments import (
 )
 from hall_server.db.models.audit import AuditCheck, ServerMeta
 from hall_server.db.models.base import Base
-from hall_server.db.models.devices import Device, DeviceEnrolment
+from hall_server.db.models.devices import Device, DeviceEnrolment, StaffCall
 from hall_server.db.models.documents import TicketDocument
 from hall_server.db.models.events import Event, HallSeq
 from hall_server.db.models.followups import FollowupCase, FollowupStep
@@ -74,6 +74,7 @@ __all__ = [
     "ServiceItemVersion",
     "Sitting",
     "SocketTicket",
+    "StaffCall",
     "StatDirty",
     "StatRollup",
     "Station",

@@ -13,6 +13,7 @@ const EVENT_ZH = {
   "ticket.called_back": "回呼", "ticket.cancelled": "取消", "ticket.expired": "日终关闭", "window.updated": "窗口变更", "clerk.logged_in": "登录",
   "clerk.logged_out": "退出", "rating.requested": "请求评价", "rating.recorded": "评价", "device.heartbeat": "设备心跳",
   "device.fault": "设备故障", "followup.opened": "差评立案", "followup.step": "整改进度",
+  "staff_call.requested": "呼叫工作人员", "staff_call.acknowledged": "呼叫已处理",
 };
 
 async function start() {
@@ -410,7 +411,30 @@ function renderDevices(devices) {
 
 function renderAlerts(alerts) {
   if (!alerts.length) { $("alerts").replaceChildren(el("span", { class: "muted" }, bilingual("无告警", "/ none"))); return; }
-  $("alerts").replaceChildren(...alerts.map(a => el("div", { class: "alert " + (a.level || ""), "data-code": a.code }, a.message, el("span", { class: "muted" }, "  " + (a.message_en || "")))));
+  $("alerts").replaceChildren(...alerts.map(a => a.code === "staff.call" ? staffCallAlert(a) :
+    el("div", { class: "alert " + (a.level || ""), "data-code": a.code }, a.message, el("span", { class: "muted" }, "  " + (a.message_en || "")))));
+}
+
+// A visitor at a kiosk calls for staff: the kiosk's name, since when, and 已处理 for whoever goes.
+// Acknowledging sends staff_call.acknowledged: every dashboard of the hall drops the alert, the
+// kiosk stops saying 工作人员马上就到.
+function staffCallAlert(a) {
+  const d = a.detail || {};
+  const msg = el("span", { class: "error", role: "alert" });
+  const done = el("button", { class: "primary", type: "button", "data-call": d.call_id }, bilingual("已处理", "/ Handled"));
+  done.addEventListener("click", async () => {
+    done.disabled = true;
+    try {
+      await api(`/staff-calls/${encodeURIComponent(d.call_id)}/acknowledge`, { method: "POST" });
+      refreshLive().catch(() => {});
+    } catch (e) {
+      done.disabled = false;
+      msg.textContent = (e && e.message) || "操作失败，请重试";
+    }
+  });
+  return el("div", { class: "alert critical staff-call", "data-code": a.code, "data-call": d.call_id },
+    el("strong", {}, a.message), " ", el("span", { class: "muted" }, `${hhmm(d.requested_at)} `),
+    el("span", { class: "muted", lang: "en" }, a.message_en || ""), " ", done, " ", msg);
 }
 
 // The hall's event stream, and at a city the city's own stream about a station's hall
