@@ -39,6 +39,7 @@ class GuidePage(QWidget):
         lay.addWidget(label("所需材料 Materials", "big"))
         self.materials = QListWidget()
         self.materials.setObjectName("materials")
+        self.materials.setAccessibleName("所需材料")
         lay.addWidget(self.materials, 1)
         self.steps = label("", None, wrap=True)
         lay.addWidget(self.steps)

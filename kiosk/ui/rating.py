@@ -112,7 +112,8 @@ class RatingTerminal(RoleScreen):
             b.setIconSize(QSize(160, 160))
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             b.setMinimumSize(sc(200), sc(360))
-            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # the keyboard's path; a touch shows no focus
+            b.setAccessibleName(const.RATING_LEVELS[level])
             b.setStyleSheet(f"QToolButton {{ background: {LEVEL_COLORS[level]}; }}")
             b.clicked.connect(lambda _c=False, level=level: self.choose_level(level))
             self.level_buttons[level] = b
@@ -130,12 +131,15 @@ class RatingTerminal(RoleScreen):
         for i, r in enumerate(const.RATING_REASONS):
             cb = QCheckBox(r)
             cb.setObjectName(f"reason-{i}")
+            cb.setFocusPolicy(Qt.FocusPolicy.TabFocus)
             self.reason_boxes[r] = cb
             grid.addWidget(cb, i // 2, i % 2)
         lay.addLayout(grid)
         lay.addWidget(label("其他意见（选填）", None))
         self.reason_text = QTextEdit()
         self.reason_text.setObjectName("reason-text")
+        self.reason_text.setAccessibleName("其他意见")
+        self.reason_text.setTabChangesFocus(True)  # Tab goes on to 提交评价, it types no tab
         self.reason_text.setPlaceholderText("请输入您的意见或建议")
         lay.addWidget(self.reason_text, 1)
         self.reason_error = label("", "subtitle")

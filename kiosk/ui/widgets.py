@@ -51,10 +51,21 @@ def button(
     if name:
         btn.setObjectName(name)
     btn.setCursor(Qt.CursorShape.PointingHandCursor)
-    btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    # Tab reaches it and Enter or Space presses it (kiosk.ui.focus); a touch gives it no focus, so
+    # a visitor who only touches never sees a focus frame.
+    btn.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+    name_zh = zh_name(text)
+    if name_zh != text:
+        btn.setAccessibleName(name_zh)
     if on_click:
         btn.clicked.connect(lambda _checked=False: on_click())
     return btn
+
+
+def zh_name(text: str) -> str:
+    """The Chinese lines of a bilingual text ("返回首页\nBack" -> "返回首页"): what a screen reader says."""
+    lines = [line for line in text.split("\n") if not line.isascii()]
+    return "\n".join(lines) if lines else text
 
 
 def restyle(widget: QWidget, role: str) -> None:
@@ -186,6 +197,7 @@ def touch_scroll(area: QAbstractScrollArea) -> QAbstractScrollArea:
     The left-button gesture serves touch too: Qt turns an unhandled touch into mouse events."""
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the controls in it, not the list itself
     QScroller.grabGesture(area.viewport(), QScroller.ScrollerGestureType.LeftMouseButtonGesture)
     return area
 

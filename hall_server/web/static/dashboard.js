@@ -61,7 +61,7 @@ async function loadCalendarFlag() {
     const bad = (await api("/calendars")).filter(y => !y.verified);
     $("cal-flag").hidden = !bad.length;
     $("cal-flag").replaceChildren(bad.length ? el("span", {}, `⚠ ${bad.map(y => y.year + "年").join("、")}节假日日历未核对，整改期限可能不准确。`,
-      el("a", { href: "/manage/calendar" }, "去核对日历 / Check the calendar")) : "");
+      el("a", { href: "/manage/calendar" }, bilingual("去核对日历", "/ Check the calendar"))) : "");
   } catch (e) { $("cal-flag").hidden = true; }
 }
 
@@ -120,13 +120,14 @@ function stationProblem(st) {
   return null;
 }
 
+// Nodes (the English part marked lang="en" for screen readers), not a string.
 function ago(iso) {
-  if (!iso) return "从未 / never";
+  if (!iso) return bilingual("从未", "/ never");
   const s = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
-  if (s < 60) return "刚刚 / just now";
-  if (s < 3600) return `${Math.floor(s / 60)} 分钟前 / ${Math.floor(s / 60)} min ago`;
-  if (s < 48 * 3600) return `${Math.floor(s / 3600)} 小时前 / ${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86400)} 天前 / ${Math.floor(s / 86400)} days ago`;
+  if (s < 60) return bilingual("刚刚", "/ just now");
+  if (s < 3600) return bilingual(`${Math.floor(s / 60)} 分钟前`, `/ ${Math.floor(s / 60)} min ago`);
+  if (s < 48 * 3600) return bilingual(`${Math.floor(s / 3600)} 小时前`, `/ ${Math.floor(s / 3600)} h ago`);
+  return bilingual(`${Math.floor(s / 86400)} 天前`, `/ ${Math.floor(s / 86400)} days ago`);
 }
 
 // The station's clock against this server's at its last push (the transfer time included, so
@@ -134,10 +135,10 @@ function ago(iso) {
 const CLOCK_SKEW_WARN_S = 60;
 function skewText(s) {
   if (s === null || s === undefined) return "—";
-  if (Math.abs(s) < 5) return "准 / ok";
+  if (Math.abs(s) < 5) return bilingual("准", "/ ok");
   const m = Math.round(Math.abs(s) / 60);
   const amount = Math.abs(s) < 60 ? `${Math.round(Math.abs(s))} 秒` : `${m} 分钟`;
-  return s > 0 ? `快 ${amount} / ahead` : `慢 ${amount} / behind`;
+  return s > 0 ? bilingual(`快 ${amount}`, "/ ahead") : bilingual(`慢 ${amount}`, "/ behind");
 }
 
 function lagText(s) {
@@ -165,7 +166,7 @@ async function loadConflicts() {
   if (!list.length) return;
   $("conflicts").replaceChildren(
     el("tr", {}, ...[["大厅", "Hall"], ["日期", "Day"], ["群众", "Visitor"], ["取消于", "Cancelled"],
-      ["站点签到", "Checked in"], ["站点号票", "Ticket"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted" }, " " + en)))),
+      ["站点签到", "Checked in"], ["站点号票", "Ticket"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted", lang: "en" }, " " + en)))),
     ...list.map(c => el("tr", { "data-appointment": String(c.appointment_id) },
       el("td", {}, hallName(c.hall_id)), el("td", {}, `${c.day} ${hhmm(c.start_at)}`),
       el("td", {}, `${c.name_masked || ""} ${c.id_masked}`), el("td", {}, hhmm(c.cancelled_at)),
@@ -201,7 +202,7 @@ function renderStations() {
   if (!list.length) return;
   $("stations").replaceChildren(
     el("tr", {}, ...[["站点", "Station"], ["大厅", "Halls"], ["最后联系", "Last contact"], ["待上传记录", "Waiting"],
-      ["滞后", "Lag"], ["配置版本", "Config"], ["时钟偏差", "Clock skew"], ["状态", "State"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted" }, " " + en)))),
+      ["滞后", "Lag"], ["配置版本", "Config"], ["时钟偏差", "Clock skew"], ["状态", "State"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted", lang: "en" }, " " + en)))),
     ...list.map(st => {
       const p = stationProblem(st);
       return el("tr", { "data-station": st.id, class: p ? p.level : "" },
@@ -214,8 +215,8 @@ function renderStations() {
         el("td", { class: "clock-skew" + (Math.abs(st.clock_skew_s || 0) >= CLOCK_SKEW_WARN_S ? " warn" : "") }, skewText(st.clock_skew_s)),
         el("td", { class: "station-state" }, p ? bilingual(p.zh, "/ " + p.en) : bilingual("正常", "/ ok")));
     }));
-  $("stations-note").textContent = `失联：超过告警时限未与本平台联系；同步滞后：有记录等待上传，且最早一条已等待 ${STATION_BEHIND_LAG_S} 秒以上。` +
-    ` / Silent: no contact past the alert limit; behind: records waiting, the oldest for ${STATION_BEHIND_LAG_S} s or more.`;
+  $("stations-note").replaceChildren(...bilingual(`失联：超过告警时限未与本平台联系；同步滞后：有记录等待上传，且最早一条已等待 ${STATION_BEHIND_LAG_S} 秒以上。`,
+    `/ Silent: no contact past the alert limit; behind: records waiting, the oldest for ${STATION_BEHIND_LAG_S} s or more.`));
 }
 
 // A badge after the name of each hall whose station has a problem (text, not colour alone).
@@ -239,7 +240,8 @@ function showHallStation() {
   if (!st) return;
   const p = stationProblem(st);
   box.className = p ? p.level : "muted";
-  box.textContent = `本厅由站点 ${stationName(st)} 办理并同步 · 最后联系 ${ago(st.last_contact_at)} · 待上传 ${st.waiting} 条` + (p ? ` · ${p.zh}` : "");
+  box.replaceChildren(`本厅由站点 ${stationName(st)} 办理并同步 · 最后联系 `, ...ago(st.last_contact_at),
+    ` · 待上传 ${st.waiting} 条` + (p ? ` · ${p.zh}` : ""));
 }
 
 async function openHall(hallId) {
@@ -287,8 +289,11 @@ async function loadAudit(hallId) {
   // The broken record's seq is for the technician (its tooltip and `hall-server audit verify`), not the screen.
   $("audit-state").replaceChildren(...mine.map(c => el("div", { class: c.ok ? "ok" : "alert error", "data-chain": c.hall_id,
     title: c.ok ? "" : `seq ${c.broken_seq}` },
-    c.ok ? "✔ 完整 / intact" : `✘ 断裂 / broken：${c.problem || ""}（请技术人员用 hall-server audit verify 核查 / run hall-server audit verify）`,
-    el("span", { class: "muted" }, `  ${c.hall_id.startsWith("audit:") ? "安全审计 / security acts" : "业务事件 / events"} · ${hhmm(c.checked_at)}`))));
+    c.ok ? bilingual("✔ 完整", "/ intact")
+      : [`✘ 断裂：${c.problem || ""}（请技术人员用 `, el("code", { lang: "en" }, "hall-server audit verify"), " 核查）",
+        el("span", { lang: "en" }, " / broken, run hall-server audit verify")],
+    el("span", { class: "muted" }, "  ", ...(c.hall_id.startsWith("audit:") ? bilingual("安全审计", "/ security acts") : bilingual("业务事件", "/ events")),
+      ` · ${hhmm(c.checked_at)}`))));
 }
 
 async function refreshHealth() {
@@ -355,7 +360,7 @@ function editGroups(w) {
   const prefixes = [...new Set([...hallGroups.map(g => g.prefix), ...Object.keys(current)])];
   const names = Object.fromEntries(hallGroups.map(g => [g.prefix, g.name || ""]));
   form.dataset.window = String(w.id);
-  $("groups-form-title").replaceChildren(`分配队列：${w.number}号窗口 `, el("span", { class: "muted" }, `Queues and weights of window ${w.number}`));
+  $("groups-form-title").replaceChildren(`分配队列：${w.number}号窗口 `, el("span", { class: "muted", lang: "en" }, `Queues and weights of window ${w.number}`));
   $("groups-form-rows").replaceChildren(
     el("tr", {}, ...["办理", "队列", "名称", "权重"].map(h => el("th", {}, h))),
     ...prefixes.map(p => el("tr", { "data-group": p },
@@ -379,13 +384,13 @@ async function saveGroups(ev) {
     const raw = row.querySelector("input.weight").value.trim();
     const weight = Number(raw);
     if (!/^\d+$/.test(raw) || weight < 1 || weight > MAX_WEIGHT) {
-      $("groups-form-msg").textContent = `队列${row.dataset.group}的权重须为1–${MAX_WEIGHT}的整数 / weight must be a whole number 1–${MAX_WEIGHT}`;
+      $("groups-form-msg").replaceChildren(...bilingual(`队列${row.dataset.group}的权重须为1–${MAX_WEIGHT}的整数`, `/ weight must be a whole number 1–${MAX_WEIGHT}`));
       return;
     }
     groups[row.dataset.group] = weight;
   }
   if (!Object.keys(groups).length) {
-    $("groups-form-msg").textContent = "请至少选择一个队列（不办理时请暂停或关闭窗口）/ choose at least one queue";
+    $("groups-form-msg").replaceChildren(...bilingual("请至少选择一个队列（不办理时请暂停或关闭窗口）", "/ choose at least one queue"));
     return;
   }
   const save = $("groups-form-save");
@@ -410,7 +415,7 @@ function renderDevices(devices) {
 
 function renderAlerts(alerts) {
   if (!alerts.length) { $("alerts").replaceChildren(el("span", { class: "muted" }, bilingual("无告警", "/ none"))); return; }
-  $("alerts").replaceChildren(...alerts.map(a => el("div", { class: "alert " + (a.level || ""), "data-code": a.code }, a.message, el("span", { class: "muted" }, "  " + (a.message_en || "")))));
+  $("alerts").replaceChildren(...alerts.map(a => el("div", { class: "alert " + (a.level || ""), "data-code": a.code }, a.message, a.message_en ? el("span", { class: "muted", lang: "en" }, "  " + a.message_en) : null)));
 }
 
 // The hall's event stream, and at a city the city's own stream about a station's hall
@@ -507,9 +512,9 @@ async function loadStats() {
     const t = s.totals;
     $("stats-summary").replaceChildren(el("p", {},
       `取号 ${t.issued} · 办结 ${t.served} · 过号 ${t.no_show} · 日终未办结 ${t.unserved} · 转移 ${t.transferred} · 平均等候 ${mins(t.wait.average)} · 90%等候 ${mins(t.wait.p90)} · 超时占比 ${pct(t.wait.above_target_share)} · 预约到场 ${t.appointments_kept} / 爽约 ${t.appointments_missed}`));
-    $("chart-hour").replaceChildren(barChart(s.per_hour.map(h => ({ label: String(h.hour), value: h.issued })), { title: "每小时取号 / tickets per hour" }));
-    $("chart-wait").replaceChildren(barChart(s.wait_histogram.map(b => ({ label: b.label, value: b.count, color: "#b26a00" })), { title: "等候时长分布 / waiting time" }));
-    $("chart-rating").replaceChildren(barChart(s.ratings.levels.map(l => ({ label: l.name, value: l.count, color: l.level <= 2 ? "#c62828" : "#2e7d32" })), { title: "评价 / ratings" }));
+    $("chart-hour").replaceChildren(barChart(s.per_hour.map(h => ({ label: String(h.hour), value: h.issued })), { title: "每小时取号" }));
+    $("chart-wait").replaceChildren(barChart(s.wait_histogram.map(b => ({ label: b.label, value: b.count, color: "#b26a00" })), { title: "等候时长分布" }));
+    $("chart-rating").replaceChildren(barChart(s.ratings.levels.map(l => ({ label: l.name, value: l.count, color: l.level <= 2 ? "#c62828" : "#2e7d32" })), { title: "评价" }));
     const ind = s.ratings.indicators;
     $("indicators").replaceChildren(el("table", {},
       el("tr", {}, ...["好评率", "主动评价好评率", "未评率", "差评回复率", "回访整改率", "回访整改满意率", "最多跑一次"].map(h => el("th", {}, h))),
@@ -577,7 +582,7 @@ async function loadPriorityRemovals() {
     $("removals").replaceChildren(el("tr", {}, ...["时间", "大厅", "号码", "事项", "原申报", "取消原因", "窗口", "工作人员"].map(h => el("th", {}, h))),
       ...rows.map(r => el("tr", {}, el("td", {}, hhmm(r.at)), el("td", {}, r.hall_name), el("td", {}, r.number || ""), el("td", {}, r.service_name || ""),
         el("td", {}, r.green_reason_zh), el("td", {}, r.reason), el("td", {}, r.window_name || "—"), el("td", {}, r.by))));
-    if (!rows.length) $("removals").appendChild(el("tr", {}, el("td", { colspan: "8", class: "muted" }, "今日无 / none today")));
+    if (!rows.length) $("removals").appendChild(el("tr", {}, el("td", { colspan: "8", class: "muted" }, bilingual("今日无", "/ none today"))));
   } catch (e) {
     if (hallId === state.hall) $("removals").replaceChildren(el("tr", {}, el("td", { class: "error" }, e.message)));
   }
@@ -621,13 +626,13 @@ function replaceCaseRow(c) {
 }
 
 function fact(label, en, ...value) {
-  return [el("dt", {}, label, el("span", { class: "muted" }, " " + en)), el("dd", {}, ...value)];
+  return [el("dt", {}, label, el("span", { class: "muted", lang: "en" }, " " + en)), el("dd", {}, ...value)];
 }
 
 function renderCase(c, steps) {
   caseForm.case = c;
   const next = NEXT_STEP[c.step];
-  $("case-title").replaceChildren(`差评工单 ${caseLabel(c)} `, el("span", { class: "muted" }, "Follow-up case"));
+  $("case-title").replaceChildren(`差评工单 ${caseLabel(c)} `, el("span", { class: "muted", lang: "en" }, "Follow-up case"));
   const left = daysLeftText(c);
   $("case-facts").replaceChildren(
     ...fact("窗口", "Window", c.window_number ? `${c.window_number}号窗口` : "—", c.window_name ? ` ${c.window_name}` : ""),
@@ -678,7 +683,7 @@ async function refreshCase(id) {
     const wasStep = caseForm.case.step;
     renderCase(fresh, fresh.steps || []);
     replaceCaseRow(fresh);
-    if (fresh.step !== wasStep) $("case-msg").append(el("div", {}, `该工单现为“${fresh.step_zh}” / the case is now ${fresh.step}`));
+    if (fresh.step !== wasStep) $("case-msg").append(el("div", {}, bilingual(`该工单现为“${fresh.step_zh}”`, `/ the case is now ${fresh.step}`)));
   } catch (e) {
     if (caseForm.case && caseForm.case.id === id) $("case-msg").textContent = e.message;
   }
@@ -714,7 +719,7 @@ async function submitCase(ev) {
   clearCaseMsg();
   const note = $("case-note").value.trim();
   if (!note) {
-    msg.textContent = `请填写${next.zh}说明 / a note is required`;
+    msg.replaceChildren(...bilingual(`请填写${next.zh}说明`, "/ a note is required"));
     msg.dataset.kind = "note";
     $("case-note").setAttribute("aria-invalid", "true");
     $("case-note").focus();
@@ -725,7 +730,7 @@ async function submitCase(ev) {
   if (next.step === "revisited") {
     const chosen = $("case-form").querySelector("input[name=satisfied]:checked");
     if (!chosen) {
-      msg.textContent = "请选择群众是否满意 / choose satisfied or not satisfied";
+      msg.replaceChildren(...bilingual("请选择群众是否满意", "/ choose satisfied or not satisfied"));
       msg.dataset.kind = "choose";
       $("case-form").querySelector("input[name=satisfied]").focus();
       return;
@@ -737,14 +742,14 @@ async function submitCase(ev) {
   try {
     const done = await api(`/followups/${c.id}/steps`, { method: "POST", body });
     replaceCaseRow(done);
-    listMessage(`工单 ${caseLabel(done)} 已${next.zh}：${done.step_zh}${satisfiedText(done)} / case ${caseLabel(done)}: ${done.step}`, false);
+    listMessage(bilingual(`工单 ${caseLabel(done)} 已${next.zh}：${done.step_zh}${satisfiedText(done)}`, `/ case ${caseLabel(done)}: ${done.step}`), false);
     if (caseForm.case && caseForm.case.id === c.id) closeCase();
     loadFollowups(); loadStats();
   } catch (e) {
-    const text = e.code ? e.message : `无法连接服务器，请稍后重试 / cannot reach the server (${e.message})`;
+    const text = e.code ? [e.message] : bilingual("无法连接服务器，请稍后重试", `/ cannot reach the server (${e.message})`);
     // Closed meanwhile (Esc while sending): the refusal goes under the list instead of into a hidden dialog.
-    if (caseForm.case && caseForm.case.id === c.id) msg.textContent = text;
-    else listMessage(`工单 ${caseLabel(c)}：${text}`, true);
+    if (caseForm.case && caseForm.case.id === c.id) msg.replaceChildren(...text);
+    else listMessage([`工单 ${caseLabel(c)}：`, ...text], true);
     // Out of order (someone else moved it) or gone: show where the case stands now.
     if (e.code === "followup.bad_step") await refreshCase(c.id);
     if (e.code === "followup.bad_step" || e.code === "followup.unknown") loadFollowups();
@@ -754,9 +759,10 @@ async function submitCase(ev) {
   }
 }
 
+// `text`: a string or nodes (bilingual(...)).
 function listMessage(text, isError) {
   const line = $("followups-msg");
-  line.textContent = text;
+  line.replaceChildren(...[text].flat());
   line.className = isError ? "error" : "ok";
 }
 
