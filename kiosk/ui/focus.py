@@ -52,13 +52,13 @@ def reading_order(root: QWidget) -> list[QWidget]:
         if id(w) in seen or not w.isVisible():
             return
         seen.add(id(w))
-        if w is not root and tabbable(w):
-            out.append(w)  # a control's own parts (a table's viewport, a combo's view) are its own
-            return
-        if isinstance(w, QScrollArea):
+        if isinstance(w, QScrollArea):  # a list of controls: Tab stops on them, not on the list
             inner = w.widget()
             if inner is not None:
                 visit(inner)
+            return
+        if w is not root and tabbable(w):
+            out.append(w)  # a control's own parts (a table's viewport, a combo's view) are its own
             return
         if w.layout() is not None:
             visit_layout(w.layout())

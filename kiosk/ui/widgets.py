@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QSize, Qt, QTimer, Signal
@@ -26,6 +27,9 @@ from kiosk.errors import KioskError
 from kiosk.ui.theme import sc
 
 logger = logging.getLogger(__name__)
+
+# English words after the Chinese on one line ("登录 Log in", "改取普通号 Take a normal ticket").
+EN_TAIL = re.compile(r"\s+/?\s*[A-Za-z][A-Za-z .,'’/()-]*$")
 
 
 def label(
@@ -63,8 +67,9 @@ def button(
 
 
 def zh_name(text: str) -> str:
-    """The Chinese lines of a bilingual text ("返回首页\nBack" -> "返回首页"): what a screen reader says."""
-    lines = [line for line in text.split("\n") if not line.isascii()]
+    """The Chinese of a bilingual text ("返回首页\nBack", "登录 Log in" -> "返回首页", "登录"): what a
+    screen reader says. A key name after the words (下一位  F1) stays."""
+    lines = [EN_TAIL.sub("", line) for line in text.split("\n") if not line.isascii()]
     return "\n".join(lines) if lines else text
 
 
