@@ -53,6 +53,13 @@ ELDERLY_SCALE = 1.35
 # Elderly mode: a service tile's least height at the 1080p design (before ELDERLY_SCALE), and the
 # characters per line of a service name on the ticket page (broken at word boundaries).
 ELDERLY_TILE_HEIGHT = 170
+# The elderly header's title in px at the 1080p design (44 otherwise): bigger, and a long hall name fits.
+ELDERLY_HEADER_TITLE = 50
+# A button's least content height in elderly type, px at the 1080p design before ELDERLY_SCALE (84 otherwise).
+ELDERLY_BUTTON_HEIGHT = 88
+# The ID card picture on the identify page, px at the 1080p design (smaller in elderly type).
+ID_ICON = 300
+ELDERLY_ID_ICON = 220
 ELDERLY_NAME_WRAP = 16
 TICKET_NAME_WRAP = 24
 DESIGN_WIDTH = 1920

@@ -367,17 +367,24 @@ class VisitorKiosk(RoleScreen):
         """Scale fonts of this screen for elderly mode."""
         from kiosk.ui.theme import base_scale, cjk_family, px, stylesheet
 
+        if hasattr(self, "id_icon"):
+            # The card picture gives way to the larger words and buttons (the page must fit 1080p).
+            size = const.ELDERLY_ID_ICON if self.elderly else const.ID_ICON
+            self.id_icon.setPixmap(id_card_pixmap(sc(size)))
         if not self.elderly:
             self.setStyleSheet("")
             return
         scale = base_scale() * const.ELDERLY_SCALE
-        # The header grows with the rest (title, clock, the 长者模式 button); its English line and the
-        # ticket number keep their size: the number is large already, and the room they would take
-        # is what lets a 720p screen hold the larger header.
+        # The header grows with the rest (clock, the 长者模式 button), its title a little less (a long
+        # hall name must still fit one line); its English line and the ticket number keep their size:
+        # the number is large already, and the room they would take lets a 720p screen hold the header.
         k = base_scale()
         keep = (
             f'QLabel[role="huge"] {{ font-size: {px(150, k)}px; }}'
+            f'QFrame#header QLabel[role="title"] {{ font-size: {px(const.ELDERLY_HEADER_TITLE, k)}px; }}'
             f'QFrame#header QLabel[role="en"] {{ font-size: {px(20, k)}px; }}'
+            # Room for two whole lines of elderly type in a button (返回首页 / Back): 84 cut 3 px off.
+            f"QPushButton {{ min-height: {px(const.ELDERLY_BUTTON_HEIGHT, scale)}px; }}"
             # Fewer, bigger tiles: two columns of tall tiles, a handful to a page (上一页 / 下一页).
             f'QPushButton[role="service"] {{ min-height: {px(const.ELDERLY_TILE_HEIGHT, scale)}px; }}'
         )
@@ -394,9 +401,9 @@ class VisitorKiosk(RoleScreen):
         box = card()
         bl = QVBoxLayout(box)
         bl.setContentsMargins(sc(30), sc(20), sc(30), sc(20))
-        icon = label("", None, align=Qt.AlignmentFlag.AlignCenter)
-        icon.setPixmap(id_card_pixmap(sc(300)))
-        bl.addWidget(icon)
+        self.id_icon = label("", None, align=Qt.AlignmentFlag.AlignCenter)
+        self.id_icon.setPixmap(id_card_pixmap(sc(const.ID_ICON)))
+        bl.addWidget(self.id_icon)
         self.id_prompt = label(
             "请将身份证放在下方感应区\nPlease place your ID card on the reader",
             "big",
