@@ -52,7 +52,7 @@ async function onLogin(ev) {
     const r = await api("/auth/login", { method: "POST", body: { username: $("username").value, password: $("password").value }, noAuth: true });
     sessionStorage.setItem("hall_token", r.token);
     await showApp();
-  } catch (e) { $("login-error").textContent = e.message; }
+  } catch (e) { $("login-error").replaceChildren(...errorNodes(e)); }
 }
 
 // A year without a verified holiday calendar: the follow-up deadlines counted through it are provisional.
@@ -339,7 +339,7 @@ function renderWindows(windows) {
 
 async function windowOp(id, op) {
   $("win-msg").textContent = "";
-  try { await api(`/windows/${id}/${op}`, { method: "POST" }); await refreshLive(); } catch (e) { $("win-msg").textContent = e.message; }
+  try { await api(`/windows/${id}/${op}`, { method: "POST" }); await refreshLive(); } catch (e) { $("win-msg").replaceChildren(...errorNodes(e)); }
 }
 
 // The window's queues and weights are edited in a small form under the table (no browser prompt).
@@ -399,16 +399,19 @@ async function saveGroups(ev) {
     await api(`/windows/${form.dataset.window}/groups`, { method: "PUT", body: { groups } });
     const title = $("groups-form-title").firstChild.textContent.replace("分配队列：", "").trim();
     closeGroupsForm();
-    $("groups-saved").textContent = `✓ 已保存：${title}的队列和权重 / Saved`;
+    $("groups-saved").replaceChildren(...bilingual(`✓ 已保存：${title}的队列和权重`, "/ Saved"));
     await refreshLive();
-  } catch (e) { $("groups-form-msg").textContent = e.message; }
+  } catch (e) { $("groups-form-msg").replaceChildren(...errorNodes(e)); }
   finally { save.disabled = false; }
 }
+
+// A device's kind as the hall calls it (the heartbeat's kind is a code).
+const DEVICE_KIND_ZH = { kiosk: "自助取号机", clerk_terminal: "窗口终端", display: "综合屏", rating: "评价器", village: "村站一体机" };
 
 function renderDevices(devices) {
   $("devices").replaceChildren(el("tr", {}, ...["设备", "类型", "状态", "故障", "最后心跳"].map(h => el("th", {}, h))),
     ...devices.map(d => el("tr", { "data-device": d.device_id, class: d.ok ? "" : (d.warning && !d.stale ? "warn" : "error") },
-      el("td", {}, d.device_id), el("td", {}, d.kind),
+      el("td", {}, d.device_id), el("td", {}, DEVICE_KIND_ZH[d.kind] || el("span", { lang: "en" }, d.kind)),
       el("td", { class: "device-state" }, d.stale ? "离线" : (d.ok ? "正常" : (d.warning ? "警告" : "故障"))),
       el("td", {}, (d.faults || []).map(f => f.message || f.code).join("；")), el("td", {}, hhmm(d.last_seen)))));
 }
@@ -474,7 +477,7 @@ function watchCityStream() {
 function onSessionEnded(ev) {
   closeWs("hall"); closeWs("city");
   showLogin();
-  $("login-error").textContent = (ev.detail && ev.detail.message) || "登录已过期，请重新登录";
+  $("login-error").replaceChildren(...(ev.detail && ev.detail.message ? bilingual(ev.detail.message, ev.detail.message_en ? "/ " + ev.detail.message_en : "") : ["登录已过期，请重新登录"]));
 }
 
 function onEvent(ev, kind = "hall") {
@@ -519,7 +522,7 @@ async function loadStats() {
     $("indicators").replaceChildren(el("table", {},
       el("tr", {}, ...["好评率", "主动评价好评率", "未评率", "差评回复率", "回访整改率", "回访整改满意率", "最多跑一次"].map(h => el("th", {}, h))),
       el("tr", {}, ...[ind.good_rate, ind.unprompted_good_rate, ind.unrated_rate, ind.bad_reply_rate, ind.revisit_fix_rate, ind.revisit_satisfaction_rate, s.visits.at_most_once_rate].map(v => el("td", {}, pct(v))))));
-  } catch (e) { $("stats-summary").replaceChildren(el("p", { class: "error" }, e.message)); }
+  } catch (e) { $("stats-summary").replaceChildren(el("p", { class: "error" }, errorNodes(e))); }
 }
 
 // Follow-up cases of bad ratings: the list, and one step at a time in an in-page dialog.
@@ -584,7 +587,7 @@ async function loadPriorityRemovals() {
         el("td", {}, r.green_reason_zh), el("td", {}, r.reason), el("td", {}, r.window_name || "—"), el("td", {}, r.by))));
     if (!rows.length) $("removals").appendChild(el("tr", {}, el("td", { colspan: "8", class: "muted" }, bilingual("今日无", "/ none today"))));
   } catch (e) {
-    if (hallId === state.hall) $("removals").replaceChildren(el("tr", {}, el("td", { class: "error" }, e.message)));
+    if (hallId === state.hall) $("removals").replaceChildren(el("tr", {}, el("td", { class: "error" }, errorNodes(e))));
   }
 }
 
@@ -600,7 +603,7 @@ async function loadFollowups() {
     if (!cases.length) $("followups").appendChild(el("tr", {}, el("td", { colspan: "8", class: "muted" }, bilingual("暂无差评工单", "/ no cases"))));
     refocusCase(focusId);
   } catch (e) {
-    if (hallId === state.hall && seq === caseSeen.listSeq) $("followups").replaceChildren(el("tr", {}, el("td", { class: "error" }, e.message)));
+    if (hallId === state.hall && seq === caseSeen.listSeq) $("followups").replaceChildren(el("tr", {}, el("td", { class: "error" }, errorNodes(e))));
   }
 }
 
@@ -653,7 +656,7 @@ function renderCase(c, steps) {
   $("case-cancel").replaceChildren(...(next ? bilingual("取消", "/ Cancel") : bilingual("关闭", "/ Close")));
   if (!next) return;
   $("case-next").textContent = `${next.zh} / ${next.en}`;
-  $("case-submit").textContent = `提交${next.zh} / Submit`;
+  $("case-submit").replaceChildren(...bilingual(`提交${next.zh}`, "/ Submit"));
   const revisit = next.step === "revisited";
   $("case-satisfied").hidden = !revisit;
   if (!revisit) $("case-form").querySelectorAll("input[name=satisfied]").forEach(r => { r.checked = false; });
@@ -685,7 +688,7 @@ async function refreshCase(id) {
     replaceCaseRow(fresh);
     if (fresh.step !== wasStep) $("case-msg").append(el("div", {}, bilingual(`该工单现为“${fresh.step_zh}”`, `/ the case is now ${fresh.step}`)));
   } catch (e) {
-    if (caseForm.case && caseForm.case.id === id) $("case-msg").textContent = e.message;
+    if (caseForm.case && caseForm.case.id === id) $("case-msg").replaceChildren(...errorNodes(e));
   }
 }
 
@@ -746,7 +749,7 @@ async function submitCase(ev) {
     if (caseForm.case && caseForm.case.id === c.id) closeCase();
     loadFollowups(); loadStats();
   } catch (e) {
-    const text = e.code ? [e.message] : bilingual("无法连接服务器，请稍后重试", `/ cannot reach the server (${e.message})`);
+    const text = e.code ? errorNodes(e) : bilingual("无法连接服务器，请稍后重试", `/ cannot reach the server (${e.message})`);
     // Closed meanwhile (Esc while sending): the refusal goes under the list instead of into a hidden dialog.
     if (caseForm.case && caseForm.case.id === c.id) msg.replaceChildren(...text);
     else listMessage([`工单 ${caseLabel(c)}：`, ...text], true);
