@@ -655,7 +655,7 @@ function renderCase(c, steps) {
   $("case-submit").hidden = !next;
   $("case-cancel").replaceChildren(...(next ? bilingual("取消", "/ Cancel") : bilingual("关闭", "/ Close")));
   if (!next) return;
-  $("case-next").textContent = `${next.zh} / ${next.en}`;
+  $("case-next").replaceChildren(...bilingual(next.zh, "/ " + next.en));
   $("case-submit").replaceChildren(...bilingual(`提交${next.zh}`, "/ Submit"));
   const revisit = next.step === "revisited";
   $("case-satisfied").hidden = !revisit;
