@@ -40,6 +40,9 @@ class VoiceSettings:
     speaker: str = "auto"
     # Recorded clips joined into calls: "default" (built at install), a folder, or "" to synthesize.
     pack: str = "default"
+    # The visitor kiosk speaks its prompts (请刷身份证, the ticket, the idle warning) to every visitor;
+    # off, it speaks only in elderly mode (which always speaks while voice is enabled).
+    prompts: bool = True
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,18 @@ FONT_FAMILIES = [
 ]
 BASE_POINT_SIZE = 20
 ELDERLY_SCALE = 1.35
+# Elderly mode: a service tile's least height at the 1080p design (before ELDERLY_SCALE), and the
+# characters per line of a service name on the ticket page (broken at word boundaries).
+ELDERLY_TILE_HEIGHT = 170
+# The elderly header's title in px at the 1080p design (44 otherwise): bigger, and a long hall name fits.
+ELDERLY_HEADER_TITLE = 50
+# A button's least content height in elderly type, px at the 1080p design before ELDERLY_SCALE (84 otherwise).
+ELDERLY_BUTTON_HEIGHT = 88
+# The ID card picture on the identify page, px at the 1080p design (smaller in elderly type).
+ID_ICON = 300
+ELDERLY_ID_ICON = 220
+ELDERLY_NAME_WRAP = 16
+TICKET_NAME_WRAP = 24
 DESIGN_WIDTH = 1920
 DESIGN_HEIGHT = 1080
 
@@ -68,6 +80,8 @@ COLOR_WARN_TEXT = "#5c4400"
 COLOR_DISPLAY_BG = "#06162e"
 COLOR_DISPLAY_TEXT = "#ffffff"
 COLOR_DISPLAY_HIGHLIGHT = "#ffd400"
+# The frame of the control the keyboard is on (only the keyboard focuses: a touch never shows it).
+COLOR_FOCUS = "#b35900"
 
 IDLE_TIMEOUT_S = 60
 # After the idle time the visitor kiosk warns this long (a countdown) before it goes home.
@@ -160,6 +174,8 @@ VOICE_GAP_S = 0.6
 # Not "cmn": on espeak-ng 1.51 (Debian 12) it reads most syllables as English with the tone digits aloud.
 ESPEAK_VOICE = "cmn-latn-pinyin"
 ESPEAK_SPEED = 140
+# The visitor kiosk's spoken prompt on the identify step (kiosk.voice.prompts).
+PROMPT_IDENTIFY = "请刷身份证"
 PLAYERS = ("pw-play", "paplay", "aplay")
 
 # Clerk shortcuts: operation -> (key, label zh, label en).

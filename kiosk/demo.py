@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     from kiosk.demo_server import DemoServer, show_page
     from kiosk.qt_thread_gc import MainThreadCollector
     from kiosk.ui.theme import apply_theme
+    from kiosk.voice.speaker import SilentSpeaker
 
     print("启动演示服务器 Starting the demo hall server ...", flush=True)
     server = DemoServer.start_temporary(out / "server", args.port or None)
@@ -159,8 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         }
         for role, cfg in cfgs.items():
             ctx = build_context(cfg, sims if role == "visitor" else None)
-            widget = create_screen(ctx, speaker=voice if role == "display" else None)
-            if voice is not None and ctx.extras.get("announcer") is not None:
+            # The voice folder keeps the display's calls; the visitor's prompts are not recorded
+            # (headless, they go nowhere rather than to a player with no sound card).
+            speaker = voice if role == "display" else (SilentSpeaker() if voice is not None else None)
+            widget = create_screen(ctx, speaker=speaker)
+            if voice is not None and role == "display" and ctx.extras.get("announcer") is not None:
                 voice.follow(ctx.extras["announcer"])
             widget.setWindowTitle(f"演示 · {role}")
             widget.resize(1920, 1080)
@@ -174,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             for role, page, name in ROLE_SHOTS:
                 widget = roles[role][1]
                 if role == "visitor":
-                    widget.go_home()
+                    widget.end_session()
                 if role == "rating":
                     widget.go_idle()
                 if role == "village":
@@ -339,7 +343,7 @@ def _play_visitor(roles: dict[str, tuple[Any, Any]], sims: Any, printer_dir: Pat
         return bool(cond())
 
     visitor, clerk, display, rating = (roles[r][1] for r in ("visitor", "clerk", "display", "rating"))
-    visitor.go_home()
+    visitor.end_session()
     svc = next((s for s in visitor.services if s.prefix == "A"), visitor.services[0])
     visitor.choose_service(svc)
     issued: list[TicketOut] = []

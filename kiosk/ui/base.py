@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from kiosk import const
 from kiosk.monitor import DeviceMonitor
 from kiosk.ui.context import AppContext
+from kiosk.ui.focus import FOCUS_ROOT, focus_root, install_key_activation, move_focus
 from kiosk.ui.theme import sc
 from kiosk.ui.widgets import ConnectionBadge, MessageLine, header_bar, label
 
@@ -38,6 +39,8 @@ class RoleScreen(QWidget):
         super().__init__()
         self.ctx = ctx
         self.setObjectName("root")
+        self.setProperty(FOCUS_ROOT, True)
+        install_key_activation()
         self.is_ready = False
         self.root = QVBoxLayout(self)
         self.root.setContentsMargins(0, 0, 0, 0)
@@ -76,6 +79,10 @@ class RoleScreen(QWidget):
             QTimer.singleShot(0, self.report_health)
             unsubscribe = DeviceMonitor.of(ctx).on_change(self.set_fault)
             self.destroyed.connect(lambda *_: unsubscribe())
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        """Tab and Shift+Tab go through the screen's controls in reading order (kiosk.ui.focus)."""
+        return move_focus(focus_root(self), next)
 
     def _tick(self) -> None:
         now = datetime.now(ZoneInfo(self.ctx.config.timezone))

@@ -41,6 +41,7 @@ class GuidePage(QWidget):
         lay.addWidget(texts.bind(label("", "big"), "所需材料", "Materials"))
         self.materials = QListWidget()
         self.materials.setObjectName("materials")
+        self.materials.setAccessibleName("所需材料")
         lay.addWidget(self.materials, 1)
         self.steps = label("", None, wrap=True)
         lay.addWidget(self.steps)

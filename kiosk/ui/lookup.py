@@ -38,7 +38,7 @@ class LookupPage(QWidget):
         )
         self.edit = QLineEdit()
         self.edit.setObjectName("lookup-number")
-        self.edit.setAccessibleName("号码")
+        self.edit.setAccessibleName("要查询的号码")
         self.edit.setPlaceholderText("例如 A001")
         self.edit.returnPressed.connect(self.do_lookup)
         lay.addWidget(self.edit)
@@ -69,7 +69,7 @@ class LookupPage(QWidget):
         self.keys = {}
         for i, k in enumerate(letters + DIGITS):
             b = button(k, lambda k=k: self.edit.insert(k), "key", name=f"lookup-key-{k}")
-            b.setAccessibleName(k)
+            b.setAccessibleName(f"数字 {k}" if k.isdigit() else f"字母 {k}")
             self.keys[k] = b
             self.keys_grid.addWidget(b, i // KEYS_PER_ROW, i % KEYS_PER_ROW)
 

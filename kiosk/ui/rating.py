@@ -177,7 +177,8 @@ class RatingTerminal(RoleScreen):
             b.setIconSize(QSize(160, 160))
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             b.setMinimumSize(sc(200), sc(360))
-            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # the keyboard's path; a touch shows no focus
+            b.setAccessibleName(const.RATING_LEVELS[level])
             b.setStyleSheet(f"QToolButton {{ background: {LEVEL_COLORS[level]}; }}")
             b.clicked.connect(lambda _c=False, level=level: self.choose_level(level))
             self.level_buttons[level] = b

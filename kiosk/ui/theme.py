@@ -133,6 +133,10 @@ QHeaderView::section {{ font-size: {px(22, s)}px; background: #e5ecf5; padding: 
 QTabBar::tab {{ font-size: {px(28, s)}px; min-height: {px(64, s)}px; padding: 0 {px(36, s)}px; }}
 QTabBar::tab:selected {{ background: {const.COLOR_PRIMARY}; color: #ffffff; }}
 QScrollBar:vertical {{ width: {px(28, s)}px; }}
+QPushButton:focus, QToolButton:focus, QCheckBox:focus {{ outline: none; }}
+QPushButton:focus, QLineEdit:focus, QComboBox:focus, QTextEdit:focus {{ border-color: {const.COLOR_FOCUS}; }}
+QToolButton:focus {{ border: {px(6, s)}px solid {const.COLOR_FOCUS}; }}
+QCheckBox:focus {{ color: {const.COLOR_PRIMARY_DARK}; text-decoration: underline; }}
 """
 
 

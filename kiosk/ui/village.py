@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QStackedWidget, QVBoxLayou
 from kiosk.outbox import RatingOutbox
 from kiosk.ui.clerk import ClerkTerminal
 from kiosk.ui.context import AppContext
+from kiosk.ui.focus import FOCUS_ROOT, move_focus
 from kiosk.ui.link import LinkBanner
 from kiosk.ui.rating import RatingTerminal
 from kiosk.ui.theme import sc
@@ -31,6 +32,7 @@ class VillageStation(QWidget):
     def __init__(self, ctx: AppContext, outbox: RatingOutbox) -> None:
         super().__init__()
         self.setObjectName("root")
+        self.setProperty(FOCUS_ROOT, True)  # Tab goes from the part shown to the buttons that choose it
         self.ctx = ctx
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -67,6 +69,10 @@ class VillageStation(QWidget):
         self.rating.pages.currentChanged.connect(self._rating_page_changed)
         self.ready = self.visitor.ready
         self.is_ready_fn = lambda: self.visitor.is_ready
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        """Tab and Shift+Tab in reading order: the part-choosing buttons, then the part shown."""
+        return move_focus(self, next)
 
     @property
     def is_ready(self) -> bool:

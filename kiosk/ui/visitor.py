@@ -43,7 +43,9 @@ from kiosk.ui.widgets import (
     restyle,
     touch_scroll,
 )
-from kiosk.wayfinding import where_to_go, where_to_go_en
+from kiosk.voice.announcer import Announcement, Announcer
+from kiosk.voice.prompts import identify_prompt, idle_prompt, ticket_prompt
+from kiosk.wayfinding import where_to_go, where_to_go_en, windows_of
 from kiosk.wrapping import wrap_name
 from wire import CheckinTicketOut, HallDetailOut, PolicyOut, ServiceOut, SnapshotOut, TicketOut
 
@@ -75,9 +77,11 @@ class VisitorKiosk(RoleScreen):
     ticket_issued = Signal(object)  # the TicketOut issued (or given at check-in)
     print_finished = Signal(bool)  # True printed, False failed (ticket stays on screen)
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppContext, voice: Announcer | None = None) -> None:
         super().__init__(ctx, f"{ctx.hall_name or '政务服务大厅'} · 自助取号")  # Chinese only by default
         self.texts = texts_of(ctx.extras)
+        # Spoken prompts (kiosk.app.make_prompter); they play in the announcer's own thread.
+        self.voice = voice
         self.services: list[ServiceOut] = []
         self.service_buttons: dict[str, Any] = {}
         self.waiting: dict[str, int] = {}
@@ -397,21 +401,26 @@ class VisitorKiosk(RoleScreen):
         """Scale fonts of this screen for elderly mode."""
         from kiosk.ui.theme import base_scale, cjk_family, px, stylesheet
 
+        if hasattr(self, "id_icon"):
+            # The card picture gives way to the larger words and buttons (the page must fit 1080p).
+            size = const.ELDERLY_ID_ICON if self.elderly else const.ID_ICON
+            self.id_icon.setPixmap(id_card_pixmap(sc(size)))
         if not self.elderly:
             self.setStyleSheet("")
             return
         scale = base_scale() * const.ELDERLY_SCALE
-        # The header and the ticket number keep their size: they are large already, and growing
-        # them too made elderly mode taller than a 720p screen.
+        # The header grows with the rest (clock, the 长者模式 button), its title a little less (a long
+        # hall name must still fit one line); its English line and the ticket number keep their size:
+        # the number is large already, and the room they would take lets a 720p screen hold the header.
         k = base_scale()
         keep = (
             f'QLabel[role="huge"] {{ font-size: {px(150, k)}px; }}'
-            f"QFrame#header QLabel {{ font-size: {px(26, k)}px; }}"
-            f'QFrame#header QLabel[role="title"] {{ font-size: {px(44, k)}px; }}'
+            f'QFrame#header QLabel[role="title"] {{ font-size: {px(const.ELDERLY_HEADER_TITLE, k)}px; }}'
             f'QFrame#header QLabel[role="en"] {{ font-size: {px(20, k)}px; }}'
-            f'QFrame#header QLabel[role="online"] {{ font-size: {px(20, k)}px; }}'
-            f'QFrame#header QLabel[role="offline"] {{ font-size: {px(24, k)}px; }}'
-            f'QFrame#header QPushButton[role="header"] {{ min-height: {px(60, k)}px; font-size: {px(26, k)}px; }}'
+            # Room for two whole lines of elderly type in a button (返回首页 / Back): 84 cut 3 px off.
+            f"QPushButton {{ min-height: {px(const.ELDERLY_BUTTON_HEIGHT, scale)}px; }}"
+            # Fewer, bigger tiles: two columns of tall tiles, a handful to a page (上一页 / 下一页).
+            f'QPushButton[role="service"] {{ min-height: {px(const.ELDERLY_TILE_HEIGHT, scale)}px; }}'
         )
         self.setStyleSheet(stylesheet(scale, cjk_family()) + keep)
 
@@ -426,9 +435,9 @@ class VisitorKiosk(RoleScreen):
         box = card()
         bl = QVBoxLayout(box)
         bl.setContentsMargins(sc(30), sc(20), sc(30), sc(20))
-        icon = label("", None, align=Qt.AlignmentFlag.AlignCenter)
-        icon.setPixmap(id_card_pixmap(sc(300)))
-        bl.addWidget(icon)
+        self.id_icon = label("", None, align=Qt.AlignmentFlag.AlignCenter)
+        self.id_icon.setPixmap(id_card_pixmap(sc(const.ID_ICON)))
+        bl.addWidget(self.id_icon)
         self.id_prompt = label("", "big", align=Qt.AlignmentFlag.AlignCenter)
         self.texts.bind(self.id_prompt, "请将身份证放在下方感应区", "Please place your ID card on the reader")
         bl.addWidget(self.id_prompt)
@@ -488,6 +497,7 @@ class VisitorKiosk(RoleScreen):
         self._set_issuing(False)
         self._offer_anonymous()
         self.pages.setCurrentWidget(self.identify)
+        self.say(identify_prompt())
 
     def _offer_anonymous(self) -> None:
         """没带身份证 is offered where the hall allows it and the chosen service does not require the card
@@ -660,7 +670,7 @@ class VisitorKiosk(RoleScreen):
         self.t_countdown = label("", "countdown", align=Qt.AlignmentFlag.AlignCenter)
         self.t_countdown.setObjectName("ticket-countdown")
         right.addWidget(self.t_countdown)
-        right.addWidget(self.texts.bind(button("", self.go_home, "primary", name="done"), "返回首页", "Home"))
+        right.addWidget(self.texts.bind(button("", self.end_session, "primary", name="done"), "返回首页", "Home"))
         lay.addLayout(right, 2)
         self._countdown_left = 0
         self._countdown = QTimer(self)
@@ -684,14 +694,18 @@ class VisitorKiosk(RoleScreen):
             return
         self._countdown_left -= 1
         if self._countdown_left <= 0:
-            self.go_home()
+            self.end_session()
             return
         self._show_countdown()
 
     def show_ticket(self, t: TicketOut) -> None:
         """Fill the ticket page and show it (it returns home after a countdown, or on 返回首页)."""
         self.t_number.setText(t.number)
-        self.t_service.setText(t.service_name or "")
+        self.t_service.setText(
+            wrap_name(
+                t.service_name or "", const.ELDERLY_NAME_WRAP if self.elderly else const.TICKET_NAME_WRAP
+            )
+        )
         green = t.green_reason
         self.t_green.setVisible(bool(t.priority or green))
         pick = self.texts.pick
@@ -721,6 +735,8 @@ class VisitorKiosk(RoleScreen):
         restyle(self.print_status, "subtitle")
         self.pages.setCurrentWidget(self.ticket_page)
         self._start_countdown()
+        windows = [t.window_number] if t.window_number else windows_of(self.ctx.hall, t.group)
+        self.say(ticket_prompt(t.number, windows, t.people_ahead))
 
     def _print(self, ticket: TicketOut) -> None:
         printer = self.ctx.printer
@@ -865,13 +881,14 @@ class VisitorKiosk(RoleScreen):
             return
         self._idle_left = const.IDLE_WARNING_S
         self._show_idle_warning()
+        self.say(self._idle_prompt())  # said once; the screen counts down
         self.idle_grace.start()
 
+    def _idle_prompt(self) -> Announcement:
+        return idle_prompt(self._idle_left, elderly_off=self.elderly and not self.ctx.config.elderly_mode)
+
     def _show_idle_warning(self) -> None:
-        mode = "，长者模式将关闭" if self.elderly and not self.ctx.config.elderly_mode else ""
-        self.message.show_error(
-            f"长时间无操作，{self._idle_left}秒后返回首页{mode}。如需继续办理，请触摸屏幕", seconds=0
-        )
+        self.message.show_error(self._idle_prompt().text, seconds=0)
 
     def _idle_count_down(self) -> None:
         self._idle_left -= 1
@@ -880,7 +897,20 @@ class VisitorKiosk(RoleScreen):
             return
         self.idle_grace.stop()
         self.message.clear_message()
-        self.go_home()
+        self.end_session()
+
+    # -- voice ----------------------------------------------------------------------------------
+    def speaks(self) -> bool:
+        """Whether prompts are said now: voice on, and prompts on for everyone or elderly mode on."""
+        return self.voice is not None and (self.ctx.config.voice.prompts or self.elderly)
+
+    def say(self, prompt: Announcement) -> None:
+        """Say a prompt instead of any not yet started (the visitor has moved on); never blocks."""
+        if not self.speaks():
+            return
+        self.voice.drop_pending()
+        self.voice.say(prompt)
+        logger.info("said: %s", prompt.text)
 
     # -- language and 呼叫工作人员 ------------------------------------------------------------------
     def toggle_english(self) -> None:
@@ -943,8 +973,14 @@ class VisitorKiosk(RoleScreen):
         self.message.show_error(exc)
 
     # -- navigation ---------------------------------------------------------------------------
+    def end_session(self) -> None:
+        """The visit is over (ticket taken, or nobody there): home, and the machine's own type size."""
+        self.go_home()
+        if self.elderly != self.ctx.config.elderly_mode:
+            self.toggle_elderly()
+
     def go_home(self) -> None:
-        """Back to the start screen (also after idle)."""
+        """Back to the start screen; elderly mode stays on for the rest of the visit (end_session)."""
         self.current_service = None
         self._countdown.stop()
         self.search.clear()
@@ -953,8 +989,6 @@ class VisitorKiosk(RoleScreen):
         self.keyboard_btn.setChecked(False)
         self.texts.set_english(False)  # the next visitor starts in Chinese
         self._hint_home()
-        if self.elderly != self.ctx.config.elderly_mode:
-            self.toggle_elderly()
         self.pages.setCurrentWidget(self.home)
 
     def closeEvent(self, event: Any) -> None:

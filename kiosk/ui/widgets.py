@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QSize, Qt, QTimer, Signal
@@ -26,6 +27,9 @@ from kiosk.errors import KioskError
 from kiosk.ui.theme import sc
 
 logger = logging.getLogger(__name__)
+
+# English words after the Chinese on one line ("登录 Log in", "改取普通号 Take a normal ticket").
+EN_TAIL = re.compile(r"\s+/?\s*[A-Za-z][A-Za-z .,'’/()-]*$")
 
 
 def label(
@@ -51,10 +55,22 @@ def button(
     if name:
         btn.setObjectName(name)
     btn.setCursor(Qt.CursorShape.PointingHandCursor)
-    btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    # Tab reaches it and Enter or Space presses it (kiosk.ui.focus); a touch gives it no focus, so
+    # a visitor who only touches never sees a focus frame.
+    btn.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+    name_zh = zh_name(text)
+    if name_zh != text:
+        btn.setAccessibleName(name_zh)
     if on_click:
         btn.clicked.connect(lambda _checked=False: on_click())
     return btn
+
+
+def zh_name(text: str) -> str:
+    """The Chinese of a bilingual text ("返回首页\nBack", "登录 Log in" -> "返回首页", "登录"): what a
+    screen reader says. A key name after the words (下一位  F1) stays."""
+    lines = [EN_TAIL.sub("", line) for line in text.split("\n") if not line.isascii()]
+    return "\n".join(lines) if lines else text
 
 
 def restyle(widget: QWidget, role: str) -> None:
@@ -186,6 +202,7 @@ def touch_scroll(area: QAbstractScrollArea) -> QAbstractScrollArea:
     The left-button gesture serves touch too: Qt turns an unhandled touch into mouse events."""
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the controls in it, not the list itself
     QScroller.grabGesture(area.viewport(), QScroller.ScrollerGestureType.LeftMouseButtonGesture)
     return area
 

@@ -69,6 +69,9 @@ class Announcer:
         self.gap = silence_wav(gap_s) if gap_s > 0 else b""
         self.on_spoken = on_spoken
         self.spoken: list[Announcement] = []
+        # Why the last announcement failed (None after one that worked): the health monitor
+        # reports it, the screen goes on without voice.
+        self.last_error: str | None = None
         self._q: queue.Queue[Announcement | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="announcer", daemon=True)
         self._idle = threading.Event()
@@ -89,6 +92,24 @@ class Announcer:
             self._pending += 1
             self._idle.clear()
         self._q.put(announcement)
+
+    def drop_pending(self) -> int:
+        """Forget the announcements not yet started (a prompt the visitor has moved past)."""
+        dropped = 0
+        while True:
+            try:
+                item = self._q.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:  # close() asked: keep that for the thread
+                self._q.put(None)
+                break
+            dropped += 1
+        with self._lock:
+            self._pending -= dropped
+            if self._pending == 0:
+                self._idle.set()
+        return dropped
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until everything queued has been played."""
@@ -112,7 +133,9 @@ class Announcer:
                 return
             try:
                 self._speak(item)
-            except Exception:
+                self.last_error = None
+            except Exception as exc:
+                self.last_error = f"播报失败：{type(exc).__name__}"
                 logger.exception("announcement failed: %s", item.text)
             with self._lock:
                 self._pending -= 1

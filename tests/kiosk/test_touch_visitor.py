@@ -185,6 +185,26 @@ def test_elderly_mode_clips_no_text(qtbot: Any, visitor: Any) -> None:
     tap(qtbot, v.keyboard_btn)
     qtbot.wait(200)
     assert clipped_text(v) == []
+    # Bigger type, fewer and bigger tiles: two columns, and a page holds fewer of them.
+    tiles = list(v.service_buttons.values())
+    assert len({b.x() for b in tiles}) == 2
+    assert tiles[0].height() >= 220
+    # The header grew with the rest.
+    assert v.header_title.font().pixelSize() > 44
+    # The other pages of a visit in elderly type: nothing clipped there either.
+    tap(qtbot, v.keyboard_btn)
+    # The longest name (broken at word boundaries) of a service that a visitor without a card may take.
+    svc = max((s for s in v.services if s.guide.get("id_required") is not True), key=lambda s: len(s.name))
+    v.search.setText(svc.name)
+    tap(qtbot, v.service_buttons[svc.code])
+    qtbot.waitUntil(lambda: v.pages.currentWidget() is v.identify, timeout=5000)
+    qtbot.wait(200)
+    assert clipped_text(v) == []
+    tap(qtbot, v.anon_btn)
+    qtbot.waitUntil(lambda: v.pages.currentWidget() is v.ticket_page, timeout=10000)
+    qtbot.wait(200)
+    assert clipped_text(v) == []
+    assert v.elderly  # still on: the visit has not ended yet
 
 
 def test_idle_is_announced_and_a_touch_keeps_the_visitor(qtbot: Any, visitor: Any) -> None:

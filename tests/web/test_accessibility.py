@@ -270,6 +270,31 @@ def describe(found: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# Visible English outside an element marked lang="en" (WCAG 3.1.2, language of parts): a text with two
+# English words in a row, or one English word of four letters or more. Codes (A001, S-001) are not words.
+ENGLISH_OUTSIDE_LANG_JS = """() => {
+  const visible = n => n.getClientRects().length > 0 && getComputedStyle(n).visibility !== "hidden";
+  const phrase = /(?:^|[^A-Za-z0-9-])[A-Za-z]{2,}[ ,/:]+[A-Za-z]{2,}(?![A-Za-z0-9-])/;
+  const word = /(?:^|[^A-Za-z0-9-])[A-Za-z][a-z]{3,}(?![A-Za-z0-9-])/;
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+    const host = t.parentElement;
+    if (!host || host.closest("script, style") || !visible(host)) continue;
+    const tagged = host.closest("[lang]");
+    if (tagged && tagged.getAttribute("lang").toLowerCase().startsWith("en")) continue;
+    const text = t.textContent;
+    if (phrase.test(text) || word.test(text)) out.push(text.trim().slice(0, 60));
+  }
+  return out;
+}"""
+
+
+def english_outside_lang(page: Any) -> list[str]:
+    """Visible English text nodes of the page that no lang="en" element encloses."""
+    return page.evaluate(ENGLISH_OUTSIDE_LANG_JS)
+
+
 @pytest.mark.parametrize("state", STATES, ids=[s.name for s in STATES])
 def test_no_wcag_violations(state: State, world: World, browser: Any, axe_js: str) -> None:
     kw: dict[str, Any] = {"viewport": DESKTOP}
@@ -280,6 +305,24 @@ def test_no_wcag_violations(state: State, world: World, browser: Any, axe_js: st
         state.reach(page, world)
         found = violations(page, axe_js)
         assert not found, f"{state.name}:\n{describe(found)}"
+        # axe-core cannot tell English from Chinese: English text must sit inside lang="en".
+        assert english_outside_lang(page) == [], f"{state.name}: English outside lang=en"
+    finally:
+        page.close()
+
+
+def test_the_english_check_sees_english_without_lang(world: World, browser: Any) -> None:
+    """The lang check is live: an English phrase added without lang="en" is found, with it it is not."""
+    page = new_page(browser, viewport=PHONE)
+    try:
+        book_start(page, world)
+        page.evaluate(
+            "const p = document.createElement('p'); p.textContent = '已取消 / cancelled by you';"
+            "document.body.append(p);"
+        )
+        assert english_outside_lang(page) == ["已取消 / cancelled by you"]
+        page.evaluate("document.body.lastElementChild.lang = 'en'")
+        assert english_outside_lang(page) == []
     finally:
         page.close()
 

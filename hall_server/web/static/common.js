@@ -50,6 +50,11 @@ function mins(sec) { return sec === null || sec === undefined ? "—" : (sec / 6
 function hhmm(iso) { if (!iso) return "—"; const d = new Date(iso); return d.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit" }); }
 function todayIso() { const d = new Date(); return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0"); }
 // Chinese first, then English marked as English (screen readers switch voice; GB/T 37668).
+// An API error as nodes: the server's Chinese message, its English one marked lang="en".
+function errorNodes(e) {
+  return e.body && e.body.message ? bilingual(e.body.message, e.body.message_en ? "/ " + e.body.message_en : "") : [e.message];
+}
+
 function bilingual(zh, en) {
   const out = [];
   if (zh) out.push(document.createTextNode(zh));

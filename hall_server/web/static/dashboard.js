@@ -53,7 +53,7 @@ async function onLogin(ev) {
     const r = await api("/auth/login", { method: "POST", body: { username: $("username").value, password: $("password").value }, noAuth: true });
     sessionStorage.setItem("hall_token", r.token);
     await showApp();
-  } catch (e) { $("login-error").textContent = e.message; }
+  } catch (e) { $("login-error").replaceChildren(...errorNodes(e)); }
 }
 
 // A year without a verified holiday calendar: the follow-up deadlines counted through it are provisional.
@@ -62,7 +62,7 @@ async function loadCalendarFlag() {
     const bad = (await api("/calendars")).filter(y => !y.verified);
     $("cal-flag").hidden = !bad.length;
     $("cal-flag").replaceChildren(bad.length ? el("span", {}, `⚠ ${bad.map(y => y.year + "年").join("、")}节假日日历未核对，整改期限可能不准确。`,
-      el("a", { href: "/manage/calendar" }, "去核对日历 / Check the calendar")) : "");
+      el("a", { href: "/manage/calendar" }, bilingual("去核对日历", "/ Check the calendar"))) : "");
   } catch (e) { $("cal-flag").hidden = true; }
 }
 
@@ -121,13 +121,14 @@ function stationProblem(st) {
   return null;
 }
 
+// Nodes (the English part marked lang="en" for screen readers), not a string.
 function ago(iso) {
-  if (!iso) return "从未 / never";
+  if (!iso) return bilingual("从未", "/ never");
   const s = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
-  if (s < 60) return "刚刚 / just now";
-  if (s < 3600) return `${Math.floor(s / 60)} 分钟前 / ${Math.floor(s / 60)} min ago`;
-  if (s < 48 * 3600) return `${Math.floor(s / 3600)} 小时前 / ${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86400)} 天前 / ${Math.floor(s / 86400)} days ago`;
+  if (s < 60) return bilingual("刚刚", "/ just now");
+  if (s < 3600) return bilingual(`${Math.floor(s / 60)} 分钟前`, `/ ${Math.floor(s / 60)} min ago`);
+  if (s < 48 * 3600) return bilingual(`${Math.floor(s / 3600)} 小时前`, `/ ${Math.floor(s / 3600)} h ago`);
+  return bilingual(`${Math.floor(s / 86400)} 天前`, `/ ${Math.floor(s / 86400)} days ago`);
 }
 
 // The station's clock against this server's at its last push (the transfer time included, so
@@ -135,10 +136,10 @@ function ago(iso) {
 const CLOCK_SKEW_WARN_S = 60;
 function skewText(s) {
   if (s === null || s === undefined) return "—";
-  if (Math.abs(s) < 5) return "准 / ok";
+  if (Math.abs(s) < 5) return bilingual("准", "/ ok");
   const m = Math.round(Math.abs(s) / 60);
   const amount = Math.abs(s) < 60 ? `${Math.round(Math.abs(s))} 秒` : `${m} 分钟`;
-  return s > 0 ? `快 ${amount} / ahead` : `慢 ${amount} / behind`;
+  return s > 0 ? bilingual(`快 ${amount}`, "/ ahead") : bilingual(`慢 ${amount}`, "/ behind");
 }
 
 function lagText(s) {
@@ -166,7 +167,7 @@ async function loadConflicts() {
   if (!list.length) return;
   $("conflicts").replaceChildren(
     el("tr", {}, ...[["大厅", "Hall"], ["日期", "Day"], ["群众", "Visitor"], ["取消于", "Cancelled"],
-      ["站点签到", "Checked in"], ["站点号票", "Ticket"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted" }, " " + en)))),
+      ["站点签到", "Checked in"], ["站点号票", "Ticket"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted", lang: "en" }, " " + en)))),
     ...list.map(c => el("tr", { "data-appointment": String(c.appointment_id) },
       el("td", {}, hallName(c.hall_id)), el("td", {}, `${c.day} ${hhmm(c.start_at)}`),
       el("td", {}, `${c.name_masked || ""} ${c.id_masked}`), el("td", {}, hhmm(c.cancelled_at)),
@@ -202,7 +203,7 @@ function renderStations() {
   if (!list.length) return;
   $("stations").replaceChildren(
     el("tr", {}, ...[["站点", "Station"], ["大厅", "Halls"], ["最后联系", "Last contact"], ["待上传记录", "Waiting"],
-      ["滞后", "Lag"], ["配置版本", "Config"], ["时钟偏差", "Clock skew"], ["状态", "State"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted" }, " " + en)))),
+      ["滞后", "Lag"], ["配置版本", "Config"], ["时钟偏差", "Clock skew"], ["状态", "State"]].map(([zh, en]) => el("th", {}, zh, el("span", { class: "muted", lang: "en" }, " " + en)))),
     ...list.map(st => {
       const p = stationProblem(st);
       return el("tr", { "data-station": st.id, class: p ? p.level : "" },
@@ -215,8 +216,8 @@ function renderStations() {
         el("td", { class: "clock-skew" + (Math.abs(st.clock_skew_s || 0) >= CLOCK_SKEW_WARN_S ? " warn" : "") }, skewText(st.clock_skew_s)),
         el("td", { class: "station-state" }, p ? bilingual(p.zh, "/ " + p.en) : bilingual("正常", "/ ok")));
     }));
-  $("stations-note").textContent = `失联：超过告警时限未与本平台联系；同步滞后：有记录等待上传，且最早一条已等待 ${STATION_BEHIND_LAG_S} 秒以上。` +
-    ` / Silent: no contact past the alert limit; behind: records waiting, the oldest for ${STATION_BEHIND_LAG_S} s or more.`;
+  $("stations-note").replaceChildren(...bilingual(`失联：超过告警时限未与本平台联系；同步滞后：有记录等待上传，且最早一条已等待 ${STATION_BEHIND_LAG_S} 秒以上。`,
+    `/ Silent: no contact past the alert limit; behind: records waiting, the oldest for ${STATION_BEHIND_LAG_S} s or more.`));
 }
 
 // A badge after the name of each hall whose station has a problem (text, not colour alone).
@@ -240,7 +241,8 @@ function showHallStation() {
   if (!st) return;
   const p = stationProblem(st);
   box.className = p ? p.level : "muted";
-  box.textContent = `本厅由站点 ${stationName(st)} 办理并同步 · 最后联系 ${ago(st.last_contact_at)} · 待上传 ${st.waiting} 条` + (p ? ` · ${p.zh}` : "");
+  box.replaceChildren(`本厅由站点 ${stationName(st)} 办理并同步 · 最后联系 `, ...ago(st.last_contact_at),
+    ` · 待上传 ${st.waiting} 条` + (p ? ` · ${p.zh}` : ""));
 }
 
 async function openHall(hallId) {
@@ -288,8 +290,11 @@ async function loadAudit(hallId) {
   // The broken record's seq is for the technician (its tooltip and `hall-server audit verify`), not the screen.
   $("audit-state").replaceChildren(...mine.map(c => el("div", { class: c.ok ? "ok" : "alert error", "data-chain": c.hall_id,
     title: c.ok ? "" : `seq ${c.broken_seq}` },
-    c.ok ? "✔ 完整 / intact" : `✘ 断裂 / broken：${c.problem || ""}（请技术人员用 hall-server audit verify 核查 / run hall-server audit verify）`,
-    el("span", { class: "muted" }, `  ${c.hall_id.startsWith("audit:") ? "安全审计 / security acts" : "业务事件 / events"} · ${hhmm(c.checked_at)}`))));
+    c.ok ? bilingual("✔ 完整", "/ intact")
+      : [`✘ 断裂：${c.problem || ""}（请技术人员用 `, el("code", { lang: "en" }, "hall-server audit verify"), " 核查）",
+        el("span", { lang: "en" }, " / broken, run hall-server audit verify")],
+    el("span", { class: "muted" }, "  ", ...(c.hall_id.startsWith("audit:") ? bilingual("安全审计", "/ security acts") : bilingual("业务事件", "/ events")),
+      ` · ${hhmm(c.checked_at)}`))));
 }
 
 async function refreshHealth() {
@@ -335,7 +340,7 @@ function renderWindows(windows) {
 
 async function windowOp(id, op) {
   $("win-msg").textContent = "";
-  try { await api(`/windows/${id}/${op}`, { method: "POST" }); await refreshLive(); } catch (e) { $("win-msg").textContent = e.message; }
+  try { await api(`/windows/${id}/${op}`, { method: "POST" }); await refreshLive(); } catch (e) { $("win-msg").replaceChildren(...errorNodes(e)); }
 }
 
 // The window's queues and weights are edited in a small form under the table (no browser prompt).
@@ -356,7 +361,7 @@ function editGroups(w) {
   const prefixes = [...new Set([...hallGroups.map(g => g.prefix), ...Object.keys(current)])];
   const names = Object.fromEntries(hallGroups.map(g => [g.prefix, g.name || ""]));
   form.dataset.window = String(w.id);
-  $("groups-form-title").replaceChildren(`分配队列：${w.number}号窗口 `, el("span", { class: "muted" }, `Queues and weights of window ${w.number}`));
+  $("groups-form-title").replaceChildren(`分配队列：${w.number}号窗口 `, el("span", { class: "muted", lang: "en" }, `Queues and weights of window ${w.number}`));
   $("groups-form-rows").replaceChildren(
     el("tr", {}, ...["办理", "队列", "名称", "权重"].map(h => el("th", {}, h))),
     ...prefixes.map(p => el("tr", { "data-group": p },
@@ -380,13 +385,13 @@ async function saveGroups(ev) {
     const raw = row.querySelector("input.weight").value.trim();
     const weight = Number(raw);
     if (!/^\d+$/.test(raw) || weight < 1 || weight > MAX_WEIGHT) {
-      $("groups-form-msg").textContent = `队列${row.dataset.group}的权重须为1–${MAX_WEIGHT}的整数 / weight must be a whole number 1–${MAX_WEIGHT}`;
+      $("groups-form-msg").replaceChildren(...bilingual(`队列${row.dataset.group}的权重须为1–${MAX_WEIGHT}的整数`, `/ weight must be a whole number 1–${MAX_WEIGHT}`));
       return;
     }
     groups[row.dataset.group] = weight;
   }
   if (!Object.keys(groups).length) {
-    $("groups-form-msg").textContent = "请至少选择一个队列（不办理时请暂停或关闭窗口）/ choose at least one queue";
+    $("groups-form-msg").replaceChildren(...bilingual("请至少选择一个队列（不办理时请暂停或关闭窗口）", "/ choose at least one queue"));
     return;
   }
   const save = $("groups-form-save");
@@ -395,16 +400,19 @@ async function saveGroups(ev) {
     await api(`/windows/${form.dataset.window}/groups`, { method: "PUT", body: { groups } });
     const title = $("groups-form-title").firstChild.textContent.replace("分配队列：", "").trim();
     closeGroupsForm();
-    $("groups-saved").textContent = `✓ 已保存：${title}的队列和权重 / Saved`;
+    $("groups-saved").replaceChildren(...bilingual(`✓ 已保存：${title}的队列和权重`, "/ Saved"));
     await refreshLive();
-  } catch (e) { $("groups-form-msg").textContent = e.message; }
+  } catch (e) { $("groups-form-msg").replaceChildren(...errorNodes(e)); }
   finally { save.disabled = false; }
 }
+
+// A device's kind as the hall calls it (the heartbeat's kind is a code).
+const DEVICE_KIND_ZH = { kiosk: "自助取号机", clerk_terminal: "窗口终端", display: "综合屏", rating: "评价器", village: "村站一体机" };
 
 function renderDevices(devices) {
   $("devices").replaceChildren(el("tr", {}, ...["设备", "类型", "状态", "故障", "最后心跳"].map(h => el("th", {}, h))),
     ...devices.map(d => el("tr", { "data-device": d.device_id, class: d.ok ? "" : (d.warning && !d.stale ? "warn" : "error") },
-      el("td", {}, d.device_id), el("td", {}, d.kind),
+      el("td", {}, d.device_id), el("td", {}, DEVICE_KIND_ZH[d.kind] || el("span", { lang: "en" }, d.kind)),
       el("td", { class: "device-state" }, d.stale ? "离线" : (d.ok ? "正常" : (d.warning ? "警告" : "故障"))),
       el("td", {}, (d.faults || []).map(f => f.message || f.code).join("；")), el("td", {}, hhmm(d.last_seen)))));
 }
@@ -412,7 +420,7 @@ function renderDevices(devices) {
 function renderAlerts(alerts) {
   if (!alerts.length) { $("alerts").replaceChildren(el("span", { class: "muted" }, bilingual("无告警", "/ none"))); return; }
   $("alerts").replaceChildren(...alerts.map(a => a.code === "staff.call" ? staffCallAlert(a) :
-    el("div", { class: "alert " + (a.level || ""), "data-code": a.code }, a.message, el("span", { class: "muted" }, "  " + (a.message_en || "")))));
+    el("div", { class: "alert " + (a.level || ""), "data-code": a.code }, a.message, a.message_en ? el("span", { class: "muted", lang: "en" }, "  " + a.message_en) : null)));
 }
 
 // A visitor at a kiosk calls for staff: the kiosk's name, since when, and 已处理 for whoever goes.
@@ -493,7 +501,7 @@ function watchCityStream() {
 function onSessionEnded(ev) {
   closeWs("hall"); closeWs("city");
   showLogin();
-  $("login-error").textContent = (ev.detail && ev.detail.message) || "登录已过期，请重新登录";
+  $("login-error").replaceChildren(...(ev.detail && ev.detail.message ? bilingual(ev.detail.message, ev.detail.message_en ? "/ " + ev.detail.message_en : "") : ["登录已过期，请重新登录"]));
 }
 
 function onEvent(ev, kind = "hall") {
@@ -531,14 +539,14 @@ async function loadStats() {
     const t = s.totals;
     $("stats-summary").replaceChildren(el("p", {},
       `取号 ${t.issued} · 办结 ${t.served} · 过号 ${t.no_show} · 日终未办结 ${t.unserved} · 转移 ${t.transferred} · 平均等候 ${mins(t.wait.average)} · 90%等候 ${mins(t.wait.p90)} · 超时占比 ${pct(t.wait.above_target_share)} · 预约到场 ${t.appointments_kept} / 爽约 ${t.appointments_missed}`));
-    $("chart-hour").replaceChildren(barChart(s.per_hour.map(h => ({ label: String(h.hour), value: h.issued })), { title: "每小时取号 / tickets per hour" }));
-    $("chart-wait").replaceChildren(barChart(s.wait_histogram.map(b => ({ label: b.label, value: b.count, color: "#b26a00" })), { title: "等候时长分布 / waiting time" }));
-    $("chart-rating").replaceChildren(barChart(s.ratings.levels.map(l => ({ label: l.name, value: l.count, color: l.level <= 2 ? "#c62828" : "#2e7d32" })), { title: "评价 / ratings" }));
+    $("chart-hour").replaceChildren(barChart(s.per_hour.map(h => ({ label: String(h.hour), value: h.issued })), { title: "每小时取号" }));
+    $("chart-wait").replaceChildren(barChart(s.wait_histogram.map(b => ({ label: b.label, value: b.count, color: "#b26a00" })), { title: "等候时长分布" }));
+    $("chart-rating").replaceChildren(barChart(s.ratings.levels.map(l => ({ label: l.name, value: l.count, color: l.level <= 2 ? "#c62828" : "#2e7d32" })), { title: "评价" }));
     const ind = s.ratings.indicators;
     $("indicators").replaceChildren(el("table", {},
       el("tr", {}, ...["好评率", "主动评价好评率", "未评率", "差评回复率", "回访整改率", "回访整改满意率", "最多跑一次"].map(h => el("th", {}, h))),
       el("tr", {}, ...[ind.good_rate, ind.unprompted_good_rate, ind.unrated_rate, ind.bad_reply_rate, ind.revisit_fix_rate, ind.revisit_satisfaction_rate, s.visits.at_most_once_rate].map(v => el("td", {}, pct(v))))));
-  } catch (e) { $("stats-summary").replaceChildren(el("p", { class: "error" }, e.message)); }
+  } catch (e) { $("stats-summary").replaceChildren(el("p", { class: "error" }, errorNodes(e))); }
 }
 
 // Follow-up cases of bad ratings: the list, and one step at a time in an in-page dialog.
@@ -601,9 +609,9 @@ async function loadPriorityRemovals() {
     $("removals").replaceChildren(el("tr", {}, ...["时间", "大厅", "号码", "事项", "原申报", "取消原因", "窗口", "工作人员"].map(h => el("th", {}, h))),
       ...rows.map(r => el("tr", {}, el("td", {}, hhmm(r.at)), el("td", {}, r.hall_name), el("td", {}, r.number || ""), el("td", {}, r.service_name || ""),
         el("td", {}, r.green_reason_zh), el("td", {}, r.reason), el("td", {}, r.window_name || "—"), el("td", {}, r.by))));
-    if (!rows.length) $("removals").appendChild(el("tr", {}, el("td", { colspan: "8", class: "muted" }, "今日无 / none today")));
+    if (!rows.length) $("removals").appendChild(el("tr", {}, el("td", { colspan: "8", class: "muted" }, bilingual("今日无", "/ none today"))));
   } catch (e) {
-    if (hallId === state.hall) $("removals").replaceChildren(el("tr", {}, el("td", { class: "error" }, e.message)));
+    if (hallId === state.hall) $("removals").replaceChildren(el("tr", {}, el("td", { class: "error" }, errorNodes(e))));
   }
 }
 
@@ -619,7 +627,7 @@ async function loadFollowups() {
     if (!cases.length) $("followups").appendChild(el("tr", {}, el("td", { colspan: "8", class: "muted" }, bilingual("暂无差评工单", "/ no cases"))));
     refocusCase(focusId);
   } catch (e) {
-    if (hallId === state.hall && seq === caseSeen.listSeq) $("followups").replaceChildren(el("tr", {}, el("td", { class: "error" }, e.message)));
+    if (hallId === state.hall && seq === caseSeen.listSeq) $("followups").replaceChildren(el("tr", {}, el("td", { class: "error" }, errorNodes(e))));
   }
 }
 
@@ -645,13 +653,13 @@ function replaceCaseRow(c) {
 }
 
 function fact(label, en, ...value) {
-  return [el("dt", {}, label, el("span", { class: "muted" }, " " + en)), el("dd", {}, ...value)];
+  return [el("dt", {}, label, el("span", { class: "muted", lang: "en" }, " " + en)), el("dd", {}, ...value)];
 }
 
 function renderCase(c, steps) {
   caseForm.case = c;
   const next = NEXT_STEP[c.step];
-  $("case-title").replaceChildren(`差评工单 ${caseLabel(c)} `, el("span", { class: "muted" }, "Follow-up case"));
+  $("case-title").replaceChildren(`差评工单 ${caseLabel(c)} `, el("span", { class: "muted", lang: "en" }, "Follow-up case"));
   const left = daysLeftText(c);
   $("case-facts").replaceChildren(
     ...fact("窗口", "Window", c.window_number ? `${c.window_number}号窗口` : "—", c.window_name ? ` ${c.window_name}` : ""),
@@ -671,8 +679,8 @@ function renderCase(c, steps) {
   $("case-submit").hidden = !next;
   $("case-cancel").replaceChildren(...(next ? bilingual("取消", "/ Cancel") : bilingual("关闭", "/ Close")));
   if (!next) return;
-  $("case-next").textContent = `${next.zh} / ${next.en}`;
-  $("case-submit").textContent = `提交${next.zh} / Submit`;
+  $("case-next").replaceChildren(...bilingual(next.zh, "/ " + next.en));
+  $("case-submit").replaceChildren(...bilingual(`提交${next.zh}`, "/ Submit"));
   const revisit = next.step === "revisited";
   $("case-satisfied").hidden = !revisit;
   if (!revisit) $("case-form").querySelectorAll("input[name=satisfied]").forEach(r => { r.checked = false; });
@@ -702,9 +710,9 @@ async function refreshCase(id) {
     const wasStep = caseForm.case.step;
     renderCase(fresh, fresh.steps || []);
     replaceCaseRow(fresh);
-    if (fresh.step !== wasStep) $("case-msg").append(el("div", {}, `该工单现为“${fresh.step_zh}” / the case is now ${fresh.step}`));
+    if (fresh.step !== wasStep) $("case-msg").append(el("div", {}, bilingual(`该工单现为“${fresh.step_zh}”`, `/ the case is now ${fresh.step}`)));
   } catch (e) {
-    if (caseForm.case && caseForm.case.id === id) $("case-msg").textContent = e.message;
+    if (caseForm.case && caseForm.case.id === id) $("case-msg").replaceChildren(...errorNodes(e));
   }
 }
 
@@ -738,7 +746,7 @@ async function submitCase(ev) {
   clearCaseMsg();
   const note = $("case-note").value.trim();
   if (!note) {
-    msg.textContent = `请填写${next.zh}说明 / a note is required`;
+    msg.replaceChildren(...bilingual(`请填写${next.zh}说明`, "/ a note is required"));
     msg.dataset.kind = "note";
     $("case-note").setAttribute("aria-invalid", "true");
     $("case-note").focus();
@@ -749,7 +757,7 @@ async function submitCase(ev) {
   if (next.step === "revisited") {
     const chosen = $("case-form").querySelector("input[name=satisfied]:checked");
     if (!chosen) {
-      msg.textContent = "请选择群众是否满意 / choose satisfied or not satisfied";
+      msg.replaceChildren(...bilingual("请选择群众是否满意", "/ choose satisfied or not satisfied"));
       msg.dataset.kind = "choose";
       $("case-form").querySelector("input[name=satisfied]").focus();
       return;
@@ -761,14 +769,14 @@ async function submitCase(ev) {
   try {
     const done = await api(`/followups/${c.id}/steps`, { method: "POST", body });
     replaceCaseRow(done);
-    listMessage(`工单 ${caseLabel(done)} 已${next.zh}：${done.step_zh}${satisfiedText(done)} / case ${caseLabel(done)}: ${done.step}`, false);
+    listMessage(bilingual(`工单 ${caseLabel(done)} 已${next.zh}：${done.step_zh}${satisfiedText(done)}`, `/ case ${caseLabel(done)}: ${done.step}`), false);
     if (caseForm.case && caseForm.case.id === c.id) closeCase();
     loadFollowups(); loadStats();
   } catch (e) {
-    const text = e.code ? e.message : `无法连接服务器，请稍后重试 / cannot reach the server (${e.message})`;
+    const text = e.code ? errorNodes(e) : bilingual("无法连接服务器，请稍后重试", `/ cannot reach the server (${e.message})`);
     // Closed meanwhile (Esc while sending): the refusal goes under the list instead of into a hidden dialog.
-    if (caseForm.case && caseForm.case.id === c.id) msg.textContent = text;
-    else listMessage(`工单 ${caseLabel(c)}：${text}`, true);
+    if (caseForm.case && caseForm.case.id === c.id) msg.replaceChildren(...text);
+    else listMessage([`工单 ${caseLabel(c)}：`, ...text], true);
     // Out of order (someone else moved it) or gone: show where the case stands now.
     if (e.code === "followup.bad_step") await refreshCase(c.id);
     if (e.code === "followup.bad_step" || e.code === "followup.unknown") loadFollowups();
@@ -778,9 +786,10 @@ async function submitCase(ev) {
   }
 }
 
+// `text`: a string or nodes (bilingual(...)).
 function listMessage(text, isError) {
   const line = $("followups-msg");
-  line.textContent = text;
+  line.replaceChildren(...[text].flat());
   line.className = isError ? "error" : "ok";
 }
 

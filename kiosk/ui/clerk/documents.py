@@ -42,6 +42,7 @@ class DocumentPhotos:
         # Which material the next photo shows (the ticket's service guide lists them).
         self.material_box = QComboBox()
         self.material_box.setObjectName("material")
+        self.material_box.setAccessibleName("拍摄的材料")
         self.material_box.setToolTip("拍摄的材料 / the document photographed")
         self.material_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.material_box.setMaximumWidth(sc(330))  # a long name is cut here, not the row

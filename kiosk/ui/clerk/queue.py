@@ -30,10 +30,12 @@ class QueueLists:
         self.column.addWidget(self.wait_title)
         self.wait_table = self._table(["号码", "事项", "取号时间", "优先"])
         self.wait_table.setObjectName("waiting")
+        self.wait_table.setAccessibleName("等候队列")
         self.column.addWidget(self.wait_table, 3)
         self.column.addWidget(label("挂起 Suspended", "big"))
         self.susp_table = self._table(["号码", "事项", "窗口"])
         self.susp_table.setObjectName("suspended")
+        self.susp_table.setAccessibleName("挂起的号票")
         self.column.addWidget(self.susp_table, 1)
         # Events come in bursts: one reload shortly after the last of them.
         self._reload_timer = QTimer(term)
@@ -49,6 +51,7 @@ class QueueLists:
         t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        t.setTabKeyNavigation(False)  # Tab leaves the table for the next control, not the next cell
         t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         t.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         t.verticalHeader().setDefaultSectionSize(px(54, base_scale()))

@@ -19,6 +19,7 @@ class TransferDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(label("请选择要转移到的事项", "big"))
         self.list = QListWidget()
+        self.list.setAccessibleName("转移到的事项")
         for s in services:
             item = QListWidgetItem(f"{s.name}（{s.prefix}）" if s.prefix else s.name)
             item.setData(Qt.ItemDataRole.UserRole, s.code)
