@@ -174,6 +174,7 @@ class EnrolScreen(QWidget):
     def _say(self, text: str, role: str) -> None:
         self.status.setText(text)
         restyle(self.status, role)
+        self.status.setVisible(bool(text))
 
 
 class FirstStart(QWidget):
@@ -203,9 +204,8 @@ class FirstStart(QWidget):
         if hasattr(self.screen, "ready"):
             self.screen.ready.connect(self.ready.emit)
         self.stack.addWidget(self.screen)
+        # The enrolment screen stays behind, hidden: a look of its scanner may still be on its way.
         self.stack.setCurrentWidget(self.screen)
-        self.stack.removeWidget(self.enrol)
-        self.enrol.deleteLater()
 
     def closeEvent(self, event: Any) -> None:
         if self.screen is None:

@@ -156,3 +156,4 @@ class ScanCheckinPage(QWidget):
     def _say(self, text: str, role: str) -> None:
         self.status.setText(text)
         restyle(self.status, role)
+        self.status.setVisible(bool(text))

@@ -50,7 +50,9 @@ class QrScanner(QWidget):
         self.preview.setAccessibleName("摄像头画面")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setMinimumSize(sc(480), sc(360))
-        self.preview.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        # Ignored: the picture fits the room the layout gives, never asks for more (a pixmap's own
+        # size would push the label past the screen and crop the frame).
+        self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.preview.setStyleSheet("background: #1f2a36; border-radius: 12px;")
         lay.addWidget(self.preview, 1)
         self.camera_state = label("", "subtitle", wrap=True, align=Qt.AlignmentFlag.AlignCenter)
@@ -61,6 +63,7 @@ class QrScanner(QWidget):
         self._timer.setInterval(const.SCAN_INTERVAL_MS)
         self._timer.timeout.connect(self._look)
         self._looking = False
+        self._visit = 0  # counts starts: a look begun before the last start is stale
         self.held = False  # while the owner acts on a code, frames still show but nothing is read
         self._last: tuple[str, float] | None = None
         self.frames_shown = 0
@@ -78,6 +81,7 @@ class QrScanner(QWidget):
             return
         self._last = None
         self.held = False
+        self._visit += 1
         self._timer.setInterval(const.SCAN_INTERVAL_MS)
         self._timer.start()
         self._look()
@@ -85,6 +89,12 @@ class QrScanner(QWidget):
     def stop(self) -> None:
         """Stop looking and let the camera go (in the pool: closing a device may block)."""
         self._timer.stop()
+        if not self._looking:
+            self._release()
+        # else: the look in flight releases it when it comes back (a release before it would
+        # leave the camera opened again by that look).
+
+    def _release(self) -> None:
         camera = self.ctx.camera
         if camera is not None and camera.configured:
             self.ctx.runner.run(camera.release, None, lambda exc: logger.info("camera release: %s", exc))
@@ -98,11 +108,19 @@ class QrScanner(QWidget):
         if self._looking or camera is None:
             return
         self._looking = True
-        self.ctx.runner.run(camera.scan_frame, self._seen, self._failed)
+        visit = self._visit
+        self.ctx.runner.run(
+            camera.scan_frame, lambda frame: self._seen(frame, visit), lambda exc: self._failed(exc, visit)
+        )
 
-    def _seen(self, frame: ScanFrame) -> None:
+    def _seen(self, frame: ScanFrame, visit: int) -> None:
         self._looking = False
         if not self.active:
+            self._release()
+            return
+        if visit != self._visit:
+            # Taken before this visit began: the previous visitor's code may be in it.
+            self._look()
             return
         if self.camera_state.isVisible():
             self.camera_state.hide()
@@ -124,9 +142,13 @@ class QrScanner(QWidget):
             self._last = (frame.text, now)
             self.scanned.emit(frame.text)
 
-    def _failed(self, exc: BaseException) -> None:
+    def _failed(self, exc: BaseException, visit: int) -> None:
         self._looking = False
         if not self.active:
+            self._release()
+            return
+        if visit != self._visit:
+            self._look()
             return
         msg = getattr(exc, "message_zh", None) or "摄像头无法使用"
         logger.info("scanner camera: %s", exc)

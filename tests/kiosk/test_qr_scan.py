@@ -48,6 +48,7 @@ def hold_up(where: Path, svg: str | bytes) -> None:
     frame.fill(QColor(90, 90, 90))
     painter = QPainter(frame)
     painter.fillRect(QRectF(130, 50, 380, 380), QColor("white"))
+    painter.setClipRect(QRectF(140, 60, 360, 360))  # the SVG's own background may spill over
     renderer.render(painter, QRectF(140, 60, 360, 360))
     painter.end()
     _write(where, frame)
@@ -66,6 +67,20 @@ def _write(where: Path, frame: QImage) -> None:
     part = where.with_suffix(".part.png")
     assert frame.save(str(part), "PNG")
     os.replace(part, where)
+
+
+def shoot_held(qtbot: Any, scanner: Any, widget: Any, held: Path, svg: str | bytes, name: str) -> None:
+    """Hold the QR up, and with HALL_SCREENSHOTS_DIR set, save the screen showing it in the preview
+    first (the scanner holds back meanwhile: the code is acted on only after the picture)."""
+    shots = os.environ.get("HALL_SCREENSHOTS_DIR")
+    if shots:
+        scanner.hold(True)
+    hold_up(held, svg)
+    if shots:
+        seen = scanner.frames_shown
+        qtbot.waitUntil(lambda: scanner.frames_shown > seen + 3, timeout=20000)
+        assert widget.grab().save(str(Path(shots) / name), "PNG")
+        scanner.hold(False)
 
 
 def svg_of_data_uri(uri: str) -> bytes:
@@ -115,7 +130,8 @@ def test_first_start_enrols_by_scanning_the_managers_qr(qtbot, themed_qapp, kser
         assert first.enrol.keys["A"].isVisible()  # the typed code stays at hand
         qtbot.waitUntil(lambda: scanner.frames_shown > 2, timeout=20000)  # live preview of the wall
         assert not scanner.preview.pixmap().isNull()
-        hold_up(held, enrolment["qr_svg"])  # the manage page's own QR image
+        # The manage page's own QR image.
+        shoot_held(qtbot, scanner, first, held, enrolment["qr_svg"], "kiosk-enrol-scan.png")
         qtbot.waitUntil(lambda: first.screen is not None, timeout=30000)
         visitor = first.screen
         assert isinstance(visitor, VisitorKiosk)
@@ -228,10 +244,16 @@ def test_booking_qr_check_in_prints_the_ticket(qtbot, themed_qapp, clock_server,
         assert v.pages.currentWidget() is page and page.scanner.active
         assert "二维码对准摄像头" in page.scanner.prompt.text()
         qtbot.waitUntil(lambda: page.scanner.frames_shown > 0, timeout=20000)
-        hold_up_text(held, "hall-enrol:http://x#ABCD-EFGH")  # not a booking's QR
-        qtbot.waitUntil(lambda: "不是预约确认二维码" in page.status.text(), timeout=20000)
         with qtbot.waitSignal(v.ticket_issued, timeout=30000) as issued:
-            hold_up(held, svg_of_data_uri(booking["checkin_qr"]))  # the booking page's QR
+            # The booking page's QR.
+            shoot_held(
+                qtbot,
+                page.scanner,
+                v,
+                held,
+                svg_of_data_uri(booking["checkin_qr"]),
+                "visitor-checkin-scan.png",
+            )
         ticket = issued.args[0]
         assert ticket.checkin.status == "ok" and ticket.checkin.appointment_code == booking["code"]
         assert ticket.appointment_id == str(booking["id"])
@@ -247,5 +269,18 @@ def test_booking_qr_check_in_prints_the_ticket(qtbot, themed_qapp, clock_server,
             timeout=30,
         ).json()
         assert [a["status"] for a in listed if a["code"] == booking["code"]] == ["checked_in"]
+        # Another visitor holds up something else: said in words, and nothing is printed.
+        held.unlink()
+        v.go_home()
+        qtbot.mouseClick(v.findChild(type(v.anon_btn), "checkin-scan"), LEFT)
+        assert page.scanner.active and not page.status.isVisible()
+        hold_up_text(held, "hall-enrol:http://x#ABCD-EFGH")  # the managers' enrolment QR
+        qtbot.waitUntil(lambda: "不是预约确认二维码" in page.status.text(), timeout=20000)
+        assert v.pages.currentWidget() is page and len(vprinter.pages) == 1
+        # The booking's QR again (a second scan): the same ticket, not a second one.
+        held.unlink()
+        with qtbot.waitSignal(v.ticket_issued, timeout=30000) as again:
+            hold_up(held, svg_of_data_uri(booking["checkin_qr"]))
+        assert again.args[0].id == ticket.id and again.args[0].number == ticket.number
     finally:
         visitor.close()
