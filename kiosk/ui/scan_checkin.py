@@ -85,6 +85,7 @@ class ScanCheckinPage(QWidget):
         bl.addWidget(self.scanner, 1)
         self.status = label("", "subtitle", wrap=True, align=Qt.AlignmentFlag.AlignCenter)
         self.status.setObjectName("scan-status")
+        self.status.hide()
         bl.addWidget(self.status)
         lay.addWidget(box, 1)
         row = QHBoxLayout()

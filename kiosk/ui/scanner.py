@@ -49,7 +49,7 @@ class QrScanner(QWidget):
         self.preview.setObjectName(f"{name}-preview")
         self.preview.setAccessibleName("摄像头画面")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview.setMinimumSize(sc(480), sc(360))
+        self.preview.setMinimumSize(sc(320), sc(180))  # elderly type leaves a 720p screen little room
         # Ignored: the picture fits the room the layout gives, never asks for more (a pixmap's own
         # size would push the label past the screen and crop the frame).
         self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
