@@ -1,0 +1,126 @@
+"""Requests in bursts further apart than the thread pool's idle timeout do not grow the open files.
+
+A month-long hall runs in bursts: a few kiosks at 9:00, quiet, a queue after lunch. The server's
+worker threads retire after being idle, and new ones start with the next burst. An earlier
+version opened one SQLite connection per worker thread and kept it after the thread was gone:
+about 195 files an hour, until the process hit its open-file limit. This test runs the real
+server with the worker idle timeout shortened from anyio's 10 s to a fraction of a second (only
+the timer is changed, so a burst of bursts takes seconds, not minutes) and checks both that the
+threads really were replaced and that the database files held open stay flat.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.fixtures.postgres import sqlite_url
+from tests.fixtures.server import SMALL_SEED, HallServer
+
+HALL = "t-hall"
+SERVICES = ("T-001", "T-003")
+MANAGER = ("manager", "test-pass-m")
+IDLE_S = 0.3  # the patched worker idle timeout
+GAP_S = 1.0  # quiet time between bursts: longer than IDLE_S, so every burst meets retired threads
+BURSTS = 10
+PER_BURST = 8
+
+# anyio retires a worker thread that has been idle for WorkerThread.MAX_IDLE_TIME (10 s); the
+# wrapper shortens that timer and then runs the normal command line.
+LAUNCHER = [
+    sys.executable,
+    "-c",
+    "import sys, anyio._backends._asyncio as b; "
+    f"b.WorkerThread.MAX_IDLE_TIME = {IDLE_S}; "
+    "from hall_server.cli import main; sys.exit(main(sys.argv[1:]))",
+]
+
+
+def _open_files(pid: int) -> list[str]:
+    """What the process's descriptors point at, sockets, pipes and anonymous inodes left out."""
+    out: list[str] = []
+    fd_dir = Path(f"/proc/{pid}/fd")
+    for fd in fd_dir.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed while we looked
+        if not target.startswith(("socket:", "pipe:", "anon_inode:")):
+            out.append(target)
+    return out
+
+
+def _threads(pid: int) -> set[int]:
+    return {int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()}
+
+
+def _burst(server: HallServer, kiosk: str, manager: str, round_no: int, errors: list[str]) -> None:
+    """PER_BURST requests at once: issues, ticket reads and hall reads from kiosks and a manager."""
+
+    def one(i: int) -> None:
+        token = kiosk if i % 2 == 0 else manager
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            if i % 4 == 0:
+                r = requests.post(
+                    f"{server.api}/halls/{HALL}/tickets",
+                    json={"service_code": SERVICES[(i // 4) % 2], "channel": "kiosk"},
+                    headers={**headers, "Idempotency-Key": f"burst-{round_no}-{i}"},
+                    timeout=30,
+                )
+            elif i % 4 == 1:
+                r = requests.get(f"{server.api}/halls/{HALL}/tickets", headers=headers, timeout=30)
+            else:
+                r = requests.get(f"{server.api}/halls/{HALL}", headers=headers, timeout=30)
+        except requests.RequestException as exc:
+            errors.append(f"burst {round_no} request {i}: {exc}")
+            return
+        if r.status_code >= 400:
+            errors.append(f"burst {round_no} request {i}: HTTP {r.status_code} {r.text[:200]}")
+
+    workers = [threading.Thread(target=one, args=(i,)) for i in range(PER_BURST)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+
+
+def test_bursts_after_idle_threads_retire_keep_open_files_flat(
+    hall_server_proc: Any, tmp_path: Path
+) -> None:
+    """Ten bursts with idle gaps: worker threads are replaced, the database files held stay flat."""
+    server: HallServer = hall_server_proc(
+        sqlite_url(tmp_path), tmp_path / "data", seed_file=SMALL_SEED, launcher=LAUNCHER
+    )
+    assert server.proc is not None
+    pid = server.proc.pid
+    kiosk = server.create_token("kiosk", HALL)
+    manager = server.login(*MANAGER)["token"]
+
+    errors: list[str] = []
+    files_after: list[int] = []
+    db_files_after: list[int] = []
+    seen_threads: set[int] = set()
+    for round_no in range(BURSTS):
+        _burst(server, kiosk, manager, round_no, errors)
+        seen_threads |= _threads(pid)
+        files = _open_files(pid)
+        files_after.append(len(files))
+        db_files_after.append(sum(1 for f in files if "/hall.db" in f))
+        time.sleep(GAP_S)
+
+    assert errors == [], "\n".join(errors[:10])
+    alive = _threads(pid)
+    # The test means something only if threads really came and went between bursts.
+    assert len(seen_threads - alive) >= BURSTS // 2, (
+        f"worker threads were not retired between bursts ({len(seen_threads)} seen, {len(alive)} alive)"
+    )
+    warm = max(db_files_after[:2])
+    assert max(db_files_after[2:]) <= warm, f"database files held open grew: {db_files_after}"
+    assert max(files_after[2:]) <= max(files_after[:2]), f"open files grew: {files_after}"
