@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 ENV_PREFIX = "HALL_"
 _DAY = 24 * 3600
+# The test clock moves at most a month: far enough to reach a booking's day across a holiday week.
+_CLOCK_SPAN = 31 * _DAY
 
 
 @functools.lru_cache(maxsize=1)
@@ -165,8 +167,9 @@ class Settings(BaseSettings):
     # Parent side: a station not heard from for this long shows "silent" on the station list.
     station_silent_alert_s: float = Field(default=const.STATION_SILENT_ALERT_S, gt=0)
     # Tests only: seconds added to the server's clock (ServerContext.now), to run a server whose
-    # clock is off (a station 10 minutes behind). Event times keep the system clock.
-    clock_offset_s: float = Field(default=0.0, ge=-_DAY, le=_DAY)
+    # clock is off (a station 10 minutes behind) or a hall on the day of a booking made days
+    # before. Event times keep the system clock.
+    clock_offset_s: float = Field(default=0.0, ge=-_CLOCK_SPAN, le=_CLOCK_SPAN)
 
     @field_validator("rate_exempt")
     @classmethod

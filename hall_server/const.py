@@ -410,6 +410,14 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "checkin.none": (404, "未找到您今天在本大厅的预约", "No booking today at this hall"),
     "checkin.too_early": (409, "未到签到时间，请于{start}前30分钟内签到", "Too early to check in"),
     "checkin.too_late": (409, "已超过签到时间，预约失效", "Too late to check in; the booking lapsed"),
+    "checkin.code_unknown": (404, "未找到该预约，请核对预约二维码或预约号", "No booking with that code"),
+    "checkin.other_hall": (
+        409,
+        "该预约不在本大厅办理，请到{hall}签到",
+        "The booking is for another hall; check in there",
+    ),
+    "checkin.cancelled": (409, "该预约已取消，不能签到，请直接取号或重新预约", "The booking was cancelled"),
+    "checkin.wrong_day": (409, "该预约的日期是{day}，请在预约当天签到", "The booking is for another day"),
     "followup.unknown": (404, "整改工单不存在", "No such follow-up case"),
     "followup.bad_step": (409, "工单步骤须依次进行", "Follow-up steps must follow in order"),
     "followup.satisfied_required": (

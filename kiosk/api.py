@@ -354,14 +354,26 @@ class HallClient:
 
         FeatureUnavailable while the server has no such route (older servers).
         """
+        body = {"id_number": id_number, "fallback_normal": fallback_normal}
+        return self._checkin(f"/halls/{hall_id}/checkin", body, idempotency_key)
+
+    def checkin_by_code(
+        self,
+        hall_id: str,
+        code: str,
+        *,
+        fallback_normal: bool = False,
+        idempotency_key: str | None = None,
+    ) -> CheckinTicketOut:
+        """POST /halls/{hall}/checkin/by-code with the booking code read from the confirmation's QR:
+        the same ticket as the ID-card check-in gives."""
+        body = {"code": code, "fallback_normal": fallback_normal}
+        return self._checkin(f"/halls/{hall_id}/checkin/by-code", body, idempotency_key)
+
+    def _checkin(self, path: str, body: dict[str, Any], idempotency_key: str | None) -> CheckinTicketOut:
         key = idempotency_key or uuid.uuid4().hex
         try:
-            answer = self.post(
-                f"/halls/{hall_id}/checkin",
-                {"id_number": id_number, "fallback_normal": fallback_normal},
-                headers={"Idempotency-Key": key},
-                idempotent=True,
-            )
+            answer = self.post(path, body, headers={"Idempotency-Key": key}, idempotent=True)
         except ApiError as exc:
             # 404/405 without an appointment code means the route itself is missing on this server.
             missing = exc.status == 405 or (
@@ -370,7 +382,7 @@ class HallClient:
             if missing:
                 raise FeatureUnavailable(exc.status) from exc
             raise
-        return self.typed(CheckinTicketOut, answer, "POST /halls/{hall}/checkin")
+        return self.typed(CheckinTicketOut, answer, f"POST {path}")
 
     def enrol(self, code: str, device_id: str = "") -> EnrolOut:
         """POST /devices/enrol: a device's first start exchanges its enrolment code for its token."""

@@ -120,8 +120,12 @@ def make_prompter(cfg: KioskConfig, speaker: Speaker | None = None) -> Announcer
 
 
 def create_screen(ctx: AppContext, *, speaker: Speaker | None = None) -> QWidget:
-    """The widget of the configured role."""
+    """The widget of the configured role (the enrolment screen first on a machine without its token)."""
     role = ctx.config.role
+    if role in const.ENROL_ROLES and not ctx.client.token:
+        from kiosk.ui.enrol import FirstStart
+
+        return FirstStart(ctx, lambda enrolled: create_screen(enrolled, speaker=speaker))
     outbox = RatingOutbox(Path(ctx.config.data_dir) / "rating-outbox.json")
     if role == "visitor":
         from kiosk.ui.visitor import VisitorKiosk

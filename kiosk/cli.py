@@ -146,19 +146,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def enrol(cfg: Any, code: str) -> Any:
     """First start: the code for this machine's device token, kept in its data folder (before any UI)."""
-    from dataclasses import replace
+    from pathlib import Path
 
-    from kiosk.api import HallClient
-    from kiosk.config import store_enrolment
+    from kiosk.enrolment import client_for_enrolment, enrol_device
 
-    if cfg.server in ("", "zeroconf"):
-        from kiosk.errors import ConfigError
-
-        raise ConfigError("登记本机须指定服务器地址（--server）", "enrolment needs --server")
-    answer = HallClient(cfg.server).enrol(code, cfg.effective_device_id)
-    path = store_enrolment(cfg.data_dir, answer.token, answer.hall_id, answer.window_id)
-    print(f"本机已登记：{answer.label}（{answer.role}），令牌保存在 {path}")
-    return replace(cfg, token=None)
+    enrolled, answer = enrol_device(cfg, client_for_enrolment(cfg), code)
+    where = Path(enrolled.data_dir) / const.ENROLLED_FILE
+    print(f"本机已登记：{answer.label}（{answer.role}），令牌保存在 {where}")
+    return enrolled
 
 
 def run(cfg: Any, args: argparse.Namespace, demo: Any = None) -> int:

@@ -195,13 +195,18 @@ def _enrolled_path(data_dir: str) -> Path:
     return Path(data_dir) / const.ENROLLED_FILE
 
 
-def store_enrolment(data_dir: str, token: str, hall: str, window_id: int | None) -> Path:
-    """Keep the token a first-start enrolment gave this machine (mode 0600; only this machine knows it)."""
+def store_enrolment(
+    data_dir: str, token: str, hall: str, window_id: int | None, role: str | None = None
+) -> Path:
+    """Keep the token a first-start enrolment gave this machine (mode 0600; only this machine knows it),
+    with the role it was registered for (the token works for that role only)."""
     path = _enrolled_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
-    path.write_text(json.dumps({"token": token, "hall": hall, "window_id": window_id}), encoding="utf-8")
+    path.write_text(
+        json.dumps({"token": token, "hall": hall, "window_id": window_id, "role": role}), encoding="utf-8"
+    )
     return path
 
 
@@ -213,10 +218,14 @@ def with_enrolment(cfg: KioskConfig) -> KioskConfig:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         token, hall, window_id = str(data["token"]), str(data["hall"]), data.get("window_id")
+        role = data.get("role") or cfg.role
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"本机登记信息无法读取：{path}", str(exc)) from exc
+    if role not in const.ROLES:
+        raise ConfigError(f"本机登记信息无法读取：{path}", f"unknown role {role!r}")
     return replace(
         cfg,
+        role=role,
         token=token,
         hall=cfg.hall or hall,
         window_id=cfg.window_id if cfg.window_id is not None else window_id,

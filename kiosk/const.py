@@ -8,6 +8,27 @@ import math
 KIOSK_VERSION = "0.1.0"
 # Where a first-start enrolment keeps this machine's device token (inside its data folder).
 ENROLLED_FILE = "enrolled.json"
+# The managers' enrolment QR reads "hall-enrol:<server>#ABCD-EFGH"; a code has 4..20 letters/digits.
+ENROL_QR_PREFIX = "hall-enrol:"
+ENROL_CODE_MIN = 4
+ENROL_CODE_MAX = 20
+# The keys of the typed enrolment code: the server's code alphabet (no 0/O, 1/I/L), kept in step
+# with hall_server.const.ENROL_CODE_ALPHABET (the kiosk never imports the server).
+ENROL_KEYS = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+ENROL_KEYS_PER_ROW = 8
+# Roles that need a device token: without one they start on the enrolment screen.
+ENROL_ROLES = ("visitor", "display", "rating")
+# The machine's role for the device role a token was registered for.
+ROLE_OF_DEVICE = {"kiosk": "visitor", "display": "display", "rating": "rating"}
+# The QR scanner: milliseconds between looks through the camera, and how long the same code is
+# not acted on again (it stays in front of the camera while its answer is shown).
+SCAN_INTERVAL_MS = 150
+SCAN_REPEAT_S = 4.0
+# How often the visitor screen looks at the clock for its 午休中 / 今日已停止取号 banner.
+HOURS_CHECK_MS = 30_000
+# A booking code on the booking page's QR: 4..16 letters and digits.
+BOOKING_CODE_MIN = 4
+BOOKING_CODE_MAX = 16
 
 ROLES = ("visitor", "clerk", "display", "rating", "village")
 ROLE_NAMES_ZH = {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -314,49 +315,83 @@ def _parse_time(value: Any) -> datetime:
     return datetime.now()
 
 
+@dataclass(frozen=True)
+class ScanFrame:
+    """One look of the QR scanner: the preview (packed RGB) and the text of a QR code in it, if any."""
+
+    rgb: bytes
+    width: int
+    height: int
+    text: str | None
+
+
 class Camera:
-    """Takes a document photo with devices.camera (blocking: run it in the TaskRunner)."""
+    """Document photos and the QR scanner's frames with devices.camera (blocking: run it in the TaskRunner)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._lock = threading.Lock()  # one user of the camera at a time: a photo or a health probe
+        self._lock = threading.Lock()  # one user of the camera at a time: a photo, a scan or a probe
+        self._stream: Any = None  # kept open while a scanner looks through the camera
 
     @property
     def configured(self) -> bool:
         """Whether a camera is configured."""
         return bool(self.url)
 
-    def probe(self) -> None:
-        """Open the camera, read one frame and close it; DeviceUnavailable when it is gone."""
+    def _open(self) -> Any:
         if not self.url:
             raise DeviceUnavailable("本机未配置摄像头", "no camera configured")
-        from devices.camera import open_camera
+        try:
+            from devices.camera import open_camera
 
+            return open_camera(self.url)
+        except Exception as exc:
+            raise DeviceUnavailable(getattr(exc, "message_zh", "摄像头未连接"), str(exc)) from exc
+
+    def probe(self) -> None:
+        """Open the camera, read one frame and close it; DeviceUnavailable when it is gone."""
         with self._lock:
-            try:
-                cam = open_camera(self.url)
-            except Exception as exc:
-                raise DeviceUnavailable(getattr(exc, "message_zh", "摄像头未连接"), str(exc)) from exc
+            cam = self._stream or self._open()
             try:
                 cam.read()
             except Exception as exc:
                 raise DeviceUnavailable(getattr(exc, "message_zh", "摄像头无画面"), str(exc)) from exc
             finally:
-                cam.close()
+                if cam is not self._stream:
+                    cam.close()
 
     def capture_jpeg(self) -> bytes:
         """One JPEG frame."""
-        if not self.url:
-            raise DeviceUnavailable("本机未配置摄像头", "no camera configured")
-        try:
-            from devices.camera import open_camera
-        except ImportError as exc:
-            raise DeviceUnavailable("摄像头驱动未安装", str(exc)) from exc
         with self._lock:
-            cam = open_camera(self.url)
+            cam = self._stream or self._open()
             try:
                 return cam.capture_jpeg()
             except Exception as exc:
                 raise DeviceUnavailable(getattr(exc, "message_zh", "拍摄失败，请重试"), str(exc)) from exc
             finally:
-                cam.close()
+                if cam is not self._stream:
+                    cam.close()
+
+    def scan_frame(self) -> ScanFrame:
+        """The next frame of the scanner (the camera stays open until `release`) and any QR text in it."""
+        from devices.camera.qr import decode_qr, preview_rgb
+
+        with self._lock:
+            if self._stream is None:
+                self._stream = self._open()
+            try:
+                frame = self._stream.read()
+            except Exception as exc:
+                self._stream.close()
+                self._stream = None
+                raise DeviceUnavailable(getattr(exc, "message_zh", "摄像头无画面"), str(exc)) from exc
+        # Decoding runs outside the lock: a health probe need not wait for it.
+        rgb, width, height = preview_rgb(frame)
+        return ScanFrame(rgb, width, height, decode_qr(frame))
+
+    def release(self) -> None:
+        """Close the scanner's camera (the next photo or scan opens it again)."""
+        with self._lock:
+            if self._stream is not None:
+                self._stream.close()
+                self._stream = None

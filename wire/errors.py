@@ -49,4 +49,8 @@ class ErrorCode(StrEnum):
     CHECKIN_NONE = "checkin.none"
     CHECKIN_TOO_EARLY = "checkin.too_early"
     CHECKIN_TOO_LATE = "checkin.too_late"
+    CHECKIN_CODE_UNKNOWN = "checkin.code_unknown"
+    CHECKIN_OTHER_HALL = "checkin.other_hall"
+    CHECKIN_CANCELLED = "checkin.cancelled"
+    CHECKIN_WRONG_DAY = "checkin.wrong_day"
     RATE_LIMITED = "rate.limited"

@@ -16,3 +16,6 @@ FACE_NORM_WIDTH = 200
 HAAR_SCALE = 1.1
 HAAR_NEIGHBOURS = 5
 HAAR_MIN_SIZE = 40
+# QR frames: pixels per QR module drawn by qr_frame, and the width of a scanner's preview image.
+QR_MODULE_PX = 6
+QR_PREVIEW_WIDTH = 480

@@ -1,4 +1,5 @@
-"""Frame sources behind open_camera(url): a camera index, a video file, a still image, a synthetic face."""
+"""Frame sources behind open_camera(url): a camera index, a video file, a still image, a synthetic face,
+or a presenter (whatever picture is put in front of a simulated camera, e.g. a QR code)."""
 
 from __future__ import annotations
 
@@ -189,8 +190,42 @@ class SyntheticSource(FrameSource):
         return frame
 
 
+class PresenterSource(FrameSource):
+    """A simulated camera in front of which a picture is held: the image file at `path` while it
+    exists (read again whenever it changes), an empty wall while it does not.
+
+    Tests and demos "hold up" a QR code or a document by writing the file, and take it away by
+    deleting it; the reader of frames never blocks on the writer.
+    """
+
+    def __init__(self, path: str, size: tuple[int, int] = SYNTHETIC_SIZE) -> None:
+        if not path:
+            raise CameraNotFound("present: needs a file path", message_zh="模拟摄像头须指定图片路径")
+        self.url, self.path, self.size = f"present:{path}", Path(path), size
+        self._seen: tuple[int, int, int] | None = None
+        self._frame: Any = None
+        self.index = 0
+
+    def read(self) -> Any:
+        self.index += 1
+        try:
+            st = self.path.stat()
+        except OSError:
+            self._seen, self._frame = None, None
+            return synthetic_frame("blank", self.index, self.size)
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if stamp != self._seen:
+            frame = cv2().imread(str(self.path), cv2().IMREAD_COLOR)
+            if frame is None:
+                # Caught half-written: show the wall this time and look again next frame.
+                return synthetic_frame("blank", self.index, self.size)
+            self._seen, self._frame = stamp, frame
+        return self._frame.copy()
+
+
 def open_camera(url: str) -> FrameSource:
-    """`index:0`, `file:clip.mp4`, `image:doc.jpg`, `synthetic:face` (a bare number means an index)."""
+    """`index:0`, `file:clip.mp4`, `image:doc.jpg`, `synthetic:face`, `present:held.png` (a bare
+    number means an index)."""
     scheme, sep, rest = url.partition(":")
     if not sep and url.strip().isdigit():
         scheme, rest = "index", url.strip()
@@ -206,4 +241,6 @@ def open_camera(url: str) -> FrameSource:
         return ImageSource(rest)
     if scheme == "synthetic":
         return SyntheticSource(rest or "face")
+    if scheme == "present":
+        return PresenterSource(rest)
     raise CameraNotFound(f"unknown camera url {url!r}", message_zh=f"无法识别的摄像头地址：{url}")

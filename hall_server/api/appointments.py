@@ -132,6 +132,21 @@ async def checkin(hall_id: str, body: CheckinIn, request: Request, creds: Creds)
     return await run_authed(request, creds, svc.check_in, hall_id, body.id_number, body.fallback_normal)
 
 
+class CheckinCodeIn(BaseModel):
+    """The booking code read from the confirmation's QR (or typed from the SMS) at the kiosk."""
+
+    code: str = Field(min_length=4, max_length=16, pattern=r"^[A-Za-z0-9]+$")
+    fallback_normal: bool = False
+
+
+@router.post("/halls/{hall_id}/checkin/by-code", response_model=CheckinTicketOut, status_code=201)
+async def checkin_by_code(
+    hall_id: str, body: CheckinCodeIn, request: Request, creds: Creds
+) -> dict[str, Any]:
+    """Check in by the booking's QR code at the kiosk: the same ticket as with the ID card."""
+    return await run_authed(request, creds, svc.check_in_by_code, hall_id, body.code, body.fallback_normal)
+
+
 @router.post("/appointments/sweep")
 async def sweep(request: Request, creds: Creds) -> dict[str, int]:
     """Mark lapsed bookings as no-shows now (the worker does it every minute too)."""

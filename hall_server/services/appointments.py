@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from hall_server.auth import (
     MANAGER_ROLES,
     Principal,
+    can_access_hall,
     manager_scope,
     require_hall,
     require_roles,
@@ -664,6 +665,37 @@ def sweep_now(ctx: ServerContext, p: Principal) -> dict[str, int]:
         }
 
 
+def check_in_by_code(
+    ctx: ServerContext, p: Principal, hall_id: str, code: str, fallback_normal: bool
+) -> dict[str, Any]:
+    """Use case: check in by the booking code of the confirmation's QR, scanned at a kiosk of the hall.
+
+    Only bookings of the hall's subtree that this caller may issue tickets for; a cancelled booking,
+    another day's or another hall's is refused with its own error. The ticket is issued exactly as
+    at the ID-card check-in (`admit`), so a second scan returns the same ticket.
+    """
+    require_roles(p, "kiosk", *MANAGER_ROLES)
+    ctx.catalog.hall(hall_id)
+    require_hall(p, hall_id, ctx.catalog)
+    now = ctx.now()
+    with ctx.db.read() as s:
+        appt = s.scalar(select(Appointment).where(Appointment.code == code.strip().upper()))
+        if appt is None:
+            raise HallError("checkin.code_unknown")
+        kept = attendance_of(s, [appt.id]).get(appt.id)
+        zone = zone_of(hall_of(s, appt.hall_id))
+    within = appt.hall_id in subtree(hall_id, ctx.catalog.parents())
+    if not within or not can_access_hall(p, appt.hall_id, ctx.catalog):
+        raise HallError("checkin.other_hall", hall=ctx.catalog.hall(appt.hall_id).name)
+    refuse_station_hall(ctx, appt.hall_id)
+    if effective(appt, kept)[0] == "cancelled":
+        raise HallError("checkin.cancelled", appointment_code=appt.code)
+    if appt.day != now.astimezone(zone).date():
+        raise HallError("checkin.wrong_day", day=appt.day.isoformat(), appointment_code=appt.code)
+    id_number = ctx.protector.decrypt(appt.id_enc, "appointment.id_number")
+    return admit(ctx, p, appt, kept, id_number, now, fallback_normal=fallback_normal)
+
+
 def checkin(
     ctx: ServerContext,
     p: Principal,
@@ -673,17 +705,10 @@ def checkin(
     *,
     fallback_normal: bool = False,
 ) -> dict[str, Any]:
-    """Check a booking in within its tolerance and issue a priority ticket through the core's issue service.
-
-    Outside the tolerance: a typed error (checkin.too_early / checkin.too_late) whose detail says whether
-    the hall allows a normal ticket; with fallback_normal and the hall allowing it, a normal ticket instead.
-    Both issues carry an Idempotency-Key derived from the booking, so a repeated check-in (double tap,
-    retry after a dropped answer) returns the same ticket.
-    """
+    """Check in the holder's booking of today at the hall nearest to now (see `admit`)."""
     idn = parse_id_number(id_number)
     with ctx.db.read() as s:
         hall = hall_of(s, hall_id)
-        rules = rules_of(s, hall)
         zone = zone_of(hall)
         id_hmac = ctx.protector.lookup_hash(idn.number)
         today = now.astimezone(zone).date()
@@ -706,8 +731,35 @@ def checkin(
         raise HallError("checkin.none")
     # The booking whose slot is nearest to now decides.
     appt = min(candidates, key=lambda a: abs((aware(a.start_at) - now).total_seconds()))
-    status = effective(appt, kept.get(appt.id))[0]
+    return admit(ctx, p, appt, kept.get(appt.id), idn.number, now, fallback_normal=fallback_normal)
+
+
+def admit(
+    ctx: ServerContext,
+    p: Principal,
+    appt: Appointment,
+    kept: Kept | None,
+    id_number: str,
+    now: datetime,
+    *,
+    fallback_normal: bool = False,
+) -> dict[str, Any]:
+    """Check a booking in within its tolerance and issue a priority ticket through the core's issue service.
+
+    Outside the tolerance: a typed error (checkin.too_early / checkin.too_late) whose detail says whether
+    the hall allows a normal ticket; with fallback_normal and the hall allowing it, a normal ticket instead.
+    Both issues carry an Idempotency-Key derived from the booking, so a repeated check-in (double tap,
+    a second scan, retry after a dropped answer) returns the same ticket.
+    """
+    hall_id = appt.hall_id
+    with ctx.db.read() as s:
+        hall = hall_of(s, hall_id)
+        rules = rules_of(s, hall)
+        zone = zone_of(hall)
+    status = effective(appt, kept)[0]
     state = "ok" if status == "checked_in" else checkin_state(now, aware(appt.start_at), rules)
+    if status not in ACTIVE_STATUSES:
+        state = "late"  # marked a no-show: its check-in time has passed
     if state != "ok":
         code = "checkin.too_early" if state == "early" else "checkin.too_late"
         err = HallError(
@@ -725,7 +777,7 @@ def checkin(
             tickets.IssueInput(
                 service_code=appt.service_code,
                 channel="kiosk",
-                id_number=idn.number,
+                id_number=id_number,
                 idempotency_key=f"appointment-{appt.id}-normal",
             ),
         )
@@ -743,7 +795,7 @@ def checkin(
         tickets.IssueInput(
             service_code=appt.service_code,
             channel="kiosk",
-            id_number=idn.number,
+            id_number=id_number,
             appointment_id=str(appt.id),
             idempotency_key=f"appointment-{appt.id}",
         ),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 from kiosk import const
 from kiosk.errors import FeatureUnavailable
 from kiosk.hardware import id_error_zh, identity_of
+from kiosk.hours import closed_notice
 from kiosk.search import matches, search_terms
 from kiosk.ui.base import RoleScreen
 from kiosk.ui.context import AppContext
@@ -31,6 +33,7 @@ from kiosk.ui.guide import GuidePage
 from kiosk.ui.icons import id_card_pixmap
 from kiosk.ui.lang import texts_of
 from kiosk.ui.lookup import LookupPage
+from kiosk.ui.scan_checkin import ScanCheckinPage
 from kiosk.ui.staff_call import IDLE, QUEUED, SENDING, StaffCaller
 from kiosk.ui.theme import sc
 from kiosk.ui.widgets import (
@@ -118,6 +121,8 @@ class VisitorKiosk(RoleScreen):
         )
         self.lookup_page = LookupPage(ctx, self.run, self.go_home)
         self.checkin_page = self._build_checkin()
+        self.scan_page = ScanCheckinPage(ctx, self.run, self.go_home)
+        self.scan_page.checked_in.connect(self._checked_in)
         for page in (
             self.home,
             self.identify,
@@ -125,6 +130,7 @@ class VisitorKiosk(RoleScreen):
             self.guide_page,
             self.lookup_page,
             self.checkin_page,
+            self.scan_page,
         ):
             self.pages.addWidget(page)
 
@@ -150,6 +156,11 @@ class VisitorKiosk(RoleScreen):
         self._hall_timer.setSingleShot(True)
         self._hall_timer.setInterval(const.HALL_RELOAD_DELAY_MS)
         self._hall_timer.timeout.connect(self.load)
+        # The banner follows the clock too (lunch starts with nobody touching the screen).
+        self._hours_timer = QTimer(self)
+        self._hours_timer.setInterval(const.HOURS_CHECK_MS)
+        self._hours_timer.timeout.connect(self.update_hours)
+        self._hours_timer.start()
         ctx.events.event.connect(self._on_event)
         ctx.events.online_changed.connect(lambda online: online and self.load())
         if ctx.reader:
@@ -175,6 +186,7 @@ class VisitorKiosk(RoleScreen):
             self.ctx.hall = hall
             self._title()
             self.policy = hall.policy
+            self.update_hours()
             if services != self.services:  # a reload after reconnecting leaves the tiles be
                 self.services = services
                 self._render_categories()
@@ -196,6 +208,15 @@ class VisitorKiosk(RoleScreen):
                 QTimer.singleShot(3000, self.load)  # nobody at a kiosk presses "retry": keep trying
 
         self.run(fetch, done, failed)
+
+    def update_hours(self) -> None:
+        """Show 午休中 / 今日已停止取号 while the hall's opening hours say tickets are not issued."""
+        if self.policy is None:
+            return
+        zone = ZoneInfo(self.ctx.hall.timezone if self.ctx.hall else self.ctx.config.timezone)
+        notice = closed_notice(self.policy.opening_hours, datetime.now(zone).time())
+        self.closed_banner.setText(notice or "")
+        self.closed_banner.setVisible(bool(notice))
 
     def refresh_waiting(self) -> None:
         """Re-read the waiting counts per group."""
@@ -246,6 +267,11 @@ class VisitorKiosk(RoleScreen):
         lay = QVBoxLayout(page)
         lay.setContentsMargins(0, 0, 0, 0)  # the screen's body has the margins
         lay.setSpacing(sc(18))
+        # 午休中 / 今日已停止取号: said before a visitor picks a service the server would refuse.
+        self.closed_banner = label("", "error", wrap=True, align=Qt.AlignmentFlag.AlignCenter)
+        self.closed_banner.setObjectName("hall-closed")
+        self.closed_banner.hide()
+        lay.addWidget(self.closed_banner)
         search_row = QHBoxLayout()
         self.search = QLineEdit()
         self.search.setObjectName("search")
@@ -304,6 +330,8 @@ class VisitorKiosk(RoleScreen):
         actions.setSpacing(sc(20))
         checkin = button("预约签到", self.open_checkin, "primary", name="checkin")
         actions.addWidget(self.texts.bind(checkin, "预约签到", "Appointment\ncheck-in"))
+        scan = button("扫码签到", self.open_scan_checkin, "primary", name="checkin-scan")
+        actions.addWidget(self.texts.bind(scan, "扫码签到", "Scan\nbooking QR"))
         lookup = button("查询排队进度", self.open_lookup, "primary", name="lookup")
         actions.addWidget(self.texts.bind(lookup, "查询排队进度", "Where is\nmy ticket"))
         self.hint = label("", "subtitle", wrap=True)
@@ -823,6 +851,18 @@ class VisitorKiosk(RoleScreen):
         self.normal_btn.hide()
         self.pages.setCurrentWidget(self.checkin_page)
 
+    def open_scan_checkin(self) -> None:
+        """Show 扫码签到 with the camera looking for the booking's QR."""
+        self.pages.setCurrentWidget(self.scan_page)
+        self.scan_page.enter()
+
+    def _checked_in(self, ticket: CheckinTicketOut) -> None:
+        """A check-in by either way: the ticket page, the printout, the signal."""
+        self.ticket = ticket
+        self.show_ticket(ticket)
+        self.ticket_issued.emit(ticket)
+        self._print(ticket)
+
     def _checkin_normal(self) -> None:
         card = getattr(self, "_checkin_card", None)
         if card is not None:
@@ -840,10 +880,7 @@ class VisitorKiosk(RoleScreen):
 
         def done(ticket: CheckinTicketOut) -> None:
             self.issuing = False
-            self.ticket = ticket
-            self.show_ticket(ticket)
-            self.ticket_issued.emit(ticket)
-            self._print(ticket)
+            self._checked_in(ticket)
 
         def failed(exc: BaseException) -> None:
             self.issuing = False
@@ -983,6 +1020,7 @@ class VisitorKiosk(RoleScreen):
         """Back to the start screen; elderly mode stays on for the rest of the visit (end_session)."""
         self.current_service = None
         self._countdown.stop()
+        self.scan_page.leave()
         self.search.clear()
         self.keyboard.hide()
         self.actions_bar.show()
@@ -993,6 +1031,7 @@ class VisitorKiosk(RoleScreen):
 
     def closeEvent(self, event: Any) -> None:
         QApplication.instance().removeEventFilter(self._idle_watcher)
+        self.scan_page.leave()
         self._countdown.stop()
         self.idle_grace.stop()
         super().closeEvent(event)

@@ -169,3 +169,22 @@ def test_camera_cli_rejects_a_bad_size(tmp_path: Path, capsys: pytest.CaptureFix
     with pytest.raises(SystemExit):
         camera_main(["--out", str(tmp_path / "x.mp4"), "--size", "big"])
     assert "640x480" in capsys.readouterr().err
+
+
+def test_a_qr_held_up_to_the_presenter_camera_is_read(tmp_path) -> None:
+    """`present:FILE` shows a wall until a picture is held up, then the picture; the QR in it decodes."""
+    from devices.camera.qr import decode_qr, preview_rgb, qr_frame
+
+    held = tmp_path / "held.png"
+    cam = open_camera(f"present:{held}")
+    try:
+        wall = cam.read()
+        assert wall.shape == (480, 640, 3) and decode_qr(wall) is None
+        cv2.imwrite(str(held), qr_frame("hall-enrol:http://hall.test#ABCD-EFGH"))
+        assert decode_qr(cam.read()) == "hall-enrol:http://hall.test#ABCD-EFGH"
+        rgb, w, h = preview_rgb(cam.read(), 320)
+        assert (w, h) == (320, 240) and len(rgb) == 320 * 240 * 3
+        held.unlink()  # taken away: the wall again
+        assert decode_qr(cam.read()) is None
+    finally:
+        cam.close()

@@ -189,6 +189,72 @@ def test_checkin_tolerance_gives_priority_ticket_once(env: Env) -> None:
     assert other.status_code == 403
 
 
+def scan(env: Env, code: str, kiosk: str = "kiosk:x-city", **extra: object):
+    """A kiosk scans the booking's QR (its code) for check-in."""
+    return env.client.post(
+        f"{API}/halls/x-city/checkin/by-code", json={"code": code, **extra}, headers=env.h(kiosk)
+    )
+
+
+def test_checkin_by_the_booking_qr_issues_the_id_card_ticket(env: Env) -> None:
+    a = book(env, start="09:00").json()
+    other = book(env, day=date(2026, 3, 11), start="10:00", id_number=ID_B).json()
+    env.clock.set_local(TUE, "08:29")
+    r = scan(env, a["code"])
+    assert (
+        r.status_code == 409 and code_of(r) == "checkin.too_early" and "09:00" in r.json()["error"]["message"]
+    )
+    env.clock.set_local(TUE, "08:40")
+    r = scan(env, a["code"].lower())  # read or typed in lower case, the same code
+    assert r.status_code == 201, r.text
+    t = r.json()
+    assert t["appointment_id"] == str(a["id"])
+    assert t["checkin"]["status"] == "ok" and t["checkin"]["appointment_code"] == a["code"]
+    assert t["holder"]["id_masked"] == "1101**********4514"  # the booking's holder, as with the card
+    # Scanned twice, or then the ID card: always the same ticket.
+    assert scan(env, a["code"]).json()["id"] == t["id"]
+    card = env.client.post(
+        f"{API}/halls/x-city/checkin", json={"id_number": ID_A}, headers=env.h("kiosk:x-city")
+    )
+    assert card.status_code == 201 and card.json()["id"] == t["id"]
+    with env.ctx.db.read() as s:
+        assert s.get(Appointment, a["id"]).status == "checked_in"
+        checked_in = s.scalars(select(Event).where(Event.type == "appointment.checked_in")).all()
+        assert len(checked_in) == 1
+    # Another day's booking, an unknown code, another city's kiosk: each its own clear refusal.
+    r = scan(env, other["code"])
+    assert r.status_code == 409 and code_of(r) == "checkin.wrong_day"
+    assert "2026-03-11" in r.json()["error"]["message"]
+    r = scan(env, "ZZZZ9999")
+    assert r.status_code == 404 and code_of(r) == "checkin.code_unknown"
+    r = env.client.post(
+        f"{API}/halls/y-city/checkin/by-code", json={"code": other["code"]}, headers=env.h("kiosk:y-city")
+    )
+    assert r.status_code == 409 and code_of(r) == "checkin.other_hall"
+    assert "测试市政务服务中心" in r.json()["error"]["message"]
+    assert scan(env, other["code"], kiosk="kiosk:y-city").status_code == 403  # not its hall at all
+    r = env.client.post(
+        f"{API}/halls/x-city/checkin/by-code", json={"code": "<script>"}, headers=env.h("kiosk:x-city")
+    )
+    assert r.status_code == 422
+
+
+def test_checkin_by_qr_of_a_cancelled_or_lapsed_booking_is_refused(env: Env) -> None:
+    a = book(env, start="09:00").json()
+    b = book(env, start="14:00", id_number=ID_B).json()
+    env.clock.set_local(TUE, "07:00")
+    assert env.cancel(a["code"], ID_A).status_code == 200
+    env.clock.set_local(TUE, "08:45")
+    r = scan(env, a["code"])
+    assert r.status_code == 409 and code_of(r) == "checkin.cancelled"
+    env.clock.set_local(TUE, "14:16")
+    r = scan(env, b["code"])
+    assert r.status_code == 409 and code_of(r) == "checkin.too_late"
+    assert r.json()["error"]["detail"]["normal_ticket_allowed"] is True
+    r = scan(env, b["code"], fallback_normal=True)
+    assert r.status_code == 201 and r.json()["priority"] is False and r.json()["appointment_id"] is None
+
+
 def test_checkin_too_late_offers_a_normal_ticket(env: Env) -> None:
     book(env, start="09:00")
     kiosk = env.h("kiosk:x-city")

@@ -630,6 +630,11 @@ MATRIX: dict[tuple[str, str], Rule] = {
         frozenset({"kiosk", "mgr_this", "mgr_parent", "admin"}),
         fixed("/halls/{hall}/checkin", json={"id_number": ID_YOUNG_2}),
     ),
+    ("POST", "/api/v1/halls/{hall_id}/checkin/by-code"): Rule(
+        frozenset({"kiosk", "mgr_this", "mgr_parent", "admin"}),
+        lambda w, who: Req(f"/halls/{w.ids['hall']}/checkin/by-code", json={"code": w.ids["appt"]}),
+        note="the booking's QR code; a booking of a hall outside the caller's reach is checkin.other_hall",
+    ),
     ("POST", "/api/v1/appointments/sweep"): Rule(ANY_MANAGER, fixed("/appointments/sweep")),
     # follow-up cases of bad ratings
     ("GET", "/api/v1/halls/{hall_id}/followups"): Rule(MANAGERS, fixed("/halls/{hall}/followups")),

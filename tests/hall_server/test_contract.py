@@ -58,6 +58,7 @@ ENDPOINTS: dict[tuple[str, str, int], tuple[type[BaseModel] | None, bool]] = {
     ("post", "/tickets/{ticket_id}/cancel", 200): (TicketOut, False),
     ("post", "/track/{track_token}/cancel", 200): (TrackedTicketOut, False),
     ("post", "/halls/{hall_id}/checkin", 201): (CheckinTicketOut, False),
+    ("post", "/halls/{hall_id}/checkin/by-code", 201): (CheckinTicketOut, False),
     ("post", "/auth/login", 200): (LoginOut, False),
     ("get", "/auth/me", 200): (MeOut, False),
     ("post", "/auth/logout", 204): (None, False),
@@ -258,7 +259,8 @@ def test_every_kiosk_facing_answer_validates_against_its_wire_model(hall: Hall) 
     w("post", "/auth/login", 401, json={**login, "password": "wrong"})
     w("post", "/auth/logout", 204, who=clerk)
 
-    not_here = {k for k in ENDPOINTS if k[1] == "/halls/{hall_id}/checkin"}  # test below
+    checkins = ("/halls/{hall_id}/checkin", "/halls/{hall_id}/checkin/by-code")
+    not_here = {k for k in ENDPOINTS if k[1] in checkins}  # test below
     assert set(ENDPOINTS) - not_here - w.covered == set()
     assert w.errors == ERRORS
 
@@ -299,6 +301,15 @@ def test_checkin_answers_validate_against_the_wire(booking_env: Any) -> None:
     assert ok.status_code == 201, ok.text
     checked = CheckinTicketOut.model_validate(ok.json())
     assert checked.checkin.status == "ok" and checked.checkin.appointment_code
+    # The booking's QR (its code) gives the same ticket as the ID card did.
+    scanned = env.client.post(
+        f"{API}/halls/x-city/checkin/by-code", json={"code": checked.checkin.appointment_code}, headers=kiosk
+    )
+    assert scanned.status_code == 201, scanned.text
+    assert CheckinTicketOut.model_validate(scanned.json()).number == checked.number
+    unknown = env.client.post(f"{API}/halls/x-city/checkin/by-code", json={"code": "ZZZZ9999"}, headers=kiosk)
+    assert unknown.status_code == 404
+    assert ErrorOut.model_validate(unknown.json()).error.code == "checkin.code_unknown"
 
 
 def _schema_names(schema: dict[str, Any]) -> tuple[str | None, bool]:

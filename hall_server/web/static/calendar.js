@@ -1,6 +1,5 @@
 // The calendar editor: one year's holidays and make-up working days, and whether they were checked.
 "use strict";
-const $ = (id) => document.getElementById(id);
 const ORIGIN = { database: "本市已编辑", file: "随软件发布的文件", none: "无日历（仅按周末计算）" };
 const splitDays = (text) => text.split(/[,，\s]+/).map((s) => s.trim()).filter(Boolean);
 
@@ -50,7 +49,7 @@ async function save(ev) {
   } catch (e) { showError($("cal-msg"), e); }
 }
 
-manageStart(async () => {
+managePage(async () => {
   const years = await showStatus();
   const all = [years[0].year - 1, ...years.map((y) => y.year)];
   $("year").replaceChildren(...all.map((y) => el("option", { value: y }, y + " 年")));

@@ -3,7 +3,6 @@
 let hallId = null;
 let items = [];
 let current = null;
-const $ = (id) => document.getElementById(id);
 
 async function loadItems(hall) {
   hallId = hall;
@@ -115,4 +114,4 @@ async function saveHall(ev) {
 $("guide-form").addEventListener("submit", saveGuide);
 $("hall-form").addEventListener("submit", saveHall);
 $("add-material").addEventListener("click", () => $("materials").appendChild(materialRow({ originals: 1, copies: 0 })));
-manageStart((hall) => { current = null; $("editor").hidden = true; return loadItems(hall); });
+managePage((hall) => { current = null; $("editor").hidden = true; return loadItems(hall); });

@@ -27,7 +27,7 @@ async function loadLines(hallId) {
 function renderSitting(hallId) {
   const head = el("tr", {}, el("th", {}, "窗口"), el("th", {}, "当前人员"), el("th", {}, "操作"));
   const rows = windows.map((w) => el("tr", {},
-    el("td", {}, hallName(hallId) + " · " + windowName(w)),
+    el("td", {}, Manage.hallName(hallId) + " · " + windowName(w)),
     el("td", {}, w.clerk ? (w.clerk.name || "—") : el("span", { class: "muted" }, "无人登录")),
     el("td", {}, w.clerk ? el("button", { type: "button", onclick: () => handOver(w) }, "交接窗口") : "")));
   $("sitting").replaceChildren(head, ...rows);

@@ -1,7 +1,6 @@
 // The hall rules page: opening hours with the lunch break, green channel, limits, notices, booking rules.
 "use strict";
 let rulesHall = null;
-const $ = (id) => document.getElementById(id);
 const intOrNull = (id) => { const v = $(id).value.trim(); return v === "" ? null : Number(v); };
 
 function fill(r) {
@@ -40,4 +39,4 @@ async function save(ev) {
 }
 
 $("rules-form").addEventListener("submit", save);
-manageStart(load);
+managePage(load);

@@ -9,17 +9,17 @@ let editing = null;  // the staff member being edited, or null for a new one
 let resetting = null;
 
 async function loadStaff(hallId) {
-  $("s-hall").replaceChildren(...HALLS.map((h) => el("option", { value: h.id }, h.name)));
+  $("s-hall").replaceChildren(...Manage.halls.map((h) => el("option", { value: h.id }, h.name)));
   $("s-hall").value = hallId;
   staff = (await api("/staff")).filter((s) => s.hall_id === hallId || isBelow(s.hall_id, hallId));
   renderStaff();
 }
 
 function isBelow(hallId, root) {
-  let cur = HALLS.find((h) => h.id === hallId);
+  let cur = Manage.halls.find((h) => h.id === hallId);
   while (cur && cur.parent_id) {
     if (cur.parent_id === root) return true;
-    cur = HALLS.find((h) => h.id === cur.parent_id);
+    cur = Manage.halls.find((h) => h.id === cur.parent_id);
   }
   return false;
 }
