@@ -554,7 +554,7 @@ def run_catchup(
     }
 
 
-def _start_profile(city: HallServer, pg_conn: Any, size: dict[str, Any]) -> Any:
+def _start_profile(city: HallServer, pg_conn: Any, size: dict[str, Any], name: str = "catchup") -> Any:
     """--profile DIR: py-spy records the city process (its threads) through the catch-up, and
     PostgreSQL's statement counters start from zero."""
     out = size.get("profile")
@@ -584,7 +584,9 @@ def _start_profile(city: HallServer, pg_conn: Any, size: dict[str, Any]) -> Any:
     )
 
 
-def _stop_profile(spy: Any, pg_conn: Any, size: dict[str, Any]) -> dict[str, Any] | None:
+def _stop_profile(
+    spy: Any, pg_conn: Any, size: dict[str, Any], name: str = "catchup"
+) -> dict[str, Any] | None:
     """The statements PostgreSQL spent its time on (pg_stat_statements), and py-spy's file."""
     if spy is None:
         return None
@@ -598,7 +600,7 @@ def _stop_profile(spy: Any, pg_conn: Any, size: dict[str, Any]) -> dict[str, Any
         "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15"
     ).fetchall()
     return {
-        "py_spy_raw": str(Path(size["profile"]) / "city-catchup.txt"),
+        "py_spy_raw": str(Path(size["profile"]) / f"city-{name}.txt"),
         "pg_top_statements": [
             {"calls": int(c), "ms": float(ms), "rows": int(n), "query": q} for c, ms, n, q in rows
         ],
@@ -974,6 +976,7 @@ def run_fleet(
             raise RuntimeError("a driver did not get ready")
     la = loadavg()
     city_cpu0, pg_cpu0 = proc_cpu(city.proc.pid), pg_cpu(pg)
+    spy = _start_profile(city, pg_conn, size, "fleet")
 
     async def measured() -> tuple[dict[str, Any], float | None, list[tuple[float, int]]]:
         stop = asyncio.Event()
@@ -1003,6 +1006,7 @@ def run_fleet(
     load, done_at, progress = asyncio.run(measured())
     city_cpu = proc_cpu(city.proc.pid) - city_cpu0
     pgc = pg_cpu(pg) - pg_cpu0
+    profile = _stop_profile(spy, pg_conn, size, "fleet")
     reports = []
     for p, c in drivers:
         c.send("stop")
@@ -1011,6 +1015,7 @@ def run_fleet(
     total_tickets = sum(f["tickets"] for f in facts)
     total_events = sum(f["events"] for f in facts)
     out = {
+        **({"profile": profile} if profile else {}),
         "stations": n,
         "per_station_tickets": per,
         "prep_seconds": round(prep_s, 1),
@@ -1050,7 +1055,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small run (a few minutes)")
     parser.add_argument("--only", default="catchup,steady,fleet", help="comma list of catchup, steady, fleet")
     parser.add_argument("--stations", type=int, help="fleet: stations (default 200; quick 10)")
-    parser.add_argument("--fleet-tickets", type=int, help="fleet: tickets per station's day")
+    parser.add_argument(
+        "--fleet-tickets", "--tickets-per-station", type=int, help="fleet: tickets per station's day"
+    )
     parser.add_argument("--catchup-tickets", type=int, help="catch-up: tickets of the station's day")
     parser.add_argument(
         "--day-over-http", action="store_true", help="catch-up: make the day over HTTP (slow: minutes)"

@@ -504,8 +504,9 @@ STATION_SILENT_ALERT_S = 600.0
 # Failed rounds back off exponentially with jitter up to this many seconds.
 SYNC_BACKOFF_MAX_S = 30.0
 # A station whose parent could not be connected to at all knocks (GET /health) this often, so a
-# link that comes back carries the waiting batch within seconds, not after the whole back-off.
-SYNC_PROBE_S = 3.0
+# link that comes back carries the waiting batch within a second or so, not after the whole
+# back-off (a refused connect costs the parent nothing; a black-holed one waits its connect timeout).
+SYNC_PROBE_S = 1.0
 # After a round that moved nothing either way the next comes this many sync_seconds later (a
 # local commit still wakes the loop at once): 200 idle stations polling every 2 s would cost
 # the city a push and a pull 100 times a second.

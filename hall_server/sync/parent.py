@@ -90,6 +90,12 @@ def _utc_text(seq: int, at: str) -> str:
     return at if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC).isoformat()
 
 
+def _json_doc(rows: list[dict[str, Any]], default: Any = None) -> str:
+    """A batch as the JSON document PostgreSQL unpacks: compact, and text as UTF-8 rather than
+    \\u escapes (half the encoding time of a catch-up's Chinese payloads, fewer bytes to parse)."""
+    return json.dumps(rows, default=default, ensure_ascii=False, separators=(",", ":"))
+
+
 def _iso(value: Any) -> str:
     """JSON of an event's time (the only value of an event row that is not JSON already)."""
     return value.isoformat()
@@ -330,7 +336,7 @@ def _apply_stream(
     )
     if dialect == "postgresql":
         # The batch in one statement: its triggers run once per hall (migration 0010).
-        s.execute(_PG_INSERT_EVENTS, {"rows": json.dumps(rows, default=_iso)})
+        s.execute(_PG_INSERT_EVENTS, {"rows": _json_doc(rows, default=_iso)})
     else:
         s.execute(insert(_EVENTS), rows)
     return last, new[-1].hash
@@ -425,7 +431,7 @@ def _upsert_json(s: Session, table: Table, pk: str, images: list[dict[str, Any]]
     for row in last.values():
         by_columns[tuple(sorted(row))].append(row)
     for columns, batch in by_columns.items():
-        s.execute(_json_upsert_statement(table, pk, columns), {"rows": json.dumps(batch)})
+        s.execute(_json_upsert_statement(table, pk, columns), {"rows": _json_doc(batch)})
 
 
 def _json_upsert_statement(table: Table, pk: str, columns: tuple[str, ...]) -> Any:
