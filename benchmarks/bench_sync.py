@@ -576,7 +576,7 @@ def _start_profile(city: HallServer, pg_conn: Any, size: dict[str, Any], name: s
             "raw",
             "--threads",
             "--output",
-            str(Path(out) / "city-catchup.txt"),
+            str(Path(out) / f"city-{name}.txt"),
             "--nonblocking",
         ],
         stdout=subprocess.DEVNULL,

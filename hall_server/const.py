@@ -525,12 +525,13 @@ SYNC_BUSY_RETRY_S = 1.0
 SYNC_BUSY_RETRY_MAX_S = 60.0
 # The parent's own kiosks and windows first (hall_server/priority.py): a push waits for the hot
 # requests in flight before it is applied and between its steps, in steps of SYNC_YIELD_STEP_S
-# and at most SYNC_YIELD_BUDGET_S per push (it must still be answered within the station's
-# timeout, with SYNC_PUSH_WAIT_S of admission before it); while a hot request ran within
+# and at most SYNC_YIELD_BUDGET_S per push: long enough for the requests in flight to finish
+# (a kiosk request takes ~10-20 ms), short enough that sync still moves when the kiosks never
+# pause (a 1 s budget let a fleet of 200 apply one push a second under a saturated city); while a hot request ran within
 # SYNC_HOT_RECENT_S the answer asks the station for batches of at most SYNC_BATCH_UNDER_LOAD
 # (a 3 MB batch holds the GIL for ~50 ms while it is parsed; 500 events for ~8 ms).
 SYNC_YIELD_STEP_S = 0.002
-SYNC_YIELD_BUDGET_S = 1.0
+SYNC_YIELD_BUDGET_S = 0.15
 SYNC_HOT_RECENT_S = 1.0
 SYNC_BATCH_UNDER_LOAD = 500
 # The parent's event stream for a station-owned hall gets this suffix (events.stream_of).
