@@ -2,7 +2,7 @@
 
 A parent applying a station's catch-up batch competes with its own halls for the CPU, the GIL
 and the database. The hot routes (issue, call-next and the other lean kiosk and window routes,
-db/lane.py's run_hot) count themselves here; a push waits for them before it is applied,
+api/deps.run_hot) count themselves here; a push waits for them before it is applied,
 pauses between its steps while they run (bounded, so the station is still answered in time),
 and asks the station for smaller batches while they keep coming (docs/sync.md, "Priority").
 """
