@@ -499,6 +499,7 @@ def run_catchup(
     la = loadavg()
     city_cpu0, pg_cpu0 = proc_cpu(city.proc.pid), pg_cpu(pg)
     station_cpu0 = proc_cpu(station.proc.pid)
+    spy = _start_profile(city, pg_conn, size)
     t_up = link.up()
     # The next visitor: a local commit wakes the station's loop (else: its back-off, <= 30 s).
     asyncio.run(_issue_one(station, bundle))
@@ -517,7 +518,9 @@ def run_catchup(
     station_cpu = proc_cpu(station.proc.pid) - station_cpu0
     stats = link.stats()
     after = station_facts(db_path, hall)
+    profile = _stop_profile(spy, pg_conn, size)
     return {
+        **({"profile": profile} if profile else {}),
         "day": day,
         "station_before_restore": before,
         "waiting_at_station_before_restore": {
@@ -548,6 +551,59 @@ def run_catchup(
         "meets_target_from_first_push": bool(
             stats.get("first_push_at") and t_done - stats["first_push_at"] <= TARGETS["catchup_s"]
         ),
+    }
+
+
+def _start_profile(city: HallServer, pg_conn: Any, size: dict[str, Any], name: str = "catchup") -> Any:
+    """--profile DIR: py-spy records the city process (its threads) through the catch-up, and
+    PostgreSQL's statement counters start from zero."""
+    out = size.get("profile")
+    if not out:
+        return None
+    pg_conn.execute("SELECT pg_stat_statements_reset()")
+    spy_bin = Path(sys.executable).parent / "py-spy"
+    import subprocess
+
+    return subprocess.Popen(
+        [
+            str(spy_bin),
+            "record",
+            "--pid",
+            str(city.proc.pid),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--threads",
+            "--output",
+            str(Path(out) / f"city-{name}.txt"),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop_profile(
+    spy: Any, pg_conn: Any, size: dict[str, Any], name: str = "catchup"
+) -> dict[str, Any] | None:
+    """The statements PostgreSQL spent its time on (pg_stat_statements), and py-spy's file."""
+    if spy is None:
+        return None
+    import signal
+
+    spy.send_signal(signal.SIGINT)
+    with suppress(Exception):
+        spy.wait(timeout=30)
+    rows = pg_conn.execute(
+        "SELECT calls, round(total_exec_time::numeric, 1), rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) "
+        "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15"
+    ).fetchall()
+    return {
+        "py_spy_raw": str(Path(size["profile"]) / f"city-{name}.txt"),
+        "pg_top_statements": [
+            {"calls": int(c), "ms": float(ms), "rows": int(n), "query": q} for c, ms, n, q in rows
+        ],
     }
 
 
@@ -920,6 +976,7 @@ def run_fleet(
             raise RuntimeError("a driver did not get ready")
     la = loadavg()
     city_cpu0, pg_cpu0 = proc_cpu(city.proc.pid), pg_cpu(pg)
+    spy = _start_profile(city, pg_conn, size, "fleet")
 
     async def measured() -> tuple[dict[str, Any], float | None, list[tuple[float, int]]]:
         stop = asyncio.Event()
@@ -949,6 +1006,7 @@ def run_fleet(
     load, done_at, progress = asyncio.run(measured())
     city_cpu = proc_cpu(city.proc.pid) - city_cpu0
     pgc = pg_cpu(pg) - pg_cpu0
+    profile = _stop_profile(spy, pg_conn, size, "fleet")
     reports = []
     for p, c in drivers:
         c.send("stop")
@@ -957,6 +1015,7 @@ def run_fleet(
     total_tickets = sum(f["tickets"] for f in facts)
     total_events = sum(f["events"] for f in facts)
     out = {
+        **({"profile": profile} if profile else {}),
         "stations": n,
         "per_station_tickets": per,
         "prep_seconds": round(prep_s, 1),
@@ -996,10 +1055,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small run (a few minutes)")
     parser.add_argument("--only", default="catchup,steady,fleet", help="comma list of catchup, steady, fleet")
     parser.add_argument("--stations", type=int, help="fleet: stations (default 200; quick 10)")
-    parser.add_argument("--fleet-tickets", type=int, help="fleet: tickets per station's day")
+    parser.add_argument(
+        "--fleet-tickets", "--tickets-per-station", type=int, help="fleet: tickets per station's day"
+    )
     parser.add_argument("--catchup-tickets", type=int, help="catch-up: tickets of the station's day")
     parser.add_argument(
         "--day-over-http", action="store_true", help="catch-up: make the day over HTTP (slow: minutes)"
+    )
+    parser.add_argument(
+        "--profile", metavar="DIR", help="catch-up: py-spy of the city and pg_stat_statements into DIR"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
@@ -1012,6 +1076,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.catchup_tickets:
         size["catchup_tickets"] = args.catchup_tickets
     size["day_over_http"] = args.day_over_http
+    size["profile"] = args.profile
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     started = time.monotonic()
     doc: dict[str, Any] = {
@@ -1031,7 +1096,12 @@ def main(argv: list[str] | None = None) -> int:
 
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hall-sync-bench-")))
-        pg = stack.enter_context(PgCluster())
+        pg_settings = (
+            {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}
+            if args.profile
+            else {}
+        )
+        pg = stack.enter_context(PgCluster(extra_settings=pg_settings))
         url = pg.url(pg.create_database("city"))
         t0 = time.perf_counter()
         fleet_n = size["fleet_stations"] if "fleet" in only else 0
@@ -1042,6 +1112,8 @@ def main(argv: list[str] | None = None) -> int:
             url, work / "city", prepare=False, env={"HALL_DATA_KEY": KEY, "HALL_AUDIT_VERIFY_SECONDS": "0"}
         )
         pg_conn = stack.enter_context(psycopg.connect(pg.dsn("city"), autocommit=True))
+        if args.profile:
+            pg_conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         main_bundle = built["stations"][MAIN_STATION]
         if only & {"catchup", "steady"}:
             link = Link(city.port)

@@ -553,8 +553,9 @@ STATION_SILENT_ALERT_S = 600.0
 # Failed rounds back off exponentially with jitter up to this many seconds.
 SYNC_BACKOFF_MAX_S = 30.0
 # A station whose parent could not be connected to at all knocks (GET /health) this often, so a
-# link that comes back carries the waiting batch within seconds, not after the whole back-off.
-SYNC_PROBE_S = 3.0
+# link that comes back carries the waiting batch within a second or so, not after the whole
+# back-off (a refused connect costs the parent nothing; a black-holed one waits its connect timeout).
+SYNC_PROBE_S = 1.0
 # After a round that moved nothing either way the next comes this many sync_seconds later (a
 # local commit still wakes the loop at once): 200 idle stations polling every 2 s would cost
 # the city a push and a pull 100 times a second.
@@ -571,6 +572,17 @@ SYNC_PUSH_QUEUE = 3
 SYNC_PUSH_WAIT_S = 1.5
 SYNC_BUSY_RETRY_S = 1.0
 SYNC_BUSY_RETRY_MAX_S = 60.0
+# The parent's own kiosks and windows first (hall_server/priority.py): a push waits for the hot
+# requests in flight before it is applied and between its steps, in steps of SYNC_YIELD_STEP_S
+# and at most SYNC_YIELD_BUDGET_S per push: long enough for the requests in flight to finish
+# (a kiosk request takes ~10-20 ms), short enough that sync still moves when the kiosks never
+# pause (a 1 s budget let a fleet of 200 apply one push a second under a saturated city); while a hot request ran within
+# SYNC_HOT_RECENT_S the answer asks the station for batches of at most SYNC_BATCH_UNDER_LOAD
+# (a 3 MB batch holds the GIL for ~50 ms while it is parsed; 500 events for ~8 ms).
+SYNC_YIELD_STEP_S = 0.002
+SYNC_YIELD_BUDGET_S = 0.15
+SYNC_HOT_RECENT_S = 1.0
+SYNC_BATCH_UNDER_LOAD = 500
 # The parent's event stream for a station-owned hall gets this suffix (events.stream_of).
 CITY_STREAM_SUFFIX = "@city"
 LINK_STATES = ("ok", "down", "refused", "revoked", "rewound", "epoch_conflict")

@@ -77,6 +77,9 @@ class PushOut(WireOut):
 
     applied: dict[str, int]
     rows_through: int
+    # Set while the parent's own kiosks and windows are busy: the most events and changes it
+    # wants in the station's next batches (smaller batches hold its CPU less at a time).
+    batch_max: int | None = None
 
 
 class PullOut(WireOut):

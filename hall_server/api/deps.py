@@ -16,6 +16,7 @@ from hall_server.const import BEARER_SCHEME
 from hall_server.context import ServerContext
 from hall_server.errors import HallError
 from hall_server.events import dumps
+from hall_server.priority import HOT
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +95,14 @@ async def run_hot(ctx: ServerContext, fn: Callable[..., Any], *args: Any, **kw: 
     stays in the pool, where it cannot hold up a ticket being issued.
     """
     lane = ctx.db.lane
-    if lane is None:
-        return await run_in_threadpool(functools.partial(fn, *args, **kw))
-    return await lane.run(functools.partial(fn, *args, **kw))
+    # Counted, so station sync gives way to the kiosks and windows (hall_server/priority.py).
+    HOT.enter()
+    try:
+        if lane is None:
+            return await run_in_threadpool(functools.partial(fn, *args, **kw))
+        return await lane.run(functools.partial(fn, *args, **kw))
+    finally:
+        HOT.leave()
 
 
 def _authed(ctx: ServerContext, token: str | None, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:

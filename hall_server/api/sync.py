@@ -23,8 +23,10 @@ from hall_server.const import (
     SYNC_PUSH_QUEUE,
     SYNC_PUSH_SLOTS,
     SYNC_PUSH_WAIT_S,
+    SYNC_YIELD_BUDGET_S,
 )
 from hall_server.errors import HallError
+from hall_server.priority import YieldBudget
 from hall_server.services import stations as svc
 from wire.sync import AttendanceConflictsOut, LinkOut, PullOut, PushIn, PushOut, StationsOut
 
@@ -111,6 +113,9 @@ def _gate(request: Request) -> _PushGate:
 
 
 def _push(ctx: Any, token: str | None, raw: bytes) -> dict[str, Any]:
+    # The city's own kiosks and windows first: the parse below holds the GIL for the whole body.
+    budget = YieldBudget(SYNC_YIELD_BUDGET_S)
+    budget.pause()
     try:
         # Parsed in the worker thread: a batch is up to 16 MiB of JSON, not for the event loop.
         body = PushIn.model_validate_json(raw or b"null")
@@ -118,7 +123,7 @@ def _push(ctx: Any, token: str | None, raw: bytes) -> dict[str, Any]:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
         ) from None
-    return svc.push(ctx, token, body)
+    return svc.push(ctx, token, body, budget)
 
 
 @router.post("/sync/push", response_model=PushOut, openapi_extra=lean_openapi(PushIn))

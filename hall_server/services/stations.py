@@ -17,7 +17,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from hall_server.auth import MANAGER_ROLES, Principal, authenticate, require_roles, visible_halls
-from hall_server.const import ERRORS, STATION_NO_MAX
+from hall_server.const import ERRORS, STATION_NO_MAX, SYNC_BATCH_UNDER_LOAD
 from hall_server.context import ServerContext
 from hall_server.db.engine import Database
 from hall_server.db.models import (
@@ -36,6 +36,7 @@ from hall_server.db.models import (
 from hall_server.errors import HallError
 from hall_server.events import forget_station_halls
 from hall_server.passwords import new_token, token_hash
+from hall_server.priority import HOT, YieldBudget
 from hall_server.sync import capture, config_snapshot, parent, relay
 from hall_server.sync.protocol import station_range
 from wire.sync import PushIn
@@ -78,13 +79,24 @@ def station_of(ctx: ServerContext, token: str | None) -> str:
 
 
 # --- the two sync calls ------------------------------------------------------------------------
-def push(ctx: ServerContext, token: str | None, body: PushIn) -> dict[str, Any]:
-    """POST /sync/push: apply the station's batch in one transaction (see sync/parent.py)."""
+def push(
+    ctx: ServerContext, token: str | None, body: PushIn, budget: YieldBudget | None = None
+) -> dict[str, Any]:
+    """POST /sync/push: apply the station's batch in one transaction (see sync/parent.py).
+
+    budget: how long the apply may still pause for this server's own kiosks and windows.
+    """
     station_id = station_of(ctx, token)
     now = ctx.now()
     try:
         with ctx.db.write() as s:
-            return parent.apply_push(s, station_id, body, now, relaying=ctx.settings.station_mode)
+            answer = parent.apply_push(
+                s, station_id, body, now, relaying=ctx.settings.station_mode, budget=budget
+            )
+        if HOT.recently_busy():
+            # Smaller batches while the kiosks and windows are busy: each holds the GIL less.
+            answer["batch_max"] = SYNC_BATCH_UNDER_LOAD
+        return answer
     except IntegrityError as exc:
         # A row image that breaks a constraint (a reference to a row never sent, a duplicate
         # unique value): the batch is refused whole, nothing applied.

@@ -270,6 +270,9 @@ class StationSync:
         quick = time.monotonic() - sent_at < self.settings.sync_timeout_s * BATCH_GROW_WITHIN
         top = SYNC_MAX_EVENTS if quick and more else self.settings.sync_batch
         self.batch = min(top, self.batch * 2)
+        if answer.get("batch_max"):
+            # The parent's own kiosks and windows are busy: it asks for smaller batches.
+            self.batch = max(1, min(self.batch, int(answer["batch_max"])))
         self.failures = 0  # progress: a failure after it backs off from the start again
         return more
 
