@@ -176,6 +176,16 @@ STATUS_ZH = {
     "cancelled": "已取消",
     "expired": "日终未办结",
 }
+STATUS_EN = {
+    "waiting": "waiting",
+    "called": "called",
+    "serving": "being served",
+    "suspended": "on hold",
+    "finished": "done",
+    "no_show": "missed",
+    "cancelled": "cancelled",
+    "expired": "not served today",
+}
 WINDOW_STATUS_ZH = {"open": "开放", "paused": "暂停", "closed": "关闭"}
 
 TICKET_NOTE = "过号无效，请您重新取号"

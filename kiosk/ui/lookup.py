@@ -12,7 +12,7 @@ from kiosk.errors import KioskError
 from kiosk.ui.context import AppContext
 from kiosk.ui.lang import texts_of
 from kiosk.ui.widgets import button, label
-from kiosk.wayfinding import where_to_go
+from kiosk.wayfinding import where_to_go, where_to_go_en
 from wire import HallDetailOut, TicketOut
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,9 @@ class LookupPage(QWidget):
         self.run = run
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)  # the screen's body has the margins
-        texts = texts_of(ctx.extras)
+        self.texts = texts = texts_of(ctx.extras)
+        self.ticket: TicketOut | None = None  # the one answered, redone on 中/EN
+        texts.changed.connect(self._language_changed)
         lay.addWidget(
             texts.bind(
                 label("", "title"), "查询排队进度 · 请输入号码", "Where is my ticket · enter its number"
@@ -39,7 +41,7 @@ class LookupPage(QWidget):
         self.edit = QLineEdit()
         self.edit.setObjectName("lookup-number")
         self.edit.setAccessibleName("要查询的号码")
-        self.edit.setPlaceholderText("例如 A001")
+        texts.bind(self.edit, "例如 A001", "e.g. A001", "placeholder")
         self.edit.returnPressed.connect(self.do_lookup)
         lay.addWidget(self.edit)
         self.keypad = QWidget()
@@ -78,6 +80,7 @@ class LookupPage(QWidget):
         self.edit.backspace()
         if not self.keypad.isVisible():
             self.result.setText("")
+            self.ticket = None
             self.keypad.show()
 
     def _answer(self, text: str) -> None:
@@ -88,6 +91,7 @@ class LookupPage(QWidget):
     def reset(self) -> None:
         """Empty entry and answer; the keypad follows the hall's queues (they may have changed)."""
         self.edit.clear()
+        self.ticket = None
         self.result.setText("")
         self.keypad.show()
         self._build_keys(letters_of(self.ctx.hall))
@@ -107,9 +111,23 @@ class LookupPage(QWidget):
                 return t
 
         def failed(exc: BaseException) -> None:
-            self.result.setText(getattr(exc, "message_zh", "查询失败"))
+            self.result.setText(
+                self.texts.pick(
+                    getattr(exc, "message_zh", None) or "查询失败",
+                    getattr(exc, "message_en", None) or "The ticket could not be found",
+                )
+            )
 
-        self.run(find, lambda t: self._answer(describe(t, self.ctx.hall)), failed)
+        def found(t: TicketOut) -> None:
+            self.ticket = t
+            self._answer(describe(t, self.ctx.hall, self.texts.english))
+
+        self.run(find, found, failed)
+
+    def _language_changed(self, english: bool) -> None:
+        # An answer on screen is said again in the new language.
+        if self.ticket is not None and not self.keypad.isVisible():
+            self.result.setText(describe(self.ticket, self.ctx.hall, english))
 
 
 def letters_of(hall: HallDetailOut | None) -> str:
@@ -119,8 +137,10 @@ def letters_of(hall: HallDetailOut | None) -> str:
     return "".join(sorted({ch.upper() for g in hall.groups for ch in g.prefix or "" if ch.isalpha()}))
 
 
-def describe(t: TicketOut, hall: HallDetailOut | None = None) -> str:
+def describe(t: TicketOut, hall: HallDetailOut | None = None, english: bool = False) -> str:
     """'A001 社会保障卡申领 / 状态：等候中 / 前面还有 2 人，预计约 6 分钟 / 请到1–3号窗口'."""
+    if english:
+        return describe_en(t, hall)
     status = const.STATUS_ZH.get(t.status, t.status)
     text = f"{t.number}  {t.service_name}\n状态：{status}"
     if t.status == "waiting":
@@ -134,4 +154,20 @@ def describe(t: TicketOut, hall: HallDetailOut | None = None) -> str:
             text += f"\n{where}"
     elif t.window_number:
         text += f"\n请到 {t.window_number} 号窗口"
+    return text
+
+
+def describe_en(t: TicketOut, hall: HallDetailOut | None = None) -> str:
+    """'A001 … / Status: waiting / 2 people ahead, about 6 min / Please go to windows 1–3'."""
+    text = f"{t.number}  {t.service_name}\nStatus: {const.STATUS_EN.get(t.status, t.status)}"
+    if t.status == "waiting":
+        if t.people_ahead is not None:
+            text += f"\n{t.people_ahead} people ahead"
+            if t.estimated_wait_minutes is not None:
+                text += f", about {t.estimated_wait_minutes} min"
+        where = where_to_go_en(hall, t.group)
+        if where:
+            text += f"\n{where}"
+    elif t.window_number:
+        text += f"\nPlease go to window {t.window_number}"
     return text

@@ -83,6 +83,7 @@ class VisitorKiosk(RoleScreen):
     def __init__(self, ctx: AppContext, voice: Announcer | None = None) -> None:
         super().__init__(ctx, f"{ctx.hall_name or '政务服务大厅'} · 自助取号")  # Chinese only by default
         self.texts = texts_of(ctx.extras)
+        self.message.pick = self.texts.pick  # errors in the visitor's language only
         # Spoken prompts (kiosk.app.make_prompter); they play in the announcer's own thread.
         self.voice = voice
         self.services: list[ServiceOut] = []
@@ -320,7 +321,7 @@ class VisitorKiosk(RoleScreen):
         svc_scroll.setWidget(svc_panel)
         self.svc_scroll = touch_scroll(svc_scroll)
         mid.addWidget(svc_scroll, 1)
-        self.svc_pages = PageButtons(svc_scroll, "services")
+        self.svc_pages = PageButtons(svc_scroll, "services", self.texts)
         search_row.addWidget(self.svc_pages)
         lay.addLayout(mid, 1)
 

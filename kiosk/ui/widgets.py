@@ -6,6 +6,7 @@ import io
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QPointF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
@@ -120,6 +121,9 @@ class MessageLine(QLabel):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.clear_message)
+        # The visitor screens' language (kiosk.ui.lang.Texts.pick): one language per line then;
+        # the staff screens keep the Chinese line with the English below.
+        self.pick: Callable[[str, str], str] | None = None
         self.hide()
 
     def minimumSizeHint(self) -> QSize:
@@ -133,11 +137,12 @@ class MessageLine(QLabel):
         return QSize(hint.width(), max(self.heightForWidth(width), 1))
 
     def show_error(self, exc: BaseException | str, seconds: float = 12) -> None:
-        """Show a Chinese error (with the English line below)."""
+        """Show an error: in the chosen language (`pick`), else Chinese with the English line below."""
         if isinstance(exc, str):
             text = exc
         elif isinstance(exc, KioskError):
-            text = f"{exc.message_zh}\n{exc.message_en}"
+            zh, en = exc.message_zh, exc.message_en
+            text = self.pick(zh, en) if self.pick else f"{zh}\n{en}"
         else:
             zh = getattr(exc, "message_zh", None)
             text = zh or "操作失败，请稍后再试"
@@ -218,7 +223,7 @@ def scroll_page(area: QAbstractScrollArea, pages: int) -> None:
 class PageButtons(QWidget):
     """Big 上一页 / 下一页 buttons beside a touch list, enabled only where there is more to see."""
 
-    def __init__(self, area: QAbstractScrollArea, name: str) -> None:
+    def __init__(self, area: QAbstractScrollArea, name: str, texts: Any = None) -> None:
         super().__init__()
         self.area = area
         lay = QHBoxLayout(self)  # side by side in a row of buttons: they cost the screen no height
@@ -228,6 +233,9 @@ class PageButtons(QWidget):
         self.down = button("▼ 下一页", lambda: scroll_page(area, 1), "page", name=f"{name}-down")
         self.up.setAccessibleName("上一页")
         self.down.setAccessibleName("下一页")
+        if texts is not None:  # a visitor screen's kiosk.ui.lang.Texts: the words follow 中/EN
+            texts.bind(self.up, "▲ 上一页", "▲ Previous")
+            texts.bind(self.down, "▼ 下一页", "▼ Next")
         for b in (self.up, self.down):
             lay.addWidget(b)
         bar = area.verticalScrollBar()

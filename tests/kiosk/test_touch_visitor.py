@@ -271,3 +271,69 @@ def test_the_english_screens_clip_no_text_and_home_is_chinese_again(qtbot: Any, 
     assert clipped_text(v) == []
     tap(qtbot, v.findChild(type(v.anon_btn), "back"))
     assert not v.texts.english and v.header_title.text().endswith("· 自助取号")
+
+
+def test_page_buttons_lookup_answers_and_errors_follow_the_language_switch(
+    qtbot: Any, visitor: Any, demo: Any
+) -> None:
+    from kiosk.api import HallClient
+    from kiosk.errors import ServerUnreachable
+
+    v = visitor
+    hall = v.ctx.hall_id
+    svc = next(s for s in v.services if s.prefix == "J")
+    ticket = HallClient(demo.url, demo.hall_tokens(hall)["kiosk"]).issue_ticket(hall, svc.code)
+    page = v.lookup_page
+    lookup_btn = v.findChild(type(v.keyboard_btn), "lookup")
+    do_lookup = page.findChild(type(v.keyboard_btn), "do-lookup")
+
+    tap(qtbot, v.lang_btn)
+    assert v.texts.english
+    assert v.svc_pages.up.text() == "▲ Previous" and v.svc_pages.down.text() == "▼ Next"
+    # An error on the shared line: English only, no Chinese line above it.
+    v.message.show_error(ServerUnreachable())
+    assert v.message.text() == ServerUnreachable().message_en
+    qtbot.wait(100)  # the layout makes room for the line
+    assert clipped_text(v) == []
+
+    tap(qtbot, lookup_btn)
+    assert v.pages.currentWidget() is page and v.texts.english
+    for ch in ticket.number:
+        tap(qtbot, page.keys[ch])
+    tap(qtbot, do_lookup)
+    qtbot.waitUntil(lambda: ticket.number in page.result.text(), timeout=10000)
+    text = page.result.text()
+    assert "Status: waiting" in text and "people ahead" in text
+    assert "Please go to windows" in text and "等候" not in text and "请到" not in text
+    assert clipped_text(v) == []
+
+    # Back to 中 with the answer on screen: it is said again, in Chinese only.
+    tap(qtbot, v.lang_btn)
+    assert not v.texts.english
+    text = page.result.text()
+    assert "状态：等候中" in text and "请到3、5、20–22号窗口" in text and "Status" not in text
+    # A number nobody holds: the refusal in Chinese only, and in English after the switch.
+    tap(qtbot, page.findChild(type(v.keyboard_btn), "lookup-back"))  # keypad back
+    page.edit.setText("J999")
+    tap(qtbot, do_lookup)
+    qtbot.waitUntil(lambda: page.result.text() not in ("", text), timeout=10000)
+    missing_zh = page.result.text()
+    assert "J999" in missing_zh
+    assert not any(c.isascii() and c.isalpha() for c in missing_zh.replace("J999", "")), missing_zh
+    tap(qtbot, v.lang_btn)
+    tap(qtbot, do_lookup)
+    qtbot.waitUntil(lambda: page.result.text() != missing_zh, timeout=10000)
+    assert page.result.text().isascii()
+    tap(qtbot, v.lang_btn)
+
+    v.go_home()
+    assert v.svc_pages.up.text() == "▲ 上一页" and v.svc_pages.down.text() == "▼ 下一页"
+    v.message.show_error(ServerUnreachable())
+    assert v.message.text() == ServerUnreachable().message_zh
+    qtbot.wait(100)
+    assert clipped_text(v) == []
+    # No waiting ticket left behind: cancelled as its holder would (the phone page's cancel).
+    import requests
+
+    r = requests.post(f"{HallClient(demo.url).api_url}/track/{ticket.track_token}/cancel", timeout=30)
+    assert r.status_code == 200, r.text

@@ -59,7 +59,7 @@ def clipped_text(root: QWidget) -> list[str]:
             need_w, need_h = 0, w.heightForWidth(w.width())
             if need_h < 0:
                 need_h = w.sizeHint().height()
-            box = rect.height()
+            box = w.height()  # heightForWidth counts the label's margins (its padding) too
         else:
             lines = text.split("\n")
             need_w = max(fm.horizontalAdvance(line) for line in lines)
