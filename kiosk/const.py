@@ -197,6 +197,8 @@ TICKET_NOTE_EN = "Missed numbers are void; please take a new one."
 EV_STAFF_CALL_ACKNOWLEDGED = "staff_call.acknowledged"
 STAFF_CALL_WAIT_S = 300
 STAFF_CALL_RETRY_MS = 5000
+# A call the server has not had yet, kept in the data folder: a restart still sends it (same id).
+STAFF_CALL_OUTBOX = "staff-call-outbox.json"
 ELDERLY_AGE_DEFAULT = 70
 
 # Voice.

@@ -1,4 +1,5 @@
-"""A small local outbox file: ratings made while the server is unreachable are kept and sent later."""
+"""Small local outbox files: ratings and staff calls made while the server is unreachable are kept
+and sent later."""
 
 from __future__ import annotations
 
@@ -77,6 +78,30 @@ class RatingOutbox:
             self._remove(rating["client_id"])
             sent += 1
         return sent
+
+
+class StaffCallOutbox:
+    """呼叫工作人员 calls the server has not had yet, by call id (a resend is the same call)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._queue = QueueFile(self.path, "staff-call outbox")
+
+    def keep(self, hall_id: str, call_id: str) -> None:
+        """Remember a call until the server has it."""
+        with self._queue.edit() as data:
+            if not any(c["call_id"] == call_id for c in data["pending"]):
+                data["pending"].append({"hall_id": hall_id, "call_id": call_id})
+
+    def forget(self, call_id: str) -> None:
+        """The server has the call (or refused it): nothing more to send."""
+        with self._queue.edit() as data:
+            data["pending"] = [c for c in data["pending"] if c["call_id"] != call_id]
+
+    def pending(self, hall_id: str) -> list[str]:
+        """The ids of the hall's calls not yet delivered, oldest first."""
+        return [c["call_id"] for c in self._queue.pending() if c.get("hall_id") == hall_id]
 
 
 class QueueFile:

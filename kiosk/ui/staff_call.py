@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from kiosk import const
 from kiosk.errors import ServerUnreachable
+from kiosk.outbox import StaffCallOutbox
 from kiosk.ui.context import AppContext
 from wire import StaffCallOut
 
@@ -43,6 +45,18 @@ class StaffCaller(QObject):
         self._wait.timeout.connect(lambda: self._set(IDLE))
         ctx.events.event.connect(self._on_event)
         ctx.events.online_changed.connect(self._online)
+        # A call queued before a restart is still owed to the hall: read in the task pool, sent again.
+        self.outbox = StaffCallOutbox(Path(ctx.config.data_dir) / const.STAFF_CALL_OUTBOX)
+        hall = ctx.hall_id
+        self.run(lambda: self.outbox.pending(hall), self._resume, lambda exc: logger.error("%s", exc))
+
+    def _resume(self, pending: list[str]) -> None:
+        if not pending or self.state != IDLE:
+            return
+        logger.info("staff call %s queued before the restart: sent again", pending[0])
+        self.call_id = pending[0]
+        self._set(QUEUED)
+        self._send()
 
     def call(self) -> None:
         """Call the hall's floor staff (nothing more while a call is under way)."""
@@ -56,8 +70,21 @@ class StaffCaller(QObject):
         if self.call_id is None:
             return
         self._set(SENDING if self.state != QUEUED else QUEUED)
-        client, hall, call_id = self.ctx.client, self.ctx.hall_id, self.call_id
-        self.run(lambda: client.call_staff(hall, call_id), self._sent, self._failed)
+        client, hall, call_id, outbox = self.ctx.client, self.ctx.hall_id, self.call_id, self.outbox
+
+        def send() -> StaffCallOut:
+            try:
+                call = client.call_staff(hall, call_id)
+            except ServerUnreachable:
+                outbox.keep(hall, call_id)  # on disk before the screen says 求助已记下
+                raise
+            except Exception:
+                outbox.forget(call_id)  # refused for good: not sent again after a restart
+                raise
+            outbox.forget(call_id)
+            return call
+
+        self.run(send, self._sent, self._failed)
 
     def _sent(self, call: StaffCallOut) -> None:
         if self.call_id is None:

@@ -7,6 +7,7 @@ HALL_SCREENSHOTS_DIR=docs/screenshots refreshes visitor-staff-call.png and dashb
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -167,6 +168,79 @@ def test_a_staff_call_made_while_the_server_is_out_of_reach_is_sent_when_it_is_b
         qtbot.waitUntil(lambda: v.staff.state == IDLE, timeout=SEEN_MS)
     finally:
         visitor.close()
+        proxy.close()
+
+
+def _acknowledge(kserver: Any, call_id: str) -> None:
+    """Handled by a manager (through the API), so the shared hall keeps no open call."""
+    login = requests.post(
+        f"{kserver.url}/api/v1/auth/login",
+        json={"username": MANAGER, "password": MANAGER_PASSWORD},
+        timeout=30,
+    ).json()
+    r = requests.post(
+        f"{kserver.url}/api/v1/staff-calls/{call_id}/acknowledge",
+        headers={"Authorization": f"Bearer {login['token']}"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_a_staff_call_queued_before_a_restart_reaches_the_server_once_after_it(
+    qtbot: Any, themed_qapp: Any, kserver: Any, tmp_path: Path
+) -> None:
+    host, port = kserver.url.split("//")[1].split(":")
+    proxy = FaultProxy((host, int(port))).start()
+    token = kserver.server.create_token("kiosk", HALL, label="三楼取号机")
+    cfg = make_config("visitor", proxy.url, tmp_path / "v", token=token)
+    first = Role(qtbot, cfg)
+    second = None
+    queued_id = None
+    try:
+        first.wait_ready(qtbot)
+        start_seq = events(kserver.url, kserver.display_token)[-1]["seq"]
+        proxy.refuse()
+        tap(qtbot, first.widget.staff_btn)
+        qtbot.waitUntil(lambda: first.widget.staff.state == QUEUED, timeout=30000)
+        queued_id = first.widget.staff.call_id
+        # The kiosk is switched off while the network is still down, and on again once it is back.
+        first.close()
+        first = None
+        proxy.restore()
+        second = Role(qtbot, cfg)
+        second.wait_ready(qtbot)
+        v = second.widget
+        qtbot.waitUntil(lambda: v.staff.state == WAITING, timeout=30000)
+        assert v.staff.call_id == queued_id and "工作人员马上就到" in v.staff_banner.text()
+        (requested,) = [
+            e
+            for e in events(kserver.url, kserver.display_token, start_seq)
+            if e["type"] == "staff_call.requested"
+        ]
+        assert requested["payload"]["call"]["id"] == queued_id
+        assert requested["payload"]["call"]["device_name"] == "三楼取号机"
+        _acknowledge(kserver, queued_id)
+        qtbot.waitUntil(lambda: v.staff.state == IDLE, timeout=SEEN_MS)
+        queued_id = None
+        # Delivered: a third start sends nothing more.
+        second.close()
+        second = Role(qtbot, cfg)
+        second.wait_ready(qtbot)
+        qtbot.wait(500)
+        assert second.widget.staff.state == IDLE
+        assert [
+            e
+            for e in events(kserver.url, kserver.display_token, start_seq)
+            if e["type"] == "staff_call.requested"
+        ] == [requested]
+    finally:
+        for role in (first, second):
+            if role is not None:
+                role.close()
+        if queued_id is not None:  # a failure half way: the shared hall keeps no open call
+            proxy.restore()
+            with contextlib.suppress(AssertionError):  # it never reached the server
+                _acknowledge(kserver, queued_id)
         proxy.close()
 
 
