@@ -149,7 +149,10 @@ def create_screen(ctx: AppContext, *, speaker: Speaker | None = None) -> QWidget
         return RatingTerminal(ctx, outbox)
     from kiosk.ui.village import VillageStation
 
-    return VillageStation(ctx, outbox)
+    # The station's visitor part says the visitor kiosk's prompts (请刷身份证, the ticket, idle).
+    prompter = make_prompter(ctx.config, speaker)
+    ctx.extras["announcer"] = prompter
+    return VillageStation(ctx, outbox, prompter)
 
 
 def close_context(ctx: AppContext) -> None:

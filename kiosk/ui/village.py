@@ -17,6 +17,7 @@ from kiosk.ui.rating import RatingTerminal
 from kiosk.ui.theme import sc
 from kiosk.ui.visitor import VisitorKiosk
 from kiosk.ui.widgets import button, card, label
+from kiosk.voice.announcer import Announcer
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class VillageStation(QWidget):
     part showing. The clerk's part is locked behind the clerk's password whenever the screen has been
     the villagers' (取号 or 评价): a villager cannot tap into the logged-in clerk's work."""
 
-    def __init__(self, ctx: AppContext, outbox: RatingOutbox) -> None:
+    def __init__(self, ctx: AppContext, outbox: RatingOutbox, voice: Announcer | None = None) -> None:
         super().__init__()
         self.setObjectName("root")
         self.setProperty(FOCUS_ROOT, True)  # Tab goes from the part shown to the buttons that choose it
@@ -39,7 +40,7 @@ class VillageStation(QWidget):
         ctx.extras["compact"] = True  # three roles share one 1080p screen under a tab bar
         self.tabs = QStackedWidget()  # the big buttons below choose the part (no desktop tabs)
         self.tabs.setObjectName("village-tabs")
-        self.visitor = VisitorKiosk(ctx)
+        self.visitor = VisitorKiosk(ctx, voice)
         self.clerk = ClerkTerminal(ctx)
         self.rating = RatingTerminal(ctx, outbox)
         self.lock_page = self._build_lock()

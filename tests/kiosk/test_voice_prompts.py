@@ -172,3 +172,40 @@ def test_a_failing_sound_player_is_reported_not_fatal(
         for t in issued:
             _cancel(kserver, t)
         role.close()
+
+
+def test_the_village_stations_visitor_part_says_the_kiosks_prompts(
+    qtbot: Any, themed_qapp: Any, kserver: Any, speaker: Any, synth: EspeakSynthesizer, tmp_path
+) -> None:
+    win = kserver.windows[2]
+    cfg = make_config(
+        "village",
+        kserver.url,
+        tmp_path / "vs",
+        token=kserver.kiosk_token,
+        tokens={"rating": kserver.rating_token(2)},
+        window_id=win["id"],
+        username="clerk2",
+        password="test-pass-2",
+    )
+    station = Role(qtbot, cfg, speaker)
+    v = station.widget.visitor
+    issued: list[Any] = []
+    try:
+        qtbot.waitUntil(lambda: station.widget.is_ready, timeout=20000)
+        qtbot.waitUntil(lambda: "T-001" in v.service_buttons, timeout=15000)
+        assert v.voice is not None
+        v.choose_service(next(s for s in v.services if s.code == "T-001"))
+        assert _spoken(v) == ["请刷身份证"]
+        assert wav_info(speaker.played[-1][2]).rms > 500  # heard, not a silent file
+        with qtbot.waitSignal(v.ticket_issued, timeout=20000) as got:
+            v.issue_anonymous()
+        t = got.args[0]
+        issued.append(t)
+        said = v.voice.spoken[-1] if _spoken(v) else None
+        assert said is not None and said.text.startswith(f"您的号码是{t.number}")
+        assert_mandarin(synth, said.words)
+    finally:
+        for t in issued:
+            _cancel(kserver, t)
+        station.close()
