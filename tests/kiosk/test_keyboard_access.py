@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tests.kiosk.helpers import Role, make_config
+from tests.kiosk.helpers import Role, make_config, village_config
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -245,14 +245,7 @@ def test_the_clerk_display_and_village_screens(qtbot: Any, themed_qapp: Any, kse
     finally:
         display.close()
 
-    cfg = make_config(
-        "village",
-        kserver.url,
-        tmp_path / "vs",
-        token=kserver.kiosk_token,
-        tokens={"rating": kserver.rating_token(2)},
-        window_id=kserver.windows[2]["id"],
-    )
+    cfg = village_config(kserver, tmp_path / "vs", login=False)
     station = Role(qtbot, cfg)
     try:
         s = station.widget
