@@ -6,6 +6,14 @@ from queueing.const import WINDOW_ZONE_MAX
 
 VERSION = "0.1.0"
 API_PREFIX = "/api/v1"
+# FastAPI's own OpenTelemetry hooks, all off: the hall exports no traces, metrics or logs through
+# OpenTelemetry, and the per-request check whether a provider is configured costs CPU (app.py).
+FASTAPI_TELEMETRY_OFF: dict[str, bool] = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
 # The name of the bearer scheme in the OpenAPI description (every route that needs a token).
 BEARER_SCHEME = "HallToken"
 # The largest request body the server reads; a larger one is refused (413) before it is read.

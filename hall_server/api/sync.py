@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from hall_server.api.deps import Creds, get_ctx, json_response, run_authed, run_db
-from hall_server.api.lean import lean_openapi
+from hall_server.api.lean import LeanRoute, lean_openapi
 from hall_server.api.schemas import ErrorOut
 from hall_server.auth import bearer_token
 from hall_server.const import (
@@ -33,6 +33,7 @@ from wire.sync import AttendanceConflictsOut, LinkOut, PullOut, PushIn, PushOut,
 logger = logging.getLogger(__name__)
 
 router = APIRouter(
+    route_class=LeanRoute,
     tags=["sync"],
     responses={
         401: {"model": ErrorOut},

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import StringConstraints
 
 from hall_server.api.deps import Creds, get_ctx, json_response, principal_of, run_authed, run_bearer
-from hall_server.api.lean import LeanParam, lean_openapi, read_body
+from hall_server.api.lean import LeanParam, LeanRoute, lean_openapi, read_body
 from hall_server.api.schemas import DbInt, ErrorOut, IssueIn, TicketOut, TrackedTicketOut
 from hall_server.const import IDEMPOTENCY_KEY_MAX, TRACK_TOKEN_MAX
 from hall_server.services import tickets
@@ -26,7 +26,9 @@ IDEMPOTENCY_KEY = LeanParam(
     "Idempotency-Key",
 )
 
-router = APIRouter(tags=["tickets"], responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
+router = APIRouter(
+    tags=["tickets"], route_class=LeanRoute, responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
+)
 
 
 @router.post(

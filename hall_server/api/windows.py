@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from hall_server.api.deps import Creds, json_response, run_authed, run_bearer
-from hall_server.api.lean import LeanParam, lean_openapi, read_body
+from hall_server.api.lean import LeanParam, LeanRoute, lean_openapi, read_body
 from hall_server.api.schemas import (
     CallIn,
     DbInt,
@@ -27,6 +27,7 @@ from wire.windows import WindowClerkOut
 logger = logging.getLogger(__name__)
 
 router = APIRouter(
+    route_class=LeanRoute,
     prefix="/windows",
     tags=["windows"],
     responses={

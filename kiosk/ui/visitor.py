@@ -964,9 +964,11 @@ class VisitorKiosk(RoleScreen):
             self.show_ticket(self.ticket)
 
     def _hint_home(self) -> None:
+        # Broken after the comma by hand: Qt breaks Chinese between any two characters, and in
+        # elderly mode it left a lone 号 on the second line.
         self.hint.setText(
             self.texts.pick(
-                "请选择您要办理的事项，点击后按提示刷身份证取号", "Choose a service, then place your ID card"
+                "请选择您要办理的事项，\n点击后按提示刷身份证取号", "Choose a service, then place your ID card"
             )
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi import Request, Response
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -340,3 +341,40 @@ def test_no_path_is_answered_by_two_routers() -> None:
             assert len(full) <= 1, (method, path, full)
             if not full:  # a 405 names the methods of the one router that has the path
                 assert len({n for n, rx, _ in compiled if rx.match(path)}) <= 1, (method, path)
+
+
+def test_a_dependency_added_to_a_lean_route_or_its_inclusion_still_runs() -> None:
+    """Lean routes skip FastAPI's solver only when it has nothing to do (api/lean.py LeanRoute)."""
+    from fastapi import APIRouter, Depends, FastAPI, HTTPException
+    from fastapi.testclient import TestClient
+
+    from hall_server.api import tickets
+    from hall_server.api.lean import LeanRoute
+
+    def too_many() -> None:
+        raise HTTPException(status_code=429, detail="slow down")
+
+    # A rate limit where the real tickets router is included: the lean issue route obeys it.
+    app = FastAPI()
+    app.include_router(tickets.router, prefix=API, dependencies=[Depends(too_many)])
+    with TestClient(app) as client:
+        r = client.post(f"{API}/halls/{CITY}/tickets", json={"service_code": "S-A1"})
+    assert r.status_code == 429, r.text
+
+    # On the route itself, and a request-only lean route without one is answered directly.
+    router = APIRouter(route_class=LeanRoute)
+
+    @router.post("/guarded", dependencies=[Depends(too_many)])
+    async def guarded(request: Request) -> Response:
+        return Response(b"{}", media_type="application/json")
+
+    @router.post("/open")
+    async def open_route(request: Request) -> Response:
+        return Response(request.url.path.encode(), media_type="text/plain")
+
+    app = FastAPI()
+    app.include_router(router)
+    with TestClient(app) as client:
+        assert client.post("/guarded").status_code == 429
+        r = client.post("/open?x=1")
+        assert (r.status_code, r.text) == (200, "/open")
