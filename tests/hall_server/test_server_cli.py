@@ -20,7 +20,7 @@ from sqlalchemy import create_engine
 
 from hall_server.cli import main as cli_main
 from hall_server.db import models
-from hall_server.migrate import current_revision, upgrade
+from hall_server.migrate import alembic_config, current_revision, head_revision, upgrade
 
 REPO = Path(__file__).resolve().parents[2]
 CORE_TABLES = {
@@ -40,6 +40,18 @@ def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
     # Only the core tables: other modules ship their own migrations for theirs.
     mine = [d for d in diffs if _table_of(d) in CORE_TABLES and not _other_dialect_only(d, "sqlite")]
     assert mine == []
+
+
+def test_quick_head_check_agrees_with_alembic_and_still_upgrades_an_old_database(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    # The head that serve compares with before skipping Alembic is Alembic's own head.
+    assert head_revision() == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    upgrade(url, "0016")
+    assert current_revision(url) == "0016"
+    upgrade(url)  # behind head: the quick check must not skip the upgrade
+    assert current_revision(url) == head_revision()
 
 
 def _other_dialect_only(diff: object, dialect: str) -> bool:

@@ -23,6 +23,24 @@ def make_config(role: str, url: str, data_dir: Path, **kw: Any) -> KioskConfig:
     )
 
 
+def village_config(
+    kserver: Any, data_dir: Path, window: int = 2, login: bool = True, **kw: Any
+) -> KioskConfig:
+    """A village station at the shared test server's window `window` (its clerk's log-in if login)."""
+    if login:
+        kw.setdefault("username", f"clerk{window}")
+        kw.setdefault("password", f"test-pass-{window}")
+    return make_config(
+        "village",
+        kserver.url,
+        data_dir,
+        token=kserver.kiosk_token,
+        tokens={"rating": kserver.rating_token(window)},
+        window_id=kserver.windows[window]["id"],
+        **kw,
+    )
+
+
 def ticket_out(**over: Any) -> TicketOut:
     """A ticket as the server answers it (a waiting kiosk ticket unless `over` says otherwise)."""
     fields: dict[str, Any] = {

@@ -14,7 +14,7 @@ from kiosk.config import PrinterSettings
 from kiosk.monitor import printer_faults
 from printers.status import PrinterStatus
 from tests.fixtures.devices import PluggableReader
-from tests.kiosk.helpers import HALL, Role, make_config
+from tests.kiosk.helpers import HALL, Role, make_config, village_config
 
 WAIT_MS = 20000
 
@@ -215,16 +215,10 @@ def test_a_village_station_is_one_machine_with_one_heartbeat(
         real(self, device_id, *args, **kw)
 
     monkeypatch.setattr(HallClient, "heartbeat", counted)
-    win = kserver.windows[3]
-    cfg = make_config(
-        "village",
-        kserver.url,
+    cfg = village_config(
+        kserver,
         tmp_path / "vs",
-        token=kserver.kiosk_token,
-        tokens={"rating": kserver.rating_token(3)},
-        window_id=win["id"],
-        username="clerk3",
-        password="test-pass-3",
+        window=3,
         device_id="village-beat-1",
         heartbeat_s=1,
     )

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tests.kiosk.helpers import Role, make_config
+from tests.kiosk.helpers import Role, make_config, village_config
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -204,16 +204,16 @@ def test_the_rating_terminal_by_keyboard(qtbot: Any, themed_qapp: Any, kserver: 
         role.wait_ready(qtbot)
         rt.ask({"id": 999999, "number": "A999"})  # a ticket the server does not know: nothing is recorded
         assert_accessible(rt, "rating/rate")
-        # 不满意 by keyboard: the reasons page, every reason and the comment reachable and named.
+        # 不满意 by keyboard: the reasons page, every reason and detail button reachable and named.
         tab_to(rt, lambda w: w.objectName() == "level-2")
         press(rt, Qt.Key.Key_Return)
         assert rt.pages.currentWidget() is rt.reason_page
         assert_accessible(rt, "rating/reasons")
-        tab_to(rt, lambda w: w is rt.reason_text)
-        QTest.keyClicks(rt.reason_text, "slow")
-        press(rt, Qt.Key.Key_Tab)  # Tab leaves the comment (it types no tab character)
-        assert rt.reason_text.toPlainText() == "slow"
-        assert rt.focusWidget() is not rt.reason_text
+        detail = next(iter(rt.detail_buttons.values()))
+        tab_to(rt, lambda w: w is detail)
+        press(rt, Qt.Key.Key_Return)  # a detail is picked by Enter as by a tap
+        assert detail.isChecked()
+        assert any(b.isChecked() for b in rt.reason_boxes.values()), "the detail's reason was not ticked"
     finally:
         role.close()
 
@@ -245,14 +245,7 @@ def test_the_clerk_display_and_village_screens(qtbot: Any, themed_qapp: Any, kse
     finally:
         display.close()
 
-    cfg = make_config(
-        "village",
-        kserver.url,
-        tmp_path / "vs",
-        token=kserver.kiosk_token,
-        tokens={"rating": kserver.rating_token(2)},
-        window_id=kserver.windows[2]["id"],
-    )
+    cfg = village_config(kserver, tmp_path / "vs", login=False)
     station = Role(qtbot, cfg)
     try:
         s = station.widget

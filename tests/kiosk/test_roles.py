@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from kiosk.api import HallClient
-from tests.kiosk.helpers import HALL, Role, events, make_config, ticket_events
+from tests.kiosk.helpers import HALL, Role, events, make_config, ticket_events, village_config
 from wire import TicketOut
 
 pytestmark = pytest.mark.timeout(240)
@@ -209,16 +209,9 @@ def test_village_station_shares_one_reader_and_brings_rating_forward(
 ):
     from devices.sim.cards import sample_card
 
-    win = kserver.windows[2]
-    cfg = make_config(
-        "village",
-        kserver.url,
+    cfg = village_config(
+        kserver,
         tmp_path / "vs",
-        token=kserver.kiosk_token,
-        tokens={"rating": kserver.rating_token(2)},
-        window_id=win["id"],
-        username="clerk2",
-        password="test-pass-2",
         id_reader=f"serial://{id_sim.port}",
     )
     station = Role(qtbot, cfg)

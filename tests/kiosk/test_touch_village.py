@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QTabBar
 
-from tests.kiosk.helpers import Role, make_config
+from tests.kiosk.helpers import Role, village_config
 from tests.kiosk.touch import tap
 
 pytestmark = pytest.mark.timeout(240)
@@ -18,17 +18,7 @@ pytestmark = pytest.mark.timeout(240)
 def test_a_villager_cannot_tap_into_the_clerks_screen(
     qtbot: Any, themed_qapp: Any, kserver: Any, tmp_path: Any
 ) -> None:
-    win = kserver.windows[2]
-    cfg = make_config(
-        "village",
-        kserver.url,
-        tmp_path / "vs",
-        token=kserver.kiosk_token,
-        tokens={"rating": kserver.rating_token(2)},
-        window_id=win["id"],
-        username="clerk2",
-        password="test-pass-2",
-    )
+    cfg = village_config(kserver, tmp_path / "vs")
     station = Role(qtbot, cfg)
     try:
         s = station.widget

@@ -19,7 +19,7 @@ import requests
 
 from kiosk.config import PrinterSettings
 from kiosk.ui.staff_call import IDLE, QUEUED, WAITING
-from tests.kiosk.helpers import HALL, Role, events, make_config
+from tests.kiosk.helpers import HALL, Role, events, make_config, village_config
 from tests.kiosk.touch import tap
 from tests.support.netfault import FaultProxy
 from tests.web.support import ARGS, CHROMIUM, new_page
@@ -336,17 +336,7 @@ def test_screens_and_ticket_are_chinese_only_until_the_visitor_taps_en_and_the_t
 def test_each_village_tile_counts_its_own_service(
     qtbot: Any, themed_qapp: Any, kserver: Any, tmp_path: Path
 ) -> None:
-    win = kserver.windows[2]
-    cfg = make_config(
-        "village",
-        kserver.url,
-        tmp_path / "vs",
-        token=kserver.kiosk_token,
-        tokens={"rating": kserver.rating_token(2)},
-        window_id=win["id"],
-        username="clerk2",
-        password="test-pass-2",
-    )
+    cfg = village_config(kserver, tmp_path / "vs")
     station = Role(qtbot, cfg)
     issued: list[int] = []
     headers = {"Authorization": f"Bearer {kserver.kiosk_token}"}

@@ -1,0 +1,200 @@
+"""Cold start of `hall-server serve` on an existing database: time to the first /health answer, idle RSS.
+
+    .venv/bin/python benchmarks/bench_cold_start.py --quick      # 3 starts
+    .venv/bin/python benchmarks/bench_cold_start.py --starts 15  # more starts
+    .venv/bin/python benchmarks/bench_cold_start.py --out benchmarks/results/cold-start-DATE.json
+
+The database is migrated and seeded once (tests/fixtures/server.py's helpers); every start then
+execs the real command line on it, polls GET /api/v1/health every 2 ms on a raw socket and
+counts from just before the exec to the first 200; `cpu_to_first_answer_s` is the CPU the
+server process had used by then (user+system), which depends much less on the other load of a
+shared machine than the wall time does. After the answer the server is left idle for
+a moment and its VmRSS read from /proc. `imports` is `python -X importtime` of the modules
+`serve` loads, the largest cumulative costs first (one run; import times swing with the load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._util import REPO_ROOT, proc_cpu
+from tests.fixtures.server import (
+    SMALL_SEED,
+    HallServer,
+    free_port,
+    prepare_database,
+)
+
+logger = logging.getLogger("bench_cold_start")
+
+POLL_S = 0.002
+START_TIMEOUT_S = 60.0
+IDLE_SETTLE_S = 1.0
+IMPORT_MODULES = "import hall_server.cli, uvicorn, hall_server.app, hall_server.migrate"
+
+
+def _health_once(port: int) -> int | None:
+    """One GET /api/v1/health on a fresh connection: the status, or None if nothing answers."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as s:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            head = s.recv(64)
+    except OSError:
+        return None
+    try:
+        return int(head.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def _rss_kb(pid: int) -> int | None:
+    """VmRSS of a process in kB (None if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def one_start(db_url: str, data_dir: Path) -> dict[str, Any]:
+    """Exec `hall-server serve`, time it to the first 200 of /health, read its idle RSS, stop it."""
+    server = HallServer(db_url=db_url, data_dir=data_dir, port=free_port())
+    t0 = time.perf_counter()
+    server.launch()
+    assert server.proc is not None
+    try:
+        while True:
+            if server.proc.poll() is not None:
+                raise RuntimeError(f"server exited {server.proc.returncode}:\n{server.log_tail()}")
+            if _health_once(server.port) == 200:
+                break
+            if time.perf_counter() - t0 > START_TIMEOUT_S:
+                raise RuntimeError(f"no answer in {START_TIMEOUT_S}s:\n{server.log_tail()}")
+            time.sleep(POLL_S)
+        elapsed = time.perf_counter() - t0
+        # CPU seconds of the start-up: what the server spent, whatever else the machine runs.
+        cpu = proc_cpu(server.proc.pid)
+        time.sleep(IDLE_SETTLE_S)
+        rss = _rss_kb(server.proc.pid)
+    finally:
+        server.stop()
+    return {
+        "first_answer_s": round(elapsed, 4),
+        "cpu_s": round(cpu, 3),
+        "idle_rss_mb": None if rss is None else round(rss / 1024, 1),
+    }
+
+
+def import_costs(top: int = 25) -> list[dict[str, Any]]:
+    """`python -X importtime` of what serve imports: the largest cumulative costs (ms)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", IMPORT_MODULES],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    rows = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        self_us, cum_us, name = line[len("import time:") :].split("|")
+        rows.append(
+            {
+                "module": name.rstrip(),
+                "self_ms": round(int(self_us) / 1000, 1),
+                "cumulative_ms": round(int(cum_us) / 1000, 1),
+            }
+        )
+    # Top-level imports are the lines whose name has no indent (one space after the bar).
+    total = sum(r["cumulative_ms"] for r in rows if not r["module"].startswith("  "))
+    for r in rows:
+        r["module"] = r["module"].strip()
+    rows.sort(key=lambda r: r["cumulative_ms"], reverse=True)
+    return [{"total_top_level_ms": round(total, 1)}, *rows[:top]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 starts")
+    parser.add_argument("--starts", type=int, default=11, help="number of starts (median reported)")
+    parser.add_argument("--db", help="an existing database URL (default: a seeded SQLite file in a temp dir)")
+    parser.add_argument("--label", default="", help="a name for this run in the JSON (e.g. before/after)")
+    parser.add_argument("--out", help="also write the JSON to this file")
+    parser.add_argument("--no-imports", action="store_true", help="skip the -X importtime run")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    starts = 3 if args.quick else max(1, args.starts)
+    load_before = os.getloadavg()
+
+    with tempfile.TemporaryDirectory(prefix="hall-coldstart-") as tmp:
+        data_dir = Path(tmp) / "data"
+        db_url = args.db or f"sqlite:///{Path(tmp) / 'hall.sqlite3'}"
+        if not args.db:
+            prepare_database(db_url, data_dir, SMALL_SEED)
+        one_start(db_url, data_dir)  # warm-up: page cache, .pyc files, the data key
+        runs = []
+        for i in range(starts):
+            runs.append(one_start(db_url, data_dir))
+            logger.info("start %d: %s", i + 1, runs[-1])
+    times = [r["first_answer_s"] for r in runs]
+    cpu = [r["cpu_s"] for r in runs]
+    rss = [r["idle_rss_mb"] for r in runs if r["idle_rss_mb"] is not None]
+    doc: dict[str, Any] = {
+        "benchmark": "cold_start",
+        "label": args.label,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "host": platform.node(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "loadavg_before": list(load_before),
+        },
+        "database": "sqlite (small seed)" if not args.db else "given",
+        "starts": starts,
+        "first_answer_s": {
+            "median": round(statistics.median(times), 4),
+            "min": min(times),
+            "max": max(times),
+            "all": times,
+        },
+        "cpu_to_first_answer_s": {"median": round(statistics.median(cpu), 3), "all": cpu},
+        "idle_rss_mb": {"median": statistics.median(rss) if rss else None, "all": rss},
+        "aims": {"first_answer_s": 0.5, "idle_rss_mb": 150},
+    }
+    doc["meets_aims"] = {
+        "first_answer": doc["first_answer_s"]["median"] <= 0.5,
+        "idle_rss": bool(rss) and statistics.median(rss) <= 150,
+    }
+    doc["machine"]["loadavg_after"] = list(os.getloadavg())
+    if not args.no_imports:
+        doc["imports"] = import_costs()
+    text = json.dumps(doc, ensure_ascii=False, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
