@@ -248,8 +248,12 @@ class VisitorKiosk(RoleScreen):
     def _title(self) -> None:
         if self.header_title is not None:
             name = self.ctx.hall_name or "政务服务大厅"
-            # In elderly mode the header's buttons (呼叫工作人员, 长者模式, 中/EN) take the room of
-            # " · 自助取号": the hall's name stays whole rather than clipped.
+            # In elderly mode the header's buttons (呼叫工作人员, 长者模式, 中/EN) and the bigger type
+            # leave no room for " · 自助取号" or a long official name: the hall's short name, the one
+            # people use (市民之家), stays whole rather than clipped.
+            short = self.ctx.hall.short_name if self.ctx.hall is not None else None
+            if self.elderly and short:
+                name = short
             what = "" if self.elderly else f" · {self.texts.pick('自助取号', 'Self-service')}"
             self.header_title.setText(f"{name}{what}")
 
