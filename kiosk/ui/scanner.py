@@ -113,14 +113,23 @@ class QrScanner(QWidget):
             camera.scan_frame, lambda frame: self._seen(frame, visit), lambda exc: self._failed(exc, visit)
         )
 
-    def _seen(self, frame: ScanFrame, visit: int) -> None:
+    def _settled(self, visit: int) -> bool:
+        """A frame or failure came back: whether it is still for this screen and this visit.
+
+        If the screen was left, the camera is released; if a new visit began meanwhile, the
+        answer is dropped (the previous visitor's code may be in it) and a fresh frame is asked for.
+        """
         self._looking = False
         if not self.active:
             self._release()
-            return
+            return False
         if visit != self._visit:
-            # Taken before this visit began: the previous visitor's code may be in it.
             self._look()
+            return False
+        return True
+
+    def _seen(self, frame: ScanFrame, visit: int) -> None:
+        if not self._settled(visit):
             return
         if self.camera_state.isVisible():
             self.camera_state.hide()
@@ -143,12 +152,7 @@ class QrScanner(QWidget):
             self.scanned.emit(frame.text)
 
     def _failed(self, exc: BaseException, visit: int) -> None:
-        self._looking = False
-        if not self.active:
-            self._release()
-            return
-        if visit != self._visit:
-            self._look()
+        if not self._settled(visit):
             return
         msg = getattr(exc, "message_zh", None) or "摄像头无法使用"
         logger.info("scanner camera: %s", exc)
