@@ -15,7 +15,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hall_server.const import EVENTS_PAGE_MAX, SUBSCRIBER_QUEUE_MAX
+from hall_server.const import EVENTS_PAGE_MAX, REPLAY_CONCURRENCY_MAX, SUBSCRIBER_QUEUE_MAX
 from hall_server.events import dumps
 
 logger = logging.getLogger(__name__)
@@ -31,9 +31,9 @@ SeqReader = Callable[[str], int]
 class Subscription:
     """One subscriber's queue of (seq, serialized event)."""
 
-    def __init__(self, stream: HallStream) -> None:
+    def __init__(self, stream: HallStream, queue_max: int = SUBSCRIBER_QUEUE_MAX) -> None:
         self.stream = stream
-        self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE_MAX)
+        self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(maxsize=queue_max)
         self.lagging = False
 
     def close(self) -> None:
@@ -105,8 +105,9 @@ class HallStream:
                 logger.warning("subscriber of %s lags behind; dropping it", self.hall_id)
                 sub.lagging = True
                 sub.close()
-                # Wake the subscriber so it notices it was dropped.
-                with contextlib.suppress(asyncio.QueueEmpty):
+                # Free what it held at once (it replays from the database on reconnecting) and
+                # wake it so it closes with WS_CLOSE_LAGGING instead of sending a stale backlog.
+                while not sub.queue.empty():
                     sub.queue.get_nowait()
                 sub.queue.put_nowait((-1, ""))
 
@@ -153,9 +154,12 @@ class HallStream:
 class EventBus:
     """Per-process fan-out of hall events to asyncio subscribers."""
 
-    def __init__(self, fetch: Fetcher, read_seq: SeqReader) -> None:
+    def __init__(self, fetch: Fetcher, read_seq: SeqReader, queue_max: int = SUBSCRIBER_QUEUE_MAX) -> None:
         self.fetch = fetch
         self.read_seq = read_seq
+        self.queue_max = queue_max
+        # Replays from the database running at once in this process (bounds their memory).
+        self.replay_slots = asyncio.Semaphore(REPLAY_CONCURRENCY_MAX)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.streams: dict[str, HallStream] = {}
         self._init_locks: dict[str, asyncio.Lock] = {}
@@ -228,7 +232,7 @@ class EventBus:
                         del self.streams[hall_id]
                         raise
                     stream.start_at(seq)
-        sub = Subscription(stream)
+        sub = Subscription(stream, self.queue_max)
         stream.subscribers.add(sub)
         stream.kick()
         return sub

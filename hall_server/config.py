@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     # Start the cross-process listener (LISTEN/NOTIFY or SQLite poll) with the app.
     listen_other_processes: bool = True
     pool_size: int = Field(default=20, ge=1, le=500)
+    # Events one WebSocket subscriber may fall behind before it is closed 4008 events.lagging.
+    ws_queue_max: int = Field(default=const.SUBSCRIBER_QUEUE_MAX, ge=10, le=100_000)
     # Concurrent writing transactions per process on PostgreSQL (0: twice the CPUs).
     pg_writers: int = Field(default=0, ge=0, le=1000)
     # The personal-data key itself (hex or base64), else a key file (a city gives every server

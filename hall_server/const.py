@@ -136,6 +136,13 @@ RECENT_SERVICE_SAMPLE = 20
 # (it reconnects with ?since= and loses nothing).
 SUBSCRIBER_QUEUE_MAX = 5000
 WS_CLOSE_LAGGING = 4008
+# Sent as the close reason with WS_CLOSE_LAGGING: the client reconnects with ?since=its last seq.
+WS_LAGGING_REASON = "events.lagging"
+# Replays from the database (a reconnect with an old ?since=) running at once per process; the
+# rest wait their turn. Each holds at most one page of REPLAY_PAGE events, so replay memory is
+# bounded in total, however many subscribers reconnect together.
+REPLAY_CONCURRENCY_MAX = 4
+REPLAY_PAGE = 200
 WS_CLOSE_UNAUTHORISED = 4401
 WS_CLOSE_FORBIDDEN = 4403
 WS_CLOSE_NOT_FOUND = 4404

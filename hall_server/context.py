@@ -69,7 +69,7 @@ class ServerContext:
             with db.read() as s:
                 return last_seq(s, hall_id)
 
-        bus = EventBus(fetch, read_seq)
+        bus = EventBus(fetch, read_seq, queue_max=settings.ws_queue_max)
         db.after_commit.append(bus.publish)
         ctx = cls(settings=settings, db=db, catalog=Catalog(db), protector=protector, bus=bus)
         if settings.clock_offset_s:

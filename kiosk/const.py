@@ -62,6 +62,9 @@ DOCUMENT_QUEUED_LOGIN_ZH = "材料暂存本机，重新登录后自动上传"
 WS_BACKOFF_START_S = 0.3
 WS_BACKOFF_MAX_S = 5.0
 WS_OPEN_TIMEOUT_S = 3.0
+# The server closes a subscriber that fell too far behind with this code (docs/CONTRACTS.md);
+# the channel reconnects at once with ?since= (not offline, no back-off).
+WS_CLOSE_LAGGING = 4008
 
 # Fonts: pick the CJK family explicitly; the fallbacks cover machines without Noto.
 FONT_FAMILIES = [

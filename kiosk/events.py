@@ -48,6 +48,8 @@ class EventChannel:
         self.last_seq = since
         self.online = False
         self.connects = 0
+        # Times the server closed this channel for lagging (each followed by a replay).
+        self.lagged = 0
         self._backoff_start = backoff_start
         self._backoff_max = backoff_max
         self._listeners: list[Listener] = []
@@ -125,6 +127,7 @@ class EventChannel:
         return options
 
     def _run(self) -> None:
+        from websockets.exceptions import ConnectionClosed
         from websockets.sync.client import connect
 
         delay = self._backoff_start
@@ -146,6 +149,15 @@ class EventChannel:
                         if self._stop.is_set():
                             break
                         self._handle(message)
+            except ConnectionClosed as exc:
+                self._ws = None
+                if exc.rcvd is not None and exc.rcvd.code == const.WS_CLOSE_LAGGING:
+                    # Dropped for reading too slowly: not offline, resume at once with replay.
+                    self.lagged += 1
+                    logger.info("event channel lagged behind; resuming after seq %s", self.last_seq)
+                    continue
+                self.last_error = exc
+                logger.info("event channel down: %s", exc)
             except _Gap:
                 # Not offline: resume at once from the last delivered event.
                 self._ws = None

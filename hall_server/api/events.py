@@ -14,14 +14,17 @@ from hall_server.api.deps import Creds, get_ctx, lookup, principal_of, run_authe
 from hall_server.api.errors import error_body, http_status
 from hall_server.api.schemas import DbInt, ErrorOut, EventOut, SocketTicketOut
 from hall_server.auth import authenticate_id, bearer_token, can_access_hall
+from hall_server.bus import Subscription
 from hall_server.const import (
     EVENTS_PAGE_DEFAULT,
     EVENTS_PAGE_MAX,
+    REPLAY_PAGE,
     WS_AUTH_RECHECK_S,
     WS_CLOSE_FORBIDDEN,
     WS_CLOSE_LAGGING,
     WS_CLOSE_NOT_FOUND,
     WS_CLOSE_UNAUTHORISED,
+    WS_LAGGING_REASON,
 )
 from hall_server.context import ServerContext
 from hall_server.errors import HallError
@@ -30,7 +33,7 @@ from hall_server.services import halls, socket_tickets
 
 logger = logging.getLogger(__name__)
 
-# Queue marker: the client went away (the bus uses -1 for "dropped for lagging").
+# Queue marker: the client went away (the bus uses -1 for "dropped for lagging"; see sub.lagging).
 _CLIENT_GONE = -2
 
 router = APIRouter(tags=["events"], responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
@@ -160,24 +163,26 @@ async def event_socket(
         last = since
         redact = not halls.sees_audit(principal)
         if since is not None:
-            last = await _replay(ctx, ws, hall_id, since, redact=redact)
-        while not closed:
+            last = await _replay(ctx, ws, sub, hall_id, since, redact=redact)
+        while not closed and not sub.lagging:
             # One plain await per event: this loop runs once per subscriber for every event.
             seq, text = await sub.queue.get()
-            if seq == _CLIENT_GONE:
-                break
-            if seq < 0:
-                await ws.close(code=WS_CLOSE_LAGGING)
+            if seq < 0:  # the client went away, or the bus dropped this subscriber
                 break
             if last is not None and seq <= last:
                 continue
             if last is not None and seq > last + 1:
                 # Should not happen (the stream is gap-free); repair from the database anyway.
-                last = await _replay(ctx, ws, hall_id, last, upto=seq - 1, redact=redact)
+                last = await _replay(ctx, ws, sub, hall_id, last, upto=seq - 1, redact=redact)
             await ws.send_text(halls.redact_text(text) if redact else text)
             last = seq
         if ended:
             await _refuse(ws, WS_CLOSE_UNAUTHORISED, ended[0])
+        elif sub.lagging and not closed:
+            # A proper close after what was already sent (not a reset): the client knows to
+            # reconnect with ?since= its last seq and replays the rest from the database.
+            logger.info("event socket of %s closed: lagging after seq %s", hall_id, last)
+            await ws.close(code=WS_CLOSE_LAGGING, reason=WS_LAGGING_REASON)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -189,18 +194,32 @@ async def event_socket(
 async def _replay(
     ctx: ServerContext,
     ws: WebSocket,
+    sub: Subscription,
     hall_id: str,
     since: DbInt,
     upto: int | None = None,
     redact: bool = False,
 ) -> int:
+    """Send the events after since (up to upto) from the database, one page at a time; the last seq sent."""
     last = since
-    while True:
-        rows = await run_in_threadpool(_fetch, ctx, hall_id, last, EVENTS_PAGE_MAX)
-        for ev in rows:
-            if upto is not None and ev["seq"] > upto:
+    while not sub.lagging:
+        # The slot covers reading a page and turning it into text: at most REPLAY_CONCURRENCY_MAX
+        # pages of rows exist at once in the process. It is not held while sending, so a reader
+        # that stops mid-replay cannot keep every other reconnecting subscriber waiting.
+        async with ctx.bus.replay_slots:
+            rows = await run_in_threadpool(_fetch, ctx, hall_id, last, REPLAY_PAGE)
+            full = len(rows) == REPLAY_PAGE
+            page = [
+                (ev["seq"], dumps(halls.redact_event(ev) if redact else ev))
+                for ev in rows
+                if upto is None or ev["seq"] <= upto
+            ]
+            del rows
+        for seq, text in page:
+            if sub.lagging:
                 return last
-            await ws.send_text(dumps(halls.redact_event(ev) if redact else ev))
-            last = ev["seq"]
-        if len(rows) < EVENTS_PAGE_MAX:
+            await ws.send_text(text)
+            last = seq
+        if not full or (upto is not None and last >= upto):
             return last
+    return last
