@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hall_server import chain
+from hall_server import chain, event_archive
 from hall_server.const import AUDIT_CITY_SCOPE, AUDIT_STREAM_PREFIX, AUDIT_VERIFY_PAGE
 from hall_server.db.engine import Database, Tx
 from hall_server.db.models import AuditCheck, Event, HallSeq
@@ -89,6 +89,10 @@ def chains(session: Session) -> list[str]:
 
 
 def _rows(session: Session, hall_id: str, after: int, upto: int) -> Iterator[Any]:
+    # Archived days first (event_archive), then the live rows: one chain either way.
+    for row in event_archive.archived_rows(session, hall_id, after, upto):
+        yield row
+        after = row.seq
     while True:
         page = session.execute(
             select(

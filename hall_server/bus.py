@@ -15,7 +15,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hall_server.const import EVENTS_PAGE_MAX, REPLAY_CONCURRENCY_MAX, SUBSCRIBER_QUEUE_MAX
+from hall_server.const import EVENTS_PAGE_MAX, REPLAY_CONCURRENCY_MAX, SUBSCRIBER_QUEUE_MAX, WS_SEND_STALL_S
 from hall_server.events import dumps
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,12 @@ class Subscription:
         self.stream = stream
         self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(maxsize=queue_max)
         self.lagging = False
+        # Loop time at which the send in progress started waiting for the client (0: none).
+        self.sending_since = 0.0
+
+    def stalled(self, now: float) -> bool:
+        """Whether the send in progress has waited longer than WS_SEND_STALL_S."""
+        return self.sending_since > 0 and now - self.sending_since > WS_SEND_STALL_S
 
     def close(self) -> None:
         """Stop receiving events."""
@@ -98,8 +104,11 @@ class HallStream:
 
     def _broadcast(self, seq: int, text: str) -> None:
         self.last_seq = seq
+        now = self.bus.now()
         for sub in list(self.subscribers):
             try:
+                if sub.stalled(now):
+                    raise asyncio.QueueFull
                 sub.queue.put_nowait((seq, text))
             except asyncio.QueueFull:
                 logger.warning("subscriber of %s lags behind; dropping it", self.hall_id)
@@ -169,6 +178,10 @@ class EventBus:
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Bind to the event loop that serves WebSockets."""
         self.loop = loop
+
+    def now(self) -> float:
+        """The bus loop's monotonic clock (what Subscription.sending_since is read against)."""
+        return self.loop.time() if self.loop is not None else 0.0
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         """Run a background task on the bus loop, keeping a reference."""

@@ -173,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     grant.add_argument("--role", default=APP_ROLE_DEFAULT, help=f"role name (default {APP_ROLE_DEFAULT})")
     grant.add_argument("--password", help="login password of the role (default: from HALL_APP_ROLE_PASSWORD)")
     grant.add_argument("--print-sql", action="store_true", help="print the SQL instead of running it")
+    arch = dsub.add_parser(
+        "archive-events",
+        help="move event-log days older than HALL_EVENT_RETENTION_DAYS to event_archive "
+        "(run as the database owner where the server's role may not delete events)",
+    )
+    _add_common(arch)
+    arch.add_argument("--days", type=int, help="retention in days (default: HALL_EVENT_RETENTION_DAYS)")
     return parser
 
 
@@ -514,6 +521,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     from hall_server.db.roles import database_of, grant_app_role_sql, run_sql
 
     s = _settings(args)
+    if args.db_command == "archive-events":
+        return _archive_events(s, args.days)
     if not s.database_url.startswith(("postgres", "postgresql")):
         print("grant-app-role is for PostgreSQL only / PostgreSQL only", file=sys.stderr)
         return 2
@@ -524,6 +533,25 @@ def cmd_db(args: argparse.Namespace) -> int:
         return 0
     run_sql(s.database_url, statements)
     print(f"role {args.role}: events INSERT/SELECT only; other tables read and write")
+    return 0
+
+
+def _archive_events(s: Any, days: int | None) -> int:
+    """hall-server db archive-events: the retention rule run once, as the database owner."""
+    from datetime import UTC, datetime
+
+    from hall_server.event_archive import archive_closed_days
+
+    days = s.event_retention_days if days is None else days
+    if days <= 0:
+        print("no retention set (HALL_EVENT_RETENTION_DAYS or --days) / 未设置保留天数", file=sys.stderr)
+        return 2
+    db = _open_db(s)
+    try:
+        moved = archive_closed_days(db, datetime.now(UTC), days, station=s.station_mode)
+    finally:
+        db.dispose()
+    print(json.dumps({"archived": moved, "retention_days": days}))
     return 0
 
 

@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     )
     # Days document photos are kept (0 keeps them).
     document_retention_days: int = Field(default=0, ge=0, le=36500)
+    # Days of events kept in the live log; older closed days move to event_archive (0: keep all).
+    event_retention_days: int = Field(default=0, ge=0, le=36500)
     # The notifier plug-in, "package.module:Class" (empty: messages are logged).
     notifier: str = ""
     # Seconds without a heartbeat before a device shows offline.

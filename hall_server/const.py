@@ -136,6 +136,10 @@ RECENT_SERVICE_SAMPLE = 20
 # (it reconnects with ?since= and loses nothing).
 SUBSCRIBER_QUEUE_MAX = 5000
 WS_CLOSE_LAGGING = 4008
+# A subscriber whose current send has waited this long for the client to read is lagging too,
+# whatever its queue holds: shorter than the clients' keepalive ping timeout (20 s, websockets'
+# default), so the server's 4008 comes before a 1011 from either side's keepalive.
+WS_SEND_STALL_S = 10.0
 # Sent as the close reason with WS_CLOSE_LAGGING: the client reconnects with ?since=its last seq.
 WS_LAGGING_REASON = "events.lagging"
 # Replays from the database (a reconnect with an old ?since=) running at once per process; the
@@ -146,6 +150,11 @@ REPLAY_PAGE = 200
 WS_CLOSE_UNAUTHORISED = 4401
 WS_CLOSE_FORBIDDEN = 4403
 WS_CLOSE_NOT_FOUND = 4404
+# A replay (?since=) reaches into archived events (events.pruned, HTTP 410): resync from the
+# hall's current state, then follow from the oldest seq still kept.
+WS_CLOSE_PRUNED = 4410
+# Events of one stream moved to the archive per transaction (event_archive.archive_closed_days).
+EVENT_ARCHIVE_BATCH = 2000
 
 # Ratings: 5 非常满意 .. 1 非常不满意; 1 and 2 are bad ratings (差评).
 RATING_LEVELS = (5, 4, 3, 2, 1)
@@ -372,6 +381,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "Too many staff calls from this kiosk; staff are on their way",
     ),
     "staff_call.other_device": (409, "该求助编号已被其他设备使用", "The call id belongs to another device"),
+    "events.pruned": (
+        410,
+        "所请求的事件已归档，请重新加载当前状态",
+        "Those events were archived; reload the current state and follow from oldest_seq",
+    ),
     "idempotency.conflict": (409, "重复请求的内容与首次不同", "Same idempotency key, different request"),
     "seed.invalid": (422, "城市数据文件不正确", "The city data file is invalid"),
     # Refusals of the domain core (queueing.errors); their messages come with the error itself.

@@ -65,6 +65,8 @@ WS_OPEN_TIMEOUT_S = 3.0
 # The server closes a subscriber that fell too far behind with this code (docs/CONTRACTS.md);
 # the channel reconnects at once with ?since= (not offline, no back-off).
 WS_CLOSE_LAGGING = 4008
+# What the websockets client itself sends when its keepalive ping is not answered in time.
+WS_CLOSE_KEEPALIVE = 1011
 
 # Fonts: pick the CJK family explicitly; the fallbacks cover machines without Noto.
 FONT_FAMILIES = [

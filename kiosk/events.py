@@ -151,7 +151,12 @@ class EventChannel:
                         self._handle(message)
             except ConnectionClosed as exc:
                 self._ws = None
-                if exc.rcvd is not None and exc.rcvd.code == const.WS_CLOSE_LAGGING:
+                lagged = exc.rcvd is not None and exc.rcvd.code == const.WS_CLOSE_LAGGING
+                # Our own keepalive gave up because this kiosk was too busy to read (its pong sat
+                # unread behind the events): the same case seen from this side.
+                own_timeout = exc.rcvd is None and exc.sent is not None
+                lagged = lagged or (own_timeout and exc.sent.code == const.WS_CLOSE_KEEPALIVE)
+                if lagged:
                     # Dropped for reading too slowly: not offline, resume at once with replay.
                     self.lagged += 1
                     logger.info("event channel lagged behind; resuming after seq %s", self.last_seq)

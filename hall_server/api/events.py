@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
+from hall_server import event_archive
 from hall_server.api.deps import Creds, get_ctx, lookup, principal_of, run_authed
 from hall_server.api.errors import error_body, http_status
 from hall_server.api.schemas import DbInt, ErrorOut, EventOut, SocketTicketOut
@@ -23,6 +24,7 @@ from hall_server.const import (
     WS_CLOSE_FORBIDDEN,
     WS_CLOSE_LAGGING,
     WS_CLOSE_NOT_FOUND,
+    WS_CLOSE_PRUNED,
     WS_CLOSE_UNAUTHORISED,
     WS_LAGGING_REASON,
 )
@@ -67,6 +69,11 @@ def _still_live(ctx: ServerContext, token_id: int) -> None:
     """401 (auth.invalid / auth.expired) if the token behind an open socket has ended."""
     with ctx.db.read_conn() as conn:
         authenticate_id(conn, token_id)
+
+
+def _check_replayable(ctx: ServerContext, hall_id: str, since: DbInt) -> None:
+    with ctx.db.read() as s:
+        event_archive.check_replayable(s, hall_id, since)
 
 
 def _fetch(ctx: ServerContext, hall_id: str, since: DbInt, limit: int) -> list[dict]:
@@ -161,8 +168,14 @@ async def event_socket(
     token_watcher = asyncio.ensure_future(watch_token())
     try:
         last = since
+        loop = asyncio.get_running_loop()
         redact = not halls.sees_audit(principal)
         if since is not None:
+            try:
+                await run_in_threadpool(_check_replayable, ctx, hall_id, since)
+            except HallError as err:
+                await _refuse(ws, WS_CLOSE_PRUNED, err)
+                return
             last = await _replay(ctx, ws, sub, hall_id, since, redact=redact)
         while not closed and not sub.lagging:
             # One plain await per event: this loop runs once per subscriber for every event.
@@ -174,7 +187,10 @@ async def event_socket(
             if last is not None and seq > last + 1:
                 # Should not happen (the stream is gap-free); repair from the database anyway.
                 last = await _replay(ctx, ws, sub, hall_id, last, upto=seq - 1, redact=redact)
+            # Marked so the bus can tell a client that stopped reading (see Subscription.stalled).
+            sub.sending_since = loop.time()
             await ws.send_text(halls.redact_text(text) if redact else text)
+            sub.sending_since = 0.0
             last = seq
         if ended:
             await _refuse(ws, WS_CLOSE_UNAUTHORISED, ended[0])

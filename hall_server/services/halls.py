@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
+from hall_server import event_archive
 from hall_server.auth import Principal, require_hall, visible_halls
 from hall_server.const import CALL_EVENTS, RECENT_CALLS
 from hall_server.context import ServerContext
@@ -196,6 +197,9 @@ def events_since(
     require_hall(p, hall, ctx.catalog)
     with ctx.db.read() as s:
         events = read_events(s, hall_id, since, limit)
+        if not events or events[0]["seq"] != since + 1:
+            # Not the next seq: either nothing new, or the ones asked for were archived.
+            event_archive.check_replayable(s, hall_id, since)
     return events if sees_audit(p) else [redact_event(ev) for ev in events]
 
 

@@ -25,12 +25,17 @@ from tests.fixtures.server import HOST, SMALL_SEED, HallServer, fetch_events
 
 HALL = "t-hall"
 SERVICES = ("T-001", "T-002", "T-003")
-# A small per-subscriber queue so a stalled reader lags after a few hundred events, not 5000.
-QUEUE_MAX = 20
-# Enough tickets to fill the loopback socket buffers (the kernel lets a sender queue megabytes)
-# and then the queue.
-MAX_TICKETS = 15000
-BATCH = 100
+# The smallest per-subscriber queue the setting allows, so a stalled reader lags at once.
+QUEUE_MAX = 10
+# A bound on the test, not an expectation: with the small segments below a stalled reader lags
+# after about 100 tickets (its kernel and transport buffers hold a few hundred events).
+MAX_TICKETS = 3000
+BATCH = 50
+# Segment size the stalled client announces. The server's kernel sizes its send buffer from the
+# segment size (about 2 x 10 segments): with loopback's 64 KB segments that is over a megabyte,
+# growing to tcp_wmem's 4 MB, which is why a reader with only a small SO_RCVBUF needed 15,000
+# tickets (and on PostgreSQL's slower issuing never filled its queue within the test's bound).
+SMALL_MSS = 536
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -76,9 +81,10 @@ def _issue_until_lagging(server: HallServer, token: str) -> None:
 
 
 def _small_socket(server: HallServer) -> socket.socket:
-    """A connection with a tiny receive buffer (loopback buffers hold megabytes otherwise)."""
+    """A connection with tiny buffers on both ends (loopback buffers hold megabytes otherwise)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, SMALL_MSS)
     sock.connect((HOST, server.port))
     return sock
 

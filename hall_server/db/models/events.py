@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -47,3 +49,22 @@ class Event(Base):
     # The audit chain: hash of the hall's previous event, and hash(prev_hash || this record).
     prev_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
     hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+class EventArchive(Base):
+    """A closed day's events of one stream, taken out of `events`: compressed rows and chain ends."""
+
+    __tablename__ = "event_archive"
+
+    hall_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    # The UTC day the events were recorded on (one row holds one day, or part of a long one).
+    day: Mapped[date] = mapped_column(Date)
+    count: Mapped[int] = mapped_column(Integer)
+    # The chain around the block: the hash the first record links to, the last record's hash.
+    prev_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    head_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # zlib-compressed JSON lines, one per event, with every column the chain hashes.
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    archived_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
