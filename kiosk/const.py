@@ -67,6 +67,10 @@ WS_OPEN_TIMEOUT_S = 3.0
 WS_CLOSE_LAGGING = 4008
 # What the websockets client itself sends when its keepalive ping is not answered in time.
 WS_CLOSE_KEEPALIVE = 1011
+# A replay reaching into events the server archived (its retention rule): the refusal's body has
+# code EVENTS_PRUNED and detail.oldest_seq; the channel follows on from there.
+WS_CLOSE_PRUNED = 4410
+EVENTS_PRUNED = "events.pruned"
 
 # Fonts: pick the CJK family explicitly; the fallbacks cover machines without Noto.
 FONT_FAMILIES = [

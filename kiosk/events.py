@@ -50,6 +50,10 @@ class EventChannel:
         self.connects = 0
         # Times the server closed this channel for lagging (each followed by a replay).
         self.lagged = 0
+        # Times a replay was refused because its events were archived (4410 events.pruned), and
+        # the oldest seq the server still has, from the refusal's body.
+        self.pruned = 0
+        self._oldest_kept: int | None = None
         self._backoff_start = backoff_start
         self._backoff_max = backoff_max
         self._listeners: list[Listener] = []
@@ -156,6 +160,18 @@ class EventChannel:
                 # unread behind the events): the same case seen from this side.
                 own_timeout = exc.rcvd is None and exc.sent is not None
                 lagged = lagged or (own_timeout and exc.sent.code == const.WS_CLOSE_KEEPALIVE)
+                if exc.rcvd is not None and exc.rcvd.code == const.WS_CLOSE_PRUNED and self._oldest_kept is not None:
+                    # Offline longer than the server keeps events: follow on from what it has
+                    # (the screens read their state anew when the channel comes back).
+                    logger.warning(
+                        "events %d..%d were archived by the server; following from there",
+                        self.last_seq + 1,
+                        self._oldest_kept,
+                    )
+                    self.pruned += 1
+                    self.last_seq = max(self.last_seq, self._oldest_kept)
+                    self._oldest_kept = None
+                    continue
                 if lagged:
                     # Dropped for reading too slowly: not offline, resume at once with replay.
                     self.lagged += 1
@@ -182,6 +198,11 @@ class EventChannel:
             data = json.loads(message)
         except ValueError:
             logger.warning("event channel: not JSON, ignored")
+            return
+        if isinstance(data, dict) and isinstance(data.get("error"), dict):
+            error = data["error"]
+            if error.get("code") == const.EVENTS_PRUNED:
+                self._oldest_kept = int((error.get("detail") or {}).get("oldest_seq") or 0)
             return
         items = data if isinstance(data, list) else [data]
         for ev in items:

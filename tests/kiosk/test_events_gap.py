@@ -54,3 +54,45 @@ def test_gap_triggers_replay_and_pruned_history_is_accepted():
     finally:
         ch.stop()
         server.shutdown()
+
+
+def test_lagging_close_resumes_at_once_and_pruned_replay_follows_on():
+    """4008: reconnect at once with ?since=; 4410 events.pruned: follow on from the oldest kept seq."""
+    from websockets.sync.server import serve
+
+    asked: list[int] = []
+
+    def handler(ws):
+        since = int(parse_qs(urlsplit(ws.request.path).query)["since"][0])
+        asked.append(since)
+        if len(asked) == 1:
+            for n in (1, 2):
+                ws.send(json.dumps({"seq": n, "type": "ticket.issued", "payload": {}}))
+            ws.close(4008, "events.lagging")
+            return
+        if len(asked) == 2:
+            body = {"error": {"code": "events.pruned", "detail": {"oldest_seq": 10}}}
+            ws.send(json.dumps(body))
+            ws.close(4410)
+            return
+        ws.send(json.dumps({"seq": since + 1, "type": "ticket.issued", "payload": {}}))
+        with contextlib.suppress(Exception):
+            ws.recv(timeout=5)
+
+    server = serve(handler, "127.0.0.1", 0)
+    port = server.socket.getsockname()[1]
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    # A long back-off: a reconnect that waited for it would not come within the test's wait.
+    ch = EventChannel(f"ws://127.0.0.1:{port}/events", since=0, backoff_start=30, backoff_max=30)
+    got: list[int] = []
+    ch.subscribe(lambda e: got.append(e["seq"]))
+    ch.start()
+    try:
+        assert _until(lambda: got[-1:] == [11] if got else False)
+        assert asked[:3] == [0, 2, 10]
+        assert got == [1, 2, 11]
+        assert (ch.lagged, ch.pruned, ch.gaps) == (1, 1, 0)
+    finally:
+        ch.stop()
+        server.shutdown()
