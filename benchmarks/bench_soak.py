@@ -324,6 +324,7 @@ def run_backend(name: str, db_url: str, work: Path, size: dict[str, Any], proces
                 await conn.close()
 
         asyncio.run(prefill())
+        logger.info("%s: %d server(s) up, clerks logged in, %d tickets waiting", name, processes, PREFILL)
         snap = first.session(manager_token).get(f"{first.api}/halls/{BENCH_HALL}/snapshot", timeout=30)
         snap.raise_for_status()
         since = int(snap.json().get("last_seq", 0))
@@ -339,11 +340,13 @@ def run_backend(name: str, db_url: str, work: Path, size: dict[str, Any], proces
                 raise RuntimeError("subscriber process did not start")
             parent.recv()
             sampler.start()
+            logger.info("%s: subscribers connected; warm-up %s s", name, size["warm"])
             t_base = time.perf_counter()
             asyncio.run(load.run(size["warm"], t_base))
             time.sleep(size["pause"])
             warm = sampler.take()
             load_start = time.monotonic() - sampler.t0
+            logger.info("%s: warm baseline taken; measured load %s s", name, size["load"])
             asyncio.run(load.run(size["load"], time.perf_counter() - size["warm"] - size["pause"]))
             load_end = time.monotonic() - sampler.t0
             final_seq = int(
@@ -353,6 +356,7 @@ def run_backend(name: str, db_url: str, work: Path, size: dict[str, Any], proces
                 .get("last_seq", 0)
             )
             parent.send(final_seq)
+            logger.info("%s: load done at seq %d; quiet end %s s", name, final_seq, size["end"])
             time.sleep(size["end"])
             idle = sampler.take()
             if not parent.poll(300):
@@ -448,8 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of about three minutes per backend")
     parser.add_argument("--backends", default="sqlite,postgres", help="comma list of sqlite, postgres")
+    parser.add_argument("--out", type=Path, help="also write the JSON here, after each backend")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     size = SIZES["quick" if args.quick else "full"]
     started = time.monotonic()
     doc: dict[str, Any] = {
@@ -479,9 +484,14 @@ def main(argv: list[str] | None = None) -> int:
                 logger.exception("backend %s failed", backend)
                 result = {"failed": repr(exc)[:2000]}
             doc["backends"][backend] = result
+            if args.out is not None:
+                args.out.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
     doc["load_average_at_end"] = os.getloadavg()
     doc["seconds"] = round(time.monotonic() - started, 1)
-    print(json.dumps(doc, ensure_ascii=False, indent=1))
+    text = json.dumps(doc, ensure_ascii=False, indent=1)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+    print(text)
     return 0
 
 

@@ -41,7 +41,7 @@ _CLIENT_GONE = -2
 router = APIRouter(tags=["events"], responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
 
 
-@router.get("/halls/{hall_id}/events", response_model=list[EventOut])
+@router.get("/halls/{hall_id}/events", response_model=list[EventOut], responses={410: {"model": ErrorOut}})
 def list_events(
     hall_id: str,
     request: Request,
