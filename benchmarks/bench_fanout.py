@@ -1,0 +1,363 @@
+"""WebSocket fan-out across two server processes on one PostgreSQL database; prints one JSON document.
+
+    .venv/bin/python benchmarks/bench_fanout.py --quick                 # 200 subscribers, 10 calls
+    .venv/bin/python benchmarks/bench_fanout.py                         # 2,000 subscribers, 40 calls
+    .venv/bin/python benchmarks/bench_fanout.py --out benchmarks/results/fanout-DATE.json
+
+Two `hall-server serve` processes run on one fresh PostgreSQL database (events between them
+travel by LISTEN/NOTIFY). The subscribers are split evenly over both servers; each subscriber
+process (one per server, `websockets` as the kiosks use it, offering permessage-deflate like a
+browser) holds its share of subscriptions to the hall's event stream. Windows then call tickets,
+alternating between the two servers, paced so calls do not overlap (open loop: a call is sent at
+its time whatever the deliveries are doing). For every call and subscriber the delay is read from
+the moment the call was sent (`from_call_sent`) and from the moment its answer arrived
+(`from_call_answered`; an event can arrive before the answer, so this can be negative) to the
+moment that subscriber had the ticket.called event (CLOCK_MONOTONIC, shared by the processes).
+`missing` counts (call, subscriber) pairs that never arrived, `duplicates` events a subscriber
+got twice, `gaps` holes in a subscriber's seq sequence. `rss_per_idle_subscriber_kb` is the
+servers' VmRSS growth from before the subscribers connected to after, divided by their number.
+The client shares the machine's two cores with both servers and PostgreSQL, so delivery delay
+includes the subscriber processes' own time to read 2,000 sockets; `client_cpu_s` shows it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import logging
+import multiprocessing as mp
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import contextlib
+import itertools
+
+from benchmarks._util import BENCH_HALL, RawHttp, bench_seed, latency_summary, proc_cpu
+from tests.fixtures.postgres import PgCluster
+from tests.fixtures.server import HOST, HallServer, hall_servers
+
+logger = logging.getLogger("bench_fanout")
+
+API = "/api/v1"
+PASSWORD = "bench-pass"
+WINDOWS = 10
+AIM_P99_MS = 150.0
+CONNECT_CONCURRENCY = 50
+SIZES = {
+    "quick": {"subscribers": 200, "calls": 10, "interval": 0.3},
+    "full": {"subscribers": 2000, "calls": 40, "interval": 0.5},
+}
+CALLED = '"ticket.called"'
+
+
+def _rss_kb(pid: int) -> int:
+    """VmRSS of a process in kB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+# --- subscriber processes ---------------------------------------------------------------
+def _subscriber_main(url: str, count: int, token: str, conn: Any) -> None:
+    """Child process: hold `count` subscriptions; report who got which event when."""
+    gc.disable()  # a collection pause here would be booked as delivery delay
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, count + 256)), hard))
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(_subscribe(url, count, token, conn))
+
+
+async def _subscribe(url: str, count: int, token: str, conn: Any) -> None:
+    import websockets
+
+    # receipts[ticket id] = [(subscriber, monotonic time)]; seqs[subscriber] = seqs seen in order
+    receipts: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    seqs: dict[int, list[int]] = defaultdict(list)
+    failures: Counter[str] = Counter()
+    connected = 0
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    all_in = asyncio.Event()
+
+    async def one(i: int) -> None:
+        nonlocal connected
+        try:
+            async with gate:
+                ws = await websockets.connect(
+                    url,
+                    open_timeout=120,
+                    max_queue=None,
+                    ping_interval=None,
+                    additional_headers={"Authorization": f"Bearer {token}"},
+                )
+            connected += 1
+            if connected + sum(failures.values()) >= count:
+                all_in.set()
+            async with ws:
+                async for raw in ws:
+                    t = time.monotonic()
+                    ev = json.loads(raw)
+                    seqs[i].append(int(ev["seq"]))
+                    if ev.get("type") == "ticket.called":
+                        receipts[int(ev["payload"]["ticket"]["id"])].append((i, t))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures[repr(exc)[:160]] += 1
+            if connected + sum(failures.values()) >= count:
+                all_in.set()
+
+    tasks = [asyncio.create_task(one(i)) for i in range(count)]
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_in.wait(), 300)
+    conn.send({"ready": connected, "failures": dict(failures)})
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # the parent says stop
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    conn.send({"receipts": dict(receipts), "seqs": dict(seqs), "failures": dict(failures)})
+
+
+# --- the calls --------------------------------------------------------------------------
+async def _issue(server: HallServer, token: str, n: int) -> None:
+    http = await RawHttp(HOST, server.port, token).connect()
+    try:
+        for i in range(n):
+            status, body = await http.request(
+                "POST",
+                f"{API}/halls/{BENCH_HALL}/tickets",
+                {"service_code": f"BENCH-00{i % 3 + 1}", "channel": "kiosk"},
+                {"Idempotency-Key": uuid.uuid4().hex},
+            )
+            if status != 201:
+                raise RuntimeError(f"issue failed: {status} {body[:200]!r}")
+    finally:
+        await http.close()
+
+
+async def _calls(
+    servers: list[HallServer], clerks: dict[int, str], calls: int, interval: float
+) -> tuple[dict[int, tuple[float, float]], Counter[str]]:
+    """Paced calls alternating between the servers: ticket id -> (sent, answered)."""
+    wids = list(clerks)
+    conns = {
+        w: await RawHttp(HOST, servers[k % len(servers)].port, clerks[w]).connect()
+        for k, w in enumerate(wids)
+    }
+    times: dict[int, tuple[float, float]] = {}
+    errors: Counter[str] = Counter()
+    busy: set[int] = set()
+    start = time.monotonic()
+    try:
+        for i in range(calls):
+            wid = wids[i % len(wids)]
+            if wid in busy:
+                await conns[wid].request("POST", f"{API}/windows/{wid}/no-show")
+                busy.discard(wid)
+            # Open loop: each call at its own time, late or not.
+            await asyncio.sleep(max(0.0, start + i * interval - time.monotonic()))
+            t0 = time.monotonic()
+            status, body = await conns[wid].request("POST", f"{API}/windows/{wid}/call-next")
+            t1 = time.monotonic()
+            if status == 200:
+                times[int(json.loads(body)["id"])] = (t0, t1)
+                busy.add(wid)
+            else:
+                errors[f"HTTP {status}: {body[:120].decode(errors='replace')}"] += 1
+    finally:
+        for c in conns.values():
+            await c.close()
+    return times, errors
+
+
+def _clerks(server: HallServer, manager: str) -> dict[int, str]:
+    hall = server.hall(BENCH_HALL, manager)
+    by_number = {int(w["number"]): int(w["id"]) for w in hall["windows"]}
+    return {
+        by_number[n]: server.login(f"bench{n:03d}", PASSWORD, window_id=by_number[n])["token"]
+        for n in range(1, WINDOWS + 1)
+    }
+
+
+def _analyse(
+    times: dict[int, tuple[float, float]], reports: list[dict[str, Any]], ready: list[int]
+) -> dict[str, Any]:
+    sent: list[float] = []
+    answered: list[float] = []
+    to_all: list[float] = []
+    missing = duplicates = gaps = 0
+    for tid, (t0, t1) in times.items():
+        got: dict[tuple[int, int], float] = {}
+        for p, report in enumerate(reports):
+            for sub, t in report["receipts"].get(tid, []):
+                if (p, sub) in got:
+                    duplicates += 1
+                    continue
+                got[(p, sub)] = t
+        missing += sum(ready) - len(got)
+        sent.extend(t - t0 for t in got.values())
+        answered.extend(t - t1 for t in got.values())
+        if got and len(got) >= sum(ready):
+            to_all.append(max(got.values()) - t0)
+    for report in reports:
+        for seq_list in report["seqs"].values():
+            duplicates += len(seq_list) - len(set(seq_list))
+            ordered = sorted(set(seq_list))
+            gaps += sum(b - a - 1 for a, b in itertools.pairwise(ordered))
+    return {
+        "deliveries": len(sent),
+        "missing": missing,
+        "duplicates": duplicates,
+        "gaps": gaps,
+        "from_call_sent": latency_summary(sent),
+        "from_call_answered": latency_summary(answered),
+        "until_all_have_it": latency_summary(to_all),
+    }
+
+
+def run(size: dict[str, Any], work: Path) -> dict[str, Any]:
+    """Two servers on one PostgreSQL database, the subscribers, the calls; the JSON section."""
+    seed = work / "seed.json"
+    seed.write_text(json.dumps(bench_seed(WINDOWS, PASSWORD), ensure_ascii=False), encoding="utf-8")
+    with PgCluster() as pg, hall_servers() as start:
+        url = pg.url(pg.create_database("fanout"))
+        servers = [start(url, work / "data", seed_file=seed), start(url, work / "data", prepare=False)]
+        first = servers[0]
+        display = first.create_token("display", BENCH_HALL)
+        kiosk = first.create_token("kiosk", BENCH_HALL)
+        clerks = _clerks(first, first.login("bench-manager", PASSWORD)["token"])
+        asyncio.run(_issue(first, kiosk, size["calls"] + WINDOWS))
+        snap = first.session(display).get(f"{first.api}/halls/{BENCH_HALL}/snapshot", timeout=30)
+        snap.raise_for_status()
+        since = int(snap.json().get("last_seq", 0))
+        time.sleep(1.0)
+        rss_before = [_rss_kb(s.proc.pid) for s in servers if s.proc is not None]
+
+        ctx = mp.get_context("spawn")
+        per = [size["subscribers"] // len(servers)] * len(servers)
+        per[0] += size["subscribers"] - sum(per)
+        procs, pipes = [], []
+        for s, n in zip(servers, per, strict=True):
+            parent, child = ctx.Pipe()
+            ws_url = f"ws://{HOST}:{s.port}{API}/halls/{BENCH_HALL}/events/ws?since={since}"
+            proc = ctx.Process(target=_subscriber_main, args=(ws_url, n, display, child), daemon=True)
+            proc.start()
+            procs.append(proc)
+            pipes.append(parent)
+        try:
+            t_connect = time.monotonic()
+            hellos = []
+            for parent in pipes:
+                if not parent.poll(360):
+                    raise RuntimeError("subscribers did not connect in time")
+                hellos.append(parent.recv())
+            connect_s = time.monotonic() - t_connect
+            time.sleep(2.0)
+            rss_idle = [_rss_kb(s.proc.pid) for s in servers if s.proc is not None]
+            cpu0 = [proc_cpu(s.proc.pid) for s in servers if s.proc is not None]
+            client0 = [proc_cpu(p.pid) for p in procs if p.pid is not None]
+            times, errors = asyncio.run(_calls(servers, clerks, size["calls"], size["interval"]))
+            time.sleep(3.0)  # the last event reaches everyone
+            cpu1 = [proc_cpu(s.proc.pid) for s in servers if s.proc is not None]
+            client1 = [proc_cpu(p.pid) for p in procs if p.pid is not None]
+            reports = []
+            for parent in pipes:
+                parent.send("stop")
+                if not parent.poll(120):
+                    raise RuntimeError("a subscriber process did not report")
+                reports.append(parent.recv())
+        finally:
+            for proc in procs:
+                proc.join(10)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join(5)
+    ready = [h["ready"] for h in hellos]
+    subscribers = max(1, sum(ready))
+    return {
+        "servers": len(servers),
+        "subscribers_connected": ready,
+        "subscriber_failures": [h["failures"] for h in hellos] + [r["failures"] for r in reports],
+        "connect_s": round(connect_s, 2),
+        "calls": len(times),
+        "call_errors": dict(errors),
+        **_analyse(times, reports, ready),
+        "server_rss_mb": {
+            "before_subscribers": [round(r / 1024, 1) for r in rss_before],
+            "with_idle_subscribers": [round(r / 1024, 1) for r in rss_idle],
+        },
+        "rss_per_idle_subscriber_kb": round((sum(rss_idle) - sum(rss_before)) / subscribers, 1),
+        "server_cpu_s_during_calls": [round(b - a, 2) for a, b in zip(cpu0, cpu1, strict=True)],
+        "client_cpu_s_during_calls": [round(b - a, 2) for a, b in zip(client0, client1, strict=True)],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="200 subscribers, 10 calls")
+    parser.add_argument("--subscribers", type=int, help="override the number of subscribers")
+    parser.add_argument("--calls", type=int, help="override the number of calls")
+    parser.add_argument("--label", default="", help="a name for this run in the JSON")
+    parser.add_argument("--out", help="also write the JSON to this file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    gc.disable()  # the measuring process never pauses for the collector
+    size = dict(SIZES["quick" if args.quick else "full"])
+    if args.subscribers:
+        size["subscribers"] = args.subscribers
+    if args.calls:
+        size["calls"] = args.calls
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="hall-fanout-") as tmp:
+        result = run(size, Path(tmp))
+    # The aim counts from the call's answer (what a clerk sees) to each subscriber's receipt.
+    p99 = result["from_call_answered"]["p99_ms"]
+    doc = {
+        "benchmark": "ws_fanout_two_processes_postgres",
+        "label": args.label,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "host": platform.node(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "loadavg_before": list(load_before),
+            "loadavg_after": list(os.getloadavg()),
+        },
+        "size": size,
+        **result,
+        "aims": {"p99_ms": AIM_P99_MS, "missing": 0},
+        "meets_aims": {
+            "p99": p99 is not None and p99 <= AIM_P99_MS,
+            "none_missing": result["missing"] == 0 and result["gaps"] == 0,
+        },
+    }
+    text = json.dumps(doc, ensure_ascii=False, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
