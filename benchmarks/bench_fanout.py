@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
+import itertools
 import json
 import logging
 import multiprocessing as mp
@@ -41,9 +43,6 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import contextlib
-import itertools
 
 from benchmarks._util import BENCH_HALL, RawHttp, bench_seed, latency_summary, proc_cpu
 from tests.fixtures.postgres import PgCluster
@@ -236,7 +235,7 @@ def _analyse(
     }
 
 
-def run(size: dict[str, Any], work: Path) -> dict[str, Any]:
+def run(size: dict[str, Any], work: Path, profile: Path | None = None) -> dict[str, Any]:
     """Two servers on one PostgreSQL database, the subscribers, the calls; the JSON section."""
     seed = work / "seed.json"
     seed.write_text(json.dumps(bench_seed(WINDOWS, PASSWORD), ensure_ascii=False), encoding="utf-8")
@@ -277,8 +276,14 @@ def run(size: dict[str, Any], work: Path) -> dict[str, Any]:
             rss_idle = [_rss_kb(s.proc.pid) for s in servers if s.proc is not None]
             cpu0 = [proc_cpu(s.proc.pid) for s in servers if s.proc is not None]
             client0 = [proc_cpu(p.pid) for p in procs if p.pid is not None]
-            times, errors = asyncio.run(_calls(servers, clerks, size["calls"], size["interval"]))
-            time.sleep(3.0)  # the last event reaches everyone
+            profiler = contextlib.nullcontext()
+            if profile is not None:
+                from benchmarks.load import Profiler  # py-spy on the first server while it fans out
+
+                profiler = Profiler(profile, first, "fanout-server1")
+            with profiler as prof:
+                times, errors = asyncio.run(_calls(servers, clerks, size["calls"], size["interval"]))
+                time.sleep(3.0)  # the last event reaches everyone
             cpu1 = [proc_cpu(s.proc.pid) for s in servers if s.proc is not None]
             client1 = [proc_cpu(p.pid) for p in procs if p.pid is not None]
             reports = []
@@ -293,6 +298,7 @@ def run(size: dict[str, Any], work: Path) -> dict[str, Any]:
                 if proc.is_alive():
                     proc.kill()
                     proc.join(5)
+    profile_summary = prof.summary() if profile is not None else None
     ready = [h["ready"] for h in hellos]
     subscribers = max(1, sum(ready))
     return {
@@ -310,6 +316,10 @@ def run(size: dict[str, Any], work: Path) -> dict[str, Any]:
         "rss_per_idle_subscriber_kb": round((sum(rss_idle) - sum(rss_before)) / subscribers, 1),
         "server_cpu_s_during_calls": [round(b - a, 2) for a, b in zip(cpu0, cpu1, strict=True)],
         "client_cpu_s_during_calls": [round(b - a, 2) for a, b in zip(client0, client1, strict=True)],
+        "server_cpu_ms_per_delivery": round(
+            1000 * sum(b - a for a, b in zip(cpu0, cpu1, strict=True)) / max(1, len(times) * subscribers), 3
+        ),
+        "profile": profile_summary,
     }
 
 
@@ -318,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="200 subscribers, 10 calls")
     parser.add_argument("--subscribers", type=int, help="override the number of subscribers")
     parser.add_argument("--calls", type=int, help="override the number of calls")
+    parser.add_argument("--profile", type=Path, help="sample the first server with py-spy into this folder")
     parser.add_argument("--label", default="", help="a name for this run in the JSON")
     parser.add_argument("--out", help="also write the JSON to this file")
     args = parser.parse_args(argv)
@@ -330,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         size["calls"] = args.calls
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="hall-fanout-") as tmp:
-        result = run(size, Path(tmp))
+        result = run(size, Path(tmp), args.profile)
     # The aim counts from the call's answer (what a clerk sees) to each subscriber's receipt.
     p99 = result["from_call_answered"]["p99_ms"]
     doc = {
