@@ -6,8 +6,8 @@
 
 Two `hall-server serve` processes run on one fresh PostgreSQL database (events between them
 travel by LISTEN/NOTIFY). The subscribers are split evenly over both servers; each subscriber
-process (one per server, `websockets` as the kiosks use it, offering permessage-deflate like a
-browser) holds its share of subscriptions to the hall's event stream. Windows then call tickets,
+process (one per server, a lean raw-socket client offering permessage-deflate like a browser)
+holds its share of subscriptions to the hall's event stream. Windows then call tickets,
 alternating between the two servers, paced so calls do not overlap (open loop: a call is sent at
 its time whatever the deliveries are doing). For every call and subscriber the delay is read from
 the moment the call was sent (`from_call_sent`) and from the moment its answer arrived
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import gc
 import itertools
@@ -37,7 +38,9 @@ import sys
 import tempfile
 import time
 import uuid
+import zlib
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,53 +91,129 @@ def _subscriber_main(url: str, count: int, token: str, conn: Any) -> None:
     asyncio.run(_subscribe(url, count, token, conn))
 
 
-async def _subscribe(url: str, count: int, token: str, conn: Any) -> None:
-    import websockets
+class _Subscriber(asyncio.Protocol):
+    """One event-socket subscriber on a raw connection: the handshake, then unmasked server frames.
 
+    A lean client, like RawHttp for the calls: 2,000 subscribers share the two cores with both
+    servers, and the `websockets` client spent more CPU per message than the server did. It
+    offers permessage-deflate as a browser does (and inflates if the server accepts it).
+    """
+
+    def __init__(self, index: int, request: bytes, sink: Callable[[int, bytes, float], None]) -> None:
+        self.index = index
+        self.request = request
+        self.sink = sink
+        self.buf = bytearray()
+        self.open: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.inflate: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.transport.write(self.request)  # type: ignore[union-attr]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.open.done():
+            self.open.set_exception(ConnectionError(f"closed before the handshake: {exc!r}"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        t = time.monotonic()
+        self.buf += data
+        if not self.open.done():
+            head_end = self.buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = bytes(self.buf[:head_end]).decode("latin-1")
+            del self.buf[: head_end + 4]
+            if " 101 " not in head.split("\r\n", 1)[0]:
+                self.open.set_exception(ConnectionError(head.split("\r\n", 1)[0]))
+                return
+            if "permessage-deflate" in head.lower():
+                self.inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+            self.open.set_result(None)
+        buf = self.buf
+        while len(buf) >= 2:
+            b0, b1 = buf[0], buf[1]
+            size, off = b1 & 0x7F, 2
+            if size == 126:
+                if len(buf) < 4:
+                    return
+                size, off = int.from_bytes(buf[2:4], "big"), 4
+            elif size == 127:
+                if len(buf) < 10:
+                    return
+                size, off = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < off + size:
+                return
+            payload = bytes(buf[off : off + size])
+            del buf[: off + size]
+            opcode = b0 & 0x0F
+            if opcode == 1:
+                if b0 & 0x40 and self.inflate is not None:
+                    payload = self.inflate.decompress(payload + b"\x00\x00\xff\xff")
+                self.sink(self.index, payload, t)
+            elif opcode == 9:  # ping: a masked pong with the same data
+                self._send(0xA, payload)
+            elif opcode == 8:
+                if not self.closed.done():
+                    self.closed.set_result(None)
+                if self.transport is not None:
+                    self.transport.close()
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
+
+
+async def _subscribe(url: str, count: int, token: str, conn: Any) -> None:
     # receipts[ticket id] = [(subscriber, monotonic time)]; seqs[subscriber] = seqs seen in order
     receipts: dict[int, list[tuple[int, float]]] = defaultdict(list)
     seqs: dict[int, list[int]] = defaultdict(list)
     failures: Counter[str] = Counter()
-    connected = 0
+    loop = asyncio.get_running_loop()
+    host_port, _, path = url.removeprefix("ws://").partition("/")
+    host, _, port = host_port.rpartition(":")
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    all_in = asyncio.Event()
 
-    async def one(i: int) -> None:
-        nonlocal connected
+    def sink(index: int, payload: bytes, t: float) -> None:
+        ev = json.loads(payload)
+        seqs[index].append(int(ev["seq"]))
+        if ev.get("type") == "ticket.called":
+            receipts[int(ev["payload"]["ticket"]["id"])].append((index, t))
+
+    async def one(i: int) -> _Subscriber | None:
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            f"GET /{path} HTTP/1.1\r\nHost: {host_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n"
+        ).encode()
         try:
             async with gate:
-                ws = await websockets.connect(
-                    url,
-                    open_timeout=120,
-                    max_queue=None,
-                    ping_interval=None,
-                    additional_headers={"Authorization": f"Bearer {token}"},
+                _tr, sub = await loop.create_connection(
+                    lambda: _Subscriber(i, request, sink), host, int(port)
                 )
-            connected += 1
-            if connected + sum(failures.values()) >= count:
-                all_in.set()
-            async with ws:
-                async for raw in ws:
-                    t = time.monotonic()
-                    ev = json.loads(raw)
-                    seqs[i].append(int(ev["seq"]))
-                    if ev.get("type") == "ticket.called":
-                        receipts[int(ev["payload"]["ticket"]["id"])].append((i, t))
-        except asyncio.CancelledError:
-            raise
+                await asyncio.wait_for(sub.open, 120)
+            return sub
         except Exception as exc:
             failures[repr(exc)[:160]] += 1
-            if connected + sum(failures.values()) >= count:
-                all_in.set()
+            return None
 
-    tasks = [asyncio.create_task(one(i)) for i in range(count)]
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(all_in.wait(), 300)
-    conn.send({"ready": connected, "failures": dict(failures)})
-    await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # the parent says stop
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    subs = [s for s in await asyncio.gather(*(one(i) for i in range(count))) if s is not None]
+    conn.send({"ready": len(subs), "failures": dict(failures)})
+    await loop.run_in_executor(None, conn.recv)  # the parent says stop
+    lost = sum(1 for s in subs if s.closed.done())
+    for s in subs:
+        if s.transport is not None:
+            s.transport.close()
+    if lost:
+        failures["closed by the server during the run"] += lost
     conn.send({"receipts": dict(receipts), "seqs": dict(seqs), "failures": dict(failures)})
 
 
