@@ -20,6 +20,7 @@ from hall_server.const import (
     DEFAULT_PORT,
     DEMO_DB_FILE_NAME,
     DEMO_TOKENS_FILE,
+    OPEN_FILES_WANTED,
     ROLES,
     WS_PER_MESSAGE_DEFLATE,
     WS_PROTOCOL,
@@ -561,6 +562,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # catalogue): collecting it over and over while it grows is wasted start-up time.
     # settle_heap() collects once, freezes it and turns the collector back on.
     gc.disable()
+    _raise_open_files_limit()
     import uvicorn
 
     from hall_server.migrate import upgrade
@@ -619,6 +621,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if advertiser is not None:
             advertiser.stop()
     return 0
+
+
+def _raise_open_files_limit() -> None:
+    """Take the hard limit of open files: every event-socket subscriber holds one (the soft limit is often 1,024)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_WANTED)
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            logger.warning("could not raise the open-files limit from %d", soft, exc_info=True)
 
 
 def _tls_options(s: Settings) -> dict[str, str]:

@@ -43,6 +43,9 @@ WS_PROTOCOL = __import__("os").environ.get("HALL_WS_PROTOCOL", "websockets-sansi
 # per connection, so every event was compressed once per subscriber, a quarter of the server's
 # CPU in a fan-out; events are small JSON on a hall's LAN.
 WS_PER_MESSAGE_DEFLATE = False
+# `serve` raises its soft limit of open files to this (or the hard limit): a process holds a
+# socket per WebSocket subscriber, and a city's screens are thousands.
+OPEN_FILES_WANTED = 65536
 
 # SQLite tuning: writers wait this long for the lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 15000
