@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from hall_server.const import SQLITE_BUSY_TIMEOUT_MS
+from hall_server.const import PG_PREPARE_THRESHOLD, SQLITE_BUSY_TIMEOUT_MS
 from hall_server.db.lane import Lane
 from hall_server.errors import HallError
 
@@ -42,7 +42,13 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         )
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        url,
+        connect_args={"prepare_threshold": PG_PREPARE_THRESHOLD},
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+    )
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -443,11 +449,23 @@ class Database:
             pooled = self.engine.raw_connection()
         except dbapi_error as exc:
             raise OperationalError("connect", None, exc) from exc
+        raw = pooled.dbapi_connection
+        if self.is_postgres:
+            # One SELECT needs no transaction: without BEGIN and the pool's ROLLBACK it is one
+            # round trip instead of three, and no ROLLBACK means psycopg keeps the connection's
+            # prepared statements (it drops them all at every ROLLBACK, and every hot statement
+            # was then planned again on each use).
+            raw.autocommit = True
         try:
             yield DriverConn(pooled, self.engine.dialect)
         except dbapi_error as exc:
             raise OperationalError("read", None, exc) from exc
         finally:
+            if self.is_postgres:
+                try:
+                    raw.autocommit = False
+                except self.engine.dialect.loaded_dbapi.Error:
+                    pooled.invalidate()  # the connection is gone: the pool must not hand it out
             pooled.close()
 
     def dispose(self) -> None:
