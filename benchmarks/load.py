@@ -405,8 +405,8 @@ async def _windows(server: HallServer, clerks: dict[int, str]) -> list[_Window]:
     return [_Window(w, await RawHttp(HOST, server.port, t).connect()) for w, t in clerks.items()]
 
 
-async def _call_phase(server: HallServer, clerks: dict[int, str], limit: int = 0) -> dict[str, Any]:
-    """Every window calls as fast as it is answered until the queue is empty (or `limit` calls)."""
+async def _call_phase(server: HallServer, clerks: dict[int, str]) -> dict[str, Any]:
+    """Every window calls as fast as it is answered until the queue is empty."""
     latencies: list[float] = []
     called: list[tuple[int, dict[str, Any]]] = []
     errors: Counter[str] = Counter()
@@ -426,8 +426,6 @@ async def _call_phase(server: HallServer, clerks: dict[int, str], limit: int = 0
                 return  # the answer to the last 下一位 ("nobody waits") is not a call
             latencies.append(time.perf_counter() - t0)
             called.append((w.wid, got))  # type: ignore[arg-type]
-            if limit and len(called) >= limit:
-                return
 
     t0 = time.perf_counter()
     try:
@@ -643,8 +641,6 @@ def run_backend(
         warm = asyncio.run(_issue_phase(server, kiosk_token, 3))
         stats = PgStatements(db_url) if per_request else None
         if stats is not None:
-            # Warm the call path too (plans, caches); the two tickets go back to the queue's end.
-            asyncio.run(_call_phase(server, dict(list(clerks.items())[:2]), limit=2))
             stats.reset()
 
         meter.start()
