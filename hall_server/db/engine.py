@@ -419,13 +419,17 @@ class Database:
 
     @contextmanager
     def read_conn(self) -> Iterator[Connection]:
-        """A bare Connection for hot read paths (no ORM session); rolled back at the end."""
+        """A bare Connection for hot read paths (no ORM session); its read transaction ends at the end."""
         g = self._group()
         if g is not None and g.conn is not None:
             yield g.conn
             return
         with self.engine.connect() as conn:
             yield conn
+            if self.is_postgres and conn.in_transaction():
+                # COMMIT, not the pool's ROLLBACK: the same for a read, but psycopg drops the
+                # connection's prepared statements at every ROLLBACK.
+                conn.commit()
 
     @contextmanager
     def read_driver(self) -> Iterator[DriverConn]:
