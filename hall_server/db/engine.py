@@ -436,8 +436,7 @@ class Database:
         """A pooled driver connection for one hot read by a Prepared statement (db/prepared.py).
 
         Half the cost of read_conn(): no Connection object, no transaction begun and rolled back
-        around a single SELECT (SQLite runs it in autocommit; PostgreSQL's driver begins one,
-        which the pool rolls back when the connection returns).
+        around a single SELECT (both databases run it in autocommit).
         """
         g = self._group()
         if g is not None:
