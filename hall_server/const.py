@@ -49,6 +49,9 @@ OPEN_FILES_WANTED = 65536
 
 # SQLite tuning: writers wait this long for the lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 15000
+# psycopg prepares a statement on a connection after this many runs of it (its default is 5):
+# the hot statements then skip parsing, and PostgreSQL plans them a few times at most.
+PG_PREPARE_THRESHOLD = 2
 # Several processes on one SQLite file learn about each other's events by polling.
 SQLITE_EVENT_POLL_S = 0.5
 # Group commit in the SQLite lane (db/lane.py): the calls already queued share one COMMIT, up
