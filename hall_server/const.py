@@ -646,9 +646,11 @@ DEFAULT_NEAR_AHEAD = 3
 # A device that has not sent a heartbeat for this long is shown offline: three missed beats of the
 # kiosks' 30-second heartbeat (kiosk.const.HEARTBEAT_S) and a margin. Settings.device_stale_seconds overrides.
 DEVICE_STALE_SECONDS = 100
-# Staff calls (呼叫工作人员): who may make one, how many a kiosk may make per window of time (a
-# frightened visitor tapping again is answered with the open call, not a new one), and how long an
-# unacknowledged call stays on the dashboard (a forgotten one does not stay there for days).
+# Staff calls (呼叫工作人员): who may make one, how many a kiosk may make per window of time by
+# default (Settings.staff_calls_per_device / staff_call_rate_window_s, HALL_STAFF_CALLS_PER_DEVICE,
+# HALL_STAFF_CALL_RATE_WINDOW_S; a frightened visitor tapping again is answered with the open call,
+# not a new one), and how long an unacknowledged call stays on the dashboard (a forgotten one does
+# not stay there for days).
 STAFF_CALL_ROLES = ("kiosk",)
 STAFF_CALLS_PER_DEVICE = 5
 STAFF_CALL_RATE_WINDOW_S = 600

@@ -38,7 +38,7 @@ from tests.hall_server.sync_harness import (
 from tests.support.netfault import FaultProxy
 from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.timeout(300), pytest.mark.postgres]
+pytestmark = [pytest.mark.timeout(900), pytest.mark.postgres]
 
 
 @dataclass
