@@ -25,7 +25,7 @@ from tests.hall_server.sync_harness import City, Station, start_city, start_stat
 from tests.support.netfault import FaultProxy
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = pytest.mark.timeout(600)
 
 # Every connection through the proxy may carry this many bytes up before it is reset: the
 # records' small pushes and pulls pass, a photo of several times this size never does.
