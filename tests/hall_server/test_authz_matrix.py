@@ -734,7 +734,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/sync/photos"): Rule(frozenset(), note="station credential only (test_sync_photos.py)"),
     ("PUT", "/api/v1/sync/photos/{document_id}"): Rule(
         frozenset(),
-        fixed("/sync/photos/{doc}", content=b"\x01" * 64, headers={"Content-Type": "application/octet-stream"}),
+        fixed(
+            "/sync/photos/{doc}", content=b"\x01" * 64, headers={"Content-Type": "application/octet-stream"}
+        ),
         note="station credential only (test_sync_photos.py)",
     ),
     ("GET", "/api/v1/sync/link"): Rule(AUTHED),
