@@ -39,6 +39,13 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_PORT = 8600
 # uvicorn's WebSocket implementation (override with HALL_WS_PROTOCOL for comparisons).
 WS_PROTOCOL = __import__("os").environ.get("HALL_WS_PROTOCOL", "websockets-sansio")
+# No permessage-deflate on WebSockets (the event stream is the only one): compression state is
+# per connection, so every event was compressed once per subscriber, a quarter of the server's
+# CPU in a fan-out; events are small JSON on a hall's LAN.
+WS_PER_MESSAGE_DEFLATE = False
+# `serve` raises its soft limit of open files to this (or the hard limit): a process holds a
+# socket per WebSocket subscriber, and a city's screens are thousands.
+OPEN_FILES_WANTED = 65536
 
 # SQLite tuning: writers wait this long for the lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 15000
