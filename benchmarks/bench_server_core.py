@@ -6,6 +6,8 @@ call-next and no-show at several queue lengths. These figures do not depend on h
 the machine is, unlike throughput; see load.py for the server under real HTTP load.
 
 Run: .venv/bin/python benchmarks/bench_server_core.py [--requests 1000]
+     .venv/bin/python benchmarks/bench_server_core.py --queue-depth [--waiting 10000]
+       (issue cost with an empty queue against the same with 10,000 tickets waiting in its group)
 """
 
 from __future__ import annotations
@@ -196,15 +198,113 @@ async def run(requests: int, root: Path) -> dict[str, Any]:
     return out
 
 
+def _fill_waiting(ctx: Any, hall_id: str, group: str, service: str, n: int) -> None:
+    """n waiting tickets in one group, written in one statement, and the group's counter moved on."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, update
+
+    from hall_server.db.models import NumberCounter, Ticket
+    from hall_server.services.tickets import hall_day
+
+    day = hall_day(ctx.catalog.hall(hall_id), ctx.now())
+    now = datetime.now(UTC)
+    with ctx.db.write() as s:
+        start = int(s.execute(_select_counter(NumberCounter, hall_id, group, day)).scalar_one_or_none() or 0)
+        rows = [
+            {
+                "hall_id": hall_id,
+                "business_day": day,
+                "prefix": group,
+                "seq": start + i + 1,
+                "number": f"{group}{start + i + 1:05d}",
+                "group_prefix": group,
+                "service_code": service,
+                "status": "waiting",
+                "priority": i % 10 == 0,
+                "channel": "kiosk",
+                "issued_at": now,
+                "recall_count": 0,
+                "transfer_count": 0,
+                "track_token": f"bench-fill-{start + i}",
+            }
+            for i in range(n)
+        ]
+        s.execute(insert(Ticket), rows)
+        s.execute(
+            update(NumberCounter)
+            .where(
+                NumberCounter.hall_id == hall_id,
+                NumberCounter.prefix == group,
+                NumberCounter.business_day == day,
+            )
+            .values(value=start + n)
+        )
+
+
+def _select_counter(model: Any, hall_id: str, group: str, day: Any) -> Any:
+    """The group's last drawn number today."""
+    from sqlalchemy import select
+
+    return select(model.value).where(
+        model.hall_id == hall_id, model.prefix == group, model.business_day == day
+    )
+
+
+async def run_queue_depth(requests: int, waiting: int, root: Path) -> dict[str, Any]:
+    """Issue cost with an empty queue, then with `waiting` tickets ahead in the same group."""
+    app = create_app(Settings(data_dir=root / "data", db_url=f"sqlite:///{root / 'depth.sqlite3'}"))
+    ctx = app.state.ctx
+    seed(ctx.db, _city())
+    ctx.catalog.invalidate()
+    from hall_server.auth import create_token
+
+    with ctx.db.write() as s:
+        kiosk = create_token(s, "kiosk", hall_id="b-hall")[1]
+    drv = AsgiDriver(app)
+    body = json.dumps({"service_code": "S-0"}).encode()
+    out: dict[str, Any] = {}
+    async with app.router.lifespan_context(app):
+
+        async def issue() -> None:
+            status, text = await drv.request("POST", "/api/v1/halls/b-hall/tickets", kiosk, body)
+            assert status == 201, text
+
+        await issue()  # the group's counter row exists from here on
+        for _ in range(20):
+            await issue()
+        out["empty_queue"] = await _measure(requests, issue)
+        # The same number of tickets again, now behind `waiting` others of the group.
+        _fill_waiting(ctx, "b-hall", "A", "S-0", waiting)
+        for _ in range(20):
+            await issue()
+        out[f"waiting_{waiting}"] = await _measure(requests, issue)
+    for phase in out.values():
+        phase["tickets_per_s_cpu"] = round(1000 / phase["cpu_ms_per_request"], 1)
+        phase["tickets_per_s_cpu_low_quartile"] = round(1000 / phase["cpu_ms_low_quartile_batch"], 1)
+    out["ratio_waiting_to_empty"] = round(
+        out[f"waiting_{waiting}"]["tickets_per_s_cpu"] / out["empty_queue"]["tickets_per_s_cpu"], 3
+    )
+    out["note"] = "tickets/s of one core from server CPU per issue (the app in-process, no HTTP)"
+    return out
+
+
 def main() -> None:
     """Print one JSON document."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument(
+        "--queue-depth", action="store_true", help="issue with an empty queue vs many waiting"
+    )
+    parser.add_argument("--waiting", type=int, default=10_000, help="tickets waiting for --queue-depth")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     root = Path(tempfile.mkdtemp(prefix="hall-bench-"))
     try:
-        result = asyncio.run(run(args.requests, root))
+        if args.queue_depth:
+            result = {"queue_depth": asyncio.run(run_queue_depth(args.requests, args.waiting, root))}
+        else:
+            result = asyncio.run(run(args.requests, root))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     import os

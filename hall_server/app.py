@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from hall_server import worker
 from hall_server.api.errors import install_handlers
 from hall_server.api.guard import RequestGuard
-from hall_server.api.lean import document_lean_routes
+from hall_server.api.lean import document_lean_routes, mount_on_app
 from hall_server.config import Settings
 from hall_server.const import (
     API_PREFIX,
@@ -21,6 +21,7 @@ from hall_server.const import (
     MAX_BODY_BYTES,
     STAFF_PHOTO_MAX_BYTES,
     SYNC_MAX_BODY_BYTES,
+    SYNC_PHOTO_MAX_BYTES,
     VERSION,
 )
 from hall_server.context import ServerContext
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
     """A ready app; the database is migrated to the newest schema first unless migrate=False."""
-    from hall_server.api import LEAN_BODIES, PAGE_ROUTERS, ROUTERS
+    from hall_server.api import HOT_ROUTERS, LEAN_BODIES, PAGE_ROUTERS, ROUTERS
     from hall_server.migrate import upgrade
 
     settings = settings or Settings.from_env()
@@ -76,7 +77,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     # One pure-ASGI layer in front: the client address for the audit trail, then the refusals.
     app.add_middleware(RequestGuard, limit_for=body_limit)
     for router in ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
+        if router in HOT_ROUTERS:
+            mount_on_app(app, router, API_PREFIX)
+        else:
+            app.include_router(router, prefix=API_PREFIX)
     for router in PAGE_ROUTERS:
         app.include_router(router)
     document_lean_routes(app, LEAN_BODIES)
@@ -89,6 +93,8 @@ def body_limit(path: str) -> int:
         return DOCUMENT_MAX_BYTES + 64 * 1024
     if path.endswith("/photo"):
         return STAFF_PHOTO_MAX_BYTES + 64 * 1024
+    if "/sync/photos/" in path:
+        return SYNC_PHOTO_MAX_BYTES + 64 * 1024
     return SYNC_MAX_BODY_BYTES if path.endswith("/sync/push") else MAX_BODY_BYTES
 
 

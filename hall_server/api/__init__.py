@@ -29,12 +29,13 @@ from hall_server.api import (
 )
 from wire.sync import PushIn
 
-# The hot routers first: a request is matched against the routers in this order (twice, by
-# FastAPI's included routers), so issue and call are found without trying thirty other paths.
-# No path of one router is answered by another (tests/hall_server/test_hot_paths.py checks it).
+# The hot routers sit on the app's own router (api/lean.mount_on_app), ahead of every included
+# router: a request to them is one regular-expression match per route tried, not FastAPI's
+# include-context matching done twice. No path of one router is answered by another
+# (tests/hall_server/test_hot_paths.py checks it).
+HOT_ROUTERS: tuple[APIRouter, ...] = (tickets.router, windows.router)
 ROUTERS: tuple[APIRouter, ...] = (
-    tickets.router,
-    windows.router,
+    *HOT_ROUTERS,
     system.router,
     halls.router,
     catalogue.router,

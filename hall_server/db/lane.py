@@ -14,7 +14,9 @@ Group commit. With a `Grouping` (the Database gives one), the calls already wait
 lane takes one run in a group: one SQLite transaction, each use case's own transaction block
 a SAVEPOINT in it (db/engine.py), one COMMIT at the end. Only after that COMMIT are the
 calls' events published and their futures settled, in arrival order: nobody hears of work
-that is not committed. If the COMMIT fails, every call of the group gets the error. The lane
+that is not committed. A group's answers reach the event loop in one wake-up (one
+call_soon_threadsafe per loop, not per call): each wake-up is a write to the loop's pipe and a
+turn of its selector. If the COMMIT fails, every call of the group gets the error. The lane
 never waits for calls to come: an empty queue makes a group of one, i.e. one transaction per
 call as without grouping. A group stops at GROUP_MAX_CALLS calls or once the calls after the
 first have taken GROUP_MAX_S: the first caller's answer waits at most that (and one call) more.
@@ -153,13 +155,31 @@ class Lane:
                 d[2], d[3] = None, exc
         else:
             for d in done:
-                # Published in arrival order, each just before its own answer.
+                # Published in arrival order, all before the group's answers go out.
                 g.publish(d[4])
-                _send(d[1], d[0], d[2], d[3])
-            return stop
-        for d in done:
-            _send(d[1], d[0], d[2], d[3])
+        _send_group(done)
         return stop
+
+
+def _send_group(done: list[list[Any]]) -> None:
+    """Hand a group's answers to their event loops, one wake-up per loop rather than per call."""
+    if len(done) == 1:
+        d = done[0]
+        _send(d[1], d[0], d[2], d[3])
+        return
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, Any]]] = {}
+    for d in done:
+        by_loop.setdefault(d[1], []).append((d[0], d[2], d[3]))
+    for loop, answers in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_all, answers)
+        except RuntimeError:  # the loop is closed: nobody waits for them any more
+            logger.debug("lane results dropped: event loop closed")
+
+
+def _settle_all(answers: list[tuple[asyncio.Future[Any], Any, Any]]) -> None:
+    for future, result, error in answers:
+        _settle(future, result, error)
 
 
 def _send(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any, error: Any) -> None:

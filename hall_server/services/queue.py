@@ -9,13 +9,13 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, false, func, literal_column, or_, select, true, union_all
+from sqlalchemy import Connection, bindparam, false, literal_column, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from hall_server.catalog import HallConfig
 from hall_server.const import RECENT_SERVICE_SAMPLE
 from hall_server.db.engine import Tx
-from hall_server.db.models import QueueGroup, Ticket, Window
+from hall_server.db.models import QueueGroup, Ticket, WaitingCount, Window
 from hall_server.db.prepared import Prepared
 from queueing.estimate import effective_windows, estimate_wait_minutes
 from queueing.model import HallPolicy
@@ -29,6 +29,7 @@ HEAD_POLICIES = frozenset({"default", "fifo"})
 logger = logging.getLogger(__name__)
 
 T = Ticket.__table__
+WC = WaitingCount.__table__
 W = Window.__table__
 
 _CAND_COLS = (T.c.id, T.c.group_prefix, T.c.priority, T.c.appointment_id, T.c.bound_window_id)
@@ -213,48 +214,12 @@ def head_candidates(
     ]
 
 
-def _class_count(priority: bool, appointed: bool) -> Any:
-    # All equalities on ix_tickets_queue: a count along one stretch of the index, no sorting.
-    return (
-        select(func.count())
-        .where(
-            T.c.hall_id == bindparam("hall_id"),
-            T.c.business_day == bindparam("day"),
-            T.c.group_prefix == bindparam("group"),
-            T.c.status == "waiting",
-            T.c.priority == (true() if priority else false()),
-            T.c.bound_window_id.is_(None),
-            _APPOINTED if appointed else T.c.appointment_id.is_(None),
-            T.c.id < bindparam("before"),
-        )
-        .scalar_subquery()
-    )
-
-
-_CLASSES = ((False, False), (False, True), (True, False), (True, True))
-_CLASS_COUNTS = Prepared(select(*(_class_count(p, a).label(f"n{i}") for i, (p, a) in enumerate(_CLASSES))))
-
-
-def _class_filter(priority: bool, appointed: bool) -> Any:
-    return and_(
-        T.c.priority == (true() if priority else false()),
-        _APPOINTED if appointed else T.c.appointment_id.is_(None),
-    )
-
-
-# PostgreSQL: one pass over the group's waiting tickets with a count per class. Four separate
-# counts are four index scans, and on a table that grew faster than autovacuum analyses it
-# (a morning rush, a benchmark) the planner may pick a wider index for each of them.
-_CLASS_COUNTS_PG = Prepared(
-    select(
-        *(func.count().filter(_class_filter(p, a)).label(f"n{i}") for i, (p, a) in enumerate(_CLASSES))
-    ).where(
-        T.c.hall_id == bindparam("hall_id"),
-        T.c.business_day == bindparam("day"),
-        T.c.group_prefix == bindparam("group"),
-        T.c.status == "waiting",
-        T.c.bound_window_id.is_(None),
-        T.c.id < bindparam("before"),
+# The four class figures of a group: at most four rows by primary key, whatever the queue length.
+_WAITING_COUNTS = Prepared(
+    select(WC.c.priority, WC.c.appointed, WC.c.n).where(
+        WC.c.hall_id == bindparam("hall_id"),
+        WC.c.business_day == bindparam("day"),
+        WC.c.group_prefix == bindparam("group"),
     )
 )
 
@@ -262,22 +227,26 @@ _CLASS_COUNTS_PG = Prepared(
 def new_ticket_ahead(
     session: Session | Tx | Connection, hall_id: str, day: date, row: Any, policy: HallPolicy
 ) -> int | None:
-    """People ahead of a just-issued ticket from four counts, or None if the policy needs the queue.
+    """People ahead of a just-issued ticket from the group's waiting counts, or None if the policy needs the queue.
 
-    Mirrors queueing.policy.DefaultCallingPolicy.group_order for the newest arrival (a property
-    test keeps the two in step): within its class (green or normal) it comes after everyone
-    (after every appointment holder when it holds one itself and appointments go first), and
-    the classes interleave as the hall's green mode says.
+    The counts (waiting_counts, kept by triggers on tickets: migration 0024) already include
+    the new ticket itself, so every other unbound waiting ticket of its group was issued
+    before it. Mirrors queueing.policy.DefaultCallingPolicy.group_order for the newest
+    arrival (a test keeps the two in step): within its class (green or normal) it comes after
+    everyone (after every appointment holder when it holds one itself and appointments go
+    first), and the classes interleave as the hall's green mode says.
     """
     if policy.calling_policy != "default" or row.bound_window_id is not None:
         return None
     conn = _connection(session)
-    counts_stmt = _CLASS_COUNTS_PG if conn.dialect.name == "postgresql" else _CLASS_COUNTS
-    row_n = counts_stmt.one(
-        conn, {"hall_id": hall_id, "day": day, "group": row.group_prefix, "before": row.id}
-    )
-    counts = {cls: int(n) for cls, n in zip(_CLASSES, row_n, strict=True)}
-    return ahead_from_counts(counts, bool(row.priority), row.appointment_id is not None, policy)
+    counts: dict[tuple[bool, bool], int] = {}
+    for priority, appointed, n in _WAITING_COUNTS.all(
+        conn, {"hall_id": hall_id, "day": day, "group": row.group_prefix}
+    ):
+        counts[(bool(priority), bool(appointed))] = int(n)
+    own = (bool(row.priority), row.appointment_id is not None)
+    counts[own] = counts.get(own, 1) - 1
+    return ahead_from_counts(counts, own[0], own[1], policy)
 
 
 def ahead_from_counts(

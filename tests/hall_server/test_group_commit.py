@@ -50,15 +50,16 @@ class Trace:
         event.listen(db.engine, "commit", on_commit)
         db.after_commit.append(lambda published: self.log.append(f"publish {len(published)}"))
         self.futures: dict[int, int] = {}
-        send = lane_module._send
+        send_group = lane_module._send_group
 
-        def answer(loop: Any, future: Any, result: Any, error: Any) -> None:
-            # Logged on the lane thread as the answer is handed to the event loop.
-            if id(future) in self.futures:
-                self.log.append(f"answer {self.futures[id(future)]}")
-            send(loop, future, result, error)
+        def answer(done: list[list[Any]]) -> None:
+            # Logged on the lane thread as the group's answers are handed to the event loop.
+            for d in done:
+                if id(d[0]) in self.futures:
+                    self.log.append(f"answer {self.futures[id(d[0])]}")
+            send_group(done)
 
-        monkeypatch.setattr(lane_module, "_send", answer)
+        monkeypatch.setattr(lane_module, "_send_group", answer)
 
 
 def _issue(hall: Hall, key: str | None = None) -> Callable[[], Any]:
@@ -130,10 +131,11 @@ def test_queued_calls_share_one_commit_and_are_answered_after_it(
     assert trace.log.index("commit") < first_answer
     assert trace.log.index("commit") < trace.log.index("publish 1")
     assert [e for e in trace.log if e.startswith("answer")] == [f"answer {i}" for i in range(6)]
-    # Published in call order, each call's events before its own answer, none of a rolled-back block.
+    # Published in call order, all before the group's answers (so each call's events before its
+    # own answer), none of a rolled-back block.
     assert trace.log[1:] == [  # noqa: RUF100
-        "publish 1", "answer 0", "answer 1", "publish 1", "answer 2", "answer 3",
-        "publish 1", "answer 4", "publish 1", "answer 5",
+        "publish 1", "publish 1", "publish 1", "publish 1",
+        "answer 0", "answer 1", "answer 2", "answer 3", "answer 4", "answer 5",
     ]  # fmt: skip
     types = [e["type"] for e in lite.events()]
     assert "test.kept" in types and "test.rolled_back" not in types and "test.dropped" not in types

@@ -14,18 +14,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import delete, insert, select, text, update
 
 from hall_server.db.analyze import MIN_CHANGES, StatsKeeper
-from hall_server.db.models import Ticket
+from hall_server.db.models import Ticket, WaitingCount
 from hall_server.services.queue import head_candidates, new_ticket_ahead, waiting_candidates
 from hall_server.services.tickets import hall_day
 from queueing.model import HallPolicy
 from queueing.policy import CallHistory, WindowServing, choose_next, people_ahead
-from tests.hall_server.conftest import Hall
+from tests.hall_server.conftest import API, Hall
 from tests.hall_server.hs_city import CITY, COUNTY
 
 T = Ticket.__table__
+WC = WaitingCount.__table__
 STATUSES = ("waiting", "waiting", "waiting", "called", "finished", "no_show", "suspended")
 
 
@@ -101,33 +102,152 @@ def test_call_next_reads_choose_like_the_whole_queue(hall: Hall) -> None:
     assert checked > 30  # the random queues were not all empty
 
 
+def _recount(hall: Hall) -> dict[tuple[str, str, str, bool, bool], int]:
+    """Unbound waiting tickets per hall, day, group and class, counted from the tickets themselves."""
+    with hall.ctx.db.read() as s:
+        rows = s.execute(
+            select(T.c.hall_id, T.c.business_day, T.c.group_prefix, T.c.priority, T.c.appointment_id).where(
+                T.c.status == "waiting", T.c.bound_window_id.is_(None)
+            )
+        ).all()
+    out: dict[tuple[str, str, str, bool, bool], int] = {}
+    for r in rows:
+        key = (r.hall_id, str(r.business_day), r.group_prefix, bool(r.priority), r.appointment_id is not None)
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def _stored_counts(hall: Hall) -> dict[tuple[str, str, str, bool, bool], int]:
+    with hall.ctx.db.read() as s:
+        rows = s.execute(select(WC)).all()
+    return {
+        (r.hall_id, str(r.business_day), r.group_prefix, bool(r.priority), bool(r.appointed)): r.n
+        for r in rows
+        if r.n
+    }
+
+
+def _shuffle_queue(hall: Hall, rng: random.Random, windows: list[int], steps: int) -> None:
+    """Random changes of the kinds the use cases make: calls, no-shows, cancellations, transfers
+    to another group or window, green and appointment changes, deletions, and whole-group updates."""
+    with hall.ctx.db.read() as s:
+        ids = list(s.execute(select(T.c.id)).scalars())
+    for step in range(steps):
+        tid = rng.choice(ids)
+        kind = rng.randrange(8)
+        change: dict[str, Any]
+        if kind == 0:
+            change = {"status": rng.choice(STATUSES)}
+        elif kind == 1:
+            change = {"group_prefix": rng.choice(["A", "B"]), "status": "waiting"}
+        elif kind == 2:
+            change = {"priority": rng.random() < 0.5}
+        elif kind == 3:
+            change = {"appointment_id": f"ap-x{step}" if rng.random() < 0.5 else None}
+        elif kind == 4:
+            change = {"bound_window_id": rng.choice([None, *windows[1:]])}
+        elif kind == 5:
+            change = {"status": "waiting", "priority": True, "bound_window_id": None}
+        else:
+            change = {}
+        with hall.ctx.db.write() as s:
+            if kind == 6:
+                s.execute(delete(T).where(T.c.id == tid))
+                ids.remove(tid)
+            elif kind == 7:
+                # One statement over many rows (as the day-end pass or a station's batch at the city).
+                s.execute(
+                    update(T)
+                    .where(T.c.group_prefix == rng.choice(["A", "B"]), T.c.id % 7 == step % 7)
+                    .values(status=rng.choice(STATUSES))
+                )
+            else:
+                s.execute(update(T).where(T.c.id == tid).values(**change))
+
+
+def test_waiting_counts_follow_every_change(hall: Hall) -> None:
+    """The counts kept by the triggers equal a recount after every kind of change to the tickets."""
+    rng = random.Random(11)
+    windows = [hall.wid(1), hall.wid(2), hall.wid(3)]
+    _fill(hall, rng, 300, windows)
+    assert _stored_counts(hall) == _recount(hall)
+    _shuffle_queue(hall, rng, windows, 150)
+    assert _stored_counts(hall) == _recount(hall)
+
+
 def test_new_ticket_position_counts_match_the_whole_queue(hall: Hall) -> None:
     rng = random.Random(7)
     windows = [hall.wid(1), hall.wid(2), hall.wid(3)]
     _fill(hall, rng, 300, windows)
+    _shuffle_queue(hall, rng, windows, 60)
     cfg = hall.ctx.catalog.hall(CITY)
     day = hall_day(cfg, hall.ctx.now())
-    with hall.ctx.db.read() as s:
-        rows = s.execute(
-            select(T).where(
-                T.c.hall_id == CITY,
-                T.c.business_day == day,
-                T.c.status == "waiting",
-                T.c.bound_window_id.is_(None),
-            )
-        ).all()
-        assert len(rows) > 50
-        everyone = waiting_candidates(s, CITY, day)
-        for row in rng.sample(rows, 40):
-            policy = HallPolicy(
-                green_mode=rng.choice(["absolute", "ratio"]),
-                green_ratio=(rng.randint(1, 3), rng.randint(1, 3)),
-                appointment_first=rng.random() < 0.5,
-            )
-            # The ticket as if it had just been issued: only those before it are in the queue.
-            before = [c for c in everyone if c.ticket_id <= row.id]
-            expected = people_ahead(row.id, before, policy)
-            assert new_ticket_ahead(s, CITY, day, row, policy) == expected
+    now = datetime.now(UTC)
+    for i in range(40):
+        group = rng.choice(["A", "B"])
+        values = {
+            "hall_id": CITY,
+            "business_day": day,
+            "prefix": group,
+            "seq": 1000 + i,
+            "number": f"{group}{1000 + i}",
+            "group_prefix": group,
+            "service_code": "S-A1" if group == "A" else "S-B1",
+            "status": "waiting",
+            "priority": rng.random() < 0.3,
+            "appointment_id": f"ap-new{i}" if rng.random() < 0.3 else None,
+            "channel": "kiosk",
+            "issued_at": now,
+            "recall_count": 0,
+            "transfer_count": 0,
+            "track_token": secrets.token_urlsafe(12),
+        }
+        policy = HallPolicy(
+            green_mode=rng.choice(["absolute", "ratio"]),
+            green_ratio=(rng.randint(1, 3), rng.randint(1, 3)),
+            appointment_first=rng.random() < 0.5,
+        )
+        with hall.ctx.db.write() as s:
+            row = s.execute(insert(T).values(**values).returning(T)).one()
+            # The ticket just issued, read in its own transaction as the issue use case does.
+            got = new_ticket_ahead(s, CITY, day, row, policy)
+            everyone = waiting_candidates(s, CITY, day)
+        assert got == people_ahead(row.id, everyone, policy)
+        if i % 5 == 4:
+            _shuffle_queue(hall, rng, windows, 10)
+
+
+def test_issued_position_matches_a_recount_after_calls_transfers_and_cancellations(hall: Hall) -> None:
+    """Through the API: each new ticket's people_ahead equals the domain core's count of the whole queue."""
+    rng = random.Random(5)
+    cfg = hall.ctx.catalog.hall(CITY)
+    policy = cfg.policy
+    day = hall_day(cfg, hall.ctx.now())
+    issued: list[int] = []
+    checked = 0
+    for i in range(60):
+        body = {"green_reason": "disabled"} if rng.random() < 0.3 else {}
+        ticket = hall.ok_issue(rng.choice(["S-A1", "S-B1"]), **body)
+        issued.append(ticket["id"])
+        with hall.ctx.db.read() as s:
+            everyone = waiting_candidates(s, CITY, day)
+        assert ticket["people_ahead"] == people_ahead(ticket["id"], everyone, policy), i
+        checked += ticket["people_ahead"] > 0
+        action = rng.randrange(6)
+        window = rng.choice([1, 2])
+        if action == 0:
+            hall.op(window, "call-next")
+            hall.op(window, "no-show")
+        elif action == 1:
+            if hall.op(window, "call-next").status_code == 200:
+                hall.op(window, "transfer", service_code=rng.choice(["S-A1", "S-B1"]))
+        elif action == 2:
+            if hall.op(window, "call-next").status_code == 200:
+                hall.op(window, "transfer", window_id=hall.wid(3 - window))
+        elif action == 3:
+            hall.client.post(f"{API}/tickets/{rng.choice(issued)}/cancel", headers=hall.auth("admin"))
+    assert checked > 20
+    assert _stored_counts(hall) == _recount(hall)
 
 
 def test_postgres_statistics_follow_a_filling_hall(hall: Hall) -> None:

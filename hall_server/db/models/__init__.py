@@ -37,7 +37,7 @@ from hall_server.db.models.sync import (
     SyncDownChange,
     SyncState,
 )
-from hall_server.db.models.tickets import BOUND_WAITING, OPEN_TICKETS, NumberCounter, Ticket
+from hall_server.db.models.tickets import BOUND_WAITING, OPEN_TICKETS, NumberCounter, Ticket, WaitingCount
 from hall_server.db.models.windows import Window
 
 __all__ = [
@@ -87,6 +87,7 @@ __all__ = [
     "Ticket",
     "TicketDocument",
     "User",
+    "WaitingCount",
     "Window",
     "WorkCalendarYear",
 ]

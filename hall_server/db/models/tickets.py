@@ -32,6 +32,19 @@ class NumberCounter(Base):
     value: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class WaitingCount(Base):
+    """Unbound waiting tickets per hall, day, group and class (kept by triggers, migration 0024)."""
+
+    __tablename__ = "waiting_counts"
+
+    hall_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    business_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    group_prefix: Mapped[str] = mapped_column(String(4), primary_key=True)
+    priority: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    appointed: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
 BOUND_WAITING = "status = 'waiting' AND bound_window_id IS NOT NULL"
 
 

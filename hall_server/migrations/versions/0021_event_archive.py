@@ -1,7 +1,7 @@
 """Event retention: closed days of the event log move to a compressed archive table.
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0025
 Create Date: 2026-12-07 15:00:00
 
 `event_archive` holds, per stream and UTC day, the archived events as zlib-compressed JSON lines
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
