@@ -4,7 +4,7 @@ Why not openpyxl's writer: a city-year export is ~20,000 cells, and openpyxl (wr
 included) builds and serialises an element per cell in pure Python, about half a second of CPU
 on this machine, a quarter of the export's 2 s budget. Statistics need nothing it adds (no
 styles, formulas or merged cells), so each row is formatted here as one string. Strings are
-inline (no shared-string table to hold in memory), numbers are numbers, None is an empty cell.
+inline (no shared-string table to hold in memory), numbers are numbers, None and "" are empty cells.
 """
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ def column_name(i: int) -> str:
 
 
 def _cell(ref: str, v: Any) -> str:
-    if v is None:
-        return ""
+    if v is None or v == "":
+        return ""  # an empty cell, as openpyxl writes it
     if isinstance(v, bool):
         return f'<c r="{ref}" t="b"><v>{int(v)}</v></c>'
     if isinstance(v, int | float):

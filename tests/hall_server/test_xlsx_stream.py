@@ -14,7 +14,16 @@ def test_sheets_values_and_awkward_text_read_back() -> None:
     wide = list(range(30))  # past column Z
     data = xlsx_stream.workbook(
         [
-            ("汇总", [["大厅", "测试市政务服务中心"], ["取号数", 7], ["好评率(%)", 97.25], ["空", None]]),
+            (
+                "汇总",
+                [
+                    ["大厅", "测试市政务服务中心"],
+                    ["取号数", 7],
+                    ["好评率(%)", 97.25],
+                    ["空", None],
+                    ["", "b"],
+                ],
+            ),
             ("按窗口 <&> 'x'", [["a<b & c>", "tab\there", "bell\x07gone", True, math.nan], wide]),
             ("a" * 40, []),
         ]
@@ -23,7 +32,13 @@ def test_sheets_values_and_awkward_text_read_back() -> None:
     wb = load_workbook(io.BytesIO(data))
     assert wb.sheetnames == ["汇总", "按窗口 <&> 'x'", "a" * 31]
     summary = [list(r) for r in wb["汇总"].iter_rows(values_only=True)]
-    assert summary == [["大厅", "测试市政务服务中心"], ["取号数", 7], ["好评率(%)", 97.25], ["空", None]]
+    assert summary == [
+        ["大厅", "测试市政务服务中心"],
+        ["取号数", 7],
+        ["好评率(%)", 97.25],
+        ["空", None],
+        [None, "b"],
+    ]  # "" is an empty cell
     rows = [list(r) for r in wb["按窗口 <&> 'x'"].iter_rows(values_only=True)]
     assert rows[0][:4] == ["a<b & c>", "tab\there", "bellgone", True]
     assert rows[0][4] is None  # NaN is left empty, not written as text Excel rejects
