@@ -16,7 +16,6 @@ import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +78,11 @@ _SHEET_HEAD = (
 _SHEET_TAIL = "</sheetData></worksheet>"
 
 
+def escape(text: str) -> str:
+    """XML text and attribute escaping (xml.sax.saxutils would pull in urllib and http at import)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
 def column_name(i: int) -> str:
     """0 -> A, 25 -> Z, 26 -> AA."""
     name = ""
@@ -123,7 +127,7 @@ def workbook(sheets: Sequence[tuple[str, Iterable[Sequence[Any]]]]) -> bytes:
             "xl/workbook.xml",
             _WORKBOOK.format(
                 sheets="".join(
-                    f"<sheet name={quoteattr(_ILLEGAL.sub('', title)[:MAX_SHEET_TITLE])} "
+                    f'<sheet name="{escape(_ILLEGAL.sub("", title)[:MAX_SHEET_TITLE])}" '
                     f'sheetId="{n}" r:id="rId{n}"/>'
                     for n, (title, _) in enumerate(sheets, start=1)
                 )
