@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
@@ -122,20 +121,20 @@ def _rebuild_month(session: Session, halls: list[str], month: date) -> None:
     parts: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
     for hall_id, dim, key, counts, waits, serves in rows:
         parts[(hall_id, dim, key)].append((counts, waits, serves))
-    out = []
+    out: list[Row] = []
     for (hall_id, dim, key), items in parts.items():
         width = N_COUNTS_HOURS if dim == "all" else N_COUNTS
         counts = np.frombuffer(b"".join(c for c, _, _ in items), dtype=I4).reshape(len(items), width)
         out.append(
-            {
-                "dim": MONTH + dim,
-                "hall_id": hall_id,
-                "business_day": month,
-                "key": key,
-                "counts": counts.sum(axis=0).astype(I4).tobytes(),
-                "waits": np.sort(np.frombuffer(b"".join(w for _, w, _ in items), dtype=I4)).tobytes(),
-                "serves": np.sort(np.frombuffer(b"".join(v for _, _, v in items), dtype=I4)).tobytes(),
-            }
+            (
+                MONTH + dim,
+                hall_id,
+                month,
+                key,
+                counts.sum(axis=0).astype(I4).tobytes(),
+                np.sort(np.frombuffer(b"".join(w for _, w, _ in items), dtype=I4)).tobytes(),
+                np.sort(np.frombuffer(b"".join(v for _, _, v in items), dtype=I4)).tobytes(),
+            )
         )
     _insert(session, out)
 
@@ -168,7 +167,12 @@ def _rebuild(session: Session, zone: str, halls: list[str], days: list[date]) ->
     _insert(session, [row for dim in DIMS for row in _rows(facts, dim)])
 
 
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+Row = tuple[
+    str, str, date, str, bytes, bytes, bytes
+]  # dim, hall_id, business_day, key, counts, waits, serves
+
+
+def _insert(session: Session, rows: list[Row]) -> None:
     """Insert rollup rows on the session's connection with the driver's executemany (no per-value processing)."""
     if not rows:
         return
@@ -178,11 +182,13 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
     names = ("dim", "hall_id", "business_day", "key", "counts", "waits", "serves")
     sql = f"INSERT INTO stat_rollups ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
     # SQLite keeps a Date as its ISO text (SQLAlchemy's storage format); psycopg adapts date itself.
-    day = (lambda d: d.isoformat()) if sqlite else (lambda d: d)
-    params = [
-        (r["dim"], r["hall_id"], day(r["business_day"]), r["key"], r["counts"], r["waits"], r["serves"])
-        for r in rows
-    ]
+    params: list[Any] = rows
+    if sqlite:
+        iso: dict[date, str] = {}
+        params = [
+            (dim, h, iso.get(d) or iso.setdefault(d, d.isoformat()), k, c, w, v)
+            for dim, h, d, k, c, w, v in rows
+        ]
     for i in range(0, len(params), 10_000):
         conn.exec_driver_sql(sql, params[i : i + 10_000])
 
@@ -201,7 +207,7 @@ def _key_value(dim: str, key: str) -> Any:
     return key
 
 
-def _rows(f: Facts, dim: str) -> Iterable[dict[str, Any]]:
+def _rows(f: Facts, dim: str) -> list[Row]:
     """The rollup rows of one dim: one per hall, day and key present in the facts."""
     hc, hall_labels = f.keys["hall"]
     dc, day_labels = f.keys["day"]
@@ -218,19 +224,20 @@ def _rows(f: Facts, dim: str) -> Iterable[dict[str, Any]]:
     waits = _split_sorted(g, f.wait, counts[:, COL["wait_n"]])
     serves = _split_sorted(g, f.serve, counts[:, COL["serve_n"]])
     packed = counts.astype(I4)
-    for i, code in enumerate(uniq.tolist()):
-        key_i = code % nk
-        day_i = (code // nk) % nd
-        hall_i = code // (nk * nd)
-        yield {
-            "dim": dim,
-            "hall_id": hall_labels[hall_i],
-            "business_day": _as_date(day_labels[day_i]),
-            "key": _key_text(dim, key_labels[key_i]),
-            "counts": packed[i].tobytes(),
-            "waits": waits[i],
-            "serves": serves[i],
-        }
+    days = [_as_date(d) for d in day_labels]
+    keys = [_key_text(dim, k) for k in key_labels]
+    return [
+        (dim, hall_labels[h], days[d], keys[k], c, w, v)
+        for h, d, k, c, w, v in zip(
+            (uniq // (nk * nd)).tolist(),
+            ((uniq // nk) % nd).tolist(),
+            (uniq % nk).tolist(),
+            [row.tobytes() for row in packed],
+            waits,
+            serves,
+            strict=True,
+        )
+    ]
 
 
 def _split_sorted(g: np.ndarray, values: np.ndarray, per_group: np.ndarray) -> list[bytes]:
