@@ -591,6 +591,12 @@ SYNC_YIELD_STEP_S = 0.002
 SYNC_YIELD_BUDGET_S = 0.15
 SYNC_HOT_RECENT_S = 1.0
 SYNC_BATCH_UNDER_LOAD = 500
+# A parent reuses the configuration snapshot it built for a station's halls while its config
+# generation (bumped by triggers on every configuration table, migration 0020) is unchanged, at
+# most this long (a session token's expiry changes the snapshot without a write), for this many
+# sets of halls per database (least recently pulled dropped first).
+CONFIG_CACHE_TTL_S = 60.0
+CONFIG_CACHE_MAX = 1024
 # The parent's event stream for a station-owned hall gets this suffix (events.stream_of).
 CITY_STREAM_SUFFIX = "@city"
 LINK_STATES = ("ok", "down", "refused", "revoked", "rewound", "epoch_conflict")

@@ -144,7 +144,7 @@ def pull(
         # A relay (township) also gets what the stations below it need (sync/relay.py).
         served = relay.served_halls(s, station_id)
         registry = relay.registry_for(s, station_id)
-        version, config = config_snapshot.snapshot(s, served, now)
+        version, config = config_snapshot.cached_snapshot(s, served, now)
         rows, cursor, more = config_snapshot.down_rows(s, served, down_cursor)
         bases = bases_of(s, served)
         floors = floors_of(s, int(st.station_no), halls, now)
