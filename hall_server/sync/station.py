@@ -40,7 +40,7 @@ from typing import Any
 
 import requests
 import urllib3
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from hall_server.const import API_PREFIX, SYNC_DOWN_READ_S, SYNC_IDLE_FACTOR, SYNC_MAX_EVENTS, SYNC_PROBE_S
 from hall_server.context import ServerContext
@@ -398,6 +398,8 @@ class StationSync:
             gone = deletes.deleted_keys(s, changes)
             relayed = relay.relayed_status(s)
             waiting, lag = waiting_of(s)
+            if after:  # the batch in flight is not acknowledged yet, but it is not waiting either
+                waiting -= len(after["events"]) + self._changes_between(s, int(st.rows_through or 0), through)
         body = {
             "station_id": st.station_id,
             "epoch": st.epoch,
@@ -413,6 +415,17 @@ class StationSync:
             "relayed": relayed,
         }
         return body, more
+
+    def _changes_between(self, s: Any, lo: int, hi: int) -> int:
+        """Changes in (lo, hi] still in the change log (a batch read ahead counts the one sent)."""
+        if hi <= lo:
+            return 0
+        return int(
+            s.execute(
+                select(func.count()).select_from(_CHANGES).where(_CHANGES.c.id > lo, _CHANGES.c.id <= hi)
+            ).scalar()
+            or 0
+        )
 
     def _row_images(
         self, s: Any, st: Any, changes: list[Any], streams: set[str]
