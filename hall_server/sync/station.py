@@ -20,8 +20,9 @@ acknowledgement), so a batch the link or the parent cannot carry in time is not 
 again. While the link works, a local commit wakes the loop early (a round within sync_seconds
 anyway, sync_seconds * SYNC_IDLE_FACTOR after a round that moved nothing); while it backs off,
 commits do not. A push turned away busy is sent again as it is at the turn the parent gave, and
-the next batch is read ahead while the parent applies one. The parent is only ever reached at
-settings.parent_url, so a proxy may sit in between.
+the next batch is read ahead while the parent applies one; while the link is down the first
+batch is kept read and encoded, so it leaves with the first answered knock. The parent is only
+ever reached at settings.parent_url, so a proxy may sit in between.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ class StationSync:
         self.pending_full = False
         # The last round could not connect at all (refused, unroutable, connect timeout): the
         # next rounds first knock cheaply (GET /health) every SYNC_PROBE_S, so the batch goes up
-        # within seconds of the link coming back, and no batch is read while it is down.
+        # within a fraction of a second of the link coming back; while it is down the first
+        # batch is kept read (at most one read every SYNC_DOWN_READ_S, none once it is full).
         self.link_down = False
         # The last round sent or received records (else the next one waits longer: _pause).
         self.moved = True
