@@ -1,6 +1,6 @@
 """Station sync benchmark (issue 11): catch-up, 200 stations at once, steady state; prints one JSON.
 
-Run: .venv/bin/python benchmarks/bench_sync.py [--quick] [--only catchup,steady,fleet]
+Run: .venv/bin/python benchmarks/bench_sync.py [--quick] [--only catchup,steady,fleet,pulls]
 
 One PostgreSQL 15 cluster (private, fsync off, like the test fixture) holds the city's
 database; ONE real `hall-server serve` process (uvicorn, one worker) is the city. The city
@@ -939,6 +939,53 @@ async def _later(due: float, fn: Any, n: int) -> None:
     await fn(n, due)
 
 
+async def _pulls(city: HallServer, bundles: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """Idle pulls (config_version current) round-robin over the stations from 4 connections."""
+    versions: dict[str, str] = {}
+    conns = [await RawHttp(HOST, city.port).connect() for _ in range(4)]
+    for b in bundles:  # each station's current version (its first pull, not measured)
+        status, raw = await conns[0].request(
+            "GET", API + "/sync/pull?down_cursor=0", headers=_h(b["credential"])
+        )
+        if status != 200:
+            raise RuntimeError(f"pull {status}: {raw[:200]!r}")
+        versions[b["station_id"]] = json.loads(raw)["config_version"]
+    samples: list[float] = []
+    sizes: list[int] = []
+    stop_at = time.monotonic() + seconds
+
+    async def client(k: int, conn: RawHttp) -> None:
+        n = k
+        while time.monotonic() < stop_at:
+            b = bundles[n % len(bundles)]
+            n += len(conns)
+            path = f"{API}/sync/pull?down_cursor=0&config_version={versions[b['station_id']]}"
+            t = time.perf_counter()
+            status, raw = await conn.request("GET", path, headers=_h(b["credential"]))
+            samples.append(time.perf_counter() - t)
+            if status != 200 or json.loads(raw)["config"] is not None:
+                raise RuntimeError(f"idle pull answered {status} with a configuration")
+            sizes.append(len(raw))
+
+    cpu0 = proc_cpu(city.proc.pid)
+    t0 = time.monotonic()
+    await asyncio.gather(*(client(k, c) for k, c in enumerate(conns)))
+    wall = time.monotonic() - t0
+    cpu = proc_cpu(city.proc.pid) - cpu0
+    for c in conns:
+        await c.close()
+    return {
+        "stations": len(bundles),
+        "connections": len(conns),
+        "pulls": len(samples),
+        "pulls_per_s": round(len(samples) / wall, 1),
+        "city_cpu_ms_per_pull": round(1000 * cpu / max(1, len(samples)), 2),
+        "answer_bytes": round(sum(sizes) / max(1, len(sizes))),
+        "latency": latency_summary(samples),
+        "loadavg": loadavg(),
+    }
+
+
 def run_fleet(
     city: HallServer,
     pg: PgCluster,
@@ -1053,7 +1100,9 @@ def run_fleet(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small run (a few minutes)")
-    parser.add_argument("--only", default="catchup,steady,fleet", help="comma list of catchup, steady, fleet")
+    parser.add_argument(
+        "--only", default="catchup,steady,fleet", help="comma list of catchup, steady, fleet, pulls"
+    )
     parser.add_argument("--stations", type=int, help="fleet: stations (default 200; quick 10)")
     parser.add_argument(
         "--fleet-tickets", "--tickets-per-station", type=int, help="fleet: tickets per station's day"
@@ -1104,7 +1153,7 @@ def main(argv: list[str] | None = None) -> int:
         pg = stack.enter_context(PgCluster(extra_settings=pg_settings))
         url = pg.url(pg.create_database("city"))
         t0 = time.perf_counter()
-        fleet_n = size["fleet_stations"] if "fleet" in only else 0
+        fleet_n = size["fleet_stations"] if only & {"fleet", "pulls"} else 0
         built = build_city(url, work / "city", fleet_n)
         doc["setup_seconds"] = round(time.perf_counter() - t0, 1)
         start = stack.enter_context(hall_servers())
@@ -1145,6 +1194,9 @@ def main(argv: list[str] | None = None) -> int:
                     doc["steady"] = {"failed": repr(exc)[:2000]}
             station.stop()
             link.down()
+        if "pulls" in only:
+            fleet_bundles = [b for sid, b in built["stations"].items() if sid != MAIN_STATION]
+            doc["pulls"] = asyncio.run(_pulls(city, fleet_bundles, 10.0))
         if "fleet" in only:
             clerks = {}
             for n, w in enumerate(built["windows"][CITY_HALL], 1):

@@ -612,9 +612,12 @@ STATION_SILENT_ALERT_S = 600.0
 # Failed rounds back off exponentially with jitter up to this many seconds.
 SYNC_BACKOFF_MAX_S = 30.0
 # A station whose parent could not be connected to at all knocks (GET /health) this often, so a
-# link that comes back carries the waiting batch within a second or so, not after the whole
+# link that comes back carries the waiting batch within a fraction of a second, not after the whole
 # back-off (a refused connect costs the parent nothing; a black-holed one waits its connect timeout).
-SYNC_PROBE_S = 1.0
+SYNC_PROBE_S = 0.25
+# While the link is down the station keeps its first batch read and encoded (sent the moment a
+# knock is answered); one that was not full is read again at most this often.
+SYNC_DOWN_READ_S = 5.0
 # After a round that moved nothing either way the next comes this many sync_seconds later (a
 # local commit still wakes the loop at once): 200 idle stations polling every 2 s would cost
 # the city a push and a pull 100 times a second.
@@ -650,6 +653,12 @@ SYNC_BATCH_UNDER_LOAD = 500
 SYNC_PHOTOS_WANTED = 50
 SYNC_PHOTO_ROUND_BYTES = 12 * 1024 * 1024
 SYNC_PHOTO_MAX_BYTES = DOCUMENT_MAX_BYTES + 1024
+# A parent reuses the configuration snapshot it built for a station's halls while its config
+# generation (bumped by triggers on every configuration table, migration 0020) is unchanged, at
+# most this long (a session token's expiry changes the snapshot without a write), for this many
+# sets of halls per database (least recently pulled dropped first).
+CONFIG_CACHE_TTL_S = 60.0
+CONFIG_CACHE_MAX = 1024
 # The parent's event stream for a station-owned hall gets this suffix (events.stream_of).
 CITY_STREAM_SUFFIX = "@city"
 LINK_STATES = ("ok", "down", "refused", "revoked", "rewound", "epoch_conflict")

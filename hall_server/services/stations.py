@@ -144,10 +144,13 @@ def pull(
         # A relay (township) also gets what the stations below it need (sync/relay.py).
         served = relay.served_halls(s, station_id)
         registry = relay.registry_for(s, station_id)
-        version, config = config_snapshot.snapshot(s, served, now)
+        version, config = config_snapshot.cached_snapshot(s, served, now)
         rows, cursor, more = config_snapshot.down_rows(s, served, down_cursor)
         bases = bases_of(s, served)
-        floors = floors_of(s, int(st.station_no), halls, now)
+        # With the configuration only (a fresh or re-installed station's first pull has none):
+        # a running station draws above its own already, and the eleven max-id reads were half
+        # of an idle pull's cost.
+        floors = floors_of(s, int(st.station_no), halls, now) if version != config_version else {}
     _touch(ctx.db, station_id, now)
     return {
         "station_id": station_id,

@@ -5,9 +5,12 @@ ancestors, every service item, hall services, queue groups, hall settings, the w
 configuration, the staff of its halls with their password hashes, staff numbers (工号) and photo
 thumbnails (ciphertext under the city's data key, which a station shares; about 10 KB each),
 their roster (sittings), and the tokens of its halls
-with hashes and revocations) and names it by a hash of its canonical JSON: the version. It is
-read afresh on every pull (a handful of indexed reads of small tables), so a revocation reaches
-the station in the round after it commits. `down_rows()` reads the parent-owned operational rows
+with hashes and revocations) and names it by a hash of its canonical JSON: the version.
+`cached_snapshot()` keeps the snapshot built for a set of halls while the database's config
+generation (one row, bumped by triggers on every configuration table in the writer's
+transaction; migration 0020) stays the same, for at most CONFIG_CACHE_TTL_S: an idle pull costs
+one read of that row instead of the whole snapshot and its hash, and a revocation still reaches
+the station in the round after it commits (its commit bumps the generation). `down_rows()` reads the parent-owned operational rows
 of the station's halls changed after a cursor (the trigger-filled sync_down_changes).
 
 Station side: `apply_config()` and `apply_down()` write them in the caller's transaction, with
@@ -21,14 +24,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+import logging
+import threading
+import weakref
+from collections import OrderedDict
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from hall_server.const import DEVICE_ROLES, STATION_ID_SPAN
-from hall_server.db.models import ApiToken, Hall, SyncDownChange, Window
+from hall_server.const import CONFIG_CACHE_MAX, CONFIG_CACHE_TTL_S, DEVICE_ROLES, STATION_ID_SPAN
+from hall_server.db.models import ApiToken, ConfigGeneration, Hall, SyncDownChange, Window
 from hall_server.db.upsert import upsert_statement
 from hall_server.sync.protocol import (
     CONFIG_SKIP,
@@ -44,7 +51,9 @@ _HALLS = Hall.__table__
 _TOKENS = ApiToken.__table__
 _WINDOWS = Window.__table__
 _DOWN = SyncDownChange.__table__
+_GEN = ConfigGeneration.__table__
 DOWN_PAGE = 1000
+logger = logging.getLogger(__name__)
 
 
 def ancestors(s: Session, halls: list[str]) -> list[str]:
@@ -97,6 +106,62 @@ def snapshot(s: Session, halls: list[str], now: datetime) -> tuple[str, dict[str
     canonical = json.dumps(out, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     version = "c1:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
     return version, out
+
+
+class _SnapshotCache:
+    """Snapshots per database (engine) and set of halls, with the generation they were read at."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # Keyed by the engine object, not its URL: a test database re-made under the same name
+        # starts its generation again.
+        self._by_engine: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[str, ...], Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self, engine: Any, halls: tuple[str, ...], gen: int, now: datetime) -> Any:
+        with self._lock:
+            entries = self._by_engine.get(engine)
+            hit = entries.get(halls) if entries is not None else None
+            if (
+                hit is None
+                or hit[0] != gen
+                or not hit[1] <= now < hit[1] + timedelta(seconds=CONFIG_CACHE_TTL_S)
+            ):
+                return None
+            entries.move_to_end(halls)  # type: ignore[union-attr]
+            return hit[2]
+
+    def put(self, engine: Any, halls: tuple[str, ...], gen: int, now: datetime, value: Any) -> None:
+        with self._lock:
+            entries = self._by_engine.setdefault(engine, OrderedDict())
+            entries[halls] = (gen, now, value)
+            entries.move_to_end(halls)
+            while len(entries) > CONFIG_CACHE_MAX:
+                entries.popitem(last=False)
+
+
+_CACHE = _SnapshotCache()
+
+
+def cached_snapshot(
+    s: Session, halls: list[str], now: datetime
+) -> tuple[str, dict[str, list[dict[str, Any]]]]:
+    """snapshot(), reused while the config generation is unchanged (at most CONFIG_CACHE_TTL_S:
+    a session token's expiry changes the snapshot with no write). The generation is read first,
+    in the caller's consistent read: a snapshot is never filed under a newer generation than
+    the rows it was built from."""
+    gen = s.execute(select(_GEN.c.gen).where(_GEN.c.id == 1)).scalar()
+    if gen is None:  # no generation row: nothing tells a change, build it every time
+        return snapshot(s, halls, now)
+    engine = s.get_bind().engine
+    key = tuple(halls)
+    hit = _CACHE.get(engine, key, int(gen), now)
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    value = snapshot(s, halls, now)
+    _CACHE.put(engine, key, int(gen), now, value)
+    return value
 
 
 def _depth(hall: str, parents: dict[str, str | None]) -> int:

@@ -20,8 +20,9 @@ acknowledgement), so a batch the link or the parent cannot carry in time is not 
 again. While the link works, a local commit wakes the loop early (a round within sync_seconds
 anyway, sync_seconds * SYNC_IDLE_FACTOR after a round that moved nothing); while it backs off,
 commits do not. A push turned away busy is sent again as it is at the turn the parent gave, and
-the next batch is read ahead while the parent applies one. The parent is only ever reached at
-settings.parent_url, so a proxy may sit in between.
+the next batch is read ahead while the parent applies one; while the link is down the first
+batch is kept read and encoded, so it leaves with the first answered knock. The parent is only
+ever reached at settings.parent_url, so a proxy may sit in between.
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ from typing import Any
 
 import requests
 import urllib3
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from hall_server.const import (
     API_PREFIX,
+    SYNC_DOWN_READ_S,
     SYNC_IDLE_FACTOR,
     SYNC_MAX_EVENTS,
     SYNC_PHOTO_ROUND_BYTES,
@@ -124,10 +126,17 @@ class StationSync:
         # The batch read and encoded, not yet acknowledged: a busy parent (503 sync.busy) gets the
         # same batch again, so a station turned away does not read and encode it again and again.
         # It stays a consistent prefix of what waits (changes after it have higher change ids).
+        # Kept too while the link is down (the batch never left), so it goes up as soon as the
+        # parent answers a knock, without reading it on the way (_ready_while_down).
         self.pending: tuple[dict[str, Any], bytes, bool] | None = None
+        # When the pending batch was read (monotonic) and whether it was full (more waited): while
+        # the link is down a batch that was not full is read again at most every SYNC_DOWN_READ_S.
+        self.pending_read_at = 0.0
+        self.pending_full = False
         # The last round could not connect at all (refused, unroutable, connect timeout): the
         # next rounds first knock cheaply (GET /health) every SYNC_PROBE_S, so the batch goes up
-        # within seconds of the link coming back, and no batch is read while it is down.
+        # within a fraction of a second of the link coming back; while it is down the first
+        # batch is kept read (at most one read every SYNC_DOWN_READ_S, none once it is full).
         self.link_down = False
         # The last round sent or received records (else the next one waits longer: _pause).
         self.moved = True
@@ -193,7 +202,11 @@ class StationSync:
         self.moved = False
         try:
             if self.link_down:
-                self._call("GET", "/health")  # SyncRefused (unreachable) while the link stays down
+                try:
+                    self._call("GET", "/health")  # SyncRefused (unreachable) while the link stays down
+                except SyncRefused:
+                    self._ready_while_down()
+                    raise
                 self.link_down = False
             st = self._state()
             if st.station_no is None or not self._streams() or st.config_version is None:
@@ -253,14 +266,21 @@ class StationSync:
         acknowledged, like any batch, only by the parent's answer to it."""
         if self.pending is None:
             self.pending = self._take_next() or self._encoded(*self._read_batch())
+            self.pending_read_at, self.pending_full = time.monotonic(), self.pending[2]
         body, raw, more = self.pending
+        read_size = self.batch  # the read-ahead below reads up to this many
         following = self._reader.submit(self._read_following, body) if more else None
         sent_at = time.monotonic()
         try:
-            answer = self._call("POST", "/sync/push", data=raw, headers=JSON_HEADERS)
+            answer = self._call("POST", "/sync/push", data=self._stamped(raw), headers=JSON_HEADERS)
         except SyncRefused as exc:
             _discard(following)
-            if exc.code != "sync.busy":
+            unsent = exc.code == "sync.unreachable" and bool(exc.detail.get("unsent"))
+            if unsent:
+                # It never left: kept for when the link is back. What was recorded meanwhile
+                # follows it (more: the next batch is read while this one is answered).
+                self.pending = (body, raw, True)
+            elif exc.code != "sync.busy":
                 self.pending = None  # read again: the link, the batch size or the checkpoint changed
             if exc.code == "sync.unreachable" and not exc.detail.get("unsent"):
                 self.batch = max(1, self.batch // 2)
@@ -276,10 +296,6 @@ class StationSync:
         if body["rows"].get("ticket_documents"):
             self.photos_due = True
         self._acknowledge(answer, body)
-        if following is not None and _applied_as_sent(answer, body):
-            self.next = following
-        else:
-            _discard(following)
         # Doubles back after a halving; a parent that answers a full batch well within the
         # timeout takes bigger ones (fewer round trips in a catch-up), up to the protocol's bound.
         quick = time.monotonic() - sent_at < self.settings.sync_timeout_s * BATCH_GROW_WITHIN
@@ -288,11 +304,43 @@ class StationSync:
         if answer.get("batch_max"):
             # The parent's own kiosks and windows are busy: it asks for smaller batches.
             self.batch = max(1, min(self.batch, int(answer["batch_max"])))
+        # The read-ahead is used if it follows what was applied and is no bigger than the
+        # parent now takes (else the next batch is read afresh at the new size).
+        if following is not None and _applied_as_sent(answer, body) and read_size <= self.batch:
+            self.next = following
+        else:
+            _discard(following)
         self.failures = 0  # progress: a failure after it backs off from the start again
         return more
 
     def _encoded(self, body: dict[str, Any], more: bool) -> tuple[dict[str, Any], bytes, bool]:
+        """The batch as sent, but for its sent_at (_stamped adds it when it leaves)."""
         return body, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), more
+
+    def _stamped(self, raw: bytes) -> bytes:
+        """The encoded batch with the station's clock at sending: a batch kept over busy answers
+        or a link that was down must not show its age as clock skew at the parent."""
+        sent_at = json.dumps(self.ctx.now().isoformat()).encode()
+        return raw[:-1] + b',"sent_at":' + sent_at + b"}"
+
+    def _ready_while_down(self) -> None:
+        """Have the first batch read and encoded while the link is down, so it is sent the
+        moment a knock is answered. Read at most every SYNC_DOWN_READ_S, and not again once a
+        full batch waits (it stays a consistent prefix of what is recorded meanwhile)."""
+        if self.pending is not None and (
+            self.pending_full or time.monotonic() - self.pending_read_at < SYNC_DOWN_READ_S
+        ):
+            return
+        _discard(self.next)
+        self.next = None
+        try:
+            body, raw, more = self._encoded(*self._read_batch())
+        except Exception:
+            logger.exception("reading the waiting batch while the link is down failed")
+            return
+        # Sent with more=True: what is recorded until the link is back is read while it is answered.
+        self.pending = (body, raw, True)
+        self.pending_read_at, self.pending_full = time.monotonic(), more
 
     def _read_following(self, body: dict[str, Any]) -> tuple[dict[str, Any], bytes, bool]:
         return self._encoded(*self._read_batch(after=body))
@@ -368,6 +416,8 @@ class StationSync:
             gone = deletes.deleted_keys(s, changes)
             relayed = relay.relayed_status(s)
             waiting, lag = waiting_of(s)
+            if after:  # the batch in flight is not acknowledged yet, but it is not waiting either
+                waiting -= len(after["events"]) + self._changes_between(s, int(st.rows_through or 0), through)
         body = {
             "station_id": st.station_id,
             "epoch": st.epoch,
@@ -379,11 +429,21 @@ class StationSync:
             "waiting": max(0, waiting - len(events) - len(changes)),
             "lag_s": lag if more else 0.0,
             "config_version": st.config_version,
-            "sent_at": self.ctx.now().isoformat(),
             "deletes": gone,
             "relayed": relayed,
         }
         return body, more
+
+    def _changes_between(self, s: Any, lo: int, hi: int) -> int:
+        """Changes in (lo, hi] still in the change log (a batch read ahead counts the one sent)."""
+        if hi <= lo:
+            return 0
+        return int(
+            s.execute(
+                select(func.count()).select_from(_CHANGES).where(_CHANGES.c.id > lo, _CHANGES.c.id <= hi)
+            ).scalar()
+            or 0
+        )
 
     def _row_images(
         self, s: Any, st: Any, changes: list[Any], streams: set[str]

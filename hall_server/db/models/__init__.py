@@ -30,6 +30,7 @@ from hall_server.db.models.ratings import Rating
 from hall_server.db.models.staff import ApiToken, LoginThrottle, Sitting, SocketTicket, User
 from hall_server.db.models.stats import StatDirty, StatRollup
 from hall_server.db.models.sync import (
+    ConfigGeneration,
     Station,
     StationHall,
     SyncAck,
@@ -51,6 +52,7 @@ __all__ = [
     "AppointmentSlot",
     "AuditCheck",
     "Base",
+    "ConfigGeneration",
     "Device",
     "DeviceEnrolment",
     "Event",

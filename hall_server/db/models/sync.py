@@ -123,3 +123,13 @@ class SyncChange(Base):
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
     table_name: Mapped[str] = mapped_column(String(40))
     pk: Mapped[str] = mapped_column(String(100))
+
+
+class ConfigGeneration(Base):
+    """One row: bumped by triggers on every change of the downward configuration (migration
+    0020), so a parent rebuilds a station's snapshot only when something in it may have changed."""
+
+    __tablename__ = "config_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    gen: Mapped[int] = mapped_column(BigInteger, default=1)
