@@ -111,9 +111,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     pg = request.getfixturevalue("pg_server")
     tpl = request.getfixturevalue("pg_template")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with pg.connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{tpl.pg_name}"')
+    name = pg.copy_database(tpl.pg_name)
     request.node.hall_template = tpl
     try:
         yield pg.url(name)
