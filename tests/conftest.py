@@ -29,24 +29,24 @@ def _module_scoped(item: pytest.Item) -> bool:
     )
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     """Under pytest-xdist (`-n N --dist loadgroup`, as .ci/run runs): keep together what must share
-    a worker, and hand the longest tests out first.
+    a worker (marked here, before xdist reads the marks in its own collection hook).
 
     - A file whose tests share a module-scoped fixture runs on one worker (one server or browser
       start, not one per worker), unless a test names its own `xdist_group`.
     - Tests of the machine's one pcscd (fixed vpcd port 35963) run on one worker, one at a time.
-    - Tests marked `slow` (and their files) are collected first, so no long test starts last.
     """
-    if not config.pluginmanager.hasplugin("xdist"):
+    if not item.config.pluginmanager.hasplugin("xdist") or item.get_closest_marker("xdist_group"):
         return
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        if "pcscd" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("pcscd"))
-        elif _module_scoped(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    if "pcscd" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.xdist_group("pcscd"))
+    elif _module_scoped(item):
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `slow` (and their files) are collected first, so no long test starts last."""
     slow_files = {i.nodeid.split("::", 1)[0] for i in items if i.get_closest_marker("slow") is not None}
     items.sort(key=lambda i: i.nodeid.split("::", 1)[0] not in slow_files)
