@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_cold_start.py --quick      # 3 starts
     .venv/bin/python benchmarks/bench_cold_start.py --starts 15  # more starts
     .venv/bin/python benchmarks/bench_cold_start.py --out benchmarks/results/cold-start-DATE.json
+    .venv/bin/python benchmarks/bench_cold_start.py --tickets 100000   # also RSS after 100,000 tickets
 
 The database is migrated and seeded once (tests/fixtures/server.py's helpers); every start then
 execs the real command line on it, polls GET /api/v1/health every 2 ms on a raw socket and
@@ -11,11 +12,14 @@ server process had used by then (user+system), which depends much less on the ot
 shared machine than the wall time does. After the answer the server is left idle for
 a moment and its VmRSS read from /proc. `imports` is `python -X importtime` of the modules
 `serve` loads, the largest cumulative costs first (one run; import times swing with the load).
+With --tickets N one more server (on a database with the benchmark hall) is read idle, then after
+16 kiosk connections issued N tickets through it, then again after a pause: `memory_after_tickets`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -26,13 +30,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._util import REPO_ROOT, proc_cpu
+from benchmarks._util import BENCH_HALL, BENCH_PREFIXES, REPO_ROOT, RawHttp, bench_seed, proc_cpu
 from tests.fixtures.server import (
     SMALL_SEED,
     HallServer,
@@ -102,6 +107,62 @@ def one_start(db_url: str, data_dir: Path) -> dict[str, Any]:
     }
 
 
+async def _issue(port: int, token: str, n: int, kiosks: int = 16) -> int:
+    """Issue n tickets over `kiosks` keep-alive connections; the number that failed."""
+    codes = [f"BENCH-{i + 1:03d}" for i in range(len(BENCH_PREFIXES))]
+    failed = 0
+
+    async def kiosk(k: int) -> None:
+        nonlocal failed
+        conn = await RawHttp("127.0.0.1", port, token).connect()
+        try:
+            for i in range(k, n, kiosks):
+                status, _ = await conn.request(
+                    "POST",
+                    f"/api/v1/halls/{BENCH_HALL}/tickets",
+                    {"service_code": codes[i % len(codes)], "channel": "kiosk"},
+                    {"Idempotency-Key": uuid.uuid4().hex},
+                )
+                failed += status != 201
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(kiosk(k) for k in range(kiosks)))
+    return failed
+
+
+def memory_after_tickets(work: Path, tickets: int) -> dict[str, Any]:
+    """RSS of a server idle, right after issuing `tickets` tickets, and after a pause."""
+    seed = work / "bench_seed.json"
+    seed.write_text(json.dumps(bench_seed(4), ensure_ascii=False), encoding="utf-8")
+    db_url = f"sqlite:///{work / 'tickets.sqlite3'}"
+    data_dir = work / "tickets-data"
+    prepare_database(db_url, data_dir, seed)
+    server = HallServer(db_url=db_url, data_dir=data_dir, port=free_port())
+    server.start()
+    assert server.proc is not None
+    try:
+        token = server.create_token("kiosk", BENCH_HALL)
+        time.sleep(IDLE_SETTLE_S)
+        idle = _rss_kb(server.proc.pid)
+        t0 = time.perf_counter()
+        failed = asyncio.run(_issue(server.port, token, tickets))
+        wall = time.perf_counter() - t0
+        right_after = _rss_kb(server.proc.pid)
+        time.sleep(5 * IDLE_SETTLE_S)
+        settled = _rss_kb(server.proc.pid)
+    finally:
+        server.stop()
+    return {
+        "tickets": tickets,
+        "failed": failed,
+        "tickets_per_s": round(tickets / wall, 1),
+        "idle_rss_mb": None if idle is None else round(idle / 1024, 1),
+        "rss_right_after_mb": None if right_after is None else round(right_after / 1024, 1),
+        "rss_after_pause_mb": None if settled is None else round(settled / 1024, 1),
+    }
+
+
 def import_costs(top: int = 25) -> list[dict[str, Any]]:
     """`python -X importtime` of what serve imports: the largest cumulative costs (ms)."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -141,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="an existing database URL (default: a seeded SQLite file in a temp dir)")
     parser.add_argument("--label", default="", help="a name for this run in the JSON (e.g. before/after)")
     parser.add_argument("--out", help="also write the JSON to this file")
+    parser.add_argument(
+        "--tickets", type=int, default=0, help="also read RSS after issuing this many tickets"
+    )
     parser.add_argument("--no-imports", action="store_true", help="skip the -X importtime run")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
@@ -157,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(starts):
             runs.append(one_start(db_url, data_dir))
             logger.info("start %d: %s", i + 1, runs[-1])
+        memory = memory_after_tickets(Path(tmp), args.tickets) if args.tickets > 0 else None
     times = [r["first_answer_s"] for r in runs]
     cpu = [r["cpu_s"] for r in runs]
     rss = [r["idle_rss_mb"] for r in runs if r["idle_rss_mb"] is not None]
@@ -186,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         "first_answer": doc["first_answer_s"]["median"] <= 0.5,
         "idle_rss": bool(rss) and statistics.median(rss) <= 150,
     }
+    if memory is not None:
+        doc["memory_after_tickets"] = memory
     doc["machine"]["loadavg_after"] = list(os.getloadavg())
     if not args.no_imports:
         doc["imports"] = import_costs()

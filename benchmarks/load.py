@@ -1,6 +1,7 @@
 """Load benchmark of the real hall server on SQLite and PostgreSQL; prints one JSON document.
 
 Run: .venv/bin/python benchmarks/load.py [--quick] [--backends sqlite,postgres]
+     .venv/bin/python benchmarks/load.py --pg-per-request [--quick]   (issue 14's PostgreSQL figures)
 
 Phases per backend, each against one `hall-server serve` process (uvicorn, one worker) on
 loopback, seeded with one hall of 50 windows and 50 clerks:
@@ -15,6 +16,11 @@ loopback, seeded with one hall of 50 windows and 50 clerks:
   ws_fanout  200 WebSocket subscribers; paced calls; delay from sending call-next until
              each subscriber has the ticket.called event
 and integrity counters: duplicate numbers and tickets called twice (both must be 0).
+With --pg-per-request only PostgreSQL runs, only the issue and call_next phases, and each gets a
+"per_request" section: round trips per request (every statement PostgreSQL ran, BEGIN, COMMIT
+and ROLLBACK included, from pg_stat_statements' call counts, reset before the phase), planning
+and execution milliseconds, and CPU milliseconds of the server process and of the PostgreSQL
+backends (/proc/<pid>/stat) per request.
 Throughput is read from the closed-loop phases; with 16 (50) clients always waiting on the
 server, their latency is queueing (Little's law: 50 windows at 1,300 calls/s wait 38 ms on
 average whatever the server does), so the p99 aim is checked at the aimed rate, in the open-loop
@@ -122,6 +128,70 @@ class CpuMeter:
         if not self.pg_pid:
             out.pop("postgres_cpu_s", None)
         return out
+
+
+# --- PostgreSQL per request: round trips and planning from pg_stat_statements ------------
+class PgStatements:
+    """pg_stat_statements' totals over one phase (the extension must be preloaded)."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self._conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+        self._conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+    def reset(self) -> None:
+        self._conn.execute("SELECT pg_stat_statements_reset()")
+
+    def totals(self) -> dict[str, Any]:
+        """Calls per statement kind, planning and execution ms; this probe's own queries left out."""
+        rows = self._conn.execute(
+            "SELECT query, calls, total_plan_time, total_exec_time, plans FROM pg_stat_statements "
+            "WHERE query NOT LIKE '%pg_stat_statements%' AND dbid = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchall()
+        out: dict[str, Any] = {
+            "statements": 0,
+            "transaction_control": 0,
+            "plans": 0,
+            "plan_ms": 0.0,
+            "exec_ms": 0.0,
+            "top": [],
+        }
+        for query, calls, plan_ms, exec_ms, plans in rows:
+            head = query.strip().split(None, 1)[0].upper() if query.strip() else ""
+            if head in ("BEGIN", "COMMIT", "ROLLBACK", "START"):
+                out["transaction_control"] += calls
+            else:
+                out["statements"] += calls
+            out["plans"] += plans
+            out["plan_ms"] += plan_ms
+            out["exec_ms"] += exec_ms
+        rows.sort(key=lambda r: -r[1])
+        out["top"] = [
+            {"calls": r[1], "plans": r[4], "query": " ".join(r[0].split())[:160]} for r in rows[:12]
+        ]
+        return out
+
+    def per_request(self, n: int, cpu: dict[str, float]) -> dict[str, Any]:
+        """The phase's figures divided by its n requests."""
+        t = self.totals()
+        n = max(1, n)
+        return {
+            "requests": n,
+            "round_trips": round((t["statements"] + t["transaction_control"]) / n, 2),
+            "statements": round(t["statements"] / n, 2),
+            "begin_commit_rollback": round(t["transaction_control"] / n, 2),
+            "plans": round(t["plans"] / n, 2),
+            "pg_plan_ms": round(t["plan_ms"] / n, 3),
+            "pg_exec_ms": round(t["exec_ms"] / n, 3),
+            "server_cpu_ms": round(1000 * cpu["server_cpu_s"] / n, 2),
+            "postgres_cpu_ms": round(1000 * cpu.get("postgres_cpu_s", 0.0) / n, 2),
+            "by_statement": t["top"],
+        }
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 # --- optional profile of the server process with py-spy -------------------------------
@@ -551,8 +621,9 @@ def run_backend(
     size: dict[str, Any],
     pg: PgCluster | None,
     profile_dir: Path | None = None,
+    per_request: bool = False,
 ) -> dict[str, Any]:
-    """All phases against one fresh database; returns the backend's JSON section."""
+    """All phases against one fresh database (only issue and call_next with per_request)."""
     seed_path = work / "bench_seed.json"
     seed_path.write_text(
         json.dumps(bench_seed(WINDOWS, BENCH_PASSWORD), ensure_ascii=False), encoding="utf-8"
@@ -568,12 +639,16 @@ def run_backend(
 
         # Warm-up (not measured): imports, caches, connection pools.
         warm = asyncio.run(_issue_phase(server, kiosk_token, 3))
+        stats = PgStatements(db_url) if per_request else None
+        if stats is not None:
+            stats.reset()
 
         meter.start()
         with Profiler(profile_dir, server, f"{name}-issue") as prof_issue:
             issue = asyncio.run(_issue_phase(server, kiosk_token, size["per_kiosk"]))
         cpu_issue = meter.stop()
         n_issued = len(issue["tickets"])
+        issue_rt = stats.per_request(len(issue["latencies"]), cpu_issue) if stats is not None else None
         out["issue"] = {
             "kiosks": KIOSKS,
             "tickets": n_issued,
@@ -586,6 +661,26 @@ def run_backend(
                 1000 * cpu_issue["server_cpu_s"] / max(1, len(issue["latencies"])), 2
             ),
         }
+        if stats is not None:
+            out["issue"]["per_request"] = issue_rt
+            stats.reset()
+            meter.start()
+            calls = asyncio.run(_call_phase(server, clerks))
+            cpu_call = meter.stop()
+            # The windows' last 下一位 ("nobody waits") are requests too.
+            n_req = len(calls["latencies"]) + len(clerks)
+            out["call_next"] = {
+                "windows": len(clerks),
+                "calls": len(calls["called"]),
+                "per_s": round(len(calls["called"]) / calls["wall"], 1),
+                "errors": dict(calls["errors"]),
+                "cpu": cpu_call,
+                "per_request": stats.per_request(n_req, cpu_call),
+            }
+            stats.close()
+            server.stop()
+            out["server_errors"] = _server_errors(server)
+            return out
 
         # Open loop at the aimed rate: calls first (the queue holds the tickets issued above).
         meter.start()
@@ -756,6 +851,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small run (about a minute)")
     parser.add_argument("--backends", default="sqlite,postgres", help="comma list of sqlite, postgres")
     parser.add_argument("--profile", type=Path, help="sample the server with py-spy into this folder")
+    parser.add_argument(
+        "--pg-per-request",
+        action="store_true",
+        help="PostgreSQL only, issue and call_next only: round trips and CPU per request",
+    )
     parser.add_argument("--max-seconds", type=float, default=900.0, help="give up after this long")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -763,6 +863,8 @@ def main(argv: list[str] | None = None) -> int:
     # as server latency. Its memory is bounded by the run (a few thousand tickets).
     gc.disable()
     size = SIZES["quick" if args.quick else "full"]
+    if args.pg_per_request:
+        args.backends = "postgres"
     started = time.monotonic()
     doc: dict[str, Any] = {
         "benchmark": "hall_server_load",
@@ -790,6 +892,12 @@ def main(argv: list[str] | None = None) -> int:
                 url = sqlite_url(work)
             elif backend == "postgres":
                 settings = {}
+                if args.pg_per_request:
+                    settings = {
+                        "shared_preload_libraries": "pg_stat_statements",
+                        "pg_stat_statements.track_planning": "on",
+                        "pg_stat_statements.track_utility": "on",
+                    }
                 if args.profile:
                     # With --profile, statements slower than 20 ms land in the cluster's log.
                     settings = {
@@ -808,8 +916,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 parser.error(f"unknown backend {backend}")
             try:
-                result = run_backend(backend, url, work, size, pg, args.profile)
-                result["meets_targets"] = _verdict(result)
+                result = run_backend(backend, url, work, size, pg, args.profile, args.pg_per_request)
+                if not args.pg_per_request:
+                    result["meets_targets"] = _verdict(result)
             except Exception as exc:
                 logger.exception("backend %s failed", backend)
                 result = {"failed": repr(exc)[:2000]}
@@ -819,6 +928,7 @@ def main(argv: list[str] | None = None) -> int:
                 _dump_pg_statements(url, args.profile / "pg_statements.json")
             doc["backends"][backend] = result
     doc["seconds"] = round(time.monotonic() - started, 1)
+    doc["load_average"] = os.getloadavg()
     print(json.dumps(doc, ensure_ascii=False, indent=2))
     return 0
 

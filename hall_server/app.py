@@ -21,6 +21,7 @@ from hall_server.const import (
     MAX_BODY_BYTES,
     STAFF_PHOTO_MAX_BYTES,
     SYNC_MAX_BODY_BYTES,
+    SYNC_PHOTO_MAX_BYTES,
     VERSION,
 )
 from hall_server.context import ServerContext
@@ -89,6 +90,8 @@ def body_limit(path: str) -> int:
         return DOCUMENT_MAX_BYTES + 64 * 1024
     if path.endswith("/photo"):
         return STAFF_PHOTO_MAX_BYTES + 64 * 1024
+    if "/sync/photos/" in path:
+        return SYNC_PHOTO_MAX_BYTES + 64 * 1024
     return SYNC_MAX_BODY_BYTES if path.endswith("/sync/push") else MAX_BODY_BYTES
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -19,7 +20,9 @@ from hall_server.const import (
     DEFAULT_PORT,
     DEMO_DB_FILE_NAME,
     DEMO_TOKENS_FILE,
+    OPEN_FILES_WANTED,
     ROLES,
+    WS_PER_MESSAGE_DEFLATE,
     WS_PROTOCOL,
 )
 from hall_server.errors import HallError
@@ -555,6 +558,11 @@ def _check_hall(db: Any, hall_id: str) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """hall-server serve."""
+    # Start-up builds a large heap that lives as long as the process (models, routes, the
+    # catalogue): collecting it over and over while it grows is wasted start-up time.
+    # settle_heap() collects once, freezes it and turns the collector back on.
+    gc.disable()
+    _raise_open_files_limit()
     import uvicorn
 
     from hall_server.migrate import upgrade
@@ -594,11 +602,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "log_level": "info" if args.verbose or args.access_log else "warning",
         "access_log": bool(args.access_log or args.verbose),
         "ws": WS_PROTOCOL,
+        "ws_per_message_deflate": WS_PER_MESSAGE_DEFLATE,
         **tls,
         # uvicorn picks uvloop and httptools itself when they are installed (uvicorn[standard]).
     }
     try:
         if args.workers > 1:
+            gc.enable()  # this process only supervises; each worker settles its own heap
             uvicorn.run("hall_server.app:create_app_from_env", factory=True, workers=args.workers, **options)
         else:
             from hall_server.app import create_app
@@ -611,6 +621,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if advertiser is not None:
             advertiser.stop()
     return 0
+
+
+def _raise_open_files_limit() -> None:
+    """Take the hard limit of open files: every event-socket subscriber holds one (the soft limit is often 1,024)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_WANTED)
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            logger.warning("could not raise the open-files limit from %d", soft, exc_info=True)
 
 
 def _tls_options(s: Settings) -> dict[str, str]:

@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     notifier: str = ""
     # Seconds without a heartbeat before a device shows offline.
     device_stale_seconds: float = Field(default=DEVICE_STALE_SECONDS, gt=0)
+    # 呼叫工作人员: new calls one kiosk may make within the window (a tap while its call is open
+    # is answered with that call, not counted); more are refused 429 staff_call.too_many.
+    staff_calls_per_device: int = Field(default=const.STAFF_CALLS_PER_DEVICE, ge=1, le=1000)
+    staff_call_rate_window_s: float = Field(default=const.STAFF_CALL_RATE_WINDOW_S, gt=0, le=86_400)
     # Requests per minute of the public booking limits (0 turns one off); exempt networks.
     rate_book_per_address: int = Field(default=RATE_LIMITS_DEFAULT["book_per_address"], ge=0)
     rate_book_per_person: int = Field(default=RATE_LIMITS_DEFAULT["book_per_person"], ge=0)

@@ -39,9 +39,19 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_PORT = 8600
 # uvicorn's WebSocket implementation (override with HALL_WS_PROTOCOL for comparisons).
 WS_PROTOCOL = __import__("os").environ.get("HALL_WS_PROTOCOL", "websockets-sansio")
+# No permessage-deflate on WebSockets (the event stream is the only one): compression state is
+# per connection, so every event was compressed once per subscriber, a quarter of the server's
+# CPU in a fan-out; events are small JSON on a hall's LAN.
+WS_PER_MESSAGE_DEFLATE = False
+# `serve` raises its soft limit of open files to this (or the hard limit): a process holds a
+# socket per WebSocket subscriber, and a city's screens are thousands.
+OPEN_FILES_WANTED = 65536
 
 # SQLite tuning: writers wait this long for the lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 15000
+# psycopg prepares a statement on a connection after this many runs of it (its default is 5):
+# the hot statements then skip parsing, and PostgreSQL plans them a few times at most.
+PG_PREPARE_THRESHOLD = 2
 # Several processes on one SQLite file learn about each other's events by polling.
 SQLITE_EVENT_POLL_S = 0.5
 # Group commit in the SQLite lane (db/lane.py): the calls already queued share one COMMIT, up
@@ -352,6 +362,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     ),
     "document.bad_taken_at": (422, "拍摄时间格式不正确", "taken_at must be an ISO 8601 time"),
     "document.unknown": (404, "材料不存在", "No such document"),
+    "document.not_received": (
+        409,
+        "材料照片尚未从站点传到本平台，请稍后再看",
+        "The photo has not reached this server from its station yet; try again later",
+    ),
     "device.unknown_hall": (422, "设备未绑定大厅", "The device is not bound to a hall"),
     "device.other_hall": (
         409,
@@ -365,6 +380,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "Too many staff calls from this kiosk; staff are on their way",
     ),
     "staff_call.other_device": (409, "该求助编号已被其他设备使用", "The call id belongs to another device"),
+    "staff_call.at_station": (
+        409,
+        "该求助由站点的工作人员处理，请联系站点",
+        "A station's staff answer this call; it is acknowledged at the station",
+    ),
     "idempotency.conflict": (409, "重复请求的内容与首次不同", "Same idempotency key, different request"),
     "seed.invalid": (422, "城市数据文件不正确", "The city data file is invalid"),
     # Refusals of the domain core (queueing.errors); their messages come with the error itself.
@@ -526,6 +546,16 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "The parent server cannot be reached; records are kept and sent when the link returns",
     ),
     "sync.bad_row": (422, "上报的数据行不正确", "A row of the batch is invalid"),
+    "sync.bad_photo": (
+        422,
+        "上报的材料照片与其记录不符（无法解密或内容不一致），未被接受",
+        "The photo does not match its document (it does not decrypt or its digest differs); refused",
+    ),
+    "sync.no_document": (
+        409,
+        "该材料的记录尚未上报，请先上报记录再传照片",
+        "The document's record has not reached this server yet; send the records first",
+    ),
     "sync.busy": (
         503,
         "上级平台正在接收其他站点的数据，稍后自动重试",
@@ -591,6 +621,14 @@ SYNC_YIELD_STEP_S = 0.002
 SYNC_YIELD_BUDGET_S = 0.15
 SYNC_HOT_RECENT_S = 1.0
 SYNC_BATCH_UNDER_LOAD = 500
+# Document photos go up on their own channel after the records (sync/photos.py): the parent
+# names at most SYNC_PHOTOS_WANTED of the photos it lacks per ask, a station sends at most
+# SYNC_PHOTO_ROUND_BYTES of them per round (a slow link still carries the records each round),
+# and one photo's ciphertext is at most SYNC_PHOTO_MAX_BYTES (the JPEG bound plus the cipher's
+# version byte, nonce and tag, with room to spare).
+SYNC_PHOTOS_WANTED = 50
+SYNC_PHOTO_ROUND_BYTES = 12 * 1024 * 1024
+SYNC_PHOTO_MAX_BYTES = DOCUMENT_MAX_BYTES + 1024
 # The parent's event stream for a station-owned hall gets this suffix (events.stream_of).
 CITY_STREAM_SUFFIX = "@city"
 LINK_STATES = ("ok", "down", "refused", "revoked", "rewound", "epoch_conflict")
@@ -618,9 +656,11 @@ DEFAULT_NEAR_AHEAD = 3
 # A device that has not sent a heartbeat for this long is shown offline: three missed beats of the
 # kiosks' 30-second heartbeat (kiosk.const.HEARTBEAT_S) and a margin. Settings.device_stale_seconds overrides.
 DEVICE_STALE_SECONDS = 100
-# Staff calls (呼叫工作人员): who may make one, how many a kiosk may make per window of time (a
-# frightened visitor tapping again is answered with the open call, not a new one), and how long an
-# unacknowledged call stays on the dashboard (a forgotten one does not stay there for days).
+# Staff calls (呼叫工作人员): who may make one, how many a kiosk may make per window of time by
+# default (Settings.staff_calls_per_device / staff_call_rate_window_s, HALL_STAFF_CALLS_PER_DEVICE,
+# HALL_STAFF_CALL_RATE_WINDOW_S; a frightened visitor tapping again is answered with the open call,
+# not a new one), and how long an unacknowledged call stays on the dashboard (a forgotten one does
+# not stay there for days).
 STAFF_CALL_ROLES = ("kiosk",)
 STAFF_CALLS_PER_DEVICE = 5
 STAFF_CALL_RATE_WINDOW_S = 600

@@ -24,6 +24,7 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+    gc.enable()  # `serve` starts with the collector off (see cli.cmd_serve)
     _gen0, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GEN0_THRESHOLD, gen1, gen2)
     logger.debug("heap settled: %d objects frozen", gc.get_freeze_count())

@@ -19,4 +19,6 @@ class DocumentOut(WireOut):
     size: int
     sha256: str
     label: str | None
+    # False at the city while a station's photo is still on its way (the record came first).
+    received: bool = True
     url: str

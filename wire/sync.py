@@ -103,6 +103,20 @@ class PullOut(WireOut):
     relayed: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class PhotosWantedOut(WireOut):
+    """The station's documents whose photo the parent lacks (oldest first, bounded; `more`: others wait)."""
+
+    documents: list[int]
+    more: bool
+
+
+class PhotoStoredOut(WireOut):
+    """A photo the parent checked: `stored` false when it had it already (sent again: no change)."""
+
+    document_id: int
+    stored: bool
+
+
 class LinkOut(WireOut):
     """The station's link to its parent (`mode: "standalone"` on a server that is no station)."""
 

@@ -14,12 +14,14 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from hall_server.api.deps import Creds, get_ctx, json_response, run_authed, run_db
+from hall_server.api.documents import read_limited
 from hall_server.api.lean import LeanRoute, lean_openapi
-from hall_server.api.schemas import ErrorOut
+from hall_server.api.schemas import DbInt, ErrorOut
 from hall_server.auth import bearer_token
 from hall_server.const import (
     SYNC_BUSY_RETRY_MAX_S,
     SYNC_BUSY_RETRY_S,
+    SYNC_PHOTO_MAX_BYTES,
     SYNC_PUSH_QUEUE,
     SYNC_PUSH_SLOTS,
     SYNC_PUSH_WAIT_S,
@@ -28,7 +30,16 @@ from hall_server.const import (
 from hall_server.errors import HallError
 from hall_server.priority import YieldBudget
 from hall_server.services import stations as svc
-from wire.sync import AttendanceConflictsOut, LinkOut, PullOut, PushIn, PushOut, StationsOut
+from wire.sync import (
+    AttendanceConflictsOut,
+    LinkOut,
+    PhotoStoredOut,
+    PhotosWantedOut,
+    PullOut,
+    PushIn,
+    PushOut,
+    StationsOut,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +177,34 @@ async def pull(
     """The city's configuration for the station's halls (if changed) and rows worked at the city."""
     ctx = get_ctx(request)
     return json_response(await run_db(ctx, svc.pull, ctx, creds, config_version, down_cursor))
+
+
+@router.get("/sync/photos", response_model=PhotosWantedOut)
+async def photos_wanted(request: Request, creds: Creds) -> Any:
+    """The station's document photos this server still lacks (station credential; sync/photos.py)."""
+    ctx = get_ctx(request)
+    return json_response(await run_db(ctx, svc.photos_wanted, ctx, creds))
+
+
+@router.put(
+    "/sync/photos/{document_id}",
+    response_model=PhotoStoredOut,
+    responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def put_photo(document_id: DbInt, request: Request, creds: Creds) -> Any:
+    """One document's photo as the station stores it (ciphertext), kept once (station credential)."""
+    ctx = get_ctx(request)
+    # The credential is checked before the body is read: a stranger cannot make us take 5 MB.
+    await run_db(ctx, svc.station_of, ctx, creds)
+    blob = await read_limited(request, SYNC_PHOTO_MAX_BYTES)
+    budget = YieldBudget(SYNC_YIELD_BUDGET_S)
+    return json_response(await run_db(ctx, svc.put_photo, ctx, creds, document_id, blob, budget))
 
 
 @router.get("/sync/link", response_model=LinkOut)

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from hall_server.const import SQLITE_BUSY_TIMEOUT_MS
+from hall_server.const import PG_PREPARE_THRESHOLD, SQLITE_BUSY_TIMEOUT_MS
 from hall_server.db.lane import Lane
 from hall_server.errors import HallError
 
@@ -42,7 +42,13 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         )
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        url,
+        connect_args={"prepare_threshold": PG_PREPARE_THRESHOLD},
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+    )
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -413,21 +419,24 @@ class Database:
 
     @contextmanager
     def read_conn(self) -> Iterator[Connection]:
-        """A bare Connection for hot read paths (no ORM session); rolled back at the end."""
+        """A bare Connection for hot read paths (no ORM session); its read transaction ends at the end."""
         g = self._group()
         if g is not None and g.conn is not None:
             yield g.conn
             return
         with self.engine.connect() as conn:
             yield conn
+            if self.is_postgres and conn.in_transaction():
+                # COMMIT, not the pool's ROLLBACK: the same for a read, but psycopg drops the
+                # connection's prepared statements at every ROLLBACK.
+                conn.commit()
 
     @contextmanager
     def read_driver(self) -> Iterator[DriverConn]:
         """A pooled driver connection for one hot read by a Prepared statement (db/prepared.py).
 
         Half the cost of read_conn(): no Connection object, no transaction begun and rolled back
-        around a single SELECT (SQLite runs it in autocommit; PostgreSQL's driver begins one,
-        which the pool rolls back when the connection returns).
+        around a single SELECT (both databases run it in autocommit).
         """
         g = self._group()
         if g is not None:
@@ -443,11 +452,23 @@ class Database:
             pooled = self.engine.raw_connection()
         except dbapi_error as exc:
             raise OperationalError("connect", None, exc) from exc
+        raw = pooled.dbapi_connection
+        if self.is_postgres:
+            # One SELECT needs no transaction: without BEGIN and the pool's ROLLBACK it is one
+            # round trip instead of three, and no ROLLBACK means psycopg keeps the connection's
+            # prepared statements (it drops them all at every ROLLBACK, and every hot statement
+            # was then planned again on each use).
+            raw.autocommit = True
         try:
             yield DriverConn(pooled, self.engine.dialect)
         except dbapi_error as exc:
             raise OperationalError("read", None, exc) from exc
         finally:
+            if self.is_postgres:
+                try:
+                    raw.autocommit = False
+                except self.engine.dialect.loaded_dbapi.Error:
+                    pooled.invalidate()  # the connection is gone: the pool must not hand it out
             pooled.close()
 
     def dispose(self) -> None:

@@ -48,6 +48,8 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 
 # Columns of a listing: never the encrypted bytes.
 _META = [c for c in D.c if c.name != "data_enc"]
+# At a parent, a station's document whose photo has not come up yet (sync/photos.py).
+_RECEIVED = (func.length(D.c.data_enc) > 0).label("received")
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-def _context(ticket_id: int) -> str:
+def photo_context(ticket_id: int) -> str:
     # Binds each ciphertext to its ticket: a blob copied onto another row does not decrypt.
     return f"ticket_document:{ticket_id}"
 
@@ -105,6 +107,8 @@ def document_view(ctx: ServerContext, row: Any) -> dict[str, Any]:
         "size": row.size,
         "sha256": row.sha256,
         "label": row.label,
+        # False at a parent while the photo is still on its way from the station.
+        "received": bool(getattr(row, "received", True)),
         "url": f"/api/v1/documents/{row.id}",
     }
 
@@ -160,7 +164,7 @@ def add_document(
                     size=len(doc.data),
                     sha256=sha,
                     label=doc.label.strip(),
-                    data_enc=ctx.protector.encrypt_bytes(doc.data, _context(ticket.id)),
+                    data_enc=ctx.protector.encrypt_bytes(doc.data, photo_context(ticket.id)),
                 )
                 .returning(*_META)
             ).one()
@@ -212,7 +216,7 @@ def list_documents(ctx: ServerContext, p: Principal, ticket_id: int) -> list[dic
         ticket = s.execute(select(T.c.id, T.c.hall_id, T.c.window_id).where(T.c.id == ticket_id)).first()
         if ticket is None:
             raise HallError("ticket.unknown", ticket_id=ticket_id)
-        rows = s.execute(select(*_META).where(D.c.ticket_id == ticket_id).order_by(D.c.id)).all()
+        rows = s.execute(select(*_META, _RECEIVED).where(D.c.ticket_id == ticket_id).order_by(D.c.id)).all()
     _check_reader(ctx, p, ticket, {r.window_id for r in rows})
     return [document_view(ctx, r) for r in rows]
 
@@ -226,7 +230,10 @@ def read_document(ctx: ServerContext, p: Principal, document_id: int) -> tuple[b
             raise HallError("document.unknown", document_id=document_id)
         ticket = s.execute(select(T.c.id, T.c.hall_id, T.c.window_id).where(T.c.id == row.ticket_id)).one()
     _check_reader(ctx, p, ticket, {row.window_id})
-    data = ctx.protector.decrypt_bytes(row.data_enc, _context(row.ticket_id))
+    if not row.data_enc:
+        # A station's document whose photo has not reached this server yet (sync/photos.py).
+        raise HallError("document.not_received", document_id=document_id, hall_id=row.hall_id)
+    data = ctx.protector.decrypt_bytes(row.data_enc, photo_context(row.ticket_id))
     with ctx.db.write() as s:
         audit.record(
             s, AU_DOCUMENT_VIEWED, p.actor, hall_id=row.hall_id, ticket_id=row.ticket_id, document_id=row.id

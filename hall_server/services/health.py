@@ -21,6 +21,7 @@ from hall_server.const import (
 )
 from hall_server.context import ServerContext
 from hall_server.db.models import Device, Hall, QueueGroup, Station, Ticket, Window
+from hall_server.events import station_halls
 from hall_server.services import staff_calls
 from hall_server.services.hall_settings import settings_of
 from hall_server.services.stations import station_rows
@@ -259,6 +260,8 @@ def alerts_of(ctx: ServerContext, p: Principal, hall_id: str) -> list[dict[str, 
     """Use case: a hall's alerts now (its managers)."""
     manager_scope(ctx, p, hall_id, include_subtree=False)
     with ctx.db.read() as s:
+        # A station's call (it came up with the station's records) is answered at the station.
+        at_station = hall_id in station_halls(s.connection())
         # A visitor waiting for help comes first: it is a person at a kiosk, now.
         calls = [
             _alert(
@@ -269,6 +272,7 @@ def alerts_of(ctx: ServerContext, p: Principal, hall_id: str) -> list[dict[str, 
                 call_id=c["id"],
                 device_name=c["device_name"],
                 requested_at=c["requested_at"],
+                at_station=at_station,
             )
             for c in staff_calls.open_calls(s, ctx, hall_id)
         ]

@@ -15,14 +15,12 @@ from hall_server.const import (
     EV_STAFF_CALL_REQUESTED,
     STAFF_CALL_ALERT_S,
     STAFF_CALL_DEVICE_NAME_ZH,
-    STAFF_CALL_RATE_WINDOW_S,
     STAFF_CALL_ROLES,
-    STAFF_CALLS_PER_DEVICE,
 )
 from hall_server.context import ServerContext
 from hall_server.db.models import ApiToken, StaffCall
 from hall_server.errors import HallError
-from hall_server.events import append_event
+from hall_server.events import append_event, station_halls
 from hall_server.services.views import local_iso
 
 logger = logging.getLogger(__name__)
@@ -51,7 +49,7 @@ def request_staff(
 
     The same call id again (a retry, a call queued offline) returns the first call; a call while
     the kiosk's previous one is still open returns that one (a second tap is no second alarm);
-    more than STAFF_CALLS_PER_DEVICE new calls in STAFF_CALL_RATE_WINDOW_S is 429.
+    more than settings.staff_calls_per_device new calls in settings.staff_call_rate_window_s is 429.
     """
     require_roles(p, *STAFF_CALL_ROLES)
     ctx.catalog.hall(hall_id)
@@ -77,15 +75,14 @@ def request_staff(
         ).first()
         if open_call is not None:
             return staff_call_view(ctx, open_call), False
-        since = now - timedelta(seconds=STAFF_CALL_RATE_WINDOW_S)
+        per_device, window_s = ctx.settings.staff_calls_per_device, ctx.settings.staff_call_rate_window_s
+        since = now - timedelta(seconds=window_s)
         recent = s.execute(
             select(func.count()).select_from(SC).where(mine, SC.c.requested_at >= since)
         ).scalar_one()
-        if recent >= STAFF_CALLS_PER_DEVICE:
-            logger.warning(
-                "staff calls of token %s refused: %d in %d s", p.token_id, recent, STAFF_CALL_RATE_WINDOW_S
-            )
-            raise HallError("staff_call.too_many", retry_after=STAFF_CALL_RATE_WINDOW_S)
+        if recent >= per_device:
+            logger.warning("staff calls of token %s refused: %d in %g s", p.token_id, recent, window_s)
+            raise HallError("staff_call.too_many", retry_after=round(window_s))
         name = _device_name(s, p)
         row = s.execute(
             insert(SC)
@@ -105,6 +102,10 @@ def acknowledge(ctx: ServerContext, p: Principal, call_id: str) -> dict[str, Any
         if row is None:
             raise HallError("staff_call.unknown", call_id=call_id)
         manager_scope(ctx, p, row.hall_id, include_subtree=False)
+        if row.hall_id in station_halls(s.connection()):
+            # The station's call, sent up for the alert (sync/protocol.UP_TABLES): one writer per
+            # record, so its floor staff acknowledge it there and the acknowledgement comes up.
+            raise HallError("staff_call.at_station", call_id=call_id, hall_id=row.hall_id)
         if row.acknowledged_at is not None:
             return staff_call_view(ctx, row)
         who = p.username or str(p.user_id)

@@ -14,7 +14,7 @@ import io
 import logging
 from typing import Any
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 from sqlalchemy import select, update
 
 from hall_server import audit
@@ -30,9 +30,14 @@ from hall_server.const import (
 from hall_server.context import ServerContext
 from hall_server.db.models import User, Window
 from hall_server.errors import HallError
+from hall_server.lazy import lazy_module
 from hall_server.services.staff import staff_in_scope, staff_view
 
 logger = logging.getLogger(__name__)
+
+# Decoders load with the first photo, not at start-up.
+Image = lazy_module("PIL.Image")
+ImageOps = lazy_module("PIL.ImageOps")
 
 U = User.__table__
 W = Window.__table__

@@ -33,17 +33,19 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-import numpy as np
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from hall_server.const import STAT_ROLLUP_DAYS_PER_STEP, STAT_ROLLUP_LOCK
 from hall_server.db.engine import Database
 from hall_server.db.models import Hall, StatDirty, StatRollup, Ticket
+from hall_server.lazy import lazy_module
 from hall_server.services import stats_facts
 from hall_server.services.stats_facts import COL, N_COUNTS, N_COUNTS_HOURS, Facts, Grouped
 
 logger = logging.getLogger(__name__)
+
+np = lazy_module("numpy")  # loads with the first statistics request or pass, not at start-up
 
 T = Ticket.__table__
 SR = StatRollup.__table__
@@ -55,7 +57,7 @@ DIMS = ("all", "hour", "service", "group", "window", "clerk")
 # year is read as twelve rows per hall and key; a period's partial months read day rows.
 MONTH = "m:"
 MONTH_DIMS = tuple(MONTH + d for d in DIMS)
-I4 = np.dtype("<i4")
+I4 = "<i4"  # int32, little-endian (a dtype spec: numpy loads at first use)
 
 
 def catch_up(db: Database) -> int:

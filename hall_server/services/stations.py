@@ -17,7 +17,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from hall_server.auth import MANAGER_ROLES, Principal, authenticate, require_roles, visible_halls
-from hall_server.const import ERRORS, STATION_NO_MAX, SYNC_BATCH_UNDER_LOAD
+from hall_server.const import ERRORS, STATION_NO_MAX, SYNC_BATCH_UNDER_LOAD, SYNC_PHOTOS_WANTED
 from hall_server.context import ServerContext
 from hall_server.db.engine import Database
 from hall_server.db.models import (
@@ -37,7 +37,7 @@ from hall_server.errors import HallError
 from hall_server.events import forget_station_halls
 from hall_server.passwords import new_token, token_hash
 from hall_server.priority import HOT, YieldBudget
-from hall_server.sync import capture, config_snapshot, parent, relay
+from hall_server.sync import capture, config_snapshot, parent, photos, relay
 from hall_server.sync.protocol import station_range
 from wire.sync import PushIn
 
@@ -162,6 +162,39 @@ def pull(
         "more": more,
         "relayed": registry,
     }
+
+
+# --- document photos (sync/photos.py) ------------------------------------------------------------
+def photos_wanted(ctx: ServerContext, token: str | None) -> dict[str, Any]:
+    """GET /sync/photos: the station's documents whose photo this server lacks, oldest first."""
+    station_id = station_of(ctx, token)
+    with ctx.db.read() as s:
+        st = s.execute(select(_ST.c.station_no).where(_ST.c.id == station_id)).one()
+        halls = relay.served_halls(s, station_id)
+        ranges = relay.served_ranges(s, station_id, int(st.station_no))
+        ids, more = photos.wanted(s, halls, ranges, SYNC_PHOTOS_WANTED)
+    return {"documents": ids, "more": more}
+
+
+def put_photo(
+    ctx: ServerContext, token: str | None, document_id: int, blob: bytes, budget: YieldBudget | None = None
+) -> dict[str, Any]:
+    """PUT /sync/photos/{id}: keep a station's photo of one of its documents (once)."""
+    station_id = station_of(ctx, token)
+    if not blob:
+        raise HallError("document.empty")
+    if budget is not None:
+        budget.pause()  # this server's own kiosks and windows first, as for a push
+    with ctx.db.write() as s:
+        st = parent.lock_station(s, station_id)
+        halls = set(relay.served_halls(s, station_id))
+        ranges = relay.served_ranges(s, station_id, int(st.station_no))
+        stored = photos.store(s, ctx.protector, document_id, blob, halls, ranges)
+    if stored:
+        logger.info(
+            "photo of document %s from station %s kept (%d bytes)", document_id, station_id, len(blob)
+        )
+    return {"document_id": document_id, "stored": stored}
 
 
 # --- the registry (CLI) ------------------------------------------------------------------------

@@ -10,15 +10,17 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from sqlalchemy import Integer, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from hall_server.db.models import FollowupCase, Rating, Ticket
+from hall_server.lazy import lazy_module
 from queueing.kpi import CASE_STEPS, indicators_from_counts
 
 logger = logging.getLogger(__name__)
+
+np = lazy_module("numpy")  # loads with the first statistics request or pass, not at start-up
 
 T = Ticket.__table__
 R = Rating.__table__

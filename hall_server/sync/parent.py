@@ -61,7 +61,8 @@ _SH = StationHall.__table__
 _WINDOWS = Window.__table__
 _UP = {t.name: t for t in UP_TABLES}
 # Tables applied with Python values on every database: windows (an update of the station's
-# columns only) and ticket documents (the photo stays at the station: data_enc is filled in).
+# columns only) and ticket documents (the photo follows on its own channel, sync/photos.py:
+# data_enc starts empty, "not yet received").
 _PYTHON_VALUE_TABLES = ("windows", "ticket_documents")
 _JSON_UPSERTS: dict[tuple[str, tuple[str, ...]], Any] = {}
 # A push of more events of a stream than this is announced to this process's WebSocket
@@ -396,7 +397,7 @@ def _apply_rows(
             continue
         if table.name == "ticket_documents":
             for row in decoded:
-                row.setdefault("data_enc", b"")  # the photo stays at the station
+                row.setdefault("data_enc", b"")  # not yet received: the photo follows (sync/photos.py)
         if as_json:
             _upsert_json(s, table, pk, decoded)
         else:
@@ -414,7 +415,7 @@ def _upsert_rows(s: Session, dialect: str, table: Table, pk: str, decoded: list[
         by_columns[tuple(sorted(row))].append(row)
     for columns, batch in by_columns.items():
         stmt = module.insert(table)
-        # The photo of a document stays at the station: an update never blanks the parent's copy.
+        # The photo of a document comes on its own channel: an update never blanks the parent's copy.
         keep = [c for c in columns if c != pk and not (table.name == "ticket_documents" and c == "data_enc")]
         set_ = {c: stmt.excluded[c] for c in keep} or {pk: stmt.excluded[pk]}
         s.execute(stmt.on_conflict_do_update(index_elements=[pk], set_=set_), batch)

@@ -46,6 +46,7 @@ from hall_server.db.models import (
     ServiceItem,
     ServiceItemVersion,
     Sitting,
+    StaffCall,
     Ticket,
     TicketDocument,
     User,
@@ -67,6 +68,9 @@ UP_TABLES: tuple[Table, ...] = tuple(
         MatterVisit,
         MatterStep,
         TicketDocument,
+        # A visitor's 呼叫工作人员 at the station's kiosk: the parent's dashboard lists it among
+        # the hall's alerts; the station's floor staff answer it (its acknowledgement comes up too).
+        StaffCall,
     )
 )
 # Parent-owned operational tables a station shows, in foreign-key order: follow-up cases worked
@@ -97,7 +101,8 @@ BY_NAME: dict[str, Table] = {t.name: t for t in (*UP_TABLES, *DOWN_TABLES, *CONF
 # Columns of a window each side owns.
 WINDOW_CONFIG_COLUMNS = ("id", "hall_id", "number", "name", "kind", "zone", "groups")
 WINDOW_OPERATION_COLUMNS = ("status", "clerk_id", "current_ticket_id", "last_ticket_id", "call_history")
-# Columns a table sends up (None: all). The photo bytes of a document never leave the station.
+# Columns a table sends up (None: all). A document's photo goes up on its own channel after
+# the records (sync/photos.py), never in a batch.
 UP_COLUMNS: dict[str, tuple[str, ...]] = {
     "windows": ("id", "hall_id", *WINDOW_OPERATION_COLUMNS),
     "ticket_documents": tuple(c.name for c in TicketDocument.__table__.c if c.name != "data_enc"),

@@ -42,11 +42,17 @@ import requests
 import urllib3
 from sqlalchemy import delete, select, update
 
-from hall_server.const import API_PREFIX, SYNC_IDLE_FACTOR, SYNC_MAX_EVENTS, SYNC_PROBE_S
+from hall_server.const import (
+    API_PREFIX,
+    SYNC_IDLE_FACTOR,
+    SYNC_MAX_EVENTS,
+    SYNC_PHOTO_ROUND_BYTES,
+    SYNC_PROBE_S,
+)
 from hall_server.context import ServerContext
 from hall_server.db.models import Event, HallSeq, SyncAck, SyncChange, SyncState
 from hall_server.services.stations import waiting_of
-from hall_server.sync import capture, config_snapshot, deletes, relay
+from hall_server.sync import capture, config_snapshot, deletes, photos, relay
 from hall_server.sync.capture import RANGED_TABLES, Bundle
 from hall_server.sync.protocol import (
     BY_NAME,
@@ -65,6 +71,9 @@ _EVENTS = Event.__table__
 _SEQ = HallSeq.__table__
 LOCK_FILE = "station-sync.lock"
 JSON_HEADERS = {"Content-Type": "application/json"}
+PHOTO_HEADERS = {"Content-Type": "application/octet-stream"}
+# A photo the parent refuses for what it is (not for the link): skipped, the others still go.
+PHOTO_REFUSALS = ("sync.bad_photo", "sync.no_document", "sync.wrong_hall", "document.too_large")
 # Pushes per round at most (each up to sync_batch events): a long backlog is sent over rounds.
 MAX_PUSHES_PER_ROUND = 20
 MAX_PULLS_PER_ROUND = 20
@@ -122,6 +131,9 @@ class StationSync:
         self.link_down = False
         # The last round sent or received records (else the next one waits longer: _pause).
         self.moved = True
+        # Ask the parent which photos it lacks (sync/photos.py): at the start, after a push with
+        # document rows, and while its last answer named any (so a cut upload is sent again).
+        self.photos_due = True
         # The read-ahead: one thread reads and encodes the next batch while a push is answered.
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hall-sync-read")
         self.next: Future[tuple[dict[str, Any], bytes, bool]] | None = None
@@ -195,6 +207,7 @@ class StationSync:
             for _ in range(MAX_PULLS_PER_ROUND):
                 if not self.pull():
                     break
+            self.send_photos()
         except SyncRefused as exc:
             if exc.code == "sync.busy":
                 self.busy_wait = float(exc.detail.get("retry_after_s") or 1.0)
@@ -260,6 +273,8 @@ class StationSync:
             raise
         self.pending = None
         self.moved = self.moved or bool(body["events"] or body["rows"])
+        if body["rows"].get("ticket_documents"):
+            self.photos_due = True
         self._acknowledge(answer, body)
         if following is not None and _applied_as_sent(answer, body):
             self.next = following
@@ -418,6 +433,41 @@ class StationSync:
                 )
             s.execute(update(_ACKS).where(_ACKS.c.hall_id == stream).values(acked_seq=max(0, seq)))
         logger.warning("sync: parent expects %s from seq %d; resending from there", stream, seq + 1)
+
+    # --- photos -----------------------------------------------------------------------------------
+    def send_photos(self) -> None:
+        """Send the document photos the parent lacks, after the records and bounded per round.
+
+        A failure here (a cut link mid-upload, a refused photo) is logged and the photo is
+        asked for again next round: it never fails the round, so the records keep going up and
+        the link shows what they do."""
+        if not self.photos_due:
+            return
+        try:
+            ids = [int(x) for x in self._call("GET", "/sync/photos").get("documents") or []]
+        except SyncRefused as exc:
+            logger.warning("sync: could not ask which photos the parent lacks: %s %s", exc.code, exc.message)
+            return
+        sent = 0
+        for document_id in ids:
+            with self.ctx.db.read() as s:
+                blob = photos.stored_photo(s, document_id)
+            if blob is None:
+                continue  # deleted here (the delete goes up), or at a relay not received yet
+            if sent and sent + len(blob) > SYNC_PHOTO_ROUND_BYTES:
+                break  # the rest next round: the records of the next round go first
+            try:
+                self._call("PUT", f"/sync/photos/{document_id}", data=blob, headers=PHOTO_HEADERS)
+            except SyncRefused as exc:
+                logger.warning(
+                    "sync: photo of document %d not taken: %s %s", document_id, exc.code, exc.message
+                )
+                if exc.code in PHOTO_REFUSALS:
+                    continue
+                return  # the link: try again next round (photos_due stays set)
+            sent += len(blob)
+            self.moved = True
+        self.photos_due = bool(ids)
 
     # --- pull -------------------------------------------------------------------------------------
     def pull(self) -> bool:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 from kiosk import const
 from kiosk.errors import FeatureUnavailable, KioskError, ServerUnreachable
 from kiosk.ui.context import AppContext
+from kiosk.ui.lang import texts_of
 from kiosk.ui.scanner import QrScanner
 from kiosk.ui.theme import sc
 from kiosk.ui.widgets import button, card, label, restyle
@@ -44,15 +45,15 @@ def booking_code_of(text: str) -> str:
     return code
 
 
-def checkin_error_zh(exc: BaseException) -> str:
-    """A refused check-in in words (zh_CN first)."""
+def checkin_error(exc: BaseException) -> tuple[str, str]:
+    """A refused check-in in words: (Chinese, English); the screen shows the visitor's language."""
     if isinstance(exc, FeatureUnavailable):
-        return "本大厅暂未开通扫码签到，请刷身份证签到或直接取号\nScan check-in is not available here yet"
+        return "本大厅暂未开通扫码签到，请刷身份证签到或直接取号", "Scan check-in is not available here yet"
     if isinstance(exc, ServerUnreachable):
-        return "暂时无法连接服务器，请稍后再扫一次\nThe hall server cannot be reached, please scan again"
+        return "暂时无法连接服务器，请稍后再扫一次", "The hall server cannot be reached, please scan again"
     zh = getattr(exc, "message_zh", None) or "签到失败，请重试"
     en = getattr(exc, "message_en", None) or "Check-in failed"
-    return f"{zh}\n{en}"
+    return zh, en
 
 
 class ScanCheckinPage(QWidget):
@@ -67,10 +68,14 @@ class ScanCheckinPage(QWidget):
         self.busy = False
         self.code: str | None = None
         self._key = uuid.uuid4().hex
+        # Chinese only unless the visitor switched to English (中/EN), like the other visitor pages.
+        self.texts = texts = texts_of(ctx.extras)
+        self.said: tuple[str, str] = ("", "")
+        texts.changed.connect(lambda _english: self._show_said())
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)  # the screen's body has the margins
         lay.setSpacing(sc(12))
-        lay.addWidget(label("扫码签到 Scan your booking QR", "title"))
+        lay.addWidget(texts.bind(label("", "title"), "扫码签到", "Scan your booking QR"))
         box = card()
         bl = QVBoxLayout(box)
         bl.setContentsMargins(sc(24), sc(16), sc(24), sc(16))
@@ -89,9 +94,9 @@ class ScanCheckinPage(QWidget):
         bl.addWidget(self.status)
         lay.addWidget(box, 1)
         row = QHBoxLayout()
-        row.addWidget(button("返回首页 Back", on_back, name="scan-back"))
-        self.normal_btn = button(
-            "改取普通号 Take a normal ticket", self._normal, "primary", name="scan-normal"
+        row.addWidget(texts.bind(button("", on_back, name="scan-back"), "返回首页", "Back"))
+        self.normal_btn = texts.bind(
+            button("", self._normal, "primary", name="scan-normal"), "改取普通号", "Take a normal ticket"
         )
         self.normal_btn.hide()
         row.addWidget(self.normal_btn)
@@ -103,7 +108,7 @@ class ScanCheckinPage(QWidget):
         self.code = None
         self._key = uuid.uuid4().hex
         self.normal_btn.hide()
-        self._say("", "subtitle")
+        self._say("", "", "subtitle")
         self.scanner.start()
 
     def leave(self) -> None:
@@ -115,7 +120,7 @@ class ScanCheckinPage(QWidget):
         try:
             code = booking_code_of(text)
         except NotBookingQr as exc:
-            self._say(f"{exc.message_zh}\n{exc.message_en}", "error")
+            self._say(exc.message_zh, exc.message_en, "error")
             return
         if code != self.code:
             self._key = uuid.uuid4().hex  # another booking: another request
@@ -132,7 +137,7 @@ class ScanCheckinPage(QWidget):
         self.code = code
         self.normal_btn.hide()
         self.scanner.hold(True)
-        self._say("正在签到，请稍候…\nChecking in…", "subtitle")
+        self._say("正在签到，请稍候…", "Checking in…", "subtitle")
         client, hall = self.ctx.client, self.ctx.hall_id
         key = f"{self._key}-normal" if fallback_normal else self._key
 
@@ -150,11 +155,17 @@ class ScanCheckinPage(QWidget):
         self.busy = False
         self.scanner.hold(False)
         logger.info("scan check-in refused: %s", exc)
-        self._say(checkin_error_zh(exc), "error")
+        self._say(*checkin_error(exc), "error")
         if (getattr(exc, "detail", None) or {}).get("normal_ticket_allowed"):
             self.normal_btn.show()
 
-    def _say(self, text: str, role: str) -> None:
-        self.status.setText(text)
+    def _say(self, zh: str, en: str, role: str) -> None:
+        """The page's status line, in the visitor's language (and again after a 中/EN switch)."""
+        self.said = (zh, en)
         restyle(self.status, role)
+        self._show_said()
+
+    def _show_said(self) -> None:
+        text = self.texts.pick(*self.said)
+        self.status.setText(text)
         self.status.setVisible(bool(text))

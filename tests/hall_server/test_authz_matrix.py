@@ -731,6 +731,14 @@ MATRIX: dict[tuple[str, str], Rule] = {
         note="station credential only (tests/hall_server/test_sync_station.py)",
     ),
     ("GET", "/api/v1/sync/pull"): Rule(frozenset(), note="station credential only"),
+    ("GET", "/api/v1/sync/photos"): Rule(frozenset(), note="station credential only (test_sync_photos.py)"),
+    ("PUT", "/api/v1/sync/photos/{document_id}"): Rule(
+        frozenset(),
+        fixed(
+            "/sync/photos/{doc}", content=b"\x01" * 64, headers={"Content-Type": "application/octet-stream"}
+        ),
+        note="station credential only (test_sync_photos.py)",
+    ),
     ("GET", "/api/v1/sync/link"): Rule(AUTHED),
     ("GET", "/api/v1/stations"): Rule(ANY_MANAGER, note="each sees the stations of its own halls"),
     ("GET", "/api/v1/stations/conflicts"): Rule(ANY_MANAGER, note="each sees the conflicts of its own halls"),

@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hall_server.auth import create_token
+from hall_server.config import Settings
 from hall_server.const import STAFF_CALLS_PER_DEVICE
 from tests.hall_server.conftest import API, Hall
 from tests.hall_server.hs_city import CITY, COUNTY
@@ -105,3 +109,23 @@ def test_calls_are_limited_per_device_and_ids_are_not_shared(hall: Hall) -> None
     # A manager's token calls no staff (the kiosk does).
     assert _call(hall, hall.auth("m-city")).status_code == 403
     assert [a["detail"]["device_name"] for a in _alerts(hall)] == ["大厅二号机"]
+
+
+def test_the_per_kiosk_limit_is_a_setting(
+    hall: Hall, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """HALL_STAFF_CALLS_PER_DEVICE / HALL_STAFF_CALL_RATE_WINDOW_S: a hall may allow fewer calls."""
+    monkeypatch.setenv("HALL_STAFF_CALLS_PER_DEVICE", "2")
+    monkeypatch.setenv("HALL_STAFF_CALL_RATE_WINDOW_S", "120")
+    read = Settings(data_dir=tmp_path, db_url=f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    assert (read.staff_calls_per_device, read.staff_call_rate_window_s) == (2, 120)
+    hall.ctx.settings.staff_calls_per_device = 2
+    hall.ctx.settings.staff_call_rate_window_s = 120
+    kiosk = _kiosk(hall, "大厅三号机")
+    for _ in range(2):
+        r = _call(hall, kiosk)
+        assert r.status_code == 201, r.text
+        assert _ack(hall, r.json()["id"]).status_code == 200
+    refused = _call(hall, kiosk)
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "staff_call.too_many"
+    assert refused.json()["error"]["detail"]["retry_after"] == 120

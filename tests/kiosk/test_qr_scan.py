@@ -276,6 +276,14 @@ def test_booking_qr_check_in_prints_the_ticket(qtbot, themed_qapp, clock_server,
         assert page.scanner.active and not page.status.isVisible()
         hold_up_text(held, "hall-enrol:http://x#ABCD-EFGH")  # the managers' enrolment QR
         qtbot.waitUntil(lambda: "不是预约确认二维码" in page.status.text(), timeout=20000)
+        # The page's own words are Chinese only, in English after 中/EN like the other visitor pages.
+        assert "QR code" not in page.status.text()
+        v.toggle_english()
+        assert page.status.text().startswith("This is not a booking QR code")
+        assert v.findChild(type(v.anon_btn), "scan-back").text() == "Back"
+        v.toggle_english()
+        assert "不是预约确认二维码" in page.status.text()
+        assert v.findChild(type(v.anon_btn), "scan-back").text() == "返回首页"
         assert v.pages.currentWidget() is page and len(vprinter.pages) == 1
         # The booking's QR again (a second scan): the same ticket, not a second one.
         held.unlink()

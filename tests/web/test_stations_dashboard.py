@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import requests
 
 from hall_server.db.engine import Database
+from hall_server.db.models import Appointment, AppointmentAttendance, AppointmentSlot, Ticket
 from hall_server.events import append_event, last_seq
 from tests.fixtures.server import HallServer, hall_servers, prepare_database, run_cli
 from tests.hall_server.clock_app import SEED, _hall
@@ -154,5 +157,138 @@ def test_live_view_of_a_station_hall_shows_the_citys_own_events(
         # Another hall (no station) opens no city stream.
         page.click('#tree a[data-hall="x-town"]')
         page.wait_for_function("() => !document.querySelector('#live').dataset.cityStream")
+    finally:
+        page.close()
+
+
+# Counts the tones the page starts through the Web Audio API (the page's own AudioContext).
+AUDIO_SPY = """
+window.__tones = 0;
+const RealAudioContext = window.AudioContext;
+window.AudioContext = class extends RealAudioContext {
+  createOscillator() {
+    const osc = super.createOscillator();
+    const start = osc.start.bind(osc);
+    osc.start = (...args) => { window.__tones += 1; return start(...args); };
+    return osc;
+  }
+};
+"""
+
+
+def push_rows(
+    server: HallServer, credential: str, station_id: str, rows: dict[str, list[dict[str, Any]]]
+) -> None:
+    """A station's push of row images only (as its sync loop sends them)."""
+    body = {"station_id": station_id, "epoch": f"epoch-{station_id}", "rows": rows}
+    r = requests.post(
+        server.api + "/sync/push", json=body, headers={"Authorization": f"Bearer {credential}"}, timeout=30
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_a_stations_staff_call_is_a_city_alert_that_flashes_and_sounds_once(
+    city: tuple[HallServer, dict[str, str]], browser: Any
+) -> None:
+    """呼叫工作人员 at a village's kiosk comes up with the station's records: the city's dashboard
+    lists it among the hall's alerts, flashing, with two tones played once; it is answered at the
+    station (no 已处理 here), and the station's acknowledgement takes it away."""
+    server, credentials = city
+    cred = credentials["st-qingshui"]
+    page = new_page(browser)
+    page.add_init_script(AUDIO_SPY)
+    try:
+        login(page, server, "m-city")
+        page.click('#tree a[data-hall="x-vil-4"]')
+        page.locator("#alerts").filter(has_text="无告警").wait_for()
+        assert page.evaluate("window.__tones") == 0
+
+        call_id = uuid.uuid4().hex
+        row = {"id": call_id, "hall_id": "x-vil-4", "token_id": 1, "device_name": "大厅入口取号机",
+               "requested_at": datetime.now(UTC).isoformat()}  # fmt: skip
+        push_rows(server, cred, "st-qingshui", {"staff_calls": [row]})
+        alert = page.locator(f'#alerts .staff-call[data-call="{call_id}"]')
+        alert.wait_for()  # the dashboard reads the alerts again within seconds
+        assert "大厅入口取号机：群众呼叫工作人员" in alert.inner_text()
+        assert alert.locator(".at-station").inner_text().startswith("由站点工作人员处理")
+        assert alert.locator("button").count() == 0
+        assert "flash" in (alert.get_attribute("class") or "")
+        assert page.evaluate("window.__tones") == 2  # the chime: two tones
+
+        # Answered at the station: its acknowledgement comes up and the alert goes, without
+        # another sound on the readings in between.
+        acked = {**row, "acknowledged_at": datetime.now(UTC).isoformat(), "acknowledged_by": "x-vil-4-c1"}
+        push_rows(server, cred, "st-qingshui", {"staff_calls": [acked]})
+        page.locator("#alerts").filter(has_text="无告警").wait_for()
+        assert page.evaluate("window.__tones") == 2
+    finally:
+        page.close()
+
+
+def test_booking_conflicts_table_shows_a_cancelled_booking_the_station_checked_in(
+    city: tuple[HallServer, dict[str, str]], browser: Any
+) -> None:
+    """预约冲突: a booking the city cancelled that the village's station checked in meanwhile
+    (its link was down) is listed in the 站点同步 panel in Chinese, the visitor masked, with the
+    station's ticket; the page offers no action on it (the manager settles it with the visitor)."""
+    server, _ = city
+    now = datetime.now(UTC)
+    day = now.date()
+    station_no = 4  # st-qingshui, the fourth station added
+    ticket_id = station_no * 10**10 + 7
+    db = Database(server.db_url, pool_size=1)
+    try:
+        with db.write() as s:
+            slot = AppointmentSlot(hall_id="x-vil-4", service_code="S-001", day=day, start="09:00", end="09:30",
+                                   capacity=5, booked=0)  # fmt: skip
+            s.add(slot)
+            s.flush()
+            booking = Appointment(
+                code="CONF0001", hall_id="x-vil-4", service_code="S-001", slot_id=slot.id, day=day,
+                start_at=now.replace(hour=1, minute=0), end_at=now.replace(hour=1, minute=30),
+                status="cancelled", channel="web", id_hmac="f" * 64, id_enc=b"\x00", id_masked="3301**********1234",
+                name_masked="张*", created_at=now, cancelled_at=now.replace(hour=0, minute=40),
+            )  # fmt: skip
+            s.add(booking)
+            s.add(
+                Ticket(
+                    id=ticket_id,
+                    hall_id="x-vil-4",
+                    business_day=day,
+                    prefix="A",
+                    seq=7,
+                    number="A007",
+                    group_prefix="A",
+                    service_code="S-001",
+                    status="finished",
+                    priority=True,
+                    channel="kiosk",
+                    issued_at=now.replace(hour=1, minute=2),
+                    track_token="conflict-ticket-7",
+                )
+            )
+            s.flush()
+            s.add(AppointmentAttendance(appointment_id=booking.id, hall_id="x-vil-4", status="checked_in",
+                                        ticket_id=ticket_id, at=now.replace(hour=1, minute=2)))  # fmt: skip
+            booking_id = booking.id
+    finally:
+        db.dispose()
+    page = new_page(browser)
+    try:
+        login(page, server, "m-city")
+        box = page.locator("#conflicts-box")
+        box.wait_for()
+        assert box.is_visible()
+        assert box.locator("h3").inner_text().startswith("预约冲突")
+        heads = [h.split(" ")[0] for h in page.locator("#conflicts th").all_inner_texts()]
+        assert heads == ["大厅", "日期", "群众", "取消于", "站点签到", "站点号票"]
+        row = page.locator(f'#conflicts tr[data-appointment="{booking_id}"]')
+        cells = row.locator("td").all_inner_texts()
+        assert cells[0] == "清水村便民服务站"
+        assert cells[1].startswith(day.isoformat()) and cells[1].endswith("09:00")
+        assert cells[2] == "张* 3301**********1234"  # masked, never the ID number
+        assert cells[3] == "08:40" and cells[4] == "09:02"  # Beijing time
+        assert cells[5] == "A007"
+        assert row.locator("button, a, input").count() == 0  # nothing to press: settled with the visitor
     finally:
         page.close()

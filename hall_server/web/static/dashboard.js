@@ -418,9 +418,40 @@ function renderDevices(devices) {
 }
 
 function renderAlerts(alerts) {
+  announceStaffCalls(alerts);
   if (!alerts.length) { $("alerts").replaceChildren(el("span", { class: "muted" }, bilingual("无告警", "/ none"))); return; }
   $("alerts").replaceChildren(...alerts.map(a => a.code === "staff.call" ? staffCallAlert(a) :
     el("div", { class: "alert " + (a.level || ""), "data-code": a.code }, a.message, a.message_en ? el("span", { class: "muted", lang: "en" }, "  " + a.message_en) : null)));
+}
+
+// A staff call this page has not shown before (here or at a station below: it comes up with the
+// station's records) flashes and sounds once, so a manager looking elsewhere notices it. The
+// sound is two short tones made with the Web Audio API (no file to fetch); a browser that
+// refuses to play before the page was touched still flashes.
+const seenCalls = new Set();
+let audio = null;
+function announceStaffCalls(alerts) {
+  const fresh = alerts.filter(a => a.code === "staff.call" && a.detail && !seenCalls.has(a.detail.call_id));
+  if (!fresh.length) return;
+  fresh.forEach(a => seenCalls.add(a.detail.call_id));
+  state.newCalls = new Set(fresh.map(a => a.detail.call_id));
+  chime();
+}
+function chime() {
+  try {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    audio = audio || new Ctx();
+    if (audio.state === "suspended") audio.resume().catch(() => {});
+    [0, 0.25].forEach((at, i) => {
+      const osc = audio.createOscillator(), gain = audio.createGain();
+      osc.frequency.value = i ? 660 : 880;
+      gain.gain.value = 0.2;
+      osc.connect(gain).connect(audio.destination);
+      osc.start(audio.currentTime + at);
+      osc.stop(audio.currentTime + at + 0.18);
+    });
+  } catch (e) { /* no sound on this machine: the alert still flashes */ }
 }
 
 // A visitor at a kiosk calls for staff: the kiosk's name, since when, and 已处理 for whoever goes.
@@ -440,9 +471,12 @@ function staffCallAlert(a) {
       msg.textContent = (e && e.message) || "操作失败，请重试";
     }
   });
-  return el("div", { class: "alert critical staff-call", "data-code": a.code, "data-call": d.call_id },
+  const fresh = state.newCalls && state.newCalls.has(d.call_id);
+  // A station's call is answered by the station's own floor staff (the city cannot go there).
+  const action = d.at_station ? el("span", { class: "muted at-station" }, bilingual("由站点工作人员处理", "/ answered at the station")) : done;
+  return el("div", { class: "alert critical staff-call" + (fresh ? " flash" : ""), "data-code": a.code, "data-call": d.call_id },
     el("strong", {}, a.message), " ", el("span", { class: "muted" }, `${hhmm(d.requested_at)} `),
-    el("span", { class: "muted", lang: "en" }, a.message_en || ""), " ", done, " ", msg);
+    el("span", { class: "muted", lang: "en" }, a.message_en || ""), " ", action, " ", msg);
 }
 
 // The hall's event stream, and at a city the city's own stream about a station's hall

@@ -1,0 +1,38 @@
+"""The server starts without the libraries only a few endpoints need; they load at first use."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Run in a fresh interpreter: the test process itself has imported everything long ago.
+_PROBE = """
+import json, sys
+import hall_server.app
+loaded = lambda name: name in sys.modules and type(sys.modules[name]).__name__ == "module"
+before = {name: loaded(name) for name in ("numpy", "PIL.Image", "openpyxl")}
+from hall_server.services import stats_facts
+codes, labels = stats_facts.encode(["a", "b", "a"])
+print(json.dumps({"before": before, "codes": codes.tolist(), "labels": labels, "after": loaded("numpy")}))
+"""
+
+
+def test_app_import_leaves_numpy_pillow_and_openpyxl_unloaded_until_used() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["before"] == {"numpy": False, "PIL.Image": False, "openpyxl": False}
+    # First use loads numpy and the statistics work as before.
+    assert got["codes"] == [0, 1, 0] and got["labels"] == ["a", "b"]
+    assert got["after"] is True
