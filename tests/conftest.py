@@ -37,7 +37,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
       start, not one per worker), unless a test names its own `xdist_group`.
     - Tests of the machine's one pcscd (fixed vpcd port 35963) run on one worker, one at a time.
     """
-    if not item.config.pluginmanager.hasplugin("xdist") or item.get_closest_marker("xdist_group"):
+    if item.get_closest_marker("xdist_group"):
         return
     if "pcscd" in getattr(item, "fixturenames", ()):
         item.add_marker(pytest.mark.xdist_group("pcscd"))
