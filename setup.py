@@ -43,6 +43,8 @@ DEV = [
     "pytest>=8.0",
     "pytest-qt>=4.3",
     "pytest-timeout>=2.2",
+    # .ci/run spreads the suite over worker processes (tests/conftest.py groups what must share one)
+    "pytest-xdist>=3.5",
     "hypothesis>=6.98",
     # tests/hall_server/test_fuzz_openapi.py: requests generated from the server's own OpenAPI
     "schemathesis>=4.0",

@@ -280,7 +280,8 @@ def _copy_template(db_url: str) -> None:
             _seed_template(url.set(database=name).render_as_string(hide_password=False))
             _templates[cluster] = name
         conn.execute(f'DROP DATABASE "{url.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{url.database}" TEMPLATE "{_templates[cluster]}"')
+        # FILE_COPY: see PgCluster.copy_database (about half the time of the default WAL_LOG).
+        conn.execute(f'CREATE DATABASE "{url.database}" TEMPLATE "{_templates[cluster]}" STRATEGY FILE_COPY')
 
 
 def make_env(db_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:

@@ -6,9 +6,12 @@ database (scrypt is slow on purpose); each test gets its own copy of it.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shutil
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,10 @@ from hall_server.services import sessions
 from tests.hall_server.hs_city import CITY, COUNTY, PASSWORD, tiny_city
 
 API = "/api/v1"
+logger = logging.getLogger(__name__)
+# Makes the next test's PostgreSQL copy in the background (CREATE DATABASE waits on a checkpoint
+# and file copies, about 1-2 s of a test's set-up otherwise).
+_COPIER = ThreadPoolExecutor(1, thread_name_prefix="pg-copy")
 KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 
@@ -40,6 +47,31 @@ class Template:
     tokens: dict[str, str]
     windows: dict[tuple[str, int], int]
     pg_name: str | None = None
+    # PostgreSQL: the next test's copy, made while the current test runs.
+    spare: Future[str] | None = None
+
+    def take_copy(self, pg: Any) -> str:
+        """A fresh copy of the PostgreSQL template (the one made ahead, if it came out right);
+        starts making the next one."""
+        assert self.pg_name is not None
+        spare, self.spare = self.spare, None
+        name = None
+        if spare is not None:
+            try:
+                name = spare.result()
+            except Exception:  # made again below; the failure is the cluster's to report
+                logger.warning("the copy made ahead failed", exc_info=True)
+        if name is None:
+            name = pg.copy_database(self.pg_name)
+        self.spare = _COPIER.submit(pg.copy_database, self.pg_name)
+        return name
+
+    def drop_spare(self, pg: Any) -> None:
+        """Drop the copy made ahead that no test took."""
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            with contextlib.suppress(Exception):
+                pg.drop_database(spare.result())
 
 
 def _write_key(data_dir: Path) -> None:
@@ -95,6 +127,7 @@ def pg_template(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
     tpl = _build_template(pg_server.url(name), tmp_path_factory.mktemp("hall-pg-template") / "data")
     tpl.pg_name = name
     yield tpl
+    tpl.drop_spare(pg_server)
     pg_server.drop_database(name)
 
 
@@ -111,9 +144,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     pg = request.getfixturevalue("pg_server")
     tpl = request.getfixturevalue("pg_template")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with pg.connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{tpl.pg_name}"')
+    name = tpl.take_copy(pg)
     request.node.hall_template = tpl
     try:
         yield pg.url(name)
