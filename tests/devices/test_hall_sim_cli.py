@@ -1,4 +1,5 @@
-"""`hall-sim` run as a real process: the pty reader simulator, the vpcd card, and the delegated subcommands."""
+"""`hall-sim` run as a real process: the pty reader simulator and the delegated subcommands (its vpcd
+card is read in test_idcard_pcsc.py, the one file that uses the machine's pcscd)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,8 @@ from pathlib import Path
 import pytest
 
 from devices.errors import ReaderDisconnected
-from devices.idcard.pcsc_reader import PcscReader
 from devices.sim import cli
 from tests.devices.conftest import make_reader
-from tests.fixtures.pcsc import Pcscd
 
 
 def _hall_sim() -> list[str]:
@@ -93,33 +92,6 @@ def test_hall_sim_idcard_runs_a_script(tmp_path: Path) -> None:
         assert cli.main(["idcard", "--script", str(script)], stdin=io.StringIO("")) == 0
     text = out.getvalue()
     assert "已放置证件：rare" in text and "有卡：True" in text
-
-
-@pytest.mark.pcsc
-def test_hall_sim_smartcard_is_read_through_pcscd(vpcd_empty: Pcscd) -> None:
-    pcscd = vpcd_empty
-    proc = subprocess.Popen(
-        [*_hall_sim(), "smartcard", "--port", str(pcscd.port)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-    )
-    try:
-        assert "社保卡已插入" in _readline(proc)
-        with PcscReader(pcscd.reader, poll_interval=0.05) as r:
-            assert r.wait_for_card(5.0)
-            assert r.read().name == "李秀英"
-        _send(proc, "quit")
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream:
-                stream.close()
 
 
 def test_printer_subcommand_is_delegated() -> None:
