@@ -253,3 +253,11 @@ def bench_seed(windows: int, password: str = "bench-pass") -> dict[str, Any]:
         ],
         "admins": [{"username": "bench-admin", "password": password}],
     }
+
+
+def emit(doc: dict[str, Any], out: str | None) -> None:
+    """Print a benchmark's JSON document, and write it to `out` too when one is given."""
+    text = json.dumps(doc, ensure_ascii=False, indent=2)
+    print(text)
+    if out:
+        Path(out).write_text(text + "\n", encoding="utf-8")

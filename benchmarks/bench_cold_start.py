@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._util import BENCH_HALL, BENCH_PREFIXES, REPO_ROOT, RawHttp, bench_seed, proc_cpu
+from benchmarks._util import BENCH_HALL, BENCH_PREFIXES, REPO_ROOT, RawHttp, bench_seed, emit, proc_cpu
 from tests.fixtures.server import (
     SMALL_SEED,
     HallServer,
@@ -256,10 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     doc["machine"]["loadavg_after"] = list(os.getloadavg())
     if not args.no_imports:
         doc["imports"] = import_costs()
-    text = json.dumps(doc, ensure_ascii=False, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    emit(doc, args.out)
     return 0
 
 

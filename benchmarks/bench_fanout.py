@@ -47,7 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._util import BENCH_HALL, RawHttp, bench_seed, latency_summary, proc_cpu
+from benchmarks._util import BENCH_HALL, RawHttp, bench_seed, emit, latency_summary, proc_cpu
 from tests.fixtures.postgres import PgCluster
 from tests.fixtures.server import HOST, HallServer, hall_servers
 
@@ -442,10 +442,7 @@ def main(argv: list[str] | None = None) -> int:
             "none_missing": result["missing"] == 0 and result["gaps"] == 0,
         },
     }
-    text = json.dumps(doc, ensure_ascii=False, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    emit(doc, args.out)
     return 0
 
 

@@ -19,32 +19,6 @@ pytest_plugins = [
 ]
 
 
-def _module_scoped(item: pytest.Item) -> bool:
-    """Whether the test uses a module- or class-scoped fixture (a server, a browser, a city)."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    return any(
-        d.scope in ("module", "class", "package") for defs in info.name2fixturedefs.values() for d in defs
-    )
-
-
-def pytest_itemcollected(item: pytest.Item) -> None:
-    """Under pytest-xdist (`-n N --dist loadgroup`, as .ci/run runs): keep together what must share
-    a worker (marked here, before xdist reads the marks in its own collection hook).
-
-    - A file whose tests share a module-scoped fixture runs on one worker (one server or browser
-      start, not one per worker), unless a test names its own `xdist_group`.
-    - Tests of the machine's one pcscd (fixed vpcd port 35963) run on one worker, one at a time.
-    """
-    if item.get_closest_marker("xdist_group"):
-        return
-    if "pcscd" in getattr(item, "fixturenames", ()):
-        item.add_marker(pytest.mark.xdist_group("pcscd"))
-    elif _module_scoped(item):
-        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `slow` (and their files) are collected first, so no long test starts last."""

@@ -3,6 +3,7 @@ card is read in test_idcard_pcsc.py, the one file that uses the machine's pcscd)
 
 from __future__ import annotations
 
+import contextlib
 import io
 import subprocess
 import sys
@@ -33,10 +34,11 @@ def _readline(proc: subprocess.Popen[str], timeout: float = 10.0) -> str:
     return box[0].strip()
 
 
-@pytest.fixture
-def idcard_proc() -> Iterator[subprocess.Popen[str]]:
+@contextlib.contextmanager
+def hall_sim(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """`hall-sim ARGS` as a real process with text pipes, killed and reaped when the block ends."""
     proc = subprocess.Popen(
-        [*_hall_sim(), "idcard", "--card", "hmt"],
+        [*_hall_sim(), *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -52,6 +54,12 @@ def idcard_proc() -> Iterator[subprocess.Popen[str]]:
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream:
                 stream.close()
+
+
+@pytest.fixture
+def idcard_proc() -> Iterator[subprocess.Popen[str]]:
+    with hall_sim("idcard", "--card", "hmt") as proc:
+        yield proc
 
 
 def _send(proc: subprocess.Popen[str], line: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 import time
@@ -15,7 +14,7 @@ from devices.idcard import CardType, IdCard, open_reader
 from devices.idcard.pcsc_reader import PcscReader, list_readers
 from devices.sim.cards import sample_card
 from devices.sim.smartcard import SocialSecurityCardSim
-from tests.devices.test_hall_sim_cli import _hall_sim, _readline, _send
+from tests.devices.test_hall_sim_cli import _readline, _send, hall_sim
 from tests.fixtures.pcsc import Pcscd, wait_reader_empty
 
 pytestmark = pytest.mark.pcsc
@@ -163,25 +162,10 @@ def _until(cond: object, timeout: float = 8.0) -> bool:
 @pytest.mark.pcsc
 def test_hall_sim_smartcard_is_read_through_pcscd(vpcd_empty: Pcscd) -> None:
     pcscd = vpcd_empty
-    proc = subprocess.Popen(
-        [*_hall_sim(), "smartcard", "--port", str(pcscd.port)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-    )
-    try:
+    with hall_sim("smartcard", "--port", str(pcscd.port)) as proc:
         assert "社保卡已插入" in _readline(proc)
         with PcscReader(pcscd.reader, poll_interval=0.05) as r:
             assert r.wait_for_card(5.0)
             assert r.read().name == "李秀英"
         _send(proc, "quit")
         assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream:
-                stream.close()

@@ -442,7 +442,6 @@ OFFLINE_TICKETS = 5000
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.timeout(1200)
-@pytest.mark.xdist_group("offline-day")  # its own worker: not behind the other fault tests' city
 def test_offline_day_catches_up_exactly(pg_net: Net) -> None:
     """The link is down for a day's work: 5,000 tickets issued, called, served or missed, a
     third of the served rated; back up, the city has every record once and the same totals.
