@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -70,8 +70,10 @@ def removals(
     day_from = day_from or day_to
     if day_from > day_to or (day_to - day_from).days > REPORT_MAX_DAYS:
         raise HallError("request.invalid", message="日期范围不正确", message_en="bad date range")
-    start = datetime.combine(day_from, time(0), tzinfo=zone)
-    end = datetime.combine(day_to + timedelta(days=1), time(0), tzinfo=zone)
+    # In UTC, as the events are stored: SQLite compares the stored text, so a bound in the hall's
+    # zone would cut the report at the wrong hour (from 00:00 to 08:00 Beijing time it lost today).
+    start = datetime.combine(day_from, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day_to + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
     with ctx.db.read() as s:
         rows = s.execute(
             select(Event.hall_id, Event.at, Event.payload)

@@ -14,13 +14,9 @@ the city can be killed -9 and started again on the same database.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-import threading
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -287,11 +283,8 @@ class Station:
         assert r.status_code == 200, r.text
         return r.json()
 
-    def issue(
-        self, service: str = "S-A1", timeout: float = 10, http: requests.Session | None = None
-    ) -> dict[str, Any]:
-        """Issue a ticket at the village's kiosk (http: a session of another thread's kiosk)."""
-        r = (http or self.http).post(
+    def issue(self, service: str = "S-A1", timeout: float = 10) -> dict[str, Any]:
+        r = self.http.post(
             f"{self.server.api}/halls/{self.hall}/tickets",
             json={"service_code": service},
             headers=_h(self.tokens["kiosk"]),
@@ -354,57 +347,28 @@ class Station:
         return r.json()
 
     def serve_some(
-        self,
-        tickets: int,
-        rate_every: int = 3,
-        no_show_every: int = 10,
-        chunk: int | None = None,
-        kiosks: int = 1,
+        self, tickets: int, rate_every: int = 3, no_show_every: int = 10, chunk: int | None = None
     ) -> list[int]:
         """Issue tickets and work them all at the window (called, started, 下一位 finishes it and
         calls the next), chunk at a time (default: all issued first); the n-th ticket called is
         a no-show if n % no_show_every == 0, else finished and rated if n % rate_every == 0
         (rated 1, which opens a follow-up case at the city, if n % (4 * rate_every) == 0).
-        kiosks > 1: that many kiosks issue each chunk at once, and the next chunk while the
-        window works this one (a busy hall; the requests wait on each other, not in turn).
         Returns the ticket ids."""
         ids: list[int] = []
         n = 0
-        with contextlib.ExitStack() as stack:
-            if kiosks > 1:
-                pool = stack.enter_context(ThreadPoolExecutor(kiosks, thread_name_prefix="kiosk"))
-                feeder = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="feeder"))
-                sessions = threading.local()
-
-                def issue_one(_: int) -> int:
-                    if not hasattr(sessions, "http"):
-                        sessions.http = requests.Session()
-                    return int(self.issue(http=sessions.http)["id"])
-
-                def issue_chunk(size: int) -> Callable[[], list[int]]:
-                    return feeder.submit(lambda: list(pool.map(issue_one, range(size)))).result
-
-            else:
-
-                def issue_chunk(size: int) -> Callable[[], list[int]]:
-                    return lambda: [int(self.issue()["id"]) for _ in range(size)]
-
-            pending = issue_chunk(min(chunk or tickets, tickets))
-            while pending is not None:
-                ids += pending()
-                size = min(chunk or tickets, tickets - len(ids))
-                pending = issue_chunk(size) if size > 0 else None
-                current = self.call_next()
-                while current is not None:
-                    n += 1
-                    tid = int(current["id"])
-                    if n % no_show_every == 0:
-                        current = self.next(tid, close="no_show")["called"]
-                        continue
-                    self.window_post("start")
-                    current = self.next(tid)["called"]
-                    if n % rate_every == 0:
-                        self.rate(tid, level=1 if n % (rate_every * 4) == 0 else 5)
+        while len(ids) < tickets:
+            ids += [int(self.issue()["id"]) for _ in range(min(chunk or tickets, tickets - len(ids)))]
+            current = self.call_next()
+            while current is not None:
+                n += 1
+                tid = int(current["id"])
+                if n % no_show_every == 0:
+                    current = self.next(tid, close="no_show")["called"]
+                    continue
+                self.window_post("start")
+                current = self.next(tid)["called"]
+                if n % rate_every == 0:
+                    self.rate(tid, level=1 if n % (rate_every * 4) == 0 else 5)
         return ids
 
     def state(self) -> Any:

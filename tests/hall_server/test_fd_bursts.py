@@ -60,6 +60,26 @@ def _threads(pid: int) -> set[int]:
     return {int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()}
 
 
+def _settled_files(pid: int, timeout: float = 20.0) -> list[str]:
+    """The open files once the idle worker threads have retired (the thread count unchanged for
+    a few idle timeouts, at most `timeout`): what a connection leak leaves behind shows here, and
+    the connections of threads still working under a busy machine's load do not."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = len(_threads(pid))
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since >= 4 * IDLE_S:
+            break
+        time.sleep(0.05)
+    return _open_files(pid)
+
+
+def _db_files(files: list[str]) -> int:
+    return sum(1 for f in files if "/hall.db" in f)
+
+
 def _burst(server: HallServer, kiosk: str, manager: str, round_no: int, errors: list[str]) -> None:
     """PER_BURST requests at once: issues, ticket reads and hall reads from kiosks and a manager."""
 
@@ -104,16 +124,17 @@ def test_bursts_after_idle_threads_retire_keep_open_files_flat(
     manager = server.login(*MANAGER)["token"]
 
     errors: list[str] = []
-    files_after: list[int] = []
-    db_files_after: list[int] = []
+    db_files_after: list[int] = []  # right after each burst (for the message)
     seen_threads: set[int] = set()
+    settled_warm: list[str] = []
     for round_no in range(BURSTS):
         _burst(server, kiosk, manager, round_no, errors)
         seen_threads |= _threads(pid)
-        files = _open_files(pid)
-        files_after.append(len(files))
-        db_files_after.append(sum(1 for f in files if "/hall.db" in f))
+        db_files_after.append(_db_files(_open_files(pid)))
+        if round_no == 1:
+            settled_warm = _settled_files(pid)  # warm: the pool and caches have what they keep
         time.sleep(GAP_S)
+    settled_end = _settled_files(pid)
 
     assert errors == [], "\n".join(errors[:10])
     alive = _threads(pid)
@@ -121,6 +142,11 @@ def test_bursts_after_idle_threads_retire_keep_open_files_flat(
     assert len(seen_threads - alive) >= BURSTS // 2, (
         f"worker threads were not retired between bursts ({len(seen_threads)} seen, {len(alive)} alive)"
     )
-    warm = max(db_files_after[:2])
-    assert max(db_files_after[2:]) <= warm, f"database files held open grew: {db_files_after}"
-    assert max(files_after[2:]) <= max(files_after[:2]), f"open files grew: {files_after}"
+    # Compared once the idle threads have retired, after two bursts and after all ten: the leak
+    # kept one connection per retired thread (20 -> 30 over ten bursts), so it shows here; the
+    # counts right after a burst depend on how many threads a loaded machine still has working.
+    assert _db_files(settled_end) <= _db_files(settled_warm), (
+        f"database files held open grew: {_db_files(settled_warm)} -> {_db_files(settled_end)} "
+        f"(right after each burst: {db_files_after})"
+    )
+    assert len(settled_end) <= len(settled_warm), f"open files grew: {settled_warm} -> {settled_end}"

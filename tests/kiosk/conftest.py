@@ -65,9 +65,10 @@ def start_kserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KioskSer
         yield KioskServer(srv, kiosk, display, windows)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KioskServer]:
-    """One server shared by the kiosk tests (test_network.py, which kills it, has its own)."""
+    """One server per kiosk test file: a file's tests share it, and no file sees what another
+    left behind (under xdist the files meet on a worker in no fixed order)."""
     yield from start_kserver(tmp_path_factory)
 
 

@@ -212,7 +212,7 @@ def test_a_stations_staff_call_is_a_city_alert_that_flashes_and_sounds_once(
         assert "大厅入口取号机：群众呼叫工作人员" in alert.inner_text()
         assert alert.locator(".at-station").inner_text().startswith("由站点工作人员处理")
         assert alert.locator("button").count() == 0
-        assert "flash" in (alert.get_attribute("class") or "")
+        assert "ringing" in (alert.get_attribute("class") or "")
         assert page.evaluate("window.__tones") == 2  # the chime: two tones
 
         # Answered at the station: its acknowledgement comes up and the alert goes, without

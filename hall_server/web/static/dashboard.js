@@ -474,7 +474,7 @@ function staffCallAlert(a) {
   const fresh = state.newCalls && state.newCalls.has(d.call_id);
   // A station's call is answered by the station's own floor staff (the city cannot go there).
   const action = d.at_station ? el("span", { class: "muted at-station" }, bilingual("由站点工作人员处理", "/ answered at the station")) : done;
-  return el("div", { class: "alert critical staff-call" + (fresh ? " flash" : ""), "data-code": a.code, "data-call": d.call_id },
+  return el("div", { class: "alert critical staff-call" + (fresh ? " ringing" : ""), "data-code": a.code, "data-call": d.call_id },
     el("strong", {}, a.message), " ", el("span", { class: "muted" }, `${hhmm(d.requested_at)} `),
     el("span", { class: "muted", lang: "en" }, a.message_en || ""), " ", action, " ", msg);
 }
