@@ -146,8 +146,16 @@ def open_missing_cases(session: Session, now: datetime, hall_ids: list[str] | No
             created_at=now,
             updated_at=now,
         )
-        session.add(case)
-        session.flush()
+        # Another transaction (a reader's pass, the background pass) may be opening the same
+        # case: under read committed both saw it missing. The unique rating_id decides; the
+        # loser skips the case instead of failing the caller's whole transaction.
+        try:
+            with session.begin_nested():
+                session.add(case)
+                session.flush()
+        except IntegrityError:
+            logger.debug("follow-up case of rating %s opened by another transaction", rating.id)
+            continue
         session.add(
             FollowupStep(case_id=case.id, step="open", user_id=None, user_name="系统", note="", at=now)
         )

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from hall_server.db.models import Event
+from hall_server.const import EV_FOLLOWUP_OPENED
+from hall_server.db.models import Event, FollowupCase
+from hall_server.services.followups import open_missing_cases
 from tests.hall_server.clock_app import API, MONDAY_10, Env, postgres_env, sqlite_env
 
 
@@ -164,3 +167,39 @@ def test_postgres_deadline_and_steps(pg_env: Env) -> None:
         f"{API}/followups/{case['id']}/steps", json={"step": "verified"}, headers=pg_env.h("m-city")
     )
     assert r.status_code == 200 and [s["step"] for s in r.json()["steps"]] == ["open", "verified"]
+
+
+def _two_passes_at_once(env: Env) -> None:
+    """A reader's pass and the background pass open cases at once: one case, one event, no error."""
+    rated_ticket(env, 1)
+    results: list[int | BaseException] = []
+
+    def second_pass() -> None:
+        try:
+            with env.ctx.db.write() as s:
+                results.append(open_missing_cases(s, env.ctx.now()))
+        except BaseException as exc:  # the failure is the finding; report it on the test thread
+            results.append(exc)
+
+    with env.ctx.db.write() as s:
+        assert open_missing_cases(s, env.ctx.now()) == 1
+        # The first pass holds its new case uncommitted while the second one looks for missing cases.
+        other = threading.Thread(target=second_pass)
+        other.start()
+        other.join(timeout=0.5)
+    other.join(timeout=30)
+    assert not other.is_alive()
+    assert results == [0]
+    with env.ctx.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(FollowupCase)) == 1
+        opened = s.scalar(select(func.count()).where(Event.type == EV_FOLLOWUP_OPENED))
+    assert opened == 1
+
+
+def test_two_passes_at_once_open_one_case(env: Env) -> None:
+    _two_passes_at_once(env)
+
+
+@pytest.mark.postgres
+def test_two_passes_at_once_open_one_case_postgres(pg_env: Env) -> None:
+    _two_passes_at_once(pg_env)
