@@ -6,6 +6,9 @@ call-next and no-show at several queue lengths. These figures do not depend on h
 the machine is, unlike throughput; see load.py for the server under real HTTP load.
 
 Run: .venv/bin/python benchmarks/bench_server_core.py [--requests 1000]
+     .venv/bin/python benchmarks/bench_server_core.py --breakdown [--requests 600]
+       (also the CPU of each part of a request: loop and other threads, token look-up, use case,
+       statements, commit, the lane's hand-overs; see benchmarks/_breakdown.py)
      .venv/bin/python benchmarks/bench_server_core.py --queue-depth [--waiting 10000]
        (issue cost with an empty queue against the same with 10,000 tickets waiting in its group)
 """
@@ -25,6 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._breakdown import Breakdown
 from hall_server.app import create_app
 from hall_server.config import Settings
 from hall_server.seed import seed
@@ -110,9 +114,13 @@ class AsgiDriver:
 
 
 BATCH = 20  # requests per batch for the shared-machine figure (cpu_ms_min_batch)
+# --breakdown: the parts of each phase's requests (installed by main() before the app is built).
+BREAKDOWN: Breakdown | None = None
 
 
-async def _measure(n: int, fn: Any) -> dict[str, float]:
+async def _measure(n: int, fn: Any) -> dict[str, Any]:
+    if BREAKDOWN is not None:
+        BREAKDOWN.start()
     cpu = time.process_time()
     wall = time.perf_counter()
     batches: list[float] = []
@@ -123,6 +131,7 @@ async def _measure(n: int, fn: Any) -> dict[str, float]:
             await fn()
         batches.append((time.process_time() - batch_cpu) / size)
     batches.sort()
+    parts = BREAKDOWN.stop(n) if BREAKDOWN is not None else {}
     return {
         "requests": n,
         "cpu_ms_per_request": round((time.process_time() - cpu) / n * 1000, 3),
@@ -130,6 +139,7 @@ async def _measure(n: int, fn: Any) -> dict[str, float]:
         # On a machine shared with other work the mean moves with the neighbours' load (cache,
         # frequency); the cheapest quarter of the batches is far steadier for comparing two trees.
         "cpu_ms_low_quartile_batch": round(batches[len(batches) // 4] * 1000, 3),
+        **parts,
     }
 
 
@@ -297,7 +307,12 @@ def main() -> None:
         "--queue-depth", action="store_true", help="issue with an empty queue vs many waiting"
     )
     parser.add_argument("--waiting", type=int, default=10_000, help="tickets waiting for --queue-depth")
+    parser.add_argument("--breakdown", action="store_true", help="also the CPU of each part of a request")
     args = parser.parse_args()
+    if args.breakdown:
+        global BREAKDOWN
+        BREAKDOWN = Breakdown()
+        BREAKDOWN.install()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     root = Path(tempfile.mkdtemp(prefix="hall-bench-"))
     try:
