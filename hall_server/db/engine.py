@@ -151,12 +151,27 @@ class _LaneGrouping:
             if conn is not None:
                 conn.close()
             conn = self._conn = self._db._write_engine.connect()
+            # Each call of a group is a SAVEPOINT, and SQLite copies every page a savepoint
+            # changes first into its sub-journal, which spills to a temporary file past 64 KiB:
+            # a 下一位 or an issue touches about that much (tickets and their indexes, windows,
+            # events, counters), so most group transactions created, wrote and deleted a file
+            # (issue's event insert 143-153 -> 60-73 us, 下一位's 310-397 -> 110-152 us of CPU in
+            # bench_server_core --breakdown). In memory it is bounded by a group's pages
+            # (GROUP_MAX_CALLS calls); the pool's other users (exports, statistics) keep the
+            # default, so their large sorts still go to files.
+            conn.connection.dbapi_connection.execute("PRAGMA temp_store=MEMORY")
         return conn
 
     def close(self) -> None:
         """Give the connection back to the pool (the lane stops, or its BEGIN failed)."""
         conn, self._conn = self._conn, None
         if conn is not None:
+            if not conn.invalidated:
+                try:
+                    conn.connection.dbapi_connection.execute("PRAGMA temp_store=DEFAULT")
+                except Exception:  # the connection is unusable: the pool must not hand it out
+                    logger.debug("lane connection not reset", exc_info=True)
+                    conn.invalidate()
             conn.close()
 
     def open(self) -> None:
