@@ -37,8 +37,9 @@ DEMO_TOKENS_FILE = "demo-tokens.json"
 DATA_KEY_ENV = "HALL_DATA_KEY"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_PORT = 8600
-# uvicorn's WebSocket implementation (override with HALL_WS_PROTOCOL for comparisons).
-WS_PROTOCOL = __import__("os").environ.get("HALL_WS_PROTOCOL", "websockets-sansio")
+# uvicorn's WebSocket implementations `serve` may run (Settings.ws_protocol, HALL_WS_PROTOCOL, for
+# comparisons), the first being the default.
+WS_PROTOCOLS = ("websockets-sansio", "websockets", "wsproto")
 # No permessage-deflate on WebSockets (the event stream is the only one): compression state is
 # per connection, so every event was compressed once per subscriber, a quarter of the server's
 # CPU in a fan-out; events are small JSON on a hall's LAN.
