@@ -209,6 +209,9 @@ EV_TICKET_CALLED_BACK = "ticket.called_back"
 EV_TICKET_CANCELLED = "ticket.cancelled"
 # A clerk removed a self-declared green-channel priority that was not justified (with a reason).
 EV_TICKET_PRIORITY_REMOVED = "ticket.priority_removed"
+# Event types a report reads by time: archiving an event of one of them (event_archive.py) keeps
+# a plain copy in report_events, so the report still lists it once its day left the live log.
+REPORT_EVENT_TYPES = (EV_TICKET_PRIORITY_REMOVED,)
 # Green-channel reasons a visitor declares (the elderly one comes from the ID card and stays).
 SELF_DECLARED_GREEN = frozenset({"disabled", "serviceman", "pregnant"})
 GREEN_REASON_ZH = {"elderly": "老年人", "disabled": "残疾人", "serviceman": "军人", "pregnant": "孕妇"}

@@ -5,7 +5,9 @@ The live `events` table keeps the days within the retention period (Settings.eve
 one archive row per stream and UTC day: zlib-compressed JSON lines holding every column the hash
 chain covers, plus the hash the block links to and the hash of its last record. The audit verifier
 reads archive blocks then live rows as one chain (audit._rows), so a pruned log still verifies from
-its genesis; statistics come from tickets and rollups, which are not pruned. Replays asking for
+its genesis; statistics come from tickets and rollups, which are not pruned. Events a report reads
+by time (const.REPORT_EVENT_TYPES: the green-channel removals) are also copied, plain, into
+`report_events` in the same transaction, so the report does not lose archived days. Replays asking for
 pruned seqs are refused with events.pruned (410, WebSocket 4410), never answered with a gap.
 
 At a station, nothing after the seq the parent acknowledged (sync_acks) is archived: those events
@@ -27,15 +29,16 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from hall_server import chain
-from hall_server.const import EVENT_ARCHIVE_BATCH
+from hall_server.const import EVENT_ARCHIVE_BATCH, REPORT_EVENT_TYPES
 from hall_server.db.engine import Database
-from hall_server.db.models import Event, EventArchive, HallSeq, SyncAck
+from hall_server.db.models import Event, EventArchive, HallSeq, ReportEvent, SyncAck
 from hall_server.errors import HallError
 
 logger = logging.getLogger(__name__)
 
 E = Event.__table__
 X = EventArchive.__table__
+R = ReportEvent.__table__
 S = HallSeq.__table__
 K = SyncAck.__table__
 
@@ -172,5 +175,12 @@ def _archive_batch(s: Session, hall_id: str, cutoff: datetime, limit: int, now: 
                 archived_at=now,
             )
         )
+    kept = [
+        {"hall_id": hall_id, "seq": r.seq, "type": r.type, "at": r.at, "payload": r.payload}
+        for r in take
+        if r.type in REPORT_EVENT_TYPES
+    ]
+    if kept:
+        s.execute(insert(R), kept)
     s.execute(delete(E).where(E.c.hall_id == hall_id, E.c.seq >= take[0].seq, E.c.seq <= take[-1].seq))
     return len(take), len(take) == len(rows) == EVENT_ARCHIVE_BATCH
