@@ -30,6 +30,7 @@ from hall_server.migrate import upgrade
 from hall_server.seed import seed
 from hall_server.services import sessions
 from tests.fixtures.postgres import sqlite_url
+from tests.fixtures.server import HallServerFactory, hall_servers
 from tests.hall_server.hs_city import CITY, COUNTY, PASSWORD, tiny_city
 
 API = "/api/v1"
@@ -130,6 +131,14 @@ def pg_template(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
     yield tpl
     tpl.drop_spare(pg_server)
     pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[HallServerFactory]:
+    """`hall-server serve` processes shared by one file's tests (the sync tests' cities and
+    stations), all killed after its last test."""
+    with hall_servers() as factory:
+        yield factory
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
