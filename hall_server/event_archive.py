@@ -62,6 +62,11 @@ def _day_of(at: datetime) -> date:
     return (at.astimezone(UTC) if at.tzinfo is not None else at).date()
 
 
+def _naive_utc(at: datetime) -> datetime:
+    """An event time as naive UTC (SQLite gives it back naive, PostgreSQL aware)."""
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
+
+
 def _encode(rows: list[Any]) -> bytes:
     lines = (
         json.dumps(
@@ -129,7 +134,11 @@ def archive_closed_days(db: Database, now: datetime, retention_days: int, *, sta
         return 0
     cutoff = datetime.combine(now.astimezone(UTC).date() - timedelta(days=retention_days), time(), UTC)
     with db.read() as s:
-        limits = _limits(s, station)
+        # Most passes find nothing old: one row per stream tells, in one read, instead of a
+        # writing transaction and a batch of rows with their payloads for every stream.
+        limits = {
+            name: limit for name, limit in _limits(s, station).items() if _starts_old(s, name, cutoff, limit)
+        }
     moved = 0
     for hall_id, limit in limits.items():
         while True:
@@ -143,6 +152,14 @@ def archive_closed_days(db: Database, now: datetime, retention_days: int, *, sta
     return moved
 
 
+def _starts_old(s: Session, hall_id: str, cutoff: datetime, limit: int) -> bool:
+    """Whether the stream's oldest live event that may be archived was recorded before cutoff."""
+    first = s.execute(
+        select(E.c.at).where(E.c.hall_id == hall_id, E.c.seq <= limit).order_by(E.c.seq).limit(1)
+    ).first()
+    return first is not None and _naive_utc(first.at) < cutoff.replace(tzinfo=None)
+
+
 def _archive_batch(s: Session, hall_id: str, cutoff: datetime, limit: int, now: datetime) -> tuple[int, bool]:
     """Archive up to EVENT_ARCHIVE_BATCH old events of one stream; (how many, whether more may follow)."""
     rows = s.execute(
@@ -154,8 +171,7 @@ def _archive_batch(s: Session, hall_id: str, cutoff: datetime, limit: int, now: 
     naive_cutoff = cutoff.replace(tzinfo=None)
     take = []
     for r in rows:
-        at = r.at.astimezone(UTC).replace(tzinfo=None) if r.at.tzinfo is not None else r.at
-        if at >= naive_cutoff or (take and r.seq != take[-1].seq + 1):
+        if _naive_utc(r.at) >= naive_cutoff or (take and r.seq != take[-1].seq + 1):
             break
         take.append(r)
     if not take:

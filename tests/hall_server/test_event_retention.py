@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, event, func, insert, select, text
 from starlette.websockets import WebSocketDisconnect
 
 from hall_server import audit
-from hall_server.const import WS_CLOSE_PRUNED
-from hall_server.db.models import Event, EventArchive, ReportEvent, SyncAck
+from hall_server.const import EVENT_ARCHIVE_BATCH, WS_CLOSE_PRUNED
+from hall_server.db.models import Event, EventArchive, HallSeq, ReportEvent, SyncAck
 from hall_server.event_archive import archive_closed_days, archived_upto
 from hall_server.migrate import upgrade
 from tests.hall_server.conftest import API, Hall
@@ -220,3 +220,30 @@ def test_removals_archived_before_report_events_existed_are_copied(tmp_path: Pat
         engine.dispose()
     assert [(r.seq, r.type, r.payload) for r in rows] == [(2, "ticket.priority_removed", '{"reason": "x"}')]
     assert rows[0].at.replace(tzinfo=UTC) == at
+
+
+def test_a_pass_with_nothing_old_reads_one_event_per_stream(hall: Hall) -> None:
+    """A pass over a busy stream with nothing to archive reads its oldest event only, not a batch
+    of events with their payloads (that was every stream, every pass, in a writing transaction)."""
+    if not hall.ctx.db.is_postgres:
+        pytest.skip("PostgreSQL only: psycopg counts the rows a SELECT returned (SQLite's driver does not)")
+    stream, n = "t-busy", EVENT_ARCHIVE_BATCH + 100
+    now = datetime.now(UTC)
+    with hall.ctx.db.write() as s:
+        s.execute(insert(HallSeq), [{"hall_id": stream, "last_seq": n}])
+        row = {"hall_id": stream, "type": "test.busy", "at": now, "actor_kind": "system", "payload": "{}"}
+        s.execute(insert(Event), [{**row, "seq": i} for i in range(1, n + 1)])
+        streams = int(s.execute(select(func.count()).select_from(HallSeq)).scalar() or 0)
+    read: list[int] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM events" in statement:
+            read.append(cursor.rowcount)
+
+    event.listen(hall.ctx.db.engine, "after_cursor_execute", count)
+    try:
+        assert archive_closed_days(hall.ctx.db, now, RETENTION_DAYS) == 0
+    finally:
+        event.remove(hall.ctx.db.engine, "after_cursor_execute", count)
+    assert read and sum(read) <= streams, read
+    assert _live_count(hall, stream) == n
