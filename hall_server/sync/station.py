@@ -149,11 +149,27 @@ class StationSync:
 
     # --- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        """Sync until stop is set; only the process holding the lock file syncs."""
+        """Sync until stop is set; only the process holding the lock file syncs. Then close()."""
+        try:
+            self._run(stop)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release what the loop holds: the read-ahead thread, the HTTP connections, the wake-up hook."""
+        self._reader.shutdown(wait=False, cancel_futures=True)
+        self.http.close()
+        with contextlib.suppress(ValueError):
+            self.ctx.db.after_commit.remove(self._wake_on_commit)
+
+    def _wake_on_commit(self, _published: list[Any]) -> None:
+        self.wake.set()
+
+    def _run(self, stop: threading.Event) -> None:
         lock = self._leader(stop)
         if lock is None:
             return
-        self.ctx.db.after_commit.append(lambda _published: self.wake.set())
+        self.ctx.db.after_commit.append(self._wake_on_commit)
         try:
             while not stop.is_set():
                 ok = self.sync_once()
