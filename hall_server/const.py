@@ -164,6 +164,9 @@ WS_CLOSE_NOT_FOUND = 4404
 # A replay (?since=) reaches into archived events (events.pruned, HTTP 410): resync from the
 # hall's current state, then follow from the oldest seq still kept.
 WS_CLOSE_PRUNED = 4410
+# Days (UTC) a past day's empty waiting_counts row is kept before the day-end pass deletes it
+# (past every hall's day end; a late ticket of that day makes its row again).
+WAITING_COUNTS_KEPT_DAYS = 2
 # Events of one stream moved to the archive per transaction (event_archive.archive_closed_days).
 EVENT_ARCHIVE_BATCH = 2000
 

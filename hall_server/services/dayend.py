@@ -10,16 +10,17 @@ several server processes at once, closes nothing twice.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy import delete, func, select, text, tuple_, update
 
 from hall_server.catalog import HallConfig
 from hall_server.const import (
     EV_TICKET_EXPIRED,
     EV_WINDOW_UPDATED,
     POLICY_DAY_END_GRACE,
+    WAITING_COUNTS_KEPT_DAYS,
 )
 from hall_server.context import ServerContext
 from hall_server.db.engine import Tx
@@ -87,9 +88,29 @@ def close_ended_days(ctx: ServerContext, now: datetime, *, batch: int = BATCH) -
                     break
         if hall_id in booked and _as_date(booked[hall_id]) <= over:
             out["appointment_no_shows"] += _lapse_bookings(ctx, hall_id, over)
+    _drop_empty_counts(ctx, now)
     if any(out.values()):
         logger.info("day end: %s", out)
     return out
+
+
+def _drop_empty_counts(ctx: ServerContext, now: datetime) -> None:
+    """Delete the zero waiting_counts rows of days long over (one row per hall, day, group and
+    class would otherwise stay forever). A ticket of such a day arriving late (a station's batch)
+    makes its row again. PostgreSQL: rows another transaction holds are left for the next pass,
+    so this never waits and never takes part in a deadlock."""
+    before = now.astimezone(UTC).date() - timedelta(days=WAITING_COUNTS_KEPT_DAYS)
+    keys = (WC.c.hall_id, WC.c.business_day, WC.c.group_prefix, WC.c.priority, WC.c.appointed)
+    empty = select(*keys).where(WC.c.n == 0, WC.c.business_day < before)
+    with ctx.db.read() as s:
+        if s.execute(empty.limit(1)).first() is None:
+            return  # most passes: no writing transaction for nothing
+    with ctx.db.tx() as tx:
+        if tx.get_bind().dialect.name == "postgresql":
+            empty = empty.with_for_update(skip_locked=True)
+        dropped = tx.execute(delete(WC).where(tuple_(*keys).in_(empty))).rowcount
+    if dropped:
+        logger.debug("dropped %d empty waiting counts of days before %s", dropped, before)
 
 
 def ended_day(ctx: ServerContext, hall: HallConfig, now: datetime) -> date:

@@ -347,3 +347,52 @@ def test_day_end_and_a_writer_of_the_same_past_day_do_not_deadlock(hall: Hall) -
         left = s.execute(select(T.c.seq, T.c.status).where(T.c.business_day == yesterday).order_by(T.c.seq)).all()
     assert [tuple(r) for r in left] == [(1, "cancelled"), (2, "expired"), (3, "expired"), (4, "waiting")]
     assert _stored_counts(hall) == _recount(hall)
+
+
+def test_day_end_drops_the_empty_counts_of_days_long_over(hall: Hall) -> None:
+    """A past day's count rows go once its tickets are closed (they would pile up a row per hall,
+    day, group and class); a late ticket of that day counts again; today's empty rows stay."""
+    cfg = hall.ctx.catalog.hall(CITY)
+    today = hall_day(cfg, hall.ctx.now())
+    old_day = date.fromordinal(today.toordinal() - 5)
+    now = datetime.now(UTC)
+
+    def ticket(seq: int, day: date, priority: bool) -> dict[str, Any]:
+        return {
+            "hall_id": CITY,
+            "business_day": day,
+            "prefix": "A",
+            "seq": seq,
+            "number": f"A{seq:03d}",
+            "group_prefix": "A",
+            "service_code": "S-A1",
+            "status": "waiting",
+            "priority": priority,
+            "channel": "kiosk",
+            "issued_at": now,
+            "recall_count": 0,
+            "transfer_count": 0,
+            "track_token": secrets.token_urlsafe(12),
+        }
+
+    with hall.ctx.db.write() as s:
+        s.execute(insert(T), [ticket(1, old_day, False), ticket(2, old_day, True)])
+    cancelled = hall.ok_issue("S-A1")
+    r = hall.client.post(f"{API}/tickets/{cancelled['id']}/cancel", headers=hall.auth("admin"))
+    assert r.status_code == 200, r.text
+
+    def rows_of(day: date) -> list[tuple[bool, int]]:
+        with hall.ctx.db.read() as s:
+            found = s.execute(
+                select(WC.c.priority, WC.c.n).where(WC.c.business_day == day).order_by(WC.c.priority)
+            ).all()
+        return [(bool(p), int(n)) for p, n in found]
+
+    assert rows_of(old_day) == [(False, 1), (True, 1)]
+    dayend.close_ended_days(hall.ctx, hall.ctx.now())
+    assert rows_of(old_day) == []
+    assert (False, 0) in rows_of(today)  # the cancelled ticket's class: today is not over
+    with hall.ctx.db.write() as s:
+        s.execute(insert(T).values(**ticket(3, old_day, True)))  # as a station's late batch
+    assert rows_of(old_day) == [(True, 1)]
+    assert _stored_counts(hall) == _recount(hall)
