@@ -143,6 +143,10 @@ class StationSync:
         # Ask the parent which photos it lacks (sync/photos.py): at the start, after a push with
         # document rows, and while its last answer named any (so a cut upload is sent again).
         self.photos_due = True
+        # Documents whose photo the parent refused for what it is (PHOTO_REFUSALS): not sent
+        # again by this process, so a photo that can never be taken does not cross the link
+        # every round (a restart tries each once more, e.g. after the data key was put right).
+        self.photos_refused: set[int] = set()
         # The read-ahead: one thread reads and encodes the next batch while a push is answered.
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hall-sync-read")
         self.next: Future[tuple[dict[str, Any], bytes, bool]] | None = None
@@ -526,6 +530,8 @@ class StationSync:
             return
         sent = 0
         for document_id in ids:
+            if document_id in self.photos_refused:
+                continue
             with self.ctx.db.read() as s:
                 blob = photos.stored_photo(s, document_id)
             if blob is None:
@@ -539,11 +545,12 @@ class StationSync:
                     "sync: photo of document %d not taken: %s %s", document_id, exc.code, exc.message
                 )
                 if exc.code in PHOTO_REFUSALS:
+                    self.photos_refused.add(document_id)
                     continue
                 return  # the link: try again next round (photos_due stays set)
             sent += len(blob)
             self.moved = True
-        self.photos_due = bool(ids)
+        self.photos_due = any(i not in self.photos_refused for i in ids)
 
     # --- pull -------------------------------------------------------------------------------------
     def pull(self) -> bool:

@@ -8,6 +8,7 @@ Real `hall-server serve` processes: the city on SQLite and on PostgreSQL, the st
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def city(
     request: pytest.FixtureRequest, servers: HallServerFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[City]:
     pg = request.getfixturevalue("pg_server") if request.param == "postgres" else None
-    c = start_city(servers, tmp_path_factory.mktemp(f"photos-{request.param}"), request.param, pg, villages=2)
+    c = start_city(servers, tmp_path_factory.mktemp(f"photos-{request.param}"), request.param, pg, villages=3)
     try:
         yield c  # each test takes a village (and its station) of its own
     finally:
@@ -170,6 +171,30 @@ def test_the_city_refuses_a_photo_that_is_not_the_documents(
         r = put(a, blob_a)
         assert r.status_code == 200 and r.json()["stored"] is True, r.text
         assert requests.get(f"{api}/sync/photos", headers=cred, timeout=10).json()["documents"] == [b]
+    finally:
+        st.server.kill()
+        st.close()
+
+
+def test_a_photo_the_city_refuses_is_not_sent_again_every_round(
+    servers: HallServerFactory, city: City, tmp_path: Path
+) -> None:
+    """A station on another data key than the city's: its photo can never be taken (422
+    sync.bad_photo). It is offered once, not re-sent over the village's link round after round."""
+    other_key = "ff" * 32
+    st = start_station(servers, city, city.server.base_url, tmp_path, data_key=other_key)
+    try:
+        wait_caught_up(st)
+        _ticket, doc = st.keep_photo(_photo(5))
+        refused = f"photo of document {doc} not taken: sync.bad_photo"
+        wait_until(lambda: refused in st.server.log_tail(200_000), 60, message="the city refuses the photo")
+        # Several rounds later (idle rounds come every SYNC_IDLE_FACTOR x 0.2 s), and after a
+        # push with records, which makes the station ask again which photos the city lacks.
+        st.issue()
+        wait_caught_up(st)
+        time.sleep(5)
+        assert st.server.log_tail(200_000).count(refused) == 1
+        assert document_blob(city.engine, doc) == b""
     finally:
         st.server.kill()
         st.close()
