@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from hall_server import chain
-from hall_server.const import AUDIT_STREAM_PREFIX, CITY_STREAM_SUFFIX
+from hall_server.const import AUDIT_STREAM_PREFIX, CITY_STREAM_SUFFIX, PG_EVENTS_PER_APPEND
 from hall_server.db.engine import Tx
 from hall_server.db.models import Event, HallSeq, StationHall
 from hall_server.db.prepared import Prepared
@@ -111,15 +111,23 @@ def _pg_sha256(conn: Any) -> bool:
 
 
 def _append_pg_sha256(conn: Any, rows: list[dict[str, Any]]) -> int:
-    """Append rows (one hall, all but seq and links) in one statement; the last seq drawn."""
-    params: dict[str, Any] = {"hall_id": rows[0]["hall_id"]}
-    for i, r in enumerate(rows):
-        params[f"body_{i}"] = chain.record_body(
-            r["hall_id"], r["type"], r["at"], r["actor_kind"], r["actor_id"], r["payload"]
-        )
-        for key in ("type", "at", "actor_kind", "actor_id", "payload"):
-            params[f"{key}_{i}"] = r[key]
-    return max(int(row[0]) for row in _pg_append_sha256(len(rows)).all(conn, params))
+    """Append rows (one hall, all but seq and links), PG_EVENTS_PER_APPEND a statement; the last seq.
+
+    The seqs are consecutive across statements: the first one locks the hall's seq row until
+    commit, and each statement's trigger has moved the chain head on before the next.
+    """
+    last = 0
+    for start in range(0, len(rows), PG_EVENTS_PER_APPEND):
+        part = rows[start : start + PG_EVENTS_PER_APPEND]
+        params: dict[str, Any] = {"hall_id": part[0]["hall_id"]}
+        for i, r in enumerate(part):
+            params[f"body_{i}"] = chain.record_body(
+                r["hall_id"], r["type"], r["at"], r["actor_kind"], r["actor_id"], r["payload"]
+            )
+            for key in ("type", "at", "actor_kind", "actor_id", "payload"):
+                params[f"{key}_{i}"] = r[key]
+        last = max(int(row[0]) for row in _pg_append_sha256(len(part)).all(conn, params))
+    return last
 
 
 _SEQ_TAKE: dict[str, Prepared] = {}
