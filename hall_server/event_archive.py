@@ -70,7 +70,16 @@ def _naive_utc(at: datetime) -> datetime:
 def _encode(rows: list[Any]) -> bytes:
     lines = (
         json.dumps(
-            [r.seq, r.type, chain.canonical_at(r.at), r.actor_kind, r.actor_id, r.payload, r.prev_hash, r.hash],
+            [
+                r.seq,
+                r.type,
+                chain.canonical_at(r.at),
+                r.actor_kind,
+                r.actor_id,
+                r.payload,
+                r.prev_hash,
+                r.hash,
+            ],
             ensure_ascii=False,
             separators=(",", ":"),
         )
@@ -82,7 +91,9 @@ def _encode(rows: list[Any]) -> bytes:
 def _decode(body: bytes) -> Iterator[ArchivedEvent]:
     for line in zlib.decompress(body).decode("utf-8").split("\n"):
         seq, type_, at, kind, actor_id, payload, prev_hash, hash_ = json.loads(line)
-        yield ArchivedEvent(int(seq), type_, datetime.fromisoformat(at), kind, actor_id, payload, prev_hash, hash_)
+        yield ArchivedEvent(
+            int(seq), type_, datetime.fromisoformat(at), kind, actor_id, payload, prev_hash, hash_
+        )
 
 
 def archived_upto(session: Session, hall_id: str) -> int:

@@ -37,7 +37,6 @@ BATCH = 50
 SMALL_MSS = 536
 
 
-
 @pytest.fixture
 def server(empty_db_url: str, hall_server_proc: Any, tmp_path: Path) -> HallServer:
     """One hall-server process whose event subscribers may fall QUEUE_MAX events behind."""
@@ -86,7 +85,9 @@ class StalledReader:
 
     def __init__(self, server: HallServer, token: str, since: int) -> None:
         self.sock = _small_socket(server)
-        self.proto = ClientProtocol(parse_uri(f"{server.ws_api}/halls/{HALL}/events/ws?since={since}"), max_size=None)
+        self.proto = ClientProtocol(
+            parse_uri(f"{server.ws_api}/halls/{HALL}/events/ws?since={since}"), max_size=None
+        )
         request = self.proto.connect()
         request.headers["Authorization"] = f"Bearer {token}"
         self.proto.send_request(request)
@@ -125,7 +126,9 @@ def _subscribe(server: HallServer, token: str, since: int) -> ClientConnection:
     )
 
 
-def _read_all(ws: ClientConnection, until_seq: int | None = None) -> tuple[list[int], ConnectionClosed | None]:
+def _read_all(
+    ws: ClientConnection, until_seq: int | None = None
+) -> tuple[list[int], ConnectionClosed | None]:
     """The seqs received until the socket closes (or until_seq arrives) and how it closed."""
     seqs: list[int] = []
     try:
