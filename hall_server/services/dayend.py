@@ -40,7 +40,15 @@ A = Appointment.__table__
 U = User.__table__
 WC = WaitingCount.__table__
 # What the pass reads of a ticket it closes: its status, and the waiting_counts row it leaves.
-_PICKED = (T.c.id, T.c.status, T.c.business_day, T.c.group_prefix, T.c.priority, T.c.appointment_id, T.c.bound_window_id)
+_PICKED = (
+    T.c.id,
+    T.c.status,
+    T.c.business_day,
+    T.c.group_prefix,
+    T.c.priority,
+    T.c.appointment_id,
+    T.c.bound_window_id,
+)
 
 BATCH = 200
 OPEN = sorted(s.value for s in OPEN_STATUSES)

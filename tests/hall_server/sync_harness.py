@@ -356,7 +356,9 @@ class Station:
         assert r.status_code == 200, r.text
         self.clerk_token = token = r.json()["token"]
         # A window that came down from the city starts closed (as of the sync core commit).
-        r = self.http.get(f"{self.server.api}/windows/{self.village.window}", headers=bearer(token), timeout=10)
+        r = self.http.get(
+            f"{self.server.api}/windows/{self.village.window}", headers=bearer(token), timeout=10
+        )
         if r.status_code == 200 and r.json().get("status") == "closed":
             self.window_post("open")
         return token
@@ -505,7 +507,9 @@ def station_chain(
     proxy in front of the city first. Everything is stopped afterwards, also after a failed start."""
     n = len(names)
     # Village k's station reaches the city through village k-1's (the first directly).
-    city = start_city(factory, root, "postgres", pg_server, villages=n, relays={k + 1: k for k in range(1, n)})
+    city = start_city(
+        factory, root, "postgres", pg_server, villages=n, relays={k + 1: k for k in range(1, n)}
+    )
     stations: list[Station] = []
     proxies: list[FaultProxy] = []
     try:

@@ -41,7 +41,6 @@ MANAGER = ("manager", "test-pass-m")
 RUN_DEADLINE_S = 150.0
 
 
-
 @pytest.fixture
 def two_servers(empty_db_url: str, hall_server_proc: Any, tmp_path: Path) -> tuple[HallServer, HallServer]:
     """Two hall-server processes sharing one database and one data folder (one key)."""

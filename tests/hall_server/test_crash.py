@@ -25,7 +25,6 @@ RUN_DEADLINE_S = 180.0
 MANAGER = ("manager", "test-pass-m")
 
 
-
 class Kiosks:
     """Kiosk threads that retry each ticket (same Idempotency-Key) until the server acknowledges it."""
 

@@ -360,6 +360,9 @@ def test_a_parent_asks_a_station_for_its_own_missing_photos_past_others(hall: Ha
     with hall.ctx.db.write() as s:
         s.execute(D.insert(), [row(old_lo + i) for i in range(300)] + [row(mine_lo + i) for i in range(3)])
     with hall.ctx.db.read() as s:
-        assert photos.wanted(s, [CITY], [(mine_lo, mine_hi)], 50) == ([mine_lo, mine_lo + 1, mine_lo + 2], False)
+        assert photos.wanted(s, [CITY], [(mine_lo, mine_hi)], 50) == (
+            [mine_lo, mine_lo + 1, mine_lo + 2],
+            False,
+        )
         assert photos.wanted(s, [CITY], [(mine_lo, mine_hi)], 2) == ([mine_lo, mine_lo + 1], True)
         assert photos.wanted(s, [CITY], [], 50) == ([], False)

@@ -202,7 +202,16 @@ def test_removals_archived_before_report_events_existed_are_copied(tmp_path: Pat
     at = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
     lines = [
         [1, "ticket.issued", "2026-03-02T01:00:00.000000", "device", "k1", '{"ticket": {}}', None, "h1"],
-        [2, "ticket.priority_removed", "2026-03-02T01:30:00.000000", "user", "7", '{"reason": "x"}', "h1", "h2"],
+        [
+            2,
+            "ticket.priority_removed",
+            "2026-03-02T01:30:00.000000",
+            "user",
+            "7",
+            '{"reason": "x"}',
+            "h1",
+            "h2",
+        ],
     ]
     body = zlib.compress("\n".join(json.dumps(line) for line in lines).encode())
     engine = create_engine(url)
@@ -217,7 +226,9 @@ def test_removals_archived_before_report_events_existed_are_copied(tmp_path: Pat
             )
         upgrade(url)
         with engine.connect() as conn:
-            rows = conn.execute(select(ReportEvent.seq, ReportEvent.type, ReportEvent.at, ReportEvent.payload)).all()
+            rows = conn.execute(
+                select(ReportEvent.seq, ReportEvent.type, ReportEvent.at, ReportEvent.payload)
+            ).all()
     finally:
         engine.dispose()
     assert [(r.seq, r.type, r.payload) for r in rows] == [(2, "ticket.priority_removed", '{"reason": "x"}')]

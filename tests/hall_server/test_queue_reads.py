@@ -344,7 +344,9 @@ def test_day_end_and_a_writer_of_the_same_past_day_do_not_deadlock(hall: Hall) -
     assert not closing.is_alive()
     assert failures == []
     with hall.ctx.db.read() as s:
-        left = s.execute(select(T.c.seq, T.c.status).where(T.c.business_day == yesterday).order_by(T.c.seq)).all()
+        left = s.execute(
+            select(T.c.seq, T.c.status).where(T.c.business_day == yesterday).order_by(T.c.seq)
+        ).all()
     assert [tuple(r) for r in left] == [(1, "cancelled"), (2, "expired"), (3, "expired"), (4, "waiting")]
     assert _stored_counts(hall) == _recount(hall)
 

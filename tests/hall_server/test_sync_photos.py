@@ -82,9 +82,13 @@ def _check_photo_flow(city: City, st: Station, proxy: FaultProxy) -> None:
 
     # The record comes up; the photo does not: the city says so instead of failing.
     wait_until(
-        lambda: document_blob(city.engine, doc_id) is not None, 60, message="the document's record reaches the city"
+        lambda: document_blob(city.engine, doc_id) is not None,
+        60,
+        message="the document's record reaches the city",
     )
-    listed = requests.get(f"{city.server.api}/tickets/{ticket_id}/documents", headers=bearer(manager), timeout=10)
+    listed = requests.get(
+        f"{city.server.api}/tickets/{ticket_id}/documents", headers=bearer(manager), timeout=10
+    )
     assert listed.status_code == 200, listed.text
     assert [(d["id"], d["received"]) for d in listed.json()] == [(doc_id, False)]
     r = requests.get(f"{city.server.api}/documents/{doc_id}", headers=bearer(manager), timeout=10)
@@ -95,7 +99,9 @@ def _check_photo_flow(city: City, st: Station, proxy: FaultProxy) -> None:
     # The stuck photo does not hold the records back: a ticket issued now reaches the city.
     later = int(st.issue()["id"])
     wait_until(
-        lambda: has_ticket(city.engine, later), 60, message="a later ticket passes the photo that cannot go up"
+        lambda: has_ticket(city.engine, later),
+        60,
+        message="a later ticket passes the photo that cannot go up",
     )
     wait_until(lambda: proxy.stats.resets >= 2, 30, message="uploads of the photo cut more than once")
     assert document_blob(city.engine, doc_id) == b"", "a cut upload left part of a photo at the city"
@@ -107,7 +113,9 @@ def _check_photo_flow(city: City, st: Station, proxy: FaultProxy) -> None:
     got = wait_photo(city.server.api, doc_id, manager, 60, "the photo reaches the city")
     assert got.content == data
     assert got.headers["content-type"] == "image/jpeg"
-    listed = requests.get(f"{city.server.api}/tickets/{ticket_id}/documents", headers=bearer(manager), timeout=10)
+    listed = requests.get(
+        f"{city.server.api}/tickets/{ticket_id}/documents", headers=bearer(manager), timeout=10
+    )
     assert [(d["id"], d["received"]) for d in listed.json()] == [(doc_id, True)]
     # Stored as the station stores it: the same ciphertext (personal data never travelled in clear).
     at_station = document_blob(st.engine, doc_id)
@@ -141,7 +149,9 @@ def test_the_city_refuses_a_photo_that_is_not_the_documents(
         b = st.keep_photo(_photo(2))[1]
         # Hold the photos back at the city: drop them there after their records came up, and
         # stop the station so it does not send them again meanwhile.
-        wait_until(lambda: document_blob(city.engine, b) is not None, 60, message="the records reach the city")
+        wait_until(
+            lambda: document_blob(city.engine, b) is not None, 60, message="the records reach the city"
+        )
         wait_until(lambda: document_blob(city.engine, b), 60, message="the photos reach the city")
         st.server.kill()
         with city.engine.begin() as conn:

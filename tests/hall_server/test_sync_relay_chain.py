@@ -153,7 +153,9 @@ def test_a_village_staff_call_is_an_alert_at_the_city(chain: Chain) -> None:
     manager = login(city.server.api, "m-county")
 
     def city_calls() -> list[dict]:
-        got = requests.get(f"{city.server.api}/halls/{village.hall}/alerts", headers=bearer(manager), timeout=10)
+        got = requests.get(
+            f"{city.server.api}/halls/{village.hall}/alerts", headers=bearer(manager), timeout=10
+        )
         assert got.status_code == 200, got.text
         return [a for a in got.json() if a["code"] == "staff.call"]
 
@@ -161,7 +163,9 @@ def test_a_village_staff_call_is_an_alert_at_the_city(chain: Chain) -> None:
     assert [c["detail"]["call_id"] for c in calls] == [call_id]
     assert calls[0]["detail"]["at_station"] is True and "呼叫工作人员" in calls[0]["message"]
     # One writer per record: the station's floor staff answer it.
-    r = requests.post(f"{city.server.api}/staff-calls/{call_id}/acknowledge", headers=bearer(manager), timeout=10)
+    r = requests.post(
+        f"{city.server.api}/staff-calls/{call_id}/acknowledge", headers=bearer(manager), timeout=10
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "staff_call.at_station", r.text
     r = village.http.post(
         f"{village.server.api}/staff-calls/{call_id}/acknowledge",

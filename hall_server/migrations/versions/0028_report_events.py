@@ -58,7 +58,9 @@ def _copy_from_archive() -> None:
     )
     conn = op.get_bind()
     marker = json.dumps(REPORT_TYPE)
-    for hall_id, body in conn.execute(sa.select(archive.c.hall_id, archive.c.body).order_by(archive.c.first_seq)):
+    for hall_id, body in conn.execute(
+        sa.select(archive.c.hall_id, archive.c.body).order_by(archive.c.first_seq)
+    ):
         rows = []
         for line in zlib.decompress(body).decode("utf-8").split("\n"):
             if marker not in line:
