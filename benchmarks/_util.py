@@ -10,7 +10,10 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.fixtures.server import HallServer, HallServerFactory
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +256,25 @@ def bench_seed(windows: int, password: str = "bench-pass") -> dict[str, Any]:
         ],
         "admins": [{"username": "bench-admin", "password": password}],
     }
+
+
+def start_bench_servers(
+    start: HallServerFactory,
+    db_url: str,
+    work: Path,
+    *,
+    windows: int,
+    password: str = "bench-pass",
+    processes: int = 1,
+    data_dir: Path | None = None,
+) -> list[HallServer]:
+    """`hall-server serve` processes on db_url with the benchmark hall (bench_seed): the first
+    migrates and seeds the database, the others serve the same one."""
+    seed_path = work / "bench_seed.json"
+    seed_path.write_text(json.dumps(bench_seed(windows, password), ensure_ascii=False), encoding="utf-8")
+    data_dir = data_dir or work / "data"
+    first = start(db_url, data_dir, seed_file=seed_path)
+    return [first] + [start(db_url, data_dir, prepare=False) for _ in range(processes - 1)]
 
 
 def emit(doc: dict[str, Any], out: str | None) -> None:

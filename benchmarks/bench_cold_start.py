@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import platform
@@ -37,11 +36,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._util import BENCH_HALL, BENCH_PREFIXES, REPO_ROOT, RawHttp, bench_seed, emit, proc_cpu
+from benchmarks._util import (
+    BENCH_HALL,
+    BENCH_PREFIXES,
+    REPO_ROOT,
+    RawHttp,
+    emit,
+    proc_cpu,
+    start_bench_servers,
+)
 from tests.fixtures.server import (
     SMALL_SEED,
     HallServer,
     free_port,
+    hall_servers,
     prepare_database,
 )
 
@@ -133,15 +141,10 @@ async def _issue(port: int, token: str, n: int, kiosks: int = 16) -> int:
 
 def memory_after_tickets(work: Path, tickets: int) -> dict[str, Any]:
     """RSS of a server idle, right after issuing `tickets` tickets, and after a pause."""
-    seed = work / "bench_seed.json"
-    seed.write_text(json.dumps(bench_seed(4), ensure_ascii=False), encoding="utf-8")
     db_url = f"sqlite:///{work / 'tickets.sqlite3'}"
-    data_dir = work / "tickets-data"
-    prepare_database(db_url, data_dir, seed)
-    server = HallServer(db_url=db_url, data_dir=data_dir, port=free_port())
-    server.start()
-    assert server.proc is not None
-    try:
+    with hall_servers() as start:
+        [server] = start_bench_servers(start, db_url, work, windows=4, data_dir=work / "tickets-data")
+        assert server.proc is not None
         token = server.create_token("kiosk", BENCH_HALL)
         time.sleep(IDLE_SETTLE_S)
         idle = _rss_kb(server.proc.pid)
@@ -151,8 +154,6 @@ def memory_after_tickets(work: Path, tickets: int) -> dict[str, Any]:
         right_after = _rss_kb(server.proc.pid)
         time.sleep(5 * IDLE_SETTLE_S)
         settled = _rss_kb(server.proc.pid)
-    finally:
-        server.stop()
     return {
         "tickets": tickets,
         "failed": failed,

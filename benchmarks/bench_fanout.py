@@ -47,7 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._util import BENCH_HALL, RawHttp, bench_seed, emit, latency_summary, proc_cpu
+from benchmarks._util import BENCH_HALL, RawHttp, emit, latency_summary, proc_cpu, start_bench_servers
 from tests.fixtures.postgres import PgCluster
 from tests.fixtures.server import HOST, HallServer, hall_servers
 
@@ -316,11 +316,9 @@ def _analyse(
 
 def run(size: dict[str, Any], work: Path, profile: Path | None = None) -> dict[str, Any]:
     """Two servers on one PostgreSQL database, the subscribers, the calls; the JSON section."""
-    seed = work / "seed.json"
-    seed.write_text(json.dumps(bench_seed(WINDOWS, PASSWORD), ensure_ascii=False), encoding="utf-8")
     with PgCluster() as pg, hall_servers() as start:
         url = pg.url(pg.create_database("fanout"))
-        servers = [start(url, work / "data", seed_file=seed), start(url, work / "data", prepare=False)]
+        servers = start_bench_servers(start, url, work, windows=WINDOWS, password=PASSWORD, processes=2)
         first = servers[0]
         display = first.create_token("display", BENCH_HALL)
         kiosk = first.create_token("kiosk", BENCH_HALL)

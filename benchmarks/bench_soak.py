@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._util import BENCH_HALL, HttpError, RawHttp, bench_seed, latency_summary
+from benchmarks._util import BENCH_HALL, HttpError, RawHttp, latency_summary, start_bench_servers
 from benchmarks.load import (
     API,
     BENCH_PASSWORD,
@@ -303,12 +303,12 @@ def _p99(samples: list[tuple[float, str, float]], lo: float, hi: float) -> dict[
 # --- one backend -----------------------------------------------------------------------------
 def run_backend(name: str, db_url: str, work: Path, size: dict[str, Any], processes: int) -> dict[str, Any]:
     """Warm-up, pause, measured load and quiet end against `processes` servers on one database."""
-    seed_path = work / "bench_seed.json"
-    seed_path.write_text(json.dumps(bench_seed(WINDOWS, BENCH_PASSWORD), ensure_ascii=False), encoding="utf-8")
     out: dict[str, Any] = {"db": name, "server_processes": processes}
     with hall_servers() as start:
-        first = start(db_url, work / "data", seed_file=seed_path)
-        servers = [first] + [start(db_url, work / "data", prepare=False) for _ in range(processes - 1)]
+        servers = start_bench_servers(
+            start, db_url, work, windows=WINDOWS, password=BENCH_PASSWORD, processes=processes
+        )
+        first = servers[0]
         kiosk_token = first.create_token("kiosk", BENCH_HALL)
         display_token = first.create_token("display", BENCH_HALL)
         manager_token = first.login("bench-manager", BENCH_PASSWORD)["token"]

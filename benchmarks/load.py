@@ -59,10 +59,10 @@ from benchmarks._util import (
     BENCH_HALL,
     HttpError,
     RawHttp,
-    bench_seed,
     children_of,
     latency_summary,
     proc_cpu,
+    start_bench_servers,
 )
 from tests.fixtures.postgres import PgCluster, sqlite_url
 from tests.fixtures.server import HOST, REPO_ROOT, HallServer, hall_servers
@@ -624,13 +624,9 @@ def run_backend(
     per_request: bool = False,
 ) -> dict[str, Any]:
     """All phases against one fresh database (only issue and call_next with per_request)."""
-    seed_path = work / "bench_seed.json"
-    seed_path.write_text(
-        json.dumps(bench_seed(WINDOWS, BENCH_PASSWORD), ensure_ascii=False), encoding="utf-8"
-    )
     out: dict[str, Any] = {"db": name}
     with hall_servers() as start:
-        server = start(db_url, work / "data", seed_file=seed_path)
+        [server] = start_bench_servers(start, db_url, work, windows=WINDOWS, password=BENCH_PASSWORD)
         kiosk_token = server.create_token("kiosk", BENCH_HALL)
         display_token = server.create_token("display", BENCH_HALL)
         manager_token = server.login("bench-manager", BENCH_PASSWORD)["token"]

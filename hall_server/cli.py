@@ -23,7 +23,6 @@ from hall_server.const import (
     OPEN_FILES_WANTED,
     ROLES,
     WS_PER_MESSAGE_DEFLATE,
-    WS_PROTOCOL,
 )
 from hall_server.errors import HallError
 
@@ -629,7 +628,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "port": s.port,
         "log_level": "info" if args.verbose or args.access_log else "warning",
         "access_log": bool(args.access_log or args.verbose),
-        "ws": WS_PROTOCOL,
+        "ws": s.ws_protocol,
         "ws_per_message_deflate": WS_PER_MESSAGE_DEFLATE,
         **tls,
         # uvicorn picks uvloop and httptools itself when they are installed (uvicorn[standard]).

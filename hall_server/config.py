@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=20, ge=1, le=500)
     # Events one WebSocket subscriber may fall behind before it is closed 4008 events.lagging.
     ws_queue_max: int = Field(default=const.SUBSCRIBER_QUEUE_MAX, ge=10, le=100_000)
+    # uvicorn's WebSocket implementation (one of const.WS_PROTOCOLS; another only for comparisons).
+    ws_protocol: str = const.WS_PROTOCOLS[0]
     # Concurrent writing transactions per process on PostgreSQL (0: twice the CPUs).
     pg_writers: int = Field(default=0, ge=0, le=1000)
     # The personal-data key itself (hex or base64), else a key file (a city gives every server
@@ -202,6 +204,13 @@ class Settings(BaseSettings):
     def _cipher(cls, value: str) -> str:
         if value not in CIPHERS:
             raise ValueError(f"data_cipher must be one of {', '.join(CIPHERS)}")
+        return value
+
+    @field_validator("ws_protocol")
+    @classmethod
+    def _ws_protocol(cls, value: str) -> str:
+        if value not in const.WS_PROTOCOLS:
+            raise ValueError(f"ws_protocol must be one of {', '.join(const.WS_PROTOCOLS)}")
         return value
 
     @field_validator("audit_hash")

@@ -37,8 +37,9 @@ DEMO_TOKENS_FILE = "demo-tokens.json"
 DATA_KEY_ENV = "HALL_DATA_KEY"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_PORT = 8600
-# uvicorn's WebSocket implementation (override with HALL_WS_PROTOCOL for comparisons).
-WS_PROTOCOL = __import__("os").environ.get("HALL_WS_PROTOCOL", "websockets-sansio")
+# uvicorn's WebSocket implementations `serve` may run (Settings.ws_protocol, HALL_WS_PROTOCOL, for
+# comparisons), the first being the default.
+WS_PROTOCOLS = ("websockets-sansio", "websockets", "wsproto")
 # No permessage-deflate on WebSockets (the event stream is the only one): compression state is
 # per connection, so every event was compressed once per subscriber, a quarter of the server's
 # CPU in a fan-out; events are small JSON on a hall's LAN.
@@ -52,6 +53,13 @@ SQLITE_BUSY_TIMEOUT_MS = 15000
 # psycopg prepares a statement on a connection after this many runs of it (its default is 5):
 # the hot statements then skip parsing, and PostgreSQL plans them a few times at most.
 PG_PREPARE_THRESHOLD = 2
+# The pool pings a PostgreSQL connection at check-out only if it sat unused this long: one in
+# steady use costs no extra round trip; one found dead anyway is replaced by the request's
+# token look-up (db/engine.py, Database.first_read).
+PG_PING_IDLE_S = 2.0
+# PostgreSQL appends at most this many events of a hall in one statement (events.py): a use
+# case's few (下一位: 2-3) in one go; a day end's hundreds in statements of this many.
+PG_EVENTS_PER_APPEND = 8
 # Several processes on one SQLite file learn about each other's events by polling.
 SQLITE_EVENT_POLL_S = 0.5
 # Group commit in the SQLite lane (db/lane.py): the calls already queued share one COMMIT, up
@@ -163,6 +171,9 @@ WS_CLOSE_NOT_FOUND = 4404
 # A replay (?since=) reaches into archived events (events.pruned, HTTP 410): resync from the
 # hall's current state, then follow from the oldest seq still kept.
 WS_CLOSE_PRUNED = 4410
+# Days (UTC) a past day's empty waiting_counts row is kept before the day-end pass deletes it
+# (past every hall's day end; a late ticket of that day makes its row again).
+WAITING_COUNTS_KEPT_DAYS = 2
 # Events of one stream moved to the archive per transaction (event_archive.archive_closed_days).
 EVENT_ARCHIVE_BATCH = 2000
 
@@ -208,6 +219,9 @@ EV_TICKET_CALLED_BACK = "ticket.called_back"
 EV_TICKET_CANCELLED = "ticket.cancelled"
 # A clerk removed a self-declared green-channel priority that was not justified (with a reason).
 EV_TICKET_PRIORITY_REMOVED = "ticket.priority_removed"
+# Event types a report reads by time: archiving an event of one of them (event_archive.py) keeps
+# a plain copy in report_events, so the report still lists it once its day left the live log.
+REPORT_EVENT_TYPES = (EV_TICKET_PRIORITY_REMOVED,)
 # Green-channel reasons a visitor declares (the elderly one comes from the ID card and stays).
 SELF_DECLARED_GREEN = frozenset({"disabled", "serviceman", "pregnant"})
 GREEN_REASON_ZH = {"elderly": "老年人", "disabled": "残疾人", "serviceman": "军人", "pregnant": "孕妇"}

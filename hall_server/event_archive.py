@@ -5,7 +5,9 @@ The live `events` table keeps the days within the retention period (Settings.eve
 one archive row per stream and UTC day: zlib-compressed JSON lines holding every column the hash
 chain covers, plus the hash the block links to and the hash of its last record. The audit verifier
 reads archive blocks then live rows as one chain (audit._rows), so a pruned log still verifies from
-its genesis; statistics come from tickets and rollups, which are not pruned. Replays asking for
+its genesis; statistics come from tickets and rollups, which are not pruned. Events a report reads
+by time (const.REPORT_EVENT_TYPES: the green-channel removals) are also copied, plain, into
+`report_events` in the same transaction, so the report does not lose archived days. Replays asking for
 pruned seqs are refused with events.pruned (410, WebSocket 4410), never answered with a gap.
 
 At a station, nothing after the seq the parent acknowledged (sync_acks) is archived: those events
@@ -27,15 +29,16 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from hall_server import chain
-from hall_server.const import EVENT_ARCHIVE_BATCH
+from hall_server.const import EVENT_ARCHIVE_BATCH, REPORT_EVENT_TYPES
 from hall_server.db.engine import Database
-from hall_server.db.models import Event, EventArchive, HallSeq, SyncAck
+from hall_server.db.models import Event, EventArchive, HallSeq, ReportEvent, SyncAck
 from hall_server.errors import HallError
 
 logger = logging.getLogger(__name__)
 
 E = Event.__table__
 X = EventArchive.__table__
+R = ReportEvent.__table__
 S = HallSeq.__table__
 K = SyncAck.__table__
 
@@ -59,10 +62,24 @@ def _day_of(at: datetime) -> date:
     return (at.astimezone(UTC) if at.tzinfo is not None else at).date()
 
 
+def _naive_utc(at: datetime) -> datetime:
+    """An event time as naive UTC (SQLite gives it back naive, PostgreSQL aware)."""
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
+
+
 def _encode(rows: list[Any]) -> bytes:
     lines = (
         json.dumps(
-            [r.seq, r.type, chain.canonical_at(r.at), r.actor_kind, r.actor_id, r.payload, r.prev_hash, r.hash],
+            [
+                r.seq,
+                r.type,
+                chain.canonical_at(r.at),
+                r.actor_kind,
+                r.actor_id,
+                r.payload,
+                r.prev_hash,
+                r.hash,
+            ],
             ensure_ascii=False,
             separators=(",", ":"),
         )
@@ -74,7 +91,9 @@ def _encode(rows: list[Any]) -> bytes:
 def _decode(body: bytes) -> Iterator[ArchivedEvent]:
     for line in zlib.decompress(body).decode("utf-8").split("\n"):
         seq, type_, at, kind, actor_id, payload, prev_hash, hash_ = json.loads(line)
-        yield ArchivedEvent(int(seq), type_, datetime.fromisoformat(at), kind, actor_id, payload, prev_hash, hash_)
+        yield ArchivedEvent(
+            int(seq), type_, datetime.fromisoformat(at), kind, actor_id, payload, prev_hash, hash_
+        )
 
 
 def archived_upto(session: Session, hall_id: str) -> int:
@@ -126,7 +145,11 @@ def archive_closed_days(db: Database, now: datetime, retention_days: int, *, sta
         return 0
     cutoff = datetime.combine(now.astimezone(UTC).date() - timedelta(days=retention_days), time(), UTC)
     with db.read() as s:
-        limits = _limits(s, station)
+        # Most passes find nothing old: one row per stream tells, in one read, instead of a
+        # writing transaction and a batch of rows with their payloads for every stream.
+        limits = {
+            name: limit for name, limit in _limits(s, station).items() if _starts_old(s, name, cutoff, limit)
+        }
     moved = 0
     for hall_id, limit in limits.items():
         while True:
@@ -140,6 +163,14 @@ def archive_closed_days(db: Database, now: datetime, retention_days: int, *, sta
     return moved
 
 
+def _starts_old(s: Session, hall_id: str, cutoff: datetime, limit: int) -> bool:
+    """Whether the stream's oldest live event that may be archived was recorded before cutoff."""
+    first = s.execute(
+        select(E.c.at).where(E.c.hall_id == hall_id, E.c.seq <= limit).order_by(E.c.seq).limit(1)
+    ).first()
+    return first is not None and _naive_utc(first.at) < cutoff.replace(tzinfo=None)
+
+
 def _archive_batch(s: Session, hall_id: str, cutoff: datetime, limit: int, now: datetime) -> tuple[int, bool]:
     """Archive up to EVENT_ARCHIVE_BATCH old events of one stream; (how many, whether more may follow)."""
     rows = s.execute(
@@ -151,8 +182,7 @@ def _archive_batch(s: Session, hall_id: str, cutoff: datetime, limit: int, now: 
     naive_cutoff = cutoff.replace(tzinfo=None)
     take = []
     for r in rows:
-        at = r.at.astimezone(UTC).replace(tzinfo=None) if r.at.tzinfo is not None else r.at
-        if at >= naive_cutoff or (take and r.seq != take[-1].seq + 1):
+        if _naive_utc(r.at) >= naive_cutoff or (take and r.seq != take[-1].seq + 1):
             break
         take.append(r)
     if not take:
@@ -172,5 +202,12 @@ def _archive_batch(s: Session, hall_id: str, cutoff: datetime, limit: int, now: 
                 archived_at=now,
             )
         )
+    kept = [
+        {"hall_id": hall_id, "seq": r.seq, "type": r.type, "at": r.at, "payload": r.payload}
+        for r in take
+        if r.type in REPORT_EVENT_TYPES
+    ]
+    if kept:
+        s.execute(insert(R), kept)
     s.execute(delete(E).where(E.c.hall_id == hall_id, E.c.seq >= take[0].seq, E.c.seq <= take[-1].seq))
     return len(take), len(take) == len(rows) == EVENT_ARCHIVE_BATCH

@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Tables whose rows are history: the server may add to them and read them, nothing else.
-APPEND_ONLY_TABLES = ("events", "event_archive")
+APPEND_ONLY_TABLES = ("events", "event_archive", "report_events")
 
 
 def grant_app_role_sql(role: str, password: str | None, database: str) -> list[str]:

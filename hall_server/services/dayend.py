@@ -10,20 +10,21 @@ several server processes at once, closes nothing twice.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, tuple_, update
 
 from hall_server.catalog import HallConfig
 from hall_server.const import (
     EV_TICKET_EXPIRED,
     EV_WINDOW_UPDATED,
     POLICY_DAY_END_GRACE,
+    WAITING_COUNTS_KEPT_DAYS,
 )
 from hall_server.context import ServerContext
 from hall_server.db.engine import Tx
-from hall_server.db.models import OPEN_TICKETS, Appointment, StationHall, Ticket, User, Window
+from hall_server.db.models import OPEN_TICKETS, Appointment, StationHall, Ticket, User, WaitingCount, Window
 from hall_server.events import SYSTEM, stage_event
 from hall_server.services.appointments import lapsed_bookings, mark_no_show
 from hall_server.services.hall_settings import settings_of
@@ -37,6 +38,17 @@ T = Ticket.__table__
 W = Window.__table__
 A = Appointment.__table__
 U = User.__table__
+WC = WaitingCount.__table__
+# What the pass reads of a ticket it closes: its status, and the waiting_counts row it leaves.
+_PICKED = (
+    T.c.id,
+    T.c.status,
+    T.c.business_day,
+    T.c.group_prefix,
+    T.c.priority,
+    T.c.appointment_id,
+    T.c.bound_window_id,
+)
 
 BATCH = 200
 OPEN = sorted(s.value for s in OPEN_STATUSES)
@@ -84,9 +96,29 @@ def close_ended_days(ctx: ServerContext, now: datetime, *, batch: int = BATCH) -
                     break
         if hall_id in booked and _as_date(booked[hall_id]) <= over:
             out["appointment_no_shows"] += _lapse_bookings(ctx, hall_id, over)
+    _drop_empty_counts(ctx, now)
     if any(out.values()):
         logger.info("day end: %s", out)
     return out
+
+
+def _drop_empty_counts(ctx: ServerContext, now: datetime) -> None:
+    """Delete the zero waiting_counts rows of days long over (one row per hall, day, group and
+    class would otherwise stay forever). A ticket of such a day arriving late (a station's batch)
+    makes its row again. PostgreSQL: rows another transaction holds are left for the next pass,
+    so this never waits and never takes part in a deadlock."""
+    before = now.astimezone(UTC).date() - timedelta(days=WAITING_COUNTS_KEPT_DAYS)
+    keys = (WC.c.hall_id, WC.c.business_day, WC.c.group_prefix, WC.c.priority, WC.c.appointed)
+    empty = select(*keys).where(WC.c.n == 0, WC.c.business_day < before)
+    with ctx.db.read() as s:
+        if s.execute(empty.limit(1)).first() is None:
+            return  # most passes: no writing transaction for nothing
+    with ctx.db.tx() as tx:
+        if tx.get_bind().dialect.name == "postgresql":
+            empty = empty.with_for_update(skip_locked=True)
+        dropped = tx.execute(delete(WC).where(tuple_(*keys).in_(empty))).rowcount
+    if dropped:
+        logger.debug("dropped %d empty waiting counts of days before %s", dropped, before)
 
 
 def ended_day(ctx: ServerContext, hall: HallConfig, now: datetime) -> date:
@@ -112,11 +144,13 @@ def _close_ticket_batch(ctx: ServerContext, hall: HallConfig, over: date, batch:
         if pg:
             held = select(W.c.id).where(W.c.hall_id == hall.id, W.c.current_ticket_id.in_(stale))
             tx.execute(held.order_by(W.c.id).with_for_update()).all()
-        pick = select(T.c.id, T.c.status).where(*where).order_by(T.c.id).limit(batch)
+        pick = select(*_PICKED).where(*where).order_by(T.c.id).limit(batch)
         # A ticket a clerk is changing right now is skipped here and taken by the next pass.
         rows = tx.execute(pick.with_for_update(skip_locked=True) if pg else pick).all()
         if not rows:
             return 0, 0
+        if pg:
+            _lock_waiting_counts(tx, hall.id, rows)
         before = {r.id: r.status for r in rows}
         # The status re-check keeps a ticket another process closed meanwhile out of this pass.
         closed = tx.execute(
@@ -161,6 +195,30 @@ def _close_ticket_batch(ctx: ServerContext, hall: HallConfig, over: date, batch:
         # Wait estimates read the windows; forget the cache (every hall's: rare and cheap).
         ctx.estimates.clear()
     return len(closed), len(freed)
+
+
+def _lock_waiting_counts(tx: Tx, hall_id: str, rows: list[Any]) -> None:
+    """Lock, in key order, the waiting_counts rows the batch's waiting tickets will leave.
+
+    The trigger of migration 0024 takes a count row per ticket in the order the UPDATE meets
+    the tickets; two transactions each meeting two classes in opposite orders (another
+    process's pass, a late ticket of that day) would each hold a row the other waits for.
+    """
+    keys = sorted(
+        {
+            (r.business_day, r.group_prefix, bool(r.priority), r.appointment_id is not None)
+            for r in rows
+            if r.status == TicketStatus.WAITING.value and r.bound_window_id is None
+        }
+    )
+    if keys:
+        cols = (WC.c.business_day, WC.c.group_prefix, WC.c.priority, WC.c.appointed)
+        tx.execute(
+            select(WC.c.n)
+            .where(WC.c.hall_id == hall_id, tuple_(*cols).in_(keys))
+            .order_by(*cols)
+            .with_for_update()
+        ).all()
 
 
 def _clerk_name(tx: Tx, clerk_id: int | None) -> str | None:

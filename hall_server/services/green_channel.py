@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select, union_all, update
 
 from hall_server.auth import Principal, manager_scope, require_hall, require_roles
 from hall_server.const import (
@@ -17,7 +17,7 @@ from hall_server.const import (
     PRIORITY_REMOVABLE_STATUSES,
     SELF_DECLARED_GREEN,
 )
-from hall_server.db.models import Event, Ticket
+from hall_server.db.models import Event, ReportEvent, Ticket
 from hall_server.errors import HallError
 from hall_server.events import append_event
 from hall_server.services.tickets import load_ticket
@@ -74,18 +74,20 @@ def removals(
     # zone would cut the report at the wrong hour (from 00:00 to 08:00 Beijing time it lost today).
     start = datetime.combine(day_from, time(0), tzinfo=zone).astimezone(UTC)
     end = datetime.combine(day_to + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-    with ctx.db.read() as s:
-        rows = s.execute(
-            select(Event.hall_id, Event.at, Event.payload)
-            .where(
-                Event.hall_id.in_(halls),
-                Event.type == EV_TICKET_PRIORITY_REMOVED,
-                Event.at >= start,
-                Event.at < end,
+    # The live log and, for days moved to the event archive, the copies kept for this report.
+    found = union_all(
+        *(
+            select(t.c.hall_id, t.c.at, t.c.payload).where(
+                t.c.hall_id.in_(halls),
+                t.c.type == EV_TICKET_PRIORITY_REMOVED,
+                t.c.at >= start,
+                t.c.at < end,
             )
-            .order_by(Event.at.desc())
-            .limit(REPORT_MAX_ROWS)
-        ).all()
+            for t in (Event.__table__, ReportEvent.__table__)
+        )
+    ).subquery()
+    with ctx.db.read() as s:
+        rows = s.execute(select(found).order_by(found.c.at.desc()).limit(REPORT_MAX_ROWS)).all()
     out = []
     for r in rows:
         data = json.loads(r.payload)

@@ -26,7 +26,7 @@ import logging
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import func, literal_column, select, update
+from sqlalchemy import and_, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from hall_server.crypto import DataProtector
@@ -46,14 +46,16 @@ MISSING = func.length(D.c.data_enc) == literal_column("0")
 # --- parent side ---------------------------------------------------------------------------------
 def wanted(s: Session, halls: list[str], ranges: list[tuple[int, int]], limit: int) -> tuple[list[int], bool]:
     """Ids of the documents of these halls and ranges whose photo is not here yet; (ids, more)."""
-    if not halls:
+    if not halls or not ranges:
         return [], False
+    # The ranges in the query, not after it: missing photos of these halls outside them (a
+    # replaced station's that will never come) must not fill the page and hide this one's.
+    in_ranges = or_(*(and_(D.c.id >= lo, D.c.id < hi) for lo, hi in ranges))
     ids = [
         int(r[0])
         for r in s.execute(
-            select(D.c.id).where(D.c.hall_id.in_(halls), MISSING).order_by(D.c.id).limit(limit * 4)
+            select(D.c.id).where(D.c.hall_id.in_(halls), MISSING, in_ranges).order_by(D.c.id).limit(limit + 1)
         )
-        if relay.in_ranges(int(r[0]), ranges)
     ]
     return ids[:limit], len(ids) > limit
 

@@ -143,17 +143,37 @@ class StationSync:
         # Ask the parent which photos it lacks (sync/photos.py): at the start, after a push with
         # document rows, and while its last answer named any (so a cut upload is sent again).
         self.photos_due = True
+        # Documents whose photo the parent refused for what it is (PHOTO_REFUSALS): not sent
+        # again by this process, so a photo that can never be taken does not cross the link
+        # every round (a restart tries each once more, e.g. after the data key was put right).
+        self.photos_refused: set[int] = set()
         # The read-ahead: one thread reads and encodes the next batch while a push is answered.
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hall-sync-read")
         self.next: Future[tuple[dict[str, Any], bytes, bool]] | None = None
 
     # --- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        """Sync until stop is set; only the process holding the lock file syncs."""
+        """Sync until stop is set; only the process holding the lock file syncs. Then close()."""
+        try:
+            self._run(stop)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release what the loop holds: the read-ahead thread, the HTTP connections, the wake-up hook."""
+        self._reader.shutdown(wait=False, cancel_futures=True)
+        self.http.close()
+        with contextlib.suppress(ValueError):
+            self.ctx.db.after_commit.remove(self._wake_on_commit)
+
+    def _wake_on_commit(self, _published: list[Any]) -> None:
+        self.wake.set()
+
+    def _run(self, stop: threading.Event) -> None:
         lock = self._leader(stop)
         if lock is None:
             return
-        self.ctx.db.after_commit.append(lambda _published: self.wake.set())
+        self.ctx.db.after_commit.append(self._wake_on_commit)
         try:
             while not stop.is_set():
                 ok = self.sync_once()
@@ -510,6 +530,8 @@ class StationSync:
             return
         sent = 0
         for document_id in ids:
+            if document_id in self.photos_refused:
+                continue
             with self.ctx.db.read() as s:
                 blob = photos.stored_photo(s, document_id)
             if blob is None:
@@ -523,11 +545,12 @@ class StationSync:
                     "sync: photo of document %d not taken: %s %s", document_id, exc.code, exc.message
                 )
                 if exc.code in PHOTO_REFUSALS:
+                    self.photos_refused.add(document_id)
                     continue
                 return  # the link: try again next round (photos_due stays set)
             sent += len(blob)
             self.moved = True
-        self.photos_due = bool(ids)
+        self.photos_due = any(i not in self.photos_refused for i in ids)
 
     # --- pull -------------------------------------------------------------------------------------
     def pull(self) -> bool:

@@ -29,6 +29,8 @@ from hall_server.db.models import Ticket
 from hall_server.migrate import upgrade
 from hall_server.seed import seed
 from hall_server.services import sessions
+from tests.fixtures.postgres import sqlite_url
+from tests.fixtures.server import HallServerFactory, hall_servers
 from tests.hall_server.hs_city import CITY, COUNTY, PASSWORD, tiny_city
 
 API = "/api/v1"
@@ -129,6 +131,22 @@ def pg_template(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
     yield tpl
     tpl.drop_spare(pg_server)
     pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[HallServerFactory]:
+    """`hall-server serve` processes shared by one file's tests (the sync tests' cities and
+    stations), all killed after its last test."""
+    with hall_servers() as factory:
+        yield factory
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database, a SQLite file or a fresh PostgreSQL one, for a server process to migrate and seed."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path)
+    return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -14,9 +14,12 @@ the city can be killed -9 and started again on the same database.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from hall_server.db.engine import Database
 from hall_server.services import stations
 from tests.fixtures.server import HOST, HallServer, HallServerFactory, prepare_database, run_cli
 from tests.hall_server.hs_city import COUNTY, PASSWORD, tiny_city
+from tests.support.netfault import FaultProxy
 from tests.support.waiting import wait_until
 
 VILLAGE = "t-village"  # the village halls are t-village-1, t-village-2 ...
@@ -71,8 +75,53 @@ def city_data(villages: int = 1) -> dict[str, Any]:
     return data
 
 
-def _h(token: str) -> dict[str, str]:
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header of a token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def login(api: str, username: str) -> str:
+    """A session token of a user of the tiny city (every one has PASSWORD) at a server's API."""
+    r = requests.post(api + "/auth/login", json={"username": username, "password": PASSWORD}, timeout=30)
+    assert r.status_code == 200, r.text
+    return str(r.json()["token"])
+
+
+def noise_jpeg(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:
+    """A JPEG of noise (width, height): every seed another photo, and it hardly compresses."""
+    import numpy as np  # only the photo tests need them, not the benchmarks using this harness
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def document_blob(engine: Engine, document_id: int) -> bytes | None:
+    """A document's stored photo as the server keeps it (ciphertext; b"" not yet received; None: no row)."""
+    with engine.connect() as conn:
+        blob = conn.execute(
+            text("SELECT data_enc FROM ticket_documents WHERE id = :i"), {"i": document_id}
+        ).scalar()
+    return None if blob is None else bytes(blob)
+
+
+def has_ticket(engine: Engine, ticket_id: int) -> bool:
+    """Whether the server's database holds the ticket."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT 1 FROM tickets WHERE id = :i"), {"i": ticket_id}).first() is not None
+
+
+def wait_photo(api: str, document_id: int, token: str, timeout_s: float, message: str) -> requests.Response:
+    """GET /documents/{id} until it answers 200 (the photo has reached that server); the answer."""
+
+    def fetched() -> requests.Response | None:
+        r = requests.get(f"{api}/documents/{document_id}", headers=bearer(token), timeout=10)
+        return r if r.status_code == 200 else None
+
+    got: requests.Response = wait_until(fetched, timeout_s, message=message)
+    return got
 
 
 # --- the city ----------------------------------------------------------------------------------
@@ -142,7 +191,7 @@ class City:
         return self.villages[self.taken - 1]
 
     def get(self, path: str, **kw: Any) -> requests.Response:
-        return requests.get(self.server.api + path, headers=_h(self.admin), timeout=30, **kw)
+        return requests.get(self.server.api + path, headers=bearer(self.admin), timeout=30, **kw)
 
     def station_row(self, station_id: str) -> dict[str, Any]:
         """The station as GET /stations shows it."""
@@ -279,15 +328,19 @@ class Station:
 
     def link(self) -> dict[str, Any]:
         """GET /sync/link (the village screen's view of the link)."""
-        r = self.http.get(self.server.api + "/sync/link", headers=_h(self.tokens["kiosk"]), timeout=10)
+        r = self.http.get(self.server.api + "/sync/link", headers=bearer(self.tokens["kiosk"]), timeout=10)
         assert r.status_code == 200, r.text
         return r.json()
+
+    def token_status(self, token: str) -> int:
+        """The HTTP status GET /sync/link answers a token with here (200 known, 401 not or revoked)."""
+        return self.http.get(self.server.api + "/sync/link", headers=bearer(token), timeout=10).status_code
 
     def issue(self, service: str = "S-A1", timeout: float = 10) -> dict[str, Any]:
         r = self.http.post(
             f"{self.server.api}/halls/{self.hall}/tickets",
             json={"service_code": service},
-            headers=_h(self.tokens["kiosk"]),
+            headers=bearer(self.tokens["kiosk"]),
             timeout=timeout,
         )
         assert r.status_code == 201, r.text
@@ -303,7 +356,9 @@ class Station:
         assert r.status_code == 200, r.text
         self.clerk_token = token = r.json()["token"]
         # A window that came down from the city starts closed (as of the sync core commit).
-        r = self.http.get(f"{self.server.api}/windows/{self.village.window}", headers=_h(token), timeout=10)
+        r = self.http.get(
+            f"{self.server.api}/windows/{self.village.window}", headers=bearer(token), timeout=10
+        )
         if r.status_code == 200 and r.json().get("status") == "closed":
             self.window_post("open")
         return token
@@ -323,7 +378,7 @@ class Station:
         r = self.http.post(
             f"{self.server.api}/windows/{self.village.window}/{action}",
             json=body,
-            headers=_h(token),
+            headers=bearer(token),
             timeout=timeout,
         )
         assert r.status_code == 200, f"{action}: {r.status_code} {r.text}"
@@ -331,6 +386,22 @@ class Station:
 
     def call_next(self) -> dict[str, Any]:
         return self.window_post("call-next")
+
+    def keep_photo(self, data: bytes) -> tuple[int, int]:
+        """A ticket issued and called at the village's window, a photo kept with it, the window
+        freed again: (ticket id, document id)."""
+        self.issue()
+        called = self.call_next()
+        r = self.http.post(
+            f"{self.server.api}/tickets/{called['id']}/documents",
+            data=data,
+            headers={**bearer(self.clerk_token or self.login_clerk()), "Content-Type": "image/jpeg"},
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+        self.window_post("start")
+        self.window_post("finish")
+        return int(called["id"]), int(r.json()["id"])
 
     def next(self, ticket_id: int, close: str = "finish") -> dict[str, Any]:
         """下一位: close the ticket in hand and call the next."""
@@ -341,7 +412,7 @@ class Station:
         if level <= 2:
             body["reasons"] = ["服务态度"]
         r = self.http.post(
-            self.server.api + "/ratings", json=body, headers=_h(self.tokens["rating"]), timeout=10
+            self.server.api + "/ratings", json=body, headers=bearer(self.tokens["rating"]), timeout=10
         )
         assert r.status_code == 201, r.text
         return r.json()
@@ -427,10 +498,40 @@ def start_station(
     return st
 
 
+@contextmanager
+def station_chain(
+    factory: HallServerFactory, root: Path, pg_server: Any, names: list[str]
+) -> Iterator[tuple[City, list[Station], list[FaultProxy]]]:
+    """The city on PostgreSQL and one station per name, each behind the one before it (the
+    first behind the city) through a fault proxy of its own: (city, stations, proxies), the
+    proxy in front of the city first. Everything is stopped afterwards, also after a failed start."""
+    n = len(names)
+    # Village k's station reaches the city through village k-1's (the first directly).
+    city = start_city(
+        factory, root, "postgres", pg_server, villages=n, relays={k + 1: k for k in range(1, n)}
+    )
+    stations: list[Station] = []
+    proxies: list[FaultProxy] = []
+    try:
+        parent = city.address
+        for village, name in zip(city.villages, names, strict=True):
+            proxies.append(FaultProxy(parent).start())
+            stations.append(start_station(factory, city, proxies[-1].url, root, village=village, name=name))
+            parent = (HOST, stations[-1].server.port)
+        yield city, stations, proxies
+    finally:
+        for st in reversed(stations):
+            st.server.kill()
+            st.close()
+        for proxy in proxies:
+            proxy.close()
+        city.close()
+
+
 def link_state(st: Station) -> str | None:
     """The link state the station shows (None while it has no tokens yet, or is down itself)."""
     try:
-        r = st.http.get(st.server.api + "/sync/link", headers=_h(st.tokens["kiosk"]), timeout=10)
+        r = st.http.get(st.server.api + "/sync/link", headers=bearer(st.tokens["kiosk"]), timeout=10)
     except requests.RequestException:
         return None
     return r.json().get("state") if r.status_code == 200 else None
@@ -529,7 +630,7 @@ def assert_same_records(st: Station) -> dict[str, Any]:
 
 def stats_of(server: HallServer, token: str, hall: str) -> dict[str, Any]:
     """GET /halls/{hall}/stats without the moment it was made."""
-    r = requests.get(f"{server.api}/halls/{hall}/stats", headers=_h(token), timeout=30)
+    r = requests.get(f"{server.api}/halls/{hall}/stats", headers=bearer(token), timeout=30)
     assert r.status_code == 200, r.text
     return {k: v for k, v in r.json().items() if k not in ("generated_at", "as_of", "now")}
 

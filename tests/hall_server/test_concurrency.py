@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import requests
 
-from tests.fixtures.postgres import sqlite_url
 from tests.fixtures.server import (
     SMALL_SEED,
     HallServer,
@@ -42,21 +41,13 @@ MANAGER = ("manager", "test-pass-m")
 RUN_DEADLINE_S = 150.0
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The same scenario on SQLite (a file) and on PostgreSQL (a fresh database)."""
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path)
-    return request.getfixturevalue("pg_url")
-
-
 @pytest.fixture
-def two_servers(db_url: str, hall_server_proc: Any, tmp_path: Path) -> tuple[HallServer, HallServer]:
+def two_servers(empty_db_url: str, hall_server_proc: Any, tmp_path: Path) -> tuple[HallServer, HallServer]:
     """Two hall-server processes sharing one database and one data folder (one key)."""
     data_dir = tmp_path / "data"
-    prepare_database(db_url, data_dir, SMALL_SEED)
+    prepare_database(empty_db_url, data_dir, SMALL_SEED)
     # Both processes start at once (they share the data folder, hence the key).
-    first, second = hall_server_proc.start_many(2, db_url, data_dir)
+    first, second = hall_server_proc.start_many(2, empty_db_url, data_dir)
     return first, second
 
 

@@ -10,10 +10,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
-from tests.fixtures.postgres import sqlite_url
 from tests.fixtures.server import SMALL_SEED, HallServer, fetch_events, number_seq
 
 logger = logging.getLogger(__name__)
@@ -25,14 +23,6 @@ TICKETS_PER_KIOSK = 40
 KILL_AFTER_ACKS = (50, 150)  # two crashes: early and late in the run
 RUN_DEADLINE_S = 180.0
 MANAGER = ("manager", "test-pass-m")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """SQLite file and a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path)
-    return request.getfixturevalue("pg_url")
 
 
 class Kiosks:
@@ -97,10 +87,10 @@ def _wait_for(pred: Any, timeout: float) -> bool:
 
 
 def test_kill9_mid_load_loses_no_acknowledged_ticket(
-    db_url: str, hall_server_proc: Any, tmp_path: Path
+    empty_db_url: str, hall_server_proc: Any, tmp_path: Path
 ) -> None:
     """Two kill -9 during issuing; after restart every acknowledged ticket is there and numbers stay unique."""
-    server = hall_server_proc(db_url, tmp_path / "data", seed_file=SMALL_SEED)
+    server = hall_server_proc(empty_db_url, tmp_path / "data", seed_file=SMALL_SEED)
     kiosks = Kiosks(server, server.create_token("kiosk", HALL))
     threads = [threading.Thread(target=kiosks.run, args=(k,), name=f"kiosk-{k}") for k in range(KIOSKS)]
     for t in threads:

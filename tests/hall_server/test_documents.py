@@ -16,6 +16,8 @@ from PIL import Image
 from sqlalchemy import create_engine, func, select
 
 from hall_server.db.models import TicketDocument
+from hall_server.sync import photos
+from hall_server.sync.protocol import station_range
 from tests.hall_server.conftest import API, Hall, error_code
 from tests.hall_server.hs_city import CITY, ID_YOUNG
 
@@ -333,3 +335,34 @@ def test_photos_older_than_the_retention_period_are_purged(hall: Hall) -> None:
     (ev,) = [e for e in hall.events(seq) if e["type"] == "documents.purged"]
     assert ev["payload"]["count"] == 1 and ev["payload"]["retention_days"] == 180
     assert ev["actor"]["kind"] == "system"
+
+
+def test_a_parent_asks_a_station_for_its_own_missing_photos_past_others(hall: Hall) -> None:
+    """GET /sync/photos names the station's documents whose photo is missing, even behind many of
+    another id range (a replaced station's photos that will never come), and says when more wait."""
+    ticket = hall.ok_issue()["id"]
+    old_lo, _ = station_range(3)
+    mine_lo, mine_hi = station_range(4)
+
+    def row(doc_id: int) -> dict[str, Any]:
+        return {
+            "id": doc_id,
+            "ticket_id": ticket,
+            "hall_id": CITY,
+            "taken_at": datetime.now(UTC),
+            "content_type": JPEG,
+            "size": 1,
+            "sha256": f"{doc_id:064d}",
+            "label": "",
+            "data_enc": b"",
+        }
+
+    with hall.ctx.db.write() as s:
+        s.execute(D.insert(), [row(old_lo + i) for i in range(300)] + [row(mine_lo + i) for i in range(3)])
+    with hall.ctx.db.read() as s:
+        assert photos.wanted(s, [CITY], [(mine_lo, mine_hi)], 50) == (
+            [mine_lo, mine_lo + 1, mine_lo + 2],
+            False,
+        )
+        assert photos.wanted(s, [CITY], [(mine_lo, mine_hi)], 2) == ([mine_lo, mine_lo + 1], True)
+        assert photos.wanted(s, [CITY], [], 50) == ([], False)

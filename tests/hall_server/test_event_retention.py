@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import zlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, event, func, insert, select, text
 from starlette.websockets import WebSocketDisconnect
 
 from hall_server import audit
-from hall_server.const import WS_CLOSE_PRUNED
-from hall_server.db.models import Event, EventArchive, SyncAck
+from hall_server.const import EVENT_ARCHIVE_BATCH, WS_CLOSE_PRUNED
+from hall_server.db.models import Event, EventArchive, HallSeq, ReportEvent, SyncAck
 from hall_server.event_archive import archive_closed_days, archived_upto
+from hall_server.migrate import upgrade
 from tests.hall_server.conftest import API, Hall
 from tests.hall_server.hs_city import CITY
 
@@ -32,7 +34,9 @@ def _busy_day(hall: Hall) -> None:
 
 def _live_count(hall: Hall, stream: str = CITY) -> int:
     with hall.ctx.db.read() as s:
-        return int(s.execute(select(func.count()).select_from(Event).where(Event.hall_id == stream)).scalar() or 0)
+        return int(
+            s.execute(select(func.count()).select_from(Event).where(Event.hall_id == stream)).scalar() or 0
+        )
 
 
 def _stats(hall: Hall) -> dict[str, Any]:
@@ -166,3 +170,93 @@ def test_recent_days_stay_live(hall: Hall) -> None:
     assert archive_closed_days(hall.ctx.db, datetime.now(UTC), RETENTION_DAYS) == 0
     assert archive_closed_days(hall.ctx.db, datetime.now(UTC) + LATER, 0) == 0
     assert _live_count(hall) == count
+
+
+def test_priority_removal_report_survives_archiving(hall: Hall) -> None:
+    """The green-channel report lists a removal whose day was moved to the archive, as before."""
+    declared = hall.ok_issue(green_reason="pregnant")
+    r = hall.client.post(
+        f"{API}/tickets/{declared['id']}/priority/remove",
+        json={"reason": "未见孕检证明"},
+        headers=hall.auth(f"clerk:{CITY}:1"),
+    )
+    assert r.status_code == 200, r.text
+    _busy_day(hall)
+
+    def report() -> list[dict[str, Any]]:
+        got = hall.client.get(f"{API}/halls/{CITY}/priority-removals", headers=hall.auth("m-city"))
+        assert got.status_code == 200, got.text
+        return got.json()
+
+    before = report()
+    assert [row["number"] for row in before] == [declared["number"]]
+    _archive(hall)
+    assert _live_count(hall) == 0
+    assert report() == before
+
+
+def test_removals_archived_before_report_events_existed_are_copied(tmp_path: Path) -> None:
+    """Migration 0028 reads blocks archived under 0021-0025 for the removals the report needs."""
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    upgrade(url, "0025")
+    at = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
+    lines = [
+        [1, "ticket.issued", "2026-03-02T01:00:00.000000", "device", "k1", '{"ticket": {}}', None, "h1"],
+        [
+            2,
+            "ticket.priority_removed",
+            "2026-03-02T01:30:00.000000",
+            "user",
+            "7",
+            '{"reason": "x"}',
+            "h1",
+            "h2",
+        ],
+    ]
+    body = zlib.compress("\n".join(json.dumps(line) for line in lines).encode())
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO event_archive (hall_id, first_seq, last_seq, day, count, prev_hash, head_hash,"
+                    " body, archived_at) VALUES ('h', 1, 2, '2026-03-02', 2, NULL, 'h2', :b, '2026-05-01')"
+                ),
+                {"b": body},
+            )
+        upgrade(url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(ReportEvent.seq, ReportEvent.type, ReportEvent.at, ReportEvent.payload)
+            ).all()
+    finally:
+        engine.dispose()
+    assert [(r.seq, r.type, r.payload) for r in rows] == [(2, "ticket.priority_removed", '{"reason": "x"}')]
+    assert rows[0].at.replace(tzinfo=UTC) == at
+
+
+def test_a_pass_with_nothing_old_reads_one_event_per_stream(hall: Hall) -> None:
+    """A pass over a busy stream with nothing to archive reads its oldest event only, not a batch
+    of events with their payloads (that was every stream, every pass, in a writing transaction)."""
+    if not hall.ctx.db.is_postgres:
+        pytest.skip("PostgreSQL only: psycopg counts the rows a SELECT returned (SQLite's driver does not)")
+    stream, n = "t-busy", EVENT_ARCHIVE_BATCH + 100
+    now = datetime.now(UTC)
+    with hall.ctx.db.write() as s:
+        s.execute(insert(HallSeq), [{"hall_id": stream, "last_seq": n}])
+        row = {"hall_id": stream, "type": "test.busy", "at": now, "actor_kind": "system", "payload": "{}"}
+        s.execute(insert(Event), [{**row, "seq": i} for i in range(1, n + 1)])
+        streams = int(s.execute(select(func.count()).select_from(HallSeq)).scalar() or 0)
+    read: list[int] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM events" in statement:
+            read.append(cursor.rowcount)
+
+    event.listen(hall.ctx.db.engine, "after_cursor_execute", count)
+    try:
+        assert archive_closed_days(hall.ctx.db, now, RETENTION_DAYS) == 0
+    finally:
+        event.remove(hall.ctx.db.engine, "after_cursor_execute", count)
+    assert read and sum(read) <= streams, read
+    assert _live_count(hall, stream) == n

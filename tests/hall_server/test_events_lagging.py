@@ -20,7 +20,6 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.uri import parse_uri
 
 from hall_server.const import REPLAY_CONCURRENCY_MAX, WS_CLOSE_LAGGING, WS_LAGGING_REASON
-from tests.fixtures.postgres import sqlite_url
 from tests.fixtures.server import HOST, SMALL_SEED, HallServer, fetch_events
 
 HALL = "t-hall"
@@ -38,19 +37,11 @@ BATCH = 50
 SMALL_MSS = 536
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """SQLite (a file) and PostgreSQL (a fresh database)."""
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path)
-    return request.getfixturevalue("pg_url")
-
-
 @pytest.fixture
-def server(db_url: str, hall_server_proc: Any, tmp_path: Path) -> HallServer:
+def server(empty_db_url: str, hall_server_proc: Any, tmp_path: Path) -> HallServer:
     """One hall-server process whose event subscribers may fall QUEUE_MAX events behind."""
     return hall_server_proc(
-        db_url, tmp_path / "data", seed_file=SMALL_SEED, env={"HALL_WS_QUEUE_MAX": str(QUEUE_MAX)}
+        empty_db_url, tmp_path / "data", seed_file=SMALL_SEED, env={"HALL_WS_QUEUE_MAX": str(QUEUE_MAX)}
     )
 
 
@@ -94,7 +85,9 @@ class StalledReader:
 
     def __init__(self, server: HallServer, token: str, since: int) -> None:
         self.sock = _small_socket(server)
-        self.proto = ClientProtocol(parse_uri(f"{server.ws_api}/halls/{HALL}/events/ws?since={since}"), max_size=None)
+        self.proto = ClientProtocol(
+            parse_uri(f"{server.ws_api}/halls/{HALL}/events/ws?since={since}"), max_size=None
+        )
         request = self.proto.connect()
         request.headers["Authorization"] = f"Bearer {token}"
         self.proto.send_request(request)
@@ -123,7 +116,19 @@ class StalledReader:
         return seqs, self.proto.close_rcvd
 
 
-def _read_all(ws: ClientConnection, until_seq: int | None = None) -> tuple[list[int], ConnectionClosed | None]:
+def _subscribe(server: HallServer, token: str, since: int) -> ClientConnection:
+    """The hall's event socket from `since`, as a display opens it (no frame size limit)."""
+    return connect(
+        f"{server.ws_api}/halls/{HALL}/events/ws?since={since}",
+        additional_headers={"Authorization": f"Bearer {token}"},
+        max_size=None,
+        open_timeout=60,
+    )
+
+
+def _read_all(
+    ws: ClientConnection, until_seq: int | None = None
+) -> tuple[list[int], ConnectionClosed | None]:
     """The seqs received until the socket closes (or until_seq arrives) and how it closed."""
     seqs: list[int] = []
     try:
@@ -146,12 +151,7 @@ def test_stalled_subscriber_is_closed_lagging_and_replays_without_gap(server: Ha
     assert first == list(range(1, len(first) + 1)), "events before the close have a gap or repeat"
     last = int(fetch_events(server, HALL, display)[-1]["seq"])
     assert len(first) < last, "the subscriber was not behind"
-    with connect(
-        f"{server.ws_api}/halls/{HALL}/events/ws?since={first[-1] if first else 0}",
-        additional_headers={"Authorization": f"Bearer {display}"},
-        max_size=None,
-        open_timeout=30,
-    ) as again:
+    with _subscribe(server, display, first[-1] if first else 0) as again:
         rest, closed = _read_all(again, until_seq=last)
     assert closed is None, closed
     assert first + rest == list(range(1, last + 1))
@@ -170,12 +170,7 @@ def test_replays_beyond_the_cap_all_complete(server: HallServer) -> None:
     def replay() -> None:
         try:
             start.wait(60)
-            with connect(
-                f"{server.ws_api}/halls/{HALL}/events/ws?since=0",
-                additional_headers={"Authorization": f"Bearer {display}"},
-                max_size=None,
-                open_timeout=60,
-            ) as ws:
+            with _subscribe(server, display, 0) as ws:
                 seqs, closed = _read_all(ws, until_seq=last)
                 assert closed is None, closed
                 results.append(seqs)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import random
 import secrets
-from datetime import UTC, datetime
+import threading
+import time
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from sqlalchemy import delete, insert, select, text, update
 
 from hall_server.db.analyze import MIN_CHANGES, StatsKeeper
 from hall_server.db.models import Ticket, WaitingCount
+from hall_server.services import dayend
 from hall_server.services.queue import head_candidates, new_ticket_ahead, waiting_candidates
 from hall_server.services.tickets import hall_day
 from queueing.model import HallPolicy
@@ -271,3 +274,127 @@ def test_postgres_statistics_follow_a_filling_hall(hall: Hall) -> None:
         ).one()
     assert row.last_analyze is not None and row.n_mod_since_analyze < MIN_CHANGES
     assert "tickets" not in keeper.check_once()  # nothing new changed: no second ANALYZE
+
+
+def test_day_end_and_a_writer_of_the_same_past_day_do_not_deadlock(hall: Hall) -> None:
+    """Two PostgreSQL transactions that change waiting tickets of two classes of one past day.
+
+    The waiting_counts trigger takes a count row per ticket in the order the rows are updated.
+    Another transaction (a second server process's day-end pass, a station's batch, a clerk)
+    holds the normal class's row and then wants the green class's; the day-end pass, whose batch
+    updates a green ticket first, must not hold the green row while it waits for the normal one.
+    """
+    if not hall.ctx.db.is_postgres:
+        pytest.skip("PostgreSQL only: SQLite has one writer at a time")
+    cfg = hall.ctx.catalog.hall(CITY)
+    yesterday = date.fromordinal(hall_day(cfg, hall.ctx.now()).toordinal() - 1)
+    now = datetime.now(UTC)
+
+    def ticket(seq: int, priority: bool) -> dict[str, Any]:
+        return {
+            "hall_id": CITY,
+            "business_day": yesterday,
+            "prefix": "A",
+            "seq": seq,
+            "number": f"A{seq:03d}",
+            "group_prefix": "A",
+            "service_code": "S-A1",
+            "status": "waiting",
+            "priority": priority,
+            "channel": "kiosk",
+            "issued_at": now,
+            "recall_count": 0,
+            "transfer_count": 0,
+            "track_token": secrets.token_urlsafe(12),
+        }
+
+    with hall.ctx.db.write() as s:
+        # The writer's normal ticket, then the day-end's green ticket before its normal one.
+        held, _green, _normal = (
+            s.execute(insert(T).values(**ticket(seq, priority)).returning(T.c.id)).scalar_one()
+            for seq, priority in ((1, False), (2, True), (3, False))
+        )
+    failures: list[BaseException] = []
+    with hall.ctx.db.engine.connect() as writer, hall.ctx.db.engine.connect() as watcher:
+        writer.execute(text("SET lock_timeout = '20s'"))
+        # The writer holds the normal class's count row (its trigger took one from it).
+        writer.execute(update(T).where(T.c.id == held).values(status="cancelled"))
+
+        def close() -> None:
+            try:
+                dayend.close_ended_days(hall.ctx, hall.ctx.now())
+            except BaseException as exc:  # handed to the test thread
+                failures.append(exc)
+
+        closing = threading.Thread(target=close)
+        closing.start()
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        deadline = time.monotonic() + 30
+        while watcher.execute(text(waiting)).scalar() == 0:
+            assert closing.is_alive() and time.monotonic() < deadline, failures or "the day end did not wait"
+            time.sleep(0.05)
+            watcher.rollback()
+        # Now the writer wants the green class's row too: a late green ticket of that day.
+        writer.execute(insert(T).values(**ticket(4, True)))
+        writer.commit()
+        closing.join(60)
+    assert not closing.is_alive()
+    assert failures == []
+    with hall.ctx.db.read() as s:
+        left = s.execute(
+            select(T.c.seq, T.c.status).where(T.c.business_day == yesterday).order_by(T.c.seq)
+        ).all()
+    assert [tuple(r) for r in left] == [(1, "cancelled"), (2, "expired"), (3, "expired"), (4, "waiting")]
+    assert _stored_counts(hall) == _recount(hall)
+
+
+def test_day_end_drops_the_empty_counts_of_days_long_over(hall: Hall) -> None:
+    """A past day's count rows go once its tickets are closed (they would pile up a row per hall,
+    day, group and class); a late ticket of that day counts again; today's empty rows stay."""
+    cfg = hall.ctx.catalog.hall(CITY)
+    today = hall_day(cfg, hall.ctx.now())
+    old_day = date.fromordinal(today.toordinal() - 5)
+    now = datetime.now(UTC)
+
+    def ticket(seq: int, day: date, priority: bool) -> dict[str, Any]:
+        return {
+            "hall_id": CITY,
+            "business_day": day,
+            "prefix": "A",
+            "seq": seq,
+            "number": f"A{seq:03d}",
+            "group_prefix": "A",
+            "service_code": "S-A1",
+            "status": "waiting",
+            "priority": priority,
+            "channel": "kiosk",
+            "issued_at": now,
+            "recall_count": 0,
+            "transfer_count": 0,
+            "track_token": secrets.token_urlsafe(12),
+        }
+
+    with hall.ctx.db.write() as s:
+        s.execute(insert(T), [ticket(1, old_day, False), ticket(2, old_day, True)])
+    cancelled = hall.ok_issue("S-A1")
+    r = hall.client.post(f"{API}/tickets/{cancelled['id']}/cancel", headers=hall.auth("admin"))
+    assert r.status_code == 200, r.text
+
+    def rows_of(day: date) -> list[tuple[bool, int]]:
+        with hall.ctx.db.read() as s:
+            found = s.execute(
+                select(WC.c.priority, WC.c.n).where(WC.c.business_day == day).order_by(WC.c.priority)
+            ).all()
+        return [(bool(p), int(n)) for p, n in found]
+
+    assert rows_of(old_day) == [(False, 1), (True, 1)]
+    dayend.close_ended_days(hall.ctx, hall.ctx.now())
+    assert rows_of(old_day) == []
+    assert (False, 0) in rows_of(today)  # the cancelled ticket's class: today is not over
+    with hall.ctx.db.write() as s:
+        s.execute(insert(T).values(**ticket(3, old_day, True)))  # as a station's late batch
+    assert rows_of(old_day) == [(True, 1)]
+    assert _stored_counts(hall) == _recount(hall)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -40,6 +41,16 @@ def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
     # Only the core tables: other modules ship their own migrations for theirs.
     mine = [d for d in diffs if _table_of(d) in CORE_TABLES and not _other_dialect_only(d, "sqlite")]
     assert mine == []
+
+
+def test_each_migration_says_which_revision_it_follows() -> None:
+    """The docstring's "Revises:" is the down_revision Alembic follows (merges renumber chains)."""
+    from alembic.script import ScriptDirectory
+
+    for script in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions():
+        said = re.search(r"^Revises: *(\S*)$", script.module.__doc__ or "", re.M)
+        assert said is not None, script.revision
+        assert said.group(1) == (script.down_revision or ""), (script.revision, said.group(1))
 
 
 def test_quick_head_check_agrees_with_alembic_and_still_upgrades_an_old_database(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 from hall_server.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+ENVIRONMENT_READERS = ("environ", "getenv", "getenvb", "environb")
 
 
 def test_every_setting_survives_the_trip_to_a_worker_process(
@@ -24,6 +25,7 @@ def test_every_setting_survives_the_trip_to_a_worker_process(
         port=9000,
         listen_other_processes=False,
         pool_size=7,
+        ws_protocol="wsproto",
         pg_writers=3,
         worker_seconds=2.5,
         document_retention_days=30,
@@ -62,12 +64,24 @@ def test_nothing_but_the_settings_reads_the_environment() -> None:
             and node.func.attr == "update"
         }
         for node in ast.walk(tree):
-            reads_environ = isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv")
-            if (
-                reads_environ
-                and isinstance(node.value, ast.Name)
-                and node.value.id == "os"
-                and id(node) not in writes
-            ):
+            # Any `.environ` / `.getenv`, however os was reached (os.environ, __import__("os").environ).
+            reads_environ = isinstance(node, ast.Attribute) and node.attr in ENVIRONMENT_READERS
+            imports_reader = (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "os"
+                and any(alias.name in ENVIRONMENT_READERS for alias in node.names)
+            )
+            if (reads_environ and id(node) not in writes) or imports_reader:
                 readers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert readers == [], readers
+
+
+def test_websocket_implementation_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HALL_WS_PROTOCOL reaches serve through the settings; an unknown implementation is refused."""
+    monkeypatch.delenv("HALL_WS_PROTOCOL", raising=False)
+    assert Settings().ws_protocol == "websockets-sansio"
+    monkeypatch.setenv("HALL_WS_PROTOCOL", "wsproto")
+    assert Settings.from_env().ws_protocol == "wsproto"
+    monkeypatch.setenv("HALL_WS_PROTOCOL", "tornado")
+    with pytest.raises(ValueError, match="ws_protocol"):
+        Settings.from_env()

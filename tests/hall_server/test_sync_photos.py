@@ -8,20 +8,28 @@ Real `hall-server serve` processes: the city on SQLite and on PostgreSQL, the st
 
 from __future__ import annotations
 
-import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 import requests
-from PIL import Image
 from sqlalchemy import text
 
-from tests.fixtures.server import HallServerFactory, hall_servers
-from tests.hall_server.hs_city import PASSWORD
-from tests.hall_server.sync_harness import City, Station, start_city, start_station, wait_caught_up
+from tests.fixtures.server import HallServerFactory
+from tests.hall_server.sync_harness import (
+    City,
+    Station,
+    bearer,
+    document_blob,
+    has_ticket,
+    login,
+    noise_jpeg,
+    start_city,
+    start_station,
+    wait_caught_up,
+    wait_photo,
+)
 from tests.support.netfault import FaultProxy
 from tests.support.waiting import wait_until
 
@@ -32,66 +40,21 @@ pytestmark = pytest.mark.timeout(600)
 CUT_AFTER = 40_000
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[HallServerFactory]:
-    with hall_servers() as factory:
-        yield factory
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def city(
     request: pytest.FixtureRequest, servers: HallServerFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[City]:
     pg = request.getfixturevalue("pg_server") if request.param == "postgres" else None
-    c = start_city(servers, tmp_path_factory.mktemp(f"photos-{request.param}"), request.param, pg, villages=2)
+    c = start_city(servers, tmp_path_factory.mktemp(f"photos-{request.param}"), request.param, pg, villages=3)
     try:
         yield c  # each test takes a village (and its station) of its own
     finally:
         c.close()
 
 
-def _h(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def _photo(seed: int) -> bytes:
     """A JPEG of noise, about 270 KB: several times what one connection may carry (CUT_AFTER)."""
-    pixels = np.random.default_rng(seed).integers(0, 256, (480, 640, 3), dtype=np.uint8)
-    out = io.BytesIO()
-    Image.fromarray(pixels, "RGB").save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
-def _login(server_api: str, username: str) -> str:
-    r = requests.post(
-        server_api + "/auth/login", json={"username": username, "password": PASSWORD}, timeout=30
-    )
-    assert r.status_code == 200, r.text
-    return str(r.json()["token"])
-
-
-def _stored(engine: Any, document_id: int) -> bytes | None:
-    with engine.connect() as conn:
-        blob = conn.execute(
-            text("SELECT data_enc FROM ticket_documents WHERE id = :i"), {"i": document_id}
-        ).scalar()
-    return None if blob is None else bytes(blob)
-
-
-def _keep_photo(st: Station, data: bytes) -> tuple[int, int]:
-    """A ticket issued and called at the village's window, and a photo kept with it: (ticket, document)."""
-    st.issue()
-    called = st.call_next()
-    r = st.http.post(
-        f"{st.server.api}/tickets/{called['id']}/documents",
-        data=data,
-        headers={**_h(st.clerk_token or ""), "Content-Type": "image/jpeg"},
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
-    st.window_post("start")
-    st.window_post("finish")  # the window is free for the next
-    return int(called["id"]), int(r.json()["id"])
+    return noise_jpeg(seed, (640, 480))
 
 
 def test_a_village_photo_reaches_the_county_manager_at_the_city_once(
@@ -109,22 +72,26 @@ def test_a_village_photo_reaches_the_county_manager_at_the_city_once(
 def _check_photo_flow(city: City, st: Station, proxy: FaultProxy) -> None:
     wait_caught_up(st)
     st.login_clerk()
-    manager = _login(city.server.api, "m-county")  # the county's manager, at the city
+    manager = login(city.server.api, "m-county")  # the county's manager, at the city
 
     # The link carries small requests but cuts every upload of the photo.
     proxy.reset(after_bytes=CUT_AFTER, direction="up")
     data = _photo(7)
     assert len(data) > 4 * CUT_AFTER
-    ticket_id, doc_id = _keep_photo(st, data)
+    ticket_id, doc_id = st.keep_photo(data)
 
     # The record comes up; the photo does not: the city says so instead of failing.
     wait_until(
-        lambda: _stored(city.engine, doc_id) is not None, 60, message="the document's record reaches the city"
+        lambda: document_blob(city.engine, doc_id) is not None,
+        60,
+        message="the document's record reaches the city",
     )
-    listed = requests.get(f"{city.server.api}/tickets/{ticket_id}/documents", headers=_h(manager), timeout=10)
+    listed = requests.get(
+        f"{city.server.api}/tickets/{ticket_id}/documents", headers=bearer(manager), timeout=10
+    )
     assert listed.status_code == 200, listed.text
     assert [(d["id"], d["received"]) for d in listed.json()] == [(doc_id, False)]
-    r = requests.get(f"{city.server.api}/documents/{doc_id}", headers=_h(manager), timeout=10)
+    r = requests.get(f"{city.server.api}/documents/{doc_id}", headers=bearer(manager), timeout=10)
     assert r.status_code == 409, r.text
     err = r.json()["error"]
     assert err["code"] == "document.not_received" and "尚未" in err["message"], err
@@ -132,38 +99,31 @@ def _check_photo_flow(city: City, st: Station, proxy: FaultProxy) -> None:
     # The stuck photo does not hold the records back: a ticket issued now reaches the city.
     later = int(st.issue()["id"])
     wait_until(
-        lambda: _city_has_ticket(city, later), 60, message="a later ticket passes the photo that cannot go up"
+        lambda: has_ticket(city.engine, later),
+        60,
+        message="a later ticket passes the photo that cannot go up",
     )
     wait_until(lambda: proxy.stats.resets >= 2, 30, message="uploads of the photo cut more than once")
-    assert _stored(city.engine, doc_id) == b"", "a cut upload left part of a photo at the city"
-    r = requests.get(f"{city.server.api}/documents/{doc_id}", headers=_h(manager), timeout=10)
+    assert document_blob(city.engine, doc_id) == b"", "a cut upload left part of a photo at the city"
+    r = requests.get(f"{city.server.api}/documents/{doc_id}", headers=bearer(manager), timeout=10)
     assert r.status_code == 409, r.text
 
     # The link is restored: the photo comes up whole, and the county's manager sees the JPEG taken.
     proxy.restore()
-    got = wait_until(
-        lambda: (
-            x
-            if (
-                x := requests.get(f"{city.server.api}/documents/{doc_id}", headers=_h(manager), timeout=10)
-            ).status_code
-            == 200
-            else None
-        ),
-        60,
-        message="the photo reaches the city",
-    )
+    got = wait_photo(city.server.api, doc_id, manager, 60, "the photo reaches the city")
     assert got.content == data
     assert got.headers["content-type"] == "image/jpeg"
-    listed = requests.get(f"{city.server.api}/tickets/{ticket_id}/documents", headers=_h(manager), timeout=10)
+    listed = requests.get(
+        f"{city.server.api}/tickets/{ticket_id}/documents", headers=bearer(manager), timeout=10
+    )
     assert [(d["id"], d["received"]) for d in listed.json()] == [(doc_id, True)]
     # Stored as the station stores it: the same ciphertext (personal data never travelled in clear).
-    at_station = _stored(st.engine, doc_id)
-    assert at_station and _stored(city.engine, doc_id) == at_station
+    at_station = document_blob(st.engine, doc_id)
+    assert at_station and document_blob(city.engine, doc_id) == at_station
     assert data not in at_station
 
     # Exactly once: the city wants nothing more, and the same photo sent again changes nothing.
-    cred = _h(st.village.bundle["credential"])
+    cred = bearer(st.village.bundle["credential"])
     wanted = requests.get(f"{city.server.api}/sync/photos", headers=cred, timeout=10)
     assert wanted.status_code == 200 and wanted.json() == {"documents": [], "more": False}, wanted.text
     again = requests.put(
@@ -173,12 +133,7 @@ def _check_photo_flow(city: City, st: Station, proxy: FaultProxy) -> None:
         timeout=10,
     )
     assert again.status_code == 200 and again.json() == {"document_id": doc_id, "stored": False}, again.text
-    assert _stored(city.engine, doc_id) == at_station
-
-
-def _city_has_ticket(city: City, ticket_id: int) -> bool:
-    with city.engine.connect() as conn:
-        return conn.execute(text("SELECT 1 FROM tickets WHERE id = :i"), {"i": ticket_id}).first() is not None
+    assert document_blob(city.engine, doc_id) == at_station
 
 
 def test_the_city_refuses_a_photo_that_is_not_the_documents(
@@ -190,21 +145,23 @@ def test_the_city_refuses_a_photo_that_is_not_the_documents(
     try:
         wait_caught_up(st)
         st.login_clerk()
-        a = _keep_photo(st, _photo(1))[1]
-        b = _keep_photo(st, _photo(2))[1]
+        a = st.keep_photo(_photo(1))[1]
+        b = st.keep_photo(_photo(2))[1]
         # Hold the photos back at the city: drop them there after their records came up, and
         # stop the station so it does not send them again meanwhile.
-        wait_until(lambda: _stored(city.engine, b) is not None, 60, message="the records reach the city")
-        wait_until(lambda: _stored(city.engine, b), 60, message="the photos reach the city")
+        wait_until(
+            lambda: document_blob(city.engine, b) is not None, 60, message="the records reach the city"
+        )
+        wait_until(lambda: document_blob(city.engine, b), 60, message="the photos reach the city")
         st.server.kill()
         with city.engine.begin() as conn:
             conn.execute(text("UPDATE ticket_documents SET data_enc = :e WHERE id IN (:a, :b)"),
                          {"e": b"", "a": a, "b": b})  # fmt: skip
-        cred = {**_h(st.village.bundle["credential"]), "Content-Type": "application/octet-stream"}
+        cred = {**bearer(st.village.bundle["credential"]), "Content-Type": "application/octet-stream"}
         api = city.server.api
         wanted = requests.get(f"{api}/sync/photos", headers=cred, timeout=10).json()
         assert wanted == {"documents": [a, b], "more": False}
-        blob_a = _stored(st.engine, a)
+        blob_a = document_blob(st.engine, a)
         assert blob_a
 
         def put(doc: int, body: bytes, headers: dict[str, str] = cred) -> requests.Response:
@@ -220,10 +177,34 @@ def test_the_city_refuses_a_photo_that_is_not_the_documents(
             assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
         assert put(a, blob_a, {"Content-Type": "application/octet-stream"}).status_code == 401
         assert put(a, blob_a, {**cred, "Authorization": "Bearer " + city.admin}).status_code == 403
-        assert _stored(city.engine, a) == b"" and _stored(city.engine, b) == b""
+        assert document_blob(city.engine, a) == b"" and document_blob(city.engine, b) == b""
         r = put(a, blob_a)
         assert r.status_code == 200 and r.json()["stored"] is True, r.text
         assert requests.get(f"{api}/sync/photos", headers=cred, timeout=10).json()["documents"] == [b]
+    finally:
+        st.server.kill()
+        st.close()
+
+
+def test_a_photo_the_city_refuses_is_not_sent_again_every_round(
+    servers: HallServerFactory, city: City, tmp_path: Path
+) -> None:
+    """A station on another data key than the city's: its photo can never be taken (422
+    sync.bad_photo). It is offered once, not re-sent over the village's link round after round."""
+    other_key = "ff" * 32
+    st = start_station(servers, city, city.server.base_url, tmp_path, data_key=other_key)
+    try:
+        wait_caught_up(st)
+        _ticket, doc = st.keep_photo(_photo(5))
+        refused = f"photo of document {doc} not taken: sync.bad_photo"
+        wait_until(lambda: refused in st.server.log_tail(200_000), 60, message="the city refuses the photo")
+        # Several rounds later (idle rounds come every SYNC_IDLE_FACTOR x 0.2 s), and after a
+        # push with records, which makes the station ask again which photos the city lacks.
+        st.issue()
+        wait_caught_up(st)
+        time.sleep(5)
+        assert st.server.log_tail(200_000).count(refused) == 1
+        assert document_blob(city.engine, doc) == b""
     finally:
         st.server.kill()
         st.close()

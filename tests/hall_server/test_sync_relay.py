@@ -9,7 +9,6 @@ down through the township. Deletes of ticket documents flow up through it too.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,21 +16,22 @@ from pathlib import Path
 
 import pytest
 import requests
-from PIL import Image
 from sqlalchemy import text
 
 from hall_server.auth import revoke_token
 from hall_server.db.engine import Database
 from hall_server.services import stations
-from tests.fixtures.server import HOST, HallServerFactory, hall_servers
+from tests.fixtures.server import HallServerFactory
 from tests.hall_server.sync_harness import (
     City,
     Station,
     assert_same_records,
+    bearer,
+    has_ticket,
     link_state,
+    noise_jpeg,
     records,
-    start_city,
-    start_station,
+    station_chain,
     wait_caught_up,
 )
 from tests.support.netfault import FaultProxy
@@ -52,41 +52,17 @@ class Relay:
 
 
 @pytest.fixture(scope="module")
-def servers() -> Iterator[HallServerFactory]:
-    with hall_servers() as factory:
-        yield factory
-
-
-@pytest.fixture(scope="module")
 def relay(
     servers: HallServerFactory, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Relay]:
     pg = request.getfixturevalue("pg_server")
-    root = tmp_path_factory.mktemp("relay")
     # Village 2's station reaches the city through village 1's (the township's) station.
-    city = start_city(servers, root, "postgres", pg, villages=2, relays={2: 1})
-    up = FaultProxy(city.address).start()
-    township = start_station(servers, city, up.url, root, village=city.villages[0], name="township")
-    down = FaultProxy((HOST, township.server.port)).start()
-    village = start_station(servers, city, down.url, root, village=city.villages[1], name="village")
-    try:
+    with station_chain(servers, tmp_path_factory.mktemp("relay"), pg, ["township", "village"]) as (
+        city,
+        (township, village),
+        (up, down),
+    ):
         yield Relay(city, township, village, up, down)
-    finally:
-        for st in (village, township):
-            st.server.kill()
-            st.close()
-        down.close()
-        up.close()
-        city.close()
-
-
-def _h(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def _city_has_ticket(city: City, ticket_id: int) -> bool:
-    with city.engine.connect() as conn:
-        return conn.execute(text("SELECT 1 FROM tickets WHERE id = :i"), {"i": ticket_id}).first() is not None
 
 
 def test_village_records_reach_the_city_through_the_township_exactly_once(relay: Relay) -> None:
@@ -121,7 +97,7 @@ def test_village_records_reach_the_city_through_the_township_exactly_once(relay:
     # One record made later at the village reaches the city through the township.
     later = int(village.issue()["id"])
     assert later > max(ids)
-    wait_until(lambda: _city_has_ticket(city, later), 60, message="the later ticket reaches the city")
+    wait_until(lambda: has_ticket(city.engine, later), 60, message="the later ticket reaches the city")
     wait_caught_up(village)
     wait_caught_up(township)
     assert_same_records(village)
@@ -142,8 +118,7 @@ def test_city_tokens_and_revocation_flow_down_through_the_township(relay: Relay)
     city, township, village = relay.city, relay.township, relay.village
     # A device token the city revokes stops working at the village within a few rounds.
     display = village.tokens["display"]
-    r = requests.get(f"{village.server.api}/sync/link", headers=_h(display), timeout=10)
-    assert r.status_code == 200, r.text
+    assert village.token_status(display) == 200
     db = Database(city.url, pool_size=1)
     try:
         with db.write() as s:
@@ -152,10 +127,7 @@ def test_city_tokens_and_revocation_flow_down_through_the_township(relay: Relay)
             ).scalar_one()
             assert revoke_token(s, int(token_id))
         wait_until(
-            lambda: (
-                requests.get(f"{village.server.api}/sync/link", headers=_h(display), timeout=10).status_code
-                == 401
-            ),
+            lambda: village.token_status(display) == 401,
             60,
             message="the city's revocation of a village token reaches the village through the township",
         )
@@ -168,12 +140,6 @@ def test_city_tokens_and_revocation_flow_down_through_the_township(relay: Relay)
     assert link["error_code"] == "sync.revoked" and link["message"], link
     # The township itself keeps syncing with the city.
     assert link_state(township) == "ok"
-
-
-def _jpeg(n: int) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (64, 48), (200, 30 + 40 * n, 30)).save(buf, format="JPEG")
-    return buf.getvalue()
 
 
 def _documents(engine: object, hall: str) -> list[int]:
@@ -198,11 +164,11 @@ def test_a_deleted_document_is_deleted_at_the_township_and_the_city(relay: Relay
     assert token
     kept = []
     for n in range(2):
-        buf = _jpeg(n)  # another photo each (the same bytes again is the same document)
+        buf = noise_jpeg(n, (64, 48))  # another photo each (the same bytes again is the same document)
         r = requests.post(
             f"{township.server.api}/tickets/{called['id']}/documents",
             data=buf,
-            headers={**_h(token), "Content-Type": "image/jpeg"},
+            headers={**bearer(token), "Content-Type": "image/jpeg"},
             timeout=10,
         )
         assert r.status_code == 201, r.text
@@ -213,7 +179,7 @@ def test_a_deleted_document_is_deleted_at_the_township_and_the_city(relay: Relay
     # Deleted at the station while its link is down: the city keeps it until the link is back.
     relay.up.refuse()
     r = requests.delete(
-        f"{township.server.api}/documents/{kept[0]}", headers=_h(township.manager_token()), timeout=10
+        f"{township.server.api}/documents/{kept[0]}", headers=bearer(township.manager_token()), timeout=10
     )
     assert r.status_code == 204, r.text
     assert _documents(township.engine, township.hall) == kept[1:]

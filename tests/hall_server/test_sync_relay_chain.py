@@ -9,31 +9,30 @@ relays to the county's manager at the city.
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
 import pytest
 import requests
-from PIL import Image
-from sqlalchemy import text
 
 from hall_server.auth import create_token, revoke_token
 from hall_server.db.engine import Database
-from tests.fixtures.server import HOST, HallServerFactory, hall_servers
-from tests.hall_server.hs_city import PASSWORD
+from tests.fixtures.server import HallServerFactory
 from tests.hall_server.sync_harness import (
     City,
     Station,
     assert_same_records,
+    bearer,
+    document_blob,
+    login,
+    noise_jpeg,
     records,
-    start_city,
-    start_station,
+    station_chain,
     stream_events,
     wait_caught_up,
+    wait_photo,
 )
 from tests.support.netfault import FaultProxy
 from tests.support.waiting import wait_until
@@ -53,39 +52,16 @@ class Chain:
 
 
 @pytest.fixture(scope="module")
-def servers() -> Iterator[HallServerFactory]:
-    with hall_servers() as factory:
-        yield factory
-
-
-@pytest.fixture(scope="module")
 def chain(
     servers: HallServerFactory, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Chain]:
     pg = request.getfixturevalue("pg_server")
+    # Village 3's station reaches the city through village 2's, which reaches it through village 1's;
+    # the village's first round needs the city's tokens for its hall: they came down two levels.
     root = tmp_path_factory.mktemp("relay-chain")
-    # Village 3's station reaches the city through village 2's, which reaches it through village 1's.
-    city = start_city(servers, root, "postgres", pg, villages=3, relays={2: 1, 3: 2})
-    proxies = [FaultProxy(city.address).start()]
-    town1 = start_station(servers, city, proxies[0].url, root, village=city.villages[0], name="town1")
-    proxies.append(FaultProxy((HOST, town1.server.port)).start())
-    town2 = start_station(servers, city, proxies[1].url, root, village=city.villages[1], name="town2")
-    proxies.append(FaultProxy((HOST, town2.server.port)).start())
-    # Its first round needs the city's tokens for its hall: they came down two levels.
-    village = start_station(servers, city, proxies[2].url, root, village=city.villages[2], name="village")
-    try:
+    with station_chain(servers, root, pg, ["town1", "town2", "village"]) as (city, stations, proxies):
+        town1, town2, village = stations
         yield Chain(city, town1, town2, village, proxies[1])
-    finally:
-        for st in (village, town2, town1):
-            st.server.kill()
-            st.close()
-        for p in proxies:
-            p.close()
-        city.close()
-
-
-def _h(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_village_records_reach_the_city_through_two_townships_once_in_order(chain: Chain) -> None:
@@ -130,10 +106,7 @@ def test_city_tokens_flow_down_two_levels(chain: Chain) -> None:
             token_id, fresh = create_token(s, "display", hall_id=village.hall)
         # A token made at the city works at the village within a few rounds ...
         wait_until(
-            lambda: (
-                requests.get(f"{village.server.api}/sync/link", headers=_h(fresh), timeout=10).status_code
-                == 200
-            ),
+            lambda: village.token_status(fresh) == 200,
             60,
             message="a token made at the city reaches the village through two townships",
         )
@@ -141,10 +114,7 @@ def test_city_tokens_flow_down_two_levels(chain: Chain) -> None:
         with db.write() as s:
             assert revoke_token(s, int(token_id))
         wait_until(
-            lambda: (
-                requests.get(f"{village.server.api}/sync/link", headers=_h(fresh), timeout=10).status_code
-                == 401
-            ),
+            lambda: village.token_status(fresh) == 401,
             60,
             message="the city's revocation reaches the village through two townships",
         )
@@ -152,59 +122,19 @@ def test_city_tokens_flow_down_two_levels(chain: Chain) -> None:
         db.dispose()
 
 
-def _login(api: str, username: str) -> str:
-    r = requests.post(api + "/auth/login", json={"username": username, "password": PASSWORD}, timeout=30)
-    assert r.status_code == 200, r.text
-    return str(r.json()["token"])
-
-
-def _photo() -> bytes:
-    pixels = np.random.default_rng(11).integers(0, 256, (240, 320, 3), dtype=np.uint8)
-    out = io.BytesIO()
-    Image.fromarray(pixels, "RGB").save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
 def test_a_village_photo_climbs_both_townships_to_the_city(chain: Chain) -> None:
     city, village = chain.city, chain.village
-    village.login_clerk()
-    village.issue()
-    called = village.call_next()
-    data = _photo()
-    r = village.http.post(
-        f"{village.server.api}/tickets/{called['id']}/documents",
-        data=data,
-        headers={**_h(village.clerk_token or ""), "Content-Type": "image/jpeg"},
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
-    doc = int(r.json()["id"])
-    village.window_post("start")
-    village.window_post("finish")
-    manager = _login(city.server.api, "m-county")
-    got = wait_until(
-        lambda: (
-            x
-            if (
-                x := requests.get(f"{city.server.api}/documents/{doc}", headers=_h(manager), timeout=10)
-            ).status_code
-            == 200
-            else None
-        ),
-        90,
-        message="the village's photo reaches the city through both townships",
+    data = noise_jpeg(11)
+    _ticket, doc = village.keep_photo(data)
+    manager = login(city.server.api, "m-county")
+    got = wait_photo(
+        city.server.api, doc, manager, 90, "the village's photo reaches the city through both townships"
     )
     assert got.content == data
-    with village.engine.connect() as conn:
-        mine = bytes(
-            conn.execute(text("SELECT data_enc FROM ticket_documents WHERE id = :i"), {"i": doc}).scalar()
-        )
+    mine = document_blob(village.engine, doc)
+    assert mine
     for st in (chain.town2, chain.town1):
-        with st.engine.connect() as conn:
-            theirs = conn.execute(
-                text("SELECT data_enc FROM ticket_documents WHERE id = :i"), {"i": doc}
-            ).scalar()
-        assert bytes(theirs) == mine, "each township keeps the photo as the village stored it"
+        assert document_blob(st.engine, doc) == mine, "each township keeps the photo as the village stored it"
 
 
 def test_a_village_staff_call_is_an_alert_at_the_city(chain: Chain) -> None:
@@ -216,14 +146,16 @@ def test_a_village_staff_call_is_an_alert_at_the_city(chain: Chain) -> None:
     r = village.http.post(
         f"{village.server.api}/halls/{village.hall}/staff-calls",
         json={"call_id": call_id},
-        headers=_h(village.tokens["kiosk"]),
+        headers=bearer(village.tokens["kiosk"]),
         timeout=10,
     )
     assert r.status_code == 201, r.text
-    manager = _login(city.server.api, "m-county")
+    manager = login(city.server.api, "m-county")
 
     def city_calls() -> list[dict]:
-        got = requests.get(f"{city.server.api}/halls/{village.hall}/alerts", headers=_h(manager), timeout=10)
+        got = requests.get(
+            f"{city.server.api}/halls/{village.hall}/alerts", headers=bearer(manager), timeout=10
+        )
         assert got.status_code == 200, got.text
         return [a for a in got.json() if a["code"] == "staff.call"]
 
@@ -231,11 +163,13 @@ def test_a_village_staff_call_is_an_alert_at_the_city(chain: Chain) -> None:
     assert [c["detail"]["call_id"] for c in calls] == [call_id]
     assert calls[0]["detail"]["at_station"] is True and "呼叫工作人员" in calls[0]["message"]
     # One writer per record: the station's floor staff answer it.
-    r = requests.post(f"{city.server.api}/staff-calls/{call_id}/acknowledge", headers=_h(manager), timeout=10)
+    r = requests.post(
+        f"{city.server.api}/staff-calls/{call_id}/acknowledge", headers=bearer(manager), timeout=10
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "staff_call.at_station", r.text
     r = village.http.post(
         f"{village.server.api}/staff-calls/{call_id}/acknowledge",
-        headers=_h(village.manager_token()),
+        headers=bearer(village.manager_token()),
         timeout=10,
     )
     assert r.status_code == 200, r.text

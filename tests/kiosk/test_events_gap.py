@@ -6,6 +6,8 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from kiosk.events import EventChannel
@@ -20,9 +22,26 @@ def _until(cond, timeout: float = 10.0) -> bool:
     return False
 
 
-def test_gap_triggers_replay_and_pruned_history_is_accepted():
+@contextlib.contextmanager
+def _channel(handler: Callable[[Any], None], **backoff: float) -> Iterator[tuple[EventChannel, list[int]]]:
+    """A real WebSocket server running handler per connection, and a started channel to it from
+    since=0 with the seqs it delivered; both stopped afterwards."""
     from websockets.sync.server import serve
 
+    server = serve(handler, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    ch = EventChannel(f"ws://127.0.0.1:{server.socket.getsockname()[1]}/events", since=0, **backoff)
+    got: list[int] = []
+    ch.subscribe(lambda e: got.append(e["seq"]))
+    ch.start()
+    try:
+        yield ch, got
+    finally:
+        ch.stop()
+        server.shutdown()
+
+
+def test_gap_triggers_replay_and_pruned_history_is_accepted():
     log = [{"seq": n, "type": "ticket.issued", "payload": {"n": n}} for n in range(1, 7)]
     asked: list[int] = []
 
@@ -38,28 +57,15 @@ def test_gap_triggers_replay_and_pruned_history_is_accepted():
         with contextlib.suppress(Exception):
             ws.recv(timeout=5)
 
-    server = serve(handler, "127.0.0.1", 0)
-    port = server.socket.getsockname()[1]
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    ch = EventChannel(f"ws://127.0.0.1:{port}/events", since=0, backoff_start=0.05)
-    got: list[int] = []
-    ch.subscribe(lambda e: got.append(e["seq"]))
-    ch.start()
-    try:
+    with _channel(handler, backoff_start=0.05) as (ch, got):
         assert _until(lambda: got[-1:] == [6] if got else False)
         assert asked[:3] == [0, 2, 4]  # asked again after 2 (3 missing), and after 4 (5 missing)
         assert got == [1, 2, 3, 4, 6]  # 5 never existed any more: accepted, no endless loop
         assert ch.gaps == 2
-    finally:
-        ch.stop()
-        server.shutdown()
 
 
 def test_lagging_close_resumes_at_once_and_pruned_replay_follows_on():
     """4008: reconnect at once with ?since=; 4410 events.pruned: follow on from the oldest kept seq."""
-    from websockets.sync.server import serve
-
     asked: list[int] = []
 
     def handler(ws):
@@ -79,20 +85,9 @@ def test_lagging_close_resumes_at_once_and_pruned_replay_follows_on():
         with contextlib.suppress(Exception):
             ws.recv(timeout=5)
 
-    server = serve(handler, "127.0.0.1", 0)
-    port = server.socket.getsockname()[1]
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
     # A long back-off: a reconnect that waited for it would not come within the test's wait.
-    ch = EventChannel(f"ws://127.0.0.1:{port}/events", since=0, backoff_start=30, backoff_max=30)
-    got: list[int] = []
-    ch.subscribe(lambda e: got.append(e["seq"]))
-    ch.start()
-    try:
+    with _channel(handler, backoff_start=30, backoff_max=30) as (ch, got):
         assert _until(lambda: got[-1:] == [11] if got else False)
         assert asked[:3] == [0, 2, 10]
         assert got == [1, 2, 11]
         assert (ch.lagged, ch.pruned, ch.gaps) == (1, 1, 0)
-    finally:
-        ch.stop()
-        server.shutdown()

@@ -13,7 +13,7 @@ from hall_server.db.models.audit import AuditCheck, ServerMeta
 from hall_server.db.models.base import Base
 from hall_server.db.models.devices import Device, DeviceEnrolment, StaffCall
 from hall_server.db.models.documents import TicketDocument
-from hall_server.db.models.events import Event, EventArchive, HallSeq
+from hall_server.db.models.events import Event, EventArchive, HallSeq, ReportEvent
 from hall_server.db.models.followups import FollowupCase, FollowupStep
 from hall_server.db.models.halls import (
     Hall,
@@ -72,6 +72,7 @@ __all__ = [
     "OutboxMessage",
     "QueueGroup",
     "Rating",
+    "ReportEvent",
     "ServerMeta",
     "ServiceItem",
     "ServiceItemVersion",

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -68,3 +69,16 @@ class EventArchive(Base):
     # zlib-compressed JSON lines, one per event, with every column the chain hashes.
     body: Mapped[bytes] = mapped_column(LargeBinary)
     archived_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReportEvent(Base):
+    """A copy of an archived event that a report still reads (const.REPORT_EVENT_TYPES), uncompressed."""
+
+    __tablename__ = "report_events"
+    __table_args__ = (Index("ix_report_events_type_at", "type", "at"),)
+
+    hall_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    payload: Mapped[str] = mapped_column(Text)

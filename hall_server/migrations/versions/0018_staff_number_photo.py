@@ -1,7 +1,7 @@
 """Staff number (工号) and photo of a staff member, for the rating terminal (好差评).
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-07 11:40:00
 
 `users.staff_number` is shown with the clerk's name; `users.photo_enc` holds the photo's

@@ -1,7 +1,7 @@
 """Staff calls: a visitor's 呼叫工作人员 from a kiosk, open until a manager acknowledges it.
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-07 12:00:00
 
 `staff_calls` is the live state the dashboard's alerts read (open calls of a hall, by the index on

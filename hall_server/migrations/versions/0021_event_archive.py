@@ -1,7 +1,7 @@
 """Event retention: closed days of the event log move to a compressed archive table.
 
 Revision ID: 0021
-Revises: 0025
+Revises: 0020
 Create Date: 2026-12-07 15:00:00
 
 `event_archive` holds, per stream and UTC day, the archived events as zlib-compressed JSON lines

@@ -1,7 +1,7 @@
 """Waiting counts per queue class, so a new ticket's people-ahead figure costs the same at any queue length.
 
 Revision ID: 0024
-Revises: 0019
+Revises: 0021
 Create Date: 2026-12-07 15:00:00
 
 `waiting_counts` holds, per hall, business day, group and class (green or not, appointment or

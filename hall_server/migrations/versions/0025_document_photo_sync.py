@@ -1,7 +1,7 @@
 """Document photos reach the parent: an index of the documents whose photo is still missing.
 
 Revision ID: 0025
-Revises: 0019
+Revises: 0024
 Create Date: 2026-12-07 15:00:00
 
 A station's document rows reach its parent without their photo (empty `data_enc`); the photo
