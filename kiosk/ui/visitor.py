@@ -565,6 +565,8 @@ class VisitorKiosk(RoleScreen):
     def _issue(self, identity: dict[str, Any] | None, green_reason: str | None = None) -> None:
         if self.issuing or not self.current_service:
             return  # a double tap while the first request runs must not draw a second number
+        if self.pages.currentWidget() is not self.identify:
+            return  # nor one that lands after the ticket is shown (the first visit is over)
         self._set_issuing(True)
         self._last_identity = identity
         self._last_green = green_reason
