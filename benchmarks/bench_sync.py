@@ -893,6 +893,11 @@ async def city_load(
             holding[w] = int(t["id"]) if t else None
         elif b"queue.empty" in body:
             holding[w] = None
+        elif b"window.busy" in body:
+            # The window still holds a ticket (its last answer was lost to a timeout): the
+            # error names it, so the window's next call closes it, as a clerk's 下一位 would.
+            errors["call 409 window.busy (recovered)"] += 1
+            holding[w] = json.loads(body)["error"]["detail"]["ticket_id"]
         else:
             errors[f"call {status}: {body[:80]!r}"] += 1
 

@@ -52,6 +52,13 @@ SQLITE_BUSY_TIMEOUT_MS = 15000
 # psycopg prepares a statement on a connection after this many runs of it (its default is 5):
 # the hot statements then skip parsing, and PostgreSQL plans them a few times at most.
 PG_PREPARE_THRESHOLD = 2
+# The pool pings a PostgreSQL connection at check-out only if it sat unused this long: one in
+# steady use costs no extra round trip; one found dead anyway is replaced by the request's
+# token look-up (db/engine.py, Database.first_read).
+PG_PING_IDLE_S = 2.0
+# PostgreSQL appends at most this many events of a hall in one statement (events.py): a use
+# case's few (下一位: 2-3) in one go; a day end's hundreds in statements of this many.
+PG_EVENTS_PER_APPEND = 8
 # Several processes on one SQLite file learn about each other's events by polling.
 SQLITE_EVENT_POLL_S = 0.5
 # Group commit in the SQLite lane (db/lane.py): the calls already queued share one COMMIT, up

@@ -62,7 +62,16 @@ def _day_of(at: datetime) -> date:
 def _encode(rows: list[Any]) -> bytes:
     lines = (
         json.dumps(
-            [r.seq, r.type, chain.canonical_at(r.at), r.actor_kind, r.actor_id, r.payload, r.prev_hash, r.hash],
+            [
+                r.seq,
+                r.type,
+                chain.canonical_at(r.at),
+                r.actor_kind,
+                r.actor_id,
+                r.payload,
+                r.prev_hash,
+                r.hash,
+            ],
             ensure_ascii=False,
             separators=(",", ":"),
         )
@@ -74,7 +83,9 @@ def _encode(rows: list[Any]) -> bytes:
 def _decode(body: bytes) -> Iterator[ArchivedEvent]:
     for line in zlib.decompress(body).decode("utf-8").split("\n"):
         seq, type_, at, kind, actor_id, payload, prev_hash, hash_ = json.loads(line)
-        yield ArchivedEvent(int(seq), type_, datetime.fromisoformat(at), kind, actor_id, payload, prev_hash, hash_)
+        yield ArchivedEvent(
+            int(seq), type_, datetime.fromisoformat(at), kind, actor_id, payload, prev_hash, hash_
+        )
 
 
 def archived_upto(session: Session, hall_id: str) -> int:

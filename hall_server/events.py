@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from hall_server import chain
-from hall_server.const import AUDIT_STREAM_PREFIX, CITY_STREAM_SUFFIX
+from hall_server.const import AUDIT_STREAM_PREFIX, CITY_STREAM_SUFFIX, PG_EVENTS_PER_APPEND
 from hall_server.db.engine import Tx
 from hall_server.db.models import Event, HallSeq, StationHall
 from hall_server.db.prepared import Prepared
@@ -59,21 +59,77 @@ _INSERT_EVENT = Prepared(
         hash=bindparam("hash"),
     )
 )
-# PostgreSQL with SHA-256: draw the seq, link and insert in one statement, as before the chain
-# (the predecessor's hash is in the seq row the upsert locks and returns). The body comes as
-# bytes, hashed the same way as chain.record_hash does; SM3 has no SQL function and takes the
-# two-statement path below.
-_PG_APPEND_SHA256 = Prepared(
-    text(
-        "WITH s AS (INSERT INTO hall_seq (hall_id, last_seq) VALUES (:hall_id, 1) "
-        "ON CONFLICT (hall_id) DO UPDATE SET last_seq = hall_seq.last_seq + 1 "
-        "RETURNING last_seq, coalesce(last_hash, 'genesis:' || hall_id || ':' || chain_start) AS prev) "
-        "INSERT INTO events (hall_id, seq, type, at, actor_kind, actor_id, payload, prev_hash, hash) "
-        "SELECT :hall_id, s.last_seq, :type, :at, :actor_kind, :actor_id, :payload, s.prev, "
-        "'sha256:' || encode(sha256(convert_to(s.prev || chr(10) || s.last_seq::text || chr(10), 'UTF8') "
-        "|| :body), 'hex') FROM s RETURNING seq"
-    ).columns(seq=BigInteger)
+# PostgreSQL with SHA-256: draw the seqs, link and insert k events in one statement, as before
+# the chain (the predecessor's hash is in the seq row the upsert locks and returns; each
+# further row links to the hash computed for the row before it in the same statement). Bodies
+# come as bytes, hashed the same way as chain.record_hash does; SM3 has no SQL function and
+# takes the two-statement path below.
+_PG_APPEND_SHA256: dict[int, Prepared] = {}
+_SHA256_OF = (
+    "'sha256:' || encode(sha256(convert_to(x.prev || chr(10) || x.seq::text || chr(10), 'UTF8') "
+    "|| :body_{i}), 'hex')"
 )
+
+
+def _pg_append_sha256(k: int) -> Prepared:
+    """The one statement that appends k events of a hall (built once per k)."""
+    stmt = _PG_APPEND_SHA256.get(k)
+    if stmt is None:
+        links = []
+        for i in range(k):
+            src = (
+                f"s.last_seq - {k - 1} AS seq, s.prev AS prev FROM s"
+                if i == 0
+                else (f"e{i - 1}.seq + 1 AS seq, e{i - 1}.hash AS prev FROM e{i - 1}")
+            )
+            links.append(
+                f"e{i} AS (SELECT x.seq, x.prev, {_SHA256_OF.format(i=i)} AS hash FROM (SELECT {src}) x)"
+            )
+        rows = " UNION ALL ".join(
+            f"SELECT :hall_id, e{i}.seq, :type_{i}, :at_{i}, :actor_kind_{i}, :actor_id_{i}, :payload_{i}, "
+            f"e{i}.prev, e{i}.hash FROM e{i}"
+            for i in range(k)
+        )
+        stmt = Prepared(
+            text(
+                f"WITH s AS (INSERT INTO hall_seq (hall_id, last_seq) VALUES (:hall_id, {k}) "
+                f"ON CONFLICT (hall_id) DO UPDATE SET last_seq = hall_seq.last_seq + {k} "
+                "RETURNING last_seq, coalesce(last_hash, 'genesis:' || hall_id || ':' || chain_start) AS prev), "
+                + ", ".join(links)
+                + " INSERT INTO events (hall_id, seq, type, at, actor_kind, actor_id, payload, prev_hash, hash) "
+                + rows
+                + " RETURNING seq"
+            ).columns(seq=BigInteger)
+        )
+        _PG_APPEND_SHA256[k] = stmt
+    return stmt
+
+
+def _pg_sha256(conn: Any) -> bool:
+    """True where the seq draw, the links and the inserts are one statement (see above)."""
+    return conn.dialect.name == "postgresql" and chain.algorithm() == "sha256"
+
+
+def _append_pg_sha256(conn: Any, rows: list[dict[str, Any]]) -> int:
+    """Append rows (one hall, all but seq and links), PG_EVENTS_PER_APPEND a statement; the last seq.
+
+    The seqs are consecutive across statements: the first one locks the hall's seq row until
+    commit, and each statement's trigger has moved the chain head on before the next.
+    """
+    last = 0
+    for start in range(0, len(rows), PG_EVENTS_PER_APPEND):
+        part = rows[start : start + PG_EVENTS_PER_APPEND]
+        params: dict[str, Any] = {"hall_id": part[0]["hall_id"]}
+        for i, r in enumerate(part):
+            params[f"body_{i}"] = chain.record_body(
+                r["hall_id"], r["type"], r["at"], r["actor_kind"], r["actor_id"], r["payload"]
+            )
+            for key in ("type", "at", "actor_kind", "actor_id", "payload"):
+                params[f"{key}_{i}"] = r[key]
+        last = max(int(row[0]) for row in _pg_append_sha256(len(part)).all(conn, params))
+    return last
+
+
 _SEQ_TAKE: dict[str, Prepared] = {}
 
 
@@ -131,11 +187,8 @@ def append_event(
     conn = session.connection()
     hall_id = stream_of(conn, hall_id)
     params = _row(hall_id, type, payload, actor, at or datetime.now(UTC))
-    if conn.dialect.name == "postgresql" and chain.algorithm() == "sha256":
-        body = chain.record_body(
-            hall_id, type, params["at"], params["actor_kind"], params["actor_id"], params["payload"]
-        )
-        seq = int(_PG_APPEND_SHA256.scalar(conn, {**params, "body": body}))
+    if _pg_sha256(conn):
+        seq = _append_pg_sha256(conn, [params])
         return _publish_after_commit(session, params, payload, actor, seq)
     seq, prev = _take(conn, hall_id, 1)
     row = _link(params, seq, prev)
@@ -188,6 +241,16 @@ def _flush_staged(tx: Tx) -> None:
 def _append_batch(tx: Tx, batch: list[tuple[str, str, dict[str, Any], Any, datetime]]) -> None:
     conn = tx.connection()
     hall_id = stream_of(conn, batch[0][0])
+    if _pg_sha256(conn):
+        # One statement for the whole batch: seqs, links, rows (and one run of its triggers).
+        staged = [
+            (_row(hall_id, type_, payload, _actor(actor), at), payload, _actor(actor))
+            for _hall, type_, payload, actor, at in batch
+        ]
+        last = _append_pg_sha256(conn, [r for r, _, _ in staged])
+        for n, (params, payload, who) in enumerate(staged):
+            _publish_after_commit(tx, params, payload, who, last - len(batch) + 1 + n)
+        return
     last, prev = _take(conn, hall_id, len(batch))
     rows = []
     for n, (_hall, type_, payload, actor, at) in enumerate(batch):

@@ -51,8 +51,7 @@ def lookup(ctx: ServerContext, token: str) -> Principal:
     A session's idle clock is moved on by a write at most once a minute per token, so the
     idle check costs no write on most requests.
     """
-    with ctx.db.read_driver() as conn:
-        principal = authenticate(conn, token)
+    principal = ctx.db.first_read(lambda conn: authenticate(conn, token))
     if principal.stale_use:
         with ctx.db.write() as s:
             touch_token(s, principal.token_id)
@@ -106,7 +105,9 @@ async def run_hot(ctx: ServerContext, fn: Callable[..., Any], *args: Any, **kw: 
 
 
 def _authed(ctx: ServerContext, token: str | None, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
-    return fn(ctx, principal_of(ctx, token), *a, **kw)
+    # The look-up and the use case on one connection (PostgreSQL; db/engine.py).
+    with ctx.db.request():
+        return fn(ctx, principal_of(ctx, token), *a, **kw)
 
 
 async def run_authed(

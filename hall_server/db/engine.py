@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session
 
-from hall_server.const import PG_PREPARE_THRESHOLD, SQLITE_BUSY_TIMEOUT_MS
+from hall_server.const import PG_PING_IDLE_S, PG_PREPARE_THRESHOLD, SQLITE_BUSY_TIMEOUT_MS
 from hall_server.db.lane import Lane
 from hall_server.errors import HallError
 
@@ -42,13 +43,39 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         )
         _tune_sqlite(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         connect_args={"prepare_threshold": PG_PREPARE_THRESHOLD},
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
     )
+    _ping_idle(engine)
+    return engine
+
+
+def _ping_idle(engine: Engine) -> None:
+    """Ping a pooled connection at check-out only if it sat unused PG_PING_IDLE_S or more.
+
+    pool_pre_ping would ping at every check-out: a round trip per request for connections
+    that were in use a few milliseconds before. A dead one that the rule lets through fails
+    its first statement; the request's token look-up is that statement and is retried on
+    another connection (Database.first_read).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["hall_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("hall_idle_since", None)
+        if since is None or time.monotonic() - since < PG_PING_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool replaces the connection and tries again (SQLAlchemy's own rule).
+            raise DisconnectionError(str(exc)) from exc
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -107,11 +134,19 @@ class Tx:
 class DriverConn:
     """A pooled driver connection with what a Prepared statement needs (`connection`, `dialect`)."""
 
-    __slots__ = ("connection", "dialect")
+    __slots__ = ("connection", "dialect", "owner")
 
-    def __init__(self, pooled: Any, dialect: Any) -> None:
+    def __init__(self, pooled: Any, dialect: Any, owner: Connection | None = None) -> None:
         self.connection = pooled  # .dbapi_connection, like a Connection's .connection
         self.dialect = dialect
+        self.owner = owner  # the Connection it belongs to, if any
+
+    def invalidate(self, exc: BaseException) -> None:
+        """The connection is dead: drop it (through its Connection, which then takes a new one)."""
+        if self.owner is not None:
+            self.owner.invalidate(exc)
+        else:
+            self.connection.invalidate(exc)
 
 
 class _Group:
@@ -225,6 +260,7 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 20, pg_writers: int | None = None) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, pool_size=pool_size)
+        self._pool_capacity = 2 * pool_size  # pool_size and as many again in overflow
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._write_engine = (
@@ -246,6 +282,55 @@ class Database:
         # The lane thread's open group (group commit), if any; None on every other thread.
         self._local = threading.local()
         self.group_commit = True
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """PostgreSQL: the request's token look-up and use case share one pooled connection.
+
+        One check-out instead of one per step (each was a pool round and, with pre-ping, a
+        network round trip). read_driver(), tx(), read_conn(), read() and write() use it while
+        it is outside a transaction; one opened inside another's transaction takes its own
+        connection from the pool, as everywhere else. SQLite: nothing (its hot use cases run
+        on the lane, whose group holds one connection already).
+        """
+        if not self.is_postgres or getattr(self._local, "pinned", None) is not None:
+            yield
+            return
+        self._local.pinned = self._connect()
+        try:
+            yield
+        finally:
+            conn, self._local.pinned = self._local.pinned, None
+            conn.close()
+
+    def _connect(self) -> Connection:
+        """A Connection from the pool; a database that is down is SQLAlchemy's OperationalError."""
+        return self.engine.connect()
+
+    def _free_pinned(self) -> Connection | None:
+        """The request's connection (Database.request) if it is not in a transaction now."""
+        conn: Connection | None = getattr(self._local, "pinned", None)
+        if conn is None or conn.in_transaction():
+            return None
+        return conn
+
+    def first_read(self, fn: Callable[[DriverConn], Any]) -> Any:
+        """fn on read_driver(): a request's first statement, retried on a connection found dead.
+
+        The pool pings only connections idle for a while (_ping_idle), so after a database
+        restart a connection in steady use fails its next statement; this read is then run
+        again on another one, as many times as the pool may hold dead connections.
+        """
+        attempts = self._pool_capacity + 1 if self.is_postgres else 1
+        for attempt in range(attempts):
+            try:
+                with self.read_driver() as conn:
+                    return fn(conn)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or attempt == attempts - 1:
+                    raise
+                logger.warning("connection found dead, reading again on another: %s", exc.orig)
+        raise AssertionError("unreachable")
 
     @property
     def lane(self) -> Lane | None:
@@ -356,7 +441,9 @@ class Database:
                 g.pending.append(published)
             return
         with self._writing():
-            session = Session(self._write_engine, expire_on_commit=False, autoflush=False)
+            session = Session(
+                self._free_pinned() or self._write_engine, expire_on_commit=False, autoflush=False
+            )
             with _events_of(session, published) as s:
                 yield s
         if published:
@@ -376,7 +463,9 @@ class Database:
             if published:
                 g.pending.append(published)
             return
-        with self._writing(), self._write_engine.connect() as conn:
+        pinned = self._free_pinned()
+        with self._writing(), ExitStack() as own:
+            conn = pinned if pinned is not None else own.enter_context(self._write_engine.connect())
             tx = Tx(conn)
             with conn.begin():
                 yield tx
@@ -408,7 +497,9 @@ class Database:
             finally:
                 session.close()
             return
-        session = Session(self.engine, expire_on_commit=False, autoflush=False)
+        # A consistent read changes the isolation level: not on the request's connection.
+        bind = None if consistent else self._free_pinned()
+        session = Session(bind or self.engine, expire_on_commit=False, autoflush=False)
         try:
             with session.begin():
                 if consistent and self.is_postgres:
@@ -424,7 +515,9 @@ class Database:
         if g is not None and g.conn is not None:
             yield g.conn
             return
-        with self.engine.connect() as conn:
+        pinned = self._free_pinned()
+        with ExitStack() as own:
+            conn = pinned if pinned is not None else own.enter_context(self.engine.connect())
             yield conn
             if self.is_postgres and conn.in_transaction():
                 # COMMIT, not the pool's ROLLBACK: the same for a read, but psycopg drops the
@@ -443,13 +536,15 @@ class Database:
             # On the lane: its own connection, in the group's transaction if one has begun,
             # else on its own (SQLite runs a lone SELECT in autocommit).
             conn = g.conn if g.conn is not None else self._lane_grouping().connection()
-            yield DriverConn(conn.connection, self.engine.dialect)
+            yield DriverConn(conn.connection, self.engine.dialect, conn)
             return
         # The pool hands out the driver's own errors here; they are raised as SQLAlchemy's, so a
         # database that is down answers 503 as on every other path (api/errors.py).
         dbapi_error = self.engine.dialect.loaded_dbapi.OperationalError
+        pinned = self._free_pinned()
         try:
-            pooled = self.engine.raw_connection()
+            # The request's connection (Database.request); it stays checked out afterwards.
+            pooled = pinned.connection if pinned is not None else self.engine.raw_connection()
         except dbapi_error as exc:
             raise OperationalError("connect", None, exc) from exc
         raw = pooled.dbapi_connection
@@ -460,16 +555,17 @@ class Database:
             # was then planned again on each use).
             raw.autocommit = True
         try:
-            yield DriverConn(pooled, self.engine.dialect)
+            yield DriverConn(pooled, self.engine.dialect, pinned)
         except dbapi_error as exc:
             raise OperationalError("read", None, exc) from exc
         finally:
-            if self.is_postgres:
+            if self.is_postgres and pooled.is_valid:
                 try:
                     raw.autocommit = False
                 except self.engine.dialect.loaded_dbapi.Error:
                     pooled.invalidate()  # the connection is gone: the pool must not hand it out
-            pooled.close()
+            if pinned is None:
+                pooled.close()
 
     def dispose(self) -> None:
         """Stop the lane (after its queued calls) and close every pooled connection."""

@@ -143,12 +143,19 @@ class Prepared:
 def _run(conn: Connection, sql: str, args: Any, execute: Callable[[Any], Any], *, fetch: bool) -> list[Any]:
     """Run on a fresh driver cursor; driver errors come out as SQLAlchemy's exceptions."""
     dialect = conn.dialect
-    cursor = conn.connection.dbapi_connection.cursor()
+    raw = conn.connection.dbapi_connection
+    cursor = raw.cursor()
     try:
         try:
             execute(cursor)
             return cursor.fetchall() if fetch else []
         except dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+            # A dead connection must not go back to the pool (SQLAlchemy's own execute does the same).
+            gone = bool(dialect.is_disconnect(exc, raw, cursor))
+            if gone:
+                conn.invalidate(exc)
+            raise DBAPIError.instance(
+                sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect, connection_invalidated=gone
+            ) from exc
     finally:
         cursor.close()

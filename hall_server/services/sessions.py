@@ -225,7 +225,6 @@ def _session_out(row: Any, token_id: int, token: str) -> dict[str, Any]:
     }
 
 
-
 def require_strong_password(ctx: ServerContext, password: str, username: str, label: str = "密码") -> None:
     """Refuse a password the hall's policy rejects (422 auth.weak_password, naming every problem)."""
     policy = ctx.settings.security
@@ -238,6 +237,7 @@ def require_strong_password(ctx: ServerContext, password: str, username: str, la
             min_length=policy.password_min_length,
             min_classes=policy.password_min_classes,
         )
+
 
 def change_password(
     ctx: ServerContext, p: Principal, old: str, new: str, source: str = "unknown"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import namedtuple
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -47,7 +48,7 @@ from queueing.announce import call_text, call_words
 from queueing.model import Ticket as DomainTicket
 from queueing.model import TicketStatus, WindowStatus, check_weights, check_window_can_call
 from queueing.model import Window as DomainWindow
-from queueing.policy import CallHistory, WindowServing, check_chosen, choose_next
+from queueing.policy import CallHistory, Candidate, WindowServing, check_chosen, choose_next
 from queueing.tickets import TicketOp, apply
 
 logger = logging.getLogger(__name__)
@@ -68,9 +69,36 @@ _UPDATE_WINDOW = Prepared(update(W).where(W.c.id == bindparam("b_id")).returning
 _UPDATE_TICKET = Prepared(
     update(T).where(T.c.id == bindparam("b_id"), T.c.status == bindparam("b_status")).returning(T)
 )
-_CLAIM = Prepared(select(T).where(T.c.id == bindparam("b_id"), T.c.status == "waiting"))
-_CLAIM_PG = Prepared(
-    select(T).where(T.c.id == bindparam("b_id"), T.c.status == "waiting").with_for_update(skip_locked=True)
+# The window and the ticket in hand in one statement, both locked (one round trip, not two);
+# no row when the window is idle or unknown, or its ticket changed while we waited for the lock.
+_T_COLS = [c.label(f"t_{c.key}") for c in T.c]
+_LOCK_WINDOW_CURRENT = Prepared(
+    select(W, *_T_COLS)
+    .select_from(W.join(T, T.c.id == W.c.current_ticket_id))
+    .where(W.c.id == bindparam("b_id"))
+    .with_for_update(of=[W, T])
+)
+_WindowRow = namedtuple("_WindowRow", [c.key for c in W.c])  # type: ignore[misc]
+_TicketRow = namedtuple("_TicketRow", [c.key for c in T.c])  # type: ignore[misc]
+# Claim and call in one statement: the sub-select takes the ticket only if it still waits as
+# the candidate showed it (PostgreSQL: skipping one another window is claiming right now), and
+# the UPDATE writes what TicketOp.CALL changes (status, window, binding, recall count), none of
+# which depends on the rest of the row. No row back: someone else has it.
+_CLAIM_CALL = Prepared(
+    update(T)
+    .where(
+        T.c.id
+        == select(T.c.id)
+        .where(
+            T.c.id == bindparam("b_id"),
+            T.c.status == "waiting",
+            T.c.bound_window_id.is_not_distinct_from(bindparam("b_bound", type_=T.c.bound_window_id.type)),
+        )
+        .with_for_update(skip_locked=True)
+        .scalar_subquery(),
+        T.c.status == "waiting",
+    )
+    .returning(T)
 )
 
 
@@ -132,11 +160,21 @@ def _window_out(ctx: ServerContext, s: Session | Tx, row: Any, p: Principal | No
 class _Op:
     """Shared steps of a window operation inside one transaction."""
 
-    def __init__(self, ctx: ServerContext, s: Session | Tx, p: Principal, window_id: int) -> None:
+    def __init__(
+        self, ctx: ServerContext, s: Session | Tx, p: Principal, window_id: int, *, in_hand: bool = False
+    ) -> None:
         self.ctx = ctx
         self.s = s
         self.p = p
-        self.win = lock_window(s, window_id)
+        # `in_hand`: the operation works on the ticket in hand, read and locked with the window.
+        self._in_hand: Any = None
+        joined = _LOCK_WINDOW_CURRENT.first(s.connection(), {"b_id": window_id}) if in_hand else None
+        if joined is not None:
+            n = len(W.c)
+            self.win = _WindowRow._make(joined[:n])
+            self._in_hand = _TicketRow._make(joined[n:])
+        else:
+            self.win = lock_window(s, window_id)
         require_window_operator(p, window_id, self.win.hall_id, ctx.catalog)
         self.hall: HallConfig = ctx.catalog.hall(self.win.hall_id)
         self.now = ctx.now()
@@ -144,6 +182,8 @@ class _Op:
     def current(self) -> Any:
         if self.win.current_ticket_id is None:
             raise HallError("window.idle", window_id=self.win.id)
+        if self._in_hand is not None and self._in_hand.id == self.win.current_ticket_id:
+            return self._in_hand
         return load_ticket(self.s, self.win.current_ticket_id, lock=True)
 
     def require_free(self) -> None:
@@ -226,7 +266,7 @@ def next_ticket(
         raise HallError("window.bad_close", close=close)
     ticket_op, event = NEXT_CLOSES[close]
     with ctx.db.tx() as s:
-        op = _Op(ctx, s, p, window_id)
+        op = _Op(ctx, s, p, window_id, in_hand=True)
         if op.win.current_ticket_id != ticket_id:
             raise HallError(
                 "window.current_changed",
@@ -262,7 +302,7 @@ def _call_next_in(op: _Op, **window_values: Any) -> Any:
         chosen = choose_next(candidates, serving, history, policy)
         if chosen is None:
             return None
-        row = _claim(s, chosen.ticket_id)
+        row = _claim_call(op, chosen)
         if row is not None:
             break
         # Being claimed by another window right now: choose again without it.
@@ -272,7 +312,7 @@ def _call_next_in(op: _Op, **window_values: Any) -> Any:
         if heads_only and not any(class_of(c) == cls for c in candidates):
             # That class ran out of loaded tickets; it may have more in the database.
             candidates = _callable(s, op, day, groups, window_id, skipped, heads_only, depth)
-    row = _mark_called(op, row, history, **window_values)
+    _set_called(op, row, history, **window_values)
     op.emit(EV_TICKET_CALLED, op.call_payload(row))
     return row
 
@@ -296,20 +336,46 @@ def _callable(
     ]
 
 
-def _claim(s: Session | Tx, ticket_id: int) -> Any:
-    """Lock a still-waiting ticket, skipping one another transaction holds (PostgreSQL)."""
-    conn = s.connection()
-    stmt = _CLAIM_PG if conn.dialect.name == "postgresql" else _CLAIM
-    return stmt.first(conn, {"b_id": ticket_id})
+def _claim_call(op: _Op, chosen: Candidate) -> Any:
+    """Claim a chosen candidate and mark it called in one statement; None if it is gone or taken."""
+    waiting = DomainTicket(
+        id=chosen.ticket_id,
+        hall_id=op.hall.id,
+        prefix=chosen.group,
+        seq=0,
+        number="",
+        service_code="",
+        business_day=hall_day(op.hall, op.now),
+        issued_order=chosen.issued_order,
+        priority=chosen.priority,
+        appointment=chosen.appointment,
+        bound_window_id=chosen.bound_window_id,
+    )
+    # The state machine's CALL on the ticket as the candidate shows it (the WHERE re-checks that).
+    new = apply(waiting, TicketOp.CALL, op.hall.policy, window_id=op.win.id)
+    values = {
+        "b_id": chosen.ticket_id,
+        "b_bound": chosen.bound_window_id,
+        "status": new.status.value,
+        "window_id": new.window_id,
+        "bound_window_id": new.bound_window_id,
+        "recall_count": new.recall_count,
+        "called_at": op.now,
+        "clerk_id": op.win.clerk_id,
+    }
+    return _CLAIM_CALL.first(op.s.connection(), values)
+
+
+def _set_called(op: _Op, row: Any, history: CallHistory, **window_values: Any) -> None:
+    """The window now holds the called ticket; its call history gains the call."""
+    history = history.with_call(row.group_prefix, bool(row.priority), keep=HISTORY_KEEP)
+    op.set_window(current_ticket_id=row.id, call_history=[list(c) for c in history.calls], **window_values)
 
 
 def _mark_called(op: _Op, row: Any, history: CallHistory, **window_values: Any) -> Any:
     new = apply(_domain_ticket(row), TicketOp.CALL, op.hall.policy, window_id=op.win.id)
     updated = op.save_ticket(row, new, called_at=op.now, clerk_id=op.win.clerk_id)
-    history = history.with_call(new.prefix, bool(row.priority), keep=HISTORY_KEEP)
-    op.set_window(
-        current_ticket_id=updated.id, call_history=[list(c) for c in history.calls], **window_values
-    )
+    _set_called(op, updated, history, **window_values)
     return updated
 
 
@@ -350,7 +416,7 @@ def call_back(ctx: ServerContext, p: Principal, window_id: int, ticket_id: int) 
 def recall(ctx: ServerContext, p: Principal, window_id: int) -> dict[str, Any]:
     """Announce the current ticket again (up to the hall's recall cap)."""
     with ctx.db.tx() as s:
-        op = _Op(ctx, s, p, window_id)
+        op = _Op(ctx, s, p, window_id, in_hand=True)
         row = op.current()
         new = apply(_domain_ticket(row), TicketOp.RECALL, op.hall.policy, window_id=window_id)
         row = op.save_ticket(row, new)
@@ -362,7 +428,7 @@ def _simple(
     ctx: ServerContext, p: Principal, window_id: int, ticket_op: TicketOp, event: str, *, frees: bool
 ) -> dict[str, Any]:
     with ctx.db.tx() as s:
-        op = _Op(ctx, s, p, window_id)
+        op = _Op(ctx, s, p, window_id, in_hand=True)
         return op.answer(_close_current(op, ticket_op, event, frees=frees))
 
 
@@ -416,7 +482,7 @@ def transfer(
     if service_code is None and target_window_id is None:
         raise HallError("transfer.target_required")
     with ctx.db.tx() as s:
-        op = _Op(ctx, s, p, window_id)
+        op = _Op(ctx, s, p, window_id, in_hand=True)
         row = op.current()
         target_prefix = None
         if service_code is not None:

@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from hall_server import audit
+from hall_server.const import EV_TICKET_EXPIRED, PG_EVENTS_PER_APPEND
 from hall_server.db.engine import normalise_url
+from hall_server.events import stage_event
 from tests.fixtures.server import REPO_ROOT, _env, cli_command
 from tests.hall_server.conftest import API, Hall
 from tests.hall_server.hs_city import CITY
@@ -285,3 +287,17 @@ def test_migration_0008_goes_down_and_up_again(empty_url: str) -> None:
         assert v.ok and v.checked == 1 and v.last_seq == 2
     finally:
         db.dispose()
+
+
+def test_a_batch_longer_than_one_append_chains_across_statements(hall: Hall) -> None:
+    """A day end's many staged events: PostgreSQL writes them in several statements; seqs and chain run on."""
+    before = _busy_hall(hall)
+    count = 2 * PG_EVENTS_PER_APPEND + 3
+    with hall.ctx.db.tx() as tx:
+        for n in range(count):
+            stage_event(tx, CITY, EV_TICKET_EXPIRED, {"n": n})
+    ours = [e for e in hall.events(before) if e["type"] == EV_TICKET_EXPIRED]
+    assert [e["seq"] for e in ours] == list(range(before + 1, before + count + 1))
+    assert [e["payload"]["n"] for e in ours] == list(range(count))
+    verdicts = audit.periodic_verify(hall.ctx.db)
+    assert all(v.ok for v in verdicts), verdicts

@@ -32,7 +32,9 @@ def _busy_day(hall: Hall) -> None:
 
 def _live_count(hall: Hall, stream: str = CITY) -> int:
     with hall.ctx.db.read() as s:
-        return int(s.execute(select(func.count()).select_from(Event).where(Event.hall_id == stream)).scalar() or 0)
+        return int(
+            s.execute(select(func.count()).select_from(Event).where(Event.hall_id == stream)).scalar() or 0
+        )
 
 
 def _stats(hall: Hall) -> dict[str, Any]:

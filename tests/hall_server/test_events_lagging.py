@@ -94,7 +94,9 @@ class StalledReader:
 
     def __init__(self, server: HallServer, token: str, since: int) -> None:
         self.sock = _small_socket(server)
-        self.proto = ClientProtocol(parse_uri(f"{server.ws_api}/halls/{HALL}/events/ws?since={since}"), max_size=None)
+        self.proto = ClientProtocol(
+            parse_uri(f"{server.ws_api}/halls/{HALL}/events/ws?since={since}"), max_size=None
+        )
         request = self.proto.connect()
         request.headers["Authorization"] = f"Bearer {token}"
         self.proto.send_request(request)
@@ -123,7 +125,9 @@ class StalledReader:
         return seqs, self.proto.close_rcvd
 
 
-def _read_all(ws: ClientConnection, until_seq: int | None = None) -> tuple[list[int], ConnectionClosed | None]:
+def _read_all(
+    ws: ClientConnection, until_seq: int | None = None
+) -> tuple[list[int], ConnectionClosed | None]:
     """The seqs received until the socket closes (or until_seq arrives) and how it closed."""
     seqs: list[int] = []
     try:

@@ -111,9 +111,7 @@ def _burst(server: HallServer, kiosk: str, manager: str, round_no: int, errors: 
         w.join(60)
 
 
-def test_bursts_after_idle_threads_retire_keep_open_files_flat(
-    hall_server_proc: Any, tmp_path: Path
-) -> None:
+def test_bursts_after_idle_threads_retire_keep_open_files_flat(hall_server_proc: Any, tmp_path: Path) -> None:
     """Ten bursts with idle gaps: worker threads are replaced, the database files held stay flat."""
     server: HallServer = hall_server_proc(
         sqlite_url(tmp_path), tmp_path / "data", seed_file=SMALL_SEED, launcher=LAUNCHER

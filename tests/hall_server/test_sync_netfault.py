@@ -315,9 +315,7 @@ def test_station_clock_off_by_ten_minutes(net: Net, offset_min: int) -> None:
         f"issued {skew:.0f} s from now, the clock is {offset_min} min off"
     )
     with net.city.engine.connect() as conn:
-        count = conn.execute(
-            text("SELECT count(*) FROM tickets WHERE hall_id = :h"), {"h": st.hall}
-        ).scalar()
+        count = conn.execute(text("SELECT count(*) FROM tickets WHERE hall_id = :h"), {"h": st.hall}).scalar()
     assert count == 5
     # The city's "today" list holds them when the station's day is the city's day (within ten
     # minutes of the hall's midnight the station's slow or fast clock puts them on the other day).
