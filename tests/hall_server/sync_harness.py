@@ -14,6 +14,7 @@ the city can be killed -9 and started again on the same database.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
@@ -22,15 +23,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from sqlalchemy import bindparam, create_engine, text
 from sqlalchemy.engine import Engine
 
-from hall_server.auth import create_token
+from hall_server.api.deps import lookup
+from hall_server.api.schemas import IssueIn, RatingIn
+from hall_server.api.tickets import issue_input
+from hall_server.auth import Principal, create_token
+from hall_server.config import Settings
+from hall_server.context import ServerContext
 from hall_server.db.engine import Database
-from hall_server.services import stations
+from hall_server.services import ratings, stations, tickets, windows
 from tests.fixtures.server import HOST, HallServer, HallServerFactory, prepare_database, run_cli
 from tests.hall_server.hs_city import COUNTY, PASSWORD, tiny_city
 from tests.support.netfault import FaultProxy
@@ -417,30 +423,14 @@ class Station:
         assert r.status_code == 201, r.text
         return r.json()
 
+    def start_service(self) -> Any:
+        return self.window_post("start")
+
     def serve_some(
         self, tickets: int, rate_every: int = 3, no_show_every: int = 10, chunk: int | None = None
     ) -> list[int]:
-        """Issue tickets and work them all at the window (called, started, 下一位 finishes it and
-        calls the next), chunk at a time (default: all issued first); the n-th ticket called is
-        a no-show if n % no_show_every == 0, else finished and rated if n % rate_every == 0
-        (rated 1, which opens a follow-up case at the city, if n % (4 * rate_every) == 0).
-        Returns the ticket ids."""
-        ids: list[int] = []
-        n = 0
-        while len(ids) < tickets:
-            ids += [int(self.issue()["id"]) for _ in range(min(chunk or tickets, tickets - len(ids)))]
-            current = self.call_next()
-            while current is not None:
-                n += 1
-                tid = int(current["id"])
-                if n % no_show_every == 0:
-                    current = self.next(tid, close="no_show")["called"]
-                    continue
-                self.window_post("start")
-                current = self.next(tid)["called"]
-                if n % rate_every == 0:
-                    self.rate(tid, level=1 if n % (rate_every * 4) == 0 else 5)
-        return ids
+        """Serve tickets over HTTP (see work_the_queue); returns the ticket ids."""
+        return work_the_queue(self, tickets, rate_every, no_show_every, chunk)
 
     def state(self) -> Any:
         """The station's sync_state row, read from its database."""
@@ -452,6 +442,101 @@ class Station:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+class Desk(Protocol):
+    """A station's kiosk, window and rating device: over HTTP (Station) or in-process (LocalDesk)."""
+
+    def issue(self) -> dict[str, Any]: ...
+    def call_next(self) -> dict[str, Any]: ...
+    def start_service(self) -> Any: ...
+    def next(self, ticket_id: int, close: str = "finish") -> dict[str, Any]: ...
+    def rate(self, ticket_id: int, level: int = 5) -> dict[str, Any]: ...
+
+
+def work_the_queue(
+    desk: Desk, tickets: int, rate_every: int = 3, no_show_every: int = 10, chunk: int | None = None
+) -> list[int]:
+    """Issue tickets and work them all at the window (called, started, 下一位 finishes it and
+    calls the next), chunk at a time (default: all issued first); the n-th ticket called is
+    a no-show if n % no_show_every == 0, else finished and rated if n % rate_every == 0
+    (rated 1, which opens a follow-up case at the city, if n % (4 * rate_every) == 0).
+    Returns the ticket ids."""
+    ids: list[int] = []
+    n = 0
+    while len(ids) < tickets:
+        ids += [int(desk.issue()["id"]) for _ in range(min(chunk or tickets, tickets - len(ids)))]
+        current: dict[str, Any] | None = desk.call_next()
+        while current is not None:
+            n += 1
+            tid = int(current["id"])
+            if n % no_show_every == 0:
+                current = desk.next(tid, close="no_show")["called"]
+                continue
+            desk.start_service()
+            current = desk.next(tid)["called"]
+            if n % rate_every == 0:
+                desk.rate(tid, level=1 if n % (rate_every * 4) == 0 else 5)
+    return ids
+
+
+@dataclass
+class LocalDesk:
+    """The station's kiosk, window and rating device as the server's own use cases, called in
+    this process on the station's database while its server runs (the capture triggers record
+    what any process writes, so the server sends it up as its own). The same records as over
+    HTTP, without a request's round trip through the server process."""
+
+    ctx: ServerContext
+    station: Station
+    kiosk: Principal
+    clerk: Principal
+    rating_device: Principal
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, st: Station) -> Iterator[LocalDesk]:
+        """The desk of a running station whose clerk is logged in at the window (opened)."""
+        token = st.clerk_token or st.login_clerk()
+        settings = Settings(data_dir=st.server.data_dir, db_url=st.server.db_url, data_key=KEY, pool_size=2)
+        ctx = ServerContext.create(settings)
+        try:
+            yield cls(
+                ctx,
+                st,
+                lookup(ctx, st.tokens["kiosk"]),
+                lookup(ctx, token),
+                lookup(ctx, st.tokens["rating"]),
+            )
+        finally:
+            ctx.close()
+
+    def issue(self) -> dict[str, Any]:
+        req = issue_input(IssueIn(service_code="S-A1"), None)
+        return tickets.issue_ticket(self.ctx, self.kiosk, self.station.hall, req)[0]
+
+    def call_next(self) -> dict[str, Any]:
+        return windows.call_next(self.ctx, self.clerk, self.station.village.window)
+
+    def start_service(self) -> Any:
+        return windows.start(self.ctx, self.clerk, self.station.village.window)
+
+    def next(self, ticket_id: int, close: str = "finish") -> dict[str, Any]:
+        return windows.next_ticket(
+            self.ctx, self.clerk, self.station.village.window, close=close, ticket_id=ticket_id
+        )
+
+    def rate(self, ticket_id: int, level: int = 5) -> dict[str, Any]:
+        body = RatingIn(ticket_id=ticket_id, level=level, reasons=["服务态度"] if level <= 2 else [])
+        wire = ratings.RatingInputWire(
+            ticket_id=body.ticket_id,
+            level=body.level,
+            reasons=body.reasons,
+            text=body.text,
+            channel=body.channel,
+            prompted=body.prompted,
+        )
+        return ratings.record_rating(self.ctx, self.rating_device, wire)[0]
 
 
 def station_env(village: Village, parent_url: str, **extra: Any) -> dict[str, str]:
@@ -644,3 +729,43 @@ def copy_sqlite(src: Path, dst: Path) -> None:
             shutil.copyfile(s, d)
         else:
             d.unlink(missing_ok=True)
+
+
+# --- a test's faulty link ----------------------------------------------------------------------
+@dataclass
+class Net:
+    """A test's fault proxy in front of the city, and the stations it started (killed after)."""
+
+    servers: HallServerFactory
+    city: City
+    proxy: FaultProxy
+    root: Path
+    stations: list[Station] = field(default_factory=list)
+
+    def station(self, name: str = "station", **kw: Any) -> Station:
+        st = start_station(self.servers, self.city, self.proxy.url, self.root, name=name, **kw)
+        self.stations.append(st)
+        return st
+
+
+def open_net(servers: HallServerFactory, city: City, root: Path) -> Iterator[Net]:
+    """A fault proxy in front of city for one test (a fixture's body): its stations are killed
+    after, and a city the test killed is started again for the module's next test."""
+    proxy = FaultProxy(city.address).start()
+    net = Net(servers, city, proxy, root)
+    try:
+        yield net
+    finally:
+        for st in net.stations:
+            st.server.kill()
+            st.close()
+        proxy.close()
+        if not city.server.alive:  # a test that killed the city and failed before restarting it
+            city.server.restart()
+
+
+def assert_same_stats(st: Station) -> None:
+    """GET /halls/{hall}/stats of the village's manager: the same at the station and the city."""
+    mine = stats_of(st.server, st.manager_token(), st.hall)
+    r = st.city.server.login(st.village.manager, "pw-测试-1234")
+    assert stats_of(st.city.server, r["token"], st.hall) == mine

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from PIL import Image
 from sqlalchemy import insert, select
 from starlette.testclient import WebSocketDisconnect
@@ -886,6 +887,7 @@ def run_matrix(w: World, table: dict[tuple[str, str], Rule]) -> tuple[list[str],
     return problems, calls
 
 
+@pytest.mark.slow  # about 3,000 requests per backend: its file starts among the first
 def test_authorization_matrix(hall: Hall) -> None:
     """Every principal against every route: the refusals expected, and no over-refusal."""
     w = World(hall)

@@ -1,7 +1,8 @@
 """Station sync through a real TCP fault proxy (tests/support/netfault.py) between a station
 server (SQLite) and the city server: a refused, reset, black-holed and slow link, the city or the
 station killed mid-batch, a station clock 10 minutes off, a restored backup, a second machine with
-the same identity, a revoked credential, and the offline day.
+the same identity and a revoked credential (the offline day has its own module,
+test_sync_offline_day.py, so the two run on parallel workers).
 
 Every server is a real `hall-server serve` process; the station's HALL_PARENT_URL is the proxy.
 Where the city's database matters (applying what a cut, repeated or killed push left) the city
@@ -14,7 +15,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,20 +27,20 @@ from hall_server.const import DEFAULT_TIMEZONE
 from tests.fixtures.server import HallServerFactory, hall_servers
 from tests.hall_server.sync_harness import (
     City,
+    Net,
     Station,
     assert_same_records,
+    assert_same_stats,
     city_counts,
     copy_sqlite,
+    open_net,
     start_city,
-    start_station,
-    stats_of,
     stream_counts,
     wait_caught_up,
 )
-from tests.support.netfault import FaultProxy
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 VILLAGES = 12  # one per test using the city, with room to spare
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -75,51 +75,21 @@ def any_city(request: pytest.FixtureRequest) -> City:
     return request.getfixturevalue("pg_city" if request.param == "postgres" else "sqlite_city")
 
 
-@dataclass
-class Net:
-    """A test's fault proxy in front of the city, and the stations it started (killed after)."""
-
-    servers: HallServerFactory
-    city: City
-    proxy: FaultProxy
-    root: Path
-    stations: list[Station] = field(default_factory=list)
-
-    def station(self, name: str = "station", **kw: Any) -> Station:
-        st = start_station(self.servers, self.city, self.proxy.url, self.root, name=name, **kw)
-        self.stations.append(st)
-        return st
-
-
-def _net(servers: HallServerFactory, city: City, tmp_path: Path) -> Iterator[Net]:
-    proxy = FaultProxy(city.address).start()
-    net = Net(servers, city, proxy, tmp_path)
-    try:
-        yield net
-    finally:
-        for st in net.stations:
-            st.server.kill()
-            st.close()
-        proxy.close()
-        if not city.server.alive:  # a test that killed the city and failed before restarting it
-            city.server.restart()
-
-
 @pytest.fixture
 def net(servers: HallServerFactory, sqlite_city: City, tmp_path: Path) -> Iterator[Net]:
     """Link faults: the SQLite city."""
-    yield from _net(servers, sqlite_city, tmp_path)
+    yield from open_net(servers, sqlite_city, tmp_path)
 
 
 @pytest.fixture
 def any_net(servers: HallServerFactory, any_city: City, tmp_path: Path) -> Iterator[Net]:
     """Faults whose outcome the city's database decides: SQLite and PostgreSQL."""
-    yield from _net(servers, any_city, tmp_path)
+    yield from open_net(servers, any_city, tmp_path)
 
 
 @pytest.fixture
 def pg_net(servers: HallServerFactory, pg_city: City, tmp_path: Path) -> Iterator[Net]:
-    yield from _net(servers, pg_city, tmp_path)
+    yield from open_net(servers, pg_city, tmp_path)
 
 
 def _backlog(net: Net, st: Station, tickets: int) -> dict[str, Any]:
@@ -143,13 +113,6 @@ def _applied_not_acked(st: Station) -> bool:
 
 def _epoch(st: Station) -> str:
     return str(st.state().epoch)
-
-
-def _same_stats(st: Station) -> None:
-    """GET /halls/{hall}/stats of the village's manager: the same at the station and the city."""
-    mine = stats_of(st.server, st.manager_token(), st.hall)
-    r = st.city.server.login(st.village.manager, "pw-测试-1234")
-    assert stats_of(st.city.server, r["token"], st.hall) == mine
 
 
 # --- 1. refused ---------------------------------------------------------------------------------
@@ -178,7 +141,7 @@ def test_refused_link_station_serves_then_catches_up(net: Net) -> None:
         message="the city's station list shows nothing waiting",
     )
     assert row["conflict"] is None and not row["silent"] and not row["revoked"]
-    _same_stats(st)
+    assert_same_stats(st)
 
 
 # --- 2. reset mid-batch -------------------------------------------------------------------------
@@ -435,39 +398,3 @@ def test_revoked_station_is_refused_and_shows_it(net: Net) -> None:
     assert net.city.station_row(st.village.station_id)["revoked"] is True
     listed = [ln for ln in net.city.cli("station", "list").splitlines() if st.village.station_id in ln]
     assert listed and '"revoked": true' in listed[0]
-
-
-# --- 11. the offline day ------------------------------------------------------------------------
-OFFLINE_TICKETS = 5000
-
-
-@pytest.mark.slow
-@pytest.mark.postgres
-@pytest.mark.timeout(1200)
-def test_offline_day_catches_up_exactly(pg_net: Net) -> None:
-    """The link is down for a day's work: 5,000 tickets issued, called, served or missed, a
-    third of the served rated; back up, the city has every record once and the same totals.
-    On the city's real database only (the SQLite city's apply is covered by the faults above):
-    the day takes minutes to serve."""
-    net = pg_net
-    # The production timeout is 5 s; a loaded 2-core test machine's city needs more per batch.
-    st = net.station(sync_timeout_s=10)
-    wait_caught_up(st)
-    before = city_counts(st)
-    net.proxy.refuse()
-    t0 = time.monotonic()
-    st.serve_some(OFFLINE_TICKETS, chunk=25)  # the queue stays short, as over a day
-    served_s = time.monotonic() - t0
-    link = st.link()
-    assert link["state"] == "down" and link["waiting"] > OFFLINE_TICKETS * 3, link
-    assert city_counts(st) == before
-    net.proxy.restore()
-    t1 = time.monotonic()
-    wait_caught_up(st, 400)
-    caught_s = time.monotonic() - t1
-    rec = assert_same_records(st)
-    assert len(rec["tickets"]) == OFFLINE_TICKETS
-    assert rec["served"] == OFFLINE_TICKETS - OFFLINE_TICKETS // 10 and rec["calls"] == OFFLINE_TICKETS
-    assert len(rec["ratings"]) == sum(1 for n in range(1, OFFLINE_TICKETS + 1) if n % 3 == 0 and n % 10)
-    _same_stats(st)
-    print(f"offline day: served in {served_s:.1f} s, caught up in {caught_s:.1f} s")
