@@ -28,6 +28,27 @@ from queueing.policy import CallHistory, WindowServing, choose_next, people_ahea
 from tests.hall_server.conftest import API, Hall
 from tests.hall_server.hs_city import CITY, COUNTY
 
+
+def _waiting_row(seq: int, day: date, priority: bool) -> dict[str, Any]:
+    """A waiting ticket of the city hall on `day`, as a row (a station's batch writes such rows)."""
+    return {
+        "hall_id": CITY,
+        "business_day": day,
+        "prefix": "A",
+        "seq": seq,
+        "number": f"A{seq:03d}",
+        "group_prefix": "A",
+        "service_code": "S-A1",
+        "status": "waiting",
+        "priority": priority,
+        "channel": "kiosk",
+        "issued_at": datetime.now(UTC),
+        "recall_count": 0,
+        "transfer_count": 0,
+        "track_token": secrets.token_urlsafe(12),
+    }
+
+
 T = Ticket.__table__
 WC = WaitingCount.__table__
 STATUSES = ("waiting", "waiting", "waiting", "called", "finished", "no_show", "suspended")
@@ -288,30 +309,13 @@ def test_day_end_and_a_writer_of_the_same_past_day_do_not_deadlock(hall: Hall) -
         pytest.skip("PostgreSQL only: SQLite has one writer at a time")
     cfg = hall.ctx.catalog.hall(CITY)
     yesterday = date.fromordinal(hall_day(cfg, hall.ctx.now()).toordinal() - 1)
-    now = datetime.now(UTC)
-
-    def ticket(seq: int, priority: bool) -> dict[str, Any]:
-        return {
-            "hall_id": CITY,
-            "business_day": yesterday,
-            "prefix": "A",
-            "seq": seq,
-            "number": f"A{seq:03d}",
-            "group_prefix": "A",
-            "service_code": "S-A1",
-            "status": "waiting",
-            "priority": priority,
-            "channel": "kiosk",
-            "issued_at": now,
-            "recall_count": 0,
-            "transfer_count": 0,
-            "track_token": secrets.token_urlsafe(12),
-        }
 
     with hall.ctx.db.write() as s:
         # The writer's normal ticket, then the day-end's green ticket before its normal one.
         held, _green, _normal = (
-            s.execute(insert(T).values(**ticket(seq, priority)).returning(T.c.id)).scalar_one()
+            s.execute(
+                insert(T).values(**_waiting_row(seq, yesterday, priority)).returning(T.c.id)
+            ).scalar_one()
             for seq, priority in ((1, False), (2, True), (3, False))
         )
     failures: list[BaseException] = []
@@ -338,7 +342,7 @@ def test_day_end_and_a_writer_of_the_same_past_day_do_not_deadlock(hall: Hall) -
             time.sleep(0.05)
             watcher.rollback()
         # Now the writer wants the green class's row too: a late green ticket of that day.
-        writer.execute(insert(T).values(**ticket(4, True)))
+        writer.execute(insert(T).values(**_waiting_row(4, yesterday, True)))
         writer.commit()
         closing.join(60)
     assert not closing.is_alive()
@@ -357,28 +361,9 @@ def test_day_end_drops_the_empty_counts_of_days_long_over(hall: Hall) -> None:
     cfg = hall.ctx.catalog.hall(CITY)
     today = hall_day(cfg, hall.ctx.now())
     old_day = date.fromordinal(today.toordinal() - 5)
-    now = datetime.now(UTC)
-
-    def ticket(seq: int, day: date, priority: bool) -> dict[str, Any]:
-        return {
-            "hall_id": CITY,
-            "business_day": day,
-            "prefix": "A",
-            "seq": seq,
-            "number": f"A{seq:03d}",
-            "group_prefix": "A",
-            "service_code": "S-A1",
-            "status": "waiting",
-            "priority": priority,
-            "channel": "kiosk",
-            "issued_at": now,
-            "recall_count": 0,
-            "transfer_count": 0,
-            "track_token": secrets.token_urlsafe(12),
-        }
 
     with hall.ctx.db.write() as s:
-        s.execute(insert(T), [ticket(1, old_day, False), ticket(2, old_day, True)])
+        s.execute(insert(T), [_waiting_row(1, old_day, False), _waiting_row(2, old_day, True)])
     cancelled = hall.ok_issue("S-A1")
     r = hall.client.post(f"{API}/tickets/{cancelled['id']}/cancel", headers=hall.auth("admin"))
     assert r.status_code == 200, r.text
@@ -395,6 +380,6 @@ def test_day_end_drops_the_empty_counts_of_days_long_over(hall: Hall) -> None:
     assert rows_of(old_day) == []
     assert (False, 0) in rows_of(today)  # the cancelled ticket's class: today is not over
     with hall.ctx.db.write() as s:
-        s.execute(insert(T).values(**ticket(3, old_day, True)))  # as a station's late batch
+        s.execute(insert(T).values(**_waiting_row(3, old_day, True)))  # as a station's late batch
     assert rows_of(old_day) == [(True, 1)]
     assert _stored_counts(hall) == _recount(hall)
