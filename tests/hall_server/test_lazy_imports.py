@@ -36,3 +36,39 @@ def test_app_import_leaves_numpy_pillow_and_openpyxl_unloaded_until_used() -> No
     # First use loads numpy and the statistics work as before.
     assert got["codes"] == [0, 1, 0] and got["labels"] == ["a", "b"]
     assert got["after"] is True
+
+
+# Sixteen threads read numpy through the statistics module at the same instant, the first reads.
+_RACE = """
+import json, threading
+import hall_server.app
+from hall_server.services import stats_facts
+barrier = threading.Barrier(16)
+errors = []
+def read():
+    barrier.wait()
+    try:
+        stats_facts.np.zeros(3, dtype=stats_facts.np.int64).sum()
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=read) for _ in range(16)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(json.dumps(errors))
+"""
+
+
+def test_first_use_from_many_threads_at_once_sees_the_whole_module() -> None:
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", _RACE],
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        assert json.loads(out.stdout.strip().splitlines()[-1]) == []
