@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import sys
 import threading
@@ -366,9 +365,11 @@ def test_default_polling_is_no_faster_than_every_300_ms(sim: IdCardSimulator) ->
         start = len(sim.requests)
         r.wait_for_card(0.95)
     finds = [q.at for q in sim.requests[start:] if (q.cmd, q.para) == (0x20, 0x01)]
+    # 0.95 s at one poll every 300 ms: 2 to 4 polls (every 100 ms would be about 10). The times
+    # are when the simulator read each request, so one read late on a loaded machine shortens the
+    # next gap; the average gap is what the reader's pacing decides.
     assert 2 <= len(finds) <= 4
-    gaps = [b - a for a, b in itertools.pairwise(finds)]
-    assert min(gaps) >= 0.29
+    assert (finds[-1] - finds[0]) / (len(finds) - 1) >= 0.25
 
 
 def test_open_reader_url(sim: IdCardSimulator) -> None:
