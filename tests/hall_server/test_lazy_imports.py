@@ -6,8 +6,24 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _last_json_line(code: str) -> Any:
+    """Run `code` in a fresh interpreter (the test process imported everything long ago)."""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
 
 # Run in a fresh interpreter: the test process itself has imported everything long ago.
 _PROBE = """
@@ -22,16 +38,7 @@ print(json.dumps({"before": before, "codes": codes.tolist(), "labels": labels, "
 
 
 def test_app_import_leaves_numpy_pillow_and_openpyxl_unloaded_until_used() -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", _PROBE],
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    got = json.loads(out.stdout.strip().splitlines()[-1])
+    got = _last_json_line(_PROBE)
     assert got["before"] == {"numpy": False, "PIL.Image": False, "openpyxl": False}
     # First use loads numpy and the statistics work as before.
     assert got["codes"] == [0, 1, 0] and got["labels"] == ["a", "b"]
@@ -62,13 +69,4 @@ print(json.dumps(errors))
 
 def test_first_use_from_many_threads_at_once_sees_the_whole_module() -> None:
     for _ in range(3):
-        out = subprocess.run(
-            [sys.executable, "-c", _RACE],
-            cwd=ROOT,
-            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+        assert _last_json_line(_RACE) == []
