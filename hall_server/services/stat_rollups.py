@@ -17,8 +17,11 @@ How each figure is kept, and why:
   PostgreSQL the claim is one DELETE ... RETURNING, so an entry committed after it stays for
   the next pass, and a transaction-scoped advisory lock keeps two passes from rebuilding the
   same hall-day at once; SQLite has one writer.
-- Percentiles need every value, so each row keeps its waits and service times (int32, sorted);
-  "above target" is counted at read time against the hall's current target, as the raw path does.
+- Percentiles need every value, so each row keeps its waits and service times, as a histogram of
+  whole seconds: (value delta, count) pairs of uint16, one per distinct second (`pack_histograms`).
+  A row's size is bounded by the spread of its waits, not by its tickets, and a read adds
+  histograms instead of merging millions of values. "Above target" is counted at read time
+  against the hall's current target, as the raw path does.
 - The statistics use cases run the pass before they read, so figures are current to the request
   (the pass is a cheap empty check when nothing changed); the worker runs it too, so the log
   stays short when nobody asks.
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -40,7 +44,7 @@ from hall_server.db.engine import Database
 from hall_server.db.models import Hall, StatDirty, StatRollup, Ticket
 from hall_server.lazy import lazy_module
 from hall_server.services import stats_facts
-from hall_server.services.stats_facts import COL, N_COUNTS, N_COUNTS_HOURS, Facts, Grouped
+from hall_server.services.stats_facts import N_COUNTS, N_COUNTS_HOURS, Facts, Grouped
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +61,8 @@ DIMS = ("all", "hour", "service", "group", "window", "clerk")
 MONTH = "m:"
 MONTH_DIMS = tuple(MONTH + d for d in DIMS)
 I4 = "<i4"  # int32, little-endian (a dtype spec: numpy loads at first use)
+U2 = "<u2"  # a histogram pair's delta and count
+U2_MAX = 0xFFFF
 
 
 def catch_up(db: Database) -> int:
@@ -118,25 +124,79 @@ def _rebuild_month(session: Session, halls: list[str], month: date) -> None:
             SR.c.dim.in_(DIMS),
         ),
     )
-    parts: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
-    for hall_id, dim, key, counts, waits, serves in rows:
-        parts[(hall_id, dim, key)].append((counts, waits, serves))
+    by_dim: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_dim[row[1]].append(row)
     out: list[Row] = []
-    for (hall_id, dim, key), items in parts.items():
+    for dim, items in by_dim.items():
+        hall_ids, _dims, keys, counts, waits, serves = zip(*items, strict=True)
+        part, labels = stats_facts.encode(list(zip(hall_ids, keys, strict=True)))
+        part = part.astype(np.int64)
+        k = len(labels)
         width = N_COUNTS_HOURS if dim == "all" else N_COUNTS
-        counts = np.frombuffer(b"".join(c for c, _, _ in items), dtype=I4).reshape(len(items), width)
-        out.append(
-            (
-                MONTH + dim,
-                hall_id,
-                month,
-                key,
-                counts.sum(axis=0).astype(I4).tobytes(),
-                np.sort(np.frombuffer(b"".join(w for _, w, _ in items), dtype=I4)).tobytes(),
-                np.sort(np.frombuffer(b"".join(v for _, _, v in items), dtype=I4)).tobytes(),
-            )
-        )
+        mat = np.frombuffer(b"".join(counts), dtype=I4).reshape(len(items), width).astype(np.int64)
+        summed = np.zeros((k, width), dtype=np.int64)
+        np.add.at(summed, part, mat)
+        wv, ww, wrow = unpack_histograms(waits)
+        sv, sw, srow = unpack_histograms(serves)
+        month_waits = pack_histograms(part[wrow], wv, ww, k)
+        month_serves = pack_histograms(part[srow], sv, sw, k)
+        out += [
+            (MONTH + dim, hall_id, month, key, c.astype(I4).tobytes(), w, v)
+            for (hall_id, key), c, w, v in zip(labels, summed, month_waits, month_serves, strict=True)
+        ]
     _insert(session, out)
+
+
+def pack_histograms(g: np.ndarray, values: np.ndarray, weights: np.ndarray, k: int) -> list[bytes]:
+    """Per group 0..k-1: its whole-second values as uint16 (delta from the previous value, count) pairs.
+
+    A gap over 65,535 s is bridged by (65535, 0) pairs and a count over 65,535 split into pairs
+    with delta 0: both add nothing to any count, so every row keeps four bytes per distinct second.
+    """
+    keep = weights > 0
+    g, v, w = g[keep].astype(np.int64), values[keep].astype(np.int64), weights[keep].astype(np.int64)
+    if v.size == 0:
+        return [b""] * k
+    order = np.lexsort((v, g))
+    g, v, w = g[order], v[order], w[order]
+    starts = np.flatnonzero(np.concatenate(([True], (g[1:] != g[:-1]) | (v[1:] != v[:-1]))))
+    c = np.add.reduceat(w, starts)
+    g, v = g[starts], v[starts]
+    first = np.concatenate(([True], g[1:] != g[:-1]))
+    d = np.where(first, v, v - np.concatenate(([0], v[:-1])))
+    bridges = np.where(d > 0, (d - 1) // U2_MAX, 0)
+    pieces = (c + U2_MAX - 1) // U2_MAX
+    end = np.cumsum(bridges + pieces)
+    start = end - bridges - pieces
+    pairs = np.zeros((int(end[-1]), 2), dtype=np.int64)
+    if bridges.any():
+        within = np.arange(int(bridges.sum())) - np.repeat(np.cumsum(bridges) - bridges, bridges)
+        pairs[np.repeat(start, bridges) + within, 0] = U2_MAX
+    piece_first = np.cumsum(pieces) - pieces
+    within = np.arange(int(pieces.sum())) - np.repeat(piece_first, pieces)
+    at = np.repeat(start + bridges, pieces) + within
+    pairs[at, 1] = U2_MAX
+    pairs[at[piece_first + pieces - 1], 1] = c - U2_MAX * (pieces - 1)
+    pairs[at[piece_first], 0] = d - U2_MAX * bridges
+    bounds = np.concatenate(([0], end))
+    lo = bounds[np.searchsorted(g, np.arange(k), side="left")].tolist()
+    hi = bounds[np.searchsorted(g, np.arange(k), side="right")].tolist()
+    packed = pairs.astype(U2).tobytes()
+    return [packed[4 * a : 4 * b] for a, b in zip(lo, hi, strict=True)]
+
+
+def unpack_histograms(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value, count, index of its blob) of every pair of the blobs, zero counts left out."""
+    sizes = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs)) // 4
+    pairs = np.frombuffer(b"".join(blobs), dtype=U2).reshape(-1, 2)
+    blob = np.repeat(np.arange(len(blobs), dtype=np.int64), sizes)
+    running = np.cumsum(pairs[:, 0], dtype=np.int64)
+    before = np.concatenate(([0], running))[np.cumsum(sizes) - sizes]
+    values = running - np.repeat(before, sizes)
+    counts = pairs[:, 1].astype(np.int64)
+    known = counts > 0
+    return values[known], counts[known], blob[known]
 
 
 def _as_date(v: Any) -> date:
@@ -221,8 +281,9 @@ def _rows(f: Facts, dim: str) -> list[Row]:
         hcodes, hlabels = f.keys["hour"]
         hours = np.array(hlabels, dtype=np.int64)[hcodes]
     counts = stats_facts.tally(f, g, len(uniq), hours)
-    waits = _split_sorted(g, f.wait, counts[:, COL["wait_n"]])
-    serves = _split_sorted(g, f.serve, counts[:, COL["serve_n"]])
+    ones = np.ones(f.n, dtype=np.int64)
+    waits = pack_histograms(g, f.wait, np.where(f.wait >= 0, ones, 0), len(uniq))
+    serves = pack_histograms(g, f.serve, np.where(f.serve >= 0, ones, 0), len(uniq))
     packed = counts.astype(I4)
     days = [_as_date(d) for d in day_labels]
     keys = [_key_text(dim, k) for k in key_labels]
@@ -238,17 +299,6 @@ def _rows(f: Facts, dim: str) -> list[Row]:
             strict=True,
         )
     ]
-
-
-def _split_sorted(g: np.ndarray, values: np.ndarray, per_group: np.ndarray) -> list[bytes]:
-    """Each group's known (non-negative) values, sorted, as int32 bytes."""
-    known = values >= 0
-    vg, vv = g[known], values[known].astype(I4)
-    order = np.lexsort((vv, vg))
-    ordered = vv[order]
-    ends = np.cumsum(per_group)
-    starts = ends - per_group
-    return [ordered[a:b].tobytes() for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
 
 
 def _months_and_days(day_from: date, day_to: date) -> tuple[list[date], list[tuple[date, date]]]:
@@ -305,7 +355,9 @@ def grouped(
     width = N_COUNTS_HOURS if dim == "all" else N_COUNTS
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return Grouped([], np.zeros((0, width), dtype=np.int64), empty, empty, np.zeros(0), empty, empty)
+        return Grouped(
+            [], np.zeros((0, width), dtype=np.int64), empty, empty, empty, np.zeros(0), empty, empty, empty
+        )
     halls, days, keys, counts, waits, serves = zip(*rows, strict=True)
     if by is None:
         g, labels = np.zeros(n, dtype=np.int64), ["all"]
@@ -329,14 +381,16 @@ def grouped(
         summed = np.add.reduceat(mat[order], starts, axis=0)
     hall_codes, hall_labels = stats_facts.encode(halls)
     per_hall = np.array([targets.get(h, default_target) for h in hall_labels], dtype=np.float64)
-    wait_rows = mat[:, COL["wait_n"]]
-    serve_rows = mat[:, COL["serve_n"]]
+    wv, ww, wrow = unpack_histograms(waits)
+    sv, sw, srow = unpack_histograms(serves)
     return Grouped(
         labels=labels,
         counts=summed,
-        wait=np.frombuffer(b"".join(waits), dtype=I4).astype(np.int64),
-        wait_group=np.repeat(g, wait_rows),
-        wait_target=np.repeat(per_hall[hall_codes], wait_rows),
-        serve=np.frombuffer(b"".join(serves), dtype=I4).astype(np.int64),
-        serve_group=np.repeat(g, serve_rows),
+        wait=wv,
+        wait_w=ww,
+        wait_group=g[wrow],
+        wait_target=per_hall[hall_codes][wrow],
+        serve=sv,
+        serve_w=sw,
+        serve_group=g[srow],
     )

@@ -205,14 +205,19 @@ COL = {name: i for i, name in enumerate(COUNTERS)}
 
 @dataclass
 class Grouped:
-    """Per-group counters plus every whole-second wait and service time with its group."""
+    """Per-group counters plus the whole-second waits and service times as (value, how many, group).
+
+    From tickets every weight is 1; from the rollups a value comes once per histogram row that has it.
+    """
 
     labels: list[Any]
     counts: np.ndarray  # (groups, N_COUNTS or N_COUNTS_HOURS) int64
     wait: np.ndarray  # whole seconds
+    wait_w: np.ndarray  # how many waits took that long
     wait_group: np.ndarray
     wait_target: np.ndarray  # the waiting target of each wait's hall, in seconds
     serve: np.ndarray
+    serve_w: np.ndarray
     serve_group: np.ndarray
 
 
@@ -269,36 +274,38 @@ def group(f: Facts, by: str | None, hours: bool = False) -> Grouped:
         labels=list(labels),
         counts=tally(f, g, len(labels), hour_of),
         wait=f.wait[wm].astype(np.int64),
+        wait_w=np.ones(int(wm.sum()), dtype=np.int64),
         wait_group=g[wm],
         wait_target=f.target[wm],
         serve=f.serve[sm].astype(np.int64),
+        serve_w=np.ones(int(sm.sum()), dtype=np.int64),
         serve_group=g[sm],
     )
 
 
-def _p90(groups: np.ndarray, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Nearest-rank 90th percentile of whole-second values per group (nan where a group has none)."""
+def _p90(groups: np.ndarray, values: np.ndarray, weights: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Nearest-rank 90th percentile per group of whole-second values, each counted `weights` times (nan if none)."""
     k = len(counts)
     out = np.full(k, np.nan)
     if values.size == 0:
         return out
     rank = np.maximum(np.ceil(0.9 * counts).astype(np.int64), 1)
     has = counts > 0
-    if k == 1:
-        out[0] = float(np.partition(values, rank[0] - 1)[rank[0] - 1])
-        return out
     span = int(values.max()) + 1
     if k * span <= P90_DENSE_CELLS:
         # A dense histogram per group: the rank-th value is where the running count reaches it.
-        hist = np.bincount(groups * span + values, minlength=k * span).reshape(k, span)
+        hist = np.bincount(groups * span + values, weights=weights, minlength=k * span).reshape(k, span)
         running = np.cumsum(hist, axis=1)
         at = np.argmax(running >= rank[:, None], axis=1)
         out[has] = at[has].astype(np.float64)
         return out
+    # Sorted by group then value, the running weight crosses each group's rank at its percentile
+    # (a zero weight never crosses first, so the value found is one that occurs).
     order = np.lexsort((values, groups))
-    ordered = values[order]
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    out[has] = ordered[(starts + rank - 1)[has]]
+    running_w = np.cumsum(weights[order])
+    before = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    at = np.searchsorted(running_w, (before + rank)[has], side="left")
+    out[has] = values[order][at]
     return out
 
 
@@ -310,9 +317,10 @@ def finish(gr: Grouped) -> dict[Any, dict[str, Any]]:
     cnt = gr.counts
     wait_n = cnt[:, COL["wait_n"]]
     serve_n = cnt[:, COL["serve_n"]]
-    wait_over = np.bincount(gr.wait_group[gr.wait > gr.wait_target], minlength=k)
-    wait_p90 = _p90(gr.wait_group, gr.wait, wait_n)
-    serve_p90 = _p90(gr.serve_group, gr.serve, serve_n)
+    over = gr.wait > gr.wait_target
+    wait_over = np.bincount(gr.wait_group[over], weights=gr.wait_w[over], minlength=k).astype(np.int64)
+    wait_p90 = _p90(gr.wait_group, gr.wait, gr.wait_w, wait_n)
+    serve_p90 = _p90(gr.serve_group, gr.serve, gr.serve_w, serve_n)
     out: dict[Any, dict[str, Any]] = {}
     for i, key in enumerate(gr.labels):
         row = cnt[i]
@@ -367,7 +375,7 @@ def aggregate(f: Facts, by: str | None) -> dict[Any, dict[str, Any]]:
 
 def wait_buckets(gr: Grouped, edges_minutes: Sequence[int]) -> list[int]:
     """How many waits fall in [0, e1), [e1, e2), ... [e_last, inf) minutes."""
-    waits = gr.wait
-    bounds = np.array([0, *[m * 60 for m in edges_minutes], np.inf])
-    counts, _ = np.histogram(waits, bins=bounds)
+    # A wait's bucket is the number of edges at or below it (waits are never negative).
+    bucket = np.searchsorted(np.array([m * 60 for m in edges_minutes]), gr.wait, side="right")
+    counts = np.bincount(bucket, weights=gr.wait_w, minlength=len(edges_minutes) + 1)
     return [int(c) for c in counts]
