@@ -56,10 +56,13 @@ SR = StatRollup.__table__
 DIM_OF = {None: "all", "hall": "all", "day": "all", "hour": "hour", "service": "service", "group": "group",
           "window": "window", "clerk": "clerk"}  # fmt: skip
 DIMS = ("all", "hour", "service", "group", "window", "clerk")
-# A month row (dim "m:<dim>", business_day the month's first day) sums the month's day rows, so a
-# year is read as twelve rows per hall and key; a period's partial months read day rows.
+# A month row (dim "m:<dim>", business_day the month's first day) sums the month's day rows, and a
+# year row (dim "y:<dim>", business_day 1 January) the year's month rows, so a calendar year is one
+# row per hall and key; a period's other whole months read month rows, its partial months day rows.
 MONTH = "m:"
 MONTH_DIMS = tuple(MONTH + d for d in DIMS)
+YEAR = "y:"
+YEAR_DIMS = tuple(YEAR + d for d in DIMS)
 I4 = "<i4"  # int32, little-endian (a dtype spec: numpy loads at first use)
 U2 = "<u2"  # a histogram pair's delta and count
 U2_MAX = 0xFFFF
@@ -100,7 +103,12 @@ def refresh(session: Session) -> int:
     for h, d in pairs:
         by_month[d.replace(day=1)].add(h)
     for month, halls_of_month in sorted(by_month.items()):
-        _rebuild_month(session, sorted(halls_of_month), month)
+        _rebuild_sum(session, sorted(halls_of_month), month, _month_end(month), "", MONTH)
+    by_year: dict[date, set[str]] = defaultdict(set)
+    for h, d in pairs:
+        by_year[date(d.year, 1, 1)].add(h)
+    for year, halls_of_year in sorted(by_year.items()):
+        _rebuild_sum(session, sorted(halls_of_year), year, date(year.year, 12, 31), MONTH, YEAR)
     logger.info("rolled up %d hall-days", len(pairs))
     return len(pairs)
 
@@ -110,23 +118,28 @@ def _month_end(month: date) -> date:
     return nxt - timedelta(days=1)
 
 
-def _rebuild_month(session: Session, halls: list[str], month: date) -> None:
-    """Replace the month rows of halls by the sums of their day rows (values merged, still sorted)."""
+def _rebuild_sum(session: Session, halls: list[str], first: date, last: date, src: str, dst: str) -> None:
+    """Replace the rows of halls at `first` with grain `dst` by the sums of their `src` rows first..last.
+
+    Month rows sum day rows (src ""), year rows sum month rows (src "m:"): counters added, histograms merged.
+    """
     session.execute(
-        delete(SR).where(SR.c.hall_id.in_(halls), SR.c.business_day == month, SR.c.dim.in_(MONTH_DIMS))
+        delete(SR).where(
+            SR.c.hall_id.in_(halls), SR.c.business_day == first, SR.c.dim.in_([dst + d for d in DIMS])
+        )
     )
     rows = stats_facts.fetch_raw(
         session,
         select(SR.c.hall_id, SR.c.dim, SR.c.key, SR.c.counts, SR.c.waits, SR.c.serves).where(
             SR.c.hall_id.in_(halls),
-            SR.c.business_day >= month,
-            SR.c.business_day <= _month_end(month),
-            SR.c.dim.in_(DIMS),
+            SR.c.business_day >= first,
+            SR.c.business_day <= last,
+            SR.c.dim.in_([src + d for d in DIMS]),
         ),
     )
     by_dim: dict[str, list[Any]] = defaultdict(list)
     for row in rows:
-        by_dim[row[1]].append(row)
+        by_dim[row[1][len(src) :]].append(row)
     out: list[Row] = []
     for dim, items in by_dim.items():
         hall_ids, _dims, keys, counts, waits, serves = zip(*items, strict=True)
@@ -142,7 +155,7 @@ def _rebuild_month(session: Session, halls: list[str], month: date) -> None:
         month_waits = pack_histograms(part[wrow], wv, ww, k)
         month_serves = pack_histograms(part[srow], sv, sw, k)
         out += [
-            (MONTH + dim, hall_id, month, key, c.astype(I4).tobytes(), w, v)
+            (dst + dim, hall_id, first, key, c.astype(I4).tobytes(), w, v)
             for (hall_id, key), c, w, v in zip(labels, summed, month_waits, month_serves, strict=True)
         ]
     _insert(session, out)
@@ -320,6 +333,29 @@ def _months_and_days(day_from: date, day_to: date) -> tuple[list[date], list[tup
     return months, spans
 
 
+def _periods(day_from: date, day_to: date) -> tuple[list[date], list[date], list[tuple[date, date]]]:
+    """The whole calendar years inside the period, the other whole months, and the remaining day ranges."""
+    years = [
+        date(y, 1, 1)
+        for y in range(day_from.year, day_to.year + 1)
+        if date(y, 1, 1) >= day_from and date(y, 12, 31) <= day_to
+    ]
+    rest = [(day_from, day_to)]
+    if years:
+        rest = []
+        if day_from < years[0]:
+            rest.append((day_from, years[0] - timedelta(days=1)))
+        if date(years[-1].year, 12, 31) < day_to:
+            rest.append((date(years[-1].year + 1, 1, 1), day_to))
+    months: list[date] = []
+    spans: list[tuple[date, date]] = []
+    for a, b in rest:
+        m, sp = _months_and_days(a, b)
+        months += m
+        spans += sp
+    return years, months, spans
+
+
 def grouped(
     session: Session,
     hall_ids: tuple[str, ...],
@@ -332,8 +368,15 @@ def grouped(
     """The scope's figures grouped by `by` (None: one group "all", with tickets per hour), from the rollups."""
     dim = DIM_OF[by]
     cols = (SR.c.hall_id, SR.c.business_day, SR.c.key, SR.c.counts, SR.c.waits, SR.c.serves)
-    months, spans = ([], [(day_from, day_to)]) if by == "day" else _months_and_days(day_from, day_to)
+    years, months, spans = ([], [], [(day_from, day_to)]) if by == "day" else _periods(day_from, day_to)
     rows: list[Any] = []
+    if years:
+        rows += stats_facts.fetch_raw(
+            session,
+            select(*cols).where(
+                SR.c.dim == YEAR + dim, SR.c.hall_id.in_(hall_ids), SR.c.business_day.in_(years)
+            ),
+        )
     if months:
         rows += stats_facts.fetch_raw(
             session,

@@ -208,6 +208,9 @@ def _check(hall: Hall, today: date, rnd: random.Random) -> None:
         stats.make_scope([CITY, COUNTY], first, today, today),
         stats.make_scope([CITY], one_day, one_day, today),
         stats.make_scope([COUNTY], first, today, today),
+        # A calendar year is read from year rows; from mid-December before it, day rows come too.
+        stats.make_scope([CITY, COUNTY], date(first.year, 1, 1), date(first.year, 12, 31), today),
+        stats.make_scope([CITY, COUNTY], date(first.year - 1, 12, 15), today, today),
     ]
     got: Any = None
     raw_whole: Any = None
@@ -255,6 +258,7 @@ def test_rollups_equal_raw_figures_over_random_histories(hall: Hall) -> None:
         assert s.scalar(select(func.count()).where(Ticket.status == "expired")) > 0
         assert s.scalar(select(func.count()).where(Ticket.transfer_count > 0)) > 0
         assert s.scalar(select(func.count()).where(StatRollup.dim.like("m:%"))) > 0  # month rows were read
+        assert s.scalar(select(func.count()).where(StatRollup.dim.like("y:%"))) > 0  # and year rows
 
 
 def test_a_rebuild_is_idempotent_and_a_rolled_back_pass_leaves_the_log(hall: Hall) -> None:
