@@ -15,6 +15,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select, update
 
 from hall_server.const import STATION_ID_SPAN
@@ -291,3 +292,20 @@ def test_a_rebuild_is_idempotent_and_a_rolled_back_pass_leaves_the_log(hall: Hal
     assert stat_rollups.catch_up(hall.ctx.db) == len(halls_days)
     with hall.ctx.db.read() as s:
         assert sorted(tuple(r) for r in s.execute(select(StatRollup.__table__))) == before
+
+
+def test_histograms_keep_every_value_past_the_uint16_range() -> None:
+    """Waits over 18 hours apart and more than 65,535 equal waits come back exactly, per group."""
+    groups = np.array([0, 0, 0, 2, 2, 2, 0], dtype=np.int64)
+    values = np.array([0, 70_000, 200_000, 5, 5, 65_535, 70_000], dtype=np.int64)
+    weights = np.array([1, 2, 1, 100_000, 40_000, 1, 3], dtype=np.int64)
+    blobs = stat_rollups.pack_histograms(groups, values, weights, 3)
+    assert blobs[1] == b""  # a group without values
+    got_v, got_n, got_blob = stat_rollups.unpack_histograms(blobs)
+    got: dict[tuple[int, int], int] = {}
+    for v, n, b in zip(got_v.tolist(), got_n.tolist(), got_blob.tolist(), strict=True):
+        got[(b, v)] = got.get((b, v), 0) + n
+    assert got == {(0, 0): 1, (0, 70_000): 5, (0, 200_000): 1, (2, 5): 140_000, (2, 65_535): 1}
+    # Merging the histograms again (as a month row does) gives the same figures.
+    again = stat_rollups.pack_histograms(got_blob, got_v, got_n, 3)
+    assert again == blobs

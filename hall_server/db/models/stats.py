@@ -11,7 +11,7 @@ from hall_server.db.models.base import BIG_ID, Base
 
 
 class StatRollup(Base):
-    """One hall-day's figures for one key of one grouping (dim "all" has key "")."""
+    """One hall-day's (dim "m:..." month's, "y:..." year's) figures for one key of one grouping (dim "all": key "")."""
 
     __tablename__ = "stat_rollups"
     # The pass replaces a hall-day's rows by hall and day, whatever the dim.
@@ -21,8 +21,8 @@ class StatRollup(Base):
     hall_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     business_day: Mapped[date] = mapped_column(Date, primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    # Little-endian int32 arrays (services/stat_rollups.py): the additive counters, and the
-    # sorted whole-second waits and service times, so percentiles stay exact.
+    # services/stat_rollups.py: the additive counters (int32 array), and the whole-second waits and
+    # service times as histograms (uint16 value-delta, count pairs), so percentiles stay exact.
     counts: Mapped[bytes] = mapped_column(LargeBinary)
     waits: Mapped[bytes] = mapped_column(LargeBinary)
     serves: Mapped[bytes] = mapped_column(LargeBinary)
