@@ -136,6 +136,7 @@ def _rebuild_sum(session: Session, halls: list[str], first: date, last: date, sr
             SR.c.business_day <= last,
             SR.c.dim.in_([src + d for d in DIMS]),
         ),
+        binary=True,
     )
     by_dim: dict[str, list[Any]] = defaultdict(list)
     for row in rows:
@@ -150,10 +151,10 @@ def _rebuild_sum(session: Session, halls: list[str], first: date, last: date, sr
         mat = np.frombuffer(b"".join(counts), dtype=I4).reshape(len(items), width).astype(np.int64)
         summed = np.zeros((k, width), dtype=np.int64)
         np.add.at(summed, part, mat)
-        wv, ww, wrow = unpack_histograms(waits)
-        sv, sw, srow = unpack_histograms(serves)
-        month_waits = pack_histograms(part[wrow], wv, ww, k)
-        month_serves = pack_histograms(part[srow], sv, sw, k)
+        wv, ww, wsizes = unpack_histograms(waits)
+        sv, sw, ssizes = unpack_histograms(serves)
+        month_waits = pack_histograms(np.repeat(part, wsizes), wv, ww, k)
+        month_serves = pack_histograms(np.repeat(part, ssizes), sv, sw, k)
         out += [
             (dst + dim, hall_id, first, key, c.astype(I4).tobytes(), w, v)
             for (hall_id, key), c, w, v in zip(labels, summed, month_waits, month_serves, strict=True)
@@ -200,16 +201,17 @@ def pack_histograms(g: np.ndarray, values: np.ndarray, weights: np.ndarray, k: i
 
 
 def unpack_histograms(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value, count, index of its blob) of every pair of the blobs, zero counts left out."""
-    sizes = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs)) // 4
+    """(value, count) of every pair of the blobs, and how many pairs each blob has.
+
+    Bridge pairs (count 0) stay in: they weigh nothing in any count, and leaving them saves a copy
+    of every array on the reads that matter.
+    """
+    sizes = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)) // 4
     pairs = np.frombuffer(b"".join(blobs), dtype=U2).reshape(-1, 2)
-    blob = np.repeat(np.arange(len(blobs), dtype=np.int64), sizes)
     running = np.cumsum(pairs[:, 0], dtype=np.int64)
     before = np.concatenate(([0], running))[np.cumsum(sizes) - sizes]
-    values = running - np.repeat(before, sizes)
-    counts = pairs[:, 1].astype(np.int64)
-    known = counts > 0
-    return values[known], counts[known], blob[known]
+    running -= np.repeat(before, sizes)
+    return running, pairs[:, 1].astype(np.int64), sizes
 
 
 def _as_date(v: Any) -> date:
@@ -369,31 +371,18 @@ def grouped(
     dim = DIM_OF[by]
     cols = (SR.c.hall_id, SR.c.business_day, SR.c.key, SR.c.counts, SR.c.waits, SR.c.serves)
     years, months, spans = ([], [], [(day_from, day_to)]) if by == "day" else _periods(day_from, day_to)
+
+    def fetch(*where: Any) -> list[Any]:
+        stmt = select(*cols).where(SR.c.hall_id.in_(hall_ids), *where)
+        return stats_facts.fetch_raw(session, stmt, binary=True)
+
     rows: list[Any] = []
     if years:
-        rows += stats_facts.fetch_raw(
-            session,
-            select(*cols).where(
-                SR.c.dim == YEAR + dim, SR.c.hall_id.in_(hall_ids), SR.c.business_day.in_(years)
-            ),
-        )
+        rows += fetch(SR.c.dim == YEAR + dim, SR.c.business_day.in_(years))
     if months:
-        rows += stats_facts.fetch_raw(
-            session,
-            select(*cols).where(
-                SR.c.dim == MONTH + dim, SR.c.hall_id.in_(hall_ids), SR.c.business_day.in_(months)
-            ),
-        )
+        rows += fetch(SR.c.dim == MONTH + dim, SR.c.business_day.in_(months))
     for first, last in spans:
-        rows += stats_facts.fetch_raw(
-            session,
-            select(*cols).where(
-                SR.c.dim == dim,
-                SR.c.hall_id.in_(hall_ids),
-                SR.c.business_day >= first,
-                SR.c.business_day <= last,
-            ),
-        )
+        rows += fetch(SR.c.dim == dim, SR.c.business_day >= first, SR.c.business_day <= last)
     n = len(rows)
     width = N_COUNTS_HOURS if dim == "all" else N_COUNTS
     if n == 0:
@@ -424,16 +413,16 @@ def grouped(
         summed = np.add.reduceat(mat[order], starts, axis=0)
     hall_codes, hall_labels = stats_facts.encode(halls)
     per_hall = np.array([targets.get(h, default_target) for h in hall_labels], dtype=np.float64)
-    wv, ww, wrow = unpack_histograms(waits)
-    sv, sw, srow = unpack_histograms(serves)
+    wv, ww, wsizes = unpack_histograms(waits)
+    sv, sw, ssizes = unpack_histograms(serves)
     return Grouped(
         labels=labels,
         counts=summed,
         wait=wv,
         wait_w=ww,
-        wait_group=g[wrow],
-        wait_target=per_hall[hall_codes][wrow],
+        wait_group=np.repeat(g, wsizes),
+        wait_target=np.repeat(per_hall[hall_codes], wsizes),
         serve=sv,
         serve_w=sw,
-        serve_group=g[srow],
+        serve_group=np.repeat(g, ssizes),
     )

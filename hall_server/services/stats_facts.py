@@ -171,13 +171,17 @@ def load(
     )
 
 
-def fetch_raw(session: Session, stmt: Any) -> list[Any]:
-    """Run on the session's own DBAPI cursor (same transaction): plain tuples, no per-row processing."""
+def fetch_raw(session: Session, stmt: Any, binary: bool = False) -> list[Any]:
+    """Run on the session's own DBAPI cursor (same transaction): plain tuples, no per-row processing.
+
+    binary: on PostgreSQL, results in binary format (bytea as its bytes, not hex text twice its size).
+    """
     conn = session.connection()
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.params
     args: Any = tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
-    cursor = conn.connection.dbapi_connection.cursor()
+    dbapi = conn.connection.dbapi_connection
+    cursor = dbapi.cursor(binary=True) if binary and conn.dialect.name == "postgresql" else dbapi.cursor()
     try:
         cursor.execute(compiled.string, args)
         rows: list[Any] = []

@@ -301,10 +301,12 @@ def test_histograms_keep_every_value_past_the_uint16_range() -> None:
     weights = np.array([1, 2, 1, 100_000, 40_000, 1, 3], dtype=np.int64)
     blobs = stat_rollups.pack_histograms(groups, values, weights, 3)
     assert blobs[1] == b""  # a group without values
-    got_v, got_n, got_blob = stat_rollups.unpack_histograms(blobs)
+    got_v, got_n, sizes = stat_rollups.unpack_histograms(blobs)
+    got_blob = np.repeat(np.arange(3), sizes)
     got: dict[tuple[int, int], int] = {}
     for v, n, b in zip(got_v.tolist(), got_n.tolist(), got_blob.tolist(), strict=True):
-        got[(b, v)] = got.get((b, v), 0) + n
+        if n:  # a bridge over a long gap counts for nothing
+            got[(b, v)] = got.get((b, v), 0) + n
     assert got == {(0, 0): 1, (0, 70_000): 5, (0, 200_000): 1, (2, 5): 140_000, (2, 65_535): 1}
     # Merging the histograms again (as a month row does) gives the same figures.
     again = stat_rollups.pack_histograms(got_blob, got_v, got_n, 3)
