@@ -665,6 +665,9 @@ SYNC_BATCH_UNDER_LOAD = 500
 # and one photo's ciphertext is at most SYNC_PHOTO_MAX_BYTES (the JPEG bound plus the cipher's
 # version byte, nonce and tag, with room to spare).
 SYNC_PHOTOS_WANTED = 50
+# A station pages through what its parent lacks (GET /sync/photos?after=<last id>) past photos the
+# parent refused, at most this many pages a round; the next round goes on after the last page.
+SYNC_PHOTO_PAGES_PER_ROUND = 20
 SYNC_PHOTO_ROUND_BYTES = 12 * 1024 * 1024
 SYNC_PHOTO_MAX_BYTES = DOCUMENT_MAX_BYTES + 1024
 # A parent reuses the configuration snapshot it built for a station's halls while its config
