@@ -144,6 +144,11 @@ DATA_KEY_FILE_ENV = "HALL_DATA_KEY_FILE"
 APP_ROLE_DEFAULT = "hall_app"
 # server_meta keys
 META_KEY_FINGERPRINT = "data_key_fingerprint"
+# The event retention rule's last outcome (event_archive.record_retention): "ok", or "needs_owner"
+# while the server's role may not move events (PostgreSQL's append-only app role).
+META_EVENT_RETENTION = "event_retention"
+RETENTION_OK = "ok"
+RETENTION_NEEDS_OWNER = "needs_owner"
 
 # Queries
 RECENT_CALLS = 10
