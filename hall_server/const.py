@@ -152,6 +152,9 @@ RETENTION_NEEDS_OWNER = "needs_owner"
 
 # Queries
 RECENT_CALLS = 10
+# A hall's recent calls fewer than RECENT_CALLS in the live log: read on into at most this many of
+# its newest archived day blocks (a display started after a holiday longer than the retention).
+RECENT_ARCHIVE_BLOCKS = 7
 EVENTS_PAGE_MAX = 1000
 EVENTS_PAGE_DEFAULT = 500
 RECENT_SERVICE_SAMPLE = 20
@@ -729,6 +732,8 @@ APPOINTMENT_STATUSES = ("booked", "cancelled", "checked_in", "no_show")
 # Outbox delivery: retries back off up to this many attempts, then wait for a manual flush.
 OUTBOX_MAX_ATTEMPTS = 8
 OUTBOX_BACKOFF_S = (10, 30, 60, 300, 900, 1800, 3600)
+# Events of one hall a notification pass reads at most (the rest in the next pass).
+NOTIFY_SCAN = 5000
 
 # Rate limits of the public booking endpoints (in-process token buckets): requests per minute,
 # which is also the burst (Settings.rate_*, HALL_RATE_<NAME>; 0 turns one off). Settings.rate_exempt

@@ -35,7 +35,12 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from hall_server import chain
-from hall_server.const import EVENT_ARCHIVE_BATCH, META_EVENT_RETENTION, REPORT_EVENT_TYPES
+from hall_server.const import (
+    EVENT_ARCHIVE_BATCH,
+    META_EVENT_RETENTION,
+    RECENT_ARCHIVE_BLOCKS,
+    REPORT_EVENT_TYPES,
+)
 from hall_server.db.engine import Database
 from hall_server.db.models import Event, EventArchive, HallSeq, ReportEvent, ServerMeta, SyncAck
 from hall_server.db.upsert import upsert_do_nothing
@@ -131,6 +136,27 @@ def archived_rows(session: Session, hall_id: str, after: int, upto: int) -> Iter
             if after < ev.seq <= upto:
                 yield ev
         after = int(block.last_seq)
+
+
+def recent_archived(
+    session: Session, hall_id: str, types: tuple[str, ...], limit: int
+) -> list[ArchivedEvent]:
+    """The newest archived events of these types of a stream, newest first, at most limit, from
+    its last RECENT_ARCHIVE_BLOCKS day blocks (a display's recent calls after a long holiday)."""
+    blocks = session.execute(
+        select(X.c.body)
+        .where(X.c.hall_id == hall_id)
+        .order_by(X.c.first_seq.desc())
+        .limit(RECENT_ARCHIVE_BLOCKS)
+    ).scalars()
+    out: list[ArchivedEvent] = []
+    for body in blocks:
+        for ev in reversed(list(_decode(body))):
+            if ev.type in types:
+                out.append(ev)
+                if len(out) >= limit:
+                    return out
+    return out
 
 
 def _limits(session: Session, station: bool) -> dict[str, int]:

@@ -16,7 +16,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from hall_server import audit, worker
 from hall_server.config import Settings
-from hall_server.const import EVENT_ARCHIVE_BATCH, WS_CLOSE_PRUNED
+from hall_server.const import EVENT_ARCHIVE_BATCH, RECENT_CALLS, WS_CLOSE_PRUNED
 from hall_server.context import ServerContext
 from hall_server.db.models import Event, EventArchive, HallSeq, ReportEvent, SyncAck
 from hall_server.db.roles import grant_app_role_sql, run_sql
@@ -321,3 +321,29 @@ def test_the_append_only_role_warns_once_and_the_manager_sees_it(
     finally:
         ctx.close()
         run_sql(hall.db_url, [f"DROP OWNED BY {role}", f"DROP ROLE {role}"])
+
+
+def _recent_calls(hall: Hall) -> list[dict[str, Any]]:
+    r = hall.client.get(f"{API}/halls/{CITY}/snapshot", headers=hall.auth(f"display:{CITY}"))
+    assert r.status_code == 200, r.text
+    return list(r.json()["recent_calls"])
+
+
+def test_the_display_keeps_its_recent_calls_when_their_days_are_archived(hall: Hall) -> None:
+    """A display started after the hall's calling days were archived (a holiday longer than the
+    retention) still shows the last calls, newest first; a call made since comes first, and none
+    is shown twice."""
+    for _ in range(RECENT_CALLS + 2):
+        hall.served()
+    before = _recent_calls(hall)
+    assert len(before) == RECENT_CALLS
+
+    _archive(hall)
+    assert _live_count(hall) == 0
+    assert _recent_calls(hall) == before
+
+    hall.served()
+    now = _recent_calls(hall)
+    seqs = [c["seq"] for c in now]
+    assert len(now) == RECENT_CALLS and len(set(seqs)) == RECENT_CALLS and seqs == sorted(seqs, reverse=True)
+    assert seqs[0] > before[0]["seq"] and now[1:] == before[: RECENT_CALLS - 1]
