@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,6 +128,66 @@ class RawHttp:
         if close:
             await self.close()
         return status, data_b
+
+
+API = "/api/v1"
+
+
+async def issue_ticket(
+    conn: RawHttp, hall: str, service_code: str, channel: str | None = None
+) -> tuple[int, bytes]:
+    """One ticket issued at a kiosk's connection, with a fresh Idempotency-Key: (status, body)."""
+    body: dict[str, Any] = {"service_code": service_code}
+    if channel is not None:
+        body["channel"] = channel
+    return await conn.request(
+        "POST", f"{API}/halls/{hall}/tickets", body, {"Idempotency-Key": uuid.uuid4().hex}
+    )
+
+
+class WindowCaller:
+    """One window's connection and the ticket it holds: call-next, then 下一位 (the ticket in
+    hand closed as a no-show and the next called), one request per call."""
+
+    def __init__(self, wid: int, conn: RawHttp) -> None:
+        self.wid = wid
+        self.conn = conn
+        self.holding: int | None = None
+
+    def request(self) -> Any:
+        """The call's request (a coroutine: the caller may bound it with a timeout)."""
+        if self.holding is None:
+            return self.conn.request("POST", f"{API}/windows/{self.wid}/call-next")
+        return self.conn.request(
+            "POST", f"{API}/windows/{self.wid}/next", {"close": "no_show", "ticket_id": self.holding}
+        )
+
+    def answered(self, status: int, body: bytes) -> tuple[str, Any]:
+        """('called', ticket) | ('empty', '') | ('error', text), the ticket in hand kept up to date."""
+        if status != 200:
+            try:
+                error = json.loads(body)["error"]
+                code = str(error["code"])
+            except (ValueError, KeyError, TypeError):
+                error, code = {}, f"HTTP {status}"
+            if code == "queue.empty":
+                self.holding = None
+                return "empty", ""
+            if code == "window.busy" and (error.get("detail") or {}).get("ticket_id"):
+                # The window still holds a ticket (an answer lost to a timeout): the error names
+                # it, so the next call closes it, as a clerk's 下一位 would.
+                self.holding = int(error["detail"]["ticket_id"])
+                return "error", "window.busy (recovered)"
+            return "error", f"{code}: {body[:120].decode(errors='replace')}"
+        data = json.loads(body)
+        ticket = data.get("called") if self.holding is not None else data
+        self.holding = int(ticket["id"]) if ticket else None
+        return ("called", ticket) if ticket else ("empty", "")
+
+    async def call(self) -> tuple[str, Any]:
+        """One call: call-next or 下一位, answered."""
+        status, body = await self.request()
+        return self.answered(status, body)
 
 
 def proc_cpu(pid: int, reaped: bool = False) -> float:

@@ -52,7 +52,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from contextlib import ExitStack, suppress
 from datetime import UTC, datetime
@@ -61,7 +60,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._util import HttpError, RawHttp, children_of, latency_summary, proc_cpu
+from benchmarks._util import (
+    HttpError,
+    RawHttp,
+    WindowCaller,
+    children_of,
+    issue_ticket,
+    latency_summary,
+    proc_cpu,
+)
 from tests.fixtures.postgres import PgCluster
 from tests.fixtures.server import HOST, HallServer, free_port, hall_servers, prepare_database
 
@@ -821,9 +828,8 @@ async def city_load(
     call_lat: list[tuple[float, float]] = []
     errors: Counter[str] = Counter()
     kiosks = [await RawHttp(HOST, city.port, kiosk).connect() for _ in range(4)]
-    wins = {w: await RawHttp(HOST, city.port, t).connect() for w, t in clerks.items()}
+    wins = {w: WindowCaller(w, await RawHttp(HOST, city.port, t).connect()) for w, t in clerks.items()}
     wids = list(wins)
-    holding: dict[int, int | None] = dict.fromkeys(wids)
     busy: set[int] = set()
     t0 = time.perf_counter() + 0.05
 
@@ -836,13 +842,7 @@ async def city_load(
             return
         try:
             status, _body = await asyncio.wait_for(
-                conn.request(
-                    "POST",
-                    f"{API}/halls/{CITY_HALL}/tickets",
-                    {"service_code": SERVICES[n % 2]},
-                    {"Idempotency-Key": uuid.uuid4().hex},
-                ),
-                REQUEST_TIMEOUT_S,
+                issue_ticket(conn, CITY_HALL, SERVICES[n % 2]), REQUEST_TIMEOUT_S
             )
         except TimeoutError:
             errors["issue timeout"] += 1
@@ -866,19 +866,13 @@ async def city_load(
                 return
         busy.add(w)
         try:
-            if holding[w] is None:
-                sent = wins[w].request("POST", f"{API}/windows/{w}/call-next")
-            else:
-                sent = wins[w].request(
-                    "POST", f"{API}/windows/{w}/next", {"close": "no_show", "ticket_id": holding[w]}
-                )
-            status, body = await asyncio.wait_for(sent, REQUEST_TIMEOUT_S)
+            status, body = await asyncio.wait_for(wins[w].request(), REQUEST_TIMEOUT_S)
         except TimeoutError:
             errors["call timeout"] += 1
             call_lat.append((due, time.perf_counter() - due))
-            await _drop(wins[w])
-            wins[w] = RawHttp(HOST, city.port, clerks[w])
-            holding[w] = None  # unknown: the next call starts afresh
+            await _drop(wins[w].conn)
+            # The held ticket is unknown: the next call starts afresh.
+            wins[w] = WindowCaller(w, RawHttp(HOST, city.port, clerks[w]))
             busy.discard(w)
             return
         except (HttpError, OSError) as exc:
@@ -887,18 +881,10 @@ async def city_load(
             return
         busy.discard(w)
         call_lat.append((due, time.perf_counter() - due))
-        if status == 200:
-            data = json.loads(body)
-            t = data.get("called") if holding[w] is not None else data
-            holding[w] = int(t["id"]) if t else None
-        elif b"queue.empty" in body:
-            holding[w] = None
-        elif b"window.busy" in body:
-            # The window still holds a ticket (its last answer was lost to a timeout): the
-            # error names it, so the window's next call closes it, as a clerk's 下一位 would.
+        kind, got = wins[w].answered(status, body)
+        if got == "window.busy (recovered)":
             errors["call 409 window.busy (recovered)"] += 1
-            holding[w] = json.loads(body)["error"]["detail"]["ticket_id"]
-        else:
+        elif kind == "error":
             errors[f"call {status}: {body[:80]!r}"] += 1
 
     tasks: list[asyncio.Task[None]] = []
@@ -913,7 +899,7 @@ async def city_load(
         tasks.append(asyncio.create_task(_later(due + 0.5 / rate, call, n)))
         n += 1
     await asyncio.gather(*tasks)
-    for c in [*kiosks, *wins.values()]:
+    for c in [*kiosks, *(w.conn for w in wins.values())]:
         await c.close()
     # While the stations catch up (between the marks the caller set), and alone before.
     lo, hi = window.get("start", 0.0), window.get("end", float("inf"))

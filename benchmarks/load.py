@@ -46,7 +46,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack, suppress
@@ -59,7 +58,9 @@ from benchmarks._util import (
     BENCH_HALL,
     HttpError,
     RawHttp,
+    WindowCaller,
     children_of,
+    issue_ticket,
     latency_summary,
     proc_cpu,
     start_bench_servers,
@@ -288,12 +289,7 @@ async def _issue_phase(server: HallServer, token: str, per_kiosk: int) -> dict[s
                 code = SERVICE_CODES[(k + i) % len(SERVICE_CODES)]
                 t0 = time.perf_counter()
                 try:
-                    status, body = await conn.request(
-                        "POST",
-                        f"{API}/halls/{BENCH_HALL}/tickets",
-                        {"service_code": code, "channel": "kiosk"},
-                        {"Idempotency-Key": uuid.uuid4().hex},
-                    )
+                    status, body = await issue_ticket(conn, BENCH_HALL, code, "kiosk")
                 except HttpError as exc:
                     errors[f"connection: {exc}"] += 1
                     continue
@@ -347,11 +343,8 @@ async def _issue_at_rate(server: HallServer, token: str, rate: float, seconds: f
 
     async def issue(k: int, n: int) -> bool | None:
         try:
-            status, body = await conns[k].request(
-                "POST",
-                f"{API}/halls/{BENCH_HALL}/tickets",
-                {"service_code": SERVICE_CODES[n % len(SERVICE_CODES)], "channel": "kiosk"},
-                {"Idempotency-Key": uuid.uuid4().hex},
+            status, body = await issue_ticket(
+                conns[k], BENCH_HALL, SERVICE_CODES[n % len(SERVICE_CODES)], "kiosk"
             )
         except HttpError as exc:
             errors[f"connection: {exc}"] += 1
@@ -371,38 +364,8 @@ async def _issue_at_rate(server: HallServer, token: str, rate: float, seconds: f
 
 
 # --- calling: call-next, then 下一位 (no-show the ticket in hand and call the next) ------------
-class _Window:
-    """One window's connection and the ticket it holds; `call` is one request, one call."""
-
-    def __init__(self, wid: int, conn: RawHttp) -> None:
-        self.wid = wid
-        self.conn = conn
-        self.holding: int | None = None
-
-    async def call(self) -> tuple[str, dict[str, Any] | str]:
-        """('called', ticket) | ('empty', '') | ('error', text)."""
-        if self.holding is None:
-            status, body = await self.conn.request("POST", f"{API}/windows/{self.wid}/call-next")
-        else:
-            status, body = await self.conn.request(
-                "POST", f"{API}/windows/{self.wid}/next", {"close": "no_show", "ticket_id": self.holding}
-            )
-        if status != 200:
-            try:
-                code = json.loads(body)["error"]["code"]
-            except (ValueError, KeyError, TypeError):
-                code = f"HTTP {status}"
-            if code == "queue.empty":
-                return "empty", ""
-            return "error", f"{code}: {body[:120].decode(errors='replace')}"
-        data = json.loads(body)
-        ticket = data.get("called") if self.holding is not None else data
-        self.holding = int(ticket["id"]) if ticket else None
-        return ("called", ticket) if ticket else ("empty", "")
-
-
-async def _windows(server: HallServer, clerks: dict[int, str]) -> list[_Window]:
-    return [_Window(w, await RawHttp(HOST, server.port, t).connect()) for w, t in clerks.items()]
+async def _windows(server: HallServer, clerks: dict[int, str]) -> list[WindowCaller]:
+    return [WindowCaller(w, await RawHttp(HOST, server.port, t).connect()) for w, t in clerks.items()]
 
 
 async def _call_phase(server: HallServer, clerks: dict[int, str]) -> dict[str, Any]:
@@ -412,7 +375,7 @@ async def _call_phase(server: HallServer, clerks: dict[int, str]) -> dict[str, A
     errors: Counter[str] = Counter()
     wins = await _windows(server, clerks)
 
-    async def window(w: _Window) -> None:
+    async def window(w: WindowCaller) -> None:
         while True:
             t0 = time.perf_counter()
             try:

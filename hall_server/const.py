@@ -144,9 +144,17 @@ DATA_KEY_FILE_ENV = "HALL_DATA_KEY_FILE"
 APP_ROLE_DEFAULT = "hall_app"
 # server_meta keys
 META_KEY_FINGERPRINT = "data_key_fingerprint"
+# The event retention rule's last outcome (event_archive.record_retention): "ok", or "needs_owner"
+# while the server's role may not move events (PostgreSQL's append-only app role).
+META_EVENT_RETENTION = "event_retention"
+RETENTION_OK = "ok"
+RETENTION_NEEDS_OWNER = "needs_owner"
 
 # Queries
 RECENT_CALLS = 10
+# A hall's recent calls fewer than RECENT_CALLS in the live log: read on into at most this many of
+# its newest archived day blocks (a display started after a holiday longer than the retention).
+RECENT_ARCHIVE_BLOCKS = 7
 EVENTS_PAGE_MAX = 1000
 EVENTS_PAGE_DEFAULT = 500
 RECENT_SERVICE_SAMPLE = 20
@@ -665,6 +673,9 @@ SYNC_BATCH_UNDER_LOAD = 500
 # and one photo's ciphertext is at most SYNC_PHOTO_MAX_BYTES (the JPEG bound plus the cipher's
 # version byte, nonce and tag, with room to spare).
 SYNC_PHOTOS_WANTED = 50
+# A station pages through what its parent lacks (GET /sync/photos?after=<last id>) past photos the
+# parent refused, at most this many pages a round; the next round goes on after the last page.
+SYNC_PHOTO_PAGES_PER_ROUND = 20
 SYNC_PHOTO_ROUND_BYTES = 12 * 1024 * 1024
 SYNC_PHOTO_MAX_BYTES = DOCUMENT_MAX_BYTES + 1024
 # A parent reuses the configuration snapshot it built for a station's halls while its config
@@ -721,6 +732,8 @@ APPOINTMENT_STATUSES = ("booked", "cancelled", "checked_in", "no_show")
 # Outbox delivery: retries back off up to this many attempts, then wait for a manual flush.
 OUTBOX_MAX_ATTEMPTS = 8
 OUTBOX_BACKOFF_S = (10, 30, 60, 300, 900, 1800, 3600)
+# Events of one hall a notification pass reads at most (the rest in the next pass).
+NOTIFY_SCAN = 5000
 
 # Rate limits of the public booking endpoints (in-process token buckets): requests per minute,
 # which is also the burst (Settings.rate_*, HALL_RATE_<NAME>; 0 turns one off). Settings.rate_exempt

@@ -12,6 +12,12 @@ pruned seqs are refused with events.pruned (410, WebSocket 4410), never answered
 
 At a station, nothing after the seq the parent acknowledged (sync_acks) is archived: those events
 still have to go up.
+
+Under PostgreSQL's append-only app role (db/roles.py) the server may not delete events: the rule is
+then the database owner's (`hall-server db archive-events`). The worker asks the database first
+(`may_archive`) instead of failing a transaction every pass, and keeps the outcome in server_meta
+(`record_retention`), written only when it changes: one warning in the log per change, and the
+managers' alerts show it for as long as it lasts (services/health.py).
 """
 
 from __future__ import annotations
@@ -25,13 +31,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from hall_server import chain
-from hall_server.const import EVENT_ARCHIVE_BATCH, REPORT_EVENT_TYPES
+from hall_server.const import (
+    EVENT_ARCHIVE_BATCH,
+    META_EVENT_RETENTION,
+    RECENT_ARCHIVE_BLOCKS,
+    REPORT_EVENT_TYPES,
+)
 from hall_server.db.engine import Database
-from hall_server.db.models import Event, EventArchive, HallSeq, ReportEvent, SyncAck
+from hall_server.db.models import Event, EventArchive, HallSeq, ReportEvent, ServerMeta, SyncAck
+from hall_server.db.upsert import upsert_do_nothing
 from hall_server.errors import HallError
 
 logger = logging.getLogger(__name__)
@@ -41,6 +53,7 @@ X = EventArchive.__table__
 R = ReportEvent.__table__
 S = HallSeq.__table__
 K = SyncAck.__table__
+M = ServerMeta.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +136,27 @@ def archived_rows(session: Session, hall_id: str, after: int, upto: int) -> Iter
             if after < ev.seq <= upto:
                 yield ev
         after = int(block.last_seq)
+
+
+def recent_archived(
+    session: Session, hall_id: str, types: tuple[str, ...], limit: int
+) -> list[ArchivedEvent]:
+    """The newest archived events of these types of a stream, newest first, at most limit, from
+    its last RECENT_ARCHIVE_BLOCKS day blocks (a display's recent calls after a long holiday)."""
+    blocks = session.execute(
+        select(X.c.body)
+        .where(X.c.hall_id == hall_id)
+        .order_by(X.c.first_seq.desc())
+        .limit(RECENT_ARCHIVE_BLOCKS)
+    ).scalars()
+    out: list[ArchivedEvent] = []
+    for body in blocks:
+        for ev in reversed(list(_decode(body))):
+            if ev.type in types:
+                out.append(ev)
+                if len(out) >= limit:
+                    return out
+    return out
 
 
 def _limits(session: Session, station: bool) -> dict[str, int]:
@@ -211,3 +245,33 @@ def _archive_batch(s: Session, hall_id: str, cutoff: datetime, limit: int, now: 
         s.execute(insert(R), kept)
     s.execute(delete(E).where(E.c.hall_id == hall_id, E.c.seq >= take[0].seq, E.c.seq <= take[-1].seq))
     return len(take), len(take) == len(rows) == EVENT_ARCHIVE_BATCH
+
+
+def may_archive(db: Database) -> bool:
+    """Whether the server's database role may move events to the archive (PostgreSQL's
+    append-only app role may not: the owner runs the rule)."""
+    if db.is_sqlite:
+        return True
+    with db.read() as s:
+        return bool(s.execute(text("SELECT has_table_privilege('events', 'DELETE')")).scalar())
+
+
+def retention_state(session: Session) -> dict[str, Any] | None:
+    """The retention rule's last recorded outcome: {state, since} (None: never recorded)."""
+    raw = session.execute(select(M.c.value).where(M.c.key == META_EVENT_RETENTION)).scalar()
+    return json.loads(raw) if raw else None
+
+
+def record_retention(db: Database, state: str, now: datetime) -> str | None:
+    """Keep the rule's outcome where every process and the managers' alerts read it, writing only
+    when it changed; the state recorded before (None: none)."""
+    with db.read() as s:
+        before = retention_state(s)
+    previous = before["state"] if before else None
+    if previous == state:
+        return previous
+    value = json.dumps({"state": state, "since": now.astimezone(UTC).isoformat()})
+    with db.write() as s:
+        s.execute(upsert_do_nothing(db.engine.dialect.name, M, {"key": META_EVENT_RETENTION, "value": value}))
+        s.execute(update(M).where(M.c.key == META_EVENT_RETENTION).values(value=value))
+    return previous

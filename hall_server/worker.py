@@ -13,13 +13,14 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
 from sqlalchemy.exc import ProgrammingError
 
 from hall_server import audit, event_archive
 from hall_server.auth import Principal, require_roles
-from hall_server.const import AUDIT_FULL_VERIFY_S
+from hall_server.const import AUDIT_FULL_VERIFY_S, RETENTION_NEEDS_OWNER, RETENTION_OK
 from hall_server.context import ServerContext
 from hall_server.services import appointments, dayend, documents, followups, notify, stat_rollups
 
@@ -43,14 +44,32 @@ def run_pass(ctx: ServerContext, notifier: notify.Notifier) -> dict[str, int]:
     # Last, so the day-end closing and new cases of this pass are in the rollups it writes.
     out["stat_hall_days"] = stat_rollups.catch_up(ctx.db)
     # After the rollups (they never read events, but a pass that fails here has done the rest).
-    try:
-        out["events_archived"] = event_archive.archive_closed_days(
-            ctx.db, now, ctx.settings.event_retention_days, station=ctx.settings.station_mode
-        )
-    except ProgrammingError:
+    out["events_archived"] = event_retention(ctx, now)
+    return out
+
+
+def event_retention(ctx: ServerContext, now: datetime) -> int:
+    """The event retention rule, if set; how many events moved. Its state is recorded (and
+    logged) only when it changes, so the append-only role costs one warning, not one a pass."""
+    if ctx.settings.event_retention_days <= 0:
+        return 0
+    moved = 0
+    state = RETENTION_NEEDS_OWNER
+    if event_archive.may_archive(ctx.db):
+        try:
+            moved = event_archive.archive_closed_days(
+                ctx.db, now, ctx.settings.event_retention_days, station=ctx.settings.station_mode
+            )
+            state = RETENTION_OK
+        except ProgrammingError:
+            logger.debug("event retention refused by the database", exc_info=True)
+    previous = event_archive.record_retention(ctx.db, state, now)
+    if state == RETENTION_NEEDS_OWNER and previous != state:
         # PostgreSQL's append-only app role may not delete events: the owner runs the rule.
         logger.warning("event retention needs the database owner: run `hall-server db archive-events`")
-    return out
+    elif state == RETENTION_OK and previous == RETENTION_NEEDS_OWNER:
+        logger.info("event retention runs again under the server's own role")
+    return moved
 
 
 def audit_pass(ctx: ServerContext, *, full: bool = False) -> None:

@@ -180,10 +180,12 @@ async def pull(
 
 
 @router.get("/sync/photos", response_model=PhotosWantedOut)
-async def photos_wanted(request: Request, creds: Creds) -> Any:
-    """The station's document photos this server still lacks (station credential; sync/photos.py)."""
+async def photos_wanted(
+    request: Request, creds: Creds, after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0
+) -> Any:
+    """The station's document photos after id `after` this server still lacks (station credential; sync/photos.py)."""
     ctx = get_ctx(request)
-    return json_response(await run_db(ctx, svc.photos_wanted, ctx, creds))
+    return json_response(await run_db(ctx, svc.photos_wanted, ctx, creds, after))
 
 
 @router.put(

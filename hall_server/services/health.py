@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hall_server import event_archive
 from hall_server.auth import Principal, manager_scope
 from hall_server.const import (
     DEVICE_STALE_SECONDS,
@@ -16,6 +17,7 @@ from hall_server.const import (
     POLICY_ALERT_QUEUE,
     POLICY_ALERT_WAIT,
     POLICY_TARGET_WAIT,
+    RETENTION_NEEDS_OWNER,
     STAFF_CALL_ALERT,
     STATION_SILENT_ALERT_S,
 )
@@ -276,9 +278,31 @@ def alerts_of(ctx: ServerContext, p: Principal, hall_id: str) -> list[dict[str, 
             )
             for c in staff_calls.open_calls(s, ctx, hall_id)
         ]
-        return calls + alerts(
-            s, hall_id, ctx.now(), ctx.settings.device_stale_seconds, ctx.settings.station_silent_alert_s
+        return (
+            calls
+            + alerts(
+                s, hall_id, ctx.now(), ctx.settings.device_stale_seconds, ctx.settings.station_silent_alert_s
+            )
+            + retention_alerts(s)
         )
+
+
+def retention_alerts(session: Session) -> list[dict[str, Any]]:
+    """The event retention rule held up (the server's role may only append): the log keeps
+    growing until the database owner runs it, so the managers see it until it runs again."""
+    state = event_archive.retention_state(session)
+    if not state or state.get("state") != RETENTION_NEEDS_OWNER:
+        return []
+    return [
+        _alert(
+            "retention.needs_owner",
+            "warning",
+            "事件日志超过保留期的旧记录未能归档（服务器的数据库角色只能追加记录），"
+            "请系统管理员以数据库所有者运行 hall-server db archive-events",
+            "event retention needs the database owner: run `hall-server db archive-events`",
+            since=state.get("since"),
+        )
+    ]
 
 
 def devices_of(ctx: ServerContext, p: Principal, hall_id: str) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import delete, func, select
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from hall_server.auth import MANAGER_ROLES, Principal, require_roles, visible_halls
 from hall_server.const import (
+    NOTIFY_SCAN,
     OUTBOX_BACKOFF_S,
     OUTBOX_MAX_ATTEMPTS,
     POLICY_NEAR_AHEAD,
@@ -22,6 +24,7 @@ from hall_server.const import (
 from hall_server.crypto import DataProtector
 from hall_server.db.engine import Database
 from hall_server.db.models import Appointment, Event, Hall, NotifyCursor, OutboxMessage, Ticket
+from hall_server.event_archive import archived_rows
 from hall_server.services.hall_settings import settings_of
 from hall_server.services.queue import waiting_candidates
 from queueing.idnumber import mask_phone
@@ -207,10 +210,17 @@ def scan_events(session: Session, protector: DataProtector | None, now: datetime
             select(Event.seq, Event.type, Event.payload)
             .where(Event.hall_id == hall_id, Event.seq > cursor.last_seq)
             .order_by(Event.seq)
-            .limit(5000)
+            .limit(NOTIFY_SCAN)
         ).all()
         if not rows:
             continue
+        if rows[0].seq > cursor.last_seq + 1:
+            # The events in between were archived before this pass read them (event retention
+            # ran while the notifier was behind): read them there, so no call is skipped.
+            archived = list(
+                islice(archived_rows(session, hall_id, cursor.last_seq, rows[0].seq - 1), NOTIFY_SCAN)
+            )
+            rows = [*archived, *rows][:NOTIFY_SCAN]
         groups: set[str] = set()
         for row in rows:
             if row.type in ("ticket.called", "ticket.issued", "ticket.no_show", "ticket.cancelled"):

@@ -168,14 +168,14 @@ def pull(
 
 
 # --- document photos (sync/photos.py) ------------------------------------------------------------
-def photos_wanted(ctx: ServerContext, token: str | None) -> dict[str, Any]:
-    """GET /sync/photos: the station's documents whose photo this server lacks, oldest first."""
+def photos_wanted(ctx: ServerContext, token: str | None, after: int = 0) -> dict[str, Any]:
+    """GET /sync/photos: the station's documents after `after` whose photo this server lacks, oldest first."""
     station_id = station_of(ctx, token)
     with ctx.db.read() as s:
         st = s.execute(select(_ST.c.station_no).where(_ST.c.id == station_id)).one()
         halls = relay.served_halls(s, station_id)
         ranges = relay.served_ranges(s, station_id, int(st.station_no))
-        ids, more = photos.wanted(s, halls, ranges, SYNC_PHOTOS_WANTED)
+        ids, more = photos.wanted(s, halls, ranges, SYNC_PHOTOS_WANTED, after)
     return {"documents": ids, "more": more}
 
 

@@ -8,7 +8,7 @@ their roster (sittings), and the tokens of its halls
 with hashes and revocations) and names it by a hash of its canonical JSON: the version.
 `cached_snapshot()` keeps the snapshot built for a set of halls while the database's config
 generation (one row, bumped by triggers on every configuration table in the writer's
-transaction; migration 0020) stays the same, for at most CONFIG_CACHE_TTL_S: an idle pull costs
+transaction; migration 0020; tokens only for station halls and never by a new session, 0031) stays the same, for at most CONFIG_CACHE_TTL_S: an idle pull costs
 one read of that row instead of the whole snapshot and its hash, and a revocation still reaches
 the station in the round after it commits (its commit bumps the generation). `down_rows()` reads the parent-owned operational rows
 of the station's halls changed after a cursor (the trigger-filled sync_down_changes).

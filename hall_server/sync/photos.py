@@ -5,7 +5,7 @@ a day's batch stays small and a photo never holds back the records). The parent 
 with empty `data_enc`: "photo not yet received" (the document's `received` is false and reading
 it answers 409 document.not_received). After each round's push and pull the station asks which
 photos its parent lacks (`GET /sync/photos`: at most SYNC_PHOTOS_WANTED ids of its halls, oldest
-first) and sends each one's ciphertext as stored (`PUT /sync/photos/{id}`), at most
+first; `after` pages past the ones it may not take) and sends each one's ciphertext as stored (`PUT /sync/photos/{id}`), at most
 SYNC_PHOTO_ROUND_BYTES a round. Personal data never travels in clear: a station runs on the
 city's data key (`station add --with-data-key`), and each ciphertext is bound to its ticket id,
 which a station's rows keep verbatim at the city, so the city decrypts it with the key it has.
@@ -44,8 +44,10 @@ MISSING = func.length(D.c.data_enc) == literal_column("0")
 
 
 # --- parent side ---------------------------------------------------------------------------------
-def wanted(s: Session, halls: list[str], ranges: list[tuple[int, int]], limit: int) -> tuple[list[int], bool]:
-    """Ids of the documents of these halls and ranges whose photo is not here yet; (ids, more)."""
+def wanted(
+    s: Session, halls: list[str], ranges: list[tuple[int, int]], limit: int, after: int = 0
+) -> tuple[list[int], bool]:
+    """Ids above `after` of the documents of these halls and ranges whose photo is not here yet; (ids, more)."""
     if not halls or not ranges:
         return [], False
     # The ranges in the query, not after it: missing photos of these halls outside them (a
@@ -54,7 +56,10 @@ def wanted(s: Session, halls: list[str], ranges: list[tuple[int, int]], limit: i
     ids = [
         int(r[0])
         for r in s.execute(
-            select(D.c.id).where(D.c.hall_id.in_(halls), MISSING, in_ranges).order_by(D.c.id).limit(limit + 1)
+            select(D.c.id)
+            .where(D.c.hall_id.in_(halls), MISSING, in_ranges, D.c.id > after)
+            .order_by(D.c.id)
+            .limit(limit + 1)
         )
     ]
     return ids[:limit], len(ids) > limit

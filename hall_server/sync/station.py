@@ -48,6 +48,7 @@ from hall_server.const import (
     SYNC_DOWN_READ_S,
     SYNC_IDLE_FACTOR,
     SYNC_MAX_EVENTS,
+    SYNC_PHOTO_PAGES_PER_ROUND,
     SYNC_PHOTO_ROUND_BYTES,
     SYNC_PROBE_S,
 )
@@ -147,6 +148,10 @@ class StationSync:
         # again by this process, so a photo that can never be taken does not cross the link
         # every round (a restart tries each once more, e.g. after the data key was put right).
         self.photos_refused: set[int] = set()
+        # Where the next ask for missing photos starts (GET /sync/photos?after=): the parent
+        # names them oldest first, a page at a time, and keeps naming the ones it refused, so
+        # the station pages past them; 0 again once a pass reached the end.
+        self.photos_after = 0
         # The read-ahead: one thread reads and encodes the next batch while a push is answered.
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hall-sync-read")
         self.next: Future[tuple[dict[str, Any], bytes, bool]] | None = None
@@ -518,39 +523,57 @@ class StationSync:
     def send_photos(self) -> None:
         """Send the document photos the parent lacks, after the records and bounded per round.
 
-        A failure here (a cut link mid-upload, a refused photo) is logged and the photo is
+        The parent names them a page at a time, oldest first, the ones it refused too (they stay
+        missing there); the station pages past those (a cursor), so newer photos are never
+        stuck behind them. A failure here (a cut link mid-upload) is logged and the photo is
         asked for again next round: it never fails the round, so the records keep going up and
         the link shows what they do."""
         if not self.photos_due:
             return
-        try:
-            ids = [int(x) for x in self._call("GET", "/sync/photos").get("documents") or []]
-        except SyncRefused as exc:
-            logger.warning("sync: could not ask which photos the parent lacks: %s %s", exc.code, exc.message)
-            return
         sent = 0
-        for document_id in ids:
-            if document_id in self.photos_refused:
-                continue
-            with self.ctx.db.read() as s:
-                blob = photos.stored_photo(s, document_id)
-            if blob is None:
-                continue  # deleted here (the delete goes up), or at a relay not received yet
-            if sent and sent + len(blob) > SYNC_PHOTO_ROUND_BYTES:
-                break  # the rest next round: the records of the next round go first
+        offered = False  # the pass named a photo this process has not had refused
+        after = self.photos_after
+        for _ in range(SYNC_PHOTO_PAGES_PER_ROUND):
             try:
-                self._call("PUT", f"/sync/photos/{document_id}", data=blob, headers=PHOTO_HEADERS)
+                answer = self._call("GET", "/sync/photos", params={"after": after})
             except SyncRefused as exc:
                 logger.warning(
-                    "sync: photo of document %d not taken: %s %s", document_id, exc.code, exc.message
+                    "sync: could not ask which photos the parent lacks: %s %s", exc.code, exc.message
                 )
-                if exc.code in PHOTO_REFUSALS:
-                    self.photos_refused.add(document_id)
+                return
+            ids = [int(x) for x in answer.get("documents") or []]
+            for document_id in ids:
+                if document_id in self.photos_refused:
                     continue
-                return  # the link: try again next round (photos_due stays set)
-            sent += len(blob)
-            self.moved = True
-        self.photos_due = any(i not in self.photos_refused for i in ids)
+                offered = True
+                with self.ctx.db.read() as s:
+                    blob = photos.stored_photo(s, document_id)
+                if blob is None:
+                    continue  # deleted here (the delete goes up), or at a relay not received yet
+                if sent and sent + len(blob) > SYNC_PHOTO_ROUND_BYTES:
+                    self.photos_after = after  # the rest next round: its records go first
+                    return
+                try:
+                    self._call("PUT", f"/sync/photos/{document_id}", data=blob, headers=PHOTO_HEADERS)
+                except SyncRefused as exc:
+                    logger.warning(
+                        "sync: photo of document %d not taken: %s %s", document_id, exc.code, exc.message
+                    )
+                    if exc.code in PHOTO_REFUSALS:
+                        self.photos_refused.add(document_id)
+                        continue
+                    self.photos_after = after
+                    return  # the link: try again next round (photos_due stays set)
+                sent += len(blob)
+                self.moved = True
+            if not ids or not answer.get("more"):
+                break
+            after = ids[-1]
+        else:
+            self.photos_after = after  # more pages than a round asks for: go on there next round
+            return
+        self.photos_after = 0
+        self.photos_due = offered
 
     # --- pull -------------------------------------------------------------------------------------
     def pull(self) -> bool:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from hall_server.db.models import Appointment, Event, OutboxMessage
+from hall_server.db.models import Appointment, Event, NotifyCursor, OutboxMessage
+from hall_server.event_archive import archive_closed_days, archived_upto
 from hall_server.services import notify
 from tests.hall_server.clock_app import API, ID_A, ID_B, ID_C, PHONE, Env, postgres_env, sqlite_env
 
@@ -302,6 +303,36 @@ def test_near_turn_notice_sent_once(env: Env) -> None:
         assert second["number"] in near[0].text and "下一位就是您" in near[0].text
 
 
+def test_near_turn_notice_reads_calls_archived_before_the_notifier_saw_them(env: Env) -> None:
+    """The notifier was behind when event retention archived the hall's log (its worker was
+    stopped while the owner ran `db archive-events`): the call that brings a booked visitor
+    near is read from the archive once the hall goes on, so the notice still goes, once."""
+    book(env, start="09:00")
+    book(env, start="09:00", id_number=ID_B)
+    env.clock.set_local(TUE, "08:50")
+    env.issue("x-city")  # a normal ticket already waiting
+    kiosk = env.h("kiosk:x-city")
+    first = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_A}, headers=kiosk).json()
+    second = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_B}, headers=kiosk).json()
+    called = env.serve_next("x-city", 1, finish=False)  # appointments first: ID_A's ticket is called
+    assert called["id"] == first["id"]
+    # Everything so far goes to the archive before the notifier reads it.
+    later = max(env.ctx.now(), datetime.now(UTC)) + timedelta(days=3)  # events carry either time
+    assert archive_closed_days(env.ctx.db, later, 1) > 0
+    with env.ctx.db.read() as s:
+        cursor = s.scalars(select(NotifyCursor.last_seq).where(NotifyCursor.hall_id == "x-city")).first()
+        assert archived_upto(s, "x-city") > (cursor or 0)
+    env.issue("x-city", "S-003")  # the hall goes on, in another queue
+
+    r = env.client.post(f"{API}/notify/flush", headers=env.h("admin"))
+    assert r.status_code == 200 and r.json()["near_queued"] == 1, r.text
+    assert env.client.post(f"{API}/notify/flush", headers=env.h("admin")).json()["near_queued"] == 0
+    with env.ctx.db.read() as s:
+        near = list(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ticket.near")))
+    assert [m.payload["ticket_id"] for m in near] == [second["id"]]
+    assert "下一位就是您" in near[0].text
+
+
 class FlakyGateway:
     """An SMS gateway that fails the first time."""
 
@@ -359,6 +390,11 @@ def test_postgres_cancel(pg_env: Env) -> None:
 @pytest.mark.postgres
 def test_postgres_checkin(pg_env: Env) -> None:
     test_checkin_tolerance_gives_priority_ticket_once(pg_env)
+
+
+@pytest.mark.postgres
+def test_postgres_near_turn_after_archive(pg_env: Env) -> None:
+    test_near_turn_notice_reads_calls_archived_before_the_notifier_saw_them(pg_env)
 
 
 @pytest.mark.postgres

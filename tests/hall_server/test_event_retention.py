@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, func, insert, select, text
+from sqlalchemy import create_engine, event, func, insert, make_url, select, text
 from starlette.websockets import WebSocketDisconnect
 
-from hall_server import audit
-from hall_server.const import EVENT_ARCHIVE_BATCH, WS_CLOSE_PRUNED
+from hall_server import audit, worker
+from hall_server.config import Settings
+from hall_server.const import EVENT_ARCHIVE_BATCH, RECENT_CALLS, WS_CLOSE_PRUNED
+from hall_server.context import ServerContext
 from hall_server.db.models import Event, EventArchive, HallSeq, ReportEvent, SyncAck
+from hall_server.db.roles import grant_app_role_sql, run_sql
 from hall_server.event_archive import archive_closed_days, archived_upto
 from hall_server.migrate import upgrade
+from hall_server.services import notify
 from tests.hall_server.conftest import API, Hall
 from tests.hall_server.hs_city import CITY
 
@@ -260,3 +266,84 @@ def test_a_pass_with_nothing_old_reads_one_event_per_stream(hall: Hall) -> None:
         event.remove(hall.ctx.db.engine, "after_cursor_execute", count)
     assert read and sum(read) <= streams, read
     assert _live_count(hall, stream) == n
+
+
+def _retention_alerts(hall: Hall) -> list[dict[str, Any]]:
+    r = hall.client.get(f"{API}/halls/{CITY}/alerts", headers=hall.auth("m-city"))
+    assert r.status_code == 200, r.text
+    return [a for a in r.json() if a["code"] == "retention.needs_owner"]
+
+
+def test_the_append_only_role_warns_once_and_the_manager_sees_it(
+    hall: Hall, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server on PostgreSQL's append-only app role may not move events: its background
+    pass (every 15 s) warns once, not at every pass, and the hall manager's alerts say what to
+    run until the rule runs again. Granted the right, the pass archives and the alert goes; the
+    right taken away again, one warning more."""
+    if not hall.is_postgres:
+        pytest.skip("the append-only app role is PostgreSQL's")
+    _busy_day(hall)
+    role = f"hall_app_{uuid.uuid4().hex[:6]}"
+    owner = make_url(hall.db_url)
+    run_sql(hall.db_url, grant_app_role_sql(role, "pw-role-1", str(owner.database)))
+    as_role = owner.set(username=role, password="pw-role-1").render_as_string(hide_password=False)
+    settings = Settings(
+        data_dir=hall.data_dir, db_url=as_role, pool_size=2, event_retention_days=RETENTION_DAYS
+    )
+    ctx = ServerContext.create(settings)
+    ctx.clock = lambda: datetime.now(UTC) + LATER  # every event of the test is past the retention
+    notifier = notify.LogNotifier()
+
+    def warnings() -> int:
+        return sum("event retention needs the database owner" in r.getMessage() for r in caplog.records)
+
+    try:
+        with caplog.at_level(logging.INFO, logger="hall_server.worker"):
+            for _ in range(3):
+                assert worker.run_pass(ctx, notifier).get("events_archived", 0) == 0
+            assert warnings() == 1
+            alert = _retention_alerts(hall)
+            assert len(alert) == 1 and "hall-server db archive-events" in alert[0]["message"], alert
+            assert alert[0]["level"] == "warning" and "保留期" in alert[0]["message"]
+            assert _live_count(hall) > 0
+
+            run_sql(hall.db_url, [f"GRANT DELETE ON events TO {role}"])
+            assert worker.run_pass(ctx, notifier)["events_archived"] > 0
+            assert _retention_alerts(hall) == []
+            assert any("event retention runs again" in r.getMessage() for r in caplog.records)
+
+            run_sql(hall.db_url, [f"REVOKE DELETE ON events FROM {role}"])
+            for _ in range(3):
+                worker.run_pass(ctx, notifier)
+            assert warnings() == 2
+            assert len(_retention_alerts(hall)) == 1
+    finally:
+        ctx.close()
+        run_sql(hall.db_url, [f"DROP OWNED BY {role}", f"DROP ROLE {role}"])
+
+
+def _recent_calls(hall: Hall) -> list[dict[str, Any]]:
+    r = hall.client.get(f"{API}/halls/{CITY}/snapshot", headers=hall.auth(f"display:{CITY}"))
+    assert r.status_code == 200, r.text
+    return list(r.json()["recent_calls"])
+
+
+def test_the_display_keeps_its_recent_calls_when_their_days_are_archived(hall: Hall) -> None:
+    """A display started after the hall's calling days were archived (a holiday longer than the
+    retention) still shows the last calls, newest first; a call made since comes first, and none
+    is shown twice."""
+    for _ in range(RECENT_CALLS + 2):
+        hall.served()
+    before = _recent_calls(hall)
+    assert len(before) == RECENT_CALLS
+
+    _archive(hall)
+    assert _live_count(hall) == 0
+    assert _recent_calls(hall) == before
+
+    hall.served()
+    now = _recent_calls(hall)
+    seqs = [c["seq"] for c in now]
+    assert len(now) == RECENT_CALLS and len(set(seqs)) == RECENT_CALLS and seqs == sorted(seqs, reverse=True)
+    assert seqs[0] > before[0]["seq"] and now[1:] == before[: RECENT_CALLS - 1]

@@ -5,6 +5,7 @@ PostgreSQL databases, the real pull use case."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +20,9 @@ from hall_server.context import ServerContext
 from hall_server.db.models import Window
 from hall_server.migrate import upgrade
 from hall_server.seed import seed
-from hall_server.services import stations
+from hall_server.services import sessions, stations
 from hall_server.sync.protocol import CONFIG_TABLES
+from tests.hall_server.hs_city import CITY, PASSWORD
 from tests.hall_server.test_sync_station import KEY, STATION, VILLAGE, city_data
 
 
@@ -121,6 +123,68 @@ def test_operation_of_windows_and_token_use_leave_the_snapshot_alone(
         s.execute(text("UPDATE api_tokens SET last_used_at = CURRENT_TIMESTAMP"))
     assert _gen(ctx) == gen
     assert _pull(ctx, cred, version)["config"] is None
+
+
+def test_log_ins_leave_the_snapshot_alone(parent: tuple[ServerContext, str]) -> None:
+    """Staff logging in at the city (its manager, a clerk at a city window, the village's
+    manager) and a session refreshed do not bump the generation: the station's next pull gets
+    nothing new and the cached snapshot stands. A change a station must receive still bumps it:
+    the village manager's session revoked (log-out), a new device token of the village."""
+    ctx, cred = parent
+    version = _pull(ctx, cred, None)["config_version"]
+    gen = _gen(ctx)
+    with ctx.db.read() as s:
+        window = (
+            s.execute(select(Window.id).where(Window.hall_id == CITY).order_by(Window.number))
+            .scalars()
+            .first()
+        )
+    sessions.login(ctx, "m-city", PASSWORD, None)
+    sessions.login(ctx, "c1", PASSWORD, window)
+    sessions.login(ctx, "c1", PASSWORD, window)  # again: the clerk's earlier session is closed
+    village = sessions.login(ctx, "m-v", PASSWORD, None)
+    with ctx.db.write() as s:
+        city_token = create_token(s, "manager", hall_id=CITY)[0]
+        assert revoke_token(s, int(city_token))  # a city hall's token: no station carries it
+    assert _gen(ctx) == gen
+    assert _pull(ctx, cred, version)["config"] is None
+
+    with ctx.db.write() as s:
+        assert revoke_token(s, int(village["token_id"]))
+    assert _gen(ctx) > gen
+    gen = _gen(ctx)
+    with ctx.db.write() as s:
+        kiosk = create_token(s, "kiosk", hall_id=VILLAGE)[0]
+    assert _gen(ctx) > gen
+    answer = _pull(ctx, cred, version)
+    assert answer["config"] is not None and kiosk in {r["id"] for r in answer["config"]["api_tokens"]}
+
+
+def test_a_log_in_does_not_wait_for_a_configuration_change_being_saved(
+    parent: tuple[ServerContext, str],
+) -> None:
+    """PostgreSQL: a clerk logs in while a manager's catalogue change is still being saved (its
+    transaction holds the generation row): the log-in goes through at once instead of queueing
+    on that row until the change commits."""
+    ctx, _cred = parent
+    with ctx.db.read() as s:
+        if s.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite writes one transaction at a time anyway")
+        window = (
+            s.execute(select(Window.id).where(Window.hall_id == CITY).order_by(Window.number))
+            .scalars()
+            .first()
+        )
+    answers: list[dict[str, Any]] = []
+    login = threading.Thread(target=lambda: answers.append(sessions.login(ctx, "c2", PASSWORD, window)))
+    with ctx.db.write() as s:
+        s.execute(text("UPDATE service_items SET name = name || '（新）' WHERE code = 'S-A1'"))
+        login.start()
+        login.join(20)
+        logged_in_meanwhile = bool(answers)
+    login.join(30)
+    assert answers and answers[0]["role"] == "clerk"
+    assert logged_in_meanwhile, "the log-in waited for the configuration change to commit"
 
 
 def test_every_configuration_table_bumps_the_generation(parent: tuple[ServerContext, str]) -> None:

@@ -8,14 +8,18 @@ Real `hall-server serve` processes: the city on SQLite and on PostgreSQL, the st
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
+from hall_server.const import SYNC_PHOTOS_WANTED
+from hall_server.db.models import TicketDocument
 from tests.fixtures.server import HallServerFactory
 from tests.hall_server.sync_harness import (
     City,
@@ -45,7 +49,7 @@ def city(
     request: pytest.FixtureRequest, servers: HallServerFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[City]:
     pg = request.getfixturevalue("pg_server") if request.param == "postgres" else None
-    c = start_city(servers, tmp_path_factory.mktemp(f"photos-{request.param}"), request.param, pg, villages=3)
+    c = start_city(servers, tmp_path_factory.mktemp(f"photos-{request.param}"), request.param, pg, villages=4)
     try:
         yield c  # each test takes a village (and its station) of its own
     finally:
@@ -205,6 +209,86 @@ def test_a_photo_the_city_refuses_is_not_sent_again_every_round(
         time.sleep(5)
         assert st.server.log_tail(200_000).count(refused) == 1
         assert document_blob(city.engine, doc) == b""
+    finally:
+        st.server.kill()
+        st.close()
+
+
+def test_photos_the_city_refused_do_not_hold_back_newer_ones(
+    servers: HallServerFactory, city: City, tmp_path: Path
+) -> None:
+    """More photos the city refuses than it names at once (SYNC_PHOTOS_WANTED) are the station's
+    oldest: a document photographed after them still reaches the county's manager at the city,
+    and the refused ones stay listed there as not received (and are each offered once)."""
+    st = start_station(servers, city, city.server.base_url, tmp_path)
+    try:
+        wait_caught_up(st)
+        st.login_clerk()
+        # The oldest documents of the station: photos that do not decrypt at the city (as after
+        # a disk fault), so each is refused with sync.bad_photo.
+        broken_ticket = int(st.issue()["id"])
+        taken = datetime.now(UTC)
+        rows = [
+            {
+                "ticket_id": broken_ticket,
+                "hall_id": st.village.hall,
+                "taken_at": taken,
+                "content_type": "image/jpeg",
+                "size": 4,
+                "sha256": hashlib.sha256(b"bad%d" % k).hexdigest(),
+                "label": "",
+                "data_enc": b"\x01broken%d" % k,
+            }
+            for k in range(SYNC_PHOTOS_WANTED + 1)
+        ]
+        with st.engine.begin() as conn:
+            conn.execute(insert(TicketDocument.__table__), rows)
+            broken = [
+                int(i)
+                for i in conn.execute(
+                    text("SELECT id FROM ticket_documents WHERE ticket_id = :t ORDER BY id"),
+                    {"t": broken_ticket},
+                ).scalars()
+            ]
+        assert len(broken) == SYNC_PHOTOS_WANTED + 1
+        wait_until(
+            lambda: st.server.log_tail(400_000).count("not taken: sync.bad_photo") >= SYNC_PHOTOS_WANTED,
+            90,
+            message="the city refuses the broken photos it names first",
+        )
+
+        # A document photographed now, after all of them, reaches the county's manager.
+        data = _photo(11)
+        _ticket, doc = st.keep_photo(data)
+        assert doc > broken[-1]
+        manager = login(city.server.api, "m-county")
+        got = wait_photo(city.server.api, doc, manager, 90, "a newer photo passes the refused ones")
+        assert got.content == data
+
+        # The refused ones are still reported: the city lists them as not received, and names
+        # them to the station page by page (the cursor), the first page full of them.
+        listed = requests.get(
+            f"{city.server.api}/tickets/{broken_ticket}/documents", headers=bearer(manager), timeout=10
+        )
+        assert listed.status_code == 200, listed.text
+        received = {d["id"]: d["received"] for d in listed.json()}
+        assert [received.get(i) for i in broken] == [False] * len(broken)
+        cred = bearer(st.village.bundle["credential"])
+        first = requests.get(f"{city.server.api}/sync/photos", headers=cred, timeout=10).json()
+        assert first == {"documents": broken[:SYNC_PHOTOS_WANTED], "more": True}
+        rest = requests.get(
+            f"{city.server.api}/sync/photos",
+            params={"after": first["documents"][-1]},
+            headers=cred,
+            timeout=10,
+        ).json()
+        assert rest == {"documents": broken[SYNC_PHOTOS_WANTED:], "more": False}
+        bad = requests.get(f"{city.server.api}/sync/photos", params={"after": -1}, headers=cred, timeout=10)
+        assert bad.status_code == 422, bad.text
+        # Each refused photo crossed the link once, not every round.
+        log = st.server.log_tail(400_000)
+        for i in broken:
+            assert log.count(f"photo of document {i} not taken: sync.bad_photo") == 1, i
     finally:
         st.server.kill()
         st.close()
