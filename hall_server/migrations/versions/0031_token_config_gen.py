@@ -1,7 +1,7 @@
 """Config generation: a log-in no longer bumps it; only token changes a station must receive do.
 
 Revision ID: 0031
-Revises: 0028
+Revises: 0030
 Create Date: 2026-12-07 22:10:00
 
 0020 bumped `config_generation` on every insert and on every update of a token's configuration
@@ -21,7 +21,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0031"
-down_revision = "0028"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
