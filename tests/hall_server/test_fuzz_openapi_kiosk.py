@@ -3,6 +3,8 @@ every operation, with valid and invalid inputs, on SQLite and PostgreSQL; no ans
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("schemathesis")
@@ -15,5 +17,5 @@ from tests.hall_server.fuzz_openapi import fuzz_as
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
-def test_no_server_error_for_any_generated_request(hall: Hall) -> None:
-    fuzz_as(hall, "kiosk")
+def test_no_server_error_for_any_generated_request(hall: Hall, run_shared_dir: Path | None) -> None:
+    fuzz_as(hall, "kiosk", run_shared_dir)
