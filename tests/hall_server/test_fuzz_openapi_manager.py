@@ -12,8 +12,9 @@ pytest.importorskip("schemathesis")
 from tests.hall_server.conftest import Hall
 from tests.hall_server.fuzz_openapi import fuzz_as
 
-# The first test of a worker also generates the cases (about 35 CPU-s as a token holder), which a
-# loaded 2-core machine can stretch past the suite's 300 s hang guard.
+# The first test of a worker also generates the cases it does not find from another worker of the
+# run (about 28 CPU-s for all of a header shape), which a loaded 2-core machine can stretch past the
+# suite's 300 s hang guard.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
