@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -131,6 +132,16 @@ def pg_template(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
     yield tpl
     tpl.drop_spare(pg_server)
     pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def run_shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """A folder every pytest-xdist worker of this run sees (None without xdist: one process)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return None
+    path = tmp_path_factory.getbasetemp().parent / "shared"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="module")

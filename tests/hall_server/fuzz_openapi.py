@@ -17,16 +17,22 @@ principal's token is a fixed header (never generated), and so are the real ids p
 So the cases of an operation and mode are generated once per process and header shape ("bearer":
 some token, "none": no header, where schemathesis also generates the header) and replayed with the
 test's token and real ids; the requests sent are the ones a fresh generation would send.
+Under pytest-xdist the workers of a run also share them: the first worker to reach an operation
+and mode generates its cases and stores them in the run's temporary folder, and the others load
+them (three of the four principals hold a token, so they need the same cases).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
+import pickle
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 # Loaded before the app under test: hypothesis reads sys.modules["numpy"].ndarray on the test's
@@ -37,7 +43,8 @@ import numpy  # noqa: F401
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode
+from schemathesis import Case, GenerationMode
+from schemathesis.core import NOT_SET
 
 from hall_server.const import POLICY_BOOKING
 from hall_server.services.hall_settings import DEFAULTS
@@ -85,6 +92,7 @@ _SCHEMAS: dict[str, Any] = {}
 _CASES: dict[tuple[str, str, str, str, str, bool], list[Any] | str] = {}
 NO_FORM = "no form"  # an operation with no negative form
 BARREN = "barren"  # no invalid input to generate (hypothesis' Unsatisfiable)
+PENDING = "pending"  # another worker is generating these cases right now
 
 
 def _order(op: Any) -> tuple[int, str, str]:
@@ -136,22 +144,104 @@ def _generate(strategy: Any) -> list[Any] | str:
     return cases
 
 
-def _cases(digest: str, op: Any, mode: GenerationMode, fixed: dict[str, Any], shape: str) -> list[Any] | str:
-    """The cases of one operation, mode and header shape (generated once per process)."""
+def _make(op: Any, mode: GenerationMode, fixed: dict[str, Any], shape: str) -> list[Any] | str:
+    """Generate the cases of one operation, mode and header shape."""
+    try:
+        strategy = op.as_strategy(
+            generation_mode=mode,
+            headers=PLACEHOLDER if shape == "bearer" else {},
+            path_parameters={k: PLACEHOLDER_IDS[k] for k in fixed},
+        )
+    except Exception as exc:  # an operation with no negative form, say
+        if mode is GenerationMode.NEGATIVE:
+            return NO_FORM
+        raise AssertionError(f"{op.method.upper()} {op.path}: {exc}") from exc
+    return _generate(strategy)
+
+
+def _rebuild_case(cls: type, state: dict[str, Any]) -> Any:
+    """A Case from its slots (Case's own __setattr__ needs its metadata set first)."""
+    case = object.__new__(cls)
+    for name, value in state.items():
+        object.__setattr__(case, name, value)
+    return case
+
+
+class _CasePickler(pickle.Pickler):
+    """Pickles cases without their operation (the loading worker has its own) and keeps
+    schemathesis' NOT_SET marker the one object it is compared with."""
+
+    def __init__(self, file: Any, op: Any) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.op = op
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, Case):
+            state = {n: getattr(obj, n) for n in Case.__slots__ if hasattr(obj, n)}
+            return _rebuild_case, (type(obj), state)
+        return NotImplemented
+
+    def persistent_id(self, obj: Any) -> str | None:
+        if obj is self.op:
+            return "operation"
+        if obj is NOT_SET:
+            return "not-set"
+        return None
+
+
+class _CaseUnpickler(pickle.Unpickler):
+    """The other half of _CasePickler."""
+
+    def __init__(self, file: Any, op: Any) -> None:
+        super().__init__(file)
+        self.op = op
+
+    def persistent_load(self, pid: Any) -> Any:
+        return {"operation": self.op, "not-set": NOT_SET}[pid]
+
+
+def _shared(shared: Path, key: tuple[Any, ...], op: Any, make: Any, wait: bool) -> list[Any] | str:
+    """The cases of key from the run's shared folder, generated here if no worker has yet;
+    PENDING if another worker is generating them and wait is False."""
+    name = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+    path, lock_path = shared / f"{name}.pickle", shared / f"{name}.lock"
+    with open(lock_path, "a+b") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return PENDING
+        try:
+            if path.exists():
+                with open(path, "rb") as f:
+                    return _CaseUnpickler(f, op).load()
+            cases = make()
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                _CasePickler(f, op).dump(cases)
+            tmp.replace(path)
+            return cases
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _cases(
+    digest: str,
+    op: Any,
+    mode: GenerationMode,
+    fixed: dict[str, Any],
+    shape: str,
+    shared: Path | None = None,
+    wait: bool = True,
+) -> list[Any] | str:
+    """The cases of one operation, mode and header shape (generated once per process, and once
+    per run where the workers share a folder); PENDING as in _shared."""
     key = (digest, shape, op.method, op.path, str(mode), bool(fixed))
     if key not in _CASES:
-        try:
-            strategy = op.as_strategy(
-                generation_mode=mode,
-                headers=PLACEHOLDER if shape == "bearer" else {},
-                path_parameters={k: PLACEHOLDER_IDS[k] for k in fixed},
-            )
-        except Exception as exc:  # an operation with no negative form, say
-            if mode is GenerationMode.NEGATIVE:
-                _CASES[key] = NO_FORM
-                return NO_FORM
-            raise AssertionError(f"{op.method.upper()} {op.path}: {exc}") from exc
-        _CASES[key] = _generate(strategy)
+        make = lambda: _make(op, mode, fixed, shape)  # noqa: E731
+        cases = make() if shared is None else _shared(shared, key, op, make, wait)
+        if cases == PENDING:
+            return PENDING
+        _CASES[key] = cases
     return _CASES[key]
 
 
@@ -209,8 +299,11 @@ class Tally:
     counts: dict[str, int] = field(default_factory=lambda: {"requests": 0, "runs": 0, "unsatisfiable": 0})
 
 
-def fuzz_as(hall: Hall, principal: str) -> None:
-    """Every operation of the app's OpenAPI, as principal: no generated request answers a 5xx."""
+def fuzz_as(hall: Hall, principal: str, shared: Path | None = None) -> None:
+    """Every operation of the app's OpenAPI, as principal: no generated request answers a 5xx.
+
+    shared: a folder the run's workers share the generated cases through (None: this process only).
+    """
     real = real_ids(hall)
     digest, schema = _schema(hall.client.get("/openapi.json").json())
     operations = sorted((r.ok() for r in schema.get_all_operations()), key=_order)
@@ -222,13 +315,19 @@ def fuzz_as(hall: Hall, principal: str) -> None:
     headers = hall.auth(who) if who else {}
     shape = "bearer" if who else "none"
     # Generation first (bounded by the hypothesis settings; the first test of a process pays it),
-    # then the budget bounds the requests.
+    # then the budget bounds the requests. Cases another worker is generating are taken once it
+    # is done, after this worker has made (or loaded) the rest.
+    deferred = []
     for op in operations:
         names = {p.name for p in op.path_parameters}
         fixed = {k: v for k, v in real.items() if k in names}
         for mode, with_ids in MODES:
             if not with_ids or fixed:
-                _cases(digest, op, mode, fixed if with_ids else {}, shape)
+                args = (digest, op, mode, fixed if with_ids else {}, shape, shared)
+                if _cases(*args, wait=False) == PENDING:
+                    deferred.append(args)
+    for args in deferred:
+        _cases(*args, wait=True)
     started = time.monotonic()
     deadline = started + BUDGET_S
     for op in operations:
