@@ -23,7 +23,7 @@ from hall_server.db.prepared import Prepared
 from hall_server.db.upsert import upsert_statement
 from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
-from hall_server.services.queue import QueueEstimator, new_ticket_ahead
+from hall_server.services.queue import QueueEstimator, group_counts, new_ticket_ahead
 from hall_server.services.views import may_reveal, record_reveals_apart, ticket_view, without_track
 from queueing.directions import WindowPlace, directions_for, directions_to
 from queueing.errors import IssueRefused
@@ -184,8 +184,14 @@ def _insert_ticket(
             )
         if req.name:
             values.update(name_enc=protector.encrypt(req.name, "name"), name_masked=mask_name(req.name))
-        # The wait estimate's inputs (cached per group for a few seconds; a refresh reads).
+        # The wait estimate's inputs (cached per group for a few seconds; a refresh reads), and
+        # the group's waiting counts before this ticket: read here, the ticket's insert (whose
+        # trigger locks the group's count row, which the hall's windows' calls update too) is
+        # followed only by its event and the commit. No other issue of the hall runs meanwhile
+        # in this process (the queue); a call or another process's issue committed between
+        # this read and the insert is off by one in the figure, as a moment later anyway.
         recent, windows = ctx.estimates.get(s, hall.id, day, prefix)
+        before = group_counts(conn, hall.id, day, prefix) if policy.calling_policy == "default" else None
         # Then the number: the counter row is the group's issued count, and a refusal below
         # rolls the draw back with everything else.
         seq = int(_counter_upsert(dialect).scalar(conn, {"hall_id": hall.id, "prefix": prefix, "day": day}))
@@ -206,7 +212,7 @@ def _insert_ticket(
         values["seq"] = seq
         values["number"] = format_number(prefix, seq, policy.number_width, policy.wrap_at)
         row = _INSERT_TICKET.one(conn, values)
-        ahead = new_ticket_ahead(conn, hall.id, day, row, policy)
+        ahead = new_ticket_ahead(conn, hall.id, day, row, policy, before)
         if ahead is None:
             ahead, minutes = QueueEstimator(s, hall, day, ctx.estimates).position(row)
         else:
