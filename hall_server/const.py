@@ -667,6 +667,12 @@ SYNC_YIELD_STEP_S = 0.002
 SYNC_YIELD_BUDGET_S = 0.15
 SYNC_HOT_RECENT_S = 1.0
 SYNC_BATCH_UNDER_LOAD = 500
+# A serving process hands the GIL to a waiting thread after this long (Python's default: 5 ms).
+# A kiosk or window request returns from the database five or six times per transaction and
+# must take the GIL back each time; while a station's batch is decoded on another thread it
+# waited up to 5 ms each time, with its hall's number-counter and seq rows locked meanwhile,
+# so the hall's issues ran at most ~35 a second one after another (issue 11, the fleet).
+GIL_SWITCH_INTERVAL_S = 0.0005
 # Document photos go up on their own channel after the records (sync/photos.py): the parent
 # names at most SYNC_PHOTOS_WANTED of the photos it lacks per ask, a station sends at most
 # SYNC_PHOTO_ROUND_BYTES of them per round (a slow link still carries the records each round),

@@ -297,6 +297,8 @@ class Database:
         # The lane thread's open group (group commit), if any; None on every other thread.
         self._local = threading.local()
         self.group_commit = True
+        # tx(queue=...): one writer at a time per queue name (a hall's issues), in this process.
+        self._queues: dict[str, threading.Lock] = {}
 
     @contextmanager
     def request(self) -> Iterator[None]:
@@ -465,8 +467,19 @@ class Database:
             self._publish(published)
 
     @contextmanager
-    def tx(self) -> Iterator[Tx]:
-        """Like write(), on a bare Connection (Core statements only); for the hot use cases."""
+    def tx(self, *, queue: str | None = None) -> Iterator[Tx]:
+        """Like write(), on a bare Connection (Core statements only); for the hot use cases.
+
+        queue (PostgreSQL): writers that name the same queue run one at a time in this process,
+        waiting for it before they take a writer slot. For writers that would serialise on one
+        hot row anyway (a hall's number counter): in the database each waiter would hold a
+        writer slot and a connection while the row lock is held, and the hall's windows and
+        station sync wait for a slot behind them. SQLite's hot writers run in one lane already.
+        """
+        if queue is not None and self.is_postgres and self._group() is None:
+            with self._queue(queue), self.tx() as tx:
+                yield tx
+            return
         g = self._group()
         if g is not None:
             with self._savepoint(g) as conn:
@@ -490,6 +503,14 @@ class Database:
         published = tx.info.get("events")
         if published:
             self._publish(published)
+
+    def _queue(self, name: str) -> threading.Lock:
+        """The in-process lock of a writers' queue (tx(queue=...)), made on first use."""
+        lock = self._queues.get(name)
+        if lock is None:
+            with self._lane_lock:
+                lock = self._queues.setdefault(name, threading.Lock())
+        return lock
 
     def _publish(self, published: list[Any]) -> None:
         for hook in self.after_commit:

@@ -224,27 +224,43 @@ _WAITING_COUNTS = Prepared(
 )
 
 
+def group_counts(
+    session: Session | Tx | Connection, hall_id: str, day: date, group: str
+) -> dict[tuple[bool, bool], int]:
+    """The group's waiting counts per class (priority, appointed)."""
+    conn = _connection(session)
+    return {
+        (bool(priority), bool(appointed)): int(n)
+        for priority, appointed, n in _WAITING_COUNTS.all(
+            conn, {"hall_id": hall_id, "day": day, "group": group}
+        )
+    }
+
+
 def new_ticket_ahead(
-    session: Session | Tx | Connection, hall_id: str, day: date, row: Any, policy: HallPolicy
+    session: Session | Tx | Connection,
+    hall_id: str,
+    day: date,
+    row: Any,
+    policy: HallPolicy,
+    before: dict[tuple[bool, bool], int] | None = None,
 ) -> int | None:
     """People ahead of a just-issued ticket from the group's waiting counts, or None if the policy needs the queue.
 
     The counts (waiting_counts, kept by triggers on tickets: migration 0024) already include
     the new ticket itself, so every other unbound waiting ticket of its group was issued
-    before it. Mirrors queueing.policy.DefaultCallingPolicy.group_order for the newest
-    arrival (a test keeps the two in step): within its class (green or normal) it comes after
-    everyone (after every appointment holder when it holds one itself and appointments go
-    first), and the classes interleave as the hall's green mode says.
+    before it; `before` (group_counts read in the issue's transaction before the ticket went
+    in) are taken as they are. Mirrors queueing.policy.DefaultCallingPolicy.group_order for
+    the newest arrival (a test keeps the two in step): within its class (green or normal) it
+    comes after everyone (after every appointment holder when it holds one itself and
+    appointments go first), and the classes interleave as the hall's green mode says.
     """
     if policy.calling_policy != "default" or row.bound_window_id is not None:
         return None
-    conn = _connection(session)
-    counts: dict[tuple[bool, bool], int] = {}
-    for priority, appointed, n in _WAITING_COUNTS.all(
-        conn, {"hall_id": hall_id, "day": day, "group": row.group_prefix}
-    ):
-        counts[(bool(priority), bool(appointed))] = int(n)
     own = (bool(row.priority), row.appointment_id is not None)
+    if before is not None:
+        return ahead_from_counts(before, own[0], own[1], policy)
+    counts = group_counts(session, hall_id, day, row.group_prefix)
     counts[own] = counts.get(own, 1) - 1
     return ahead_from_counts(counts, own[0], own[1], policy)
 

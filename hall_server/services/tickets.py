@@ -23,7 +23,7 @@ from hall_server.db.prepared import Prepared
 from hall_server.db.upsert import upsert_statement
 from hall_server.errors import HallError
 from hall_server.events import Actor, append_event
-from hall_server.services.queue import QueueEstimator, new_ticket_ahead
+from hall_server.services.queue import QueueEstimator, group_counts, new_ticket_ahead
 from hall_server.services.views import may_reveal, record_reveals_apart, ticket_view, without_track
 from queueing.directions import WindowPlace, directions_for, directions_to
 from queueing.errors import IssueRefused
@@ -141,7 +141,8 @@ def _insert_ticket(
 ) -> dict[str, Any]:
     protector = ctx.protector
     id_hmac = protector.lookup_hash(holder.number) if holder else None
-    with ctx.db.tx() as s:
+    # The hall's issues queue here, not on its counter row in the database (Database.tx).
+    with ctx.db.tx(queue=f"issue:{hall.id}") as s:
         conn = s.connection()
         dialect = conn.dialect.name
         per_person: int | None = None
@@ -154,29 +155,13 @@ def _insert_ticket(
                 # IMMEDIATE writers are serialised already.
                 _PERSON_LOCK.all(conn, {"k": person_lock_key(hall.id, id_hmac or "", day)})
             per_person = int(_PERSON_COUNT.scalar(conn, {"h": id_hmac, "day": day, "hall_id": hall.id}))
-        # Draw the number first: the counter row is the group's issued count, and a refusal
-        # below rolls the draw back with everything else.
-        seq = int(_counter_upsert(dialect).scalar(conn, {"hall_id": hall.id, "prefix": prefix, "day": day}))
-        check_can_issue(policy, now.astimezone(hall.zone), seq - 1, per_person)
-        rule = hall.service_rules.get(req.service_code)
-        if rule is not None and rule.daily_cap is not None:
-            # The service's own cap (its guide): counted after the group's number draw, whose
-            # counter row lock serialises the issues of this group (and so of this service).
-            issued = int(_SERVICE_COUNT.scalar(conn, {"h": hall.id, "day": day, "code": req.service_code}))
-            if issued >= rule.daily_cap:
-                raise IssueRefused(
-                    "issue.daily_cap",
-                    f"该事项今日号源已满（{rule.daily_cap}个），请明日再来或预约办理",
-                    f"today's tickets for this service are used up ({rule.daily_cap}); come back tomorrow or book ahead",
-                    cap=rule.daily_cap,
-                    issued=issued,
-                )
+        # Everything that does not need the number comes before it is drawn: the counter row
+        # stays locked from the draw until commit, and every issue of the group waits on it
+        # (on a busy parent each statement or GIL hand-over inside that span is paid by them all).
         values: dict[str, Any] = {
             "hall_id": hall.id,
             "business_day": day,
             "prefix": prefix,
-            "seq": seq,
-            "number": format_number(prefix, seq, policy.number_width, policy.wrap_at),
             "group_prefix": prefix,
             "service_code": req.service_code,
             "status": "waiting",
@@ -199,12 +184,38 @@ def _insert_ticket(
             )
         if req.name:
             values.update(name_enc=protector.encrypt(req.name, "name"), name_masked=mask_name(req.name))
+        # The wait estimate's inputs (cached per group for a few seconds; a refresh reads), and
+        # the group's waiting counts before this ticket: read here, the ticket's insert (whose
+        # trigger locks the group's count row, which the hall's windows' calls update too) is
+        # followed only by its event and the commit. No other issue of the hall runs meanwhile
+        # in this process (the queue); a call or another process's issue committed between
+        # this read and the insert is off by one in the figure, as a moment later anyway.
+        recent, windows = ctx.estimates.get(s, hall.id, day, prefix)
+        before = group_counts(conn, hall.id, day, prefix) if policy.calling_policy == "default" else None
+        # Then the number: the counter row is the group's issued count, and a refusal below
+        # rolls the draw back with everything else.
+        seq = int(_counter_upsert(dialect).scalar(conn, {"hall_id": hall.id, "prefix": prefix, "day": day}))
+        check_can_issue(policy, now.astimezone(hall.zone), seq - 1, per_person)
+        rule = hall.service_rules.get(req.service_code)
+        if rule is not None and rule.daily_cap is not None:
+            # The service's own cap (its guide): counted after the group's number draw, whose
+            # counter row lock serialises the issues of this group (and so of this service).
+            issued = int(_SERVICE_COUNT.scalar(conn, {"h": hall.id, "day": day, "code": req.service_code}))
+            if issued >= rule.daily_cap:
+                raise IssueRefused(
+                    "issue.daily_cap",
+                    f"该事项今日号源已满（{rule.daily_cap}个），请明日再来或预约办理",
+                    f"today's tickets for this service are used up ({rule.daily_cap}); come back tomorrow or book ahead",
+                    cap=rule.daily_cap,
+                    issued=issued,
+                )
+        values["seq"] = seq
+        values["number"] = format_number(prefix, seq, policy.number_width, policy.wrap_at)
         row = _INSERT_TICKET.one(conn, values)
-        ahead = new_ticket_ahead(conn, hall.id, day, row, policy)
+        ahead = new_ticket_ahead(conn, hall.id, day, row, policy, before)
         if ahead is None:
             ahead, minutes = QueueEstimator(s, hall, day, ctx.estimates).position(row)
         else:
-            recent, windows = ctx.estimates.get(s, hall.id, day, prefix)
             minutes = estimate_wait_minutes(ahead, recent, windows)
         view = ticket_view(ctx, row, people_ahead=ahead, estimated_wait_minutes=minutes, track=True)
         append_event(s, hall.id, EV_TICKET_ISSUED, {"ticket": without_track(view)}, p.actor)
