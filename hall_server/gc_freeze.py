@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 GEN0_THRESHOLD = 20_000
 
 
-def settle_heap() -> None:
+def settle_heap(*, postgres: bool = False) -> None:
     """Collect once, then move everything alive now out of the collector's sight.
 
     After start-up the process holds hundreds of thousands of objects (SQLAlchemy metadata,
@@ -31,6 +31,9 @@ def settle_heap() -> None:
     _gen0, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GEN0_THRESHOLD, gen1, gen2)
     logger.debug("heap settled: %d objects frozen", gc.get_freeze_count())
-    # Also only for a serving process: its request threads take the GIL back sooner
-    # (const.GIL_SWITCH_INTERVAL_S) from a thread applying a station's batch.
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    if postgres:
+        # A city's serving process (PostgreSQL): its request threads take the GIL back sooner
+        # (const.GIL_SWITCH_INTERVAL_S) from a thread applying a station's batch while they hold
+        # a hall's rows. A SQLite server's writes run in one lane, with no such waits; it keeps
+        # Python's default and its CPU per request.
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
