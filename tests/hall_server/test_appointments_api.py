@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -283,7 +284,9 @@ def test_checkin_too_late_offers_a_normal_ticket(env: Env) -> None:
     assert r.status_code == 409 and r.json()["error"]["detail"]["normal_ticket_allowed"] is False
 
 
-def test_near_turn_notice_sent_once(env: Env) -> None:
+def _second_booked_visitor_near(env: Env) -> dict[str, Any]:
+    """Two bookings checked in behind a normal ticket; the first is called, so the second is
+    next in line. Returns the second visitor's ticket."""
     book(env, start="09:00")
     book(env, start="09:00", id_number=ID_B)
     env.clock.set_local(TUE, "08:50")
@@ -293,6 +296,11 @@ def test_near_turn_notice_sent_once(env: Env) -> None:
     second = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_B}, headers=kiosk).json()
     called = env.serve_next("x-city", 1, finish=False)  # appointments first: ID_A's ticket is called
     assert called["id"] == first["id"]
+    return second
+
+
+def test_near_turn_notice_sent_once(env: Env) -> None:
+    second = _second_booked_visitor_near(env)
     r = env.client.post(f"{API}/notify/flush", headers=env.h("admin"))
     assert r.status_code == 200 and r.json()["near_queued"] == 1
     r2 = env.client.post(f"{API}/notify/flush", headers=env.h("admin")).json()
@@ -307,15 +315,7 @@ def test_near_turn_notice_reads_calls_archived_before_the_notifier_saw_them(env:
     """The notifier was behind when event retention archived the hall's log (its worker was
     stopped while the owner ran `db archive-events`): the call that brings a booked visitor
     near is read from the archive once the hall goes on, so the notice still goes, once."""
-    book(env, start="09:00")
-    book(env, start="09:00", id_number=ID_B)
-    env.clock.set_local(TUE, "08:50")
-    env.issue("x-city")  # a normal ticket already waiting
-    kiosk = env.h("kiosk:x-city")
-    first = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_A}, headers=kiosk).json()
-    second = env.client.post(f"{API}/halls/x-city/checkin", json={"id_number": ID_B}, headers=kiosk).json()
-    called = env.serve_next("x-city", 1, finish=False)  # appointments first: ID_A's ticket is called
-    assert called["id"] == first["id"]
+    second = _second_booked_visitor_near(env)
     # Everything so far goes to the archive before the notifier reads it.
     later = max(env.ctx.now(), datetime.now(UTC)) + timedelta(days=3)  # events carry either time
     assert archive_closed_days(env.ctx.db, later, 1) > 0
