@@ -102,7 +102,6 @@ def create_app_from_env() -> FastAPI:
     """Factory for uvicorn worker processes (settings from HALL_* variables; already migrated)."""
     from hall_server.gc_freeze import settle_heap
 
-    settings = Settings.from_env()
-    app = create_app(settings, migrate=False)
-    settle_heap(postgres=settings.database_url.startswith("postgresql"))
+    app = create_app(Settings.from_env(), migrate=False)
+    settle_heap(postgres=app.state.ctx.db.is_postgres)
     return app

@@ -642,7 +642,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             from hall_server.gc_freeze import settle_heap
 
             app = create_app(s, migrate=False)
-            settle_heap(postgres=s.database_url.startswith("postgresql"))
+            settle_heap(postgres=app.state.ctx.db.is_postgres)
             uvicorn.run(app, **options)
     finally:
         if advertiser is not None:

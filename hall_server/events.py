@@ -351,14 +351,15 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def row_to_event(row: Any) -> dict[str, Any]:
-    """The wire form of an events row."""
+def row_to_event(row: Any, hall_id: str | None = None) -> dict[str, Any]:
+    """The wire form of an events row (hall_id: the stream's, for a row that does not carry it,
+    such as an archived event)."""
     at = row.at
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     return {
         "seq": int(row.seq),
-        "hall_id": row.hall_id,
+        "hall_id": row.hall_id if hall_id is None else hall_id,
         "type": row.type,
         "at": at.isoformat() if at else None,
         "actor": {"kind": row.actor_kind, "id": row.actor_id},

@@ -122,17 +122,6 @@ def list_services(ctx: ServerContext, hall_id: str, q: str | None = None) -> lis
         return [service_view(r, r.prefix) for r in s.execute(stmt).all()]
 
 
-class _Archived:
-    """An archived event read like an events row (row_to_event)."""
-
-    __slots__ = ("actor_id", "actor_kind", "at", "hall_id", "payload", "seq", "type")
-
-    def __init__(self, hall_id: str, ev: event_archive.ArchivedEvent) -> None:
-        self.hall_id = hall_id
-        self.seq, self.type, self.at, self.payload = ev.seq, ev.type, ev.at, ev.payload
-        self.actor_kind, self.actor_id = ev.actor_kind, ev.actor_id
-
-
 def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
     """The live state of a hall: waiting per group, windows and what they serve, recent calls."""
     hall = ctx.catalog.hall(hall_id)
@@ -184,7 +173,7 @@ def snapshot(ctx: ServerContext, p: Principal, hall_id: str) -> dict[str, Any]:
             # below the oldest live one, so none is lost or shown twice.
             below = recent[-1]["seq"] if recent else seq + 1
             older = event_archive.recent_archived(s, hall_id, CALL_EVENTS, RECENT_CALLS - len(recent))
-            recent += [row_to_event(_Archived(hall_id, ev)) for ev in older if ev.seq < below]
+            recent += [row_to_event(ev, hall_id) for ev in older if ev.seq < below]
         ids = [h.ticket_id for h in heads]
         numbers = dict(s.execute(select(T.c.id, T.c.number).where(T.c.id.in_(ids))).all()) if ids else {}
         # Longest waiting first: the hall-wide arrival order (the display shows the first few).
