@@ -26,6 +26,7 @@ from hall_server.const import (
 )
 from hall_server.context import ServerContext
 from hall_server.db.analyze import StatsKeeper
+from hall_server.db.checkpoint import start_checkpoints
 from hall_server.listeners import CrossProcessListener
 
 logger = logging.getLogger(__name__)
@@ -50,10 +51,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         keeper = StatsKeeper(ctx.db) if ctx.db.is_postgres else None
         if keeper is not None:
             keeper.start()
+        stop_checkpoints = start_checkpoints(ctx.db.engine) if ctx.db.is_sqlite else None
         try:
             async with worker.background_passes(app):
                 yield
         finally:
+            if stop_checkpoints is not None:
+                stop_checkpoints()
             if keeper is not None:
                 keeper.stop()
             if listener is not None:

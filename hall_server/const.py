@@ -50,6 +50,12 @@ OPEN_FILES_WANTED = 65536
 
 # SQLite tuning: writers wait this long for the lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 15000
+# WAL checkpoints. SQLite's own (every 1,000 pages) runs in the committing thread and fsyncs
+# the database file: the serving lane stood still for it, up to 25 ms (the p99 of issue at
+# 1,000/s). A serving process checkpoints in a thread of its own this often (db/checkpoint.py);
+# a connection still checkpoints itself past the backstop, should that thread fall behind.
+SQLITE_CHECKPOINT_S = 0.5
+SQLITE_WAL_BACKSTOP_PAGES = 20000
 # psycopg prepares a statement on a connection after this many runs of it (its default is 5):
 # the hot statements then skip parsing, and PostgreSQL plans them a few times at most.
 PG_PREPARE_THRESHOLD = 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Protocol, runtime_checkable
 
 from . import const
@@ -138,12 +137,14 @@ def pick_group(groups: Iterable[str], weights: Mapping[str, int], history: CallH
 
     done = len(calls)
 
-    def key(g: str) -> tuple[bool, Fraction, int, int, str]:
+    def key(g: str) -> tuple[bool, int, int, int, str]:
         weight = weights.get(g, 1)
         count = counts.get(g, 0)
         # Behind its weight in this round first; then furthest behind its ideal share after the
         # next call (a smooth interleave like A A B A C A A for 5:1:1); then heavier, then oldest.
-        lag = Fraction((done + 1) * weight, period) - count
+        # The lag behind that share is (done + 1) * weight / period - count; every group has the
+        # same period, so it is compared times period, in whole numbers.
+        lag = (done + 1) * weight - count * period
         return (count >= weight, -lag, -weight, last_seen.get(g, -1), g)
 
     return min(sorted(set(groups)), key=key)

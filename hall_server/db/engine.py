@@ -14,7 +14,12 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session
 
-from hall_server.const import PG_PING_IDLE_S, PG_PREPARE_THRESHOLD, SQLITE_BUSY_TIMEOUT_MS
+from hall_server.const import (
+    PG_PING_IDLE_S,
+    PG_PREPARE_THRESHOLD,
+    SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_WAL_BACKSTOP_PAGES,
+)
 from hall_server.db.lane import Lane
 from hall_server.errors import HallError
 
@@ -90,6 +95,9 @@ def _tune_sqlite(engine: Engine) -> None:
         # the last commits, which is the usual trade for a kiosk hall.
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
+        # A serving process checkpoints in a thread of its own (db/checkpoint.py); SQLite's own
+        # checkpoint in the committing thread is only the backstop.
+        cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_BACKSTOP_PAGES}")
         cur.close()
 
     @event.listens_for(engine, "begin")
