@@ -37,8 +37,11 @@ def run_pass(ctx: ServerContext, notifier: notify.Notifier) -> dict[str, int]:
         # At a station the city opens and works the cases of bad ratings; they come down.
         with ctx.db.write() as s:
             out["cases_opened"] = followups.open_missing_cases(s, now)
+    # The scan reads (events, queues) outside the writers' slot; only its findings are written.
+    with ctx.db.read() as s:
+        near = notify.scan_events(s, ctx.protector)
     with ctx.db.write() as s:
-        out["near_queued"] = notify.scan_events(s, ctx.protector, now)
+        out["near_queued"] = notify.queue_near(s, ctx.protector, near, now)
     out.update(notify.flush(ctx.db, ctx.protector, notifier, now))
     out["documents_purged"] = documents.purge_documents(ctx, now, ctx.settings.document_retention_days)
     # Last, so the day-end closing and new cases of this pass are in the rollups it writes.

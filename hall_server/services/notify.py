@@ -26,7 +26,7 @@ from hall_server.db.engine import Database
 from hall_server.db.models import Appointment, Event, Hall, NotifyCursor, OutboxMessage, Ticket
 from hall_server.event_archive import archived_rows
 from hall_server.services.hall_settings import settings_of
-from hall_server.services.queue import waiting_candidates
+from hall_server.services.queue import group_counts, waiting_candidates
 from queueing.idnumber import mask_phone
 from queueing.model import HallPolicy
 from queueing.policy import expected_order
@@ -192,34 +192,50 @@ def _record(db: Database, results: list[tuple[_Claimed, str | None]], now: datet
                 msg.next_attempt_at = now + timedelta(seconds=backoff)
 
 
-def scan_events(session: Session, protector: DataProtector | None, now: datetime) -> int:
-    """Read new call events of every hall and queue "your turn is near" for booked visitors.
+@dataclass(frozen=True)
+class _Near:
+    """One "your turn is near" message found by a scan, to be queued."""
 
+    ticket_id: int
+    hall_id: str
+    phone: str
+    text: str
+    ahead: int
+
+
+@dataclass
+class NearScan:
+    """What a scan read: each hall's last event seq, and the messages to queue."""
+
+    cursors: dict[str, int]
+    messages: list[_Near]
+
+
+def scan_events(session: Session, protector: DataProtector | None) -> NearScan:
+    """Read new call events of every hall and find the booked visitors whose turn is near.
+
+    Reads only: it runs in a read transaction, so the hall's writers never wait for it (a scan
+    reads up to NOTIFY_SCAN events a hall and its queues); queue_near() writes what it found.
     A waiting appointment ticket with at most N people ahead (hall setting notify_people_ahead,
     default 3) gets one message; the dedupe key makes a re-scan harmless.
     """
-    added = 0
+    found = NearScan(cursors={}, messages=[])
     halls = {h.id: h for h in session.scalars(select(Hall))}
-    cursors = {c.hall_id: c for c in session.scalars(select(NotifyCursor))}
+    cursors = {c.hall_id: c.last_seq for c in session.scalars(select(NotifyCursor))}
     for hall_id, hall in halls.items():
-        cursor = cursors.get(hall_id)
-        if cursor is None:
-            cursor = NotifyCursor(hall_id=hall_id, last_seq=0)
-            session.add(cursor)
+        last_seq = cursors.get(hall_id, 0)
         rows = session.execute(
             select(Event.seq, Event.type, Event.payload)
-            .where(Event.hall_id == hall_id, Event.seq > cursor.last_seq)
+            .where(Event.hall_id == hall_id, Event.seq > last_seq)
             .order_by(Event.seq)
             .limit(NOTIFY_SCAN)
         ).all()
         if not rows:
             continue
-        if rows[0].seq > cursor.last_seq + 1:
+        if rows[0].seq > last_seq + 1:
             # The events in between were archived before this pass read them (event retention
             # ran while the notifier was behind): read them there, so no call is skipped.
-            archived = list(
-                islice(archived_rows(session, hall_id, cursor.last_seq, rows[0].seq - 1), NOTIFY_SCAN)
-            )
+            archived = list(islice(archived_rows(session, hall_id, last_seq, rows[0].seq - 1), NOTIFY_SCAN))
             rows = [*archived, *rows][:NOTIFY_SCAN]
         groups: set[str] = set()
         for row in rows:
@@ -230,10 +246,37 @@ def scan_events(session: Session, protector: DataProtector | None, now: datetime
                     ticket = {}
                 if ticket.get("prefix"):
                     groups.add(str(ticket["prefix"]))
-        cursor.last_seq = int(rows[-1].seq)
+        found.cursors[hall_id] = int(rows[-1].seq)
         ahead_limit = int(settings_of(session, hall_id)[POLICY_NEAR_AHEAD])
         for prefix in groups:
-            added += _near_for_group(session, protector, hall, prefix, ahead_limit, now)
+            found.messages += _near_for_group(session, protector, hall, prefix, ahead_limit)
+    return found
+
+
+def queue_near(session: Session, protector: DataProtector | None, found: NearScan, now: datetime) -> int:
+    """Queue the messages a scan found and move the halls' cursors; how many were added."""
+    added = 0
+    for near in found.messages:
+        added += enqueue(
+            session,
+            protector,
+            dedupe_key=f"near:{near.ticket_id}",
+            kind="ticket.near",
+            hall_id=near.hall_id,
+            phone=near.phone,
+            text=near.text,
+            payload={"ticket_id": near.ticket_id, "people_ahead": near.ahead},
+            due=now,
+            now=now,
+        )
+    stored = {c.hall_id: c for c in session.scalars(select(NotifyCursor))}
+    for hall_id, seq in found.cursors.items():
+        cursor = stored.get(hall_id)
+        if cursor is None:
+            session.add(NotifyCursor(hall_id=hall_id, last_seq=seq))
+        else:
+            # Two processes may scan at once: a cursor never moves back.
+            cursor.last_seq = max(cursor.last_seq, seq)
     return added
 
 
@@ -243,23 +286,27 @@ def _near_for_group(
     hall: Hall,
     prefix: str,
     ahead_limit: int,
-    now: datetime,
-) -> int:
+) -> list[_Near]:
     # The order the hall's calling policy will serve the group in (the core's own domain function).
     day = session.scalar(
         select(func.max(Ticket.business_day)).where(Ticket.hall_id == hall.id, Ticket.status == "waiting")
     )
-    if day is None:
-        return 0
+    if day is None or protector is None:
+        return []
+    # Only appointment holders are told (the phone is on their booking): a group with none of
+    # them waiting has nobody to tell, which its counts say without reading its whole queue.
+    counts = group_counts(session, hall.id, day, prefix)
+    if not any(n > 0 for (_priority, appointed), n in counts.items() if appointed):
+        return []
     policy = HallPolicy.from_dict(hall.policy or {})
     order = expected_order(waiting_candidates(session, hall.id, day), prefix, policy)
-    added = 0
+    out: list[_Near] = []
     for ahead, cand in enumerate(order[: ahead_limit + 1]):
         t = session.get(Ticket, cand.ticket_id)
         if t is None or not t.appointment_id or not str(t.appointment_id).isdigit():
             continue
         appt = session.get(Appointment, int(t.appointment_id))
-        if appt is None or appt.phone_enc is None or protector is None:
+        if appt is None or appt.phone_enc is None:
             continue
         phone = protector.decrypt(appt.phone_enc, "appointment.phone")
         name = hall.short_name or hall.name
@@ -268,19 +315,8 @@ def _near_for_group(
             if ahead
             else f"【{name}】下一位就是您（{t.number}号），请留意叫号。"
         )
-        added += enqueue(
-            session,
-            protector,
-            dedupe_key=f"near:{t.id}",
-            kind="ticket.near",
-            hall_id=hall.id,
-            phone=phone,
-            text=text,
-            payload={"ticket_id": t.id, "people_ahead": ahead},
-            due=now,
-            now=now,
-        )
-    return added
+        out.append(_Near(ticket_id=t.id, hall_id=hall.id, phone=phone, text=text, ahead=ahead))
+    return out
 
 
 def pending(session: Session) -> list[OutboxMessage]:
