@@ -64,7 +64,11 @@ class CallHistory:
 
     def with_call(self, group: str, priority: bool, keep: int = const.HISTORY_WINDOW) -> CallHistory:
         """The history after one more call, trimmed to the newest `keep` entries."""
-        return CallHistory((*self.calls, (group, bool(priority)))[-keep:])
+        # self.calls is normalised already: only the new pair needs it, not every kept one again
+        # (a window keeps 60, and 下一位 runs this once per call).
+        after = object.__new__(CallHistory)
+        object.__setattr__(after, "calls", (*self.calls, (group, bool(priority)))[-keep:])
+        return after
 
 
 @runtime_checkable

@@ -168,6 +168,7 @@ class _Op:
         self.p = p
         # `in_hand`: the operation works on the ticket in hand, read and locked with the window.
         self._in_hand: Any = None
+        self._viewed: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(row) -> (row, its view)
         joined = _LOCK_WINDOW_CURRENT.first(s.connection(), {"b_id": window_id}) if in_hand else None
         if joined is not None:
             n = len(W.c)
@@ -210,7 +211,14 @@ class _Op:
         self.win = _UPDATE_WINDOW.one(self.s.connection(), {"b_id": self.win.id, **values})
 
     def view(self, row: Any) -> dict[str, Any]:
-        return ticket_view(self.ctx, row)
+        # An event's view of a row is also its answer's, less the holder's revealed data: built
+        # once per row (a 下一位 announces and answers two tickets).
+        seen = self._viewed.get(id(row))
+        if seen is not None and seen[0] is row:
+            return seen[1]
+        view = ticket_view(self.ctx, row)
+        self._viewed[id(row)] = (row, view)
+        return view
 
     def win_brief(self) -> dict[str, Any]:
         return {"id": self.win.id, "number": self.win.number, "name": self.win.name}
@@ -229,7 +237,9 @@ class _Op:
     def answer(self, row: Any) -> dict[str, Any]:
         # The clerk's answer carries the full ID number: 全过程留痕 records that it was shown.
         record_reveals(self.s, self.p, [row])
-        return ticket_view(self.ctx, row, reveal=may_reveal(self.p, row))
+        if may_reveal(self.p, row):
+            return ticket_view(self.ctx, row, reveal=True)
+        return dict(self.view(row))  # the event keeps its own
 
 
 # --- calling ------------------------------------------------------------------------------
@@ -292,7 +302,7 @@ def _call_next_in(op: _Op, **window_values: Any) -> Any:
     policy = op.hall.policy
     heads_only = policy.calling_policy in HEAD_POLICIES
     serving = WindowServing(window_id=window_id, weights=dict(op.win.groups or {}), hall_id=op.hall.id)
-    history = CallHistory.of(tuple(x) for x in (op.win.call_history or []))
+    history = CallHistory.of(op.win.call_history or [])
     # PostgreSQL: other windows may be claiming the same heads right now; load a few per
     # class so a skipped one can be passed over without asking the database again.
     depth = CLAIM_DEPTH if s.get_bind().dialect.name == "postgresql" else 1
@@ -390,7 +400,7 @@ def call_chosen(ctx: ServerContext, p: Principal, window_id: int, ticket_id: int
             raise HallError("ticket.other_hall", ticket_id=ticket_id)
         serving = WindowServing(window_id=window_id, weights=dict(op.win.groups or {}), hall_id=op.hall.id)
         check_chosen(to_candidate(row, row.hall_id), row.status, serving)
-        history = CallHistory.of(tuple(x) for x in (op.win.call_history or []))
+        history = CallHistory.of(op.win.call_history or [])
         row = _mark_called(op, row, history)
         op.emit(EV_TICKET_CALLED, op.call_payload(row))
         return op.answer(row)
