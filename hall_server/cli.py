@@ -619,7 +619,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         check_backend(s.database_url)  # before the schema is touched
     upgrade(s.database_url)
-    _check_data_key(s)
+    if args.workers > 1 or args.demo:
+        # One process checks the key when it builds its app (ServerContext.create) before it
+        # serves or advertises: opening the database a second time for it here was start-up
+        # time spent twice. Workers build their apps in their own processes, after this one
+        # has started them, and the demo writes with the key before any app exists.
+        _check_data_key(s)
     if args.demo:
         from hall_server.demo import prepare_demo
 
@@ -630,9 +635,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(json.dumps(tokens, ensure_ascii=False, indent=2))
         print(f"demo tokens written to {path}", flush=True)
 
-    advertiser = None
-    if not args.no_zeroconf:
-        advertiser = _advertise(s, tls=bool(tls))
     os.environ.update(s.to_env())
     options: dict[str, Any] = {
         "host": s.host,
@@ -644,9 +646,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         **tls,
         # uvicorn picks uvloop and httptools itself when they are installed (uvicorn[standard]).
     }
+    advertiser = None
     try:
         if args.workers > 1:
             gc.enable()  # this process only supervises; each worker settles its own heap
+            if not args.no_zeroconf:
+                advertiser = _advertise(s, tls=bool(tls))
             uvicorn.run("hall_server.app:create_app_from_env", factory=True, workers=args.workers, **options)
         else:
             from hall_server.app import create_app
@@ -654,6 +659,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             app = create_app(s, migrate=False)
             settle_heap(postgres=app.state.ctx.db.is_postgres)
+            if not args.no_zeroconf:
+                # After the app (which checked the data key): nothing is announced for a
+                # server that refuses to start, and the hall comes from its own catalogue.
+                advertiser = _advertise(s, tls=bool(tls), catalog=app.state.ctx.catalog)
             uvicorn.run(app, **options)
     finally:
         if advertiser is not None:
@@ -701,24 +710,26 @@ def _check_data_key(s: Settings) -> None:
         db.dispose()
 
 
-def _advertise(s: Settings, tls: bool = False) -> Any:
+def _advertise(s: Settings, tls: bool = False, catalog: Any = None) -> Any:
+    """Announce the server on the LAN from a background thread (Advertiser.start_in_background)."""
     from hall_server.advertise import Advertiser
-    from hall_server.catalog import Catalog
-    from hall_server.db.engine import Database
 
-    db = Database(s.database_url, pool_size=1)
-    try:
-        hall = Catalog(db).main_hall()
-    finally:
-        db.dispose()
-    adv = Advertiser(
-        hall_id=hall.id if hall else None,
-        hall_name=hall.short_name if hall else "hall-server",
-        host=s.host,
-        port=s.port,
-        tls=tls,
-    )
-    adv.start()
+    def main_hall() -> tuple[str | None, str]:
+        if catalog is not None:
+            hall = catalog.main_hall()
+        else:  # the supervisor of several workers has no app of its own
+            from hall_server.catalog import Catalog
+            from hall_server.db.engine import Database
+
+            db = Database(s.database_url, pool_size=1)
+            try:
+                hall = Catalog(db).main_hall()
+            finally:
+                db.dispose()
+        return (hall.id, hall.short_name) if hall else (None, "hall-server")
+
+    adv = Advertiser(hall_id=None, hall_name="hall-server", host=s.host, port=s.port, tls=tls)
+    adv.start_in_background(main_hall)
     return adv
 
 
