@@ -122,14 +122,14 @@ def one_start(db_url: str, data_dir: Path) -> dict[str, Any]:
         server.stop()
 
 
-def _start_process(argv: list[str], port: int) -> dict[str, Any]:
-    """Exec argv (a server listening on port), measure it to its first answer, stop it."""
+def _start_process(argv: list[str], port: int, root: Path = REPO_ROOT) -> dict[str, Any]:
+    """Exec argv (a server listening on port) in the tree at root, measure it to its first answer, stop it."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         argv,
-        cwd=REPO_ROOT,
+        cwd=root,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -147,6 +147,13 @@ def zeroconf_start(db_url: str, data_dir: Path) -> dict[str, Any]:
     port = free_port()
     argv = [*cli_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url]
     return _start_process([*argv, "--data-dir", str(data_dir)], port)
+
+
+def other_tree_start(root: Path, db_url: str, data_dir: Path) -> dict[str, Any]:
+    """`hall-server serve` of another checkout (e.g. main before a change) on the same database."""
+    port = free_port()
+    argv = [*cli_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url]
+    return _start_process([*argv, "--data-dir", str(data_dir), "--no-zeroconf"], port, root)
 
 
 def floor_start(db_url: str) -> dict[str, Any]:
@@ -270,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-floor", action="store_true", help="skip the frameworks' floor and the starts with zeroconf"
     )
+    parser.add_argument(
+        "--other-tree", type=Path, help="also start this checkout's serve, interleaved (a before/after)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     # An installed server starts from its .pyc files; a shell that turned them off would time
@@ -284,9 +294,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.db:
             prepare_database(db_url, data_dir, SMALL_SEED)
         one_start(db_url, data_dir)  # warm-up: page cache, .pyc files, the data key
-        runs, floors, advertising = [], [], []
+        runs, floors, advertising, others = [], [], [], []
         if not args.no_floor:
             floor_start(db_url)  # its warm-up
+        if args.other_tree:
+            other_tree_start(args.other_tree, db_url, data_dir)  # its warm-up
         for i in range(starts):
             # Interleaved, so that the machine's other load falls on all three alike.
             runs.append(one_start(db_url, data_dir))
@@ -295,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
                 floors.append(floor_start(db_url))
                 advertising.append(zeroconf_start(db_url, data_dir))
                 logger.info("  floor %s, with zeroconf %s", floors[-1], advertising[-1])
+            if args.other_tree:
+                others.append(other_tree_start(args.other_tree, db_url, data_dir))
+                logger.info("  other tree %s", others[-1])
         memory = memory_after_tickets(Path(tmp), args.tickets) if args.tickets > 0 else None
     times = [r["first_answer_s"] for r in runs]
     cpu = [r["cpu_s"] for r in runs]
@@ -321,6 +336,11 @@ def main(argv: list[str] | None = None) -> int:
         "idle_rss_mb": {"median": statistics.median(rss) if rss else None, "all": rss},
         "aims": {"first_answer_s": 0.5, "idle_rss_mb": 150},
     }
+    if others:
+        head = subprocess.run(
+            ["git", "-C", str(args.other_tree), "log", "-1", "--format=%h %s"], capture_output=True, text=True
+        ).stdout.strip()
+        doc["other_tree"] = {"path": str(args.other_tree), "commit": head, **_summary(others)}
     if floors:
         doc["with_zeroconf"] = _summary(advertising)
         doc["frameworks_floor"] = {
