@@ -22,8 +22,8 @@ class WireIn(BaseModel):
 
     The server's start-up imports every router; building the validators of all its models
     there was a tenth of the start-up CPU (benchmarks/bench_cold_start.py), most of them for
-    endpoints a given process may never see. pydantic builds a deferred model under a lock,
-    so the first requests on several threads at once share one build.
+    endpoints a given process may never see. pydantic rebuilds a deferred model under a lock;
+    FastAPI's adapters around it may build twice on a first concurrent use, to the same result.
     """
 
     model_config = ConfigDict(defer_build=True)
