@@ -598,7 +598,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """hall-server serve."""
     # Start-up builds a large heap that lives as long as the process (models, routes, the
     # catalogue): collecting it over and over while it grows is wasted start-up time.
-    # settle_heap() collects once, freezes it and turns the collector back on.
+    # settle_heap() freezes it and turns the collector back on. main() has turned it off
+    # already; this is for a caller of cmd_serve that did not.
     gc.disable()
     _raise_open_files_limit()
     import uvicorn
