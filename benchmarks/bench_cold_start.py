@@ -48,6 +48,7 @@ from benchmarks._util import (
 from tests.fixtures.server import (
     SMALL_SEED,
     HallServer,
+    cli_command,
     free_port,
     hall_servers,
     prepare_database,
@@ -59,6 +60,7 @@ POLL_S = 0.002
 START_TIMEOUT_S = 60.0
 IDLE_SETTLE_S = 1.0
 IMPORT_MODULES = "import hall_server.cli, uvicorn, hall_server.app, hall_server.migrate"
+FRAMEWORK_IMPORTS = "import gc; gc.disable(); import fastapi, pydantic_settings, sqlalchemy.orm, uvicorn"
 
 
 def _health_once(port: int) -> int | None:
@@ -86,6 +88,28 @@ def _rss_kb(pid: int) -> int | None:
     return None
 
 
+def _until_first_answer(proc: subprocess.Popen[bytes], port: int, t0: float, log: Any) -> dict[str, Any]:
+    """Poll /health until a 200; wall and CPU to it, then the idle RSS a moment later."""
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited {proc.returncode}:\n{log()}")
+        if _health_once(port) == 200:
+            break
+        if time.perf_counter() - t0 > START_TIMEOUT_S:
+            raise RuntimeError(f"no answer in {START_TIMEOUT_S}s:\n{log()}")
+        time.sleep(POLL_S)
+    elapsed = time.perf_counter() - t0
+    # CPU seconds of the start-up: what the server spent, whatever else the machine runs.
+    cpu = proc_cpu(proc.pid)
+    time.sleep(IDLE_SETTLE_S)
+    rss = _rss_kb(proc.pid)
+    return {
+        "first_answer_s": round(elapsed, 4),
+        "cpu_s": round(cpu, 3),
+        "idle_rss_mb": None if rss is None else round(rss / 1024, 1),
+    }
+
+
 def one_start(db_url: str, data_dir: Path) -> dict[str, Any]:
     """Exec `hall-server serve`, time it to the first 200 of /health, read its idle RSS, stop it."""
     server = HallServer(db_url=db_url, data_dir=data_dir, port=free_port())
@@ -93,26 +117,70 @@ def one_start(db_url: str, data_dir: Path) -> dict[str, Any]:
     server.launch()
     assert server.proc is not None
     try:
-        while True:
-            if server.proc.poll() is not None:
-                raise RuntimeError(f"server exited {server.proc.returncode}:\n{server.log_tail()}")
-            if _health_once(server.port) == 200:
-                break
-            if time.perf_counter() - t0 > START_TIMEOUT_S:
-                raise RuntimeError(f"no answer in {START_TIMEOUT_S}s:\n{server.log_tail()}")
-            time.sleep(POLL_S)
-        elapsed = time.perf_counter() - t0
-        # CPU seconds of the start-up: what the server spent, whatever else the machine runs.
-        cpu = proc_cpu(server.proc.pid)
-        time.sleep(IDLE_SETTLE_S)
-        rss = _rss_kb(server.proc.pid)
+        return _until_first_answer(server.proc, server.port, t0, server.log_tail)
     finally:
         server.stop()
+
+
+def _start_process(argv: list[str], port: int, root: Path = REPO_ROOT) -> dict[str, Any]:
+    """Exec argv (a server listening on port) in the tree at root, measure it to its first answer, stop it."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        argv,
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        return _until_first_answer(proc, port, t0, lambda: "")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def zeroconf_start(db_url: str, data_dir: Path) -> dict[str, Any]:
+    """`hall-server serve` as installed (advertising on the LAN, here on loopback only)."""
+    port = free_port()
+    argv = [*cli_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url]
+    return _start_process([*argv, "--data-dir", str(data_dir)], port)
+
+
+def other_tree_start(root: Path, db_url: str, data_dir: Path) -> dict[str, Any]:
+    """`hall-server serve` of another checkout (e.g. main before a change) on the same database."""
+    port = free_port()
+    argv = [*cli_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url]
+    return _start_process([*argv, "--data-dir", str(data_dir), "--no-zeroconf"], port, root)
+
+
+def floor_start(db_url: str) -> dict[str, Any]:
+    """The same measure of benchmarks/_floor_app.py: the frameworks with one route, no hall server."""
+    port = free_port()
+    return _start_process(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "_floor_app.py"), str(port), db_url], port
+    )
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians of a series of starts."""
     return {
-        "first_answer_s": round(elapsed, 4),
-        "cpu_s": round(cpu, 3),
-        "idle_rss_mb": None if rss is None else round(rss / 1024, 1),
+        "first_answer_s_median": round(statistics.median(r["first_answer_s"] for r in runs), 4),
+        "cpu_to_first_answer_s_median": round(statistics.median(r["cpu_s"] for r in runs), 3),
+        "cpu_all": [r["cpu_s"] for r in runs],
+        "idle_rss_mb_median": statistics.median(r["idle_rss_mb"] or 0.0 for r in runs),
     }
+
+
+def interpreter_cpu(code: str) -> float:
+    """CPU seconds (user+system) of `python -c code` up to the end of code (not its exit's teardown)."""
+    report = "\nimport time as _t; print(_t.process_time())"
+    proc = subprocess.run(
+        [sys.executable, "-c", code + report], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    return round(float(proc.stdout.split()[-1]), 3)
 
 
 async def _issue(port: int, token: str, n: int, kiosks: int = 16) -> int:
@@ -207,8 +275,17 @@ def main(argv: list[str] | None = None) -> int:
         "--tickets", type=int, default=0, help="also read RSS after issuing this many tickets"
     )
     parser.add_argument("--no-imports", action="store_true", help="skip the -X importtime run")
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the frameworks' floor and the starts with zeroconf"
+    )
+    parser.add_argument(
+        "--other-tree", type=Path, help="also start this checkout's serve, interleaved (a before/after)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    # An installed server starts from its .pyc files; a shell that turned them off would time
+    # the compiler instead.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     starts = 3 if args.quick else max(1, args.starts)
     load_before = os.getloadavg()
 
@@ -218,10 +295,22 @@ def main(argv: list[str] | None = None) -> int:
         if not args.db:
             prepare_database(db_url, data_dir, SMALL_SEED)
         one_start(db_url, data_dir)  # warm-up: page cache, .pyc files, the data key
-        runs = []
+        runs, floors, advertising, others = [], [], [], []
+        if not args.no_floor:
+            floor_start(db_url)  # its warm-up
+        if args.other_tree:
+            other_tree_start(args.other_tree, db_url, data_dir)  # its warm-up
         for i in range(starts):
+            # Interleaved, so that the machine's other load falls on all three alike.
             runs.append(one_start(db_url, data_dir))
             logger.info("start %d: %s", i + 1, runs[-1])
+            if not args.no_floor:
+                floors.append(floor_start(db_url))
+                advertising.append(zeroconf_start(db_url, data_dir))
+                logger.info("  floor %s, with zeroconf %s", floors[-1], advertising[-1])
+            if args.other_tree:
+                others.append(other_tree_start(args.other_tree, db_url, data_dir))
+                logger.info("  other tree %s", others[-1])
         memory = memory_after_tickets(Path(tmp), args.tickets) if args.tickets > 0 else None
     times = [r["first_answer_s"] for r in runs]
     cpu = [r["cpu_s"] for r in runs]
@@ -248,6 +337,22 @@ def main(argv: list[str] | None = None) -> int:
         "idle_rss_mb": {"median": statistics.median(rss) if rss else None, "all": rss},
         "aims": {"first_answer_s": 0.5, "idle_rss_mb": 150},
     }
+    if others:
+        head = subprocess.run(
+            ["git", "-C", str(args.other_tree), "log", "-1", "--format=%h %s"], capture_output=True, text=True
+        ).stdout.strip()
+        doc["other_tree"] = {"path": str(args.other_tree), "commit": head, **_summary(others)}
+    if floors:
+        doc["with_zeroconf"] = _summary(advertising)
+        doc["frameworks_floor"] = {
+            "what": "benchmarks/_floor_app.py: FastAPI + pydantic(-settings) + SQLAlchemy ORM + uvicorn, "
+            "one route, one query; nothing of the hall server",
+            **_summary(floors),
+            "interpreter_only_cpu_s": statistics.median(interpreter_cpu("pass") for _ in range(3)),
+            "framework_imports_only_cpu_s": statistics.median(
+                interpreter_cpu(FRAMEWORK_IMPORTS) for _ in range(3)
+            ),
+        }
     doc["meets_aims"] = {
         "first_answer": doc["first_answer_s"]["median"] <= 0.5,
         "idle_rss": bool(rss) and statistics.median(rss) <= 150,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+from collections.abc import Callable
 from typing import Any
 
-from hall_server.const import API_PREFIX, VERSION, ZEROCONF_TYPE
+from hall_server.const import ADVERTISE_STOP_WAIT_S, API_PREFIX, VERSION, ZEROCONF_TYPE
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +47,38 @@ class Advertiser:
         self.interfaces = interfaces
         self._zc: Any = None
         self._info: Any = None
+        self._thread: threading.Thread | None = None
+        # start() and stop() one at a time: a server stopped while the thread still registers.
+        self._lock = threading.Lock()
+
+    def start_in_background(self, main_hall: Callable[[], tuple[str | None, str]] | None = None) -> None:
+        """start() on a thread of its own, after main_hall() names the hall (id, short name).
+
+        Zeroconf probes the network for the name for about two seconds before it announces;
+        the server answers meanwhile (nothing a request needs depends on being announced).
+        """
+
+        def run() -> None:
+            if main_hall is not None:
+                try:
+                    hall_id, name = main_hall()
+                except Exception:
+                    logger.warning(
+                        "could not read the hall to advertise; advertising without it", exc_info=True
+                    )
+                else:
+                    self.hall_id, self.hall_name = hall_id or "", name or "hall-server"
+            self.start()
+
+        self._thread = threading.Thread(target=run, name="hall-advertiser", daemon=True)
+        self._thread.start()
 
     def start(self) -> None:
         """Register the service (failures are logged, never fatal)."""
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
         try:
             from zeroconf import ServiceInfo, Zeroconf
         except ImportError:
@@ -79,10 +110,16 @@ class Advertiser:
             logger.info("advertised %s on %s:%s", name, addresses, self.port)
         except Exception:
             logger.warning("zeroconf advertisement failed", exc_info=True)
-            self.stop()
+            self._stop()
 
     def stop(self) -> None:
-        """Unregister and close."""
+        """Unregister and close (after a registration still under way, up to ADVERTISE_STOP_WAIT_S)."""
+        if self._thread is not None:
+            self._thread.join(ADVERTISE_STOP_WAIT_S)
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
         if self._zc is not None:
             try:
                 if self._info is not None:

@@ -9,9 +9,8 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hall_server.config import Settings
 from hall_server.const import (
     APP_ROLE_DEFAULT,
     CHAIN_ALGORITHMS,
@@ -26,11 +25,16 @@ from hall_server.const import (
 )
 from hall_server.errors import HallError
 
+if TYPE_CHECKING:
+    from hall_server.config import Settings
+
 logger = logging.getLogger(__name__)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     """HALL_* variables, then what the command line says over them."""
+    from hall_server.config import Settings
+
     given = {
         name: getattr(args, name, None)
         for name in (
@@ -188,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of hall-server."""
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        # Before the frameworks load (see cmd_serve): their import builds most of the heap that
+        # settle_heap freezes, and collecting it while it grows is a tenth of the start-up CPU.
+        gc.disable()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -200,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "serve":
-            return cmd_serve(args)
+            try:
+                return cmd_serve(args)
+            finally:
+                gc.enable()  # a serve refused at start, run in-process (tests), leaves it on
         if args.command == "migrate":
             return cmd_migrate(args)
         if args.command == "seed":
@@ -587,7 +598,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """hall-server serve."""
     # Start-up builds a large heap that lives as long as the process (models, routes, the
     # catalogue): collecting it over and over while it grows is wasted start-up time.
-    # settle_heap() collects once, freezes it and turns the collector back on.
+    # settle_heap() freezes it and turns the collector back on. main() has turned it off
+    # already; this is for a caller of cmd_serve that did not.
     gc.disable()
     _raise_open_files_limit()
     import uvicorn
@@ -608,7 +620,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         check_backend(s.database_url)  # before the schema is touched
     upgrade(s.database_url)
-    _check_data_key(s)
+    if args.workers > 1 or args.demo:
+        # One process checks the key when it builds its app (ServerContext.create) before it
+        # serves or advertises: opening the database a second time for it here was start-up
+        # time spent twice. Workers build their apps in their own processes, after this one
+        # has started them, and the demo writes with the key before any app exists.
+        _check_data_key(s)
     if args.demo:
         from hall_server.demo import prepare_demo
 
@@ -619,9 +636,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(json.dumps(tokens, ensure_ascii=False, indent=2))
         print(f"demo tokens written to {path}", flush=True)
 
-    advertiser = None
-    if not args.no_zeroconf:
-        advertiser = _advertise(s, tls=bool(tls))
     os.environ.update(s.to_env())
     options: dict[str, Any] = {
         "host": s.host,
@@ -633,9 +647,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         **tls,
         # uvicorn picks uvloop and httptools itself when they are installed (uvicorn[standard]).
     }
+    advertiser = None
     try:
         if args.workers > 1:
             gc.enable()  # this process only supervises; each worker settles its own heap
+            if not args.no_zeroconf:
+                advertiser = _advertise(s, tls=bool(tls))
             uvicorn.run("hall_server.app:create_app_from_env", factory=True, workers=args.workers, **options)
         else:
             from hall_server.app import create_app
@@ -643,6 +660,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             app = create_app(s, migrate=False)
             settle_heap(postgres=app.state.ctx.db.is_postgres)
+            if not args.no_zeroconf:
+                # After the app (which checked the data key): nothing is announced for a
+                # server that refuses to start, and the hall comes from its own catalogue.
+                advertiser = _advertise(s, tls=bool(tls), catalog=app.state.ctx.catalog)
             uvicorn.run(app, **options)
     finally:
         if advertiser is not None:
@@ -690,24 +711,26 @@ def _check_data_key(s: Settings) -> None:
         db.dispose()
 
 
-def _advertise(s: Settings, tls: bool = False) -> Any:
+def _advertise(s: Settings, tls: bool = False, catalog: Any = None) -> Any:
+    """Announce the server on the LAN from a background thread (Advertiser.start_in_background)."""
     from hall_server.advertise import Advertiser
-    from hall_server.catalog import Catalog
-    from hall_server.db.engine import Database
 
-    db = Database(s.database_url, pool_size=1)
-    try:
-        hall = Catalog(db).main_hall()
-    finally:
-        db.dispose()
-    adv = Advertiser(
-        hall_id=hall.id if hall else None,
-        hall_name=hall.short_name if hall else "hall-server",
-        host=s.host,
-        port=s.port,
-        tls=tls,
-    )
-    adv.start()
+    def main_hall() -> tuple[str | None, str]:
+        if catalog is not None:
+            hall = catalog.main_hall()
+        else:  # the supervisor of several workers has no app of its own
+            from hall_server.catalog import Catalog
+            from hall_server.db.engine import Database
+
+            db = Database(s.database_url, pool_size=1)
+            try:
+                hall = Catalog(db).main_hall()
+            finally:
+                db.dispose()
+        return (hall.id, hall.short_name) if hall else (None, "hall-server")
+
+    adv = Advertiser(hall_id=None, hall_name="hall-server", host=s.host, port=s.port, tls=tls)
+    adv.start_in_background(main_hall)
     return adv
 
 

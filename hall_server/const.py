@@ -219,6 +219,8 @@ STAFF_NUMBER_PATTERN = r"^[A-Za-z0-9-]{1,20}$"
 
 # Zeroconf
 ZEROCONF_TYPE = "_hall._tcp.local."
+# How long a stopping server waits for a zeroconf registration still probing (about 2 s).
+ADVERTISE_STOP_WAIT_S = 5.0
 
 # Event types
 EV_TICKET_ISSUED = "ticket.issued"

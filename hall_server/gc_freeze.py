@@ -16,7 +16,7 @@ GEN0_THRESHOLD = 20_000
 
 
 def settle_heap(*, postgres: bool = False) -> None:
-    """Collect once, then move everything alive now out of the collector's sight.
+    """Move everything alive now out of the collector's sight, without collecting first.
 
     After start-up the process holds hundreds of thousands of objects (SQLAlchemy metadata,
     pydantic models, FastAPI routes, the catalogue) that live as long as it does. A full
@@ -24,8 +24,11 @@ def settle_heap(*, postgres: bool = False) -> None:
     which lands straight in the p99. Frozen, they are never scanned; objects created while
     serving are collected as usual. Only for a server process: a test run that builds many
     apps in one interpreter should not freeze the garbage of the ones before.
+
+    No collection before the freeze: with the collector off through start-up (cli.main), the
+    one collection found about 2,700 unreachable objects among 210,000 (no measurable RSS) and
+    cost 0.1 s of CPU, a tenth of the start; those few stay frozen instead.
     """
-    gc.collect()
     gc.freeze()
     gc.enable()  # `serve` starts with the collector off (see cli.cmd_serve)
     _gen0, gen1, gen2 = gc.get_threshold()

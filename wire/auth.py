@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from wire.base import DbInt, WireOut
+from wire.base import DbInt, WireIn, WireOut
 from wire.windows import WindowOut
 
 
-class LoginIn(BaseModel):
+class LoginIn(WireIn):
     """Staff log-in; a clerk names the window they sit at."""
 
     username: str = Field(min_length=1, max_length=100)
@@ -49,7 +49,7 @@ class SessionOut(WireOut):
     idle_s: int | None
 
 
-class PasswordIn(BaseModel):
+class PasswordIn(WireIn):
     """Change one's own password."""
 
     old_password: str = Field(min_length=1, max_length=200)

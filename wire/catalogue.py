@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from wire.base import WireOut
+from wire.base import WireIn, WireOut
 
 Short = Annotated[str, Field(max_length=200)]
 Text = Annotated[str, Field(max_length=2000)]
@@ -16,7 +16,7 @@ Days = Annotated[int, Interval(ge=0, le=3650)]
 Count = Annotated[int, Interval(ge=0, le=99)]
 
 
-class Material(BaseModel):
+class Material(WireIn):
     """One material to bring: how many originals and how many copies, never a bare 'original: yes'."""
 
     model_config = ConfigDict(extra="forbid")
@@ -30,7 +30,8 @@ class Material(BaseModel):
 class GuideIn(BaseModel):
     """A service item's guide as the city edits it: every field of the 八统一 guide."""
 
-    model_config = ConfigDict(extra="forbid")
+    # BaseModel itself (lint knows its list defaults are copied), deferred like WireIn.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
     department: Short = ""
@@ -52,7 +53,7 @@ class GuideIn(BaseModel):
     notes: Text = ""
 
 
-class HallGuideIn(BaseModel):
+class HallGuideIn(WireIn):
     """What a hall may set for itself on an item it handles (catalogue.HALL_FIELDS); null: the city's value."""
 
     model_config = ConfigDict(extra="forbid")
@@ -76,14 +77,15 @@ class GuideVersionOut(WireOut):
 class Holiday(BaseModel):
     """A named holiday: its days off and the weekend days worked instead (ISO dates or ranges a/b)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # BaseModel itself (lint knows its list defaults are copied), deferred like WireIn.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: Annotated[str, Field(min_length=1, max_length=50)]
     days: Annotated[list[Annotated[str, Field(max_length=21)]], Field(max_length=20)] = []
     workdays: Annotated[list[Annotated[str, Field(max_length=10)]], Field(max_length=10)] = []
 
 
-class CalendarIn(BaseModel):
+class CalendarIn(WireIn):
     """A year's calendar as the city edits it."""
 
     model_config = ConfigDict(extra="forbid")

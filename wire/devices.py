@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from wire.base import WireOut
+from wire.base import WireIn, WireOut
 
 
-class FaultIn(BaseModel):
+class FaultIn(WireIn):
     """One device fault."""
 
     code: str = Field(min_length=1, max_length=64)
     message: str = Field(default="", max_length=500)
 
 
-class HeartbeatIn(BaseModel):
+class HeartbeatIn(WireIn):
     """A device's heartbeat (answered 204)."""
 
     device_id: str = Field(min_length=1, max_length=100)
@@ -35,7 +35,7 @@ class HealthOut(WireOut):
     pid: int
 
 
-class StaffCallIn(BaseModel):
+class StaffCallIn(WireIn):
     """A kiosk's call for floor staff; `call_id` is the kiosk's key for it (a resend is the same call)."""
 
     call_id: str = Field(pattern=r"^[0-9a-f]{32}$")

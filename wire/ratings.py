@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from wire.base import DbInt, WireOut
+from wire.base import DbInt, WireIn, WireOut
 
 
-class RatingIn(BaseModel):
+class RatingIn(WireIn):
     """A rating of one served ticket; `client_id` makes a resend idempotent."""
 
     ticket_id: DbInt

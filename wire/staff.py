@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from queueing.const import WINDOW_ZONE_MAX
-from wire.base import DbInt, WireOut
+from wire.base import DbInt, WireIn, WireOut
 
 _DAY = r"^\d{4}-\d{2}-\d{2}$"
 _HHMM = r"^\d{2}:\d{2}$"
@@ -16,7 +16,7 @@ _HALL = Field(min_length=1, max_length=64)
 _STAFF_NUMBER = r"^[A-Za-z0-9-]{1,20}$"
 
 
-class StaffIn(BaseModel):
+class StaffIn(WireIn):
     """A new clerk or manager of a hall of the caller's subtree."""
 
     username: str = Field(min_length=2, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
@@ -27,7 +27,7 @@ class StaffIn(BaseModel):
     staff_number: str | None = Field(default=None, pattern=_STAFF_NUMBER)
 
 
-class StaffPatchIn(BaseModel):
+class StaffPatchIn(WireIn):
     """Changes to a staff member; fields left out stay."""
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
@@ -38,7 +38,7 @@ class StaffPatchIn(BaseModel):
     staff_number: str | None = Field(default=None, pattern=r"^(|[A-Za-z0-9-]{1,20})$")
 
 
-class PasswordResetIn(BaseModel):
+class PasswordResetIn(WireIn):
     """A new password set by a manager (every session of the account ends)."""
 
     password: str = Field(min_length=1, max_length=200)
@@ -59,7 +59,7 @@ class StaffOut(WireOut):
     has_photo: bool = False
 
 
-class SittingIn(BaseModel):
+class SittingIn(WireIn):
     """A roster line: this clerk at this window on this day, from starts to ends (hall's local time)."""
 
     day: str = Field(pattern=_DAY)
@@ -83,13 +83,13 @@ class SittingOut(WireOut):
     ends: str
 
 
-class HandOverIn(BaseModel):
+class HandOverIn(WireIn):
     """Why a manager hands a window over (recorded in the audit trail)."""
 
     reason: str = Field(default="", max_length=200)
 
 
-class WindowZoneIn(BaseModel):
+class WindowZoneIn(WireIn):
     """The part of the hall a window stands in ("B区"); empty or null clears it."""
 
     zone: str | None = Field(default=None, max_length=WINDOW_ZONE_MAX)
@@ -102,7 +102,7 @@ class HandOverOut(WireOut):
     ended: int
 
 
-class EnrolmentIn(BaseModel):
+class EnrolmentIn(WireIn):
     """A device to register; a rating terminal names its window."""
 
     role: Literal["kiosk", "display", "rating"]
@@ -122,7 +122,7 @@ class EnrolmentOut(WireOut):
     expires_at: str
 
 
-class EnrolIn(BaseModel):
+class EnrolIn(WireIn):
     """A device's first start: the code typed or scanned."""
 
     code: str = Field(min_length=4, max_length=20)

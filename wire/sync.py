@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from wire.base import DbInt, WireOut
+from wire.base import DbInt, WireIn, WireOut
 
 # Bounds of one push (hall_server.const keeps the same numbers for the server's own checks).
 MAX_EVENTS = 5000
@@ -21,7 +21,7 @@ Name = Field(min_length=1, max_length=64)
 LinkState = Literal["ok", "down", "refused", "revoked", "rewound", "epoch_conflict"]
 
 
-class SyncEvent(BaseModel):
+class SyncEvent(WireIn):
     """One event of a station's hall log, exactly as stored (seq and hash chain kept)."""
 
     hall_id: str = Field(min_length=1, max_length=64)
@@ -35,7 +35,7 @@ class SyncEvent(BaseModel):
     hash: str | None = Field(default=None, max_length=80)
 
 
-class RelayedStatus(BaseModel):
+class RelayedStatus(WireIn):
     """A relayed station's sync state as its relay (the township) recorded it as its parent."""
 
     last_contact_at: str | None = Field(default=None, max_length=40)
@@ -48,7 +48,7 @@ class RelayedStatus(BaseModel):
     clock_skew_s: float | None = Field(default=None, ge=-(10**7), le=10**7)
 
 
-class PushIn(BaseModel):
+class PushIn(WireIn):
     """A station's batch: events after the acknowledged seq of each hall, and changed row images.
 
     `heads` is the station's own last seq per hall (a head below what the parent applied is a

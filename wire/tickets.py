@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from wire.base import ChannelName, GreenName, WireOut
+from wire.base import ChannelName, GreenName, WireIn, WireOut
 
 
-class Identity(BaseModel):
+class Identity(WireIn):
     """The visitor's ID card as read at the kiosk."""
 
     id_number: str = Field(min_length=1, max_length=32)
@@ -17,7 +17,7 @@ class Identity(BaseModel):
     card_type: str | None = Field(default=None, max_length=20)
 
 
-class IssueIn(BaseModel):
+class IssueIn(WireIn):
     """Ask for a ticket."""
 
     model_config = ConfigDict(extra="forbid")
@@ -30,7 +30,7 @@ class IssueIn(BaseModel):
     # (POST /halls/{hall}/checkin), which verifies the booking.
 
 
-class RemovePriorityIn(BaseModel):
+class RemovePriorityIn(WireIn):
     """Why the declared priority (disability, military, pregnancy) does not hold."""
 
     model_config = ConfigDict(extra="forbid")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from wire.base import DbInt, WireOut
+from wire.base import DbInt, WireIn, WireOut
 from wire.tickets import TicketOut
 
 
@@ -49,13 +49,13 @@ class WindowClerkOut(WireOut):
     clerk: WindowClerk | None
 
 
-class CallIn(BaseModel):
+class CallIn(WireIn):
     """Choose a ticket."""
 
     ticket_id: DbInt
 
 
-class NextIn(BaseModel):
+class NextIn(WireIn):
     """下一位: how to close the ticket in hand (the one the clerk sees) before calling the next."""
 
     close: Literal["finish", "no_show"]
@@ -69,14 +69,14 @@ class NextOut(WireOut):
     called: TicketOut | None
 
 
-class TransferIn(BaseModel):
+class TransferIn(WireIn):
     """Where to transfer the current ticket: another service's queue and/or a window."""
 
     service_code: str | None = Field(default=None, max_length=64)
     window_id: DbInt | None = None
 
 
-class GroupsIn(BaseModel):
+class GroupsIn(WireIn):
     """A window's groups and weights."""
 
     groups: dict[str, int]

@@ -7,12 +7,13 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from hall_server.api.deps import Creds, get_ctx, run_authed, run_db
 from hall_server.api.rate_limit import guard_of
 from hall_server.api.schemas import CheckinTicketOut, ErrorOut
 from hall_server.services import appointments as svc
+from wire.base import WireIn
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ router = APIRouter(
 )
 
 
-class BookIn(BaseModel):
+class BookIn(WireIn):
     """A booking request."""
 
     service_code: str = Field(max_length=64)
@@ -34,7 +35,7 @@ class BookIn(BaseModel):
     channel: str = Field(default="api", pattern=r"^(api|web|app|portal)$")
 
 
-class ProofIn(BaseModel):
+class ProofIn(WireIn):
     """A booking code with the holder's ID number as proof."""
 
     id_number: str = Field(min_length=15, max_length=18)
@@ -52,7 +53,7 @@ class CancelIn(ProofIn):
     verification_code: str | None = Field(default=None, min_length=4, max_length=8)
 
 
-class CheckinIn(BaseModel):
+class CheckinIn(WireIn):
     """The ID number read from the card at the kiosk."""
 
     id_number: str = Field(min_length=15, max_length=18)
@@ -132,7 +133,7 @@ async def checkin(hall_id: str, body: CheckinIn, request: Request, creds: Creds)
     return await run_authed(request, creds, svc.check_in, hall_id, body.id_number, body.fallback_normal)
 
 
-class CheckinCodeIn(BaseModel):
+class CheckinCodeIn(WireIn):
     """The booking code read from the confirmation's QR (or typed from the SMS) at the kiosk."""
 
     code: str = Field(min_length=4, max_length=16, pattern=r"^[A-Za-z0-9]+$")

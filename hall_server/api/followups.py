@@ -6,18 +6,19 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from hall_server.api.deps import Creds, run_authed
 from hall_server.api.schemas import DbInt, ErrorOut
 from hall_server.services import followups as svc
+from wire.base import WireIn
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["followups"], responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}})
 
 
-class StepIn(BaseModel):
+class StepIn(WireIn):
     """The next step of a case, with a note; a return visit records whether the rater is satisfied."""
 
     step: str = Field(max_length=20)

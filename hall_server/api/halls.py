@@ -7,11 +7,12 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from hall_server.api.deps import Creds, get_ctx, principal_of, run_authed
 from hall_server.api.schemas import ErrorOut, HallDetailOut, HallOut, ServiceOut, SnapshotOut
 from hall_server.services import catalogue, halls
+from wire.base import WireIn
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def list_services(
     return halls.list_services(get_ctx(request), hall_id, q)
 
 
-class ClaimIn(BaseModel):
+class ClaimIn(WireIn):
     """A hall takes an item of the city's catalogue into one of its queues."""
 
     model_config = ConfigDict(extra="forbid")

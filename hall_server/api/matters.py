@@ -6,32 +6,33 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from hall_server.api.deps import Creds, run_authed
 from hall_server.api.schemas import DbInt, ErrorOut
 from hall_server.services import matters as svc
+from wire.base import WireIn
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["matters"], responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}})
 
 
-class RecordIn(BaseModel):
+class RecordIn(WireIn):
     """A matter accepted at the window (the service item defaults to the ticket's)."""
 
     service_code: str | None = Field(default=None, max_length=64)
     case_no: str | None = Field(default=None, max_length=64)
 
 
-class MatterStepIn(BaseModel):
+class MatterStepIn(WireIn):
     """The next back-office step."""
 
     step: str = Field(max_length=20)
     note: str = Field(default="", max_length=2000)
 
 
-class PersonIn(BaseModel):
+class PersonIn(WireIn):
     """An ID number read from the card."""
 
     id_number: str = Field(min_length=15, max_length=18)

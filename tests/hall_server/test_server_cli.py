@@ -10,6 +10,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -63,6 +64,45 @@ def test_quick_head_check_agrees_with_alembic_and_still_upgrades_an_old_database
     assert current_revision(url) == "0016"
     upgrade(url)  # behind head: the quick check must not skip the upgrade
     assert current_revision(url) == head_revision()
+
+
+_UPGRADE_IN_A_FRESH_PROCESS = """
+import sys
+from hall_server.migrate import current_revision, upgrade
+upgrade(sys.argv[1])
+loaded = "alembic" in sys.modules
+print(loaded, current_revision(sys.argv[1]))
+"""
+
+
+def _upgrade_in_a_fresh_process(url: str) -> tuple[bool, str]:
+    """upgrade(url) as `serve` runs it at start, in a new interpreter: (Alembic loaded?, revision after)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", _UPGRADE_IN_A_FRESH_PROCESS, url],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+    return out[0] == "True", out[1]
+
+
+def test_start_on_a_database_at_head_never_loads_alembic_and_one_behind_is_migrated(tmp_path: Path) -> None:
+    """The start-up check skips Alembic only when the recorded revision is the head itself."""
+    from alembic.script import ScriptDirectory
+
+    url = f"sqlite:///{tmp_path / 'behind.sqlite3'}"
+    head = ScriptDirectory.from_config(alembic_config(url)).get_revision(head_revision())
+    previous = head.down_revision
+    assert isinstance(previous, str)
+    upgrade(url, previous)
+    # One revision behind: Alembic runs and the last migration is applied.
+    assert _upgrade_in_a_fresh_process(url) == (True, head.revision)
+    # At head: one SELECT of alembic_version, no Alembic (nor its scripts) imported.
+    assert _upgrade_in_a_fresh_process(url) == (False, head.revision)
 
 
 def _other_dialect_only(diff: object, dialect: str) -> bool:
@@ -196,7 +236,7 @@ def test_serve_demo_prints_tokens_and_advertises(tmp_path: Path) -> None:
             timeout=30,
         )
         assert login.status_code == 200
-        _browse_for(port)
+        _browse_for(port, "bz-city")
     finally:
         proc.terminate()
         try:
@@ -207,7 +247,33 @@ def test_serve_demo_prints_tokens_and_advertises(tmp_path: Path) -> None:
         log.close()
 
 
-def _browse_for(port: int) -> None:
+def test_advertising_runs_beside_the_server_and_stops_with_it() -> None:
+    """The announcement is made from a thread (zeroconf probes for seconds) and names the hall it reads."""
+    from hall_server.advertise import Advertiser
+
+    port = _free_port()
+    released = threading.Event()
+
+    def main_hall() -> tuple[str | None, str]:
+        # Named only if the caller went on before this returned: a start that blocked the
+        # server's start-up would announce "blocked" and not be found below.
+        return ("bg-hall" if released.wait(10) else "blocked"), "后台大厅"
+
+    adv = Advertiser(hall_id=None, hall_name="hall-server", host="127.0.0.1", port=port)
+    adv.start_in_background(main_hall)
+    released.set()
+    try:
+        _browse_for(port, "bg-hall")
+    finally:
+        adv.stop()
+    # Stopped while a registration is still probing: stop() waits for it and leaves nothing open.
+    late = Advertiser(hall_id="h", hall_name="h", host="127.0.0.1", port=_free_port())
+    late.start_in_background()
+    late.stop()
+    assert late._zc is None
+
+
+def _browse_for(port: int, hall: str) -> None:
     from zeroconf import ServiceBrowser, ServiceListener, Zeroconf
 
     found: list[dict[str, str]] = []
@@ -234,7 +300,7 @@ def _browse_for(port: int) -> None:
     finally:
         zc.close()
     assert found, "the server was not found by zeroconf on loopback"
-    assert found[0]["hall"] == "bz-city" and found[0]["api"] == "/api/v1" and found[0]["version"]
+    assert found[0]["hall"] == hall and found[0]["api"] == "/api/v1" and found[0]["version"]
 
 
 def test_database_down_answers_503_with_a_typed_error(tmp_path: Path) -> None:
