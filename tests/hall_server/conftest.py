@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,6 +41,11 @@ logger = logging.getLogger(__name__)
 # and file copies, about 1-2 s of a test's set-up otherwise).
 _COPIER = ThreadPoolExecutor(1, thread_name_prefix="pg-copy")
 KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+# The template's managers are logged in when it is built, and a manager's session ends after 30
+# idle minutes (const.SESSION_IDLE_STAFF_S): a template older than this is built again before a
+# test copies it. A worker of a slow run (73 min at load 20) otherwise failed 112 tests with
+# auth.expired in its last 40 minutes.
+TEMPLATE_MAX_AGE_S = 15 * 60
 
 
 @dataclass
@@ -52,6 +58,26 @@ class Template:
     pg_name: str | None = None
     # PostgreSQL: the next test's copy, made while the current test runs.
     spare: Future[str] | None = None
+    built_at: float = field(default_factory=time.monotonic)
+    # Builds the template again (a fresh database and fresh log-ins); set by its fixture.
+    rebuild: Any = None
+
+    def fresh(self, pg: Any = None) -> Template:
+        """Self, built again first if its log-ins are older than TEMPLATE_MAX_AGE_S."""
+        if time.monotonic() - self.built_at < TEMPLATE_MAX_AGE_S or self.rebuild is None:
+            return self
+        logger.info(
+            "building the hall template again: its log-ins are %.0f s old", time.monotonic() - self.built_at
+        )
+        old_pg_name = self.pg_name
+        if pg is not None:
+            self.drop_spare(pg)
+        new: Template = self.rebuild()
+        self.url, self.tokens, self.windows, self.pg_name = new.url, new.tokens, new.windows, new.pg_name
+        self.built_at = new.built_at
+        if pg is not None and old_pg_name is not None:
+            pg.drop_database(old_pg_name)
+        return self
 
     def take_copy(self, pg: Any) -> str:
         """A fresh copy of the PostgreSQL template (the one made ahead, if it came out right);
@@ -119,19 +145,32 @@ def _build_template(url: str, data_dir: Path) -> Template:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     """The seeded SQLite template file."""
-    root = tmp_path_factory.mktemp("hall-template")
-    return _build_template(f"sqlite:///{root / 'template.sqlite3'}", root / "data")
+
+    def build() -> Template:
+        root = tmp_path_factory.mktemp("hall-template")
+        return _build_template(f"sqlite:///{root / 'template.sqlite3'}", root / "data")
+
+    tpl = build()
+    tpl.rebuild = build
+    return tpl
 
 
 @pytest.fixture(scope="session")
 def pg_template(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
     """The seeded PostgreSQL template database."""
-    name = pg_server.create_database(f"tmpl_{uuid.uuid4().hex[:10]}")
-    tpl = _build_template(pg_server.url(name), tmp_path_factory.mktemp("hall-pg-template") / "data")
-    tpl.pg_name = name
+
+    def build() -> Template:
+        name = pg_server.create_database(f"tmpl_{uuid.uuid4().hex[:10]}")
+        built = _build_template(pg_server.url(name), tmp_path_factory.mktemp("hall-pg-template") / "data")
+        built.pg_name = name
+        return built
+
+    tpl = build()
+    tpl.rebuild = build
     yield tpl
     tpl.drop_spare(pg_server)
-    pg_server.drop_database(name)
+    assert tpl.pg_name is not None
+    pg_server.drop_database(tpl.pg_name)
 
 
 @pytest.fixture(scope="session")
@@ -164,7 +203,7 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh copy of the seeded template on SQLite or PostgreSQL."""
     if request.param == "sqlite":
-        tpl: Template = request.getfixturevalue("sqlite_template")
+        tpl: Template = request.getfixturevalue("sqlite_template").fresh()
         src = Path(tpl.url[len("sqlite:///") :])
         dst = tmp_path / "hall.sqlite3"
         shutil.copyfile(src, dst)
@@ -172,7 +211,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{dst}"
         return
     pg = request.getfixturevalue("pg_server")
-    tpl = request.getfixturevalue("pg_template")
+    tpl = request.getfixturevalue("pg_template").fresh(pg)
     name = tpl.take_copy(pg)
     request.node.hall_template = tpl
     try:
