@@ -438,7 +438,8 @@ class StationSync:
 
     def _encoded(self, body: dict[str, Any], more: bool) -> tuple[dict[str, Any], bytes, bool]:
         """The batch as sent, but for its sent_at (_stamped adds it when it leaves)."""
-        return body, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), more
+        wire = {k: v for k, v in body.items() if not k.startswith("_")}
+        return body, json.dumps(wire, ensure_ascii=False, separators=(",", ":")).encode(), more
 
     def _stamped(self, raw: bytes) -> bytes:
         """The encoded batch with the station's clock at sending: a batch kept over busy answers
@@ -483,17 +484,16 @@ class StationSync:
         sent and not yet answered: the read-ahead)."""
         budget = self.batch
         more = False
-        sent: dict[str, int] = {}
+        # Where the batch `after` left each stream (it and the batches before it still in flight).
+        sent: dict[str, int] = dict((after or {}).get("_through") or {})
         for e in (after or {}).get("events", ()):
             sent[e["hall_id"]] = max(sent.get(e["hall_id"], 0), int(e["seq"]))
         through = int(after["rows_through"]) if after else 0
         rows_after: int | None = through if after else None
         with self.ctx.db.read(consistent=True) as s:
             st = capture.state(s)
-            acks = {
-                r.hall_id: max(int(r.acked_seq or 0), sent.get(r.hall_id, 0))
-                for r in s.execute(select(_ACKS))
-            }
+            durable = {r.hall_id: int(r.acked_seq or 0) for r in s.execute(select(_ACKS))}
+            acks = {h: max(seq, sent.get(h, 0)) for h, seq in durable.items()}
             heads = {
                 r.hall_id: int(r.last_seq or 0)
                 for r in s.execute(
@@ -535,8 +535,9 @@ class StationSync:
             gone = deletes.deleted_keys(s, changes)
             relayed = relay.relayed_status(s)
             waiting, lag = waiting_of(s)
-            if after:  # the batch in flight is not acknowledged yet, but it is not waiting either
-                waiting -= len(after["events"]) + self._changes_between(s, int(st.rows_through or 0), through)
+            if after:  # the batches in flight are not acknowledged yet, but not waiting either
+                in_flight = sum(acks[h] - durable[h] for h in acks)
+                waiting -= in_flight + self._changes_between(s, int(st.rows_through or 0), through)
         body = {
             "station_id": st.station_id,
             "epoch": st.epoch,
@@ -552,6 +553,11 @@ class StationSync:
             "deletes": gone,
             "relayed": relayed,
         }
+        # Not sent (_encoded leaves it out): where this batch leaves each stream, for the next.
+        reached = dict(acks)
+        for e in events:
+            reached[e["hall_id"]] = max(reached[e["hall_id"]], int(e["seq"]))
+        body["_through"] = reached
         return body, more
 
     def _changes_between(self, s: Any, lo: int, hi: int) -> int:
