@@ -5,8 +5,8 @@ folder elects the process; the others serve requests and read the recorded link 
 round:
 1. push: read a batch in one read transaction (the events of every stream after the parent's
    acknowledged seq, in seq order, at most sync_batch; the current images of the rows changed in
-   sync_changes up to a high-water mark), then POST it with no transaction open; on 200 record
-   the acknowledgement durably (acked seq per stream, delete the acknowledged changes). A push is
+   sync_changes up to a high-water mark), then POST it with no transaction open (the next batch
+   goes before its answer: see below); on 200 record the acknowledgement durably (acked seq per stream, delete the acknowledged changes). A push is
    sent every round even when empty: it carries the station's heads (a restored backup shows)
    and what is waiting. A gap answer (409 sync.gap) moves the checkpoint back to what the parent
    expects and the round goes on.
@@ -19,9 +19,11 @@ until it answers. A push sent without an answer halves the next one (doubling ba
 acknowledgement), so a batch the link or the parent cannot carry in time is not sent again and
 again. While the link works, a local commit wakes the loop early (a round within sync_seconds
 anyway, sync_seconds * SYNC_IDLE_FACTOR after a round that moved nothing); while it backs off,
-commits do not. A push turned away busy is sent again as it is at the turn the parent gave, and
-the next batch is read ahead while the parent applies one; while the link is down the first
-batch is kept read and encoded, so it leaves with the first answered knock. The parent is only
+commits do not. A push turned away busy is sent again as it is at the turn the parent gave.
+Pushes are pipelined: up to sync_push_window batches are in flight, each read after the one
+before it while the parent applies that one (the parent takes them in order or refuses one
+ahead of its predecessor), and their answers are taken in the order sent; while the link is
+down the first batch is kept read and encoded, so it leaves with the first answered knock. The parent is only
 ever reached at settings.parent_url, so a proxy may sit in between.
 """
 
