@@ -1023,13 +1023,30 @@ def run_fleet(
     city_cpu0, pg_cpu0 = proc_cpu(city.proc.pid), pg_cpu(pg)
     spy = _start_profile(city, pg_conn, size, "fleet")
 
+    # CPU seconds of the city and PostgreSQL at marks: the city's own load alone, the stations'
+    # go, all caught up (or the watch over): the catch-up's CPU net of the city's own load.
+    marks: dict[str, tuple[float, float, float]] = {}
+    streams = [x for h in halls for x in (h, f"audit:{h}")]
+    applied_at: dict[str, int] = {}
+
+    def mark(name: str) -> None:
+        marks[name] = (time.monotonic(), proc_cpu(city.proc.pid), pg_cpu(pg))
+        # The stations' events the city holds (its hall_seq is the applied seq of each stream).
+        row = pg_conn.execute(
+            "SELECT coalesce(sum(last_seq), 0) FROM hall_seq WHERE hall_id = ANY(%s)", (streams,)
+        ).fetchone()
+        applied_at[name] = int(row[0]) if row else 0
+
     async def measured() -> tuple[dict[str, Any], float | None, list[tuple[float, int]]]:
         stop = asyncio.Event()
         window: dict[str, float] = {}
         load = asyncio.create_task(
             city_load(city, built["city_kiosk"], clerks, size["city_rate"], stop, window)
         )
-        await asyncio.sleep(5.0)  # the city's load runs alone first (its figures for comparison)
+        await asyncio.sleep(1.0)  # the load's connections are open and it runs at its rate
+        mark("alone")
+        await asyncio.sleep(4.0)  # the city's load runs alone first (its figures for comparison)
+        mark("go")
         window["start"] = time.perf_counter()
         start = time.monotonic()
         for _p, c in drivers:
@@ -1045,6 +1062,7 @@ def run_fleet(
             if ok == len(halls):
                 done_at = time.monotonic() - start
                 break
+        mark("end")
         window["end"] = time.perf_counter()
         await asyncio.sleep(2.0)  # the city's load a little after
         stop.set()
@@ -1087,12 +1105,39 @@ def run_fleet(
             "tickets": round(total_tickets / done_at, 1),
             "events": round(total_events / done_at, 1),
         }
+    out["cpu_per_applied_event"] = cpu_per_event(marks, applied_at["end"] - applied_at["go"])
     p99s = [load["issue_latency_from_due_time"]["p99_ms"], load["call_latency_from_due_time"]["p99_ms"]]
     out["meets_target"] = {
         "all_caught_up_s": done_at is not None and done_at <= TARGETS["fleet_s"],
         "city_p99_ms": all(p is not None and p <= TARGETS["city_p99_ms"] for p in p99s)
         and not load["errors"],
     }
+    return out
+
+
+def cpu_per_event(marks: dict[str, tuple[float, float, float]], events: int | None) -> dict[str, Any]:
+    """The city's and PostgreSQL's CPU per event applied in the catch-up (go to all caught up),
+    as measured and net of the city's own kiosks and windows (their CPU rate while alone);
+    `events`: the stations' events the city applied in that time (all caught up or not)."""
+    t0, city0, pg0 = marks["alone"]
+    t1, city1, pg1 = marks["go"]
+    t2, city2, pg2 = marks["end"]
+    own = ((city1 - city0) / (t1 - t0), (pg1 - pg0) / (t1 - t0))  # CPU s per s of the own load
+    catchup = (city2 - city1, pg2 - pg1)
+    out: dict[str, Any] = {
+        "catchup_s": round(t2 - t1, 2),
+        "own_load_cpu_per_s": {"city_server": round(own[0], 3), "postgres": round(own[1], 3)},
+        "catchup_cpu_s": {"city_server": round(catchup[0], 2), "postgres": round(catchup[1], 2)},
+    }
+    if not events:
+        out["note"] = "no event applied"
+        return out
+    net = (catchup[0] - own[0] * (t2 - t1), catchup[1] - own[1] * (t2 - t1))
+    out["events"] = events
+    out["city_server_ms"] = round(1000 * catchup[0] / events, 3)
+    out["postgres_ms"] = round(1000 * catchup[1] / events, 3)
+    out["city_server_net_ms"] = round(1000 * net[0] / events, 3)
+    out["postgres_net_ms"] = round(1000 * net[1] / events, 3)
     return out
 
 

@@ -172,6 +172,8 @@ class Settings(BaseSettings):
     sync_seconds: float = Field(default=const.SYNC_SECONDS_DEFAULT, gt=0, le=3600)
     sync_timeout_s: float = Field(default=const.SYNC_TIMEOUT_DEFAULT_S, gt=0, le=300)
     sync_batch: int = Field(default=const.SYNC_BATCH_DEFAULT, ge=1, le=const.SYNC_MAX_EVENTS)
+    # Pushes in flight at once (each batch sent without waiting for the answer to the one before).
+    sync_push_window: int = Field(default=const.SYNC_PUSH_WINDOW_DEFAULT, ge=1, le=8)
     # The longest wait between failed rounds (the back-off doubles up to it).
     sync_backoff_max_s: float = Field(default=const.SYNC_BACKOFF_MAX_S, gt=0, le=3600)
     # Parent side: a station not heard from for this long shows "silent" on the station list.

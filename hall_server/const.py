@@ -631,6 +631,9 @@ ERRORS: dict[str, tuple[int, str, str]] = {
 SYNC_SECONDS_DEFAULT = 2.0
 SYNC_TIMEOUT_DEFAULT_S = 5.0
 SYNC_BATCH_DEFAULT = 2000
+# Pushes a station has in flight at most (pipelined: the next batch goes while the parent applies
+# one, which takes them in order); 1 waits for each answer before sending the next.
+SYNC_PUSH_WINDOW_DEFAULT = 2
 # Bounds of one push: events, row images, and the body (the request guard's limit for the path).
 SYNC_MAX_EVENTS = 5000
 SYNC_MAX_ROWS = 20000

@@ -60,6 +60,10 @@ class PushIn(WireIn):
     events: list[SyncEvent] = Field(default_factory=list, max_length=MAX_EVENTS)
     rows: dict[str, list[dict[str, Any]]] = Field(default_factory=dict, max_length=MAX_TABLES)
     rows_through: DbInt = Field(default=0, ge=0)
+    # The change id the batch's rows follow (the rows_through of the batch before it): a station
+    # with pushes in flight says it, and the parent refuses a batch whose predecessor it has not
+    # applied (409 sync.gap with rows_through). Absent: not checked (a station before pipelining).
+    rows_after: DbInt | None = Field(default=None, ge=0)
     heads: dict[str, DbInt] = Field(default_factory=dict, max_length=200)
     waiting: DbInt = Field(default=0, ge=0)
     lag_s: float | None = Field(default=None, ge=0, le=10**9)

@@ -237,32 +237,21 @@ def group_counts(
     }
 
 
-def new_ticket_ahead(
-    session: Session | Tx | Connection,
-    hall_id: str,
-    day: date,
-    row: Any,
-    policy: HallPolicy,
-    before: dict[tuple[bool, bool], int] | None = None,
-) -> int | None:
-    """People ahead of a just-issued ticket from the group's waiting counts, or None if the policy needs the queue.
+def new_ticket_ahead(row: Any, policy: HallPolicy, before: dict[tuple[bool, bool], int] | None) -> int | None:
+    """People ahead of a just-issued ticket from its group's waiting counts, or None if the policy needs the queue.
 
-    The counts (waiting_counts, kept by triggers on tickets: migration 0024) already include
-    the new ticket itself, so every other unbound waiting ticket of its group was issued
-    before it; `before` (group_counts read in the issue's transaction before the ticket went
-    in) are taken as they are. Mirrors queueing.policy.DefaultCallingPolicy.group_order for
-    the newest arrival (a test keeps the two in step): within its class (green or normal) it
-    comes after everyone (after every appointment holder when it holds one itself and
-    appointments go first), and the classes interleave as the hall's green mode says.
+    `before` are the group's counts (group_counts) read in the issue's transaction before the
+    ticket went in: on PostgreSQL the triggers that keep them (migrations 0024, 0032) fold a
+    transaction's own changes in at its commit, so a read after the insert would not count the
+    new ticket there and would on SQLite. Every unbound waiting ticket they count was issued
+    before it. Mirrors queueing.policy.DefaultCallingPolicy.group_order for the newest arrival
+    (a test keeps the two in step): within its class (green or normal) it comes after everyone
+    (after every appointment holder when it holds one itself and appointments go first), and
+    the classes interleave as the hall's green mode says.
     """
-    if policy.calling_policy != "default" or row.bound_window_id is not None:
+    if policy.calling_policy != "default" or row.bound_window_id is not None or before is None:
         return None
-    own = (bool(row.priority), row.appointment_id is not None)
-    if before is not None:
-        return ahead_from_counts(before, own[0], own[1], policy)
-    counts = group_counts(session, hall_id, day, row.group_prefix)
-    counts[own] = counts.get(own, 1) - 1
-    return ahead_from_counts(counts, own[0], own[1], policy)
+    return ahead_from_counts(before, bool(row.priority), row.appointment_id is not None, policy)
 
 
 def ahead_from_counts(

@@ -354,7 +354,8 @@ def reset_station(db: Database, station_id: str) -> list[str]:
         s.execute(
             update(_ST)
             .where(_ST.c.id == station_id)
-            .values(epoch=None, conflict=None, conflict_at=None, conflict_epoch=None)
+            # A fresh database's change log starts again at 1.
+            .values(epoch=None, conflict=None, conflict_at=None, conflict_epoch=None, rows_through=0)
         )
         streams = capture.streams_of(parent.halls_of(s, station_id))
         _rebase_streams(s, streams)

@@ -212,7 +212,7 @@ def _insert_ticket(
         values["seq"] = seq
         values["number"] = format_number(prefix, seq, policy.number_width, policy.wrap_at)
         row = _INSERT_TICKET.one(conn, values)
-        ahead = new_ticket_ahead(conn, hall.id, day, row, policy, before)
+        ahead = new_ticket_ahead(row, policy, before)
         if ahead is None:
             ahead, minutes = QueueEstimator(s, hall, day, ctx.estimates).position(row)
         else:

@@ -12,7 +12,12 @@ The rules (docs/sync.md, "Station sync, the principles"):
   backup (409 sync.rewound). The first new event must be applied + 1 (else 409 sync.gap with
   the expected seq) and link to the applied chain head;
 - row images are upserted in foreign-key order, only rows of the station's halls and, for the
-  tables whose ids a station draws, only ids of its own range;
+  tables whose ids a station draws, only ids of its own range. Rows go in change-log order: a
+  batch that says which change id it follows (rows_after, sent by a station with pushes in
+  flight) is refused when the parent has not applied up to there (409 sync.gap with
+  rows_through), and a batch whose changes all lie at or below what was applied (a replay, or a
+  push that arrives after a later one was applied) changes no row: its images may be older than
+  the ones applied since, and everything it carries is here already;
 - the applied events are published on this server's bus after commit (and, on PostgreSQL,
   announced to the other processes by the events trigger).
 """
@@ -160,6 +165,15 @@ def apply_push(
     streams = [x for h in halls for x in (h, AUDIT_STREAM_PREFIX + h)]
     allowed = set(streams)
     _check_epoch(s, st, body.epoch, streams)
+    # The change id applied up to, for this database of the station (another epoch starts over).
+    rows_done = int(st.rows_through or 0) if st.epoch == body.epoch else 0
+    if body.rows_after is not None and body.rows_after > rows_done:
+        # Sent behind a push not applied (yet): the station sends again from rows_through.
+        raise HallError(
+            "sync.gap", expected=rows_done + 1, rows_through=rows_done, rows_after=body.rows_after
+        )
+    # A batch that names no change id (rows_through 0: a hand-made push) is applied as it is.
+    rows_replayed = 0 < body.rows_through <= rows_done
     by_stream: dict[str, list[SyncEvent]] = defaultdict(list)
     for ev in body.events:
         if ev.hall_id not in allowed:
@@ -176,12 +190,13 @@ def apply_push(
     for stream, events in by_stream.items():
         pause()
         applied[stream] = _apply_stream(s, stream, events, applied[stream], published)
-    # Before the rows: it must see the attendance stored before this push (replays, conflicts).
-    if not relaying:
-        apply_attendance(s, body.rows.get(ATTENDANCE_TABLE), set(halls), now)
-    ranges = relay.served_ranges(s, station_id, int(st.station_no))
-    _apply_rows(s, st, body.rows, set(halls), ranges, pause)
-    deletes.apply_deletes(s, body.deletes, set(halls), ranges)
+    if not rows_replayed:
+        # Before the rows: it must see the attendance stored before this push (replays, conflicts).
+        if not relaying:
+            apply_attendance(s, body.rows.get(ATTENDANCE_TABLE), set(halls), now)
+        ranges = relay.served_ranges(s, station_id, int(st.station_no))
+        _apply_rows(s, st, body.rows, set(halls), ranges, pause)
+        deletes.apply_deletes(s, body.deletes, set(halls), ranges)
     relay.apply_relayed_status(s, station_id, {k: v.model_dump() for k, v in body.relayed.items()})
     hall_applied = {h: applied[h][0] for h in halls}
     s.execute(
@@ -191,7 +206,7 @@ def apply_push(
             epoch=body.epoch,
             last_contact_at=now,
             last_push_at=now,
-            rows_through=max(int(st.rows_through or 0), body.rows_through),
+            rows_through=max(rows_done, body.rows_through),
             waiting=body.waiting,
             lag_s=body.lag_s,
             config_version=body.config_version,

@@ -5,8 +5,8 @@ folder elects the process; the others serve requests and read the recorded link 
 round:
 1. push: read a batch in one read transaction (the events of every stream after the parent's
    acknowledged seq, in seq order, at most sync_batch; the current images of the rows changed in
-   sync_changes up to a high-water mark), then POST it with no transaction open; on 200 record
-   the acknowledgement durably (acked seq per stream, delete the acknowledged changes). A push is
+   sync_changes up to a high-water mark), then POST it with no transaction open (the next batch
+   goes before its answer: see below); on 200 record the acknowledgement durably (acked seq per stream, delete the acknowledged changes). A push is
    sent every round even when empty: it carries the station's heads (a restored backup shows)
    and what is waiting. A gap answer (409 sync.gap) moves the checkpoint back to what the parent
    expects and the round goes on.
@@ -19,9 +19,11 @@ until it answers. A push sent without an answer halves the next one (doubling ba
 acknowledgement), so a batch the link or the parent cannot carry in time is not sent again and
 again. While the link works, a local commit wakes the loop early (a round within sync_seconds
 anyway, sync_seconds * SYNC_IDLE_FACTOR after a round that moved nothing); while it backs off,
-commits do not. A push turned away busy is sent again as it is at the turn the parent gave, and
-the next batch is read ahead while the parent applies one; while the link is down the first
-batch is kept read and encoded, so it leaves with the first answered knock. The parent is only
+commits do not. A push turned away busy is sent again as it is at the turn the parent gave.
+Pushes are pipelined: up to sync_push_window batches are in flight, each read after the one
+before it while the parent applies that one (the parent takes them in order or refuses one
+ahead of its predecessor), and their answers are taken in the order sent; while the link is
+down the first batch is kept read and encoded, so it leaves with the first answered knock. The parent is only
 ever reached at settings.parent_url, so a proxy may sit in between.
 """
 
@@ -35,7 +37,9 @@ import os
 import random
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,9 +156,18 @@ class StationSync:
         # names them oldest first, a page at a time, and keeps naming the ones it refused, so
         # the station pages past them; 0 again once a pass reached the end.
         self.photos_after = 0
-        # The read-ahead: one thread reads and encodes the next batch while a push is answered.
-        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hall-sync-read")
-        self.next: Future[tuple[dict[str, Any], bytes, bool]] | None = None
+        # Pushes in flight, oldest first (at most sync_push_window): each batch was read after the
+        # one before it and is acknowledged only by the parent's answer to it, taken in this order.
+        self.window = self.settings.sync_push_window
+        self.inflight: deque[_Flight] = deque()
+        self._sender = ThreadPoolExecutor(max_workers=self.window, thread_name_prefix="hall-sync-push")
+        # The batch read after the last one in flight (or the last acknowledged), not sent yet,
+        # and the batch size it was read at: read while the parent applies the ones in flight.
+        self.next: tuple[dict[str, Any], bytes, bool] | None = None
+        self.next_size = 0
+        # After a rows gap whose position this station no longer has (the parent lost what it had
+        # acknowledged): the change id the next batch says it follows, at most.
+        self.rows_floor: int | None = None
 
     # --- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -165,8 +178,8 @@ class StationSync:
             self.close()
 
     def close(self) -> None:
-        """Release what the loop holds: the read-ahead thread, the HTTP connections, the wake-up hook."""
-        self._reader.shutdown(wait=False, cancel_futures=True)
+        """Release what the loop holds: the push threads, the HTTP connections, the wake-up hook."""
+        self._sender.shutdown(wait=False, cancel_futures=True)
         self.http.close()
         with contextlib.suppress(ValueError):
             self.ctx.db.after_commit.remove(self._wake_on_commit)
@@ -242,6 +255,8 @@ class StationSync:
             for _ in range(MAX_PUSHES_PER_ROUND):
                 if not self.push_batch():
                     break
+            while self.inflight:  # the answers to what is still in flight, before the pull
+                self.push_batch(send=False)
             for _ in range(MAX_PULLS_PER_ROUND):
                 if not self.pull():
                     break
@@ -283,64 +298,150 @@ class StationSync:
             raise SyncRefused("sync.unreachable", f"HTTP {r.status_code} from the parent") from None
 
     # --- push -------------------------------------------------------------------------------------
-    def push_batch(self) -> bool:
-        """Send one batch; True if more may be waiting.
+    def push_batch(self, send: bool = True) -> bool:
+        """Send batches until sync_push_window are in flight, then take the oldest one's answer;
+        True if more may be waiting.
 
-        While the parent applies it, the next batch (what follows this one) is read and encoded
-        in the background; it is used only if the parent applied exactly this batch, and it is
-        acknowledged, like any batch, only by the parent's answer to it."""
-        if self.pending is None:
-            self.pending = self._take_next() or self._encoded(*self._read_batch())
-            self.pending_read_at, self.pending_full = time.monotonic(), self.pending[2]
-        body, raw, more = self.pending
-        read_size = self.batch  # the read-ahead below reads up to this many
-        following = self._reader.submit(self._read_following, body) if more else None
-        sent_at = time.monotonic()
+        Each batch is read after the one before it (events after its seqs, changes after its
+        rows_through, which the batch names as rows_after) while the parent applies the ones in
+        flight. The parent applies them in that order, refuses one whose predecessor it has not
+        applied (sync.gap) and skips what it has already (replay), so the station needs no
+        answer to send the next; each batch is acknowledged only by the parent's answer to it,
+        taken in the order sent. send=False only takes answers (the end of a round)."""
+        if send:
+            self._fill()
+        if not self.inflight:
+            return False
+        flight = self.inflight.popleft()
         try:
-            answer = self._call("POST", "/sync/push", data=self._stamped(raw), headers=JSON_HEADERS)
+            answer = flight.future.result()
         except SyncRefused as exc:
-            _discard(following)
-            unsent = exc.code == "sync.unreachable" and bool(exc.detail.get("unsent"))
-            if unsent:
-                # It never left: kept for when the link is back. What was recorded meanwhile
-                # follows it (more: the next batch is read while this one is answered).
-                self.pending = (body, raw, True)
-            elif exc.code != "sync.busy":
-                self.pending = None  # read again: the link, the batch size or the checkpoint changed
-            if exc.code == "sync.unreachable" and not exc.detail.get("unsent"):
-                self.batch = max(1, self.batch // 2)
-            if exc.code == "sync.gap" and exc.detail.get("hall_id") and exc.detail.get("expected"):
-                self._rewind(str(exc.detail["hall_id"]), int(exc.detail["expected"]) - 1)
+            if self._settle_rest():  # a later batch was applied, so this one was too
+                self.pending = None
                 return True
-            raise
+            return self._refused(flight, exc)
         except BaseException:
-            _discard(following)
+            self._settle_rest()
             raise
-        self.pending = None
+        more = self._accepted(flight, answer)
+        return more or bool(self.inflight)
+
+    def _fill(self) -> None:
+        """Send the waiting batch, and those after it while fewer than the window are in flight;
+        the batch after the last one sent is read (and kept) while the parent works."""
+        if not self.inflight:
+            batch = self.pending or self._take_next() or self._encoded(*self._read_batch())
+            if self.pending is None:
+                self.pending_read_at, self.pending_full = time.monotonic(), batch[2]
+            self.pending = batch
+            self._send(batch)
+        while self.inflight[-1].body_more:
+            if self.next is None:
+                self.next = self._encoded(*self._read_batch(after=self.inflight[-1].body))
+                self.next_size = self.batch
+            if len(self.inflight) >= self.window:
+                break
+            batch, self.next = self.next, None
+            self._send(batch)
+
+    def _send(self, batch: tuple[dict[str, Any], bytes, bool]) -> None:
+        body, raw, more = batch
+        data = self._stamped(raw)
+        future = self._sender.submit(self._call, "POST", "/sync/push", data=data, headers=JSON_HEADERS)
+        self.inflight.append(_Flight(body, raw, more, time.monotonic(), future))
+
+    def _settle_rest(self) -> bool:
+        """The oldest push failed: take the answers of the others in flight (they were sent;
+        each ends within the timeout) and acknowledge the ones applied; True if any was."""
+        applied = False
+        self._drop_next()
+        while self.inflight:
+            flight = self.inflight.popleft()
+            try:
+                answer = flight.future.result()
+            except Exception:  # refused behind the failed one (sync.gap, busy) or cut: sent again
+                continue
+            self._accepted(flight, answer)
+            applied = True
+        self._drop_next()
+        return applied
+
+    def _refused(self, flight: _Flight, exc: SyncRefused) -> bool:
+        """The oldest push in flight was refused or not answered (nothing after it was applied)."""
+        self._drop_next()
+        unsent = exc.code == "sync.unreachable" and bool(exc.detail.get("unsent"))
+        if (unsent or exc.code == "sync.busy") and (
+            self.pending is None or self.pending[0] is not flight.body
+        ):
+            # A batch sent behind the waiting one becomes the waiting one (that one was applied).
+            self.pending_read_at, self.pending_full = flight.sent_at, flight.body_more
+        if unsent:
+            # It never left: kept for when the link is back. What was recorded meanwhile
+            # follows it (more: the next batch is read while this one is answered).
+            self.pending = (flight.body, flight.raw, True)
+        elif exc.code == "sync.busy":
+            self.pending = (flight.body, flight.raw, flight.body_more)  # the same batch at its turn
+        else:
+            self.pending = None  # read again: the link, the batch size or the checkpoint changed
+        if exc.code == "sync.unreachable" and not exc.detail.get("unsent"):
+            self.batch = max(1, self.batch // 2)
+        if exc.code == "sync.gap" and exc.detail.get("rows_through") is not None:
+            self._rows_gap(int(exc.detail["rows_through"]))
+            return True
+        if exc.code == "sync.gap" and exc.detail.get("hall_id") and exc.detail.get("expected"):
+            self._rewind(str(exc.detail["hall_id"]), int(exc.detail["expected"]) - 1)
+            return True
+        raise exc
+
+    def _accepted(self, flight: _Flight, answer: dict[str, Any]) -> bool:
+        """Record a push's answer durably and size the next batches; True if more waited."""
+        body = flight.body
+        if self.pending is not None and self.pending[0] is body:
+            self.pending = None
+        self.rows_floor = None
         self.moved = self.moved or bool(body["events"] or body["rows"])
         if body["rows"].get("ticket_documents"):
             self.photos_due = True
         self._acknowledge(answer, body)
         # Doubles back after a halving; a parent that answers a full batch well within the
         # timeout takes bigger ones (fewer round trips in a catch-up), up to the protocol's bound.
-        quick = time.monotonic() - sent_at < self.settings.sync_timeout_s * BATCH_GROW_WITHIN
-        top = SYNC_MAX_EVENTS if quick and more else self.settings.sync_batch
+        quick = time.monotonic() - flight.sent_at < self.settings.sync_timeout_s * BATCH_GROW_WITHIN
+        top = SYNC_MAX_EVENTS if quick and flight.body_more else self.settings.sync_batch
         self.batch = min(top, self.batch * 2)
         if answer.get("batch_max"):
             # The parent's own kiosks and windows are busy: it asks for smaller batches.
             self.batch = max(1, min(self.batch, int(answer["batch_max"])))
-        # The read-ahead is used if it follows what was applied and is no bigger than the
-        # parent now takes (else the next batch is read afresh at the new size).
-        if following is not None and _applied_as_sent(answer, body) and read_size <= self.batch:
-            self.next = following
-        else:
-            _discard(following)
+        # The batch read ahead is used if what it follows was applied as sent and it is no bigger
+        # than the parent now takes (else the next batch is read afresh at the new size).
+        if self.next_size > self.batch or (not self.inflight and not _applied_as_sent(answer, body)):
+            self._drop_next()
         self.failures = 0  # progress: a failure after it backs off from the start again
-        return more
+        return flight.body_more
+
+    def _rows_gap(self, parent_through: int) -> None:
+        """The parent has the station's rows through parent_through only (a batch went ahead of
+        the one before it, or the parent lost rows it had acknowledged): read again from there."""
+        with self.ctx.db.read() as s:
+            own = int(capture.state(s).rows_through or 0)
+        if own > parent_through:
+            # Acknowledged changes are deleted here: what the parent lost cannot be sent again.
+            logger.error(
+                "sync: the parent has this station's rows through change %d only, but acknowledged"
+                " through %d; those rows are lost at the parent",
+                parent_through,
+                own,
+            )
+            self.rows_floor = parent_through
+        self.pending = None
+
+    def _drop_next(self) -> None:
+        self.next = None
+        self.next_size = 0
 
     def _encoded(self, body: dict[str, Any], more: bool) -> tuple[dict[str, Any], bytes, bool]:
         """The batch as sent, but for its sent_at (_stamped adds it when it leaves)."""
-        return body, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), more
+        wire = {k: v for k, v in body.items() if not k.startswith("_")}
+        return body, json.dumps(wire, ensure_ascii=False, separators=(",", ":")).encode(), more
 
     def _stamped(self, raw: bytes) -> bytes:
         """The encoded batch with the station's clock at sending: a batch kept over busy answers
@@ -356,8 +457,7 @@ class StationSync:
             self.pending_full or time.monotonic() - self.pending_read_at < SYNC_DOWN_READ_S
         ):
             return
-        _discard(self.next)
-        self.next = None
+        self._drop_next()
         try:
             body, raw, more = self._encoded(*self._read_batch())
         except Exception:
@@ -367,19 +467,11 @@ class StationSync:
         self.pending = (body, raw, True)
         self.pending_read_at, self.pending_full = time.monotonic(), more
 
-    def _read_following(self, body: dict[str, Any]) -> tuple[dict[str, Any], bytes, bool]:
-        return self._encoded(*self._read_batch(after=body))
-
     def _take_next(self) -> tuple[dict[str, Any], bytes, bool] | None:
-        """The batch read ahead, if there is one and its read went well (else read afresh)."""
-        following, self.next = self.next, None
-        if following is None:
-            return None
-        try:
-            return following.result()
-        except Exception:
-            logger.exception("reading the next batch ahead failed; reading it again")
-            return None
+        """The batch read ahead, if there is one (else the next batch is read afresh)."""
+        following = self.next
+        self._drop_next()
+        return following
 
     def _streams(self) -> dict[str, int]:
         with self.ctx.db.read() as s:
@@ -394,16 +486,16 @@ class StationSync:
         sent and not yet answered: the read-ahead)."""
         budget = self.batch
         more = False
-        sent: dict[str, int] = {}
+        # Where the batch `after` left each stream (it and the batches before it still in flight).
+        sent: dict[str, int] = dict((after or {}).get("_through") or {})
         for e in (after or {}).get("events", ()):
             sent[e["hall_id"]] = max(sent.get(e["hall_id"], 0), int(e["seq"]))
         through = int(after["rows_through"]) if after else 0
+        rows_after: int | None = through if after else None
         with self.ctx.db.read(consistent=True) as s:
             st = capture.state(s)
-            acks = {
-                r.hall_id: max(int(r.acked_seq or 0), sent.get(r.hall_id, 0))
-                for r in s.execute(select(_ACKS))
-            }
+            durable = {r.hall_id: int(r.acked_seq or 0) for r in s.execute(select(_ACKS))}
+            acks = {h: max(seq, sent.get(h, 0)) for h, seq in durable.items()}
             heads = {
                 r.hall_id: int(r.last_seq or 0)
                 for r in s.execute(
@@ -437,18 +529,24 @@ class StationSync:
                 changes = changes[:-1]
                 more = True
             rows_through = int(changes[-1].id) if changes else max(through, int(st.rows_through or 0))
+            if rows_after is None:  # read from the checkpoint: the changes after it (older ones are gone)
+                rows_after = int(st.rows_through or 0)
+                if self.rows_floor is not None:
+                    rows_after = min(rows_after, self.rows_floor)
             images = self._row_images(s, st, changes, set(acks))
             gone = deletes.deleted_keys(s, changes)
             relayed = relay.relayed_status(s)
             waiting, lag = waiting_of(s)
-            if after:  # the batch in flight is not acknowledged yet, but it is not waiting either
-                waiting -= len(after["events"]) + self._changes_between(s, int(st.rows_through or 0), through)
+            if after:  # the batches in flight are not acknowledged yet, but not waiting either
+                in_flight = sum(acks[h] - durable[h] for h in acks)
+                waiting -= in_flight + self._changes_between(s, int(st.rows_through or 0), through)
         body = {
             "station_id": st.station_id,
             "epoch": st.epoch,
             "events": events,
             "rows": images,
             "rows_through": rows_through,
+            "rows_after": rows_after,
             "heads": {k: heads.get(k, 0) for k in acks},
             # What will still wait once this batch is applied (the parent shows it).
             "waiting": max(0, waiting - len(events) - len(changes)),
@@ -457,6 +555,11 @@ class StationSync:
             "deletes": gone,
             "relayed": relayed,
         }
+        # Not sent (_encoded leaves it out): where this batch leaves each stream, for the next.
+        reached = dict(acks)
+        for e in events:
+            reached[e["hall_id"]] = max(reached[e["hall_id"]], int(e["seq"]))
+        body["_through"] = reached
         return body, more
 
     def _changes_between(self, s: Any, lo: int, hi: int) -> int:
@@ -619,10 +722,15 @@ class StationSync:
             logger.exception("could not record the link state")
 
 
-def _discard(following: Future[Any] | None) -> None:
-    """Drop a read-ahead batch (its read may still be running; its result is not used)."""
-    if following is not None:
-        following.cancel()
+@dataclass
+class _Flight:
+    """A push sent and not yet answered: its batch (body, encoded, more waited) and answer."""
+
+    body: dict[str, Any]
+    raw: bytes
+    body_more: bool
+    sent_at: float
+    future: Future[dict[str, Any]]
 
 
 def _applied_as_sent(answer: dict[str, Any], body: dict[str, Any]) -> bool:

@@ -21,7 +21,7 @@ from sqlalchemy import delete, insert, select, text, update
 from hall_server.db.analyze import MIN_CHANGES, StatsKeeper
 from hall_server.db.models import Ticket, WaitingCount
 from hall_server.services import dayend
-from hall_server.services.queue import head_candidates, new_ticket_ahead, waiting_candidates
+from hall_server.services.queue import group_counts, head_candidates, new_ticket_ahead, waiting_candidates
 from hall_server.services.tickets import hall_day
 from queueing.model import HallPolicy
 from queueing.policy import CallHistory, WindowServing, choose_next, people_ahead
@@ -232,9 +232,10 @@ def test_new_ticket_position_counts_match_the_whole_queue(hall: Hall) -> None:
             appointment_first=rng.random() < 0.5,
         )
         with hall.ctx.db.write() as s:
+            # The group's counts read before the insert, in its transaction, as the issue use case does.
+            before = group_counts(s, CITY, day, group)
             row = s.execute(insert(T).values(**values).returning(T)).one()
-            # The ticket just issued, read in its own transaction as the issue use case does.
-            got = new_ticket_ahead(s, CITY, day, row, policy)
+            got = new_ticket_ahead(row, policy, before)
             everyone = waiting_candidates(s, CITY, day)
         assert got == people_ahead(row.id, everyone, policy)
         if i % 5 == 4:
@@ -326,10 +327,11 @@ def test_postgres_a_large_growing_table_is_analyzed_at_most_once_a_gap(hall: Hal
 def test_day_end_and_a_writer_of_the_same_past_day_do_not_deadlock(hall: Hall) -> None:
     """Two PostgreSQL transactions that change waiting tickets of two classes of one past day.
 
-    The waiting_counts trigger takes a count row per ticket in the order the rows are updated.
-    Another transaction (a second server process's day-end pass, a station's batch, a clerk)
-    holds the normal class's row and then wants the green class's; the day-end pass, whose batch
-    updates a green ticket first, must not hold the green row while it waits for the normal one.
+    The waiting_counts trigger takes a count row per ticket in the order the rows were changed,
+    at commit (migration 0032). Another transaction (a second server process's day-end pass, a
+    station's batch, a clerk) changes a normal ticket and then a green one; the day-end pass,
+    whose batch updates a green ticket first, locks its count rows in key order up front, so the
+    two never hold a row the other waits for, whichever reaches the rows first.
     """
     if not hall.ctx.db.is_postgres:
         pytest.skip("PostgreSQL only: SQLite has one writer at a time")
@@ -347,7 +349,7 @@ def test_day_end_and_a_writer_of_the_same_past_day_do_not_deadlock(hall: Hall) -
     failures: list[BaseException] = []
     with hall.ctx.db.engine.connect() as writer, hall.ctx.db.engine.connect() as watcher:
         writer.execute(text("SET lock_timeout = '20s'"))
-        # The writer holds the normal class's count row (its trigger took one from it).
+        # The writer's normal ticket leaves its class (the count row is taken at the commit).
         writer.execute(update(T).where(T.c.id == held).values(status="cancelled"))
 
         def close() -> None:
@@ -363,8 +365,9 @@ def test_day_end_and_a_writer_of_the_same_past_day_do_not_deadlock(hall: Hall) -
             "AND datname = current_database() AND pid <> pg_backend_pid()"
         )
         deadline = time.monotonic() + 30
-        while watcher.execute(text(waiting)).scalar() == 0:
-            assert closing.is_alive() and time.monotonic() < deadline, failures or "the day end did not wait"
+        # The pass waits for a lock of the writer's or, holding none it needs, finishes.
+        while closing.is_alive() and watcher.execute(text(waiting)).scalar() == 0:
+            assert time.monotonic() < deadline, "the day end neither waited nor finished"
             time.sleep(0.05)
             watcher.rollback()
         # Now the writer wants the green class's row too: a late green ticket of that day.

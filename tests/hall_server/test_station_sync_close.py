@@ -1,4 +1,4 @@
-"""A station's sync loop that stops gives back its read-ahead thread, its connections and its hook."""
+"""A station's sync loop that stops gives back its push threads, its connections and its hook."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from tests.support.waiting import wait_until
 KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 
-def _read_ahead_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("hall-sync-read") and t.is_alive()]
+def _push_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("hall-sync-push") and t.is_alive()]
 
 
 def test_a_stopped_sync_loop_leaves_no_thread_and_no_hook(tmp_path: Path) -> None:
@@ -39,9 +39,9 @@ def test_a_stopped_sync_loop_leaves_no_thread_and_no_hook(tmp_path: Path) -> Non
     try:
         hooks = list(ctx.db.after_commit)
         sync = StationSync(ctx)
-        assert not _read_ahead_threads()
-        sync._reader.submit(lambda: None).result()  # a batch was read ahead, as in a catch-up
-        assert _read_ahead_threads()
+        assert not _push_threads()
+        sync._sender.submit(lambda: None).result()  # a push was sent, as in a catch-up
+        assert _push_threads()
         stop = threading.Event()
         loop = threading.Thread(target=sync.run, args=(stop,), name="test-station-sync")
         loop.start()
@@ -50,7 +50,7 @@ def test_a_stopped_sync_loop_leaves_no_thread_and_no_hook(tmp_path: Path) -> Non
         stop.set()
         loop.join(30)
         assert not loop.is_alive()
-        wait_until(lambda: not _read_ahead_threads(), 10, message="the read-ahead thread ends with the loop")
+        wait_until(lambda: not _push_threads(), 10, message="the push threads end with the loop")
         assert ctx.db.after_commit == hooks
     finally:
         ctx.close()
