@@ -56,6 +56,10 @@ logger = logging.getLogger(__name__)
 
 ISSUE_PER_S = 30
 CALL_PER_S = 30
+# Kiosk connections issuing between them (each has one request in flight at a time): one ticket a
+# second each, so an answer late by under a second does not hold the next issue back. With 4 the
+# issues fell behind the 50 windows' calls whenever answers slowed, and the queue ran dry.
+KIOSKS = 30
 SUBSCRIBERS = 200
 CHURNERS = 50
 SLOW_READERS = 10
@@ -259,7 +263,10 @@ class Load:
 
     async def run(self, seconds: float, t_base: float) -> None:
         """Both streams of requests for `seconds`; sample times relative to t_base."""
-        kiosks = [await RawHttp(HOST, self.servers[i % len(self.servers)].port, self.kiosk_token).connect() for i in range(4)]
+        kiosks = [
+            await RawHttp(HOST, self.servers[i % len(self.servers)].port, self.kiosk_token).connect()
+            for i in range(KIOSKS)
+        ]
         wins = [
             WindowCaller(wid, await RawHttp(HOST, self.servers[n % len(self.servers)].port, tok).connect())
             for n, (wid, tok) in enumerate(self.clerks.items())

@@ -124,8 +124,8 @@ async def event_socket(
         return
 
     # Subscribe before accepting and before replaying: once the client sees the connection
-    # open, every later event reaches it; events committed during the replay are queued, and
-    # duplicates between the two are dropped by seq below.
+    # open, every later event reaches it; events committed during the replay wait in the
+    # stream's tail, and duplicates between the two are dropped by seq below.
     sub = await ctx.bus.subscribe(hall_id)
     try:
         await ws.accept()
