@@ -232,8 +232,14 @@ async def _subscribers(urls: list[str], token: str, since: int, conn: Any, seed:
 class Load:
     """Open-loop issuing and 下一位 at fixed rates, spread over the server processes."""
 
-    def __init__(self, servers: list[HallServer], kiosk_token: str, clerks: dict[int, str]) -> None:
+    def __init__(
+        self, servers: list[HallServer], kiosk_token: str, clerks: dict[int, str], grace_s: float | None = None
+    ) -> None:
         self.servers = servers
+        # A phase stops sending this long after its scheduled end, whatever is still due (None:
+        # never): a run on a machine that cannot carry the load ends, and says what it left unsent.
+        self.grace_s = grace_s
+        self.unsent = 0
         self.kiosk_token = kiosk_token
         self.clerks = clerks
         self.samples: list[tuple[float, str, float]] = []  # (due time, kind, latency s)
@@ -278,6 +284,9 @@ class Load:
             while self.running:
                 due = t0 + n / rate
                 if due - t0 > seconds:
+                    return
+                if self.grace_s is not None and time.perf_counter() - t0 > seconds + self.grace_s:
+                    self.unsent += len(range(n, int(seconds * rate) + 1, lanes))
                     return
                 delay = due - time.perf_counter()
                 if delay > 0:
@@ -337,13 +346,17 @@ def _p99(samples: list[tuple[float, str, float]], lo: float, hi: float) -> dict[
     return latency_summary([lat for t, _k, lat in samples if lo <= t < hi])
 
 
-def _schedule(load: Load, lo: float, hi: float, window: float, load_wall_s: float) -> dict[str, Any]:
+def _schedule(
+    load: Load, lo: float, hi: float, window: float, load_wall_s: float, unsent: int
+) -> dict[str, Any]:
     """How far the open loop ran behind its schedule over the measured load, and whose fault."""
     lags = [(t, lag) for t, lag in load.send_lag if lo <= t < hi]
     loop = [lag for t, lag in load.loop_lag if lo <= t]
     return {
         # Wall seconds the measured load took to send against its scheduled seconds.
         "load_wall_s": round(load_wall_s, 1),
+        # Requests still due when the phase stopped (--grace-s), not sent at all.
+        "unsent": unsent,
         "load_scheduled_s": round(hi - lo, 1),
         "send_lag_first_window": latency_summary([lag for t, lag in lags if t < lo + window]),
         "send_lag_last_window": latency_summary([lag for t, lag in lags if t >= hi - window]),
@@ -355,7 +368,9 @@ def _schedule(load: Load, lo: float, hi: float, window: float, load_wall_s: floa
 
 
 # --- one backend -----------------------------------------------------------------------------
-def run_backend(name: str, db_url: str, work: Path, size: dict[str, Any], processes: int) -> dict[str, Any]:
+def run_backend(
+    name: str, db_url: str, work: Path, size: dict[str, Any], processes: int, grace_s: float | None = None
+) -> dict[str, Any]:
     """Warm-up, pause, measured load and quiet end against `processes` servers on one database."""
     out: dict[str, Any] = {"db": name, "server_processes": processes}
     with hall_servers() as start:
@@ -367,7 +382,7 @@ def run_backend(name: str, db_url: str, work: Path, size: dict[str, Any], proces
         display_token = first.create_token("display", BENCH_HALL)
         manager_token = first.login("bench-manager", BENCH_PASSWORD)["token"]
         clerks = _login_clerks(first, manager_token)
-        load = Load(servers, kiosk_token, clerks)
+        load = Load(servers, kiosk_token, clerks, grace_s)
 
         async def prefill() -> None:
             conn = await RawHttp(HOST, first.port, kiosk_token).connect()
@@ -404,7 +419,9 @@ def run_backend(name: str, db_url: str, work: Path, size: dict[str, Any], proces
             cpu_before = {"servers": sum(proc_cpu(p) for p in pids), "client": time.process_time()}
             cpu_before["subscribers"] = proc_cpu(subs.pid or 0)
             sched_before = [_sched_s(p) for p in pids]
+            unsent_before = load.unsent
             asyncio.run(load.run(size["load"], time.perf_counter() - size["warm"] - size["pause"]))
+            unsent = load.unsent - unsent_before
             load_end = time.monotonic() - sampler.t0
             cpu = {
                 "servers": sum(proc_cpu(p) for p in pids) - cpu_before["servers"],
@@ -493,7 +510,7 @@ def run_backend(name: str, db_url: str, work: Path, size: dict[str, Any], proces
                 "p99_last_over_first": round(last_w["p99_ms"] / first_w["p99_ms"], 2)
                 if first_w["p99_ms"] and last_w["p99_ms"]
                 else None,
-                "schedule": _schedule(load, lo, hi, window, load_end - load_start),
+                "schedule": _schedule(load, lo, hi, window, load_end - load_start, unsent),
                 # CPU seconds over the measured load per second of its wall time (1.0 = one core):
                 # the load generator, the subscribers' process and the server processes together.
                 "cpu_cores_during_load": {
@@ -543,6 +560,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run of about three minutes per backend")
     parser.add_argument("--backends", default="sqlite,postgres", help="comma list of sqlite, postgres")
     parser.add_argument("--out", type=Path, help="also write the JSON here, after each backend")
+    parser.add_argument(
+        "--grace-s",
+        type=float,
+        default=None,
+        help="stop a load phase this many seconds after its scheduled end, counting what it left unsent",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     size = SIZES["quick" if args.quick else "full"]
@@ -568,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 parser.error(f"unknown backend {backend}")
             try:
-                result = run_backend(backend, url, work, size, processes)
+                result = run_backend(backend, url, work, size, processes, args.grace_s)
                 result["meets_aims"] = _verdict(result)
             except Exception as exc:
                 logger.exception("backend %s failed", backend)
