@@ -432,12 +432,12 @@ def run_backend(
                 (after[0] - before[0], after[1] - before[1])
                 for before, after in zip(sched_before, [_sched_s(p) for p in pids], strict=True)
             ]
-            final_seq = int(
-                first.session(manager_token)
-                .get(f"{first.api}/halls/{BENCH_HALL}/snapshot", timeout=30)
-                .json()
-                .get("last_seq", 0)
-            )
+            # A fresh log-in: the first one has been idle longer than a staff session lasts (30 min),
+            # and a refused snapshot read as seq 0 let every subscriber stop at once, uncounted.
+            final_token = first.login("bench-manager", BENCH_PASSWORD)["token"]
+            final_snap = first.session(final_token).get(f"{first.api}/halls/{BENCH_HALL}/snapshot", timeout=30)
+            final_snap.raise_for_status()
+            final_seq = int(final_snap.json()["last_seq"])
             parent.send(final_seq)
             logger.info("%s: load done at seq %d; quiet end %s s", name, final_seq, size["end"])
             time.sleep(size["end"])
