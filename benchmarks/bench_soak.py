@@ -31,7 +31,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from contextlib import ExitStack, suppress
 from pathlib import Path
@@ -39,16 +38,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._util import BENCH_HALL, HttpError, RawHttp, latency_summary, start_bench_servers
-from benchmarks.load import (
-    API,
-    BENCH_PASSWORD,
-    SERVICE_CODES,
-    WINDOWS,
-    _login_clerks,
-    _server_errors,
-    _Window,
+from benchmarks._util import (
+    BENCH_HALL,
+    HttpError,
+    RawHttp,
+    WindowCaller,
+    issue_ticket,
+    latency_summary,
+    proc_cpu,
+    start_bench_servers,
 )
+from benchmarks.load import API, BENCH_PASSWORD, SERVICE_CODES, WINDOWS, _login_clerks, _server_errors
 from tests.fixtures.postgres import PgCluster, sqlite_url
 from tests.fixtures.server import HOST, HallServer, hall_servers
 
@@ -56,6 +56,10 @@ logger = logging.getLogger(__name__)
 
 ISSUE_PER_S = 30
 CALL_PER_S = 30
+# Kiosk connections issuing between them (each has one request in flight at a time): one ticket a
+# second each, so an answer late by under a second does not hold the next issue back. With 4 the
+# issues fell behind the 50 windows' calls whenever answers slowed, and the queue ran dry.
+KIOSKS = 30
 SUBSCRIBERS = 200
 CHURNERS = 50
 SLOW_READERS = 10
@@ -90,6 +94,18 @@ def _proc_sample(pid: int) -> dict[str, float]:
     return {"rss_mb": round(rss, 1), "fds": fds, "non_socket_fds": fds - sockets}
 
 
+def _sched_s(pid: int) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) of all a process's threads."""
+    run = wait = 0
+    with suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with suppress(OSError, ValueError):
+                fields = Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()
+                run += int(fields[0])
+                wait += int(fields[1])
+    return run / 1e9, wait / 1e9
+
+
 class Sampler(threading.Thread):
     """Samples every server process every `step` seconds into a time series."""
 
@@ -106,7 +122,11 @@ class Sampler(threading.Thread):
             self.take()
 
     def take(self) -> dict[str, Any]:
-        row = {"t": round(time.monotonic() - self.t0, 1), "procs": [_proc_sample(p) for p in self.pids]}
+        row = {
+            "t": round(time.monotonic() - self.t0, 1),
+            "load1": os.getloadavg()[0],
+            "procs": [_proc_sample(p) for p in self.pids],
+        }
         self.series.append(row)
         return row
 
@@ -212,11 +232,24 @@ async def _subscribers(urls: list[str], token: str, since: int, conn: Any, seed:
 class Load:
     """Open-loop issuing and 下一位 at fixed rates, spread over the server processes."""
 
-    def __init__(self, servers: list[HallServer], kiosk_token: str, clerks: dict[int, str]) -> None:
+    def __init__(
+        self, servers: list[HallServer], kiosk_token: str, clerks: dict[int, str], grace_s: float | None = None
+    ) -> None:
         self.servers = servers
+        # A phase stops sending this long after its scheduled end, whatever is still due (None:
+        # never): a run on a machine that cannot carry the load ends, and says what it left unsent.
+        self.grace_s = grace_s
+        self.unsent = 0
         self.kiosk_token = kiosk_token
         self.clerks = clerks
         self.samples: list[tuple[float, str, float]] = []  # (due time, kind, latency s)
+        # (due time, seconds the request was sent after its due time): the open loop's own lag.
+        # Each lane is one keep-alive connection, so a lane falls behind when its previous answer
+        # comes late (the server) or when this process's loop is late to wake it (the client:
+        # see loop_lag).
+        self.send_lag: list[tuple[float, float]] = []
+        # (time, seconds a 0.1 s sleep of this process's loop overslept): the client itself.
+        self.loop_lag: list[tuple[float, float]] = []
         self.errors: Counter[str] = Counter()
         self.numbers: Counter[str] = Counter()
         self.called: Counter[int] = Counter()
@@ -224,12 +257,7 @@ class Load:
 
     async def issue(self, conn: RawHttp, service: str) -> bool:
         try:
-            status, body = await conn.request(
-                "POST",
-                f"{API}/halls/{BENCH_HALL}/tickets",
-                {"service_code": service, "channel": "kiosk"},
-                {"Idempotency-Key": uuid.uuid4().hex},
-            )
+            status, body = await issue_ticket(conn, BENCH_HALL, service, "kiosk")
         except HttpError as exc:
             self.errors[f"issue connection: {exc}"] += 1
             return False
@@ -241,9 +269,12 @@ class Load:
 
     async def run(self, seconds: float, t_base: float) -> None:
         """Both streams of requests for `seconds`; sample times relative to t_base."""
-        kiosks = [await RawHttp(HOST, self.servers[i % len(self.servers)].port, self.kiosk_token).connect() for i in range(4)]
+        kiosks = [
+            await RawHttp(HOST, self.servers[i % len(self.servers)].port, self.kiosk_token).connect()
+            for i in range(KIOSKS)
+        ]
         wins = [
-            _Window(wid, await RawHttp(HOST, self.servers[n % len(self.servers)].port, tok).connect())
+            WindowCaller(wid, await RawHttp(HOST, self.servers[n % len(self.servers)].port, tok).connect())
             for n, (wid, tok) in enumerate(self.clerks.items())
         ]
         t0 = time.perf_counter() + 0.05
@@ -254,9 +285,13 @@ class Load:
                 due = t0 + n / rate
                 if due - t0 > seconds:
                     return
+                if self.grace_s is not None and time.perf_counter() - t0 > seconds + self.grace_s:
+                    self.unsent += len(range(n, int(seconds * rate) + 1, lanes))
+                    return
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                self.send_lag.append((due - t_base, time.perf_counter() - due))
                 if kind == "issue":
                     ok = await self.issue(kiosks[i], SERVICE_CODES[n % len(SERVICE_CODES)])
                 else:
@@ -265,22 +300,33 @@ class Load:
                     self.samples.append((due - t_base, kind, time.perf_counter() - due))
                 n += lanes
 
+        async def ticker() -> None:
+            step = 0.1
+            while True:
+                before = time.perf_counter()
+                await asyncio.sleep(step)
+                now = time.perf_counter()
+                self.loop_lag.append((now - t_base, now - before - step))
+
+        tick = asyncio.ensure_future(ticker())
         try:
             await asyncio.gather(
                 *(lane(ISSUE_PER_S, len(kiosks), i, "issue") for i in range(len(kiosks))),
                 *(lane(CALL_PER_S, len(wins), i, "call") for i in range(len(wins))),
             )
+            tick.cancel()
             for w in wins:  # leave the windows free for the next run
                 if w.holding is not None:
                     await w.conn.request("POST", f"{API}/windows/{w.wid}/no-show")
                     w.holding = None
         finally:
+            tick.cancel()
             for c in kiosks:
                 await c.close()
             for w in wins:
                 await w.conn.close()
 
-    async def call(self, w: _Window) -> bool:
+    async def call(self, w: WindowCaller) -> bool:
         try:
             kind, got = await w.call()
         except HttpError as exc:
@@ -300,8 +346,31 @@ def _p99(samples: list[tuple[float, str, float]], lo: float, hi: float) -> dict[
     return latency_summary([lat for t, _k, lat in samples if lo <= t < hi])
 
 
+def _schedule(
+    load: Load, lo: float, hi: float, window: float, load_wall_s: float, unsent: int
+) -> dict[str, Any]:
+    """How far the open loop ran behind its schedule over the measured load, and whose fault."""
+    lags = [(t, lag) for t, lag in load.send_lag if lo <= t < hi]
+    loop = [lag for t, lag in load.loop_lag if lo <= t]
+    return {
+        # Wall seconds the measured load took to send against its scheduled seconds.
+        "load_wall_s": round(load_wall_s, 1),
+        # Requests still due when the phase stopped (--grace-s), not sent at all.
+        "unsent": unsent,
+        "load_scheduled_s": round(hi - lo, 1),
+        "send_lag_first_window": latency_summary([lag for t, lag in lags if t < lo + window]),
+        "send_lag_last_window": latency_summary([lag for t, lag in lags if t >= hi - window]),
+        "send_lag_max_s": round(max((lag for _t, lag in lags), default=0.0), 3),
+        # The client's own event loop: a 0.1 s sleep's oversleep. Small here and large send lag
+        # means the server answered late; large here means the load generator itself fell behind.
+        "client_loop_lag": latency_summary(loop),
+    }
+
+
 # --- one backend -----------------------------------------------------------------------------
-def run_backend(name: str, db_url: str, work: Path, size: dict[str, Any], processes: int) -> dict[str, Any]:
+def run_backend(
+    name: str, db_url: str, work: Path, size: dict[str, Any], processes: int, grace_s: float | None = None
+) -> dict[str, Any]:
     """Warm-up, pause, measured load and quiet end against `processes` servers on one database."""
     out: dict[str, Any] = {"db": name, "server_processes": processes}
     with hall_servers() as start:
@@ -313,7 +382,7 @@ def run_backend(name: str, db_url: str, work: Path, size: dict[str, Any], proces
         display_token = first.create_token("display", BENCH_HALL)
         manager_token = first.login("bench-manager", BENCH_PASSWORD)["token"]
         clerks = _login_clerks(first, manager_token)
-        load = Load(servers, kiosk_token, clerks)
+        load = Load(servers, kiosk_token, clerks, grace_s)
 
         async def prefill() -> None:
             conn = await RawHttp(HOST, first.port, kiosk_token).connect()
@@ -347,14 +416,28 @@ def run_backend(name: str, db_url: str, work: Path, size: dict[str, Any], proces
             warm = sampler.take()
             load_start = time.monotonic() - sampler.t0
             logger.info("%s: warm baseline taken; measured load %s s", name, size["load"])
+            cpu_before = {"servers": sum(proc_cpu(p) for p in pids), "client": time.process_time()}
+            cpu_before["subscribers"] = proc_cpu(subs.pid or 0)
+            sched_before = [_sched_s(p) for p in pids]
+            unsent_before = load.unsent
             asyncio.run(load.run(size["load"], time.perf_counter() - size["warm"] - size["pause"]))
+            unsent = load.unsent - unsent_before
             load_end = time.monotonic() - sampler.t0
-            final_seq = int(
-                first.session(manager_token)
-                .get(f"{first.api}/halls/{BENCH_HALL}/snapshot", timeout=30)
-                .json()
-                .get("last_seq", 0)
-            )
+            cpu = {
+                "servers": sum(proc_cpu(p) for p in pids) - cpu_before["servers"],
+                "client": time.process_time() - cpu_before["client"],
+                "subscribers": proc_cpu(subs.pid or 0) - cpu_before["subscribers"],
+            }
+            sched = [
+                (after[0] - before[0], after[1] - before[1])
+                for before, after in zip(sched_before, [_sched_s(p) for p in pids], strict=True)
+            ]
+            # A fresh log-in: the first one has been idle longer than a staff session lasts (30 min),
+            # and a refused snapshot read as seq 0 let every subscriber stop at once, uncounted.
+            final_token = first.login("bench-manager", BENCH_PASSWORD)["token"]
+            final_snap = first.session(final_token).get(f"{first.api}/halls/{BENCH_HALL}/snapshot", timeout=30)
+            final_snap.raise_for_status()
+            final_seq = int(final_snap.json()["last_seq"])
             parent.send(final_seq)
             logger.info("%s: load done at seq %d; quiet end %s s", name, final_seq, size["end"])
             time.sleep(size["end"])
@@ -427,6 +510,22 @@ def run_backend(name: str, db_url: str, work: Path, size: dict[str, Any], proces
                 "p99_last_over_first": round(last_w["p99_ms"] / first_w["p99_ms"], 2)
                 if first_w["p99_ms"] and last_w["p99_ms"]
                 else None,
+                "schedule": _schedule(load, lo, hi, window, load_end - load_start, unsent),
+                # CPU seconds over the measured load per second of its wall time (1.0 = one core):
+                # the load generator, the subscribers' process and the server processes together.
+                "cpu_cores_during_load": {
+                    k: round(v / max(load_end - load_start, 1e-9), 2) for k, v in cpu.items()
+                },
+                # Per server process, its threads' seconds on a CPU and seconds runnable but
+                # waiting for one (/proc/PID/task/*/schedstat) per second of the measured load:
+                # a server that wanted the CPU and did not get it (a loaded machine) shows here.
+                "server_sched_per_s": [
+                    {
+                        "on_cpu": round(run / max(load_end - load_start, 1e-9), 2),
+                        "waiting_for_cpu": round(wait / max(load_end - load_start, 1e-9), 2),
+                    }
+                    for run, wait in sched
+                ],
                 "processes": per_proc,
                 "subscribers": by_kind,
                 "subscriber_closes": dict(closes),
@@ -461,6 +560,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run of about three minutes per backend")
     parser.add_argument("--backends", default="sqlite,postgres", help="comma list of sqlite, postgres")
     parser.add_argument("--out", type=Path, help="also write the JSON here, after each backend")
+    parser.add_argument(
+        "--grace-s",
+        type=float,
+        default=None,
+        help="stop a load phase this many seconds after its scheduled end, counting what it left unsent",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     size = SIZES["quick" if args.quick else "full"]
@@ -486,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 parser.error(f"unknown backend {backend}")
             try:
-                result = run_backend(backend, url, work, size, processes)
+                result = run_backend(backend, url, work, size, processes, args.grace_s)
                 result["meets_aims"] = _verdict(result)
             except Exception as exc:
                 logger.exception("backend %s failed", backend)

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hall_server.const import EVENTS_PAGE_MAX, REPLAY_CONCURRENCY_MAX, SUBSCRIBER_QUEUE_MAX, WS_SEND_STALL_S
-from hall_server.events import dumps
 
 logger = logging.getLogger(__name__)
 
@@ -24,31 +23,78 @@ logger = logging.getLogger(__name__)
 # asking the database (the event came from another process, or a publish was lost).
 GAP_GRACE_S = 0.02
 
-Fetcher = Callable[[str, int, int], list[dict[str, Any]]]
+# (hall, since, limit) -> [(seq, wire text)], in seq order (events.read_event_texts).
+Fetcher = Callable[[str, int, int], list[tuple[int, str]]]
 SeqReader = Callable[[str], int]
 
 
 class Subscription:
-    """One subscriber's queue of (seq, serialized event)."""
+    """One subscriber's place in its hall stream's shared tail of events (see HallStream.tail)."""
 
     def __init__(self, stream: HallStream, queue_max: int = SUBSCRIBER_QUEUE_MAX) -> None:
         self.stream = stream
-        self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(maxsize=queue_max)
+        # Events this subscriber may fall behind the stream before it is dropped as lagging.
+        self.queue_max = queue_max
+        # The last seq taken from the stream; everything after it up to stream.last_seq is due.
+        self.cursor = stream.last_seq
         self.lagging = False
         # Loop time at which the send in progress started waiting for the client (0: none).
         self.sending_since = 0.0
+        self._woken = False
+        self._waiter: asyncio.Future[None] | None = None
 
     def stalled(self, now: float) -> bool:
         """Whether the send in progress has waited longer than WS_SEND_STALL_S."""
         return self.sending_since > 0 and now - self.sending_since > WS_SEND_STALL_S
 
+    def take(self) -> tuple[int, str] | None:
+        """The next event (seq, text) due to this subscriber, or None if none is (or it lags)."""
+        if self.lagging or self.cursor >= self.stream.last_seq:
+            return None
+        seq = self.cursor + 1
+        self.cursor = seq
+        return seq, self.stream.text_of(seq)
+
+    async def wait(self) -> None:
+        """Until an event is due, the subscriber is dropped as lagging, or wake() is called."""
+        if self._woken or self.lagging or self.cursor < self.stream.last_seq:
+            self._woken = False
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            self._woken = False
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the subscriber is inside wait() now."""
+        return self._waiter is not None
+
+    def wake(self) -> None:
+        """End a wait() now (an event is due, the client went away, it was dropped)."""
+        self._woken = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     def close(self) -> None:
-        """Stop receiving events."""
-        self.stream.subscribers.discard(self)
+        """Stop receiving events (and stop holding the stream's tail back)."""
+        if self in self.stream.subscribers:
+            self.stream.subscribers.discard(self)
+            self.stream.trim()
 
 
 class HallStream:
-    """The ordered live event stream of one hall inside this process."""
+    """The ordered live event stream of one hall inside this process.
+
+    Subscribers share one tail of the stream's serialized events and each keeps a cursor into
+    it, instead of each holding a queue of its own: a subscriber that falls behind costs no
+    memory per event, and the tail holds at most queue_max events (a subscriber further behind
+    is dropped as lagging and replays from the database), however many subscribers there are.
+    """
 
     def __init__(self, bus: EventBus, hall_id: str) -> None:
         self.bus = bus
@@ -59,15 +105,32 @@ class HallStream:
         self.known_max = 0
         self.pending: dict[int, str] = {}
         self.subscribers: set[Subscription] = set()
+        # Texts of seqs tail_base .. last_seq that some subscriber has not taken yet.
+        self.tail: list[str] = []
+        self.tail_base = 1
         self._filling = False
 
     def start_at(self, seq: int) -> None:
         """Begin live delivery after seq (everything up to seq is committed)."""
         self.last_seq = seq
         self.known_max = max(self.known_max, seq)
+        self.tail.clear()
+        self.tail_base = seq + 1
         self.ready = True
         for stale in [s for s in self.pending if s <= seq]:
             del self.pending[stale]
+
+    def text_of(self, seq: int) -> str:
+        """The text of a seq still in the tail (after the slowest subscriber's cursor)."""
+        return self.tail[seq - self.tail_base]
+
+    def trim(self) -> None:
+        """Drop the tail's events every subscriber has taken."""
+        floor = min((sub.cursor for sub in self.subscribers), default=self.last_seq)
+        drop = floor + 1 - self.tail_base
+        if drop > 0:
+            del self.tail[:drop]
+            self.tail_base += drop
 
     def offer(self, events: list[tuple[int, str]]) -> None:
         """Take events (seq, text) from a writer of this process."""
@@ -90,6 +153,8 @@ class HallStream:
             # Nobody listens: skip ahead; a new subscriber replays from the database.
             self.last_seq = max(self.last_seq, self.known_max)
             self.pending.clear()
+            self.tail.clear()
+            self.tail_base = self.last_seq + 1
             return
         while self.last_seq + 1 in self.pending:
             seq = self.last_seq + 1
@@ -103,22 +168,26 @@ class HallStream:
         self._advance()
 
     def _broadcast(self, seq: int, text: str) -> None:
+        self.tail.append(text)
         self.last_seq = seq
         now = self.bus.now()
+        floor = seq
         for sub in list(self.subscribers):
-            try:
-                if sub.stalled(now):
-                    raise asyncio.QueueFull
-                sub.queue.put_nowait((seq, text))
-            except asyncio.QueueFull:
+            if seq - sub.cursor > sub.queue_max or sub.stalled(now):
+                # Dropped: it replays from the database on reconnecting. Woken so it closes
+                # with WS_CLOSE_LAGGING instead of sending a stale backlog.
                 logger.warning("subscriber of %s lags behind; dropping it", self.hall_id)
                 sub.lagging = True
-                sub.close()
-                # Free what it held at once (it replays from the database on reconnecting) and
-                # wake it so it closes with WS_CLOSE_LAGGING instead of sending a stale backlog.
-                while not sub.queue.empty():
-                    sub.queue.get_nowait()
-                sub.queue.put_nowait((-1, ""))
+                self.subscribers.discard(sub)
+                sub.wake()
+                continue
+            floor = min(floor, sub.cursor)
+            if sub.waiting:
+                sub.wake()
+        drop = floor + 1 - self.tail_base
+        if drop > 0:
+            del self.tail[:drop]
+            self.tail_base += drop
 
     async def _fill_gap(self) -> None:
         try:
@@ -140,10 +209,10 @@ class HallStream:
                         )
                         self.known_max = self.last_seq
                         break
-                for ev in rows:
-                    if ev["seq"] == self.last_seq + 1:
-                        self._broadcast(ev["seq"], dumps(ev))
-                        self.pending.pop(ev["seq"], None)
+                for seq, text in rows:
+                    if seq == self.last_seq + 1:
+                        self._broadcast(seq, text)
+                        self.pending.pop(seq, None)
                 self._advance_pending_only()
         except Exception:
             logger.exception("gap fill of hall %s failed", self.hall_id)

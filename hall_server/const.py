@@ -164,8 +164,9 @@ RECENT_ARCHIVE_BLOCKS = 7
 EVENTS_PAGE_MAX = 1000
 EVENTS_PAGE_DEFAULT = 500
 RECENT_SERVICE_SAMPLE = 20
-# One WebSocket subscriber may fall this many events behind before it is dropped
-# (it reconnects with ?since= and loses nothing).
+# One WebSocket subscriber may fall this many events behind before it is dropped (it reconnects
+# with ?since= and loses nothing). It also bounds a hall stream's shared tail of event texts in
+# memory (bus.HallStream.tail), whatever the number of subscribers.
 SUBSCRIBER_QUEUE_MAX = 5000
 WS_CLOSE_LAGGING = 4008
 # A subscriber whose current send has waited this long for the client to read is lagging too,
@@ -789,3 +790,8 @@ EV_MATTER_STEP = "matter.step"
 BIGSCREEN_MAP_HALLS = 60
 BIGSCREEN_BUSY_WAITING = 20
 BIGSCREEN_BUSY_WAIT_MINUTES = 30
+# A serving process hands the memory glibc's allocator holds free back to the kernel this often
+# (malloc_trim; hall_server/malloc_trim.py). Event texts made on the writing thread and replay
+# pages made in worker threads are freed on the event loop's: their arenas kept 80 MB free after
+# a quick soak's burst, and RSS never came back to the warm baseline.
+MALLOC_TRIM_S = 30.0

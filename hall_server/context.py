@@ -19,7 +19,7 @@ from hall_server.crypto import DataKeyError, DataProtector, load_or_create_key
 from hall_server.db.engine import Database
 from hall_server.db.models import ServerMeta
 from hall_server.db.upsert import upsert_do_nothing
-from hall_server.events import last_seq, read_events
+from hall_server.events import last_seq, read_event_texts
 from hall_server.services.queue import EstimateCache
 
 logger = logging.getLogger(__name__)
@@ -61,9 +61,9 @@ class ServerContext:
             db.dispose()
             raise
 
-        def fetch(hall_id: str, since: int, limit: int) -> list[dict]:
+        def fetch(hall_id: str, since: int, limit: int) -> list[tuple[int, str]]:
             with db.read() as s:
-                return read_events(s, hall_id, since, limit)
+                return read_event_texts(s, hall_id, since, limit)
 
         def read_seq(hall_id: str) -> int:
             with db.read() as s:

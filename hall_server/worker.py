@@ -18,7 +18,7 @@ from datetime import datetime
 from fastapi import FastAPI
 from sqlalchemy.exc import ProgrammingError
 
-from hall_server import audit, event_archive
+from hall_server import audit, event_archive, malloc_trim
 from hall_server.auth import Principal, require_roles
 from hall_server.const import AUDIT_FULL_VERIFY_S, RETENTION_NEEDS_OWNER, RETENTION_OK
 from hall_server.context import ServerContext
@@ -111,6 +111,7 @@ async def background_passes(app: FastAPI) -> AsyncIterator[None]:
         thread = threading.Thread(target=loop, name="hall-worker", daemon=True)
         thread.start()
     audit_thread = _start_audit_loop(ctx, stop)
+    trim_thread = malloc_trim.start(stop) if ctx is not None else None
     sync_thread = None
     if ctx is not None and ctx.settings.station_mode:
         from hall_server.sync import station
@@ -128,6 +129,8 @@ async def background_passes(app: FastAPI) -> AsyncIterator[None]:
             thread.join(timeout=30)
         if audit_thread is not None:
             audit_thread.join(timeout=30)
+        if trim_thread is not None:
+            trim_thread.join(timeout=30)
         if sync_thread is not None:
             sync_thread.join(timeout=30)
 

@@ -30,13 +30,10 @@ from hall_server.const import (
 )
 from hall_server.context import ServerContext
 from hall_server.errors import HallError
-from hall_server.events import dumps, hall_of_stream, read_events
+from hall_server.events import dumps, hall_of_stream, read_event_texts
 from hall_server.services import halls, socket_tickets
 
 logger = logging.getLogger(__name__)
-
-# Queue marker: the client went away (the bus uses -1 for "dropped for lagging"; see sub.lagging).
-_CLIENT_GONE = -2
 
 router = APIRouter(tags=["events"], responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
 
@@ -76,9 +73,11 @@ def _check_replayable(ctx: ServerContext, hall_id: str, since: DbInt) -> None:
         event_archive.check_replayable(s, hall_id, since)
 
 
-def _fetch(ctx: ServerContext, hall_id: str, since: DbInt, limit: int) -> list[dict]:
+def _page(ctx: ServerContext, hall_id: str, since: DbInt, redact: bool) -> list[tuple[int, str]]:
+    """The next replay page: (seq, wire text) read and made in a worker thread, not on the loop."""
     with ctx.db.read() as s:
-        return read_events(s, hall_id, since, limit)
+        page = read_event_texts(s, hall_id, since, REPLAY_PAGE)
+    return [(seq, halls.redact_text(text)) for seq, text in page] if redact else page
 
 
 @router.websocket("/halls/{hall_id}/events/ws")
@@ -125,8 +124,8 @@ async def event_socket(
         return
 
     # Subscribe before accepting and before replaying: once the client sees the connection
-    # open, every later event reaches it; events committed during the replay are queued, and
-    # duplicates between the two are dropped by seq below.
+    # open, every later event reaches it; events committed during the replay wait in the
+    # stream's tail, and duplicates between the two are dropped by seq below.
     sub = await ctx.bus.subscribe(hall_id)
     try:
         await ws.accept()
@@ -143,9 +142,7 @@ async def event_socket(
                 if msg.get("type") == "websocket.disconnect":
                     break
         closed = True
-        # Wake the sender; a full queue means it is busy sending and will notice on its own.
-        with contextlib.suppress(asyncio.QueueFull):
-            sub.queue.put_nowait((_CLIENT_GONE, ""))
+        sub.wake()  # the sender, if it waits for the next event
 
     ended: list[HallError] = []
 
@@ -160,8 +157,7 @@ async def event_socket(
             except HallError as err:
                 ended.append(err)
                 closed = True
-                with contextlib.suppress(asyncio.QueueFull):
-                    sub.queue.put_nowait((_CLIENT_GONE, ""))
+                sub.wake()
                 return
 
     watcher = asyncio.ensure_future(watch_client())
@@ -178,10 +174,12 @@ async def event_socket(
                 return
             last = await _replay(ctx, ws, sub, hall_id, since, redact=redact)
         while not closed and not sub.lagging:
-            # One plain await per event: this loop runs once per subscriber for every event.
-            seq, text = await sub.queue.get()
-            if seq < 0:  # the client went away, or the bus dropped this subscriber
-                break
+            # This loop runs once per subscriber for every event: no await unless nothing is due.
+            item = sub.take()
+            if item is None:
+                await sub.wait()  # an event, the client gone, or dropped for lagging
+                continue
+            seq, text = item
             if last is not None and seq <= last:
                 continue
             if last is not None and seq > last + 1:
@@ -218,23 +216,24 @@ async def _replay(
 ) -> int:
     """Send the events after since (up to upto) from the database, one page at a time; the last seq sent."""
     last = since
+    loop = asyncio.get_running_loop()
     while not sub.lagging:
-        # The slot covers reading a page and turning it into text: at most REPLAY_CONCURRENCY_MAX
-        # pages of rows exist at once in the process. It is not held while sending, so a reader
-        # that stops mid-replay cannot keep every other reconnecting subscriber waiting.
+        # The slot covers reading a page (texts made around the stored payloads, in a worker
+        # thread): at most REPLAY_CONCURRENCY_MAX reads run at once in the process. It is not held
+        # while sending, so a reader that stops mid-replay cannot keep every other reconnecting
+        # subscriber waiting; each replaying subscriber holds at most the one page it sends.
         async with ctx.bus.replay_slots:
-            rows = await run_in_threadpool(_fetch, ctx, hall_id, last, REPLAY_PAGE)
-            full = len(rows) == REPLAY_PAGE
-            page = [
-                (ev["seq"], dumps(halls.redact_event(ev) if redact else ev))
-                for ev in rows
-                if upto is None or ev["seq"] <= upto
-            ]
-            del rows
+            page = await run_in_threadpool(_page, ctx, hall_id, last, redact)
+        full = len(page) == REPLAY_PAGE
         for seq, text in page:
+            if upto is not None and seq > upto:
+                return last
             if sub.lagging:
                 return last
+            # Marked like a live send, so the bus's stall rule also drops a reader that stops mid-replay.
+            sub.sending_since = loop.time()
             await ws.send_text(text)
+            sub.sending_since = 0.0
             last = seq
         if not full or (upto is not None and last >= upto):
             return last
