@@ -300,7 +300,10 @@ class EventBus:
     async def subscribe(self, hall_id: str) -> Subscription:
         """Start receiving live events of a hall (everything after the stream's last_seq)."""
         stream = self.streams.get(hall_id)
-        if stream is None:
+        if stream is None or not stream.ready:
+            # Not ready: another subscriber is reading its start seq now (the stream is registered
+            # before that read). Wait for it, or a cursor taken now would start at 0, before the
+            # stream's tail: dropped as lagging at the next event, or reading outside the tail.
             lock = self._init_locks.setdefault(hall_id, asyncio.Lock())
             async with lock:
                 stream = self.streams.get(hall_id)

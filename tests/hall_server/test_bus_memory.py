@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import time
 import tracemalloc
 
 from hall_server.bus import EventBus, Subscription
@@ -115,3 +116,27 @@ def test_subscriber_past_the_bound_is_dropped_and_its_backlog_released(hall: Hal
     assert len(reader.stream.tail) <= 1
     # The texts are the events as GET /events reads them.
     assert [json.loads(t) for _s, t in got] == hall.events(events[0][0] - 1)[: len(events)]
+
+
+def test_subscribers_joining_while_the_stream_reads_its_start_all_get_the_next_event() -> None:
+    """Load.py's 200 subscribers connect at once: all but the first found the stream registered
+    but not started, took a cursor of 0 and were dropped 4008 (or read outside the tail)."""
+
+    async def scenario() -> list[tuple[int, str] | None]:
+        def read_seq(hall_id: str) -> int:
+            time.sleep(0.05)  # the start seq's read, in a worker thread: others join meanwhile
+            return 9000  # far past queue_max: a cursor of 0 would lag at once
+
+        bus = EventBus(lambda hall, since, limit: [], read_seq, queue_max=100)
+        bus.attach(asyncio.get_running_loop())
+        first = asyncio.ensure_future(bus.subscribe(CITY))
+        await asyncio.sleep(0)  # the first one is now reading the start seq in a thread
+        others = [asyncio.ensure_future(bus.subscribe(CITY)) for _ in range(5)]
+        subs = [await first, *[await o for o in others]]
+        bus.publish([({"hall_id": CITY, "seq": 9001}, '{"seq": 9001}')])
+        await asyncio.sleep(0.05)
+        assert not any(sub.lagging for sub in subs)
+        return [sub.take() for sub in subs]
+
+    taken = asyncio.run(scenario())
+    assert taken == [(9001, '{"seq": 9001}')] * 6
