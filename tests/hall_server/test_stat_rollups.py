@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from hall_server.const import STATION_ID_SPAN
 from hall_server.db.models import FollowupCase, Rating, StatDirty, StatRollup, Ticket, User
 from hall_server.db.models import Hall as HallRow
-from hall_server.services import stat_rollups, stats
+from hall_server.services import stat_rollups, stats, stats_facts
 from hall_server.services.dayend import close_ended_days
 from hall_server.services.followups import advance, open_missing_cases
 from hall_server.sync.parent import _upsert_rows
@@ -372,3 +372,30 @@ def test_histograms_keep_every_value_past_the_uint16_range() -> None:
     # Merging the histograms again (as a month row does) gives the same figures.
     again = stat_rollups.pack_histograms(got_blob, got_v, got_n, 3)
     assert again == blobs
+
+
+def test_percentiles_of_histograms_in_group_order_equal_the_sorted_count() -> None:
+    """One histogram per group (the subtree day rows) takes the running-weight path; it gives what sorting gives."""
+    rng = np.random.default_rng(3)
+    k = 40
+    values_of = [
+        np.unique(rng.integers(0, 90_000 if g % 7 == 0 else 4_000, 0 if g % 5 == 3 else rng.integers(1, 300)))
+        for g in range(k)
+    ]
+    blobs = stat_rollups.pack_histograms(
+        np.repeat(np.arange(k), [len(v) for v in values_of]),
+        np.concatenate(values_of),
+        rng.integers(1, 70_000, sum(len(v) for v in values_of)),
+        k,
+    )
+    values, weights, sizes = stat_rollups.unpack_histograms(blobs)
+    groups = np.repeat(np.arange(k), sizes)
+    counts = np.bincount(groups, weights=weights, minlength=k).astype(np.int64)
+    fast = stats_facts._p90(groups, values, weights, counts)
+    shuffled = rng.permutation(len(values))  # out of order: the general path
+    general = stats_facts._p90(groups[shuffled], values[shuffled], weights[shuffled], counts)
+    expanded = [np.repeat(values[groups == g], weights[groups == g]) for g in range(k)]
+    by_hand = [float(np.sort(e)[int(np.ceil(0.9 * len(e))) - 1]) if len(e) else np.nan for e in expanded]
+    np.testing.assert_array_equal(fast, general)
+    np.testing.assert_array_equal(fast, np.array(by_hand))
+    assert np.isnan(fast).any() and (~np.isnan(fast)).sum() > 30  # empty groups and real ones
