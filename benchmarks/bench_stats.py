@@ -371,7 +371,8 @@ def run(
 
     measure_only: an existing, rolled-up city; one late correction and its pass first (the pass
     also brings rows added by a newer version, e.g. the subtree day rows, up to date), then the reads.
-    load_only: generate, load and run the first pass, then stop (measure later with measure_only).
+    load_only: generate, load and run the first pass, then stop (measure later with measure_only);
+    with measure_only: only the pass.
     """
     t0 = time.perf_counter()
     db = Database(url)
@@ -379,6 +380,8 @@ def run(
         try:
             upgrade(url)
             first = incremental(db)
+            if load_only:  # the pass only (a city loaded by an earlier --load-only stopped before its pass)
+                return {"database": db.engine.dialect.name, "pass_only": True, "pass": first}
             return {
                 "database": db.engine.dialect.name,
                 "measure_only": True,
