@@ -20,7 +20,8 @@ from sqlalchemy import func, select, update
 
 from hall_server.const import STATION_ID_SPAN
 from hall_server.db.models import FollowupCase, Rating, StatDirty, StatRollup, Ticket, User
-from hall_server.services import stat_rollups, stats
+from hall_server.db.models import Hall as HallRow
+from hall_server.services import stat_rollups, stats, stats_facts
 from hall_server.services.dayend import close_ended_days
 from hall_server.services.followups import advance, open_missing_cases
 from hall_server.sync.parent import _upsert_rows
@@ -230,6 +231,8 @@ def _check(hall: Hall, today: date, rnd: random.Random) -> None:
             if sorted(got.pop("hall_ids")) != sorted(raw_whole.pop("hall_ids")) or got != _normal(raw_whole):
                 continue
             assert s.scalar(select(func.count()).select_from(StatRollup)) > 0
+            # The city's whole area is one subtree: its by-day breakdowns read the subtree day rows.
+            assert stat_rollups.tree_of(s, (CITY, COUNTY)) is not None
             for scope in scopes:
                 assert stats.figures(s, scope).facts is None  # the rollups answer
                 raw = stats.raw_figures(s, scope)
@@ -260,6 +263,64 @@ def test_rollups_equal_raw_figures_over_random_histories(hall: Hall) -> None:
         assert s.scalar(select(func.count()).where(Ticket.transfer_count > 0)) > 0
         assert s.scalar(select(func.count()).where(StatRollup.dim.like("m:%"))) > 0  # month rows were read
         assert s.scalar(select(func.count()).where(StatRollup.dim.like("y:%"))) > 0  # and year rows
+        assert s.scalar(select(func.count()).where(StatRollup.dim == stat_rollups.TREE_ALL)) > 0
+
+
+def _by_day_equals_raw(hall: Hall, hall_ids: list[str], today: date) -> None:
+    with hall.ctx.db.read() as s:
+        for first, last in ((today - timedelta(days=PAST_DAYS), today), (date(today.year - 1, 1, 1), today)):
+            scope = stats.make_scope(hall_ids, first, last, today)
+            assert stats.breakdown(s, scope, "day") == stats.breakdown(
+                s, scope, "day", stats.raw_figures(s, scope)
+            )
+            assert stats.summary(s, scope) == stats.summary(s, scope, stats.raw_figures(s, scope))
+
+
+def test_subtree_day_rows_follow_a_reorganised_tree_and_step_aside_for_mixed_targets(hall: Hall) -> None:
+    """A hall added below the county, then a county with its own waiting target: by day still equals raw."""
+    rnd = random.Random(5)
+    today = _today(hall)
+    _live_traffic(hall, rnd)
+    _back_dated(hall, rnd, today)
+    with hall.ctx.db.write() as s:  # county waits of one minute: above a zero target, below the city's
+        for i in range(3):
+            add_ticket(
+                s, hall_id=COUNTY, day=today - timedelta(days=i + 1), issued="10:00", wait=60, serve=300
+            )
+    stat_rollups.catch_up(hall.ctx.db)
+    with hall.ctx.db.read() as s:
+        old = stat_rollups.tree_of(s, (CITY, COUNTY))
+        assert old is not None
+    _by_day_equals_raw(hall, [CITY, COUNTY], today)
+
+    town = "t-town"
+    with hall.ctx.db.write() as s:
+        s.add(HallRow(id=town, name="测试镇便民服务中心", level="township", parent_id=COUNTY))
+    area = [CITY, COUNTY, town]
+    with hall.ctx.db.read() as s:
+        # Rows built for the old members answer no longer; until the pass, the hall-day rows do.
+        assert stat_rollups.tree_of(s, tuple(area)) is None
+        assert stat_rollups.tree_of(s, (CITY, COUNTY)) is None
+    _by_day_equals_raw(hall, area, today)
+    _by_day_equals_raw(hall, [CITY, COUNTY], today)  # no longer a subtree: a hand-picked pair
+
+    with hall.ctx.db.write() as s:
+        add_ticket(s, hall_id=town, day=today - timedelta(days=2), issued="11:00", wait=30, serve=120)
+    stat_rollups.catch_up(hall.ctx.db)
+    with hall.ctx.db.read() as s:
+        new = stat_rollups.tree_of(s, tuple(area))
+        assert new is not None and new[1] != old[1]
+        assert stat_rollups.tree_of(s, (COUNTY, town)) is not None
+        left = select(func.count()).where(StatRollup.dim == stat_rollups.TREE_ALL, StatRollup.key == old[1])
+        assert s.scalar(left) == 0
+    _by_day_equals_raw(hall, area, today)
+
+    with hall.ctx.db.write() as s:
+        county = s.get(HallRow, COUNTY)
+        assert county is not None
+        county.policy = {**county.policy, "target_wait_minutes": 0}
+    _by_day_equals_raw(hall, area, today)
+    _by_day_equals_raw(hall, [COUNTY, town], today)
 
 
 def test_a_rebuild_is_idempotent_and_a_rolled_back_pass_leaves_the_log(hall: Hall) -> None:
@@ -311,3 +372,30 @@ def test_histograms_keep_every_value_past_the_uint16_range() -> None:
     # Merging the histograms again (as a month row does) gives the same figures.
     again = stat_rollups.pack_histograms(got_blob, got_v, got_n, 3)
     assert again == blobs
+
+
+def test_percentiles_of_histograms_in_group_order_equal_the_sorted_count() -> None:
+    """One histogram per group (the subtree day rows) takes the running-weight path; it gives what sorting gives."""
+    rng = np.random.default_rng(3)
+    k = 40
+    values_of = [
+        np.unique(rng.integers(0, 90_000 if g % 7 == 0 else 4_000, 0 if g % 5 == 3 else rng.integers(1, 300)))
+        for g in range(k)
+    ]
+    blobs = stat_rollups.pack_histograms(
+        np.repeat(np.arange(k), [len(v) for v in values_of]),
+        np.concatenate(values_of),
+        rng.integers(1, 70_000, sum(len(v) for v in values_of)),
+        k,
+    )
+    values, weights, sizes = stat_rollups.unpack_histograms(blobs)
+    groups = np.repeat(np.arange(k), sizes)
+    counts = np.bincount(groups, weights=weights, minlength=k).astype(np.int64)
+    fast = stats_facts._p90(groups, values, weights, counts)
+    shuffled = rng.permutation(len(values))  # out of order: the general path
+    general = stats_facts._p90(groups[shuffled], values[shuffled], weights[shuffled], counts)
+    expanded = [np.repeat(values[groups == g], weights[groups == g]) for g in range(k)]
+    by_hand = [float(np.sort(e)[int(np.ceil(0.9 * len(e))) - 1]) if len(e) else np.nan for e in expanded]
+    np.testing.assert_array_equal(fast, general)
+    np.testing.assert_array_equal(fast, np.array(by_hand))
+    assert np.isnan(fast).any() and (~np.isnan(fast)).sum() > 30  # empty groups and real ones
