@@ -16,16 +16,13 @@ import requests
 from sqlalchemy import text
 
 from hall_server.api.deps import lookup
-from hall_server.config import Settings
 from hall_server.const import SYNC_BATCH_UNDER_LOAD, SYNC_HOT_RECENT_S
 from hall_server.context import ServerContext
-from hall_server.migrate import upgrade
 from hall_server.services import tickets as tickets_svc
-from hall_server.sync import capture
 from hall_server.sync.station import StationSync
 from tests.hall_server import test_sync_station
 from tests.hall_server.hs_city import COUNTY, PASSWORD
-from tests.hall_server.test_sync_station import KEY, STATION, VILLAGE, City, _h
+from tests.hall_server.test_sync_station import STATION, VILLAGE, City, _h, pulled_station
 
 city = test_sync_station.city  # the parent server fixture, with a station registered for VILLAGE
 FIRST_BATCH = 800  # the station's sync_batch: bigger than what a busy parent takes
@@ -96,28 +93,8 @@ def _pushes(sync: StationSync) -> list[tuple[int, int]]:
 
 
 def test_station_obeys_the_parents_batch_max(city: City, tmp_path: Path) -> None:
-    data_dir = tmp_path / "station"
-    url = f"sqlite:///{data_dir / 'station.sqlite3'}"
-    data_dir.mkdir()
-    upgrade(url)
-    settings = Settings(
-        data_dir=data_dir,
-        db_url=url,
-        data_key=KEY,
-        pool_size=2,
-        parent_url=city.server.base_url,
-        station_id=STATION,
-        station_credential_file=city.bundle_path,
-        sync_batch=FIRST_BATCH,
-        worker_seconds=0,
-        audit_verify_seconds=0,
-    )
-    ctx = ServerContext.create(settings)
-    try:
-        sync = StationSync(ctx)
-        capture.setup_station(ctx.db, settings, sync.bundle)
-        while sync.pull():  # the station's number, halls and tokens
-            pass
+    with pulled_station(city, tmp_path, sync_batch=FIRST_BATCH) as sync:
+        ctx = sync.ctx
         _pushes(sync)  # what set-up recorded
         kiosk = lookup(ctx, city.tokens["kiosk"])
 
@@ -149,5 +126,4 @@ def test_station_obeys_the_parents_batch_max(city: City, tmp_path: Path) -> None
         r = requests.get(f"{city.api}/stations", headers=_h(city.tokens["admin"]), timeout=30)
         row = next(x for x in r.json()["stations"] if x["id"] == STATION)
         assert row["waiting"] == 0
-    finally:
-        ctx.close()
+

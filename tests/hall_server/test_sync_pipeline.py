@@ -16,14 +16,10 @@ import requests
 from sqlalchemy import text
 
 from hall_server.api.deps import lookup
-from hall_server.config import Settings
-from hall_server.context import ServerContext
-from hall_server.migrate import upgrade
 from hall_server.services import tickets as tickets_svc
-from hall_server.sync import capture
 from hall_server.sync.station import JSON_HEADERS, StationSync
 from tests.hall_server import test_sync_station
-from tests.hall_server.test_sync_station import KEY, STATION, VILLAGE, City
+from tests.hall_server.test_sync_station import VILLAGE, City, pulled_station
 
 city = test_sync_station.city  # the parent server fixture, with a station registered for VILLAGE
 
@@ -31,33 +27,9 @@ city = test_sync_station.city  # the parent server fixture, with a station regis
 @contextmanager
 def station(c: City, tmp_path: Path, batch: int, window: int = 2) -> Iterator[StationSync]:
     """A station database set up and pulled, everything set-up recorded pushed."""
-    data_dir = tmp_path / "station"
-    url = f"sqlite:///{data_dir / 'station.sqlite3'}"
-    data_dir.mkdir()
-    upgrade(url)
-    settings = Settings(
-        data_dir=data_dir,
-        db_url=url,
-        data_key=KEY,
-        pool_size=2,
-        parent_url=c.server.base_url,
-        station_id=STATION,
-        station_credential_file=c.bundle_path,
-        sync_batch=batch,
-        sync_push_window=window,
-        worker_seconds=0,
-        audit_verify_seconds=0,
-    )
-    ctx = ServerContext.create(settings)
-    try:
-        sync = StationSync(ctx)
-        capture.setup_station(ctx.db, settings, sync.bundle)
-        while sync.pull():
-            pass
+    with pulled_station(c, tmp_path, sync_batch=batch, sync_push_window=window) as sync:
         _push_all(sync)
         yield sync
-    finally:
-        ctx.close()
 
 
 def _push_all(sync: StationSync) -> None:

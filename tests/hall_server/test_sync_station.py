@@ -29,6 +29,8 @@ from hall_server.db.models import Event, Window, WorkCalendarYear
 from hall_server.migrate import upgrade
 from hall_server.seed import seed
 from hall_server.services import stations
+from hall_server.sync import capture
+from hall_server.sync.station import StationSync
 from tests.fixtures.server import HallServer
 from tests.hall_server.hs_city import COUNTY, PASSWORD, tiny_city
 
@@ -185,6 +187,37 @@ def run_station(city: City, root: Path, db_file: str = "station.sqlite3", **extr
     with TestClient(app) as client:
         st = Station(client, app.state.ctx, db_path, dict(city.tokens))
         yield st
+
+
+@contextmanager
+def pulled_station(city: City, tmp_path: Path, **settings: Any) -> Iterator[StationSync]:
+    """A station database set up and pulled from the city, driven by its sync code directly (no
+    server, no sync thread: the test calls push_batch itself)."""
+    data_dir = tmp_path / "station"
+    url = f"sqlite:///{data_dir / 'station.sqlite3'}"
+    data_dir.mkdir()
+    upgrade(url)
+    config = Settings(
+        data_dir=data_dir,
+        db_url=url,
+        data_key=KEY,
+        pool_size=2,
+        parent_url=city.server.base_url,
+        station_id=STATION,
+        station_credential_file=city.bundle_path,
+        worker_seconds=0,
+        audit_verify_seconds=0,
+        **settings,
+    )
+    ctx = ServerContext.create(config)
+    try:
+        sync = StationSync(ctx)
+        capture.setup_station(ctx.db, config, sync.bundle)
+        while sync.pull():  # the station's number, halls and tokens
+            pass
+        yield sync
+    finally:
+        ctx.close()
 
 
 def wait_until(pred: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
