@@ -14,6 +14,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -23,25 +24,39 @@ from hall_server.const import SQLITE_CHECKPOINT_S
 logger = logging.getLogger(__name__)
 
 
-def checkpoint(engine: Engine) -> None:
-    """One PASSIVE checkpoint on a pooled connection (outside any transaction)."""
-    conn = engine.raw_connection()
-    try:
-        conn.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()  # type: ignore[union-attr]
-    finally:
-        conn.close()
+def checkpoint(conn: Any) -> None:
+    """One PASSIVE checkpoint on a DBAPI connection outside any transaction."""
+    conn.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
 
 
 def start_checkpoints(engine: Engine, interval_s: float = SQLITE_CHECKPOINT_S) -> Callable[[], None]:
-    """Checkpoint engine's WAL every interval_s in a daemon thread; returns the stop function."""
+    """Checkpoint engine's WAL every interval_s in a daemon thread; returns the stop function.
+
+    The thread keeps one connection for its whole life, taken at its start: borrowing one from
+    the pool each round would, whenever a burst of requests held them all, make the pool open
+    one more for good (files that grow with the load, not with the work).
+    """
     stop = threading.Event()
 
     def run() -> None:
-        while not stop.wait(interval_s):
-            try:
-                checkpoint(engine)
-            except (DBAPIError, sqlite3.Error) as exc:  # disk trouble, a closed engine: next round
-                logger.warning("WAL checkpoint failed: %s", exc)
+        conn: Any = None
+        try:
+            while True:
+                try:
+                    if conn is None:
+                        conn = engine.raw_connection()
+                    else:
+                        checkpoint(conn)
+                except (DBAPIError, sqlite3.Error) as exc:  # disk trouble: a new connection next round
+                    logger.warning("WAL checkpoint failed: %s", exc)
+                    if conn is not None:
+                        conn.invalidate()
+                        conn = None
+                if stop.wait(interval_s):
+                    return
+        finally:
+            if conn is not None:
+                conn.close()
 
     thread = threading.Thread(target=run, name="hall-wal-checkpoint", daemon=True)
     thread.start()

@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -143,17 +144,20 @@ def test_bursts_after_idle_threads_retire_keep_open_files_flat(hall_server_proc:
     assert len(seen_threads - alive) >= BURSTS // 2, (
         f"worker threads were not retired between bursts ({len(seen_threads)} seen, {len(alive)} alive)"
     )
-    # Compared once the threads are idle, after two bursts and after all ten, as database files
-    # beyond the live threads: each live worker thread may hold its own connection (a loaded
-    # machine starts more threads per burst, and anyio retires idle ones only at the next
-    # request), but the leak kept the connections of threads that had gone (20 -> 30 over ten
-    # bursts), so it shows as files above the thread count.
-    warm_excess = _db_files(settled_warm) - warm_threads
-    end_excess = _db_files(settled_end) - end_threads
-    # Two files of slack: a background pass or a request finishing may hold a connection at the
-    # instant of reading (seen once, -5 -> -4, on a loaded run); the leak grew by about one a burst.
-    assert end_excess <= warm_excess + 2, (
-        f"database files beyond the live threads grew: {warm_excess} -> {end_excess} "
-        f"(files {_db_files(settled_warm)} -> {_db_files(settled_end)}, threads {warm_threads} -> "
+    # The leak kept the connection of every thread that had gone: the database files grew by
+    # about one connection a burst, burst after burst (20 -> 30 over ten). The pool's connections
+    # are not a thread's: it opens another only when more requests overlap than ever before,
+    # which on a loaded machine happens now and then (a step or two of one connection, seen in
+    # CI: 7 -> 9 at burst 8), and never beyond one burst's requests. So: read right after each
+    # burst once warm (from the third burst on), the files may step up in at most a few bursts,
+    # never in most of them, and the settled count (threads idle) stays within a burst's worth.
+    later = db_files_after[2:]
+    steps = sum(1 for a, b in pairwise(later) if b > a)
+    assert steps <= (len(later) - 1) // 2, (
+        f"database files grew in {steps} of {len(later) - 1} bursts after warm-up: {db_files_after}"
+    )
+    # A SQLite connection holds at most three of them (the database, its -wal and -shm).
+    assert _db_files(settled_end) <= _db_files(settled_warm) + 3 * PER_BURST, (
+        f"database files {_db_files(settled_warm)} -> {_db_files(settled_end)} (threads {warm_threads} -> "
         f"{end_threads}; right after each burst: {db_files_after})"
     )
