@@ -1,16 +1,27 @@
 // 排班与窗口: the day's roster of a hall, the windows' zones, and who sits at which window now (with hand-over).
 "use strict";
 let windows = [];
+let loads = 0; // the latest loadRoster: an earlier one that answers late must not overwrite it
 
 async function loadRoster(hallId) {
+  const mine = ++loads;
   const [clerks, snap] = await Promise.all([api("/staff"), api("/halls/" + encodeURIComponent(hallId) + "/snapshot")]);
+  if (mine !== loads) return;
   windows = snap.windows.slice().sort((a, b) => a.number - b.number);
-  const mine = clerks.filter((s) => s.hall_id === hallId && s.role === "clerk" && s.active);
-  $("r-clerk").replaceChildren(...mine.map((s) => el("option", { value: s.id }, s.name + "（" + s.username + "）")));
-  $("r-window").replaceChildren(...windows.map((w) => el("option", { value: w.id }, windowName(w))));
-  $("r-save").disabled = !mine.length || !windows.length;
+  const staff = clerks.filter((s) => s.hall_id === hallId && s.role === "clerk" && s.active);
+  refill($("r-clerk"), staff.map((s) => el("option", { value: s.id }, s.name + "（" + s.username + "）")));
+  refill($("r-window"), windows.map((w) => el("option", { value: w.id }, windowName(w))));
+  $("r-save").disabled = !staff.length || !windows.length;
   renderZones();
   await Promise.all([loadLines(hallId), Promise.resolve(renderSitting(hallId))]);
+}
+
+// New options without losing what the manager already picked: a reload that ends after the pick
+// (the same hall chosen again) once put the roster line on the list's first clerk instead.
+function refill(select, options) {
+  const picked = select.value;
+  select.replaceChildren(...options);
+  if (options.some((o) => o.value === picked)) select.value = picked;
 }
 
 function windowName(w) { return w.number + "号窗口" + (w.name && w.name !== w.number + "号窗口" ? " " + w.name : ""); }
