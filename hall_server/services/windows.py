@@ -168,7 +168,6 @@ class _Op:
         self.p = p
         # `in_hand`: the operation works on the ticket in hand, read and locked with the window.
         self._in_hand: Any = None
-        self._viewed: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(row) -> (row, its view)
         joined = _LOCK_WINDOW_CURRENT.first(s.connection(), {"b_id": window_id}) if in_hand else None
         if joined is not None:
             n = len(W.c)
@@ -211,14 +210,7 @@ class _Op:
         self.win = _UPDATE_WINDOW.one(self.s.connection(), {"b_id": self.win.id, **values})
 
     def view(self, row: Any) -> dict[str, Any]:
-        # An event's view of a row is also its answer's, less the holder's revealed data: built
-        # once per row (a 下一位 announces and answers two tickets).
-        seen = self._viewed.get(id(row))
-        if seen is not None and seen[0] is row:
-            return seen[1]
-        view = ticket_view(self.ctx, row)
-        self._viewed[id(row)] = (row, view)
-        return view
+        return ticket_view(self.ctx, row)
 
     def win_brief(self) -> dict[str, Any]:
         return {"id": self.win.id, "number": self.win.number, "name": self.win.name}
@@ -237,9 +229,7 @@ class _Op:
     def answer(self, row: Any) -> dict[str, Any]:
         # The clerk's answer carries the full ID number: 全过程留痕 records that it was shown.
         record_reveals(self.s, self.p, [row])
-        if may_reveal(self.p, row):
-            return ticket_view(self.ctx, row, reveal=True)
-        return dict(self.view(row))  # the event keeps its own
+        return ticket_view(self.ctx, row, reveal=may_reveal(self.p, row))
 
 
 # --- calling ------------------------------------------------------------------------------
